@@ -1,0 +1,35 @@
+import type { Clients } from '../src/clients.js';
+import type { Config } from '../src/config.js';
+import { createHttpActivities } from './http.js';
+import { createKubernetesActivities } from './kubernetes.js';
+import { createPostgresActivities } from './postgres.js';
+import { createReportActivities } from './reports.js';
+import { createSlackActivities } from './slack.js';
+import { createStorageActivities } from './storage.js';
+import { createTargetActivities } from './targets.js';
+
+/** How reports name a database: host/name only, never credentials. */
+export function databaseLabel(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.hostname}:${u.port || 5432}/${u.pathname.replace(/^\//, '')}`;
+  } catch {
+    return 'database';
+  }
+}
+
+/** Every activity the worker registers, built from injected clients so tests can point them at local services. */
+export function createActivities(clients: Clients, config: Config) {
+  const label = databaseLabel(config.databaseUrl);
+  return {
+    ...createTargetActivities({ config, databaseLabel: label, kubernetesConfigured: clients.kube !== null }),
+    ...createHttpActivities(),
+    ...createStorageActivities({ metrics: clients.metrics }),
+    ...createPostgresActivities({ db: clients.db, databaseLabel: label }),
+    ...createKubernetesActivities({ kube: clients.kube, namespace: config.kubernetes.namespace, appLabelSelector: config.kubernetes.appLabelSelector }),
+    ...createReportActivities({ reports: clients.reports, metrics: clients.metrics }),
+    ...createSlackActivities({ notifier: clients.notifier }),
+  };
+}
+
+export type Activities = ReturnType<typeof createActivities>;

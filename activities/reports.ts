@@ -1,0 +1,121 @@
+import type pg from 'pg';
+import type { CheckResult } from '../src/domain/checks.js';
+import type { Outcome, RunReport } from '../src/domain/run.js';
+import type { MaintenanceMetrics } from '../src/metrics.js';
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS maintenance_runs (
+  workflow_id text NOT NULL,
+  run_id      text NOT NULL,
+  kind        text NOT NULL,
+  target      text NOT NULL,
+  outcome     text NOT NULL,
+  started_at  timestamptz NOT NULL,
+  finished_at timestamptz NOT NULL,
+  summary     text NOT NULL,
+  report      jsonb NOT NULL,
+  recorded_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (workflow_id, run_id)
+);
+CREATE INDEX IF NOT EXISTS maintenance_runs_started_idx ON maintenance_runs (started_at DESC);
+CREATE INDEX IF NOT EXISTS maintenance_runs_kind_started_idx ON maintenance_runs (kind, started_at DESC);
+`;
+
+export async function ensureReportSchema(pool: pg.Pool): Promise<void> {
+  await pool.query(SCHEMA);
+}
+
+export interface RunRow {
+  workflowId: string;
+  runId: string;
+  kind: string;
+  target: string;
+  outcome: Outcome;
+  startedAt: string;
+  finishedAt: string;
+  summary: string;
+}
+
+export interface RunFilter {
+  kind?: string;
+  outcome?: string;
+  since?: string;
+  until?: string;
+  limit?: number;
+}
+
+export interface UnresolvedCritical extends CheckResult {
+  kind: string;
+  workflowId: string;
+  at: string;
+}
+
+export interface DayDigest {
+  runs: RunRow[];
+  countsByOutcome: Record<string, number>;
+  unresolvedCriticals: UnresolvedCritical[];
+}
+
+const ROW_COLUMNS = `workflow_id AS "workflowId", run_id AS "runId", kind, target, outcome,
+  to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "startedAt",
+  to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "finishedAt", summary`;
+
+export async function listRuns(pool: pg.Pool, filter: RunFilter = {}): Promise<RunRow[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (sql: string, value: unknown) => { params.push(value); where.push(sql.replace('?', `$${params.length}`)); };
+  if (filter.kind) add('kind = ?', filter.kind);
+  if (filter.outcome) add('outcome = ?', filter.outcome);
+  if (filter.since) add('started_at >= ?', filter.since);
+  if (filter.until) add('started_at < ?', filter.until);
+  params.push(filter.limit ?? 50);
+  const { rows } = await pool.query<RunRow>(
+    `SELECT ${ROW_COLUMNS} FROM maintenance_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+     ORDER BY started_at DESC LIMIT $${params.length}`,
+    params,
+  );
+  return rows;
+}
+
+export function createReportActivities({ reports, metrics }: { reports: pg.Pool; metrics?: MaintenanceMetrics }) {
+  let schemaReady: Promise<void> | undefined;
+  const ready = () => (schemaReady ??= ensureReportSchema(reports).catch((err) => { schemaReady = undefined; throw err; }));
+
+  return {
+    /** Upsert by (workflow id, run id): a retried or replayed delivery leaves one row. */
+    async persistRunReport(report: RunReport): Promise<void> {
+      await ready();
+      await reports.query(
+        `INSERT INTO maintenance_runs (workflow_id, run_id, kind, target, outcome, started_at, finished_at, summary, report)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+         ON CONFLICT (workflow_id, run_id) DO UPDATE SET
+           kind = EXCLUDED.kind, target = EXCLUDED.target, outcome = EXCLUDED.outcome, started_at = EXCLUDED.started_at,
+           finished_at = EXCLUDED.finished_at, summary = EXCLUDED.summary, report = EXCLUDED.report, recorded_at = now()`,
+        [report.workflowId, report.runId, report.kind, report.target, report.outcome, report.startedAt, report.finishedAt, report.summary, JSON.stringify(report)],
+      );
+      metrics?.recordRun(report);
+    },
+
+    /**
+     * The evening digest: runs that started in [since, until), and the critical findings of the
+     * latest run of each kind in that period (a later clean run of the same kind resolves them).
+     */
+    async summarizeRunsBetween(since: string, until: string): Promise<DayDigest> {
+      await ready();
+      const runs = await listRuns(reports, { since, until, limit: 500 });
+      const countsByOutcome: Record<string, number> = {};
+      for (const r of runs) countsByOutcome[r.outcome] = (countsByOutcome[r.outcome] ?? 0) + 1;
+      const { rows } = await reports.query<{ kind: string; workflowId: string; at: string; checks: CheckResult[] | null }>(
+        `SELECT DISTINCT ON (kind) kind, workflow_id AS "workflowId",
+                to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, report->'checks' AS checks
+           FROM maintenance_runs WHERE started_at >= $1 AND started_at < $2
+          ORDER BY kind, started_at DESC`,
+        [since, until],
+      );
+      const unresolvedCriticals = rows.flatMap((r) =>
+        (r.checks ?? []).filter((c) => c.status === 'critical').map((c) => ({ ...c, kind: r.kind, workflowId: r.workflowId, at: r.at })),
+      );
+      return { runs, countsByOutcome, unresolvedCriticals };
+    },
+  };
+}

@@ -1,0 +1,39 @@
+import type { Config, HttpTarget, TlsTarget } from '../src/config.js';
+import type { Thresholds } from '../src/domain/thresholds.js';
+import type { WindowSpec } from '../src/domain/windows.js';
+
+/** What a health check will look at, resolved from configuration. Holds no secrets: it is recorded in history. */
+export interface HealthCheckPlan {
+  http: HttpTarget[];
+  tls: TlsTarget[];
+  diskPaths: string[];
+  backup?: Config['targets']['backup'];
+  monitoring: HttpTarget[];
+  database: string;
+  kubernetes: string;
+  thresholds: Thresholds;
+  windows: WindowSpec[];
+}
+
+export function createTargetActivities({ config, databaseLabel, kubernetesConfigured }: { config: Config; databaseLabel: string; kubernetesConfigured: boolean }) {
+  return {
+    /** Read once per run and recorded in history, so a replay sees the targets the run actually used. */
+    async resolveHealthCheckPlan(): Promise<HealthCheckPlan> {
+      return {
+        http: config.targets.http,
+        tls: config.targets.tls,
+        diskPaths: config.targets.diskPaths,
+        backup: config.targets.backup,
+        monitoring: config.targets.monitoring,
+        database: databaseLabel,
+        kubernetes: kubernetesConfigured ? config.kubernetes.namespace : 'none',
+        thresholds: config.thresholds,
+        windows: config.windows,
+      };
+    },
+
+    async resolveMaintenanceWindows(): Promise<WindowSpec[]> {
+      return config.windows;
+    },
+  };
+}

@@ -1,0 +1,97 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { IncomingWebhook } from '@slack/webhook';
+import pg from 'pg';
+import type { Config } from './config.js';
+import type { Logger } from './logger.js';
+import { createMetrics, type MaintenanceMetrics } from './metrics.js';
+
+/** A Slack message in Block Kit form; `text` is the notification fallback. */
+export interface SlackMessage {
+  text: string;
+  blocks?: unknown[];
+}
+
+export interface Notifier {
+  /** Where messages go, for reports ("slack" or "log"); never the webhook URL itself. */
+  readonly destination: 'slack' | 'log';
+  post(message: SlackMessage, channel?: 'report' | 'alert'): Promise<void>;
+}
+
+export interface Clients {
+  /** The booking database being maintained. */
+  db: pg.Pool;
+  /** The store of run reports (`maintenance_runs`). */
+  reports: pg.Pool;
+  /** Null when no cluster is configured: Kubernetes steps then report "skipped: no cluster configured". */
+  kube: KubeConfig | null;
+  notifier: Notifier;
+  metrics: MaintenanceMetrics;
+  logger: Logger;
+  close(): Promise<void>;
+}
+
+export function createPool(connectionString: string, logger: Logger, applicationName = 'trixtech-maintenance'): pg.Pool {
+  const pool = new pg.Pool({
+    connectionString,
+    max: 4,
+    connectionTimeoutMillis: 5_000,
+    idleTimeoutMillis: 30_000,
+    application_name: applicationName,
+  });
+  // An idle client losing its server must not crash the worker; the next query reports it.
+  pool.on('error', (err) => logger.warn({ err: err.message }, 'idle PostgreSQL client error'));
+  return pool;
+}
+
+export function loadKubeConfig(config: Config): KubeConfig | null {
+  if (!config.kubernetes.kubeconfigPath && !config.kubernetes.inCluster) return null;
+  const kc = new KubeConfig();
+  if (config.kubernetes.kubeconfigPath) kc.loadFromFile(config.kubernetes.kubeconfigPath);
+  else kc.loadFromCluster();
+  return kc;
+}
+
+/** Slack incoming webhooks when configured, the log otherwise. Errors never carry the webhook URL. */
+export function createNotifier(config: Config, logger: Logger): Notifier {
+  const { webhookUrl, alertWebhookUrl } = config.slack;
+  if (!webhookUrl) {
+    return {
+      destination: 'log',
+      async post(message, channel = 'report') {
+        logger.info({ channel, slack: message.text }, 'slack message (no SLACK_WEBHOOK_URL configured)');
+      },
+    };
+  }
+  const hooks = {
+    report: new IncomingWebhook(webhookUrl, { timeout: 10_000 }),
+    alert: new IncomingWebhook(alertWebhookUrl ?? webhookUrl, { timeout: 10_000 }),
+  };
+  return {
+    destination: 'slack',
+    async post(message, channel = 'report') {
+      try {
+        await hooks[channel].send({ text: message.text, blocks: message.blocks as never });
+      } catch (err) {
+        const e = err as { code?: string; original?: { response?: { status?: number }; code?: string } };
+        const status = e.original?.response?.status;
+        throw new Error(`Slack webhook post failed: ${status ? `HTTP ${status}` : (e.original?.code ?? e.code ?? 'request error')}`);
+      }
+    },
+  };
+}
+
+export function createClients(config: Config, logger: Logger, metrics: MaintenanceMetrics = createMetrics()): Clients {
+  const db = createPool(config.databaseUrl, logger);
+  const reports = createPool(config.reportDatabaseUrl, logger);
+  return {
+    db,
+    reports,
+    kube: loadKubeConfig(config),
+    notifier: createNotifier(config, logger),
+    metrics,
+    logger,
+    async close() {
+      await Promise.allSettled([db.end(), reports.end()]);
+    },
+  };
+}

@@ -1,0 +1,182 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
+import { SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
+
+/**
+ * One schema for the whole runtime configuration: environment variables for connections and
+ * secrets, plus an optional JSON file (MAINT_CONFIG) for targets, thresholds and windows.
+ * Validation happens once, at process start; every bad field is named in one error.
+ */
+
+const name = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'use letters, digits, ".", "_" or "-"');
+const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
+const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' });
+const port = z.coerce.number().int().min(0).max(65535);
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
+
+export const HttpTargetSchema = z
+  .object({
+    name,
+    url: httpUrl,
+    expectStatus: z.number().int().min(100).max(599).optional(),
+    budgetMs: z.number().int().positive().optional(),
+  })
+  .strict();
+export const TlsTargetSchema = z
+  .object({ name, host: z.string().min(1), port: z.number().int().min(1).max(65535).default(443) })
+  .strict();
+
+const FileConfigSchema = z
+  .object({
+    targets: z
+      .object({
+        http: z.array(HttpTargetSchema).default([]),
+        tls: z.array(TlsTargetSchema).default([]),
+        diskPaths: z.array(z.string().startsWith('/', 'expected an absolute path')).default(['/']),
+        backup: z
+          .object({
+            directory: z.string().startsWith('/', 'expected an absolute path'),
+            pattern: z
+              .string()
+              .refine((p) => { try { new RegExp(p); return true; } catch { return false; } }, 'not a valid regular expression')
+              .default('\\.(dump|sql|sql\\.gz|tar|tar\\.gz)$'),
+          })
+          .strict()
+          .optional(),
+        monitoring: z.array(HttpTargetSchema).optional(),
+        kubernetes: z
+          .object({
+            namespace: z.string().min(1).default('default'),
+            appLabelSelector: z.string().min(1).default('app.kubernetes.io/part-of=trixtech'),
+          })
+          .strict()
+          .default({ namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' }),
+      })
+      .strict()
+      .default({ http: [], tls: [], diskPaths: ['/'], kubernetes: { namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' } }),
+    thresholds: thresholdsSchema().default(DEFAULT_THRESHOLDS),
+    windows: z.array(WindowSpecSchema).default(SEED_WINDOWS),
+  })
+  .strict();
+
+const EnvSchema = z.object({
+  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').default('localhost:7233'),
+  TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
+  TASK_QUEUE: z.string().min(1).default('maintenance'),
+  TEMPORAL_API_KEY: z.string().min(1).optional(),
+  TEMPORAL_TLS: bool.optional(),
+  DATABASE_URL: postgresUrl.default('postgresql://postgres@127.0.0.1:5432/trixtech'),
+  MAINT_DATABASE_URL: postgresUrl.default('postgresql://postgres@127.0.0.1:5432/trixtech_maintenance'),
+  SLACK_WEBHOOK_URL: httpUrl.optional(),
+  SLACK_ALERT_WEBHOOK_URL: httpUrl.optional(),
+  SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  METRICS_HOST: z.string().min(1).default('0.0.0.0'),
+  METRICS_PORT: port.default(9464),
+  SDK_METRICS_PORT: port.default(9465),
+  KUBECONFIG: z.string().min(1).optional(),
+  KUBERNETES_SERVICE_HOST: z.string().optional(),
+  LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  MAINT_CONFIG: z.string().min(1).optional(),
+});
+
+export type FileConfig = z.infer<typeof FileConfigSchema>;
+export type HttpTarget = z.infer<typeof HttpTargetSchema>;
+export type TlsTarget = z.infer<typeof TlsTargetSchema>;
+
+export interface Config {
+  temporal: { address: string; namespace: string; taskQueue: string; apiKey?: string; tls: boolean };
+  /** The booking database being maintained. Contains a password in production: never log it. */
+  databaseUrl: string;
+  /** Where run reports live (`maintenance_runs`). */
+  reportDatabaseUrl: string;
+  slack: { webhookUrl?: string; alertWebhookUrl?: string; signingSecret?: string };
+  metrics: { host: string; port: number; sdkPort: number };
+  kubernetes: { kubeconfigPath?: string; inCluster: boolean; namespace: string; appLabelSelector: string };
+  logLevel: string;
+  targets: Omit<FileConfig['targets'], 'kubernetes' | 'monitoring'> & { monitoring: HttpTarget[] };
+  thresholds: FileConfig['thresholds'];
+  windows: FileConfig['windows'];
+  configFile?: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function describeIssues(source: string, error: z.ZodError): string[] {
+  return error.issues.map((issue) => {
+    const field = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+    return `${source}${field ? ` ${field}` : ''}: ${issue.message}`;
+  });
+}
+
+/** Loads and validates configuration; throws ConfigError naming every bad field. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const problems: string[] = [];
+  const envResult = EnvSchema.safeParse(env);
+  if (!envResult.success) problems.push(...describeIssues('env', envResult.error));
+
+  let fileRaw: unknown = {};
+  const file = env.MAINT_CONFIG;
+  if (file) {
+    try {
+      fileRaw = JSON.parse(readFileSync(file, 'utf8'));
+    } catch (err) {
+      problems.push(`config file ${file}: ${(err as Error).message}`);
+    }
+  }
+  const fileResult = FileConfigSchema.safeParse(fileRaw);
+  if (!fileResult.success) problems.push(...describeIssues(`config file ${file ?? ''}`.trim(), fileResult.error));
+  if (!envResult.success || !fileResult.success || problems.length > 0) throw new ConfigError(problems);
+
+  const e = envResult.data;
+  const f = fileResult.data;
+  return {
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TASK_QUEUE,
+      apiKey: e.TEMPORAL_API_KEY,
+      tls: e.TEMPORAL_TLS ?? Boolean(e.TEMPORAL_API_KEY),
+    },
+    databaseUrl: e.DATABASE_URL,
+    reportDatabaseUrl: e.MAINT_DATABASE_URL,
+    slack: { webhookUrl: e.SLACK_WEBHOOK_URL, alertWebhookUrl: e.SLACK_ALERT_WEBHOOK_URL, signingSecret: e.SLACK_SIGNING_SECRET },
+    metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, sdkPort: e.SDK_METRICS_PORT },
+    kubernetes: {
+      kubeconfigPath: e.KUBECONFIG,
+      inCluster: Boolean(e.KUBERNETES_SERVICE_HOST),
+      namespace: f.targets.kubernetes.namespace,
+      appLabelSelector: f.targets.kubernetes.appLabelSelector,
+    },
+    logLevel: e.LOG_LEVEL,
+    targets: {
+      http: f.targets.http,
+      tls: f.targets.tls,
+      diskPaths: f.targets.diskPaths,
+      backup: f.targets.backup,
+      // By default monitoring is "alive" when our own metrics endpoint answers.
+      monitoring: f.targets.monitoring ?? [
+        { name: 'worker-metrics', url: `http://127.0.0.1:${e.METRICS_PORT}/metrics` },
+      ],
+    },
+    thresholds: f.thresholds,
+    windows: f.windows,
+    configFile: file,
+  };
+}
+
+/** A URL with its password replaced, safe for logs and reports. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = '***';
+    return u.toString();
+  } catch {
+    return '<invalid url>';
+  }
+}

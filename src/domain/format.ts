@@ -1,0 +1,62 @@
+import type { CheckResult, CheckStatus } from './checks.js';
+import type { RunReport } from './run.js';
+
+// Human renderings of a run report: one-line summary for the memo, Block Kit for Slack,
+// Markdown for the Temporal UI's "current details". Pure functions, used inside workflows.
+
+const ICON: Record<string, string> = {
+  ok: ':white_check_mark:', warn: ':warning:', critical: ':red_circle:', skipped: ':white_circle:',
+  failed: ':x:', running: ':hourglass:', rejected: ':no_entry:', cancelled: ':heavy_minus_sign:',
+};
+
+export function formatValue(r: CheckResult): string {
+  return r.value === undefined ? '' : `${r.value}${r.unit ? ` ${r.unit}` : ''}`;
+}
+
+export function summarizeChecks(checks: readonly CheckResult[]): string {
+  const counts: Record<CheckStatus, number> = { ok: 0, warn: 0, critical: 0, skipped: 0 };
+  for (const c of checks) counts[c.status] += 1;
+  return `${counts.critical} critical, ${counts.warn} warn, ${counts.ok} ok, ${counts.skipped} skipped`;
+}
+
+export function reportMarkdown(report: RunReport): string {
+  const lines = [`**${report.kind}** on ${report.target}: **${report.outcome}**`, '', report.summary];
+  if (report.checks.length > 0) {
+    lines.push('', '| check | target | status | value | detail |', '|---|---|---|---|---|');
+    for (const c of report.checks) lines.push(`| ${c.check} | ${c.target} | ${c.status} | ${formatValue(c)} | ${c.detail.replace(/\|/g, '/')} |`);
+  }
+  return lines.join('\n');
+}
+
+export function reportSlackMessage(report: RunReport, uiUrl?: string) {
+  const notable = report.checks.filter((c) => c.status === 'critical' || c.status === 'warn');
+  const text = `${ICON[report.outcome] ?? ''} ${report.kind} ${report.outcome}: ${report.summary}`;
+  const blocks: unknown[] = [
+    { type: 'header', text: { type: 'plain_text', text: `${report.kind}: ${report.outcome}` } },
+    { type: 'section', text: { type: 'mrkdwn', text: report.summary } },
+  ];
+  if (notable.length > 0) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: notable.map((c) => `${ICON[c.status]} *${c.check}* ${c.target}: ${c.detail}`).join('\n').slice(0, 2900) },
+    });
+  }
+  blocks.push({
+    type: 'context',
+    elements: [{ type: 'mrkdwn', text: `workflow \`${report.workflowId}\`${uiUrl ? ` · <${uiUrl}|open in Temporal UI>` : ''}` }],
+  });
+  return { text, blocks };
+}
+
+export function alertSlackMessage(report: RunReport) {
+  const critical = report.checks.filter((c) => c.status === 'critical');
+  const text = `:rotating_light: ${report.kind} found ${critical.length} critical issue(s): ${critical.map((c) => `${c.check} ${c.target}`).join(', ')}`;
+  return {
+    text,
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text } },
+      { type: 'section', text: { type: 'mrkdwn', text: critical.map((c) => `• *${c.check}* ${c.target}: ${c.detail}`).join('\n').slice(0, 2900) } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `workflow \`${report.workflowId}\`` }] },
+    ],
+  };
+}

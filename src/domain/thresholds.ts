@@ -1,0 +1,54 @@
+import { z } from 'zod';
+
+const bounds = {
+  diskWarnPercent: z.number().min(0).max(100),
+  diskCriticalPercent: z.number().min(0).max(100),
+  backupMaxAgeHours: z.number().positive(),
+  backupWarnAgeHours: z.number().positive(),
+  certWarnDays: z.number().nonnegative(),
+  certCriticalDays: z.number().nonnegative(),
+  responseTimeBudgetMs: z.number().int().positive(),
+  connectionsWarnPercent: z.number().min(0).max(100),
+  connectionsCriticalPercent: z.number().min(0).max(100),
+  replicationLagWarnSeconds: z.number().nonnegative(),
+  replicationLagCriticalSeconds: z.number().nonnegative(),
+  expectedReplicas: z.number().int().nonnegative(),
+};
+export type Thresholds = { [K in keyof typeof bounds]: number };
+
+/**
+ * Thresholds from the Routine Maintenance Guide's morning checklist: disk < 85%, last backup
+ * < 24 h, certificates > 30 days. The warn levels sit below them so a trend is seen before
+ * the checklist line is crossed (the setup guide's cleanup script acts at 80% disk).
+ */
+export const DEFAULT_THRESHOLDS: Thresholds = {
+  diskWarnPercent: 80,
+  diskCriticalPercent: 85,
+  backupMaxAgeHours: 24,
+  backupWarnAgeHours: 20,
+  certWarnDays: 30,
+  certCriticalDays: 7,
+  responseTimeBudgetMs: 1000,
+  connectionsWarnPercent: 80,
+  connectionsCriticalPercent: 95,
+  replicationLagWarnSeconds: 30,
+  replicationLagCriticalSeconds: 300,
+  expectedReplicas: 0,
+};
+
+/** Any subset of thresholds, e.g. from the config file or a workflow input. Unknown names are rejected. */
+export const ThresholdOverridesSchema = z.object(bounds).partial().strict();
+
+/** Overrides applied over `base`, then checked for consistency (warn levels before critical ones). */
+export function thresholdsSchema(base: Thresholds = DEFAULT_THRESHOLDS) {
+  return ThresholdOverridesSchema.transform((o): Thresholds => ({ ...base, ...o })).superRefine((t, ctx) => {
+    const order = (lower: keyof Thresholds, upper: keyof Thresholds) => {
+      if (t[lower] > t[upper]) ctx.addIssue({ code: 'custom', path: [lower], message: `${lower} (${t[lower]}) must not exceed ${upper} (${t[upper]})` });
+    };
+    order('diskWarnPercent', 'diskCriticalPercent');
+    order('backupWarnAgeHours', 'backupMaxAgeHours');
+    order('certCriticalDays', 'certWarnDays');
+    order('connectionsWarnPercent', 'connectionsCriticalPercent');
+    order('replicationLagWarnSeconds', 'replicationLagCriticalSeconds');
+  });
+}

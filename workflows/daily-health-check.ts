@@ -1,0 +1,62 @@
+import { proxyActivities } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities/index.js';
+import type { CheckResult } from '../src/domain/checks.js';
+import type { RunReport } from '../src/domain/run.js';
+import { ThresholdOverridesSchema, thresholdsSchema } from '../src/domain/thresholds.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+
+// Checks only read; a few retries cover a flapping network. A check that still throws means
+// the checker is broken, which is the one thing that fails this workflow.
+const checks = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+export const HEALTH_CHECK_GROUPS = ['http', 'database', 'disk', 'backup', 'tls', 'kubernetes', 'monitoring'] as const;
+
+export const DailyHealthCheckInput = z
+  .object({
+    /** Run only these groups of the checklist (default: all). */
+    checks: z.array(z.enum(HEALTH_CHECK_GROUPS)).min(1).optional(),
+    /** Per-run threshold overrides on top of the configured ones. */
+    thresholds: ThresholdOverridesSchema.optional(),
+    /** Shown in the report, e.g. "manual check after deploy". */
+    reason: z.string().max(500).optional(),
+  })
+  .strict();
+export type DailyHealthCheckInput = z.input<typeof DailyHealthCheckInput>;
+
+/** Routine Maintenance Guide, "Morning Health Check": every item this product can measure, in parallel. */
+export async function dailyHealthCheck(rawInput?: DailyHealthCheckInput): Promise<RunReport> {
+  const input = parseInput(DailyHealthCheckInput, rawInput, 'dailyHealthCheck');
+  const run = new MaintenanceRun('dailyHealthCheck', 'booking-platform');
+
+  run.phase = 'planning';
+  const plan = await run.step('resolve targets and thresholds', () => checks.resolveHealthCheckPlan());
+  const thresholds = parseInput(thresholdsSchema(plan.thresholds), input.thresholds ?? {}, 'dailyHealthCheck.thresholds');
+
+  const checklist: Record<(typeof HEALTH_CHECK_GROUPS)[number], [string, () => Promise<CheckResult[]>]> = {
+    http: ['application availability and response time', () => checks.probeHttpEndpoints(plan.http, thresholds)],
+    database: ['database connectivity, connections and replication', () => checks.checkDatabaseHealth(thresholds)],
+    disk: ['disk space utilization', () => checks.checkDiskUsage(plan.diskPaths, thresholds)],
+    backup: ['backup status', () => checks.checkBackupFreshness(plan.backup, thresholds)],
+    tls: ['certificate expiration', () => checks.checkCertificateExpiry(plan.tls, thresholds)],
+    kubernetes: ['error logs and pod resources', async () => [
+      ...(await checks.scanApplicationErrorLogs()),
+      ...(await checks.checkPodResourceUsage()),
+    ]],
+    monitoring: ['monitoring is alive', () => checks.checkMonitoringAlive(plan.monitoring)],
+  };
+
+  run.phase = 'checking';
+  const selected = input.checks ?? HEALTH_CHECK_GROUPS;
+  const results = (await Promise.all(selected.map((group) => run.checkStep(...checklist[group])))).flat();
+
+  return run.finish({
+    summary: input.reason ? `Morning health check (${input.reason})` : 'Morning health check',
+    checks: results,
+    alertOnCritical: true,
+  });
+}

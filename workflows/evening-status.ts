@@ -1,0 +1,50 @@
+import { proxyActivities } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities/index.js';
+import type { RunReport } from '../src/domain/run.js';
+import { windowOccurrences } from '../src/domain/windows.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+
+const reads = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+export const EveningStatusInput = z
+  .object({
+    /** How far ahead to list maintenance windows. */
+    windowHorizonHours: z.number().int().positive().max(24 * 14).default(48),
+  })
+  .strict();
+export type EveningStatusInput = z.input<typeof EveningStatusInput>;
+
+/** Routine Maintenance Guide, "Evening Status Update": the day's runs, open criticals, upcoming windows. */
+export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunReport> {
+  const input = parseInput(EveningStatusInput, rawInput, 'eveningStatus');
+  const run = new MaintenanceRun('eveningStatus', 'booking-platform');
+  const now = new Date();
+  const startOfDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+
+  run.phase = 'collecting';
+  const digest = await run.step("today's runs", () => reads.summarizeRunsBetween(startOfDay.toISOString(), now.toISOString()));
+  const windowSpecs = await run.step('maintenance windows', () => reads.resolveMaintenanceWindows());
+  const upcomingWindows = windowOccurrences(windowSpecs, now, new Date(now.getTime() + input.windowHorizonHours * 3_600_000));
+
+  const failed = (digest.countsByOutcome.failed ?? 0);
+  const open = digest.unresolvedCriticals.length;
+  const outcomes = Object.entries(digest.countsByOutcome).map(([o, n]) => `${n} ${o}`).join(', ') || 'none';
+  const next = upcomingWindows[0];
+  const summary = [
+    `Evening status: ${digest.runs.length} run(s) today (${outcomes})`,
+    `${open} unresolved critical finding(s)`,
+    next ? `next window ${next.name} ${next.start} to ${next.end}` : `no window in the next ${input.windowHorizonHours} h`,
+  ].join('; ');
+
+  return run.finish({
+    summary,
+    // Open criticals were alerted when found; the evening digest repeats them in its report only.
+    outcome: open > 0 ? 'critical' : failed > 0 ? 'warn' : 'ok',
+    details: { runs: digest.runs, countsByOutcome: digest.countsByOutcome, unresolvedCriticals: digest.unresolvedCriticals, upcomingWindows },
+  });
+}

@@ -1,0 +1,7 @@
+import { defineQuery, defineSignal } from '@temporalio/workflow';
+import type { RunStatus } from '../../src/domain/run.js';
+
+/** SPEC section 3: every maintenance workflow answers `status`; gated ones take `approve` / `reject`. */
+export const statusQuery = defineQuery<RunStatus>('status');
+export const approveSignal = defineSignal<[{ approver: string; comment?: string; via?: string }]>('approve');
+export const rejectSignal = defineSignal<[{ approver: string; reason: string; via?: string }]>('reject');

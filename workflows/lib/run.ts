@@ -1,0 +1,111 @@
+import {
+  proxyActivities, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo,
+} from '@temporalio/workflow';
+import type { Activities } from '../../activities/index.js';
+import { summarizeChecks, alertSlackMessage, reportMarkdown, reportSlackMessage } from '../../src/domain/format.js';
+import { worstStatus, type CheckResult } from '../../src/domain/checks.js';
+import {
+  SEARCH_ATTRIBUTES, type ApprovalRecord, type DeliveryRecord, type Outcome, type RunReport, type RunStatus, type StepOutcome, type StepRecord,
+} from '../../src/domain/run.js';
+import { statusQuery } from './definitions.js';
+
+// Deliveries are best effort: a few quick retries, then the failure is recorded, never raised.
+const delivery = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+const MEMO_REPORT_LIMIT = 16_000;
+
+export interface FinishOptions {
+  summary: string;
+  checks?: CheckResult[];
+  outcome?: Outcome;
+  details?: Record<string, unknown>;
+  /** Send an alert to the alert channel when the outcome is critical. */
+  alertOnCritical?: boolean;
+}
+
+/**
+ * The bookkeeping every maintenance workflow shares: search attributes, the `status` query,
+ * step outcomes, and the closing report (stored, posted, in the memo and the UI details).
+ */
+export class MaintenanceRun {
+  phase = 'starting';
+  waitingFor: string | null = null;
+  readonly steps: StepRecord[] = [];
+  readonly approvals: ApprovalRecord[] = [];
+  private outcome: Outcome = 'running';
+
+  constructor(readonly kind: string, readonly target: string) {
+    upsertSearchAttributes([
+      { key: SEARCH_ATTRIBUTES.kind, value: kind },
+      { key: SEARCH_ATTRIBUTES.target, value: target },
+      { key: SEARCH_ATTRIBUTES.outcome, value: 'running' },
+    ]);
+    setHandler(statusQuery, (): RunStatus => ({
+      kind: this.kind, target: this.target, phase: this.phase, steps: this.steps, approvals: this.approvals,
+      waitingFor: this.waitingFor, outcome: this.outcome,
+    }));
+  }
+
+  /** Runs one step, recording its outcome; a thrown error is recorded as "failed" and re-thrown. */
+  async step<T>(name: string, fn: () => Promise<T>, grade: (result: T) => StepOutcome = () => 'ok'): Promise<T> {
+    const record: StepRecord = { name, outcome: 'running', startedAt: new Date().toISOString() };
+    this.steps.push(record);
+    try {
+      const result = await fn();
+      record.outcome = grade(result);
+      return result;
+    } catch (err) {
+      record.outcome = 'failed';
+      record.detail = (err as Error).message;
+      throw err;
+    } finally {
+      record.finishedAt = new Date().toISOString();
+    }
+  }
+
+  /** A step that yields check results; its outcome is the worst of them. */
+  checkStep(name: string, fn: () => Promise<CheckResult[]>): Promise<CheckResult[]> {
+    return this.step(name, fn, (results) => worstStatus(results.map((r) => r.status)));
+  }
+
+  async finish(options: FinishOptions): Promise<RunReport> {
+    const checks = options.checks ?? [];
+    const info = workflowInfo();
+    const graded = worstStatus(checks.map((c) => c.status));
+    this.outcome = options.outcome ?? (graded === 'skipped' ? 'ok' : graded);
+    const report: RunReport = {
+      workflowId: info.workflowId, runId: info.runId, kind: this.kind, target: this.target, outcome: this.outcome,
+      startedAt: info.startTime.toISOString(), finishedAt: new Date().toISOString(),
+      summary: checks.length > 0 ? `${options.summary} (${summarizeChecks(checks)})` : options.summary,
+      checks, steps: this.steps, approvals: this.approvals, details: options.details,
+    };
+    this.phase = 'reporting';
+    const deliveries: DeliveryRecord[] = [
+      await deliver('slack', () => delivery.postSlackMessage(reportSlackMessage(report))),
+    ];
+    if (options.alertOnCritical && report.outcome === 'critical') {
+      deliveries.push(await deliver('alert', () => delivery.postSlackAlert(alertSlackMessage(report))));
+    }
+    report.details = { ...report.details, deliveries };
+    deliveries.push(await deliver('report-store', () => delivery.persistRunReport(report).then(() => 'maintenance_runs')));
+
+    const memoReport = JSON.stringify(report).length <= MEMO_REPORT_LIMIT ? report : { ...report, steps: [], details: undefined };
+    upsertMemo({ summary: report.summary, outcome: report.outcome, deliveries, report: memoReport });
+    upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.outcome, value: report.outcome }]);
+    setCurrentDetails(reportMarkdown(report));
+    this.phase = 'done';
+    return report;
+  }
+}
+
+async function deliver(channel: DeliveryRecord['channel'], send: () => Promise<string>): Promise<DeliveryRecord> {
+  try {
+    return { channel, ok: true, detail: `delivered to ${await send()}` };
+  } catch (err) {
+    const cause = (err as { cause?: Error }).cause;
+    return { channel, ok: false, detail: cause?.message ?? (err as Error).message };
+  }
+}
