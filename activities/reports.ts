@@ -97,24 +97,25 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
     },
 
     /**
-     * The evening digest: runs that started in [since, until), and the critical findings of the
-     * latest run of each kind in that period (a later clean run of the same kind resolves them).
+     * The evening digest: runs that started in [since, until), and every finding whose latest
+     * result in that period is critical (a later run that checks the same thing again resolves it).
      */
     async summarizeRunsBetween(since: string, until: string): Promise<DayDigest> {
       await ready();
       const runs = await listRuns(reports, { since, until, limit: 500 });
       const countsByOutcome: Record<string, number> = {};
       for (const r of runs) countsByOutcome[r.outcome] = (countsByOutcome[r.outcome] ?? 0) + 1;
-      const { rows } = await reports.query<{ kind: string; workflowId: string; at: string; checks: CheckResult[] | null }>(
-        `SELECT DISTINCT ON (kind) kind, workflow_id AS "workflowId",
-                to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, report->'checks' AS checks
-           FROM maintenance_runs WHERE started_at >= $1 AND started_at < $2
-          ORDER BY kind, started_at DESC`,
+      const { rows } = await reports.query<{ kind: string; workflowId: string; at: string; result: CheckResult }>(
+        `SELECT * FROM (
+           SELECT DISTINCT ON (r.kind, c->>'check', c->>'target') r.kind, r.workflow_id AS "workflowId",
+                  to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS at, c AS result
+             FROM maintenance_runs r CROSS JOIN LATERAL jsonb_array_elements(r.report->'checks') AS c
+            WHERE r.started_at >= $1 AND r.started_at < $2
+            ORDER BY r.kind, c->>'check', c->>'target', r.started_at DESC
+         ) latest WHERE result->>'status' = 'critical' ORDER BY at`,
         [since, until],
       );
-      const unresolvedCriticals = rows.flatMap((r) =>
-        (r.checks ?? []).filter((c) => c.status === 'critical').map((c) => ({ ...c, kind: r.kind, workflowId: r.workflowId, at: r.at })),
-      );
+      const unresolvedCriticals = rows.map((r) => ({ ...r.result, kind: r.kind, workflowId: r.workflowId, at: r.at }));
       return { runs, countsByOutcome, unresolvedCriticals };
     },
   };

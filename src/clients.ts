@@ -72,9 +72,10 @@ export function createNotifier(config: Config, logger: Logger): Notifier {
       try {
         await hooks[channel].send({ text: message.text, blocks: message.blocks as never });
       } catch (err) {
-        const e = err as { code?: string; original?: { response?: { status?: number }; code?: string } };
-        const status = e.original?.response?.status;
-        throw new Error(`Slack webhook post failed: ${status ? `HTTP ${status}` : (e.original?.code ?? e.code ?? 'request error')}`);
+        // Rebuilt from the status alone: the library's error may quote the request, webhook URL included.
+        const e = err as { statusCode?: number; code?: string; original?: { code?: string; cause?: { code?: string } } };
+        const reason = e.statusCode ? `HTTP ${e.statusCode}` : (e.original?.cause?.code ?? e.original?.code ?? e.code ?? 'request error');
+        throw new Error(`Slack webhook post failed: ${reason}`);
       }
     },
   };

@@ -1,0 +1,115 @@
+import { createHash } from 'node:crypto';
+import { ScheduleNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
+import { SEARCH_ATTRIBUTES } from '../src/domain/run.js';
+import type { ManagedSchedule } from './definitions.js';
+
+export const MANAGED_BY = 'trixtech-maintenance';
+
+export type ApplyAction = 'created' | 'updated' | 'deleted' | 'unchanged';
+export interface ApplyResult {
+  id: string;
+  action: ApplyAction;
+}
+
+export interface ApplyOptions {
+  taskQueue: string;
+  /** Report what would change without changing anything. */
+  dryRun?: boolean;
+}
+
+/** A fingerprint of everything we manage on a schedule; stored in the action memo to detect drift cheaply. */
+export function scheduleRevision(s: ManagedSchedule, taskQueue: string): string {
+  const canonical = JSON.stringify({ ...s, taskQueue }, (_k, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+  );
+  return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
+}
+
+function toScheduleOptions(s: ManagedSchedule, taskQueue: string): ScheduleOptions {
+  return {
+    scheduleId: s.id,
+    spec: { calendars: s.calendars, timezone: 'UTC' },
+    action: {
+      type: 'startWorkflow',
+      workflowType: s.workflowType,
+      taskQueue,
+      args: [s.input ?? {}],
+      // Every fired run is id'd "<schedule id>-<fire time>" by the server, and findable by kind.
+      workflowId: s.id,
+      staticSummary: s.summary,
+      memo: { schedule: s.id, scheduleRevision: scheduleRevision(s, taskQueue) },
+      typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.kind, value: s.workflowType }],
+    },
+    policies: { overlap: s.overlap, catchupWindow: s.catchupWindow, pauseOnFailure: false },
+    memo: { managedBy: MANAGED_BY },
+  };
+}
+
+/** Registers our search attributes where they are missing (a production cluster; the dev server gets them at start). */
+export async function ensureSearchAttributes(client: Client, namespace: string): Promise<void> {
+  const { customAttributes } = await client.connection.operatorService.listSearchAttributes({ namespace });
+  const missing = Object.values(SEARCH_ATTRIBUTES).filter((k) => !(customAttributes && k.name in customAttributes));
+  if (missing.length === 0) return;
+  await client.connection.operatorService.addSearchAttributes({
+    namespace,
+    searchAttributes: Object.fromEntries(missing.map((k) => [k.name, 2 /* INDEXED_VALUE_TYPE_KEYWORD */])),
+  });
+}
+
+/**
+ * Makes the server's schedules match `desired`: creates what is missing, updates what drifted
+ * (keeping a paused schedule paused), deletes schedules we manage that code no longer has, and
+ * never touches schedules created by anyone else. Running it twice changes nothing the second time.
+ */
+export async function applySchedules(client: Client, desired: readonly ManagedSchedule[], options: ApplyOptions): Promise<ApplyResult[]> {
+  const ids = new Set<string>();
+  for (const s of desired) {
+    if (ids.has(s.id)) throw new Error(`schedule id ${s.id} is defined twice`);
+    ids.add(s.id);
+  }
+  const results: ApplyResult[] = [];
+  for (const s of desired) {
+    const handle = client.schedule.getHandle(s.id);
+    const wanted = toScheduleOptions(s, options.taskQueue);
+    let current;
+    try {
+      current = await handle.describe();
+    } catch (err) {
+      if (!(err instanceof ScheduleNotFoundError)) throw err;
+    }
+    if (!current) {
+      if (!options.dryRun) await client.schedule.create(wanted);
+      results.push({ id: s.id, action: 'created' });
+      continue;
+    }
+    if (current.memo?.managedBy !== MANAGED_BY) {
+      throw new Error(`schedule ${s.id} exists but was not created by ${MANAGED_BY}; refusing to take it over`);
+    }
+    const currentRevision = current.action.type === 'startWorkflow' ? current.action.memo?.scheduleRevision : undefined;
+    if (currentRevision === scheduleRevision(s, options.taskQueue)) {
+      results.push({ id: s.id, action: 'unchanged' });
+      continue;
+    }
+    if (!options.dryRun) {
+      await handle.update((prev) => ({
+        ...prev,
+        spec: wanted.spec,
+        action: wanted.action,
+        policies: { ...prev.policies, ...wanted.policies },
+        state: { ...prev.state },
+      }));
+    }
+    results.push({ id: s.id, action: 'updated' });
+  }
+  for await (const summary of client.schedule.list()) {
+    if (summary.memo?.managedBy !== MANAGED_BY || ids.has(summary.scheduleId)) continue;
+    if (!options.dryRun) {
+      // The list is eventually consistent: a schedule deleted a moment ago may still be listed.
+      await client.schedule.getHandle(summary.scheduleId).delete().catch((err: unknown) => {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+      });
+    }
+    results.push({ id: summary.scheduleId, action: 'deleted' });
+  }
+  return results;
+}

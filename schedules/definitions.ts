@@ -1,0 +1,39 @@
+import type { CalendarSpec } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
+import { ScheduleOverlapPolicy } from '@temporalio/client';
+
+/** A schedule we own: the seed calendar as data. `apply` makes the server match this list. */
+export interface ManagedSchedule {
+  id: string;
+  workflowType: string;
+  /** Shown in the Temporal UI as the run's summary. */
+  summary: string;
+  /** Temporal calendar specs, UTC. A spec matches when every field matches (no cron OR-ing). */
+  calendars: CalendarSpec[];
+  overlap: ScheduleOverlapPolicy;
+  /** How late a missed action (server down at fire time) may still start. */
+  catchupWindow: Duration;
+  input?: Record<string, unknown>;
+}
+
+export const SCHEDULES: ManagedSchedule[] = [
+  {
+    id: 'daily-health-check',
+    workflowType: 'dailyHealthCheck',
+    summary: 'Morning health check, 08:00 UTC (Routine Maintenance Guide)',
+    calendars: [{ hour: 8, minute: 0, comment: 'daily 08:00 UTC' }],
+    // A check still running means the next one would measure the same state: skip it.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // A morning check more than an hour late is stale; the next day's run takes over.
+    catchupWindow: '1 hour',
+  },
+  {
+    id: 'evening-status',
+    workflowType: 'eveningStatus',
+    summary: 'Evening status update, 18:00 UTC (Routine Maintenance Guide)',
+    calendars: [{ hour: 18, minute: 0, comment: 'daily 18:00 UTC' }],
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // The digest is still useful late in the evening, not the next day.
+    catchupWindow: '4 hours',
+  },
+];

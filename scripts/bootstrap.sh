@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs what `npm run up` and `npm test` need and is missing: npm packages, the `temporal`
+# CLI (built once into a cache outside the repo), and a running PostgreSQL on 127.0.0.1:5432.
+# Safe to run again: each step checks first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TEMPORAL_VERSION=v1.5.1
+CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/trixtech-maintenance"
+TEMPORAL_CACHED="$CACHE_DIR/temporal-$TEMPORAL_VERSION/temporal"
+SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+say() { echo "bootstrap: $*" >&2; }
+
+# 1. npm packages, when node_modules is missing or older than the lock file.
+if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
+
+# 2. The temporal CLI: $TEMPORAL_CLI, then PATH, then our cache; build it only when none exists.
+if [ -n "${TEMPORAL_CLI:-}" ] && [ -x "$TEMPORAL_CLI" ]; then :
+elif command -v temporal >/dev/null 2>&1; then :
+elif [ -x "$TEMPORAL_CACHED" ]; then :
+else
+  command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || { say "no temporal binary and no Go toolchain (>= 1.25) to build one; install temporal or set TEMPORAL_CLI"; exit 1; }
+  GO=$(command -v go || echo /usr/local/go/bin/go)
+  say "building temporal $TEMPORAL_VERSION into $TEMPORAL_CACHED (a few minutes, once)"
+  mkdir -p "$(dirname "$TEMPORAL_CACHED")"
+  GOBIN="$(dirname "$TEMPORAL_CACHED")" GOFLAGS=-buildvcs=false "$GO" install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_VERSION"
+fi
+
+# 3. PostgreSQL on 127.0.0.1:5432 (the booking database and the report store).
+if ! command -v pg_lsclusters >/dev/null 2>&1; then
+  say "installing PostgreSQL"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq postgresql >/dev/null
+  # Local development only: trust loopback connections, as the CI machines do.
+  for hba in /etc/postgresql/*/main/pg_hba.conf; do
+    $SUDO sed -i -E 's/^(host\s+all\s+all\s+(127\.0\.0\.1\/32|::1\/128)\s+)\S+/\1trust/' "$hba"
+  done
+fi
+if ! pg_isready -q -h 127.0.0.1 -p 5432; then
+  say "starting PostgreSQL"
+  version=$(ls /etc/postgresql | sort -V | tail -n 1)
+  $SUDO pg_ctlcluster --skip-systemctl-redirect "$version" main start
+  for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+fi
+pg_isready -q -h 127.0.0.1 -p 5432 || { say "PostgreSQL is not answering on 127.0.0.1:5432"; exit 1; }

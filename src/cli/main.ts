@@ -1,0 +1,193 @@
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
+import { ScheduleNotFoundError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { listRuns } from '../../activities/reports.js';
+import { SCHEDULES } from '../../schedules/definitions.js';
+import { applySchedules, ensureSearchAttributes } from '../../schedules/apply.js';
+import { createPool } from '../clients.js';
+import { ConfigError, loadConfig, type Config } from '../config.js';
+import { OUTCOMES, type RunStatus } from '../domain/run.js';
+import { createLogger } from '../logger.js';
+import { connectClient } from '../temporal.js';
+import { statusQuery } from '../../workflows/lib/definitions.js';
+
+/** A user-facing failure: printed as one line, exit code 1. */
+class CliError extends Error {}
+
+function table(rows: Record<string, unknown>[]): string {
+  if (rows.length === 0) return '(none)';
+  const cols = Object.keys(rows[0]!);
+  const cell = (v: unknown) => (v === undefined || v === null ? '' : String(v));
+  const widths = cols.map((c) => Math.max(c.length, ...rows.map((r) => cell(r[c]).length)));
+  const line = (vals: string[]) => vals.map((v, i) => v.padEnd(widths[i]!)).join('  ').trimEnd();
+  return [line(cols), ...rows.map((r) => line(cols.map((c) => cell(r[c]))))].join('\n');
+}
+
+function knownSchedule(id: string): string {
+  if (!SCHEDULES.some((s) => s.id === id)) {
+    throw new CliError(`unknown schedule '${id}' (known: ${SCHEDULES.map((s) => s.id).join(', ')})`);
+  }
+  return id;
+}
+
+function isoDate(value: string): string {
+  const d = new Date(value);
+  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError(`'${value}' is not a date (use e.g. 2026-11-22 or 2026-11-22T08:00:00Z)`);
+  return d.toISOString();
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`'${value}' is not a positive whole number`);
+  return n;
+}
+
+function outcome(value: string): string {
+  if (!(OUTCOMES as readonly string[]).includes(value)) throw new InvalidArgumentError(`'${value}' is not one of ${OUTCOMES.join(', ')}`);
+  return value;
+}
+
+export function buildProgram(io: { out: (s: string) => void; config: () => Config }) {
+  let client: Client | undefined;
+  const temporal = async () => (client ??= await connectClient(io.config()));
+  const json = (v: unknown) => io.out(JSON.stringify(v, null, 2));
+
+  const program = new Command('maint')
+    .description('Operate TRIXTECH maintenance workflows on Temporal')
+    .showHelpAfterError(false)
+    .exitOverride();
+
+  const schedules = program.command('schedules').description('the maintenance calendar as Temporal Schedules');
+  schedules
+    .command('apply')
+    .description('create, update and delete our schedules so the server matches schedules/definitions.ts')
+    .option('--dry-run', 'show what would change, change nothing')
+    .action(async (opts: { dryRun?: boolean }) => {
+      const config = io.config();
+      const c = await temporal();
+      if (!opts.dryRun) await ensureSearchAttributes(c, config.temporal.namespace);
+      const results = await applySchedules(c, SCHEDULES, { taskQueue: config.temporal.taskQueue, dryRun: opts.dryRun });
+      io.out(table(results.map((r) => ({ schedule: r.id, action: opts.dryRun ? `would be ${r.action}` : r.action }))));
+    });
+  schedules
+    .command('list')
+    .description('our schedules with their next fire times')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      const c = await temporal();
+      const rows = [];
+      for (const s of SCHEDULES) {
+        try {
+          const d = await c.schedule.getHandle(s.id).describe();
+          rows.push({
+            schedule: s.id, workflow: s.workflowType, paused: d.state.paused,
+            next: d.info.nextActionTimes[0]?.toISOString() ?? '', lastRun: d.info.recentActions.at(-1)?.takenAt.toISOString() ?? '',
+            note: d.state.note ?? '',
+          });
+        } catch (err) {
+          if (!(err instanceof ScheduleNotFoundError)) throw err;
+          rows.push({ schedule: s.id, workflow: s.workflowType, paused: '', next: 'not applied (run: maint schedules apply)', lastRun: '', note: '' });
+        }
+      }
+      if (opts.json) json(rows);
+      else io.out(table(rows));
+    });
+  for (const verb of ['pause', 'unpause'] as const) {
+    schedules
+      .command(`${verb} <scheduleId>`)
+      .description(`${verb} a schedule; the note is kept on the schedule and shown in the UI`)
+      .option('--note <text>', 'why', `${verb}d with maint`)
+      .action(async (id: string, opts: { note: string }) => {
+        const handle = (await temporal()).schedule.getHandle(knownSchedule(id));
+        await (verb === 'pause' ? handle.pause(opts.note) : handle.unpause(opts.note)).catch(notFound(`schedule '${id}' is not on the server (run: maint schedules apply)`));
+        io.out(`${id}: ${verb}d`);
+      });
+  }
+  schedules
+    .command('trigger <scheduleId>')
+    .description("start the schedule's workflow now, as if it fired")
+    .action(async (id: string) => {
+      const handle = (await temporal()).schedule.getHandle(knownSchedule(id));
+      await handle.trigger().catch(notFound(`schedule '${id}' is not on the server (run: maint schedules apply)`));
+      io.out(`${id}: triggered`);
+    });
+
+  program
+    .command('status <workflowId>')
+    .description("a run's phase, steps, approvals and what it waits for")
+    .option('--run-id <runId>', 'a specific run (default: the latest)')
+    .option('--json', 'machine-readable output')
+    .action(async (workflowId: string, opts: { runId?: string; json?: boolean }) => {
+      const handle = (await temporal()).workflow.getHandle(workflowId, opts.runId);
+      const description = await handle.describe().catch(notFound(`no workflow '${workflowId}' in namespace ${io.config().temporal.namespace}`));
+      let status: RunStatus | undefined;
+      try {
+        status = await handle.query(statusQuery);
+      } catch {
+        // Closed runs whose worker is gone cannot answer queries; the memo still has the report.
+      }
+      const memo = description.memo ?? {};
+      const result = { workflowId, runId: description.runId, type: description.type, state: description.status.name, status, summary: memo.summary, outcome: memo.outcome };
+      if (opts.json) return json(result);
+      io.out(`${workflowId} (${description.type}) ${description.status.name}${status ? `, phase ${status.phase}` : ''}`);
+      if (memo.summary) io.out(`summary: ${String(memo.summary)}`);
+      if (status) {
+        if (status.waitingFor) io.out(`waiting for: ${status.waitingFor}`);
+        io.out(table(status.steps.map((s) => ({ step: s.name, outcome: s.outcome, detail: s.detail ?? '' }))));
+        for (const a of status.approvals) io.out(`${a.decision} by ${a.approver} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`);
+      }
+    });
+
+  program
+    .command('runs')
+    .description('run history from maintenance_runs')
+    .option('--kind <workflowType>', 'only this maintenance kind')
+    .option('--outcome <outcome>', `only this outcome (${OUTCOMES.join(', ')})`, outcome)
+    .option('--since <date>', 'started at or after', isoDate)
+    .option('--until <date>', 'started before', isoDate)
+    .option('--limit <n>', 'at most this many rows', positiveInt, 20)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { kind?: string; outcome?: string; since?: string; until?: string; limit: number; json?: boolean }) => {
+      const pool = createPool(io.config().reportDatabaseUrl, createLogger('silent'), 'maint-cli');
+      try {
+        const rows = await listRuns(pool, opts).catch((err: { code?: string; message: string }) => {
+          if (err.code === '42P01') return [];
+          throw new CliError(`cannot read maintenance_runs: ${err.message}`);
+        });
+        if (opts.json) json(rows);
+        else io.out(table(rows.map((r) => ({ started: r.startedAt, kind: r.kind, outcome: r.outcome, workflowId: r.workflowId, summary: r.summary.slice(0, 80) }))));
+      } finally {
+        await pool.end();
+      }
+    });
+
+  return { program, close: async () => client?.connection.close() };
+}
+
+function notFound(message: string) {
+  return (err: unknown): never => {
+    if (err instanceof ScheduleNotFoundError || err instanceof WorkflowNotFoundError || (err as { code?: number }).code === 5) throw new CliError(message);
+    throw err;
+  };
+}
+
+/** Runs the CLI; returns the exit code. Every failure is one line on stderr. */
+export async function runCli(argv: string[], out: (s: string) => void = (s) => console.log(s), err: (s: string) => void = (s) => console.error(s)): Promise<number> {
+  let config: Config | undefined;
+  const { program, close } = buildProgram({ out, config: () => (config ??= loadConfig()) });
+  program.configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd()) });
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) return e.exitCode === 0 ? 0 : 2;
+    if (e instanceof ConfigError) {
+      err(`maint: ${e.message}`);
+      return 2;
+    }
+    const message = (e as Error).message?.split('\n')[0] ?? String(e);
+    err(`maint: ${message}`);
+    return 1;
+  } finally {
+    await close().catch(() => undefined);
+  }
+}

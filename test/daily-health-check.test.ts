@@ -1,0 +1,200 @@
+import { mkdtempSync, writeFileSync, utimesSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Server } from 'node:http';
+import type { CheckResult } from '../src/domain/checks.js';
+import { SEARCH_ATTRIBUTES, type RunReport } from '../src/domain/run.js';
+import { createMetrics, startMetricsServer } from '../src/metrics.js';
+import { dailyHealthCheck } from '../workflows/daily-health-check.js';
+import { eveningStatus } from '../workflows/evening-status.js';
+import { statusQuery } from '../workflows/lib/definitions.js';
+import { freePort } from './helpers/net.js';
+import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { SlackSink } from './helpers/slack-sink.js';
+import { startProbeTargets, startTlsServer } from './helpers/targets.js';
+import { recordHistory } from './helpers/histories.js';
+import { testConfig, withWorker } from './helpers/temporal.js';
+
+const find = (checks: CheckResult[], check: string, target?: string) =>
+  checks.find((c) => c.check === check && (target === undefined || c.target === target));
+
+describe('dailyHealthCheck on real targets', () => {
+  let bookingDb: TestDatabase;
+  let reportDb: TestDatabase;
+  let slack: SlackSink;
+  let probes: Awaited<ReturnType<typeof startProbeTargets>>;
+  let tls: Awaited<ReturnType<typeof startTlsServer>>;
+  let metricsServer: Server;
+  let metricsPort: number;
+  let backupDir: string;
+
+  beforeAll(async () => {
+    [bookingDb, reportDb, slack, probes, tls] = await Promise.all([
+      createTestDatabase('maint_booking'), createTestDatabase('maint_reports'), new SlackSink().start(), startProbeTargets(700), startTlsServer(10),
+    ]);
+    metricsPort = await freePort();
+    metricsServer = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: metricsPort, health: () => ({ ok: true, detail: 'test' }) });
+    backupDir = mkdtempSync(join(tmpdir(), 'maint-backups-'));
+    writeFileSync(join(backupDir, 'trixtech-old.dump'), 'old backup');
+    const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
+    utimesSync(join(backupDir, 'trixtech-old.dump'), twoDaysAgo, twoDaysAgo);
+    writeFileSync(join(backupDir, 'trixtech-fresh.dump'), 'fresh backup');
+  });
+
+  afterAll(async () => {
+    await Promise.all([bookingDb?.drop(), reportDb?.drop(), slack?.stop(), probes?.close(), tls?.close()]);
+    metricsServer?.close();
+  });
+
+  const configFor = (env: Record<string, string> = {}) =>
+    testConfig(
+      { DATABASE_URL: bookingDb.url, MAINT_DATABASE_URL: reportDb.url, SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`, ...env },
+      {
+        targets: {
+          http: [
+            { name: 'backend-health', url: `${probes.url}/ok` },
+            { name: 'bookings-api', url: `${probes.url}/error` },
+            { name: 'frontend', url: `${probes.url}/slow`, budgetMs: 300 },
+          ],
+          tls: [{ name: 'api-cert', host: '127.0.0.1', port: tls.port }],
+          diskPaths: ['/'],
+          backup: { directory: backupDir },
+          monitoring: [{ name: 'worker-metrics', url: `http://127.0.0.1:${metricsPort}/metrics` }],
+        },
+      },
+    );
+
+  it('grades every checklist item, stores and posts the report, and alerts on criticals', async () => {
+    const config = configFor();
+    const report = await withWorker(config, async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(dailyHealthCheck, { taskQueue, workflowId: `daily-health-check-test-${Date.now()}`, args: [{}] });
+      const result = await handle.result();
+      await recordHistory('dailyHealthCheck', await handle.fetchHistory());
+
+      const status = await handle.query(statusQuery);
+      expect(status.phase).toBe('done');
+      expect(status.steps.find((s) => s.name === 'application availability and response time')?.outcome).toBe('critical');
+      expect(status.steps.find((s) => s.name === 'certificate expiration')?.outcome).toBe('warn');
+
+      const description = await handle.describe();
+      expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.kind)).toBe('dailyHealthCheck');
+      expect(description.typedSearchAttributes.get(SEARCH_ATTRIBUTES.outcome)).toBe('critical');
+      expect(String(description.memo?.summary)).toContain('1 critical');
+      return result;
+    });
+
+    expect(report.outcome).toBe('critical');
+    expect(find(report.checks, 'http', 'backend-health')?.status).toBe('ok');
+    const failing = find(report.checks, 'http', 'bookings-api')!;
+    expect(failing.status).toBe('critical');
+    expect(failing.detail).toContain('HTTP 500');
+    const slow = find(report.checks, 'http', 'frontend')!;
+    expect(slow.status).toBe('warn');
+    expect(Number(slow.value)).toBeGreaterThanOrEqual(700);
+
+    const cert = find(report.checks, 'tls', 'api-cert')!;
+    expect(cert.status).toBe('warn');
+    expect(Number(cert.value)).toBeGreaterThan(9);
+    expect(Number(cert.value)).toBeLessThanOrEqual(10);
+    expect(cert.detail).toMatch(/SELF_SIGNED/);
+
+    expect(find(report.checks, 'db.connectivity')?.status).toBe('ok');
+    expect(find(report.checks, 'db.connections')?.value).toBeGreaterThan(0);
+    expect(find(report.checks, 'db.replication')?.status).toBe('ok');
+    expect(find(report.checks, 'disk', '/')?.unit).toBe('%');
+    const backup = find(report.checks, 'backup')!;
+    expect(backup.status).toBe('ok');
+    expect(backup.detail).toContain('trixtech-fresh.dump');
+    expect(find(report.checks, 'monitoring', 'worker-metrics')?.status).toBe('ok');
+    expect(find(report.checks, 'k8s.error-logs')).toMatchObject({ status: 'skipped', detail: 'no cluster configured' });
+
+    const stored = await reportDb.pool.query('SELECT outcome, report FROM maintenance_runs WHERE workflow_id = $1', [report.workflowId]);
+    expect(stored.rows).toHaveLength(1);
+    expect(stored.rows[0].outcome).toBe('critical');
+    expect((stored.rows[0].report as RunReport).checks.length).toBe(report.checks.length);
+
+    const reportPosts = slack.postsTo('/report').filter((p) => JSON.stringify(p.body).includes(report.workflowId));
+    expect(reportPosts).toHaveLength(1);
+    const alerts = slack.postsTo('/alert').filter((p) => JSON.stringify(p.body).includes(report.workflowId));
+    expect(alerts).toHaveLength(1);
+    expect(alerts[0]!.body.text).toContain('http bookings-api');
+    // The webhook URL is a secret: it must not appear in anything the run produced.
+    expect(JSON.stringify(report)).not.toContain(slack.url);
+  });
+
+  it('reports a database that is down as critical and still completes', async () => {
+    const deadPort = await freePort();
+    const config = configFor({ DATABASE_URL: `postgresql://postgres:s3cret@127.0.0.1:${deadPort}/trixtech` });
+    const report = await withWorker(config, ({ client, taskQueue }) =>
+      client.workflow.execute(dailyHealthCheck, { taskQueue, workflowId: `dhc-db-down-${Date.now()}`, args: [{ checks: ['database'] }] }),
+    );
+    expect(report.outcome).toBe('critical');
+    expect(find(report.checks, 'db.connectivity')).toMatchObject({ status: 'critical' });
+    expect(find(report.checks, 'db.connectivity')!.detail).toMatch(/ECONNREFUSED|connect/);
+    expect(find(report.checks, 'db.connections')).toMatchObject({ status: 'skipped', detail: 'database unreachable' });
+    expect(JSON.stringify(report)).not.toContain('s3cret');
+  });
+
+  it('records a Slack outage in the report instead of failing the run', async () => {
+    slack.failWith = 503;
+    try {
+      const report = await withWorker(configFor(), ({ client, taskQueue }) =>
+        client.workflow.execute(dailyHealthCheck, { taskQueue, workflowId: `dhc-slack-down-${Date.now()}`, args: [{ checks: ['disk'] }] }),
+      );
+      const deliveries = report.details?.deliveries as { channel: string; ok: boolean; detail: string }[];
+      expect(deliveries.find((d) => d.channel === 'slack')).toMatchObject({ ok: false });
+      expect(deliveries.find((d) => d.channel === 'slack')!.detail).toContain('HTTP 503');
+      const stored = await reportDb.pool.query('SELECT report FROM maintenance_runs WHERE workflow_id = $1', [report.workflowId]);
+      expect(stored.rows[0].report.details.deliveries[0]).toMatchObject({ channel: 'slack', ok: false });
+    } finally {
+      slack.failWith = null;
+    }
+  });
+
+  it('fails at once, non-retryable, naming the bad field, on bad input', async () => {
+    await withWorker(configFor(), async ({ client, taskQueue }) => {
+      for (const [input, field] of [
+        [{ checks: ['disk', 'nope'] }, 'checks.1'],
+        [{ thresholds: { diskWarnPercent: 'high' } }, 'thresholds.diskWarnPercent'],
+        [{ thresholds: { diskWarnPercent: 90, diskCriticalPercent: 85 } }, 'diskWarnPercent'],
+        [{ unexpected: true }, 'unexpected'],
+      ] as const) {
+        const err = await client.workflow
+          .execute('dailyHealthCheck', { taskQueue, workflowId: `dhc-bad-input-${Date.now()}`, args: [input] })
+          .catch((e: unknown) => e);
+        expect(err).toBeInstanceOf(WorkflowFailedError);
+        const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
+        expect(cause).toBeInstanceOf(ApplicationFailure);
+        expect(cause.type).toBe('InvalidInput');
+        expect(cause.nonRetryable).toBe(true);
+        expect(cause.message).toContain(field);
+      }
+    });
+    // Nothing ran, so nothing was reported.
+    const { rows } = await reportDb.pool.query(`SELECT count(*)::int AS n FROM maintenance_runs WHERE workflow_id LIKE 'dhc-bad-input-%'`);
+    expect(rows[0].n).toBe(0);
+  });
+
+  it("eveningStatus lists today's runs, the open criticals and the next 48 h of windows", async () => {
+    const report = await withWorker(configFor(), async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(eveningStatus, { taskQueue, workflowId: `evening-status-test-${Date.now()}`, args: [{}] });
+      const result = await handle.result();
+      await recordHistory('eveningStatus', await handle.fetchHistory());
+      return result;
+    });
+    const details = report.details as { runs: { kind: string }[]; unresolvedCriticals: CheckResult[]; upcomingWindows: { name: string; start: string }[] };
+    expect(details.runs.filter((r) => r.kind === 'dailyHealthCheck').length).toBeGreaterThanOrEqual(3);
+    // Still critical at their latest check: the failing endpoint (first test) and the database (second).
+    const open = details.unresolvedCriticals.map((c) => `${c.check}/${c.target}`);
+    expect(open).toContain('http/bookings-api');
+    expect(open).toContain('db.connectivity/127.0.0.1:' + open.find((o) => o.startsWith('db.connectivity'))?.split(':')[1]);
+    expect(open.some((o) => o.startsWith('tls/'))).toBe(false);
+    expect(report.outcome).toBe('critical');
+    expect(details.upcomingWindows.filter((w) => w.name === 'daily').length).toBeGreaterThanOrEqual(2);
+    for (const w of details.upcomingWindows) expect(Date.parse(w.start)).toBeLessThan(Date.now() + 48 * 3_600_000);
+    expect(report.summary).toMatch(/run\(s\) today/);
+  });
+});

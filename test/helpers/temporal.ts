@@ -1,0 +1,70 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { inject } from 'vitest';
+import { createClients, type Clients } from '../../src/clients.js';
+import { loadConfig, type Config } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createMetrics } from '../../src/metrics.js';
+import { WORKFLOWS_PATH, createMaintenanceWorker } from '../../src/worker.js';
+
+let runtimeInstalled = false;
+export function quietRuntime(): void {
+  if (runtimeInstalled) return;
+  runtimeInstalled = true;
+  Runtime.install({ logger: new DefaultLogger('WARN') });
+}
+
+let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
+/** The workflow bundle, built once per test file. */
+export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+  quietRuntime();
+  return (bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }));
+}
+
+export function uniqueTaskQueue(name: string): string {
+  return `test-${name}-${randomBytes(3).toString('hex')}`;
+}
+
+/** A validated Config for tests: env entries plus an optional config file body. */
+export function testConfig(env: Record<string, string> = {}, file?: unknown): Config {
+  const vars: Record<string, string> = { TEMPORAL_ADDRESS: inject('temporalAddress'), LOG_LEVEL: 'silent', ...env };
+  if (file !== undefined) {
+    const path = join(mkdtempSync(join(tmpdir(), 'maint-config-')), 'config.json');
+    writeFileSync(path, JSON.stringify(file));
+    vars.MAINT_CONFIG = path;
+  }
+  return loadConfig(vars);
+}
+
+export async function testClient(): Promise<Client> {
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  return new Client({ connection });
+}
+
+export interface WorkerContext {
+  client: Client;
+  taskQueue: string;
+  config: Config;
+  clients: Clients;
+}
+
+/** Runs `fn` while a real maintenance worker polls its own task queue on the shared dev server. */
+export async function withWorker<T>(config: Config, fn: (ctx: WorkerContext) => Promise<T>, overrides: Partial<Clients> = {}): Promise<T> {
+  quietRuntime();
+  const taskQueue = uniqueTaskQueue('wf');
+  const clients: Clients = { ...createClients(config, createLogger('silent'), createMetrics()), ...overrides };
+  const connection = await NativeConnection.connect({ address: config.temporal.address });
+  const client = await testClient();
+  try {
+    const worker = await createMaintenanceWorker({ connection, config, clients, taskQueue, workflowBundle: await workflowBundle() });
+    return await worker.runUntil(fn({ client, taskQueue, config, clients }));
+  } finally {
+    await client.connection.close();
+    await connection.close();
+    await clients.close();
+  }
+}

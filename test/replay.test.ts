@@ -1,0 +1,28 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
+import { Worker } from '@temporalio/worker';
+import { describe, expect, it } from 'vitest';
+import { HISTORIES_DIR } from './helpers/histories.js';
+import { workflowBundle } from './helpers/temporal.js';
+
+// Histories recorded from real runs (RECORD_HISTORIES=1 npm test). A workflow change that would
+// decide differently on replay fails here; guard such changes with patched().
+describe('replay of stored histories', () => {
+  const files = readdirSync(HISTORIES_DIR).filter((f) => f.endsWith('.json'));
+
+  it('has a stored history for each released workflow', () => {
+    expect(files).toEqual(expect.arrayContaining(['dailyHealthCheck.json', 'eveningStatus.json']));
+  });
+
+  it('replays every stored history without nondeterminism', async () => {
+    const histories = files.map((f) => ({
+      workflowId: f.replace(/\.json$/, ''),
+      history: historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, f), 'utf8'))),
+    }));
+    const results = [];
+    for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) results.push(r);
+    expect(results).toHaveLength(files.length);
+    for (const r of results) expect(r.error, `${r.workflowId}: ${String(r.error)}`).toBeUndefined();
+  });
+});
