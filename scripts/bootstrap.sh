@@ -14,7 +14,9 @@ say() { echo "bootstrap: $*" >&2; }
 # 1. npm packages, when node_modules is missing or older than the lock file.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
-  npm ci --no-audit --no-fund --loglevel=error
+  # npm install, not npm ci: this npm leaves foreign-platform optional packages out of the lock,
+  # which npm ci then rejects; install still follows the lock for every package it lists.
+  npm install --no-audit --no-fund --loglevel=error
 fi
 
 # 2. The temporal CLI: $TEMPORAL_CLI, then PATH, then our cache; build it only when none exists.
