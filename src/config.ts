@@ -115,8 +115,10 @@ function describeIssues(source: string, error: z.ZodError): string[] {
 }
 
 /** Loads and validates configuration; throws ConfigError naming every bad field. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
+  // An empty variable means unset, as in most shells' `VAR= command` idiom.
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== '')) as NodeJS.ProcessEnv;
   const envResult = EnvSchema.safeParse(env);
   if (!envResult.success) problems.push(...describeIssues('env', envResult.error));
 
