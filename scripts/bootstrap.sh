@@ -48,3 +48,10 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
 pg_isready -q -h 127.0.0.1 -p 5432 || { say "PostgreSQL is not answering on 127.0.0.1:5432"; exit 1; }
+
+# 4. Debian's docker-compose, which the test suite uses to validate docker-compose.yml (no engine needed).
+if ! command -v docker-compose >/dev/null 2>&1; then
+  say "installing docker-compose (for validating docker-compose.yml)"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq docker-compose >/dev/null
+fi
