@@ -35,5 +35,10 @@ export function createTargetActivities({ config, databaseLabel, kubernetesConfig
     async resolveMaintenanceWindows(): Promise<WindowSpec[]> {
       return config.windows;
     },
+
+    /** Who may approve a kind of work, and how many distinct approvers it needs. */
+    async resolveApprovalPolicy(kind: 'emergencyMaintenance' | 'annualUpgrade'): Promise<{ approvers: string[]; required: number; temporalUiUrl: string }> {
+      return { ...config.approvals[kind], temporalUiUrl: config.temporalUiUrl };
+    },
   };
 }

@@ -27,6 +27,26 @@ export const TlsTargetSchema = z
   .object({ name, host: z.string().min(1), port: z.number().int().min(1).max(65535).default(443) })
   .strict();
 
+const approverName = z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/i, 'use letters, digits, ".", "_", "@" or "-"');
+const ApprovalKindSchema = z
+  .object({
+    approvers: z.array(approverName).min(1),
+    /** Distinct approvers needed; the requester alone never suffices. */
+    required: z.number().int().min(1).max(5),
+  })
+  .strict()
+  .refine((k) => new Set(k.approvers).size >= k.required, { message: 'fewer distinct approvers than required', path: ['approvers'] });
+
+export const ApprovalsSchema = z
+  .object({
+    emergencyMaintenance: ApprovalKindSchema.default({ approvers: ['oncall-lead', 'sre-lead'], required: 1 }),
+    annualUpgrade: ApprovalKindSchema.default({ approvers: ['engineering-director', 'sre-lead', 'cto'], required: 2 }),
+    /** Slack user id → approver name, for the approval bridge. */
+    slackUsers: z.record(z.string().regex(/^[UW][A-Z0-9]+$/, 'expected a Slack user id like U012ABCDEF'), approverName).default({}),
+  })
+  .strict();
+export type Approvals = z.infer<typeof ApprovalsSchema>;
+
 const FileConfigSchema = z
   .object({
     targets: z
@@ -57,6 +77,7 @@ const FileConfigSchema = z
       .default({ http: [], tls: [], diskPaths: ['/'], kubernetes: { namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' } }),
     thresholds: thresholdsSchema().default(DEFAULT_THRESHOLDS),
     windows: z.array(WindowSpecSchema).default(SEED_WINDOWS),
+    approvals: ApprovalsSchema.default(ApprovalsSchema.parse({})),
   })
   .strict();
 
@@ -71,6 +92,11 @@ const EnvSchema = z.object({
   SLACK_WEBHOOK_URL: httpUrl.optional(),
   SLACK_ALERT_WEBHOOK_URL: httpUrl.optional(),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  BRIDGE_HOST: z.string().min(1).default('0.0.0.0'),
+  BRIDGE_PORT: port.default(3000),
+  /** The bridge posts outcomes only to response URLs under this prefix (Slack's), never elsewhere. */
+  SLACK_RESPONSE_URL_PREFIX: httpUrl.default('https://hooks.slack.com/'),
+  TEMPORAL_UI_URL: httpUrl.default('http://localhost:8233'),
   METRICS_HOST: z.string().min(1).default('0.0.0.0'),
   METRICS_PORT: port.default(9464),
   SDK_METRICS_PORT: port.default(9465),
@@ -92,6 +118,10 @@ export interface Config {
   reportDatabaseUrl: string;
   slack: { webhookUrl?: string; alertWebhookUrl?: string; signingSecret?: string };
   metrics: { host: string; port: number; sdkPort: number };
+  bridge: { host: string; port: number; responseUrlPrefix: string };
+  /** Links in Slack messages point here. */
+  temporalUiUrl: string;
+  approvals: Approvals;
   kubernetes: { kubeconfigPath?: string; inCluster: boolean; namespace: string; appLabelSelector: string };
   logLevel: string;
   targets: Omit<FileConfig['targets'], 'kubernetes' | 'monitoring'> & { monitoring: HttpTarget[] };
@@ -149,6 +179,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     reportDatabaseUrl: e.MAINT_DATABASE_URL,
     slack: { webhookUrl: e.SLACK_WEBHOOK_URL, alertWebhookUrl: e.SLACK_ALERT_WEBHOOK_URL, signingSecret: e.SLACK_SIGNING_SECRET },
     metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, sdkPort: e.SDK_METRICS_PORT },
+    bridge: { host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX },
+    temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
+    approvals: f.approvals,
     kubernetes: {
       kubeconfigPath: e.KUBECONFIG,
       inCluster: Boolean(e.KUBERNETES_SERVICE_HOST),
