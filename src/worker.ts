@@ -53,7 +53,7 @@ async function main(): Promise<void> {
     },
   });
 
-  const metrics = createMetrics();
+  const metrics = createMetrics(config.windows);
   const clients = createClients(config, logger, metrics);
   await ensureReportSchema(clients.reports).catch((err) =>
     logger.warn({ err: (err as Error).message }, 'report store unavailable; run reports will record the delivery failure'),
