@@ -36,4 +36,18 @@ export const SCHEDULES: ManagedSchedule[] = [
     // The digest is still useful late in the evening, not the next day.
     catchupWindow: '4 hours',
   },
+  {
+    id: 'quarterly-review',
+    workflowType: 'quarterlyReview',
+    summary: 'End-of-quarter review, last Friday of the quarter 09:00 UTC (Routine Maintenance Guide)',
+    // "Last Friday" is the Friday among the month's last seven days: 25-31 in March and
+    // December, 24-30 in June and September. Every field of a spec must match.
+    calendars: [
+      { month: ['MARCH', 'DECEMBER'], dayOfMonth: { start: 25, end: 31 }, dayOfWeek: 'FRIDAY', hour: 9, comment: 'last Friday of Q1/Q4' },
+      { month: ['JUNE', 'SEPTEMBER'], dayOfMonth: { start: 24, end: 30 }, dayOfWeek: 'FRIDAY', hour: 9, comment: 'last Friday of Q2/Q3' },
+    ],
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // A review a day late is still the quarter's review; older than that, run it by hand.
+    catchupWindow: '1 day',
+  },
 ];

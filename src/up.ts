@@ -60,15 +60,15 @@ function ensureDemoBackup(config: Config): void {
   say(`demo backup written to ${file}`);
 }
 
-async function waitForHealthz(url: string, worker: ChildProcess): Promise<void> {
+async function waitForHealthz(url: string, service: ChildProcess): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (worker.exitCode !== null) throw new Error(`worker exited with code ${worker.exitCode} (see .data/worker.log)`);
+    if (service.exitCode !== null) throw new Error(`${url} never answered: the process exited with code ${service.exitCode}`);
     const ok = await fetch(url).then((r) => r.ok).catch(() => false);
     if (ok) return;
     await new Promise((r) => setTimeout(r, 300));
   }
-  throw new Error(`worker did not report healthy at ${url} within 60 s`);
+  throw new Error(`${url} did not report healthy within 60 s`);
 }
 
 async function main(): Promise<void> {
@@ -129,18 +129,30 @@ async function main(): Promise<void> {
     const client = await connectClient(config);
     await ensureSearchAttributes(client, config.temporal.namespace);
 
-    say('starting the worker (log: .data/worker.log)');
-    const workerLog = openSync(join(DATA, 'worker.log'), 'a');
-    const worker = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')], { env, stdio: ['ignore', workerLog, workerLog] });
-    started.push({
-      name: 'worker',
-      stop: () => new Promise<void>((resolve) => {
-        if (worker.exitCode !== null) return resolve();
-        worker.once('exit', () => resolve());
-        worker.kill('SIGTERM');
-      }),
-    });
+    const startService = (name: string, entry: string): ChildProcess => {
+      say(`starting the ${name} (log: .data/${name}.log)`);
+      const log = openSync(join(DATA, `${name}.log`), 'a');
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', entry)], { env, stdio: ['ignore', log, log] });
+      started.push({
+        name,
+        stop: () => new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+      });
+      child.once('exit', (code) => {
+        if (!stopping) {
+          console.error(`up: ${name} exited with code ${code}; see .data/${name}.log`);
+          void stopAll(1);
+        }
+      });
+      return child;
+    };
+    const worker = startService('worker', 'worker.ts');
+    const bridge = startService('bridge', 'bridge.ts');
     await waitForHealthz(`http://127.0.0.1:${metricsPort}/healthz`, worker);
+    await waitForHealthz(`http://127.0.0.1:${config.bridge.port}/healthz`, bridge);
 
     const results = await applySchedules(client, SCHEDULES, { taskQueue: config.temporal.taskQueue });
     say(`schedules: ${results.map((r) => `${r.id} ${r.action}`).join(', ')}`);
@@ -162,6 +174,7 @@ TRIXTECH maintenance is up.
   health check run   ${workflowId ? `${ui}/namespaces/${ns}/workflows/${encodeURIComponent(workflowId)}` : '(triggered; see the UI)'}
   schedules          ${ui}/namespaces/${ns}/schedules   (or: npx maint schedules list)
   worker metrics     http://localhost:${metricsPort}/metrics
+  approval bridge    http://localhost:${config.bridge.port}/slack/interactions, /slack/commands${config.slack.signingSecret ? '' : ' (set SLACK_SIGNING_SECRET to accept Slack requests)'}
   run history        npx maint runs
   booking database   ${redactUrl(config.databaseUrl)}
   logs               .data/worker.log, .data/temporal.log
@@ -170,12 +183,6 @@ Ctrl-C stops everything started here.`);
       const result = await client.workflow.getHandle(workflowId).result().catch((err: Error) => ({ summary: `failed: ${err.message}` }));
       say(`${workflowId}: ${(result as { summary: string }).summary}`);
     }
-    worker.once('exit', (code) => {
-      if (!stopping) {
-        console.error(`up: worker exited with code ${code}; see .data/worker.log`);
-        void stopAll(1);
-      }
-    });
   } catch (err) {
     console.error(`up: ${(err as Error).message}`);
     await stopAll(1);

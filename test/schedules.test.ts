@@ -4,6 +4,7 @@ import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { SCHEDULES, type ManagedSchedule } from '../schedules/definitions.js';
 import { MANAGED_BY, applySchedules } from '../schedules/apply.js';
+import { windowOccurrences } from '../src/domain/windows.js';
 import { testClient, uniqueTaskQueue } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
@@ -63,6 +64,18 @@ describe('schedules as code', () => {
       expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
       expect(d.memo?.managedBy).toBe(MANAGED_BY);
     }
+  });
+
+  it('fires the quarterly review on the last Friday of each quarter at 09:00 UTC', async () => {
+    const d = await client.schedule.getHandle('quarterly-review').describe();
+    const next = d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString());
+    // Cross-check against our own window math: the last Friday of March, June, September, December.
+    const lastFriday = { name: 'q', every: 'month', nth: -1, dayOfWeek: 5, start: '09:00', durationMinutes: 1 } as const;
+    const expected = windowOccurrences([lastFriday], new Date(), new Date(Date.now() + 2 * 366 * 86_400_000))
+      .filter((o) => [2, 5, 8, 11].includes(new Date(o.start).getUTCMonth()))
+      .slice(0, 5)
+      .map((o) => o.start);
+    expect(next).toEqual(expected);
   });
 
   it('updates what drifted, keeps a paused schedule paused, deletes what code dropped, leaves others alone', async () => {
