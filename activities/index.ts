@@ -1,7 +1,7 @@
 import type { Clients } from '../src/clients.js';
 import type { Config } from '../src/config.js';
 import { createHttpActivities } from './http.js';
-import { createKubernetesActivities } from './kubernetes.js';
+import { createKubernetesActivities } from './kubernetes/index.js';
 import { createPostgresActivities } from './postgres.js';
 import { createReportActivities } from './reports.js';
 import { createSlackActivities } from './slack.js';
