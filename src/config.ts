@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, type HttpTarget } from './domain/http-target.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
 import { SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
 
@@ -9,20 +10,11 @@ import { SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
  * Validation happens once, at process start; every bad field is named in one error.
  */
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'use letters, digits, ".", "_" or "-"');
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' });
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 
-export const HttpTargetSchema = z
-  .object({
-    name,
-    url: httpUrl,
-    expectStatus: z.number().int().min(100).max(599).optional(),
-    budgetMs: z.number().int().positive().optional(),
-  })
-  .strict();
+export { HttpTargetSchema };
 export const TlsTargetSchema = z
   .object({ name, host: z.string().min(1), port: z.number().int().min(1).max(65535).default(443) })
   .strict();
@@ -107,7 +99,7 @@ const EnvSchema = z.object({
 });
 
 export type FileConfig = z.infer<typeof FileConfigSchema>;
-export type HttpTarget = z.infer<typeof HttpTargetSchema>;
+export type { HttpTarget };
 export type TlsTarget = z.infer<typeof TlsTargetSchema>;
 
 export interface Config {

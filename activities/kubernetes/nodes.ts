@@ -87,6 +87,13 @@ function classify(pod: V1Pod, input: DrainInput): { left?: string; refused?: str
   return undefined;
 }
 
+/** Pods grouped by why their eviction was refused: one budget usually blocks several pods. */
+function blockedSummary(blocked: Map<string, string>): string {
+  const byReason = new Map<string, string[]>();
+  for (const [pod, why] of blocked) byReason.set(why, [...(byReason.get(why) ?? []), pod]);
+  return [...byReason].map(([why, pods]) => `${pods.join(', ')}: ${why}`).join('; ');
+}
+
 export function createNodeActivities({ kube }: KubernetesDeps) {
   const core = () => kube!.makeApiClient(CoreV1Api);
 
@@ -171,7 +178,7 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
       const progress = () => ({ node, toEvict: toEvict.length, evicted: evicted.length, alreadyGone: alreadyGone.length, blocked: Object.fromEntries(blocked) });
       const timeout = (what: string) => permanentFailure(
         'DrainTimeout',
-        `drain of ${node} timed out after ${timeoutSeconds} s: ${what}${blocked.size ? `; blocked: ${[...blocked].map(([p, why]) => `${p}: ${why}`).join('; ')}` : ''}`,
+        `drain of ${node} timed out after ${timeoutSeconds} s: ${what}${blocked.size ? `; blocked: ${blockedSummary(blocked)}` : ''}`,
         progress(),
       );
 
@@ -214,6 +221,21 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
         onTimeout: () => timeout('evicted pods still terminating'),
       });
       return { node, evicted, alreadyGone, left, waitedMs: Date.now() - started };
+    },
+
+    /**
+     * Asks the automation that updates nodes (an HTTP hook, e.g. a job runner's webhook) to update
+     * this drained node. The run id is the idempotency key: a retried request names the same run.
+     */
+    async requestNodeUpdate({ url, node, runId }: { url: string; node: string; runId: string }): Promise<{ status: number }> {
+      const res = await fetch(url, {
+        method: 'POST', headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `${runId}/${node}` },
+        body: JSON.stringify({ node, runId }), signal: AbortSignal.timeout(30_000),
+      });
+      await res.body?.cancel();
+      if (res.status >= 400 && res.status < 500) throw permanentFailure('UpdateHookRejected', `node update hook answered HTTP ${res.status} for ${node}`);
+      if (!res.ok) throw new Error(`node update hook answered HTTP ${res.status} for ${node}`);
+      return { status: res.status };
     },
 
     /** Waits until the node reports Ready (and, with `rebootedFrom`, has booted again). */

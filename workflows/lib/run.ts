@@ -59,7 +59,7 @@ export class MaintenanceRun {
       return result;
     } catch (err) {
       record.outcome = 'failed';
-      record.detail = (err as Error).message;
+      record.detail = failureMessage(err);
       throw err;
     } finally {
       record.finishedAt = new Date().toISOString();
@@ -99,6 +99,13 @@ export class MaintenanceRun {
     this.phase = 'done';
     return report;
   }
+}
+
+/** The innermost cause's message: an activity failure says "Activity task failed", its cause says why. */
+export function failureMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
 }
 
 async function deliver(channel: DeliveryRecord['channel'], send: () => Promise<string>): Promise<DeliveryRecord> {
