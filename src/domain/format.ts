@@ -50,7 +50,9 @@ export function reportSlackMessage(report: RunReport, uiUrl?: string) {
 
 export function alertSlackMessage(report: RunReport) {
   const critical = report.checks.filter((c) => c.status === 'critical');
-  const text = `:rotating_light: ${report.kind} found ${critical.length} critical issue(s): ${critical.map((c) => `${c.check} ${c.target}`).join(', ')}`;
+  const text = report.outcome === 'critical'
+    ? `:rotating_light: ${report.kind} found ${critical.length} critical issue(s): ${critical.map((c) => `${c.check} ${c.target}`).join(', ')}`
+    : `:rotating_light: ${report.kind} ${report.outcome}: ${report.summary}`;
   return {
     text,
     blocks: [

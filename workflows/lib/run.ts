@@ -86,7 +86,8 @@ export class MaintenanceRun {
     const deliveries: DeliveryRecord[] = [
       await deliver('slack', () => delivery.postSlackMessage(reportSlackMessage(report))),
     ];
-    if (options.alertOnCritical && report.outcome === 'critical') {
+    // Failures always alert; critical findings alert where the workflow asks (checks, not digests).
+    if (report.outcome === 'failed' || report.outcome === 'timed-out' || (options.alertOnCritical && report.outcome === 'critical')) {
       deliveries.push(await deliver('alert', () => delivery.postSlackAlert(alertSlackMessage(report))));
     }
     report.details = { ...report.details, deliveries };
