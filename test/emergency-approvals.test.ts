@@ -116,7 +116,7 @@ describe('emergency maintenance behind approvals (Slack bridge, CLI, temporal CL
       const ok = await post(url, body, slackHeaders(body, SECRET));
       expect(ok.status).toBe(200);
       const report = await handle.result();
-      await recordHistory('emergencyMaintenance', await handle.fetchHistory());
+      await recordHistory('emergencyMaintenance', await handle.fetchHistory(), workflowId);
 
       expect(replicas()).toBe(4);
       expect(report.outcome).not.toBe('failed');
