@@ -50,4 +50,16 @@ export const SCHEDULES: ManagedSchedule[] = [
     // A review a day late is still the quarter's review; older than that, run it by hand.
     catchupWindow: '1 day',
   },
+  {
+    id: 'annual-upgrade',
+    workflowType: 'annualUpgrade',
+    summary: 'Year-end maintenance window Dec 25-26: planning starts six months ahead (Routine Maintenance Guide)',
+    // June 25 gives the seed's six-month notice; the run then sleeps durably until the
+    // one-week notice and approval, and the window itself.
+    calendars: [{ month: 'JUNE', dayOfMonth: 25, hour: 0, comment: 'six months before Dec 25' }],
+    // One year's run spans six months: never start a second one beside it.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // Planning a few days late still leaves months of notice.
+    catchupWindow: '7 days',
+  },
 ];

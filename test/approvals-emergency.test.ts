@@ -1,84 +1,47 @@
 import { execFile } from 'node:child_process';
-import type { AddressInfo } from 'node:net';
 import { promisify } from 'node:util';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { createBridge } from '../src/bridge.js';
-import type { Config } from '../src/config.js';
 import { findTemporalBinary } from '../src/devserver.js';
 import type { EmergencyInput } from '../src/domain/emergency.js';
-import { createLogger } from '../src/logger.js';
 import { emergencyMaintenance } from '../workflows/emergency-maintenance.js';
 import { statusQuery } from '../workflows/lib/definitions.js';
-import { KubeDouble, type ServedRequest } from './k8s-double/double.js';
+import type { KubeDouble } from './k8s-double/double.js';
 import { addDeployment, addNode } from './k8s-double/fixtures.js';
 import { recordHistory } from './helpers/histories.js';
-import { APP_NAMESPACE, expectAllGranted, sleep } from './helpers/kube.js';
-import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
-import { SlackSink } from './helpers/slack-sink.js';
+import { APP_NAMESPACE, expectAllGranted } from './helpers/kube.js';
+import type { TestDatabase } from './helpers/postgres.js';
+import type { SlackSink } from './helpers/slack-sink.js';
 import { commandBody, interactionBody, slackHeaders } from './helpers/slack-signing.js';
-import { testConfig, withWorker, type WorkerContext } from './helpers/temporal.js';
+import { SIGNING_SECRET, sleep, startStack, uniqueId, until, type Stack } from './helpers/stack.js';
 
 const exec = promisify(execFile);
-const SECRET = 'test-signing-secret';
-const id = (name: string) => `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
-
-async function until(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+const SECRET = SIGNING_SECRET;
+const id = uniqueId;
 
 describe('emergency maintenance behind approvals (Slack bridge, CLI, temporal CLI)', () => {
-  let db: TestDatabase;
+  let stack: Stack;
   let slack: SlackSink;
   let k8s: KubeDouble;
-  let config: Config;
-  const served: ServedRequest[] = [];
+  let db: TestDatabase;
+  let withBridge: Stack['withBridge'];
 
   beforeAll(async () => {
-    [db, slack] = await Promise.all([createTestDatabase('maint_emergency'), new SlackSink().start()]);
-    k8s = await new KubeDouble({ podTerminationMs: 20, replacementDelayMs: 50, rolloutDelayMs: 50 }).start();
+    stack = await startStack({
+      emergencyMaintenance: { approvers: ['alice', 'bob'], required: 1 },
+      slackUsers: { UALICE: 'alice', UBOB: 'bob', UMALLORY: 'mallory' },
+    });
+    ({ slack, k8s, db, withBridge } = stack);
     addNode(k8s, 'worker-1');
     addNode(k8s, 'worker-2');
     addDeployment(k8s, 'trixtech-backend', { replicas: 2 });
-    config = testConfig(
-      {
-        DATABASE_URL: db.url, MAINT_DATABASE_URL: db.url, KUBECONFIG: k8s.writeKubeconfig(APP_NAMESPACE),
-        SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
-        SLACK_SIGNING_SECRET: SECRET, SLACK_RESPONSE_URL_PREFIX: `${slack.url}/`,
-      },
-      {
-        targets: { kubernetes: { namespace: APP_NAMESPACE } },
-        approvals: {
-          emergencyMaintenance: { approvers: ['alice', 'bob'], required: 1 },
-          slackUsers: { UALICE: 'alice', UBOB: 'bob', UMALLORY: 'mallory' },
-        },
-      },
-    );
   });
   afterAll(async () => {
-    served.push(...k8s.served);
-    await Promise.all([k8s.stop(), slack.stop(), db.drop()]);
+    const served = [...stack.served()];
+    await stack.stop();
     expectAllGranted(served);
   });
-
-  /** Runs `fn` with a worker and the approval bridge listening on a free port. */
-  async function withBridge<T>(fn: (ctx: WorkerContext & { bridgeUrl: string }) => Promise<T>): Promise<T> {
-    return withWorker(config, async (ctx) => {
-      const app: FastifyInstance = createBridge({ config, client: ctx.client, logger: createLogger('silent') });
-      await app.listen({ host: '127.0.0.1', port: 0 });
-      try {
-        return await fn({ ...ctx, bridgeUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
-      } finally {
-        await app.close();
-      }
-    });
-  }
 
   const request = (actions: EmergencyInput['actions'], extra: Partial<EmergencyInput> = {}): EmergencyInput => ({
     reason: 'backend leaking memory', severity: 'high', requestedBy: 'alice', actions, postMortemDelaySeconds: 1, ...extra,
