@@ -3,6 +3,7 @@ import type { Config } from '../src/config.js';
 import { createHttpActivities } from './http.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
 import { createPostgresActivities } from './postgres.js';
+import { createAccessActivities } from './postgres/access.js';
 import { createQueryActivities } from './postgres/queries.js';
 import { createReportActivities } from './reports.js';
 import { createSlackActivities } from './slack.js';
@@ -28,6 +29,7 @@ export function createActivities(clients: Clients, config: Config) {
     ...createStorageActivities({ metrics: clients.metrics }),
     ...createPostgresActivities({ db: clients.db, databaseLabel: label }),
     ...createQueryActivities({ db: clients.db }),
+    ...createAccessActivities({ db: clients.db, databaseLabel: label }),
     ...createKubernetesActivities({ kube: clients.kube, namespace: config.kubernetes.namespace, appLabelSelector: config.kubernetes.appLabelSelector }),
     ...createReportActivities({ reports: clients.reports, metrics: clients.metrics }),
     ...createSlackActivities({ notifier: clients.notifier }),

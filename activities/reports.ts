@@ -148,6 +148,31 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
     },
 
     /**
+     * Audit of our own approval log: every decision recorded in run reports in [since, until),
+     * and the ones that were refused (not on the allow-list), which deserve a look.
+     */
+    async auditApprovalLog(since: string, until: string): Promise<CheckResult[]> {
+      await ready();
+      const { rows } = await reports.query<{ kind: string; workflowId: string; approver: string; decision: string; via: string | null; ignored: string | null }>(
+        `SELECT r.kind, r.workflow_id AS "workflowId", a->>'approver' AS approver, a->>'decision' AS decision, a->>'via' AS via, a->>'ignored' AS ignored
+           FROM maintenance_runs r CROSS JOIN LATERAL jsonb_array_elements(COALESCE(r.report->'approvals', '[]'::jsonb)) a
+          WHERE r.started_at >= $1 AND r.started_at < $2 ORDER BY r.started_at`,
+        [since, until],
+      );
+      const refused = rows.filter((r) => r.ignored === 'not on the approver allow-list');
+      const counted = rows.filter((r) => !r.ignored);
+      const findings: CheckResult[] = refused.map((r) => ({
+        check: 'approval-log', target: r.approver, status: 'warn', threshold: 'only allow-listed approvers decide',
+        detail: `${r.approver} tried to ${r.decision} ${r.kind} ${r.workflowId} via ${r.via ?? 'unknown path'}: refused, not on the allow-list`,
+      }));
+      findings.push({
+        check: 'approval-log', target: 'decisions', status: 'ok', value: counted.length, unit: 'decisions',
+        detail: `${counted.length} counted decision(s) by ${[...new Set(counted.map((r) => r.approver))].join(', ') || 'nobody'}; ${refused.length} refused`,
+      });
+      return findings;
+    },
+
+    /**
      * The evening digest: runs that started in [since, until), and every finding whose latest
      * result in that period is critical (a later run that checks the same thing again resolves it).
      */

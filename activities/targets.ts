@@ -13,6 +13,7 @@ export interface HealthCheckPlan {
   kubernetes: string;
   thresholds: Thresholds;
   windows: WindowSpec[];
+  expectedDatabaseSuperusers: string[];
 }
 
 export function createTargetActivities({ config, databaseLabel, kubernetesConfigured }: { config: Config; databaseLabel: string; kubernetesConfigured: boolean }) {
@@ -29,6 +30,7 @@ export function createTargetActivities({ config, databaseLabel, kubernetesConfig
         kubernetes: kubernetesConfigured ? config.kubernetes.namespace : 'none',
         thresholds: config.thresholds,
         windows: config.windows,
+        expectedDatabaseSuperusers: config.security.expectedDatabaseSuperusers,
       };
     },
 

@@ -37,6 +37,15 @@ export const SCHEDULES: ManagedSchedule[] = [
     catchupWindow: '4 hours',
   },
   {
+    id: 'weekly-security-review',
+    workflowType: 'weeklySecurityReview',
+    summary: 'Wednesday security review, 10:00 UTC (Routine Maintenance Guide)',
+    calendars: [{ dayOfWeek: 'WEDNESDAY', hour: 10, comment: 'Wednesdays 10:00 UTC' }],
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // Reviewed findings are still news the same day; a day late, next week's run covers them.
+    catchupWindow: '12 hours',
+  },
+  {
     id: 'quarterly-review',
     workflowType: 'quarterlyReview',
     summary: 'End-of-quarter review, last Friday of the quarter 09:00 UTC (Routine Maintenance Guide)',

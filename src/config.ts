@@ -70,6 +70,13 @@ const FileConfigSchema = z
     thresholds: thresholdsSchema().default(DEFAULT_THRESHOLDS),
     windows: z.array(WindowSpecSchema).default(SEED_WINDOWS),
     approvals: ApprovalsSchema.default(ApprovalsSchema.parse({})),
+    security: z
+      .object({
+        /** Login roles allowed superuser-like powers; any other is reported by the weekly security review. */
+        expectedDatabaseSuperusers: z.array(z.string().min(1)).default(['postgres']),
+      })
+      .strict()
+      .default({ expectedDatabaseSuperusers: ['postgres'] }),
   })
   .strict();
 
@@ -114,6 +121,7 @@ export interface Config {
   /** Links in Slack messages point here. */
   temporalUiUrl: string;
   approvals: Approvals;
+  security: FileConfig['security'];
   kubernetes: { kubeconfigPath?: string; inCluster: boolean; namespace: string; appLabelSelector: string };
   logLevel: string;
   targets: Omit<FileConfig['targets'], 'kubernetes' | 'monitoring'> & { monitoring: HttpTarget[] };
@@ -174,6 +182,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     bridge: { host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX },
     temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
     approvals: f.approvals,
+    security: f.security,
     kubernetes: {
       kubeconfigPath: e.KUBECONFIG,
       inCluster: Boolean(e.KUBERNETES_SERVICE_HOST),

@@ -7,3 +7,4 @@ export { eveningStatus } from './evening-status.js';
 export { nodeUpdate } from './node-update.js';
 export { quarterlyReview } from './quarterly-review.js';
 export { rollingNodeUpdate } from './rolling-node-update.js';
+export { weeklySecurityReview } from './weekly-security-review.js';

@@ -33,7 +33,10 @@ export interface Stack {
  * Slack sink, the Kubernetes double, a fresh backup, a live metrics endpoint, and a config whose
  * approval allow-lists are `approvals`.
  */
-export async function startStack(approvals: unknown, double: Partial<DoubleOptions> = { podTerminationMs: 20, replacementDelayMs: 50, rolloutDelayMs: 50 }): Promise<Stack> {
+export async function startStack(
+  approvals: unknown,
+  { double = { podTerminationMs: 20, replacementDelayMs: 50, rolloutDelayMs: 50 }, targets = {} }: { double?: Partial<DoubleOptions>; targets?: Record<string, unknown> } = {},
+): Promise<Stack> {
   const [db, slack] = await Promise.all([createTestDatabase('maint_stack'), new SlackSink().start()]);
   const k8s = await new KubeDouble(double).start();
   const backupDir = mkdtempSync(join(tmpdir(), 'maint-stack-backups-'));
@@ -50,6 +53,7 @@ export async function startStack(approvals: unknown, double: Partial<DoubleOptio
       targets: {
         kubernetes: { namespace: APP_NAMESPACE }, backup: { directory: backupDir },
         monitoring: [{ name: 'worker-metrics', url: `http://127.0.0.1:${metricsPort}/metrics` }],
+        ...targets,
       },
       approvals,
     },
