@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { SQL_IDENTIFIER } from './domain/identifiers.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
 import { SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
 
@@ -26,6 +27,38 @@ export const HttpTargetSchema = z
 export const TlsTargetSchema = z
   .object({ name, host: z.string().min(1), port: z.number().int().min(1).max(65535).default(443) })
   .strict();
+
+const sqlIdentifier = z.string().regex(SQL_IDENTIFIER, 'expected a plain SQL identifier (letters, digits, "_")');
+
+/**
+ * PostgreSQL maintenance (weekly checklist). Timeouts bound every statement and lock wait so a
+ * maintenance step never queues behind application traffic: it skips the table and says why.
+ */
+export const DatabaseMaintenanceSchema = z
+  .object({
+    /** Where `pg_dump -Fc` backups go; defaults to targets.backup.directory (the one the health check watches). */
+    backupDirectory: z.string().startsWith('/', 'expected an absolute path').optional(),
+    /** Bookings whose created_at is older than this many days move to bookings_archive (seed: 2 years). */
+    archiveAfterDays: z.number().int().min(30, 'refusing to archive bookings younger than 30 days').default(730),
+    /** Rows per archive/cleanup transaction: 5,000 keeps each archive batch near 30 ms (bench/archive.ts). */
+    batchSize: z.number().int().min(100).max(50_000).default(5_000),
+    /**
+     * What counts as an old temporary table. Only tables matching this rule are ever dropped; without
+     * it, nothing is. Age is how long this product has seen the table (PostgreSQL keeps no creation time).
+     */
+    tempTables: z
+      .object({ schema: sqlIdentifier.optional(), namePrefix: sqlIdentifier.optional(), minAgeHours: z.number().positive() })
+      .strict()
+      .refine((r) => r.schema !== undefined || r.namePrefix !== undefined, 'name a schema, a namePrefix or both')
+      .optional(),
+    lockTimeoutMs: z.number().int().min(10).max(600_000).default(5_000),
+    statementTimeoutMs: z.number().int().min(100).max(24 * 3_600_000).default(30 * 60_000),
+    /** Directory holding pg_dump/pg_restore; default: PATH, then /usr/lib/postgresql/<newest>/bin. */
+    pgBinDir: z.string().startsWith('/', 'expected an absolute path').optional(),
+  })
+  .strict();
+export type DatabaseMaintenanceConfig = z.infer<typeof DatabaseMaintenanceSchema>;
+const DATABASE_DEFAULTS = DatabaseMaintenanceSchema.parse({});
 
 const FileConfigSchema = z
   .object({
@@ -57,6 +90,7 @@ const FileConfigSchema = z
       .default({ http: [], tls: [], diskPaths: ['/'], kubernetes: { namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' } }),
     thresholds: thresholdsSchema().default(DEFAULT_THRESHOLDS),
     windows: z.array(WindowSpecSchema).default(SEED_WINDOWS),
+    database: DatabaseMaintenanceSchema.default(DATABASE_DEFAULTS),
   })
   .strict();
 
@@ -97,6 +131,7 @@ export interface Config {
   targets: Omit<FileConfig['targets'], 'kubernetes' | 'monitoring'> & { monitoring: HttpTarget[] };
   thresholds: FileConfig['thresholds'];
   windows: FileConfig['windows'];
+  database: DatabaseMaintenanceConfig;
   configFile?: string;
 }
 
@@ -166,6 +201,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     thresholds: f.thresholds,
     windows: f.windows,
+    database: { ...f.database, backupDirectory: f.database.backupDirectory ?? f.targets.backup?.directory },
     configFile: file,
   };
 }
