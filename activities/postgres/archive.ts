@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
-import { inTransaction, invalidInput, resolveTimeouts, type Timeouts } from './sql.js';
+import { inTransaction, invalidInput, resolveTimeouts, timeoutReason, type Timeouts } from './sql.js';
 
 /**
  * Seed `db_maintenance.sh` moved old bookings with two autocommitted statements (INSERT..SELECT,
@@ -41,7 +41,8 @@ export interface ArchiveRequest {
 
 export interface ArchiveResult {
   cutoff: string;
-  status: 'done' | 'skipped';
+  /** incomplete: a batch could not get its lock in time; what was moved stays moved, a rerun continues. */
+  status: 'done' | 'incomplete' | 'skipped';
   reason?: string;
   rowsMoved: number;
   /** Rows found in both tables (left by the seed script's crash): removed from bookings, not inserted again. */
@@ -49,8 +50,8 @@ export interface ArchiveResult {
   batches: number;
   resumedAfterId: string | null;
   before: Census;
-  after: { remainingInBookings: number; archive: Census };
-  /** No row lost, none duplicated: everything older than the cutoff is in the archive, once. */
+  after: { census: Census; remainingInBookings: number; inBothTables: number };
+  /** No row lost (same distinct ids across both tables as before) and none in both tables. */
   conserved: boolean;
   batchMs: { max: number; p99: number; median: number };
   /** Wall time of the census before, the batches, and the verification after. */
@@ -114,86 +115,100 @@ function moveSql(columns: string, skipArchived: boolean): string {
 
 /**
  * Moves bookings older than `cutoff` into bookings_archive, one short transaction per batch.
- * `resume` is the progress a previous attempt reported; `onBatch` reports progress after each commit.
+ * `resume` is the progress a previous attempt reported; `onProgress` reports progress after each commit.
  * Independent of Temporal, so the benchmark measures exactly what the activity runs.
  */
 export async function moveBookingsInBatches(
   db: pg.Pool,
   request: ArchiveRequest & { timeouts: Timeouts },
   resume: ArchiveProgress | undefined,
-  onBatch: (progress: ArchiveProgress) => void = () => undefined,
+  onProgress: (progress: ArchiveProgress) => void = () => undefined,
   isCancelled: () => boolean = () => false,
 ): Promise<ArchiveResult> {
   const cutoff = new Date(request.cutoff);
   if (Number.isNaN(cutoff.getTime())) throw invalidInput(`cutoff: ${JSON.stringify(request.cutoff)} is not a timestamp`);
   if (!Number.isInteger(request.batchSize) || request.batchSize < 1) throw invalidInput(`batchSize: expected a positive whole number, got ${request.batchSize}`);
   const t = request.timeouts;
-  const empty = { rows: 0, idChecksum: '0', lastOldId: null };
-
+  const durations: number[] = [];
   const clock = performance.now();
-  const prepared = await inTransaction(db, t, async (c) => {
-    const columns = await prepareArchive(c);
-    return columns === undefined ? undefined : { columns, before: resume?.before ?? (await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff])).rows[0]! };
-  });
-  if (!prepared) {
+  const empty = { rows: 0, idChecksum: '0', lastOldId: null };
+  const result = (status: ArchiveResult['status'], reason: string | undefined, rest: Partial<ArchiveResult>): ArchiveResult => {
+    const sorted = [...durations].sort((a, b) => a - b);
+    const round = (ms: number) => Math.round(ms * 10) / 10;
     return {
-      cutoff: request.cutoff, status: 'skipped', reason: 'no bookings table in this database', rowsMoved: 0, alreadyArchived: 0, batches: 0,
-      resumedAfterId: null, before: empty, after: { remainingInBookings: 0, archive: empty }, conserved: true, batchMs: { max: 0, p99: 0, median: 0 },
-      phaseMs: { census: 0, move: 0, verify: 0 },
+      cutoff: request.cutoff, status, ...(reason ? { reason } : {}), rowsMoved: 0, alreadyArchived: 0, batches: 0, resumedAfterId: resume?.lastId ?? null,
+      before: empty, after: { census: empty, remainingInBookings: 0, inBothTables: 0 }, conserved: true,
+      batchMs: { max: round(sorted.at(-1) ?? 0), p99: round(percentile(sorted, 0.99)), median: round(percentile(sorted, 0.5)) },
+      phaseMs: { census: 0, move: 0, verify: 0 }, ...rest,
     };
+  };
+
+  let prepared;
+  try {
+    prepared = await inTransaction(db, t, async (c) => {
+      const columns = await prepareArchive(c);
+      return columns === undefined ? undefined : { columns, before: resume?.before ?? (await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff])).rows[0]! };
+    });
+  } catch (err) {
+    const reason = timeoutReason(err, t);
+    if (!reason) throw err;
+    return result('skipped', `bookings: ${reason}`, {});
   }
+  if (!prepared) return result('skipped', 'no bookings table in this database', {});
+  const censusMs = performance.now() - clock;
 
   const progress: ArchiveProgress = { lastId: resume?.lastId ?? null, rowsMoved: resume?.rowsMoved ?? 0, batches: resume?.batches ?? 0, before: prepared.before };
-  const censusMs = performance.now() - clock;
-  onBatch(progress); // the census can take a while on a large table: report liveness before the first batch
-  const durations: number[] = [];
+  onProgress(progress); // the census can take a while on a large table: report liveness before the first batch
   let alreadyArchived = 0;
+  let stoppedBy: string | undefined;
   const stopAt = prepared.before.lastOldId;
   const sql = { first: nextBatchSql(false), next: nextBatchSql(true), move: moveSql(prepared.columns, false), moveSkippingArchived: moveSql(prepared.columns, true) };
   while (stopAt !== null && progress.lastId !== stopAt) {
     if (isCancelled()) throw ApplicationFailure.create({ type: 'Cancelled', message: 'archive cancelled between batches; rerun continues' });
     const started = performance.now();
-    const batch = await inTransaction(db, t, async (c) => {
-      const resuming = progress.lastId !== null;
-      const { rows: [next] } = await c.query<{ selected: number; lower: string; upper: string; alreadyArchived: boolean }>(
-        resuming ? sql.next : sql.first, [cutoff, request.batchSize, stopAt, ...(resuming ? [progress.lastId] : [])],
-      );
-      if (next!.selected === 0) return { ...next!, moved: 0, inserted: 0 };
-      const { rows: [done] } = await c.query<{ moved: number; inserted: number }>(
-        next!.alreadyArchived ? sql.moveSkippingArchived : sql.move, [cutoff, next!.lower, next!.upper],
-      );
-      return { ...next!, ...done! };
-    });
+    let batch;
+    try {
+      batch = await inTransaction(db, t, async (c) => {
+        const resuming = progress.lastId !== null;
+        const { rows: [next] } = await c.query<{ selected: number; lower: string; upper: string; alreadyArchived: boolean }>(
+          resuming ? sql.next : sql.first, [cutoff, request.batchSize, stopAt, ...(resuming ? [progress.lastId] : [])],
+        );
+        if (next!.selected === 0) return { ...next!, moved: 0, inserted: 0 };
+        const { rows: [done] } = await c.query<{ moved: number; inserted: number }>(
+          next!.alreadyArchived ? sql.moveSkippingArchived : sql.move, [cutoff, next!.lower, next!.upper],
+        );
+        return { ...next!, ...done! };
+      });
+    } catch (err) {
+      stoppedBy = timeoutReason(err, t);
+      if (!stoppedBy) throw err;
+      break;
+    }
     durations.push(performance.now() - started);
     if (batch.selected === 0) break;
     progress.lastId = batch.upper;
     progress.rowsMoved += batch.moved;
     progress.batches += 1;
     alreadyArchived += batch.moved - batch.inserted;
-    onBatch(progress);
-    if (batch.selected < request.batchSize) break;
+    onProgress(progress);
     if (request.pauseBetweenBatchesMs) await new Promise((r) => setTimeout(r, request.pauseBetweenBatchesMs));
   }
 
   const verifyStarted = performance.now();
   const after = await inTransaction(db, t, async (c) => {
-    const remaining = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings WHERE created_at < $1', [cutoff]);
-    const archive = await c.query<Census>(
-      `SELECT ${CHECKSUM} FROM bookings_archive WHERE created_at < $1`,
+    const { rows: [census] } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
+    const { rows: [left] } = await c.query<{ remaining: number; both: number }>(
+      `SELECT count(*)::int AS remaining, count(a.id)::int AS both FROM bookings b LEFT JOIN bookings_archive a ON a.id = b.id WHERE b.created_at < $1`,
       [cutoff],
     );
-    return { remainingInBookings: remaining.rows[0]!.n, archive: archive.rows[0]! };
+    return { census: { rows: census!.rows, idChecksum: census!.idChecksum }, remainingInBookings: left!.remaining, inBothTables: left!.both };
   });
-  const phaseMs = { census: Math.round(censusMs), move: Math.round(verifyStarted - clock - censusMs), verify: Math.round(performance.now() - verifyStarted) };
-  const sorted = [...durations].sort((a, b) => a - b);
-  const round = (ms: number) => Math.round(ms * 10) / 10;
-  return {
-    cutoff: request.cutoff, status: 'done', rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches,
-    resumedAfterId: resume?.lastId ?? null, before: prepared.before, after,
-    conserved: after.remainingInBookings === 0 && after.archive.rows === prepared.before.rows && after.archive.idChecksum === prepared.before.idChecksum,
-    batchMs: { max: round(sorted.at(-1) ?? 0), p99: round(percentile(sorted, 0.99)), median: round(percentile(sorted, 0.5)) },
-    phaseMs,
-  };
+  const before = prepared.before;
+  return result(stoppedBy ? 'incomplete' : 'done', stoppedBy ? `stopped after ${progress.batches} batch(es): bookings ${stoppedBy}` : undefined, {
+    rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, after,
+    conserved: after.census.rows === before.rows && after.census.idChecksum === before.idChecksum && after.inBothTables === 0,
+    phaseMs: { census: Math.round(censusMs), move: Math.round(verifyStarted - clock - censusMs), verify: Math.round(performance.now() - verifyStarted) },
+  });
 }
 
 export function createArchiveActivities({ db, timeouts }: { db: pg.Pool; timeouts: Timeouts }) {

@@ -110,7 +110,7 @@ async function newestDump(directory: string): Promise<BackupFile | undefined> {
     const s = await stat(join(directory, name));
     if (s.isFile() && (!newest || s.mtimeMs > newest.mtimeMs)) newest = { file: join(directory, name), mtimeMs: s.mtimeMs, bytes: s.size };
   }
-  return newest && { file: newest.file, bytes: newest.bytes, ageHours: Math.round(((Date.now() - newest.mtimeMs) / 3_600_000) * 100) / 100 };
+  return newest && { file: newest.file, bytes: newest.bytes, ageHours: (Date.now() - newest.mtimeMs) / 3_600_000 };
 }
 
 async function tableCounts(client: pg.ClientBase): Promise<Record<string, number>> {
@@ -149,8 +149,9 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
       const toc = await run(findPgBinary('pg_restore', pgBinDir), ['--list', file.file], libpqEnv(databaseUrl), databaseUrl, 60_000);
       const tocEntries = toc.split('\n').filter((l) => l && !l.startsWith(';')).length;
       const backup = { ...file, tocEntries };
-      if (file.ageHours > maxAgeHours) return { status: 'stale', detail: `newest backup is ${file.ageHours} h old (limit ${maxAgeHours} h)`, backup };
-      return { status: 'ok', detail: `${file.file}: ${file.bytes} bytes, ${tocEntries} entries, ${file.ageHours} h old`, backup };
+      const age = `${Math.round(file.ageHours * 100) / 100} h old`;
+      if (file.ageHours > maxAgeHours) return { status: 'stale', detail: `newest backup ${file.file} is ${age} (limit ${maxAgeHours} h)`, backup };
+      return { status: 'ok', detail: `${file.file}: ${file.bytes} bytes, ${tocEntries} entries, ${age}`, backup };
     } catch (err) {
       return { status: 'corrupt', detail: `pg_restore --list rejects ${file.file}: ${(err as Error).message}`, backup: file };
     }
@@ -160,7 +161,12 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
     /** pg_dump -Fc of the snapshot whose exact row counts go into the manifest beside it. */
     async createDatabaseBackup(request: { timeoutMs?: number } = {}): Promise<BackupFile & { durationMs: number; tables: number }> {
       const dir = directory();
-      await mkdir(dir, { recursive: true });
+      try {
+        await mkdir(dir, { recursive: true });
+      } catch (err) {
+        // Permissions, a file in the way, a read-only mount: a retry cannot help.
+        throw ApplicationFailure.create({ type: 'BackupDirectoryUnusable', nonRetryable: true, message: `cannot use backup directory ${dir}: ${(err as Error).message}` });
+      }
       // Partial files from attempts that crashed: ours by name, and old enough not to be a live dump.
       for (const name of await readdir(dir)) {
         if (name.startsWith(`.${databaseName}-`) && name.endsWith('.partial')) {
@@ -178,7 +184,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
         await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
         const { rows: [snap] } = await c.query<{ id: string }>('SELECT pg_export_snapshot() AS id');
         const counted = await tableCounts(c);
-        await run(findPgBinary('pg_dump', pgBinDir), ['-Fc', '--snapshot', snap!.id, '-f', partial], libpqEnv(databaseUrl), databaseUrl, request.timeoutMs ?? t.statementTimeoutMs);
+        await run(findPgBinary('pg_dump', pgBinDir), ['-Fc', '--snapshot', snap!.id, `--lock-wait-timeout=${t.lockTimeoutMs}`, '-f', partial], libpqEnv(databaseUrl), databaseUrl, request.timeoutMs ?? t.statementTimeoutMs);
         return counted;
       }).catch(async (err) => {
         await rm(partial, { force: true });

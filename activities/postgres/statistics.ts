@@ -74,7 +74,7 @@ export function createStatisticsActivities({ db, timeouts, databaseLabel }: { db
                   n_mod_since_analyze::int AS "modifiedSinceAnalyze", n_live_tup::int AS "liveTuples"
              FROM pg_stat_user_tables
             WHERE n_live_tup + n_mod_since_analyze >= $1
-              AND (greatest(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > $2 * greatest(n_live_tup, 1))
+              AND (greatest(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > $2::float8 * greatest(n_live_tup, 1))
             ORDER BY n_mod_since_analyze DESC`,
           [minRows, staleRatio],
         )).rows;

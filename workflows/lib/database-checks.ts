@@ -32,11 +32,13 @@ export function reindexChecks(database: string, actions: IndexAction[]): CheckRe
 }
 
 export function archiveChecks(database: string, a: ArchiveResult): CheckResult[] {
-  if (a.status === 'skipped') return [finding('db.archive', database, 'skipped', a.reason ?? 'skipped')];
-  return [finding('db.archive', database, a.conserved ? 'ok' : 'critical',
-    `${a.rowsMoved} bookings older than ${a.cutoff} moved in ${a.batches} batches (longest ${a.batchMs.max} ms); `
-    + `${a.conserved ? 'conserved' : 'NOT conserved'}: ${a.before.rows} before, ${a.after.archive.rows} archived, ${a.after.remainingInBookings} left in bookings`,
-    { value: a.rowsMoved, unit: 'rows' })];
+  if (a.status === 'skipped') return [finding('db.archive', database, a.reason?.startsWith('no ') ? 'skipped' : 'warn', `skipped: ${a.reason}`)];
+  const moved = `${a.rowsMoved} bookings created before ${a.cutoff} moved in ${a.batches} batches (longest ${a.batchMs.max} ms)`;
+  const conservation = a.conserved
+    ? `conserved: ${a.before.rows} bookings before and after across both tables, none in both`
+    : `NOT conserved: ${a.before.rows} before, ${a.after.census.rows} after across both tables, ${a.after.inBothTables} in both`;
+  return [finding('db.archive', database, !a.conserved ? 'critical' : a.status === 'incomplete' ? 'warn' : 'ok',
+    `${moved}; ${conservation}; ${a.after.remainingInBookings} left in bookings${a.reason ? `; ${a.reason}` : ''}`, { value: a.rowsMoved, unit: 'rows' })];
 }
 
 export function expiredRowChecks(tables: CleanupResult[]): CheckResult[] {
