@@ -1,11 +1,11 @@
 import { copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findPgBinary } from '../activities/postgres/backup.js';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { expectInvalidInput } from './helpers/failures.js';
 import { createBookingSchema, idFingerprint, postgresActivitiesFor, recordingPgBinDir, seedBookings, seedExpiringRows } from './helpers/bookings.js';
 import { createTestDatabase, PG_ADMIN_URL, type TestDatabase } from './helpers/postgres.js';
 
@@ -21,12 +21,8 @@ async function waitForDeadTuples(pool: pg.Pool, table: string, atLeast: number):
   throw new Error(`${table} never showed ${atLeast} dead tuples`);
 }
 
-async function expectInvalidInput(promise: Promise<unknown>, field: string): Promise<void> {
-  const err = await promise.then(() => undefined, (e: unknown) => e);
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  expect((err as ApplicationFailure).type).toBe('InvalidInput');
-  expect((err as ApplicationFailure).nonRetryable).toBe(true);
-  expect((err as ApplicationFailure).message).toContain(field);
+async function expectRejected(promise: Promise<unknown>, field: string): Promise<void> {
+  expectInvalidInput(await promise.then(() => undefined, (e: unknown) => e), field);
 }
 
 /** A session holding ACCESS EXCLUSIVE on a table until released, as a long migration would. */
@@ -205,10 +201,10 @@ describe('PostgreSQL maintenance activities on a real database', () => {
 
   it('rejects table names that are not plain identifiers, before any SQL runs', async () => {
     const acts = postgresActivitiesFor(db, reports);
-    await expectInvalidInput(acts.vacuumAnalyzeTables({ tables: ['bookings; DROP TABLE bookings'], allowFull: false }), 'tables[0]');
-    await expectInvalidInput(acts.vacuumAnalyzeTables({ tables: ['bookings'], fullTables: ['x" OR "1'], allowFull: true }), 'fullTables[0]');
-    await expectInvalidInput(acts.vacuumAnalyzeTables({ tables: ['a.b.c'], allowFull: false }), 'tables[0]');
-    await expectInvalidInput(acts.vacuumAnalyzeTables({ tables: ['bookings'], allowFull: false, timeouts: { lockTimeoutMs: 0.5 } }), 'lockTimeoutMs');
+    await expectRejected(acts.vacuumAnalyzeTables({ tables: ['bookings; DROP TABLE bookings'], allowFull: false }), 'tables[0]');
+    await expectRejected(acts.vacuumAnalyzeTables({ tables: ['bookings'], fullTables: ['x" OR "1'], allowFull: true }), 'fullTables[0]');
+    await expectRejected(acts.vacuumAnalyzeTables({ tables: ['a.b.c'], allowFull: false }), 'tables[0]');
+    await expectRejected(acts.vacuumAnalyzeTables({ tables: ['bookings'], allowFull: false, timeouts: { lockTimeoutMs: 0.5 } }), 'lockTimeoutMs');
     expect((await db.pool.query(`SELECT to_regclass('public.bookings') IS NOT NULL AS ok`)).rows[0].ok).toBe(true);
 
     const configFile = join(mkdtempSync(join(tmpdir(), 'maint-config-')), 'config.json');

@@ -1,14 +1,13 @@
 import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { RunReport } from '../src/domain/run.js';
 import { statusQuery } from '../workflows/lib/definitions.js';
 import type { WindowGate } from '../workflows/lib/window.js';
 import { weeklyDatabaseMaintenance } from '../workflows/weekly-database-maintenance.js';
 import { createBookingSchema, idFingerprint, OLD, seedBookings, seedExpiringRows, windowFromNow } from './helpers/bookings.js';
+import { expectWorkflowRejects } from './helpers/failures.js';
 import { recordHistory } from './helpers/histories.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { SlackSink } from './helpers/slack-sink.js';
@@ -138,27 +137,15 @@ describe('weeklyDatabaseMaintenance end to end', () => {
 
   it('fails at once, non-retryable, naming the bad field, and changes nothing', async () => {
     const before = await idFingerprint(db.pool, 'bookings');
-    await withWorker(config(), async ({ client, taskQueue }) => {
-      for (const [input, field] of [
-        [{ windowPolicy: 'later' }, 'windowPolicy'],
-        [{ fullVacuumTables: ['bookings; DROP TABLE bookings'] }, 'fullVacuumTables.0'],
-        [{ vacuumTables: ['"bookings"'] }, 'vacuumTables.0'],
-        [{ window: { name: 'w', every: 'day', start: '25:00', durationMinutes: 60 } }, 'window.start'],
-        [{ archiveAfterDays: 5 }, 'archiveAfterDays'],
-        [{ steps: ['archive', 'truncate'] }, 'steps.1'],
-        [{ surprise: true }, 'surprise'],
-      ] as const) {
-        const err = await client.workflow
-          .execute('weeklyDatabaseMaintenance', { taskQueue, workflowId: `weekly-db-bad-input-${Date.now()}`, args: [input] })
-          .catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(WorkflowFailedError);
-        const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
-        expect(cause).toBeInstanceOf(ApplicationFailure);
-        expect(cause.type).toBe('InvalidInput');
-        expect(cause.nonRetryable).toBe(true);
-        expect(cause.message).toContain(field);
-      }
-    });
+    await withWorker(config(), ({ client, taskQueue }) => expectWorkflowRejects(client, taskQueue, 'weeklyDatabaseMaintenance', 'weekly-db-bad-input', [
+      [{ windowPolicy: 'later' }, 'windowPolicy'],
+      [{ fullVacuumTables: ['bookings; DROP TABLE bookings'] }, 'fullVacuumTables.0'],
+      [{ vacuumTables: ['"bookings"'] }, 'vacuumTables.0'],
+      [{ window: { name: 'w', every: 'day', start: '25:00', durationMinutes: 60 } }, 'window.start'],
+      [{ archiveAfterDays: 5 }, 'archiveAfterDays'],
+      [{ steps: ['archive', 'truncate'] }, 'steps.1'],
+      [{ surprise: true }, 'surprise'],
+    ]));
     expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
     expect(readdirSync(backupDir)).toEqual([]);
     const { rows } = await reports.pool.query(`SELECT count(*)::int AS n FROM maintenance_runs WHERE workflow_id LIKE 'weekly-db-bad-input-%'`).catch(() => ({ rows: [{ n: 0 }] }));

@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
-import { accessSync, constants, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { delimiter, join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
+import { isExecutable } from '../../src/executables.js';
 import { inTransaction, resolveTimeouts, type Timeouts } from './sql.js';
 
 /**
@@ -38,15 +39,6 @@ export interface RestoreTest {
 
 const DUMP_SUFFIX = '.dump';
 const MANIFEST_SUFFIX = '.counts.json';
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** pg_dump / pg_restore: the configured directory, else PATH, else the newest /usr/lib/postgresql/<n>/bin. */
 export function findPgBinary(name: 'pg_dump' | 'pg_restore', pgBinDir?: string): string {
