@@ -1,11 +1,14 @@
-// `npm run bench -- archive [--rows 1000000] [--batch 2000]`: the seed's two-statement archive
+// `npm run bench -- archive [--rows 1000000] [--batch 5000] [--rounds 3]`: the seed's two-statement archive
 // against our batched one, on identical copies of one generated bookings table, in the same run.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { moveBookingsInBatches } from '../activities/postgres/archive.js';
+import { DatabaseMaintenanceSchema } from '../src/config.js';
 
 const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
-const CUTOFF_DAYS = 730;
+// What production runs with unless told otherwise.
+const DEFAULTS = DatabaseMaintenanceSchema.parse({});
+const CUTOFF_DAYS = DEFAULTS.archiveAfterDays;
 
 function arg(args: string[], name: string, fallback: number): number {
   const i = args.indexOf(`--${name}`);
@@ -81,7 +84,7 @@ async function ourArchive(db: string, cutoff: Date, batchSize: number) {
   const pool = new pg.Pool({ connectionString: urlFor(db), max: 2 });
   try {
     const t0 = performance.now();
-    const result = await moveBookingsInBatches(pool, { cutoff: cutoff.toISOString(), batchSize, timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 60_000 } }, undefined);
+    const result = await moveBookingsInBatches(pool, { cutoff: cutoff.toISOString(), batchSize, timeouts: { lockTimeoutMs: DEFAULTS.lockTimeoutMs, statementTimeoutMs: DEFAULTS.statementTimeoutMs } }, undefined);
     return { ms: performance.now() - t0, result };
   } finally {
     await pool.end();
@@ -92,7 +95,7 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 
 export async function main(args: string[]): Promise<void> {
   const rows = arg(args, 'rows', 1_000_000);
-  const batchSize = arg(args, 'batch', 2_000);
+  const batchSize = arg(args, 'batch', DEFAULTS.batchSize);
   // This machine is shared: alternate the two on fresh identical copies and compare medians.
   const rounds = arg(args, 'rounds', 3);
   const tag = randomBytes(3).toString('hex');

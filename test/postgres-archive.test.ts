@@ -143,4 +143,17 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     expect(report.checks.find((c) => c.check === 'db.archive')).toMatchObject({ status: 'warn' });
     expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
   });
+
+  it('refuses, without retrying or moving a row, an archive that could hold a booking twice', async () => {
+    await seedBookings(db.pool, 200, 200);
+    await db.pool.query(`CREATE TABLE bookings_archive (LIKE bookings INCLUDING DEFAULTS)`); // no primary key
+    const before = await idFingerprint(db.pool, 'bookings');
+    const report = await withWorker(config(), ({ client, taskQueue }) =>
+      client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `archive-no-key-${Date.now()}`, args: [archiveOnly()] }));
+    expect(report.checks.find((c) => c.check === 'db.step')).toMatchObject({ target: 'archive old bookings', status: 'critical' });
+    expect(report.checks.find((c) => c.check === 'db.step')!.detail).toMatch(/no primary key or unique index on id/);
+    expect(report.outcome).toBe('critical');
+    expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM bookings_archive')).rows[0].n).toBe(0);
+  });
 });
