@@ -58,12 +58,17 @@ export interface ArchiveResult {
   phaseMs: { census: number; move: number; verify: number };
 }
 
-const CHECKSUM = `count(*)::int AS rows, coalesce(sum(hashtextextended(id::text, 0)::numeric), 0)::text AS "idChecksum"`;
-// UNION, not UNION ALL: a row in both tables (left by the seed's crash) is one booking.
+const HASH = (column: string) => `coalesce(sum(hashtextextended(${column}::text, 0)::numeric), 0)`;
+const CHECKSUM = `count(*)::int AS rows, ${HASH('id')}::text AS "idChecksum"`;
+// Distinct bookings across both tables as |old in bookings| + |old in archive| - |old in both| (a row
+// in both, left by the seed's crash, is one booking): three plain aggregates, where a UNION would
+// hash every id to deduplicate.
 const STARTING_CENSUS_SQL = `
-  WITH old AS (SELECT id FROM bookings WHERE created_at < $1)
-  SELECT ${CHECKSUM}, (SELECT max(id) FROM old)::text AS "lastOldId"
-    FROM (SELECT id FROM old UNION SELECT id FROM bookings_archive WHERE created_at < $1) u`;
+  SELECT (o.n + a.n - x.n)::int AS rows, (o.h + a.h - x.h)::text AS "idChecksum", o.last AS "lastOldId"
+    FROM (SELECT count(*) AS n, ${HASH('id')} AS h, max(id)::text AS last FROM bookings WHERE created_at < $1) o,
+         (SELECT count(*) AS n, ${HASH('id')} AS h FROM bookings_archive WHERE created_at < $1) a,
+         (SELECT count(*) AS n, ${HASH('b.id')} AS h FROM bookings b JOIN bookings_archive r ON r.id = b.id
+           WHERE b.created_at < $1 AND r.created_at < $1) x`;
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
@@ -199,15 +204,16 @@ export async function moveBookingsInBatches(
 
   const verifyStarted = performance.now();
   const after = await inTransaction(db, t, async (c) => {
-    const { rows: [left] } = await c.query<{ remaining: number; both: number }>(
-      `SELECT count(*)::int AS remaining, count(a.id)::int AS both FROM bookings b LEFT JOIN bookings_archive a ON a.id = b.id WHERE b.created_at < $1`,
-      [cutoff],
-    );
-    // Usually nothing old is left in bookings: then the archive alone is the census, no UNION to deduplicate.
-    const census = left!.remaining === 0
-      ? (await c.query<Census>(`SELECT ${CHECKSUM} FROM bookings_archive WHERE created_at < $1`, [cutoff])).rows[0]!
-      : (await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff])).rows[0]!;
-    return { census: { rows: census.rows, idChecksum: census.idChecksum }, remainingInBookings: left!.remaining, inBothTables: left!.both };
+    const { rows: [left] } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings WHERE created_at < $1', [cutoff]);
+    // Usually nothing old is left in bookings: then the archive alone is the census and nothing can be in both.
+    if (left!.n === 0) {
+      const { rows: [census] } = await c.query<Census>(`SELECT ${CHECKSUM} FROM bookings_archive WHERE created_at < $1`, [cutoff]);
+      return { census: census!, remainingInBookings: 0, inBothTables: 0 };
+    }
+    const { rows: [census] } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
+    const { rows: [both] } = await c.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM bookings b JOIN bookings_archive a ON a.id = b.id WHERE b.created_at < $1', [cutoff]);
+    return { census: { rows: census!.rows, idChecksum: census!.idChecksum }, remainingInBookings: left!.n, inBothTables: both!.n };
   });
   const before = prepared.before;
   return result(stoppedBy ? 'incomplete' : 'done', stoppedBy ? `stopped after ${progress.batches} batch(es): bookings ${stoppedBy}` : undefined, {
