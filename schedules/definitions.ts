@@ -37,6 +37,19 @@ export const SCHEDULES: ManagedSchedule[] = [
     catchupWindow: '4 hours',
   },
   {
+    id: 'weekly-db-maintenance',
+    workflowType: 'weeklyDatabaseMaintenance',
+    summary: 'Weekly database maintenance, Sunday 02:00-06:00 UTC window (Maintenance Setup Guide db_maintenance.sh)',
+    // Fires an hour early: the run posts the notice (seed "maintenance-notification" CronJob, Sunday
+    // 01:00) and then waits durably for the window.
+    calendars: [{ dayOfWeek: 'SUNDAY', hour: 1, minute: 0, comment: 'Sunday 01:00 UTC, one hour before the window' }],
+    // A run still going (a long archive) must not get a second one moving the same rows beside it.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // Started up to 03:00 it still has three hours of window; later, the work would crowd its end.
+    catchupWindow: '2 hours',
+    input: { windowPolicy: 'wait' },
+  },
+  {
     id: 'weekly-security-review',
     workflowType: 'weeklySecurityReview',
     summary: 'Wednesday security review, 10:00 UTC (Routine Maintenance Guide)',

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, type HttpTarget } from './domain/http-target.js';
+import { SQL_IDENTIFIER } from './domain/identifiers.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
 import { SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
 
@@ -38,6 +39,37 @@ export const ApprovalsSchema = z
   })
   .strict();
 export type Approvals = z.infer<typeof ApprovalsSchema>;
+const sqlIdentifier = z.string().regex(SQL_IDENTIFIER, 'expected a plain SQL identifier (letters, digits, "_")');
+
+/**
+ * PostgreSQL maintenance (weekly checklist). Timeouts bound every statement and lock wait so a
+ * maintenance step never queues behind application traffic: it skips the table and says why.
+ */
+export const DatabaseMaintenanceSchema = z
+  .object({
+    /** Where `pg_dump -Fc` backups go; defaults to targets.backup.directory (the one the health check watches). */
+    backupDirectory: z.string().startsWith('/', 'expected an absolute path').optional(),
+    /** Bookings whose created_at is older than this many days move to bookings_archive (seed: 2 years). */
+    archiveAfterDays: z.number().int().min(30, 'refusing to archive bookings younger than 30 days').default(730),
+    /** Rows per archive/cleanup transaction: 5,000 keeps each archive batch near 30 ms (bench/archive.ts). */
+    batchSize: z.number().int().min(100).max(50_000).default(5_000),
+    /**
+     * What counts as an old temporary table. Only tables matching this rule are ever dropped; without
+     * it, nothing is. Age is how long this product has seen the table (PostgreSQL keeps no creation time).
+     */
+    tempTables: z
+      .object({ schema: sqlIdentifier.optional(), namePrefix: sqlIdentifier.optional(), minAgeHours: z.number().positive() })
+      .strict()
+      .refine((r) => r.schema !== undefined || r.namePrefix !== undefined, 'name a schema, a namePrefix or both')
+      .optional(),
+    lockTimeoutMs: z.number().int().min(10).max(600_000).default(5_000),
+    statementTimeoutMs: z.number().int().min(100).max(24 * 3_600_000).default(30 * 60_000),
+    /** Directory holding pg_dump/pg_restore; default: PATH, then /usr/lib/postgresql/<newest>/bin. */
+    pgBinDir: z.string().startsWith('/', 'expected an absolute path').optional(),
+  })
+  .strict();
+export type DatabaseMaintenanceConfig = z.infer<typeof DatabaseMaintenanceSchema>;
+const DATABASE_DEFAULTS = DatabaseMaintenanceSchema.parse({});
 
 const FileConfigSchema = z
   .object({
@@ -77,6 +109,7 @@ const FileConfigSchema = z
       })
       .strict()
       .default({ expectedDatabaseSuperusers: ['postgres'] }),
+    database: DatabaseMaintenanceSchema.default(DATABASE_DEFAULTS),
   })
   .strict();
 
@@ -127,6 +160,7 @@ export interface Config {
   targets: Omit<FileConfig['targets'], 'kubernetes' | 'monitoring'> & { monitoring: HttpTarget[] };
   thresholds: FileConfig['thresholds'];
   windows: FileConfig['windows'];
+  database: DatabaseMaintenanceConfig;
   configFile?: string;
 }
 
@@ -202,6 +236,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     },
     thresholds: f.thresholds,
     windows: f.windows,
+    database: { ...f.database, backupDirectory: f.database.backupDirectory ?? f.targets.backup?.directory },
     configFile: file,
   };
 }

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from './domain/run.js';
+import { isExecutable } from './executables.js';
 
 /** The CLI version we build when no `temporal` is installed (later tags cannot be go-installed). */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -13,14 +13,6 @@ export function temporalCachePath(env: NodeJS.ProcessEnv = process.env): string 
   return join(cache, 'trixtech-maintenance', `temporal-${TEMPORAL_CLI_VERSION}`, 'temporal');
 }
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** `$TEMPORAL_CLI`, then `temporal` on PATH, then our cached build (scripts/bootstrap.sh makes it). */
 export function findTemporalBinary(env: NodeJS.ProcessEnv = process.env): string {
@@ -29,7 +21,7 @@ export function findTemporalBinary(env: NodeJS.ProcessEnv = process.env): string
     ...(env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'temporal')),
     temporalCachePath(env),
   ].filter((p): p is string => Boolean(p));
-  const found = candidates.find(executable);
+  const found = candidates.find(isExecutable);
   if (!found) throw new Error(`no temporal binary: set TEMPORAL_CLI, put temporal on PATH, or run scripts/bootstrap.sh to build ${temporalCachePath(env)}`);
   return found;
 }

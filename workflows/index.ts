@@ -7,4 +7,5 @@ export { eveningStatus } from './evening-status.js';
 export { nodeUpdate } from './node-update.js';
 export { quarterlyReview } from './quarterly-review.js';
 export { rollingNodeUpdate } from './rolling-node-update.js';
+export { weeklyDatabaseMaintenance } from './weekly-database-maintenance.js';
 export { weeklySecurityReview } from './weekly-security-review.js';

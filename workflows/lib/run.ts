@@ -22,7 +22,7 @@ export interface FinishOptions {
   checks?: CheckResult[];
   outcome?: Outcome;
   details?: Record<string, unknown>;
-  /** Send an alert to the alert channel when the outcome is critical. */
+  /** Send an alert to the alert channel when the outcome is critical or failed. */
   alertOnCritical?: boolean;
 }
 
@@ -49,13 +49,18 @@ export class MaintenanceRun {
     }));
   }
 
-  /** Runs one step, recording its outcome; a thrown error is recorded as "failed" and re-thrown. */
-  async step<T>(name: string, fn: () => Promise<T>, grade: (result: T) => StepOutcome = () => 'ok'): Promise<T> {
+  /**
+   * Runs one step, recording its outcome (and, if `grade` gives one, a detail); a thrown error is
+   * recorded as "failed" and re-thrown.
+   */
+  async step<T>(name: string, fn: () => Promise<T>, grade: (result: T) => StepOutcome | { outcome: StepOutcome; detail: string } = () => 'ok'): Promise<T> {
     const record: StepRecord = { name, outcome: 'running', startedAt: new Date().toISOString() };
     this.steps.push(record);
     try {
       const result = await fn();
-      record.outcome = grade(result);
+      const graded = grade(result);
+      if (typeof graded === 'string') record.outcome = graded;
+      else Object.assign(record, graded);
       return result;
     } catch (err) {
       record.outcome = 'failed';
