@@ -12,6 +12,12 @@ const blankLiterals = (sql: string) => sql.replace(/'(?:[^']|'')*'/g, "'?'").rep
 
 export function createQueryActivities({ db }: { db: pg.Pool }) {
   return {
+    /** The names (validated upstream) that resolve to no table in this database. */
+    async findMissingTables(tables: string[]): Promise<string[]> {
+      const { rows } = await db.query<{ name: string }>(`SELECT name FROM unnest($1::text[]) AS name WHERE to_regclass(name) IS NULL`, [tables]);
+      return rows.map((r) => r.name);
+    },
+
     /**
      * Cancels (or terminates) client queries in this database active for longer than the given age.
      * Idempotent: a second call finds only what is still running. Our own session is never touched.
