@@ -109,6 +109,15 @@ const FileConfigSchema = z
       })
       .strict()
       .default({ expectedDatabaseSuperusers: ['postgres'] }),
+    /** The declared standards the monthly audit and application maintenance compare against. */
+    standards: z
+      .object({
+        minReplicas: z.number().int().min(1).default(2),
+        /** Image repository -> the version tag that is current, e.g. {"trixtech/backend": "2.4.1"}. */
+        currentImages: z.record(z.string().min(1), z.string().min(1)).default({}),
+      })
+      .strict()
+      .default({ minReplicas: 2, currentImages: {} }),
     database: DatabaseMaintenanceSchema.default(DATABASE_DEFAULTS),
   })
   .strict();
@@ -155,6 +164,7 @@ export interface Config {
   temporalUiUrl: string;
   approvals: Approvals;
   security: FileConfig['security'];
+  standards: FileConfig['standards'];
   kubernetes: { kubeconfigPath?: string; inCluster: boolean; namespace: string; appLabelSelector: string };
   logLevel: string;
   targets: Omit<FileConfig['targets'], 'kubernetes' | 'monitoring'> & { monitoring: HttpTarget[] };
@@ -217,6 +227,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
     approvals: f.approvals,
     security: f.security,
+    standards: f.standards,
     kubernetes: {
       kubeconfigPath: e.KUBECONFIG,
       inCluster: Boolean(e.KUBERNETES_SERVICE_HOST),
