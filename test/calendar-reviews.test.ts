@@ -1,4 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { createReportActivities } from '../activities/reports.js';
 import type { CheckResult } from '../src/domain/checks.js';
 import type { RunReport } from '../src/domain/run.js';
@@ -12,6 +14,7 @@ import { expectAllGranted } from './helpers/kube.js';
 import { startStack, uniqueId, type Stack } from './helpers/stack.js';
 import { startProbeTargets } from './helpers/targets.js';
 
+const exec = promisify(execFile);
 const find = (checks: CheckResult[], check: string, target?: string) => checks.find((c) => c.check === check && (target === undefined || c.target === target));
 
 function pastDiskRun(daysAgo: number, percent: number): RunReport {
@@ -92,6 +95,22 @@ describe('calendar reviews against the local targets', () => {
     const regressed = second.checks.filter((c) => c.check === 'baseline' && c.status === 'warn');
     expect(regressed.map((c) => c.target)).toEqual(['http.api.ms']);
     expect(regressed[0]!.detail).toMatch(/\+\d+%/);
+  });
+
+  it('maint plan shows what the database window would do and changes nothing', async () => {
+    const snapshot = async () => (await stack.db.pool.query(
+      `SELECT count(*)::int AS n, md5(string_agg(id::text || created_at::text, ',' ORDER BY id)) AS sum,
+              (SELECT count(*)::int FROM pg_tables WHERE tablename = 'bookings_archive') AS archive FROM bookings`)).rows[0];
+    const before = await snapshot();
+    const { stdout } = await exec(process.execPath, ['bin/maint.js', 'plan', 'weeklyDatabaseMaintenance'], {
+      env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: stack.config.configFile!, DATABASE_URL: stack.config.databaseUrl, MAINT_DATABASE_URL: stack.config.reportDatabaseUrl },
+    });
+    expect(stdout).toContain('plan for weeklyDatabaseMaintenance (nothing was changed)');
+    // 1,000 bookings one day apart: those older than 730 days would move.
+    expect(stdout).toMatch(/archive: 27\d booking\(s\) created before/);
+    expect(stdout).toContain('window weekly:');
+    expect(await snapshot()).toEqual(before);
+    expect(before.archive).toBe(0);
   });
 
   it('monthlyApplicationMaintenance reports outdated images and skips the database work outside its window by policy', async () => {
