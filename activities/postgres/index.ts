@@ -27,6 +27,7 @@ export interface DatabaseMaintenancePlan {
   database: string;
   archiveAfterDays: number;
   batchSize: number;
+  archiveBatchTargetMs: number;
   lockTimeoutMs: number;
   backupConfigured: boolean;
   tempTableRule: DatabaseMaintenanceConfig['tempTables'] | null;
@@ -40,7 +41,7 @@ export function createPostgresActivities({ db, reports, databaseUrl, databaseLab
   return {
     async resolveDatabaseMaintenancePlan(): Promise<DatabaseMaintenancePlan> {
       return {
-        database: databaseLabel, archiveAfterDays: settings.archiveAfterDays, batchSize: settings.batchSize, lockTimeoutMs: settings.lockTimeoutMs,
+        database: databaseLabel, archiveAfterDays: settings.archiveAfterDays, batchSize: settings.batchSize, archiveBatchTargetMs: settings.archiveBatchTargetMs, lockTimeoutMs: settings.lockTimeoutMs,
         backupConfigured: settings.backupDirectory !== undefined, tempTableRule: settings.tempTables ?? null, weeklyWindow,
       };
     },
