@@ -28,9 +28,6 @@ export interface DatabaseMaintenancePlan {
   archiveAfterDays: number;
   batchSize: number;
   archiveBatchTargetMs: number;
-  lockTimeoutMs: number;
-  backupConfigured: boolean;
-  tempTableRule: DatabaseMaintenanceConfig['tempTables'] | null;
   weeklyWindow: WindowSpec;
 }
 
@@ -41,8 +38,8 @@ export function createPostgresActivities({ db, reports, databaseUrl, databaseLab
   return {
     async resolveDatabaseMaintenancePlan(): Promise<DatabaseMaintenancePlan> {
       return {
-        database: databaseLabel, archiveAfterDays: settings.archiveAfterDays, batchSize: settings.batchSize, archiveBatchTargetMs: settings.archiveBatchTargetMs, lockTimeoutMs: settings.lockTimeoutMs,
-        backupConfigured: settings.backupDirectory !== undefined, tempTableRule: settings.tempTables ?? null, weeklyWindow,
+        database: databaseLabel, archiveAfterDays: settings.archiveAfterDays, batchSize: settings.batchSize,
+        archiveBatchTargetMs: settings.archiveBatchTargetMs, weeklyWindow,
       };
     },
     ...createPostgresHealthActivities({ db, databaseLabel }),
