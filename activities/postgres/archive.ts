@@ -57,8 +57,11 @@ export interface ArchiveResult {
   resumedAfterId: string | null;
   before: Census;
   after: { census: Census; remainingInBookings: number; inBothTables: number };
-  /** No row lost (same distinct ids across both tables as before) and none in both tables. */
-  conserved: boolean;
+  /**
+   * No row lost (same distinct ids across both tables as before) and none in both tables; null when it
+   * could not be checked (skipped, or bookings still locked when the batches stopped).
+   */
+  conserved: boolean | null;
   batchMs: { max: number; p99: number; median: number };
   /** Smallest and largest batch used (they differ when sizes adapt to batchTargetMs). */
   batchRows: { min: number; max: number };
@@ -155,8 +158,9 @@ export async function moveBookingsInBatches(
     const sorted = [...durations].sort((a, b) => a - b);
     const round = (ms: number) => Math.round(ms * 10) / 10;
     return {
-      cutoff: request.cutoff, status, ...(reason ? { reason } : {}), rowsMoved: 0, alreadyArchived: 0, batches: 0, resumedAfterId: resume?.lastId ?? null,
-      before: empty, after: { census: empty, remainingInBookings: 0, inBothTables: 0 }, conserved: true,
+      // Progress an earlier attempt reported still counts when this one cannot go on.
+      cutoff: request.cutoff, status, ...(reason ? { reason } : {}), rowsMoved: resume?.rowsMoved ?? 0, alreadyArchived: 0, batches: resume?.batches ?? 0,
+      resumedAfterId: resume?.lastId ?? null, before: resume?.before ?? empty, after: { census: empty, remainingInBookings: 0, inBothTables: 0 }, conserved: null,
       batchMs: { max: round(sorted.at(-1) ?? 0), p99: round(percentile(sorted, 0.99)), median: round(percentile(sorted, 0.5)) },
       phaseMs: { census: 0, move: 0, verify: 0 }, batchRows: { min: sizes.min === Infinity ? 0 : sizes.min, max: sizes.max }, ...rest,
     };
@@ -221,23 +225,34 @@ export async function moveBookingsInBatches(
   });
 
   const verifyStarted = performance.now();
-  const after = await inTransaction(db, t, async (c) => {
-    const { rows: [left] } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings WHERE created_at < $1', [cutoff]);
-    // Usually nothing old is left in bookings: then the archive alone is the census and nothing can be in both.
-    if (left!.n === 0) {
-      const { rows: [census] } = await c.query<Census>(`SELECT ${CHECKSUM} FROM bookings_archive WHERE created_at < $1`, [cutoff]);
-      return { census: census!, remainingInBookings: 0, inBothTables: 0 };
-    }
-    const { rows: [census] } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
-    const { rows: [both] } = await c.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM bookings b JOIN bookings_archive a ON a.id = b.id WHERE b.created_at < $1', [cutoff]);
-    return { census: { rows: census!.rows, idChecksum: census!.idChecksum }, remainingInBookings: left!.n, inBothTables: both!.n };
-  });
   const before = prepared.before;
-  return result(stoppedBy ? 'incomplete' : 'done', stoppedBy ? `stopped after ${progress.batches} batch(es): bookings ${stoppedBy}` : undefined, {
+  const phaseMs = () => ({ census: Math.round(censusMs), move: Math.round(verifyStarted - clock - censusMs), verify: Math.round(performance.now() - verifyStarted) });
+  const stopped = stoppedBy && `stopped after ${progress.batches} batch(es): bookings ${stoppedBy}`;
+  let after: ArchiveResult['after'];
+  try {
+    after = await inTransaction(db, t, async (c) => {
+      const { rows: [left] } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings WHERE created_at < $1', [cutoff]);
+      // Usually nothing old is left in bookings: then the archive alone is the census and nothing can be in both.
+      if (left!.n === 0) {
+        const { rows: [census] } = await c.query<Census>(`SELECT ${CHECKSUM} FROM bookings_archive WHERE created_at < $1`, [cutoff]);
+        return { census: census!, remainingInBookings: 0, inBothTables: 0 };
+      }
+      const { rows: [census] } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
+      const { rows: [both] } = await c.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM bookings b JOIN bookings_archive a ON a.id = b.id WHERE b.created_at < $1', [cutoff]);
+      return { census: { rows: census!.rows, idChecksum: census!.idChecksum }, remainingInBookings: left!.n, inBothTables: both!.n };
+    });
+  } catch (err) {
+    const reason = timeoutReason(err, t);
+    if (!reason) throw err;
+    return result('incomplete', `${stopped ?? 'batches done'}; not verified: bookings ${reason}`, {
+      rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, phaseMs: phaseMs(),
+    });
+  }
+  return result(stopped ? 'incomplete' : 'done', stopped, {
     rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, after,
     conserved: after.census.rows === before.rows && after.census.idChecksum === before.idChecksum && after.inBothTables === 0,
-    phaseMs: { census: Math.round(censusMs), move: Math.round(verifyStarted - clock - censusMs), verify: Math.round(performance.now() - verifyStarted) },
+    phaseMs: phaseMs(),
   });
 }
 
