@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, type HttpTarget } from './domain/http-target.js';
 import { SQL_IDENTIFIER } from './domain/identifiers.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
 import { SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
@@ -10,24 +11,34 @@ import { SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
  * Validation happens once, at process start; every bad field is named in one error.
  */
 
-const name = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'use letters, digits, ".", "_" or "-"');
-const httpUrl = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' });
 const postgresUrl = z.url({ protocol: /^postgres(ql)?$/, error: 'expected a postgres:// URL' });
 const port = z.coerce.number().int().min(0).max(65535);
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((v) => ['true', '1', 'yes'].includes(v));
 
-export const HttpTargetSchema = z
-  .object({
-    name,
-    url: httpUrl,
-    expectStatus: z.number().int().min(100).max(599).optional(),
-    budgetMs: z.number().int().positive().optional(),
-  })
-  .strict();
+export { HttpTargetSchema };
 export const TlsTargetSchema = z
   .object({ name, host: z.string().min(1), port: z.number().int().min(1).max(65535).default(443) })
   .strict();
 
+const approverName = z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/i, 'use letters, digits, ".", "_", "@" or "-"');
+const ApprovalKindSchema = z
+  .object({
+    approvers: z.array(approverName).min(1),
+    /** Distinct approvers needed; the requester alone never suffices. */
+    required: z.number().int().min(1).max(5),
+  })
+  .strict()
+  .refine((k) => new Set(k.approvers).size >= k.required, { message: 'fewer distinct approvers than required', path: ['approvers'] });
+
+export const ApprovalsSchema = z
+  .object({
+    emergencyMaintenance: ApprovalKindSchema.default({ approvers: ['oncall-lead', 'sre-lead'], required: 1 }),
+    annualUpgrade: ApprovalKindSchema.default({ approvers: ['engineering-director', 'sre-lead', 'cto'], required: 2 }),
+    /** Slack user id → approver name, for the approval bridge. */
+    slackUsers: z.record(z.string().regex(/^[UW][A-Z0-9]+$/, 'expected a Slack user id like U012ABCDEF'), approverName).default({}),
+  })
+  .strict();
+export type Approvals = z.infer<typeof ApprovalsSchema>;
 const sqlIdentifier = z.string().regex(SQL_IDENTIFIER, 'expected a plain SQL identifier (letters, digits, "_")');
 
 /**
@@ -92,6 +103,14 @@ const FileConfigSchema = z
       .default({ http: [], tls: [], diskPaths: ['/'], kubernetes: { namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' } }),
     thresholds: thresholdsSchema().default(DEFAULT_THRESHOLDS),
     windows: z.array(WindowSpecSchema).default(SEED_WINDOWS),
+    approvals: ApprovalsSchema.default(ApprovalsSchema.parse({})),
+    security: z
+      .object({
+        /** Login roles allowed superuser-like powers; any other is reported by the weekly security review. */
+        expectedDatabaseSuperusers: z.array(z.string().min(1)).default(['postgres']),
+      })
+      .strict()
+      .default({ expectedDatabaseSuperusers: ['postgres'] }),
     database: DatabaseMaintenanceSchema.default(DATABASE_DEFAULTS),
   })
   .strict();
@@ -107,6 +126,11 @@ const EnvSchema = z.object({
   SLACK_WEBHOOK_URL: httpUrl.optional(),
   SLACK_ALERT_WEBHOOK_URL: httpUrl.optional(),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  BRIDGE_HOST: z.string().min(1).default('0.0.0.0'),
+  BRIDGE_PORT: port.default(3000),
+  /** The bridge posts outcomes only to response URLs under this prefix (Slack's), never elsewhere. */
+  SLACK_RESPONSE_URL_PREFIX: httpUrl.default('https://hooks.slack.com/'),
+  TEMPORAL_UI_URL: httpUrl.default('http://localhost:8233'),
   METRICS_HOST: z.string().min(1).default('0.0.0.0'),
   METRICS_PORT: port.default(9464),
   SDK_METRICS_PORT: port.default(9465),
@@ -117,7 +141,7 @@ const EnvSchema = z.object({
 });
 
 export type FileConfig = z.infer<typeof FileConfigSchema>;
-export type HttpTarget = z.infer<typeof HttpTargetSchema>;
+export type { HttpTarget };
 export type TlsTarget = z.infer<typeof TlsTargetSchema>;
 
 export interface Config {
@@ -128,6 +152,11 @@ export interface Config {
   reportDatabaseUrl: string;
   slack: { webhookUrl?: string; alertWebhookUrl?: string; signingSecret?: string };
   metrics: { host: string; port: number; sdkPort: number };
+  bridge: { host: string; port: number; responseUrlPrefix: string };
+  /** Links in Slack messages point here. */
+  temporalUiUrl: string;
+  approvals: Approvals;
+  security: FileConfig['security'];
   kubernetes: { kubeconfigPath?: string; inCluster: boolean; namespace: string; appLabelSelector: string };
   logLevel: string;
   targets: Omit<FileConfig['targets'], 'kubernetes' | 'monitoring'> & { monitoring: HttpTarget[] };
@@ -152,8 +181,10 @@ function describeIssues(source: string, error: z.ZodError): string[] {
 }
 
 /** Loads and validates configuration; throws ConfigError naming every bad field. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
+  // An empty variable means unset, as in most shells' `VAR= command` idiom.
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== '')) as NodeJS.ProcessEnv;
   const envResult = EnvSchema.safeParse(env);
   if (!envResult.success) problems.push(...describeIssues('env', envResult.error));
 
@@ -184,6 +215,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reportDatabaseUrl: e.MAINT_DATABASE_URL,
     slack: { webhookUrl: e.SLACK_WEBHOOK_URL, alertWebhookUrl: e.SLACK_ALERT_WEBHOOK_URL, signingSecret: e.SLACK_SIGNING_SECRET },
     metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, sdkPort: e.SDK_METRICS_PORT },
+    bridge: { host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX },
+    temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
+    approvals: f.approvals,
+    security: f.security,
     kubernetes: {
       kubeconfigPath: e.KUBECONFIG,
       inCluster: Boolean(e.KUBERNETES_SERVICE_HOST),

@@ -34,7 +34,8 @@ export interface DevServerOptions {
   headless?: boolean;
   binary?: string;
   logLevel?: string;
-  stdio?: 'inherit' | 'ignore';
+  /** Where the server's output goes: a file descriptor, the parent's stdio, or nowhere (default). */
+  output?: number | 'inherit' | 'ignore';
 }
 
 export interface DevServer {
@@ -55,7 +56,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   if (options.headless || options.uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort));
 
-  const child = spawn(binary, args, { stdio: ['ignore', options.stdio ?? 'ignore', options.stdio ?? 'ignore'] });
+  const output = options.output ?? 'ignore';
+  const child = spawn(binary, args, { stdio: ['ignore', output, output] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const address = `127.0.0.1:${options.port}`;
   const deadline = Date.now() + 60_000;

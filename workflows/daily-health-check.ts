@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
 import type { CheckResult } from '../src/domain/checks.js';
@@ -43,9 +43,11 @@ export async function dailyHealthCheck(rawInput?: DailyHealthCheckInput): Promis
     disk: ['disk space utilization', () => checks.checkDiskUsage(plan.diskPaths, thresholds)],
     backup: ['backup status', () => checks.checkBackupFreshness(plan.backup, thresholds)],
     tls: ['certificate expiration', () => checks.checkCertificateExpiry(plan.tls, thresholds)],
-    kubernetes: ['error logs and pod resources', async () => [
+    kubernetes: ['error logs, pod resources and node health', async () => [
       ...(await checks.scanApplicationErrorLogs()),
       ...(await checks.checkPodResourceUsage()),
+      // Added after release: runs recorded before it replay without the node check.
+      ...(patched('kubernetes-node-health') ? await checks.checkNodeHealth() : []),
     ]],
     monitoring: ['monitoring is alive', () => checks.checkMonitoringAlive(plan.monitoring)],
   };

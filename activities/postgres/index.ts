@@ -1,11 +1,14 @@
 import type pg from 'pg';
 import type { DatabaseMaintenanceConfig } from '../../src/config.js';
 import { SEED_WINDOWS, type WindowSpec } from '../../src/domain/windows.js';
+import type { MaintenanceMetrics } from '../../src/metrics.js';
+import { createAccessActivities } from './access.js';
 import { createArchiveActivities } from './archive.js';
 import { createBackupActivities } from './backup.js';
 import { createCleanupActivities } from './cleanup.js';
 import { createPostgresHealthActivities } from './health.js';
 import { createMaintenanceActivities } from './maintenance.js';
+import { createQueryActivities } from './queries.js';
 import { createStatisticsActivities } from './statistics.js';
 
 export interface PostgresDeps {
@@ -20,6 +23,7 @@ export interface PostgresDeps {
   settings: DatabaseMaintenanceConfig;
   /** Configured maintenance windows; the weekly database work uses the one named "weekly". */
   windows: WindowSpec[];
+  metrics?: MaintenanceMetrics;
 }
 
 /** What a database maintenance run works with, read once and recorded in history. Holds no secrets. */
@@ -32,7 +36,7 @@ export interface DatabaseMaintenancePlan {
 }
 
 /** Every PostgreSQL activity, one module per concern, sharing the configured timeouts. */
-export function createPostgresActivities({ db, reports, databaseUrl, databaseLabel, settings, windows }: PostgresDeps) {
+export function createPostgresActivities({ db, reports, databaseUrl, databaseLabel, settings, windows, metrics }: PostgresDeps) {
   const timeouts = { lockTimeoutMs: settings.lockTimeoutMs, statementTimeoutMs: settings.statementTimeoutMs };
   const weeklyWindow = windows.find((w) => w.name === 'weekly') ?? SEED_WINDOWS.find((w) => w.name === 'weekly')!;
   return {
@@ -44,9 +48,11 @@ export function createPostgresActivities({ db, reports, databaseUrl, databaseLab
     },
     ...createPostgresHealthActivities({ db, databaseLabel }),
     ...createMaintenanceActivities({ db, timeouts }),
-    ...createStatisticsActivities({ db, timeouts, databaseLabel }),
+    ...createStatisticsActivities({ db, timeouts, databaseLabel, metrics }),
     ...createArchiveActivities({ db, timeouts }),
     ...createCleanupActivities({ db, reports, timeouts, databaseLabel, tempTableRule: settings.tempTables }),
     ...createBackupActivities({ db, databaseUrl, backupDirectory: settings.backupDirectory, pgBinDir: settings.pgBinDir, timeouts }),
+    ...createQueryActivities({ db }),
+    ...createAccessActivities({ db, databaseLabel }),
   };
 }

@@ -64,7 +64,7 @@ export class MaintenanceRun {
       return result;
     } catch (err) {
       record.outcome = 'failed';
-      record.detail = (err as Error).message;
+      record.detail = failureMessage(err);
       throw err;
     } finally {
       record.finishedAt = new Date().toISOString();
@@ -91,7 +91,8 @@ export class MaintenanceRun {
     const deliveries: DeliveryRecord[] = [
       await deliver('slack', () => delivery.postSlackMessage(reportSlackMessage(report))),
     ];
-    if (options.alertOnCritical && (report.outcome === 'critical' || report.outcome === 'failed')) {
+    // Failures always alert; critical findings alert where the workflow asks (checks, not digests).
+    if (report.outcome === 'failed' || report.outcome === 'timed-out' || (options.alertOnCritical && report.outcome === 'critical')) {
       deliveries.push(await deliver('alert', () => delivery.postSlackAlert(alertSlackMessage(report))));
     }
     report.details = { ...report.details, deliveries };
@@ -104,6 +105,13 @@ export class MaintenanceRun {
     this.phase = 'done';
     return report;
   }
+}
+
+/** The innermost cause's message: an activity failure says "Activity task failed", its cause says why. */
+export function failureMessage(err: unknown): string {
+  let e = err as { message?: string; cause?: unknown } | undefined;
+  while (e?.cause) e = e.cause as typeof e;
+  return e?.message ?? String(err);
 }
 
 async function deliver(channel: DeliveryRecord['channel'], send: () => Promise<string>): Promise<DeliveryRecord> {

@@ -1,0 +1,153 @@
+import { AppsV1Api, CoreV1Api, Metrics, PolicyV1Api, type V1Node } from '@kubernetes/client-node';
+import { skipped, type CheckResult, type CheckStatus } from '../../src/domain/checks.js';
+import { apiStatus, NO_CLUSTER, type KubernetesDeps, type Skipped } from './common.js';
+
+const ERROR_LINE = /\b(error|fatal|panic)\b/i;
+/** Usage against the container limit: the point where a pod is about to be throttled or OOM-killed. */
+const USAGE_WARN_PERCENT = 80;
+const USAGE_CRITICAL_PERCENT = 95;
+const PRESSURE_CONDITIONS = ['MemoryPressure', 'DiskPressure', 'PIDPressure', 'NetworkUnavailable'];
+
+const CPU_UNITS: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1 };
+const MEMORY_UNITS: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12, '': 1 };
+
+/** A Kubernetes quantity ("250m", "128974848", "512Mi") as a number of cores or bytes. */
+export function parseQuantity(q: string, kind: 'cpu' | 'memory'): number {
+  const m = q.match(/^([0-9.]+)([a-zA-Z]*)$/);
+  const factor = m ? (kind === 'cpu' ? CPU_UNITS : MEMORY_UNITS)[m[2]!] : undefined;
+  if (!m || factor === undefined) throw new Error(`cannot parse ${kind} quantity "${q}"`);
+  return Number(m[1]) * factor;
+}
+
+export interface ClusterInventory {
+  nodes: { name: string; kubeletVersion: string; ready: boolean; unschedulable: boolean }[];
+  deployments: { namespace: string; name: string; images: string[]; replicas: number; available: number; revision: string }[];
+  pdbs: { namespace: string; name: string; minAvailable?: string; maxUnavailable?: string; disruptionsAllowed: number; expectedPods: number }[];
+  findings: CheckResult[];
+}
+
+/** One finding per node: NotReady is critical; cordoned or under pressure is a warning. */
+function nodeFindings(nodes: V1Node[]): CheckResult[] {
+  if (nodes.length === 0) return [skipped('k8s.node', '-', 'the cluster lists no nodes')];
+  return nodes.map((n): CheckResult => {
+    const name = n.metadata!.name!;
+    const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
+    const pressure = (n.status?.conditions ?? []).filter((c) => PRESSURE_CONDITIONS.includes(c.type) && c.status === 'True').map((c) => c.type);
+    const base = { check: 'k8s.node', target: name, value: n.status?.nodeInfo?.kubeletVersion, threshold: 'Ready, schedulable, no pressure' };
+    if (ready?.status !== 'True') return { ...base, status: 'critical', detail: `NotReady: ${ready?.reason ?? 'no Ready condition'}${ready?.message ? ` (${ready.message})` : ''}` };
+    if (pressure.length > 0) return { ...base, status: 'warn', detail: `under ${pressure.join(', ')}` };
+    if (n.spec?.unschedulable) return { ...base, status: 'warn', detail: 'Ready but cordoned (unschedulable)' };
+    return { ...base, status: 'ok', detail: 'Ready' };
+  });
+}
+
+export function createHealthActivities({ kube, namespace, appLabelSelector }: KubernetesDeps) {
+  return {
+    /** Seed: `kubectl logs --since=24h deployment/trixtech-backend | grep -i error`, for every container of every application pod. */
+    async scanApplicationErrorLogs(sinceSeconds = 86_400): Promise<CheckResult[]> {
+      if (!kube) return [skipped('k8s.error-logs', namespace, NO_CLUSTER)];
+      const core = kube.makeApiClient(CoreV1Api);
+      const pods = (await core.listNamespacedPod({ namespace, labelSelector: appLabelSelector })).items.filter((p) => p.status?.phase === 'Running');
+      if (pods.length === 0) return [skipped('k8s.error-logs', namespace, `no running pods match ${appLabelSelector}`)];
+      let errorLines = 0;
+      const perPod: string[] = [];
+      const unreadable: string[] = [];
+      for (const pod of pods) {
+        const name = pod.metadata!.name!;
+        for (const container of pod.spec?.containers ?? []) {
+          try {
+            const log = await core.readNamespacedPodLog({ name, namespace, container: container.name, sinceSeconds, tailLines: 10_000 });
+            const hits = String(log).split('\n').filter((line) => ERROR_LINE.test(line)).length;
+            errorLines += hits;
+            if (hits > 0) perPod.push(`${name}/${container.name}: ${hits}`);
+          } catch (err) {
+            unreadable.push(`${name}/${container.name}: ${apiStatus(err).message}`);
+          }
+        }
+      }
+      const hours = Math.round(sinceSeconds / 360) / 10;
+      const status: CheckStatus = errorLines > 0 || unreadable.length > 0 ? 'warn' : 'ok';
+      const parts = [
+        errorLines > 0 ? `error lines in the last ${hours} h: ${perPod.join(', ')}` : `no error lines in ${pods.length} pod(s) over ${hours} h`,
+        ...(unreadable.length > 0 ? [`logs unreadable: ${unreadable.join(', ')}`] : []),
+      ];
+      return [{ check: 'k8s.error-logs', target: namespace, value: errorLines, unit: 'lines', threshold: 'warn > 0 error lines', status, detail: parts.join('; ') }];
+    },
+
+    /** Seed: `kubectl top pods`: each application pod's usage against its containers' limits (metrics API). */
+    async checkPodResourceUsage(): Promise<CheckResult[]> {
+      if (!kube) return [skipped('k8s.pod-resources', namespace, NO_CLUSTER)];
+      let usage;
+      try {
+        usage = await new Metrics(kube).getPodMetrics(namespace);
+      } catch (err) {
+        return [skipped('k8s.pod-resources', namespace, `metrics API unavailable: ${apiStatus(err).message}`)];
+      }
+      const pods = (await kube.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: appLabelSelector })).items;
+      const threshold = `of the container limit: warn > ${USAGE_WARN_PERCENT}%, critical > ${USAGE_CRITICAL_PERCENT}%`;
+      const results = pods.flatMap((pod): CheckResult[] => {
+        const name = pod.metadata!.name!;
+        const measured = usage.items.find((m) => m.metadata.name === name);
+        if (!measured) return [];
+        let worst = { percent: 0, what: '' };
+        const unlimited: string[] = [];
+        for (const c of measured.containers) {
+          const limits = pod.spec?.containers.find((s) => s.name === c.name)?.resources?.limits ?? {};
+          for (const kind of ['cpu', 'memory'] as const) {
+            if (!limits[kind]) {
+              unlimited.push(`${c.name} ${kind}`);
+              continue;
+            }
+            const percent = Math.round((parseQuantity(c.usage[kind], kind) / parseQuantity(limits[kind], kind)) * 1000) / 10;
+            if (percent >= worst.percent) worst = { percent, what: `${c.name} ${kind} ${c.usage[kind]} of ${limits[kind]}` };
+          }
+        }
+        const status: CheckStatus = worst.percent > USAGE_CRITICAL_PERCENT ? 'critical' : worst.percent > USAGE_WARN_PERCENT ? 'warn' : 'ok';
+        const detail = [worst.what && `highest: ${worst.what} (${worst.percent}%)`, unlimited.length > 0 && `no limit: ${unlimited.join(', ')}`].filter(Boolean).join('; ');
+        return [{ check: 'k8s.pod-resources', target: name, value: worst.percent, unit: '%', threshold, status, detail }];
+      });
+      return results.length > 0 ? results : [skipped('k8s.pod-resources', namespace, `no metrics for pods matching ${appLabelSelector}`)];
+    },
+
+    /** Every node Ready, schedulable and free of pressure conditions. */
+    async checkNodeHealth(): Promise<CheckResult[]> {
+      if (!kube) return [skipped('k8s.node', '-', NO_CLUSTER)];
+      return nodeFindings((await kube.makeApiClient(CoreV1Api).listNode()).items);
+    },
+
+    /** What runs where: nodes and kubelet versions, the application's deployments and images, and every PDB (a PDB allowing no disruption blocks every drain). */
+    async collectClusterInventory(): Promise<ClusterInventory | Skipped> {
+      if (!kube) return { skipped: NO_CLUSTER };
+      const [nodes, deployments, pdbs] = await Promise.all([
+        kube.makeApiClient(CoreV1Api).listNode(),
+        kube.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace }),
+        kube.makeApiClient(PolicyV1Api).listPodDisruptionBudgetForAllNamespaces(),
+      ]);
+      const inventory: ClusterInventory = {
+        nodes: nodes.items.map((n) => ({
+          name: n.metadata!.name!, kubeletVersion: n.status?.nodeInfo?.kubeletVersion ?? '', unschedulable: Boolean(n.spec?.unschedulable),
+          ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
+        })),
+        deployments: deployments.items.map((d) => ({
+          namespace, name: d.metadata!.name!, images: (d.spec?.template.spec?.containers ?? []).map((c) => c.image ?? ''),
+          replicas: d.spec?.replicas ?? 0, available: d.status?.availableReplicas ?? 0, revision: d.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? '',
+        })),
+        pdbs: pdbs.items.map((p) => ({
+          namespace: p.metadata!.namespace!, name: p.metadata!.name!,
+          ...(p.spec?.minAvailable !== undefined ? { minAvailable: String(p.spec.minAvailable) } : {}),
+          ...(p.spec?.maxUnavailable !== undefined ? { maxUnavailable: String(p.spec.maxUnavailable) } : {}),
+          disruptionsAllowed: p.status?.disruptionsAllowed ?? 0, expectedPods: p.status?.expectedPods ?? 0,
+        })),
+        findings: nodeFindings(nodes.items),
+      };
+      const versions = [...new Set(inventory.nodes.map((n) => n.kubeletVersion))];
+      if (versions.length > 1) {
+        inventory.findings.push({ check: 'k8s.kubelet-versions', target: 'cluster', value: versions.length, status: 'warn', detail: `nodes run ${versions.sort().join(', ')}` });
+      }
+      for (const p of inventory.pdbs.filter((b) => b.expectedPods > 0 && b.disruptionsAllowed === 0)) {
+        inventory.findings.push({ check: 'k8s.pdb', target: `${p.namespace}/${p.name}`, value: 0, status: 'warn', detail: `allows no disruption now (${p.expectedPods} pods expected): a drain of their nodes will wait` });
+      }
+      return inventory;
+    },
+  };
+}

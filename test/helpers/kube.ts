@@ -1,0 +1,70 @@
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { KubeConfig, loadAllYaml } from '@kubernetes/client-node';
+import { MockActivityEnvironment } from '@temporalio/testing';
+import { expect } from 'vitest';
+import { createKubernetesActivities } from '../../activities/kubernetes/index.js';
+import { KubeDouble, type DoubleOptions, type ServedRequest } from '../k8s-double/double.js';
+
+export const APP_NAMESPACE = 'default';
+
+/** A started double, its kubeconfig, and the Kubernetes activities pointed at it. */
+export async function startCluster(options: Partial<DoubleOptions> = {}) {
+  const k8s = await new KubeDouble(options).start();
+  const kubeconfig = k8s.writeKubeconfig(APP_NAMESPACE);
+  const kube = new KubeConfig();
+  kube.loadFromFile(kubeconfig);
+  const activities = createKubernetesActivities({ kube, namespace: APP_NAMESPACE, appLabelSelector: 'app.kubernetes.io/part-of=trixtech' });
+  return { k8s, kubeconfig, activities };
+}
+
+/** Runs an activity function with a real activity context (heartbeats, sleep), outside a worker. */
+export function runActivity<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
+  return new MockActivityEnvironment().run(fn, ...args);
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Rule { apiGroups?: string[]; resources?: string[]; verbs?: string[] }
+interface RbacDoc { kind: string; metadata: { name: string; namespace?: string }; rules?: Rule[] }
+
+/** The Roles and ClusterRoles shipped in deploy/rbac.yaml. */
+export function shippedRbac(): RbacDoc[] {
+  const text = readFileSync(join(import.meta.dirname, '..', '..', 'deploy', 'rbac.yaml'), 'utf8');
+  return (loadAllYaml(text) as RbacDoc[]).filter((d) => d && (d.kind === 'Role' || d.kind === 'ClusterRole'));
+}
+
+/** Whether the shipped RBAC lets the worker make `request` (a Role counts only in its own namespace). */
+export function granted(request: ServedRequest, rbac = shippedRbac()): boolean {
+  const resource = request.subresource ? `${request.resource}/${request.subresource}` : request.resource;
+  return rbac.some((doc) =>
+    (doc.kind === 'ClusterRole' || (request.namespace !== '' && doc.metadata.namespace === request.namespace))
+    && (doc.rules ?? []).some((r) => r.apiGroups?.includes(request.group) && r.resources?.includes(resource) && r.verbs?.includes(request.verb)));
+}
+
+/** Fails when the code made a request the shipped RBAC does not grant. */
+export function expectAllGranted(served: ServedRequest[]): void {
+  const rbac = shippedRbac();
+  const denied = [...new Set(served.filter((r) => !granted(r, rbac)).map((r) => `${r.verb} ${r.group || 'core'}/${r.resource}${r.subresource ? `/${r.subresource}` : ''}${r.namespace ? ` in ${r.namespace}` : ''}`))];
+  expect(denied, 'requests the shipped RBAC (deploy/rbac.yaml) does not grant').toEqual([]);
+}
+
+/** Stands in for the automation that updates a node: a POST `{node}` reboots it in the double. */
+export async function startUpdateHook(k8s: KubeDouble, rebootMs: number, kubeletVersion?: string): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const { node } = JSON.parse(body) as { node: string };
+      requests.push(node);
+      k8s.rebootNode(node, rebootMs, kubeletVersion);
+      res.writeHead(202).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/update`;
+  return { url, requests, close: () => new Promise((r) => server.close(() => r())) };
+}

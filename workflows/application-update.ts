@@ -1,0 +1,79 @@
+import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities/index.js';
+import { HttpTargetSchema } from '../src/domain/http-target.js';
+import type { RunReport } from '../src/domain/run.js';
+import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
+import { durationMs, seconds } from './lib/duration.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+import { Compensations, runWithCompensations } from './lib/saga.js';
+
+const api = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 5 },
+});
+// Rollout waits bound themselves by the input's timeout; these limits only catch a lost worker.
+const waits = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+export const ApplicationUpdateInput = z
+  .object({
+    deployment: z.string().min(1).max(253),
+    /** Default: the configured application namespace. */
+    namespace: z.string().min(1).max(63).optional(),
+    container: z.string().min(1).max(63),
+    image: z.string().min(1).max(512),
+    rolloutTimeout: durationMs.prefault('10 minutes'),
+    pollInterval: durationMs.prefault('2 seconds'),
+    /** Probed once the rollout is complete; any critical answer rolls the update back. */
+    healthChecks: z.array(HttpTargetSchema).default([]),
+    reason: z.string().max(500).optional(),
+  })
+  .strict();
+export type ApplicationUpdateInput = z.input<typeof ApplicationUpdateInput>;
+
+/**
+ * Seed "Application Updates" (`kubectl set image` + `rollout status`), with a way back: the
+ * current revision is recorded before anything changes, and a failed rollout or health probe
+ * rolls the deployment back to exactly that revision (not "undo", which flips when retried).
+ */
+export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promise<RunReport> {
+  const input = parseInput(ApplicationUpdateInput, rawInput, 'applicationUpdate');
+  const ref = { deployment: input.deployment, namespace: input.namespace };
+  const rollout = { ...ref, timeoutSeconds: seconds(input.rolloutTimeout), pollIntervalMs: input.pollInterval };
+  const run = new MaintenanceRun('applicationUpdate', `${input.namespace ?? 'default'}/${input.deployment}`);
+  const saga = new Compensations(run);
+
+  return runWithCompensations(run, saga, async () => {
+    run.phase = 'recording';
+    const before = await run.step('record the current revision', () => api.readDeploymentRevision(ref));
+    if ('skipped' in before) return { summary: `Update of ${input.deployment} skipped: ${before.skipped}`, outcome: 'skipped' };
+
+    run.phase = 'rolling out';
+    // Registered before the change: a set-image whose reply was lost may still have happened.
+    saga.push(`roll back to revision ${before.revision}`, async () => {
+      await api.rollbackDeployment({ ...ref, toRevision: before.revision });
+      return waits.waitForRollout(rollout);
+    });
+    await run.step(`set ${input.container} to ${input.image}`, () => api.setDeploymentImage({ ...ref, container: input.container, image: input.image }));
+    const done = await run.step('wait for the rollout', () => waits.waitForRollout(rollout));
+
+    run.phase = 'verifying';
+    // Pass/fail is reachability and status; thresholds only grade slowness (a warning).
+    const checks = await run.checkStep('health probes', () => api.probeHttpEndpoints(input.healthChecks, DEFAULT_THRESHOLDS));
+    const failing = checks.filter((c) => c.status === 'critical');
+    if (failing.length > 0) {
+      throw ApplicationFailure.create({ type: 'HealthCheckFailed', nonRetryable: true, message: `health probes failed after the rollout: ${failing.map((c) => `${c.target}: ${c.detail}`).join('; ')}` });
+    }
+    const revision = 'skipped' in done ? '?' : done.revision;
+    return {
+      summary: `${input.deployment} runs ${input.image} (revision ${revision}, was ${before.revision} with ${before.images[input.container] ?? '?'})${input.reason ? ` (${input.reason})` : ''}`,
+      checks,
+      details: { before, rollout: done },
+    };
+  });
+}

@@ -1,0 +1,121 @@
+import { ApplicationFailure, condition, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities/index.js';
+import type { Skipped } from '../activities/kubernetes/index.js';
+import { httpUrlSchema } from '../src/domain/http-target.js';
+import type { RunReport } from '../src/domain/run.js';
+import { nodeUpdatedSignal } from './lib/definitions.js';
+import { durationMs, seconds } from './lib/duration.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+import { Compensations, runWithCompensations } from './lib/saga.js';
+
+// Short API calls: retried a few times for a flapping API server.
+const api = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 5 },
+});
+// Waits bound themselves by the input's timeouts; these limits only catch a lost worker (heartbeats).
+const waits = proxyActivities<Activities>({
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+export const NodeUpdateOptions = z
+  .object({
+    drain: z
+      .object({
+        timeout: durationMs.prefault('15 minutes'),
+        gracePeriodSeconds: z.number().int().nonnegative().optional(),
+        /** The seed drains with --delete-emptydir-data. */
+        deleteEmptyDirData: z.boolean().default(true),
+        evictUnmanagedPods: z.boolean().default(false),
+        pollInterval: durationMs.prefault('2 seconds'),
+        evictionRetry: durationMs.prefault('5 seconds'),
+      })
+      .strict()
+      .prefault({}),
+    update: z
+      .object({
+        /** POSTed `{node, runId}` once the node is drained, to start its update. */
+        hookUrl: httpUrlSchema.optional(),
+        /** `signal`: wait for the `nodeUpdated` signal; `rebooted`: wait for the node to boot again. */
+        doneWhen: z.enum(['signal', 'rebooted']).default('signal'),
+        timeout: durationMs.prefault('2 hours'),
+      })
+      .strict()
+      .prefault({}),
+    readyTimeout: durationMs.prefault('15 minutes'),
+    pollInterval: durationMs.prefault('5 seconds'),
+    reason: z.string().max(500).optional(),
+  })
+  .strict();
+
+export const NodeUpdateInput = NodeUpdateOptions.extend({ node: z.string().min(1).max(253) }).strict();
+export type NodeUpdateInput = z.input<typeof NodeUpdateInput>;
+
+const isSkipped = (r: object): r is Skipped => 'skipped' in r;
+
+/**
+ * Seed "Kubernetes Node Updates": cordon, drain, wait for the update, wait until Ready, uncordon.
+ * The uncordon is registered as a compensation before the cordon (a cordon whose reply was lost
+ * may still have happened) and lifts only a cordon this run made, so a failed or cancelled run
+ * never leaves the node cordoned by us and never lifts an operator's own cordon.
+ */
+export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> {
+  const input = parseInput(NodeUpdateInput, rawInput, 'nodeUpdate');
+  const { node } = input;
+  const run = new MaintenanceRun('nodeUpdate', node);
+  const saga = new Compensations(run);
+  const owner = workflowInfo().workflowId;
+  let updated = false;
+  setHandler(nodeUpdatedSignal, () => {
+    updated = true;
+  });
+
+  return runWithCompensations(run, saga, async () => {
+    run.phase = 'cordoning';
+    saga.push(`uncordon ${node}`, () => api.uncordonNode({ node, onlyIfCordonedBy: owner }));
+    const cordon = await run.step(`cordon ${node}`, () => api.cordonNode({ node, owner }));
+    if (isSkipped(cordon)) return { summary: `Node update of ${node} skipped: ${cordon.skipped}`, outcome: 'skipped' };
+
+    run.phase = 'draining';
+    const d = input.drain;
+    const drained = await run.step(`drain ${node}`, () => waits.drainNode({
+      node, timeoutSeconds: seconds(d.timeout), gracePeriodSeconds: d.gracePeriodSeconds, deleteEmptyDirData: d.deleteEmptyDirData,
+      evictUnmanagedPods: d.evictUnmanagedPods, pollIntervalMs: d.pollInterval, evictionRetryMs: d.evictionRetry, ignoreDaemonSets: true,
+    }));
+
+    run.phase = 'updating';
+    const { hookUrl, doneWhen, timeout } = input.update;
+    if (hookUrl) await run.step('request the node update', () => api.requestNodeUpdate({ url: hookUrl, node, runId: owner }));
+    if (doneWhen === 'signal') {
+      run.waitingFor = `signal nodeUpdated (up to ${seconds(timeout)} s)`;
+      await run.step('wait for the update', async () => {
+        if (!(await condition(() => updated, timeout))) {
+          throw ApplicationFailure.create({ type: 'UpdateTimeout', nonRetryable: true, message: `no nodeUpdated signal for ${node} within ${seconds(timeout)} s` });
+        }
+      });
+      run.waitingFor = null;
+    }
+
+    run.phase = 'waiting for Ready';
+    const ready = await run.step(`${node} Ready${doneWhen === 'rebooted' ? ' after reboot' : ''}`, () => waits.waitForNodeReady({
+      node, pollIntervalMs: input.pollInterval,
+      timeoutSeconds: seconds(doneWhen === 'rebooted' ? timeout + input.readyTimeout : input.readyTimeout),
+      rebootedFrom: doneWhen === 'rebooted' ? cordon.bootId : undefined,
+    }));
+
+    run.phase = 'uncordoning';
+    const uncordon = await run.step(`uncordon ${node}`, () => api.uncordonNode({ node, onlyIfCordonedBy: owner }));
+    const evicted = isSkipped(drained) ? 0 : drained.evicted.length + drained.alreadyGone.length;
+    const versions = isSkipped(ready) || ready.kubeletVersion === cordon.kubeletVersion ? `kubelet ${cordon.kubeletVersion}` : `kubelet ${cordon.kubeletVersion} -> ${ready.kubeletVersion}`;
+    const lifted = isSkipped(uncordon) ? '' : uncordon.changed ? '' : `; ${uncordon.detail}`;
+    return {
+      summary: `Node ${node} updated: ${evicted} pod(s) evicted, ${versions}${lifted}${input.reason ? ` (${input.reason})` : ''}`,
+      outcome: 'ok',
+      details: { drain: drained, ready, uncordon },
+    };
+  });
+}

@@ -1,0 +1,61 @@
+import { CancellationScope, ApplicationFailure, executeChild, isCancellation, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { RunReport } from '../src/domain/run.js';
+import { inTurnUntilFailure } from './lib/concurrency.js';
+import { parseInput } from './lib/input.js';
+import { failureMessage, MaintenanceRun } from './lib/run.js';
+import { nodeUpdate, NodeUpdateOptions } from './node-update.js';
+
+// No activities of its own: each node is a `nodeUpdate` child with its own timeouts and compensation.
+
+export const RollingNodeUpdateInput = z
+  .object({
+    nodes: z.array(z.string().min(1).max(253)).min(1).refine((n) => new Set(n).size === n.length, 'nodes must be distinct'),
+    /** Nodes updated at the same time; 1 keeps all but one node serving. */
+    concurrency: z.number().int().min(1).max(50).default(1),
+    /** Options for every node's `nodeUpdate` child. */
+    node: NodeUpdateOptions.prefault({}),
+  })
+  .strict();
+export type RollingNodeUpdateInput = z.input<typeof RollingNodeUpdateInput>;
+
+/**
+ * Updates many nodes, `concurrency` at a time, as `nodeUpdate` children (id `<this id>/<node>`,
+ * which is where a `nodeUpdated` signal for a node goes). Stops starting nodes at the first
+ * failure: that node has uncordoned itself, the rest are left untouched and listed.
+ */
+export async function rollingNodeUpdate(rawInput: RollingNodeUpdateInput): Promise<RunReport> {
+  const input = parseInput(RollingNodeUpdateInput, rawInput, 'rollingNodeUpdate');
+  const run = new MaintenanceRun('rollingNodeUpdate', `${input.nodes.length} nodes`);
+  const parentId = workflowInfo().workflowId;
+  run.phase = 'updating nodes';
+  let outcomes;
+  try {
+    outcomes = await inTurnUntilFailure(input.nodes, input.concurrency, (node) =>
+      run.step(`update ${node}`, () => executeChild(nodeUpdate, {
+        workflowId: `${parentId}/${node}`,
+        args: [{ ...input.node, node }],
+        // A cancelled rolling update cancels its running children, which then uncordon.
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+      })),
+    );
+  } catch (err) {
+    if (!isCancellation(err)) throw err;
+    await CancellationScope.nonCancellable(() => run.finish({ summary: `Cancelled: ${failureMessage(err)}`, outcome: 'cancelled' }));
+    throw err;
+  }
+  const nodes = outcomes.map((o) => ({
+    node: o.item,
+    outcome: !o.started ? 'not started' : o.error ? 'failed' : (o.result?.outcome ?? 'ok'),
+    detail: o.error ? failureMessage(o.error) : (o.result?.summary ?? ''),
+  }));
+  const failed = nodes.filter((n) => n.outcome === 'failed');
+  const updated = nodes.filter((n) => n.outcome !== 'failed' && n.outcome !== 'not started').length;
+  const notStarted = nodes.filter((n) => n.outcome === 'not started').map((n) => n.node);
+  const summary = failed.length === 0
+    ? `Rolling update of ${nodes.length} node(s), ${input.concurrency} at a time: all updated`
+    : `Rolling update stopped: ${failed.map((n) => `${n.node}: ${n.detail}`).join('; ')}; ${updated} updated, not started: ${notStarted.join(', ') || 'none'}`;
+  const report = await run.finish({ summary, outcome: failed.length > 0 ? 'failed' : 'ok', details: { nodes } });
+  if (failed.length > 0) throw ApplicationFailure.create({ type: 'rollingNodeUpdateFailed', nonRetryable: true, message: summary });
+  return report;
+}
