@@ -31,9 +31,7 @@ export interface DatabaseMaintenancePlan {
   database: string;
   archiveAfterDays: number;
   batchSize: number;
-  lockTimeoutMs: number;
-  backupConfigured: boolean;
-  tempTableRule: DatabaseMaintenanceConfig['tempTables'] | null;
+  archiveBatchTargetMs: number;
   weeklyWindow: WindowSpec;
 }
 
@@ -44,8 +42,8 @@ export function createPostgresActivities({ db, reports, databaseUrl, databaseLab
   return {
     async resolveDatabaseMaintenancePlan(): Promise<DatabaseMaintenancePlan> {
       return {
-        database: databaseLabel, archiveAfterDays: settings.archiveAfterDays, batchSize: settings.batchSize, lockTimeoutMs: settings.lockTimeoutMs,
-        backupConfigured: settings.backupDirectory !== undefined, tempTableRule: settings.tempTables ?? null, weeklyWindow,
+        database: databaseLabel, archiveAfterDays: settings.archiveAfterDays, batchSize: settings.batchSize,
+        archiveBatchTargetMs: settings.archiveBatchTargetMs, weeklyWindow,
       };
     },
     ...createPostgresHealthActivities({ db, databaseLabel }),
