@@ -69,7 +69,7 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
           `REINDEX CONCURRENTLY: invalid or bloated indexes found at run time`,
           `archive: ${pending.bookingsToArchive ?? 'no bookings table'} booking(s) created before ${cutoff} would move to bookings_archive in batches of ${db.batchSize}`,
           `expired rows: ${Object.entries(pending.expiredRows).map(([t, n]) => `${t} ${n ?? 'absent'}`).join(', ')}`,
-          `temp tables: ${db.tempTableRule ? JSON.stringify(db.tempTableRule) : 'no rule configured: nothing is dropped'}`,
+          `temp tables: ${config.database.tempTables ? JSON.stringify(config.database.tempTables) : 'no rule configured: nothing is dropped'}`,
         );
         break;
       }
