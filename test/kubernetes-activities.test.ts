@@ -5,7 +5,7 @@ import type { CleanupResult } from '../activities/kubernetes/cleanup.js';
 import type { DrainResult } from '../activities/kubernetes/nodes.js';
 import { isReady, type KubeDouble, type ServedRequest } from './k8s-double/double.js';
 import { addClaim, addDaemonSet, addDeployment, addJob, addNode, addPdb, addPod, addVolume } from './k8s-double/fixtures.js';
-import { APP_NAMESPACE, expectAllGranted, runActivity, startCluster } from './helpers/kube.js';
+import { APP_NAMESPACE, expectAllGranted, expectEveryGrantUsed, runActivity, startCluster } from './helpers/kube.js';
 
 type Activities = ReturnType<typeof createKubernetesActivities>;
 const served: ServedRequest[] = [];
@@ -29,8 +29,12 @@ describe('Kubernetes activities against the API double', () => {
     served.push(...k8s.served);
     await k8s.stop();
   });
-  // Every request any test here made must be granted by the RBAC shipped in deploy/.
-  afterAll(() => expectAllGranted(served));
+  // Every request the tests here made must be granted by the RBAC shipped in deploy/, and,
+  // as they exercise every activity, every grant must have been needed.
+  afterAll(() => {
+    expectAllGranted(served);
+    expectEveryGrantUsed(served);
+  });
 
   it('drain honours a PodDisruptionBudget: the second pod waits for the first one\'s replacement, then the drain finishes', async () => {
     addNode(k8s, 'n1');

@@ -232,6 +232,18 @@ describe('Kubernetes maintenance workflows against the API double', () => {
     }
   });
 
+  it('without a cluster, node and application updates report "skipped: no cluster configured"', async () => {
+    const config = testConfig({ MAINT_DATABASE_URL: reportDb.url });
+    const [node, app] = await withWorker(config, ({ client, taskQueue }) => Promise.all([
+      client.workflow.execute(rollingNodeUpdate, { taskQueue, workflowId: id('rolling-no-cluster'), args: [{ nodes: ['n1'] }] }),
+      client.workflow.execute(applicationUpdate, { taskQueue, workflowId: id('app-no-cluster'), args: [{ deployment: 'backend', container: 'app', image: 'x:2' }] }),
+    ]));
+    expect(node).toMatchObject({ outcome: 'skipped', summary: 'Rolling update of 1 node(s), 1 at a time: 0 updated, 1 skipped' });
+    expect(node.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual(['update n1: skipped']);
+    expect((node.details?.nodes as { detail: string }[])[0]!.detail).toBe('Node update of n1 skipped: no cluster configured');
+    expect(app).toMatchObject({ outcome: 'skipped', summary: 'Update of backend skipped: no cluster configured' });
+  });
+
   it('applicationUpdate names the bad field and changes nothing', async () => {
     addNode(k8s, 'n1');
     addDeployment(k8s, 'backend', { replicas: 1 });

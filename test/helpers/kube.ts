@@ -36,18 +36,33 @@ export function shippedRbac(): RbacDoc[] {
   return (loadAllYaml(text) as RbacDoc[]).filter((d) => d && (d.kind === 'Role' || d.kind === 'ClusterRole'));
 }
 
-/** Whether the shipped RBAC lets the worker make `request` (a Role counts only in its own namespace). */
-export function granted(request: ServedRequest, rbac = shippedRbac()): boolean {
-  const resource = request.subresource ? `${request.resource}/${request.subresource}` : request.resource;
-  return rbac.some((doc) =>
-    (doc.kind === 'ClusterRole' || (request.namespace !== '' && doc.metadata.namespace === request.namespace))
-    && (doc.rules ?? []).some((r) => r.apiGroups?.includes(request.group) && r.resources?.includes(resource) && r.verbs?.includes(request.verb)));
-}
+const resourceOf = (r: ServedRequest) => (r.subresource ? `${r.resource}/${r.subresource}` : r.resource);
+/** A Role counts only for requests in its own namespace; a ClusterRole for any. */
+const inScope = (doc: RbacDoc, r: ServedRequest) => doc.kind === 'ClusterRole' || (r.namespace !== '' && doc.metadata.namespace === r.namespace);
+const allows = (rule: Rule, r: ServedRequest) => Boolean(rule.apiGroups?.includes(r.group) && rule.resources?.includes(resourceOf(r)) && rule.verbs?.includes(r.verb));
+const describe = (r: ServedRequest) => `${r.verb} ${r.group || 'core'}/${resourceOf(r)}${r.namespace ? ` in ${r.namespace}` : ''}`;
 
 /** Fails when the code made a request the shipped RBAC does not grant. */
 export function expectAllGranted(served: ServedRequest[]): void {
   const rbac = shippedRbac();
-  const denied = [...new Set(served.filter((r) => !granted(r, rbac)).map((r) => `${r.verb} ${r.group || 'core'}/${r.resource}${r.subresource ? `/${r.subresource}` : ''}${r.namespace ? ` in ${r.namespace}` : ''}`))];
-  expect(denied, 'requests the shipped RBAC (deploy/rbac.yaml) does not grant').toEqual([]);
+  const denied = served.filter((r) => !rbac.some((doc) => inScope(doc, r) && (doc.rules ?? []).some((rule) => allows(rule, r))));
+  expect([...new Set(denied.map(describe))], 'requests the shipped RBAC (deploy/rbac.yaml) does not grant').toEqual([]);
 }
 
+/** Fails when the shipped RBAC grants a (verb, resource) no request used: least privilege both ways. */
+export function expectEveryGrantUsed(served: ServedRequest[]): void {
+  const unused: string[] = [];
+  for (const doc of shippedRbac()) {
+    for (const rule of doc.rules ?? []) {
+      for (const group of rule.apiGroups ?? []) {
+        for (const resource of rule.resources ?? []) {
+          for (const verb of rule.verbs ?? []) {
+            const used = served.some((r) => inScope(doc, r) && r.group === group && resourceOf(r) === resource && r.verb === verb);
+            if (!used) unused.push(`${doc.kind} ${doc.metadata.name}: ${verb} ${group || 'core'}/${resource}`);
+          }
+        }
+      }
+    }
+  }
+  expect(unused, 'grants in deploy/rbac.yaml that no activity used').toEqual([]);
+}
