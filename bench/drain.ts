@@ -23,7 +23,7 @@ import { rollingNodeUpdate } from '../workflows/rolling-node-update.js';
 import type { ClusterReady, ClusterSpec, ClusterStats } from './_drain-cluster.js';
 
 /** How often activities look at the cluster: short against the delays, long enough not to load the worker (each look deserializes a pod list). */
-const POLL_MS = 50;
+const POLL_MS = 25;
 
 interface Round {
   concurrency: number;

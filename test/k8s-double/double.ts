@@ -286,7 +286,7 @@ export class KubeDouble {
   }
 
   private insert(t: ResourceType, namespace: string | undefined, body: Obj): Obj {
-    const name = body.metadata?.name ?? (body.metadata?.generateName ? `${body.metadata.generateName}${suffix()}` : undefined);
+    const name = body.metadata?.name ?? (body.metadata?.generateName ? this.unusedName(t, namespace, body.metadata.generateName) : undefined);
     if (!name) throw new StatusError(422, 'Invalid', `${t.kind} is invalid: metadata.name: Required value`);
     if (this.objects.has(key(t, namespace, name))) {
       throw new StatusError(409, 'AlreadyExists', `${t.resource} "${name}" already exists`, { name, group: t.group, kind: t.resource });
@@ -302,6 +302,14 @@ export class KubeDouble {
       },
     };
     return this.write(t, obj, undefined);
+  }
+
+  /** `generateName`: a random suffix, drawn again on the rare collision (thousands of pods in a bench). */
+  private unusedName(t: ResourceType, namespace: string | undefined, prefix: string): string {
+    for (;;) {
+      const name = `${prefix}${suffix()}`;
+      if (!this.objects.has(key(t, namespace, name))) return name;
+    }
   }
 
   private write(t: ResourceType, proposed: Obj, before: Obj | undefined): Obj {
@@ -343,7 +351,12 @@ export class KubeDouble {
   private later(ms: number, fn: () => void): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      fn();
+      // A controller's failure must not take the API server down with it: log it, keep serving.
+      try {
+        fn();
+      } catch (err) {
+        console.error('k8s double: controller failed:', err);
+      }
     }, ms);
     this.timers.add(timer);
   }
@@ -459,7 +472,7 @@ export class KubeDouble {
     const node = this.pickNode();
     this.insert(PODS, rs.metadata.namespace, {
       metadata: {
-        name: `${rs.metadata.name}-${suffix()}`, labels: { ...template.metadata?.labels }, annotations: { ...template.metadata?.annotations },
+        name: this.unusedName(PODS, rs.metadata.namespace, `${rs.metadata.name}-`), labels: { ...template.metadata?.labels }, annotations: { ...template.metadata?.annotations },
         ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name, uid: rs.metadata.uid, controller: true, blockOwnerDeletion: true }],
       },
       spec: { ...structuredClone(template.spec), ...(node ? { nodeName: node } : {}) },
