@@ -68,6 +68,8 @@ export class KubeDouble {
   /** Usage served by metrics.k8s.io, per pod; undefined leaves the pod out. */
   podUsage: (pod: Obj) => { cpu: string; memory: string } | undefined = () => undefined;
   metricsApi = true;
+  /** Requests to answer with a 500 before doing anything, as an API server hiccup would: the first matching request each. */
+  readonly faults: { verb: string; resource: string; subresource?: string }[] = [];
   /** Called after each resource request is answered: lets a test act between two requests of an activity. */
   onServed?: (request: ServedRequest) => void;
   url = '';
@@ -222,6 +224,11 @@ export class KubeDouble {
     const watch = url.searchParams.get('watch') === 'true';
     const verb = ({ GET: name ? 'get' : watch ? 'watch' : 'list', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: name ? 'delete' : 'deletecollection' } as Record<string, string>)[method] ?? method.toLowerCase();
     this.served.push({ verb, group: t.group, resource: t.resource, subresource, namespace: namespace ?? '' });
+    const fault = this.faults.findIndex((f) => f.verb === verb && f.resource === t.resource && (f.subresource ?? '') === subresource);
+    if (fault >= 0) {
+      this.faults.splice(fault, 1);
+      throw new StatusError(500, 'InternalError', 'Internal error occurred: injected by the test');
+    }
     if (watch) throw new StatusError(405, 'MethodNotAllowed', 'the double does not serve watches');
     if (t.group === 'metrics.k8s.io') return { code: 200, body: this.metrics(t, namespace, name) };
 
