@@ -2,7 +2,7 @@ import type { Clients } from '../src/clients.js';
 import type { Config } from '../src/config.js';
 import { createHttpActivities } from './http.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
-import { createPostgresActivities } from './postgres.js';
+import { createPostgresActivities } from './postgres/index.js';
 import { createReportActivities } from './reports.js';
 import { createSlackActivities } from './slack.js';
 import { createStorageActivities } from './storage.js';
@@ -25,7 +25,7 @@ export function createActivities(clients: Clients, config: Config) {
     ...createTargetActivities({ config, databaseLabel: label, kubernetesConfigured: clients.kube !== null }),
     ...createHttpActivities(),
     ...createStorageActivities({ metrics: clients.metrics }),
-    ...createPostgresActivities({ db: clients.db, databaseLabel: label }),
+    ...createPostgresActivities({ db: clients.db, reports: clients.reports, databaseUrl: config.databaseUrl, databaseLabel: label, settings: config.database, windows: config.windows }),
     ...createKubernetesActivities({ kube: clients.kube, namespace: config.kubernetes.namespace, appLabelSelector: config.kubernetes.appLabelSelector }),
     ...createReportActivities({ reports: clients.reports, metrics: clients.metrics }),
     ...createSlackActivities({ notifier: clients.notifier }),

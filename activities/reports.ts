@@ -60,6 +60,27 @@ const ROW_COLUMNS = `workflow_id AS "workflowId", run_id AS "runId", kind, targe
   to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "startedAt",
   to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "finishedAt", summary`;
 
+export interface KindStatistics {
+  kind: string;
+  runs: number;
+  succeeded: number;
+  failed: number;
+  /** succeeded / (succeeded + failed); null when nothing finished either way. */
+  successRate: number | null;
+  p50Seconds: number;
+  p95Seconds: number;
+  maxSeconds: number;
+  /** Median time from the run's start to its first counted approval, for gated kinds. */
+  medianApprovalSeconds: number | null;
+}
+
+export interface RunHistory {
+  since: string;
+  until: string;
+  kinds: KindStatistics[];
+  failures: { kind: string; workflowId: string; startedAt: string; cause: string }[];
+}
+
 export async function listRuns(pool: pg.Pool, filter: RunFilter = {}): Promise<RunRow[]> {
   const where: string[] = [];
   const params: unknown[] = [];
@@ -94,6 +115,61 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
         [report.workflowId, report.runId, report.kind, report.target, report.outcome, report.startedAt, report.finishedAt, report.summary, JSON.stringify(report)],
       );
       metrics?.recordRun(report);
+    },
+
+    /** Per kind: runs, success rate, durations, approval latency; and every failure with its cause. */
+    async summarizeRunHistory(since: string, until: string): Promise<RunHistory> {
+      await ready();
+      const { rows: kinds } = await reports.query<KindStatistics>(
+        `WITH runs AS (
+           SELECT kind, outcome, workflow_id, started_at, EXTRACT(EPOCH FROM finished_at - started_at)::float8 AS seconds,
+                  (SELECT min((a->>'at')::timestamptz) FROM jsonb_array_elements(COALESCE(report->'approvals', '[]'::jsonb)) a
+                    WHERE a->>'decision' = 'approve' AND a->>'ignored' IS NULL) AS first_approval
+             FROM maintenance_runs WHERE started_at >= $1 AND started_at < $2)
+         SELECT kind, count(*)::int AS runs,
+                count(*) FILTER (WHERE outcome IN ('ok', 'warn', 'critical'))::int AS succeeded,
+                count(*) FILTER (WHERE outcome IN ('failed', 'timed-out'))::int AS failed,
+                round((count(*) FILTER (WHERE outcome IN ('ok', 'warn', 'critical'))::numeric
+                  / NULLIF(count(*) FILTER (WHERE outcome IN ('ok', 'warn', 'critical', 'failed', 'timed-out')), 0)), 4)::float8 AS "successRate",
+                round(percentile_cont(0.5) WITHIN GROUP (ORDER BY seconds)::numeric, 1)::float8 AS "p50Seconds",
+                round(percentile_cont(0.95) WITHIN GROUP (ORDER BY seconds)::numeric, 1)::float8 AS "p95Seconds",
+                round(max(seconds)::numeric, 1)::float8 AS "maxSeconds",
+                round(percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM first_approval - started_at))::numeric, 1)::float8 AS "medianApprovalSeconds"
+           FROM runs GROUP BY kind ORDER BY kind`,
+        [since, until],
+      );
+      const { rows: failures } = await reports.query<RunHistory['failures'][number]>(
+        `SELECT kind, workflow_id AS "workflowId", to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "startedAt", left(summary, 300) AS cause
+           FROM maintenance_runs WHERE started_at >= $1 AND started_at < $2 AND outcome IN ('failed', 'timed-out')
+          ORDER BY started_at DESC LIMIT 50`,
+        [since, until],
+      );
+      return { since, until, kinds, failures };
+    },
+
+    /**
+     * Audit of our own approval log: every decision recorded in run reports in [since, until),
+     * and the ones that were refused (not on the allow-list), which deserve a look.
+     */
+    async auditApprovalLog(since: string, until: string): Promise<CheckResult[]> {
+      await ready();
+      const { rows } = await reports.query<{ kind: string; workflowId: string; approver: string; decision: string; via: string | null; ignored: string | null }>(
+        `SELECT r.kind, r.workflow_id AS "workflowId", a->>'approver' AS approver, a->>'decision' AS decision, a->>'via' AS via, a->>'ignored' AS ignored
+           FROM maintenance_runs r CROSS JOIN LATERAL jsonb_array_elements(COALESCE(r.report->'approvals', '[]'::jsonb)) a
+          WHERE r.started_at >= $1 AND r.started_at < $2 ORDER BY r.started_at`,
+        [since, until],
+      );
+      const refused = rows.filter((r) => r.ignored === 'not on the approver allow-list');
+      const counted = rows.filter((r) => !r.ignored);
+      const findings: CheckResult[] = refused.map((r) => ({
+        check: 'approval-log', target: r.approver, status: 'warn', threshold: 'only allow-listed approvers decide',
+        detail: `${r.approver} tried to ${r.decision} ${r.kind} ${r.workflowId} via ${r.via ?? 'unknown path'}: refused, not on the allow-list`,
+      }));
+      findings.push({
+        check: 'approval-log', target: 'decisions', status: 'ok', value: counted.length, unit: 'decisions',
+        detail: `${counted.length} counted decision(s) by ${[...new Set(counted.map((r) => r.approver))].join(', ') || 'nobody'}; ${refused.length} refused`,
+      });
+      return findings;
     },
 
     /**

@@ -13,6 +13,7 @@ export interface HealthCheckPlan {
   kubernetes: string;
   thresholds: Thresholds;
   windows: WindowSpec[];
+  expectedDatabaseSuperusers: string[];
 }
 
 export function createTargetActivities({ config, databaseLabel, kubernetesConfigured }: { config: Config; databaseLabel: string; kubernetesConfigured: boolean }) {
@@ -29,11 +30,17 @@ export function createTargetActivities({ config, databaseLabel, kubernetesConfig
         kubernetes: kubernetesConfigured ? config.kubernetes.namespace : 'none',
         thresholds: config.thresholds,
         windows: config.windows,
+        expectedDatabaseSuperusers: config.security.expectedDatabaseSuperusers,
       };
     },
 
     async resolveMaintenanceWindows(): Promise<WindowSpec[]> {
       return config.windows;
+    },
+
+    /** Who may approve a kind of work, and how many distinct approvers it needs. */
+    async resolveApprovalPolicy(kind: 'emergencyMaintenance' | 'annualUpgrade'): Promise<{ approvers: string[]; required: number; temporalUiUrl: string }> {
+      return { ...config.approvals[kind], temporalUiUrl: config.temporalUiUrl };
     },
   };
 }

@@ -36,4 +36,52 @@ export const SCHEDULES: ManagedSchedule[] = [
     // The digest is still useful late in the evening, not the next day.
     catchupWindow: '4 hours',
   },
+  {
+    id: 'weekly-db-maintenance',
+    workflowType: 'weeklyDatabaseMaintenance',
+    summary: 'Weekly database maintenance, Sunday 02:00-06:00 UTC window (Maintenance Setup Guide db_maintenance.sh)',
+    // Fires an hour early: the run posts the notice (seed "maintenance-notification" CronJob, Sunday
+    // 01:00) and then waits durably for the window.
+    calendars: [{ dayOfWeek: 'SUNDAY', hour: 1, minute: 0, comment: 'Sunday 01:00 UTC, one hour before the window' }],
+    // A run still going (a long archive) must not get a second one moving the same rows beside it.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // Started up to 03:00 it still has three hours of window; later, the work would crowd its end.
+    catchupWindow: '2 hours',
+    input: { windowPolicy: 'wait' },
+  },
+  {
+    id: 'weekly-security-review',
+    workflowType: 'weeklySecurityReview',
+    summary: 'Wednesday security review, 10:00 UTC (Routine Maintenance Guide)',
+    calendars: [{ dayOfWeek: 'WEDNESDAY', hour: 10, comment: 'Wednesdays 10:00 UTC' }],
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // Reviewed findings are still news the same day; a day late, next week's run covers them.
+    catchupWindow: '12 hours',
+  },
+  {
+    id: 'quarterly-review',
+    workflowType: 'quarterlyReview',
+    summary: 'End-of-quarter review, last Friday of the quarter 09:00 UTC (Routine Maintenance Guide)',
+    // "Last Friday" is the Friday among the month's last seven days: 25-31 in March and
+    // December, 24-30 in June and September. Every field of a spec must match.
+    calendars: [
+      { month: ['MARCH', 'DECEMBER'], dayOfMonth: { start: 25, end: 31 }, dayOfWeek: 'FRIDAY', hour: 9, comment: 'last Friday of Q1/Q4' },
+      { month: ['JUNE', 'SEPTEMBER'], dayOfMonth: { start: 24, end: 30 }, dayOfWeek: 'FRIDAY', hour: 9, comment: 'last Friday of Q2/Q3' },
+    ],
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // A review a day late is still the quarter's review; older than that, run it by hand.
+    catchupWindow: '1 day',
+  },
+  {
+    id: 'annual-upgrade',
+    workflowType: 'annualUpgrade',
+    summary: 'Year-end maintenance window Dec 25-26: planning starts six months ahead (Routine Maintenance Guide)',
+    // June 25 gives the seed's six-month notice; the run then sleeps durably until the
+    // one-week notice and approval, and the window itself.
+    calendars: [{ month: 'JUNE', dayOfMonth: 25, hour: 0, comment: 'six months before Dec 25' }],
+    // One year's run spans six months: never start a second one beside it.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // Planning a few days late still leaves months of notice.
+    catchupWindow: '7 days',
+  },
 ];

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, type HttpTarget } from './domain/http-target.js';
+import { SQL_IDENTIFIER } from './domain/identifiers.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
 import { SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
 
@@ -18,6 +19,57 @@ export { HttpTargetSchema };
 export const TlsTargetSchema = z
   .object({ name, host: z.string().min(1), port: z.number().int().min(1).max(65535).default(443) })
   .strict();
+
+const approverName = z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/i, 'use letters, digits, ".", "_", "@" or "-"');
+const ApprovalKindSchema = z
+  .object({
+    approvers: z.array(approverName).min(1),
+    /** Distinct approvers needed; the requester alone never suffices. */
+    required: z.number().int().min(1).max(5),
+  })
+  .strict()
+  .refine((k) => new Set(k.approvers).size >= k.required, { message: 'fewer distinct approvers than required', path: ['approvers'] });
+
+export const ApprovalsSchema = z
+  .object({
+    emergencyMaintenance: ApprovalKindSchema.default({ approvers: ['oncall-lead', 'sre-lead'], required: 1 }),
+    annualUpgrade: ApprovalKindSchema.default({ approvers: ['engineering-director', 'sre-lead', 'cto'], required: 2 }),
+    /** Slack user id → approver name, for the approval bridge. */
+    slackUsers: z.record(z.string().regex(/^[UW][A-Z0-9]+$/, 'expected a Slack user id like U012ABCDEF'), approverName).default({}),
+  })
+  .strict();
+export type Approvals = z.infer<typeof ApprovalsSchema>;
+const sqlIdentifier = z.string().regex(SQL_IDENTIFIER, 'expected a plain SQL identifier (letters, digits, "_")');
+
+/**
+ * PostgreSQL maintenance (weekly checklist). Timeouts bound every statement and lock wait so a
+ * maintenance step never queues behind application traffic: it skips the table and says why.
+ */
+export const DatabaseMaintenanceSchema = z
+  .object({
+    /** Where `pg_dump -Fc` backups go; defaults to targets.backup.directory (the one the health check watches). */
+    backupDirectory: z.string().startsWith('/', 'expected an absolute path').optional(),
+    /** Bookings whose created_at is older than this many days move to bookings_archive (seed: 2 years). */
+    archiveAfterDays: z.number().int().min(30, 'refusing to archive bookings younger than 30 days').default(730),
+    /** Rows per archive/cleanup transaction: 5,000 keeps each archive batch near 30 ms (bench/archive.ts). */
+    batchSize: z.number().int().min(100).max(50_000).default(5_000),
+    /**
+     * What counts as an old temporary table. Only tables matching this rule are ever dropped; without
+     * it, nothing is. Age is how long this product has seen the table (PostgreSQL keeps no creation time).
+     */
+    tempTables: z
+      .object({ schema: sqlIdentifier.optional(), namePrefix: sqlIdentifier.optional(), minAgeHours: z.number().positive() })
+      .strict()
+      .refine((r) => r.schema !== undefined || r.namePrefix !== undefined, 'name a schema, a namePrefix or both')
+      .optional(),
+    lockTimeoutMs: z.number().int().min(10).max(600_000).default(5_000),
+    statementTimeoutMs: z.number().int().min(100).max(24 * 3_600_000).default(30 * 60_000),
+    /** Directory holding pg_dump/pg_restore; default: PATH, then /usr/lib/postgresql/<newest>/bin. */
+    pgBinDir: z.string().startsWith('/', 'expected an absolute path').optional(),
+  })
+  .strict();
+export type DatabaseMaintenanceConfig = z.infer<typeof DatabaseMaintenanceSchema>;
+const DATABASE_DEFAULTS = DatabaseMaintenanceSchema.parse({});
 
 const FileConfigSchema = z
   .object({
@@ -49,6 +101,15 @@ const FileConfigSchema = z
       .default({ http: [], tls: [], diskPaths: ['/'], kubernetes: { namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' } }),
     thresholds: thresholdsSchema().default(DEFAULT_THRESHOLDS),
     windows: z.array(WindowSpecSchema).default(SEED_WINDOWS),
+    approvals: ApprovalsSchema.default(ApprovalsSchema.parse({})),
+    security: z
+      .object({
+        /** Login roles allowed superuser-like powers; any other is reported by the weekly security review. */
+        expectedDatabaseSuperusers: z.array(z.string().min(1)).default(['postgres']),
+      })
+      .strict()
+      .default({ expectedDatabaseSuperusers: ['postgres'] }),
+    database: DatabaseMaintenanceSchema.default(DATABASE_DEFAULTS),
   })
   .strict();
 
@@ -63,6 +124,11 @@ const EnvSchema = z.object({
   SLACK_WEBHOOK_URL: httpUrl.optional(),
   SLACK_ALERT_WEBHOOK_URL: httpUrl.optional(),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
+  BRIDGE_HOST: z.string().min(1).default('0.0.0.0'),
+  BRIDGE_PORT: port.default(3000),
+  /** The bridge posts outcomes only to response URLs under this prefix (Slack's), never elsewhere. */
+  SLACK_RESPONSE_URL_PREFIX: httpUrl.default('https://hooks.slack.com/'),
+  TEMPORAL_UI_URL: httpUrl.default('http://localhost:8233'),
   METRICS_HOST: z.string().min(1).default('0.0.0.0'),
   METRICS_PORT: port.default(9464),
   SDK_METRICS_PORT: port.default(9465),
@@ -84,11 +150,17 @@ export interface Config {
   reportDatabaseUrl: string;
   slack: { webhookUrl?: string; alertWebhookUrl?: string; signingSecret?: string };
   metrics: { host: string; port: number; sdkPort: number };
+  bridge: { host: string; port: number; responseUrlPrefix: string };
+  /** Links in Slack messages point here. */
+  temporalUiUrl: string;
+  approvals: Approvals;
+  security: FileConfig['security'];
   kubernetes: { kubeconfigPath?: string; inCluster: boolean; namespace: string; appLabelSelector: string };
   logLevel: string;
   targets: Omit<FileConfig['targets'], 'kubernetes' | 'monitoring'> & { monitoring: HttpTarget[] };
   thresholds: FileConfig['thresholds'];
   windows: FileConfig['windows'];
+  database: DatabaseMaintenanceConfig;
   configFile?: string;
 }
 
@@ -107,8 +179,10 @@ function describeIssues(source: string, error: z.ZodError): string[] {
 }
 
 /** Loads and validates configuration; throws ConfigError naming every bad field. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
   const problems: string[] = [];
+  // An empty variable means unset, as in most shells' `VAR= command` idiom.
+  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== '')) as NodeJS.ProcessEnv;
   const envResult = EnvSchema.safeParse(env);
   if (!envResult.success) problems.push(...describeIssues('env', envResult.error));
 
@@ -139,6 +213,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     reportDatabaseUrl: e.MAINT_DATABASE_URL,
     slack: { webhookUrl: e.SLACK_WEBHOOK_URL, alertWebhookUrl: e.SLACK_ALERT_WEBHOOK_URL, signingSecret: e.SLACK_SIGNING_SECRET },
     metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, sdkPort: e.SDK_METRICS_PORT },
+    bridge: { host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX },
+    temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
+    approvals: f.approvals,
+    security: f.security,
     kubernetes: {
       kubeconfigPath: e.KUBECONFIG,
       inCluster: Boolean(e.KUBERNETES_SERVICE_HOST),
@@ -158,6 +236,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     thresholds: f.thresholds,
     windows: f.windows,
+    database: { ...f.database, backupDirectory: f.database.backupDirectory ?? f.targets.backup?.directory },
     configFile: file,
   };
 }

@@ -1,9 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { accessSync, constants } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from './domain/run.js';
+import { isExecutable } from './executables.js';
 
 /** The CLI version we build when no `temporal` is installed (later tags cannot be go-installed). */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';
@@ -13,14 +13,6 @@ export function temporalCachePath(env: NodeJS.ProcessEnv = process.env): string 
   return join(cache, 'trixtech-maintenance', `temporal-${TEMPORAL_CLI_VERSION}`, 'temporal');
 }
 
-function executable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** `$TEMPORAL_CLI`, then `temporal` on PATH, then our cached build (scripts/bootstrap.sh makes it). */
 export function findTemporalBinary(env: NodeJS.ProcessEnv = process.env): string {
@@ -29,7 +21,7 @@ export function findTemporalBinary(env: NodeJS.ProcessEnv = process.env): string
     ...(env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'temporal')),
     temporalCachePath(env),
   ].filter((p): p is string => Boolean(p));
-  const found = candidates.find(executable);
+  const found = candidates.find(isExecutable);
   if (!found) throw new Error(`no temporal binary: set TEMPORAL_CLI, put temporal on PATH, or run scripts/bootstrap.sh to build ${temporalCachePath(env)}`);
   return found;
 }
@@ -42,7 +34,8 @@ export interface DevServerOptions {
   headless?: boolean;
   binary?: string;
   logLevel?: string;
-  stdio?: 'inherit' | 'ignore';
+  /** Where the server's output goes: a file descriptor, the parent's stdio, or nowhere (default). */
+  output?: number | 'inherit' | 'ignore';
 }
 
 export interface DevServer {
@@ -63,7 +56,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   if (options.headless || options.uiPort === undefined) args.push('--headless');
   else args.push('--ui-port', String(options.uiPort));
 
-  const child = spawn(binary, args, { stdio: ['ignore', options.stdio ?? 'ignore', options.stdio ?? 'ignore'] });
+  const output = options.output ?? 'ignore';
+  const child = spawn(binary, args, { stdio: ['ignore', output, output] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   const address = `127.0.0.1:${options.port}`;
   const deadline = Date.now() + 60_000;

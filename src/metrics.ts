@@ -1,31 +1,56 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { CheckResult } from './domain/checks.js';
-import type { RunReport } from './domain/run.js';
+import type { Outcome, RunReport } from './domain/run.js';
+import { SEED_WINDOWS, windowOccurrences, type WindowSpec } from './domain/windows.js';
+
+/** The seed's job states: a run that finished (whatever it found) succeeded; one that broke failed. */
+const JOB_STATUS: Record<Outcome, 'success' | 'failed' | 'skipped' | 'running'> = {
+  running: 'running', ok: 'success', warn: 'success', critical: 'success', failed: 'failed', 'timed-out': 'failed',
+  skipped: 'skipped', rejected: 'skipped', cancelled: 'skipped',
+};
+const JOB_STATUSES = ['success', 'failed', 'skipped', 'running'] as const;
 
 const STATUS_VALUE = { ok: 0, warn: 1, critical: 2, skipped: -1 } as const;
 
 /** Our own metrics; the SDK's runtime metrics are merged in at scrape time (see startMetricsServer). */
-export function createMetrics() {
+export function createMetrics(windows: readonly WindowSpec[] = SEED_WINDOWS) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'maintenance_worker_' });
   const metrics = {
     registry,
-    runsTotal: new Counter({ name: 'maintenance_runs_total', help: 'Maintenance runs reported, by kind and outcome', labelNames: ['kind', 'outcome'], registers: [registry] }),
     lastRunTimestamp: new Gauge({ name: 'maintenance_last_run_timestamp_seconds', help: 'When the last run of a kind finished', labelNames: ['kind', 'outcome'], registers: [registry] }),
     checkStatus: new Gauge({ name: 'maintenance_check_status', help: 'Latest check status (0 ok, 1 warn, 2 critical, -1 skipped)', labelNames: ['check', 'target'], registers: [registry] }),
     diskUsagePercent: new Gauge({ name: 'disk_usage_percent', help: 'Used disk space in percent, as df reports it', labelNames: ['instance'], registers: [registry] }),
+    // Seed rules: maintenance_job_status is 1 for the latest status of each job, 0 for the others.
+    jobStatus: new Gauge({ name: 'maintenance_job_status', help: 'Latest status of each maintenance job (one-hot)', labelNames: ['kind', 'status'], registers: [registry] }),
+    jobRuns: new Counter({ name: 'maintenance_job_runs_total', help: 'Maintenance job runs by status', labelNames: ['kind', 'status'], registers: [registry] }),
+    bloatRatio: new Gauge({ name: 'database_bloat_ratio', help: 'Dead tuples / (live + dead) per table', labelNames: ['table'], registers: [registry] }),
+    nextWindowStart: new Gauge({
+      name: 'maintenance_next_window_start_timestamp_seconds', help: 'Start of the next occurrence of each maintenance window', labelNames: ['window'], registers: [registry],
+      collect() {
+        const now = new Date();
+        const upcoming = windowOccurrences(windows, now, new Date(now.getTime() + 400 * 86_400_000)).filter((o) => Date.parse(o.start) > now.getTime());
+        for (const w of windows) {
+          const next = upcoming.find((o) => o.name === w.name);
+          if (next) this.set({ window: w.name }, Date.parse(next.start) / 1000);
+        }
+      },
+    }),
   };
   return {
     ...metrics,
     recordRun(report: RunReport) {
-      metrics.runsTotal.inc({ kind: report.kind, outcome: report.outcome });
       metrics.lastRunTimestamp.set({ kind: report.kind, outcome: report.outcome }, Date.parse(report.finishedAt) / 1000);
       for (const c of report.checks) metrics.checkStatus.set({ check: c.check, target: c.target }, STATUS_VALUE[c.status]);
+      const status = JOB_STATUS[report.outcome];
+      for (const s of JOB_STATUSES) metrics.jobStatus.set({ kind: report.kind, status: s }, s === status ? 1 : 0);
+      metrics.jobRuns.inc({ kind: report.kind, status });
     },
     recordChecks(results: CheckResult[]) {
       for (const r of results) {
         if (r.check === 'disk' && typeof r.value === 'number') metrics.diskUsagePercent.set({ instance: r.target }, r.value);
+        if (r.check === 'db.bloat' && typeof r.value === 'number') metrics.bloatRatio.set({ table: r.target }, r.value);
       }
     },
   };

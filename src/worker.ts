@@ -53,13 +53,15 @@ async function main(): Promise<void> {
     },
   });
 
-  const metrics = createMetrics();
+  const metrics = createMetrics(config.windows);
   const clients = createClients(config, logger, metrics);
   await ensureReportSchema(clients.reports).catch((err) =>
     logger.warn({ err: (err as Error).message }, 'report store unavailable; run reports will record the delivery failure'),
   );
   const connection = await connectWorker(config);
-  const worker = await createMaintenanceWorker({ connection, config, clients });
+  // A prebuilt bundle (npm run build) skips webpack at start-up; production images use one.
+  const bundlePath = process.env.WORKFLOW_BUNDLE;
+  const worker = await createMaintenanceWorker({ connection, config, clients, workflowBundle: bundlePath ? { codePath: bundlePath } : undefined });
   const server = await startMetricsServer(metrics, {
     host: config.metrics.host,
     port: config.metrics.port,

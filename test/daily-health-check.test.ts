@@ -1,8 +1,6 @@
 import { mkdtempSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { WorkflowFailedError } from '@temporalio/client';
-import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Server } from 'node:http';
 import type { CheckResult } from '../src/domain/checks.js';
@@ -11,6 +9,7 @@ import { createMetrics, startMetricsServer } from '../src/metrics.js';
 import { dailyHealthCheck } from '../workflows/daily-health-check.js';
 import { eveningStatus } from '../workflows/evening-status.js';
 import { statusQuery } from '../workflows/lib/definitions.js';
+import { expectWorkflowRejects } from './helpers/failures.js';
 import { freePort } from './helpers/net.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { SlackSink } from './helpers/slack-sink.js';
@@ -155,24 +154,12 @@ describe('dailyHealthCheck on real targets', () => {
   });
 
   it('fails at once, non-retryable, naming the bad field, on bad input', async () => {
-    await withWorker(configFor(), async ({ client, taskQueue }) => {
-      for (const [input, field] of [
-        [{ checks: ['disk', 'nope'] }, 'checks.1'],
-        [{ thresholds: { diskWarnPercent: 'high' } }, 'thresholds.diskWarnPercent'],
-        [{ thresholds: { diskWarnPercent: 90, diskCriticalPercent: 85 } }, 'diskWarnPercent'],
-        [{ unexpected: true }, 'unexpected'],
-      ] as const) {
-        const err = await client.workflow
-          .execute('dailyHealthCheck', { taskQueue, workflowId: `dhc-bad-input-${Date.now()}`, args: [input] })
-          .catch((e: unknown) => e);
-        expect(err).toBeInstanceOf(WorkflowFailedError);
-        const cause = (err as WorkflowFailedError).cause as ApplicationFailure;
-        expect(cause).toBeInstanceOf(ApplicationFailure);
-        expect(cause.type).toBe('InvalidInput');
-        expect(cause.nonRetryable).toBe(true);
-        expect(cause.message).toContain(field);
-      }
-    });
+    await withWorker(configFor(), ({ client, taskQueue }) => expectWorkflowRejects(client, taskQueue, 'dailyHealthCheck', 'dhc-bad-input', [
+      [{ checks: ['disk', 'nope'] }, 'checks.1'],
+      [{ thresholds: { diskWarnPercent: 'high' } }, 'thresholds.diskWarnPercent'],
+      [{ thresholds: { diskWarnPercent: 90, diskCriticalPercent: 85 } }, 'diskWarnPercent'],
+      [{ unexpected: true }, 'unexpected'],
+    ]));
     // Nothing ran, so nothing was reported.
     const { rows } = await reportDb.pool.query(`SELECT count(*)::int AS n FROM maintenance_runs WHERE workflow_id LIKE 'dhc-bad-input-%'`);
     expect(rows[0].n).toBe(0);

@@ -219,7 +219,7 @@ describe('Kubernetes activities against the API double', () => {
     expect(((await runActivity(a.cleanupClusterResources, { mode: 'delete' })) as CleanupResult).candidates).toEqual([]);
   });
 
-  it('health checks: error lines per container, usage against limits, node conditions, inventory', async () => {
+  it('health checks: error lines per container, usage against limits, node conditions, inventory, cluster-admin holders', async () => {
     addNode(k8s, 'n1', { kubeletVersion: 'v1.30.2' });
     addNode(k8s, 'n2', { kubeletVersion: 'v1.29.9', ready: false });
     addDeployment(k8s, 'backend', { replicas: 2, resources: { limits: { cpu: '500m', memory: '256Mi' } } });
@@ -247,6 +247,11 @@ describe('Kubernetes activities against the API double', () => {
     });
     const findings = (inventory as { findings: { check: string; status: string }[] }).findings.map((f) => `${f.check}:${f.status}`);
     expect(findings).toEqual(expect.arrayContaining(['k8s.kubelet-versions:warn', 'k8s.pdb:warn', 'k8s.node:critical']));
+
+    k8s.create('rbac.authorization.k8s.io', 'clusterrolebindings', {
+      metadata: { name: 'ops' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'bob' }],
+    });
+    expect(await runActivity(a.reviewClusterAdminBindings)).toMatchObject([{ target: 'User/bob', status: 'warn' }]);
 
     k8s.metricsApi = false;
     expect((await runActivity(a.checkPodResourceUsage))[0]).toMatchObject({ status: 'skipped', detail: expect.stringContaining('metrics API unavailable') });

@@ -1,9 +1,8 @@
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync } from 'node:fs';
 import { historyFromJSON } from '@temporalio/common/lib/proto-utils.js';
 import { Worker } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
-import { HISTORIES_DIR } from './helpers/histories.js';
+import { HISTORIES_DIR, readHistory } from './helpers/histories.js';
 import { workflowBundle } from './helpers/temporal.js';
 
 // Histories recorded from real runs (RECORD_HISTORIES=1 npm test). A workflow change that would
@@ -14,14 +13,15 @@ describe('replay of stored histories', () => {
   it('has a stored history for each released workflow', () => {
     expect(files).toEqual(expect.arrayContaining([
       'dailyHealthCheck.json', 'eveningStatus.json', 'nodeUpdate.json', 'applicationUpdate.json', 'rollingNodeUpdate.json',
+      'quarterlyReview.json', 'emergencyMaintenance.json', 'annualUpgrade.json', 'weeklySecurityReview.json', 'weeklyDatabaseMaintenance.json',
     ]));
   });
 
   it('replays every stored history without nondeterminism', async () => {
-    const histories = files.map((f) => ({
-      workflowId: f.replace(/\.json$/, ''),
-      history: historyFromJSON(JSON.parse(readFileSync(join(HISTORIES_DIR, f), 'utf8'))),
-    }));
+    const histories = files.map((f) => {
+      const { workflowId, history } = readHistory(f);
+      return { workflowId, history: historyFromJSON(history) };
+    });
     const results = [];
     for await (const r of Worker.runReplayHistories({ workflowBundle: await workflowBundle() }, histories)) results.push(r);
     expect(results).toHaveLength(files.length);

@@ -1,6 +1,11 @@
 // The worker's workflow bundle entry point: every workflow type on task queue `maintenance`.
+export { annualUpgrade } from './annual-upgrade.js';
 export { applicationUpdate } from './application-update.js';
 export { dailyHealthCheck } from './daily-health-check.js';
+export { emergencyMaintenance } from './emergency-maintenance.js';
 export { eveningStatus } from './evening-status.js';
 export { nodeUpdate } from './node-update.js';
+export { quarterlyReview } from './quarterly-review.js';
 export { rollingNodeUpdate } from './rolling-node-update.js';
+export { weeklyDatabaseMaintenance } from './weekly-database-maintenance.js';
+export { weeklySecurityReview } from './weekly-security-review.js';

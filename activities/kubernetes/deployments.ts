@@ -4,6 +4,7 @@ import { annotation, canonicalJson, isNotFound, permanentFailure, pollUntil, SKI
 const REVISION = 'deployment.kubernetes.io/revision';
 const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
 const TEMPLATE_HASH = 'pod-template-hash';
+const RESTARTED_AT = 'kubectl.kubernetes.io/restartedAt';
 
 export interface DeploymentRef {
   deployment: string;
@@ -143,6 +144,34 @@ export function createDeploymentActivities({ kube, namespace: defaultNamespace }
       // A full replace with the read resourceVersion: a concurrent change answers 409 and the retry starts over.
       await apps().replaceNamespacedDeployment({ name: d.metadata!.name!, namespace: d.metadata!.namespace!, body: { ...d, spec: { ...d.spec!, template } } });
       return { changed: true, replicaSet };
+    },
+
+    /**
+     * `kubectl rollout restart`, made idempotent: the restart stamp comes from the caller (fixed in
+     * workflow history), so a retry finds it already set and changes nothing.
+     */
+    async restartDeployment(input: DeploymentRef & { restartedAt: string }): Promise<{ changed: boolean } | Skipped> {
+      if (!kube) return SKIPPED;
+      const d = await readDeployment(input);
+      if (d.spec?.template.metadata?.annotations?.[RESTARTED_AT] === input.restartedAt) return { changed: false };
+      await apps().patchNamespacedDeployment(
+        { name: input.deployment, namespace: d.metadata!.namespace!, body: { spec: { template: { metadata: { annotations: { [RESTARTED_AT]: input.restartedAt } } } } } },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+      return { changed: true };
+    },
+
+    /** `kubectl scale`: sets the replica count; no change when it already has it. */
+    async scaleDeployment(input: DeploymentRef & { replicas: number }): Promise<{ changed: boolean; previousReplicas: number } | Skipped> {
+      if (!kube) return SKIPPED;
+      const d = await readDeployment(input);
+      const previousReplicas = d.spec?.replicas ?? 1;
+      if (previousReplicas === input.replicas) return { changed: false, previousReplicas };
+      await apps().patchNamespacedDeployment(
+        { name: input.deployment, namespace: d.metadata!.namespace!, body: { spec: { replicas: input.replicas } } },
+        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      );
+      return { changed: true, previousReplicas };
     },
   };
 }

@@ -3,6 +3,7 @@ import type { KubernetesDeps } from './common.js';
 import { createDeploymentActivities } from './deployments.js';
 import { createHealthActivities } from './health.js';
 import { createNodeActivities } from './nodes.js';
+import { createSecurityActivities } from './security.js';
 
 export type { KubernetesDeps, Skipped } from './common.js';
 
@@ -13,5 +14,6 @@ export function createKubernetesActivities(deps: KubernetesDeps) {
     ...createNodeActivities(deps),
     ...createDeploymentActivities(deps),
     ...createCleanupActivities(deps),
+    ...createSecurityActivities(deps),
   };
 }

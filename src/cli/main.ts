@@ -8,7 +8,8 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { OUTCOMES, type RunStatus } from '../domain/run.js';
 import { createLogger } from '../logger.js';
 import { connectClient } from '../temporal.js';
-import { statusQuery } from '../../workflows/lib/definitions.js';
+import { approveSignal, rejectSignal, statusQuery } from '../../workflows/lib/definitions.js';
+import { EMERGENCY_ACTION_KINDS, EmergencyInput } from '../domain/emergency.js';
 
 /** A user-facing failure: printed as one line, exit code 1. */
 class CliError extends Error {}
@@ -39,6 +40,28 @@ function positiveInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`'${value}' is not a positive whole number`);
   return n;
+}
+
+/** `kind key=value ...` → an action object; values that look like numbers or booleans become them. */
+export function parseAction(spec: string, previous: unknown[] = []): unknown[] {
+  const [kind, ...pairs] = spec.trim().split(/\s+/);
+  if (!kind || !EMERGENCY_ACTION_KINDS.includes(kind as never)) {
+    throw new InvalidArgumentError(`unknown action kind '${kind ?? ''}' (known: ${EMERGENCY_ACTION_KINDS.join(', ')})`);
+  }
+  const action: Record<string, unknown> = { kind };
+  for (const pair of pairs) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new InvalidArgumentError(`'${pair}' is not key=value`);
+    const raw = pair.slice(eq + 1);
+    action[pair.slice(0, eq)] = /^\d+$/.test(raw) ? Number(raw) : raw === 'true' ? true : raw === 'false' ? false : raw;
+  }
+  return [...previous, action];
+}
+
+function approverIdentity(value: string | undefined): string {
+  const who = value ?? process.env.MAINT_APPROVER ?? process.env.USER;
+  if (!who) throw new CliError('say who you are: --as <approver> (or set MAINT_APPROVER)');
+  return who;
 }
 
 function outcome(value: string): string {
@@ -112,6 +135,51 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
     });
 
   program
+    .command('emergency')
+    .description('emergency maintenance (seed: assess, approve, execute, verify, post-mortem)')
+    .command('start')
+    .description('request emergency maintenance; nothing runs until it is approved')
+    .requiredOption('--reason <text>', 'what is wrong')
+    .requiredOption('--severity <level>', 'critical | high | medium | low')
+    .requiredOption('--action <spec>', `repeatable: "<kind> key=value ..." (kinds: ${EMERGENCY_ACTION_KINDS.join(', ')})`, parseAction, [])
+    .option('--requested-by <name>', 'who asks (default: MAINT_APPROVER or USER); cannot approve alone')
+    .action(async (opts: { reason: string; severity: string; action: unknown[]; requestedBy?: string }) => {
+      const config = io.config();
+      const parsed = EmergencyInput.safeParse({ reason: opts.reason, severity: opts.severity, requestedBy: approverIdentity(opts.requestedBy), actions: opts.action });
+      if (!parsed.success) {
+        throw new CliError(`invalid emergency request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+      }
+      const workflowId = `emergency-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${Math.random().toString(36).slice(2, 6)}`;
+      await (await temporal()).workflow.start('emergencyMaintenance', { taskQueue: config.temporal.taskQueue, workflowId, args: [parsed.data] });
+      io.out(`${workflowId} started; waiting for approval`);
+      io.out(`${config.temporalUiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`);
+    });
+
+  program
+    .command('approve <workflowId>')
+    .description('approve a run waiting for approval (same signal as the Slack button)')
+    .option('--as <approver>', 'your approver name (default: MAINT_APPROVER or USER)')
+    .option('--comment <text>', 'recorded with the decision')
+    .action(async (workflowId: string, opts: { as?: string; comment?: string }) => {
+      const approver = approverIdentity(opts.as);
+      await (await temporal()).workflow.getHandle(workflowId).signal(approveSignal, { approver, comment: opts.comment, via: 'cli' })
+        .catch(notFound(`no running workflow '${workflowId}'`));
+      io.out(`${workflowId}: approval by ${approver} sent (maint status ${workflowId} shows whether it counted)`);
+    });
+
+  program
+    .command('reject <workflowId>')
+    .description('reject a run waiting for approval; nothing it planned is executed')
+    .option('--as <approver>', 'your approver name (default: MAINT_APPROVER or USER)')
+    .requiredOption('--reason <text>', 'why')
+    .action(async (workflowId: string, opts: { as?: string; reason: string }) => {
+      const approver = approverIdentity(opts.as);
+      await (await temporal()).workflow.getHandle(workflowId).signal(rejectSignal, { approver, reason: opts.reason, via: 'cli' })
+        .catch(notFound(`no running workflow '${workflowId}'`));
+      io.out(`${workflowId}: rejection by ${approver} sent`);
+    });
+
+  program
     .command('status <workflowId>')
     .description("a run's phase, steps, approvals and what it waits for")
     .option('--run-id <runId>', 'a specific run (default: the latest)')
@@ -133,7 +201,7 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
       if (status) {
         if (status.waitingFor) io.out(`waiting for: ${status.waitingFor}`);
         io.out(table(status.steps.map((s) => ({ step: s.name, outcome: s.outcome, detail: s.detail ?? '' }))));
-        for (const a of status.approvals) io.out(`${a.decision} by ${a.approver} at ${a.at}${a.comment ? `: ${a.comment}` : ''}`);
+        for (const a of status.approvals) io.out(`${a.decision} by ${a.approver} via ${a.via ?? '?'} at ${a.at}${a.comment ? `: ${a.comment}` : ''}${a.ignored ? ` (not counted: ${a.ignored})` : ''}`);
       }
     });
 

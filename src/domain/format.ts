@@ -50,13 +50,50 @@ export function reportSlackMessage(report: RunReport, uiUrl?: string) {
 
 export function alertSlackMessage(report: RunReport) {
   const critical = report.checks.filter((c) => c.status === 'critical');
-  const text = `:rotating_light: ${report.kind} found ${critical.length} critical issue(s): ${critical.map((c) => `${c.check} ${c.target}`).join(', ')}`;
+  const text = report.outcome === 'critical'
+    ? `:rotating_light: ${report.kind} found ${critical.length} critical issue(s): ${critical.map((c) => `${c.check} ${c.target}`).join(', ')}`
+    : `:rotating_light: ${report.kind} ${report.outcome}: ${report.summary}`;
   return {
     text,
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text } },
       { type: 'section', text: { type: 'mrkdwn', text: critical.map((c) => `• *${c.check}* ${c.target}: ${c.detail}`).join('\n').slice(0, 2900) } },
       { type: 'context', elements: [{ type: 'mrkdwn', text: `workflow \`${report.workflowId}\`` }] },
+    ],
+  };
+}
+
+export interface ApprovalRequest {
+  workflowId: string;
+  kind: string;
+  title: string;
+  /** Exactly what will be done, one line per action. */
+  plan: string[];
+  approvers: string[];
+  required: number;
+  requester?: string;
+  deadline: string;
+  uiUrl?: string;
+}
+
+/** The approval request: the plan, who may decide, and Approve / Reject buttons carrying the workflow id. */
+export function approvalRequestMessage(r: ApprovalRequest, escalation = false) {
+  const who = `${r.required > 1 ? `${r.required} distinct approvers` : 'one approver'} from ${r.approvers.join(', ')}${r.requester ? ` (not ${r.requester} alone)` : ''}`;
+  const text = `${escalation ? ':rotating_light: ESCALATION: still waiting for approval. ' : ''}${r.kind} needs approval: ${r.title}`;
+  return {
+    text,
+    blocks: [
+      { type: 'header', text: { type: 'plain_text', text: `${escalation ? 'Escalation: ' : ''}${r.kind} needs approval`.slice(0, 150) } },
+      { type: 'section', text: { type: 'mrkdwn', text: `*${r.title}*\n${r.plan.map((p) => `• ${p}`).join('\n')}`.slice(0, 2900) } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `Needs ${who} before ${r.deadline}. Workflow \`${r.workflowId}\`${r.uiUrl ? ` · <${r.uiUrl}|open in Temporal UI>` : ''}` }] },
+      {
+        type: 'actions',
+        block_id: 'approval',
+        elements: [
+          { type: 'button', action_id: 'approve', style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: r.workflowId },
+          { type: 'button', action_id: 'reject', style: 'danger', text: { type: 'plain_text', text: 'Reject' }, value: r.workflowId },
+        ],
+      },
     ],
   };
 }

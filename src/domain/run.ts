@@ -8,7 +8,7 @@ export const SEARCH_ATTRIBUTES = {
   outcome: defineSearchAttributeKey('MaintenanceOutcome', SearchAttributeType.KEYWORD),
 } as const;
 
-export const OUTCOMES = ['running', 'ok', 'warn', 'critical', 'failed', 'skipped', 'rejected', 'cancelled'] as const;
+export const OUTCOMES = ['running', 'ok', 'warn', 'critical', 'failed', 'skipped', 'rejected', 'timed-out', 'cancelled'] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 export type StepOutcome = 'running' | 'ok' | 'warn' | 'critical' | 'failed' | 'skipped';
@@ -25,8 +25,11 @@ export interface ApprovalRecord {
   decision: 'approve' | 'reject';
   approver: string;
   at: string;
+  /** Which path the decision came through: slack, slash-command, cli, temporal-cli. */
   via?: string;
   comment?: string;
+  /** Why a decision was not counted (not on the allow-list, already counted, requester alone). */
+  ignored?: string;
 }
 
 /** What the `status` query returns for every maintenance workflow. */

@@ -3,7 +3,8 @@ import { z } from 'zod';
 // Maintenance windows are data (seed: "Maintenance Window Policy"), evaluated in UTC.
 // Pure functions so workflows can reason about windows deterministically from workflow time.
 
-const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'expected HH:MM (UTC)');
+// Seconds are optional: operators write HH:MM; tests open a window a few seconds from now.
+const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'expected HH:MM or HH:MM:SS (UTC)');
 const common = { name: z.string().min(1), start: HHMM, durationMinutes: z.number().int().positive() };
 
 export const WindowSpecSchema = z.discriminatedUnion('every', [
@@ -69,13 +70,13 @@ function matchesDay(spec: WindowSpec, day: Date): boolean {
 export function windowOccurrences(specs: readonly WindowSpec[], from: Date, to: Date): WindowOccurrence[] {
   const out: WindowOccurrence[] = [];
   for (const spec of specs) {
-    const [hh, mm] = spec.start.split(':').map(Number) as [number, number];
+    const [hh, mm, ss = 0] = spec.start.split(':').map(Number) as [number, number, number?];
     const lookBackDays = Math.ceil(spec.durationMinutes / 1440) + 1;
     const firstDay = Date.UTC(from.getUTCFullYear(), from.getUTCMonth(), from.getUTCDate()) - lookBackDays * DAY_MS;
     for (let dayMs = firstDay; dayMs < to.getTime(); dayMs += DAY_MS) {
       const day = new Date(dayMs);
       if (!matchesDay(spec, day)) continue;
-      const start = dayMs + (hh * 60 + mm) * 60_000;
+      const start = dayMs + ((hh * 60 + mm) * 60 + ss) * 1000;
       const end = start + spec.durationMinutes * 60_000;
       if (end > from.getTime() && start < to.getTime()) {
         out.push({ name: spec.name, start: new Date(start).toISOString(), end: new Date(end).toISOString() });

@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import type { temporal } from '@temporalio/proto';
@@ -10,8 +10,16 @@ export const HISTORIES_DIR = join(import.meta.dirname, '..', 'histories');
  * recorded once per released workflow version and committed; replaying them proves that changed
  * workflow code still makes the same decisions (or is guarded by `patched()`).
  */
-export async function recordHistory(name: string, history: temporal.api.history.v1.IHistory): Promise<void> {
+export async function recordHistory(name: string, history: temporal.api.history.v1.IHistory, workflowId?: string): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
   mkdirSync(HISTORIES_DIR, { recursive: true });
-  writeFileSync(join(HISTORIES_DIR, `${name}.json`), historyToJSON(history));
+  // The workflow id is kept beside the events: workflows that derive child ids from it replay only under it.
+  const json = { ...(JSON.parse(historyToJSON(history)) as object), ...(workflowId ? { workflowId } : {}) };
+  writeFileSync(join(HISTORIES_DIR, `${name}.json`), JSON.stringify(json, null, 2));
+}
+
+/** A stored history and the workflow id it ran under (the file name when none was kept). */
+export function readHistory(file: string): { workflowId: string; history: unknown } {
+  const { workflowId, ...history } = JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')) as { workflowId?: string };
+  return { workflowId: workflowId ?? file.replace(/\.json$/, ''), history };
 }

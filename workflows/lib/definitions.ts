@@ -7,3 +7,5 @@ export const approveSignal = defineSignal<[{ approver: string; comment?: string;
 export const rejectSignal = defineSignal<[{ approver: string; reason: string; via?: string }]>('reject');
 /** `nodeUpdate`: the node's update (outside this system) is done; the run goes on to wait for Ready. */
 export const nodeUpdatedSignal = defineSignal<[{ by?: string; detail?: string }?]>('nodeUpdated');
+/** `annualUpgrade`: the people doing the database major-version upgrade say it is done. */
+export const databaseUpgradedSignal = defineSignal<[{ by?: string; detail?: string }?]>('databaseUpgraded');

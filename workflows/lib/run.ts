@@ -22,7 +22,7 @@ export interface FinishOptions {
   checks?: CheckResult[];
   outcome?: Outcome;
   details?: Record<string, unknown>;
-  /** Send an alert to the alert channel when the outcome is critical. */
+  /** Send an alert to the alert channel when the outcome is critical or failed. */
   alertOnCritical?: boolean;
 }
 
@@ -49,13 +49,18 @@ export class MaintenanceRun {
     }));
   }
 
-  /** Runs one step, recording its outcome; a thrown error is recorded as "failed" and re-thrown. */
-  async step<T>(name: string, fn: () => Promise<T>, grade: (result: T) => StepOutcome = () => 'ok'): Promise<T> {
+  /**
+   * Runs one step, recording its outcome (and, if `grade` gives one, a detail); a thrown error is
+   * recorded as "failed" and re-thrown.
+   */
+  async step<T>(name: string, fn: () => Promise<T>, grade: (result: T) => StepOutcome | { outcome: StepOutcome; detail: string } = () => 'ok'): Promise<T> {
     const record: StepRecord = { name, outcome: 'running', startedAt: new Date().toISOString() };
     this.steps.push(record);
     try {
       const result = await fn();
-      record.outcome = grade(result);
+      const graded = grade(result);
+      if (typeof graded === 'string') record.outcome = graded;
+      else Object.assign(record, graded);
       return result;
     } catch (err) {
       record.outcome = 'failed';
@@ -86,7 +91,8 @@ export class MaintenanceRun {
     const deliveries: DeliveryRecord[] = [
       await deliver('slack', () => delivery.postSlackMessage(reportSlackMessage(report))),
     ];
-    if (options.alertOnCritical && report.outcome === 'critical') {
+    // Failures always alert; critical findings alert where the workflow asks (checks, not digests).
+    if (report.outcome === 'failed' || report.outcome === 'timed-out' || (options.alertOnCritical && report.outcome === 'critical')) {
       deliveries.push(await deliver('alert', () => delivery.postSlackAlert(alertSlackMessage(report))));
     }
     report.details = { ...report.details, deliveries };

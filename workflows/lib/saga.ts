@@ -15,6 +15,12 @@ export class Compensations {
     this.stack.push({ name, undo });
   }
 
+  /** Forgets a compensation whose work should stand even if a later step fails. */
+  drop(name: string): void {
+    const i = this.stack.findLastIndex((c) => c.name === name);
+    if (i >= 0) this.stack.splice(i, 1);
+  }
+
   /** Runs every compensation, newest first; each is a recorded step, and one failing does not stop the rest. */
   async unwind(): Promise<string[]> {
     const done: string[] = [];

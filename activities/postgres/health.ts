@@ -1,8 +1,8 @@
 import type pg from 'pg';
-import { gradeAbove, skipped, type CheckResult } from '../src/domain/checks.js';
-import type { Thresholds } from '../src/domain/thresholds.js';
+import { gradeAbove, skipped, type CheckResult } from '../../src/domain/checks.js';
+import type { Thresholds } from '../../src/domain/thresholds.js';
 
-export interface PostgresDeps {
+interface PostgresHealthDeps {
   db: pg.Pool;
   /** How reports name the database: never the connection string (it may hold a password). */
   databaseLabel: string;
@@ -10,7 +10,7 @@ export interface PostgresDeps {
 
 const CHECK_TIMEOUT = "SET LOCAL statement_timeout = '10s'";
 
-export function createPostgresActivities({ db, databaseLabel }: PostgresDeps) {
+export function createPostgresHealthActivities({ db, databaseLabel }: PostgresHealthDeps) {
   return {
     /**
      * Seed: "Verify database connectivity and performance", `count(*) FROM pg_stat_activity`

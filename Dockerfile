@@ -1,0 +1,20 @@
+# The worker and the approval bridge: compiled JavaScript and a prebuilt workflow bundle.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm install --no-audit --no-fund
+COPY . .
+RUN npm run build && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+# pg_dump / pg_restore for backups and restore tests.
+RUN apt-get update && apt-get install -y --no-install-recommends postgresql-client && rm -rf /var/lib/apt/lists/*
+WORKDIR /app
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/package.json ./
+COPY --from=build /app/bin ./bin
+ENV NODE_ENV=production WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
+USER node
+EXPOSE 9464
+CMD ["node", "dist/src/worker.js"]

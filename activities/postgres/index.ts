@@ -1,0 +1,58 @@
+import type pg from 'pg';
+import type { DatabaseMaintenanceConfig } from '../../src/config.js';
+import { SEED_WINDOWS, type WindowSpec } from '../../src/domain/windows.js';
+import { createAccessActivities } from './access.js';
+import { createArchiveActivities } from './archive.js';
+import { createBackupActivities } from './backup.js';
+import { createCleanupActivities } from './cleanup.js';
+import { createPostgresHealthActivities } from './health.js';
+import { createMaintenanceActivities } from './maintenance.js';
+import { createQueryActivities } from './queries.js';
+import { createStatisticsActivities } from './statistics.js';
+
+export interface PostgresDeps {
+  /** The booking database being maintained. */
+  db: pg.Pool;
+  /** The maintenance store (temp-table sightings live there, not in the booking database). */
+  reports: pg.Pool;
+  /** Its connection URL, for pg_dump/pg_restore; may hold a password: never logged or reported. */
+  databaseUrl: string;
+  /** How reports name the database: never the connection string. */
+  databaseLabel: string;
+  settings: DatabaseMaintenanceConfig;
+  /** Configured maintenance windows; the weekly database work uses the one named "weekly". */
+  windows: WindowSpec[];
+}
+
+/** What a database maintenance run works with, read once and recorded in history. Holds no secrets. */
+export interface DatabaseMaintenancePlan {
+  database: string;
+  archiveAfterDays: number;
+  batchSize: number;
+  lockTimeoutMs: number;
+  backupConfigured: boolean;
+  tempTableRule: DatabaseMaintenanceConfig['tempTables'] | null;
+  weeklyWindow: WindowSpec;
+}
+
+/** Every PostgreSQL activity, one module per concern, sharing the configured timeouts. */
+export function createPostgresActivities({ db, reports, databaseUrl, databaseLabel, settings, windows }: PostgresDeps) {
+  const timeouts = { lockTimeoutMs: settings.lockTimeoutMs, statementTimeoutMs: settings.statementTimeoutMs };
+  const weeklyWindow = windows.find((w) => w.name === 'weekly') ?? SEED_WINDOWS.find((w) => w.name === 'weekly')!;
+  return {
+    async resolveDatabaseMaintenancePlan(): Promise<DatabaseMaintenancePlan> {
+      return {
+        database: databaseLabel, archiveAfterDays: settings.archiveAfterDays, batchSize: settings.batchSize, lockTimeoutMs: settings.lockTimeoutMs,
+        backupConfigured: settings.backupDirectory !== undefined, tempTableRule: settings.tempTables ?? null, weeklyWindow,
+      };
+    },
+    ...createPostgresHealthActivities({ db, databaseLabel }),
+    ...createMaintenanceActivities({ db, timeouts }),
+    ...createStatisticsActivities({ db, timeouts, databaseLabel }),
+    ...createArchiveActivities({ db, timeouts }),
+    ...createCleanupActivities({ db, reports, timeouts, databaseLabel, tempTableRule: settings.tempTables }),
+    ...createBackupActivities({ db, databaseUrl, backupDirectory: settings.backupDirectory, pgBinDir: settings.pgBinDir, timeouts }),
+    ...createQueryActivities({ db }),
+    ...createAccessActivities({ db, databaseLabel }),
+  };
+}

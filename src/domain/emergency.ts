@@ -1,0 +1,57 @@
+import { z } from 'zod';
+
+// The emergency request (seed: "Emergency Maintenance Procedures"), validated once by the CLI and
+// again by the workflow, so a bad action kind or target fails before anyone is asked to approve.
+
+const k8sName = z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a Kubernetes object name (lowercase letters, digits, "-", ".")');
+const namespace = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes namespace').default('default');
+/** A table name, optionally schema-qualified; quoted again where it is used. */
+export const TableName = z.string().max(127).regex(/^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'expected a table name like bookings or public.bookings');
+export const ApproverName = z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/i, 'expected an approver name (letters, digits, ".", "_", "@", "-")');
+
+export const EmergencyAction = z.discriminatedUnion('kind', [
+  z.object({ kind: z.literal('drain-node'), node: k8sName, allowUnmanagedPods: z.boolean().default(false) }).strict(),
+  z.object({ kind: z.literal('rollback-deployment'), namespace, deployment: k8sName, revision: z.number().int().positive() }).strict(),
+  z.object({ kind: z.literal('restart-deployment'), namespace, deployment: k8sName }).strict(),
+  z.object({ kind: z.literal('scale-deployment'), namespace, deployment: k8sName, replicas: z.number().int().min(0).max(100) }).strict(),
+  z.object({ kind: z.literal('cancel-runaway-queries'), olderThanSeconds: z.number().int().min(30), terminate: z.boolean().default(false) }).strict(),
+]);
+export type EmergencyAction = z.output<typeof EmergencyAction>;
+export const EMERGENCY_ACTION_KINDS = EmergencyAction.options.map((o) => o.shape.kind.value);
+
+export const SEVERITIES = ['critical', 'high', 'medium', 'low'] as const;
+/** How long approval may take before escalation and before the request lapses, per severity (seed: approval within 15-30 min). */
+export const APPROVAL_TIMING: Record<(typeof SEVERITIES)[number], { escalateAfterSeconds: number; timeoutSeconds: number }> = {
+  critical: { escalateAfterSeconds: 5 * 60, timeoutSeconds: 15 * 60 },
+  high: { escalateAfterSeconds: 10 * 60, timeoutSeconds: 30 * 60 },
+  medium: { escalateAfterSeconds: 30 * 60, timeoutSeconds: 2 * 3600 },
+  low: { escalateAfterSeconds: 2 * 3600, timeoutSeconds: 8 * 3600 },
+};
+
+export const EmergencyInput = z
+  .object({
+    reason: z.string().trim().min(3).max(500),
+    severity: z.enum(SEVERITIES),
+    requestedBy: ApproverName,
+    actions: z.array(EmergencyAction).min(1).max(20),
+    /** Overrides of the severity's approval timing (tests use seconds). */
+    approval: z.object({ escalateAfterSeconds: z.number().positive(), timeoutSeconds: z.number().positive() }).strict().optional(),
+    /** Seed: post-mortem within 24 hours. */
+    postMortemDelaySeconds: z.number().positive().default(24 * 3600),
+  })
+  .strict()
+  .refine((i) => !i.approval || i.approval.escalateAfterSeconds < i.approval.timeoutSeconds, {
+    message: 'escalateAfterSeconds must be less than timeoutSeconds', path: ['approval', 'escalateAfterSeconds'],
+  });
+export type EmergencyInput = z.input<typeof EmergencyInput>;
+
+/** One line per action, as it appears in the approval request and the report. */
+export function describeAction(a: EmergencyAction): string {
+  switch (a.kind) {
+    case 'drain-node': return `cordon and drain node ${a.node}${a.allowUnmanagedPods ? ' (unmanaged pods allowed)' : ''}`;
+    case 'rollback-deployment': return `roll back deployment ${a.namespace}/${a.deployment} to revision ${a.revision}`;
+    case 'restart-deployment': return `restart deployment ${a.namespace}/${a.deployment} (rolling)`;
+    case 'scale-deployment': return `scale deployment ${a.namespace}/${a.deployment} to ${a.replicas} replicas`;
+    case 'cancel-runaway-queries': return `${a.terminate ? 'terminate' : 'cancel'} queries running longer than ${a.olderThanSeconds} s`;
+  }
+}

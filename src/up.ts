@@ -1,0 +1,196 @@
+// `npm run up`: the whole product on one machine, on embedded defaults. Starts the Temporal dev
+// server (UI on :8233, history in .data/temporal.db), the worker, applies the schedules, makes a
+// demo booking database when none is configured, triggers one dailyHealthCheck, and prints where
+// to look. Ctrl-C stops everything it started.
+import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Connection } from '@temporalio/client';
+import { SCHEDULES } from '../schedules/definitions.js';
+import { applySchedules, ensureSearchAttributes } from '../schedules/apply.js';
+import { ConfigError, loadConfig, redactUrl, type Config } from './config.js';
+import { ensureDatabase, seedDemoBookings } from './demo-db.js';
+import { startDevServer, type DevServer } from './devserver.js';
+import { connectClient } from './temporal.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DATA = join(ROOT, '.data');
+const UI_PORT = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
+
+const say = (msg: string) => console.log(`up: ${msg}`);
+
+/** The local demo's targets: real local services (the Temporal UI, the worker), a local backup folder. */
+function writeDemoConfig(metricsPort: number): string {
+  const path = join(DATA, 'local-config.json');
+  writeFileSync(path, JSON.stringify({
+    targets: {
+      http: [
+        { name: 'temporal-ui', url: `http://127.0.0.1:${UI_PORT}/` },
+        { name: 'worker-healthz', url: `http://127.0.0.1:${metricsPort}/healthz`, budgetMs: 500 },
+      ],
+      diskPaths: ['/'],
+      backup: { directory: join(DATA, 'backups') },
+    },
+  }, null, 2));
+  return path;
+}
+
+async function answers(address: string): Promise<boolean> {
+  try {
+    const c = await Connection.connect({ address, connectTimeout: '1 second' });
+    await c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+}
+
+/** The demo's first backup, so the backup-freshness check has something real to measure. */
+function ensureDemoBackup(config: Config): void {
+  const dir = join(DATA, 'backups');
+  mkdirSync(dir, { recursive: true });
+  if (readdirSync(dir).some((f) => f.endsWith('.dump'))) return;
+  const file = join(dir, `${databaseName(config.databaseUrl)}-${new Date().toISOString().replace(/[:.]/g, '-')}.dump`);
+  execFileSync('pg_dump', ['--format=custom', `--file=${file}`, `--dbname=${config.databaseUrl}`], { stdio: 'inherit' });
+  say(`demo backup written to ${file}`);
+}
+
+async function waitForHealthz(url: string, service: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (service.exitCode !== null) throw new Error(`${url} never answered: the process exited with code ${service.exitCode}`);
+    const ok = await fetch(url).then((r) => r.ok).catch(() => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 300));
+  }
+  throw new Error(`${url} did not report healthy within 60 s`);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(DATA, { recursive: true });
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const metricsPort = Number(env.METRICS_PORT ?? 9464);
+  env.MAINT_CONFIG ??= writeDemoConfig(metricsPort);
+  let config: Config;
+  try {
+    config = loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      console.error(err.message);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  const started: { name: string; stop: () => Promise<void> }[] = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping');
+    for (const s of started.reverse()) await s.stop().catch((err: Error) => console.error(`up: stopping ${s.name}: ${err.message}`));
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  try {
+    // The booking database and the report store on the local PostgreSQL.
+    const admin = new URL(config.databaseUrl);
+    admin.pathname = '/postgres';
+    if (!process.env.DATABASE_URL) {
+      if (await ensureDatabase(admin.toString(), databaseName(config.databaseUrl))) say(`created demo database ${redactUrl(config.databaseUrl)}`);
+      if ((await seedDemoBookings(config.databaseUrl)).seeded) say('seeded demo bookings, sessions and reset tokens');
+      ensureDemoBackup(config);
+    }
+    if (!process.env.MAINT_DATABASE_URL) {
+      const reportsAdmin = new URL(config.reportDatabaseUrl);
+      reportsAdmin.pathname = '/postgres';
+      await ensureDatabase(reportsAdmin.toString(), databaseName(config.reportDatabaseUrl));
+    }
+
+    // Temporal: reuse a server that already answers, else start the dev server with the UI.
+    let server: DevServer | undefined;
+    if (await answers(config.temporal.address)) {
+      say(`using the Temporal server already at ${config.temporal.address}`);
+    } else {
+      const port = Number(config.temporal.address.split(':').pop());
+      say(`starting the Temporal dev server on ${config.temporal.address}, UI on :${UI_PORT} (log: .data/temporal.log)`);
+      const log = openSync(join(DATA, 'temporal.log'), 'a');
+      server = await startDevServer({ port, uiPort: UI_PORT, dbFilename: join(DATA, 'temporal.db'), logLevel: 'warn', output: log });
+      started.push({ name: 'temporal', stop: () => server!.stop() });
+    }
+
+    const client = await connectClient(config);
+    await ensureSearchAttributes(client, config.temporal.namespace);
+
+    const startService = (name: string, entry: string): ChildProcess => {
+      say(`starting the ${name} (log: .data/${name}.log)`);
+      const log = openSync(join(DATA, `${name}.log`), 'a');
+      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', entry)], { env, stdio: ['ignore', log, log] });
+      started.push({
+        name,
+        stop: () => new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
+      });
+      child.once('exit', (code) => {
+        if (!stopping) {
+          console.error(`up: ${name} exited with code ${code}; see .data/${name}.log`);
+          void stopAll(1);
+        }
+      });
+      return child;
+    };
+    const worker = startService('worker', 'worker.ts');
+    const bridge = startService('bridge', 'bridge.ts');
+    await waitForHealthz(`http://127.0.0.1:${metricsPort}/healthz`, worker);
+    await waitForHealthz(`http://127.0.0.1:${config.bridge.port}/healthz`, bridge);
+
+    const results = await applySchedules(client, SCHEDULES, { taskQueue: config.temporal.taskQueue });
+    say(`schedules: ${results.map((r) => `${r.id} ${r.action}`).join(', ')}`);
+
+    const handle = client.schedule.getHandle('daily-health-check');
+    const before = (await handle.describe()).info.recentActions.length;
+    await handle.trigger();
+    let workflowId: string | undefined;
+    for (let i = 0; i < 50 && !workflowId; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const actions = (await handle.describe()).info.recentActions;
+      if (actions.length > before) workflowId = actions.at(-1)?.action.workflow.workflowId;
+    }
+    const ui = `http://localhost:${UI_PORT}`;
+    const ns = encodeURIComponent(config.temporal.namespace);
+    console.log(`
+TRIXTECH maintenance is up.
+  Temporal UI        ${ui}/namespaces/${ns}/workflows
+  health check run   ${workflowId ? `${ui}/namespaces/${ns}/workflows/${encodeURIComponent(workflowId)}` : '(triggered; see the UI)'}
+  schedules          ${ui}/namespaces/${ns}/schedules   (or: npx maint schedules list)
+  worker metrics     http://localhost:${metricsPort}/metrics
+  approval bridge    http://localhost:${config.bridge.port}/slack/interactions, /slack/commands${config.slack.signingSecret ? '' : ' (set SLACK_SIGNING_SECRET to accept Slack requests)'}
+  run history        npx maint runs
+  booking database   ${redactUrl(config.databaseUrl)}
+  logs               .data/worker.log, .data/temporal.log
+Ctrl-C stops everything started here.`);
+    if (workflowId) {
+      const result = await client.workflow.getHandle(workflowId).result().catch((err: Error) => ({ summary: `failed: ${err.message}` }));
+      say(`${workflowId}: ${(result as { summary: string }).summary}`);
+    }
+  } catch (err) {
+    console.error(`up: ${(err as Error).message}`);
+    await stopAll(1);
+  }
+}
+
+if (!existsSync(join(ROOT, 'node_modules'))) {
+  console.error('up: node_modules missing; run npm run up (it installs them)');
+  process.exit(1);
+}
+await main();

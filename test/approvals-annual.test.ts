@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import type { WorkflowHandle } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import type { AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
+import { annualUpgrade } from '../workflows/annual-upgrade.js';
+import { databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
+import { addDeployment, addNode } from './k8s-double/fixtures.js';
+import { recordHistory } from './helpers/histories.js';
+import { APP_NAMESPACE, expectAllGranted, startUpdateHook } from './helpers/kube.js';
+import { interactionBody, slackHeaders } from './helpers/slack-signing.js';
+import { SIGNING_SECRET, startStack, uniqueId, until, type Stack } from './helpers/stack.js';
+
+const exec = promisify(execFile);
+
+describe('annualUpgrade: two-person approval before the window, then the upgrade inside it', () => {
+  let stack: Stack;
+  let hook: Awaited<ReturnType<typeof startUpdateHook>>;
+
+  beforeAll(async () => {
+    stack = await startStack({
+      annualUpgrade: { approvers: ['carol', 'dave', 'erin'], required: 2 },
+      slackUsers: { UCAROL: 'carol', UDAVE: 'dave' },
+    });
+    addNode(stack.k8s, 'node-a', { kubeletVersion: 'v1.30.4' });
+    addNode(stack.k8s, 'node-b', { kubeletVersion: 'v1.30.4' });
+    addDeployment(stack.k8s, 'trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0' });
+    hook = await startUpdateHook(stack.k8s, 50, 'v1.31.2');
+  });
+  afterAll(async () => {
+    const served = [...stack.served()];
+    await hook?.close();
+    await stack.stop();
+    expectAllGranted(served);
+  });
+
+  const image = () => (stack.k8s.get('apps', 'deployments', APP_NAMESPACE, 'trixtech-backend') as { spec: { template: { spec: { containers: { image: string }[] } } } })
+    .spec.template.spec.containers[0]!.image;
+  const kubelet = (node: string) => (stack.k8s.get('', 'nodes', undefined, node) as { status: { nodeInfo: { kubeletVersion: string } } }).status.nodeInfo.kubeletVersion;
+  const input = (windowInSeconds: number): AnnualUpgradeInput => ({
+    windowStart: new Date(Date.now() + windowInSeconds * 1000).toISOString(),
+    // Approval is asked for at once (the window is nearer than the lead time), escalated 2 s before the window.
+    windowDuration: '1 hour', approvalLeadTime: '7 days', escalateBefore: '2s',
+    nodeUpdate: { drain: { timeout: '10s', pollInterval: 20, evictionRetry: 50 }, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '10s' }, readyTimeout: '10s', pollInterval: 20 },
+    applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0', rolloutTimeout: '10s', pollInterval: 20 }],
+    databaseUpgrade: { description: 'pg_upgrade 15 -> 16 on the primary', timeout: '20s' },
+  });
+  const approvals = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).approvals;
+
+  it('with one approval when the window opens, nothing runs', async () => {
+    await stack.withBridge(async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('annual-one');
+      const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input(8)] });
+      await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
+      const env = { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: '' };
+      await exec(process.execPath, ['bin/maint.js', 'approve', workflowId, '--as', 'carol'], { env });
+      await exec(process.execPath, ['bin/maint.js', 'approve', workflowId, '--as', 'carol', '--comment', 'again'], { env });
+      await until('both decisions recorded', async () => (await approvals(handle)).length === 2);
+      expect((await approvals(handle))[1]).toMatchObject({ approver: 'carol', ignored: 'already counted' });
+
+      const report = await handle.result();
+      expect(report.outcome).toBe('skipped');
+      expect(report.summary).toContain('approved by 1 of the 2 required');
+      expect(image()).toBe('trixtech/backend:1.0.0');
+      expect(kubelet('node-a')).toBe('v1.30.4');
+      expect(hook.requests).toEqual([]);
+      expect(stack.slack.postsTo('/alert').some((p) => p.body.text?.includes('ESCALATION') && JSON.stringify(p.body).includes(workflowId))).toBe(true);
+    });
+  });
+
+  it('with two distinct approvers it updates the nodes and the application, waits for the database step, and checks health', async () => {
+    await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
+      const workflowId = uniqueId('annual-two');
+      const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input(4)] });
+      await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
+      for (const user of ['UCAROL', 'UDAVE']) {
+        const body = interactionBody(user, 'approve', workflowId, `${stack.slack.url}/respond/annual`);
+        expect((await fetch(`${bridgeUrl}/slack/interactions`, { method: 'POST', body, headers: slackHeaders(body, SIGNING_SECRET) })).status).toBe(200);
+      }
+      await until('the database checkpoint', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal databaseUpgraded') ?? false, 30_000);
+      // The nodes and the application are done before the people's database step.
+      expect(image()).toBe('trixtech/backend:2.0.0');
+      expect([kubelet('node-a'), kubelet('node-b')]).toEqual(['v1.31.2', 'v1.31.2']);
+      await handle.signal(databaseUpgradedSignal, { by: 'erin', detail: 'pg 16.4 running' });
+      const report = await handle.result();
+      await recordHistory('annualUpgrade', await handle.fetchHistory(), workflowId);
+
+      expect(['ok', 'warn']).toContain(report.outcome);
+      expect(report.approvals.filter((a) => !a.ignored).map((a) => a.approver)).toEqual(['carol', 'dave']);
+      expect(hook.requests).toEqual(['node-a', 'node-b']);
+      expect(report.steps.map((s) => s.name)).toEqual(expect.arrayContaining([
+        'backup younger than 24 h', 'monitoring alive', 'record the revision of trixtech-backend', 'rolling node updates',
+        'upgrade trixtech-backend to trixtech/backend:2.0.0', 'database major-version upgrade (human checkpoint)', 'post-maintenance health check',
+      ]));
+      expect((report.details?.recordedRevisions as { revision: string }[])[0]?.revision).toBe('1');
+    });
+  });
+});

@@ -1,0 +1,80 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, redactUrl } from '../src/config.js';
+import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
+
+const run = promisify(execFile);
+
+function configFile(body: unknown): string {
+  const path = join(mkdtempSync(join(tmpdir(), 'maint-cfg-')), 'config.json');
+  writeFileSync(path, typeof body === 'string' ? body : JSON.stringify(body));
+  return path;
+}
+
+function problems(env: Record<string, string>): string[] {
+  try {
+    loadConfig(env);
+  } catch (err) {
+    expect(err).toBeInstanceOf(ConfigError);
+    return (err as ConfigError).problems;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('configuration', () => {
+  it('has working defaults from the SPEC and the seed thresholds', () => {
+    const c = loadConfig({});
+    expect(c.temporal).toMatchObject({ address: 'localhost:7233', namespace: 'default', taskQueue: 'maintenance' });
+    expect(c.thresholds).toEqual(DEFAULT_THRESHOLDS);
+    expect(c.thresholds.diskCriticalPercent).toBe(85);
+    expect(c.thresholds.backupMaxAgeHours).toBe(24);
+    expect(c.thresholds.certWarnDays).toBe(30);
+    expect(c.windows.map((w) => w.name)).toEqual(['daily', 'weekly', 'monthly', 'annual']);
+  });
+
+  it('names every bad field, from env and file, in one error', () => {
+    const file = configFile({
+      targets: { http: [{ name: 'api', url: 'ftp://x' }], diskPaths: ['relative/path'] },
+      thresholds: { certWarnDays: -1 },
+      windows: [{ name: 'w', every: 'week', dayOfWeek: 9, start: '25:00', durationMinutes: 60 }],
+    });
+    const found = problems({ TEMPORAL_ADDRESS: 'no-port', METRICS_PORT: 'abc', DATABASE_URL: 'mysql://db/x', LOG_LEVEL: 'loud', MAINT_CONFIG: file });
+    const text = found.join('\n');
+    for (const field of [
+      'env TEMPORAL_ADDRESS', 'env METRICS_PORT', 'env DATABASE_URL', 'env LOG_LEVEL',
+      'targets.http[0].url', 'targets.diskPaths[0]', 'thresholds.certWarnDays', 'windows[0].dayOfWeek', 'windows[0].start',
+    ]) {
+      expect(text).toContain(field);
+    }
+  });
+
+  it('rejects unknown keys and inconsistent thresholds', () => {
+    expect(problems({ MAINT_CONFIG: configFile({ targets: { htpp: [] } }) }).join()).toMatch(/targets.*htpp/);
+    const text = problems({ MAINT_CONFIG: configFile({ thresholds: { diskWarnPercent: 95, diskCriticalPercent: 85 } }) }).join();
+    expect(text).toContain('thresholds.diskWarnPercent');
+    expect(text).toMatch(/diskWarnPercent \(95\) must not exceed diskCriticalPercent \(85\)/);
+  });
+
+  it('reports an unreadable or malformed file by path', () => {
+    expect(problems({ MAINT_CONFIG: '/nonexistent/maint.json' }).join()).toContain('/nonexistent/maint.json');
+    expect(problems({ MAINT_CONFIG: configFile('{ not json') }).join()).toMatch(/JSON/);
+  });
+
+  it('redacts passwords from connection strings', () => {
+    expect(redactUrl('postgresql://admin:hunter2@db:5432/trixtech')).toBe('postgresql://admin:***@db:5432/trixtech');
+  });
+
+  it('the worker exits non-zero naming every bad field, before connecting anywhere', async () => {
+    const err = await run(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+      env: { ...process.env, TEMPORAL_ADDRESS: 'nope', SLACK_WEBHOOK_URL: 'not a url', MAINT_CONFIG: '' },
+      timeout: 30_000,
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect((err as { code: number }).code).toBe(2);
+    expect((err as { stderr: string }).stderr).toContain('env TEMPORAL_ADDRESS');
+    expect((err as { stderr: string }).stderr).toContain('env SLACK_WEBHOOK_URL');
+  });
+});

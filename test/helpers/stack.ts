@@ -1,0 +1,90 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createBridge } from '../../src/bridge.js';
+import type { Config } from '../../src/config.js';
+import { createLogger } from '../../src/logger.js';
+import { createMetrics, startMetricsServer } from '../../src/metrics.js';
+import { KubeDouble, type DoubleOptions, type ServedRequest } from '../k8s-double/double.js';
+import { APP_NAMESPACE } from './kube.js';
+import { freePort } from './net.js';
+import { createTestDatabase, type TestDatabase } from './postgres.js';
+import { SlackSink } from './slack-sink.js';
+import { testConfig, withWorker, type WorkerContext } from './temporal.js';
+
+export const SIGNING_SECRET = 'test-signing-secret';
+
+export interface Stack {
+  db: TestDatabase;
+  slack: SlackSink;
+  k8s: KubeDouble;
+  config: Config;
+  /** Runs `fn` with a worker and the approval bridge listening on a free port. */
+  withBridge<T>(fn: (ctx: WorkerContext & { bridgeUrl: string }) => Promise<T>): Promise<T>;
+  /** Every Kubernetes request served so far (for the RBAC check). */
+  served(): ServedRequest[];
+  stop(): Promise<void>;
+}
+
+/**
+ * Everything a gated workflow touches, on loopback: a database (booking and report store), the
+ * Slack sink, the Kubernetes double, a fresh backup, a live metrics endpoint, and a config whose
+ * approval allow-lists are `approvals`.
+ */
+export async function startStack(
+  approvals: unknown,
+  { double = { podTerminationMs: 20, replacementDelayMs: 50, rolloutDelayMs: 50 }, targets = {} }: { double?: Partial<DoubleOptions>; targets?: Record<string, unknown> } = {},
+): Promise<Stack> {
+  const [db, slack] = await Promise.all([createTestDatabase('maint_stack'), new SlackSink().start()]);
+  const k8s = await new KubeDouble(double).start();
+  const backupDir = mkdtempSync(join(tmpdir(), 'maint-stack-backups-'));
+  writeFileSync(join(backupDir, 'trixtech-fresh.dump'), 'backup');
+  const metricsPort = await freePort();
+  const metrics: Server = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: metricsPort, health: () => ({ ok: true, detail: 'test' }) });
+  const config = testConfig(
+    {
+      DATABASE_URL: db.url, MAINT_DATABASE_URL: db.url, KUBECONFIG: k8s.writeKubeconfig(APP_NAMESPACE),
+      SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_RESPONSE_URL_PREFIX: `${slack.url}/`,
+    },
+    {
+      targets: {
+        kubernetes: { namespace: APP_NAMESPACE }, backup: { directory: backupDir },
+        monitoring: [{ name: 'worker-metrics', url: `http://127.0.0.1:${metricsPort}/metrics` }],
+        ...targets,
+      },
+      approvals,
+    },
+  );
+  return {
+    db, slack, k8s, config,
+    withBridge: (fn) => withWorker(config, async (ctx) => {
+      const app = createBridge({ config, client: ctx.client, logger: createLogger('silent') });
+      await app.listen({ host: '127.0.0.1', port: 0 });
+      try {
+        return await fn({ ...ctx, bridgeUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
+      } finally {
+        await app.close();
+      }
+    }),
+    served: () => k8s.served,
+    async stop() {
+      metrics.close();
+      await Promise.all([k8s.stop(), slack.stop(), db.drop()]);
+    },
+  };
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+export async function until(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await predicate())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+export const uniqueId = (name: string) => `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;

@@ -1,0 +1,159 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { ChildProcess } from 'node:child_process';
+import { defaultPayloadConverter } from '@temporalio/common';
+import pg from 'pg';
+import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import type { ArchiveProgress, ArchiveResult } from '../activities/postgres/archive.js';
+import type { RunReport } from '../src/domain/run.js';
+import { weeklyDatabaseMaintenance, type WeeklyDatabaseMaintenanceInput } from '../workflows/weekly-database-maintenance.js';
+import { createBookingSchema, idFingerprint, OLD, postgresActivitiesFor, seedBookings, windowFromNow } from './helpers/bookings.js';
+import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { testClient, testConfig, uniqueTaskQueue, withWorker } from './helpers/temporal.js';
+import { killHard, startWorkerProcess } from './helpers/worker-process.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const archiveOf = (report: RunReport) => report.details!.archive as ArchiveResult;
+/** Only the archive, inside a window that opened a minute ago. */
+const archiveOnly = (extra: WeeklyDatabaseMaintenanceInput = {}): WeeklyDatabaseMaintenanceInput =>
+  ({ steps: ['archive'], window: windowFromNow(-60, 120), ...extra });
+
+describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', () => {
+  let db: TestDatabase;
+  let reports: TestDatabase;
+  let backupDir: string;
+  const env = () => ({ DATABASE_URL: db.url, MAINT_DATABASE_URL: reports.url });
+  const config = () => testConfig(env(), { database: { backupDirectory: backupDir } });
+  const fingerprints = async () => ({
+    archive: await idFingerprint(db.pool, `bookings_archive WHERE ${OLD}`),
+    bookings: await idFingerprint(db.pool, 'bookings'),
+    oldInBookings: await idFingerprint(db.pool, `bookings WHERE ${OLD}`),
+  });
+
+  beforeEach(async () => {
+    [db, reports] = await Promise.all([createTestDatabase('maint_archive'), createTestDatabase('maint_archive_reports')]);
+    await createBookingSchema(db.pool);
+    backupDir = mkdtempSync(join(tmpdir(), 'maint-archive-backups-'));
+  });
+  afterEach(async () => {
+    await Promise.all([db?.drop(), reports?.drop()]);
+  });
+
+  it('moves every old booking exactly once, keeps recent ones, absorbs what a crashed seed run left, and a rerun changes nothing', async () => {
+    await seedBookings(db.pool, 3000, 2000);
+    // The seed script crashed between its INSERT and its DELETE: 100 old rows are in both tables.
+    await db.pool.query(`CREATE TABLE bookings_archive (LIKE bookings INCLUDING ALL);
+      INSERT INTO bookings_archive SELECT * FROM bookings WHERE ${OLD} ORDER BY id LIMIT 100`);
+    const oldIds = await idFingerprint(db.pool, `bookings WHERE ${OLD}`);
+    const recentIds = await idFingerprint(db.pool, `bookings WHERE NOT (${OLD})`);
+    expect(oldIds.count).toBe(3000);
+
+    const [first, second] = await withWorker(config(), async ({ client, taskQueue }) => {
+      const run = (n: number) => client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `archive-twice-${n}-${Date.now()}`, args: [archiveOnly({ archiveBatchSize: 500 })] });
+      return [await run(1), await run(2)];
+    });
+
+    const a = archiveOf(first);
+    expect(a).toMatchObject({ status: 'done', rowsMoved: 3000, alreadyArchived: 100, batches: 6, conserved: true, resumedAfterId: null });
+    expect(a.before.rows).toBe(3000);
+    expect(a.after).toMatchObject({ remainingInBookings: 0, inBothTables: 0, census: { rows: 3000, idChecksum: a.before.idChecksum } });
+    expect(a.batchMs.max).toBeGreaterThan(0);
+    expect(first.checks.find((c) => c.check === 'db.archive')).toMatchObject({ status: 'ok' });
+    expect(first.checks.find((c) => c.check === 'db.backup')!.detail).toMatch(/^backup taken/);
+
+    const state = await fingerprints();
+    expect(state.archive).toEqual(oldIds);
+    expect(state.bookings).toEqual(recentIds);
+    expect(state.oldInBookings.count).toBe(0);
+
+    expect(archiveOf(second)).toMatchObject({ status: 'done', rowsMoved: 0, alreadyArchived: 0, conserved: true });
+    expect(second.checks.find((c) => c.check === 'db.backup')!.detail).not.toMatch(/^backup taken/); // the first run's backup is fresh
+    expect(await fingerprints()).toEqual(state);
+  });
+
+  it('survives SIGKILL of its worker mid-archive: the retry resumes from the heartbeat, no row lost, none duplicated', async () => {
+    await seedBookings(db.pool, 30_000, 10_000);
+    const oldIds = await idFingerprint(db.pool, `bookings WHERE ${OLD}`);
+    const recentIds = await idFingerprint(db.pool, `bookings WHERE NOT (${OLD})`);
+    const file = join(mkdtempSync(join(tmpdir(), 'maint-config-')), 'config.json');
+    writeFileSync(file, JSON.stringify({ database: { backupDirectory: backupDir } }));
+    const childEnv = { ...env(), TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: file, LOG_LEVEL: 'silent' };
+    const taskQueue = uniqueTaskQueue('archive-kill');
+    const client = await testClient();
+    const workers: ChildProcess[] = [];
+    try {
+      workers.push(await startWorkerProcess(childEnv, taskQueue));
+      // 60 batches of 500 with a pause: long enough to be caught in the middle.
+      const handle = await client.workflow.start(weeklyDatabaseMaintenance, {
+        taskQueue, workflowId: `archive-kill-${Date.now()}`, args: [archiveOnly({ archiveBatchSize: 500, archivePauseMs: 200 })],
+      });
+
+      // Wait until the server holds a heartbeat with progress: that is what the retry resumes from.
+      let recorded: ArchiveProgress | undefined;
+      for (let i = 0; i < 150 && !recorded?.lastId; i++) {
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        const payload = pending[0]?.heartbeatDetails?.payloads?.[0];
+        recorded = payload ? defaultPayloadConverter.fromPayload<ArchiveProgress>(payload) : undefined;
+        if (!recorded?.lastId) await sleep(200);
+      }
+      expect(recorded?.lastId).toBeTruthy();
+      await killHard(workers[0]!);
+      const archivedAtKill = (await db.pool.query(`SELECT count(*)::int AS n FROM bookings_archive`)).rows[0].n as number;
+      expect(archivedAtKill).toBeGreaterThan(0);
+      expect(archivedAtKill).toBeLessThan(30_000);
+
+      workers.push(await startWorkerProcess(childEnv, taskQueue));
+      const report = await handle.result();
+      const a = archiveOf(report);
+      expect(a.status).toBe('done');
+      expect(a.conserved).toBe(true);
+      expect(a.resumedAfterId).not.toBeNull(); // a retried attempt, started from the recorded heartbeat
+      expect(BigInt(a.resumedAfterId!)).toBeGreaterThanOrEqual(BigInt(recorded!.lastId!));
+      expect(a.after).toMatchObject({ remainingInBookings: 0, inBothTables: 0, census: { rows: 30_000 } });
+    } finally {
+      for (const w of workers) await killHard(w);
+      await client.connection.close();
+    }
+    const archived = await idFingerprint(db.pool, 'bookings_archive');
+    expect(archived).toEqual(oldIds); // every old id once: none lost, none twice (count and digest)
+    expect(await idFingerprint(db.pool, 'bookings')).toEqual(recentIds);
+  });
+
+  it('skips the archive, within the lock timeout and saying why, while another session locks bookings', async () => {
+    await seedBookings(db.pool, 500, 500);
+    const before = await idFingerprint(db.pool, 'bookings');
+    // A fresh backup first: the guard then has nothing to dump while the table is locked.
+    await postgresActivitiesFor(db, reports, { backupDirectory: backupDir }).createDatabaseBackup();
+    const locker = new pg.Client({ connectionString: db.url });
+    await locker.connect();
+    await locker.query('BEGIN; LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE');
+    let report: RunReport;
+    const started = Date.now();
+    try {
+      report = await withWorker(config(), ({ client, taskQueue }) =>
+        client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `archive-locked-${Date.now()}`, args: [archiveOnly({ lockTimeoutMs: 300 })] }));
+    } finally {
+      await locker.query('ROLLBACK');
+      await locker.end();
+    }
+    expect(Date.now() - started).toBeLessThan(30_000);
+    expect(archiveOf(report)).toMatchObject({ status: 'skipped', rowsMoved: 0 });
+    expect(archiveOf(report).reason).toMatch(/bookings: locked by another session.*300 ms/);
+    expect(report.checks.find((c) => c.check === 'db.archive')).toMatchObject({ status: 'warn' });
+    expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
+  });
+
+  it('refuses, without retrying or moving a row, an archive that could hold a booking twice', async () => {
+    await seedBookings(db.pool, 200, 200);
+    await db.pool.query(`CREATE TABLE bookings_archive (LIKE bookings INCLUDING DEFAULTS)`); // no primary key
+    const before = await idFingerprint(db.pool, 'bookings');
+    const report = await withWorker(config(), ({ client, taskQueue }) =>
+      client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `archive-no-key-${Date.now()}`, args: [archiveOnly()] }));
+    expect(report.checks.find((c) => c.check === 'db.step')).toMatchObject({ target: 'archive old bookings', status: 'critical' });
+    expect(report.checks.find((c) => c.check === 'db.step')!.detail).toMatch(/no primary key or unique index on id/);
+    expect(report.outcome).toBe('critical');
+    expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM bookings_archive')).rows[0].n).toBe(0);
+  });
+});

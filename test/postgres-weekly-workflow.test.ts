@@ -1,0 +1,154 @@
+import { mkdtempSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import type { RunReport } from '../src/domain/run.js';
+import { statusQuery } from '../workflows/lib/definitions.js';
+import type { WindowGate } from '../workflows/lib/window.js';
+import { weeklyDatabaseMaintenance } from '../workflows/weekly-database-maintenance.js';
+import { createBookingSchema, idFingerprint, OLD, seedBookings, seedExpiringRows, windowFromNow } from './helpers/bookings.js';
+import { expectWorkflowRejects } from './helpers/failures.js';
+import { recordHistory } from './helpers/histories.js';
+import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { SlackSink } from './helpers/slack-sink.js';
+import { testConfig, withWorker } from './helpers/temporal.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const gateOf = (report: RunReport) => report.details!.window as WindowGate;
+const stepOf = (report: RunReport, name: string) => report.steps.find((s) => s.name === name);
+
+describe('weeklyDatabaseMaintenance end to end', () => {
+  let db: TestDatabase;
+  let reports: TestDatabase;
+  let slack: SlackSink;
+  let backupDir: string;
+
+  beforeAll(async () => {
+    slack = await new SlackSink().start();
+  });
+  afterAll(async () => {
+    await slack?.stop();
+  });
+  beforeEach(async (ctx) => {
+    [db, reports] = await Promise.all([createTestDatabase('maint_weekly'), createTestDatabase('maint_weekly_reports')]);
+    ctx.onTestFinished(() => Promise.all([db.drop(), reports.drop()]).then(() => undefined));
+    await createBookingSchema(db.pool);
+    await seedBookings(db.pool, 2000, 1000);
+    await seedExpiringRows(db.pool, 100, 50);
+    await db.pool.query('CREATE TABLE tmp_scratch (x int)');
+    backupDir = mkdtempSync(join(tmpdir(), 'maint-weekly-backups-'));
+  });
+
+  const config = (database: Record<string, unknown> = {}) => testConfig(
+    { DATABASE_URL: db.url, MAINT_DATABASE_URL: reports.url, SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert` },
+    { database: { backupDirectory: backupDir, tempTables: { namePrefix: 'tmp_', minAgeHours: 1 }, ...database } },
+  );
+  const postsFor = (path: string, workflowId: string) => slack.postsTo(path).filter((p) => JSON.stringify(p.body).includes(workflowId));
+
+  it('announces, waits durably for the window, then runs the checklist in it and reports', async () => {
+    const workflowId = `weekly-db-wait-${Date.now()}`;
+    const noticesBefore = slack.postsTo('/report').length;
+    const { report, window } = await withWorker(config(), async ({ client, taskQueue }) => {
+      const window = windowFromNow(6, 1);
+      const handle = await client.workflow.start(weeklyDatabaseMaintenance, { taskQueue, workflowId, args: [{ window, archiveBatchSize: 500 }] });
+      let status = await handle.query(statusQuery);
+      for (let i = 0; i < 50 && !status.waitingFor; i++) {
+        await sleep(100);
+        status = await handle.query(statusQuery);
+      }
+      expect(status.phase).toBe('waiting for window');
+      expect(status.waitingFor).toMatch(/^maintenance window test opening at /);
+      expect((await idFingerprint(db.pool, `bookings WHERE ${OLD}`)).count).toBe(2000); // nothing moves before the window
+      const report = await handle.result();
+      await recordHistory('weeklyDatabaseMaintenance', await handle.fetchHistory());
+      return { report, window };
+    });
+
+    expect(gateOf(report).decision).toBe('waited');
+    const opened = Date.parse(gateOf(report).window.start);
+    expect(gateOf(report).window.start.slice(11, 19)).toBe(window.start);
+    expect(stepOf(report, 'maintenance window test')).toMatchObject({ outcome: 'ok', detail: expect.stringMatching(/^waited for window/) });
+    expect(Date.parse(stepOf(report, 'maintenance notice')!.startedAt)).toBeLessThan(opened);
+    expect(Date.parse(stepOf(report, 'archive old bookings')!.startedAt)).toBeGreaterThanOrEqual(opened);
+    expect(report.steps.map((s) => s.name)).toEqual([
+      'resolve database maintenance plan', 'maintenance notice', 'maintenance window test', 'verified backup younger than 24 h',
+      'vacuum analyze', 'reindex invalid or bloated indexes', 'bloat, index usage, statistics, cache hits, slow queries',
+      'archive old bookings', 'delete expired sessions and reset tokens', 'drop old temporary tables',
+    ]);
+    expect(report.steps.every((s) => s.outcome !== 'failed')).toBe(true);
+
+    const find = (check: string, target?: string) => report.checks.find((c) => c.check === check && (!target || c.target === target));
+    expect(find('db.backup')!.detail).toMatch(/^backup taken/);
+    expect(readdirSync(backupDir).filter((f) => f.endsWith('.dump'))).toHaveLength(1);
+    expect(find('db.vacuum', 'public.bookings')).toMatchObject({ status: 'ok' });
+    expect(find('db.archive')).toMatchObject({ status: 'ok', value: 2000 });
+    expect(find('db.expired-rows', 'public.user_sessions')).toMatchObject({ status: 'ok', value: 100 });
+    expect(find('db.expired-rows', 'public.password_reset_tokens')).toMatchObject({ status: 'ok', value: 100 });
+    expect(find('db.temp-tables')).toMatchObject({ status: 'ok', value: 0 });
+    expect(find('db.temp-tables')!.detail).toMatch(/1 seen for less than 1 h/);
+    expect(find('db.slow-queries')).toMatchObject({ status: 'skipped' });
+
+    expect((await idFingerprint(db.pool, `bookings WHERE ${OLD}`)).count).toBe(0);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM user_sessions')).rows[0].n).toBe(50);
+    expect((await db.pool.query(`SELECT to_regclass('tmp_scratch') IS NOT NULL AS ok`)).rows[0].ok).toBe(true);
+
+    const notices = slack.postsTo('/report').slice(noticesBefore).filter((p) => String(p.body.text).includes('Database maintenance on'));
+    expect(notices).toHaveLength(1);
+    expect(notices[0]!.body.text).toMatch(/starts at .* \(window test until /);
+    expect(postsFor('/report', workflowId)).toHaveLength(1);
+    const stored = await reports.pool.query('SELECT kind, outcome FROM maintenance_runs WHERE workflow_id = $1', [workflowId]);
+    expect(stored.rows).toEqual([{ kind: 'weeklyDatabaseMaintenance', outcome: report.outcome }]);
+  });
+
+  it('with policy skip outside the window, changes nothing and says so', async () => {
+    const before = await idFingerprint(db.pool, 'bookings');
+    const report = await withWorker(config(), ({ client, taskQueue }) =>
+      client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `weekly-db-skip-${Date.now()}`, args: [{ window: windowFromNow(2 * 3600, 60), windowPolicy: 'skip' }] }));
+
+    expect(gateOf(report).decision).toBe('skipped');
+    expect(report.summary).toMatch(/disruptive steps skipped: outside window test/);
+    for (const name of ['vacuum analyze', 'reindex invalid or bloated indexes', 'archive old bookings', 'delete expired sessions and reset tokens', 'drop old temporary tables']) {
+      expect(stepOf(report, name)).toMatchObject({ outcome: 'skipped', detail: 'outside the maintenance window (policy skip)' });
+    }
+    // Reading statistics disrupts nothing: it still runs.
+    expect(stepOf(report, 'bloat, index usage, statistics, cache hits, slow queries')!.outcome).not.toBe('skipped');
+    expect(stepOf(report, 'maintenance notice')).toBeUndefined();
+    expect(stepOf(report, 'verified backup younger than 24 h')).toBeUndefined();
+    expect(readdirSync(backupDir)).toEqual([]);
+    expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
+    expect((await db.pool.query('SELECT count(*)::int AS n FROM user_sessions')).rows[0].n).toBe(150);
+  });
+
+  it('aborts with a report and an alert, moving nothing, when no backup can be taken', async () => {
+    const before = await idFingerprint(db.pool, 'bookings');
+    const workflowId = `weekly-db-no-backup-${Date.now()}`;
+    const report = await withWorker(config({ backupDirectory: '/dev/null/backups' }), ({ client, taskQueue }) =>
+      client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId, args: [{ window: windowFromNow(-60, 60) }] }));
+
+    expect(report.outcome).toBe('failed');
+    expect(report.summary).toMatch(/aborted: no verified backup younger than 24 h/);
+    expect(report.checks.find((c) => c.check === 'db.step')!.detail).toMatch(/cannot use backup directory \/dev\/null\/backups/);
+    expect(stepOf(report, 'archive old bookings')).toBeUndefined();
+    expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
+    expect(postsFor('/alert', workflowId)).toHaveLength(1);
+    const stored = await reports.pool.query('SELECT outcome FROM maintenance_runs WHERE workflow_id = $1', [workflowId]);
+    expect(stored.rows).toEqual([{ outcome: 'failed' }]);
+  });
+
+  it('fails at once, non-retryable, naming the bad field, and changes nothing', async () => {
+    const before = await idFingerprint(db.pool, 'bookings');
+    await withWorker(config(), ({ client, taskQueue }) => expectWorkflowRejects(client, taskQueue, 'weeklyDatabaseMaintenance', 'weekly-db-bad-input', [
+      [{ windowPolicy: 'later' }, 'windowPolicy'],
+      [{ fullVacuumTables: ['bookings; DROP TABLE bookings'] }, 'fullVacuumTables.0'],
+      [{ vacuumTables: ['"bookings"'] }, 'vacuumTables.0'],
+      [{ window: { name: 'w', every: 'day', start: '25:00', durationMinutes: 60 } }, 'window.start'],
+      [{ archiveAfterDays: 5 }, 'archiveAfterDays'],
+      [{ steps: ['archive', 'truncate'] }, 'steps.1'],
+      [{ surprise: true }, 'surprise'],
+    ]));
+    expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
+    expect(readdirSync(backupDir)).toEqual([]);
+    const { rows } = await reports.pool.query(`SELECT count(*)::int AS n FROM maintenance_runs WHERE workflow_id LIKE 'weekly-db-bad-input-%'`).catch(() => ({ rows: [{ n: 0 }] }));
+    expect(rows[0].n).toBe(0);
+  });
+});

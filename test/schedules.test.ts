@@ -1,0 +1,128 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
+import { SCHEDULES, type ManagedSchedule } from '../schedules/definitions.js';
+import { MANAGED_BY, applySchedules } from '../schedules/apply.js';
+import { windowOccurrences } from '../src/domain/windows.js';
+import { testClient, uniqueTaskQueue } from './helpers/temporal.js';
+
+const exec = promisify(execFile);
+
+/** Runs the real `maint` binary against the test server; resolves with its exit code and output. */
+async function maint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await exec(process.execPath, ['bin/maint.js', ...args], {
+      env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: '' },
+      timeout: 60_000,
+    });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+}
+
+// Schedules are namespace-wide, so everything that applies them lives in this one file.
+describe('schedules as code', () => {
+  let client: Client;
+  const taskQueue = uniqueTaskQueue('sched');
+  const extra: ManagedSchedule = {
+    id: `test-extra-${Date.now()}`, workflowType: 'dailyHealthCheck', summary: 'temporary', calendars: [{ hour: 3 }],
+    overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute',
+  };
+  const foreignId = `someone-elses-${Date.now()}`;
+
+  beforeAll(async () => {
+    client = await testClient();
+    await client.schedule.create({
+      scheduleId: foreignId, spec: { calendars: [{ hour: 4 }] },
+      action: { type: 'startWorkflow', workflowType: 'dailyHealthCheck', taskQueue, args: [{}] },
+    });
+  });
+  afterAll(async () => {
+    for (const id of [...SCHEDULES.map((s) => s.id), extra.id, foreignId]) await client.schedule.getHandle(id).delete().catch(() => undefined);
+    await client.connection.close();
+  });
+
+  it('creates, then reports every schedule unchanged on a second apply', async () => {
+    const first = await applySchedules(client, [...SCHEDULES, extra], { taskQueue });
+    expect(first.filter((r) => r.action === 'created').map((r) => r.id).sort()).toEqual([...SCHEDULES.map((s) => s.id), extra.id].sort());
+    const second = await applySchedules(client, [...SCHEDULES, extra], { taskQueue });
+    expect(second.every((r) => r.action === 'unchanged')).toBe(true);
+    expect(second).toHaveLength(SCHEDULES.length + 1);
+  });
+
+  it('fires at the seed times: next five daily health checks at 08:00 UTC, evening status at 18:00 UTC', async () => {
+    for (const [id, hour] of [['daily-health-check', 8], ['evening-status', 18]] as const) {
+      const d = await client.schedule.getHandle(id).describe();
+      const next = d.info.nextActionTimes.slice(0, 5);
+      expect(next).toHaveLength(5);
+      for (const t of next) expect([t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds()]).toEqual([hour, 0, 0]);
+      const days = next.map((t) => Math.round(t.getTime() / 86_400_000));
+      expect(days.slice(1).map((day, i) => day - days[i]!)).toEqual([1, 1, 1, 1]);
+      expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+      expect(d.memo?.managedBy).toBe(MANAGED_BY);
+    }
+  });
+
+  it('fires the quarterly review on the last Friday of each quarter at 09:00 UTC', async () => {
+    const d = await client.schedule.getHandle('quarterly-review').describe();
+    const next = d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString());
+    // Cross-check against our own window math: the last Friday of March, June, September, December.
+    const lastFriday = { name: 'q', every: 'month', nth: -1, dayOfWeek: 5, start: '09:00', durationMinutes: 1 } as const;
+    const expected = windowOccurrences([lastFriday], new Date(), new Date(Date.now() + 2 * 366 * 86_400_000))
+      .filter((o) => [2, 5, 8, 11].includes(new Date(o.start).getUTCMonth()))
+      .slice(0, 5)
+      .map((o) => o.start);
+    expect(next).toEqual(expected);
+  });
+
+  it('updates what drifted, keeps a paused schedule paused, deletes what code dropped, leaves others alone', async () => {
+    await client.schedule.getHandle(extra.id).pause('operator pause');
+    const moved = { ...extra, calendars: [{ hour: 5, minute: 30 }] };
+    const results = await applySchedules(client, [...SCHEDULES, moved], { taskQueue });
+    expect(results.find((r) => r.id === extra.id)?.action).toBe('updated');
+    const d = await client.schedule.getHandle(extra.id).describe();
+    expect(d.state.paused).toBe(true);
+    expect(d.info.nextActionTimes[0]?.getUTCHours()).toBe(5);
+    expect(d.info.nextActionTimes[0]?.getUTCMinutes()).toBe(30);
+
+    const dryRun = await applySchedules(client, SCHEDULES, { taskQueue, dryRun: true });
+    expect(dryRun.find((r) => r.id === extra.id)?.action).toBe('deleted');
+    await client.schedule.getHandle(extra.id).describe(); // still there after a dry run
+
+    const pruned = await applySchedules(client, SCHEDULES, { taskQueue });
+    expect(pruned.find((r) => r.id === extra.id)?.action).toBe('deleted');
+    expect(pruned.find((r) => r.id === foreignId)).toBeUndefined();
+    await expect(client.schedule.getHandle(extra.id).describe()).rejects.toThrow();
+    await expect(client.schedule.getHandle(foreignId).describe()).resolves.toBeTruthy();
+  });
+
+  it('maint pauses, triggers and lists schedules; bad input is one line and a non-zero exit', async () => {
+    const paused = await maint('schedules', 'pause', 'evening-status', '--note', 'change freeze');
+    expect(paused).toMatchObject({ code: 0 });
+    const list = await maint('schedules', 'list', '--json');
+    expect(list.code).toBe(0);
+    const rows = JSON.parse(list.stdout) as { schedule: string; paused: boolean; note: string }[];
+    expect(rows.find((r) => r.schedule === 'evening-status')).toMatchObject({ paused: true, note: 'change freeze' });
+    expect((await maint('schedules', 'unpause', 'evening-status')).code).toBe(0);
+    expect((await client.schedule.getHandle('evening-status').describe()).state.paused).toBe(false);
+
+    const before = (await client.schedule.getHandle('evening-status').describe()).info.numActionsTaken;
+    expect((await maint('schedules', 'trigger', 'evening-status')).code).toBe(0);
+    await expect.poll(async () => (await client.schedule.getHandle('evening-status').describe()).info.numActionsTaken, { timeout: 30_000 }).toBe(before + 1);
+
+    const unknown = await maint('schedules', 'trigger', 'nightly-party');
+    expect(unknown.code).not.toBe(0);
+    expect(unknown.stderr.trim().split('\n').filter((l) => l.startsWith('maint:'))).toEqual(["maint: unknown schedule 'nightly-party' (known: " + SCHEDULES.map((s) => s.id).join(', ') + ')']);
+
+    const missing = await maint('status', 'no-such-workflow');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim().split('\n').at(-1)).toBe("maint: no workflow 'no-such-workflow' in namespace default");
+
+    const badDate = await maint('runs', '--since', 'yesterday-ish');
+    expect(badDate.code).not.toBe(0);
+    expect(badDate.stderr).toContain("'yesterday-ish' is not a date");
+  });
+});

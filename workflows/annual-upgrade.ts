@@ -1,0 +1,184 @@
+import { ApplicationFailure, condition, executeChild, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities/index.js';
+import type { CheckResult } from '../src/domain/checks.js';
+import { approvalRequestMessage } from '../src/domain/format.js';
+import type { RunReport } from '../src/domain/run.js';
+import { applicationUpdate, ApplicationUpdateInput } from './application-update.js';
+import { dailyHealthCheck } from './daily-health-check.js';
+import { ApprovalGate } from './lib/approval.js';
+import { databaseUpgradedSignal } from './lib/definitions.js';
+import { durationMs, seconds } from './lib/duration.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+import { Compensations, runWithCompensations } from './lib/saga.js';
+import { NodeUpdateOptions } from './node-update.js';
+import { rollingNodeUpdate } from './rolling-node-update.js';
+
+const api = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 5 },
+});
+const waits = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+const DAY_MS = 86_400_000;
+
+export const AnnualUpgradeInput = z
+  .object({
+    /** Window start (UTC); default the next December 25, 00:00 (seed: Dec 25-26). */
+    windowStart: z.iso.datetime().optional(),
+    windowDuration: durationMs.prefault('48 hours'),
+    /** Seed: notifications one week ahead; approval is asked for then and must be complete when the window opens. */
+    approvalLeadTime: durationMs.prefault('7 days'),
+    /** Still unapproved this long before the window: escalate. */
+    escalateBefore: durationMs.prefault('48 hours'),
+    /** Nodes to update, one at a time by default; absent: every node of the cluster at planning time. */
+    nodes: z.array(z.string().min(1).max(253)).optional(),
+    concurrency: z.number().int().min(1).max(10).default(1),
+    nodeUpdate: NodeUpdateOptions.prefault({}),
+    applications: z.array(ApplicationUpdateInput.omit({ reason: true })).default([]),
+    /** The database major-version upgrade is done by people; the run waits for `databaseUpgraded`. */
+    databaseUpgrade: z.object({ description: z.string().min(3).max(500), timeout: durationMs.prefault('8 hours') }).strict().optional(),
+  })
+  .strict();
+export type AnnualUpgradeInput = z.input<typeof AnnualUpgradeInput>;
+
+function nextDecember25(now: Date): Date {
+  const thisYear = Date.UTC(now.getUTCFullYear(), 11, 25);
+  return new Date(now.getTime() < thisYear + 2 * DAY_MS ? thisYear : Date.UTC(now.getUTCFullYear() + 1, 11, 25));
+}
+
+/** Sleeps until `at` (workflow time); returns at once when it has passed. */
+async function sleepUntil(at: Date): Promise<void> {
+  const ms = at.getTime() - Date.now();
+  if (ms > 0) await sleep(ms);
+}
+
+/**
+ * Routine Maintenance Guide, "Year-End Maintenance Window (December 25-26)". Started six months
+ * ahead by the `annual-upgrade` schedule so the seed's advance notice is given: planning and the
+ * notice, then approval by two distinct approvers asked a week ahead (escalated 48 h ahead), the
+ * pre-maintenance checklist when the window opens (fresh backup, recorded rollback revisions,
+ * monitoring alive), then inside the window the rolling node updates, the application upgrades,
+ * the database major-version step as a human checkpoint, and the post-maintenance health check.
+ * A failure rolls every upgraded application back to its recorded revision. Without both
+ * approvals when the window opens, nothing runs.
+ */
+export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunReport> {
+  const input = parseInput(AnnualUpgradeInput, rawInput, 'annualUpgrade');
+  const { workflowId } = workflowInfo();
+  const windowStart = input.windowStart ? new Date(input.windowStart) : nextDecember25(new Date());
+  const windowEnd = new Date(windowStart.getTime() + input.windowDuration);
+  const run = new MaintenanceRun('annualUpgrade', `window ${windowStart.toISOString().slice(0, 10)}`);
+  const saga = new Compensations(run);
+  let databaseUpgraded: { by?: string; detail?: string } | undefined;
+  setHandler(databaseUpgradedSignal, (s) => {
+    databaseUpgraded = s ?? {};
+  });
+
+  return runWithCompensations(run, saga, async () => {
+    run.phase = 'planning';
+    const inventory = await run.step('inventory', () => api.collectClusterInventory());
+    const nodes = input.nodes ?? ('skipped' in inventory ? [] : inventory.nodes.map((n) => n.name));
+    const plan = [
+      `window ${windowStart.toISOString()} to ${windowEnd.toISOString()}`,
+      nodes.length ? `rolling OS/kubelet update of ${nodes.length} node(s), ${input.concurrency} at a time: ${nodes.join(', ')}` : 'no node updates',
+      ...input.applications.map((a) => `upgrade ${a.namespace ?? 'default'}/${a.deployment} container ${a.container} to ${a.image} (rollback to the revision recorded at the window)`),
+      input.databaseUpgrade ? `database major-version upgrade (people, confirmed by signal databaseUpgraded): ${input.databaseUpgrade.description}` : 'no database major-version step',
+      'post-maintenance health check; rollback of every upgraded application on failure',
+    ];
+    await run.step('stakeholder notice', () => api.postSlackMessage({ text: `:calendar: Annual maintenance planned (${workflowId}):\n${plan.map((p) => `• ${p}`).join('\n')}` }));
+
+    run.phase = 'awaiting approval';
+    const policy = await api.resolveApprovalPolicy('annualUpgrade');
+    const gate = new ApprovalGate(run, { approvers: policy.approvers, required: policy.required });
+    await run.step('wait until the approval lead time', () => sleepUntil(new Date(windowStart.getTime() - input.approvalLeadTime)));
+    const request = {
+      workflowId, kind: 'annualUpgrade', title: `Annual maintenance window ${windowStart.toISOString().slice(0, 10)} (one-week notice)`, plan,
+      approvers: policy.approvers, required: policy.required, deadline: windowStart.toISOString(),
+      uiUrl: `${policy.temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`,
+    };
+    await run.step('request approval', () => api.postSlackMessage(approvalRequestMessage(request)));
+    const untilWindow = Math.max(windowStart.getTime() - Date.now(), 1);
+    const decision = await run.step('approval', () => gate.wait(
+      { escalateAfterMs: Math.max(untilWindow - input.escalateBefore, 0), timeoutMs: untilWindow },
+      async () => {
+        await run.step('escalate', () => api.postSlackAlert(approvalRequestMessage(request, true)));
+      },
+    ), (d) => (d.outcome === 'approved' ? 'ok' : 'skipped'));
+    if (decision.outcome !== 'approved') {
+      const why = decision.outcome === 'rejected' ? `rejected by ${decision.by}: ${decision.reason}` : `approved by ${decision.approvers.length} of the ${policy.required} required when the window opened`;
+      return { summary: `Annual maintenance did not run (${why}); nothing was changed`, outcome: decision.outcome === 'rejected' ? 'rejected' : 'skipped' };
+    }
+
+    run.phase = 'waiting for the window';
+    await run.step('wait for the window', () => sleepUntil(windowStart));
+    if (Date.now() >= windowEnd.getTime()) {
+      return { summary: `Annual maintenance did not run: the window ended ${windowEnd.toISOString()} before it could start; nothing was changed`, outcome: 'skipped' };
+    }
+
+    run.phase = 'pre-maintenance checklist';
+    const targets = await api.resolveHealthCheckPlan();
+    const pre: CheckResult[] = [
+      ...(await run.checkStep('backup younger than 24 h', () => api.checkBackupFreshness(targets.backup, targets.thresholds))),
+      ...(await run.checkStep('monitoring alive', () => api.checkMonitoringAlive(targets.monitoring))),
+    ];
+    const blocking = pre.filter((c) => c.status === 'critical');
+    if (blocking.length > 0) {
+      throw ApplicationFailure.create({ type: 'PreMaintenanceCheckFailed', nonRetryable: true, message: `pre-maintenance checklist failed, nothing was changed: ${blocking.map((c) => `${c.check}: ${c.detail}`).join('; ')}` });
+    }
+    const recorded = [];
+    for (const a of input.applications) {
+      const before = await run.step(`record the revision of ${a.deployment}`, () => api.readDeploymentRevision({ deployment: a.deployment, namespace: a.namespace }));
+      if ('skipped' in before) throw ApplicationFailure.create({ type: 'NoCluster', nonRetryable: true, message: `cannot upgrade ${a.deployment}: ${before.skipped}` });
+      recorded.push(before);
+    }
+
+    run.phase = 'in the window';
+    await api.postSlackMessage({ text: `:wrench: Annual maintenance ${workflowId} started (approved by ${decision.approvers.join(', ')})` }).catch(() => undefined);
+    if (nodes.length > 0) {
+      await run.step('rolling node updates', () => executeChild(rollingNodeUpdate, {
+        workflowId: `${workflowId}/nodes`, args: [{ nodes, concurrency: input.concurrency, node: input.nodeUpdate }],
+      }));
+    }
+    for (const [i, a] of input.applications.entries()) {
+      const before = recorded[i]!;
+      await run.step(`upgrade ${a.deployment} to ${a.image}`, () => executeChild(applicationUpdate, {
+        workflowId: `${workflowId}/app-${a.deployment}`, args: [{ ...a, reason: 'annual upgrade' }],
+      }));
+      // A later failure rolls this upgrade back to the revision recorded at the window.
+      saga.push(`roll ${a.deployment} back to revision ${before.revision}`, async () => {
+        await api.rollbackDeployment({ deployment: a.deployment, namespace: a.namespace, toRevision: before.revision });
+        return waits.waitForRollout({ deployment: a.deployment, namespace: a.namespace, timeoutSeconds: seconds(a.rolloutTimeout) });
+      });
+    }
+    if (input.databaseUpgrade) {
+      const { description, timeout } = input.databaseUpgrade;
+      await api.postSlackMessage({ text: `:elephant: ${workflowId}: database step for people: ${description}. Signal databaseUpgraded when done.` }).catch(() => undefined);
+      run.waitingFor = `signal databaseUpgraded: ${description}`;
+      await run.step('database major-version upgrade (human checkpoint)', async () => {
+        if (!(await condition(() => databaseUpgraded !== undefined, timeout))) {
+          throw ApplicationFailure.create({ type: 'CheckpointTimeout', nonRetryable: true, message: `no databaseUpgraded signal within ${seconds(timeout)} s` });
+        }
+      });
+      run.waitingFor = null;
+    }
+
+    run.phase = 'post-maintenance checklist';
+    const after = await run.step('post-maintenance health check', () => executeChild(dailyHealthCheck, {
+      workflowId: `${workflowId}/post-check`, args: [{ reason: 'annual maintenance post-check' }],
+    }), (r) => (r.outcome === 'critical' || r.outcome === 'warn' ? r.outcome : 'ok'));
+    if (after.outcome === 'critical') {
+      throw ApplicationFailure.create({ type: 'PostMaintenanceCheckFailed', nonRetryable: true, message: `post-maintenance health check critical: ${after.summary}` });
+    }
+    return {
+      summary: `Annual maintenance done: ${nodes.length} node(s) updated, ${input.applications.length} application(s) upgraded${input.databaseUpgrade ? ', database step confirmed' : ''}; approved by ${decision.approvers.join(', ')}`,
+      checks: [...pre, ...after.checks],
+      details: { plan, recordedRevisions: recorded, databaseUpgrade: databaseUpgraded },
+    };
+  });
+}

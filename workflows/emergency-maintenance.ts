@@ -1,0 +1,167 @@
+import { ApplicationFailure, executeChild, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
+import type { Activities } from '../activities/index.js';
+import type { Skipped } from '../activities/kubernetes/index.js';
+import { APPROVAL_TIMING, EmergencyInput, describeAction, type EmergencyAction } from '../src/domain/emergency.js';
+import { approvalRequestMessage } from '../src/domain/format.js';
+import type { RunReport } from '../src/domain/run.js';
+import { dailyHealthCheck } from './daily-health-check.js';
+import { ApprovalGate } from './lib/approval.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+import { Compensations, runWithCompensations } from './lib/saga.js';
+
+// Short calls (lookups, patches, Slack): a few retries for a flapping dependency.
+const api = proxyActivities<Activities>({
+  startToCloseTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 5 },
+});
+// Drains and rollouts bound themselves by their own timeouts; heartbeats catch a lost worker.
+const waits = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+const DRAIN_TIMEOUT_SECONDS = 15 * 60;
+const ROLLOUT_TIMEOUT_SECONDS = 10 * 60;
+
+const isSkipped = (r: object): r is Skipped => 'skipped' in r;
+
+function invalidTarget(index: number, message: string): ApplicationFailure {
+  return ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `Invalid input for emergencyMaintenance: actions.${index}: ${message}` });
+}
+
+/** Bad targets fail the run before anyone is asked to approve: every node and deployment must exist. */
+async function checkTargetsExist(actions: EmergencyAction[]): Promise<void> {
+  if (!actions.some((a) => a.kind !== 'cancel-runaway-queries')) return;
+  const inventory = await api.collectClusterInventory();
+  for (const [i, a] of actions.entries()) {
+    if (a.kind === 'cancel-runaway-queries') continue;
+    if (isSkipped(inventory)) throw invalidTarget(i, `${a.kind} needs a Kubernetes cluster: ${inventory.skipped}`);
+    if (a.kind === 'drain-node' && !inventory.nodes.some((n) => n.name === a.node)) {
+      throw invalidTarget(i, `node ${a.node} does not exist (nodes: ${inventory.nodes.map((n) => n.name).join(', ')})`);
+    }
+    if (a.kind !== 'drain-node' && !inventory.deployments.some((d) => d.namespace === a.namespace && d.name === a.deployment)) {
+      throw invalidTarget(i, `deployment ${a.namespace}/${a.deployment} does not exist`);
+    }
+  }
+}
+
+/** Executes one approved action; returns what it did. Undo steps go on the saga as the work starts. */
+async function execute(a: EmergencyAction, saga: Compensations, restartedAt: string): Promise<string> {
+  const owner = workflowInfo().workflowId;
+  const waitForRollout = (namespace: string, deployment: string) =>
+    waits.waitForRollout({ namespace, deployment, timeoutSeconds: ROLLOUT_TIMEOUT_SECONDS });
+  switch (a.kind) {
+    case 'drain-node': {
+      // The node stays cordoned once drained (that is the point); only a failed drain lifts our cordon.
+      saga.push(`uncordon ${a.node}`, () => api.uncordonNode({ node: a.node, onlyIfCordonedBy: owner }));
+      await api.cordonNode({ node: a.node, owner });
+      const drained = await waits.drainNode({
+        node: a.node, timeoutSeconds: DRAIN_TIMEOUT_SECONDS, ignoreDaemonSets: true, deleteEmptyDirData: true, evictUnmanagedPods: a.allowUnmanagedPods,
+      });
+      saga.drop(`uncordon ${a.node}`);
+      return isSkipped(drained) ? drained.skipped : `${drained.evicted.length + drained.alreadyGone.length} pod(s) evicted, node left cordoned`;
+    }
+    case 'rollback-deployment': {
+      const r = await api.rollbackDeployment({ namespace: a.namespace, deployment: a.deployment, toRevision: String(a.revision) });
+      await waitForRollout(a.namespace, a.deployment);
+      return isSkipped(r) ? r.skipped : `${r.changed ? 'rolled back' : 'already'} on revision ${a.revision}'s template (${r.replicaSet})`;
+    }
+    case 'restart-deployment': {
+      const r = await api.restartDeployment({ namespace: a.namespace, deployment: a.deployment, restartedAt });
+      await waitForRollout(a.namespace, a.deployment);
+      return isSkipped(r) ? r.skipped : `${r.changed ? 'restarted' : 'already restarted by this run'}, rollout complete`;
+    }
+    case 'scale-deployment': {
+      const r = await api.scaleDeployment({ namespace: a.namespace, deployment: a.deployment, replicas: a.replicas });
+      await waitForRollout(a.namespace, a.deployment);
+      return isSkipped(r) ? r.skipped : `scaled from ${r.previousReplicas} to ${a.replicas}`;
+    }
+    case 'cancel-runaway-queries': {
+      const r = await api.cancelRunawayQueries({ olderThanSeconds: a.olderThanSeconds, terminate: a.terminate });
+      return `${r.stopped.length} quer${r.stopped.length === 1 ? 'y' : 'ies'} stopped with ${r.method}${r.stopped.length ? `: ${r.stopped.map((q) => `pid ${q.pid} (${q.seconds} s)`).join(', ')}` : ''}`;
+    }
+  }
+}
+
+/**
+ * Routine Maintenance Guide, "Emergency Maintenance Procedures": assess (a health snapshot),
+ * approve (allow-listed approvers, not the requester alone; escalation, then the request lapses
+ * with nothing changed), execute the requested actions, verify (a health check after), and remind
+ * everyone of the post-mortem 24 h later on a durable timer.
+ */
+export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<RunReport> {
+  const input = parseInput(EmergencyInput, rawInput, 'emergencyMaintenance');
+  const { workflowId } = workflowInfo();
+  const plan = input.actions.map(describeAction);
+  const run = new MaintenanceRun('emergencyMaintenance', [...new Set(input.actions.map((a) => ('node' in a ? a.node : 'deployment' in a ? a.deployment : 'database')))].join(','));
+  const saga = new Compensations(run);
+  // Fixed once in history so a retried restart is recognised as the same restart.
+  const restartedAt = new Date().toISOString();
+  const status = (text: string) => api.postSlackMessage({ text: `:construction: ${workflowId}: ${text}` }).catch(() => 'undelivered');
+
+  const report = await runWithCompensations(run, saga, async () => {
+    run.phase = 'assessment';
+    await run.step('check the targets exist', () => checkTargetsExist(input.actions));
+    const policy = await api.resolveApprovalPolicy('emergencyMaintenance');
+    const gate = new ApprovalGate(run, { approvers: policy.approvers, required: policy.required, requester: input.requestedBy });
+    const assessment = await run.step('health snapshot', () => executeChild(dailyHealthCheck, {
+      workflowId: `${workflowId}-assessment`, args: [{ reason: `emergency assessment: ${input.reason}` }],
+    }), (r) => (r.outcome === 'critical' || r.outcome === 'warn' ? r.outcome : 'ok'));
+
+    run.phase = 'approval';
+    const timing = input.approval ?? APPROVAL_TIMING[input.severity];
+    const request = {
+      workflowId, kind: 'emergencyMaintenance', title: `[${input.severity}] ${input.reason} (requested by ${input.requestedBy}; assessment: ${assessment.outcome})`,
+      plan, approvers: policy.approvers, required: policy.required, requester: input.requestedBy,
+      deadline: new Date(Date.now() + timing.timeoutSeconds * 1000).toISOString(),
+      uiUrl: `${policy.temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`,
+    };
+    await run.step('request approval', () => api.postSlackMessage(approvalRequestMessage(request)));
+    const decision = await run.step('approval', () => gate.wait(
+      { escalateAfterMs: timing.escalateAfterSeconds * 1000, timeoutMs: timing.timeoutSeconds * 1000 },
+      async () => {
+        await run.step('escalate', () => api.postSlackAlert(approvalRequestMessage(request, true)));
+      },
+    ), (d) => (d.outcome === 'approved' ? 'ok' : 'skipped'));
+    if (decision.outcome === 'rejected') {
+      return { summary: `Emergency rejected by ${decision.by}: ${decision.reason}; nothing was changed`, outcome: 'rejected' };
+    }
+    if (decision.outcome === 'timed-out') {
+      return { summary: `Emergency approval timed out after ${timing.timeoutSeconds} s (escalated); nothing was changed`, outcome: 'timed-out' };
+    }
+
+    run.phase = 'execution';
+    await status(`approved by ${decision.approvers.join(', ')}; executing ${plan.length} action(s)`);
+    const done: string[] = [];
+    for (const [i, action] of input.actions.entries()) {
+      await status(`action ${i + 1}/${plan.length}: ${plan[i]}`);
+      done.push(`${plan[i]}: ${await run.step(plan[i]!, () => execute(action, saga, restartedAt))}`);
+    }
+
+    run.phase = 'verification';
+    const verification = await run.step('health check after', () => executeChild(dailyHealthCheck, {
+      workflowId: `${workflowId}-verification`, args: [{ reason: 'emergency verification' }],
+    }), (r) => (r.outcome === 'critical' || r.outcome === 'warn' ? r.outcome : 'ok'));
+    await status(`done; verification ${verification.outcome}`);
+    return {
+      summary: `Emergency "${input.reason}" executed (${done.length} action(s), approved by ${decision.approvers.join(', ')}); verification ${verification.outcome}`,
+      checks: verification.checks,
+      alertOnCritical: true,
+      details: { actions: done, assessment: assessment.summary, verification: verification.summary },
+    };
+  });
+
+  if (report.outcome === 'ok' || report.outcome === 'warn' || report.outcome === 'critical') {
+    run.phase = 'awaiting post-mortem';
+    const due = new Date(Date.now() + input.postMortemDelaySeconds * 1000);
+    run.waitingFor = `post-mortem reminder at ${due.toISOString()}`;
+    await sleep(input.postMortemDelaySeconds * 1000);
+    await api.postSlackMessage({ text: `:memo: Post-mortem due for emergency ${workflowId} ("${input.reason}"): document the incident, the response and the improvements (seed: within 24 h).` })
+      .catch(() => undefined);
+    run.waitingFor = null;
+    run.phase = 'done';
+  }
+  return report;
+}

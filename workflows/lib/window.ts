@@ -1,0 +1,52 @@
+import { ApplicationFailure, sleep } from '@temporalio/workflow';
+import { activeWindow, windowOccurrences, type WindowOccurrence, type WindowSpec } from '../../src/domain/windows.js';
+import type { MaintenanceRun } from './run.js';
+
+/** What a run started outside its window does: wait for it durably, or skip the disruptive work. */
+export type WindowPolicy = 'wait' | 'skip';
+
+export interface WindowGate {
+  decision: 'inside' | 'waited' | 'skipped';
+  /** The occurrence the run is in (inside, waited) or would have used (skipped). */
+  window: WindowOccurrence;
+}
+
+// A yearly window is at most a year away; anything further never occurs (e.g. 31 February).
+const HORIZON_MS = 367 * 86_400_000;
+
+/**
+ * Gates disruptive work on a maintenance window, by workflow time (deterministic): returns at once
+ * inside the window; otherwise sleeps durably until it opens (policy "wait", shown as `waitingFor`)
+ * or returns "skipped". Recorded as a step either way.
+ */
+export function awaitMaintenanceWindow(run: MaintenanceRun, spec: WindowSpec, policy: WindowPolicy): Promise<WindowGate> {
+  return run.step(`maintenance window ${spec.name}`, async (): Promise<WindowGate> => {
+    const now = new Date();
+    const active = activeWindow(spec, now);
+    if (active) return { decision: 'inside', window: active };
+    const next = windowOccurrences([spec], now, new Date(now.getTime() + HORIZON_MS))[0];
+    if (!next) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `window ${spec.name} never occurs` });
+    if (policy === 'skip') return { decision: 'skipped', window: next };
+    const phase = run.phase;
+    run.phase = 'waiting for window';
+    run.waitingFor = `maintenance window ${spec.name} opening at ${next.start}`;
+    try {
+      await sleep(Date.parse(next.start) - now.getTime());
+    } finally {
+      run.waitingFor = null;
+      run.phase = phase;
+    }
+    return { decision: 'waited', window: next };
+  }, (gate) => ({
+    outcome: gate.decision === 'skipped' ? 'skipped' : 'ok',
+    detail: gate.decision === 'inside' ? `inside window ${gate.window.start} to ${gate.window.end}`
+      : gate.decision === 'waited' ? `waited for window ${gate.window.start} to ${gate.window.end}`
+      : `outside the window (policy skip); next opens ${gate.window.start}`,
+  }));
+}
+
+/** Whether workflow time is still inside the given occurrence (a long run can outlast its window). */
+export function stillInside(window: WindowOccurrence): boolean {
+  const now = Date.now();
+  return now >= Date.parse(window.start) && now < Date.parse(window.end);
+}

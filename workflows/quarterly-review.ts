@@ -1,0 +1,55 @@
+import { proxyActivities } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities/index.js';
+import type { CheckResult } from '../src/domain/checks.js';
+import type { RunReport } from '../src/domain/run.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+
+const reads = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+export const QuarterlyReviewInput = z
+  .object({
+    /** How far back the review looks (a quarter by default). */
+    lookbackDays: z.number().int().positive().max(366).default(91),
+    /** Below this success rate a maintenance kind is flagged. */
+    successRateTarget: z.number().min(0).max(1).default(0.95),
+  })
+  .strict();
+export type QuarterlyReviewInput = z.input<typeof QuarterlyReviewInput>;
+
+/**
+ * Routine Maintenance Guide, "End of Quarter - Comprehensive Review": how every maintenance kind
+ * performed against its target, which runs failed and why, and how long approvals took. The
+ * strategic items of the checklist (penetration tests, contracts) stay with people; this gives
+ * them the figures.
+ */
+export async function quarterlyReview(rawInput?: QuarterlyReviewInput): Promise<RunReport> {
+  const input = parseInput(QuarterlyReviewInput, rawInput, 'quarterlyReview');
+  const run = new MaintenanceRun('quarterlyReview', 'maintenance-program');
+  const until = new Date();
+  const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
+
+  run.phase = 'collecting';
+  const history = await run.step('run history', () => reads.summarizeRunHistory(since.toISOString(), until.toISOString()));
+
+  const checks: CheckResult[] = history.kinds.map((k) => ({
+    check: 'success-rate',
+    target: k.kind,
+    status: k.successRate === null ? 'skipped' : k.successRate < input.successRateTarget ? 'warn' : 'ok',
+    value: k.successRate === null ? undefined : Math.round(k.successRate * 1000) / 10,
+    unit: '%',
+    threshold: `target >= ${input.successRateTarget * 100}%`,
+    detail: `${k.runs} run(s), ${k.failed} failed; duration p50 ${k.p50Seconds} s, p95 ${k.p95Seconds} s, max ${k.maxSeconds} s` +
+      (k.medianApprovalSeconds === null ? '' : `; median approval ${k.medianApprovalSeconds} s`),
+  }));
+  const runs = history.kinds.reduce((n, k) => n + k.runs, 0);
+  return run.finish({
+    summary: `Quarterly review of ${input.lookbackDays} days: ${runs} run(s) over ${history.kinds.length} kind(s), ${history.failures.length} failure(s)`,
+    checks,
+    details: { history },
+  });
+}

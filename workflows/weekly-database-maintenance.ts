@@ -1,0 +1,157 @@
+import { proxyActivities } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities/index.js';
+import { worstStatus, type CheckResult } from '../src/domain/checks.js';
+import { TABLE_NAME } from '../src/domain/identifiers.js';
+import type { RunReport } from '../src/domain/run.js';
+import { activeWindow, windowOccurrences, WindowSpecSchema } from '../src/domain/windows.js';
+import {
+  archiveChecks, backupChecks, expiredRowChecks, reindexChecks, stepFailed, tempTableChecks, vacuumChecks,
+} from './lib/database-checks.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+import { awaitMaintenanceWindow, stillInside } from './lib/window.js';
+
+// Reads, session cleanup, temp tables: short; every statement also has its own statement_timeout.
+const quick = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+// Vacuum, reindex and backups scale with the database; one retry, then the step is reported failed.
+const heavy = proxyActivities<Activities>({
+  startToCloseTimeout: '3 hours',
+  retry: { initialInterval: '30 seconds', maximumAttempts: 2 },
+});
+// The archive heartbeats after every batch: a dead worker is noticed within the heartbeat timeout
+// and the retry resumes after the last batch it reported.
+const archiving = proxyActivities<Activities>({
+  startToCloseTimeout: '4 hours',
+  heartbeatTimeout: '10 seconds',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+// The notice is best effort: its failure is recorded, never fatal.
+const notices = proxyActivities<Activities>({
+  startToCloseTimeout: '30 seconds',
+  retry: { initialInterval: '1 second', maximumAttempts: 3 },
+});
+
+export const DB_MAINTENANCE_STEPS = ['vacuum', 'reindex', 'statistics', 'archive', 'sessions', 'tempTables'] as const;
+type DbStep = (typeof DB_MAINTENANCE_STEPS)[number];
+/** Steps that only read; everything else waits for the window and the backup guard. */
+const READ_ONLY: ReadonlySet<DbStep> = new Set(['statistics']);
+
+const tableName = z.string().regex(TABLE_NAME, 'expected "table" or "schema.table" (letters, digits, "_")');
+
+export const WeeklyDatabaseMaintenanceInput = z
+  .object({
+    /** Outside the window: wait for it (the schedule fires an hour early) or skip the disruptive steps. */
+    windowPolicy: z.enum(['wait', 'skip']).default('wait'),
+    /** Default: the configured "weekly" window (seed: Sunday 02:00-06:00 UTC). */
+    window: WindowSpecSchema.optional(),
+    /** Run only these steps (default: all). */
+    steps: z.array(z.enum(DB_MAINTENANCE_STEPS)).min(1).optional(),
+    /** Tables to vacuum (default: all). */
+    vacuumTables: z.array(tableName).optional(),
+    /** Tables that get VACUUM FULL, inside the window only. */
+    fullVacuumTables: z.array(tableName).default([]),
+    archiveAfterDays: z.number().int().min(30).optional(),
+    archiveBatchSize: z.number().int().min(100).max(50_000).optional(),
+    archivePauseMs: z.number().int().min(0).max(60_000).default(0),
+    lockTimeoutMs: z.number().int().min(10).max(600_000).optional(),
+    /** Data moves only with a verified backup younger than this (seed: 24 h). */
+    backupMaxAgeHours: z.number().positive().max(24 * 7).default(24),
+    reason: z.string().max(500).optional(),
+  })
+  .strict();
+export type WeeklyDatabaseMaintenanceInput = z.input<typeof WeeklyDatabaseMaintenanceInput>;
+
+/** Routine Maintenance Guide, weekly database checklist; Maintenance Setup Guide, db_maintenance.sh and cleanupSessions.js. */
+export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMaintenanceInput): Promise<RunReport> {
+  const input = parseInput(WeeklyDatabaseMaintenanceInput, rawInput, 'weeklyDatabaseMaintenance');
+  // Workflow time, fixed once: every attempt and replay archives and expires against the same instant.
+  const startedAt = new Date();
+  const run = new MaintenanceRun('weeklyDatabaseMaintenance', 'booking-database');
+
+  run.phase = 'planning';
+  const plan = await run.step('resolve database maintenance plan', () => quick.resolveDatabaseMaintenancePlan());
+  const spec = input.window ?? plan.weeklyWindow;
+  const selected = new Set<DbStep>(input.steps ?? DB_MAINTENANCE_STEPS);
+  const cutoff = new Date(startedAt.getTime() - (input.archiveAfterDays ?? plan.archiveAfterDays) * 86_400_000).toISOString();
+  const timeouts = input.lockTimeoutMs ? { lockTimeoutMs: input.lockTimeoutMs } : undefined;
+  const batchSize = input.archiveBatchSize ?? plan.batchSize;
+  const checks: CheckResult[] = [];
+  const details: Record<string, unknown> = { database: plan.database, cutoff, steps: [...selected] };
+  const title = input.reason ? `Weekly database maintenance (${input.reason})` : 'Weekly database maintenance';
+  /** A step that failed after its retries is reported critical; the other steps still run. */
+  const attempt = <T>(name: string, fn: () => Promise<T>, grade?: (r: T) => CheckResult[]): Promise<T | undefined> =>
+    run.step(name, fn, (r) => (grade ? worstStatus(grade(r).map((c) => c.status)) : 'ok')).then(
+      (r) => { if (grade) checks.push(...grade(r)); return r; },
+      (err: Error) => { checks.push(stepFailed(name, (err.cause as Error | undefined)?.message ?? err.message)); return undefined; },
+    );
+
+  // The schedule fires an hour before the window: announce, then wait. Nothing to announce when skipping.
+  run.phase = 'notifying';
+  const inside = activeWindow(spec, startedAt);
+  const next = inside ?? windowOccurrences([spec], startedAt, new Date(startedAt.getTime() + 367 * 86_400_000))[0];
+  if (next && (inside || input.windowPolicy === 'wait')) {
+    await run.step('maintenance notice', () => notices.postSlackMessage({
+      text: `:wrench: Database maintenance on ${plan.database} ${inside ? 'is starting' : `starts at ${next.start}`} (window ${spec.name} until ${next.end}): `
+        + `${[...selected].join(', ')}; bookings created before ${cutoff} move to bookings_archive.`,
+    })).catch(() => undefined); // recorded as a failed step; a notice never stops maintenance
+  }
+
+  const gate = await awaitMaintenanceWindow(run, spec, input.windowPolicy);
+  details.window = gate;
+  const disruptive = [...selected].filter((s) => !READ_ONLY.has(s));
+
+  run.phase = 'maintaining';
+  if (gate.decision !== 'skipped' && disruptive.length > 0) {
+    // Seed: "Backup completed and verified" before anything moves. Without one, nothing else runs.
+    const backup = await attempt(`verified backup younger than ${input.backupMaxAgeHours} h`, async () => {
+      const newest = await quick.verifyNewestBackup({ maxAgeHours: input.backupMaxAgeHours });
+      if (newest.status === 'ok') return { ...newest, taken: false };
+      await heavy.createDatabaseBackup({});
+      return { ...(await quick.verifyNewestBackup({ maxAgeHours: input.backupMaxAgeHours })), taken: true, before: newest.detail };
+    }, (b) => backupChecks(plan.database, b));
+    details.backup = backup;
+    if (backup?.status !== 'ok') {
+      return run.finish({ summary: `${title} aborted: no verified backup younger than ${input.backupMaxAgeHours} h`, checks, outcome: 'failed', details, alertOnCritical: true });
+    }
+  }
+
+  // The checklist, in order. Each step's failure is reported and the next step still runs.
+  const steps: Record<DbStep, [string, (label: string) => Promise<unknown>]> = {
+    vacuum: ['vacuum analyze', (label) => attempt(label,
+      () => heavy.vacuumAnalyzeTables({ tables: input.vacuumTables, fullTables: input.fullVacuumTables, allowFull: true, timeouts }), vacuumChecks)],
+    reindex: ['reindex invalid or bloated indexes', (label) => attempt(label,
+      () => heavy.reindexInvalidOrBloatedIndexes({ timeouts }), (actions) => reindexChecks(plan.database, actions))],
+    statistics: ['bloat, index usage, statistics, cache hits, slow queries', (label) => attempt(label,
+      () => quick.collectDatabaseStatistics({ timeouts }), (s) => { details.statistics = s; return s.checks; })],
+    archive: ['archive old bookings', (label) => attempt(label,
+      () => archiving.archiveBookingsOlderThan({ cutoff, batchSize, pauseBetweenBatchesMs: input.archivePauseMs, timeouts }),
+      (a) => { details.archive = a; return archiveChecks(plan.database, a); })],
+    sessions: ['delete expired sessions and reset tokens', (label) => attempt(label,
+      () => quick.deleteExpiredSessions({ asOf: startedAt.toISOString(), batchSize, timeouts }), expiredRowChecks)],
+    tempTables: ['drop old temporary tables', (label) => attempt(label,
+      () => quick.dropOldTempTables({ timeouts }), (r) => tempTableChecks(plan.database, r))],
+  };
+
+  for (const name of DB_MAINTENANCE_STEPS) {
+    if (!selected.has(name)) continue;
+    const [label, go] = steps[name];
+    const notNow = READ_ONLY.has(name) ? undefined
+      : gate.decision === 'skipped' ? 'outside the maintenance window (policy skip)'
+      : !stillInside(gate.window) ? `the maintenance window closed at ${gate.window.end}` : undefined;
+    if (notNow) await run.step(label, async () => notNow, () => ({ outcome: 'skipped', detail: notNow }));
+    else await go(label);
+  }
+
+  const skippedSummary = gate.decision === 'skipped' ? `disruptive steps skipped: outside window ${spec.name}, next ${gate.window.start}` : `${gate.decision} window ${gate.window.start}`;
+  return run.finish({
+    summary: `${title}: ${skippedSummary}`,
+    checks,
+    ...(gate.decision === 'skipped' && checks.length === 0 ? { outcome: 'skipped' as const } : {}),
+    details,
+    alertOnCritical: true,
+  });
+}

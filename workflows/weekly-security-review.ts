@@ -1,0 +1,52 @@
+import { proxyActivities } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities/index.js';
+import { skipped } from '../src/domain/checks.js';
+import { imageTagFindings } from '../src/domain/images.js';
+import type { RunReport } from '../src/domain/run.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+
+// Reviews only read; a few retries cover a flapping dependency.
+const reads = proxyActivities<Activities>({
+  startToCloseTimeout: '2 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+export const WeeklySecurityReviewInput = z
+  .object({
+    /** How far back the approval log is audited. */
+    lookbackDays: z.number().int().positive().max(90).default(7),
+  })
+  .strict();
+export type WeeklySecurityReviewInput = z.input<typeof WeeklySecurityReviewInput>;
+
+/**
+ * Routine Maintenance Guide, "Wednesday Security Review": certificate expiry, access control
+ * (database roles with superuser powers, cluster-admin bindings), images running by a mutable
+ * tag, and an audit of our own approval log. Vulnerability scans and signature updates belong to
+ * the scanners; their results are not reachable from here.
+ */
+export async function weeklySecurityReview(rawInput?: WeeklySecurityReviewInput): Promise<RunReport> {
+  const input = parseInput(WeeklySecurityReviewInput, rawInput, 'weeklySecurityReview');
+  const run = new MaintenanceRun('weeklySecurityReview', 'booking-platform');
+  const until = new Date();
+  const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
+
+  run.phase = 'planning';
+  const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+
+  run.phase = 'reviewing';
+  const results = (await Promise.all([
+    run.checkStep('certificate expiration', () => reads.checkCertificateExpiry(plan.tls, plan.thresholds)),
+    run.checkStep('database roles', () => reads.reviewDatabaseRoles(plan.expectedDatabaseSuperusers)),
+    run.checkStep('cluster-admin bindings', () => reads.reviewClusterAdminBindings()),
+    run.checkStep('image tags', async () => {
+      const inventory = await reads.collectClusterInventory();
+      return 'skipped' in inventory ? [skipped('image-tag', '-', inventory.skipped)] : imageTagFindings(inventory.deployments);
+    }),
+    run.checkStep('approval log', () => reads.auditApprovalLog(since.toISOString(), until.toISOString())),
+  ])).flat();
+
+  return run.finish({ summary: 'Weekly security review', checks: results, alertOnCritical: true });
+}
