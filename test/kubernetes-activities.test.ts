@@ -5,7 +5,7 @@ import type { CleanupResult } from '../activities/kubernetes/cleanup.js';
 import type { DrainResult } from '../activities/kubernetes/nodes.js';
 import { isReady, type KubeDouble, type ServedRequest } from './k8s-double/double.js';
 import { addClaim, addDaemonSet, addDeployment, addJob, addNode, addPdb, addPod, addVolume } from './k8s-double/fixtures.js';
-import { APP_NAMESPACE, expectAllGranted, runActivity, startCluster } from './helpers/kube.js';
+import { APP_NAMESPACE, expectAllGranted, expectEveryGrantUsed, runActivity, startCluster } from './helpers/kube.js';
 
 type Activities = ReturnType<typeof createKubernetesActivities>;
 const served: ServedRequest[] = [];
@@ -29,8 +29,12 @@ describe('Kubernetes activities against the API double', () => {
     served.push(...k8s.served);
     await k8s.stop();
   });
-  // Every request any test here made must be granted by the RBAC shipped in deploy/.
-  afterAll(() => expectAllGranted(served));
+  // Every request the tests here made must be granted by the RBAC shipped in deploy/, and,
+  // as they exercise every activity, every grant must have been needed.
+  afterAll(() => {
+    expectAllGranted(served);
+    expectEveryGrantUsed(served);
+  });
 
   it('drain honours a PodDisruptionBudget: the second pod waits for the first one\'s replacement, then the drain finishes', async () => {
     addNode(k8s, 'n1');
@@ -215,7 +219,7 @@ describe('Kubernetes activities against the API double', () => {
     expect(((await runActivity(a.cleanupClusterResources, { mode: 'delete' })) as CleanupResult).candidates).toEqual([]);
   });
 
-  it('health checks: error lines per container, usage against limits, node conditions, inventory', async () => {
+  it('health checks: error lines per container, usage against limits, node conditions, inventory, cluster-admin holders', async () => {
     addNode(k8s, 'n1', { kubeletVersion: 'v1.30.2' });
     addNode(k8s, 'n2', { kubeletVersion: 'v1.29.9', ready: false });
     addDeployment(k8s, 'backend', { replicas: 2, resources: { limits: { cpu: '500m', memory: '256Mi' } } });
@@ -243,6 +247,11 @@ describe('Kubernetes activities against the API double', () => {
     });
     const findings = (inventory as { findings: { check: string; status: string }[] }).findings.map((f) => `${f.check}:${f.status}`);
     expect(findings).toEqual(expect.arrayContaining(['k8s.kubelet-versions:warn', 'k8s.pdb:warn', 'k8s.node:critical']));
+
+    k8s.create('rbac.authorization.k8s.io', 'clusterrolebindings', {
+      metadata: { name: 'ops' }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: 'bob' }],
+    });
+    expect(await runActivity(a.reviewClusterAdminBindings)).toMatchObject([{ target: 'User/bob', status: 'warn' }]);
 
     k8s.metricsApi = false;
     expect((await runActivity(a.checkPodResourceUsage))[0]).toMatchObject({ status: 'skipped', detail: expect.stringContaining('metrics API unavailable') });

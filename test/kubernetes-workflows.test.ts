@@ -95,6 +95,28 @@ describe('Kubernetes maintenance workflows against the API double', () => {
     expect((await storedOutcome(workflowId))?.outcome).toBe('ok');
   });
 
+  it('nodeUpdate: API errors are retried and every step still lands once', async () => {
+    twoNodesWithWeb();
+    // One failure each: the cordon and uncordon (local activities) and an eviction (fails the drain attempt, which Temporal retries).
+    k8s.faults.push({ verb: 'patch', resource: 'nodes' }, { verb: 'create', resource: 'pods', subresource: 'eviction' }, { verb: 'patch', resource: 'nodes' });
+    const hook = await startUpdateHook(k8s, 50);
+    try {
+      const report = await inCluster(({ client, taskQueue }) => client.workflow.execute(nodeUpdate, {
+        taskQueue, workflowId: id('node-update-faults'), args: [{ node: 'n1', ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '10s' } }],
+      }));
+      expect(report.outcome).toBe('ok');
+      expect(k8s.faults).toEqual([]);
+      expect(k8s.served.filter((r) => r.code === 500)).toHaveLength(3);
+      expect(hook.requests).toEqual(['n1']);
+      const n1 = k8s.get('', 'nodes', undefined, 'n1')!;
+      expect([n1.spec.unschedulable, n1.metadata.annotations?.[CORDONED_BY]]).toEqual([undefined, undefined]);
+      const web = k8s.list('', 'pods', APP_NAMESPACE).filter((p) => !p.metadata.deletionTimestamp);
+      expect(web.map((p) => p.spec.nodeName)).toEqual(['n2', 'n2']);
+    } finally {
+      await hook.close();
+    }
+  });
+
   it('nodeUpdate: a drain that times out leaves the node uncordoned and reports why', async () => {
     twoNodesWithWeb();
     addPdb(k8s, 'web-strict', 'web', { minAvailable: 2 });
@@ -230,6 +252,18 @@ describe('Kubernetes maintenance workflows against the API double', () => {
     } finally {
       await probes.close();
     }
+  });
+
+  it('without a cluster, node and application updates report "skipped: no cluster configured"', async () => {
+    const config = testConfig({ MAINT_DATABASE_URL: reportDb.url });
+    const [node, app] = await withWorker(config, ({ client, taskQueue }) => Promise.all([
+      client.workflow.execute(rollingNodeUpdate, { taskQueue, workflowId: id('rolling-no-cluster'), args: [{ nodes: ['n1'] }] }),
+      client.workflow.execute(applicationUpdate, { taskQueue, workflowId: id('app-no-cluster'), args: [{ deployment: 'backend', container: 'app', image: 'x:2' }] }),
+    ]));
+    expect(node).toMatchObject({ outcome: 'skipped', summary: 'Rolling update of 1 node(s), 1 at a time: 0 updated, 1 skipped' });
+    expect(node.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual(['update n1: skipped']);
+    expect((node.details?.nodes as { detail: string }[])[0]!.detail).toBe('Node update of n1 skipped: no cluster configured');
+    expect(app).toMatchObject({ outcome: 'skipped', summary: 'Update of backend skipped: no cluster configured' });
   });
 
   it('applicationUpdate names the bad field and changes nothing', async () => {

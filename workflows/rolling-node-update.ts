@@ -37,7 +37,7 @@ export async function rollingNodeUpdate(rawInput: RollingNodeUpdateInput): Promi
         args: [{ ...input.node, node }],
         // A cancelled rolling update cancels its running children, which then uncordon.
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      })),
+      }), (report) => (report.outcome === 'skipped' ? 'skipped' : 'ok')),
     );
   } catch (err) {
     if (!isCancellation(err)) throw err;
@@ -49,13 +49,16 @@ export async function rollingNodeUpdate(rawInput: RollingNodeUpdateInput): Promi
     outcome: !o.started ? 'not started' : o.error ? 'failed' : (o.result?.outcome ?? 'ok'),
     detail: o.error ? failureMessage(o.error) : (o.result?.summary ?? ''),
   }));
+  const count = (outcome: string) => nodes.filter((n) => n.outcome === outcome).length;
   const failed = nodes.filter((n) => n.outcome === 'failed');
-  const updated = nodes.filter((n) => n.outcome !== 'failed' && n.outcome !== 'not started').length;
   const notStarted = nodes.filter((n) => n.outcome === 'not started').map((n) => n.node);
+  const updated = nodes.length - failed.length - notStarted.length - count('skipped');
+  const skippedNote = count('skipped') > 0 ? `, ${count('skipped')} skipped` : '';
   const summary = failed.length === 0
-    ? `Rolling update of ${nodes.length} node(s), ${input.concurrency} at a time: all updated`
-    : `Rolling update stopped: ${failed.map((n) => `${n.node}: ${n.detail}`).join('; ')}; ${updated} updated, not started: ${notStarted.join(', ') || 'none'}`;
-  const report = await run.finish({ summary, outcome: failed.length > 0 ? 'failed' : 'ok', details: { nodes } });
+    ? `Rolling update of ${nodes.length} node(s), ${input.concurrency} at a time: ${updated} updated${skippedNote}`
+    : `Rolling update stopped: ${failed.map((n) => `${n.node}: ${n.detail}`).join('; ')}; ${updated} updated${skippedNote}, not started: ${notStarted.join(', ') || 'none'}`;
+  const outcome = failed.length > 0 ? 'failed' : count('skipped') === nodes.length ? 'skipped' : 'ok';
+  const report = await run.finish({ summary, outcome, details: { nodes } });
   if (failed.length > 0) throw ApplicationFailure.create({ type: 'rollingNodeUpdateFailed', nonRetryable: true, message: summary });
   return report;
 }

@@ -182,9 +182,11 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
         progress(),
       );
 
+      // Once one pod's eviction has failed the drain, the others stop asking: nothing is evicted after the activity has failed.
+      let failed = false;
       await Promise.all(toEvict.map(async (pod) => {
         const name = podName(pod);
-        for (let wait = retryMs; ; wait = Math.min(wait * 2, retryMs * 8)) {
+        for (let wait = retryMs; !failed; wait = Math.min(wait * 2, retryMs * 8)) {
           try {
             await api.createNamespacedPodEviction({
               name: pod.metadata!.name!, namespace: pod.metadata!.namespace!,
@@ -199,10 +201,16 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
               alreadyGone.push(name);
               return;
             }
-            if (status.code !== 429) throw err;
+            if (status.code !== 429) {
+              failed = true;
+              throw err;
+            }
             blocked.set(name, status.message);
             heartbeat(progress());
-            if (Date.now() + wait > deadline) throw timeout(`${blocked.size} pod(s) could not be evicted`);
+            if (Date.now() + wait > deadline) {
+              failed = true;
+              throw timeout(`${blocked.size} pod(s) could not be evicted`);
+            }
             await sleep(wait);
           }
         }

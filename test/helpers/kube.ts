@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { KubeConfig, loadAllYaml } from '@kubernetes/client-node';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { expect } from 'vitest';
 import { createKubernetesActivities } from '../../activities/kubernetes/index.js';
 import { KubeDouble, type DoubleOptions, type ServedRequest } from '../k8s-double/double.js';
+
+export { startUpdateHook } from '../k8s-double/update-hook.js';
 
 export const APP_NAMESPACE = 'default';
 
@@ -36,35 +36,33 @@ export function shippedRbac(): RbacDoc[] {
   return (loadAllYaml(text) as RbacDoc[]).filter((d) => d && (d.kind === 'Role' || d.kind === 'ClusterRole'));
 }
 
-/** Whether the shipped RBAC lets the worker make `request` (a Role counts only in its own namespace). */
-export function granted(request: ServedRequest, rbac = shippedRbac()): boolean {
-  const resource = request.subresource ? `${request.resource}/${request.subresource}` : request.resource;
-  return rbac.some((doc) =>
-    (doc.kind === 'ClusterRole' || (request.namespace !== '' && doc.metadata.namespace === request.namespace))
-    && (doc.rules ?? []).some((r) => r.apiGroups?.includes(request.group) && r.resources?.includes(resource) && r.verbs?.includes(request.verb)));
-}
+const resourceOf = (r: ServedRequest) => (r.subresource ? `${r.resource}/${r.subresource}` : r.resource);
+/** A Role counts only for requests in its own namespace; a ClusterRole for any. */
+const inScope = (doc: RbacDoc, r: ServedRequest) => doc.kind === 'ClusterRole' || (r.namespace !== '' && doc.metadata.namespace === r.namespace);
+const allows = (rule: Rule, r: ServedRequest) => Boolean(rule.apiGroups?.includes(r.group) && rule.resources?.includes(resourceOf(r)) && rule.verbs?.includes(r.verb));
+const describe = (r: ServedRequest) => `${r.verb} ${r.group || 'core'}/${resourceOf(r)}${r.namespace ? ` in ${r.namespace}` : ''}`;
 
 /** Fails when the code made a request the shipped RBAC does not grant. */
 export function expectAllGranted(served: ServedRequest[]): void {
   const rbac = shippedRbac();
-  const denied = [...new Set(served.filter((r) => !granted(r, rbac)).map((r) => `${r.verb} ${r.group || 'core'}/${r.resource}${r.subresource ? `/${r.subresource}` : ''}${r.namespace ? ` in ${r.namespace}` : ''}`))];
-  expect(denied, 'requests the shipped RBAC (deploy/rbac.yaml) does not grant').toEqual([]);
+  const denied = served.filter((r) => !rbac.some((doc) => inScope(doc, r) && (doc.rules ?? []).some((rule) => allows(rule, r))));
+  expect([...new Set(denied.map(describe))], 'requests the shipped RBAC (deploy/rbac.yaml) does not grant').toEqual([]);
 }
 
-/** Stands in for the automation that updates a node: a POST `{node}` reboots it in the double. */
-export async function startUpdateHook(k8s: KubeDouble, rebootMs: number, kubeletVersion?: string): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
-  const requests: string[] = [];
-  const server = createServer((req, res) => {
-    let body = '';
-    req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => {
-      const { node } = JSON.parse(body) as { node: string };
-      requests.push(node);
-      k8s.rebootNode(node, rebootMs, kubeletVersion);
-      res.writeHead(202).end();
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/update`;
-  return { url, requests, close: () => new Promise((r) => server.close(() => r())) };
+/** Fails when the shipped RBAC grants a (verb, resource) no request used: least privilege both ways. */
+export function expectEveryGrantUsed(served: ServedRequest[]): void {
+  const unused: string[] = [];
+  for (const doc of shippedRbac()) {
+    for (const rule of doc.rules ?? []) {
+      for (const group of rule.apiGroups ?? []) {
+        for (const resource of rule.resources ?? []) {
+          for (const verb of rule.verbs ?? []) {
+            const used = served.some((r) => inScope(doc, r) && r.group === group && resourceOf(r) === resource && r.verb === verb);
+            if (!used) unused.push(`${doc.kind} ${doc.metadata.name}: ${verb} ${group || 'core'}/${resource}`);
+          }
+        }
+      }
+    }
+  }
+  expect(unused, 'grants in deploy/rbac.yaml that no activity used').toEqual([]);
 }

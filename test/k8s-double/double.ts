@@ -68,6 +68,8 @@ export class KubeDouble {
   /** Usage served by metrics.k8s.io, per pod; undefined leaves the pod out. */
   podUsage: (pod: Obj) => { cpu: string; memory: string } | undefined = () => undefined;
   metricsApi = true;
+  /** Requests to answer with a 500 before doing anything, as an API server hiccup would: the first matching request each. */
+  readonly faults: { verb: string; resource: string; subresource?: string }[] = [];
   /** Called after each resource request is answered: lets a test act between two requests of an activity. */
   onServed?: (request: ServedRequest) => void;
   url = '';
@@ -125,10 +127,12 @@ export class KubeDouble {
   }
 
   list(group: string, res: string, namespace?: string): Obj[] {
-    const t = resource(group, res);
-    return [...this.objects.values()]
-      .filter((o) => o.kind === t.kind && o.apiVersion === apiVersionOf(t) && (!namespace || o.metadata.namespace === namespace))
-      .map((o) => structuredClone(o));
+    return this.scan(resource(group, res), namespace).map((o) => structuredClone(o));
+  }
+
+  /** The stored objects themselves, for the double's own controllers: no copies (a drain of 1000 pods stays fast). */
+  private scan(t: ResourceType, namespace?: string): Obj[] {
+    return [...this.objects.values()].filter((o) => o.kind === t.kind && o.apiVersion === apiVersionOf(t) && (!namespace || o.metadata.namespace === namespace));
   }
 
   /** Creates an object as the API would (uid, resourceVersion, generation) and runs its controller. */
@@ -220,6 +224,11 @@ export class KubeDouble {
     const watch = url.searchParams.get('watch') === 'true';
     const verb = ({ GET: name ? 'get' : watch ? 'watch' : 'list', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: name ? 'delete' : 'deletecollection' } as Record<string, string>)[method] ?? method.toLowerCase();
     this.served.push({ verb, group: t.group, resource: t.resource, subresource, namespace: namespace ?? '' });
+    const fault = this.faults.findIndex((f) => f.verb === verb && f.resource === t.resource && (f.subresource ?? '') === subresource);
+    if (fault >= 0) {
+      this.faults.splice(fault, 1);
+      throw new StatusError(500, 'InternalError', 'Internal error occurred: injected by the test');
+    }
     if (watch) throw new StatusError(405, 'MethodNotAllowed', 'the double does not serve watches');
     if (t.group === 'metrics.k8s.io') return { code: 200, body: this.metrics(t, namespace, name) };
 
@@ -270,9 +279,8 @@ export class KubeDouble {
   }
 
   private listBody(t: ResourceType, namespace: string | undefined, params: URLSearchParams): Obj {
-    const items = [...this.objects.values()].filter((o) =>
-      o.kind === t.kind && o.apiVersion === apiVersionOf(t) && (!namespace || o.metadata.namespace === namespace)
-      && matchesLabelSelector(o.metadata.labels, params.get('labelSelector')) && matchesFieldSelector(o, params.get('fieldSelector')));
+    const items = this.scan(t, namespace).filter((o) =>
+      matchesLabelSelector(o.metadata.labels, params.get('labelSelector')) && matchesFieldSelector(o, params.get('fieldSelector')));
     return {
       kind: `${t.kind}List`, apiVersion: apiVersionOf(t), metadata: { resourceVersion: String(this.resourceVersion) },
       items: items.sort((a, b) => `${a.metadata.namespace}/${a.metadata.name}`.localeCompare(`${b.metadata.namespace}/${b.metadata.name}`)).map((o) => this.present(t, o)),
@@ -285,7 +293,7 @@ export class KubeDouble {
   }
 
   private insert(t: ResourceType, namespace: string | undefined, body: Obj): Obj {
-    const name = body.metadata?.name ?? (body.metadata?.generateName ? `${body.metadata.generateName}${suffix()}` : undefined);
+    const name = body.metadata?.name ?? (body.metadata?.generateName ? this.unusedName(t, namespace, body.metadata.generateName) : undefined);
     if (!name) throw new StatusError(422, 'Invalid', `${t.kind} is invalid: metadata.name: Required value`);
     if (this.objects.has(key(t, namespace, name))) {
       throw new StatusError(409, 'AlreadyExists', `${t.resource} "${name}" already exists`, { name, group: t.group, kind: t.resource });
@@ -301,6 +309,14 @@ export class KubeDouble {
       },
     };
     return this.write(t, obj, undefined);
+  }
+
+  /** `generateName`: a random suffix, drawn again on the rare collision (thousands of pods in a bench). */
+  private unusedName(t: ResourceType, namespace: string | undefined, prefix: string): string {
+    for (;;) {
+      const name = `${prefix}${suffix()}`;
+      if (!this.objects.has(key(t, namespace, name))) return name;
+    }
   }
 
   private write(t: ResourceType, proposed: Obj, before: Obj | undefined): Obj {
@@ -342,7 +358,12 @@ export class KubeDouble {
   private later(ms: number, fn: () => void): void {
     const timer = setTimeout(() => {
       this.timers.delete(timer);
-      fn();
+      // A controller's failure must not take the API server down with it: log it, keep serving.
+      try {
+        fn();
+      } catch (err) {
+        console.error('k8s double: controller failed:', err);
+      }
     }, ms);
     this.timers.add(timer);
   }
@@ -350,7 +371,7 @@ export class KubeDouble {
   // ---- eviction and disruption budgets ----
 
   private pdbStatus(pdb: Obj): Obj {
-    const pods = this.list('', 'pods', pdb.metadata.namespace).filter((p) => matchesSelector(p.metadata.labels, pdb.spec.selector));
+    const pods = this.scan(PODS, pdb.metadata.namespace).filter((p) => matchesSelector(p.metadata.labels, pdb.spec.selector));
     const owners = new Map<string, number>();
     let unowned = 0;
     for (const p of pods) {
@@ -374,7 +395,7 @@ export class KubeDouble {
     const pod = this.mustGet(PODS, namespace, name);
     const success = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Success', code: 201 };
     if (pod.metadata.deletionTimestamp) return success;
-    const pdbs = this.list('policy', 'poddisruptionbudgets', namespace).filter((b) => matchesSelector(pod.metadata.labels, b.spec.selector));
+    const pdbs = this.scan(PDBS, namespace).filter((b) => matchesSelector(pod.metadata.labels, b.spec.selector));
     if (pdbs.length > 1) throw new StatusError(500, 'InternalError', 'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.');
     const pdb = pdbs[0];
     if (pdb) {
@@ -426,7 +447,7 @@ export class KubeDouble {
   // ---- controllers ----
 
   private activePods(rs: Obj): Obj[] {
-    return this.list('', 'pods', rs.metadata.namespace).filter((p) => controllerOf(p)?.uid === rs.metadata.uid && !p.metadata.deletionTimestamp);
+    return this.scan(PODS, rs.metadata.namespace).filter((p) => controllerOf(p)?.uid === rs.metadata.uid && !p.metadata.deletionTimestamp);
   }
 
   /** ReplicaSet controller: as many live pods as `spec.replicas`; replacements after `delayMs`. */
@@ -458,7 +479,7 @@ export class KubeDouble {
     const node = this.pickNode();
     this.insert(PODS, rs.metadata.namespace, {
       metadata: {
-        name: `${rs.metadata.name}-${suffix()}`, labels: { ...template.metadata?.labels }, annotations: { ...template.metadata?.annotations },
+        name: this.unusedName(PODS, rs.metadata.namespace, `${rs.metadata.name}-`), labels: { ...template.metadata?.labels }, annotations: { ...template.metadata?.annotations },
         ownerReferences: [{ apiVersion: 'apps/v1', kind: 'ReplicaSet', name: rs.metadata.name, uid: rs.metadata.uid, controller: true, blockOwnerDeletion: true }],
       },
       spec: { ...structuredClone(template.spec), ...(node ? { nodeName: node } : {}) },
@@ -469,14 +490,14 @@ export class KubeDouble {
   /** The scheduler: the Ready, schedulable node with the fewest pods. */
   private pickNode(): string | undefined {
     const counts = new Map<string, number>();
-    for (const p of this.list('', 'pods')) if (p.spec.nodeName && !p.metadata.deletionTimestamp) counts.set(p.spec.nodeName, (counts.get(p.spec.nodeName) ?? 0) + 1);
-    const candidates = this.list('', 'nodes').filter((n) => !n.spec?.unschedulable && isReady(n));
+    for (const p of this.scan(PODS)) if (p.spec.nodeName && !p.metadata.deletionTimestamp) counts.set(p.spec.nodeName, (counts.get(p.spec.nodeName) ?? 0) + 1);
+    const candidates = this.scan(NODES).filter((n) => !n.spec?.unschedulable && isReady(n));
     candidates.sort((a, b) => (counts.get(a.metadata.name) ?? 0) - (counts.get(b.metadata.name) ?? 0) || a.metadata.name.localeCompare(b.metadata.name));
     return candidates[0]?.metadata.name;
   }
 
   private schedulePending(): void {
-    for (const p of this.list('', 'pods').filter((pod) => !pod.spec.nodeName && !pod.metadata.deletionTimestamp)) {
+    for (const p of this.scan(PODS).filter((pod) => !pod.spec.nodeName && !pod.metadata.deletionTimestamp)) {
       const node = this.pickNode();
       if (!node) return;
       const healthy = !(p.spec.containers as Obj[]).some((c) => this.failingImages.has(c.image));
@@ -504,7 +525,7 @@ export class KubeDouble {
     const dep = this.get('apps', 'deployments', namespace, name)!;
     const template = structuredClone(dep.spec.template) as Obj;
     const hash = createHash('sha1').update(canonical(template)).digest('hex').slice(0, 10);
-    const owned = this.list('apps', 'replicasets', namespace).filter((rs) => controllerOf(rs)?.uid === dep.metadata.uid);
+    const owned = this.scan(REPLICASETS, namespace).filter((rs) => controllerOf(rs)?.uid === dep.metadata.uid);
     const maxRevision = Math.max(0, ...owned.map(revisionOf));
     let target = owned.find((rs) => rs.metadata.labels?.['pod-template-hash'] === hash);
     if (!target) {
