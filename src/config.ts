@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, type HttpTarget } from './domain/http-target.js';
 import { SQL_IDENTIFIER } from './domain/identifiers.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
-import { SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
+import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
 
 /**
  * One schema for the whole runtime configuration: environment variables for connections and
@@ -103,6 +103,7 @@ const FileConfigSchema = z
       .default({ http: [], tls: [], diskPaths: ['/'], kubernetes: { namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' } }),
     thresholds: thresholdsSchema().default(DEFAULT_THRESHOLDS),
     windows: z.array(WindowSpecSchema).default(SEED_WINDOWS),
+    blackouts: z.array(BlackoutSchema).default([]),
     approvals: ApprovalsSchema.default(ApprovalsSchema.parse({})),
     security: z
       .object({
@@ -172,6 +173,7 @@ export interface Config {
   targets: Omit<FileConfig['targets'], 'kubernetes' | 'monitoring'> & { monitoring: HttpTarget[] };
   thresholds: FileConfig['thresholds'];
   windows: FileConfig['windows'];
+  blackouts: FileConfig['blackouts'];
   database: DatabaseMaintenanceConfig;
   configFile?: string;
 }
@@ -249,6 +251,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     },
     thresholds: f.thresholds,
     windows: f.windows,
+    blackouts: f.blackouts,
     database: { ...f.database, backupDirectory: f.database.backupDirectory ?? f.targets.backup?.directory },
     configFile: file,
   };

@@ -39,9 +39,9 @@ describe('weeklyDatabaseMaintenance end to end', () => {
     backupDir = mkdtempSync(join(tmpdir(), 'maint-weekly-backups-'));
   });
 
-  const config = (database: Record<string, unknown> = {}) => testConfig(
+  const config = (database: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => testConfig(
     { DATABASE_URL: db.url, MAINT_DATABASE_URL: reports.url, SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert` },
-    { database: { backupDirectory: backupDir, tempTables: { namePrefix: 'tmp_', minAgeHours: 1 }, ...database } },
+    { database: { backupDirectory: backupDir, tempTables: { namePrefix: 'tmp_', minAgeHours: 1 }, ...database }, ...extra },
   );
   const postsFor = (path: string, workflowId: string) => slack.postsTo(path).filter((p) => JSON.stringify(p.body).includes(workflowId));
 
@@ -98,6 +98,16 @@ describe('weeklyDatabaseMaintenance end to end', () => {
     expect(postsFor('/report', workflowId)).toHaveLength(1);
     const stored = await reports.pool.query('SELECT kind, outcome FROM maintenance_runs WHERE workflow_id = $1', [workflowId]);
     expect(stored.rows).toEqual([{ kind: 'weeklyDatabaseMaintenance', outcome: report.outcome }]);
+  });
+
+  it('a blackout closes an open window: policy skip changes nothing and names the blackout', async () => {
+    const before = await idFingerprint(db.pool, 'bookings');
+    const blackouts = [{ name: 'black-friday', start: new Date(Date.now() - 3_600_000).toISOString(), end: new Date(Date.now() + 3_600_000).toISOString(), reason: 'sale' }];
+    const report = await withWorker(config({}, { blackouts }), ({ client, taskQueue }) =>
+      client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `weekly-db-blackout-${Date.now()}`, args: [{ window: windowFromNow(-60, 60), windowPolicy: 'skip' }] }));
+    expect(gateOf(report).decision).toBe('skipped');
+    expect(stepOf(report, 'maintenance window test')?.detail).toContain('blackout black-friday (sale)');
+    expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
   });
 
   it('with policy skip outside the window, changes nothing and says so', async () => {

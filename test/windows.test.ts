@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SEED_WINDOWS, activeWindow, isBusinessHours, windowOccurrences, type WindowSpec } from '../src/domain/windows.js';
+import { SEED_WINDOWS, activeWindow, closedBecause, isBusinessHours, windowOccurrences, type WindowSpec } from '../src/domain/windows.js';
 
 const spec = (name: string) => SEED_WINDOWS.find((w) => w.name === name)!;
 
@@ -36,5 +36,18 @@ describe('maintenance windows (UTC)', () => {
     expect(isBusinessHours(new Date('2026-11-23T17:59:00Z'))).toBe(true);
     expect(isBusinessHours(new Date('2026-11-23T18:00:00Z'))).toBe(false);
     expect(isBusinessHours(new Date('2026-11-28T10:00:00Z'))).toBe(false); // Saturday
+  });
+
+  it('closes occurrences in a blackout or in business hours unless the window opts in', () => {
+    const weekly = spec('weekly');
+    const sunday = { name: 'weekly', start: '2026-11-29T02:00:00.000Z', end: '2026-11-29T06:00:00.000Z' };
+    expect(closedBecause(sunday, weekly)).toBeUndefined();
+    expect(closedBecause(sunday, weekly, [{ name: 'freeze', start: '2026-11-28T00:00:00Z', end: '2026-11-29T03:00:00Z', reason: 'year-end freeze' }])).toBe('blackout freeze (year-end freeze)');
+    const mondayNoon: WindowSpec = { name: 'noon', every: 'day', start: '12:00', durationMinutes: 30 };
+    const monday = { name: 'noon', start: '2026-11-23T12:00:00.000Z', end: '2026-11-23T12:30:00.000Z' };
+    expect(closedBecause(monday, mondayNoon)).toBe('business hours (Mon-Fri 08:00-18:00 UTC)');
+    expect(closedBecause(monday, { ...mondayNoon, duringBusinessHours: true })).toBeUndefined();
+    // The seed's own monthly window sits in business hours by declaration.
+    expect(closedBecause({ name: 'monthly', start: '2026-12-07T08:00:00.000Z', end: '2026-12-07T12:00:00.000Z' }, spec('monthly'))).toBeUndefined();
   });
 });

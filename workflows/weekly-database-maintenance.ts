@@ -102,7 +102,7 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
     })).catch(() => undefined); // recorded as a failed step; a notice never stops maintenance
   }
 
-  const gate = await awaitMaintenanceWindow(run, spec, input.windowPolicy);
+  const gate = await awaitMaintenanceWindow(run, spec, input.windowPolicy, plan.blackouts);
   details.window = gate;
   const disruptive = [...selected].filter((s) => !READ_ONLY.has(s));
 

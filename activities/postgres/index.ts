@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { DatabaseMaintenanceConfig } from '../../src/config.js';
-import { SEED_WINDOWS, type WindowSpec } from '../../src/domain/windows.js';
+import { SEED_WINDOWS, type Blackout, type WindowSpec } from '../../src/domain/windows.js';
 import type { MaintenanceMetrics } from '../../src/metrics.js';
 import { createAccessActivities } from './access.js';
 import { createArchiveActivities } from './archive.js';
@@ -23,6 +23,8 @@ export interface PostgresDeps {
   settings: DatabaseMaintenanceConfig;
   /** Configured maintenance windows; the weekly database work uses the one named "weekly". */
   windows: WindowSpec[];
+  /** Periods in which no disruptive work runs. */
+  blackouts?: Blackout[];
   metrics?: MaintenanceMetrics;
 }
 
@@ -33,17 +35,18 @@ export interface DatabaseMaintenancePlan {
   batchSize: number;
   archiveBatchTargetMs: number;
   weeklyWindow: WindowSpec;
+  blackouts: Blackout[];
 }
 
 /** Every PostgreSQL activity, one module per concern, sharing the configured timeouts. */
-export function createPostgresActivities({ db, reports, databaseUrl, databaseLabel, settings, windows, metrics }: PostgresDeps) {
+export function createPostgresActivities({ db, reports, databaseUrl, databaseLabel, settings, windows, blackouts = [], metrics }: PostgresDeps) {
   const timeouts = { lockTimeoutMs: settings.lockTimeoutMs, statementTimeoutMs: settings.statementTimeoutMs };
   const weeklyWindow = windows.find((w) => w.name === 'weekly') ?? SEED_WINDOWS.find((w) => w.name === 'weekly')!;
   return {
     async resolveDatabaseMaintenancePlan(): Promise<DatabaseMaintenancePlan> {
       return {
         database: databaseLabel, archiveAfterDays: settings.archiveAfterDays, batchSize: settings.batchSize,
-        archiveBatchTargetMs: settings.archiveBatchTargetMs, weeklyWindow,
+        archiveBatchTargetMs: settings.archiveBatchTargetMs, weeklyWindow, blackouts,
       };
     },
     ...createPostgresHealthActivities({ db, databaseLabel }),

@@ -5,7 +5,20 @@ import { z } from 'zod';
 
 // Seconds are optional: operators write HH:MM; tests open a window a few seconds from now.
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'expected HH:MM or HH:MM:SS (UTC)');
-const common = { name: z.string().min(1), start: HHMM, durationMinutes: z.number().int().positive() };
+const common = {
+  name: z.string().min(1),
+  start: HHMM,
+  durationMinutes: z.number().int().positive(),
+  /** Business hours (Mon-Fri 08:00-18:00 UTC) are protected: a window may overlap them only by saying so. */
+  duringBusinessHours: z.boolean().optional(),
+};
+
+/** A period in which no disruptive maintenance runs, whatever the windows say (a sale, a launch). */
+export const BlackoutSchema = z
+  .object({ name: z.string().min(1), start: z.iso.datetime(), end: z.iso.datetime(), reason: z.string().max(300).optional() })
+  .strict()
+  .refine((b) => Date.parse(b.start) < Date.parse(b.end), { message: 'end must be after start', path: ['end'] });
+export type Blackout = z.infer<typeof BlackoutSchema>;
 
 export const WindowSpecSchema = z.discriminatedUnion('every', [
   z.object({ ...common, every: z.literal('day') }).strict(),
@@ -40,9 +53,10 @@ export interface WindowOccurrence {
 export const SEED_WINDOWS: WindowSpec[] = [
   { name: 'daily', every: 'day', start: '06:00', durationMinutes: 60 },
   { name: 'weekly', every: 'week', dayOfWeek: 0, start: '02:00', durationMinutes: 240 },
-  { name: 'monthly', every: 'month', nth: 1, dayOfWeek: 1, start: '08:00', durationMinutes: 240 },
+  // The seed itself places the monthly windows on Monday mornings, inside business hours.
+  { name: 'monthly', every: 'month', nth: 1, dayOfWeek: 1, start: '08:00', durationMinutes: 240, duringBusinessHours: true },
   // The seed's calendar puts application maintenance (online database work) on the third Monday.
-  { name: 'monthly-application', every: 'month', nth: 3, dayOfWeek: 1, start: '09:00', durationMinutes: 180 },
+  { name: 'monthly-application', every: 'month', nth: 3, dayOfWeek: 1, start: '09:00', durationMinutes: 180, duringBusinessHours: true },
   { name: 'annual', every: 'year', month: 12, day: 25, start: '00:00', durationMinutes: 48 * 60 },
 ];
 
@@ -98,4 +112,19 @@ export function isBusinessHours(at: Date): boolean {
   const dow = at.getUTCDay();
   const hour = at.getUTCHours();
   return dow >= 1 && dow <= 5 && hour >= 8 && hour < 18;
+}
+
+function overlapsBusinessHours(start: number, end: number): boolean {
+  for (let t = start; t < end; t += 15 * 60_000) if (isBusinessHours(new Date(t))) return true;
+  return isBusinessHours(new Date(end - 1));
+}
+
+/** Why an occurrence of `spec` may not be used: a blackout it overlaps, or unannounced business hours. */
+export function closedBecause(o: WindowOccurrence, spec: WindowSpec, blackouts: readonly Blackout[] = []): string | undefined {
+  const start = Date.parse(o.start);
+  const end = Date.parse(o.end);
+  const blackout = blackouts.find((b) => Date.parse(b.start) < end && Date.parse(b.end) > start);
+  if (blackout) return `blackout ${blackout.name}${blackout.reason ? ` (${blackout.reason})` : ''}`;
+  if (!spec.duringBusinessHours && overlapsBusinessHours(start, end)) return 'business hours (Mon-Fri 08:00-18:00 UTC)';
+  return undefined;
 }

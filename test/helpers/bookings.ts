@@ -50,7 +50,8 @@ export const OLD = `created_at < now() - interval '2 years'`;
 /** A daily window starting `offsetSeconds` from now (negative: already open), for short real waits. */
 export function windowFromNow(offsetSeconds: number, durationMinutes = 10): WindowSpec {
   const start = new Date(Date.now() + offsetSeconds * 1000).toISOString().slice(11, 19);
-  return { name: 'test', every: 'day', start, durationMinutes };
+  // Tests run at any hour, business hours included.
+  return { name: 'test', every: 'day', start, durationMinutes, duringBusinessHours: true };
 }
 
 /** The PostgreSQL activities on test databases, called directly (the archive, which heartbeats, runs in workflows). */

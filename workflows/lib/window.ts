@@ -1,5 +1,5 @@
 import { ApplicationFailure, sleep } from '@temporalio/workflow';
-import { activeWindow, windowOccurrences, type WindowOccurrence, type WindowSpec } from '../../src/domain/windows.js';
+import { activeWindow, closedBecause, windowOccurrences, type Blackout, type WindowOccurrence, type WindowSpec } from '../../src/domain/windows.js';
 import type { MaintenanceRun } from './run.js';
 
 /** What a run started outside its window does: wait for it durably, or skip the disruptive work. */
@@ -9,6 +9,8 @@ export interface WindowGate {
   decision: 'inside' | 'waited' | 'skipped';
   /** The occurrence the run is in (inside, waited) or would have used (skipped). */
   window: WindowOccurrence;
+  /** Occurrences passed over on the way: blacked out, or in protected business hours. */
+  passedOver: string[];
 }
 
 // A yearly window is at most a year away; anything further never occurs (e.g. 31 February).
@@ -19,14 +21,20 @@ const HORIZON_MS = 367 * 86_400_000;
  * inside the window; otherwise sleeps durably until it opens (policy "wait", shown as `waitingFor`)
  * or returns "skipped". Recorded as a step either way.
  */
-export function awaitMaintenanceWindow(run: MaintenanceRun, spec: WindowSpec, policy: WindowPolicy): Promise<WindowGate> {
+export function awaitMaintenanceWindow(run: MaintenanceRun, spec: WindowSpec, policy: WindowPolicy, blackouts: readonly Blackout[] = []): Promise<WindowGate> {
   return run.step(`maintenance window ${spec.name}`, async (): Promise<WindowGate> => {
     const now = new Date();
+    const passedOver: string[] = [];
+    const usable = (o: WindowOccurrence) => {
+      const why = closedBecause(o, spec, blackouts);
+      if (why) passedOver.push(`${o.start}: ${why}`);
+      return !why;
+    };
     const active = activeWindow(spec, now);
-    if (active) return { decision: 'inside', window: active };
-    const next = windowOccurrences([spec], now, new Date(now.getTime() + HORIZON_MS))[0];
-    if (!next) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `window ${spec.name} never occurs` });
-    if (policy === 'skip') return { decision: 'skipped', window: next };
+    if (active && usable(active)) return { decision: 'inside', window: active, passedOver };
+    const next = windowOccurrences([spec], now, new Date(now.getTime() + HORIZON_MS)).find((o) => Date.parse(o.start) > now.getTime() && usable(o));
+    if (!next) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `window ${spec.name} never opens within a year${passedOver.length ? ` (${passedOver.slice(0, 3).join('; ')})` : ''}` });
+    if (policy === 'skip') return { decision: 'skipped', window: next, passedOver };
     const phase = run.phase;
     run.phase = 'waiting for window';
     run.waitingFor = `maintenance window ${spec.name} opening at ${next.start}`;
@@ -36,13 +44,16 @@ export function awaitMaintenanceWindow(run: MaintenanceRun, spec: WindowSpec, po
       run.waitingFor = null;
       run.phase = phase;
     }
-    return { decision: 'waited', window: next };
-  }, (gate) => ({
-    outcome: gate.decision === 'skipped' ? 'skipped' : 'ok',
-    detail: gate.decision === 'inside' ? `inside window ${gate.window.start} to ${gate.window.end}`
-      : gate.decision === 'waited' ? `waited for window ${gate.window.start} to ${gate.window.end}`
-      : `outside the window (policy skip); next opens ${gate.window.start}`,
-  }));
+    return { decision: 'waited', window: next, passedOver };
+  }, (gate) => {
+    const passed = gate.passedOver.length ? `; passed over ${gate.passedOver.join('; ')}` : '';
+    return {
+      outcome: gate.decision === 'skipped' ? 'skipped' : 'ok',
+      detail: (gate.decision === 'inside' ? `inside window ${gate.window.start} to ${gate.window.end}`
+        : gate.decision === 'waited' ? `waited for window ${gate.window.start} to ${gate.window.end}`
+        : `outside the window (policy skip); next opens ${gate.window.start}`) + passed,
+    };
+  });
 }
 
 /** Whether workflow time is still inside the given occurrence (a long run can outlast its window). */
