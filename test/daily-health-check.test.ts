@@ -1,6 +1,9 @@
 import { mkdtempSync, writeFileSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KubeConfig } from '@kubernetes/client-node';
+import { WorkflowFailedError } from '@temporalio/client';
+import type { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Server } from 'node:http';
 import type { CheckResult } from '../src/domain/checks.js';
@@ -201,5 +204,22 @@ describe('dailyHealthCheck on real targets', () => {
     expect(days).toBeGreaterThan(7);
     expect(days).toBeLessThan(8);
     expect(slack.postsTo('/report').filter((p) => p.body.text?.includes('Maintenance notice: the monthly-test window'))).toHaveLength(1);
+  });
+
+  it('a broken checker still ends with a report: stored, alerted, outcome failed, then a typed failure', async () => {
+    const kube = new KubeConfig();
+    const deadPort = await freePort();
+    kube.loadFromOptions({
+      clusters: [{ name: 'gone', server: `http://127.0.0.1:${deadPort}`, skipTLSVerify: true }], users: [{ name: 'u' }],
+      contexts: [{ name: 'gone', cluster: 'gone', user: 'u' }], currentContext: 'gone',
+    });
+    const workflowId = `dhc-broken-${Date.now()}`;
+    const err = await withWorker(configFor(), ({ client, taskQueue }) =>
+      client.workflow.execute(dailyHealthCheck, { taskQueue, workflowId, args: [{ checks: ['kubernetes'] }] }).catch((e: unknown) => e), { kube });
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('dailyHealthCheckFailed');
+    const stored = await reportDb.pool.query('SELECT outcome, summary FROM maintenance_runs WHERE workflow_id = $1', [workflowId]);
+    expect(stored.rows[0]).toMatchObject({ outcome: 'failed' });
+    expect(slack.postsTo('/alert').some((p) => JSON.stringify(p.body).includes(workflowId))).toBe(true);
   });
 });

@@ -6,6 +6,7 @@ import type { RunReport } from '../src/domain/run.js';
 import { ThresholdOverridesSchema, thresholdsSchema } from '../src/domain/thresholds.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
+import { runReported } from './lib/saga.js';
 
 // Checks only read; a few retries cover a flapping network. A check that still throws means
 // the checker is broken, which is the one thing that fails this workflow.
@@ -32,33 +33,35 @@ export type DailyHealthCheckInput = z.input<typeof DailyHealthCheckInput>;
 export async function dailyHealthCheck(rawInput?: DailyHealthCheckInput): Promise<RunReport> {
   const input = parseInput(DailyHealthCheckInput, rawInput, 'dailyHealthCheck');
   const run = new MaintenanceRun('dailyHealthCheck', 'booking-platform');
+  return runReported(run, async () => {
 
-  run.phase = 'planning';
-  const plan = await run.step('resolve targets and thresholds', () => checks.resolveHealthCheckPlan());
-  const thresholds = parseInput(thresholdsSchema(plan.thresholds), input.thresholds ?? {}, 'dailyHealthCheck.thresholds');
+    run.phase = 'planning';
+    const plan = await run.step('resolve targets and thresholds', () => checks.resolveHealthCheckPlan());
+    const thresholds = parseInput(thresholdsSchema(plan.thresholds), input.thresholds ?? {}, 'dailyHealthCheck.thresholds');
 
-  const checklist: Record<(typeof HEALTH_CHECK_GROUPS)[number], [string, () => Promise<CheckResult[]>]> = {
-    http: ['application availability and response time', () => checks.probeHttpEndpoints(plan.http, thresholds)],
-    database: ['database connectivity, connections and replication', () => checks.checkDatabaseHealth(thresholds)],
-    disk: ['disk space utilization', () => checks.checkDiskUsage(plan.diskPaths, thresholds)],
-    backup: ['backup status', () => checks.checkBackupFreshness(plan.backup, thresholds)],
-    tls: ['certificate expiration', () => checks.checkCertificateExpiry(plan.tls, thresholds)],
-    kubernetes: ['error logs, pod resources and node health', async () => [
-      ...(await checks.scanApplicationErrorLogs()),
-      ...(await checks.checkPodResourceUsage()),
-      // Added after release: runs recorded before it replay without the node check.
-      ...(patched('kubernetes-node-health') ? await checks.checkNodeHealth() : []),
-    ]],
-    monitoring: ['monitoring is alive', () => checks.checkMonitoringAlive(plan.monitoring)],
-  };
+    const checklist: Record<(typeof HEALTH_CHECK_GROUPS)[number], [string, () => Promise<CheckResult[]>]> = {
+      http: ['application availability and response time', () => checks.probeHttpEndpoints(plan.http, thresholds)],
+      database: ['database connectivity, connections and replication', () => checks.checkDatabaseHealth(thresholds)],
+      disk: ['disk space utilization', () => checks.checkDiskUsage(plan.diskPaths, thresholds)],
+      backup: ['backup status', () => checks.checkBackupFreshness(plan.backup, thresholds)],
+      tls: ['certificate expiration', () => checks.checkCertificateExpiry(plan.tls, thresholds)],
+      kubernetes: ['error logs, pod resources and node health', async () => [
+        ...(await checks.scanApplicationErrorLogs()),
+        ...(await checks.checkPodResourceUsage()),
+        // Added after release: runs recorded before it replay without the node check.
+        ...(patched('kubernetes-node-health') ? await checks.checkNodeHealth() : []),
+      ]],
+      monitoring: ['monitoring is alive', () => checks.checkMonitoringAlive(plan.monitoring)],
+    };
 
-  run.phase = 'checking';
-  const selected = input.checks ?? HEALTH_CHECK_GROUPS;
-  const results = (await Promise.all(selected.map((group) => run.checkStep(...checklist[group])))).flat();
+    run.phase = 'checking';
+    const selected = input.checks ?? HEALTH_CHECK_GROUPS;
+    const results = (await Promise.all(selected.map((group) => run.checkStep(...checklist[group])))).flat();
 
-  return run.finish({
-    summary: input.reason ? `Morning health check (${input.reason})` : 'Morning health check',
-    checks: results,
-    alertOnCritical: true,
+    return {
+      summary: input.reason ? `Morning health check (${input.reason})` : 'Morning health check',
+      checks: results,
+      alertOnCritical: true,
+    };
   });
 }

@@ -4,6 +4,7 @@ import { windowOccurrences } from '../src/domain/windows.js';
 import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
+import { runReported } from './lib/saga.js';
 
 const DAY_MS = 86_400_000;
 /** Windows whose notice goes out a week ahead (seed); the weekly window gets its own one-hour notice. */
@@ -21,37 +22,39 @@ export type EveningStatusInput = z.input<typeof EveningStatusInput>;
 export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunReport> {
   const input = parseInput(EveningStatusInput, rawInput, 'eveningStatus');
   const run = new MaintenanceRun('eveningStatus', 'booking-platform');
-  const now = new Date();
-  const startOfDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+  return runReported(run, async () => {
+    const now = new Date();
+    const startOfDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
 
-  run.phase = 'collecting';
-  const digest = await run.step("today's runs", () => reads.summarizeRunsBetween(startOfDay.toISOString(), now.toISOString()));
-  const windowSpecs = await run.step('maintenance windows', () => reads.resolveMaintenanceWindows());
-  const upcomingWindows = windowOccurrences(windowSpecs, now, new Date(now.getTime() + input.windowHorizonHours * 3_600_000));
-  // Seed: "Maintenance notifications sent 1 week in advance". This run is daily, so each monthly
-  // and annual window gets its notice from exactly one run: the one 7 to 8 days before it opens.
-  const weekAhead = windowOccurrences(windowSpecs, new Date(now.getTime() + 7 * DAY_MS), new Date(now.getTime() + 8 * DAY_MS))
-    .filter((w) => NOTICE_A_WEEK_AHEAD.test(w.name) && Date.parse(w.start) >= now.getTime() + 7 * DAY_MS);
-  for (const w of weekAhead) {
-    await run.step(`one-week notice: ${w.name}`, () => reads.postSlackMessage({
-      text: `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (one week from now).`,
-    }));
-  }
+    run.phase = 'collecting';
+    const digest = await run.step("today's runs", () => reads.summarizeRunsBetween(startOfDay.toISOString(), now.toISOString()));
+    const windowSpecs = await run.step('maintenance windows', () => reads.resolveMaintenanceWindows());
+    const upcomingWindows = windowOccurrences(windowSpecs, now, new Date(now.getTime() + input.windowHorizonHours * 3_600_000));
+    // Seed: "Maintenance notifications sent 1 week in advance". This run is daily, so each monthly
+    // and annual window gets its notice from exactly one run: the one 7 to 8 days before it opens.
+    const weekAhead = windowOccurrences(windowSpecs, new Date(now.getTime() + 7 * DAY_MS), new Date(now.getTime() + 8 * DAY_MS))
+      .filter((w) => NOTICE_A_WEEK_AHEAD.test(w.name) && Date.parse(w.start) >= now.getTime() + 7 * DAY_MS);
+    for (const w of weekAhead) {
+      await run.step(`one-week notice: ${w.name}`, () => reads.postSlackMessage({
+        text: `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (one week from now).`,
+      }));
+    }
 
-  const failed = (digest.countsByOutcome.failed ?? 0);
-  const open = digest.unresolvedCriticals.length;
-  const outcomes = Object.entries(digest.countsByOutcome).map(([o, n]) => `${n} ${o}`).join(', ') || 'none';
-  const next = upcomingWindows[0];
-  const summary = [
-    `Evening status: ${digest.runs.length} run(s) today (${outcomes})`,
-    `${open} unresolved critical finding(s)`,
-    next ? `next window ${next.name} ${next.start} to ${next.end}` : `no window in the next ${input.windowHorizonHours} h`,
-  ].join('; ');
+    const failed = (digest.countsByOutcome.failed ?? 0);
+    const open = digest.unresolvedCriticals.length;
+    const outcomes = Object.entries(digest.countsByOutcome).map(([o, n]) => `${n} ${o}`).join(', ') || 'none';
+    const next = upcomingWindows[0];
+    const summary = [
+      `Evening status: ${digest.runs.length} run(s) today (${outcomes})`,
+      `${open} unresolved critical finding(s)`,
+      next ? `next window ${next.name} ${next.start} to ${next.end}` : `no window in the next ${input.windowHorizonHours} h`,
+    ].join('; ');
 
-  return run.finish({
-    summary,
-    // Open criticals were alerted when found; the evening digest repeats them in its report only.
-    outcome: open > 0 ? 'critical' : failed > 0 ? 'warn' : 'ok',
-    details: { runs: digest.runs, countsByOutcome: digest.countsByOutcome, unresolvedCriticals: digest.unresolvedCriticals, upcomingWindows, noticesSent: weekAhead },
+    return {
+      summary,
+      // Open criticals were alerted when found; the evening digest repeats them in its report only.
+      outcome: open > 0 ? 'critical' : failed > 0 ? 'warn' : 'ok',
+      details: { runs: digest.runs, countsByOutcome: digest.countsByOutcome, unresolvedCriticals: digest.unresolvedCriticals, upcomingWindows, noticesSent: weekAhead },
+    };
   });
 }

@@ -7,6 +7,7 @@ import { SEED_WINDOWS, WindowSpecSchema } from '../src/domain/windows.js';
 import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
+import { runReported } from './lib/saga.js';
 import { weeklyDatabaseMaintenance } from './weekly-database-maintenance.js';
 
 export const MonthlyApplicationMaintenanceInput = z
@@ -28,28 +29,30 @@ export type MonthlyApplicationMaintenanceInput = z.input<typeof MonthlyApplicati
 export async function monthlyApplicationMaintenance(rawInput?: MonthlyApplicationMaintenanceInput): Promise<RunReport> {
   const input = parseInput(MonthlyApplicationMaintenanceInput, rawInput, 'monthlyApplicationMaintenance');
   const run = new MaintenanceRun('monthlyApplicationMaintenance', 'booking-platform');
-  run.phase = 'planning';
-  const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
-  const window = input.window ?? plan.windows.find((w) => w.name === 'monthly-application') ?? SEED_WINDOWS.find((w) => w.name === 'monthly-application')!;
+  return runReported(run, async () => {
+    run.phase = 'planning';
+    const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+    const window = input.window ?? plan.windows.find((w) => w.name === 'monthly-application') ?? SEED_WINDOWS.find((w) => w.name === 'monthly-application')!;
 
-  run.phase = 'application images';
-  const images = await run.checkStep('outdated image versions', async () => {
-    const inventory = await reads.collectClusterInventory();
-    if ('skipped' in inventory) return [skipped('image-version', '-', inventory.skipped)];
-    const findings = outdatedImageFindings(inventory.deployments, plan.standards.currentImages);
-    return findings.length ? findings : [skipped('image-version', '-', 'no current versions declared for the running images (standards.currentImages)')];
-  });
+    run.phase = 'application images';
+    const images = await run.checkStep('outdated image versions', async () => {
+      const inventory = await reads.collectClusterInventory();
+      if ('skipped' in inventory) return [skipped('image-version', '-', inventory.skipped)];
+      const findings = outdatedImageFindings(inventory.deployments, plan.standards.currentImages);
+      return findings.length ? findings : [skipped('image-version', '-', 'no current versions declared for the running images (standards.currentImages)')];
+    });
 
-  run.phase = 'database maintenance';
-  const database = await run.step('database maintenance (VACUUM, REINDEX, archive)', () => executeChild(weeklyDatabaseMaintenance, {
-    workflowId: `${workflowInfo().workflowId}/database`,
-    args: [{ windowPolicy: input.windowPolicy, window, steps: ['vacuum', 'reindex', 'statistics', 'archive'], reason: 'monthly application maintenance' }],
-  }), (r) => (r.outcome === 'critical' || r.outcome === 'warn' || r.outcome === 'skipped' ? r.outcome : r.outcome === 'failed' ? 'failed' : 'ok'));
+    run.phase = 'database maintenance';
+    const database = await run.step('database maintenance (VACUUM, REINDEX, archive)', () => executeChild(weeklyDatabaseMaintenance, {
+      workflowId: `${workflowInfo().workflowId}/database`,
+      args: [{ windowPolicy: input.windowPolicy, window, steps: ['vacuum', 'reindex', 'statistics', 'archive'], reason: 'monthly application maintenance' }],
+    }), (r) => (r.outcome === 'critical' || r.outcome === 'warn' || r.outcome === 'skipped' ? r.outcome : r.outcome === 'failed' ? 'failed' : 'ok'));
 
-  return run.finish({
-    summary: `Monthly application maintenance: database ${database.outcome} (${database.summary})`,
-    checks: [...images, ...database.checks],
-    alertOnCritical: true,
-    details: { database: database.workflowId },
+    return {
+      summary: `Monthly application maintenance: database ${database.outcome} (${database.summary})`,
+      checks: [...images, ...database.checks],
+      alertOnCritical: true,
+      details: { database: database.workflowId },
+    };
   });
 }

@@ -5,6 +5,7 @@ import type { RunReport } from '../src/domain/run.js';
 import { heavy, reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
+import { runReported } from './lib/saga.js';
 
 export const MonthlyAuditInput = z
   .object({
@@ -23,31 +24,33 @@ export type MonthlyAuditInput = z.input<typeof MonthlyAuditInput>;
 export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunReport> {
   const input = parseInput(MonthlyAuditInput, rawInput, 'monthlyAudit');
   const run = new MaintenanceRun('monthlyAudit', 'booking-platform');
-  run.phase = 'planning';
-  const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
-  const since = new Date(Date.now() - input.forecastHistoryDays * 86_400_000).toISOString();
+  return runReported(run, async () => {
+    run.phase = 'planning';
+    const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+    const since = new Date(Date.now() - input.forecastHistoryDays * 86_400_000).toISOString();
 
-  run.phase = 'auditing';
-  const [inventory, ...groups] = await Promise.all([
-    run.step('infrastructure inventory', () => reads.collectClusterInventory()),
-    run.checkStep('backup restore test', async (): Promise<CheckResult[]> => {
-      const r = await heavy.restoreTestBackup();
-      return [{
-        check: 'db.restore-test', target: r.file || plan.database, status: r.ok ? 'ok' : 'critical', value: r.restoreMs, unit: 'ms',
-        detail: `${r.detail}${r.mismatches.length ? `; mismatches: ${r.mismatches.join(', ')}` : ''}`,
-      }];
-    }),
-    run.checkStep('capacity forecast', () => reads.forecastDiskUsage(since, plan.thresholds.diskCriticalPercent)),
-  ]);
-  const cluster: CheckResult[] = 'skipped' in inventory
-    ? [skipped('inventory', '-', inventory.skipped)]
-    : [...inventory.findings, ...standardsFindings(inventory.deployments, plan.standards), ...imageTagFindings(inventory.deployments)];
-  const counts = 'skipped' in inventory ? 'no cluster' : `${inventory.nodes.length} node(s), ${inventory.deployments.length} deployment(s), ${inventory.pdbs.length} PDB(s)`;
+    run.phase = 'auditing';
+    const [inventory, ...groups] = await Promise.all([
+      run.step('infrastructure inventory', () => reads.collectClusterInventory()),
+      run.checkStep('backup restore test', async (): Promise<CheckResult[]> => {
+        const r = await heavy.restoreTestBackup();
+        return [{
+          check: 'db.restore-test', target: r.file || plan.database, status: r.ok ? 'ok' : 'critical', value: r.restoreMs, unit: 'ms',
+          detail: `${r.detail}${r.mismatches.length ? `; mismatches: ${r.mismatches.join(', ')}` : ''}`,
+        }];
+      }),
+      run.checkStep('capacity forecast', () => reads.forecastDiskUsage(since, plan.thresholds.diskCriticalPercent)),
+    ]);
+    const cluster: CheckResult[] = 'skipped' in inventory
+      ? [skipped('inventory', '-', inventory.skipped)]
+      : [...inventory.findings, ...standardsFindings(inventory.deployments, plan.standards), ...imageTagFindings(inventory.deployments)];
+    const counts = 'skipped' in inventory ? 'no cluster' : `${inventory.nodes.length} node(s), ${inventory.deployments.length} deployment(s), ${inventory.pdbs.length} PDB(s)`;
 
-  return run.finish({
-    summary: `Monthly audit: ${counts}`,
-    checks: [...cluster, ...groups.flat()],
-    alertOnCritical: true,
-    details: { inventory },
+    return {
+      summary: `Monthly audit: ${counts}`,
+      checks: [...cluster, ...groups.flat()],
+      alertOnCritical: true,
+      details: { inventory },
+    };
   });
 }

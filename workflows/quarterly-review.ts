@@ -4,6 +4,7 @@ import type { RunReport } from '../src/domain/run.js';
 import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
+import { runReported } from './lib/saga.js';
 
 export const QuarterlyReviewInput = z
   .object({
@@ -24,26 +25,28 @@ export type QuarterlyReviewInput = z.input<typeof QuarterlyReviewInput>;
 export async function quarterlyReview(rawInput?: QuarterlyReviewInput): Promise<RunReport> {
   const input = parseInput(QuarterlyReviewInput, rawInput, 'quarterlyReview');
   const run = new MaintenanceRun('quarterlyReview', 'maintenance-program');
-  const until = new Date();
-  const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
+  return runReported(run, async () => {
+    const until = new Date();
+    const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
 
-  run.phase = 'collecting';
-  const history = await run.step('run history', () => reads.summarizeRunHistory(since.toISOString(), until.toISOString()));
+    run.phase = 'collecting';
+    const history = await run.step('run history', () => reads.summarizeRunHistory(since.toISOString(), until.toISOString()));
 
-  const checks: CheckResult[] = history.kinds.map((k) => ({
-    check: 'success-rate',
-    target: k.kind,
-    status: k.successRate === null ? 'skipped' : k.successRate < input.successRateTarget ? 'warn' : 'ok',
-    value: k.successRate === null ? undefined : Math.round(k.successRate * 1000) / 10,
-    unit: '%',
-    threshold: `target >= ${input.successRateTarget * 100}%`,
-    detail: `${k.runs} run(s), ${k.failed} failed; duration p50 ${k.p50Seconds} s, p95 ${k.p95Seconds} s, max ${k.maxSeconds} s` +
-      (k.medianApprovalSeconds === null ? '' : `; median approval ${k.medianApprovalSeconds} s`),
-  }));
-  const runs = history.kinds.reduce((n, k) => n + k.runs, 0);
-  return run.finish({
-    summary: `Quarterly review of ${input.lookbackDays} days: ${runs} run(s) over ${history.kinds.length} kind(s), ${history.failures.length} failure(s)`,
-    checks,
-    details: { history },
+    const checks: CheckResult[] = history.kinds.map((k) => ({
+      check: 'success-rate',
+      target: k.kind,
+      status: k.successRate === null ? 'skipped' : k.successRate < input.successRateTarget ? 'warn' : 'ok',
+      value: k.successRate === null ? undefined : Math.round(k.successRate * 1000) / 10,
+      unit: '%',
+      threshold: `target >= ${input.successRateTarget * 100}%`,
+      detail: `${k.runs} run(s), ${k.failed} failed; duration p50 ${k.p50Seconds} s, p95 ${k.p95Seconds} s, max ${k.maxSeconds} s` +
+        (k.medianApprovalSeconds === null ? '' : `; median approval ${k.medianApprovalSeconds} s`),
+    }));
+    const runs = history.kinds.reduce((n, k) => n + k.runs, 0);
+    return {
+      summary: `Quarterly review of ${input.lookbackDays} days: ${runs} run(s) over ${history.kinds.length} kind(s), ${history.failures.length} failure(s)`,
+      checks,
+      details: { history },
+    };
   });
 }

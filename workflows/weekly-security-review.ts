@@ -5,6 +5,7 @@ import type { RunReport } from '../src/domain/run.js';
 import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
+import { runReported } from './lib/saga.js';
 
 export const WeeklySecurityReviewInput = z
   .object({
@@ -23,23 +24,25 @@ export type WeeklySecurityReviewInput = z.input<typeof WeeklySecurityReviewInput
 export async function weeklySecurityReview(rawInput?: WeeklySecurityReviewInput): Promise<RunReport> {
   const input = parseInput(WeeklySecurityReviewInput, rawInput, 'weeklySecurityReview');
   const run = new MaintenanceRun('weeklySecurityReview', 'booking-platform');
-  const until = new Date();
-  const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
+  return runReported(run, async () => {
+    const until = new Date();
+    const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
 
-  run.phase = 'planning';
-  const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+    run.phase = 'planning';
+    const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
 
-  run.phase = 'reviewing';
-  const results = (await Promise.all([
-    run.checkStep('certificate expiration', () => reads.checkCertificateExpiry(plan.tls, plan.thresholds)),
-    run.checkStep('database roles', () => reads.reviewDatabaseRoles(plan.expectedDatabaseSuperusers)),
-    run.checkStep('cluster-admin bindings', () => reads.reviewClusterAdminBindings()),
-    run.checkStep('image tags', async () => {
-      const inventory = await reads.collectClusterInventory();
-      return 'skipped' in inventory ? [skipped('image-tag', '-', inventory.skipped)] : imageTagFindings(inventory.deployments);
-    }),
-    run.checkStep('approval log', () => reads.auditApprovalLog(since.toISOString(), until.toISOString())),
-  ])).flat();
+    run.phase = 'reviewing';
+    const results = (await Promise.all([
+      run.checkStep('certificate expiration', () => reads.checkCertificateExpiry(plan.tls, plan.thresholds)),
+      run.checkStep('database roles', () => reads.reviewDatabaseRoles(plan.expectedDatabaseSuperusers)),
+      run.checkStep('cluster-admin bindings', () => reads.reviewClusterAdminBindings()),
+      run.checkStep('image tags', async () => {
+        const inventory = await reads.collectClusterInventory();
+        return 'skipped' in inventory ? [skipped('image-tag', '-', inventory.skipped)] : imageTagFindings(inventory.deployments);
+      }),
+      run.checkStep('approval log', () => reads.auditApprovalLog(since.toISOString(), until.toISOString())),
+    ])).flat();
 
-  return run.finish({ summary: 'Weekly security review', checks: results, alertOnCritical: true });
+    return { summary: 'Weekly security review', checks: results, alertOnCritical: true };
+  });
 }

@@ -5,6 +5,7 @@ import { backupChecks } from './lib/database-checks.js';
 import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
+import { runReported } from './lib/saga.js';
 
 export const WeeklySystemReviewInput = z
   .object({
@@ -22,31 +23,33 @@ export type WeeklySystemReviewInput = z.input<typeof WeeklySystemReviewInput>;
 export async function weeklySystemReview(rawInput?: WeeklySystemReviewInput): Promise<RunReport> {
   const input = parseInput(WeeklySystemReviewInput, rawInput, 'weeklySystemReview');
   const run = new MaintenanceRun('weeklySystemReview', 'booking-platform');
-  run.phase = 'planning';
-  const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+  return runReported(run, async () => {
+    run.phase = 'planning';
+    const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
 
-  run.phase = 'reviewing';
-  const results = (await Promise.all([
-    // Database: slow queries, index usage, table statistics, cache hit ratio, backup integrity.
-    run.checkStep('database statistics', async () => (await reads.collectDatabaseStatistics()).checks),
-    run.checkStep('backup integrity', async () =>
-      backupChecks(plan.database, { ...(await reads.verifyNewestBackup({ maxAgeHours: plan.thresholds.backupMaxAgeHours })), taken: false })),
-    // Application: error patterns, memory against limits (leaks show as creeping usage).
-    run.checkStep('application error logs', () => reads.scanApplicationErrorLogs(input.logWindowHours * 3600)),
-    run.checkStep('pod resources', () => reads.checkPodResourceUsage()),
-    // Infrastructure: nodes, storage, connectivity, leftovers.
-    run.checkStep('node health', () => reads.checkNodeHealth()),
-    run.checkStep('storage utilization', () => reads.checkDiskUsage(plan.diskPaths, plan.thresholds)),
-    run.checkStep('network connectivity', () => reads.probeHttpEndpoints(plan.http, plan.thresholds)),
-    run.checkStep('orphaned cluster resources', async (): Promise<CheckResult[]> => {
-      const r = await reads.cleanupClusterResources({ mode: 'report' });
-      if ('skipped' in r) return [skipped('k8s.leftovers', '-', r.skipped)];
-      return [{
-        check: 'k8s.leftovers', target: 'cluster', status: r.candidates.length > 0 ? 'warn' : 'ok', value: r.candidates.length, unit: 'objects',
-        detail: r.candidates.length ? r.candidates.map((c) => `${c.kind} ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`).join('; ').slice(0, 1000) : 'nothing to clean up',
-      }];
-    }),
-  ])).flat();
+    run.phase = 'reviewing';
+    const results = (await Promise.all([
+      // Database: slow queries, index usage, table statistics, cache hit ratio, backup integrity.
+      run.checkStep('database statistics', async () => (await reads.collectDatabaseStatistics()).checks),
+      run.checkStep('backup integrity', async () =>
+        backupChecks(plan.database, { ...(await reads.verifyNewestBackup({ maxAgeHours: plan.thresholds.backupMaxAgeHours })), taken: false })),
+      // Application: error patterns, memory against limits (leaks show as creeping usage).
+      run.checkStep('application error logs', () => reads.scanApplicationErrorLogs(input.logWindowHours * 3600)),
+      run.checkStep('pod resources', () => reads.checkPodResourceUsage()),
+      // Infrastructure: nodes, storage, connectivity, leftovers.
+      run.checkStep('node health', () => reads.checkNodeHealth()),
+      run.checkStep('storage utilization', () => reads.checkDiskUsage(plan.diskPaths, plan.thresholds)),
+      run.checkStep('network connectivity', () => reads.probeHttpEndpoints(plan.http, plan.thresholds)),
+      run.checkStep('orphaned cluster resources', async (): Promise<CheckResult[]> => {
+        const r = await reads.cleanupClusterResources({ mode: 'report' });
+        if ('skipped' in r) return [skipped('k8s.leftovers', '-', r.skipped)];
+        return [{
+          check: 'k8s.leftovers', target: 'cluster', status: r.candidates.length > 0 ? 'warn' : 'ok', value: r.candidates.length, unit: 'objects',
+          detail: r.candidates.length ? r.candidates.map((c) => `${c.kind} ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`).join('; ').slice(0, 1000) : 'nothing to clean up',
+        }];
+      }),
+    ])).flat();
 
-  return run.finish({ summary: 'Weekly system review', checks: results, alertOnCritical: true });
+    return { summary: 'Weekly system review', checks: results, alertOnCritical: true };
+  });
 }

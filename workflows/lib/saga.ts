@@ -49,6 +49,8 @@ export async function runWithCompensations(run: MaintenanceRun, saga: Compensati
   } catch (err) {
     return CancellationScope.nonCancellable(async () => {
       const undone = await saga.unwind();
+      // Bad input found on the way (a target that does not exist) fails as itself: nothing ran to report.
+      if (err instanceof ApplicationFailure && err.type === 'InvalidInput') throw err;
       const cancelled = isCancellation(err);
       const summary = `${cancelled ? 'Cancelled' : 'Failed'}: ${failureMessage(err)}${undone.length ? `; compensated: ${undone.join(', ')}` : ''}`;
       await run.finish({ summary, outcome: cancelled ? 'cancelled' : 'failed', details: { compensated: undone } });
@@ -57,4 +59,12 @@ export async function runWithCompensations(run: MaintenanceRun, saga: Compensati
     });
   }
   return run.finish(options);
+}
+
+/**
+ * For workflows with nothing to undo: runs `body` and reports; if the run breaks, it still ends
+ * with a report (outcome failed, stored, posted, alerted) before the failure surfaces.
+ */
+export function runReported(run: MaintenanceRun, body: () => Promise<FinishOptions>): Promise<RunReport> {
+  return runWithCompensations(run, new Compensations(run), body);
 }
