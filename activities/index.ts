@@ -25,7 +25,7 @@ export function createActivities(clients: Clients, config: Config) {
     ...createTargetActivities({ config, databaseLabel: label, kubernetesConfigured: clients.kube !== null }),
     ...createHttpActivities(),
     ...createStorageActivities({ metrics: clients.metrics }),
-    ...createPostgresActivities({ db: clients.db, reports: clients.reports, databaseUrl: config.databaseUrl, databaseLabel: label, settings: config.database, windows: config.windows }),
+    ...createPostgresActivities({ db: clients.db, reports: clients.reports, databaseUrl: config.databaseUrl, databaseLabel: label, settings: config.database, windows: config.windows, metrics: clients.metrics }),
     ...createKubernetesActivities({ kube: clients.kube, namespace: config.kubernetes.namespace, appLabelSelector: config.kubernetes.appLabelSelector }),
     ...createReportActivities({ reports: clients.reports, metrics: clients.metrics }),
     ...createSlackActivities({ notifier: clients.notifier }),

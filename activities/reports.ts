@@ -19,7 +19,23 @@ CREATE TABLE IF NOT EXISTS maintenance_runs (
 );
 CREATE INDEX IF NOT EXISTS maintenance_runs_started_idx ON maintenance_runs (started_at DESC);
 CREATE INDEX IF NOT EXISTS maintenance_runs_kind_started_idx ON maintenance_runs (kind, started_at DESC);
+CREATE TABLE IF NOT EXISTS performance_baselines (
+  metric      text PRIMARY KEY,
+  value       float8 NOT NULL,
+  unit        text NOT NULL,
+  samples     int NOT NULL,
+  last_run_id text NOT NULL,
+  updated_at  timestamptz NOT NULL DEFAULT now()
+);
 `;
+
+export interface Measurement {
+  metric: string;
+  value: number;
+  unit: string;
+  /** Which way is worse: latency up, hit ratio down. */
+  worse: 'higher' | 'lower';
+}
 
 export async function ensureReportSchema(pool: pg.Pool): Promise<void> {
   await pool.query(SCHEMA);
@@ -145,6 +161,73 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
         [since, until],
       );
       return { since, until, kinds, failures };
+    },
+
+    /**
+     * Seed "Update performance baselines": compares each measurement with its baseline (warn past
+     * `tolerance`, e.g. 0.5 = 50% worse), then folds it into the baseline (moving average, weight
+     * 0.3). Keyed by run id, so a retried attempt does not fold the same run in twice.
+     */
+    async compareWithBaselines(runId: string, measurements: Measurement[], tolerance: number): Promise<CheckResult[]> {
+      await ready();
+      const results: CheckResult[] = [];
+      for (const m of measurements) {
+        const { rows: [row] } = await reports.query<{ value: number; samples: number; lastRunId: string }>(
+          `SELECT value, samples, last_run_id AS "lastRunId" FROM performance_baselines WHERE metric = $1`, [m.metric],
+        );
+        const baseline = row && row.lastRunId === runId ? undefined : row;
+        if (!row) {
+          results.push({ check: 'baseline', target: m.metric, status: 'ok', value: m.value, unit: m.unit, detail: `first measurement ${m.value} ${m.unit}: baseline set` });
+        } else {
+          const reference = baseline ?? row;
+          const change = reference.value === 0 ? 0 : (m.value - reference.value) / reference.value;
+          const regressed = m.worse === 'higher' ? change > tolerance : -change > tolerance;
+          results.push({
+            check: 'baseline', target: m.metric, status: regressed ? 'warn' : 'ok', value: m.value, unit: m.unit,
+            threshold: `within ${Math.round(tolerance * 100)}% of the baseline`,
+            detail: `${m.value} ${m.unit} vs baseline ${Math.round(reference.value * 100) / 100} ${m.unit} (${change >= 0 ? '+' : ''}${Math.round(change * 100)}%)`,
+          });
+        }
+        if (row?.lastRunId === runId) continue;
+        await reports.query(
+          `INSERT INTO performance_baselines (metric, value, unit, samples, last_run_id) VALUES ($1, $2, $3, 1, $4)
+           ON CONFLICT (metric) DO UPDATE SET value = performance_baselines.value * 0.7 + EXCLUDED.value * 0.3,
+             samples = performance_baselines.samples + 1, unit = EXCLUDED.unit, last_run_id = EXCLUDED.last_run_id, updated_at = now()`,
+          [m.metric, m.value, m.unit, runId],
+        );
+      }
+      return results;
+    },
+
+    /**
+     * Seed "Forecast capacity requirements (3-6 months)": a least-squares line through every disk
+     * usage figure our runs stored in [since, now), per path, projected 90 and 180 days ahead.
+     */
+    async forecastDiskUsage(since: string, criticalPercent: number): Promise<CheckResult[]> {
+      await ready();
+      const { rows } = await reports.query<{ target: string; samples: number; slope: number | null; intercept: number | null; latest: number }>(
+        `WITH points AS (
+           SELECT c->>'target' AS target, EXTRACT(EPOCH FROM r.started_at) / 86400 AS day, (c->>'value')::float8 AS pct
+             FROM maintenance_runs r CROSS JOIN LATERAL jsonb_array_elements(r.report->'checks') c
+            WHERE r.started_at >= $1 AND c->>'check' = 'disk' AND jsonb_typeof(c->'value') = 'number')
+         SELECT target, count(*)::int AS samples, regr_slope(pct, day) AS slope, regr_intercept(pct, day) AS intercept,
+                (array_agg(pct ORDER BY day DESC))[1] AS latest
+           FROM points GROUP BY target ORDER BY target`,
+        [since],
+      );
+      const today = Date.now() / 86_400_000;
+      return rows.map((r): CheckResult => {
+        if (r.samples < 2 || r.slope === null || r.intercept === null) {
+          return { check: 'capacity', target: r.target, status: 'skipped', detail: `${r.samples} sample(s): too few to forecast` };
+        }
+        const at = (days: number) => Math.round((r.intercept! + r.slope! * (today + days)) * 10) / 10;
+        const [in90, in180] = [at(90), at(180)];
+        return {
+          check: 'capacity', target: r.target, value: in180, unit: '%', threshold: `stays under ${criticalPercent}% for 6 months`,
+          status: in90 > criticalPercent ? 'critical' : in180 > criticalPercent ? 'warn' : 'ok',
+          detail: `now ${r.latest}%, ${Math.round(r.slope * 30 * 100) / 100} points/month over ${r.samples} samples: ${in90}% in 3 months, ${in180}% in 6 months`,
+        };
+      });
     },
 
     /**

@@ -14,6 +14,7 @@ export interface HealthCheckPlan {
   thresholds: Thresholds;
   windows: WindowSpec[];
   expectedDatabaseSuperusers: string[];
+  standards: Config['standards'];
 }
 
 export function createTargetActivities({ config, databaseLabel, kubernetesConfigured }: { config: Config; databaseLabel: string; kubernetesConfigured: boolean }) {
@@ -31,6 +32,7 @@ export function createTargetActivities({ config, databaseLabel, kubernetesConfig
         thresholds: config.thresholds,
         windows: config.windows,
         expectedDatabaseSuperusers: config.security.expectedDatabaseSuperusers,
+        standards: config.standards,
       };
     },
 

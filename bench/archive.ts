@@ -1,4 +1,4 @@
-// `npm run bench -- archive [--rows 1000000] [--batch 5000] [--rounds 3]`: the seed's two-statement archive
+// `npm run bench -- archive [--rows 1000000] [--batch 5000] [--target 40] [--rounds 3]`: the seed's two-statement archive
 // against our batched one, on identical copies of one generated bookings table, in the same run.
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
@@ -10,10 +10,10 @@ const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgresql://postgres@127.0
 const DEFAULTS = DatabaseMaintenanceSchema.parse({});
 const CUTOFF_DAYS = DEFAULTS.archiveAfterDays;
 
-function arg(args: string[], name: string, fallback: number): number {
+function arg(args: string[], name: string, fallback: number, zeroAllowed = false): number {
   const i = args.indexOf(`--${name}`);
   const v = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v <= 0) throw new Error(`--${name} expects a positive whole number`);
+  if (!Number.isInteger(v) || v < (zeroAllowed ? 0 : 1)) throw new Error(`--${name} expects a ${zeroAllowed ? 'non-negative' : 'positive'} whole number`);
   return v;
 }
 
@@ -80,11 +80,11 @@ async function seedArchive(db: string, cutoff: Date): Promise<number> {
   });
 }
 
-async function ourArchive(db: string, cutoff: Date, batchSize: number) {
+async function ourArchive(db: string, cutoff: Date, batchSize: number, batchTargetMs: number | undefined) {
   const pool = new pg.Pool({ connectionString: urlFor(db), max: 2 });
   try {
     const t0 = performance.now();
-    const result = await moveBookingsInBatches(pool, { cutoff: cutoff.toISOString(), batchSize, timeouts: { lockTimeoutMs: DEFAULTS.lockTimeoutMs, statementTimeoutMs: DEFAULTS.statementTimeoutMs } }, undefined);
+    const result = await moveBookingsInBatches(pool, { cutoff: cutoff.toISOString(), batchSize, batchTargetMs, timeouts: { lockTimeoutMs: DEFAULTS.lockTimeoutMs, statementTimeoutMs: DEFAULTS.statementTimeoutMs } }, undefined);
     return { ms: performance.now() - t0, result };
   } finally {
     await pool.end();
@@ -96,6 +96,9 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.len
 export async function main(args: string[]): Promise<void> {
   const rows = arg(args, 'rows', 1_000_000);
   const batchSize = arg(args, 'batch', DEFAULTS.batchSize);
+  // --target 0: fixed-size batches.
+  const targetArg = arg(args, 'target', DEFAULTS.archiveBatchTargetMs, true);
+  const batchTargetMs = targetArg === 0 ? undefined : targetArg;
   // This machine is shared: alternate the two on fresh identical copies and compare medians.
   const rounds = arg(args, 'rounds', 3);
   const tag = randomBytes(3).toString('hex');
@@ -107,7 +110,7 @@ export async function main(args: string[]): Promise<void> {
     await admin(`CREATE DATABASE ${template}`);
     await buildBookings(template, rows);
     const old = await withClient(template, async (c) => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings WHERE created_at < $1', [cutoff])).rows[0]!.n);
-    console.log(`${old} of ${rows} bookings older than ${cutoff.toISOString()} (${CUTOFF_DAYS} days); batch size ${batchSize}, ${rounds} round(s)`);
+    console.log(`${old} of ${rows} bookings older than ${cutoff.toISOString()} (${CUTOFF_DAYS} days); batches of at most ${batchSize} rows${batchTargetMs ? ` sized for ~${batchTargetMs} ms` : ''}, ${rounds} round(s)`);
 
     const seedRates: number[] = [];
     const ourRates: number[] = [];
@@ -122,7 +125,7 @@ export async function main(args: string[]): Promise<void> {
       await admin(`CREATE DATABASE ${seedDb} TEMPLATE ${template}`);
       await admin(`CREATE DATABASE ${oursDb} TEMPLATE ${template}`);
       const runSeed = async () => { await admin('CHECKPOINT'); return seedArchive(seedDb, cutoff); };
-      const runOurs = async () => { await admin('CHECKPOINT'); return ourArchive(oursDb, cutoff, batchSize); };
+      const runOurs = async () => { await admin('CHECKPOINT'); return ourArchive(oursDb, cutoff, batchSize, batchTargetMs); };
       let seedMs: number;
       let ours: Awaited<ReturnType<typeof ourArchive>>;
       if (round % 2 === 1) { seedMs = await runSeed(); ours = await runOurs(); } else { ours = await runOurs(); seedMs = await runSeed(); }
@@ -137,7 +140,7 @@ export async function main(args: string[]): Promise<void> {
       duplicated += check.duplicated;
       console.log(`round ${round}: seed ${Math.round(seedMs)} ms (${Math.round(seedRates.at(-1)!)} rows/s) | ours ${Math.round(ours.ms)} ms (${Math.round(ourRates.at(-1)!)} rows/s): `
         + `census ${r.phaseMs.census} ms, ${r.batches} batches ${r.phaseMs.move} ms, verify ${r.phaseMs.verify} ms; `
-        + `batch ms median ${r.batchMs.median} p99 ${r.batchMs.p99} max ${r.batchMs.max}; conserved=${r.conserved} lost=${check.lost} duplicated=${check.duplicated}`);
+        + `rows/batch ${r.batchRows.min}-${r.batchRows.max}, batch ms median ${r.batchMs.median} p99 ${r.batchMs.p99} max ${r.batchMs.max}; conserved=${r.conserved} lost=${check.lost} duplicated=${check.duplicated}`);
       await admin(`DROP DATABASE ${seedDb} WITH (FORCE)`);
       await admin(`DROP DATABASE ${oursDb} WITH (FORCE)`);
     }

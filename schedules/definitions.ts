@@ -50,6 +50,15 @@ export const SCHEDULES: ManagedSchedule[] = [
     input: { windowPolicy: 'wait' },
   },
   {
+    id: 'weekly-system-review',
+    workflowType: 'weeklySystemReview',
+    summary: 'Monday morning system review, 09:00 UTC (Routine Maintenance Guide)',
+    calendars: [{ dayOfWeek: 'MONDAY', hour: 9, comment: 'Mondays 09:00 UTC' }],
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // The review is for the week ahead: still useful the same day, stale after.
+    catchupWindow: '12 hours',
+  },
+  {
     id: 'weekly-security-review',
     workflowType: 'weeklySecurityReview',
     summary: 'Wednesday security review, 10:00 UTC (Routine Maintenance Guide)',
@@ -57,6 +66,36 @@ export const SCHEDULES: ManagedSchedule[] = [
     overlap: ScheduleOverlapPolicy.SKIP,
     // Reviewed findings are still news the same day; a day late, next week's run covers them.
     catchupWindow: '12 hours',
+  },
+  {
+    id: 'weekly-performance-review',
+    workflowType: 'weeklyPerformanceReview',
+    summary: 'Friday performance review, 14:00 UTC (Routine Maintenance Guide)',
+    calendars: [{ dayOfWeek: 'FRIDAY', hour: 14, comment: 'Fridays 14:00 UTC' }],
+    // Baselines are folded in once per run: never two runs side by side.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    catchupWindow: '12 hours',
+  },
+  {
+    id: 'monthly-audit',
+    workflowType: 'monthlyAudit',
+    summary: 'Full system audit, first Monday of the month 09:00 UTC (Routine Maintenance Guide)',
+    // "First Monday": a Monday that is also one of the month's first seven days (every field must match).
+    calendars: [{ dayOfWeek: 'MONDAY', dayOfMonth: { start: 1, end: 7 }, hour: 9, comment: 'first Monday 09:00 UTC' }],
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // An audit two days late is still this month's audit.
+    catchupWindow: '2 days',
+  },
+  {
+    id: 'monthly-app-maintenance',
+    workflowType: 'monthlyApplicationMaintenance',
+    summary: 'Application maintenance, third Monday of the month 09:00 UTC (Routine Maintenance Guide)',
+    calendars: [{ dayOfWeek: 'MONDAY', dayOfMonth: { start: 15, end: 21 }, hour: 9, comment: 'third Monday 09:00 UTC' }],
+    // It moves data: never beside a previous run still archiving.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // Its window is three hours; started later than that it would only skip.
+    catchupWindow: '3 hours',
+    input: { windowPolicy: 'wait' },
   },
   {
     id: 'quarterly-review',

@@ -51,8 +51,10 @@ export const DatabaseMaintenanceSchema = z
     backupDirectory: z.string().startsWith('/', 'expected an absolute path').optional(),
     /** Bookings whose created_at is older than this many days move to bookings_archive (seed: 2 years). */
     archiveAfterDays: z.number().int().min(30, 'refusing to archive bookings younger than 30 days').default(730),
-    /** Rows per archive/cleanup transaction: 5,000 keeps each archive batch near 30 ms (bench/archive.ts). */
+    /** Most rows per archive or cleanup transaction. */
     batchSize: z.number().int().min(100).max(50_000).default(5_000),
+    /** Archive batches adapt their size (up to batchSize) to take about this long; see bench/archive.ts. */
+    archiveBatchTargetMs: z.number().int().min(5).max(10_000).default(40),
     /**
      * What counts as an old temporary table. Only tables matching this rule are ever dropped; without
      * it, nothing is. Age is how long this product has seen the table (PostgreSQL keeps no creation time).
@@ -109,6 +111,15 @@ const FileConfigSchema = z
       })
       .strict()
       .default({ expectedDatabaseSuperusers: ['postgres'] }),
+    /** The declared standards the monthly audit and application maintenance compare against. */
+    standards: z
+      .object({
+        minReplicas: z.number().int().min(1).default(2),
+        /** Image repository -> the version tag that is current, e.g. {"trixtech/backend": "2.4.1"}. */
+        currentImages: z.record(z.string().min(1), z.string().min(1)).default({}),
+      })
+      .strict()
+      .default({ minReplicas: 2, currentImages: {} }),
     database: DatabaseMaintenanceSchema.default(DATABASE_DEFAULTS),
   })
   .strict();
@@ -155,6 +166,7 @@ export interface Config {
   temporalUiUrl: string;
   approvals: Approvals;
   security: FileConfig['security'];
+  standards: FileConfig['standards'];
   kubernetes: { kubeconfigPath?: string; inCluster: boolean; namespace: string; appLabelSelector: string };
   logLevel: string;
   targets: Omit<FileConfig['targets'], 'kubernetes' | 'monitoring'> & { monitoring: HttpTarget[] };
@@ -217,6 +229,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
     approvals: f.approvals,
     security: f.security,
+    standards: f.standards,
     kubernetes: {
       kubeconfigPath: e.KUBECONFIG,
       inCluster: Boolean(e.KUBERNETES_SERVICE_HOST),

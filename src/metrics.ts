@@ -47,10 +47,13 @@ export function createMetrics(windows: readonly WindowSpec[] = SEED_WINDOWS) {
       for (const s of JOB_STATUSES) metrics.jobStatus.set({ kind: report.kind, status: s }, s === status ? 1 : 0);
       metrics.jobRuns.inc({ kind: report.kind, status });
     },
+    /** Feeds DatabaseBloatHigh: dead / (live + dead) per table, from the statistics a run collected. */
+    recordTableBloat(tables: { table: string; deadRatio: number | null }[]) {
+      for (const t of tables) if (t.deadRatio !== null) metrics.bloatRatio.set({ table: t.table }, t.deadRatio);
+    },
     recordChecks(results: CheckResult[]) {
       for (const r of results) {
         if (r.check === 'disk' && typeof r.value === 'number') metrics.diskUsagePercent.set({ instance: r.target }, r.value);
-        if (r.check === 'db.bloat' && typeof r.value === 'number') metrics.bloatRatio.set({ table: r.target }, r.value);
       }
     },
   };

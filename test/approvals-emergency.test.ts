@@ -36,6 +36,7 @@ describe('emergency maintenance behind approvals (Slack bridge, CLI, temporal CL
     addNode(k8s, 'worker-1');
     addNode(k8s, 'worker-2');
     addDeployment(k8s, 'trixtech-backend', { replicas: 2 });
+    await db.pool.query('CREATE TABLE bookings (id int PRIMARY KEY); INSERT INTO bookings SELECT generate_series(1, 2000); DELETE FROM bookings WHERE id % 2 = 0');
   });
   afterAll(async () => {
     const served = [...stack.served()];
@@ -139,7 +140,7 @@ describe('emergency maintenance behind approvals (Slack bridge, CLI, temporal CL
     await withBridge(async ({ client, taskQueue }) => {
       const workflowId = id('emergency-cli');
       const handle = await client.workflow.start(emergencyMaintenance, {
-        taskQueue, workflowId, args: [request([{ kind: 'cancel-runaway-queries', olderThanSeconds: 3600 }])],
+        taskQueue, workflowId, args: [request([{ kind: 'cancel-runaway-queries', olderThanSeconds: 3600 }, { kind: 'vacuum-table', table: 'bookings' }])],
       });
       await until('the approval request', () => waitingForApproval(handle));
       const env = { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: '' };
@@ -154,7 +155,7 @@ describe('emergency maintenance behind approvals (Slack bridge, CLI, temporal CL
       ]);
       const report = await handle.result();
       expect(report.approvals.map((a) => `${a.approver}:${a.via}`)).toEqual(['alice:cli', 'bob:temporal-cli']);
-      expect(report.details?.actions).toEqual([expect.stringContaining('quer')]);
+      expect(report.details?.actions).toEqual([expect.stringContaining('quer'), expect.stringMatching(/VACUUM \(ANALYZE\) table bookings: dead tuples \d+ -> 0/)]);
     });
   });
 
@@ -164,6 +165,8 @@ describe('emergency maintenance behind approvals (Slack bridge, CLI, temporal CL
         [[{ kind: 'format-disk', device: '/dev/sda' }], 'actions.0.kind'],
         [[{ kind: 'drain-node', node: 'worker-1' }, { kind: 'drain-node', node: 'worker-9' }], 'actions.1: node worker-9 does not exist'],
         [[{ kind: 'rollback-deployment', deployment: 'payments', revision: 3 }], 'actions.0: deployment default/payments does not exist'],
+        [[{ kind: 'vacuum-table', table: 'no_such_table' }], 'actions.0: table no_such_table does not exist'],
+        [[{ kind: 'vacuum-table', table: 'bookings; DROP TABLE bookings' }], 'actions.0.table'],
       ] as const) {
         const workflowId = id('emergency-bad');
         const err = await client.workflow.execute('emergencyMaintenance', { taskQueue, workflowId, args: [request(actions as never)] }).catch((e: unknown) => e);

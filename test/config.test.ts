@@ -33,7 +33,7 @@ describe('configuration', () => {
     expect(c.thresholds.diskCriticalPercent).toBe(85);
     expect(c.thresholds.backupMaxAgeHours).toBe(24);
     expect(c.thresholds.certWarnDays).toBe(30);
-    expect(c.windows.map((w) => w.name)).toEqual(['daily', 'weekly', 'monthly', 'annual']);
+    expect(c.windows.map((w) => w.name)).toEqual(['daily', 'weekly', 'monthly', 'monthly-application', 'annual']);
   });
 
   it('names every bad field, from env and file, in one error', () => {

@@ -48,7 +48,7 @@ describe('dailyHealthCheck on real targets', () => {
     metricsServer?.close();
   });
 
-  const configFor = (env: Record<string, string> = {}) =>
+  const configFor = (env: Record<string, string> = {}, extra: Record<string, unknown> = {}) =>
     testConfig(
       { DATABASE_URL: bookingDb.url, MAINT_DATABASE_URL: reportDb.url, SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`, ...env },
       {
@@ -63,6 +63,7 @@ describe('dailyHealthCheck on real targets', () => {
           backup: { directory: backupDir },
           monitoring: [{ name: 'worker-metrics', url: `http://127.0.0.1:${metricsPort}/metrics` }],
         },
+        ...extra,
       },
     );
 
@@ -183,5 +184,22 @@ describe('dailyHealthCheck on real targets', () => {
     expect(details.upcomingWindows.filter((w) => w.name === 'daily').length).toBeGreaterThanOrEqual(2);
     for (const w of details.upcomingWindows) expect(Date.parse(w.start)).toBeLessThan(Date.now() + 48 * 3_600_000);
     expect(report.summary).toMatch(/run\(s\) today/);
+  });
+
+  it('eveningStatus sends the one-week notice for monthly and annual windows only, once', async () => {
+    const at = new Date(Date.now() + 12 * 3_600_000);
+    const start = `${String(at.getUTCHours()).padStart(2, '0')}:${String(at.getUTCMinutes()).padStart(2, '0')}`;
+    const windows = [
+      { name: 'monthly-test', every: 'day', start, durationMinutes: 60 },
+      { name: 'weekly-test', every: 'day', start, durationMinutes: 60 },
+    ];
+    const report = await withWorker(configFor({}, { windows }), ({ client, taskQueue }) =>
+      client.workflow.execute(eveningStatus, { taskQueue, workflowId: `evening-notice-${Date.now()}`, args: [{}] }));
+    const sent = report.details?.noticesSent as { name: string; start: string }[];
+    expect(sent.map((w) => w.name)).toEqual(['monthly-test']);
+    const days = (Date.parse(sent[0]!.start) - Date.now()) / 86_400_000;
+    expect(days).toBeGreaterThan(7);
+    expect(days).toBeLessThan(8);
+    expect(slack.postsTo('/report').filter((p) => p.body.text?.includes('Maintenance notice: the monthly-test window'))).toHaveLength(1);
   });
 });

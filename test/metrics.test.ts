@@ -21,7 +21,8 @@ describe('metrics and alerting rules', () => {
 
   it('the worker exports every series the rules read', async () => {
     const metrics = createMetrics();
-    metrics.recordChecks([{ check: 'disk', target: '/', status: 'warn', value: 82.5, detail: '' }, { check: 'db.bloat', target: 'bookings', status: 'warn', value: 0.31, detail: '' }]);
+    metrics.recordChecks([{ check: 'disk', target: '/', status: 'warn', value: 82.5, detail: '' }]);
+    metrics.recordTableBloat([{ table: 'bookings', deadRatio: 0.31 }, { table: 'empty', deadRatio: null }]);
     metrics.recordRun(report('weeklyDatabaseMaintenance', 'failed'));
     metrics.recordRun(report('dailyHealthCheck', 'critical'));
     const text = await metrics.registry.metrics();

@@ -144,6 +144,44 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
   });
 
+  it('stops cleanly, unverified, when bookings gets locked mid-archive, and a rerun finishes the job', async () => {
+    await seedBookings(db.pool, 10_000, 2_000);
+    const oldIds = await idFingerprint(db.pool, `bookings WHERE ${OLD}`);
+    const recentIds = await idFingerprint(db.pool, `bookings WHERE NOT (${OLD})`);
+    const archived = () => db.pool.query(`SELECT count(*)::int AS n FROM bookings_archive`).then((r) => r.rows[0].n as number, () => 0);
+    const [first, second] = await withWorker(config(), async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(weeklyDatabaseMaintenance, {
+        taskQueue, workflowId: `archive-lock-mid-${Date.now()}`, args: [archiveOnly({ archiveBatchSize: 200, archivePauseMs: 100, lockTimeoutMs: 300 })],
+      });
+      for (let i = 0; i < 200 && (await archived()) === 0; i++) await sleep(100);
+      const locker = new pg.Client({ connectionString: db.url });
+      await locker.connect();
+      await locker.query('BEGIN; LOCK TABLE bookings IN ACCESS EXCLUSIVE MODE');
+      let report: RunReport;
+      try {
+        report = await handle.result();
+      } finally {
+        await locker.query('ROLLBACK');
+        await locker.end();
+      }
+      const rerun = await client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `archive-lock-rerun-${Date.now()}`, args: [archiveOnly()] });
+      return [report, rerun];
+    });
+
+    const a = archiveOf(first);
+    expect(a.status).toBe('incomplete');
+    expect(a.reason).toMatch(/bookings locked by another session.*not verified: bookings locked by another session/);
+    expect(a.conserved).toBeNull();
+    expect(a.rowsMoved).toBeGreaterThan(0);
+    expect(a.rowsMoved).toBeLessThan(10_000);
+    expect(first.checks.find((c) => c.check === 'db.archive')).toMatchObject({ status: 'warn' });
+
+    const b = archiveOf(second);
+    expect(b).toMatchObject({ status: 'done', conserved: true, rowsMoved: 10_000 - a.rowsMoved });
+    expect(await idFingerprint(db.pool, `bookings_archive WHERE ${OLD}`)).toEqual(oldIds);
+    expect(await idFingerprint(db.pool, 'bookings')).toEqual(recentIds);
+  });
+
   it('refuses, without retrying or moving a row, an archive that could hold a booking twice', async () => {
     await seedBookings(db.pool, 200, 200);
     await db.pool.query(`CREATE TABLE bookings_archive (LIKE bookings INCLUDING DEFAULTS)`); // no primary key

@@ -4,7 +4,7 @@ import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { SCHEDULES, type ManagedSchedule } from '../schedules/definitions.js';
 import { MANAGED_BY, applySchedules } from '../schedules/apply.js';
-import { windowOccurrences } from '../src/domain/windows.js';
+import { windowOccurrences, type WindowSpec } from '../src/domain/windows.js';
 import { testClient, uniqueTaskQueue } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
@@ -53,29 +53,35 @@ describe('schedules as code', () => {
     expect(second).toHaveLength(SCHEDULES.length + 1);
   });
 
-  it('fires at the seed times: next five daily health checks at 08:00 UTC, evening status at 18:00 UTC', async () => {
-    for (const [id, hour] of [['daily-health-check', 8], ['evening-status', 18]] as const) {
-      const d = await client.schedule.getHandle(id).describe();
-      const next = d.info.nextActionTimes.slice(0, 5);
-      expect(next).toHaveLength(5);
-      for (const t of next) expect([t.getUTCHours(), t.getUTCMinutes(), t.getUTCSeconds()]).toEqual([hour, 0, 0]);
-      const days = next.map((t) => Math.round(t.getTime() / 86_400_000));
-      expect(days.slice(1).map((day, i) => day - days[i]!)).toEqual([1, 1, 1, 1]);
-      expect(d.policies.overlap).toBe(ScheduleOverlapPolicy.SKIP);
+  // The seed calendar, as one-minute "windows" computed by our own window math (not Temporal's).
+  const minute = { durationMinutes: 1 } as const;
+  const SEED_CALENDAR: Record<string, { spec: WindowSpec; months?: number[] }> = {
+    'daily-health-check': { spec: { name: 'x', every: 'day', start: '08:00', ...minute } },
+    'evening-status': { spec: { name: 'x', every: 'day', start: '18:00', ...minute } },
+    'weekly-db-maintenance': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '01:00', ...minute } },
+    'weekly-system-review': { spec: { name: 'x', every: 'week', dayOfWeek: 1, start: '09:00', ...minute } },
+    'weekly-security-review': { spec: { name: 'x', every: 'week', dayOfWeek: 3, start: '10:00', ...minute } },
+    'weekly-performance-review': { spec: { name: 'x', every: 'week', dayOfWeek: 5, start: '14:00', ...minute } },
+    'monthly-audit': { spec: { name: 'x', every: 'month', nth: 1, dayOfWeek: 1, start: '09:00', ...minute } },
+    'monthly-app-maintenance': { spec: { name: 'x', every: 'month', nth: 3, dayOfWeek: 1, start: '09:00', ...minute } },
+    'quarterly-review': { spec: { name: 'x', every: 'month', nth: -1, dayOfWeek: 5, start: '09:00', ...minute }, months: [2, 5, 8, 11] },
+    'annual-upgrade': { spec: { name: 'x', every: 'year', month: 6, day: 25, start: '00:00', ...minute } },
+  };
+
+  it('has every SPEC schedule id, and each fires its next five times exactly at the seed calendar', async () => {
+    expect(SCHEDULES.map((s) => s.id).sort()).toEqual(Object.keys(SEED_CALENDAR).sort());
+    for (const s of SCHEDULES) {
+      const d = await client.schedule.getHandle(s.id).describe();
+      const next = d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString());
+      const { spec, months } = SEED_CALENDAR[s.id]!;
+      const expected = windowOccurrences([spec], new Date(), new Date(Date.now() + 6 * 366 * 86_400_000))
+        .filter((o) => Date.parse(o.start) > Date.now() && (!months || months.includes(new Date(o.start).getUTCMonth())))
+        .slice(0, 5)
+        .map((o) => o.start);
+      expect(next, s.id).toEqual(expected);
+      expect(d.policies.overlap, s.id).toBe(ScheduleOverlapPolicy.SKIP);
       expect(d.memo?.managedBy).toBe(MANAGED_BY);
     }
-  });
-
-  it('fires the quarterly review on the last Friday of each quarter at 09:00 UTC', async () => {
-    const d = await client.schedule.getHandle('quarterly-review').describe();
-    const next = d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString());
-    // Cross-check against our own window math: the last Friday of March, June, September, December.
-    const lastFriday = { name: 'q', every: 'month', nth: -1, dayOfWeek: 5, start: '09:00', durationMinutes: 1 } as const;
-    const expected = windowOccurrences([lastFriday], new Date(), new Date(Date.now() + 2 * 366 * 86_400_000))
-      .filter((o) => [2, 5, 8, 11].includes(new Date(o.start).getUTCMonth()))
-      .slice(0, 5)
-      .map((o) => o.start);
-    expect(next).toEqual(expected);
   });
 
   it('updates what drifted, keeps a paused schedule paused, deletes what code dropped, leaves others alone', async () => {

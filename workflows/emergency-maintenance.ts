@@ -33,10 +33,16 @@ function invalidTarget(index: number, message: string): ApplicationFailure {
 
 /** Bad targets fail the run before anyone is asked to approve: every node and deployment must exist. */
 async function checkTargetsExist(actions: EmergencyAction[]): Promise<void> {
-  if (!actions.some((a) => a.kind !== 'cancel-runaway-queries')) return;
-  const inventory = await api.collectClusterInventory();
+  const tables = actions.flatMap((a) => (a.kind === 'vacuum-table' ? [a.table] : []));
+  const missing = tables.length > 0 ? await api.findMissingTables(tables) : [];
+  const inCluster = actions.filter((a) => a.kind !== 'cancel-runaway-queries' && a.kind !== 'vacuum-table');
+  const inventory = inCluster.length > 0 ? await api.collectClusterInventory() : undefined;
   for (const [i, a] of actions.entries()) {
-    if (a.kind === 'cancel-runaway-queries') continue;
+    if (a.kind === 'vacuum-table') {
+      if (missing.includes(a.table)) throw invalidTarget(i, `table ${a.table} does not exist`);
+      continue;
+    }
+    if (a.kind === 'cancel-runaway-queries' || !inventory) continue;
     if (isSkipped(inventory)) throw invalidTarget(i, `${a.kind} needs a Kubernetes cluster: ${inventory.skipped}`);
     if (a.kind === 'drain-node' && !inventory.nodes.some((n) => n.name === a.node)) {
       throw invalidTarget(i, `node ${a.node} does not exist (nodes: ${inventory.nodes.map((n) => n.name).join(', ')})`);
@@ -77,6 +83,11 @@ async function execute(a: EmergencyAction, saga: Compensations, restartedAt: str
       const r = await api.scaleDeployment({ namespace: a.namespace, deployment: a.deployment, replicas: a.replicas });
       await waitForRollout(a.namespace, a.deployment);
       return isSkipped(r) ? r.skipped : `scaled from ${r.previousReplicas} to ${a.replicas}`;
+    }
+    case 'vacuum-table': {
+      const [r] = await waits.vacuumAnalyzeTables({ tables: [a.table], allowFull: false });
+      if (!r || r.status !== 'done') throw ApplicationFailure.create({ type: 'VacuumSkipped', nonRetryable: true, message: `VACUUM of ${a.table} did not run: ${r?.reason ?? 'no result'}` });
+      return `dead tuples ${r.deadTuplesBefore} -> ${r.deadTuplesAfter} in ${r.durationMs} ms`;
     }
     case 'cancel-runaway-queries': {
       const r = await api.cancelRunawayQueries({ olderThanSeconds: a.olderThanSeconds, terminate: a.terminate });

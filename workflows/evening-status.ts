@@ -6,6 +6,10 @@ import { windowOccurrences } from '../src/domain/windows.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 
+const DAY_MS = 86_400_000;
+/** Windows whose notice goes out a week ahead (seed); the weekly window gets its own one-hour notice. */
+const NOTICE_A_WEEK_AHEAD = /^(monthly|annual)/;
+
 const reads = proxyActivities<Activities>({
   startToCloseTimeout: '1 minute',
   retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
@@ -30,6 +34,15 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
   const digest = await run.step("today's runs", () => reads.summarizeRunsBetween(startOfDay.toISOString(), now.toISOString()));
   const windowSpecs = await run.step('maintenance windows', () => reads.resolveMaintenanceWindows());
   const upcomingWindows = windowOccurrences(windowSpecs, now, new Date(now.getTime() + input.windowHorizonHours * 3_600_000));
+  // Seed: "Maintenance notifications sent 1 week in advance". This run is daily, so each monthly
+  // and annual window gets its notice from exactly one run: the one 7 to 8 days before it opens.
+  const weekAhead = windowOccurrences(windowSpecs, new Date(now.getTime() + 7 * DAY_MS), new Date(now.getTime() + 8 * DAY_MS))
+    .filter((w) => NOTICE_A_WEEK_AHEAD.test(w.name) && Date.parse(w.start) >= now.getTime() + 7 * DAY_MS);
+  for (const w of weekAhead) {
+    await run.step(`one-week notice: ${w.name}`, () => reads.postSlackMessage({
+      text: `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (one week from now).`,
+    }));
+  }
 
   const failed = (digest.countsByOutcome.failed ?? 0);
   const open = digest.unresolvedCriticals.length;
@@ -45,6 +58,6 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
     summary,
     // Open criticals were alerted when found; the evening digest repeats them in its report only.
     outcome: open > 0 ? 'critical' : failed > 0 ? 'warn' : 'ok',
-    details: { runs: digest.runs, countsByOutcome: digest.countsByOutcome, unresolvedCriticals: digest.unresolvedCriticals, upcomingWindows },
+    details: { runs: digest.runs, countsByOutcome: digest.countsByOutcome, unresolvedCriticals: digest.unresolvedCriticals, upcomingWindows, noticesSent: weekAhead },
   });
 }

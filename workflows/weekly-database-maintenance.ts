@@ -55,7 +55,9 @@ export const WeeklyDatabaseMaintenanceInput = z
     /** Tables that get VACUUM FULL, inside the window only. */
     fullVacuumTables: z.array(tableName).default([]),
     archiveAfterDays: z.number().int().min(30).optional(),
+    /** Most rows per archive batch; batches adapt below it to take about archiveBatchTargetMs. */
     archiveBatchSize: z.number().int().min(100).max(50_000).optional(),
+    archiveBatchTargetMs: z.number().int().min(5).max(10_000).optional(),
     archivePauseMs: z.number().int().min(0).max(60_000).default(0),
     lockTimeoutMs: z.number().int().min(10).max(600_000).optional(),
     /** Data moves only with a verified backup younger than this (seed: 24 h). */
@@ -128,7 +130,9 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
     statistics: ['bloat, index usage, statistics, cache hits, slow queries', (label) => attempt(label,
       () => quick.collectDatabaseStatistics({ timeouts }), (s) => { details.statistics = s; return s.checks; })],
     archive: ['archive old bookings', (label) => attempt(label,
-      () => archiving.archiveBookingsOlderThan({ cutoff, batchSize, pauseBetweenBatchesMs: input.archivePauseMs, timeouts }),
+      () => archiving.archiveBookingsOlderThan({
+        cutoff, batchSize, batchTargetMs: input.archiveBatchTargetMs ?? plan.archiveBatchTargetMs, pauseBetweenBatchesMs: input.archivePauseMs, timeouts,
+      }),
       (a) => { details.archive = a; return archiveChecks(plan.database, a); })],
     sessions: ['delete expired sessions and reset tokens', (label) => attempt(label,
       () => quick.deleteExpiredSessions({ asOf: startedAt.toISOString(), batchSize, timeouts }), expiredRowChecks)],

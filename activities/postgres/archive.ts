@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
-import { inTransaction, invalidInput, resolveTimeouts, timeoutReason, type Timeouts } from './sql.js';
+import { inTransaction, invalidInput, resolveTimeouts, timeoutReason, withSessionTimeouts, type Timeouts } from './sql.js';
 
 /**
  * Seed `db_maintenance.sh` moved old bookings with two autocommitted statements (INSERT..SELECT,
@@ -33,7 +33,13 @@ export interface ArchiveProgress {
 export interface ArchiveRequest {
   /** ISO timestamp fixed once at workflow start, so every attempt and rerun archives the same rows. */
   cutoff: string;
+  /** Most rows in one batch. */
   batchSize: number;
+  /**
+   * When set, batch sizes adapt (up to batchSize) to take about this long: large batches on a quiet
+   * server, smaller ones when it is busy, so no batch holds its row locks for long.
+   */
+  batchTargetMs?: number;
   /** Throttle between batches, e.g. to let replicas keep up. */
   pauseBetweenBatchesMs?: number;
   timeouts?: Partial<Timeouts>;
@@ -51,9 +57,14 @@ export interface ArchiveResult {
   resumedAfterId: string | null;
   before: Census;
   after: { census: Census; remainingInBookings: number; inBothTables: number };
-  /** No row lost (same distinct ids across both tables as before) and none in both tables. */
-  conserved: boolean;
+  /**
+   * No row lost (same distinct ids across both tables as before) and none in both tables; null when it
+   * could not be checked (skipped, or bookings still locked when the batches stopped).
+   */
+  conserved: boolean | null;
   batchMs: { max: number; p99: number; median: number };
+  /** Smallest and largest batch used (they differ when sizes adapt to batchTargetMs). */
+  batchRows: { min: number; max: number };
   /** Wall time of the census before, the batches, and the verification after. */
   phaseMs: { census: number; move: number; verify: number };
 }
@@ -95,30 +106,30 @@ async function prepareArchive(client: pg.PoolClient): Promise<string | undefined
   return rows.map((r) => pg.escapeIdentifier(r.name)).join(', ');
 }
 
-// Keyset in primary-key order: the next batch is the id range [lower, upper] of the next `batchSize`
-// old rows after the last one moved; the range is then moved with the cutoff re-checked, so a row
-// that changed meanwhile stays. Ranges scan the index once, where `id = ANY(ARRAY(...))` descends
-// it once per id (4x slower deletes here).
-// The scan stops at the highest old id counted before the first batch: without that bound the last
-// batch would walk every younger booking looking for more (60 ms per 500k rows here, unbounded in production).
-function nextBatchSql(resume: boolean): string {
+// One statement per batch, so each batch is its own transaction: keyset in primary-key order, the
+// batch is the id range [lower, upper] of the next `$2` old rows after the last one moved, and that
+// range is moved with the cutoff re-checked (a row that changed meanwhile stays). A range scans the
+// index once, where `id = ANY(ARRAY(...))` descends it once per id (4x slower deletes here). The
+// scan stops at the highest old id counted before the first batch: without that bound the last batch
+// would walk every younger booking looking for more (60 ms per 500k rows here, unbounded in production).
+// ON CONFLICT DO NOTHING (speculative insertion) costs ~50% more per row than a plain INSERT, so it is
+// used only when the archive already holds ids in the range still to move (what a crash of the seed
+// script leaves). Should another writer insert such ids meanwhile, the batch fails on the archive's
+// key and rolls back whole; the retry sees them and takes the ON CONFLICT path.
+function batchSql(columns: string, resume: boolean, skipArchived: boolean): string {
   return `
     WITH b AS (SELECT count(*)::int AS selected, min(id) AS lower, max(id) AS upper
-                 FROM (SELECT id FROM bookings WHERE created_at < $1 AND id <= $3 ${resume ? 'AND id > $4' : ''} ORDER BY id LIMIT $2) s)
-    SELECT selected, lower::text AS lower, upper::text AS upper,
-           EXISTS (SELECT 1 FROM bookings_archive a WHERE a.id BETWEEN b.lower AND b.upper) AS "alreadyArchived"
-      FROM b`;
+                 FROM (SELECT id FROM bookings WHERE created_at < $1 AND id <= $3 ${resume ? 'AND id > $4' : ''} ORDER BY id LIMIT $2) s),
+         moved AS (DELETE FROM bookings WHERE id BETWEEN (SELECT lower FROM b) AND (SELECT upper FROM b) AND created_at < $1 RETURNING *),
+         inserted AS (INSERT INTO bookings_archive (${columns}) SELECT ${columns} FROM moved ${skipArchived ? 'ON CONFLICT DO NOTHING' : ''} RETURNING 1)
+    SELECT selected, upper::text AS upper, (SELECT count(*) FROM moved)::int AS moved, (SELECT count(*) FROM inserted)::int AS inserted FROM b`;
 }
 
-// ON CONFLICT DO NOTHING (speculative insertion) costs ~50% more per row than a plain INSERT, so it is
-// used only for a range the archive already holds rows of (what a crash of the seed script leaves).
-// Should another writer fill the range between check and insert, the batch fails on the archive's
-// key and rolls back whole; the retry sees the rows and takes the ON CONFLICT path.
-function moveSql(columns: string, skipArchived: boolean): string {
+function overlapSql(resume: boolean): string {
   return `
-    WITH moved AS (DELETE FROM bookings WHERE id BETWEEN $2 AND $3 AND created_at < $1 RETURNING *),
-         inserted AS (INSERT INTO bookings_archive (${columns}) SELECT ${columns} FROM moved ${skipArchived ? 'ON CONFLICT DO NOTHING' : ''} RETURNING 1)
-    SELECT (SELECT count(*) FROM moved)::int AS moved, (SELECT count(*) FROM inserted)::int AS inserted`;
+    SELECT EXISTS (SELECT 1 FROM bookings_archive a
+                    WHERE a.id >= (SELECT id FROM bookings WHERE created_at < $1 ${resume ? 'AND id > $3' : ''} ORDER BY id LIMIT 1)
+                      AND a.id <= $2) AS overlap`;
 }
 
 /**
@@ -136,18 +147,22 @@ export async function moveBookingsInBatches(
   const cutoff = new Date(request.cutoff);
   if (Number.isNaN(cutoff.getTime())) throw invalidInput(`cutoff: ${JSON.stringify(request.cutoff)} is not a timestamp`);
   if (!Number.isInteger(request.batchSize) || request.batchSize < 1) throw invalidInput(`batchSize: expected a positive whole number, got ${request.batchSize}`);
+  const target = request.batchTargetMs;
+  if (target !== undefined && !(target > 0)) throw invalidInput(`batchTargetMs: expected a positive number of milliseconds, got ${target}`);
   const t = request.timeouts;
   const durations: number[] = [];
+  const sizes = { min: Infinity, max: 0 };
   const clock = performance.now();
   const empty = { rows: 0, idChecksum: '0', lastOldId: null };
   const result = (status: ArchiveResult['status'], reason: string | undefined, rest: Partial<ArchiveResult>): ArchiveResult => {
     const sorted = [...durations].sort((a, b) => a - b);
     const round = (ms: number) => Math.round(ms * 10) / 10;
     return {
-      cutoff: request.cutoff, status, ...(reason ? { reason } : {}), rowsMoved: 0, alreadyArchived: 0, batches: 0, resumedAfterId: resume?.lastId ?? null,
-      before: empty, after: { census: empty, remainingInBookings: 0, inBothTables: 0 }, conserved: true,
+      // Progress an earlier attempt reported still counts when this one cannot go on.
+      cutoff: request.cutoff, status, ...(reason ? { reason } : {}), rowsMoved: resume?.rowsMoved ?? 0, alreadyArchived: 0, batches: resume?.batches ?? 0,
+      resumedAfterId: resume?.lastId ?? null, before: resume?.before ?? empty, after: { census: empty, remainingInBookings: 0, inBothTables: 0 }, conserved: null,
       batchMs: { max: round(sorted.at(-1) ?? 0), p99: round(percentile(sorted, 0.99)), median: round(percentile(sorted, 0.5)) },
-      phaseMs: { census: 0, move: 0, verify: 0 }, ...rest,
+      phaseMs: { census: 0, move: 0, verify: 0 }, batchRows: { min: sizes.min === Infinity ? 0 : sizes.min, max: sizes.max }, ...rest,
     };
   };
 
@@ -155,7 +170,10 @@ export async function moveBookingsInBatches(
   try {
     prepared = await inTransaction(db, t, async (c) => {
       const columns = await prepareArchive(c);
-      return columns === undefined ? undefined : { columns, before: resume?.before ?? (await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff])).rows[0]! };
+      if (columns === undefined) return undefined;
+      const before = resume?.before ?? (await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff])).rows[0]!;
+      const { rows: [o] } = await c.query<{ overlap: boolean }>(overlapSql(resume?.lastId != null), [cutoff, before.lastOldId, ...(resume?.lastId != null ? [resume.lastId] : [])]);
+      return { columns, before, overlap: o!.overlap };
     });
   } catch (err) {
     const reason = timeoutReason(err, t);
@@ -170,56 +188,71 @@ export async function moveBookingsInBatches(
   let alreadyArchived = 0;
   let stoppedBy: string | undefined;
   const stopAt = prepared.before.lastOldId;
-  const sql = { first: nextBatchSql(false), next: nextBatchSql(true), move: moveSql(prepared.columns, false), moveSkippingArchived: moveSql(prepared.columns, true) };
-  while (stopAt !== null && progress.lastId !== stopAt) {
-    if (isCancelled()) throw ApplicationFailure.create({ type: 'Cancelled', message: 'archive cancelled between batches; rerun continues' });
-    const started = performance.now();
-    let batch;
-    try {
-      batch = await inTransaction(db, t, async (c) => {
+  const sql = { first: batchSql(prepared.columns, false, prepared.overlap), next: batchSql(prepared.columns, true, prepared.overlap) };
+  // Adaptive sizing starts small (cold cache) and moves by at most x1.5 / x0.5 a batch, so one slow
+  // batch does not swing the next one.
+  let size = target ? Math.min(request.batchSize, 500) : request.batchSize;
+  // A dedicated connection with session-level timeouts: every batch statement is bounded, and none
+  // needs BEGIN/SET/COMMIT round trips of its own.
+  await withSessionTimeouts(db, t, async (client) => {
+    while (stopAt !== null && progress.lastId !== stopAt) {
+      if (isCancelled()) throw ApplicationFailure.create({ type: 'Cancelled', message: 'archive cancelled between batches; rerun continues' });
+      const started = performance.now();
+      let batch;
+      try {
         const resuming = progress.lastId !== null;
-        const { rows: [next] } = await c.query<{ selected: number; lower: string; upper: string; alreadyArchived: boolean }>(
-          resuming ? sql.next : sql.first, [cutoff, request.batchSize, stopAt, ...(resuming ? [progress.lastId] : [])],
-        );
-        if (next!.selected === 0) return { ...next!, moved: 0, inserted: 0 };
-        const { rows: [done] } = await c.query<{ moved: number; inserted: number }>(
-          next!.alreadyArchived ? sql.moveSkippingArchived : sql.move, [cutoff, next!.lower, next!.upper],
-        );
-        return { ...next!, ...done! };
-      });
-    } catch (err) {
-      stoppedBy = timeoutReason(err, t);
-      if (!stoppedBy) throw err;
-      break;
+        ({ rows: [batch] } = await client.query<{ selected: number; upper: string; moved: number; inserted: number }>(
+          resuming ? sql.next : sql.first, [cutoff, size, stopAt, ...(resuming ? [progress.lastId] : [])],
+        ));
+      } catch (err) {
+        stoppedBy = timeoutReason(err, t);
+        if (!stoppedBy) throw err;
+        return;
+      }
+      const elapsed = performance.now() - started;
+      durations.push(elapsed);
+      if (batch!.selected === 0) return;
+      sizes.min = Math.min(sizes.min, batch!.selected);
+      sizes.max = Math.max(sizes.max, batch!.selected);
+      if (target) size = Math.max(Math.min(100, request.batchSize), Math.min(request.batchSize, Math.round(size * Math.min(1.5, Math.max(0.5, target / elapsed)))));
+      progress.lastId = batch!.upper;
+      progress.rowsMoved += batch!.moved;
+      progress.batches += 1;
+      alreadyArchived += batch!.moved - batch!.inserted;
+      onProgress(progress);
+      if (request.pauseBetweenBatchesMs) await new Promise((r) => setTimeout(r, request.pauseBetweenBatchesMs));
     }
-    durations.push(performance.now() - started);
-    if (batch.selected === 0) break;
-    progress.lastId = batch.upper;
-    progress.rowsMoved += batch.moved;
-    progress.batches += 1;
-    alreadyArchived += batch.moved - batch.inserted;
-    onProgress(progress);
-    if (request.pauseBetweenBatchesMs) await new Promise((r) => setTimeout(r, request.pauseBetweenBatchesMs));
-  }
+  });
 
   const verifyStarted = performance.now();
-  const after = await inTransaction(db, t, async (c) => {
-    const { rows: [left] } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings WHERE created_at < $1', [cutoff]);
-    // Usually nothing old is left in bookings: then the archive alone is the census and nothing can be in both.
-    if (left!.n === 0) {
-      const { rows: [census] } = await c.query<Census>(`SELECT ${CHECKSUM} FROM bookings_archive WHERE created_at < $1`, [cutoff]);
-      return { census: census!, remainingInBookings: 0, inBothTables: 0 };
-    }
-    const { rows: [census] } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
-    const { rows: [both] } = await c.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM bookings b JOIN bookings_archive a ON a.id = b.id WHERE b.created_at < $1', [cutoff]);
-    return { census: { rows: census!.rows, idChecksum: census!.idChecksum }, remainingInBookings: left!.n, inBothTables: both!.n };
-  });
   const before = prepared.before;
-  return result(stoppedBy ? 'incomplete' : 'done', stoppedBy ? `stopped after ${progress.batches} batch(es): bookings ${stoppedBy}` : undefined, {
+  const phaseMs = () => ({ census: Math.round(censusMs), move: Math.round(verifyStarted - clock - censusMs), verify: Math.round(performance.now() - verifyStarted) });
+  const stopped = stoppedBy && `stopped after ${progress.batches} batch(es): bookings ${stoppedBy}`;
+  let after: ArchiveResult['after'];
+  try {
+    after = await inTransaction(db, t, async (c) => {
+      const { rows: [left] } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings WHERE created_at < $1', [cutoff]);
+      // Usually nothing old is left in bookings: then the archive alone is the census and nothing can be in both.
+      if (left!.n === 0) {
+        const { rows: [census] } = await c.query<Census>(`SELECT ${CHECKSUM} FROM bookings_archive WHERE created_at < $1`, [cutoff]);
+        return { census: census!, remainingInBookings: 0, inBothTables: 0 };
+      }
+      const { rows: [census] } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
+      const { rows: [both] } = await c.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM bookings b JOIN bookings_archive a ON a.id = b.id WHERE b.created_at < $1', [cutoff]);
+      return { census: { rows: census!.rows, idChecksum: census!.idChecksum }, remainingInBookings: left!.n, inBothTables: both!.n };
+    });
+  } catch (err) {
+    const reason = timeoutReason(err, t);
+    if (!reason) throw err;
+    return result('incomplete', `${stopped ?? 'batches done'}; not verified: bookings ${reason}`, {
+      rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, phaseMs: phaseMs(),
+    });
+  }
+  return result(stopped ? 'incomplete' : 'done', stopped, {
     rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, after,
     conserved: after.census.rows === before.rows && after.census.idChecksum === before.idChecksum && after.inBothTables === 0,
-    phaseMs: { census: Math.round(censusMs), move: Math.round(verifyStarted - clock - censusMs), verify: Math.round(performance.now() - verifyStarted) },
+    phaseMs: phaseMs(),
   });
 }
 

@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { DatabaseMaintenanceConfig } from '../../src/config.js';
 import { SEED_WINDOWS, type WindowSpec } from '../../src/domain/windows.js';
+import type { MaintenanceMetrics } from '../../src/metrics.js';
 import { createAccessActivities } from './access.js';
 import { createArchiveActivities } from './archive.js';
 import { createBackupActivities } from './backup.js';
@@ -22,6 +23,7 @@ export interface PostgresDeps {
   settings: DatabaseMaintenanceConfig;
   /** Configured maintenance windows; the weekly database work uses the one named "weekly". */
   windows: WindowSpec[];
+  metrics?: MaintenanceMetrics;
 }
 
 /** What a database maintenance run works with, read once and recorded in history. Holds no secrets. */
@@ -29,26 +31,24 @@ export interface DatabaseMaintenancePlan {
   database: string;
   archiveAfterDays: number;
   batchSize: number;
-  lockTimeoutMs: number;
-  backupConfigured: boolean;
-  tempTableRule: DatabaseMaintenanceConfig['tempTables'] | null;
+  archiveBatchTargetMs: number;
   weeklyWindow: WindowSpec;
 }
 
 /** Every PostgreSQL activity, one module per concern, sharing the configured timeouts. */
-export function createPostgresActivities({ db, reports, databaseUrl, databaseLabel, settings, windows }: PostgresDeps) {
+export function createPostgresActivities({ db, reports, databaseUrl, databaseLabel, settings, windows, metrics }: PostgresDeps) {
   const timeouts = { lockTimeoutMs: settings.lockTimeoutMs, statementTimeoutMs: settings.statementTimeoutMs };
   const weeklyWindow = windows.find((w) => w.name === 'weekly') ?? SEED_WINDOWS.find((w) => w.name === 'weekly')!;
   return {
     async resolveDatabaseMaintenancePlan(): Promise<DatabaseMaintenancePlan> {
       return {
-        database: databaseLabel, archiveAfterDays: settings.archiveAfterDays, batchSize: settings.batchSize, lockTimeoutMs: settings.lockTimeoutMs,
-        backupConfigured: settings.backupDirectory !== undefined, tempTableRule: settings.tempTables ?? null, weeklyWindow,
+        database: databaseLabel, archiveAfterDays: settings.archiveAfterDays, batchSize: settings.batchSize,
+        archiveBatchTargetMs: settings.archiveBatchTargetMs, weeklyWindow,
       };
     },
     ...createPostgresHealthActivities({ db, databaseLabel }),
     ...createMaintenanceActivities({ db, timeouts }),
-    ...createStatisticsActivities({ db, timeouts, databaseLabel }),
+    ...createStatisticsActivities({ db, timeouts, databaseLabel, metrics }),
     ...createArchiveActivities({ db, timeouts }),
     ...createCleanupActivities({ db, reports, timeouts, databaseLabel, tempTableRule: settings.tempTables }),
     ...createBackupActivities({ db, databaseUrl, backupDirectory: settings.backupDirectory, pgBinDir: settings.pgBinDir, timeouts }),

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { CheckResult } from '../../src/domain/checks.js';
+import type { MaintenanceMetrics } from '../../src/metrics.js';
 import { inTransaction, resolveTimeouts, type Timeouts } from './sql.js';
 
 /**
@@ -42,7 +43,7 @@ export interface DatabaseStatistics {
   checks: CheckResult[];
 }
 
-export function createStatisticsActivities({ db, timeouts, databaseLabel }: { db: pg.Pool; timeouts: Timeouts; databaseLabel: string }) {
+export function createStatisticsActivities({ db, timeouts, databaseLabel, metrics }: { db: pg.Pool; timeouts: Timeouts; databaseLabel: string; metrics?: MaintenanceMetrics }) {
   return {
     async collectDatabaseStatistics(request: StatisticsRequest = {}): Promise<DatabaseStatistics> {
       const bloatWarnRatio = request.bloatWarnRatio ?? 0.2;
@@ -84,6 +85,7 @@ export function createStatisticsActivities({ db, timeouts, databaseLabel }: { db
         return { tables, unusedIndexes, seqScanHeavyTables, staleStatistics, cacheHitPercent: cache?.percent ?? null };
       });
       const slowQueries = await topSlowQueries(db, t, request.slowQueryLimit ?? 10);
+      metrics?.recordTableBloat(stats.tables);
       const bloated = stats.tables.filter((r) => r.deadRatio !== null && r.deadRatio > bloatWarnRatio);
       const checks: CheckResult[] = [
         {

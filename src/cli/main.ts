@@ -10,6 +10,7 @@ import { createLogger } from '../logger.js';
 import { connectClient } from '../temporal.js';
 import { approveSignal, rejectSignal, statusQuery } from '../../workflows/lib/definitions.js';
 import { EMERGENCY_ACTION_KINDS, EmergencyInput } from '../domain/emergency.js';
+import { PLANNABLE, planFor, type Plannable } from './plan.js';
 
 /** A user-facing failure: printed as one line, exit code 1. */
 class CliError extends Error {}
@@ -203,6 +204,26 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
         io.out(table(status.steps.map((s) => ({ step: s.name, outcome: s.outcome, detail: s.detail ?? '' }))));
         for (const a of status.approvals) io.out(`${a.decision} by ${a.approver} via ${a.via ?? '?'} at ${a.at}${a.comment ? `: ${a.comment}` : ''}${a.ignored ? ` (not counted: ${a.ignored})` : ''}`);
       }
+    });
+
+  program
+    .command('plan <workflowType>')
+    .description('dry run: what the next run would do against the current targets; changes nothing')
+    .option('--input <json>', 'the workflow input (needed for emergencyMaintenance)')
+    .action(async (type: string, opts: { input?: string }) => {
+      if (!(PLANNABLE as readonly string[]).includes(type)) throw new CliError(`cannot plan '${type}' (known: ${PLANNABLE.join(', ')})`);
+      let input: unknown;
+      try {
+        input = opts.input ? JSON.parse(opts.input) : undefined;
+      } catch {
+        throw new CliError('--input is not valid JSON');
+      }
+      const c = await temporal().catch(() => undefined);
+      const lines = await planFor(type as Plannable, io.config(), c, input).catch((err: Error) => {
+        throw new CliError(err.message);
+      });
+      io.out(`plan for ${type} (nothing was changed):`);
+      for (const line of lines) io.out(`  ${line}`);
     });
 
   program

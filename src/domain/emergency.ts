@@ -14,6 +14,7 @@ export const EmergencyAction = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('rollback-deployment'), namespace, deployment: k8sName, revision: z.number().int().positive() }).strict(),
   z.object({ kind: z.literal('restart-deployment'), namespace, deployment: k8sName }).strict(),
   z.object({ kind: z.literal('scale-deployment'), namespace, deployment: k8sName, replicas: z.number().int().min(0).max(100) }).strict(),
+  z.object({ kind: z.literal('vacuum-table'), table: TableName }).strict(),
   z.object({ kind: z.literal('cancel-runaway-queries'), olderThanSeconds: z.number().int().min(30), terminate: z.boolean().default(false) }).strict(),
 ]);
 export type EmergencyAction = z.output<typeof EmergencyAction>;
@@ -52,6 +53,7 @@ export function describeAction(a: EmergencyAction): string {
     case 'rollback-deployment': return `roll back deployment ${a.namespace}/${a.deployment} to revision ${a.revision}`;
     case 'restart-deployment': return `restart deployment ${a.namespace}/${a.deployment} (rolling)`;
     case 'scale-deployment': return `scale deployment ${a.namespace}/${a.deployment} to ${a.replicas} replicas`;
+    case 'vacuum-table': return `VACUUM (ANALYZE) table ${a.table}`;
     case 'cancel-runaway-queries': return `${a.terminate ? 'terminate' : 'cancel'} queries running longer than ${a.olderThanSeconds} s`;
   }
 }

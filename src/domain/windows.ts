@@ -41,6 +41,8 @@ export const SEED_WINDOWS: WindowSpec[] = [
   { name: 'daily', every: 'day', start: '06:00', durationMinutes: 60 },
   { name: 'weekly', every: 'week', dayOfWeek: 0, start: '02:00', durationMinutes: 240 },
   { name: 'monthly', every: 'month', nth: 1, dayOfWeek: 1, start: '08:00', durationMinutes: 240 },
+  // The seed's calendar puts application maintenance (online database work) on the third Monday.
+  { name: 'monthly-application', every: 'month', nth: 3, dayOfWeek: 1, start: '09:00', durationMinutes: 180 },
   { name: 'annual', every: 'year', month: 12, day: 25, start: '00:00', durationMinutes: 48 * 60 },
 ];
 

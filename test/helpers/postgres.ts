@@ -20,6 +20,8 @@ export async function createTestDatabase(prefix = 'maint_test'): Promise<TestDat
   const url = new URL(PG_ADMIN_URL);
   url.pathname = `/${name}`;
   const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
+  // DROP DATABASE ... WITH (FORCE) ends sessions a worker may still hold; that is expected here.
+  pool.on('error', () => undefined);
   return {
     name,
     url: url.toString(),

@@ -35,7 +35,8 @@ export interface Stack {
  */
 export async function startStack(
   approvals: unknown,
-  { double = { podTerminationMs: 20, replacementDelayMs: 50, rolloutDelayMs: 50 }, targets = {} }: { double?: Partial<DoubleOptions>; targets?: Record<string, unknown> } = {},
+  { double = { podTerminationMs: 20, replacementDelayMs: 50, rolloutDelayMs: 50 }, targets = {}, file = {} }:
+    { double?: Partial<DoubleOptions>; targets?: Record<string, unknown>; file?: Record<string, unknown> } = {},
 ): Promise<Stack> {
   const [db, slack] = await Promise.all([createTestDatabase('maint_stack'), new SlackSink().start()]);
   const k8s = await new KubeDouble(double).start();
@@ -56,6 +57,7 @@ export async function startStack(
         ...targets,
       },
       approvals,
+      ...file,
     },
   );
   return {

@@ -34,11 +34,12 @@ export function reindexChecks(database: string, actions: IndexAction[]): CheckRe
 export function archiveChecks(database: string, a: ArchiveResult): CheckResult[] {
   if (a.status === 'skipped') return [finding('db.archive', database, a.reason?.startsWith('no ') ? 'skipped' : 'warn', `skipped: ${a.reason}`)];
   const moved = `${a.rowsMoved} bookings created before ${a.cutoff} moved in ${a.batches} batches (longest ${a.batchMs.max} ms)`;
-  const conservation = a.conserved
-    ? `conserved: ${a.before.rows} bookings before and after across both tables, none in both`
+  const conservation = a.conserved === null ? 'conservation not verified'
+    : a.conserved ? `conserved: ${a.before.rows} bookings before and after across both tables, none in both`
     : `NOT conserved: ${a.before.rows} before, ${a.after.census.rows} after across both tables, ${a.after.inBothTables} in both`;
-  return [finding('db.archive', database, !a.conserved ? 'critical' : a.status === 'incomplete' ? 'warn' : 'ok',
-    `${moved}; ${conservation}; ${a.after.remainingInBookings} left in bookings${a.reason ? `; ${a.reason}` : ''}`, { value: a.rowsMoved, unit: 'rows' })];
+  const status = a.conserved === false ? 'critical' : a.status === 'done' ? 'ok' : 'warn';
+  const left = a.conserved === null ? '' : `; ${a.after.remainingInBookings} left in bookings`;
+  return [finding('db.archive', database, status, `${moved}; ${conservation}${left}${a.reason ? `; ${a.reason}` : ''}`, { value: a.rowsMoved, unit: 'rows' })];
 }
 
 export function expiredRowChecks(tables: CleanupResult[]): CheckResult[] {

@@ -1,0 +1,104 @@
+// `maint plan <workflow>`: what the next run would do against the current targets, from
+// read-only lookups made here (never through a workflow). It changes nothing.
+import type { Client } from '@temporalio/client';
+import { ScheduleNotFoundError } from '@temporalio/client';
+import { createActivities } from '../../activities/index.js';
+import { SCHEDULES } from '../../schedules/definitions.js';
+import { createClients } from '../clients.js';
+import type { Config } from '../config.js';
+import { EmergencyInput, describeAction } from '../domain/emergency.js';
+import { windowOccurrences, type WindowSpec } from '../domain/windows.js';
+import { createLogger } from '../logger.js';
+
+export const PLANNABLE = [
+  'dailyHealthCheck', 'eveningStatus', 'weeklySystemReview', 'weeklySecurityReview', 'weeklyPerformanceReview',
+  'weeklyDatabaseMaintenance', 'monthlyAudit', 'monthlyApplicationMaintenance', 'quarterlyReview', 'annualUpgrade', 'emergencyMaintenance',
+] as const;
+export type Plannable = (typeof PLANNABLE)[number];
+
+function nextWindow(windows: WindowSpec[], name: string): string {
+  const spec = windows.find((w) => w.name === name);
+  const next = spec && windowOccurrences([spec], new Date(), new Date(Date.now() + 367 * 86_400_000)).find((o) => Date.parse(o.end) > Date.now());
+  return next ? `window ${name}: ${next.start} to ${next.end}` : `window ${name}: not configured`;
+}
+
+export async function planFor(type: Plannable, config: Config, client: Client | undefined, rawInput: unknown): Promise<string[]> {
+  const clients = createClients(config, createLogger('silent'));
+  const a = createActivities(clients, config);
+  try {
+    const lines: string[] = [];
+    const schedule = SCHEDULES.find((s) => s.workflowType === type);
+    if (schedule && client) {
+      try {
+        const d = await client.schedule.getHandle(schedule.id).describe();
+        lines.push(`schedule ${schedule.id}: next run ${d.info.nextActionTimes[0]?.toISOString() ?? 'none'}${d.state.paused ? ' (PAUSED)' : ''}`);
+      } catch (err) {
+        if (!(err instanceof ScheduleNotFoundError)) throw err;
+        lines.push(`schedule ${schedule.id}: not applied (maint schedules apply)`);
+      }
+    }
+    const plan = await a.resolveHealthCheckPlan();
+    const http = plan.http.map((t) => `${t.name} ${t.url}`).join(', ') || 'none configured';
+    const tls = plan.tls.map((t) => `${t.host}:${t.port}`).join(', ') || 'none configured';
+    const cluster = plan.kubernetes === 'none' ? 'skipped: no cluster configured' : `namespace ${plan.kubernetes}`;
+    switch (type) {
+      case 'dailyHealthCheck':
+      case 'weeklySystemReview':
+      case 'weeklyPerformanceReview':
+        lines.push(`HTTP probes: ${http}`, `database: ${plan.database}`, `disk: ${plan.diskPaths.join(', ')}`,
+          `backup: ${plan.backup?.directory ?? 'none configured'}`, `TLS: ${tls}`, `Kubernetes: ${cluster}`,
+          `thresholds: ${Object.entries(plan.thresholds).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+        break;
+      case 'weeklySecurityReview':
+        lines.push(`TLS: ${tls}`, `database roles on ${plan.database} (expected superusers: ${plan.expectedDatabaseSuperusers.join(', ')})`,
+          `cluster-admin bindings and image tags: ${cluster}`, 'approval log of the last 7 days');
+        break;
+      case 'weeklyDatabaseMaintenance':
+      case 'monthlyApplicationMaintenance': {
+        const db = await a.resolveDatabaseMaintenancePlan();
+        const cutoff = new Date(Date.now() - db.archiveAfterDays * 86_400_000).toISOString();
+        const [pending, backup, stats] = await Promise.all([
+          a.countPendingMaintenance(cutoff),
+          a.verifyNewestBackup({ maxAgeHours: 24 }).catch((err: Error) => ({ status: 'unavailable', detail: err.message })),
+          a.collectDatabaseStatistics(),
+        ]);
+        lines.push(
+          nextWindow(plan.windows, type === 'weeklyDatabaseMaintenance' ? 'weekly' : 'monthly-application'),
+          `backup guard: ${backup.status} (${backup.detail})${backup.status === 'ok' ? '' : '; a backup would be taken first'}`,
+          `VACUUM ANALYZE: ${stats.tables.length} table(s); most dead tuples: ${stats.tables.slice(0, 3).map((t) => `${t.table} ${t.deadTuples}`).join(', ') || 'none'}`,
+          `REINDEX CONCURRENTLY: invalid or bloated indexes found at run time`,
+          `archive: ${pending.bookingsToArchive ?? 'no bookings table'} booking(s) created before ${cutoff} would move to bookings_archive in batches of ${db.batchSize}`,
+          `expired rows: ${Object.entries(pending.expiredRows).map(([t, n]) => `${t} ${n ?? 'absent'}`).join(', ')}`,
+          `temp tables: ${config.database.tempTables ? JSON.stringify(config.database.tempTables) : 'no rule configured: nothing is dropped'}`,
+        );
+        break;
+      }
+      case 'monthlyAudit':
+        lines.push(`inventory: ${cluster}`, `restore test of the newest backup in ${plan.backup?.directory ?? 'none configured'}`, `capacity forecast from stored disk figures for ${plan.diskPaths.join(', ')}`);
+        break;
+      case 'eveningStatus':
+        lines.push("today's runs from maintenance_runs", ...windowOccurrences(plan.windows, new Date(), new Date(Date.now() + 48 * 3_600_000)).map((w) => `upcoming: ${w.name} ${w.start} to ${w.end}`));
+        break;
+      case 'quarterlyReview':
+        lines.push('success rate, durations, failures and approval latency of every maintenance kind over the last 91 days');
+        break;
+      case 'annualUpgrade': {
+        const inventory = await a.collectClusterInventory();
+        const approvals = await a.resolveApprovalPolicy('annualUpgrade');
+        lines.push(nextWindow(plan.windows, 'annual'), 'skipped' in inventory ? `nodes: ${inventory.skipped}` : `nodes: ${inventory.nodes.map((n) => `${n.name} (${n.kubeletVersion})`).join(', ')}`,
+          `approval: ${approvals.required} distinct of ${approvals.approvers.join(', ')}`);
+        break;
+      }
+      case 'emergencyMaintenance': {
+        const parsed = EmergencyInput.safeParse(rawInput);
+        if (!parsed.success) throw new Error(`plan emergencyMaintenance needs --input with a valid request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        const approvals = await a.resolveApprovalPolicy('emergencyMaintenance');
+        lines.push(...parsed.data.actions.map((x) => `action: ${describeAction(x)}`), `approval: ${approvals.required} of ${approvals.approvers.join(', ')}, not ${parsed.data.requestedBy} alone`);
+        break;
+      }
+    }
+    return lines;
+  } finally {
+    await clients.close();
+  }
+}

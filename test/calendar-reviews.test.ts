@@ -1,0 +1,124 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createReportActivities } from '../activities/reports.js';
+import type { CheckResult } from '../src/domain/checks.js';
+import type { RunReport } from '../src/domain/run.js';
+import { monthlyApplicationMaintenance } from '../workflows/monthly-application-maintenance.js';
+import { monthlyAudit } from '../workflows/monthly-audit.js';
+import { weeklyPerformanceReview } from '../workflows/weekly-performance-review.js';
+import { weeklySystemReview } from '../workflows/weekly-system-review.js';
+import { addDeployment, addJob, addNode } from './k8s-double/fixtures.js';
+import { recordHistory } from './helpers/histories.js';
+import { expectAllGranted } from './helpers/kube.js';
+import { startStack, uniqueId, type Stack } from './helpers/stack.js';
+import { startProbeTargets } from './helpers/targets.js';
+
+const exec = promisify(execFile);
+const find = (checks: CheckResult[], check: string, target?: string) => checks.find((c) => c.check === check && (target === undefined || c.target === target));
+
+function pastDiskRun(daysAgo: number, percent: number): RunReport {
+  const at = new Date(Date.now() - daysAgo * 86_400_000).toISOString();
+  return {
+    workflowId: `daily-health-check-${daysAgo}`, runId: 'r', kind: 'dailyHealthCheck', target: 'booking-platform', outcome: 'ok',
+    startedAt: at, finishedAt: at, summary: 'ok', steps: [], approvals: [],
+    checks: [{ check: 'disk', target: '/var/lib/postgresql', status: 'ok', value: percent, unit: '%', detail: '' }],
+  };
+}
+
+describe('calendar reviews against the local targets', () => {
+  let stack: Stack;
+  let probes: Awaited<ReturnType<typeof startProbeTargets>>;
+
+  beforeAll(async () => {
+    probes = await startProbeTargets(400);
+    stack = await startStack({}, {
+      targets: { http: [{ name: 'api', url: `${probes.url}/slow` }] },
+      file: { standards: { minReplicas: 2, currentImages: { 'trixtech/backend': '2.4.1' } } },
+    });
+    addNode(stack.k8s, 'node-a');
+    addNode(stack.k8s, 'node-b', { ready: false });
+    addDeployment(stack.k8s, 'trixtech-backend', { replicas: 1, image: 'trixtech/backend:2.3.0' });
+    addJob(stack.k8s, 'nightly-export', 'complete');
+    await stack.db.pool.query(`CREATE TABLE bookings (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());
+      INSERT INTO bookings (created_at) SELECT now() - g * interval '1 day' FROM generate_series(1, 1000) g;`);
+    // A disk filling by about 10 points a month: critical within 3 months.
+    const store = createReportActivities({ reports: stack.db.pool });
+    for (const [days, pct] of [[60, 50], [45, 55], [30, 60], [15, 65], [1, 70]] as const) await store.persistRunReport(pastDiskRun(days, pct));
+  });
+  afterAll(async () => {
+    const served = [...(stack?.served() ?? [])];
+    await Promise.all([stack?.stop(), probes?.close()]);
+    expectAllGranted(served);
+  });
+
+  it('weeklySystemReview covers the database, application and infrastructure items and changes nothing', async () => {
+    const report = await stack.withBridge(async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(weeklySystemReview, { taskQueue, workflowId: uniqueId('weekly-system-review'), args: [{}] });
+      const result = await handle.result();
+      await recordHistory('weeklySystemReview', await handle.fetchHistory(), handle.workflowId);
+      return result;
+    });
+    expect(find(report.checks, 'k8s.node', 'node-b')?.status).toBe('critical');
+    expect(find(report.checks, 'k8s.node', 'node-a')?.status).toBe('ok');
+    expect(find(report.checks, 'k8s.leftovers')?.detail).toContain('nightly-export');
+    expect(find(report.checks, 'db.backup')?.status).toBe('critical'); // the stack's "backup" is not a pg_dump archive
+    expect(find(report.checks, 'db.cache-hit')).toBeDefined();
+    expect(find(report.checks, 'disk')?.unit).toBe('%');
+    expect(find(report.checks, 'http', 'api')?.status).toBe('ok');
+    expect(report.steps.map((s) => s.name)).toEqual(expect.arrayContaining(['database statistics', 'application error logs', 'pod resources', 'node health', 'orphaned cluster resources']));
+    // Listed, not deleted.
+    expect(stack.k8s.get('batch', 'jobs', 'default', 'nightly-export')).toBeDefined();
+  });
+
+  it('monthlyAudit audits the inventory against the standards and forecasts capacity from stored history', async () => {
+    const report = await stack.withBridge(({ client, taskQueue }) =>
+      client.workflow.execute(monthlyAudit, { taskQueue, workflowId: uniqueId('monthly-audit'), args: [{ forecastHistoryDays: 90 }] }));
+    expect(find(report.checks, 'standards', 'default/trixtech-backend')).toMatchObject({ status: 'warn', value: 1 });
+    const capacity = find(report.checks, 'capacity', '/var/lib/postgresql')!;
+    expect(capacity.status).toBe('critical');
+    expect(capacity.detail).toMatch(/now 70%, 10(\.\d+)? points\/month over 5 samples/);
+    expect(Number(capacity.value)).toBeGreaterThan(120);
+    expect(find(report.checks, 'db.restore-test')?.status).toBe('critical');
+  });
+
+  it('weeklyPerformanceReview sets baselines, then flags a regression against them', async () => {
+    const run = () => stack.withBridge(({ client, taskQueue }) =>
+      client.workflow.execute(weeklyPerformanceReview, { taskQueue, workflowId: uniqueId('weekly-performance-review'), args: [{ regressionTolerance: 0.5 }] }));
+    const first = await run();
+    const baselines = first.checks.filter((c) => c.check === 'baseline');
+    expect(baselines.map((c) => c.target)).toContain('http.api.ms');
+    expect(baselines.every((c) => c.detail.startsWith('first measurement'))).toBe(true);
+    // The endpoint has not changed; pretend it used to be ten times faster.
+    await stack.db.pool.query(`UPDATE performance_baselines SET value = value / 10 WHERE metric = 'http.api.ms'`);
+    const second = await run();
+    const regressed = second.checks.filter((c) => c.check === 'baseline' && c.status === 'warn');
+    expect(regressed.map((c) => c.target)).toEqual(['http.api.ms']);
+    expect(regressed[0]!.detail).toMatch(/\+\d+%/);
+  });
+
+  it('maint plan shows what the database window would do and changes nothing', async () => {
+    const snapshot = async () => (await stack.db.pool.query(
+      `SELECT count(*)::int AS n, md5(string_agg(id::text || created_at::text, ',' ORDER BY id)) AS sum,
+              (SELECT count(*)::int FROM pg_tables WHERE tablename = 'bookings_archive') AS archive FROM bookings`)).rows[0];
+    const before = await snapshot();
+    const { stdout } = await exec(process.execPath, ['bin/maint.js', 'plan', 'weeklyDatabaseMaintenance'], {
+      env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: stack.config.configFile!, DATABASE_URL: stack.config.databaseUrl, MAINT_DATABASE_URL: stack.config.reportDatabaseUrl },
+    });
+    expect(stdout).toContain('plan for weeklyDatabaseMaintenance (nothing was changed)');
+    // 1,000 bookings one day apart: those older than 730 days would move.
+    expect(stdout).toMatch(/archive: 27\d booking\(s\) created before/);
+    expect(stdout).toContain('window weekly:');
+    expect(await snapshot()).toEqual(before);
+    expect(before.archive).toBe(0);
+  });
+
+  it('monthlyApplicationMaintenance reports outdated images and skips the database work outside its window by policy', async () => {
+    const report = await stack.withBridge(({ client, taskQueue }) =>
+      client.workflow.execute(monthlyApplicationMaintenance, { taskQueue, workflowId: uniqueId('monthly-app'), args: [{ windowPolicy: 'skip', window: { name: 'new-year', every: 'year', month: 1, day: 1, start: '03:00', durationMinutes: 1 } }] }));
+    expect(find(report.checks, 'image-version', 'default/trixtech-backend')).toMatchObject({ status: 'warn', value: '2.3.0', threshold: 'current: 2.4.1' });
+    expect(report.summary).toContain('disruptive steps skipped: outside window new-year');
+    const { rows } = await stack.db.pool.query('SELECT count(*)::int AS n FROM bookings');
+    expect(rows[0].n).toBe(1000);
+  });
+});

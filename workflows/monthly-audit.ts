@@ -1,0 +1,64 @@
+import { proxyActivities } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities/index.js';
+import { skipped, type CheckResult } from '../src/domain/checks.js';
+import { imageTagFindings, standardsFindings } from '../src/domain/images.js';
+import type { RunReport } from '../src/domain/run.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+
+const reads = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+// A restore test scales with the database; one retry, then it is reported.
+const restore = proxyActivities<Activities>({
+  startToCloseTimeout: '3 hours',
+  retry: { initialInterval: '30 seconds', maximumAttempts: 2 },
+});
+
+export const MonthlyAuditInput = z
+  .object({
+    /** How much stored history the capacity forecast fits. */
+    forecastHistoryDays: z.number().int().min(7).max(730).default(180),
+  })
+  .strict();
+export type MonthlyAuditInput = z.input<typeof MonthlyAuditInput>;
+
+/**
+ * Routine Maintenance Guide, "First Monday of Month - Full System Audit": the infrastructure
+ * inventory, configuration against the declared standards, the backup restore test (seed: "Test
+ * backup restoration procedures"), and a 3-6 month capacity forecast from the history this
+ * product has stored. Compliance paperwork and DR failover drills stay with people.
+ */
+export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunReport> {
+  const input = parseInput(MonthlyAuditInput, rawInput, 'monthlyAudit');
+  const run = new MaintenanceRun('monthlyAudit', 'booking-platform');
+  run.phase = 'planning';
+  const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+  const since = new Date(Date.now() - input.forecastHistoryDays * 86_400_000).toISOString();
+
+  run.phase = 'auditing';
+  const [inventory, ...groups] = await Promise.all([
+    run.step('infrastructure inventory', () => reads.collectClusterInventory()),
+    run.checkStep('backup restore test', async (): Promise<CheckResult[]> => {
+      const r = await restore.restoreTestBackup();
+      return [{
+        check: 'db.restore-test', target: r.file || plan.database, status: r.ok ? 'ok' : 'critical', value: r.restoreMs, unit: 'ms',
+        detail: `${r.detail}${r.mismatches.length ? `; mismatches: ${r.mismatches.join(', ')}` : ''}`,
+      }];
+    }),
+    run.checkStep('capacity forecast', () => reads.forecastDiskUsage(since, plan.thresholds.diskCriticalPercent)),
+  ]);
+  const cluster: CheckResult[] = 'skipped' in inventory
+    ? [skipped('inventory', '-', inventory.skipped)]
+    : [...inventory.findings, ...standardsFindings(inventory.deployments, plan.standards), ...imageTagFindings(inventory.deployments)];
+  const counts = 'skipped' in inventory ? 'no cluster' : `${inventory.nodes.length} node(s), ${inventory.deployments.length} deployment(s), ${inventory.pdbs.length} PDB(s)`;
+
+  return run.finish({
+    summary: `Monthly audit: ${counts}`,
+    checks: [...cluster, ...groups.flat()],
+    alertOnCritical: true,
+    details: { inventory },
+  });
+}

@@ -1,0 +1,62 @@
+import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities/index.js';
+import type { Measurement } from '../activities/reports.js';
+import type { CheckResult } from '../src/domain/checks.js';
+import type { RunReport } from '../src/domain/run.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+
+const reads = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+export const WeeklyPerformanceReviewInput = z
+  .object({
+    /** A measurement this much worse than its baseline is a regression (0.5 = 50%). */
+    regressionTolerance: z.number().positive().max(10).default(0.5),
+    /** How many of the slowest queries to list. */
+    slowQueryCount: z.number().int().positive().max(50).default(5),
+  })
+  .strict();
+export type WeeklyPerformanceReviewInput = z.input<typeof WeeklyPerformanceReviewInput>;
+
+/**
+ * Routine Maintenance Guide, "Friday Performance Optimization": the slowest endpoints and
+ * queries, the cache hit ratio, and every figure compared with its baseline, which is then
+ * updated. Query optimisation and autoscaling changes stay with people; this gives them the list.
+ */
+export async function weeklyPerformanceReview(rawInput?: WeeklyPerformanceReviewInput): Promise<RunReport> {
+  const input = parseInput(WeeklyPerformanceReviewInput, rawInput, 'weeklyPerformanceReview');
+  const run = new MaintenanceRun('weeklyPerformanceReview', 'booking-platform');
+  run.phase = 'planning';
+  const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+
+  run.phase = 'measuring';
+  const [endpoints, stats] = await Promise.all([
+    run.checkStep('endpoint response times', () => reads.probeHttpEndpoints(plan.http, plan.thresholds)),
+    run.step('database statistics', () => reads.collectDatabaseStatistics()),
+  ]);
+  const slowest = [...endpoints].filter((c) => typeof c.value === 'number').sort((a, b) => Number(b.value) - Number(a.value));
+  const slowQueries: CheckResult[] = stats.slowQueries.status === 'available'
+    ? stats.slowQueries.queries.slice(0, input.slowQueryCount).map((q, i) => ({
+      check: 'db.slow-query', target: `#${i + 1}`, status: 'ok', value: Math.round(q.meanMs * 10) / 10, unit: 'ms',
+      detail: `${q.calls} calls, mean ${Math.round(q.meanMs)} ms: ${q.query.slice(0, 200)}`,
+    }))
+    : [{ check: 'db.slow-query', target: plan.database, status: 'skipped', detail: stats.slowQueries.reason }];
+
+  const measurements: Measurement[] = [
+    ...slowest.map((c) => ({ metric: `http.${c.target}.ms`, value: Number(c.value), unit: 'ms', worse: 'higher' as const })),
+    ...(stats.cacheHitPercent === null ? [] : [{ metric: 'db.cache-hit.percent', value: stats.cacheHitPercent, unit: '%', worse: 'lower' as const }]),
+    ...(stats.slowQueries.status === 'available' && stats.slowQueries.queries[0]
+      ? [{ metric: 'db.slowest-query.mean-ms', value: Math.round(stats.slowQueries.queries[0].meanMs * 10) / 10, unit: 'ms', worse: 'higher' as const }] : []),
+  ];
+  run.phase = 'comparing with baselines';
+  const baselines = await run.checkStep('baselines', () => reads.compareWithBaselines(workflowInfo().runId, measurements, input.regressionTolerance));
+
+  return run.finish({
+    summary: `Weekly performance review: slowest endpoint ${slowest[0] ? `${slowest[0].target} ${slowest[0].value} ms` : 'n/a'}; cache hit ${stats.cacheHitPercent ?? 'n/a'}%`,
+    checks: [...endpoints, ...stats.checks.filter((c) => c.check === 'db.cache-hit'), ...slowQueries, ...baselines],
+  });
+}

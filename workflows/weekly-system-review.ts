@@ -1,0 +1,59 @@
+import { proxyActivities } from '@temporalio/workflow';
+import { z } from 'zod';
+import type { Activities } from '../activities/index.js';
+import { skipped, type CheckResult } from '../src/domain/checks.js';
+import type { RunReport } from '../src/domain/run.js';
+import { backupChecks } from './lib/database-checks.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+
+// Reviews only read; a few retries cover a flapping dependency.
+const reads = proxyActivities<Activities>({
+  startToCloseTimeout: '10 minutes',
+  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
+});
+
+export const WeeklySystemReviewInput = z
+  .object({
+    /** How far back the application error logs are read. */
+    logWindowHours: z.number().int().positive().max(24 * 14).default(24 * 7),
+  })
+  .strict();
+export type WeeklySystemReviewInput = z.input<typeof WeeklySystemReviewInput>;
+
+/**
+ * Routine Maintenance Guide, "Monday Morning System Review": the database, application and
+ * infrastructure items of its checklist that can be measured, in parallel. Nothing here changes
+ * anything: orphaned cluster resources are listed (a dry run), not deleted.
+ */
+export async function weeklySystemReview(rawInput?: WeeklySystemReviewInput): Promise<RunReport> {
+  const input = parseInput(WeeklySystemReviewInput, rawInput, 'weeklySystemReview');
+  const run = new MaintenanceRun('weeklySystemReview', 'booking-platform');
+  run.phase = 'planning';
+  const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+
+  run.phase = 'reviewing';
+  const results = (await Promise.all([
+    // Database: slow queries, index usage, table statistics, cache hit ratio, backup integrity.
+    run.checkStep('database statistics', async () => (await reads.collectDatabaseStatistics()).checks),
+    run.checkStep('backup integrity', async () =>
+      backupChecks(plan.database, { ...(await reads.verifyNewestBackup({ maxAgeHours: plan.thresholds.backupMaxAgeHours })), taken: false })),
+    // Application: error patterns, memory against limits (leaks show as creeping usage).
+    run.checkStep('application error logs', () => reads.scanApplicationErrorLogs(input.logWindowHours * 3600)),
+    run.checkStep('pod resources', () => reads.checkPodResourceUsage()),
+    // Infrastructure: nodes, storage, connectivity, leftovers.
+    run.checkStep('node health', () => reads.checkNodeHealth()),
+    run.checkStep('storage utilization', () => reads.checkDiskUsage(plan.diskPaths, plan.thresholds)),
+    run.checkStep('network connectivity', () => reads.probeHttpEndpoints(plan.http, plan.thresholds)),
+    run.checkStep('orphaned cluster resources', async (): Promise<CheckResult[]> => {
+      const r = await reads.cleanupClusterResources({ mode: 'report' });
+      if ('skipped' in r) return [skipped('k8s.leftovers', '-', r.skipped)];
+      return [{
+        check: 'k8s.leftovers', target: 'cluster', status: r.candidates.length > 0 ? 'warn' : 'ok', value: r.candidates.length, unit: 'objects',
+        detail: r.candidates.length ? r.candidates.map((c) => `${c.kind} ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`).join('; ').slice(0, 1000) : 'nothing to clean up',
+      }];
+    }),
+  ])).flat();
+
+  return run.finish({ summary: 'Weekly system review', checks: results, alertOnCritical: true });
+}
