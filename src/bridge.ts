@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { verifySlackRequest } from '@slack/bolt';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { loadConfigOrExit, type Config } from './config.js';
 import type { RunStatus } from './domain/run.js';
 import { createLogger, type Logger } from './logger.js';
 import { connectClient } from './temporal.js';
@@ -159,16 +159,7 @@ export function createBridge({ config, client, logger }: BridgeDeps): FastifyIns
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   const client = await connectClient(config);
   const app = createBridge({ config, client, logger });

@@ -254,6 +254,17 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
   };
 }
 
+/** For process entry points: invalid configuration prints every bad field and exits with code 2. */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
+}
+
 /** A URL with its password replaced, safe for logs and reports. */
 export function redactUrl(url: string): string {
   try {

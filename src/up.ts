@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { SCHEDULES } from '../schedules/definitions.js';
 import { applySchedules, ensureSearchAttributes } from '../schedules/apply.js';
-import { ConfigError, loadConfig, redactUrl, type Config } from './config.js';
+import { loadConfigOrExit, redactUrl, type Config } from './config.js';
 import { ensureDatabase, seedDemoBookings } from './demo-db.js';
 import { startDevServer, type DevServer } from './devserver.js';
 import { connectClient } from './temporal.js';
@@ -76,16 +76,7 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   const metricsPort = Number(env.METRICS_PORT ?? 9464);
   env.MAINT_CONFIG ??= writeDemoConfig(metricsPort);
-  let config: Config;
-  try {
-    config = loadConfig(env);
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit(env);
 
   const started: { name: string; stop: () => Promise<void> }[] = [];
   let stopping = false;

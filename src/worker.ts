@@ -3,7 +3,7 @@ import { Runtime, Worker, makeTelemetryFilterString, type NativeConnection, type
 import { createActivities } from '../activities/index.js';
 import { ensureReportSchema } from '../activities/reports.js';
 import { createClients, type Clients } from './clients.js';
-import { ConfigError, loadConfig, type Config } from './config.js';
+import { loadConfigOrExit, type Config } from './config.js';
 import { createLogger } from './logger.js';
 import { createMetrics, startMetricsServer } from './metrics.js';
 import { connectWorker } from './temporal.js';
@@ -34,16 +34,7 @@ export function createMaintenanceWorker(options: MaintenanceWorkerOptions): Prom
 }
 
 async function main(): Promise<void> {
-  let config: Config;
-  try {
-    config = loadConfig();
-  } catch (err) {
-    if (err instanceof ConfigError) {
-      console.error(err.message);
-      process.exit(2);
-    }
-    throw err;
-  }
+  const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   const sdkMetricsAddress = `127.0.0.1:${config.metrics.sdkPort}`;
   Runtime.install({

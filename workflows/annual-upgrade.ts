@@ -1,6 +1,5 @@
-import { ApplicationFailure, condition, executeChild, proxyActivities, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, executeChild, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities/index.js';
 import type { CheckResult } from '../src/domain/checks.js';
 import { approvalRequestMessage } from '../src/domain/format.js';
 import type { RunReport } from '../src/domain/run.js';
@@ -9,21 +8,12 @@ import { dailyHealthCheck } from './daily-health-check.js';
 import { ApprovalGate } from './lib/approval.js';
 import { databaseUpgradedSignal } from './lib/definitions.js';
 import { durationMs, seconds } from './lib/duration.js';
+import { calls, waits } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
 import { NodeUpdateOptions } from './node-update.js';
 import { rollingNodeUpdate } from './rolling-node-update.js';
-
-const api = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 5 },
-});
-const waits = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
-});
 
 const DAY_MS = 86_400_000;
 
@@ -82,7 +72,7 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
 
   return runWithCompensations(run, saga, async () => {
     run.phase = 'planning';
-    const inventory = await run.step('inventory', () => api.collectClusterInventory());
+    const inventory = await run.step('inventory', () => calls.collectClusterInventory());
     const nodes = input.nodes ?? ('skipped' in inventory ? [] : inventory.nodes.map((n) => n.name));
     const plan = [
       `window ${windowStart.toISOString()} to ${windowEnd.toISOString()}`,
@@ -91,10 +81,10 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
       input.databaseUpgrade ? `database major-version upgrade (people, confirmed by signal databaseUpgraded): ${input.databaseUpgrade.description}` : 'no database major-version step',
       'post-maintenance health check; rollback of every upgraded application on failure',
     ];
-    await run.step('stakeholder notice', () => api.postSlackMessage({ text: `:calendar: Annual maintenance planned (${workflowId}):\n${plan.map((p) => `• ${p}`).join('\n')}` }));
+    await run.step('stakeholder notice', () => calls.postSlackMessage({ text: `:calendar: Annual maintenance planned (${workflowId}):\n${plan.map((p) => `• ${p}`).join('\n')}` }));
 
     run.phase = 'awaiting approval';
-    const policy = await api.resolveApprovalPolicy('annualUpgrade');
+    const policy = await calls.resolveApprovalPolicy('annualUpgrade');
     const gate = new ApprovalGate(run, { approvers: policy.approvers, required: policy.required });
     await run.step('wait until the approval lead time', () => sleepUntil(new Date(windowStart.getTime() - input.approvalLeadTime)));
     const request = {
@@ -102,12 +92,12 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
       approvers: policy.approvers, required: policy.required, deadline: windowStart.toISOString(),
       uiUrl: `${policy.temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`,
     };
-    await run.step('request approval', () => api.postSlackMessage(approvalRequestMessage(request)));
+    await run.step('request approval', () => calls.postSlackMessage(approvalRequestMessage(request)));
     const untilWindow = Math.max(windowStart.getTime() - Date.now(), 1);
     const decision = await run.step('approval', () => gate.wait(
       { escalateAfterMs: Math.max(untilWindow - input.escalateBefore, 0), timeoutMs: untilWindow },
       async () => {
-        await run.step('escalate', () => api.postSlackAlert(approvalRequestMessage(request, true)));
+        await run.step('escalate', () => calls.postSlackAlert(approvalRequestMessage(request, true)));
       },
     ), (d) => (d.outcome === 'approved' ? 'ok' : 'skipped'));
     if (decision.outcome !== 'approved') {
@@ -122,10 +112,10 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
     }
 
     run.phase = 'pre-maintenance checklist';
-    const targets = await api.resolveHealthCheckPlan();
+    const targets = await calls.resolveHealthCheckPlan();
     const pre: CheckResult[] = [
-      ...(await run.checkStep('backup younger than 24 h', () => api.checkBackupFreshness(targets.backup, targets.thresholds))),
-      ...(await run.checkStep('monitoring alive', () => api.checkMonitoringAlive(targets.monitoring))),
+      ...(await run.checkStep('backup younger than 24 h', () => calls.checkBackupFreshness(targets.backup, targets.thresholds))),
+      ...(await run.checkStep('monitoring alive', () => calls.checkMonitoringAlive(targets.monitoring))),
     ];
     const blocking = pre.filter((c) => c.status === 'critical');
     if (blocking.length > 0) {
@@ -133,13 +123,13 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
     }
     const recorded = [];
     for (const a of input.applications) {
-      const before = await run.step(`record the revision of ${a.deployment}`, () => api.readDeploymentRevision({ deployment: a.deployment, namespace: a.namespace }));
+      const before = await run.step(`record the revision of ${a.deployment}`, () => calls.readDeploymentRevision({ deployment: a.deployment, namespace: a.namespace }));
       if ('skipped' in before) throw ApplicationFailure.create({ type: 'NoCluster', nonRetryable: true, message: `cannot upgrade ${a.deployment}: ${before.skipped}` });
       recorded.push(before);
     }
 
     run.phase = 'in the window';
-    await api.postSlackMessage({ text: `:wrench: Annual maintenance ${workflowId} started (approved by ${decision.approvers.join(', ')})` }).catch(() => undefined);
+    await calls.postSlackMessage({ text: `:wrench: Annual maintenance ${workflowId} started (approved by ${decision.approvers.join(', ')})` }).catch(() => undefined);
     if (nodes.length > 0) {
       await run.step('rolling node updates', () => executeChild(rollingNodeUpdate, {
         workflowId: `${workflowId}/nodes`, args: [{ nodes, concurrency: input.concurrency, node: input.nodeUpdate }],
@@ -152,13 +142,13 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
       }));
       // A later failure rolls this upgrade back to the revision recorded at the window.
       saga.push(`roll ${a.deployment} back to revision ${before.revision}`, async () => {
-        await api.rollbackDeployment({ deployment: a.deployment, namespace: a.namespace, toRevision: before.revision });
+        await calls.rollbackDeployment({ deployment: a.deployment, namespace: a.namespace, toRevision: before.revision });
         return waits.waitForRollout({ deployment: a.deployment, namespace: a.namespace, timeoutSeconds: seconds(a.rolloutTimeout) });
       });
     }
     if (input.databaseUpgrade) {
       const { description, timeout } = input.databaseUpgrade;
-      await api.postSlackMessage({ text: `:elephant: ${workflowId}: database step for people: ${description}. Signal databaseUpgraded when done.` }).catch(() => undefined);
+      await calls.postSlackMessage({ text: `:elephant: ${workflowId}: database step for people: ${description}. Signal databaseUpgraded when done.` }).catch(() => undefined);
       run.waitingFor = `signal databaseUpgraded: ${description}`;
       await run.step('database major-version upgrade (human checkpoint)', async () => {
         if (!(await condition(() => databaseUpgraded !== undefined, timeout))) {

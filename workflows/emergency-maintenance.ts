@@ -1,26 +1,14 @@
-import { ApplicationFailure, executeChild, proxyActivities, sleep, workflowInfo } from '@temporalio/workflow';
-import type { Activities } from '../activities/index.js';
+import { ApplicationFailure, executeChild, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Skipped } from '../activities/kubernetes/index.js';
 import { APPROVAL_TIMING, EmergencyInput, describeAction, type EmergencyAction } from '../src/domain/emergency.js';
 import { approvalRequestMessage } from '../src/domain/format.js';
 import type { RunReport } from '../src/domain/run.js';
 import { dailyHealthCheck } from './daily-health-check.js';
 import { ApprovalGate } from './lib/approval.js';
+import { calls, heavy, waits } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
-
-// Short calls (lookups, patches, Slack): a few retries for a flapping dependency.
-const api = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 5 },
-});
-// Drains and rollouts bound themselves by their own timeouts; heartbeats catch a lost worker.
-const waits = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
-});
 
 const DRAIN_TIMEOUT_SECONDS = 15 * 60;
 const ROLLOUT_TIMEOUT_SECONDS = 10 * 60;
@@ -34,9 +22,9 @@ function invalidTarget(index: number, message: string): ApplicationFailure {
 /** Bad targets fail the run before anyone is asked to approve: every node and deployment must exist. */
 async function checkTargetsExist(actions: EmergencyAction[]): Promise<void> {
   const tables = actions.flatMap((a) => (a.kind === 'vacuum-table' ? [a.table] : []));
-  const missing = tables.length > 0 ? await api.findMissingTables(tables) : [];
+  const missing = tables.length > 0 ? await calls.findMissingTables(tables) : [];
   const inCluster = actions.filter((a) => a.kind !== 'cancel-runaway-queries' && a.kind !== 'vacuum-table');
-  const inventory = inCluster.length > 0 ? await api.collectClusterInventory() : undefined;
+  const inventory = inCluster.length > 0 ? await calls.collectClusterInventory() : undefined;
   for (const [i, a] of actions.entries()) {
     if (a.kind === 'vacuum-table') {
       if (missing.includes(a.table)) throw invalidTarget(i, `table ${a.table} does not exist`);
@@ -61,8 +49,8 @@ async function execute(a: EmergencyAction, saga: Compensations, restartedAt: str
   switch (a.kind) {
     case 'drain-node': {
       // The node stays cordoned once drained (that is the point); only a failed drain lifts our cordon.
-      saga.push(`uncordon ${a.node}`, () => api.uncordonNode({ node: a.node, onlyIfCordonedBy: owner }));
-      await api.cordonNode({ node: a.node, owner });
+      saga.push(`uncordon ${a.node}`, () => calls.uncordonNode({ node: a.node, onlyIfCordonedBy: owner }));
+      await calls.cordonNode({ node: a.node, owner });
       const drained = await waits.drainNode({
         node: a.node, timeoutSeconds: DRAIN_TIMEOUT_SECONDS, ignoreDaemonSets: true, deleteEmptyDirData: true, evictUnmanagedPods: a.allowUnmanagedPods,
       });
@@ -70,27 +58,27 @@ async function execute(a: EmergencyAction, saga: Compensations, restartedAt: str
       return isSkipped(drained) ? drained.skipped : `${drained.evicted.length + drained.alreadyGone.length} pod(s) evicted, node left cordoned`;
     }
     case 'rollback-deployment': {
-      const r = await api.rollbackDeployment({ namespace: a.namespace, deployment: a.deployment, toRevision: String(a.revision) });
+      const r = await calls.rollbackDeployment({ namespace: a.namespace, deployment: a.deployment, toRevision: String(a.revision) });
       await waitForRollout(a.namespace, a.deployment);
       return isSkipped(r) ? r.skipped : `${r.changed ? 'rolled back' : 'already'} on revision ${a.revision}'s template (${r.replicaSet})`;
     }
     case 'restart-deployment': {
-      const r = await api.restartDeployment({ namespace: a.namespace, deployment: a.deployment, restartedAt });
+      const r = await calls.restartDeployment({ namespace: a.namespace, deployment: a.deployment, restartedAt });
       await waitForRollout(a.namespace, a.deployment);
       return isSkipped(r) ? r.skipped : `${r.changed ? 'restarted' : 'already restarted by this run'}, rollout complete`;
     }
     case 'scale-deployment': {
-      const r = await api.scaleDeployment({ namespace: a.namespace, deployment: a.deployment, replicas: a.replicas });
+      const r = await calls.scaleDeployment({ namespace: a.namespace, deployment: a.deployment, replicas: a.replicas });
       await waitForRollout(a.namespace, a.deployment);
       return isSkipped(r) ? r.skipped : `scaled from ${r.previousReplicas} to ${a.replicas}`;
     }
     case 'vacuum-table': {
-      const [r] = await waits.vacuumAnalyzeTables({ tables: [a.table], allowFull: false });
+      const [r] = await heavy.vacuumAnalyzeTables({ tables: [a.table], allowFull: false });
       if (!r || r.status !== 'done') throw ApplicationFailure.create({ type: 'VacuumSkipped', nonRetryable: true, message: `VACUUM of ${a.table} did not run: ${r?.reason ?? 'no result'}` });
       return `dead tuples ${r.deadTuplesBefore} -> ${r.deadTuplesAfter} in ${r.durationMs} ms`;
     }
     case 'cancel-runaway-queries': {
-      const r = await api.cancelRunawayQueries({ olderThanSeconds: a.olderThanSeconds, terminate: a.terminate });
+      const r = await calls.cancelRunawayQueries({ olderThanSeconds: a.olderThanSeconds, terminate: a.terminate });
       return `${r.stopped.length} quer${r.stopped.length === 1 ? 'y' : 'ies'} stopped with ${r.method}${r.stopped.length ? `: ${r.stopped.map((q) => `pid ${q.pid} (${q.seconds} s)`).join(', ')}` : ''}`;
     }
   }
@@ -110,12 +98,12 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
   const saga = new Compensations(run);
   // Fixed once in history so a retried restart is recognised as the same restart.
   const restartedAt = new Date().toISOString();
-  const status = (text: string) => api.postSlackMessage({ text: `:construction: ${workflowId}: ${text}` }).catch(() => 'undelivered');
+  const status = (text: string) => calls.postSlackMessage({ text: `:construction: ${workflowId}: ${text}` }).catch(() => 'undelivered');
 
   const report = await runWithCompensations(run, saga, async () => {
     run.phase = 'assessment';
     await run.step('check the targets exist', () => checkTargetsExist(input.actions));
-    const policy = await api.resolveApprovalPolicy('emergencyMaintenance');
+    const policy = await calls.resolveApprovalPolicy('emergencyMaintenance');
     const gate = new ApprovalGate(run, { approvers: policy.approvers, required: policy.required, requester: input.requestedBy });
     const assessment = await run.step('health snapshot', () => executeChild(dailyHealthCheck, {
       workflowId: `${workflowId}-assessment`, args: [{ reason: `emergency assessment: ${input.reason}` }],
@@ -129,11 +117,11 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
       deadline: new Date(Date.now() + timing.timeoutSeconds * 1000).toISOString(),
       uiUrl: `${policy.temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`,
     };
-    await run.step('request approval', () => api.postSlackMessage(approvalRequestMessage(request)));
+    await run.step('request approval', () => calls.postSlackMessage(approvalRequestMessage(request)));
     const decision = await run.step('approval', () => gate.wait(
       { escalateAfterMs: timing.escalateAfterSeconds * 1000, timeoutMs: timing.timeoutSeconds * 1000 },
       async () => {
-        await run.step('escalate', () => api.postSlackAlert(approvalRequestMessage(request, true)));
+        await run.step('escalate', () => calls.postSlackAlert(approvalRequestMessage(request, true)));
       },
     ), (d) => (d.outcome === 'approved' ? 'ok' : 'skipped'));
     if (decision.outcome === 'rejected') {
@@ -169,7 +157,7 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
     const due = new Date(Date.now() + input.postMortemDelaySeconds * 1000);
     run.waitingFor = `post-mortem reminder at ${due.toISOString()}`;
     await sleep(input.postMortemDelaySeconds * 1000);
-    await api.postSlackMessage({ text: `:memo: Post-mortem due for emergency ${workflowId} ("${input.reason}"): document the incident, the response and the improvements (seed: within 24 h).` })
+    await calls.postSlackMessage({ text: `:memo: Post-mortem due for emergency ${workflowId} ("${input.reason}"): document the incident, the response and the improvements (seed: within 24 h).` })
       .catch(() => undefined);
     run.waitingFor = null;
     run.phase = 'done';

@@ -1,19 +1,13 @@
-import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities/index.js';
 import type { RunReport } from '../src/domain/run.js';
 import { windowOccurrences } from '../src/domain/windows.js';
+import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 
 const DAY_MS = 86_400_000;
 /** Windows whose notice goes out a week ahead (seed); the weekly window gets its own one-hour notice. */
 const NOTICE_A_WEEK_AHEAD = /^(monthly|annual)/;
-
-const reads = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
-});
 
 export const EveningStatusInput = z
   .object({

@@ -1,18 +1,13 @@
-import { executeChild, proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { executeChild, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities/index.js';
 import { skipped } from '../src/domain/checks.js';
 import { outdatedImageFindings } from '../src/domain/images.js';
 import type { RunReport } from '../src/domain/run.js';
 import { SEED_WINDOWS, WindowSpecSchema } from '../src/domain/windows.js';
+import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { weeklyDatabaseMaintenance } from './weekly-database-maintenance.js';
-
-const reads = proxyActivities<Activities>({
-  startToCloseTimeout: '5 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
-});
 
 export const MonthlyApplicationMaintenanceInput = z
   .object({

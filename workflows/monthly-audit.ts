@@ -1,21 +1,10 @@
-import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities/index.js';
 import { skipped, type CheckResult } from '../src/domain/checks.js';
 import { imageTagFindings, standardsFindings } from '../src/domain/images.js';
 import type { RunReport } from '../src/domain/run.js';
+import { heavy, reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
-
-const reads = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
-});
-// A restore test scales with the database; one retry, then it is reported.
-const restore = proxyActivities<Activities>({
-  startToCloseTimeout: '3 hours',
-  retry: { initialInterval: '30 seconds', maximumAttempts: 2 },
-});
 
 export const MonthlyAuditInput = z
   .object({
@@ -42,7 +31,7 @@ export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunRep
   const [inventory, ...groups] = await Promise.all([
     run.step('infrastructure inventory', () => reads.collectClusterInventory()),
     run.checkStep('backup restore test', async (): Promise<CheckResult[]> => {
-      const r = await restore.restoreTestBackup();
+      const r = await heavy.restoreTestBackup();
       return [{
         check: 'db.restore-test', target: r.file || plan.database, status: r.ok ? 'ok' : 'critical', value: r.restoreMs, unit: 'ms',
         detail: `${r.detail}${r.mismatches.length ? `; mismatches: ${r.mismatches.join(', ')}` : ''}`,

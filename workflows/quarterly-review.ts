@@ -1,15 +1,9 @@
-import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities/index.js';
 import type { CheckResult } from '../src/domain/checks.js';
 import type { RunReport } from '../src/domain/run.js';
+import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
-
-const reads = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
-});
 
 export const QuarterlyReviewInput = z
   .object({

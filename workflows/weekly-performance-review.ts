@@ -1,16 +1,11 @@
-import { proxyActivities, workflowInfo } from '@temporalio/workflow';
+import { workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities/index.js';
 import type { Measurement } from '../activities/reports.js';
 import type { CheckResult } from '../src/domain/checks.js';
 import type { RunReport } from '../src/domain/run.js';
+import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
-
-const reads = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
-});
 
 export const WeeklyPerformanceReviewInput = z
   .object({

@@ -1,17 +1,10 @@
-import { proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities/index.js';
 import { skipped, type CheckResult } from '../src/domain/checks.js';
 import type { RunReport } from '../src/domain/run.js';
 import { backupChecks } from './lib/database-checks.js';
+import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
-
-// Reviews only read; a few retries cover a flapping dependency.
-const reads = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
-});
 
 export const WeeklySystemReviewInput = z
   .object({
