@@ -170,7 +170,8 @@ describe('Kubernetes maintenance workflows against the API double', () => {
     k8s.onServed = () => {
       maxCordoned = Math.max(maxCordoned, k8s.list('', 'nodes').filter((n) => n.spec.unschedulable).length);
     };
-    const hook = await startUpdateHook(k8s, 100, 'v1.31.0');
+    // A reboot long enough that both lanes' nodes are surely out of service at the same time, even on a loaded machine.
+    const hook = await startUpdateHook(k8s, 400, 'v1.31.0');
     try {
       const node = { ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted' as const, timeout: '10s' } };
       const report = await inCluster(async ({ client, taskQueue }) => {

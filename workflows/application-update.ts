@@ -1,24 +1,14 @@
-import { ApplicationFailure, proxyActivities } from '@temporalio/workflow';
+import { ApplicationFailure } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities/index.js';
 import { HttpTargetSchema } from '../src/domain/http-target.js';
 import type { RunReport } from '../src/domain/run.js';
 import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
+// Rollout waits bound themselves by the input's timeout; `waits` only catches a lost worker.
+import { calls as api, waits } from './lib/activities.js';
 import { durationMs, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
-
-const api = proxyActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 5 },
-});
-// Rollout waits bound themselves by the input's timeout; these limits only catch a lost worker.
-const waits = proxyActivities<Activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
-});
 
 export const ApplicationUpdateInput = z
   .object({

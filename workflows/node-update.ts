@@ -17,6 +17,7 @@ const api = proxyLocalActivities<Activities>({
   retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 5 },
 });
 // Waits bound themselves by the input's timeouts; these limits only catch a lost worker (heartbeats).
+// Longer than lib/activities' `waits`: the wait for a rebooted node spans the whole update (2 h by default).
 const waits = proxyActivities<Activities>({
   startToCloseTimeout: '12 hours',
   heartbeatTimeout: '1 minute',
