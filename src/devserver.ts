@@ -51,6 +51,9 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const args = [
     'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--log-level', options.logLevel ?? 'warn',
     ...Object.values(SEARCH_ATTRIBUTES).flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
+    // Activities scheduled by a workflow task go straight back to the worker that completed it,
+    // skipping a matching round trip per activity (production clusters enable the same setting).
+    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
   ];
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
   if (options.headless || options.uiPort === undefined) args.push('--headless');
