@@ -75,7 +75,7 @@ describe('dailyHealthCheck on real targets', () => {
     const report = await withWorker(config, async ({ client, taskQueue }) => {
       const handle = await client.workflow.start(dailyHealthCheck, { taskQueue, workflowId: `daily-health-check-test-${Date.now()}`, args: [{}] });
       const result = await handle.result();
-      await recordHistory('dailyHealthCheck', await handle.fetchHistory());
+      await recordHistory('dailyHealthCheck-local-delivery', await handle.fetchHistory());
 
       const status = await handle.query(statusQuery);
       expect(status.phase).toBe('done');
