@@ -70,8 +70,9 @@ describe('weeklyDatabaseMaintenance end to end', () => {
     expect(stepOf(report, 'maintenance window test')).toMatchObject({ outcome: 'ok', detail: expect.stringMatching(/^waited for window/) });
     expect(Date.parse(stepOf(report, 'maintenance notice')!.startedAt)).toBeLessThan(opened);
     expect(Date.parse(stepOf(report, 'archive old bookings')!.startedAt)).toBeGreaterThanOrEqual(opened);
+    expect(slack.postsTo('/report').slice(noticesBefore).some((p) => String(p.body.text).includes('Window test open'))).toBe(true);
     expect(report.steps.map((s) => s.name)).toEqual([
-      'resolve database maintenance plan', 'maintenance notice', 'maintenance window test', 'verified backup younger than 24 h',
+      'resolve database maintenance plan', 'maintenance notice', 'maintenance window test', 'window status', 'verified backup younger than 24 h',
       'vacuum analyze', 'reindex invalid or bloated indexes', 'bloat, index usage, statistics, cache hits, slow queries',
       'archive old bookings', 'delete expired sessions and reset tokens', 'drop old temporary tables',
     ]);

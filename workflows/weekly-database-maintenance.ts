@@ -1,4 +1,4 @@
-import { proxyActivities } from '@temporalio/workflow';
+import { patched, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
 import { worstStatus, type CheckResult } from '../src/domain/checks.js';
@@ -107,6 +107,12 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
   const disruptive = [...selected].filter((s) => !READ_ONLY.has(s));
 
   run.phase = 'maintaining';
+  // Seed: "Status updates provided regularly" during a window: one when the work begins (the report follows at the end).
+  if (gate.decision === 'waited' && patched('window-open-status')) {
+    await run.step('window status', () => notices.postSlackMessage({
+      text: `:hourglass_flowing_sand: Window ${spec.name} open (${gate.window.start} to ${gate.window.end}): database maintenance on ${plan.database} running now.`,
+    })).catch(() => undefined);
+  }
   if (gate.decision !== 'skipped' && disruptive.length > 0) {
     // Seed: "Backup completed and verified" before anything moves. Without one, nothing else runs.
     const backup = await attempt(`verified backup younger than ${input.backupMaxAgeHours} h`, async () => {
