@@ -1,14 +1,98 @@
-import { readdir, stat, statfs } from 'node:fs/promises';
+import { lstat, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../src/config.js';
 import { gradeAbove, skipped, type CheckResult } from '../src/domain/checks.js';
+import type { RetentionRequest, RetentionResult } from '../src/domain/retention.js';
 import type { Thresholds } from '../src/domain/thresholds.js';
 import type { MaintenanceMetrics } from '../src/metrics.js';
 
 type BackupTarget = NonNullable<Config['targets']['backup']>;
 
+interface FoundFile {
+  /** Relative to the rule's directory. */
+  path: string;
+  mtimeMs: number;
+  bytes: number;
+}
+
+const SAMPLE_SIZE = 20;
+
+/** Regular files under `directory` whose name matches; symbolic links are never followed. */
+async function matchingFiles(directory: string, pattern: RegExp, recursive: boolean): Promise<FoundFile[]> {
+  const found: FoundFile[] = [];
+  const walk = async (relative: string): Promise<void> => {
+    for (const entry of await readdir(join(directory, relative), { withFileTypes: true })) {
+      const path = relative ? join(relative, entry.name) : entry.name;
+      if (entry.isDirectory() && recursive) await walk(path);
+      else if (entry.isFile() && pattern.test(entry.name)) {
+        const s = await lstat(join(directory, path)).catch(() => undefined); // gone meanwhile: nothing to do
+        if (s?.isFile()) found.push({ path, mtimeMs: s.mtimeMs, bytes: s.size });
+      }
+    }
+  };
+  await walk('');
+  return found;
+}
+
+/**
+ * Applies one retention rule. `companions` names files that go with a deleted one (a backup's
+ * manifest). Idempotent: a file already gone counts as deleted, and each file is checked again just
+ * before it is removed, so one rewritten since the scan (a log reopened) stays.
+ */
+export async function applyRetention(
+  { rule, olderThan, mode }: RetentionRequest,
+  companions: (path: string) => string[] = () => [],
+): Promise<RetentionResult> {
+  const cutoffMs = Date.parse(olderThan);
+  const result: RetentionResult = {
+    rule: rule.name, directory: rule.directory, mode, status: 'done', matched: 0, keptNewest: 0, expired: 0, expiredBytes: 0, sample: [], deleted: 0, failed: [],
+  };
+  if (Number.isNaN(cutoffMs)) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `olderThan: ${JSON.stringify(olderThan)} is not a timestamp` });
+  const dir = await stat(rule.directory).catch((err: NodeJS.ErrnoException) => err);
+  if (dir instanceof Error) return { ...result, status: 'skipped', reason: dir.code === 'ENOENT' ? `${rule.directory} does not exist` : `cannot read ${rule.directory}: ${dir.message}` };
+  if (!dir.isDirectory()) return { ...result, status: 'skipped', reason: `${rule.directory} is not a directory` };
+
+  let files: FoundFile[];
+  try {
+    files = await matchingFiles(rule.directory, new RegExp(rule.pattern), rule.recursive);
+  } catch (err) {
+    return { ...result, status: 'skipped', reason: `cannot list ${rule.directory}: ${(err as Error).message}` };
+  }
+  // Newest first; ties broken by path so every attempt selects the same files.
+  files.sort((a, b) => b.mtimeMs - a.mtimeMs || a.path.localeCompare(b.path));
+  const expired = files.filter((f, i) => i >= rule.keepNewest && f.mtimeMs < cutoffMs);
+  Object.assign(result, {
+    matched: files.length,
+    keptNewest: files.slice(0, rule.keepNewest).filter((f) => f.mtimeMs < cutoffMs).length,
+    expired: expired.length,
+    expiredBytes: expired.reduce((sum, f) => sum + f.bytes, 0),
+    sample: expired.slice(0, SAMPLE_SIZE).map((f) => f.path),
+  });
+  if (mode === 'report') return result;
+
+  for (const f of expired) {
+    const full = join(rule.directory, f.path);
+    try {
+      const now = await lstat(full).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
+      if (now && (!now.isFile() || now.mtimeMs >= cutoffMs)) continue;
+      if (now) await unlink(full).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+      for (const c of companions(full)) await unlink(c).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+      result.deleted += 1;
+    } catch (err) {
+      result.failed.push({ file: f.path, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
+    }
+  }
+  return result;
+}
+
 export function createStorageActivities({ metrics }: { metrics?: MaintenanceMetrics } = {}) {
   return {
+    /** Seed log-cleanup-daily / disk_cleanup.sh: deletes (or, in report mode, lists) the files a retention rule expires. */
+    async applyRetentionRule(request: RetentionRequest): Promise<RetentionResult> {
+      return applyRetention(request);
+    },
+
     /** Seed: "Check disk space utilization (< 85%)"; used % computed as `df` does (reserved blocks excluded). */
     async checkDiskUsage(paths: string[], thresholds: Thresholds): Promise<CheckResult[]> {
       if (paths.length === 0) return [skipped('disk', '-', 'no disk paths configured')];

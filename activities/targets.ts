@@ -1,4 +1,5 @@
 import type { Config, HttpTarget, TlsTarget } from '../src/config.js';
+import type { RetentionRule } from '../src/domain/retention.js';
 import type { Thresholds } from '../src/domain/thresholds.js';
 import type { WindowSpec } from '../src/domain/windows.js';
 
@@ -17,6 +18,15 @@ export interface HealthCheckPlan {
   standards: Config['standards'];
 }
 
+/** What storageCleanup may delete, resolved from configuration. */
+export interface StorageCleanupPlan {
+  rules: RetentionRule[];
+  /** null when no backup directory is configured. */
+  backupRetention: { directory: string; olderThanDays: number; keepNewest: number } | null;
+  diskPaths: string[];
+  thresholds: Thresholds;
+}
+
 export function createTargetActivities({ config, databaseLabel, kubernetesConfigured }: { config: Config; databaseLabel: string; kubernetesConfigured: boolean }) {
   return {
     /** Read once per run and recorded in history, so a replay sees the targets the run actually used. */
@@ -33,6 +43,16 @@ export function createTargetActivities({ config, databaseLabel, kubernetesConfig
         windows: config.windows,
         expectedDatabaseSuperusers: config.security.expectedDatabaseSuperusers,
         standards: config.standards,
+      };
+    },
+
+    async resolveStorageCleanupPlan(): Promise<StorageCleanupPlan> {
+      const directory = config.database.backupDirectory;
+      return {
+        rules: config.retention,
+        backupRetention: directory ? { directory, ...config.database.backupRetention } : null,
+        diskPaths: config.targets.diskPaths,
+        thresholds: config.thresholds,
       };
     },
 

@@ -37,6 +37,16 @@ export const SCHEDULES: ManagedSchedule[] = [
     catchupWindow: '4 hours',
   },
   {
+    id: 'storage-cleanup',
+    workflowType: 'storageCleanup',
+    summary: 'Log and backup retention, daily 01:00 UTC (Maintenance Setup Guide log-cleanup-daily)',
+    calendars: [{ hour: 1, minute: 0, comment: 'daily 01:00 UTC' }],
+    // Two runs would race to delete the same files: harmless, but pointless.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // Late cleanup is as good as on time, until the next day's run does it anyway.
+    catchupWindow: '12 hours',
+  },
+  {
     id: 'weekly-db-maintenance',
     workflowType: 'weeklyDatabaseMaintenance',
     summary: 'Weekly database maintenance, Sunday 02:00-06:00 UTC window (Maintenance Setup Guide db_maintenance.sh)',

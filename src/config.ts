@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, type HttpTarget } from './domain/http-target.js';
 import { SQL_IDENTIFIER } from './domain/identifiers.js';
+import { RetentionRuleSchema } from './domain/retention.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
 import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
 
@@ -67,6 +68,11 @@ export const DatabaseMaintenanceSchema = z
       .strict()
       .refine((r) => r.schema !== undefined || r.namePrefix !== undefined, 'name a schema, a namePrefix or both')
       .optional(),
+    /** Dumps older than this go, the newest `keepNewest` always stay (storageCleanup). */
+    backupRetention: z
+      .object({ olderThanDays: z.number().positive().default(14), keepNewest: z.number().int().min(1).default(7) })
+      .strict()
+      .default({ olderThanDays: 14, keepNewest: 7 }),
     lockTimeoutMs: z.number().int().min(10).max(600_000).default(5_000),
     statementTimeoutMs: z.number().int().min(100).max(24 * 3_600_000).default(30 * 60_000),
     /** Directory holding pg_dump/pg_restore; default: PATH, then /usr/lib/postgresql/<newest>/bin. */
@@ -107,6 +113,11 @@ const FileConfigSchema = z
     thresholds: thresholdsSchema().default(DEFAULT_THRESHOLDS),
     windows: z.array(WindowSpecSchema).default(SEED_WINDOWS),
     blackouts: z.array(BlackoutSchema).default([]),
+    /** Files storageCleanup deletes (seed log-cleanup-daily); nothing else is ever deleted. */
+    retention: z
+      .array(RetentionRuleSchema)
+      .default([])
+      .refine((rules) => new Set(rules.map((r) => r.name)).size === rules.length, 'rule names must be unique'),
     approvals: ApprovalsSchema.default(ApprovalsSchema.parse({})),
     security: z
       .object({
@@ -177,6 +188,7 @@ export interface Config {
   thresholds: FileConfig['thresholds'];
   windows: FileConfig['windows'];
   blackouts: FileConfig['blackouts'];
+  retention: FileConfig['retention'];
   database: DatabaseMaintenanceConfig;
   configFile?: string;
 }
@@ -255,6 +267,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     thresholds: f.thresholds,
     windows: f.windows,
     blackouts: f.blackouts,
+    retention: f.retention,
     database: { ...f.database, backupDirectory: f.database.backupDirectory ?? f.targets.backup?.directory },
     configFile: file,
   };

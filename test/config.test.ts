@@ -36,6 +36,13 @@ describe('configuration', () => {
     expect(c.windows.map((w) => w.name)).toEqual(['daily', 'weekly', 'monthly', 'monthly-application', 'annual']);
   });
 
+  it('accepts the shipped production example, with the seed retention rules and no file deleted by default', () => {
+    const c = loadConfig({ MAINT_CONFIG: join(import.meta.dirname, '..', 'config', 'production.example.json') });
+    expect(c.retention.map((r) => [r.name, r.directory, r.olderThanDays])).toEqual([['app-logs', '/var/log/trixtech', 30], ['archived-logs', '/var/log/trixtech/archive', 90]]);
+    expect(loadConfig({}).retention).toEqual([]);
+    expect(loadConfig({}).database.backupRetention).toEqual({ olderThanDays: 14, keepNewest: 7 });
+  });
+
   it('names every bad field, from env and file, in one error', () => {
     const file = configFile({
       targets: { http: [{ name: 'api', url: 'ftp://x' }], diskPaths: ['relative/path'] },

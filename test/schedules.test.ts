@@ -58,6 +58,7 @@ describe('schedules as code', () => {
   const SEED_CALENDAR: Record<string, { spec: WindowSpec; months?: number[] }> = {
     'daily-health-check': { spec: { name: 'x', every: 'day', start: '08:00', ...minute } },
     'evening-status': { spec: { name: 'x', every: 'day', start: '18:00', ...minute } },
+    'storage-cleanup': { spec: { name: 'x', every: 'day', start: '01:00', ...minute } },
     'weekly-db-maintenance': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '01:00', ...minute } },
     'weekly-system-review': { spec: { name: 'x', every: 'week', dayOfWeek: 1, start: '09:00', ...minute } },
     'weekly-security-review': { spec: { name: 'x', every: 'week', dayOfWeek: 3, start: '10:00', ...minute } },
@@ -68,7 +69,7 @@ describe('schedules as code', () => {
     'annual-upgrade': { spec: { name: 'x', every: 'year', month: 6, day: 25, start: '00:00', ...minute } },
   };
 
-  it('has every SPEC schedule id, and each fires its next five times exactly at the seed calendar', async () => {
+  it('has every SPEC schedule id (and storage-cleanup), and each fires its next five times exactly at the seed calendar', async () => {
     expect(SCHEDULES.map((s) => s.id).sort()).toEqual(Object.keys(SEED_CALENDAR).sort());
     for (const s of SCHEDULES) {
       const d = await client.schedule.getHandle(s.id).describe();

@@ -9,6 +9,7 @@ export { monthlyAudit } from './monthly-audit.js';
 export { nodeUpdate } from './node-update.js';
 export { quarterlyReview } from './quarterly-review.js';
 export { rollingNodeUpdate } from './rolling-node-update.js';
+export { storageCleanup } from './storage-cleanup.js';
 export { weeklyDatabaseMaintenance } from './weekly-database-maintenance.js';
 export { weeklyPerformanceReview } from './weekly-performance-review.js';
 export { weeklySecurityReview } from './weekly-security-review.js';

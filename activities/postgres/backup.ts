@@ -4,7 +4,9 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'nod
 import { delimiter, join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
+import type { RetentionResult } from '../../src/domain/retention.js';
 import { isExecutable } from '../../src/executables.js';
+import { applyRetention } from '../storage.js';
 import { inTransaction, resolveTimeouts, type Timeouts } from './sql.js';
 
 /**
@@ -197,6 +199,27 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
       const newest = await newestDump(directory());
       if (!newest) return { status: 'missing', detail: `no *${DUMP_SUFFIX} backup in ${directory()}` };
       return verify(newest, request.maxAgeHours);
+    },
+
+    /**
+     * Seed: "Review backup retention policies": deletes this database's dumps (and their manifests)
+     * older than the cutoff, always keeping the newest `keepNewest` (at least one), and only once the
+     * newest dump is readable: with no good backup, every older one might be the one to restore.
+     */
+    async pruneDatabaseBackups(request: { olderThan: string; olderThanDays: number; keepNewest: number; mode: 'report' | 'delete' }): Promise<RetentionResult> {
+      const rule = {
+        name: 'database-backups', directory: directory(), olderThanDays: request.olderThanDays, keepNewest: Math.max(1, request.keepNewest), recursive: false,
+        pattern: `^${databaseName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-.*\\${DUMP_SUFFIX}$`,
+      };
+      const newest = await newestDump(rule.directory);
+      const integrity = newest && (await verify(newest, Number.POSITIVE_INFINITY));
+      if (integrity?.status !== 'ok') {
+        return {
+          rule: rule.name, directory: rule.directory, mode: request.mode, status: 'skipped', matched: 0, keptNewest: 0, expired: 0, expiredBytes: 0, sample: [], deleted: 0, failed: [],
+          reason: `keeping every backup: ${integrity?.detail ?? `no *${DUMP_SUFFIX} backup in ${rule.directory}`}`,
+        };
+      }
+      return applyRetention({ rule, olderThan: request.olderThan, mode: request.mode }, (file) => [`${file}${MANIFEST_SUFFIX}`]);
     },
 
     /**

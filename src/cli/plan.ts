@@ -7,12 +7,14 @@ import { SCHEDULES } from '../../schedules/definitions.js';
 import { createClients } from '../clients.js';
 import type { Config } from '../config.js';
 import { EmergencyInput, describeAction } from '../domain/emergency.js';
+import { retentionCheck } from '../domain/retention.js';
 import { windowOccurrences, type WindowSpec } from '../domain/windows.js';
 import { createLogger } from '../logger.js';
 
 export const PLANNABLE = [
   'dailyHealthCheck', 'eveningStatus', 'weeklySystemReview', 'weeklySecurityReview', 'weeklyPerformanceReview',
   'weeklyDatabaseMaintenance', 'monthlyAudit', 'monthlyApplicationMaintenance', 'quarterlyReview', 'annualUpgrade', 'emergencyMaintenance',
+  'storageCleanup',
 ] as const;
 export type Plannable = (typeof PLANNABLE)[number];
 
@@ -87,6 +89,18 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
         const approvals = await a.resolveApprovalPolicy('annualUpgrade');
         lines.push(nextWindow(plan.windows, 'annual'), 'skipped' in inventory ? `nodes: ${inventory.skipped}` : `nodes: ${inventory.nodes.map((n) => `${n.name} (${n.kubeletVersion})`).join(', ')}`,
           `approval: ${approvals.required} distinct of ${approvals.approvers.join(', ')}`);
+        break;
+      }
+      case 'storageCleanup': {
+        // The activities' own report mode: exactly the selection a run would delete.
+        const storage = await a.resolveStorageCleanupPlan();
+        const cutoff = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
+        const results = await Promise.all(storage.rules.map((rule) => a.applyRetentionRule({ rule, olderThan: cutoff(rule.olderThanDays), mode: 'report' })));
+        const backups = storage.backupRetention;
+        if (backups) results.push(await a.pruneDatabaseBackups({ olderThan: cutoff(backups.olderThanDays), ...backups, mode: 'report' }));
+        lines.push(...results.map(retentionCheck).map((c) => `${c.target}: ${c.detail}`));
+        if (!backups) lines.push('database-backups: no backup directory configured');
+        if (storage.rules.length === 0) lines.push('file retention: no rule configured (config `retention`): no file is deleted');
         break;
       }
       case 'emergencyMaintenance': {

@@ -1,0 +1,78 @@
+// Shared between workflows (sandboxed) and activities: pure data and functions only.
+import { z } from 'zod';
+import type { CheckResult } from './checks.js';
+
+const regex = z.string().min(1).refine((p) => {
+  try {
+    new RegExp(p);
+    return true;
+  } catch {
+    return false;
+  }
+}, 'not a valid regular expression');
+
+/**
+ * The seed's `find DIR -name PATTERN -mtime +N -delete` (log-cleanup-daily, disk_cleanup.sh), as
+ * data. Only regular files in `directory` whose name matches `pattern` and whose modification time
+ * is older than the cutoff are ever deleted; symbolic links are neither followed nor removed.
+ */
+export const RetentionRuleSchema = z
+  .object({
+    name: z.string().regex(/^[a-z0-9][a-z0-9-]{0,62}$/, 'use lower-case letters, digits and "-"'),
+    directory: z
+      .string()
+      .startsWith('/', 'expected an absolute path')
+      .refine((d) => d.replace(/\/+$/, '') !== '', 'refusing to clean the root directory')
+      .refine((d) => !d.split('/').includes('..'), 'no ".." segments'),
+    /** Regular expression tested against the file name (not the path). */
+    pattern: regex,
+    olderThanDays: z.number().positive(),
+    /** The newest N matching files stay whatever their age (e.g. the last logs of a quiet service). */
+    keepNewest: z.number().int().min(0).default(0),
+    /** Descend into subdirectories (never through symbolic links). */
+    recursive: z.boolean().default(false),
+  })
+  .strict();
+export type RetentionRule = z.output<typeof RetentionRuleSchema>;
+
+export interface RetentionRequest {
+  rule: RetentionRule;
+  /** ISO timestamp fixed once by the workflow, so a retried attempt selects the same files. */
+  olderThan: string;
+  /** report: list exactly what would go and delete nothing. */
+  mode: 'report' | 'delete';
+}
+
+export interface RetentionResult {
+  rule: string;
+  directory: string;
+  mode: 'report' | 'delete';
+  status: 'done' | 'skipped';
+  reason?: string;
+  /** Files matching the pattern, expired or not. */
+  matched: number;
+  /** Expired files spared by keepNewest. */
+  keptNewest: number;
+  /** Expired files selected: deleted (or, in report mode, to be deleted). */
+  expired: number;
+  expiredBytes: number;
+  /** The first of them, paths relative to the directory. */
+  sample: string[];
+  deleted: number;
+  failed: { file: string; error: string }[];
+}
+
+const MiB = 1024 * 1024;
+
+/** One finding per rule: warn when a file could not be deleted, skipped when the rule could not run. */
+export function retentionCheck(r: RetentionResult): CheckResult {
+  const base = { check: 'retention', target: `${r.rule} (${r.directory})`, unit: 'files', threshold: 'every expired file removed' };
+  if (r.status === 'skipped') return { ...base, status: 'skipped', detail: r.reason ?? 'skipped' };
+  const size = `${Math.round((r.expiredBytes / MiB) * 10) / 10} MiB`;
+  const spared = r.keptNewest > 0 ? `, ${r.keptNewest} kept as newest` : '';
+  if (r.mode === 'report') {
+    return { ...base, status: 'ok', value: r.expired, detail: `would delete ${r.expired} of ${r.matched} file(s), ${size}${spared}${r.sample.length ? `: ${r.sample.join(', ')}` : ''}` };
+  }
+  const failures = r.failed.length ? `; ${r.failed.length} failed: ${r.failed.slice(0, 3).map((f) => `${f.file} (${f.error})`).join('; ')}` : '';
+  return { ...base, status: r.failed.length ? 'warn' : 'ok', value: r.deleted, detail: `deleted ${r.deleted} of ${r.matched} file(s), ${size}${spared}${failures}` };
+}

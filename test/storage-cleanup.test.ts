@@ -1,0 +1,205 @@
+import { execFile } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { createBackupActivities } from '../activities/postgres/backup.js';
+import { applyRetention } from '../activities/storage.js';
+import { ConfigError } from '../src/config.js';
+import { RetentionRuleSchema, type RetentionRule } from '../src/domain/retention.js';
+import { storageCleanup } from '../workflows/storage-cleanup.js';
+import { expectWorkflowRejects } from './helpers/failures.js';
+import { recordHistory } from './helpers/histories.js';
+import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { SlackSink } from './helpers/slack-sink.js';
+import { testConfig, withWorker } from './helpers/temporal.js';
+
+const DAY_MS = 86_400_000;
+const exec = promisify(execFile);
+
+/** Writes a file whose modification time is `ageDays` ago. */
+function fileAged(path: string, ageDays: number, body = 'x'.repeat(100)): string {
+  writeFileSync(path, body);
+  const t = new Date(Date.now() - ageDays * DAY_MS);
+  utimesSync(path, t, t);
+  return path;
+}
+
+const listing = (dir: string) => readdirSync(dir, { recursive: true, encoding: 'utf8' }).sort();
+
+describe('applyRetention (the file retention activity)', () => {
+  let dir: string;
+  let outside: string;
+  const rule = (over: Partial<RetentionRule> = {}): RetentionRule => RetentionRuleSchema.parse({ name: 'app-logs', directory: dir, pattern: '\\.log$', olderThanDays: 30, ...over });
+  const olderThan = () => new Date(Date.now() - 30 * DAY_MS).toISOString();
+
+  beforeAll(() => {
+    dir = mkdtempSync(join(tmpdir(), 'maint-retention-'));
+    outside = mkdtempSync(join(tmpdir(), 'maint-retention-outside-'));
+    fileAged(join(dir, 'app-1.log'), 40);
+    fileAged(join(dir, 'app-2.log'), 35);
+    fileAged(join(dir, 'app-3.log'), 1);
+    fileAged(join(dir, 'notes.txt'), 40);
+    mkdirSync(join(dir, 'sub'));
+    fileAged(join(dir, 'sub', 'old.log'), 40);
+    // An old file reached through a link must survive, link and target both.
+    symlinkSync(fileAged(join(outside, 'precious.log'), 400), join(dir, 'linked.log'));
+  });
+
+  it('lists in report mode exactly what delete mode then deletes, and a second run changes nothing', async () => {
+    const before = listing(dir);
+    const report = await applyRetention({ rule: rule(), olderThan: olderThan(), mode: 'report' });
+    expect(listing(dir)).toEqual(before);
+    expect(report).toMatchObject({ status: 'done', matched: 3, expired: 2, expiredBytes: 200, deleted: 0, sample: ['app-2.log', 'app-1.log'] });
+
+    const deleted = await applyRetention({ rule: rule(), olderThan: olderThan(), mode: 'delete' });
+    expect(deleted).toMatchObject({ status: 'done', expired: 2, deleted: 2, failed: [], sample: report.sample });
+    const after = listing(dir);
+    expect(before.filter((f) => !after.includes(f))).toEqual(['app-1.log', 'app-2.log']);
+    expect(readFileSync(join(outside, 'precious.log'), 'utf8')).toHaveLength(100);
+
+    const again = await applyRetention({ rule: rule(), olderThan: olderThan(), mode: 'delete' });
+    expect(again).toMatchObject({ expired: 0, deleted: 0 });
+    expect(listing(dir)).toEqual(after);
+  });
+
+  it('descends into subdirectories only when recursive, and keeps the newest N whatever their age', async () => {
+    const kept = await applyRetention({ rule: rule({ recursive: true, keepNewest: 2 }), olderThan: olderThan(), mode: 'report' });
+    // app-3.log (1 day) and sub/old.log (40 days) are the two newest of the two left: nothing goes.
+    expect(kept).toMatchObject({ matched: 2, expired: 0, keptNewest: 1 });
+    const recursive = await applyRetention({ rule: rule({ recursive: true }), olderThan: olderThan(), mode: 'delete' });
+    expect(recursive).toMatchObject({ deleted: 1, sample: [join('sub', 'old.log')] });
+    expect(existsSync(join(dir, 'sub'))).toBe(true);
+    expect(existsSync(join(dir, 'app-3.log')) && existsSync(join(dir, 'notes.txt')) && existsSync(join(dir, 'linked.log'))).toBe(true);
+  });
+
+  it('skips a missing directory with its reason and refuses a malformed cutoff', async () => {
+    const missing = await applyRetention({ rule: rule({ directory: join(dir, 'nope') }), olderThan: olderThan(), mode: 'delete' });
+    expect(missing).toMatchObject({ status: 'skipped', reason: `${join(dir, 'nope')} does not exist` });
+    await expect(applyRetention({ rule: rule(), olderThan: 'last tuesday', mode: 'delete' })).rejects.toThrow('olderThan: "last tuesday" is not a timestamp');
+    expect(existsSync(join(dir, 'app-3.log'))).toBe(true);
+  });
+
+  it('rejects dangerous or malformed rules in config, naming each field', () => {
+    const bad = [
+      { name: 'root', directory: '/', pattern: '.*', olderThanDays: 1 },
+      { name: 'up', directory: '/var/log/../..', pattern: '.*', olderThanDays: 1 },
+      { name: 'Bad Name', directory: '/var/log', pattern: '([', olderThanDays: 0 },
+    ];
+    let error: unknown;
+    try {
+      testConfig({}, { retention: bad });
+    } catch (err) {
+      error = err;
+    }
+    expect(error).toBeInstanceOf(ConfigError);
+    const problems = (error as ConfigError).problems.join('\n');
+    for (const field of ['retention[0].directory: refusing to clean the root directory', 'retention[1].directory: no ".." segments',
+      'retention[2].name', 'retention[2].pattern: not a valid regular expression', 'retention[2].olderThanDays']) {
+      expect(problems).toContain(field);
+    }
+    expect(() => testConfig({}, { retention: [bad[0]!, bad[0]!].map((r) => ({ ...r, directory: '/tmp' })) })).toThrow('rule names must be unique');
+  });
+});
+
+describe('storageCleanup end to end', () => {
+  let db: TestDatabase;
+  let slack: SlackSink;
+  let logs: string;
+  let backups: string;
+
+  beforeAll(async () => {
+    [db, slack] = await Promise.all([createTestDatabase('maint_storage'), new SlackSink().start()]);
+    await db.pool.query('CREATE TABLE bookings (id bigint PRIMARY KEY); INSERT INTO bookings SELECT generate_series(1, 50)');
+    logs = mkdtempSync(join(tmpdir(), 'maint-storage-logs-'));
+    backups = mkdtempSync(join(tmpdir(), 'maint-storage-backups-'));
+  });
+  afterAll(async () => {
+    await Promise.all([db?.drop(), slack?.stop()]);
+  });
+
+  const config = () => testConfig(
+    { DATABASE_URL: db.url, MAINT_DATABASE_URL: db.url, SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert` },
+    {
+      retention: [{ name: 'app-logs', directory: logs, pattern: '\\.log$', olderThanDays: 30 }],
+      database: { backupDirectory: backups, backupRetention: { olderThanDays: 14, keepNewest: 2 } },
+      targets: { diskPaths: [logs] },
+    },
+  );
+
+  /** Real dumps of the test database, the older ones backdated: [newest .. oldest]. */
+  async function takeBackups(ages: number[]): Promise<string[]> {
+    const acts = createBackupActivities({ db: db.pool, databaseUrl: db.url, backupDirectory: backups, timeouts: { lockTimeoutMs: 2_000, statementTimeoutMs: 60_000 } });
+    const files: string[] = [];
+    for (const age of ages) {
+      const { file } = await acts.createDatabaseBackup();
+      const t = new Date(Date.now() - age * DAY_MS);
+      utimesSync(file, t, t);
+      files.push(file);
+    }
+    return files;
+  }
+
+  it('reports what would go without deleting, then deletes expired logs and backups (with manifests) and keeps the newest', async () => {
+    for (const age of [45, 31, 2]) fileAged(join(logs, `api-${age}d.log`), age);
+    const [newest, second, third, oldest] = await takeBackups([1, 20, 30, 60]);
+    const before = { logs: listing(logs), backups: listing(backups) };
+
+    const { dryRun, report, history, workflowId } = await withWorker(config(), async ({ client, taskQueue }) => {
+      const dryRun = await client.workflow.execute(storageCleanup, { taskQueue, workflowId: `storage-cleanup-dry-${Date.now()}`, args: [{ mode: 'report' }] });
+      const handle = await client.workflow.start(storageCleanup, { taskQueue, workflowId: `storage-cleanup-${Date.now()}`, args: [{}] });
+      return { dryRun, report: await handle.result(), history: await handle.fetchHistory(), workflowId: handle.workflowId };
+    });
+    await recordHistory('storageCleanup', history, workflowId);
+
+    const rule = (r: typeof report, name: string) => (r.details!.rules as { rule: string; sample: string[]; deleted: number }[]).find((x) => x.rule === name)!;
+    expect(rule(dryRun, 'app-logs').sample).toEqual(['api-31d.log', 'api-45d.log']);
+    // keepNewest 2 spares the 20-day dump; the 30- and 60-day ones go.
+    expect(rule(dryRun, 'database-backups').sample.map((f) => join(backups, f))).toEqual([third, oldest]);
+    expect(dryRun.summary).toMatch(/^Storage cleanup \(report only\): 4 file\(s\)/);
+
+    expect(rule(report, 'app-logs')).toMatchObject({ deleted: 2, sample: rule(dryRun, 'app-logs').sample });
+    expect(rule(report, 'database-backups')).toMatchObject({ deleted: 2, sample: rule(dryRun, 'database-backups').sample });
+    expect(report.outcome).toBe('ok');
+    expect(listing(logs)).toEqual(before.logs.filter((f) => f === 'api-2d.log'));
+    const manifestOf = (f: string) => `${f.split('/').pop()}.counts.json`;
+    expect(listing(backups)).toEqual([newest!, second!].flatMap((f) => [f.split('/').pop()!, manifestOf(f)]).sort());
+    expect(before.backups).toContain(manifestOf(oldest!));
+
+    const { rows } = await db.pool.query<{ outcome: string; summary: string }>('SELECT outcome, summary FROM maintenance_runs WHERE workflow_id = $1', [workflowId]);
+    expect(rows[0]).toMatchObject({ outcome: 'ok', summary: expect.stringMatching(/^Storage cleanup: 4 file\(s\) deleted/) });
+  });
+
+  it('keeps every backup when the newest one does not read back', async () => {
+    const [, old] = await takeBackups([0, 90]);
+    const newest = join(backups, 'trixtech-zzz.dump');
+    writeFileSync(newest, 'not a dump');
+    const report = await withWorker(config(), ({ client, taskQueue }) =>
+      client.workflow.execute(storageCleanup, { taskQueue, workflowId: `storage-cleanup-corrupt-${Date.now()}`, args: [{}] }));
+    const backupCheck = report.checks.find((c) => c.target.startsWith('database-backups'));
+    expect(backupCheck).toMatchObject({ status: 'skipped', detail: expect.stringContaining(`keeping every backup: pg_restore --list rejects ${newest}`) });
+    expect(existsSync(old!)).toBe(true);
+  });
+
+  it('fails at once, changing nothing, on bad input', async () => {
+    fileAged(join(logs, 'api-99d.log'), 99);
+    await withWorker(config(), ({ client, taskQueue }) => expectWorkflowRejects(client, taskQueue, 'storageCleanup', 'storage-cleanup-bad', [
+      [{ mode: 'everything' }, 'mode'],
+      [{ rules: [] }, 'rules'],
+    ]));
+    expect(existsSync(join(logs, 'api-99d.log'))).toBe(true);
+  });
+
+  it('maint plan storageCleanup lists what would go and deletes nothing', async () => {
+    const before = { logs: listing(logs), backups: listing(backups) };
+    const c = config();
+    const { stdout } = await exec(process.execPath, ['bin/maint.js', 'plan', 'storageCleanup'], {
+      env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: c.configFile!, DATABASE_URL: db.url, MAINT_DATABASE_URL: db.url },
+    });
+    expect(stdout).toContain('plan for storageCleanup (nothing was changed)');
+    expect(stdout).toContain(`app-logs (${logs}): would delete 1 of 2 file(s), 0 MiB: api-99d.log`);
+    expect(stdout).toMatch(/database-backups \(.*\): keeping every backup: pg_restore --list rejects/);
+    expect({ logs: listing(logs), backups: listing(backups) }).toEqual(before);
+  });
+});

@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import type { CheckResult } from '../src/domain/checks.js';
+import { retentionCheck, type RetentionResult } from '../src/domain/retention.js';
+import type { RunReport } from '../src/domain/run.js';
+import { calls, reads } from './lib/activities.js';
+import { parseInput } from './lib/input.js';
+import { MaintenanceRun } from './lib/run.js';
+import { runReported } from './lib/saga.js';
+
+const DAY_MS = 86_400_000;
+
+export const StorageCleanupInput = z
+  .object({
+    /** report: list exactly what each rule would delete, delete nothing. */
+    mode: z.enum(['delete', 'report']).default('delete'),
+  })
+  .strict();
+export type StorageCleanupInput = z.input<typeof StorageCleanupInput>;
+
+/**
+ * Maintenance Setup Guide, "Log Cleanup CronJob" and "Disk Cleanup", with the audit's "Review
+ * backup retention policies": every configured retention rule applied, old database dumps pruned
+ * (never the newest, never without a readable newest), and disk usage measured before and after.
+ * Only files matching a configured rule are ever deleted.
+ */
+export async function storageCleanup(rawInput?: StorageCleanupInput): Promise<RunReport> {
+  const input = parseInput(StorageCleanupInput, rawInput, 'storageCleanup');
+  const run = new MaintenanceRun('storageCleanup', 'storage');
+  return runReported(run, async () => {
+    run.phase = 'planning';
+    const plan = await run.step('resolve retention rules', () => reads.resolveStorageCleanupPlan());
+    // One cutoff per rule, fixed here: every retry of an attempt selects the same files.
+    const now = Date.now();
+    const cutoff = (days: number) => new Date(now - days * DAY_MS).toISOString();
+    const diskBefore = await run.checkStep('disk usage before', () => reads.checkDiskUsage(plan.diskPaths, plan.thresholds));
+
+    run.phase = input.mode === 'report' ? 'listing' : 'deleting';
+    const graded = (r: RetentionResult) => {
+      const c = retentionCheck(r);
+      return { outcome: c.status, detail: c.detail };
+    };
+    const results = await Promise.all(plan.rules.map((rule) =>
+      run.step(`retention ${rule.name}`, () => calls.applyRetentionRule({ rule, olderThan: cutoff(rule.olderThanDays), mode: input.mode }), graded)));
+    const backups = plan.backupRetention;
+    if (backups) {
+      results.push(await run.step('backup retention', () => calls.pruneDatabaseBackups({
+        olderThan: cutoff(backups.olderThanDays), olderThanDays: backups.olderThanDays, keepNewest: backups.keepNewest, mode: input.mode,
+      }), graded));
+    }
+    const diskAfter = input.mode === 'delete' ? await run.checkStep('disk usage after', () => reads.checkDiskUsage(plan.diskPaths, plan.thresholds)) : diskBefore;
+
+    const checks: CheckResult[] = [
+      ...results.map(retentionCheck),
+      ...(backups ? [] : [{ check: 'retention', target: 'database-backups', status: 'skipped' as const, detail: 'no backup directory configured' }]),
+      ...diskAfter,
+    ];
+    const files = results.reduce((n, r) => n + (input.mode === 'delete' ? r.deleted : r.expired), 0);
+    const mib = Math.round((results.reduce((n, r) => n + r.expiredBytes, 0) / 2 ** 20) * 10) / 10;
+    return {
+      summary: input.mode === 'delete'
+        ? `Storage cleanup: ${files} file(s) deleted, ${mib} MiB, under ${results.length} rule(s)`
+        : `Storage cleanup (report only): ${files} file(s), ${mib} MiB would go under ${results.length} rule(s)`,
+      checks,
+      // Disk still over its critical threshold after cleanup needs a human.
+      alertOnCritical: true,
+      details: { mode: input.mode, rules: results, diskBefore, diskAfter },
+    };
+  });
+}
