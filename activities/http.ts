@@ -1,6 +1,7 @@
 import { connect, type PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
-import type { HttpTarget, TlsTarget } from '../src/config.js';
+import { ApplicationFailure } from '@temporalio/common';
+import { redactUrl, type CacheClearTarget, type HttpTarget, type TlsTarget } from '../src/config.js';
 import { gradeBelow, skipped, type CheckResult } from '../src/domain/checks.js';
 import type { Thresholds } from '../src/domain/thresholds.js';
 
@@ -31,8 +32,37 @@ function statusMatches(target: HttpTarget, status: number): boolean {
   return target.expectStatus ? status === target.expectStatus : status >= 200 && status < 400;
 }
 
-export function createHttpActivities() {
+const CACHE_CLEAR_TIMEOUT_MS = 30_000;
+
+export function createHttpActivities({ cacheClearTokens = {} }: { cacheClearTokens?: Record<string, string> } = {}) {
   return {
+    /**
+     * Seed app-cache-cleanup: `curl -X POST .../admin/cache/clear -H "Authorization: Bearer $ADMIN_TOKEN"`.
+     * Clearing a cache twice is harmless, so unreachable endpoints and 5xx answers are retried; a 4xx
+     * (a wrong token, a wrong path) is not, since a retry cannot fix it. The token stays in this process.
+     */
+    async clearApplicationCache(target: CacheClearTarget): Promise<CheckResult> {
+      const token = cacheClearTokens[target.name];
+      const where = redactUrl(target.url);
+      const started = performance.now();
+      let status: number;
+      try {
+        const res = await fetch(target.url, {
+          method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(CACHE_CLEAR_TIMEOUT_MS),
+          headers: token ? { authorization: `Bearer ${token}` } : {},
+        });
+        await res.arrayBuffer();
+        status = res.status;
+      } catch (err) {
+        const e = err as Error & { cause?: { code?: string } };
+        throw ApplicationFailure.create({ type: 'CacheClearUnreachable', message: `${where} unreachable: ${e.name === 'TimeoutError' ? `no answer within ${CACHE_CLEAR_TIMEOUT_MS} ms` : (e.cause?.code ?? e.message)}` });
+      }
+      const elapsedMs = Math.round(performance.now() - started);
+      if (status >= 500) throw ApplicationFailure.create({ type: 'CacheClearFailed', message: `${where} answered HTTP ${status}` });
+      if (status >= 300) throw ApplicationFailure.create({ type: 'CacheClearRejected', nonRetryable: true, message: `${where} answered HTTP ${status}${status === 401 || status === 403 ? ' (check the token)' : ''}` });
+      return { check: 'cache-clear', target: target.name, status: 'ok', value: elapsedMs, unit: 'ms', threshold: 'answers 2xx', detail: `${where} answered HTTP ${status} in ${elapsedMs} ms` };
+    },
+
     /** Seed: "Check application availability and response times" (curl -f, time_total). */
     async probeHttpEndpoints(targets: HttpTarget[], thresholds: Thresholds): Promise<CheckResult[]> {
       if (targets.length === 0) return [skipped('http', '-', 'no HTTP targets configured')];

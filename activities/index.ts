@@ -23,7 +23,7 @@ export function createActivities(clients: Clients, config: Config) {
   const label = databaseLabel(config.databaseUrl);
   return {
     ...createTargetActivities({ config, databaseLabel: label, kubernetesConfigured: clients.kube !== null }),
-    ...createHttpActivities(),
+    ...createHttpActivities({ cacheClearTokens: config.cacheClearTokens }),
     ...createStorageActivities({ metrics: clients.metrics }),
     ...createPostgresActivities({ db: clients.db, reports: clients.reports, databaseUrl: config.databaseUrl, databaseLabel: label, settings: config.database, windows: config.windows, blackouts: config.blackouts, metrics: clients.metrics }),
     ...createKubernetesActivities({ kube: clients.kube, namespace: config.kubernetes.namespace, appLabelSelector: config.kubernetes.appLabelSelector }),

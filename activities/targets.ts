@@ -1,4 +1,4 @@
-import type { Config, HttpTarget, TlsTarget } from '../src/config.js';
+import type { CacheClearTarget, Config, HttpTarget, TlsTarget } from '../src/config.js';
 import type { RetentionRule } from '../src/domain/retention.js';
 import type { Thresholds } from '../src/domain/thresholds.js';
 import type { WindowSpec } from '../src/domain/windows.js';
@@ -54,6 +54,11 @@ export function createTargetActivities({ config, databaseLabel, kubernetesConfig
         diskPaths: config.targets.diskPaths,
         thresholds: config.thresholds,
       };
+    },
+
+    /** Names and URLs only: the tokens stay with the activity that sends them. */
+    async resolveCacheClearTargets(): Promise<CacheClearTarget[]> {
+      return config.targets.cacheClear;
     },
 
     async resolveMaintenanceWindows(): Promise<WindowSpec[]> {

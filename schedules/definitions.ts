@@ -37,6 +37,15 @@ export const SCHEDULES: ManagedSchedule[] = [
     catchupWindow: '4 hours',
   },
   {
+    id: 'app-cache-cleanup',
+    workflowType: 'applicationCacheCleanup',
+    summary: 'Application cache cleanup, every 6 hours from 00:00 UTC (Maintenance Setup Guide app-cache-cleanup)',
+    calendars: [{ hour: { start: 0, end: 23, step: 6 }, minute: 0, comment: '00:00, 06:00, 12:00, 18:00 UTC' }],
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // A missed clear is worth doing within the hour; after that the next one is near.
+    catchupWindow: '1 hour',
+  },
+  {
     id: 'storage-cleanup',
     workflowType: 'storageCleanup',
     summary: 'Log and backup retention, daily 01:00 UTC (Maintenance Setup Guide log-cleanup-daily)',

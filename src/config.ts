@@ -100,6 +100,13 @@ const FileConfigSchema = z
           .strict()
           .optional(),
         monitoring: z.array(HttpTargetSchema).optional(),
+        /**
+         * Seed app-cache-cleanup: endpoints applicationCacheCleanup POSTs to. The bearer token is read
+         * from the environment variable `tokenEnv` names, so it never sits in this file or in history.
+         */
+        cacheClear: z
+          .array(z.object({ name, url: httpUrl, tokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name').optional() }).strict())
+          .default([]),
         kubernetes: z
           .object({
             namespace: z.string().min(1).default('default'),
@@ -109,7 +116,7 @@ const FileConfigSchema = z
           .default({ namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' }),
       })
       .strict()
-      .default({ http: [], tls: [], diskPaths: ['/'], kubernetes: { namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' } }),
+      .default({ http: [], tls: [], diskPaths: ['/'], cacheClear: [], kubernetes: { namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' } }),
     thresholds: thresholdsSchema().default(DEFAULT_THRESHOLDS),
     windows: z.array(WindowSpecSchema).default(SEED_WINDOWS),
     blackouts: z.array(BlackoutSchema).default([]),
@@ -167,6 +174,7 @@ const EnvSchema = z.object({
 export type FileConfig = z.infer<typeof FileConfigSchema>;
 export type { HttpTarget };
 export type TlsTarget = z.infer<typeof TlsTargetSchema>;
+export type CacheClearTarget = FileConfig['targets']['cacheClear'][number];
 
 export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string; apiKey?: string; tls: boolean };
@@ -185,6 +193,8 @@ export interface Config {
   kubernetes: { kubeconfigPath?: string; inCluster: boolean; namespace: string; appLabelSelector: string };
   logLevel: string;
   targets: Omit<FileConfig['targets'], 'kubernetes' | 'monitoring'> & { monitoring: HttpTarget[] };
+  /** Bearer tokens of targets.cacheClear by target name, from the environment. Secret: never logged. */
+  cacheClearTokens: Record<string, string>;
   thresholds: FileConfig['thresholds'];
   windows: FileConfig['windows'];
   blackouts: FileConfig['blackouts'];
@@ -226,6 +236,13 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
   }
   const fileResult = FileConfigSchema.safeParse(fileRaw);
   if (!fileResult.success) problems.push(...describeIssues(`config file ${file ?? ''}`.trim(), fileResult.error));
+  const cacheClearTokens: Record<string, string> = {};
+  fileResult.data?.targets.cacheClear.forEach((t, i) => {
+    if (!t.tokenEnv) return;
+    const token = env[t.tokenEnv];
+    if (token) cacheClearTokens[t.name] = token;
+    else problems.push(`config file ${file} targets.cacheClear[${i}].tokenEnv: environment variable ${t.tokenEnv} is not set`);
+  });
   if (!envResult.success || !fileResult.success || problems.length > 0) throw new ConfigError(problems);
 
   const e = envResult.data;
@@ -259,11 +276,13 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       tls: f.targets.tls,
       diskPaths: f.targets.diskPaths,
       backup: f.targets.backup,
+      cacheClear: f.targets.cacheClear,
       // By default monitoring is "alive" when our own metrics endpoint answers.
       monitoring: f.targets.monitoring ?? [
         { name: 'worker-metrics', url: `http://127.0.0.1:${e.METRICS_PORT}/metrics` },
       ],
     },
+    cacheClearTokens,
     thresholds: f.thresholds,
     windows: f.windows,
     blackouts: f.blackouts,

@@ -13,7 +13,7 @@ describe('replay of stored histories', () => {
   it('has a stored history for each released workflow', () => {
     expect(files).toEqual(expect.arrayContaining([
       'dailyHealthCheck.json', 'eveningStatus.json', 'nodeUpdate.json', 'applicationUpdate.json', 'rollingNodeUpdate.json',
-      'quarterlyReview.json', 'emergencyMaintenance.json', 'annualUpgrade.json', 'weeklySecurityReview.json', 'weeklyDatabaseMaintenance.json', 'weeklySystemReview.json', 'storageCleanup.json',
+      'quarterlyReview.json', 'emergencyMaintenance.json', 'annualUpgrade.json', 'weeklySecurityReview.json', 'weeklyDatabaseMaintenance.json', 'weeklySystemReview.json', 'storageCleanup.json', 'applicationCacheCleanup.json',
     ]));
   });
 

@@ -55,9 +55,10 @@ describe('schedules as code', () => {
 
   // The seed calendar, as one-minute "windows" computed by our own window math (not Temporal's).
   const minute = { durationMinutes: 1 } as const;
-  const SEED_CALENDAR: Record<string, { spec: WindowSpec; months?: number[] }> = {
+  const SEED_CALENDAR: Record<string, { spec: WindowSpec | WindowSpec[]; months?: number[] }> = {
     'daily-health-check': { spec: { name: 'x', every: 'day', start: '08:00', ...minute } },
     'evening-status': { spec: { name: 'x', every: 'day', start: '18:00', ...minute } },
+    'app-cache-cleanup': { spec: ['00:00', '06:00', '12:00', '18:00'].map((start) => ({ name: 'x', every: 'day' as const, start, ...minute })) },
     'storage-cleanup': { spec: { name: 'x', every: 'day', start: '01:00', ...minute } },
     'weekly-db-maintenance': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '01:00', ...minute } },
     'weekly-system-review': { spec: { name: 'x', every: 'week', dayOfWeek: 1, start: '09:00', ...minute } },
@@ -69,13 +70,13 @@ describe('schedules as code', () => {
     'annual-upgrade': { spec: { name: 'x', every: 'year', month: 6, day: 25, start: '00:00', ...minute } },
   };
 
-  it('has every SPEC schedule id (and storage-cleanup), and each fires its next five times exactly at the seed calendar', async () => {
+  it('has every SPEC schedule id (and the seed CronJobs app-cache-cleanup, storage-cleanup), and each fires its next five times exactly at the seed calendar', async () => {
     expect(SCHEDULES.map((s) => s.id).sort()).toEqual(Object.keys(SEED_CALENDAR).sort());
     for (const s of SCHEDULES) {
       const d = await client.schedule.getHandle(s.id).describe();
       const next = d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString());
       const { spec, months } = SEED_CALENDAR[s.id]!;
-      const expected = windowOccurrences([spec], new Date(), new Date(Date.now() + 6 * 366 * 86_400_000))
+      const expected = windowOccurrences([spec].flat(), new Date(), new Date(Date.now() + 6 * 366 * 86_400_000))
         .filter((o) => Date.parse(o.start) > Date.now() && (!months || months.includes(new Date(o.start).getUTCMonth())))
         .slice(0, 5)
         .map((o) => o.start);

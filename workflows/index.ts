@@ -1,5 +1,6 @@
 // The worker's workflow bundle entry point: every workflow type on task queue `maintenance`.
 export { annualUpgrade } from './annual-upgrade.js';
+export { applicationCacheCleanup } from './application-cache-cleanup.js';
 export { applicationUpdate } from './application-update.js';
 export { dailyHealthCheck } from './daily-health-check.js';
 export { emergencyMaintenance } from './emergency-maintenance.js';

@@ -5,7 +5,7 @@ import { ScheduleNotFoundError } from '@temporalio/client';
 import { createActivities } from '../../activities/index.js';
 import { SCHEDULES } from '../../schedules/definitions.js';
 import { createClients } from '../clients.js';
-import type { Config } from '../config.js';
+import { redactUrl, type Config } from '../config.js';
 import { EmergencyInput, describeAction } from '../domain/emergency.js';
 import { retentionCheck } from '../domain/retention.js';
 import { windowOccurrences, type WindowSpec } from '../domain/windows.js';
@@ -14,7 +14,7 @@ import { createLogger } from '../logger.js';
 export const PLANNABLE = [
   'dailyHealthCheck', 'eveningStatus', 'weeklySystemReview', 'weeklySecurityReview', 'weeklyPerformanceReview',
   'weeklyDatabaseMaintenance', 'monthlyAudit', 'monthlyApplicationMaintenance', 'quarterlyReview', 'annualUpgrade', 'emergencyMaintenance',
-  'storageCleanup',
+  'storageCleanup', 'applicationCacheCleanup',
 ] as const;
 export type Plannable = (typeof PLANNABLE)[number];
 
@@ -101,6 +101,13 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
         lines.push(...results.map(retentionCheck).map((c) => `${c.target}: ${c.detail}`));
         if (!backups) lines.push('database-backups: no backup directory configured');
         if (storage.rules.length === 0) lines.push('file retention: no rule configured (config `retention`): no file is deleted');
+        break;
+      }
+      case 'applicationCacheCleanup': {
+        const targets = await a.resolveCacheClearTargets();
+        lines.push(...(targets.length === 0
+          ? ['no cache endpoints configured (targets.cacheClear): nothing is cleared']
+          : targets.map((t) => `POST ${redactUrl(t.url)} (${t.name}${t.tokenEnv ? `, bearer token from $${t.tokenEnv}` : ', no token'})`)));
         break;
       }
       case 'emergencyMaintenance': {

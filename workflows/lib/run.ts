@@ -27,6 +27,8 @@ export interface FinishOptions {
   details?: Record<string, unknown>;
   /** Send an alert to the alert channel when the outcome is critical or failed. */
   alertOnCritical?: boolean;
+  /** Routine runs every few hours post to Slack only when something is wrong; the report is stored all the same. */
+  postOnlyProblems?: boolean;
 }
 
 /**
@@ -93,7 +95,9 @@ export class MaintenanceRun {
     this.phase = 'reporting';
     const send = patched('report-delivery-local-activities') ? localDelivery : delivery;
     const deliveries: DeliveryRecord[] = [
-      await deliver('slack', () => send.postSlackMessage(reportSlackMessage(report))),
+      options.postOnlyProblems && report.outcome === 'ok'
+        ? { channel: 'slack', ok: true, detail: 'not posted: routine run with nothing to report' }
+        : await deliver('slack', () => send.postSlackMessage(reportSlackMessage(report))),
     ];
     // Failures always alert; critical findings alert where the workflow asks (checks, not digests).
     if (report.outcome === 'failed' || report.outcome === 'timed-out' || (options.alertOnCritical && report.outcome === 'critical')) {

@@ -1,0 +1,38 @@
+import { z } from 'zod';
+import { skipped, type CheckResult } from '../src/domain/checks.js';
+import type { RunReport } from '../src/domain/run.js';
+import { calls, reads } from './lib/activities.js';
+import { parseInput } from './lib/input.js';
+import { failureMessage, MaintenanceRun } from './lib/run.js';
+import { runReported } from './lib/saga.js';
+
+export const ApplicationCacheCleanupInput = z.object({}).strict();
+export type ApplicationCacheCleanupInput = z.input<typeof ApplicationCacheCleanupInput>;
+
+/**
+ * Maintenance Setup Guide, "Cache Cleanup" (app-cache-cleanup, every 6 hours): each configured
+ * endpoint asked to clear the application cache. A run where every endpoint answered posts nothing
+ * to Slack (four a day would be noise); a failure is posted and alerted.
+ */
+export async function applicationCacheCleanup(rawInput?: ApplicationCacheCleanupInput): Promise<RunReport> {
+  parseInput(ApplicationCacheCleanupInput, rawInput, 'applicationCacheCleanup');
+  const run = new MaintenanceRun('applicationCacheCleanup', 'application');
+  return runReported(run, async () => {
+    const targets = await run.step('resolve cache endpoints', () => reads.resolveCacheClearTargets());
+    run.phase = 'clearing';
+    const checks: CheckResult[] = targets.length === 0
+      ? [skipped('cache-clear', '-', 'no cache endpoints configured (targets.cacheClear)')]
+      : (await Promise.all(targets.map((t) => run.checkStep(`clear ${t.name}`, async () => {
+        try {
+          return [await calls.clearApplicationCache(t)];
+        } catch (err) {
+          return [{ check: 'cache-clear', target: t.name, status: 'critical' as const, threshold: 'answers 2xx', detail: failureMessage(err) }];
+        }
+      })))).flat();
+    const cleared = checks.filter((c) => c.status === 'ok').length;
+    return {
+      summary: `Application cache cleanup: ${cleared} of ${targets.length} endpoint(s) cleared`,
+      checks, alertOnCritical: true, postOnlyProblems: true,
+    };
+  });
+}
