@@ -159,6 +159,29 @@ describe('emergency maintenance behind approvals (Slack bridge, CLI, temporal CL
     });
   });
 
+  it('maint emergency start requests it with a summary in the UI; maint reject ends it with nothing executed', async () => {
+    await withBridge(async ({ client, taskQueue, config }) => {
+      const env = { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), TASK_QUEUE: taskQueue, MAINT_CONFIG: config.configFile!, DATABASE_URL: config.databaseUrl };
+      const before = replicas();
+      const started = await exec(process.execPath, ['bin/maint.js', 'emergency', 'start', '--reason', 'runaway batch job', '--severity', 'critical',
+        '--action', 'scale-deployment deployment=trixtech-backend replicas=5', '--requested-by', 'alice'], { env });
+      const workflowId = /^(emergency-\S+) started; waiting for approval$/m.exec(started.stdout)?.[1];
+      expect(workflowId, started.stdout).toBeDefined();
+      const handle = client.workflow.getHandle(workflowId!);
+      await until('the approval request', () => waitingForApproval(handle));
+      const description = await handle.describe();
+      expect(await description.staticSummary()).toBe('Emergency (critical) requested by alice: runaway batch job');
+      expect(await description.staticDetails()).toContain('trixtech-backend');
+
+      const rejected = await exec(process.execPath, ['bin/maint.js', 'reject', workflowId!, '--as', 'bob', '--reason', 'the job finished'], { env });
+      expect(rejected.stdout).toContain('rejection by bob sent');
+      const report = await handle.result();
+      expect(report.outcome).not.toBe('ok');
+      expect(report.approvals).toEqual([expect.objectContaining({ decision: 'reject', approver: 'bob', via: 'cli', comment: 'the job finished' })]);
+      expect(replicas()).toBe(before);
+    });
+  });
+
   it('fails at once, before asking anyone, on an unknown action kind or a target that does not exist', async () => {
     await withBridge(async ({ client, taskQueue }) => {
       for (const [actions, field] of [

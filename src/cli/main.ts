@@ -9,7 +9,7 @@ import { OUTCOMES, type RunStatus } from '../domain/run.js';
 import { createLogger } from '../logger.js';
 import { connectClient } from '../temporal.js';
 import { approveSignal, rejectSignal, statusQuery } from '../../workflows/lib/definitions.js';
-import { EMERGENCY_ACTION_KINDS, EmergencyInput } from '../domain/emergency.js';
+import { EMERGENCY_ACTION_KINDS, describeAction, EmergencyInput } from '../domain/emergency.js';
 import { PLANNABLE, planFor, type Plannable } from './plan.js';
 
 /** A user-facing failure: printed as one line, exit code 1. */
@@ -151,7 +151,13 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
         throw new CliError(`invalid emergency request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
       const workflowId = `emergency-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${Math.random().toString(36).slice(2, 6)}`;
-      await (await temporal()).workflow.start('emergencyMaintenance', { taskQueue: config.temporal.taskQueue, workflowId, args: [parsed.data] });
+      const { severity, reason, requestedBy, actions } = parsed.data;
+      await (await temporal()).workflow.start('emergencyMaintenance', {
+        taskQueue: config.temporal.taskQueue, workflowId, args: [parsed.data],
+        // Shown in the UI's run list before the workflow has said anything itself.
+        staticSummary: `Emergency (${severity}) requested by ${requestedBy}: ${reason}`,
+        staticDetails: actions.map((a) => `- ${describeAction(a)}`).join('\n'),
+      });
       io.out(`${workflowId} started; waiting for approval`);
       io.out(`${config.temporalUiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`);
     });
