@@ -4,7 +4,7 @@
 // to look. Ctrl-C stops everything it started.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
 import { SCHEDULES } from '../schedules/definitions.js';
@@ -167,6 +167,7 @@ TRIXTECH maintenance is up.
   worker metrics     http://localhost:${metricsPort}/metrics
   approval bridge    http://localhost:${config.bridge.port}/slack/interactions, /slack/commands${config.slack.signingSecret ? '' : ' (set SLACK_SIGNING_SECRET to accept Slack requests)'}
   run history        npx maint runs
+  config in use      ${relative(process.cwd(), env.MAINT_CONFIG!) || env.MAINT_CONFIG}   (maint plan reads it with MAINT_CONFIG=<that path>)
   booking database   ${redactUrl(config.databaseUrl)}
   logs               .data/worker.log, .data/temporal.log
 Ctrl-C stops everything started here.`);

@@ -31,7 +31,7 @@ export async function applicationCacheCleanup(rawInput?: ApplicationCacheCleanup
       })))).flat();
     const cleared = checks.filter((c) => c.status === 'ok').length;
     return {
-      summary: `Application cache cleanup: ${cleared} of ${targets.length} endpoint(s) cleared`,
+      summary: targets.length === 0 ? 'Application cache cleanup: no endpoints configured' : `Application cache cleanup: ${cleared} of ${targets.length} endpoint(s) cleared`,
       checks, alertOnCritical: true, postOnlyProblems: true,
     };
   });
