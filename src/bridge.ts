@@ -3,6 +3,7 @@
 // verified against Slack's signing secret (stale or forged: 401), mapped to an approver on the
 // workflow kind's allow-list (anyone else: 403), and answered with the outcome.
 import { fileURLToPath } from 'node:url';
+import rateLimit from '@fastify/rate-limit';
 import { verifySlackRequest } from '@slack/bolt';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
@@ -38,8 +39,16 @@ function describeStatus(workflowId: string, s: RunStatus): string {
   ].filter(Boolean).join('\n');
 }
 
-export function createBridge({ config, client, logger }: BridgeDeps): FastifyInstance {
+export async function createBridge({ config, client, logger }: BridgeDeps): Promise<FastifyInstance> {
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  // Approvals are human-paced; a flood (forged or replayed requests, a looping client) is refused
+  // per source address before its body is read or its signature computed.
+  await app.register(rateLimit, {
+    global: false, max: config.bridge.rateLimitPerMinute, timeWindow: '1 minute',
+    onExceeded: (req) => logger.warn({ ip: req.ip, url: req.url }, 'bridge rate limit exceeded'),
+  });
+  // Route option: the Slack routes take the limits registered above; /healthz is never limited.
+  const limited = { config: { rateLimit: {} } };
   // The signature covers the raw body, so keep it as the string Slack sent.
   app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
@@ -110,7 +119,7 @@ export function createBridge({ config, client, logger }: BridgeDeps): FastifyIns
 
   app.get('/healthz', async () => ({ ok: true, signingSecretConfigured: Boolean(config.slack.signingSecret) }));
 
-  app.post('/slack/interactions', async (req, reply) => {
+  app.post('/slack/interactions', limited, async (req, reply) => {
     try {
       const form = verify(req);
       let payload: { type?: string; user?: { id?: string }; actions?: { action_id?: string; value?: string }[]; response_url?: string };
@@ -133,7 +142,7 @@ export function createBridge({ config, client, logger }: BridgeDeps): FastifyIns
     }
   });
 
-  app.post('/slack/commands', async (req, reply) => {
+  app.post('/slack/commands', limited, async (req, reply) => {
     try {
       const form = verify(req);
       const [verb, workflowId, ...rest] = (form.get('text') ?? '').trim().split(/\s+/);
@@ -162,7 +171,7 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   const client = await connectClient(config);
-  const app = createBridge({ config, client, logger });
+  const app = await createBridge({ config, client, logger });
   await app.listen({ host: config.bridge.host, port: config.bridge.port });
   logger.info({ port: config.bridge.port, signingSecret: config.slack.signingSecret ? 'configured' : 'missing: every Slack request is refused' }, 'approval bridge listening');
   const stop = async () => {

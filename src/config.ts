@@ -159,6 +159,8 @@ const EnvSchema = z.object({
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
   BRIDGE_HOST: z.string().min(1).default('0.0.0.0'),
   BRIDGE_PORT: port.default(3000),
+  /** Slack requests per source address and minute before the bridge answers 429. */
+  BRIDGE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
   /** The bridge posts outcomes only to response URLs under this prefix (Slack's), never elsewhere. */
   SLACK_RESPONSE_URL_PREFIX: httpUrl.default('https://hooks.slack.com/'),
   TEMPORAL_UI_URL: httpUrl.default('http://localhost:8233'),
@@ -184,7 +186,7 @@ export interface Config {
   reportDatabaseUrl: string;
   slack: { webhookUrl?: string; alertWebhookUrl?: string; signingSecret?: string };
   metrics: { host: string; port: number; sdkPort: number };
-  bridge: { host: string; port: number; responseUrlPrefix: string };
+  bridge: { host: string; port: number; responseUrlPrefix: string; rateLimitPerMinute: number };
   /** Links in Slack messages point here. */
   temporalUiUrl: string;
   approvals: Approvals;
@@ -259,7 +261,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     reportDatabaseUrl: e.MAINT_DATABASE_URL,
     slack: { webhookUrl: e.SLACK_WEBHOOK_URL, alertWebhookUrl: e.SLACK_ALERT_WEBHOOK_URL, signingSecret: e.SLACK_SIGNING_SECRET },
     metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, sdkPort: e.SDK_METRICS_PORT },
-    bridge: { host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX },
+    bridge: { host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX, rateLimitPerMinute: e.BRIDGE_RATE_LIMIT_PER_MINUTE },
     temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
     approvals: f.approvals,
     security: f.security,

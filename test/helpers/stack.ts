@@ -63,7 +63,7 @@ export async function startStack(
   return {
     db, slack, k8s, config,
     withBridge: (fn) => withWorker(config, async (ctx) => {
-      const app = createBridge({ config, client: ctx.client, logger: createLogger('silent') });
+      const app = await createBridge({ config, client: ctx.client, logger: createLogger('silent') });
       await app.listen({ host: '127.0.0.1', port: 0 });
       try {
         return await fn({ ...ctx, bridgeUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
