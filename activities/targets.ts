@@ -61,6 +61,11 @@ export function createTargetActivities({ config, databaseLabel, kubernetesConfig
       return config.targets.cacheClear;
     },
 
+    /** Read when a window opens, so a freeze declared after the approval still counts. */
+    async resolveBlackouts(): Promise<Config['blackouts']> {
+      return config.blackouts;
+    },
+
     async resolveMaintenanceWindows(): Promise<WindowSpec[]> {
       return config.windows;
     },

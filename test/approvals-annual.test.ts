@@ -4,7 +4,7 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
 import { annualUpgrade } from '../workflows/annual-upgrade.js';
-import { databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
+import { approveSignal, databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
 import { addDeployment, addNode } from './k8s-double/fixtures.js';
 import { recordHistory } from './helpers/histories.js';
 import { APP_NAMESPACE, expectAllGranted, startUpdateHook } from './helpers/kube.js';
@@ -93,6 +93,41 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
         'upgrade trixtech-backend to trixtech/backend:2.0.0', 'database major-version upgrade (human checkpoint)', 'post-maintenance health check',
       ]));
       expect((report.details?.recordedRevisions as { revision: string }[])[0]?.revision).toBe('1');
+    });
+  });
+});
+
+describe('annualUpgrade under a blackout', () => {
+  let stack: Stack;
+
+  beforeAll(async () => {
+    const freeze = { name: 'year-end-sale', start: new Date(Date.now() - 60_000).toISOString(), end: new Date(Date.now() + 2 * 3_600_000).toISOString(), reason: 'sale freeze' };
+    stack = await startStack({ annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } }, { file: { blackouts: [freeze] } });
+    addNode(stack.k8s, 'node-a', { kubeletVersion: 'v1.30.4' });
+    addDeployment(stack.k8s, 'trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0' });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('does nothing, even approved by two, when a configured blackout covers the window', async () => {
+    await stack.withBridge(async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('annual-blackout');
+      const handle = await client.workflow.start(annualUpgrade, {
+        taskQueue, workflowId,
+        args: [{ windowStart: new Date(Date.now() + 3_000).toISOString(), windowDuration: '1 hour', applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }] }],
+      });
+      await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
+      for (const approver of ['carol', 'dave']) await handle.signal(approveSignal, { approver, via: 'temporal-cli' });
+      const report = await handle.result();
+      await recordHistory('annualUpgrade-blackout', await handle.fetchHistory(), workflowId);
+
+      expect(report.outcome).toBe('skipped');
+      expect(report.summary).toContain('blackout year-end-sale');
+      expect(report.summary).toContain('sale freeze) covers the window; nothing was changed');
+      expect(report.steps.map((s) => s.name)).not.toContain('record the revision of trixtech-backend');
+      expect((stack.k8s.get('apps', 'deployments', APP_NAMESPACE, 'trixtech-backend') as { spec: { template: { spec: { containers: { image: string }[] } } } })
+        .spec.template.spec.containers[0]!.image).toBe('trixtech/backend:1.0.0');
     });
   });
 });

@@ -1,4 +1,4 @@
-import { ApplicationFailure, condition, executeChild, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, executeChild, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { CheckResult } from '../src/domain/checks.js';
 import { approvalRequestMessage } from '../src/domain/format.js';
@@ -56,7 +56,7 @@ async function sleepUntil(at: Date): Promise<void> {
  * monitoring alive), then inside the window the rolling node updates, the application upgrades,
  * the database major-version step as a human checkpoint, and the post-maintenance health check.
  * A failure rolls every upgraded application back to its recorded revision. Without both
- * approvals when the window opens, nothing runs.
+ * approvals when the window opens, or with a configured blackout over it, nothing runs.
  */
 export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunReport> {
   const input = parseInput(AnnualUpgradeInput, rawInput, 'annualUpgrade');
@@ -109,6 +109,18 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
     await run.step('wait for the window', () => sleepUntil(windowStart));
     if (Date.now() >= windowEnd.getTime()) {
       return { summary: `Annual maintenance did not run: the window ended ${windowEnd.toISOString()} before it could start; nothing was changed`, outcome: 'skipped' };
+    }
+    // A blackout (a change freeze, a sale) declared over the window overrides even a two-person approval.
+    if (patched('annual-blackouts')) {
+      const blackouts = await run.step('blackout periods', () => calls.resolveBlackouts());
+      const now = Date.now();
+      const freeze = blackouts.find((b) => Date.parse(b.start) < windowEnd.getTime() && Date.parse(b.end) > now);
+      if (freeze) {
+        return {
+          summary: `Annual maintenance did not run: blackout ${freeze.name} (${freeze.start} to ${freeze.end}${freeze.reason ? `: ${freeze.reason}` : ''}) covers the window; nothing was changed`,
+          outcome: 'skipped',
+        };
+      }
     }
 
     run.phase = 'pre-maintenance checklist';
