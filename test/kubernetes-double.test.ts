@@ -61,4 +61,23 @@ describe('the Kubernetes API double speaks to the real kubectl', () => {
     const err = await kubectl('get', 'deployment', 'missing').catch((e: { stderr: string }) => e.stderr);
     expect(err).toContain('deployments.apps "missing" not found');
   });
+
+  it('rollout status and wait follow watches to the end of a rollout', async () => {
+    const watchesBefore = k8s.served.filter((r) => r.verb === 'watch').length;
+    // Slow enough that kubectl sees the rollout in progress and must follow it.
+    const { rolloutDelayMs } = k8s.options;
+    k8s.options.rolloutDelayMs = 1_500;
+    await kubectl('set', 'image', 'deployment/web', 'app=trixtech/web:3.0');
+    const status = await kubectl('rollout', 'status', 'deployment/web', '--timeout=30s').finally(() => (k8s.options.rolloutDelayMs = rolloutDelayMs));
+    expect(status).toContain('Waiting for deployment "web" rollout to finish');
+    expect(status).toContain('deployment "web" successfully rolled out');
+    const dep = JSON.parse(await kubectl('get', 'deployment', 'web', '-o', 'json'));
+    expect(dep.status.observedGeneration).toBe(dep.metadata.generation);
+    expect(dep.status.updatedReplicas).toBe(2);
+
+    k8s.rebootNode('n2', 300);
+    expect(k8s.get('', 'nodes', undefined, 'n2')!.status.conditions.find((c: { type: string }) => c.type === 'Ready').status).toBe('False');
+    expect(await kubectl('wait', '--for=condition=Ready', 'node/n2', '--timeout=30s')).toContain('node/n2 condition met');
+    expect(k8s.served.filter((r) => r.verb === 'watch').length).toBeGreaterThan(watchesBefore);
+  });
 });

@@ -29,6 +29,12 @@ export interface DoubleOptions {
   rolloutDelayMs: number;
 }
 
+type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED';
+interface WatchEvent { resourceVersion: number; type: WatchEventType; t: ResourceType; object: Obj }
+interface Watcher { t: ResourceType; namespace?: string; params: URLSearchParams; res: ServerResponse }
+/** How many past events a watch from an older resourceVersion can resume from (the API server's watch cache). */
+const WATCH_CACHE_SIZE = 10_000;
+
 const REVISION = 'deployment.kubernetes.io/revision';
 const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
 
@@ -78,6 +84,8 @@ export class KubeDouble {
   private readonly pendingReplacements = new Map<string, number>();
   private readonly rolloutTokens = new Map<string, number>();
   private resourceVersion = 1000;
+  private readonly events: WatchEvent[] = [];
+  private readonly watchers = new Set<Watcher>();
   private server?: Server;
   readonly options: DoubleOptions;
 
@@ -190,7 +198,8 @@ export class KubeDouble {
       const raw = Buffer.concat(chunks).toString();
       const result = this.route(req.method ?? 'GET', url, raw, String(req.headers['content-type'] ?? ''));
       code = result.code;
-      if (typeof result.body === 'string') res.writeHead(code, { 'Content-Type': 'text/plain' }).end(result.body);
+      if (result.watch) this.startWatch({ ...result.watch, res });
+      else if (typeof result.body === 'string') res.writeHead(code, { 'Content-Type': 'text/plain' }).end(result.body);
       else res.writeHead(code, { 'Content-Type': 'application/json' }).end(JSON.stringify(result.body));
     } catch (err) {
       const status = err instanceof StatusError ? err : new StatusError(500, 'InternalError', (err as Error).message);
@@ -204,7 +213,7 @@ export class KubeDouble {
     }
   }
 
-  private route(method: string, url: URL, raw: string, contentType: string): { code: number; body: Obj | string } {
+  private route(method: string, url: URL, raw: string, contentType: string): { code: number; body: Obj | string; watch?: Omit<Watcher, 'res'> } {
     const path = url.pathname.replace(/\/$/, '');
     if (method === 'GET' && path === '/version') return { code: 200, body: VERSION };
     const discovery = method === 'GET' ? discoveryDocument(path, this.url.replace('http://', '')) : undefined;
@@ -229,7 +238,10 @@ export class KubeDouble {
       this.faults.splice(fault, 1);
       throw new StatusError(500, 'InternalError', 'Internal error occurred: injected by the test');
     }
-    if (watch) throw new StatusError(405, 'MethodNotAllowed', 'the double does not serve watches');
+    if (watch) {
+      if (t.group === 'metrics.k8s.io' || subresource) throw new StatusError(405, 'MethodNotAllowed', `watch is not supported on ${t.resource}`);
+      return { code: 200, body: {}, watch: { t, namespace, params: url.searchParams } };
+    }
     if (t.group === 'metrics.k8s.io') return { code: 200, body: this.metrics(t, namespace, name) };
 
     const body = raw ? (JSON.parse(raw) as Obj) : {};
@@ -327,6 +339,7 @@ export class KubeDouble {
       next.metadata.generation = before.metadata.generation + 1;
     }
     this.objects.set(key(t, next.metadata.namespace, next.metadata.name), next);
+    this.emit(before ? 'MODIFIED' : 'ADDED', t, next);
     if (t === DEPLOYMENTS && next.metadata.generation !== before?.metadata.generation) this.syncDeployment(next.metadata.namespace, next.metadata.name);
     if (t === REPLICASETS && before?.spec?.replicas !== next.spec?.replicas) this.reconcileReplicaSet(next, 0);
     if (t === NODES && (before?.spec?.unschedulable !== next.spec?.unschedulable || isReady(before ?? {}) !== isReady(next))) this.schedulePending();
@@ -346,6 +359,7 @@ export class KubeDouble {
     const k = key(t, obj.metadata.namespace, obj.metadata.name);
     if (this.objects.get(k)?.metadata.uid !== obj.metadata.uid) return obj;
     this.objects.delete(k);
+    this.emit('DELETED', t, { ...obj, metadata: { ...obj.metadata, resourceVersion: String(++this.resourceVersion) } });
     if (!orphan) {
       for (const dependent of [...this.objects.values()].filter((o) => controllerOf(o)?.uid === obj.metadata.uid)) {
         this.remove(typeOf(dependent), dependent, { immediate: false, orphan: false });
@@ -353,6 +367,47 @@ export class KubeDouble {
     }
     if (t === PODS) this.onPodGone(obj);
     return obj;
+  }
+
+  // ---- watches ----
+
+  /**
+   * `?watch=true` as the API server streams it: one JSON event per line. From a given
+   * resourceVersion it replays the cached events after it (410 Gone when they have left the cache);
+   * without one it starts with a synthetic ADDED per current object. Ends after timeoutSeconds.
+   */
+  private startWatch(w: Watcher): void {
+    const from = w.params.get('resourceVersion');
+    const oldest = this.events[0]?.resourceVersion ?? this.resourceVersion + 1;
+    w.res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked' });
+    if (from && from !== '0' && Number(from) < oldest - 1) {
+      w.res.end(`${JSON.stringify({ type: 'ERROR', object: new StatusError(410, 'Expired', `too old resource version: ${from} (${oldest - 1})`).body })}\n`);
+      return;
+    }
+    const backlog = from && from !== '0'
+      ? this.events.filter((e) => e.resourceVersion > Number(from) && e.t === w.t)
+      : this.scan(w.t, w.namespace).map((object) => ({ resourceVersion: 0, type: 'ADDED' as const, t: w.t, object }));
+    for (const e of backlog) this.send(w, e.type, e.object);
+    this.watchers.add(w);
+    const timeout = Number(w.params.get('timeoutSeconds') ?? 1800);
+    const timer = setTimeout(() => w.res.end(), timeout * 1000);
+    w.res.on('close', () => {
+      clearTimeout(timer);
+      this.watchers.delete(w);
+    });
+  }
+
+  private send(w: Watcher, type: WatchEventType, obj: Obj): void {
+    if (w.namespace && obj.metadata.namespace !== w.namespace) return;
+    if (!matchesLabelSelector(obj.metadata.labels, w.params.get('labelSelector')) || !matchesFieldSelector(obj, w.params.get('fieldSelector'))) return;
+    w.res.write(`${JSON.stringify({ type, object: this.present(w.t, obj) })}\n`);
+  }
+
+  /** Stored objects are replaced on every write, never changed in place: events can share them. */
+  private emit(type: WatchEventType, t: ResourceType, object: Obj): void {
+    this.events.push({ resourceVersion: Number(object.metadata.resourceVersion), type, t, object });
+    if (this.events.length > WATCH_CACHE_SIZE) this.events.splice(0, this.events.length - WATCH_CACHE_SIZE);
+    for (const w of this.watchers) if (w.t === t) this.send(w, type, object);
   }
 
   private later(ms: number, fn: () => void): void {
