@@ -37,6 +37,7 @@ function toScheduleOptions(s: ManagedSchedule, taskQueue: string): ScheduleOptio
       // Every fired run is id'd "<schedule id>-<fire time>" by the server, and findable by kind.
       workflowId: s.id,
       staticSummary: s.summary,
+      staticDetails: s.checklist.map((item) => `- ${item}`).join('\n'),
       memo: { schedule: s.id, scheduleRevision: scheduleRevision(s, taskQueue) },
       typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.kind, value: s.workflowType }],
     },

@@ -8,6 +8,8 @@ export interface ManagedSchedule {
   workflowType: string;
   /** Shown in the Temporal UI as the run's summary. */
   summary: string;
+  /** What the run does and what guards it: shown as a list in the run's details in the UI. */
+  checklist: string[];
   /** Temporal calendar specs, UTC. A spec matches when every field matches (no cron OR-ing). */
   calendars: CalendarSpec[];
   overlap: ScheduleOverlapPolicy;
@@ -21,6 +23,12 @@ export const SCHEDULES: ManagedSchedule[] = [
     id: 'daily-health-check',
     workflowType: 'dailyHealthCheck',
     summary: 'Morning health check, 08:00 UTC (Routine Maintenance Guide)',
+    checklist: [
+      'HTTP availability and response time, database connectivity / connections / replication',
+      'disk usage, backup age, TLS certificate expiry (real handshake)',
+      'Kubernetes error logs, pod resources, node health; monitoring alive',
+      'each check ok / warn / critical / skipped with value and threshold; criticals alert',
+    ],
     calendars: [{ hour: 8, minute: 0, comment: 'daily 08:00 UTC' }],
     // A check still running means the next one would measure the same state: skip it.
     overlap: ScheduleOverlapPolicy.SKIP,
@@ -31,6 +39,11 @@ export const SCHEDULES: ManagedSchedule[] = [
     id: 'evening-status',
     workflowType: 'eveningStatus',
     summary: 'Evening status update, 18:00 UTC (Routine Maintenance Guide)',
+    checklist: [
+      'today\'s runs and outcomes from `maintenance_runs`',
+      'findings still critical',
+      'maintenance windows of the next 48 h; one-week notices for monthly and annual windows',
+    ],
     calendars: [{ hour: 18, minute: 0, comment: 'daily 18:00 UTC' }],
     overlap: ScheduleOverlapPolicy.SKIP,
     // The digest is still useful late in the evening, not the next day.
@@ -40,6 +53,10 @@ export const SCHEDULES: ManagedSchedule[] = [
     id: 'app-cache-cleanup',
     workflowType: 'applicationCacheCleanup',
     summary: 'Application cache cleanup, every 6 hours from 00:00 UTC (Maintenance Setup Guide app-cache-cleanup)',
+    checklist: [
+      'POST to each `targets.cacheClear` endpoint (bearer token from the environment)',
+      '5xx retried, 4xx reported; Slack only when an endpoint failed',
+    ],
     calendars: [{ hour: { start: 0, end: 23, step: 6 }, minute: 0, comment: '00:00, 06:00, 12:00, 18:00 UTC' }],
     overlap: ScheduleOverlapPolicy.SKIP,
     // A missed clear is worth doing within the hour; after that the next one is near.
@@ -49,6 +66,11 @@ export const SCHEDULES: ManagedSchedule[] = [
     id: 'storage-cleanup',
     workflowType: 'storageCleanup',
     summary: 'Log and backup retention, daily 01:00 UTC (Maintenance Setup Guide log-cleanup-daily)',
+    checklist: [
+      'every configured `retention` rule (regular files only, never through links)',
+      'database dumps past `database.backupRetention`, newest kept, none unless the newest reads back',
+      'disk usage before and after',
+    ],
     calendars: [{ hour: 1, minute: 0, comment: 'daily 01:00 UTC' }],
     // Two runs would race to delete the same files: harmless, but pointless.
     overlap: ScheduleOverlapPolicy.SKIP,
@@ -59,6 +81,13 @@ export const SCHEDULES: ManagedSchedule[] = [
     id: 'weekly-db-maintenance',
     workflowType: 'weeklyDatabaseMaintenance',
     summary: 'Weekly database maintenance, Sunday 02:00-06:00 UTC window (Maintenance Setup Guide db_maintenance.sh)',
+    checklist: [
+      'one-hour notice, then waits for the Sunday 02:00-06:00 window',
+      'guard: verified backup younger than 24 h (taken if missing)',
+      'VACUUM ANALYZE, REINDEX CONCURRENTLY, statistics',
+      'archive of bookings older than 2 years in short batches, conservation verified',
+      'expired sessions and reset tokens, temp tables matching the configured rule',
+    ],
     // Fires an hour early: the run posts the notice (seed "maintenance-notification" CronJob, Sunday
     // 01:00) and then waits durably for the window.
     calendars: [{ dayOfWeek: 'SUNDAY', hour: 1, minute: 0, comment: 'Sunday 01:00 UTC, one hour before the window' }],
@@ -72,6 +101,11 @@ export const SCHEDULES: ManagedSchedule[] = [
     id: 'weekly-system-review',
     workflowType: 'weeklySystemReview',
     summary: 'Monday morning system review, 09:00 UTC (Routine Maintenance Guide)',
+    checklist: [
+      'database statistics, backup integrity',
+      'application error logs, pod resources',
+      'node health, storage, connectivity, orphaned cluster resources (listed, not deleted)',
+    ],
     calendars: [{ dayOfWeek: 'MONDAY', hour: 9, comment: 'Mondays 09:00 UTC' }],
     overlap: ScheduleOverlapPolicy.SKIP,
     // The review is for the week ahead: still useful the same day, stale after.
@@ -81,6 +115,12 @@ export const SCHEDULES: ManagedSchedule[] = [
     id: 'weekly-security-review',
     workflowType: 'weeklySecurityReview',
     summary: 'Wednesday security review, 10:00 UTC (Routine Maintenance Guide)',
+    checklist: [
+      'certificate expiry',
+      'superuser database roles, cluster-admin bindings',
+      'images running by a mutable tag',
+      'audit of our own approval log',
+    ],
     calendars: [{ dayOfWeek: 'WEDNESDAY', hour: 10, comment: 'Wednesdays 10:00 UTC' }],
     overlap: ScheduleOverlapPolicy.SKIP,
     // Reviewed findings are still news the same day; a day late, next week's run covers them.
@@ -90,6 +130,10 @@ export const SCHEDULES: ManagedSchedule[] = [
     id: 'weekly-performance-review',
     workflowType: 'weeklyPerformanceReview',
     summary: 'Friday performance review, 14:00 UTC (Routine Maintenance Guide)',
+    checklist: [
+      'slowest endpoints and queries, cache hit ratio',
+      'each compared with its stored baseline, then the baseline updated',
+    ],
     calendars: [{ dayOfWeek: 'FRIDAY', hour: 14, comment: 'Fridays 14:00 UTC' }],
     // Baselines are folded in once per run: never two runs side by side.
     overlap: ScheduleOverlapPolicy.SKIP,
@@ -99,6 +143,12 @@ export const SCHEDULES: ManagedSchedule[] = [
     id: 'monthly-audit',
     workflowType: 'monthlyAudit',
     summary: 'Full system audit, first Monday of the month 09:00 UTC (Routine Maintenance Guide)',
+    checklist: [
+      'inventory: nodes, deployments, PDBs',
+      'configuration against the declared standards',
+      'backup restore test into a scratch database',
+      '3-6 month disk forecast from stored history',
+    ],
     // "First Monday": a Monday that is also one of the month's first seven days (every field must match).
     calendars: [{ dayOfWeek: 'MONDAY', dayOfMonth: { start: 1, end: 7 }, hour: 9, comment: 'first Monday 09:00 UTC' }],
     overlap: ScheduleOverlapPolicy.SKIP,
@@ -109,6 +159,10 @@ export const SCHEDULES: ManagedSchedule[] = [
     id: 'monthly-app-maintenance',
     workflowType: 'monthlyApplicationMaintenance',
     summary: 'Application maintenance, third Monday of the month 09:00 UTC (Routine Maintenance Guide)',
+    checklist: [
+      'images behind `standards.currentImages`',
+      'VACUUM, REINDEX, archive inside the third-Monday window (a `weeklyDatabaseMaintenance` child)',
+    ],
     calendars: [{ dayOfWeek: 'MONDAY', dayOfMonth: { start: 15, end: 21 }, hour: 9, comment: 'third Monday 09:00 UTC' }],
     // It moves data: never beside a previous run still archiving.
     overlap: ScheduleOverlapPolicy.SKIP,
@@ -120,6 +174,11 @@ export const SCHEDULES: ManagedSchedule[] = [
     id: 'quarterly-review',
     workflowType: 'quarterlyReview',
     summary: 'End-of-quarter review, last Friday of the quarter 09:00 UTC (Routine Maintenance Guide)',
+    checklist: [
+      'success rate and durations of every maintenance kind',
+      'failures and their causes',
+      'approval latency',
+    ],
     // "Last Friday" is the Friday among the month's last seven days: 25-31 in March and
     // December, 24-30 in June and September. Every field of a spec must match.
     calendars: [
@@ -134,6 +193,12 @@ export const SCHEDULES: ManagedSchedule[] = [
     id: 'annual-upgrade',
     workflowType: 'annualUpgrade',
     summary: 'Year-end maintenance window Dec 25-26: planning starts six months ahead (Routine Maintenance Guide)',
+    checklist: [
+      'six months\' notice, two-person approval asked a week ahead',
+      'when the window opens: fresh backup, recorded rollback revisions, monitoring alive',
+      'rolling node updates, application upgrades, database step as a human checkpoint',
+      'nothing runs without both approvals or under a blackout',
+    ],
     // June 25 gives the seed's six-month notice; the run then sleeps durably until the
     // one-week notice and approval, and the window itself.
     calendars: [{ month: 'JUNE', dayOfMonth: 25, hour: 0, comment: 'six months before Dec 25' }],

@@ -28,7 +28,7 @@ describe('schedules as code', () => {
   let client: Client;
   const taskQueue = uniqueTaskQueue('sched');
   const extra: ManagedSchedule = {
-    id: `test-extra-${Date.now()}`, workflowType: 'dailyHealthCheck', summary: 'temporary', calendars: [{ hour: 3 }],
+    id: `test-extra-${Date.now()}`, workflowType: 'dailyHealthCheck', summary: 'temporary', checklist: ['nothing'], calendars: [{ hour: 3 }],
     overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute',
   };
   const foreignId = `someone-elses-${Date.now()}`;
@@ -83,6 +83,8 @@ describe('schedules as code', () => {
       expect(next, s.id).toEqual(expected);
       expect(d.policies.overlap, s.id).toBe(ScheduleOverlapPolicy.SKIP);
       expect(d.memo?.managedBy).toBe(MANAGED_BY);
+      // What the UI shows for every fired run: its summary and its checklist.
+      expect(d.action).toMatchObject({ staticSummary: s.summary, staticDetails: expect.stringMatching(/^- .+(\n- .+)*$/) });
     }
   });
 
