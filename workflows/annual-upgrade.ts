@@ -60,7 +60,7 @@ async function sleepUntil(at: Date): Promise<void> {
  */
 export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunReport> {
   const input = parseInput(AnnualUpgradeInput, rawInput, 'annualUpgrade');
-  const { workflowId } = workflowInfo();
+  const { workflowId, namespace } = workflowInfo();
   const windowStart = input.windowStart ? new Date(input.windowStart) : nextDecember25(new Date());
   const windowEnd = new Date(windowStart.getTime() + input.windowDuration);
   const run = new MaintenanceRun('annualUpgrade', `window ${windowStart.toISOString().slice(0, 10)}`);
@@ -90,7 +90,7 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
     const request = {
       workflowId, kind: 'annualUpgrade', title: `Annual maintenance window ${windowStart.toISOString().slice(0, 10)} (one-week notice)`, plan,
       approvers: policy.approvers, required: policy.required, deadline: windowStart.toISOString(),
-      uiUrl: `${policy.temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`,
+      uiUrl: `${policy.temporalUiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`,
     };
     await run.step('request approval', () => calls.postSlackMessage(approvalRequestMessage(request)));
     const untilWindow = Math.max(windowStart.getTime() - Date.now(), 1);

@@ -92,7 +92,7 @@ async function execute(a: EmergencyAction, saga: Compensations, restartedAt: str
  */
 export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<RunReport> {
   const input = parseInput(EmergencyInput, rawInput, 'emergencyMaintenance');
-  const { workflowId } = workflowInfo();
+  const { workflowId, namespace } = workflowInfo();
   const plan = input.actions.map(describeAction);
   const run = new MaintenanceRun('emergencyMaintenance', [...new Set(input.actions.map((a) => ('node' in a ? a.node : 'deployment' in a ? a.deployment : 'database')))].join(','));
   const saga = new Compensations(run);
@@ -115,7 +115,7 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
       workflowId, kind: 'emergencyMaintenance', title: `[${input.severity}] ${input.reason} (requested by ${input.requestedBy}; assessment: ${assessment.outcome})`,
       plan, approvers: policy.approvers, required: policy.required, requester: input.requestedBy,
       deadline: new Date(Date.now() + timing.timeoutSeconds * 1000).toISOString(),
-      uiUrl: `${policy.temporalUiUrl}/namespaces/default/workflows/${encodeURIComponent(workflowId)}`,
+      uiUrl: `${policy.temporalUiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`,
     };
     await run.step('request approval', () => calls.postSlackMessage(approvalRequestMessage(request)));
     const decision = await run.step('approval', () => gate.wait(
