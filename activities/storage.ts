@@ -1,5 +1,6 @@
 import { lstat, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../src/config.js';
 import { gradeAbove, skipped, type CheckResult } from '../src/domain/checks.js';
@@ -9,6 +10,15 @@ import type { MaintenanceMetrics } from '../src/metrics.js';
 
 type BackupTarget = NonNullable<Config['targets']['backup']>;
 
+/** Heartbeats when running as an activity; a no-op when called directly (maint plan, tests). */
+export function heartbeat(): void {
+  try {
+    Context.current().heartbeat();
+  } catch {
+    // not inside an activity
+  }
+}
+
 interface FoundFile {
   /** Relative to the rule's directory. */
   path: string;
@@ -17,11 +27,14 @@ interface FoundFile {
 }
 
 const SAMPLE_SIZE = 20;
+/** A heartbeat every this many files deleted: a directory of a million old logs takes a while. */
+const PROGRESS_EVERY = 500;
 
 /** Regular files under `directory` whose name matches; symbolic links are never followed. */
-async function matchingFiles(directory: string, pattern: RegExp, recursive: boolean): Promise<FoundFile[]> {
+async function matchingFiles(directory: string, pattern: RegExp, recursive: boolean, onProgress: () => void): Promise<FoundFile[]> {
   const found: FoundFile[] = [];
   const walk = async (relative: string): Promise<void> => {
+    onProgress();
     for (const entry of await readdir(join(directory, relative), { withFileTypes: true })) {
       const path = relative ? join(relative, entry.name) : entry.name;
       if (entry.isDirectory() && recursive) await walk(path);
@@ -43,6 +56,7 @@ async function matchingFiles(directory: string, pattern: RegExp, recursive: bool
 export async function applyRetention(
   { rule, olderThan, mode }: RetentionRequest,
   companions: (path: string) => string[] = () => [],
+  onProgress: () => void = () => undefined,
 ): Promise<RetentionResult> {
   const cutoffMs = Date.parse(olderThan);
   const result: RetentionResult = {
@@ -55,7 +69,7 @@ export async function applyRetention(
 
   let files: FoundFile[];
   try {
-    files = await matchingFiles(rule.directory, new RegExp(rule.pattern), rule.recursive);
+    files = await matchingFiles(rule.directory, new RegExp(rule.pattern), rule.recursive, onProgress);
   } catch (err) {
     return { ...result, status: 'skipped', reason: `cannot list ${rule.directory}: ${(err as Error).message}` };
   }
@@ -71,7 +85,8 @@ export async function applyRetention(
   });
   if (mode === 'report') return result;
 
-  for (const f of expired) {
+  for (const [i, f] of expired.entries()) {
+    if (i % PROGRESS_EVERY === 0) onProgress();
     const full = join(rule.directory, f.path);
     try {
       const now = await lstat(full).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
@@ -90,7 +105,7 @@ export function createStorageActivities({ metrics }: { metrics?: MaintenanceMetr
   return {
     /** Seed log-cleanup-daily / disk_cleanup.sh: deletes (or, in report mode, lists) the files a retention rule expires. */
     async applyRetentionRule(request: RetentionRequest): Promise<RetentionResult> {
-      return applyRetention(request);
+      return applyRetention(request, undefined, heartbeat);
     },
 
     /** Seed: "Check disk space utilization (< 85%)"; used % computed as `df` does (reserved blocks excluded). */

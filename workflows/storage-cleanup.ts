@@ -2,7 +2,7 @@ import { z } from 'zod';
 import type { CheckResult } from '../src/domain/checks.js';
 import { retentionCheck, type RetentionResult } from '../src/domain/retention.js';
 import type { RunReport } from '../src/domain/run.js';
-import { calls, reads } from './lib/activities.js';
+import { reads, waits } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { runReported } from './lib/saga.js';
@@ -40,10 +40,10 @@ export async function storageCleanup(rawInput?: StorageCleanupInput): Promise<Ru
       return { outcome: c.status, detail: c.detail };
     };
     const results = await Promise.all(plan.rules.map((rule) =>
-      run.step(`retention ${rule.name}`, () => calls.applyRetentionRule({ rule, olderThan: cutoff(rule.olderThanDays), mode: input.mode }), graded)));
+      run.step(`retention ${rule.name}`, () => waits.applyRetentionRule({ rule, olderThan: cutoff(rule.olderThanDays), mode: input.mode }), graded)));
     const backups = plan.backupRetention;
     if (backups) {
-      results.push(await run.step('backup retention', () => calls.pruneDatabaseBackups({
+      results.push(await run.step('backup retention', () => waits.pruneDatabaseBackups({
         olderThan: cutoff(backups.olderThanDays), olderThanDays: backups.olderThanDays, keepNewest: backups.keepNewest, mode: input.mode,
       }), graded));
     }

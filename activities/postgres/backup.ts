@@ -6,7 +6,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import type { RetentionResult } from '../../src/domain/retention.js';
 import { isExecutable } from '../../src/executables.js';
-import { applyRetention } from '../storage.js';
+import { applyRetention, heartbeat } from '../storage.js';
 import { inTransaction, resolveTimeouts, type Timeouts } from './sql.js';
 
 /**
@@ -219,7 +219,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
           reason: `keeping every backup: ${integrity?.detail ?? `no *${DUMP_SUFFIX} backup in ${rule.directory}`}`,
         };
       }
-      return applyRetention({ rule, olderThan: request.olderThan, mode: request.mode }, (file) => [`${file}${MANIFEST_SUFFIX}`]);
+      return applyRetention({ rule, olderThan: request.olderThan, mode: request.mode }, (file) => [`${file}${MANIFEST_SUFFIX}`], heartbeat);
     },
 
     /**
