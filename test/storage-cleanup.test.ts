@@ -81,6 +81,17 @@ describe('applyRetention (the file retention activity)', () => {
     expect(existsSync(join(dir, 'app-3.log'))).toBe(true);
   });
 
+  it('reports progress while it lists and deletes, so the activity can heartbeat through a large directory', async () => {
+    const big = mkdtempSync(join(tmpdir(), 'maint-retention-big-'));
+    for (let i = 0; i < 1_200; i++) fileAged(join(big, `x-${i}.log`), 40, '');
+    let progress = 0;
+    const r = await applyRetention({ rule: rule({ directory: big }), olderThan: olderThan(), mode: 'delete' }, undefined, () => progress++);
+    expect(r).toMatchObject({ matched: 1_200, deleted: 1_200 });
+    // once for the listing, then every 500 files deleted
+    expect(progress).toBe(4);
+    expect(readdirSync(big)).toEqual([]);
+  });
+
   it('rejects dangerous or malformed rules in config, naming each field', () => {
     const bad = [
       { name: 'root', directory: '/', pattern: '.*', olderThanDays: 1 },
