@@ -30,6 +30,9 @@ const SAMPLE_SIZE = 20;
 /** A heartbeat every this many files deleted: a directory of a million old logs takes a while. */
 const PROGRESS_EVERY = 500;
 
+/** A file that is already gone is what deleting it wanted: only other errors count. */
+const unlessGone = (err: NodeJS.ErrnoException): Promise<null> => (err.code === 'ENOENT' ? Promise.resolve(null) : Promise.reject(err));
+
 /** Regular files under `directory` whose name matches; symbolic links are never followed. */
 async function matchingFiles(directory: string, pattern: RegExp, recursive: boolean, onProgress: () => void): Promise<FoundFile[]> {
   const found: FoundFile[] = [];
@@ -89,10 +92,10 @@ export async function applyRetention(
     if (i % PROGRESS_EVERY === 0) onProgress();
     const full = join(rule.directory, f.path);
     try {
-      const now = await lstat(full).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? null : Promise.reject(err)));
+      const now = await lstat(full).catch(unlessGone);
       if (now && (!now.isFile() || now.mtimeMs >= cutoffMs)) continue;
-      if (now) await unlink(full).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
-      for (const c of companions(full)) await unlink(c).catch((err: NodeJS.ErrnoException) => (err.code === 'ENOENT' ? undefined : Promise.reject(err)));
+      if (now) await unlink(full).catch(unlessGone);
+      for (const c of companions(full)) await unlink(c).catch(unlessGone);
       result.deleted += 1;
     } catch (err) {
       result.failed.push({ file: f.path, error: (err as NodeJS.ErrnoException).code ?? (err as Error).message });
