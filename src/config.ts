@@ -106,7 +106,8 @@ const FileConfigSchema = z
          */
         cacheClear: z
           .array(z.object({ name, url: httpUrl, tokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name').optional() }).strict())
-          .default([]),
+          .default([])
+          .refine((targets) => new Set(targets.map((t) => t.name)).size === targets.length, 'endpoint names must be unique'),
         kubernetes: z
           .object({
             namespace: z.string().min(1).default('default'),

@@ -98,5 +98,6 @@ describe('applicationCacheCleanup', () => {
     expect(() => config([{ name: 'backend', url: `${api.url}/x`, tokenEnv: 'NOT_SET_ANYWHERE' }], {})).toThrow(ConfigError);
     expect(() => config([{ name: 'backend', url: `${api.url}/x`, tokenEnv: 'NOT_SET_ANYWHERE' }], {}))
       .toThrow(/targets\.cacheClear\[0\]\.tokenEnv: environment variable NOT_SET_ANYWHERE is not set/);
+    expect(() => config([{ name: 'backend', url: `${api.url}/a` }, { name: 'backend', url: `${api.url}/b` }])).toThrow('targets.cacheClear: endpoint names must be unique');
   });
 });
