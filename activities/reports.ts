@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import type { CheckResult } from '../src/domain/checks.js';
-import type { Outcome, RunReport } from '../src/domain/run.js';
+import type { RunReport } from '../src/domain/run.js';
 import type { MaintenanceMetrics } from '../src/metrics.js';
 
 const SCHEMA = `
@@ -41,16 +41,8 @@ export async function ensureReportSchema(pool: pg.Pool): Promise<void> {
   await pool.query(SCHEMA);
 }
 
-export interface RunRow {
-  workflowId: string;
-  runId: string;
-  kind: string;
-  target: string;
-  outcome: Outcome;
-  startedAt: string;
-  finishedAt: string;
-  summary: string;
-}
+/** A `maintenance_runs` row as `maint runs` lists it: the report without its findings. */
+export type RunRow = Pick<RunReport, 'workflowId' | 'runId' | 'kind' | 'target' | 'outcome' | 'startedAt' | 'finishedAt' | 'summary'>;
 
 export interface RunFilter {
   kind?: string;
