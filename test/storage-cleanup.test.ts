@@ -173,6 +173,8 @@ describe('storageCleanup end to end', () => {
     expect(rule(report, 'app-logs')).toMatchObject({ deleted: 2, sample: rule(dryRun, 'app-logs').sample });
     expect(rule(report, 'database-backups')).toMatchObject({ deleted: 2, sample: rule(dryRun, 'database-backups').sample });
     expect(report.outcome).toBe('ok');
+    // A routine run is stored, not posted.
+    expect(slack.postsTo('/report').filter((p) => JSON.stringify(p.body).includes(workflowId))).toEqual([]);
     expect(listing(logs)).toEqual(before.logs.filter((f) => f === 'api-2d.log'));
     const manifestOf = (f: string) => `${f.split('/').pop()}.counts.json`;
     expect(listing(backups)).toEqual([newest!, second!].flatMap((f) => [f.split('/').pop()!, manifestOf(f)]).sort());

@@ -61,8 +61,9 @@ export async function storageCleanup(rawInput?: StorageCleanupInput): Promise<Ru
         ? `Storage cleanup: ${files} file(s) deleted, ${mib} MiB, under ${results.length} rule(s)`
         : `Storage cleanup (report only): ${files} file(s), ${mib} MiB would go under ${results.length} rule(s)`,
       checks,
-      // Disk still over its critical threshold after cleanup needs a human.
-      alertOnCritical: true,
+      // Disk still over its critical threshold after cleanup needs a human; a routine day posts
+      // nothing (the run is stored and in the evening digest).
+      alertOnCritical: true, postOnlyProblems: true,
       details: { mode: input.mode, rules: results, diskBefore, diskAfter },
     };
   });
