@@ -14,6 +14,12 @@ interface ProbeOutcome {
   body?: string;
 }
 
+/** Why a fetch got no answer: the timeout, else the socket's error code. */
+function fetchFailure(err: unknown, timeoutMs: number): string {
+  const e = err as Error & { cause?: { code?: string; message?: string } };
+  return e.name === 'TimeoutError' ? `no response within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+}
+
 async function timedGet(url: string, timeoutMs: number): Promise<ProbeOutcome> {
   const started = performance.now();
   try {
@@ -22,9 +28,7 @@ async function timedGet(url: string, timeoutMs: number): Promise<ProbeOutcome> {
     const body = await res.text();
     return { status: res.status, elapsedMs: Math.round(performance.now() - started), body };
   } catch (err) {
-    const e = err as Error & { cause?: { code?: string; message?: string } };
-    const reason = e.name === 'TimeoutError' ? `no response within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
-    return { elapsedMs: Math.round(performance.now() - started), error: reason };
+    return { elapsedMs: Math.round(performance.now() - started), error: fetchFailure(err, timeoutMs) };
   }
 }
 
@@ -54,8 +58,7 @@ export function createHttpActivities({ cacheClearTokens = {} }: { cacheClearToke
         await res.arrayBuffer();
         status = res.status;
       } catch (err) {
-        const e = err as Error & { cause?: { code?: string } };
-        throw ApplicationFailure.create({ type: 'CacheClearUnreachable', message: `${where} unreachable: ${e.name === 'TimeoutError' ? `no answer within ${CACHE_CLEAR_TIMEOUT_MS} ms` : (e.cause?.code ?? e.message)}` });
+        throw ApplicationFailure.create({ type: 'CacheClearUnreachable', message: `${where} unreachable: ${fetchFailure(err, CACHE_CLEAR_TIMEOUT_MS)}` });
       }
       const elapsedMs = Math.round(performance.now() - started);
       if (status >= 500) throw ApplicationFailure.create({ type: 'CacheClearFailed', message: `${where} answered HTTP ${status}` });

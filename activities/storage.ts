@@ -4,7 +4,7 @@ import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
 import type { Config } from '../src/config.js';
 import { gradeAbove, skipped, type CheckResult } from '../src/domain/checks.js';
-import type { RetentionRequest, RetentionResult } from '../src/domain/retention.js';
+import { retentionSkipped, type RetentionRequest, type RetentionResult } from '../src/domain/retention.js';
 import type { Thresholds } from '../src/domain/thresholds.js';
 import type { MaintenanceMetrics } from '../src/metrics.js';
 
@@ -62,30 +62,28 @@ export async function applyRetention(
   onProgress: () => void = () => undefined,
 ): Promise<RetentionResult> {
   const cutoffMs = Date.parse(olderThan);
-  const result: RetentionResult = {
-    rule: rule.name, directory: rule.directory, mode, status: 'done', matched: 0, keptNewest: 0, expired: 0, expiredBytes: 0, sample: [], deleted: 0, failed: [],
-  };
   if (Number.isNaN(cutoffMs)) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `olderThan: ${JSON.stringify(olderThan)} is not a timestamp` });
   const dir = await stat(rule.directory).catch((err: NodeJS.ErrnoException) => err);
-  if (dir instanceof Error) return { ...result, status: 'skipped', reason: dir.code === 'ENOENT' ? `${rule.directory} does not exist` : `cannot read ${rule.directory}: ${dir.message}` };
-  if (!dir.isDirectory()) return { ...result, status: 'skipped', reason: `${rule.directory} is not a directory` };
+  if (dir instanceof Error) return retentionSkipped(rule, mode, dir.code === 'ENOENT' ? `${rule.directory} does not exist` : `cannot read ${rule.directory}: ${dir.message}`);
+  if (!dir.isDirectory()) return retentionSkipped(rule, mode, `${rule.directory} is not a directory`);
 
   let files: FoundFile[];
   try {
     files = await matchingFiles(rule.directory, new RegExp(rule.pattern), rule.recursive, onProgress);
   } catch (err) {
-    return { ...result, status: 'skipped', reason: `cannot list ${rule.directory}: ${(err as Error).message}` };
+    return retentionSkipped(rule, mode, `cannot list ${rule.directory}: ${(err as Error).message}`);
   }
   // Newest first; ties broken by path so every attempt selects the same files.
   files.sort((a, b) => b.mtimeMs - a.mtimeMs || a.path.localeCompare(b.path));
   const expired = files.filter((f, i) => i >= rule.keepNewest && f.mtimeMs < cutoffMs);
-  Object.assign(result, {
+  const result: RetentionResult = {
+    rule: rule.name, directory: rule.directory, mode, status: 'done', deleted: 0, failed: [],
     matched: files.length,
     keptNewest: files.slice(0, rule.keepNewest).filter((f) => f.mtimeMs < cutoffMs).length,
     expired: expired.length,
     expiredBytes: expired.reduce((sum, f) => sum + f.bytes, 0),
     sample: expired.slice(0, SAMPLE_SIZE).map((f) => f.path),
-  });
+  };
   if (mode === 'report') return result;
 
   for (const [i, f] of expired.entries()) {

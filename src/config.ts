@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, type HttpTarget } from './domain/http-target.js';
 import { SQL_IDENTIFIER } from './domain/identifiers.js';
-import { RetentionRuleSchema } from './domain/retention.js';
+import { regexSchema, RetentionRuleSchema } from './domain/retention.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
 import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
 
@@ -92,10 +92,7 @@ const FileConfigSchema = z
         backup: z
           .object({
             directory: z.string().startsWith('/', 'expected an absolute path'),
-            pattern: z
-              .string()
-              .refine((p) => { try { new RegExp(p); return true; } catch { return false; } }, 'not a valid regular expression')
-              .default('\\.(dump|sql|sql\\.gz|tar|tar\\.gz)$'),
+            pattern: regexSchema.default('\\.(dump|sql|sql\\.gz|tar|tar\\.gz)$'),
           })
           .strict()
           .optional(),

@@ -44,7 +44,7 @@ export async function storageCleanup(rawInput?: StorageCleanupInput): Promise<Ru
     const backups = plan.backupRetention;
     if (backups) {
       results.push(await run.step('backup retention', () => waits.pruneDatabaseBackups({
-        olderThan: cutoff(backups.olderThanDays), olderThanDays: backups.olderThanDays, keepNewest: backups.keepNewest, mode: input.mode,
+        olderThan: cutoff(backups.olderThanDays), keepNewest: backups.keepNewest, mode: input.mode,
       }), graded));
     }
     const diskAfter = input.mode === 'delete' ? await run.checkStep('disk usage after', () => reads.checkDiskUsage(plan.diskPaths, plan.thresholds)) : diskBefore;

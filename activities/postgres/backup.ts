@@ -4,7 +4,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, writeFile } from 'nod
 import { delimiter, join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
-import type { RetentionResult } from '../../src/domain/retention.js';
+import { retentionSkipped, type RetentionResult } from '../../src/domain/retention.js';
 import { isExecutable } from '../../src/executables.js';
 import { applyRetention, heartbeat } from '../storage.js';
 import { inTransaction, resolveTimeouts, type Timeouts } from './sql.js';
@@ -151,6 +151,12 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
     }
   }
 
+  async function verifyNewest(maxAgeHours: number): Promise<BackupVerification> {
+    const newest = await newestDump(directory());
+    if (!newest) return { status: 'missing', detail: `no *${DUMP_SUFFIX} backup in ${directory()}` };
+    return verify(newest, maxAgeHours);
+  }
+
   return {
     /** pg_dump -Fc of the snapshot whose exact row counts go into the manifest beside it. */
     async createDatabaseBackup(request: { timeoutMs?: number } = {}): Promise<BackupFile & { durationMs: number; tables: number }> {
@@ -196,9 +202,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
 
     /** Seed: "Verify backup integrity": the newest dump exists, is not empty, is young enough and pg_restore can read its catalogue. */
     async verifyNewestBackup(request: { maxAgeHours: number }): Promise<BackupVerification> {
-      const newest = await newestDump(directory());
-      if (!newest) return { status: 'missing', detail: `no *${DUMP_SUFFIX} backup in ${directory()}` };
-      return verify(newest, request.maxAgeHours);
+      return verifyNewest(request.maxAgeHours);
     },
 
     /**
@@ -206,19 +210,13 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
      * older than the cutoff, always keeping the newest `keepNewest` (at least one), and only once the
      * newest dump is readable: with no good backup, every older one might be the one to restore.
      */
-    async pruneDatabaseBackups(request: { olderThan: string; olderThanDays: number; keepNewest: number; mode: 'report' | 'delete' }): Promise<RetentionResult> {
+    async pruneDatabaseBackups(request: { olderThan: string; keepNewest: number; mode: 'report' | 'delete' }): Promise<RetentionResult> {
       const rule = {
-        name: 'database-backups', directory: directory(), olderThanDays: request.olderThanDays, keepNewest: Math.max(1, request.keepNewest), recursive: false,
+        name: 'database-backups', directory: directory(), keepNewest: Math.max(1, request.keepNewest), recursive: false,
         pattern: `^${databaseName.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}-.*\\${DUMP_SUFFIX}$`,
       };
-      const newest = await newestDump(rule.directory);
-      const integrity = newest && (await verify(newest, Number.POSITIVE_INFINITY));
-      if (integrity?.status !== 'ok') {
-        return {
-          rule: rule.name, directory: rule.directory, mode: request.mode, status: 'skipped', matched: 0, keptNewest: 0, expired: 0, expiredBytes: 0, sample: [], deleted: 0, failed: [],
-          reason: `keeping every backup: ${integrity?.detail ?? `no *${DUMP_SUFFIX} backup in ${rule.directory}`}`,
-        };
-      }
+      const integrity = await verifyNewest(Number.POSITIVE_INFINITY);
+      if (integrity.status !== 'ok') return retentionSkipped(rule, request.mode, `keeping every backup: ${integrity.detail}`);
       return applyRetention({ rule, olderThan: request.olderThan, mode: request.mode }, (file) => [`${file}${MANIFEST_SUFFIX}`], heartbeat);
     },
 

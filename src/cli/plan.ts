@@ -97,7 +97,7 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
         const cutoff = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
         const results = await Promise.all(storage.rules.map((rule) => a.applyRetentionRule({ rule, olderThan: cutoff(rule.olderThanDays), mode: 'report' })));
         const backups = storage.backupRetention;
-        if (backups) results.push(await a.pruneDatabaseBackups({ olderThan: cutoff(backups.olderThanDays), ...backups, mode: 'report' }));
+        if (backups) results.push(await a.pruneDatabaseBackups({ olderThan: cutoff(backups.olderThanDays), keepNewest: backups.keepNewest, mode: 'report' }));
         lines.push(...results.map(retentionCheck).map((c) => `${c.target}: ${c.detail}`));
         if (!backups) lines.push('database-backups: no backup directory configured');
         if (storage.rules.length === 0) lines.push('file retention: no rule configured (config `retention`): no file is deleted');

@@ -2,7 +2,8 @@
 import { z } from 'zod';
 import type { CheckResult } from './checks.js';
 
-const regex = z.string().min(1).refine((p) => {
+/** A regular expression given as a string (config): rejected at load when it does not compile. */
+export const regexSchema = z.string().min(1).refine((p) => {
   try {
     new RegExp(p);
     return true;
@@ -25,7 +26,7 @@ export const RetentionRuleSchema = z
       .refine((d) => d.replace(/\/+$/, '') !== '', 'refusing to clean the root directory')
       .refine((d) => !d.split('/').includes('..'), 'no ".." segments'),
     /** Regular expression tested against the file name (not the path). */
-    pattern: regex,
+    pattern: regexSchema,
     olderThanDays: z.number().positive(),
     /** The newest N matching files stay whatever their age (e.g. the last logs of a quiet service). */
     keepNewest: z.number().int().min(0).default(0),
@@ -36,7 +37,8 @@ export const RetentionRuleSchema = z
 export type RetentionRule = z.output<typeof RetentionRuleSchema>;
 
 export interface RetentionRequest {
-  rule: RetentionRule;
+  /** The rule's olderThanDays has become `olderThan`. */
+  rule: Omit<RetentionRule, 'olderThanDays'>;
   /** ISO timestamp fixed once by the workflow, so a retried attempt selects the same files. */
   olderThan: string;
   /** report: list exactly what would go and delete nothing. */
@@ -60,6 +62,11 @@ export interface RetentionResult {
   sample: string[];
   deleted: number;
   failed: { file: string; error: string }[];
+}
+
+/** The result of a rule that could not run: nothing matched, nothing deleted, and why. */
+export function retentionSkipped(rule: Pick<RetentionRule, 'name' | 'directory'>, mode: RetentionRequest['mode'], reason: string): RetentionResult {
+  return { rule: rule.name, directory: rule.directory, mode, status: 'skipped', reason, matched: 0, keptNewest: 0, expired: 0, expiredBytes: 0, sample: [], deleted: 0, failed: [] };
 }
 
 const MiB = 1024 * 1024;

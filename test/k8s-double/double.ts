@@ -406,7 +406,8 @@ export class KubeDouble {
   /** Stored objects are replaced on every write, never changed in place: events can share them. */
   private emit(type: WatchEventType, t: ResourceType, object: Obj): void {
     this.events.push({ resourceVersion: Number(object.metadata.resourceVersion), type, t, object });
-    if (this.events.length > WATCH_CACHE_SIZE) this.events.splice(0, this.events.length - WATCH_CACHE_SIZE);
+    // Trimmed in chunks: shifting the whole cache on every write would make each write O(cache).
+    if (this.events.length > 2 * WATCH_CACHE_SIZE) this.events.splice(0, this.events.length - WATCH_CACHE_SIZE);
     for (const w of this.watchers) if (w.t === t) this.send(w, type, object);
   }
 
