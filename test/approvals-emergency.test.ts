@@ -163,6 +163,12 @@ describe('emergency maintenance behind approvals (Slack bridge, CLI, temporal CL
     await withBridge(async ({ client, taskQueue, config }) => {
       const env = { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), TASK_QUEUE: taskQueue, MAINT_CONFIG: config.configFile!, DATABASE_URL: config.databaseUrl };
       const before = replicas();
+      const anonymous: NodeJS.ProcessEnv = { ...env };
+      delete anonymous.USER;
+      delete anonymous.MAINT_APPROVER;
+      const nobody = await exec(process.execPath, ['bin/maint.js', 'emergency', 'start', '--reason', 'runaway batch job', '--severity', 'critical',
+        '--action', 'scale-deployment deployment=trixtech-backend replicas=5'], { env: anonymous }).catch((e: { code: number; stderr: string }) => e);
+      expect(nobody).toMatchObject({ code: 1, stderr: 'maint: say who you are: --requested-by <name> (or set MAINT_APPROVER)\n' });
       const started = await exec(process.execPath, ['bin/maint.js', 'emergency', 'start', '--reason', 'runaway batch job', '--severity', 'critical',
         '--action', 'scale-deployment deployment=trixtech-backend replicas=5', '--requested-by', 'alice'], { env });
       const workflowId = /^(emergency-\S+) started; waiting for approval$/m.exec(started.stdout)?.[1];

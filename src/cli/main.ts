@@ -59,9 +59,9 @@ export function parseAction(spec: string, previous: unknown[] = []): unknown[] {
   return [...previous, action];
 }
 
-function approverIdentity(value: string | undefined): string {
+function approverIdentity(value: string | undefined, flag = '--as'): string {
   const who = value ?? process.env.MAINT_APPROVER ?? process.env.USER;
-  if (!who) throw new CliError('say who you are: --as <approver> (or set MAINT_APPROVER)');
+  if (!who) throw new CliError(`say who you are: ${flag} <name> (or set MAINT_APPROVER)`);
   return who;
 }
 
@@ -146,7 +146,7 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
     .option('--requested-by <name>', 'who asks (default: MAINT_APPROVER or USER); cannot approve alone')
     .action(async (opts: { reason: string; severity: string; action: unknown[]; requestedBy?: string }) => {
       const config = io.config();
-      const parsed = EmergencyInput.safeParse({ reason: opts.reason, severity: opts.severity, requestedBy: approverIdentity(opts.requestedBy), actions: opts.action });
+      const parsed = EmergencyInput.safeParse({ reason: opts.reason, severity: opts.severity, requestedBy: approverIdentity(opts.requestedBy, '--requested-by'), actions: opts.action });
       if (!parsed.success) {
         throw new CliError(`invalid emergency request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
