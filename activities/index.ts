@@ -1,5 +1,6 @@
 import type { Clients } from '../src/clients.js';
 import type { Config } from '../src/config.js';
+import { createApprovalActivities } from './approvals.js';
 import { createHttpActivities } from './http.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
 import { createPostgresActivities } from './postgres/index.js';
@@ -22,6 +23,7 @@ export function databaseLabel(url: string): string {
 export function createActivities(clients: Clients, config: Config) {
   const label = databaseLabel(config.databaseUrl);
   return {
+    ...createApprovalActivities({ approvals: config.approvals }),
     ...createTargetActivities({ config, databaseLabel: label, kubernetesConfigured: clients.kube !== null }),
     ...createHttpActivities({ cacheClearTokens: config.cacheClearTokens }),
     ...createStorageActivities({ metrics: clients.metrics }),

@@ -106,6 +106,9 @@ export async function listRuns(pool: pg.Pool, filter: RunFilter = {}): Promise<R
   return rows;
 }
 
+/** Ignored decisions listed one by one in the weekly audit; the rest are counted. */
+const MAX_AUDITED_ATTEMPTS = 100;
+
 export function createReportActivities({ reports, metrics }: { reports: pg.Pool; metrics?: MaintenanceMetrics }) {
   let schemaReady: Promise<void> | undefined;
   const ready = () => (schemaReady ??= ensureReportSchema(reports).catch((err) => { schemaReady = undefined; throw err; }));
@@ -223,8 +226,9 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
     },
 
     /**
-     * Audit of our own approval log: every decision recorded in run reports in [since, until),
-     * and the ones that were refused (not on the allow-list), which deserve a look.
+     * Audit of our own approval log: every decision recorded in run reports in [since, until), and
+     * every one that was ignored (unsigned, forged, replayed, expired, for another run or plan, not
+     * an approver, the requester's own): each is someone trying to decide who could not.
      */
     async auditApprovalLog(since: string, until: string): Promise<CheckResult[]> {
       await ready();
@@ -234,15 +238,16 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
           WHERE r.started_at >= $1 AND r.started_at < $2 ORDER BY r.started_at`,
         [since, until],
       );
-      const refused = rows.filter((r) => r.ignored === 'not on the approver allow-list');
+      const ignored = rows.filter((r) => r.ignored);
       const counted = rows.filter((r) => !r.ignored);
-      const findings: CheckResult[] = refused.map((r) => ({
-        check: 'approval-log', target: r.approver, status: 'warn', threshold: 'only allow-listed approvers decide',
-        detail: `${r.approver} tried to ${r.decision} ${r.kind} ${r.workflowId} via ${r.via ?? 'unknown path'}: refused, not on the allow-list`,
+      const findings: CheckResult[] = ignored.slice(0, MAX_AUDITED_ATTEMPTS).map((r) => ({
+        check: 'approval-log', target: r.approver, status: 'warn', threshold: 'only proven, allow-listed approvers decide',
+        detail: `${r.approver} tried to ${r.decision} ${r.kind} ${r.workflowId} via ${r.via ?? 'unknown path'}: ignored, ${r.ignored}`,
       }));
       findings.push({
         check: 'approval-log', target: 'decisions', status: 'ok', value: counted.length, unit: 'decisions',
-        detail: `${counted.length} counted decision(s) by ${[...new Set(counted.map((r) => r.approver))].join(', ') || 'nobody'}; ${refused.length} refused`,
+        detail: `${counted.length} counted decision(s) by ${[...new Set(counted.map((r) => r.approver))].join(', ') || 'nobody'}; ${ignored.length} ignored`
+          + (ignored.length > MAX_AUDITED_ATTEMPTS ? ` (the first ${MAX_AUDITED_ATTEMPTS} listed)` : ''),
       });
       return findings;
     },

@@ -1,17 +1,21 @@
-// The approval bridge: Slack buttons and the `/maint` slash command become the same `approve` /
-// `reject` signals that `maint approve` and `temporal workflow signal` send. Every request is
-// verified against Slack's signing secret (stale or forged: 401), mapped to an approver on the
-// workflow kind's allow-list (anyone else: 403), and answered with the outcome.
+// The approval bridge: Slack buttons and the `/maint` slash command become the same signed `decide`
+// Update that `maint approve` sends. Every request is verified against Slack's signing secret
+// (stale or forged: 401) and mapped to an approver on the workflow kind's allow-list (anyone else:
+// 403); Slack is acknowledged at once, then the bridge signs a statement for that person with its
+// own Ed25519 key (which the worker checks), sends it, and posts the verdict to the response_url.
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import rateLimit from '@fastify/rate-limit';
 import { verifySlackRequest } from '@slack/bolt';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { loadConfigOrExit, type Config } from './config.js';
+import { DecisionError, describeVerdict, pendingApproval, sendDecision } from './decisions.js';
 import type { RunStatus } from './domain/run.js';
 import { createLogger, type Logger } from './logger.js';
+import { KeyError, parsePrivateKey, signStatement, type SigningKey } from './signing.js';
 import { connectClient } from './temporal.js';
-import { approveSignal, rejectSignal, statusQuery } from '../workflows/lib/definitions.js';
+import { statusQuery } from '../workflows/lib/definitions.js';
 
 const GATED_KINDS = ['emergencyMaintenance', 'annualUpgrade'] as const;
 type GatedKind = (typeof GATED_KINDS)[number];
@@ -30,6 +34,18 @@ class HttpError extends Error {
 
 type Decision = { verb: 'approve'; comment?: string } | { verb: 'reject'; reason: string };
 
+/** The bridge's private key, from BRIDGE_SIGNING_KEY or the file BRIDGE_SIGNING_KEY_FILE names; none: decisions get 503. */
+export function loadBridgeKey(config: Config): SigningKey | undefined {
+  const text = config.bridge.signingKey ?? (config.bridge.signingKeyFile ? readFileSync(config.bridge.signingKeyFile, 'utf8') : undefined);
+  if (text === undefined) return undefined;
+  try {
+    return parsePrivateKey(text);
+  } catch (err) {
+    if (err instanceof KeyError) throw new KeyError(`bridge signing key: ${err.message}`);
+    throw err;
+  }
+}
+
 function describeStatus(workflowId: string, s: RunStatus): string {
   const counted = s.approvals.filter((a) => !a.ignored);
   return [
@@ -40,7 +56,13 @@ function describeStatus(workflowId: string, s: RunStatus): string {
 }
 
 export async function createBridge({ config, client, logger }: BridgeDeps): Promise<FastifyInstance> {
+  const key = loadBridgeKey(config);
   const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  // Decisions still being signed and sent after Slack was acknowledged; closing waits for them.
+  const inFlight = new Set<Promise<void>>();
+  app.addHook('onClose', async () => {
+    await Promise.allSettled([...inFlight]);
+  });
   // Approvals are human-paced; a flood (forged or replayed requests, a looping client) is refused
   // per source address before its body is read or its signature computed.
   await app.register(rateLimit, {
@@ -88,12 +110,40 @@ export async function createBridge({ config, client, logger }: BridgeDeps): Prom
     return { approver, kind };
   }
 
-  async function decide(workflowId: string, approver: string, decision: Decision, via: string): Promise<string> {
-    const handle = client.workflow.getHandle(workflowId);
-    if (decision.verb === 'approve') await handle.signal(approveSignal, { approver, comment: decision.comment, via });
-    else await handle.signal(rejectSignal, { approver, reason: decision.reason, via });
-    const verb = decision.verb === 'approve' ? ':white_check_mark: Approved' : ':no_entry: Rejected';
-    return `${verb} by ${approver} via ${via}${decision.verb === 'reject' ? `: ${decision.reason}` : decision.comment ? `: ${decision.comment}` : ''}`;
+  /** Signs the decision for this verified Slack user, for the run and plan as they are now, and returns the verdict as text. */
+  async function decide(workflowId: string, approver: string, slackUser: string, decision: Decision, via: 'slack' | 'slash-command'): Promise<string> {
+    const what = `${decision.verb === 'approve' ? 'Approval' : 'Rejection'} by ${approver} via ${via}`;
+    try {
+      const { runId, approval } = await pendingApproval(client, workflowId);
+      const proof = signStatement({
+        decision: decision.verb, workflowId, runId, planHash: approval.planHash, principal: approver, slackUser, via,
+        comment: decision.verb === 'reject' ? decision.reason : decision.comment,
+      }, key!);
+      const verdict = await sendDecision(client, workflowId, runId, proof);
+      const icon = verdict.verdict === 'ignored' ? ':warning:' : decision.verb === 'approve' ? ':white_check_mark:' : ':no_entry:';
+      const said = decision.verb === 'reject' ? `: ${decision.reason}` : decision.comment ? `: ${decision.comment}` : '';
+      return `${icon} ${what}${said} ${describeVerdict(verdict)}`;
+    } catch (err) {
+      if (err instanceof DecisionError) return `:warning: ${what} not delivered: ${err.message}`;
+      logger.error({ workflowId, err: (err as Error).message }, 'decision could not be sent');
+      return `:warning: ${what} not delivered: ${(err as Error).message.split('\n')[0]}`;
+    }
+  }
+
+  /** Slack wants an answer within 3 s: acknowledge now, deliver the verdict to the response_url when it is known. */
+  function decideLater(workflowId: string, approver: string, slackUser: string, decision: Decision, via: 'slack' | 'slash-command', responseUrl: string | undefined): void {
+    const task = decide(workflowId, approver, slackUser, decision, via)
+      .then(async (text) => {
+        logger.info({ workflowId, approver, via, verdict: text.slice(0, 200) }, 'decision sent');
+        await updateSlackMessage(responseUrl, text);
+      })
+      .catch((err: Error) => logger.error({ err: err.message }, 'verdict could not be posted'))
+      .finally(() => inFlight.delete(task));
+    inFlight.add(task);
+  }
+
+  function requireKey(): void {
+    if (!key) throw new HttpError(503, 'the bridge has no signing key (BRIDGE_SIGNING_KEY_FILE); refusing to relay unsigned decisions');
   }
 
   async function updateSlackMessage(responseUrl: string | undefined, text: string): Promise<void> {
@@ -117,7 +167,7 @@ export async function createBridge({ config, client, logger }: BridgeDeps): Prom
     return reply.code(500).send({ error: 'internal error' });
   }
 
-  app.get('/healthz', async () => ({ ok: true, signingSecretConfigured: Boolean(config.slack.signingSecret) }));
+  app.get('/healthz', async () => ({ ok: true, signingSecretConfigured: Boolean(config.slack.signingSecret), signingKey: key?.fingerprint ?? null }));
 
   app.post('/slack/interactions', limited, async (req, reply) => {
     try {
@@ -132,10 +182,11 @@ export async function createBridge({ config, client, logger }: BridgeDeps): Prom
       if (payload.type !== 'block_actions' || !action || !['approve', 'reject'].includes(action.action_id ?? '') || !action.value) {
         throw new HttpError(400, 'expected a block_actions payload with an approve or reject button');
       }
-      const { approver } = await authorize(payload.user?.id ?? '', action.value);
+      const user = payload.user?.id ?? '';
+      const { approver } = await authorize(user, action.value);
+      requireKey();
       const decision: Decision = action.action_id === 'approve' ? { verb: 'approve' } : { verb: 'reject', reason: 'rejected in Slack' };
-      const text = await decide(action.value, approver, decision, 'slack');
-      await updateSlackMessage(payload.response_url, text);
+      decideLater(action.value, approver, user, decision, 'slack', payload.response_url);
       return reply.code(200).send();
     } catch (err) {
       return fail(reply, err);
@@ -157,8 +208,10 @@ export async function createBridge({ config, client, logger }: BridgeDeps): Prom
       const words = rest.join(' ');
       if (verb === 'reject' && !words) throw new HttpError(400, 'a rejection needs a reason: /maint reject <workflowId> <reason>');
       const { approver } = await authorize(user, workflowId);
+      requireKey();
       const decision: Decision = verb === 'approve' ? { verb: 'approve', comment: words || undefined } : { verb: 'reject', reason: words };
-      return reply.send({ response_type: 'in_channel', text: await decide(workflowId, approver, decision, 'slash-command') });
+      decideLater(workflowId, approver, user, decision, 'slash-command', form.get('response_url') ?? undefined);
+      return reply.send({ response_type: 'ephemeral', text: `${verb === 'approve' ? 'Approval' : 'Rejection'} by ${approver} received; the verdict follows here.` });
     } catch (err) {
       return fail(reply, err);
     }
@@ -173,7 +226,10 @@ async function main(): Promise<void> {
   const client = await connectClient(config);
   const app = await createBridge({ config, client, logger });
   await app.listen({ host: config.bridge.host, port: config.bridge.port });
-  logger.info({ port: config.bridge.port, signingSecret: config.slack.signingSecret ? 'configured' : 'missing: every Slack request is refused' }, 'approval bridge listening');
+  logger.info({
+    port: config.bridge.port, signingSecret: config.slack.signingSecret ? 'configured' : 'missing: every Slack request is refused',
+    signingKey: loadBridgeKey(config)?.fingerprint ?? 'missing: decisions are refused (503)',
+  }, 'approval bridge listening');
   const stop = async () => {
     await app.close();
     await client.connection.close();

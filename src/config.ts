@@ -5,6 +5,7 @@ import { SQL_IDENTIFIER } from './domain/identifiers.js';
 import { regexSchema, RetentionRuleSchema } from './domain/retention.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
 import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
+import { KeyError, parsePublicKey } from './signing.js';
 
 /**
  * One schema for the whole runtime configuration: environment variables for connections and
@@ -31,14 +32,45 @@ const ApprovalKindSchema = z
   .strict()
   .refine((k) => new Set(k.approvers).size >= k.required, { message: 'fewer distinct approvers than required', path: ['approvers'] });
 
+/** An OpenSSH ssh-ed25519 public key line; refused here when it does not parse. */
+const publicKeyLine = z.string().superRefine((line, ctx) => {
+  try {
+    parsePublicKey(line);
+  } catch (err) {
+    if (!(err instanceof KeyError)) throw err;
+    ctx.addIssue({ code: 'custom', message: err.message });
+  }
+});
+
 export const ApprovalsSchema = z
   .object({
     emergencyMaintenance: ApprovalKindSchema.default({ approvers: ['oncall-lead', 'sre-lead'], required: 1 }),
     annualUpgrade: ApprovalKindSchema.default({ approvers: ['engineering-director', 'sre-lead', 'cto'], required: 2 }),
     /** Slack user id → approver name, for the approval bridge. */
     slackUsers: z.record(z.string().regex(/^[UW][A-Z0-9]+$/, 'expected a Slack user id like U012ABCDEF'), approverName).default({}),
+    /** Person → their OpenSSH ed25519 public keys; several rotate, a removed one is revoked. */
+    operatorKeys: z.record(approverName, z.array(publicKeyLine).max(20)).default({}),
+    /** The approval bridge's public keys (statements it signs for verified Slack users). */
+    bridgeKeys: z.array(publicKeyLine).max(20).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((a, ctx) => {
+    // One key, one signer: a key shared by two people (or by a person and the bridge) proves nobody.
+    const owners = new Map<string, string>();
+    const claim = (line: string, owner: string, path: (string | number)[]) => {
+      let fingerprint: string;
+      try {
+        fingerprint = parsePublicKey(line).fingerprint;
+      } catch {
+        return;
+      }
+      const previous = owners.get(fingerprint);
+      if (previous && previous !== owner) ctx.addIssue({ code: 'custom', path, message: `key ${fingerprint} is already listed for ${previous}` });
+      owners.set(fingerprint, owner);
+    };
+    a.bridgeKeys.forEach((line, i) => claim(line, 'the bridge', ['bridgeKeys', i]));
+    for (const [person, lines] of Object.entries(a.operatorKeys)) lines.forEach((line, i) => claim(line, person, ['operatorKeys', person, i]));
+  });
 export type Approvals = z.infer<typeof ApprovalsSchema>;
 const sqlIdentifier = z.string().regex(SQL_IDENTIFIER, 'expected a plain SQL identifier (letters, digits, "_")');
 
@@ -157,6 +189,9 @@ const EnvSchema = z.object({
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
   BRIDGE_HOST: z.string().min(1).default('0.0.0.0'),
   BRIDGE_PORT: port.default(3000),
+  /** The bridge's Ed25519 private key (OpenSSH or PKCS#8 PEM): a file, or the key itself. Secret. */
+  BRIDGE_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  BRIDGE_SIGNING_KEY: z.string().min(1).optional(),
   /** Slack requests per source address and minute before the bridge answers 429. */
   BRIDGE_RATE_LIMIT_PER_MINUTE: z.coerce.number().int().min(1).max(100_000).default(120),
   /** The bridge posts outcomes only to response URLs under this prefix (Slack's), never elsewhere. */
@@ -184,7 +219,7 @@ export interface Config {
   reportDatabaseUrl: string;
   slack: { webhookUrl?: string; alertWebhookUrl?: string; signingSecret?: string };
   metrics: { host: string; port: number; sdkPort: number };
-  bridge: { host: string; port: number; responseUrlPrefix: string; rateLimitPerMinute: number };
+  bridge: { host: string; port: number; responseUrlPrefix: string; rateLimitPerMinute: number; signingKeyFile?: string; signingKey?: string };
   /** Links in Slack messages point here. */
   temporalUiUrl: string;
   approvals: Approvals;
@@ -259,7 +294,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     reportDatabaseUrl: e.MAINT_DATABASE_URL,
     slack: { webhookUrl: e.SLACK_WEBHOOK_URL, alertWebhookUrl: e.SLACK_ALERT_WEBHOOK_URL, signingSecret: e.SLACK_SIGNING_SECRET },
     metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, sdkPort: e.SDK_METRICS_PORT },
-    bridge: { host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX, rateLimitPerMinute: e.BRIDGE_RATE_LIMIT_PER_MINUTE },
+    bridge: { host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX, rateLimitPerMinute: e.BRIDGE_RATE_LIMIT_PER_MINUTE,
+      signingKeyFile: e.BRIDGE_SIGNING_KEY_FILE, signingKey: e.BRIDGE_SIGNING_KEY,
+    },
     temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
     approvals: f.approvals,
     security: f.security,

@@ -30,7 +30,8 @@ describe('weeklySecurityReview', () => {
       workflowId: 'emergency-old', runId: 'r', kind: 'emergencyMaintenance', target: 'x', outcome: 'ok',
       startedAt: new Date(Date.now() - 86_400_000).toISOString(), finishedAt: new Date().toISOString(), summary: 's', checks: [], steps: [],
       approvals: [
-        { decision: 'approve', approver: 'mallory', at: new Date().toISOString(), via: 'temporal-cli', ignored: 'not on the approver allow-list' },
+        { decision: 'approve', approver: 'mallory', at: new Date().toISOString(), via: 'temporal-cli', ignored: 'not an approver (allowed: sre-lead)' },
+        { decision: 'approve', approver: 'sre-lead (unverified)', at: new Date().toISOString(), via: 'temporal-cli', ignored: 'no proof: the decision is unsigned' },
         { decision: 'approve', approver: 'sre-lead', at: new Date().toISOString(), via: 'slack' },
       ],
     });
@@ -42,7 +43,7 @@ describe('weeklySecurityReview', () => {
     expectAllGranted(served);
   });
 
-  it('flags the expiring certificate, the rogue superuser, the human cluster-admin, mutable image tags and refused approvals', async () => {
+  it('flags the expiring certificate, the rogue superuser, the human cluster-admin, mutable image tags and ignored approval attempts', async () => {
     const report = await stack.withBridge(async ({ client, taskQueue }) => {
       const handle = await client.workflow.start(weeklySecurityReview, { taskQueue, workflowId: uniqueId('weekly-security-review'), args: [{}] });
       const result = await handle.result();
@@ -58,8 +59,9 @@ describe('weeklySecurityReview', () => {
     expect(find('image-tag', 'default/trixtech-frontend')).toMatchObject({ status: 'warn' });
     expect(find('image-tag', 'default/trixtech-worker')).toMatchObject({ status: 'warn' });
     expect(find('image-tag', 'default/trixtech-backend')).toMatchObject({ status: 'ok' });
-    expect(find('approval-log', 'mallory')?.detail).toContain('refused');
-    expect(find('approval-log', 'decisions')?.value).toBe(1);
+    expect(find('approval-log', 'mallory')?.detail).toContain('ignored, not an approver');
+    expect(find('approval-log', 'sre-lead (unverified)')?.detail).toBe('sre-lead (unverified) tried to approve emergencyMaintenance emergency-old via temporal-cli: ignored, no proof: the decision is unsigned');
+    expect(find('approval-log', 'decisions')).toMatchObject({ value: 1, detail: '1 counted decision(s) by sre-lead; 2 ignored' });
     expect(report.outcome).toBe('critical');
     // A critical finding alerts.
     expect(stack.slack.postsTo('/alert').some((p) => p.body.text?.includes(rogue))).toBe(true);

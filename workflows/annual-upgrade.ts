@@ -85,11 +85,13 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
 
     run.phase = 'awaiting approval';
     const policy = await calls.resolveApprovalPolicy('annualUpgrade');
-    const gate = new ApprovalGate(run, { approvers: policy.approvers, required: policy.required });
+    const gate = new ApprovalGate(run, { approvers: policy.approvers, required: policy.required }, {
+      kind: 'annualUpgrade', actions: plan, window: { start: windowStart.toISOString(), end: windowEnd.toISOString() },
+    });
     await run.step('wait until the approval lead time', () => sleepUntil(new Date(windowStart.getTime() - input.approvalLeadTime)));
     const request = {
       workflowId, kind: 'annualUpgrade', title: `Annual maintenance window ${windowStart.toISOString().slice(0, 10)} (one-week notice)`, plan,
-      approvers: policy.approvers, required: policy.required, deadline: windowStart.toISOString(),
+      planHash: run.approval?.planHash, approvers: policy.approvers, required: policy.required, deadline: windowStart.toISOString(),
       uiUrl: `${policy.temporalUiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`,
     };
     await run.step('request approval', () => calls.postSlackMessage(approvalRequestMessage(request)));

@@ -1,10 +1,10 @@
-import { ApplicationFailure, executeChild, sleep, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, executeChild, patched, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Skipped } from '../activities/kubernetes/index.js';
-import { APPROVAL_TIMING, EmergencyInput, describeAction, type EmergencyAction } from '../src/domain/emergency.js';
+import { APPROVAL_TIMING, EmergencyInput, emergencyPlan, type EmergencyAction } from '../src/domain/emergency.js';
 import { approvalRequestMessage } from '../src/domain/format.js';
 import type { RunReport } from '../src/domain/run.js';
 import { dailyHealthCheck } from './daily-health-check.js';
-import { ApprovalGate } from './lib/approval.js';
+import { ApprovalGate, verifyRequester } from './lib/approval.js';
 import { calls, heavy, waits } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
@@ -93,7 +93,8 @@ async function execute(a: EmergencyAction, saga: Compensations, restartedAt: str
 export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<RunReport> {
   const input = parseInput(EmergencyInput, rawInput, 'emergencyMaintenance');
   const { workflowId, namespace } = workflowInfo();
-  const plan = input.actions.map(describeAction);
+  const approvalPlan = emergencyPlan(input.actions);
+  const plan = approvalPlan.actions;
   const run = new MaintenanceRun('emergencyMaintenance', [...new Set(input.actions.map((a) => ('node' in a ? a.node : 'deployment' in a ? a.deployment : 'database')))].join(','));
   const saga = new Compensations(run);
   // Fixed once in history so a retried restart is recognised as the same restart.
@@ -103,8 +104,12 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
   const report = await runWithCompensations(run, saga, async () => {
     run.phase = 'assessment';
     await run.step('check the targets exist', () => checkTargetsExist(input.actions));
+    // Since signed approvals, the requester is whoever signed the request, never a typed name.
+    const requester = patched('signed-approvals')
+      ? await run.step('verify the requester', () => verifyRequester(input.requestProof, approvalPlan, input.requestedBy, 'emergencyMaintenance'))
+      : input.requestedBy;
     const policy = await calls.resolveApprovalPolicy('emergencyMaintenance');
-    const gate = new ApprovalGate(run, { approvers: policy.approvers, required: policy.required, requester: input.requestedBy });
+    const gate = new ApprovalGate(run, { approvers: policy.approvers, required: policy.required, requester }, approvalPlan);
     const assessment = await run.step('health snapshot', () => executeChild(dailyHealthCheck, {
       workflowId: `${workflowId}-assessment`, args: [{ reason: `emergency assessment: ${input.reason}` }],
     }), (r) => (r.outcome === 'critical' || r.outcome === 'warn' ? r.outcome : 'ok'));
@@ -112,8 +117,8 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
     run.phase = 'approval';
     const timing = input.approval ?? APPROVAL_TIMING[input.severity];
     const request = {
-      workflowId, kind: 'emergencyMaintenance', title: `[${input.severity}] ${input.reason} (requested by ${input.requestedBy}; assessment: ${assessment.outcome})`,
-      plan, approvers: policy.approvers, required: policy.required, requester: input.requestedBy,
+      workflowId, kind: 'emergencyMaintenance', title: `[${input.severity}] ${input.reason} (requested by ${requester}; assessment: ${assessment.outcome})`,
+      plan, planHash: run.approval?.planHash, approvers: policy.approvers, required: policy.required, requester,
       deadline: new Date(Date.now() + timing.timeoutSeconds * 1000).toISOString(),
       uiUrl: `${policy.temporalUiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`,
     };

@@ -8,8 +8,11 @@ import { ConfigError, loadConfig, type Config } from '../config.js';
 import { OUTCOMES, type RunStatus } from '../domain/run.js';
 import { createLogger } from '../logger.js';
 import { connectClient } from '../temporal.js';
-import { approveSignal, rejectSignal, statusQuery } from '../../workflows/lib/definitions.js';
-import { EMERGENCY_ACTION_KINDS, describeAction, EmergencyInput } from '../domain/emergency.js';
+import { statusQuery } from '../../workflows/lib/definitions.js';
+import { planHash } from '../domain/approval-proof.js';
+import { EMERGENCY_ACTION_KINDS, describeAction, emergencyPlan, EmergencyInput } from '../domain/emergency.js';
+import { signStatement } from '../signing.js';
+import { describePlan, describeVerdict, loadSigningKey, pendingApproval, sendDecision, temporalInput } from '../decisions.js';
 import { PLANNABLE, planFor, type Plannable } from './plan.js';
 
 /** A user-facing failure: printed as one line, exit code 1. */
@@ -143,17 +146,28 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
     .requiredOption('--reason <text>', 'what is wrong')
     .requiredOption('--severity <level>', 'critical | high | medium | low')
     .requiredOption('--action <spec>', `repeatable: "<kind> key=value ..." (kinds: ${EMERGENCY_ACTION_KINDS.join(', ')})`, parseAction, [])
-    .option('--requested-by <name>', 'who asks (default: MAINT_APPROVER or USER); cannot approve alone')
-    .action(async (opts: { reason: string; severity: string; action: unknown[]; requestedBy?: string }) => {
+    .option('--as <name>', 'who asks (default: MAINT_APPROVER or USER), proven by your key; cannot approve it')
+    .option('--key <file>', 'your Ed25519 private key (default: MAINT_SIGNING_KEY or ~/.ssh/id_ed25519)')
+    .option('--print', 'print the signed `temporal workflow start` command instead of starting it')
+    .action(async (opts: { reason: string; severity: string; action: unknown[]; as?: string; key?: string; print?: boolean }) => {
       const config = io.config();
-      const parsed = EmergencyInput.safeParse({ reason: opts.reason, severity: opts.severity, requestedBy: approverIdentity(opts.requestedBy, '--requested-by'), actions: opts.action });
+      const parsed = EmergencyInput.safeParse({ reason: opts.reason, severity: opts.severity, requestedBy: approverIdentity(opts.as), actions: opts.action });
       if (!parsed.success) {
         throw new CliError(`invalid emergency request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
       }
+      const key = loadSigningKey(opts.key);
       const workflowId = `emergency-${new Date().toISOString().replace(/[-:]/g, '').slice(0, 15)}-${Math.random().toString(36).slice(2, 6)}`;
       const { severity, reason, requestedBy, actions } = parsed.data;
+      const requestProof = signStatement({
+        decision: 'request', workflowId, planHash: planHash(emergencyPlan(actions)), principal: requestedBy, via: opts.print ? 'temporal-cli' : 'cli',
+      }, key);
+      const input = { reason, severity, requestedBy, actions, requestProof };
+      if (opts.print) {
+        io.out(`temporal workflow start --type emergencyMaintenance --task-queue ${config.temporal.taskQueue} --workflow-id ${workflowId} --input ${temporalInput(input)}`);
+        return;
+      }
       await (await temporal()).workflow.start('emergencyMaintenance', {
-        taskQueue: config.temporal.taskQueue, workflowId, args: [parsed.data],
+        taskQueue: config.temporal.taskQueue, workflowId, args: [input],
         // Shown in the UI's run list before the workflow has said anything itself.
         staticSummary: `Emergency (${severity}) requested by ${requestedBy}: ${reason}`,
         staticDetails: actions.map((a) => `- ${describeAction(a)}`).join('\n'),
@@ -162,29 +176,35 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
       io.out(`${config.temporalUiUrl}/namespaces/${encodeURIComponent(config.temporal.namespace)}/workflows/${encodeURIComponent(workflowId)}`);
     });
 
-  program
-    .command('approve <workflowId>')
-    .description('approve a run waiting for approval (same signal as the Slack button)')
-    .option('--as <approver>', 'your approver name (default: MAINT_APPROVER or USER)')
-    .option('--comment <text>', 'recorded with the decision')
-    .action(async (workflowId: string, opts: { as?: string; comment?: string }) => {
-      const approver = approverIdentity(opts.as);
-      await (await temporal()).workflow.getHandle(workflowId).signal(approveSignal, { approver, comment: opts.comment, via: 'cli' })
-        .catch(notFound(`no running workflow '${workflowId}'`));
-      io.out(`${workflowId}: approval by ${approver} sent (maint status ${workflowId} shows whether it counted)`);
+  for (const decision of ['approve', 'reject'] as const) {
+    const command = program
+      .command(`${decision} <workflowId>`)
+      .description(decision === 'approve'
+        ? 'approve a run waiting for approval, signed with your key; prints whether it counted'
+        : 'reject a run waiting for approval, signed with your key; nothing it planned is executed')
+      .option('--as <approver>', 'your approver name (default: MAINT_APPROVER or USER), proven by your key')
+      .option('--key <file>', 'your Ed25519 private key (default: MAINT_SIGNING_KEY or ~/.ssh/id_ed25519)')
+      .option('--print', 'print the signed `temporal workflow update execute` command instead of sending it');
+    if (decision === 'approve') command.option('--comment <text>', 'recorded with the decision');
+    else command.requiredOption('--reason <text>', 'why (recorded with the decision)');
+    command.action(async (workflowId: string, opts: { as?: string; key?: string; print?: boolean; comment?: string; reason?: string }) => {
+      const principal = approverIdentity(opts.as);
+      const key = loadSigningKey(opts.key);
+      const client = await temporal();
+      const { runId, approval } = await pendingApproval(client, workflowId);
+      const proof = signStatement({
+        decision, workflowId, runId, planHash: approval.planHash, principal, comment: opts.comment ?? opts.reason, via: opts.print ? 'temporal-cli' : 'cli',
+      }, key);
+      if (opts.print) {
+        io.out(`temporal workflow update execute --workflow-id ${workflowId} --run-id ${runId} --name decide --input ${temporalInput({ proof })}`);
+        return;
+      }
+      for (const line of describePlan(approval)) io.out(line);
+      const verdict = await sendDecision(client, workflowId, runId, proof);
+      io.out(`${workflowId}: ${describeVerdict(verdict)}`);
+      if (verdict.verdict === 'ignored') throw new CliError(`${decision === 'approve' ? 'approval' : 'rejection'} not counted: ${verdict.reason}`);
     });
-
-  program
-    .command('reject <workflowId>')
-    .description('reject a run waiting for approval; nothing it planned is executed')
-    .option('--as <approver>', 'your approver name (default: MAINT_APPROVER or USER)')
-    .requiredOption('--reason <text>', 'why')
-    .action(async (workflowId: string, opts: { as?: string; reason: string }) => {
-      const approver = approverIdentity(opts.as);
-      await (await temporal()).workflow.getHandle(workflowId).signal(rejectSignal, { approver, reason: opts.reason, via: 'cli' })
-        .catch(notFound(`no running workflow '${workflowId}'`));
-      io.out(`${workflowId}: rejection by ${approver} sent`);
-    });
+  }
 
   program
     .command('status <workflowId>')
@@ -207,8 +227,12 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
       if (memo.summary) io.out(`summary: ${String(memo.summary)}`);
       if (status) {
         if (status.waitingFor) io.out(`waiting for: ${status.waitingFor}`);
+        if (status.approval) for (const line of describePlan(status.approval)) io.out(line);
         io.out(table(status.steps.map((s) => ({ step: s.name, outcome: s.outcome, detail: s.detail ?? '' }))));
-        for (const a of status.approvals) io.out(`${a.decision} by ${a.approver} via ${a.via ?? '?'} at ${a.at}${a.comment ? `: ${a.comment}` : ''}${a.ignored ? ` (not counted: ${a.ignored})` : ''}`);
+        for (const a of status.approvals) {
+          const proof = a.proof ? `, signed by ${a.proof.signer === 'bridge' ? 'the bridge' : 'own key'} ${a.proof.key}` : '';
+          io.out(`${a.decision} by ${a.approver} via ${a.via ?? '?'} at ${a.at}${proof}${a.comment ? `: ${a.comment}` : ''}${a.ignored ? ` (not counted: ${a.ignored})` : ''}`);
+        }
       }
     });
 

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { Proof, type ApprovalPlan } from './approval-proof.js';
 
 // The emergency request (seed: "Emergency Maintenance Procedures"), validated once by the CLI and
 // again by the workflow, so a bad action kind or target fails before anyone is asked to approve.
@@ -34,6 +35,8 @@ export const EmergencyInput = z
     reason: z.string().trim().min(3).max(500),
     severity: z.enum(SEVERITIES),
     requestedBy: ApproverName,
+    /** The requester's signed `request` statement for this workflow id and plan (`maint emergency start --as`). */
+    requestProof: Proof.optional(),
     actions: z.array(EmergencyAction).min(1).max(20),
     /** Overrides of the severity's approval timing (tests use seconds). */
     approval: z.object({ escalateAfterSeconds: z.number().positive(), timeoutSeconds: z.number().positive() }).strict().optional(),
@@ -56,4 +59,9 @@ export function describeAction(a: EmergencyAction): string {
     case 'vacuum-table': return `VACUUM (ANALYZE) table ${a.table}`;
     case 'cancel-runaway-queries': return `${a.terminate ? 'terminate' : 'cancel'} queries running longer than ${a.olderThanSeconds} s`;
   }
+}
+
+/** What an emergency's approvers approve, and its requester signs: the actions with their targets. */
+export function emergencyPlan(actions: EmergencyAction[]): ApprovalPlan {
+  return { kind: 'emergencyMaintenance', actions: actions.map(describeAction) };
 }

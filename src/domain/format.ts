@@ -72,20 +72,22 @@ export interface ApprovalRequest {
   approvers: string[];
   required: number;
   requester?: string;
+  /** sha256 of the plan: what a signed decision binds. */
+  planHash?: string;
   deadline: string;
   uiUrl?: string;
 }
 
 /** The approval request: the plan, who may decide, and Approve / Reject buttons carrying the workflow id. */
 export function approvalRequestMessage(r: ApprovalRequest, escalation = false) {
-  const who = `${r.required > 1 ? `${r.required} distinct approvers` : 'one approver'} from ${r.approvers.join(', ')}${r.requester ? ` (not ${r.requester} alone)` : ''}`;
+  const who = `${r.required > 1 ? `${r.required} distinct approvers` : 'one approver'} from ${r.approvers.join(', ')}${r.requester ? ` (not the requester, ${r.requester})` : ''}`;
   const text = `${escalation ? ':rotating_light: ESCALATION: still waiting for approval. ' : ''}${r.kind} needs approval: ${r.title}`;
   return {
     text,
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: `${escalation ? 'Escalation: ' : ''}${r.kind} needs approval`.slice(0, 150) } },
       { type: 'section', text: { type: 'mrkdwn', text: `*${r.title}*\n${r.plan.map((p) => `• ${p}`).join('\n')}`.slice(0, 2900) } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `Needs ${who} before ${r.deadline}. Workflow \`${r.workflowId}\`${r.uiUrl ? ` · <${r.uiUrl}|open in Temporal UI>` : ''}` }] },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `Needs ${who} before ${r.deadline}. Workflow \`${r.workflowId}\`${r.planHash ? `, plan sha256 \`${r.planHash.slice(0, 16)}\`` : ''}${r.uiUrl ? ` · <${r.uiUrl}|open in Temporal UI>` : ''}` }] },
       {
         type: 'actions',
         block_id: 'approval',

@@ -1,4 +1,5 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
+import type { ApprovalRequestState } from './approval-proof.js';
 import type { CheckResult } from './checks.js';
 
 /** Custom search attributes, registered on the dev server by `npm run up` and by `maint schedules apply`. */
@@ -28,8 +29,10 @@ export interface ApprovalRecord {
   /** Which path the decision came through: slack, slash-command, cli, temporal-cli. */
   via?: string;
   comment?: string;
-  /** Why a decision was not counted (not on the allow-list, already counted, requester alone). */
+  /** Why a decision was not counted (no or bad proof, other run or plan, expired, replayed, not an approver, the requester...). */
   ignored?: string;
+  /** Who vouched for it: an operator's own key, or the bridge's for a verified Slack user. */
+  proof?: { signer: 'operator' | 'bridge'; key: string };
 }
 
 /** What the `status` query returns for every maintenance workflow. */
@@ -39,6 +42,8 @@ export interface RunStatus {
   phase: string;
   steps: StepRecord[];
   approvals: ApprovalRecord[];
+  /** The approval the run asks for (plan and its hash, who may decide, until when); null when it takes none. */
+  approval?: ApprovalRequestState | null;
   waitingFor: string | null;
   outcome: Outcome;
 }

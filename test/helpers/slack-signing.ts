@@ -18,6 +18,6 @@ export function interactionBody(user: string, action: 'approve' | 'reject', work
   return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
 }
 
-export function commandBody(user: string, text: string): string {
-  return new URLSearchParams({ command: '/maint', text, user_id: user, response_url: 'https://hooks.slack.com/commands/x' }).toString();
+export function commandBody(user: string, text: string, responseUrl = 'https://hooks.slack.com/commands/x'): string {
+  return new URLSearchParams({ command: '/maint', text, user_id: user, response_url: responseUrl }).toString();
 }

@@ -8,6 +8,7 @@ import type { Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics, startMetricsServer } from '../../src/metrics.js';
 import { KubeDouble, type DoubleOptions, type ServedRequest } from '../k8s-double/double.js';
+import { makeTestKeys, type TestKeys } from './keys.js';
 import { APP_NAMESPACE } from './kube.js';
 import { freePort } from './net.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
@@ -21,6 +22,8 @@ export interface Stack {
   slack: SlackSink;
   k8s: KubeDouble;
   config: Config;
+  /** Signing keys of every approver, Slack-mapped user and extra person, and of the bridge. */
+  keys: TestKeys;
   /** Runs `fn` with a worker and the approval bridge listening on a free port. */
   withBridge<T>(fn: (ctx: WorkerContext & { bridgeUrl: string }) => Promise<T>): Promise<T>;
   /** Every Kubernetes request served so far (for the RBAC check). */
@@ -28,16 +31,26 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
+interface StackApprovals {
+  emergencyMaintenance?: { approvers: string[]; required: number };
+  annualUpgrade?: { approvers: string[]; required: number };
+  slackUsers?: Record<string, string>;
+}
+
 /**
  * Everything a gated workflow touches, on loopback: a database (booking and report store), the
  * Slack sink, the Kubernetes double, a fresh backup, a live metrics endpoint, and a config whose
- * approval allow-lists are `approvals`.
+ * approval allow-lists are `approvals`, with a signing key for every person named there or in
+ * `people` (requesters, outsiders) and one for the bridge.
  */
 export async function startStack(
-  approvals: unknown,
-  { double = { podTerminationMs: 20, replacementDelayMs: 50, rolloutDelayMs: 50 }, targets = {}, file = {} }:
-    { double?: Partial<DoubleOptions>; targets?: Record<string, unknown>; file?: Record<string, unknown> } = {},
+  approvals: StackApprovals,
+  { double = { podTerminationMs: 20, replacementDelayMs: 50, rolloutDelayMs: 50 }, targets = {}, file = {}, people = [] }:
+    { double?: Partial<DoubleOptions>; targets?: Record<string, unknown>; file?: Record<string, unknown>; people?: string[] } = {},
 ): Promise<Stack> {
+  const keys = makeTestKeys([
+    ...(approvals.emergencyMaintenance?.approvers ?? []), ...(approvals.annualUpgrade?.approvers ?? []), ...Object.values(approvals.slackUsers ?? {}), ...people,
+  ]);
   const [db, slack] = await Promise.all([createTestDatabase('maint_stack'), new SlackSink().start()]);
   const k8s = await new KubeDouble(double).start();
   const backupDir = mkdtempSync(join(tmpdir(), 'maint-stack-backups-'));
@@ -48,7 +61,7 @@ export async function startStack(
     {
       DATABASE_URL: db.url, MAINT_DATABASE_URL: db.url, KUBECONFIG: k8s.writeKubeconfig(APP_NAMESPACE),
       SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_RESPONSE_URL_PREFIX: `${slack.url}/`,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_RESPONSE_URL_PREFIX: `${slack.url}/`, BRIDGE_SIGNING_KEY: keys.bridgePrivateKey,
     },
     {
       targets: {
@@ -56,12 +69,12 @@ export async function startStack(
         monitoring: [{ name: 'worker-metrics', url: `http://127.0.0.1:${metricsPort}/metrics` }],
         ...targets,
       },
-      approvals,
+      approvals: { ...approvals, operatorKeys: keys.operatorKeys, bridgeKeys: keys.bridgeKeys },
       ...file,
     },
   );
   return {
-    db, slack, k8s, config,
+    db, slack, k8s, config, keys,
     withBridge: (fn) => withWorker(config, async (ctx) => {
       const app = await createBridge({ config, client: ctx.client, logger: createLogger('silent') });
       await app.listen({ host: '127.0.0.1', port: 0 });

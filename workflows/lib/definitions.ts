@@ -1,10 +1,14 @@
-import { defineQuery, defineSignal } from '@temporalio/workflow';
+import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
+import type { DecisionInput, Verdict } from '../../src/domain/approval-proof.js';
 import type { RunStatus } from '../../src/domain/run.js';
 
 /** SPEC section 3: every maintenance workflow answers `status`; gated ones take `approve` / `reject`. */
 export const statusQuery = defineQuery<RunStatus>('status');
-export const approveSignal = defineSignal<[{ approver: string; comment?: string; via?: string }]>('approve');
-export const rejectSignal = defineSignal<[{ approver: string; reason: string; via?: string }]>('reject');
+/** Kept for compatibility; since patch 'signed-approvals' they count only with a valid `proof`, like `decide`. */
+export const approveSignal = defineSignal<[DecisionInput]>('approve');
+export const rejectSignal = defineSignal<[DecisionInput]>('reject');
+/** A signed decision (approve or reject, as its statement says); the result tells whether it counted and why not. */
+export const decideUpdate = defineUpdate<Verdict, [DecisionInput]>('decide');
 /** `nodeUpdate`: the node's update (outside this system) is done; the run goes on to wait for Ready. */
 export const nodeUpdatedSignal = defineSignal<[{ by?: string; detail?: string }?]>('nodeUpdated');
 /** `annualUpgrade`: the people doing the database major-version upgrade say it is done. */

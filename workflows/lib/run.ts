@@ -2,6 +2,7 @@ import {
   patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
+import type { ApprovalRequestState } from '../../src/domain/approval-proof.js';
 import { summarizeChecks, alertSlackMessage, reportMarkdown, reportSlackMessage } from '../../src/domain/format.js';
 import { worstStatus, type CheckResult } from '../../src/domain/checks.js';
 import {
@@ -40,6 +41,7 @@ export class MaintenanceRun {
   waitingFor: string | null = null;
   readonly steps: StepRecord[] = [];
   readonly approvals: ApprovalRecord[] = [];
+  approval: ApprovalRequestState | null = null;
   private outcome: Outcome = 'running';
 
   constructor(readonly kind: string, readonly target: string) {
@@ -50,7 +52,7 @@ export class MaintenanceRun {
     ]);
     setHandler(statusQuery, (): RunStatus => ({
       kind: this.kind, target: this.target, phase: this.phase, steps: this.steps, approvals: this.approvals,
-      waitingFor: this.waitingFor, outcome: this.outcome,
+      approval: this.approval, waitingFor: this.waitingFor, outcome: this.outcome,
     }));
   }
 

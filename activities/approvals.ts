@@ -1,0 +1,50 @@
+import type { KeyObject } from 'node:crypto';
+import type { Approvals } from '../src/config.js';
+import { Proof, type ApprovalStatement } from '../src/domain/approval-proof.js';
+import { parsePublicKey, verifyProof } from '../src/signing.js';
+
+export type ProofCheck =
+  | { ok: true; statement: ApprovalStatement; signer: 'operator' | 'bridge'; key: string }
+  | { ok: false; reason: string };
+
+const OPERATOR_PATHS: readonly string[] = ['cli', 'temporal-cli'];
+
+/**
+ * Who signed a decision, checked against the keys in the worker's configuration: operators' keys
+ * sign for their owner only; the bridge's keys sign for the Slack user it verified. Whether the
+ * statement fits the run (workflow, run, plan, time, allow-list) is the workflow's to judge.
+ */
+export function createApprovalActivities({ approvals }: { approvals: Approvals }) {
+  const keys = new Map<string, { key: KeyObject; owner: string | null }>();
+  for (const line of approvals.bridgeKeys) {
+    const k = parsePublicKey(line);
+    keys.set(k.fingerprint, { key: k.key, owner: null });
+  }
+  for (const [person, lines] of Object.entries(approvals.operatorKeys)) {
+    for (const line of lines) {
+      const k = parsePublicKey(line);
+      keys.set(k.fingerprint, { key: k.key, owner: person });
+    }
+  }
+
+  return {
+    async verifyApprovalProof(raw: unknown): Promise<ProofCheck> {
+      if (raw === undefined || raw === null) return { ok: false, reason: 'no proof: the decision is unsigned' };
+      const parsed = Proof.safeParse(raw);
+      if (!parsed.success) return { ok: false, reason: `malformed proof: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(proof)'}: ${i.message}`).join('; ')}` };
+      const proof = parsed.data;
+      const known = keys.get(proof.key);
+      if (!known) return { ok: false, reason: `unknown or revoked key ${proof.key}` };
+      const checked = verifyProof(proof, known.key);
+      if (!checked.ok) return checked;
+      const { statement } = checked;
+      if (known.owner === null) {
+        if (OPERATOR_PATHS.includes(statement.via)) return { ok: false, reason: `the bridge's key signs Slack decisions only, not ${statement.via}` };
+        return { ok: true, statement, signer: 'bridge', key: proof.key };
+      }
+      if (statement.principal !== known.owner) return { ok: false, reason: `key ${proof.key} belongs to ${known.owner}, not ${statement.principal}` };
+      if (!OPERATOR_PATHS.includes(statement.via)) return { ok: false, reason: `an operator's key cannot sign for ${statement.via} (only the bridge does)` };
+      return { ok: true, statement, signer: 'operator', key: proof.key };
+    },
+  };
+}
