@@ -4,9 +4,10 @@ import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import type { AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
 import { annualUpgrade } from '../workflows/annual-upgrade.js';
-import { approveSignal, databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
+import { databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
 import { addDeployment, addNode } from './k8s-double/fixtures.js';
 import { recordHistory } from './helpers/histories.js';
+import { decide, signedDecision } from './helpers/keys.js';
 import { APP_NAMESPACE, expectAllGranted, startUpdateHook } from './helpers/kube.js';
 import { interactionBody, slackHeaders } from './helpers/slack-signing.js';
 import { SIGNING_SECRET, startStack, uniqueId, until, type Stack } from './helpers/stack.js';
@@ -47,16 +48,27 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
   });
   const approvals = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).approvals;
 
-  it('with one approval when the window opens, nothing runs', async () => {
-    await stack.withBridge(async ({ client, taskQueue }) => {
+  it('one person is one approval, whatever the path or key: with one when the window opens, nothing runs', async () => {
+    await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
       const workflowId = uniqueId('annual-one');
-      const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input(8)] });
+      const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input(15)] });
       await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
       const env = { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: '' };
-      await exec(process.execPath, ['bin/maint.js', 'approve', workflowId, '--as', 'carol'], { env });
-      await exec(process.execPath, ['bin/maint.js', 'approve', workflowId, '--as', 'carol', '--comment', 'again'], { env });
-      await until('both decisions recorded', async () => (await approvals(handle)).length === 2);
-      expect((await approvals(handle))[1]).toMatchObject({ approver: 'carol', ignored: 'already counted' });
+      const first = await exec(process.execPath, ['bin/maint.js', 'approve', workflowId, '--as', 'carol', '--key', stack.keys.keyFile('carol')], { env });
+      expect(first.stdout).toContain(`${workflowId}: counted: approve by carol (1 of 2 approvals)`);
+      expect(first.stdout).toContain('window: ');
+      // carol again through Slack (the bridge's key): still one person.
+      const body = interactionBody('UCAROL', 'approve', workflowId, `${stack.slack.url}/respond/annual-one`);
+      expect((await fetch(`${bridgeUrl}/slack/interactions`, { method: 'POST', body, headers: slackHeaders(body, SIGNING_SECRET) })).status).toBe(200);
+      await until('the Slack verdict', () => stack.slack.postsTo('/respond/annual-one').length > 0);
+      expect(stack.slack.postsTo('/respond/annual-one')[0]?.body.text).toBe(':warning: Approval by carol via slack ignored: already counted: the same person counts once (1 of 2 approvals)');
+      // The same signed statement presented twice: the second time is a replay.
+      const { proof } = await signedDecision(client, workflowId, stack.keys.key('carol'), { principal: 'carol' });
+      expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'ignored', reason: 'already counted: the same person counts once' });
+      expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'ignored', reason: 'replayed: this statement was already presented' });
+      expect((await approvals(handle)).map((a) => a.ignored ?? 'counted')).toEqual([
+        'counted', 'already counted: the same person counts once', 'already counted: the same person counts once', 'replayed: this statement was already presented',
+      ]);
 
       const report = await handle.result();
       expect(report.outcome).toBe('skipped');
@@ -71,7 +83,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
   it('with two distinct approvers it updates the nodes and the application, waits for the database step, and checks health', async () => {
     await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
       const workflowId = uniqueId('annual-two');
-      const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input(4)] });
+      const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input(6)] });
       await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
       for (const user of ['UCAROL', 'UDAVE']) {
         const body = interactionBody(user, 'approve', workflowId, `${stack.slack.url}/respond/annual`);
@@ -83,10 +95,16 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       expect([kubelet('node-a'), kubelet('node-b')]).toEqual(['v1.31.2', 'v1.31.2']);
       await handle.signal(databaseUpgradedSignal, { by: 'erin', detail: 'pg 16.4 running' });
       const report = await handle.result();
-      await recordHistory('annualUpgrade', await handle.fetchHistory(), workflowId);
+      await recordHistory('annualUpgrade-signed', await handle.fetchHistory(), workflowId);
 
       expect(['ok', 'warn']).toContain(report.outcome);
       expect(report.approvals.filter((a) => !a.ignored).map((a) => a.approver)).toEqual(['carol', 'dave']);
+      expect(report.approvals.map((a) => a.proof?.signer)).toEqual(['bridge', 'bridge']);
+      await until('both Slack verdicts', () => stack.slack.postsTo('/respond/annual').length === 2);
+      expect(stack.slack.postsTo('/respond/annual').map((p) => p.body.text).sort()).toEqual([
+        ':white_check_mark: Approval by carol via slack counted: approve by carol (1 of 2 approvals)',
+        ':white_check_mark: Approval by dave via slack counted: approve by dave (2 of 2 approvals)',
+      ]);
       expect(hook.requests).toEqual(['node-a', 'node-b']);
       expect(report.steps.map((s) => s.name)).toEqual(expect.arrayContaining([
         'backup younger than 24 h', 'monitoring alive', 'record the revision of trixtech-backend', 'rolling node updates',
@@ -118,9 +136,12 @@ describe('annualUpgrade under a blackout', () => {
         args: [{ windowStart: new Date(Date.now() + 3_000).toISOString(), windowDuration: '1 hour', applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }] }],
       });
       await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
-      for (const approver of ['carol', 'dave']) await handle.signal(approveSignal, { approver, via: 'temporal-cli' });
+      for (const approver of ['carol', 'dave']) {
+        const { proof } = await signedDecision(client, workflowId, stack.keys.key(approver), { principal: approver, via: 'temporal-cli' });
+        expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'counted' });
+      }
       const report = await handle.result();
-      await recordHistory('annualUpgrade-blackout', await handle.fetchHistory(), workflowId);
+      await recordHistory('annualUpgrade-blackout-signed', await handle.fetchHistory(), workflowId);
 
       expect(report.outcome).toBe('skipped');
       expect(report.summary).toContain('blackout year-end-sale');

@@ -14,6 +14,8 @@ describe('replay of stored histories', () => {
     expect(files).toEqual(expect.arrayContaining([
       'dailyHealthCheck.json', 'eveningStatus.json', 'nodeUpdate.json', 'applicationUpdate.json', 'rollingNodeUpdate.json',
       'quarterlyReview.json', 'emergencyMaintenance.json', 'annualUpgrade.json', 'weeklySecurityReview.json', 'weeklyDatabaseMaintenance.json', 'weeklySystemReview.json', 'storageCleanup.json', 'applicationCacheCleanup.json',
+      // Since patch 'signed-approvals', beside the name-based histories above.
+      'emergencyMaintenance-signed.json', 'annualUpgrade-signed.json', 'annualUpgrade-blackout-signed.json',
     ]));
   });
 
