@@ -5,9 +5,19 @@ import { parsePublicKey, verifyProof } from '../src/signing.js';
 
 export type ProofCheck =
   | { ok: true; statement: ApprovalStatement; signer: 'operator' | 'bridge'; key: string }
-  | { ok: false; reason: string };
+  | { ok: false; reason: string; claimed?: string };
 
 const OPERATOR_PATHS: readonly string[] = ['cli', 'temporal-cli'];
+
+/** Who an unproven statement says it is from, for the audit trail only (it is never trusted). */
+function claimedPrincipal(statement: string): string | undefined {
+  try {
+    const p = (JSON.parse(Buffer.from(statement, 'base64url').toString('utf8')) as { principal?: unknown }).principal;
+    return typeof p === 'string' ? p.slice(0, 100) : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /**
  * Who signed a decision, checked against the keys in the worker's configuration: operators' keys
@@ -33,17 +43,18 @@ export function createApprovalActivities({ approvals }: { approvals: Approvals }
       const parsed = Proof.safeParse(raw);
       if (!parsed.success) return { ok: false, reason: `malformed proof: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(proof)'}: ${i.message}`).join('; ')}` };
       const proof = parsed.data;
+      const claimed = claimedPrincipal(proof.statement);
       const known = keys.get(proof.key);
-      if (!known) return { ok: false, reason: `unknown or revoked key ${proof.key}` };
+      if (!known) return { ok: false, reason: `unknown or revoked key ${proof.key}`, claimed };
       const checked = verifyProof(proof, known.key);
-      if (!checked.ok) return checked;
+      if (!checked.ok) return { ...checked, claimed };
       const { statement } = checked;
       if (known.owner === null) {
-        if (OPERATOR_PATHS.includes(statement.via)) return { ok: false, reason: `the bridge's key signs Slack decisions only, not ${statement.via}` };
+        if (OPERATOR_PATHS.includes(statement.via)) return { ok: false, reason: `the bridge's key signs Slack decisions only, not ${statement.via}`, claimed };
         return { ok: true, statement, signer: 'bridge', key: proof.key };
       }
-      if (statement.principal !== known.owner) return { ok: false, reason: `key ${proof.key} belongs to ${known.owner}, not ${statement.principal}` };
-      if (!OPERATOR_PATHS.includes(statement.via)) return { ok: false, reason: `an operator's key cannot sign for ${statement.via} (only the bridge does)` };
+      if (statement.principal !== known.owner) return { ok: false, reason: `key ${proof.key} belongs to ${known.owner}, not ${statement.principal}`, claimed };
+      if (!OPERATOR_PATHS.includes(statement.via)) return { ok: false, reason: `an operator's key cannot sign for ${statement.via} (only the bridge does)`, claimed };
       return { ok: true, statement, signer: 'operator', key: proof.key };
     },
   };

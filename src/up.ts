@@ -3,7 +3,7 @@
 // demo booking database when none is configured, triggers one dailyHealthCheck, and prints where
 // to look. Ctrl-C stops everything it started.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
@@ -12,6 +12,7 @@ import { applySchedules, ensureSearchAttributes } from '../schedules/apply.js';
 import { loadConfigOrExit, redactUrl, type Config } from './config.js';
 import { ensureDatabase, seedDemoBookings } from './demo-db.js';
 import { startDevServer, type DevServer } from './devserver.js';
+import { generateSigningKey, parsePrivateKey } from './signing.js';
 import { connectClient } from './temporal.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -19,11 +20,32 @@ const DATA = join(ROOT, '.data');
 const UI_PORT = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
 
 const say = (msg: string) => console.log(`up: ${msg}`);
+const KEYS = join(DATA, 'keys');
+/** Demo people with keys: one requests an emergency, the other approves it (nobody approves their own). */
+const DEMO_REQUESTER = 'oncall-lead';
+const DEMO_APPROVER = 'sre-lead';
+
+/** An Ed25519 key pair under .data/keys/ (private 0600), made once; returns its OpenSSH public line. */
+function ensureDemoKey(name: string): string {
+  const file = join(KEYS, name);
+  if (!existsSync(file)) {
+    mkdirSync(KEYS, { recursive: true, mode: 0o700 });
+    const { privateKey, publicLine } = generateSigningKey(`${name}@trixtech-demo`);
+    writeFileSync(file, privateKey, { mode: 0o600 });
+    writeFileSync(`${file}.pub`, `${publicLine}\n`);
+    say(`demo signing key for ${name}: ${file}`);
+  }
+  return parsePrivateKey(readFileSync(file, 'utf8')).publicLine;
+}
 
 /** The local demo's targets: real local services (the Temporal UI, the worker), a local backup folder. */
 function writeDemoConfig(metricsPort: number): string {
   const path = join(DATA, 'local-config.json');
   writeFileSync(path, JSON.stringify({
+    approvals: {
+      operatorKeys: Object.fromEntries([DEMO_REQUESTER, DEMO_APPROVER].map((p) => [p, [ensureDemoKey(p)]])),
+      bridgeKeys: [ensureDemoKey('bridge')],
+    },
     targets: {
       http: [
         { name: 'temporal-ui', url: `http://127.0.0.1:${UI_PORT}/` },
@@ -75,8 +97,11 @@ async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
   const env: NodeJS.ProcessEnv = { ...process.env };
   const metricsPort = Number(env.METRICS_PORT ?? 9464);
+  const demo = !env.MAINT_CONFIG;
   env.MAINT_CONFIG ??= writeDemoConfig(metricsPort);
+  if (demo) env.BRIDGE_SIGNING_KEY_FILE ??= join(KEYS, 'bridge');
   const config = loadConfigOrExit(env);
+  if (Object.keys(config.approvals.operatorKeys).length === 0) say('warning: no approvals.operatorKeys configured: no `maint approve` can count');
 
   const started: { name: string; stop: () => Promise<void> }[] = [];
   let stopping = false;
@@ -168,7 +193,10 @@ TRIXTECH maintenance is up.
   approval bridge    http://localhost:${config.bridge.port}/slack/interactions, /slack/commands${config.slack.signingSecret ? '' : ' (set SLACK_SIGNING_SECRET to accept Slack requests)'}
   run history        npx maint runs
   config in use      ${relative(process.cwd(), env.MAINT_CONFIG!) || env.MAINT_CONFIG}   (maint plan reads it with MAINT_CONFIG=<that path>)
-  booking database   ${redactUrl(config.databaseUrl)}
+  booking database   ${redactUrl(config.databaseUrl)}${demo ? `
+  approvals (demo)   signed with the keys in .data/keys/: ${DEMO_REQUESTER} asks, ${DEMO_APPROVER} approves (nobody approves their own):
+    npx maint emergency start --as ${DEMO_REQUESTER} --key .data/keys/${DEMO_REQUESTER} --reason "bookings bloated" --severity high --action "vacuum-table table=bookings"
+    npx maint approve <workflowId> --as ${DEMO_APPROVER} --key .data/keys/${DEMO_APPROVER}     (add --print for the plain temporal CLI)` : ''}
   logs               .data/worker.log, .data/temporal.log
 Ctrl-C stops everything started here.`);
     if (workflowId) {

@@ -100,6 +100,8 @@ describe('signed approvals: what does not count, and why', () => {
       const status = await handle.query(statusQuery);
       expect(status.approvals.at(-1)).toMatchObject({ approver: 'bob', decision: 'approve', ignored: 'signed as approve, sent as reject' });
       expect(status.approvals.every((a) => a.ignored)).toBe(true);
+      // Unproven claims are kept for the audit, marked as such.
+      expect(status.approvals.find((a) => a.ignored?.startsWith(`key ${stack.keys.key('mallory').fingerprint} belongs to mallory`))?.approver).toBe('bob (unverified)');
       expect(status.waitingFor).toMatch(/^approval by an approver/);
       expect(replicas()).toBe(2);
 

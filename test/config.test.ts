@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, redactUrl } from '../src/config.js';
 import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
+import { generateSigningKey } from '../src/signing.js';
 
 const run = promisify(execFile);
 
@@ -64,6 +65,19 @@ describe('configuration', () => {
     const text = problems({ MAINT_CONFIG: configFile({ thresholds: { diskWarnPercent: 95, diskCriticalPercent: 85 } }) }).join();
     expect(text).toContain('thresholds.diskWarnPercent');
     expect(text).toMatch(/diskWarnPercent \(95\) must not exceed diskCriticalPercent \(85\)/);
+  });
+
+  it('refuses approval keys that are not ssh-ed25519, or that one key is listed for two signers', () => {
+    const alice = generateSigningKey('alice').publicLine;
+    const rsa = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7 someone';
+    const found = problems({ MAINT_CONFIG: configFile({ approvals: { operatorKeys: { alice: [alice, rsa], bob: [alice] }, bridgeKeys: ['not a key'] } }) });
+    expect(found).toEqual(expect.arrayContaining([
+      expect.stringMatching(/approvals\.operatorKeys\.alice\[1\]: not an OpenSSH public key/),
+      expect.stringMatching(/approvals\.bridgeKeys\[0\]: not an OpenSSH public key/),
+      expect.stringMatching(/approvals\.operatorKeys\.bob\[0\]: key SHA256:\S+ is already listed for alice/),
+    ]));
+    const ok = loadConfig({ MAINT_CONFIG: configFile({ approvals: { operatorKeys: { alice: [alice] }, bridgeKeys: [generateSigningKey('bridge').publicLine] } }) });
+    expect(ok.approvals.operatorKeys.alice).toEqual([alice]);
   });
 
   it('reports an unreadable or malformed file by path', () => {

@@ -150,10 +150,10 @@ export class ApprovalGate {
 
   private async receive(sentAs: 'approve' | 'reject' | undefined, raw: DecisionInput | undefined): Promise<Verdict> {
     const input: DecisionInput = raw && typeof raw === 'object' ? raw : {};
-    const claim = { decision: sentAs ?? 'approve', approver: `${clip(input.approver) ?? 'unknown'} (unverified)`, via: clip(input.via), comment: clip(input.comment ?? input.reason) } as const;
-    if (this.closed) return this.ignore(claim, 'after the deadline: the approval gate is closed');
+    const claim = (who: unknown) => ({ decision: sentAs ?? 'approve', approver: `${clip(who) ?? 'unknown'} (unverified)`, via: clip(input.via), comment: clip(input.comment ?? input.reason) } as const);
+    if (this.closed) return this.ignore(claim(input.approver), 'after the deadline: the approval gate is closed');
     const check = await verify(input.proof);
-    if (!check.ok) return this.ignore(claim, check.reason);
+    if (!check.ok) return this.ignore(claim(check.claimed ?? input.approver), check.reason);
     const s = check.statement;
     const record = { decision: s.decision === 'reject' ? 'reject' : 'approve', approver: s.principal, via: s.via, comment: clip(s.comment), proof: { signer: check.signer, key: check.key } } as const;
     if (this.closed) return this.ignore(record, 'after the deadline: the approval gate is closed');
