@@ -114,7 +114,7 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
         const parsed = EmergencyInput.safeParse(rawInput);
         if (!parsed.success) throw new Error(`plan emergencyMaintenance needs --input with a valid request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
         const approvals = await a.resolveApprovalPolicy('emergencyMaintenance');
-        lines.push(...parsed.data.actions.map((x) => `action: ${describeAction(x)}`), `approval: ${approvals.required} of ${approvals.approvers.join(', ')}, not ${parsed.data.requestedBy} alone`);
+        lines.push(...parsed.data.actions.map((x) => `action: ${describeAction(x)}`), `approval: ${approvals.required} of ${approvals.approvers.join(', ')}, never the requester (${parsed.data.requestedBy}, proven by a signed request)`);
         break;
       }
     }
