@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
 import { annualUpgrade } from '../workflows/annual-upgrade.js';
 import { databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
@@ -11,6 +11,7 @@ import { decide, signedDecision } from './helpers/keys.js';
 import { APP_NAMESPACE, expectAllGranted, startUpdateHook } from './helpers/kube.js';
 import { interactionBody, slackHeaders } from './helpers/slack-signing.js';
 import { SIGNING_SECRET, startStack, uniqueId, until, type Stack } from './helpers/stack.js';
+import { temporalEnv } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
 
@@ -53,7 +54,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       const workflowId = uniqueId('annual-one');
       const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input(15)] });
       await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
-      const env = { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: '' };
+      const env = { ...process.env, ...temporalEnv(), MAINT_CONFIG: '' };
       const first = await exec(process.execPath, ['bin/maint.js', 'approve', workflowId, '--as', 'carol', '--key', stack.keys.keyFile('carol')], { env });
       expect(first.stdout).toContain(`${workflowId}: counted: approve by carol (1 of 2 approvals)`);
       expect(first.stdout).toContain('window: ');

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findTemporalBinary } from '../src/devserver.js';
 import type { EmergencyInput } from '../src/domain/emergency.js';
 import { emergencyMaintenance } from '../workflows/emergency-maintenance.js';
@@ -16,6 +16,7 @@ import type { TestDatabase } from './helpers/postgres.js';
 import type { SlackSink } from './helpers/slack-sink.js';
 import { commandBody, interactionBody, slackHeaders } from './helpers/slack-signing.js';
 import { SIGNING_SECRET, startStack, uniqueId, until, type Stack } from './helpers/stack.js';
+import { temporalEnv, temporalCliArgs } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
 const SECRET = SIGNING_SECRET;
@@ -52,7 +53,7 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
   const decisionsRecorded = async (handle: WorkflowHandle, n: number) => (await handle.query(statusQuery)).approvals.length >= n;
   const post = (url: string, body: string, headers: Record<string, string>) => fetch(url, { method: 'POST', body, headers });
   const replicas = () => (k8s.get('apps', 'deployments', APP_NAMESPACE, 'trixtech-backend') as { spec: { replicas: number } }).spec.replicas;
-  const env = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: '', ...extra });
+  const env = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, ...temporalEnv(), MAINT_CONFIG: '', ...extra });
 
   it('proceeds once a correctly signed Slack button press approves it, and tells the approver; forged, stale and unauthorised presses change nothing', async () => {
     await withBridge(async ({ client, taskQueue, bridgeUrl }) => {
@@ -146,7 +147,7 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
         taskQueue, workflowId, args: [request(workflowId, [{ kind: 'cancel-runaway-queries', olderThanSeconds: 3600 }, { kind: 'vacuum-table', table: 'bookings' }])],
       });
       await until('the approval request', () => waitingForApproval(handle));
-      const temporal = (...args: string[]) => exec(findTemporalBinary(), [...args, '--address', inject('temporalAddress')]);
+      const temporal = (...args: string[]) => exec(findTemporalBinary(), [...args, ...temporalCliArgs()]);
       // Anyone with namespace access can type bob's name; without bob's signature it is only a claim.
       await temporal('workflow', 'signal', '--workflow-id', workflowId, '--name', 'approve', '--input', JSON.stringify({ approver: 'bob', via: 'temporal-cli' }));
       await temporal('workflow', 'signal', '--workflow-id', workflowId, '--name', 'approve', '--input', 'null');
@@ -161,7 +162,7 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
       // A key holder can still use the plain temporal CLI: maint prints the signed command.
       const printed = await exec(process.execPath, ['bin/maint.js', 'approve', workflowId, '--as', 'bob', '--key', stack.keys.keyFile('bob'), '--print'], { env: env() });
       expect(printed.stdout).toMatch(/^temporal workflow update execute --workflow-id \S+ --run-id \S+ --name decide --input '\{"proof":/);
-      const sent = await exec('bash', ['-c', printed.stdout.trim().replace(/^temporal /, `"${findTemporalBinary()}" --address ${inject('temporalAddress')} `)]);
+      const sent = await exec('bash', ['-c', printed.stdout.trim().replace(/^temporal /, `"${findTemporalBinary()}" ${temporalCliArgs().join(' ')} `)]);
       expect(sent.stdout).toContain('counted');
 
       const report = await handle.result();
@@ -205,7 +206,7 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
 
       const printed = await exec(process.execPath, [...start, '--as', 'alice', '--key', stack.keys.keyFile('alice'), '--print'], { env: cli });
       expect(printed.stdout).toMatch(new RegExp(`^temporal workflow start --type emergencyMaintenance --task-queue ${taskQueue} --workflow-id emergency-\\S+ --input '\\{`));
-      await exec('bash', ['-c', printed.stdout.trim().replace(/^temporal /, `"${findTemporalBinary()}" --address ${inject('temporalAddress')} `)]);
+      await exec('bash', ['-c', printed.stdout.trim().replace(/^temporal /, `"${findTemporalBinary()}" ${temporalCliArgs().join(' ')} `)]);
       const printedId = /--workflow-id (\S+)/.exec(printed.stdout)![1]!;
       await until('the printed request waiting', () => waitingForApproval(client.workflow.getHandle(printedId)));
       expect((await client.workflow.getHandle(printedId).query(statusQuery)).approval?.requester).toBe('alice');

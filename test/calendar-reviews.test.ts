@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportActivities } from '../activities/reports.js';
 import type { CheckResult } from '../src/domain/checks.js';
 import type { RunReport } from '../src/domain/run.js';
@@ -13,6 +13,7 @@ import { recordHistory } from './helpers/histories.js';
 import { expectAllGranted } from './helpers/kube.js';
 import { startStack, uniqueId, type Stack } from './helpers/stack.js';
 import { startProbeTargets } from './helpers/targets.js';
+import { temporalEnv } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
 const find = (checks: CheckResult[], check: string, target?: string) => checks.find((c) => c.check === check && (target === undefined || c.target === target));
@@ -103,7 +104,7 @@ describe('calendar reviews against the local targets', () => {
               (SELECT count(*)::int FROM pg_tables WHERE tablename = 'bookings_archive') AS archive FROM bookings`)).rows[0];
     const before = await snapshot();
     const { stdout } = await exec(process.execPath, ['bin/maint.js', 'plan', 'weeklyDatabaseMaintenance'], {
-      env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: stack.config.configFile!, DATABASE_URL: stack.config.databaseUrl, MAINT_DATABASE_URL: stack.config.reportDatabaseUrl },
+      env: { ...process.env, ...temporalEnv(), MAINT_CONFIG: stack.config.configFile!, DATABASE_URL: stack.config.databaseUrl, MAINT_DATABASE_URL: stack.config.reportDatabaseUrl },
     });
     expect(stdout).toContain('plan for weeklyDatabaseMaintenance (nothing was changed)');
     // 1,000 bookings one day apart: those older than 730 days would move.

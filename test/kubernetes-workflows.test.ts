@@ -175,10 +175,10 @@ describe('Kubernetes maintenance workflows against the API double', () => {
     try {
       const node = { ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted' as const, timeout: '10s' } };
       const report = await inCluster(async ({ client, taskQueue }) => {
-        // The replay test replays a history under its file name, and child ids derive from the parent's id.
-        const handle = await client.workflow.start(rollingNodeUpdate, { taskQueue, workflowId: 'rollingNodeUpdate', args: [{ nodes: ['n1', 'n2', 'n3', 'n4'], concurrency: 2, node }] });
+        // Child ids derive from the parent's id: the stored history keeps it for the replay test.
+        const handle = await client.workflow.start(rollingNodeUpdate, { taskQueue, workflowId: id('rolling-node-update'), args: [{ nodes: ['n1', 'n2', 'n3', 'n4'], concurrency: 2, node }] });
         const result = await handle.result();
-        await recordHistory('rollingNodeUpdate', await handle.fetchHistory());
+        await recordHistory('rollingNodeUpdate', await handle.fetchHistory(), handle.workflowId);
         return result;
       });
       expect(report.outcome).toBe('ok');

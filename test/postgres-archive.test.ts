@@ -4,13 +4,13 @@ import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { defaultPayloadConverter } from '@temporalio/common';
 import pg from 'pg';
-import { afterEach, beforeEach, describe, expect, inject, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ArchiveProgress, ArchiveResult } from '../activities/postgres/archive.js';
 import type { RunReport } from '../src/domain/run.js';
 import { weeklyDatabaseMaintenance, type WeeklyDatabaseMaintenanceInput } from '../workflows/weekly-database-maintenance.js';
 import { createBookingSchema, idFingerprint, OLD, postgresActivitiesFor, seedBookings, windowFromNow } from './helpers/bookings.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
-import { testClient, testConfig, uniqueTaskQueue, withWorker } from './helpers/temporal.js';
+import { temporalEnv, testClient, testConfig, uniqueTaskQueue, withWorker } from './helpers/temporal.js';
 import { killHard, startWorkerProcess } from './helpers/worker-process.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -78,7 +78,7 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     const recentIds = await idFingerprint(db.pool, `bookings WHERE NOT (${OLD})`);
     const file = join(mkdtempSync(join(tmpdir(), 'maint-config-')), 'config.json');
     writeFileSync(file, JSON.stringify({ database: { backupDirectory: backupDir } }));
-    const childEnv = { ...env(), TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: file, LOG_LEVEL: 'silent' };
+    const childEnv = { ...env(), ...temporalEnv(), MAINT_CONFIG: file, LOG_LEVEL: 'silent' };
     const taskQueue = uniqueTaskQueue('archive-kill');
     const client = await testClient();
     const workers: ChildProcess[] = [];

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { SCHEDULES, type ManagedSchedule } from '../schedules/definitions.js';
 import { MANAGED_BY, applySchedules } from '../schedules/apply.js';
 import { windowOccurrences, type WindowSpec } from '../src/domain/windows.js';
-import { testClient, uniqueTaskQueue } from './helpers/temporal.js';
+import { temporalEnv, testClient, uniqueTaskQueue } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
 
@@ -13,7 +13,7 @@ const exec = promisify(execFile);
 async function maint(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
     const { stdout, stderr } = await exec(process.execPath, ['bin/maint.js', ...args], {
-      env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: '' },
+      env: { ...process.env, ...temporalEnv(), MAINT_CONFIG: '' },
       timeout: 60_000,
     });
     return { code: 0, stdout, stderr };
@@ -129,7 +129,7 @@ describe('schedules as code', () => {
 
     const missing = await maint('status', 'no-such-workflow');
     expect(missing.code).toBe(1);
-    expect(missing.stderr.trim().split('\n').at(-1)).toBe("maint: no workflow 'no-such-workflow' in namespace default");
+    expect(missing.stderr.trim().split('\n').at(-1)).toBe(`maint: no workflow 'no-such-workflow' in namespace ${inject('temporalNamespace')}`);
 
     const badDate = await maint('runs', '--since', 'yesterday-ish');
     expect(badDate.code).not.toBe(0);

@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackupActivities } from '../activities/postgres/backup.js';
 import { applyRetention } from '../activities/storage.js';
 import { ConfigError } from '../src/config.js';
@@ -13,7 +13,7 @@ import { expectWorkflowRejects } from './helpers/failures.js';
 import { recordHistory } from './helpers/histories.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { SlackSink } from './helpers/slack-sink.js';
-import { testConfig, withWorker } from './helpers/temporal.js';
+import { temporalEnv, testConfig, withWorker } from './helpers/temporal.js';
 
 const DAY_MS = 86_400_000;
 const exec = promisify(execFile);
@@ -208,7 +208,7 @@ describe('storageCleanup end to end', () => {
     const before = { logs: listing(logs), backups: listing(backups) };
     const c = config();
     const { stdout } = await exec(process.execPath, ['bin/maint.js', 'plan', 'storageCleanup'], {
-      env: { ...process.env, TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_CONFIG: c.configFile!, DATABASE_URL: db.url, MAINT_DATABASE_URL: db.url },
+      env: { ...process.env, ...temporalEnv(), MAINT_CONFIG: c.configFile!, DATABASE_URL: db.url, MAINT_DATABASE_URL: db.url },
     });
     expect(stdout).toContain('plan for storageCleanup (nothing was changed)');
     expect(stdout).toContain(`app-logs (${logs}): would delete 1 of 2 file(s), 0 MiB: api-99d.log`);

@@ -31,7 +31,7 @@ export function uniqueTaskQueue(name: string): string {
 
 /** A validated Config for tests: env entries plus an optional config file body. */
 export function testConfig(env: Record<string, string> = {}, file?: unknown): Config {
-  const vars: Record<string, string> = { TEMPORAL_ADDRESS: inject('temporalAddress'), LOG_LEVEL: 'silent', ...env };
+  const vars: Record<string, string> = { ...temporalEnv(), LOG_LEVEL: 'silent', ...env };
   if (file !== undefined) {
     const path = join(mkdtempSync(join(tmpdir(), 'maint-config-')), 'config.json');
     writeFileSync(path, JSON.stringify(file));
@@ -40,9 +40,19 @@ export function testConfig(env: Record<string, string> = {}, file?: unknown): Co
   return loadConfig(vars);
 }
 
+/** What a child process (maint, a worker) needs to reach the suite's server and namespace. */
+export function temporalEnv(): { TEMPORAL_ADDRESS: string; TEMPORAL_NAMESPACE: string } {
+  return { TEMPORAL_ADDRESS: inject('temporalAddress'), TEMPORAL_NAMESPACE: inject('temporalNamespace') };
+}
+
+/** The same for the plain `temporal` CLI. */
+export function temporalCliArgs(): string[] {
+  return ['--address', inject('temporalAddress'), '--namespace', inject('temporalNamespace')];
+}
+
 export async function testClient(): Promise<Client> {
   const connection = await Connection.connect({ address: inject('temporalAddress') });
-  return new Client({ connection });
+  return new Client({ connection, namespace: inject('temporalNamespace') });
 }
 
 export interface WorkerContext {
