@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
+import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportActivities } from '../activities/reports.js';
 import type { CheckResult } from '../src/domain/checks.js';
@@ -16,6 +17,14 @@ import { startProbeTargets } from './helpers/targets.js';
 import { temporalEnv } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
+/** Runs a scheduled workflow to its report and stores its history for the replay test (RECORD_HISTORIES=1). */
+async function runAndRecord<A>(client: Client, type: string, workflow: (input: A) => Promise<RunReport>, taskQueue: string, input: A): Promise<RunReport> {
+  const handle = await client.workflow.start(workflow, { taskQueue, workflowId: uniqueId(type), args: [input] });
+  const report = await handle.result();
+  await recordHistory(type, await handle.fetchHistory(), handle.workflowId);
+  return report;
+}
+
 const find = (checks: CheckResult[], check: string, target?: string) => checks.find((c) => c.check === check && (target === undefined || c.target === target));
 
 function pastDiskRun(daysAgo: number, percent: number): RunReport {
@@ -73,8 +82,7 @@ describe('calendar reviews against the local targets', () => {
   });
 
   it('monthlyAudit audits the inventory against the standards and forecasts capacity from stored history', async () => {
-    const report = await stack.withBridge(({ client, taskQueue }) =>
-      client.workflow.execute(monthlyAudit, { taskQueue, workflowId: uniqueId('monthly-audit'), args: [{ forecastHistoryDays: 90 }] }));
+    const report = await stack.withBridge(({ client, taskQueue }) => runAndRecord(client, 'monthlyAudit', monthlyAudit, taskQueue, { forecastHistoryDays: 90 }));
     expect(find(report.checks, 'standards', 'default/trixtech-backend')).toMatchObject({ status: 'warn', value: 1 });
     const capacity = find(report.checks, 'capacity', '/var/lib/postgresql')!;
     expect(capacity.status).toBe('critical');
@@ -84,8 +92,7 @@ describe('calendar reviews against the local targets', () => {
   });
 
   it('weeklyPerformanceReview sets baselines, then flags a regression against them', async () => {
-    const run = () => stack.withBridge(({ client, taskQueue }) =>
-      client.workflow.execute(weeklyPerformanceReview, { taskQueue, workflowId: uniqueId('weekly-performance-review'), args: [{ regressionTolerance: 0.5 }] }));
+    const run = () => stack.withBridge(({ client, taskQueue }) => runAndRecord(client, 'weeklyPerformanceReview', weeklyPerformanceReview, taskQueue, { regressionTolerance: 0.5 }));
     const first = await run();
     const baselines = first.checks.filter((c) => c.check === 'baseline');
     expect(baselines.map((c) => c.target)).toContain('http.api.ms');
@@ -115,8 +122,9 @@ describe('calendar reviews against the local targets', () => {
   });
 
   it('monthlyApplicationMaintenance reports outdated images and skips the database work outside its window by policy', async () => {
-    const report = await stack.withBridge(({ client, taskQueue }) =>
-      client.workflow.execute(monthlyApplicationMaintenance, { taskQueue, workflowId: uniqueId('monthly-app'), args: [{ windowPolicy: 'skip', window: { name: 'new-year', every: 'year', month: 1, day: 1, start: '03:00', durationMinutes: 1 } }] }));
+    const report = await stack.withBridge(({ client, taskQueue }) => runAndRecord(client, 'monthlyApplicationMaintenance', monthlyApplicationMaintenance, taskQueue, {
+      windowPolicy: 'skip', window: { name: 'new-year', every: 'year', month: 1, day: 1, start: '03:00', durationMinutes: 1 },
+    }));
     expect(find(report.checks, 'image-version', 'default/trixtech-backend')).toMatchObject({ status: 'warn', value: '2.3.0', threshold: 'current: 2.4.1' });
     expect(report.summary).toContain('disruptive steps skipped: outside window new-year');
     const { rows } = await stack.db.pool.query('SELECT count(*)::int AS n FROM bookings');
