@@ -17,7 +17,7 @@ import type { RunReport } from '../src/domain/run.js';
 import { startDevServer } from '../src/devserver.js';
 import { createLogger } from '../src/logger.js';
 import { createMaintenanceWorker } from '../src/worker.js';
-import { freePort } from '../test/helpers/net.js';
+import { freePort } from '../src/net.js';
 import { createTestDatabase } from '../test/helpers/postgres.js';
 import { rollingNodeUpdate } from '../workflows/rolling-node-update.js';
 import type { ClusterReady, ClusterSpec, ClusterStats } from './_drain-cluster.js';

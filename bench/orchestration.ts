@@ -11,7 +11,7 @@ import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { buildWorkflowBundle } from '../scripts/build-workflow-bundle.js';
 import { startDevServer } from '../src/devserver.js';
-import { freePort } from '../test/helpers/net.js';
+import { freePort } from '../src/net.js';
 
 const RUNS = 100;
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
