@@ -1,7 +1,7 @@
 // One attacker of `npm run bench -- abuse`, in a process of its own (its sockets count against its
 // own file-handle limit, its work against its own event loop). Loopback only. Started with
-// `<kind> <bridge url> <count> <first source index>`; floods until the parent sends 'stop' (or
-// FLOOD_MS + 5 s pass), then closes everything and sends its counts back.
+// `<kind> <bridge url> <count> <first source index>`; says 'ready', floods from the parent's 'go'
+// until its 'stop' (or FLOOD_MS + 5 s), then closes everything and sends its counts back.
 import { createHmac } from 'node:crypto';
 import { request } from 'node:http';
 import { connect, type Socket } from 'node:net';
@@ -142,6 +142,12 @@ function stop(): void {
   process.send!({ kind, counts }, () => process.exit(0));
 }
 
-process.on('message', (m) => m === 'stop' && stop());
-setTimeout(stop, FLOOD_MS + 5_000).unref();
-({ forged, bodies, slow })[kind]();
+process.on('message', (m) => {
+  if (m === 'go') {
+    setTimeout(stop, FLOOD_MS + 5_000).unref();
+    ({ forged, bodies, slow })[kind]();
+  } else if (m === 'stop') {
+    stop();
+  }
+});
+process.send!('ready');

@@ -2,8 +2,9 @@
 // with a real Temporal dev server, flooded for 10 s by attacker processes from their own loopback
 // addresses: forged requests at 1,000/s, 20,000 slow connections (trickled bodies and headers),
 // 10 MB bodies. Meanwhile /healthz on the health port is probed 50 times a second on fresh
-// connections, as a kubelet would (1 s timeout). When the flood ends, a valid signed Slack click
-// (from 127.0.0.1, Slack's address here) is sent until it is acknowledged.
+// connections, as a kubelet would (1 s timeout), and so is a trivial HTTP server in a process of its
+// own (control_p99_ms: what the loaded machine alone costs). When the flood ends, a valid signed
+// Slack click (from 127.0.0.1, Slack's address here) is sent until it is acknowledged.
 // Goals: refused_healthz=0, healthz_p99_ms < 100, slack_ok_after_s <= 10.
 // The click is acknowledged once the bridge has verified it, mapped the user and found the gated
 // run; no worker runs, so the decision it then signs is not delivered (that path is tested in
@@ -85,11 +86,16 @@ function click(url: string, workflowId: string): Promise<number | string> {
 
 function startAttacker(kind: 'forged' | 'bodies' | 'slow', url: string, count: number, firstSource: number) {
   const child = fork(fileURLToPath(new URL('./_abuse-flood.ts', import.meta.url)), [kind, url, String(count), String(firstSource)], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-  const report = new Promise<{ kind: string; counts: Record<string, number> }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { kind: string; counts: Record<string, number> }));
-    child.once('exit', (code) => reject(new Error(`${kind} attacker exited with ${code} before reporting`)));
+  const onExit = (reject: (err: Error) => void) => child.once('exit', (code) => reject(new Error(`${kind} attacker exited with ${code}`)));
+  const ready = new Promise<void>((resolve, reject) => {
+    child.once('message', () => resolve());
+    onExit(reject);
   });
-  return { child, report };
+  const report = ready.then(() => new Promise<{ kind: string; counts: Record<string, number> }>((resolve, reject) => {
+    child.once('message', (m) => resolve(m as { kind: string; counts: Record<string, number> }));
+    onExit(reject);
+  }));
+  return { child, ready, report };
 }
 
 function stopChild(child: ChildProcess): Promise<void> {
@@ -110,7 +116,7 @@ export async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-abuse-'));
   const server = await startDevServer({ port: await freePort(), headless: true });
   let bridge: ChildProcess | undefined;
-  const attackers: ChildProcess[] = [];
+  const children: ChildProcess[] = [];
   try {
     // A gated run for the click to name; it waits on a task queue no worker polls.
     const client = new Client({ connection: await Connection.connect({ address: server.address }) });
@@ -143,7 +149,19 @@ export async function main(): Promise<void> {
     const logBefore = statSync(logFile).size;
     console.log(`bridge up (pid ${bridge.pid}, ${rssBefore.toFixed(0)} MB); flooding for ${FLOOD_MS / 1000} s`);
 
-    // Probe the health port on fresh connections until the click after the flood is answered.
+    const started = [
+      startAttacker('forged', url, 10, 0),
+      startAttacker('bodies', url, 4, 100),
+      ...Array.from({ length: SLOW_CONNECTIONS / SLOW_PER_PROCESS }, (_, i) => startAttacker('slow', url, SLOW_PER_PROCESS, 1_000 + i * 1_000)),
+    ];
+    children.push(...started.map((a) => a.child));
+    await Promise.all(started.map((a) => a.ready));
+    const controlPort = await freePort();
+    const control = spawn(process.execPath, ['-e', `require('node:http').createServer((q, r) => r.end('ok')).listen(${controlPort}, '127.0.0.1')`], { stdio: 'ignore' });
+    children.push(control);
+    while ((await get(`http://127.0.0.1:${controlPort}/`, 1_000)).status !== 200) await sleep(50);
+    // Probe the health port (and the control) on fresh connections from the flood's start until the click after it is answered.
+    const controlLatencies: number[] = [];
     const latencies: number[] = [];
     const refusals: string[] = [];
     let probing = true;
@@ -151,26 +169,25 @@ export async function main(): Promise<void> {
     const prober = (async () => {
       const inFlight = new Set<Promise<void>>();
       while (probing) {
-        const probe = get(healthz, PROBE_TIMEOUT_MS).then((r) => {
-          if (r.status === 200) latencies.push(r.ms);
-          else refusals.push(r.error ?? `status ${r.status}`);
-        });
-        inFlight.add(probe);
-        void probe.finally(() => inFlight.delete(probe));
+        for (const probe of [
+          get(healthz, PROBE_TIMEOUT_MS).then((r) => {
+            if (r.status === 200) latencies.push(r.ms);
+            else refusals.push(r.error ?? `status ${r.status}`);
+          }),
+          get(`http://127.0.0.1:${controlPort}/`, PROBE_TIMEOUT_MS).then((r) => void (r.status === 200 && controlLatencies.push(r.ms))),
+        ]) {
+          inFlight.add(probe);
+          void probe.finally(() => inFlight.delete(probe));
+        }
         rssPeak = Math.max(rssPeak, rssMb(bridge!.pid!));
         await sleep(PROBE_EVERY_MS);
       }
       await Promise.all(inFlight);
     })();
 
-    const started = [
-      startAttacker('forged', url, 10, 0),
-      startAttacker('bodies', url, 4, 100),
-      ...Array.from({ length: SLOW_CONNECTIONS / SLOW_PER_PROCESS }, (_, i) => startAttacker('slow', url, SLOW_PER_PROCESS, 1_000 + i * 1_000)),
-    ];
-    attackers.push(...started.map((a) => a.child));
+    for (const a of started) a.child.send('go');
     await sleep(FLOOD_MS);
-    for (const a of attackers) a.send('stop');
+    for (const a of started) a.child.send('stop');
     const reports = await Promise.all(started.map((a) => a.report));
     const floodEnded = performance.now();
 
@@ -190,13 +207,14 @@ export async function main(): Promise<void> {
     const logKb = (statSync(logFile).size - logBefore) / 1024;
 
     for (const r of reports) console.log(`  ${r.kind}: ${Object.entries(r.counts).map(([k, v]) => `${k}=${v}`).join(', ')}`);
+    console.log(`  control server (same probes, trivial server, own process): p99 ${percentile(controlLatencies, 99).toFixed(1)} ms, p50 ${percentile(controlLatencies, 50).toFixed(1)} ms`);
     console.log(`  healthz probes: ${latencies.length} answered, p50 ${percentile(latencies, 50).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms, ${refusals.length} refused${refusals.length ? ` (${[...new Set(refusals)].slice(0, 3).join('; ')})` : ''}`);
     console.log(`  bridge RSS ${rssBefore.toFixed(0)} MB before, ${rssPeak.toFixed(0)} MB peak, ${rssAfter.toFixed(0)} MB after; bridge log ${logKb.toFixed(1)} KB during the flood${Number.isNaN(okAfterS) ? `; last click answer: ${last}` : ''}`);
     const ulimit = Number(readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+(\d+)/)?.[1]);
     console.log(`  file-handle limit per process ${ulimit}: ${SLOW_CONNECTIONS} slow connections from ${SLOW_CONNECTIONS / SLOW_PER_PROCESS} processes`);
     console.log(`abuse: healthz_p99_ms=${percentile(latencies, 99).toFixed(1)} refused_healthz=${refusals.length} slack_ok_after_s=${Number.isNaN(okAfterS) ? 'never' : okAfterS.toFixed(2)} rss_growth_mb=${(rssAfter - rssBefore).toFixed(1)}`);
   } finally {
-    await Promise.all(attackers.map(stopChild));
+    await Promise.all(children.map(stopChild));
     if (bridge) await stopChild(bridge);
     await server.stop();
     rmSync(dir, { recursive: true, force: true });
