@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import type { Server } from 'node:http';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -127,5 +128,20 @@ describe('approval bridge guards against hostile clients', () => {
     }
     // Once the hogs leave, the public port serves again.
     await until('the public port answering', () => fetch(`${capped.url}/healthz`).then((r) => r.ok, () => false));
+  });
+
+  it('answers 503 on the health port while the event loop is stalled, 200 once it ticks again', async () => {
+    // The health thread answers by itself; it judges the bridge by the heartbeat of this thread's loop.
+    Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5_500);
+    const during = execFileSync(process.execPath, ['-e', `fetch('${quick.healthUrl}/healthz').then(async (r) => console.log(r.status, await r.text()))`], { encoding: 'utf8' });
+    expect(during).toMatch(/^503 /);
+    expect(JSON.parse(during.slice(4))).toMatchObject({ ok: false, listening: true });
+    await until('the health port answering 200 again', () => fetch(`${quick.healthUrl}/healthz`).then((r) => r.status === 200));
+  });
+
+  it('refuses bridge settings that cannot work, naming the variable', () => {
+    expect(() => testConfig({ BRIDGE_PORT: '3000', BRIDGE_HEALTH_PORT: '3000' })).toThrow(/env BRIDGE_HEALTH_PORT: must differ from BRIDGE_PORT \(3000\)/);
+    expect(() => testConfig({ BRIDGE_MAX_CONNECTIONS: '0' })).toThrow(/env BRIDGE_MAX_CONNECTIONS/);
+    expect(() => testConfig({ BRIDGE_REQUEST_TIMEOUT_MS: 'soon' })).toThrow(/env BRIDGE_REQUEST_TIMEOUT_MS/);
   });
 });
