@@ -4,8 +4,8 @@
 // 403); Slack is acknowledged at once, then the bridge signs a statement for that person with its
 // own Ed25519 key (which the worker checks), sends it, and posts the verdict to the response_url.
 // Hostile traffic is bounded: per-address rate limit, connection cap, request/header/body timeouts,
-// refused connections closed, one summary log line per interval; /healthz and /metrics answer on a
-// port of their own (BRIDGE_HEALTH_PORT) so a flood of the Slack port cannot fail the probes.
+// refused connections closed, one summary log line per interval; /healthz and /metrics answer from
+// a thread and a port of their own (BRIDGE_HEALTH_PORT) so a flood of the Slack port cannot fail the probes.
 import { readFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { Worker } from 'node:worker_threads';
