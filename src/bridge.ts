@@ -3,12 +3,19 @@
 // (stale or forged: 401) and mapped to an approver on the workflow kind's allow-list (anyone else:
 // 403); Slack is acknowledged at once, then the bridge signs a statement for that person with its
 // own Ed25519 key (which the worker checks), sends it, and posts the verdict to the response_url.
+// Hostile traffic is bounded: per-address rate limit, connection cap, request/header/body timeouts,
+// refused connections closed, one summary log line per interval; /healthz and /metrics answer from
+// a thread and a port of their own (BRIDGE_HEALTH_PORT) so a flood of the Slack port cannot fail the probes.
 import { readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { Worker } from 'node:worker_threads';
 import { fileURLToPath } from 'node:url';
 import rateLimit from '@fastify/rate-limit';
 import { verifySlackRequest } from '@slack/bolt';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
+import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
+import { z } from 'zod';
 import { loadConfigOrExit, type Config } from './config.js';
 import { DecisionError, describeVerdict, pendingApproval, sendDecision } from './decisions.js';
 import type { RunStatus } from './domain/run.js';
@@ -24,7 +31,76 @@ export interface BridgeDeps {
   config: Config;
   client: Client;
   logger: Logger;
+  /** Counters for the health port's /metrics; a bridge without a health port keeps its own. */
+  metrics?: BridgeMetrics;
 }
+
+/** Refusals are logged as one summary line per this interval, never one line per request. */
+export const REFUSAL_LOG_INTERVAL_MS = 10_000;
+/** Slack signs requests as they leave; a timestamp further ahead than this is refused like a stale one. */
+const MAX_CLOCK_AHEAD_S = 5 * 60;
+
+export function createBridgeMetrics() {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'maintenance_bridge_' });
+  const registers = [registry];
+  return {
+    registry,
+    requests: new Counter({ name: 'maintenance_bridge_requests_total', help: 'Requests answered on the public port, by route and status', labelNames: ['route', 'status'], registers }),
+    rateLimited: new Counter({ name: 'maintenance_bridge_rate_limited_total', help: 'Requests refused 429 by the per-address rate limit, by route', labelNames: ['route'], registers }),
+    connectionsDropped: new Counter({ name: 'maintenance_bridge_connections_dropped_total', help: 'Connections closed on arrival because BRIDGE_MAX_CONNECTIONS were open', registers }),
+    clientErrors: new Counter({ name: 'maintenance_bridge_client_errors_total', help: 'Connections closed for a timeout or malformed HTTP, by error code', labelNames: ['code'], registers }),
+    decisions: new Counter({ name: 'maintenance_bridge_decisions_total', help: 'Decisions signed and sent, by channel and whether they were delivered', labelNames: ['via', 'result'], registers }),
+  };
+}
+export type BridgeMetrics = ReturnType<typeof createBridgeMetrics>;
+
+/**
+ * Counts refused requests and connections and logs them as one line per interval (what, how many,
+ * the busiest sources): a flood costs a few lines, not one per request (it was 7.4 MB per 10 s).
+ */
+class RefusalLog {
+  private counts = new Map<string, number>();
+  private sources = new Map<string, number>();
+  private since = Date.now();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(private readonly logger: Logger, intervalMs: number) {
+    this.timer = setInterval(() => this.flush(), intervalMs).unref();
+  }
+
+  record(what: string, source: string | undefined): void {
+    this.counts.set(what, (this.counts.get(what) ?? 0) + 1);
+    const key = source ?? 'unknown';
+    // Bounded: a flood from many addresses must not grow this map without limit.
+    if (this.sources.has(key) || this.sources.size < 1_000) this.sources.set(key, (this.sources.get(key) ?? 0) + 1);
+  }
+
+  flush(): void {
+    if (this.counts.size > 0) {
+      const refused = Object.fromEntries([...this.counts].sort((a, b) => b[1] - a[1]));
+      const topSources = Object.fromEntries([...this.sources].sort((a, b) => b[1] - a[1]).slice(0, 5));
+      const total = [...this.counts.values()].reduce((a, b) => a + b, 0);
+      this.logger.warn({ total, refused, topSources, seconds: Math.round((Date.now() - this.since) / 1000) }, 'bridge refused requests');
+    }
+    this.counts.clear();
+    this.sources.clear();
+    this.since = Date.now();
+  }
+
+  close(): void {
+    clearInterval(this.timer);
+    this.flush();
+  }
+}
+
+/** The part of Slack's block_actions payload the bridge uses; anything else in it is ignored. */
+const InteractionPayloadSchema = z.object({
+  type: z.literal('block_actions', 'expected "block_actions"'),
+  user: z.object({ id: z.string().min(1).max(64) }),
+  actions: z.array(z.object({ action_id: z.enum(['approve', 'reject']), value: z.string().min(1).max(256) })).min(1, 'expected an approve or reject button'),
+  response_url: z.string().max(2_048).optional(),
+});
 
 class HttpError extends Error {
   constructor(readonly statusCode: number, message: string) {
@@ -55,20 +131,51 @@ function describeStatus(workflowId: string, s: RunStatus): string {
   ].filter(Boolean).join('\n');
 }
 
-export async function createBridge({ config, client, logger }: BridgeDeps): Promise<FastifyInstance> {
+export async function createBridge({ config, client, logger, metrics = createBridgeMetrics() }: BridgeDeps): Promise<FastifyInstance> {
   const key = loadBridgeKey(config);
-  const app = Fastify({ logger: false, bodyLimit: 64 * 1024 });
+  const slackUsers = new Map(Object.entries(config.approvals.slackUsers));
+  const timeoutMs = config.bridge.requestTimeoutMs;
+  const app = Fastify({
+    logger: false, bodyLimit: 64 * 1024,
+    // A slow client (a trickled body, headers that never end, an idle socket) is cut off; Slack
+    // sends its small requests in milliseconds.
+    requestTimeout: timeoutMs, connectionTimeout: timeoutMs, keepAliveTimeout: 5_000,
+    // Node checks the request and header timeouts only this often (by default every 30 s).
+    http: { headersTimeout: Math.min(5_000, timeoutMs), connectionsCheckingInterval: Math.min(1_000, timeoutMs) },
+  });
+  // Connections past the cap are closed on arrival, so file handles never run out (about 20,000
+  // trickling connections did) and the health port keeps answering.
+  app.server.maxConnections = config.bridge.maxConnections;
+  const refusals = new RefusalLog(logger, REFUSAL_LOG_INTERVAL_MS);
+  app.server.on('drop', (data?: { remoteAddress?: string }) => {
+    metrics.connectionsDropped.inc();
+    refusals.record('connection cap', data?.remoteAddress);
+  });
+  app.server.on('clientError', (err: NodeJS.ErrnoException, socket: { remoteAddress?: string }) => {
+    const code = err.code ?? 'unknown';
+    metrics.clientErrors.inc({ code });
+    if (code !== 'ECONNRESET') refusals.record(code, socket.remoteAddress);
+  });
   // Decisions still being signed and sent after Slack was acknowledged; closing waits for them.
   const inFlight = new Set<Promise<void>>();
   app.addHook('onClose', async () => {
     await Promise.allSettled([...inFlight]);
+    refusals.close();
+  });
+  // A refused request's connection is closed: what the client has not sent yet is never read, and
+  // a flood pays for a new connection per request.
+  app.addHook('onSend', async (_req, reply) => {
+    if (reply.statusCode >= 400) reply.header('connection', 'close');
+  });
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    metrics.requests.inc({ route, status: reply.statusCode });
+    if (reply.statusCode === 429) metrics.rateLimited.inc({ route });
+    if (reply.statusCode >= 400) refusals.record(`${reply.statusCode} ${route}`, req.ip);
   });
   // Approvals are human-paced; a flood (forged or replayed requests, a looping client) is refused
   // per source address before its body is read or its signature computed.
-  await app.register(rateLimit, {
-    global: false, max: config.bridge.rateLimitPerMinute, timeWindow: '1 minute',
-    onExceeded: (req) => logger.warn({ ip: req.ip, url: req.url }, 'bridge rate limit exceeded'),
-  });
+  await app.register(rateLimit, { global: false, max: config.bridge.rateLimitPerMinute, timeWindow: '1 minute' });
   // Route option: the Slack routes take the limits registered above; /healthz is never limited.
   const limited = { config: { rateLimit: {} } };
   // The signature covers the raw body, so keep it as the string Slack sent.
@@ -78,14 +185,15 @@ export async function createBridge({ config, client, logger }: BridgeDeps): Prom
     const secret = config.slack.signingSecret;
     if (!secret) throw new HttpError(503, 'SLACK_SIGNING_SECRET is not configured; refusing unverifiable requests');
     const body = typeof req.body === 'string' ? req.body : '';
+    const timestamp = req.headers['x-slack-request-timestamp'];
+    if (typeof timestamp !== 'string' || !/^\d{1,12}$/.test(timestamp)) throw new HttpError(401, 'request refused: x-slack-request-timestamp must be Unix seconds');
+    // Slack's verifier refuses only stale timestamps; one from the future could be replayed for longer.
+    if (Number(timestamp) > Date.now() / 1000 + MAX_CLOCK_AHEAD_S) throw new HttpError(401, 'request refused: x-slack-request-timestamp is more than 5 minutes in the future');
     try {
       verifySlackRequest({
         signingSecret: secret,
         body,
-        headers: {
-          'x-slack-signature': String(req.headers['x-slack-signature'] ?? ''),
-          'x-slack-request-timestamp': Number(req.headers['x-slack-request-timestamp']),
-        },
+        headers: { 'x-slack-signature': String(req.headers['x-slack-signature'] ?? ''), 'x-slack-request-timestamp': Number(timestamp) },
       });
     } catch (err) {
       throw new HttpError(401, `request refused: ${(err as Error).message}`);
@@ -95,7 +203,8 @@ export async function createBridge({ config, client, logger }: BridgeDeps): Prom
 
   /** The approver behind a Slack user, allowed for this workflow's kind; 403 otherwise. */
   async function authorize(slackUser: string, workflowId: string): Promise<{ approver: string; kind: GatedKind }> {
-    const approver = config.approvals.slackUsers[slackUser];
+    // A Map: ids such as `__proto__` or `constructor` must not resolve through the object prototype.
+    const approver = slackUsers.get(slackUser);
     if (!approver) throw new HttpError(403, `Slack user ${slackUser} is not mapped to an approver`);
     let type: string;
     try {
@@ -111,7 +220,7 @@ export async function createBridge({ config, client, logger }: BridgeDeps): Prom
   }
 
   /** Signs the decision for this verified Slack user, for the run and plan as they are now, and returns the verdict as text. */
-  async function decide(workflowId: string, approver: string, slackUser: string, decision: Decision, via: 'slack' | 'slash-command'): Promise<string> {
+  async function decide(workflowId: string, approver: string, slackUser: string, decision: Decision, via: 'slack' | 'slash-command'): Promise<{ delivered: boolean; text: string }> {
     const what = `${decision.verb === 'approve' ? 'Approval' : 'Rejection'} by ${approver} via ${via}`;
     try {
       const { runId, approval } = await pendingApproval(client, workflowId);
@@ -122,18 +231,19 @@ export async function createBridge({ config, client, logger }: BridgeDeps): Prom
       const verdict = await sendDecision(client, workflowId, runId, proof);
       const icon = verdict.verdict === 'ignored' ? ':warning:' : decision.verb === 'approve' ? ':white_check_mark:' : ':no_entry:';
       const said = decision.verb === 'reject' ? `: ${decision.reason}` : decision.comment ? `: ${decision.comment}` : '';
-      return `${icon} ${what}${said} ${describeVerdict(verdict)}`;
+      return { delivered: true, text: `${icon} ${what}${said} ${describeVerdict(verdict)}` };
     } catch (err) {
-      if (err instanceof DecisionError) return `:warning: ${what} not delivered: ${err.message}`;
+      if (err instanceof DecisionError) return { delivered: false, text: `:warning: ${what} not delivered: ${err.message}` };
       logger.error({ workflowId, err: (err as Error).message }, 'decision could not be sent');
-      return `:warning: ${what} not delivered: ${(err as Error).message.split('\n')[0]}`;
+      return { delivered: false, text: `:warning: ${what} not delivered: ${(err as Error).message.split('\n')[0]}` };
     }
   }
 
   /** Slack wants an answer within 3 s: acknowledge now, deliver the verdict to the response_url when it is known. */
   function decideLater(workflowId: string, approver: string, slackUser: string, decision: Decision, via: 'slack' | 'slash-command', responseUrl: string | undefined): void {
     const task = decide(workflowId, approver, slackUser, decision, via)
-      .then(async (text) => {
+      .then(async ({ delivered, text }) => {
+        metrics.decisions.inc({ via, result: delivered ? 'delivered' : 'not-delivered' });
         logger.info({ workflowId, approver, via, verdict: text.slice(0, 200) }, 'decision sent');
         await updateSlackMessage(responseUrl, text);
       })
@@ -167,22 +277,26 @@ export async function createBridge({ config, client, logger }: BridgeDeps): Prom
     return reply.code(500).send({ error: 'internal error' });
   }
 
-  app.get('/healthz', async () => ({ ok: true, signingSecretConfigured: Boolean(config.slack.signingSecret), signingKey: key?.fingerprint ?? null }));
+  // Also on the public port, for a quick check by hand; probes use the health port.
+  app.get('/healthz', async () => bridgeHealth(app, config, key));
 
   app.post('/slack/interactions', limited, async (req, reply) => {
     try {
       const form = verify(req);
-      let payload: { type?: string; user?: { id?: string }; actions?: { action_id?: string; value?: string }[]; response_url?: string };
+      let json: unknown;
       try {
-        payload = JSON.parse(form.get('payload') ?? '');
+        json = JSON.parse(form.get('payload') ?? '');
       } catch {
         throw new HttpError(400, 'payload is not JSON');
       }
-      const action = payload.actions?.[0];
-      if (payload.type !== 'block_actions' || !action || !['approve', 'reject'].includes(action.action_id ?? '') || !action.value) {
-        throw new HttpError(400, 'expected a block_actions payload with an approve or reject button');
+      const parsed = InteractionPayloadSchema.safeParse(json);
+      if (!parsed.success) {
+        const issue = parsed.error.issues[0]!;
+        throw new HttpError(400, `payload${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${issue.message}`);
       }
-      const user = payload.user?.id ?? '';
+      const payload = parsed.data;
+      const action = payload.actions[0]!;
+      const user = payload.user.id;
       const { approver } = await authorize(user, action.value);
       requireKey();
       const decision: Decision = action.action_id === 'approve' ? { verb: 'approve' } : { verb: 'reject', reason: 'rejected in Slack' };
@@ -220,18 +334,119 @@ export async function createBridge({ config, client, logger }: BridgeDeps): Prom
   return app;
 }
 
+function bridgeHealth(app: FastifyInstance, config: Config, key: SigningKey | undefined) {
+  return { ok: app.server.listening, signingSecretConfigured: Boolean(config.slack.signingSecret), signingKey: key?.fingerprint ?? null };
+}
+
+/** The health port answers 503 once the bridge's event loop has not ticked for this long. */
+const STALLED_AFTER_MS = 5_000;
+
+/**
+ * The health port's server, run in a worker thread: under a flood the bridge's event loop is busy
+ * accepting and cutting off connections, and probes queued behind that work timed out (p99 926 ms
+ * in `npm run bench -- abuse`). The thread judges liveness by a heartbeat the bridge's loop writes to
+ * shared memory, and asks that loop for /metrics. Plain JavaScript, evaluated: it runs the same
+ * under tsx, vitest and the compiled build.
+ */
+const HEALTH_THREAD = `
+const { parentPort, workerData } = require('node:worker_threads');
+const http = require('node:http');
+const { host, port, stalledAfterMs, info, contentType } = workerData;
+const shared = new BigInt64Array(workerData.shared); // [0] last tick of the bridge's loop (ms), [1] public port listening (1n)
+const waiting = new Map();
+let nextId = 0;
+parentPort.on('message', ({ id, text }) => waiting.get(id)?.(text));
+const server = http.createServer({ requestTimeout: 5000, headersTimeout: 2000, connectionsCheckingInterval: 1000 }, (req, res) => {
+  if (req.method === 'GET' && req.url === '/healthz') {
+    const eventLoopLagMs = Date.now() - Number(Atomics.load(shared, 0));
+    const listening = Atomics.load(shared, 1) === 1n;
+    const ok = listening && eventLoopLagMs < stalledAfterMs;
+    res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ok, listening, eventLoopLagMs, ...info }));
+  } else if (req.method === 'GET' && req.url === '/metrics') {
+    const id = nextId++;
+    const timer = setTimeout(() => {
+      waiting.delete(id);
+      res.writeHead(503).end('the bridge did not answer within 2 s\\n');
+    }, 2000);
+    waiting.set(id, (text) => {
+      waiting.delete(id);
+      clearTimeout(timer);
+      res.writeHead(200, { 'content-type': contentType }).end(text);
+    });
+    parentPort.postMessage({ id });
+  } else {
+    res.writeHead(404).end();
+  }
+});
+server.maxConnections = 64;
+server.once('error', (err) => parentPort.postMessage({ error: err.message }));
+server.listen(port, host, () => parentPort.postMessage({ port: server.address().port }));
+`;
+
+export interface RunningBridge {
+  app: FastifyInstance;
+  url: string;
+  /** GET /healthz (200 while the public port listens and the event loop ticks) and GET /metrics. */
+  healthUrl: string;
+  close(): Promise<void>;
+}
+
+/** The bridge listening on its public port and, apart, on its health port (see HEALTH_THREAD). */
+export async function startBridge(
+  deps: Omit<BridgeDeps, 'metrics'>,
+  { host = deps.config.bridge.host, port = deps.config.bridge.port, healthPort = deps.config.bridge.healthPort } = {},
+): Promise<RunningBridge> {
+  const metrics = createBridgeMetrics();
+  const app = await createBridge({ ...deps, metrics });
+  await app.listen({ host, port });
+  const shared = new BigInt64Array(new SharedArrayBuffer(16));
+  const tick = () => {
+    Atomics.store(shared, 0, BigInt(Date.now()));
+    Atomics.store(shared, 1, app.server.listening ? 1n : 0n);
+  };
+  tick();
+  const heartbeat = setInterval(tick, 250);
+  const key = loadBridgeKey(deps.config);
+  const info = { signingSecretConfigured: Boolean(deps.config.slack.signingSecret), signingKey: key?.fingerprint ?? null };
+  const thread = new Worker(HEALTH_THREAD, {
+    eval: true, workerData: { host, port: healthPort, stalledAfterMs: STALLED_AFTER_MS, info, contentType: metrics.registry.contentType, shared: shared.buffer },
+  });
+  thread.on('error', (err) => deps.logger.error({ err: err.message }, 'bridge health thread failed; the health port no longer answers'));
+  thread.on('message', (m: { id?: number }) => {
+    if (m.id === undefined) return;
+    void metrics.registry.metrics().then((text) => thread.postMessage({ id: m.id, text }), (err: Error) => thread.postMessage({ id: m.id, text: `# ${err.message}\n` }));
+  });
+  const close = async () => {
+    clearInterval(heartbeat);
+    await app.close();
+    await thread.terminate();
+  };
+  try {
+    const listening = await new Promise<number>((resolve, reject) => {
+      thread.once('message', (m: { port?: number; error?: string }) => (m.port === undefined ? reject(new Error(m.error)) : resolve(m.port)));
+      thread.once('error', reject);
+      thread.once('exit', (code) => reject(new Error(`health thread exited with ${code}`)));
+    });
+    return { app, url: urlOf(app.server.address() as AddressInfo), healthUrl: urlOf({ address: host, port: listening }), close };
+  } catch (err) {
+    await close();
+    throw new Error(`bridge health port ${healthPort}: ${(err as Error).message}`);
+  }
+}
+
+const urlOf = ({ address, port }: { address: string; port: number }) => `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   const client = await connectClient(config);
-  const app = await createBridge({ config, client, logger });
-  await app.listen({ host: config.bridge.host, port: config.bridge.port });
+  const bridge = await startBridge({ config, client, logger });
   logger.info({
-    port: config.bridge.port, signingSecret: config.slack.signingSecret ? 'configured' : 'missing: every Slack request is refused',
+    port: config.bridge.port, healthPort: config.bridge.healthPort, signingSecret: config.slack.signingSecret ? 'configured' : 'missing: every Slack request is refused',
     signingKey: loadBridgeKey(config)?.fingerprint ?? 'missing: decisions are refused (503)',
   }, 'approval bridge listening');
   const stop = async () => {
-    await app.close();
+    await bridge.close();
     await client.connection.close();
     process.exit(0);
   };

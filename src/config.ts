@@ -189,6 +189,12 @@ const EnvSchema = z.object({
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
   BRIDGE_HOST: z.string().min(1).default('0.0.0.0'),
   BRIDGE_PORT: port.default(3000),
+  /** /healthz and /metrics of the bridge, apart from the public Slack port so a flood there cannot fail the probes. */
+  BRIDGE_HEALTH_PORT: port.default(3001),
+  /** Most open connections on the public port; more are closed at once (Slack's traffic is human-paced). */
+  BRIDGE_MAX_CONNECTIONS: z.coerce.number().int().min(1).max(100_000).default(1_000),
+  /** Longest time a client may take to send a whole request, headers and body; then 408 and closed. */
+  BRIDGE_REQUEST_TIMEOUT_MS: z.coerce.number().int().min(100).max(120_000).default(10_000),
   /** The bridge's Ed25519 private key (OpenSSH or PKCS#8 PEM): a file, or the key itself. Secret. */
   BRIDGE_SIGNING_KEY_FILE: z.string().min(1).optional(),
   BRIDGE_SIGNING_KEY: z.string().min(1).optional(),
@@ -219,7 +225,10 @@ export interface Config {
   reportDatabaseUrl: string;
   slack: { webhookUrl?: string; alertWebhookUrl?: string; signingSecret?: string };
   metrics: { host: string; port: number; sdkPort: number };
-  bridge: { host: string; port: number; responseUrlPrefix: string; rateLimitPerMinute: number; signingKeyFile?: string; signingKey?: string };
+  bridge: {
+    host: string; port: number; healthPort: number; maxConnections: number; requestTimeoutMs: number;
+    responseUrlPrefix: string; rateLimitPerMinute: number; signingKeyFile?: string; signingKey?: string;
+  };
   /** Links in Slack messages point here. */
   temporalUiUrl: string;
   approvals: Approvals;
@@ -278,6 +287,9 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     if (token) cacheClearTokens[t.name] = token;
     else problems.push(`config file ${file} targets.cacheClear[${i}].tokenEnv: environment variable ${t.tokenEnv} is not set`);
   });
+  if (envResult.success && envResult.data.BRIDGE_PORT !== 0 && envResult.data.BRIDGE_PORT === envResult.data.BRIDGE_HEALTH_PORT) {
+    problems.push(`env BRIDGE_HEALTH_PORT: must differ from BRIDGE_PORT (${envResult.data.BRIDGE_PORT})`);
+  }
   if (!envResult.success || !fileResult.success || problems.length > 0) throw new ConfigError(problems);
 
   const e = envResult.data;
@@ -294,7 +306,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     reportDatabaseUrl: e.MAINT_DATABASE_URL,
     slack: { webhookUrl: e.SLACK_WEBHOOK_URL, alertWebhookUrl: e.SLACK_ALERT_WEBHOOK_URL, signingSecret: e.SLACK_SIGNING_SECRET },
     metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, sdkPort: e.SDK_METRICS_PORT },
-    bridge: { host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX, rateLimitPerMinute: e.BRIDGE_RATE_LIMIT_PER_MINUTE,
+    bridge: { host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, healthPort: e.BRIDGE_HEALTH_PORT, maxConnections: e.BRIDGE_MAX_CONNECTIONS,
+      requestTimeoutMs: e.BRIDGE_REQUEST_TIMEOUT_MS, responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX, rateLimitPerMinute: e.BRIDGE_RATE_LIMIT_PER_MINUTE,
       signingKeyFile: e.BRIDGE_SIGNING_KEY_FILE, signingKey: e.BRIDGE_SIGNING_KEY,
     },
     temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),

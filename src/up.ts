@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     const worker = startService('worker', 'worker.ts');
     const bridge = startService('bridge', 'bridge.ts');
     await waitForHealthz(`http://127.0.0.1:${metricsPort}/healthz`, worker);
-    await waitForHealthz(`http://127.0.0.1:${config.bridge.port}/healthz`, bridge);
+    await waitForHealthz(`http://127.0.0.1:${config.bridge.healthPort}/healthz`, bridge);
 
     const results = await applySchedules(client, SCHEDULES, { taskQueue: config.temporal.taskQueue });
     say(`schedules: ${results.map((r) => `${r.id} ${r.action}`).join(', ')}`);
@@ -191,6 +191,7 @@ TRIXTECH maintenance is up.
   schedules          ${ui}/namespaces/${ns}/schedules   (or: npx maint schedules list)
   worker metrics     http://localhost:${metricsPort}/metrics
   approval bridge    http://localhost:${config.bridge.port}/slack/interactions, /slack/commands${config.slack.signingSecret ? '' : ' (set SLACK_SIGNING_SECRET to accept Slack requests)'}
+  bridge health      http://localhost:${config.bridge.healthPort}/healthz, /metrics
   run history        npx maint runs
   config in use      ${relative(process.cwd(), env.MAINT_CONFIG!) || env.MAINT_CONFIG}   (maint plan reads it with MAINT_CONFIG=<that path>)
   booking database   ${redactUrl(config.databaseUrl)}${demo ? `
