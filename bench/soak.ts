@@ -1,13 +1,15 @@
-// Soak: the production worker, as `npm run up` runs it (every workflow and activity, the demo
-// config against a real booking database), runs 500 dailyHealthChecks one after another. Its
+// Soak: the production worker as the image runs it (compiled, prebuilt workflow bundle, every
+// workflow and activity; `npm run up`'s demo config against a real booking database) runs 500
+// dailyHealthChecks one after another. Its
 // resident memory is read at the start, after 250 and after 500 runs. Goal: the last half grows
 // under 5 % and the figure stays within the Deployment's memory request (deploy/worker.yaml).
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
+import { buildWorkflowBundle } from '../scripts/build-workflow-bundle.js';
 import { ensureDatabase, seedDemoBookings } from '../src/demo-db.js';
 import { startDevServer } from '../src/devserver.js';
 import { freePort } from '../src/net.js';
@@ -31,10 +33,14 @@ export async function main(): Promise<void> {
   // The demo's targets (src/up.ts): the worker's own health endpoint, the disk, the database.
   const config = join(dir, 'config.json');
   writeFileSync(config, JSON.stringify({ targets: { http: [{ name: 'worker-healthz', url: `http://127.0.0.1:${metricsPort}/healthz`, budgetMs: 500 }], diskPaths: ['/'] } }));
-  const worker = spawn(process.execPath, ['--import', 'tsx', 'src/worker.ts'], {
+  // Compiled inside the repo (git-ignored .data/) so node_modules resolve as they do in the image.
+  const outDir = join(ROOT, '.data', 'bench-dist');
+  execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: ROOT, stdio: 'ignore' });
+  const bundle = await buildWorkflowBundle(join(dir, 'workflow-bundle.js'));
+  const worker = spawn(process.execPath, [join(outDir, 'src', 'worker.js')], {
     cwd: ROOT,
     env: {
-      ...process.env, TEMPORAL_ADDRESS: server.address, DATABASE_URL: databaseUrl, MAINT_DATABASE_URL: databaseUrl, MAINT_CONFIG: config,
+      ...process.env, WORKFLOW_BUNDLE: bundle, NODE_ENV: 'production', TEMPORAL_ADDRESS: server.address, DATABASE_URL: databaseUrl, MAINT_DATABASE_URL: databaseUrl, MAINT_CONFIG: config,
       METRICS_PORT: String(metricsPort), SDK_METRICS_PORT: String(await freePort()), LOG_LEVEL: 'warn', TASK_QUEUE: 'bench-soak',
     },
     stdio: 'ignore',
