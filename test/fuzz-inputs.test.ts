@@ -4,6 +4,7 @@
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { describeInputIssues } from '../src/domain/input-errors.js';
+import { cleanText, escapeSlack, withoutUrls } from '../src/domain/text.js';
 import { apply, INPUTS, mutation, type InputCase } from './fuzz/inputs.js';
 
 const SEED = 2126;
@@ -96,5 +97,17 @@ describe('workflow input schemas under property-based inputs', () => {
     const found = problems(INPUTS.eveningStatus!, { ['k'.repeat(1_000_000)]: 1 });
     expect(found?.join('; ').length).toBeLessThan(400);
     expect(found?.[0]).toMatch(/^\(input\): Unrecognized key: "k+…\(\d+ chars\)$/);
+  });
+
+  test.prop([fc.string({ unit: 'binary', maxLength: 200 })], { seed: SEED, numRuns: 500 })('text from input: Slack-escaped it has no markup; cleaned it is valid for PostgreSQL', (text) => {
+    expect(escapeSlack(text)).not.toMatch(/[<>]/);
+    const clean = cleanText(text);
+    expect(clean).not.toContain('\u0000');
+    expect(Buffer.from(clean, 'utf8').toString('utf8')).toBe(clean);
+  });
+
+  it('error messages lose the URLs fetch put in them', () => {
+    expect(withoutUrls('Request cannot be constructed from a URL that includes credentials: http://u:hunter2@h.example/x?token=t')).toBe(
+      'Request cannot be constructed from a URL that includes credentials: <url>');
   });
 });

@@ -9,6 +9,11 @@ export function escapeSlack(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 }
 
+/** An error message with every URL in it replaced: fetch errors repeat the URL, credentials included. */
+export function withoutUrls(message: string): string {
+  return message.replace(/\b[a-z][a-z0-9+.-]*:\/\/[^\s"'<>]*/gi, '<url>');
+}
+
 const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** PostgreSQL text and jsonb refuse NUL and lone surrogates: each becomes U+FFFD, the rest is kept. */
