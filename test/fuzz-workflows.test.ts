@@ -23,12 +23,14 @@ const READ_VERBS = new Set(['get', 'list', 'watch']);
 /** A payload no converter knows: it used to hang every workflow type (workflow task failing forever). */
 const undecodable = () => RawValue.fromPayload({ metadata: { encoding: new TextEncoder().encode('binary/fuzz') }, data: new TextEncoder().encode('\u0000') });
 
-/** The first few mutations of each type's valid input that its schema refuses, with the field each names. */
+/** The first few refused mutations of each type's valid input, each of another field or kind, with the field each names. */
 function badInputs(): { type: string; input: unknown; field: string }[] {
   return Object.entries(INPUTS).flatMap(([type, c]) => {
+    const seen = new Set<string>();
     const refused = fc.sample(mutation(c.valid()), { seed: SEED, numRuns: 200 })
-      .map((m) => apply(c.valid(), m))
-      .flatMap((input) => {
+      .filter((m) => { const key = m.kind === 'replace' ? m.path.join('.') : m.kind; return !seen.has(key) && Boolean(seen.add(key)); })
+      .flatMap((m) => {
+        const input = apply(c.valid(), m);
         const r = c.schema.safeParse(input);
         return r.success ? [] : [{ type, input, field: describeInputIssues(r.error.issues)[0]!.split(':')[0]! }];
       });
