@@ -4,6 +4,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { redactUrl, type CacheClearTarget, type HttpTarget, type TlsTarget } from '../src/config.js';
 import { gradeBelow, skipped, type CheckResult } from '../src/domain/checks.js';
 import type { Thresholds } from '../src/domain/thresholds.js';
+import { withoutUrls } from '../src/domain/text.js';
 
 const PROBE_TIMEOUT_MS = 15_000;
 
@@ -14,10 +15,10 @@ interface ProbeOutcome {
   body?: string;
 }
 
-/** Why a fetch got no answer: the timeout, else the socket's error code. */
-function fetchFailure(err: unknown, timeoutMs: number): string {
+/** Why a fetch got no answer: the timeout, else the socket's error code; never the URL again (callers name the target). */
+export function fetchFailure(err: unknown, timeoutMs: number): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
-  return e.name === 'TimeoutError' ? `no response within ${timeoutMs} ms` : (e.cause?.code ?? e.cause?.message ?? e.message);
+  return e.name === 'TimeoutError' ? `no response within ${timeoutMs} ms` : withoutUrls(e.cause?.code ?? e.cause?.message ?? e.message);
 }
 
 async function timedGet(url: string, timeoutMs: number): Promise<ProbeOutcome> {
@@ -76,7 +77,7 @@ export function createHttpActivities({ cacheClearTokens = {} }: { cacheClearToke
           // Give a slow endpoint room to answer so its time is measured, not just "timed out".
           const r = await timedGet(t.url, Math.max(PROBE_TIMEOUT_MS, budget * 3));
           const base = { check: 'http', target: t.name, value: r.elapsedMs, unit: 'ms', threshold };
-          if (r.error) return { ...base, status: 'critical', detail: `${t.url} unreachable: ${r.error}` };
+          if (r.error) return { ...base, status: 'critical', detail: `${redactUrl(t.url)} unreachable: ${r.error}` };
           if (!statusMatches(t, r.status!)) return { ...base, status: 'critical', detail: `${t.url} answered HTTP ${r.status}` };
           if (r.elapsedMs > budget) return { ...base, status: 'warn', detail: `${t.url} answered HTTP ${r.status} in ${r.elapsedMs} ms, over the ${budget} ms budget` };
           return { ...base, status: 'ok', detail: `${t.url} answered HTTP ${r.status} in ${r.elapsedMs} ms` };
@@ -91,7 +92,7 @@ export function createHttpActivities({ cacheClearTokens = {} }: { cacheClearToke
         targets.map(async (t): Promise<CheckResult> => {
           const r = await timedGet(t.url, 10_000);
           const base = { check: 'monitoring', target: t.name, value: r.elapsedMs, unit: 'ms', threshold: 'answers HTTP 200 with metrics' };
-          if (r.error) return { ...base, status: 'critical', detail: `${t.url} unreachable: ${r.error}` };
+          if (r.error) return { ...base, status: 'critical', detail: `${redactUrl(t.url)} unreachable: ${r.error}` };
           if (r.status !== 200) return { ...base, status: 'critical', detail: `${t.url} answered HTTP ${r.status}` };
           const series = (r.body ?? '').split('\n').filter((l) => l && !l.startsWith('#')).length;
           if (series === 0) return { ...base, status: 'warn', detail: `${t.url} answered but exposes no metrics` };

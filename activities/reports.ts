@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { CheckResult } from '../src/domain/checks.js';
 import type { RunReport } from '../src/domain/run.js';
+import { cleanDeep } from '../src/domain/text.js';
 import type { MaintenanceMetrics } from '../src/metrics.js';
 
 const SCHEMA = `
@@ -114,9 +115,13 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
   const ready = () => (schemaReady ??= ensureReportSchema(reports).catch((err) => { schemaReady = undefined; throw err; }));
 
   return {
-    /** Upsert by (workflow id, run id): a retried or replayed delivery leaves one row. */
-    async persistRunReport(report: RunReport): Promise<void> {
+    /**
+     * Upsert by (workflow id, run id): a retried or replayed delivery leaves one row. NUL and lone
+     * surrogates (which PostgreSQL refuses, losing the whole row) are replaced first.
+     */
+    async persistRunReport(raw: RunReport): Promise<void> {
       await ready();
+      const report = cleanDeep(raw);
       await reports.query(
         `INSERT INTO maintenance_runs (workflow_id, run_id, kind, target, outcome, started_at, finished_at, summary, report)
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)

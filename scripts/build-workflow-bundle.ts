@@ -1,11 +1,11 @@
 // Prebuilds the workflow bundle so a worker started with WORKFLOW_BUNDLE=<path> skips webpack.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { DefaultLogger, bundleWorkflowCode } from '@temporalio/worker';
-import { WORKFLOWS_PATH } from '../src/worker.js';
+import { DefaultLogger } from '@temporalio/worker';
+import { bundleMaintenanceWorkflows } from '../src/worker.js';
 
 export async function buildWorkflowBundle(outPath: string): Promise<string> {
-  const { code } = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') });
+  const { code } = await bundleMaintenanceWorkflows({ logger: new DefaultLogger('WARN') });
   mkdirSync(dirname(outPath), { recursive: true });
   writeFileSync(outPath, code);
   return outPath;

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, type HttpTarget } from './domain/http-target.js';
+import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, SECRET_PARAMS, type HttpTarget } from './domain/http-target.js';
 import { SQL_IDENTIFIER } from './domain/identifiers.js';
 import { regexSchema, RetentionRuleSchema } from './domain/retention.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
@@ -353,11 +353,12 @@ export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
   }
 }
 
-/** A URL with its password replaced, safe for logs and reports. */
+/** A URL with its password and token-like query parameters replaced, safe for logs and reports. */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
     if (u.password) u.password = '***';
+    for (const key of [...u.searchParams.keys()]) if (SECRET_PARAMS.test(key)) u.searchParams.set(key, '***');
     return u.toString();
   } catch {
     return '<invalid url>';

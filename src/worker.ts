@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { Runtime, Worker, makeTelemetryFilterString, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { Runtime, Worker, bundleWorkflowCode, makeTelemetryFilterString, type BundleOptions, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { ensureReportSchema } from '../activities/reports.js';
 import { createClients, type Clients } from './clients.js';
@@ -9,6 +9,13 @@ import { createMetrics, startMetricsServer } from './metrics.js';
 import { connectWorker } from './temporal.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+/** Every workflow bundle carries it: an undecodable input fails its run instead of hanging it (see the module). */
+export const PAYLOAD_CONVERTER_PATH = fileURLToPath(new URL('./payload-converter.ts', import.meta.url));
+
+/** The workflow bundle every worker, test and prebuilt image runs. */
+export function bundleMaintenanceWorkflows(options: Partial<BundleOptions> = {}) {
+  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, payloadConverterPath: PAYLOAD_CONVERTER_PATH, ...options });
+}
 
 export interface MaintenanceWorkerOptions {
   connection: NativeConnection;
@@ -20,13 +27,15 @@ export interface MaintenanceWorkerOptions {
 }
 
 /** One worker with every maintenance workflow and activity; shared by the process entry point, tests and benchmarks. */
-export function createMaintenanceWorker(options: MaintenanceWorkerOptions): Promise<Worker> {
+export async function createMaintenanceWorker(options: MaintenanceWorkerOptions): Promise<Worker> {
   const { connection, config, clients } = options;
   return Worker.create({
     connection,
     namespace: config.temporal.namespace,
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
-    ...(options.workflowBundle ? { workflowBundle: options.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    // Bundled here rather than through `dataConverter.payloadConverterPath`, which would also
+    // require() the TypeScript module in the main thread; activities only decode our own JSON.
+    workflowBundle: options.workflowBundle ?? await bundleMaintenanceWorkflows(),
     activities: createActivities(clients, config),
     // The worker drains in-flight activities for this long on SIGTERM before it exits.
     shutdownGraceTime: '30 seconds',

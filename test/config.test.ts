@@ -85,7 +85,26 @@ describe('configuration', () => {
     expect(problems({ MAINT_CONFIG: configFile('{ not json') }).join()).toMatch(/JSON/);
   });
 
-  it('redacts passwords from connection strings', () => {
+  it('refuses credentials inside configured URLs, pointing at the environment, without repeating them', () => {
+    const file = configFile({
+      targets: {
+        http: [{ name: 'api', url: 'https://api.example/health?token=hunter2' }],
+        monitoring: [{ name: 'prom', url: 'http://admin:hunter2@prom:9090/metrics' }],
+        cacheClear: [{ name: 'backend', url: 'http://backend/admin/cache/clear?api_key=hunter2' }],
+      },
+    });
+    const found = problems({ MAINT_CONFIG: file, SLACK_WEBHOOK_URL: 'https://u:hunter2@hooks.slack.com/services/x' });
+    expect(found).toEqual([
+      expect.stringMatching(/^env SLACK_WEBHOOK_URL: credentials in a URL \(user:password@\) are refused/),
+      expect.stringMatching(/targets\.http\[0\]\.url: credentials in a URL \(\?token=\) are refused: .*environment/),
+      expect.stringMatching(/targets\.monitoring\[0\]\.url: credentials in a URL \(user:password@\)/),
+      expect.stringMatching(/targets\.cacheClear\[0\]\.url: credentials in a URL \(\?api_key=\).*tokenEnv/),
+    ]);
+    expect(found.join('\n')).not.toContain('hunter2');
+  });
+
+  it('redacts passwords and token parameters from URLs', () => {
+    expect(redactUrl('https://x.example/a?token=abc&page=2')).toBe('https://x.example/a?token=***&page=2');
     expect(redactUrl('postgresql://admin:hunter2@db:5432/trixtech')).toBe('postgresql://admin:***@db:5432/trixtech');
   });
 

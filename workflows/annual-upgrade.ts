@@ -1,13 +1,14 @@
 import { ApplicationFailure, condition, executeChild, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { CheckResult } from '../src/domain/checks.js';
+import { distinct, k8sObjectName } from '../src/domain/kubernetes-names.js';
 import { approvalRequestMessage } from '../src/domain/format.js';
 import type { RunReport } from '../src/domain/run.js';
 import { applicationUpdate, ApplicationUpdateInput } from './application-update.js';
 import { dailyHealthCheck } from './daily-health-check.js';
 import { ApprovalGate } from './lib/approval.js';
 import { databaseUpgradedSignal } from './lib/definitions.js';
-import { durationMs, seconds } from './lib/duration.js';
+import { DAY, duration, HOUR, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { calls, waits } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
@@ -21,20 +22,25 @@ export const AnnualUpgradeInput = z
   .object({
     /** Window start (UTC); default the next December 25, 00:00 (seed: Dec 25-26). */
     windowStart: z.iso.datetime().optional(),
-    windowDuration: durationMs.prefault('48 hours'),
+    windowDuration: duration(HOUR, 7 * DAY).prefault('48 hours'),
     /** Seed: notifications one week ahead; approval is asked for then and must be complete when the window opens. */
-    approvalLeadTime: durationMs.prefault('7 days'),
+    approvalLeadTime: duration(MINUTE, 183 * DAY).prefault('7 days'),
     /** Still unapproved this long before the window: escalate. */
-    escalateBefore: durationMs.prefault('48 hours'),
+    escalateBefore: duration(SECOND, 30 * DAY).prefault('48 hours'),
     /** Nodes to update, one at a time by default; absent: every node of the cluster at planning time. */
-    nodes: z.array(z.string().min(1).max(253)).optional(),
+    nodes: z.array(k8sObjectName).min(1).max(1000).refine((n) => distinct(n), 'nodes must be distinct').optional(),
     concurrency: z.number().int().min(1).max(10).default(1),
     nodeUpdate: NodeUpdateOptions.prefault({}),
-    applications: z.array(ApplicationUpdateInput.omit({ reason: true })).default([]),
+    applications: z.array(ApplicationUpdateInput.omit({ reason: true })).max(50)
+      .refine((apps) => distinct(apps, (a) => `${a.namespace ?? ''}/${a.deployment}`), 'each deployment may be upgraded once').default([]),
     /** The database major-version upgrade is done by people; the run waits for `databaseUpgraded`. */
-    databaseUpgrade: z.object({ description: z.string().min(3).max(500), timeout: durationMs.prefault('8 hours') }).strict().optional(),
+    databaseUpgrade: z.object({ description: z.string().trim().min(3).max(500), timeout: duration(10 * SECOND, 3 * DAY).prefault('8 hours') }).strict().optional(),
   })
-  .strict();
+  .strict()
+  .refine((i) => i.escalateBefore < i.approvalLeadTime, { message: 'escalateBefore must be shorter than approvalLeadTime', path: ['escalateBefore'] })
+  // Workflow time: deterministic. A window already over, or years away, is a typo, refused before anyone is asked.
+  .refine((i) => !i.windowStart || Date.parse(i.windowStart) + i.windowDuration > Date.now(), { message: 'the window is already over', path: ['windowStart'] })
+  .refine((i) => !i.windowStart || Date.parse(i.windowStart) < Date.now() + 2 * 366 * DAY, { message: 'the window starts more than two years from now', path: ['windowStart'] });
 export type AnnualUpgradeInput = z.input<typeof AnnualUpgradeInput>;
 
 function nextDecember25(now: Date): Date {

@@ -1,26 +1,27 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { z } from 'zod';
 import { HttpTargetSchema } from '../src/domain/http-target.js';
+import { distinct, imageReference, k8sLabelName, k8sObjectName } from '../src/domain/kubernetes-names.js';
 import type { RunReport } from '../src/domain/run.js';
 import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
 // Rollout waits bound themselves by the input's timeout; `waits` only catches a lost worker.
 import { calls as api, waits } from './lib/activities.js';
-import { durationMs, seconds } from './lib/duration.js';
+import { duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
 
 export const ApplicationUpdateInput = z
   .object({
-    deployment: z.string().min(1).max(253),
+    deployment: k8sObjectName,
     /** Default: the configured application namespace. */
-    namespace: z.string().min(1).max(63).optional(),
-    container: z.string().min(1).max(63),
-    image: z.string().min(1).max(512),
-    rolloutTimeout: durationMs.prefault('10 minutes'),
-    pollInterval: durationMs.prefault('2 seconds'),
+    namespace: k8sLabelName.optional(),
+    container: k8sLabelName,
+    image: imageReference,
+    rolloutTimeout: duration(5 * SECOND, 2 * HOUR).prefault('10 minutes'),
+    pollInterval: duration(MIN_POLL_MS, MINUTE).prefault('2 seconds'),
     /** Probed once the rollout is complete; any critical answer rolls the update back. */
-    healthChecks: z.array(HttpTargetSchema).default([]),
+    healthChecks: z.array(HttpTargetSchema).max(20).refine((h) => distinct(h, (t) => t.name), 'health check names must be distinct').default([]),
     reason: z.string().max(500).optional(),
   })
   .strict();

@@ -20,7 +20,7 @@ export const HEALTH_CHECK_GROUPS = ['http', 'database', 'disk', 'backup', 'tls',
 export const DailyHealthCheckInput = z
   .object({
     /** Run only these groups of the checklist (default: all). */
-    checks: z.array(z.enum(HEALTH_CHECK_GROUPS)).min(1).optional(),
+    checks: z.array(z.enum(HEALTH_CHECK_GROUPS)).min(1).max(HEALTH_CHECK_GROUPS.length).refine((c) => new Set(c).size === c.length, 'checks must be distinct').optional(),
     /** Per-run threshold overrides on top of the configured ones. */
     thresholds: ThresholdOverridesSchema.optional(),
     /** Shown in the report, e.g. "manual check after deploy". */

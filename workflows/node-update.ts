@@ -3,9 +3,10 @@ import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
 import type { Skipped } from '../activities/kubernetes/index.js';
 import { httpUrlSchema } from '../src/domain/http-target.js';
+import { k8sObjectName } from '../src/domain/kubernetes-names.js';
 import type { RunReport } from '../src/domain/run.js';
 import { nodeUpdatedSignal } from './lib/definitions.js';
-import { durationMs, seconds } from './lib/duration.js';
+import { DAY, duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
@@ -28,13 +29,13 @@ export const NodeUpdateOptions = z
   .object({
     drain: z
       .object({
-        timeout: durationMs.prefault('15 minutes'),
-        gracePeriodSeconds: z.number().int().nonnegative().optional(),
+        timeout: duration(SECOND, 6 * HOUR).prefault('15 minutes'),
+        gracePeriodSeconds: z.number().int().min(0).max(3600).optional(),
         /** The seed drains with --delete-emptydir-data. */
         deleteEmptyDirData: z.boolean().default(true),
         evictUnmanagedPods: z.boolean().default(false),
-        pollInterval: durationMs.prefault('2 seconds'),
-        evictionRetry: durationMs.prefault('5 seconds'),
+        pollInterval: duration(MIN_POLL_MS, MINUTE).prefault('2 seconds'),
+        evictionRetry: duration(MIN_POLL_MS, 5 * MINUTE).prefault('5 seconds'),
       })
       .strict()
       .prefault({}),
@@ -44,17 +45,17 @@ export const NodeUpdateOptions = z
         hookUrl: httpUrlSchema.optional(),
         /** `signal`: wait for the `nodeUpdated` signal; `rebooted`: wait for the node to boot again. */
         doneWhen: z.enum(['signal', 'rebooted']).default('signal'),
-        timeout: durationMs.prefault('2 hours'),
+        timeout: duration(SECOND, 3 * DAY).prefault('2 hours'),
       })
       .strict()
       .prefault({}),
-    readyTimeout: durationMs.prefault('15 minutes'),
-    pollInterval: durationMs.prefault('5 seconds'),
+    readyTimeout: duration(SECOND, 6 * HOUR).prefault('15 minutes'),
+    pollInterval: duration(MIN_POLL_MS, MINUTE).prefault('5 seconds'),
     reason: z.string().max(500).optional(),
   })
   .strict();
 
-export const NodeUpdateInput = NodeUpdateOptions.extend({ node: z.string().min(1).max(253) }).strict();
+export const NodeUpdateInput = NodeUpdateOptions.extend({ node: k8sObjectName }).strict();
 export type NodeUpdateInput = z.input<typeof NodeUpdateInput>;
 
 const isSkipped = (r: object): r is Skipped => 'skipped' in r;

@@ -1,6 +1,7 @@
 import { CancellationScope, ApplicationFailure, executeChild, isCancellation, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { RunReport } from '../src/domain/run.js';
+import { distinct, k8sObjectName } from '../src/domain/kubernetes-names.js';
 import { inTurnUntilFailure } from './lib/concurrency.js';
 import { parseInput } from './lib/input.js';
 import { failureMessage, MaintenanceRun } from './lib/run.js';
@@ -10,7 +11,7 @@ import { nodeUpdate, NodeUpdateOptions } from './node-update.js';
 
 export const RollingNodeUpdateInput = z
   .object({
-    nodes: z.array(z.string().min(1).max(253)).min(1).refine((n) => new Set(n).size === n.length, 'nodes must be distinct'),
+    nodes: z.array(k8sObjectName).min(1).max(1000).refine((n) => distinct(n), 'nodes must be distinct'),
     /** Nodes updated at the same time; 1 keeps all but one node serving. */
     concurrency: z.number().int().min(1).max(50).default(1),
     /** Options for every node's `nodeUpdate` child. */

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
 import { worstStatus, type CheckResult } from '../src/domain/checks.js';
 import { TABLE_NAME } from '../src/domain/identifiers.js';
+import { distinct } from '../src/domain/kubernetes-names.js';
 import type { RunReport } from '../src/domain/run.js';
 import { activeWindow, windowOccurrences, WindowSpecSchema } from '../src/domain/windows.js';
 import {
@@ -49,12 +50,12 @@ export const WeeklyDatabaseMaintenanceInput = z
     /** Default: the configured "weekly" window (seed: Sunday 02:00-06:00 UTC). */
     window: WindowSpecSchema.optional(),
     /** Run only these steps (default: all). */
-    steps: z.array(z.enum(DB_MAINTENANCE_STEPS)).min(1).optional(),
+    steps: z.array(z.enum(DB_MAINTENANCE_STEPS)).min(1).max(DB_MAINTENANCE_STEPS.length).refine((s) => distinct(s), 'steps must be distinct').optional(),
     /** Tables to vacuum (default: all). */
-    vacuumTables: z.array(tableName).optional(),
+    vacuumTables: z.array(tableName).max(500).refine((t) => distinct(t), 'tables must be distinct').optional(),
     /** Tables that get VACUUM FULL, inside the window only. */
-    fullVacuumTables: z.array(tableName).default([]),
-    archiveAfterDays: z.number().int().min(30).optional(),
+    fullVacuumTables: z.array(tableName).max(50).refine((t) => distinct(t), 'tables must be distinct').default([]),
+    archiveAfterDays: z.number().int().min(30).max(36_500).optional(),
     /** Most rows per archive batch; batches adapt below it to take about archiveBatchTargetMs. */
     archiveBatchSize: z.number().int().min(100).max(50_000).optional(),
     archiveBatchTargetMs: z.number().int().min(5).max(10_000).optional(),

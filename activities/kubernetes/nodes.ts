@@ -1,6 +1,7 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { heartbeat, sleep } from '@temporalio/activity';
 import { annotation, apiStatus, isNotFound, permanentFailure, pollUntil, SKIPPED, type KubernetesDeps, type Skipped } from './common.js';
+import { fetchFailure } from '../http.js';
 
 /** Who cordoned a node: set with the cordon, so a retry, a compensation or an operator can tell. */
 export const CORDONED_BY = 'maintenance.trixtech.io/cordoned-by';
@@ -239,6 +240,8 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
       const res = await fetch(url, {
         method: 'POST', headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `${runId}/${node}` },
         body: JSON.stringify({ node, runId }), signal: AbortSignal.timeout(30_000),
+      }).catch((err: unknown) => {
+        throw new Error(`node update hook unreachable for ${node}: ${fetchFailure(err, 30_000)}`);
       });
       await res.body?.cancel();
       if (res.status >= 400 && res.status < 500) throw permanentFailure('UpdateHookRejected', `node update hook answered HTTP ${res.status} for ${node}`);

@@ -12,6 +12,8 @@ import { statusQuery } from '../../workflows/lib/definitions.js';
 import { planHash } from '../domain/approval-proof.js';
 import { EMERGENCY_ACTION_KINDS, describeAction, emergencyPlan, EmergencyInput } from '../domain/emergency.js';
 import { signStatement } from '../signing.js';
+import { withoutUrls } from '../domain/text.js';
+import { clipText } from '../domain/input-errors.js';
 import { describePlan, describeVerdict, loadSigningKey, pendingApproval, sendDecision, temporalInput } from '../decisions.js';
 import { PLANNABLE, planFor, type Plannable } from './plan.js';
 
@@ -34,15 +36,22 @@ function knownSchedule(id: string): string {
   return id;
 }
 
+/** A real calendar date (UTC), optionally with a time: `new Date` alone rolls 2026-02-31 over to March 3. */
 function isoDate(value: string): string {
-  const d = new Date(value);
-  if (Number.isNaN(d.getTime())) throw new InvalidArgumentError(`'${value}' is not a date (use e.g. 2026-11-22 or 2026-11-22T08:00:00Z)`);
+  const shown = value.slice(0, 40);
+  const m = /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})?)?$/.exec(value);
+  const d = new Date(m && !m[4] ? `${value}T00:00:00Z` : value);
+  const [year, month, day] = m ? [Number(m[1]), Number(m[2]), Number(m[3])] : [];
+  const real = m && !Number.isNaN(d.getTime()) && new Date(Date.UTC(year!, month! - 1, day!)).getUTCDate() === day && month! >= 1 && month! <= 12;
+  if (!real) throw new InvalidArgumentError(`'${shown}' is not a date (use e.g. 2026-11-22 or 2026-11-22T08:00:00Z)`);
   return d.toISOString();
 }
 
+const MAX_LIMIT = 10_000;
+
 function positiveInt(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n <= 0) throw new InvalidArgumentError(`'${value}' is not a positive whole number`);
+  const n = /^\d{1,6}$/.test(value) ? Number(value) : NaN;
+  if (!(n >= 1 && n <= MAX_LIMIT)) throw new InvalidArgumentError(`'${value.slice(0, 40)}' is not a whole number from 1 to ${MAX_LIMIT}`);
   return n;
 }
 
@@ -221,9 +230,15 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
         // Closed runs whose worker is gone cannot answer queries; the memo still has the report.
       }
       const memo = description.memo ?? {};
-      const result = { workflowId, runId: description.runId, type: description.type, state: description.status.name, status, summary: memo.summary, outcome: memo.outcome };
-      if (opts.json) return json(result);
-      io.out(`${workflowId} (${description.type}) ${description.status.name}${status ? `, phase ${status.phase}` : ''}`);
+      // A run whose workflow task keeps failing looks RUNNING but is stuck until someone acts.
+      const taskAttempt = description.raw.pendingWorkflowTask?.attempt ?? 0;
+      const stuck = description.status.name === 'RUNNING' && taskAttempt > 1
+        ? `stuck: its workflow task has failed ${taskAttempt - 1} time(s); see the worker log or the run's history (WorkflowTaskFailed)` : undefined;
+      const result = { workflowId, runId: description.runId, type: description.type, state: description.status.name, status, summary: memo.summary, outcome: memo.outcome, stuck };
+      if (opts.json) json(result);
+      else io.out(`${workflowId} (${description.type}) ${description.status.name}${status ? `, phase ${status.phase}` : ''}`);
+      if (stuck) throw new CliError(`${workflowId} is ${stuck}`);
+      if (opts.json) return;
       if (memo.summary) io.out(`summary: ${String(memo.summary)}`);
       if (status) {
         if (status.waitingFor) io.out(`waiting for: ${status.waitingFor}`);
@@ -270,7 +285,8 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
       try {
         const rows = await listRuns(pool, opts).catch((err: { code?: string; message: string }) => {
           if (err.code === '42P01') return [];
-          throw new CliError(`cannot read maintenance_runs: ${err.message}`);
+          // The database's own words can quote the query or the connection; say what failed instead.
+          throw new CliError(`cannot read maintenance_runs${err.code ? ` (PostgreSQL error ${err.code})` : `: ${withoutUrls(err.message).slice(0, 200)}`}`);
         });
         if (opts.json) json(rows);
         else io.out(table(rows.map((r) => ({ started: r.startedAt, kind: r.kind, outcome: r.outcome, workflowId: r.workflowId, summary: r.summary.slice(0, 80) }))));
@@ -293,7 +309,13 @@ function notFound(message: string) {
 export async function runCli(argv: string[], out: (s: string) => void = (s) => console.log(s), err: (s: string) => void = (s) => console.error(s)): Promise<number> {
   let config: Config | undefined;
   const { program, close } = buildProgram({ out, config: () => (config ??= loadConfig()) });
-  program.configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd()) });
+  // Subcommands copied the output settings when they were made: set them on every one. Commander's
+  // errors quote the argument as given, so long words are clipped.
+  const route = (c: Command): void => {
+    c.configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd().replace(/\S{100,}/g, (w) => clipText(w, 60))) });
+    c.commands.forEach(route);
+  };
+  route(program);
   try {
     await program.parseAsync(argv);
     return 0;

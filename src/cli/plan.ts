@@ -6,10 +6,24 @@ import { createActivities } from '../../activities/index.js';
 import { SCHEDULES } from '../../schedules/definitions.js';
 import { createClients } from '../clients.js';
 import { redactUrl, type Config } from '../config.js';
+import type { z } from 'zod';
 import { EmergencyInput, describeAction } from '../domain/emergency.js';
+import { describeInputIssues } from '../domain/input-errors.js';
 import { retentionCheck } from '../domain/retention.js';
 import { windowOccurrences, type WindowSpec } from '../domain/windows.js';
 import { createLogger } from '../logger.js';
+import { AnnualUpgradeInput } from '../../workflows/annual-upgrade.js';
+import { ApplicationCacheCleanupInput } from '../../workflows/application-cache-cleanup.js';
+import { DailyHealthCheckInput } from '../../workflows/daily-health-check.js';
+import { EveningStatusInput } from '../../workflows/evening-status.js';
+import { MonthlyApplicationMaintenanceInput } from '../../workflows/monthly-application-maintenance.js';
+import { MonthlyAuditInput } from '../../workflows/monthly-audit.js';
+import { QuarterlyReviewInput } from '../../workflows/quarterly-review.js';
+import { StorageCleanupInput } from '../../workflows/storage-cleanup.js';
+import { WeeklyDatabaseMaintenanceInput } from '../../workflows/weekly-database-maintenance.js';
+import { WeeklyPerformanceReviewInput } from '../../workflows/weekly-performance-review.js';
+import { WeeklySecurityReviewInput } from '../../workflows/weekly-security-review.js';
+import { WeeklySystemReviewInput } from '../../workflows/weekly-system-review.js';
 
 export const PLANNABLE = [
   'dailyHealthCheck', 'eveningStatus', 'weeklySystemReview', 'weeklySecurityReview', 'weeklyPerformanceReview',
@@ -18,17 +32,39 @@ export const PLANNABLE = [
 ] as const;
 export type Plannable = (typeof PLANNABLE)[number];
 
-function nextWindow(windows: WindowSpec[], name: string): string {
-  const spec = windows.find((w) => w.name === name);
+/** Each plannable type's input schema: `--input` is checked exactly as the run would check it. */
+const INPUT_SCHEMAS: Record<Plannable, z.ZodType> = {
+  dailyHealthCheck: DailyHealthCheckInput, eveningStatus: EveningStatusInput, weeklySystemReview: WeeklySystemReviewInput,
+  weeklySecurityReview: WeeklySecurityReviewInput, weeklyPerformanceReview: WeeklyPerformanceReviewInput,
+  weeklyDatabaseMaintenance: WeeklyDatabaseMaintenanceInput, monthlyAudit: MonthlyAuditInput,
+  monthlyApplicationMaintenance: MonthlyApplicationMaintenanceInput, quarterlyReview: QuarterlyReviewInput, annualUpgrade: AnnualUpgradeInput,
+  emergencyMaintenance: EmergencyInput, storageCleanup: StorageCleanupInput, applicationCacheCleanup: ApplicationCacheCleanupInput,
+};
+
+/** The input as the run would see it (defaults filled in), or an error naming every bad field. */
+function parsePlanInput<T extends Plannable>(type: T, raw: unknown): Record<string, unknown> {
+  const parsed = INPUT_SCHEMAS[type].safeParse(raw ?? {});
+  if (!parsed.success) {
+    const hint = type === 'emergencyMaintenance' && raw === undefined ? ' (plan emergencyMaintenance needs --input with the request)' : '';
+    throw new Error(`invalid --input for ${type}${hint}: ${describeInputIssues(parsed.error.issues).join('; ')}`);
+  }
+  return parsed.data as Record<string, unknown>;
+}
+
+function nextWindow(windows: WindowSpec[], name: string, override?: WindowSpec): string {
+  const spec = override ?? windows.find((w) => w.name === name);
+  name = spec?.name ?? name;
   const next = spec && windowOccurrences([spec], new Date(), new Date(Date.now() + 367 * 86_400_000)).find((o) => Date.parse(o.end) > Date.now());
   return next ? `window ${name}: ${next.start} to ${next.end}` : `window ${name}: not configured`;
 }
 
 export async function planFor(type: Plannable, config: Config, client: Client | undefined, rawInput: unknown): Promise<string[]> {
+  // Checked before anything is looked up: a bad input is refused, not planned around.
+  const input = parsePlanInput(type, rawInput);
   const clients = createClients(config, createLogger('silent'));
   const a = createActivities(clients, config);
   try {
-    const lines: string[] = [];
+    const lines: string[] = rawInput === undefined ? [] : [`input: ${JSON.stringify(input).slice(0, 500)}`];
     const schedule = SCHEDULES.find((s) => s.workflowType === type);
     if (schedule && client) {
       try {
@@ -47,47 +83,51 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
       case 'dailyHealthCheck':
       case 'weeklySystemReview':
       case 'weeklyPerformanceReview':
+        if (type === 'dailyHealthCheck' && input.checks) lines.push(`only: ${(input.checks as string[]).join(', ')}`);
         lines.push(`HTTP probes: ${http}`, `database: ${plan.database}`, `disk: ${plan.diskPaths.join(', ')}`,
           `backup: ${plan.backup?.directory ?? 'none configured'}`, `TLS: ${tls}`, `Kubernetes: ${cluster}`,
-          `thresholds: ${Object.entries(plan.thresholds).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+          `thresholds: ${Object.entries({ ...plan.thresholds, ...(input.thresholds as object | undefined) }).map(([k, v]) => `${k}=${v}`).join(' ')}`);
         break;
       case 'weeklySecurityReview':
         lines.push(`TLS: ${tls}`, `database roles on ${plan.database} (expected superusers: ${plan.expectedDatabaseSuperusers.join(', ')})`,
-          `cluster-admin bindings and image tags: ${cluster}`, 'approval log of the last 7 days');
+          `cluster-admin bindings and image tags: ${cluster}`, `approval log of the last ${input.lookbackDays as number} days`);
         break;
       case 'weeklyDatabaseMaintenance':
       case 'monthlyApplicationMaintenance': {
         const db = await a.resolveDatabaseMaintenancePlan();
-        const cutoff = new Date(Date.now() - db.archiveAfterDays * 86_400_000).toISOString();
+        const cutoff = new Date(Date.now() - ((input.archiveAfterDays as number | undefined) ?? db.archiveAfterDays) * 86_400_000).toISOString();
         const [pending, backup, stats] = await Promise.all([
           a.countPendingMaintenance(cutoff),
           a.verifyNewestBackup({ maxAgeHours: 24 }).catch((err: Error) => ({ status: 'unavailable', detail: err.message })),
           a.collectDatabaseStatistics(),
         ]);
         lines.push(
-          nextWindow(plan.windows, type === 'weeklyDatabaseMaintenance' ? 'weekly' : 'monthly-application'),
+          `${nextWindow(plan.windows, type === 'weeklyDatabaseMaintenance' ? 'weekly' : 'monthly-application', input.window as WindowSpec | undefined)} (outside it: ${input.windowPolicy as string})`,
           `backup guard: ${backup.status} (${backup.detail})${backup.status === 'ok' ? '' : '; a backup would be taken first'}`,
           `VACUUM ANALYZE: ${stats.tables.length} table(s); most dead tuples: ${stats.tables.slice(0, 3).map((t) => `${t.table} ${t.deadTuples}`).join(', ') || 'none'}`,
           `REINDEX CONCURRENTLY: invalid or bloated indexes found at run time`,
-          `archive: ${pending.bookingsToArchive ?? 'no bookings table'} booking(s) created before ${cutoff} would move to bookings_archive in batches of ${db.batchSize}`,
+          `archive: ${pending.bookingsToArchive ?? 'no bookings table'} booking(s) created before ${cutoff} would move to bookings_archive in batches of ${(input.archiveBatchSize as number | undefined) ?? db.batchSize}`,
           `expired rows: ${Object.entries(pending.expiredRows).map(([t, n]) => `${t} ${n ?? 'absent'}`).join(', ')}`,
           `temp tables: ${config.database.tempTables ? JSON.stringify(config.database.tempTables) : 'no rule configured: nothing is dropped'}`,
         );
         break;
       }
       case 'monthlyAudit':
-        lines.push(`inventory: ${cluster}`, `restore test of the newest backup in ${plan.backup?.directory ?? 'none configured'}`, `capacity forecast from stored disk figures for ${plan.diskPaths.join(', ')}`);
+        lines.push(`inventory: ${cluster}`, `restore test of the newest backup in ${plan.backup?.directory ?? 'none configured'}`,
+          `capacity forecast from ${input.forecastHistoryDays as number} days of stored disk figures for ${plan.diskPaths.join(', ')}`);
         break;
       case 'eveningStatus':
-        lines.push("today's runs from maintenance_runs", ...windowOccurrences(plan.windows, new Date(), new Date(Date.now() + 48 * 3_600_000)).map((w) => `upcoming: ${w.name} ${w.start} to ${w.end}`));
+        lines.push("today's runs from maintenance_runs", ...windowOccurrences(plan.windows, new Date(), new Date(Date.now() + (input.windowHorizonHours as number) * 3_600_000)).map((w) => `upcoming: ${w.name} ${w.start} to ${w.end}`));
         break;
       case 'quarterlyReview':
-        lines.push('success rate, durations, failures and approval latency of every maintenance kind over the last 91 days');
+        lines.push(`success rate (target ${(input.successRateTarget as number) * 100}%), durations, failures and approval latency of every maintenance kind over the last ${input.lookbackDays as number} days`);
         break;
       case 'annualUpgrade': {
         const inventory = await a.collectClusterInventory();
         const approvals = await a.resolveApprovalPolicy('annualUpgrade');
-        lines.push(nextWindow(plan.windows, 'annual'), 'skipped' in inventory ? `nodes: ${inventory.skipped}` : `nodes: ${inventory.nodes.map((n) => `${n.name} (${n.kubeletVersion})`).join(', ')}`,
+        const start = input.windowStart as string | undefined;
+        lines.push(start ? `window: ${new Date(start).toISOString()} to ${new Date(Date.parse(start) + (input.windowDuration as number)).toISOString()}` : nextWindow(plan.windows, 'annual'),
+          input.nodes ? `nodes: ${(input.nodes as string[]).join(', ')}` : 'skipped' in inventory ? `nodes: ${inventory.skipped}` : `nodes: ${inventory.nodes.map((n) => `${n.name} (${n.kubeletVersion})`).join(', ')}`,
           `approval: ${approvals.required} distinct of ${approvals.approvers.join(', ')}`);
         break;
       }
@@ -95,6 +135,7 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
         // The activities' own report mode: exactly the selection a run would delete.
         const storage = await a.resolveStorageCleanupPlan();
         const cutoff = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
+        if (input.mode === 'delete') lines.push('mode delete: a run deletes what is listed below (this plan deletes nothing)');
         const results = await Promise.all(storage.rules.map((rule) => a.applyRetentionRule({ rule, olderThan: cutoff(rule.olderThanDays), mode: 'report' })));
         const backups = storage.backupRetention;
         if (backups) results.push(await a.pruneDatabaseBackups({ olderThan: cutoff(backups.olderThanDays), keepNewest: backups.keepNewest, mode: 'report' }));
@@ -111,10 +152,9 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
         break;
       }
       case 'emergencyMaintenance': {
-        const parsed = EmergencyInput.safeParse(rawInput);
-        if (!parsed.success) throw new Error(`plan emergencyMaintenance needs --input with a valid request: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+        const request = input as z.output<typeof EmergencyInput>;
         const approvals = await a.resolveApprovalPolicy('emergencyMaintenance');
-        lines.push(...parsed.data.actions.map((x) => `action: ${describeAction(x)}`), `approval: ${approvals.required} of ${approvals.approvers.join(', ')}, never the requester (${parsed.data.requestedBy}, proven by a signed request)`);
+        lines.push(...request.actions.map((x) => `action: ${describeAction(x)}`), `approval: ${approvals.required} of ${approvals.approvers.join(', ')}, never the requester (${request.requestedBy}, proven by a signed request)`);
         break;
       }
     }

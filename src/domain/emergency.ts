@@ -1,22 +1,23 @@
 import { z } from 'zod';
 import { Proof, type ApprovalPlan } from './approval-proof.js';
+import { distinct, k8sLabelName, k8sObjectName } from './kubernetes-names.js';
 
 // The emergency request (seed: "Emergency Maintenance Procedures"), validated once by the CLI and
 // again by the workflow, so a bad action kind or target fails before anyone is asked to approve.
 
-const k8sName = z.string().max(253).regex(/^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/, 'expected a Kubernetes object name (lowercase letters, digits, "-", ".")');
-const namespace = z.string().max(63).regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 'expected a Kubernetes namespace').default('default');
+const k8sName = k8sObjectName;
+const namespace = k8sLabelName.default('default');
 /** A table name, optionally schema-qualified; quoted again where it is used. */
 export const TableName = z.string().max(127).regex(/^([A-Za-z_][A-Za-z0-9_]{0,62}\.)?[A-Za-z_][A-Za-z0-9_]{0,62}$/, 'expected a table name like bookings or public.bookings');
-export const ApproverName = z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/i, 'expected an approver name (letters, digits, ".", "_", "@", "-")');
+export const ApproverName = z.string().max(64).regex(/^[a-z0-9][a-z0-9._@-]*$/i, 'expected an approver name (letters, digits, ".", "_", "@", "-")');
 
 export const EmergencyAction = z.discriminatedUnion('kind', [
   z.object({ kind: z.literal('drain-node'), node: k8sName, allowUnmanagedPods: z.boolean().default(false) }).strict(),
-  z.object({ kind: z.literal('rollback-deployment'), namespace, deployment: k8sName, revision: z.number().int().positive() }).strict(),
+  z.object({ kind: z.literal('rollback-deployment'), namespace, deployment: k8sName, revision: z.number().int().positive().max(2 ** 31 - 1) }).strict(),
   z.object({ kind: z.literal('restart-deployment'), namespace, deployment: k8sName }).strict(),
   z.object({ kind: z.literal('scale-deployment'), namespace, deployment: k8sName, replicas: z.number().int().min(0).max(100) }).strict(),
   z.object({ kind: z.literal('vacuum-table'), table: TableName }).strict(),
-  z.object({ kind: z.literal('cancel-runaway-queries'), olderThanSeconds: z.number().int().min(30), terminate: z.boolean().default(false) }).strict(),
+  z.object({ kind: z.literal('cancel-runaway-queries'), olderThanSeconds: z.number().int().min(30).max(7 * 86_400), terminate: z.boolean().default(false) }).strict(),
 ]);
 export type EmergencyAction = z.output<typeof EmergencyAction>;
 export const EMERGENCY_ACTION_KINDS = EmergencyAction.options.map((o) => o.shape.kind.value);
@@ -37,11 +38,11 @@ export const EmergencyInput = z
     requestedBy: ApproverName,
     /** The requester's signed `request` statement for this workflow id and plan (`maint emergency start --as`). */
     requestProof: Proof.optional(),
-    actions: z.array(EmergencyAction).min(1).max(20),
+    actions: z.array(EmergencyAction).min(1).max(20).refine((a) => distinct(a, (x) => JSON.stringify(x)), 'the same action is listed twice'),
     /** Overrides of the severity's approval timing (tests use seconds). */
-    approval: z.object({ escalateAfterSeconds: z.number().positive(), timeoutSeconds: z.number().positive() }).strict().optional(),
-    /** Seed: post-mortem within 24 hours. */
-    postMortemDelaySeconds: z.number().positive().default(24 * 3600),
+    approval: z.object({ escalateAfterSeconds: z.number().min(1).max(24 * 3600), timeoutSeconds: z.number().min(1).max(24 * 3600) }).strict().optional(),
+    /** Seed: post-mortem within 24 hours. Seconds upward because the tests (and their stored histories) wait 1 s. */
+    postMortemDelaySeconds: z.number().min(1).max(7 * 86_400).default(24 * 3600),
   })
   .strict()
   .refine((i) => !i.approval || i.approval.escalateAfterSeconds < i.approval.timeoutSeconds, {

@@ -1,8 +1,11 @@
 import type { CheckResult, CheckStatus } from './checks.js';
 import type { RunReport } from './run.js';
+import { escapeSlack as e } from './text.js';
 
 // Human renderings of a run report: one-line summary for the memo, Block Kit for Slack,
 // Markdown for the Temporal UI's "current details". Pure functions, used inside workflows.
+// In Slack messages every value from a run or its input goes through `e` (Slack's escaping):
+// only our own links and emphasis are markup.
 
 const ICON: Record<string, string> = {
   ok: ':white_check_mark:', warn: ':warning:', critical: ':red_circle:', skipped: ':white_circle:',
@@ -30,20 +33,20 @@ export function reportMarkdown(report: RunReport): string {
 
 export function reportSlackMessage(report: RunReport, uiUrl?: string) {
   const notable = report.checks.filter((c) => c.status === 'critical' || c.status === 'warn');
-  const text = `${ICON[report.outcome] ?? ''} ${report.kind} ${report.outcome}: ${report.summary}`;
+  const text = `${ICON[report.outcome] ?? ''} ${report.kind} ${report.outcome}: ${e(report.summary)}`;
   const blocks: unknown[] = [
     { type: 'header', text: { type: 'plain_text', text: `${report.kind}: ${report.outcome}` } },
-    { type: 'section', text: { type: 'mrkdwn', text: report.summary } },
+    { type: 'section', text: { type: 'mrkdwn', text: e(report.summary) } },
   ];
   if (notable.length > 0) {
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: notable.map((c) => `${ICON[c.status]} *${c.check}* ${c.target}: ${c.detail}`).join('\n').slice(0, 2900) },
+      text: { type: 'mrkdwn', text: notable.map((c) => `${ICON[c.status]} *${e(c.check)}* ${e(c.target)}: ${e(c.detail)}`).join('\n').slice(0, 2900) },
     });
   }
   blocks.push({
     type: 'context',
-    elements: [{ type: 'mrkdwn', text: `workflow \`${report.workflowId}\`${uiUrl ? ` · <${uiUrl}|open in Temporal UI>` : ''}` }],
+    elements: [{ type: 'mrkdwn', text: `workflow \`${e(report.workflowId)}\`${uiUrl ? ` · <${uiUrl}|open in Temporal UI>` : ''}` }],
   });
   return { text, blocks };
 }
@@ -51,14 +54,14 @@ export function reportSlackMessage(report: RunReport, uiUrl?: string) {
 export function alertSlackMessage(report: RunReport) {
   const critical = report.checks.filter((c) => c.status === 'critical');
   const text = report.outcome === 'critical'
-    ? `:rotating_light: ${report.kind} found ${critical.length} critical issue(s): ${critical.map((c) => `${c.check} ${c.target}`).join(', ')}`
-    : `:rotating_light: ${report.kind} ${report.outcome}: ${report.summary}`;
+    ? `:rotating_light: ${report.kind} found ${critical.length} critical issue(s): ${critical.map((c) => `${e(c.check)} ${e(c.target)}`).join(', ')}`
+    : `:rotating_light: ${report.kind} ${report.outcome}: ${e(report.summary)}`;
   return {
     text,
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text } },
-      { type: 'section', text: { type: 'mrkdwn', text: critical.map((c) => `• *${c.check}* ${c.target}: ${c.detail}`).join('\n').slice(0, 2900) } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `workflow \`${report.workflowId}\`` }] },
+      { type: 'section', text: { type: 'mrkdwn', text: critical.map((c) => `• *${e(c.check)}* ${e(c.target)}: ${e(c.detail)}`).join('\n').slice(0, 2900) } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `workflow \`${e(report.workflowId)}\`` }] },
     ],
   };
 }
@@ -80,14 +83,14 @@ export interface ApprovalRequest {
 
 /** The approval request: the plan, who may decide, and Approve / Reject buttons carrying the workflow id. */
 export function approvalRequestMessage(r: ApprovalRequest, escalation = false) {
-  const who = `${r.required > 1 ? `${r.required} distinct approvers` : 'one approver'} from ${r.approvers.join(', ')}${r.requester ? ` (not the requester, ${r.requester})` : ''}`;
-  const text = `${escalation ? ':rotating_light: ESCALATION: still waiting for approval. ' : ''}${r.kind} needs approval: ${r.title}`;
+  const who = `${r.required > 1 ? `${r.required} distinct approvers` : 'one approver'} from ${e(r.approvers.join(', '))}${r.requester ? ` (not the requester, ${e(r.requester)})` : ''}`;
+  const text = `${escalation ? ':rotating_light: ESCALATION: still waiting for approval. ' : ''}${r.kind} needs approval: ${e(r.title)}`;
   return {
     text,
     blocks: [
       { type: 'header', text: { type: 'plain_text', text: `${escalation ? 'Escalation: ' : ''}${r.kind} needs approval`.slice(0, 150) } },
-      { type: 'section', text: { type: 'mrkdwn', text: `*${r.title}*\n${r.plan.map((p) => `• ${p}`).join('\n')}`.slice(0, 2900) } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `Needs ${who} before ${r.deadline}. Workflow \`${r.workflowId}\`${r.planHash ? `, plan sha256 \`${r.planHash.slice(0, 16)}\`` : ''}${r.uiUrl ? ` · <${r.uiUrl}|open in Temporal UI>` : ''}` }] },
+      { type: 'section', text: { type: 'mrkdwn', text: `*${e(r.title)}*\n${r.plan.map((p) => `• ${e(p)}`).join('\n')}`.slice(0, 2900) } },
+      { type: 'context', elements: [{ type: 'mrkdwn', text: `Needs ${who} before ${r.deadline}. Workflow \`${e(r.workflowId)}\`${r.planHash ? `, plan sha256 \`${r.planHash.slice(0, 16)}\`` : ''}${r.uiUrl ? ` · <${r.uiUrl}|open in Temporal UI>` : ''}` }] },
       {
         type: 'actions',
         block_id: 'approval',

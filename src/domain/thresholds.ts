@@ -3,16 +3,16 @@ import { z } from 'zod';
 const bounds = {
   diskWarnPercent: z.number().min(0).max(100),
   diskCriticalPercent: z.number().min(0).max(100),
-  backupMaxAgeHours: z.number().positive(),
-  backupWarnAgeHours: z.number().positive(),
-  certWarnDays: z.number().nonnegative(),
-  certCriticalDays: z.number().nonnegative(),
-  responseTimeBudgetMs: z.number().int().positive(),
+  backupMaxAgeHours: z.number().positive().max(24 * 366),
+  backupWarnAgeHours: z.number().positive().max(24 * 366),
+  certWarnDays: z.number().nonnegative().max(3650),
+  certCriticalDays: z.number().nonnegative().max(3650),
+  responseTimeBudgetMs: z.number().int().positive().max(600_000),
   connectionsWarnPercent: z.number().min(0).max(100),
   connectionsCriticalPercent: z.number().min(0).max(100),
-  replicationLagWarnSeconds: z.number().nonnegative(),
-  replicationLagCriticalSeconds: z.number().nonnegative(),
-  expectedReplicas: z.number().int().nonnegative(),
+  replicationLagWarnSeconds: z.number().nonnegative().max(7 * 86_400),
+  replicationLagCriticalSeconds: z.number().nonnegative().max(7 * 86_400),
+  expectedReplicas: z.number().int().nonnegative().max(100),
 };
 export type Thresholds = { [K in keyof typeof bounds]: number };
 

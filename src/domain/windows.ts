@@ -5,27 +5,30 @@ import { z } from 'zod';
 
 // Seconds are optional: operators write HH:MM; tests open a window a few seconds from now.
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'expected HH:MM or HH:MM:SS (UTC)');
+const DAY_MINUTES = 1440;
+/** A window is at most as long as its period (a longer one would overlap itself and never close). */
+const minutes = (max: number) => z.number().int().min(1).max(max, `at most ${max} minutes (${max / DAY_MINUTES} day(s)) for this period`);
 const common = {
-  name: z.string().min(1),
+  name: z.string().min(1).max(63).regex(/^[a-z0-9][a-z0-9._-]*$/i, 'use letters, digits, ".", "_" or "-"'),
   start: HHMM,
-  durationMinutes: z.number().int().positive(),
   /** Business hours (Mon-Fri 08:00-18:00 UTC) are protected: a window may overlap them only by saying so. */
   duringBusinessHours: z.boolean().optional(),
 };
 
 /** A period in which no disruptive maintenance runs, whatever the windows say (a sale, a launch). */
 export const BlackoutSchema = z
-  .object({ name: z.string().min(1), start: z.iso.datetime(), end: z.iso.datetime(), reason: z.string().max(300).optional() })
+  .object({ name: z.string().min(1).max(63), start: z.iso.datetime(), end: z.iso.datetime(), reason: z.string().max(300).optional() })
   .strict()
   .refine((b) => Date.parse(b.start) < Date.parse(b.end), { message: 'end must be after start', path: ['end'] });
 export type Blackout = z.infer<typeof BlackoutSchema>;
 
 export const WindowSpecSchema = z.discriminatedUnion('every', [
-  z.object({ ...common, every: z.literal('day') }).strict(),
-  z.object({ ...common, every: z.literal('week'), dayOfWeek: z.number().int().min(0).max(6) }).strict(),
+  z.object({ ...common, durationMinutes: minutes(DAY_MINUTES), every: z.literal('day') }).strict(),
+  z.object({ ...common, durationMinutes: minutes(7 * DAY_MINUTES), every: z.literal('week'), dayOfWeek: z.number().int().min(0).max(6) }).strict(),
   z
     .object({
       ...common,
+      durationMinutes: minutes(7 * DAY_MINUTES),
       every: z.literal('month'),
       /** 1 = first, 3 = third, -1 = last such weekday of the month. */
       nth: z.union([z.literal(1), z.literal(2), z.literal(3), z.literal(4), z.literal(-1)]),
@@ -35,6 +38,7 @@ export const WindowSpecSchema = z.discriminatedUnion('every', [
   z
     .object({
       ...common,
+      durationMinutes: minutes(14 * DAY_MINUTES),
       every: z.literal('year'),
       month: z.number().int().min(1).max(12),
       day: z.number().int().min(1).max(31),

@@ -3,13 +3,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createClients, type Clients } from '../../src/clients.js';
 import { loadConfig, type Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
-import { WORKFLOWS_PATH, createMaintenanceWorker } from '../../src/worker.js';
+import { bundleMaintenanceWorkflows, createMaintenanceWorker } from '../../src/worker.js';
 
 let runtimeInstalled = false;
 export function quietRuntime(): void {
@@ -22,7 +22,7 @@ let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
 /** The workflow bundle, built once per test file. */
 export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
   quietRuntime();
-  return (bundle ??= bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: new DefaultLogger('WARN') }));
+  return (bundle ??= bundleMaintenanceWorkflows({ logger: new DefaultLogger('WARN') }));
 }
 
 export function uniqueTaskQueue(name: string): string {

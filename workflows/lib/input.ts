@@ -1,14 +1,22 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { z } from 'zod';
+import { describeInputIssues } from '../../src/domain/input-errors.js';
+import { undecodableReason } from '../../src/domain/payload.js';
 
 /**
  * Validates a workflow input once, at the edge. Bad input fails the run at once, non-retryable,
- * with every offending field named, before any step has changed anything.
+ * with every offending field named (and nothing large echoed), before any step has changed anything.
  */
 export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflowType: string): z.output<S> {
-  const result = schema.safeParse(raw ?? {});
-  if (result.success) return result.data;
-  const problems = result.error.issues.map((i) => `${i.path.length ? i.path.join('.') : '(input)'}: ${i.message}`);
+  const undecodable = undecodableReason(raw);
+  let problems: string[];
+  if (undecodable !== undefined) {
+    problems = [`(input): ${undecodable}`];
+  } else {
+    const result = schema.safeParse(raw ?? {});
+    if (result.success) return result.data;
+    problems = describeInputIssues(result.error.issues);
+  }
   throw ApplicationFailure.create({
     type: 'InvalidInput',
     nonRetryable: true,

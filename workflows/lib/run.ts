@@ -106,7 +106,14 @@ export class MaintenanceRun {
       deliveries.push(await deliver('alert', () => send.postSlackAlert(alertSlackMessage(report))));
     }
     report.details = { ...report.details, deliveries };
-    deliveries.push(await deliver('report-store', () => send.persistRunReport(report).then(() => 'maintenance_runs')));
+    const stored = await deliver('report-store', () => send.persistRunReport(report).then(() => 'maintenance_runs'));
+    deliveries.push(stored);
+    // A run missing from maintenance_runs is missing from every digest and audit: someone must know.
+    if (!stored.ok && patched('alert-unstored-report')) {
+      deliveries.push(await deliver('alert', () => send.postSlackAlert({
+        text: `:rotating_light: the report of ${report.kind} ${report.workflowId} (${report.outcome}) could not be stored in maintenance_runs: ${stored.detail.slice(0, 500)}`,
+      })));
+    }
 
     const memoReport = JSON.stringify(report).length <= MEMO_REPORT_LIMIT ? report : { ...report, steps: [], details: undefined };
     upsertMemo({ summary: report.summary, outcome: report.outcome, deliveries, report: memoReport });
