@@ -1,10 +1,10 @@
 // `maint` against bad arguments (issue 21): impossible dates and limits refused cleanly, a stuck
 // run reported with a non-zero exit, `plan --input` checked and honoured for every plannable type.
-import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../src/cli/main.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { until, uniqueId } from './helpers/stack.js';
-import { testConfig, withWorker } from './helpers/temporal.js';
+import { temporalEnv, testConfig, withWorker } from './helpers/temporal.js';
 
 async function maint(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
@@ -19,7 +19,7 @@ describe('maint with bad arguments', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('maint_cli_inputs');
-    Object.assign(process.env, { TEMPORAL_ADDRESS: inject('temporalAddress'), MAINT_DATABASE_URL: db.url, DATABASE_URL: db.url, LOG_LEVEL: 'silent' });
+    Object.assign(process.env, { ...temporalEnv(), MAINT_DATABASE_URL: db.url, DATABASE_URL: db.url, LOG_LEVEL: 'silent' });
     delete process.env.MAINT_CONFIG;
   });
   afterAll(async () => {
