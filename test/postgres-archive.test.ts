@@ -24,7 +24,8 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
   let reports: TestDatabase;
   let backupDir: string;
   const env = () => ({ DATABASE_URL: db.url, MAINT_DATABASE_URL: reports.url });
-  const config = () => testConfig(env(), { database: { backupDirectory: backupDir } });
+  // Batches of exactly archiveBatchSize: a loaded machine must not shrink them (sizes adapt below 10 s).
+  const config = () => testConfig(env(), { database: { backupDirectory: backupDir, archiveBatchTargetMs: 10_000 } });
   const fingerprints = async () => ({
     archive: await idFingerprint(db.pool, `bookings_archive WHERE ${OLD}`),
     bookings: await idFingerprint(db.pool, 'bookings'),
