@@ -78,6 +78,27 @@ export const SCHEDULES: ManagedSchedule[] = [
     catchupWindow: '12 hours',
   },
   {
+    id: 'daily-backup',
+    workflowType: 'dailyBackup',
+    summary: 'Daily backup, 01:00 UTC, verified readable (Routine Maintenance Guide: backup < 24 h old)',
+    checklist: [
+      'pg_dump with a manifest (sha256, size, server version, per-table row counts), written atomically',
+      'verified intact (sha256 + size) and readable (every byte read back)',
+      'size, duration and growth reported; a failure alerts; the evening status confirms it',
+    ],
+    // 01:00 is outside every seed window (the nearest, Sunday's, opens at 02:00), so the dump
+    // never competes with maintenance for the database. storage-cleanup fires at 01:00 too:
+    // retention never counts the dump being written (hidden until complete) and keeps the newest
+    // readable one, so the two need no ordering. On Sundays weekly-db-maintenance's guard, at
+    // 02:00, finds this dump fresh and takes no second one.
+    calendars: [{ hour: 1, minute: 0, comment: 'daily 01:00 UTC' }],
+    // Two dumps side by side double the load for nothing.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // A dump taken late still resets the RPO; once the window nears (02:00 Sunday), a day-late one
+    // is still better than none, so catch up for most of the day.
+    catchupWindow: '12 hours',
+  },
+  {
     id: 'weekly-db-maintenance',
     workflowType: 'weeklyDatabaseMaintenance',
     summary: 'Weekly database maintenance, Sunday 02:00-06:00 UTC window (Maintenance Setup Guide db_maintenance.sh)',

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
+import { createBackupActivities } from '../activities/postgres/backup.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Server } from 'node:http';
 import type { CheckResult } from '../src/domain/checks.js';
@@ -32,6 +33,7 @@ describe('dailyHealthCheck on real targets', () => {
   let metricsServer: Server;
   let metricsPort: number;
   let backupDir: string;
+  let freshBackup: string;
 
   beforeAll(async () => {
     [bookingDb, reportDb, slack, probes, tls] = await Promise.all([
@@ -43,7 +45,9 @@ describe('dailyHealthCheck on real targets', () => {
     writeFileSync(join(backupDir, 'trixtech-old.dump'), 'old backup');
     const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
     utimesSync(join(backupDir, 'trixtech-old.dump'), twoDaysAgo, twoDaysAgo);
-    writeFileSync(join(backupDir, 'trixtech-fresh.dump'), 'fresh backup');
+    // A real dump with its manifest: the check reads it back, it does not only look at a file's age.
+    freshBackup = (await createBackupActivities({ db: bookingDb.pool, databaseUrl: bookingDb.url, backupDirectory: backupDir, timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 60_000 } })
+      .createDatabaseBackup()).file;
   });
 
   afterAll(async () => {
@@ -110,7 +114,7 @@ describe('dailyHealthCheck on real targets', () => {
     expect(find(report.checks, 'disk', '/')?.unit).toBe('%');
     const backup = find(report.checks, 'backup')!;
     expect(backup.status).toBe('ok');
-    expect(backup.detail).toContain('trixtech-fresh.dump');
+    expect(backup).toMatchObject({ target: freshBackup, detail: expect.stringMatching(/^level readable: /) });
     expect(find(report.checks, 'monitoring', 'worker-metrics')?.status).toBe('ok');
     expect(find(report.checks, 'k8s.error-logs')).toMatchObject({ status: 'skipped', detail: 'no cluster configured' });
 

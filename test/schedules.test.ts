@@ -4,7 +4,7 @@ import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { SCHEDULES, type ManagedSchedule } from '../schedules/definitions.js';
 import { MANAGED_BY, applySchedules } from '../schedules/apply.js';
-import { windowOccurrences, type WindowSpec } from '../src/domain/windows.js';
+import { SEED_WINDOWS, windowOccurrences, type WindowSpec } from '../src/domain/windows.js';
 import { testClient, uniqueTaskQueue } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
@@ -60,6 +60,7 @@ describe('schedules as code', () => {
     'evening-status': { spec: { name: 'x', every: 'day', start: '18:00', ...minute } },
     'app-cache-cleanup': { spec: ['00:00', '06:00', '12:00', '18:00'].map((start) => ({ name: 'x', every: 'day' as const, start, ...minute })) },
     'storage-cleanup': { spec: { name: 'x', every: 'day', start: '01:00', ...minute } },
+    'daily-backup': { spec: { name: 'x', every: 'day', start: '01:00', ...minute } },
     'weekly-db-maintenance': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '01:00', ...minute } },
     'weekly-system-review': { spec: { name: 'x', every: 'week', dayOfWeek: 1, start: '09:00', ...minute } },
     'weekly-security-review': { spec: { name: 'x', every: 'week', dayOfWeek: 3, start: '10:00', ...minute } },
@@ -85,6 +86,16 @@ describe('schedules as code', () => {
       expect(d.memo?.managedBy).toBe(MANAGED_BY);
       // What the UI shows for every fired run: its summary and its checklist.
       expect(d.action).toMatchObject({ staticSummary: s.summary, staticDetails: expect.stringMatching(/^- .+(\n- .+)*$/) });
+    }
+  });
+
+  it('daily-backup fires outside every seed maintenance window, and before the Sunday window opens', () => {
+    const backup = SEED_CALENDAR['daily-backup']!.spec as WindowSpec;
+    // Each firing, with the hour a dump of the demo database takes at most, for a year.
+    const fires = windowOccurrences([{ ...backup, durationMinutes: 60 }], new Date(), new Date(Date.now() + 366 * 86_400_000));
+    expect(fires.length).toBeGreaterThan(360);
+    for (const f of fires) {
+      expect(windowOccurrences(SEED_WINDOWS, new Date(f.start), new Date(f.end)), f.start).toEqual([]);
     }
   });
 

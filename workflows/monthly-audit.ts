@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { verificationCheck } from '../src/domain/backup.js';
 import { skipped, type CheckResult } from '../src/domain/checks.js';
 import { imageTagFindings, standardsFindings } from '../src/domain/images.js';
 import type { RunReport } from '../src/domain/run.js';
@@ -34,10 +35,7 @@ export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunRep
       run.step('infrastructure inventory', () => reads.collectClusterInventory()),
       run.checkStep('backup restore test', async (): Promise<CheckResult[]> => {
         const r = await heavy.restoreTestBackup();
-        return [{
-          check: 'db.restore-test', target: r.file || plan.database, status: r.ok ? 'ok' : 'critical', value: r.restoreMs, unit: 'ms',
-          detail: `${r.detail}${r.mismatches.length ? `; mismatches: ${r.mismatches.join(', ')}` : ''}`,
-        }];
+        return [verificationCheck('db.restore-test', plan.database, r, r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {})];
       }),
       run.checkStep('capacity forecast', () => reads.forecastDiskUsage(since, plan.thresholds.diskCriticalPercent)),
     ]);

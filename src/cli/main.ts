@@ -10,6 +10,7 @@ import { createLogger } from '../logger.js';
 import { connectClient } from '../temporal.js';
 import { approveSignal, rejectSignal, statusQuery } from '../../workflows/lib/definitions.js';
 import { EMERGENCY_ACTION_KINDS, describeAction, EmergencyInput } from '../domain/emergency.js';
+import { registerBackupCommands } from './backup.js';
 import { PLANNABLE, planFor, type Plannable } from './plan.js';
 
 /** A user-facing failure: printed as one line, exit code 1. */
@@ -254,6 +255,8 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
         await pool.end();
       }
     });
+
+  registerBackupCommands(program, io);
 
   return { program, close: async () => client?.connection.close() };
 }

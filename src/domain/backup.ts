@@ -1,0 +1,109 @@
+// Shared between workflows (sandboxed) and activities: pure data and functions only.
+import { z } from 'zod';
+import type { CheckResult } from './checks.js';
+
+/**
+ * One meaning of "verified", in three levels, each including the one before:
+ * - `intact`: the manifest's sha256 and size match the file (catches cut files and flipped bytes cheaply);
+ * - `readable`: every byte read back (`pg_restore -f /dev/null`, or `pgbackrest verify`);
+ * - `restored`: restored into a scratch database or data directory, every table's row count
+ *   compared with the manifest, time taken.
+ * `pg_restore --list` reads only the catalogue and accepts a dump cut to a third: it is no level.
+ */
+export const BACKUP_LEVELS = ['intact', 'readable', 'restored'] as const;
+export type BackupLevel = (typeof BACKUP_LEVELS)[number];
+export const BackupLevelSchema = z.enum(BACKUP_LEVELS);
+
+/** The least any guard before data moves, retention or the annual window accepts. */
+export const GUARD_LEVEL: BackupLevel = 'readable';
+
+/** true when `reached` is at least `required`; `none` reaches nothing. */
+export function atLeast(reached: BackupLevel | 'none', required: BackupLevel): boolean {
+  return reached !== 'none' && BACKUP_LEVELS.indexOf(reached) >= BACKUP_LEVELS.indexOf(required);
+}
+
+/** The manifest beside every dump we write: `<dump>.manifest.json`. */
+export interface BackupManifest {
+  format: 1;
+  /** File name of the dump, without directory (the manifest moves with it). */
+  file: string;
+  sha256: string;
+  bytes: number;
+  database: string;
+  serverVersion: string;
+  /** When the dumped snapshot was taken (ISO). */
+  snapshotAt: string;
+  durationMs: number;
+  /** Exact row count of every table in the dumped snapshot, `schema.table` -> rows. */
+  counts: Record<string, number>;
+}
+
+export interface TableCount { table: string; expected: number | null; restored: number | null }
+
+/** The answer of every backup check: which level was asked, which was reached, and why not more. */
+export interface BackupVerification {
+  /** ok: `required` reached and young enough. */
+  status: 'ok' | 'missing' | 'stale' | 'failed';
+  required: BackupLevel;
+  /** The highest level the backup reached before a check failed (or `required` when all passed). */
+  level: BackupLevel | 'none';
+  /** The level that failed, when one did. */
+  failedLevel?: BackupLevel;
+  detail: string;
+  source: 'pg_dump' | 'pgbackrest';
+  /** The dump file, or `<stanza>/<label>` for pgBackRest. */
+  file?: string;
+  bytes?: number;
+  sha256?: string;
+  ageHours?: number;
+  /** Time each level took, ms. */
+  timings?: Partial<Record<BackupLevel, number>>;
+  /** Level `restored`: each table's count in the manifest and after the restore. */
+  tables?: TableCount[];
+  mismatches?: string[];
+}
+
+const round = (n: number, places = 2) => Math.round(n * 10 ** places) / 10 ** places;
+
+/** One finding for a verification: the level reached is always in the detail. */
+export function verificationCheck(check: string, target: string, v: BackupVerification, extra: Partial<CheckResult> = {}): CheckResult {
+  const status: CheckResult['status'] = v.status === 'ok' ? 'ok' : 'critical';
+  return {
+    check, target: v.file ?? target, status,
+    ...(v.ageHours !== undefined ? { value: round(v.ageHours, 1), unit: 'h' } : {}),
+    threshold: `verified ${v.required}`,
+    detail: `level ${v.level}${v.status === 'ok' ? '' : ` (required ${v.required})`}: ${v.detail}`,
+    ...extra,
+  };
+}
+
+/** "1.2 MiB" for reports. */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let n = bytes / 1024;
+  let i = 0;
+  while (n >= 1024 && i < units.length - 1) {
+    n /= 1024;
+    i += 1;
+  }
+  return `${round(n, 1)} ${units[i]}`;
+}
+
+/**
+ * The evening status's "Confirm backup completion for the day": the latest `dailyBackup` run of the
+ * day, from its stored result. Nothing configured to back up: skipped, never a silent ok.
+ */
+export function dailyBackupConfirmation(
+  runs: readonly { kind: string; outcome: string; summary: string; workflowId: string; startedAt: string }[],
+  plan: { source: string; directory: string | null; stanza: string | null; database: string },
+): CheckResult {
+  const base = { check: 'backup.today', target: plan.database, threshold: 'a dailyBackup run today, verified readable' };
+  if (plan.source === 'pg_dump' ? plan.directory === null : plan.stanza === null) return { ...base, status: 'skipped', detail: 'no backup configured' };
+  const latest = runs.filter((r) => r.kind === 'dailyBackup').sort((a, b) => b.startedAt.localeCompare(a.startedAt))[0];
+  if (!latest) return { ...base, status: 'critical', detail: 'no dailyBackup run today: the day has no confirmed backup' };
+  return {
+    ...base, status: latest.outcome === 'ok' ? 'ok' : 'critical',
+    detail: `${latest.workflowId} ${latest.outcome}: ${latest.summary}`,
+  };
+}
