@@ -12,6 +12,8 @@ export interface ManagedSchedule {
   checklist: string[];
   /** Temporal calendar specs, UTC. A spec matches when every field matches (no cron OR-ing). */
   calendars: CalendarSpec[];
+  /** Times the calendars match that must not fire (Temporal skip specs, UTC; unset fields mean 0). */
+  skip?: CalendarSpec[];
   overlap: ScheduleOverlapPolicy;
   /** How late a missed action (server down at fire time) may still start. */
   catchupWindow: Duration;
@@ -86,12 +88,15 @@ export const SCHEDULES: ManagedSchedule[] = [
       'verified intact (sha256 + size) and readable (every byte read back)',
       'size, duration and growth reported; a failure alerts; the evening status confirms it',
     ],
-    // 01:00 is outside every seed window (the nearest, Sunday's, opens at 02:00), so the dump
+    // 01:00 is outside every seed window but the annual one (Sunday's opens at 02:00), so the dump
     // never competes with maintenance for the database. storage-cleanup fires at 01:00 too:
     // retention never counts the dump being written (hidden until complete) and keeps the newest
     // readable one, so the two need no ordering. On Sundays weekly-db-maintenance's guard, at
     // 02:00, finds this dump fresh and takes no second one.
     calendars: [{ hour: 1, minute: 0, comment: 'daily 01:00 UTC' }],
+    // The one window 01:00 falls in: Dec 25-26, when people may be upgrading the database itself.
+    // That window's pre-maintenance step takes (and reads back) its own fresh dump instead.
+    skip: [{ month: 'DECEMBER', dayOfMonth: { start: 25, end: 26 }, hour: 1, minute: 0, comment: 'annual window Dec 25-26' }],
     // Two dumps side by side double the load for nothing.
     overlap: ScheduleOverlapPolicy.SKIP,
     // A dump taken late still resets the RPO; once the window nears (02:00 Sunday), a day-late one

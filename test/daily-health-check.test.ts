@@ -191,6 +191,8 @@ describe('dailyHealthCheck on real targets', () => {
     expect(details.upcomingWindows.filter((w) => w.name === 'daily').length).toBeGreaterThanOrEqual(2);
     for (const w of details.upcomingWindows) expect(Date.parse(w.start)).toBeLessThan(Date.now() + 48 * 3_600_000);
     expect(report.summary).toMatch(/run\(s\) today/);
+    // Seed: "Confirm backup completion for the day": no dailyBackup ran here, and the report says so.
+    expect(report.checks.find((c) => c.check === 'backup.today')).toMatchObject({ status: 'critical', detail: expect.stringContaining('no dailyBackup run today') });
   });
 
   it('eveningStatus sends the one-week notice for monthly and annual windows only, once', async () => {
