@@ -91,6 +91,13 @@ export const DatabaseMaintenanceSchema = z
         fullOn: z.array(z.enum(['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'])).min(1).default(['SUNDAY']),
         /** The pgbackrest binary; default: PATH. */
         binary: z.string().startsWith('/', 'expected an absolute path').optional(),
+        /**
+         * OS user pgbackrest and the restore test's scratch server run as (through runuser), when the
+         * worker runs as root: PostgreSQL refuses to start as root and the repository belongs to it.
+         */
+        runAs: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'expected a user name').optional(),
+        /** Where the restore test creates its scratch data directory (removed afterwards); default the OS temp dir. */
+        scratchDirectory: z.string().startsWith('/', 'expected an absolute path').optional(),
       })
       .strict()
       .optional(),

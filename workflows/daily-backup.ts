@@ -31,7 +31,7 @@ export async function dailyBackup(rawInput?: DailyBackupInput): Promise<RunRepor
     const plan = await run.step('resolve backup plan', () => reads.resolveBackupPlan());
 
     run.phase = 'backing up';
-    const taken = await run.step(`pg_dump of ${plan.database}`, () => heavy.createDatabaseBackup({}));
+    const taken = await run.step(`${plan.source === 'pgbackrest' ? `pgbackrest backup of stanza ${plan.stanza}` : 'pg_dump'} of ${plan.database}`, () => heavy.createDatabaseBackup({}));
 
     run.phase = 'verifying';
     const verified = await run.step(`verify ${GUARD_LEVEL}`, () => heavy.verifyBackup({ file: taken.file, level: GUARD_LEVEL }),
@@ -42,7 +42,7 @@ export async function dailyBackup(rawInput?: DailyBackupInput): Promise<RunRepor
       verificationCheck('backup', plan.database, verified),
       {
         check: 'backup.size', target: taken.file, status: 'ok', value: taken.bytes, unit: 'bytes',
-        detail: `${formatBytes(taken.bytes)} of ${taken.tables} tables in ${round(taken.durationMs / 1000)} s; ${growth}`,
+        detail: `${formatBytes(taken.bytes)}${taken.tables !== undefined ? ` of ${taken.tables} tables` : ''}${taken.type ? ` (${taken.type})` : ''} in ${round(taken.durationMs / 1000)} s; ${growth}`,
       },
     ];
     const ok = verified.status === 'ok';
@@ -54,8 +54,8 @@ export async function dailyBackup(rawInput?: DailyBackupInput): Promise<RunRepor
       alertOnCritical: true,
       details: {
         backup: {
-          file: taken.file, sha256: taken.sha256, bytes: taken.bytes, durationMs: taken.durationMs, level: verified.level,
-          tables: taken.tables, serverVersion: taken.serverVersion, growthPercent, previous: taken.previous ?? null, timings: verified.timings,
+          source: taken.source, type: taken.type ?? null, file: taken.file, sha256: taken.sha256 ?? null, bytes: taken.bytes, durationMs: taken.durationMs, level: verified.level,
+          tables: taken.tables ?? null, serverVersion: taken.serverVersion ?? null, growthPercent, previous: taken.previous ?? null, timings: verified.timings,
         },
       },
     };

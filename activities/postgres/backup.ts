@@ -14,6 +14,7 @@ import { retentionSkipped, type RetentionResult } from '../../src/domain/retenti
 import type { Thresholds } from '../../src/domain/thresholds.js';
 import { isExecutable } from '../../src/executables.js';
 import { applyRetention, heartbeat } from '../storage.js';
+import type { createPgbackrestActivities } from './pgbackrest.js';
 import { inTransaction, invalidInput, resolveTimeouts, type Timeouts } from './sql.js';
 
 /**
@@ -35,11 +36,15 @@ export interface BackupFile {
 }
 
 export interface TakenBackup extends BackupFile {
-  sha256: string;
+  source: 'pg_dump' | 'pgbackrest';
+  /** pg_dump: the dump's sha256 (pgBackRest keeps its own per-file checksums). */
+  sha256?: string;
   durationMs: number;
-  tables: number;
+  tables?: number;
   database: string;
-  serverVersion: string;
+  serverVersion?: string;
+  /** pgbackrest: full, diff or incr. */
+  type?: string;
   /** The newest dump before this one, for growth. */
   previous?: { file: string; bytes: number };
 }
@@ -57,7 +62,7 @@ export const MANIFEST_SUFFIX = '.manifest.json';
 const LEGACY_MANIFEST_SUFFIX = '.counts.json';
 
 /** pg_dump / pg_restore: the configured directory, else PATH, else the newest /usr/lib/postgresql/<n>/bin. */
-export function findPgBinary(name: 'pg_dump' | 'pg_restore', pgBinDir?: string): string {
+export function findPgBinary(name: 'pg_dump' | 'pg_restore' | 'pg_ctl', pgBinDir?: string): string {
   const debian = (() => {
     try {
       return readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)).map((v) => join('/usr/lib/postgresql', v, 'bin'));
@@ -177,6 +182,8 @@ function parseLevel(level: unknown, field = 'level'): BackupLevel {
 
 export interface BackupDeps {
   db: pg.Pool;
+  /** With backupSource "pgbackrest": every check, guard and backup goes through the stanza instead of dumps. */
+  pgbackrest?: ReturnType<typeof createPgbackrestActivities>;
   /** Connection URL of the booking database; may hold a password, which never leaves this module. */
   databaseUrl: string;
   backupDirectory?: string;
@@ -184,7 +191,7 @@ export interface BackupDeps {
   timeouts: Timeouts;
 }
 
-export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBinDir, timeouts }: BackupDeps) {
+export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBinDir, timeouts, pgbackrest }: BackupDeps) {
   const databaseName = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, '')) || 'postgres';
   const ourDumps = new RegExp(`^${escapeRegex(databaseName)}-.*${escapeRegex(DUMP_SUFFIX)}$`);
   const anyDump = new RegExp(`${escapeRegex(DUMP_SUFFIX)}$`);
@@ -291,7 +298,11 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
      * sha256 and size. Nothing appears under a dump name until the dump and its manifest are
      * complete and on disk.
      */
-    async createDatabaseBackup(request: { timeoutMs?: number } = {}): Promise<TakenBackup> {
+    async createDatabaseBackup(request: { timeoutMs?: number; type?: 'full' | 'diff' | 'incr' } = {}): Promise<TakenBackup> {
+      if (pgbackrest) {
+        const b = await pgbackrest.takePgbackrestBackup({ type: request.type });
+        return { source: 'pgbackrest', file: b.file, bytes: b.bytes, ageHours: 0, durationMs: b.durationMs, database: databaseName, type: b.type, ...(b.previous ? { previous: b.previous } : {}) };
+      }
       const dir = directory();
       try {
         await mkdir(dir, { recursive: true });
@@ -343,7 +354,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
         await rename(partial, final);
         await fsyncPath(dir);
         return {
-          file: final, bytes, ageHours: 0, sha256: manifest.sha256, durationMs: Math.round(performance.now() - started),
+          source: 'pg_dump', file: final, bytes, ageHours: 0, sha256: manifest.sha256, durationMs: Math.round(performance.now() - started),
           tables: Object.keys(snapshot.counts).length, database: databaseName, serverVersion: snapshot.serverVersion,
           ...(previous ? { previous: { file: previous.file, bytes: previous.bytes } } : {}),
         };
@@ -361,6 +372,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
      */
     async verifyBackup(request: { file?: string; level?: BackupLevel; maxAgeHours?: number; timeoutMs?: number } = {}): Promise<BackupVerification> {
       const level = parseLevel(request.level ?? GUARD_LEVEL);
+      if (pgbackrest) return pgbackrest.verifyPgbackrest(level, request.maxAgeHours, request.file?.replace(/^[^/]*\//, ''));
       if (request.file === undefined) return verifyNewest(level, request.maxAgeHours ?? Number.POSITIVE_INFINITY);
       return verifyFile(await fileFor(request.file), level, request.maxAgeHours, request.timeoutMs);
     },
@@ -369,6 +381,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
     async verifyNewestBackup(request: { maxAgeHours: number; level?: BackupLevel }): Promise<BackupVerification> {
       const level = parseLevel(request.level ?? GUARD_LEVEL);
       if (!atLeast(level, GUARD_LEVEL)) throw invalidInput(`level: a guard accepts no less than ${GUARD_LEVEL}, got ${level}`);
+      if (pgbackrest) return pgbackrest.verifyPgbackrest(level, request.maxAgeHours);
       return verifyNewest(level, request.maxAgeHours);
     },
 
@@ -391,6 +404,17 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
      * cannot be restored. Age graded against the thresholds.
      */
     async checkBackupFreshness(backup: { directory: string; pattern: string } | undefined, thresholds: Thresholds): Promise<CheckResult[]> {
+      if (pgbackrest) {
+        const threshold = `verified ${GUARD_LEVEL}, WAL archiving working; warn > ${thresholds.backupWarnAgeHours} h, critical > ${thresholds.backupMaxAgeHours} h`;
+        const [v, wal] = await Promise.all([pgbackrest.verifyPgbackrest(GUARD_LEVEL), pgbackrest.walArchiveStatus()]);
+        const check = verificationCheck('backup', 'pgbackrest', v, { threshold });
+        const graded = v.status !== 'ok' || v.ageHours === undefined ? check.status : gradeAbove(v.ageHours, thresholds.backupWarnAgeHours, thresholds.backupMaxAgeHours);
+        return [
+          { ...check, status: graded },
+          { check: 'backup.wal-archive', target: 'pgbackrest', status: wal.failing ? 'critical' : wal.lastArchivedAt ? 'ok' : 'warn',
+            detail: wal.failing ?? (wal.lastArchivedAt ? `last WAL segment ${wal.lastArchivedWal} archived at ${wal.lastArchivedAt}` : 'no WAL segment archived yet') },
+        ];
+      }
       const target = backup ?? (backupDirectory ? { directory: backupDirectory, pattern: `${escapeRegex(DUMP_SUFFIX)}$` } : undefined);
       if (!target) return [skipped('backup', '-', 'no backup location configured')];
       const threshold = `verified ${GUARD_LEVEL}; warn > ${thresholds.backupWarnAgeHours} h, critical > ${thresholds.backupMaxAgeHours} h`;
@@ -450,6 +474,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
      * restore timed (the RTO of a dump), the scratch database dropped.
      */
     async restoreTestBackup(request: { file?: string; timeoutMs?: number } = {}): Promise<BackupVerification> {
+      if (pgbackrest) return pgbackrest.verifyPgbackrest('restored', undefined, request.file?.replace(/^[^/]*\//, ''));
       if (request.file === undefined) return verifyNewest('restored', Number.POSITIVE_INFINITY);
       return verifyFile(await fileFor(request.file), 'restored', Number.POSITIVE_INFINITY, request.timeoutMs);
     },
