@@ -82,6 +82,9 @@ describe('calendar reviews against the local targets', () => {
     expect(Number(capacity.value)).toBeGreaterThan(120);
     // The stack's dump restores into a scratch database with every row count matching its manifest.
     expect(find(report.checks, 'db.restore-test')).toMatchObject({ status: 'ok', unit: 'ms', detail: expect.stringMatching(/^level restored: .*row counts match the manifest/) });
+    // RTO and RPO measured against the default objectives (60 min, 24 h).
+    expect(find(report.checks, 'backup.rto')).toMatchObject({ status: 'ok', unit: 's', threshold: 'objective 3600 s' });
+    expect(find(report.checks, 'backup.rpo')).toMatchObject({ status: 'ok', unit: 's', threshold: 'objective 86400 s', detail: expect.stringMatching(/newest readable dump .*, snapshot 20/) });
   });
 
   it('weeklyPerformanceReview sets baselines, then flags a regression against them', async () => {

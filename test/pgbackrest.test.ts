@@ -7,6 +7,7 @@ import { DatabaseMaintenanceSchema } from '../src/config.js';
 import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
 import { SEED_WINDOWS } from '../src/domain/windows.js';
 import { dailyBackup } from '../workflows/daily-backup.js';
+import { monthlyAudit } from '../workflows/monthly-audit.js';
 import { createBookingSchema, seedBookings } from './helpers/bookings.js';
 import { startScratchCluster, type ScratchCluster } from './helpers/pgbackrest.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
@@ -62,7 +63,7 @@ describe('pgBackRest as the backup source, on a scratch cluster of our own', () 
     const freshness = await activities().checkBackupFreshness(undefined, DEFAULT_THRESHOLDS);
     expect(freshness).toEqual([
       expect.objectContaining({ check: 'backup', status: 'ok', detail: expect.stringMatching(/^level readable: /) }),
-      expect.objectContaining({ check: 'backup.wal-archive', status: 'ok', detail: expect.stringMatching(/^last WAL segment \w{24} archived at /) }),
+      expect.objectContaining({ check: 'backup.wal-archive', status: 'ok', detail: expect.stringMatching(/^last WAL segment \w{24}(\.\w+\.backup)? archived at /) }),
     ]);
   });
 
@@ -77,6 +78,20 @@ describe('pgBackRest as the backup source, on a scratch cluster of our own', () 
     // The scratch directory is gone and the real cluster still archives to the repository.
     expect(readdirSync(join(cluster.root, '..')).filter((d) => d.startsWith(`maint-pgbackrest-restore-${cluster.stanza}-`))).toEqual([]);
     expect((await booking.query('SELECT count(*)::int AS n FROM bookings')).rows[0].n).toBe(6500);
+  });
+
+  it('the monthly audit measures RTO (restore test) and RPO (time since the last archived WAL) against the objectives', async () => {
+    const config = testConfig({ DATABASE_URL: cluster.url('trixtech'), MAINT_DATABASE_URL: reports.url }, {
+      database: { ...settings(), recoveryObjectives: { rtoMinutes: 30, rpoMinutes: 60 } },
+    });
+    const report = await withWorker(config, ({ client, taskQueue }) =>
+      client.workflow.execute(monthlyAudit, { taskQueue, workflowId: `monthly-audit-pgbr-${Date.now()}`, args: [{}] }));
+    const check = (name: string) => report.checks.find((c) => c.check === name)!;
+    expect(check('db.restore-test')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^level restored: .*recovered to restore point/) });
+    expect(check('backup.rto')).toMatchObject({ status: 'ok', unit: 's', threshold: 'objective 1800 s' });
+    expect(check('backup.rto').value).toBeGreaterThan(0);
+    expect(check('backup.rpo')).toMatchObject({ status: 'ok', unit: 's', threshold: 'objective 3600 s', detail: expect.stringMatching(/last WAL segment \w{24} archived at .* on top of test\d+\//) });
+    expect(check('backup.rpo').value).toBeLessThan(600);
   });
 
   it('a file corrupted in the repository fails readable (read from verify output, whose exit code says 0), an unknown stanza is named', async () => {

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { verificationCheck } from '../src/domain/backup.js';
+import { recoveryObjectiveChecks, verificationCheck } from '../src/domain/backup.js';
 import { skipped, type CheckResult } from '../src/domain/checks.js';
 import { imageTagFindings, standardsFindings } from '../src/domain/images.js';
 import type { RunReport } from '../src/domain/run.js';
@@ -33,9 +33,15 @@ export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunRep
     run.phase = 'auditing';
     const [inventory, ...groups] = await Promise.all([
       run.step('infrastructure inventory', () => reads.collectClusterInventory()),
-      run.checkStep('backup restore test', async (): Promise<CheckResult[]> => {
+      // RTO and RPO measured, not written down: the restore test's time and what a restore would lose now.
+      run.checkStep('backup restore test, RTO and RPO', async (): Promise<CheckResult[]> => {
+        const backupPlan = await reads.resolveBackupPlan();
         const r = await heavy.restoreTestBackup();
-        return [verificationCheck('db.restore-test', plan.database, r, r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {})];
+        const point = await reads.measureRecoveryPoint();
+        return [
+          verificationCheck('db.restore-test', plan.database, r, r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {}),
+          ...recoveryObjectiveChecks(plan.database, r, point, backupPlan.objectives),
+        ];
       }),
       run.checkStep('capacity forecast', () => reads.forecastDiskUsage(since, plan.thresholds.diskCriticalPercent)),
     ]);

@@ -7,7 +7,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import {
   atLeast, BACKUP_LEVELS, formatBytes, GUARD_LEVEL, verificationCheck,
-  type BackupLevel, type BackupManifest, type BackupVerification, type TableCount,
+  type BackupLevel, type BackupManifest, type BackupVerification, type RecoveryPoint, type TableCount,
 } from '../../src/domain/backup.js';
 import { skipped, gradeAbove, type CheckResult } from '../../src/domain/checks.js';
 import { retentionSkipped, type RetentionResult } from '../../src/domain/retention.js';
@@ -466,6 +466,32 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
         new Set([keptName]),
       );
       return { ...result, kept: { file: good.file!, why } };
+    },
+
+    /**
+     * RPO as it stands: pgBackRest, time since the last WAL segment reached the archive (behind a
+     * readable backup); dumps, time since the snapshot of the newest dump that reads back.
+     */
+    async measureRecoveryPoint(): Promise<RecoveryPoint> {
+      if (pgbackrest) {
+        const [v, wal] = await Promise.all([pgbackrest.verifyPgbackrest(GUARD_LEVEL), pgbackrest.walArchiveStatus()]);
+        if (v.status === 'missing' || v.status === 'failed') return { source: 'pgbackrest', rpoSeconds: null, basis: `no readable backup: ${v.detail}` };
+        if (!wal.lastArchivedAt) return { source: 'pgbackrest', rpoSeconds: (v.ageHours ?? 0) * 3600, basis: `no WAL archived; newest backup ${v.file}`, problem: wal.failing ?? undefined };
+        return {
+          source: 'pgbackrest', rpoSeconds: (Date.now() - Date.parse(wal.lastArchivedAt)) / 1000,
+          basis: `last WAL segment ${wal.lastArchivedWal} archived at ${wal.lastArchivedAt}, on top of ${v.file}`, ...(wal.failing ? { problem: wal.failing } : {}),
+        };
+      }
+      const dumps = await listDumps(directory(), anyDump).catch(() => []);
+      for (const d of dumps) {
+        const v = await verifyFile(d, GUARD_LEVEL);
+        if (v.status !== 'ok') continue;
+        const m = await readManifest(d.file);
+        const at = typeof m === 'string' ? undefined : m.snapshotAt;
+        const seconds = at ? (Date.now() - Date.parse(at)) / 1000 : d.ageHours * 3600;
+        return { source: 'pg_dump', rpoSeconds: seconds, basis: `newest readable dump ${basename(d.file)}, snapshot ${at ?? 'time unknown, file age used'}` };
+      }
+      return { source: 'pg_dump', rpoSeconds: null, basis: `no readable dump in ${directory()}` };
     },
 
     /**

@@ -107,3 +107,41 @@ export function dailyBackupConfirmation(
     detail: `${latest.workflowId} ${latest.outcome}: ${latest.summary}`,
   };
 }
+
+/** How much a restore would lose right now, and from what that was measured. */
+export interface RecoveryPoint {
+  source: 'pg_dump' | 'pgbackrest';
+  /** null when nothing restorable exists: the loss is everything. */
+  rpoSeconds: number | null;
+  basis: string;
+  /** WAL archiving failing (pgBackRest): the RPO grows from here. */
+  problem?: string;
+}
+
+/**
+ * RTO and RPO as measured (restore test time, age of what a restore would recover), each against
+ * its configured objective. The objective is in the threshold as `objective N s`, which the worker
+ * exports beside the measurement for the alert rules.
+ */
+export function recoveryObjectiveChecks(
+  target: string, restore: BackupVerification, point: RecoveryPoint, objectives: { rtoMinutes: number; rpoMinutes: number },
+): CheckResult[] {
+  const rtoObjective = objectives.rtoMinutes * 60;
+  const rpoObjective = objectives.rpoMinutes * 60;
+  const rto = restore.status === 'ok' && restore.timings?.restored !== undefined ? round(restore.timings.restored / 1000, 1) : null;
+  const rpo = point.rpoSeconds === null ? null : round(point.rpoSeconds, 0);
+  return [
+    rto === null
+      ? { check: 'backup.rto', target, status: 'critical', threshold: `objective ${rtoObjective} s`, detail: `RTO unknown: the restore test did not succeed (${restore.detail})` }
+      : {
+        check: 'backup.rto', target, status: rto <= rtoObjective ? 'ok' : 'critical', value: rto, unit: 's', threshold: `objective ${rtoObjective} s`,
+        detail: `restore of ${restore.file ?? 'the newest backup'} took ${rto} s (objective ${objectives.rtoMinutes} min)`,
+      },
+    rpo === null
+      ? { check: 'backup.rpo', target, status: 'critical', threshold: `objective ${rpoObjective} s`, detail: `RPO unbounded: ${point.basis}` }
+      : {
+        check: 'backup.rpo', target, status: rpo <= rpoObjective && !point.problem ? 'ok' : 'critical', value: rpo, unit: 's', threshold: `objective ${rpoObjective} s`,
+        detail: `a restore now would lose ${rpo} s of writes: ${point.basis}${point.problem ? `; ${point.problem}` : ''} (objective ${objectives.rpoMinutes} min)`,
+      },
+  ];
+}
