@@ -1,4 +1,4 @@
-import { closeSync, openSync, readdirSync, statSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readdirSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -11,6 +11,7 @@ import { monthlyAudit } from '../workflows/monthly-audit.js';
 import { createBookingSchema, seedBookings } from './helpers/bookings.js';
 import { startScratchCluster, type ScratchCluster } from './helpers/pgbackrest.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { until } from './helpers/stack.js';
 import { testConfig, withWorker } from './helpers/temporal.js';
 
 const DAYS = ['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'];
@@ -90,8 +91,33 @@ describe('pgBackRest as the backup source, on a scratch cluster of our own', () 
     expect(check('db.restore-test')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^level restored: .*recovered to restore point/) });
     expect(check('backup.rto')).toMatchObject({ status: 'ok', unit: 's', threshold: 'objective 1800 s' });
     expect(check('backup.rto').value).toBeGreaterThan(0);
-    expect(check('backup.rpo')).toMatchObject({ status: 'ok', unit: 's', threshold: 'objective 3600 s', detail: expect.stringMatching(/last WAL segment \w{24} archived at .* on top of test\d+\//) });
+    expect(check('backup.rpo')).toMatchObject({ status: 'ok', unit: 's', threshold: 'objective 3600 s', detail: expect.stringMatching(/last WAL segment \w{24}(\.\w+\.backup)? archived at .* on top of test\d+\//) });
     expect(check('backup.rpo').value).toBeLessThan(600);
+  });
+
+  it('a gap in the WAL archive since the newest backup fails readable (pgbackrest verify alone does not see it) and the health check', async () => {
+    const acts = activities();
+    for (let i = 0; i < 3; i++) {
+      await seedBookings(booking, 0, 10);
+      await booking.query('SELECT pg_switch_wal()');
+    }
+    await until('WAL archived', async () => (await acts.verifyBackup({ level: 'readable' })).status === 'ok', 30_000);
+    const walk = (dir: string): string[] => readdirSync(dir, { withFileTypes: true }).flatMap((e) => (e.isDirectory() ? walk(join(dir, e.name)) : [join(dir, e.name)]));
+    const segments = walk(join(cluster.root, 'repo', 'archive', cluster.stanza)).filter((f) => /\/[0-9A-F]{24}-/.test(f)).sort();
+    const victim = segments.at(-2)!;
+    const aside = join(cluster.root, 'wal-aside');
+    renameSync(victim, aside);
+    try {
+      expect(await cluster.pgbackrest('verify', '--output=text', '--verbose')).toContain('status: ok'); // what verify alone says
+      const v = await acts.verifyBackup({ level: 'readable' });
+      expect(v).toMatchObject({ status: 'failed', failedLevel: 'readable' });
+      expect(v.detail).toContain(`WAL archive gap since `);
+      expect(v.detail).toContain(`1 segment(s) missing (${victim.split('/').pop()!.slice(0, 24)})`);
+      expect((await acts.checkBackupFreshness(undefined, DEFAULT_THRESHOLDS))[0]).toMatchObject({ status: 'critical', detail: expect.stringContaining('WAL archive gap') });
+    } finally {
+      renameSync(aside, victim);
+    }
+    expect((await acts.verifyBackup({ level: 'readable' })).status).toBe('ok');
   });
 
   it('a file corrupted in the repository fails readable (read from verify output, whose exit code says 0), an unknown stanza is named', async () => {
