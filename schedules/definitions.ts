@@ -27,7 +27,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     summary: 'Morning health check, 08:00 UTC (Routine Maintenance Guide)',
     checklist: [
       'HTTP availability and response time, database connectivity / connections / replication',
-      'disk usage, backup age, TLS certificate expiry (real handshake)',
+      'disk usage, newest backup verified readable and its age, TLS certificate expiry (real handshake)',
       'Kubernetes error logs, pod resources, node health; monitoring alive',
       'each check ok / warn / critical / skipped with value and threshold; criticals alert',
     ],
@@ -43,7 +43,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     summary: 'Evening status update, 18:00 UTC (Routine Maintenance Guide)',
     checklist: [
       'today\'s runs and outcomes from `maintenance_runs`',
-      'findings still critical',
+      'findings still critical, the day\'s backup confirmed from its dailyBackup result',
       'maintenance windows of the next 48 h; one-week notices for monthly and annual windows',
     ],
     calendars: [{ hour: 18, minute: 0, comment: 'daily 18:00 UTC' }],
@@ -70,7 +70,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     summary: 'Log and backup retention, daily 01:00 UTC (Maintenance Setup Guide log-cleanup-daily)',
     checklist: [
       'every configured `retention` rule (regular files only, never through links)',
-      'database dumps past `database.backupRetention`, newest kept, none unless the newest reads back',
+      'database dumps past `database.backupRetention`; never the newest dump verified readable, none without one',
       'disk usage before and after',
     ],
     calendars: [{ hour: 1, minute: 0, comment: 'daily 01:00 UTC' }],
@@ -109,7 +109,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     summary: 'Weekly database maintenance, Sunday 02:00-06:00 UTC window (Maintenance Setup Guide db_maintenance.sh)',
     checklist: [
       'one-hour notice, then waits for the Sunday 02:00-06:00 window',
-      'guard: verified backup younger than 24 h (taken if missing)',
+      'guard: a backup younger than 24 h verified readable (taken if missing)',
       'VACUUM ANALYZE, REINDEX CONCURRENTLY, statistics',
       'archive of bookings older than 2 years in short batches, conservation verified',
       'expired sessions and reset tokens, temp tables matching the configured rule',
@@ -128,7 +128,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     workflowType: 'weeklySystemReview',
     summary: 'Monday morning system review, 09:00 UTC (Routine Maintenance Guide)',
     checklist: [
-      'database statistics, backup integrity',
+      'database statistics, backup integrity (newest backup verified readable)',
       'application error logs, pod resources',
       'node health, storage, connectivity, orphaned cluster resources (listed, not deleted)',
     ],
@@ -172,7 +172,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     checklist: [
       'inventory: nodes, deployments, PDBs',
       'configuration against the declared standards',
-      'backup restore test into a scratch database',
+      'backup restore test (level restored), RTO and RPO against the objectives',
       '3-6 month disk forecast from stored history',
     ],
     // "First Monday": a Monday that is also one of the month's first seven days (every field must match).
@@ -221,7 +221,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     summary: 'Year-end maintenance window Dec 25-26: planning starts six months ahead (Routine Maintenance Guide)',
     checklist: [
       'six months\' notice, two-person approval asked a week ahead',
-      'when the window opens: fresh backup, recorded rollback revisions, monitoring alive',
+      'when the window opens: fresh backup verified readable, recorded rollback revisions, monitoring alive',
       'rolling node updates, application upgrades, database step as a human checkpoint',
       'nothing runs without both approvals or under a blackout',
     ],
