@@ -101,7 +101,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       const taken = report.details?.preMaintenanceBackup as { file: string; sha256: string; level: string };
       expect(taken).toMatchObject({ level: 'readable', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
       expect(taken.file).not.toBe(stack.backupFile);
-      expect(report.checks.find((c) => c.check === 'backup')).toMatchObject({ status: 'ok', target: taken.file, detail: expect.stringMatching(/^level readable: /) });
+      expect(report.checks.find((c) => c.check === 'backup')).toMatchObject({ status: 'ok', target: taken.file, detail: expect.stringMatching(/^level readable: .*sha256 [0-9a-f]{12}/) });
     });
   });
 });

@@ -110,6 +110,10 @@ describe('dailyBackup, its evening confirmation and maint backup', () => {
     expect(cut.code).toBe(1);
     expect(cut.stdout).toContain('manifest says');
 
+    const plan = await maint('plan', 'dailyBackup');
+    expect(plan.stdout).toContain(`pg_dump of 127.0.0.1:5432/${db.name} into ${backups} with its manifest`);
+    expect(plan.stdout).toMatch(/newest backup now: failed, level none: .* is not intact: size 100 bytes/); // the one just cut (and so touched)
+
     const bad = await maint('backup', 'verify', '--level', 'everything');
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("'everything' is not one of intact, readable, restored");

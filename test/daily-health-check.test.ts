@@ -114,7 +114,8 @@ describe('dailyHealthCheck on real targets', () => {
     expect(find(report.checks, 'disk', '/')?.unit).toBe('%');
     const backup = find(report.checks, 'backup')!;
     expect(backup.status).toBe('ok');
-    expect(backup).toMatchObject({ target: freshBackup, detail: expect.stringMatching(/^level readable: /) });
+    expect(backup).toMatchObject({ target: backupDir, detail: expect.stringMatching(/^level readable: /) });
+    expect(backup.detail).toContain(freshBackup.split('/').pop());
     expect(find(report.checks, 'monitoring', 'worker-metrics')?.status).toBe('ok');
     expect(find(report.checks, 'k8s.error-logs')).toMatchObject({ status: 'skipped', detail: 'no cluster configured' });
 

@@ -60,6 +60,9 @@ describe('pgBackRest as the backup source, on a scratch cluster of our own', () 
     }
     const info = JSON.parse(await cluster.pgbackrest('info', '--output=json')) as { backup: { type: string }[] }[];
     expect(info[0]!.backup.map((b) => b.type)).toEqual(['full', 'diff']);
+    expect((await activities().listBackups()).map((b) => [b.file, b.level, b.detail.split(' ')[0]])).toEqual([
+      [(second.details!.backup as { file: string }).file, 'intact', 'diff'], [(first.details!.backup as { file: string }).file, 'intact', 'full'],
+    ]);
 
     const freshness = await activities().checkBackupFreshness(undefined, DEFAULT_THRESHOLDS);
     expect(freshness).toEqual([

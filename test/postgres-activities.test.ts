@@ -355,7 +355,7 @@ describe('backups: pg_dump with a manifest, three verification levels, restore t
     // The newest is the corrupted one: every guard and check says so, at its level.
     utimesSync(rewritten, new Date(Date.now() + 60_000), new Date(Date.now() + 60_000));
     expect(await acts.verifyNewestBackup({ maxAgeHours: 24 })).toMatchObject({ status: 'failed', file: rewritten, failedLevel: 'readable' });
-    expect((await acts.checkBackupFreshness({ directory: backupDir, pattern: '\\.dump$' }, thresholds))[0]).toMatchObject({ status: 'critical', target: rewritten });
+    expect((await acts.checkBackupFreshness({ directory: backupDir, pattern: '\\.dump$' }, thresholds))[0]).toMatchObject({ status: 'critical', target: backupDir, detail: expect.stringContaining(rewritten) });
     expect((await acts.listBackups()).find((b) => b.file === join(backupDir, 'unmanifested.dump'))).toMatchObject({ manifest: false, level: 'none' });
 
     // Bad input names the field and changes nothing.

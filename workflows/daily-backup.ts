@@ -41,8 +41,8 @@ export async function dailyBackup(rawInput?: DailyBackupInput): Promise<RunRepor
     const checks: CheckResult[] = [
       verificationCheck('backup', plan.database, verified),
       {
-        check: 'backup.size', target: taken.file, status: 'ok', value: taken.bytes, unit: 'bytes',
-        detail: `${formatBytes(taken.bytes)}${taken.tables !== undefined ? ` of ${taken.tables} tables` : ''}${taken.type ? ` (${taken.type})` : ''} in ${round(taken.durationMs / 1000)} s; ${growth}`,
+        check: 'backup.size', target: plan.database, status: 'ok', value: taken.bytes, unit: 'bytes',
+        detail: `${taken.file.split('/').pop()}: ${formatBytes(taken.bytes)}${taken.tables !== undefined ? ` of ${taken.tables} tables` : ''}${taken.type ? ` (${taken.type})` : ''} in ${round(taken.durationMs / 1000)} s; ${growth}`,
       },
     ];
     const ok = verified.status === 'ok';

@@ -387,6 +387,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
 
     /** Every dump in the backup directory, newest first, with whether it is `intact`. */
     async listBackups(): Promise<ListedBackup[]> {
+      if (pgbackrest) return pgbackrest.listPgbackrest();
       const dumps = await listDumps(directory(), anyDump).catch((err: Error) => {
         throw ApplicationFailure.create({ type: 'NotConfigured', nonRetryable: true, message: `cannot list ${directory()}: ${err.message}` });
       });
@@ -407,7 +408,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
       if (pgbackrest) {
         const threshold = `verified ${GUARD_LEVEL}, WAL archiving working; warn > ${thresholds.backupWarnAgeHours} h, critical > ${thresholds.backupMaxAgeHours} h`;
         const [v, wal] = await Promise.all([pgbackrest.verifyPgbackrest(GUARD_LEVEL), pgbackrest.walArchiveStatus()]);
-        const check = verificationCheck('backup', 'pgbackrest', v, { threshold });
+        const check = verificationCheck('backup', `pgbackrest ${v.file?.split('/')[0] ?? ''}`.trim(), v, { threshold });
         const graded = v.status !== 'ok' || v.ageHours === undefined ? check.status : gradeAbove(v.ageHours, thresholds.backupWarnAgeHours, thresholds.backupMaxAgeHours);
         return [
           { ...check, status: graded },

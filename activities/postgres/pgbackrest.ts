@@ -303,6 +303,14 @@ export function createPgbackrestActivities({ db, databaseUrl, settings, pgBinDir
       };
     },
     verifyPgbackrest: verifyNewest,
+    /** The stanza's backups, newest first, as `maint backup list` shows them. */
+    async listPgbackrest(): Promise<{ file: string; bytes: number; ageHours: number; manifest: boolean; level: 'intact' | 'none'; detail: string }[]> {
+      return [...(await info()).backup].reverse().map((b) => ({
+        file: nameOf(b), bytes: b.info.size, ageHours: (Date.now() / 1000 - b.timestamp.stop) / 3600, manifest: true,
+        level: b.error ? 'none' as const : 'intact' as const,
+        detail: `${b.type} backup, ${formatBytes(b.info.repository.delta)} in the repository${b.error ? ', marked in error by pgbackrest' : ''}`,
+      }));
+    },
     /** RPO inputs: when the last WAL segment reached the archive, and whether archiving is failing. */
     async walArchiveStatus(): Promise<{ lastArchivedAt: string | null; lastArchivedWal: string | null; failing: string | null }> {
       const { rows: [a] } = await db.query<{ wal: string | null; at: Date | null; failed: string | null; failedAt: Date | null }>(

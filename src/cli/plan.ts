@@ -14,7 +14,7 @@ import { createLogger } from '../logger.js';
 export const PLANNABLE = [
   'dailyHealthCheck', 'eveningStatus', 'weeklySystemReview', 'weeklySecurityReview', 'weeklyPerformanceReview',
   'weeklyDatabaseMaintenance', 'monthlyAudit', 'monthlyApplicationMaintenance', 'quarterlyReview', 'annualUpgrade', 'emergencyMaintenance',
-  'storageCleanup', 'applicationCacheCleanup',
+  'storageCleanup', 'applicationCacheCleanup', 'dailyBackup',
 ] as const;
 export type Plannable = (typeof PLANNABLE)[number];
 
@@ -101,6 +101,15 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
         lines.push(...results.map(retentionCheck).map((c) => `${c.target}: ${c.detail}`));
         if (!backups) lines.push('database-backups: no backup directory configured');
         if (storage.rules.length === 0) lines.push('file retention: no rule configured (config `retention`): no file is deleted');
+        break;
+      }
+      case 'dailyBackup': {
+        const b = await a.resolveBackupPlan();
+        const newest = await a.verifyBackup({ level: 'intact' }).catch((err: Error) => ({ status: 'unavailable', level: 'none', detail: err.message }));
+        lines.push(b.source === 'pgbackrest'
+          ? `pgbackrest backup of stanza ${b.stanza}: full on ${b.fullOn.join(', ')}, differential otherwise; then pgbackrest verify (readable)`
+          : `pg_dump of ${b.database} into ${b.directory ?? 'no directory configured'} with its manifest; then pg_restore -f /dev/null (readable)`,
+        `newest backup now: ${newest.status}, level ${newest.level}: ${newest.detail}`);
         break;
       }
       case 'applicationCacheCleanup': {

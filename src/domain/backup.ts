@@ -65,11 +65,15 @@ export interface BackupVerification {
 
 const round = (n: number, places = 2) => Math.round(n * 10 ** places) / 10 ** places;
 
-/** One finding for a verification: the level reached is always in the detail. */
+/**
+ * One finding for a verification: the level reached is always in the detail, with the file. The
+ * target stays the location (directory, database, stanza), not the file: "still critical at its
+ * latest check" compares findings by target, and each backup has a new file name.
+ */
 export function verificationCheck(check: string, target: string, v: BackupVerification, extra: Partial<CheckResult> = {}): CheckResult {
   const status: CheckResult['status'] = v.status === 'ok' ? 'ok' : 'critical';
   return {
-    check, target: v.file ?? target, status,
+    check, target, status,
     ...(v.ageHours !== undefined ? { value: round(v.ageHours, 1), unit: 'h' } : {}),
     threshold: `verified ${v.required}`,
     detail: `level ${v.level}${v.status === 'ok' ? '' : ` (required ${v.required})`}: ${v.detail}`,
