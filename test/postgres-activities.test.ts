@@ -392,6 +392,20 @@ describe('backups: pg_dump with a manifest, three verification levels, restore t
     const err = await gone.createDatabaseBackup().catch((e: unknown) => e);
     expect(err).toMatchObject({ type: 'BackupFailed', message: expect.stringContaining('backup of maint_backup_does_not_exist failed, nothing was kept') });
     expect(readdirSync(backupDir).filter((f) => !f.startsWith('.'))).toEqual([]);
+    // A full backup directory (a 64 KiB tmpfs, when we may mount one): the dump fails, nothing is left.
+    const full = mkdtempSync(join(tmpdir(), 'maint-full-backups-'));
+    const mounted = await promisify(execFile)('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full]).then(() => true, () => false);
+    if (mounted) {
+      try {
+        const onFull = postgresActivitiesFor(db, reports, { backupDirectory: full });
+        expect(await onFull.createDatabaseBackup().catch((e: unknown) => e)).toMatchObject({ type: 'BackupFailed', message: expect.stringMatching(/nothing was kept: .*No space left on device/) });
+        expect(readdirSync(full)).toEqual([]);
+        expect(await onFull.verifyNewestBackup({ maxAgeHours: 24 })).toMatchObject({ status: 'missing' });
+      } finally {
+        await promisify(execFile)('umount', [full]);
+      }
+    }
+    rmSync(full, { recursive: true, force: true });
     // An unusable directory: non-retryable, named.
     const unusable = postgresActivitiesFor(db, reports, { backupDirectory: '/dev/null/backups' });
     expect(await unusable.createDatabaseBackup().catch((e: unknown) => e)).toMatchObject({ type: 'BackupDirectoryUnusable', nonRetryable: true });
