@@ -96,9 +96,23 @@ describe('schedules as code', () => {
     const fires = windowOccurrences([{ ...(spec as WindowSpec), durationMinutes: 60 }], new Date(), new Date(Date.now() + 366 * 86_400_000))
       .filter((o) => !skipDays!.includes(o.start.slice(5, 10)));
     expect(fires.length).toBeGreaterThan(360);
-    // The server skips what the spec says: no fire time on Dec 25 or 26.
-    const d = await client.schedule.getHandle('daily-backup').describe();
-    expect(d.spec.skip?.length).toBe(1);
+    // The server skips what the spec says: the same spec starting Dec 24 (a paused copy that never
+    // runs) next fires Dec 24, then Dec 27.
+    const backupSchedule = SCHEDULES.find((x) => x.id === 'daily-backup')!;
+    const thisYear = new Date().getUTCFullYear();
+    // A December 24 still ahead, so startAt decides where the listing begins.
+    const year = Date.now() < Date.UTC(thisYear, 11, 23) ? thisYear : thisYear + 1;
+    const copy = await client.schedule.create({
+      scheduleId: `test-skip-${Date.now()}`, state: { paused: true },
+      spec: { calendars: backupSchedule.calendars, skip: backupSchedule.skip, timezone: 'UTC', startAt: new Date(Date.UTC(year, 11, 24)) },
+      action: { type: 'startWorkflow', workflowType: 'dailyBackup', taskQueue, args: [{}] },
+    });
+    try {
+      const next = (await copy.describe()).info.nextActionTimes.slice(0, 3).map((t) => t.toISOString());
+      expect(next).toEqual([`${year}-12-24T01:00:00.000Z`, `${year}-12-27T01:00:00.000Z`, `${year}-12-28T01:00:00.000Z`]);
+    } finally {
+      await copy.delete();
+    }
     for (const f of fires) {
       expect(windowOccurrences(SEED_WINDOWS, new Date(f.start), new Date(f.end)), f.start).toEqual([]);
     }
