@@ -2,13 +2,10 @@ import { lstat, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import type { Config } from '../src/config.js';
 import { gradeAbove, skipped, type CheckResult } from '../src/domain/checks.js';
 import { retentionSkipped, type RetentionRequest, type RetentionResult } from '../src/domain/retention.js';
 import type { Thresholds } from '../src/domain/thresholds.js';
 import type { MaintenanceMetrics } from '../src/metrics.js';
-
-type BackupTarget = NonNullable<Config['targets']['backup']>;
 
 /** Heartbeats when running as an activity; a no-op when called directly (maint plan, tests). */
 export function heartbeat(): void {
@@ -60,6 +57,8 @@ export async function applyRetention(
   { rule, olderThan, mode }: RetentionRequest,
   companions: (path: string) => string[] = () => [],
   onProgress: () => void = () => undefined,
+  /** Names (relative to the directory) never deleted whatever their age: the backup retention keeps its last good dump. */
+  protect: ReadonlySet<string> = new Set(),
 ): Promise<RetentionResult> {
   const cutoffMs = Date.parse(olderThan);
   if (Number.isNaN(cutoffMs)) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `olderThan: ${JSON.stringify(olderThan)} is not a timestamp` });
@@ -75,7 +74,7 @@ export async function applyRetention(
   }
   // Newest first; ties broken by path so every attempt selects the same files.
   files.sort((a, b) => b.mtimeMs - a.mtimeMs || a.path.localeCompare(b.path));
-  const expired = files.filter((f, i) => i >= rule.keepNewest && f.mtimeMs < cutoffMs);
+  const expired = files.filter((f, i) => i >= rule.keepNewest && f.mtimeMs < cutoffMs && !protect.has(f.path));
   const result: RetentionResult = {
     rule: rule.name, directory: rule.directory, mode, status: 'done', deleted: 0, failed: [],
     matched: files.length,
@@ -132,32 +131,6 @@ export function createStorageActivities({ metrics }: { metrics?: MaintenanceMetr
       );
       metrics?.recordChecks(results);
       return results;
-    },
-
-    /** Seed: "Review backup status (last successful backup < 24h old)": age of the newest backup file. */
-    async checkBackupFreshness(backup: BackupTarget | undefined, thresholds: Thresholds): Promise<CheckResult[]> {
-      if (!backup) return [skipped('backup', '-', 'no backup location configured')];
-      const threshold = `warn > ${thresholds.backupWarnAgeHours} h, critical > ${thresholds.backupMaxAgeHours} h`;
-      const base = { check: 'backup', target: backup.directory, unit: 'h', threshold };
-      let newest: { name: string; mtimeMs: number; size: number } | undefined;
-      try {
-        const pattern = new RegExp(backup.pattern);
-        for (const name of await readdir(backup.directory)) {
-          if (!pattern.test(name)) continue;
-          const s = await stat(join(backup.directory, name));
-          if (s.isFile() && (!newest || s.mtimeMs > newest.mtimeMs)) newest = { name, mtimeMs: s.mtimeMs, size: s.size };
-        }
-      } catch (err) {
-        return [{ ...base, status: 'critical', detail: `cannot read backup directory: ${(err as Error).message}` }];
-      }
-      if (!newest) return [{ ...base, status: 'critical', detail: `no backup matching /${backup.pattern}/ in ${backup.directory}` }];
-      if (newest.size === 0) return [{ ...base, status: 'critical', detail: `newest backup ${newest.name} is empty` }];
-      const ageHours = Math.round(((Date.now() - newest.mtimeMs) / 3_600_000) * 10) / 10;
-      return [{
-        ...base, value: ageHours,
-        status: gradeAbove(ageHours, thresholds.backupWarnAgeHours, thresholds.backupMaxAgeHours),
-        detail: `newest backup ${newest.name} (${newest.size} bytes) is ${ageHours} h old`,
-      }];
     },
   };
 }

@@ -27,6 +27,18 @@ export interface StorageCleanupPlan {
   thresholds: Thresholds;
 }
 
+/** What dailyBackup takes and verifies, resolved from configuration. Holds no secrets. */
+export interface BackupPlan {
+  source: 'pg_dump' | 'pgbackrest';
+  database: string;
+  /** pg_dump: where dumps go; null when none is configured. */
+  directory: string | null;
+  /** pgbackrest: the stanza and the UTC days that get a full backup. */
+  stanza: string | null;
+  fullOn: string[];
+  objectives: { rtoMinutes: number; rpoMinutes: number };
+}
+
 export function createTargetActivities({ config, databaseLabel, kubernetesConfigured }: { config: Config; databaseLabel: string; kubernetesConfigured: boolean }) {
   return {
     /** Read once per run and recorded in history, so a replay sees the targets the run actually used. */
@@ -53,6 +65,14 @@ export function createTargetActivities({ config, databaseLabel, kubernetesConfig
         backupRetention: directory ? { directory, ...config.database.backupRetention } : null,
         diskPaths: config.targets.diskPaths,
         thresholds: config.thresholds,
+      };
+    },
+
+    async resolveBackupPlan(): Promise<BackupPlan> {
+      const d = config.database;
+      return {
+        source: d.backupSource, database: databaseLabel, directory: d.backupDirectory ?? null,
+        stanza: d.pgbackrest?.stanza ?? null, fullOn: d.pgbackrest?.fullOn ?? [], objectives: d.recoveryObjectives,
       };
     },
 

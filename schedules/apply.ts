@@ -28,7 +28,7 @@ export function scheduleRevision(s: ManagedSchedule, taskQueue: string): string 
 function toScheduleOptions(s: ManagedSchedule, taskQueue: string): ScheduleOptions {
   return {
     scheduleId: s.id,
-    spec: { calendars: s.calendars, timezone: 'UTC' },
+    spec: { calendars: s.calendars, ...(s.skip ? { skip: s.skip } : {}), timezone: 'UTC' },
     action: {
       type: 'startWorkflow',
       workflowType: s.workflowType,

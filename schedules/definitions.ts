@@ -12,6 +12,8 @@ export interface ManagedSchedule {
   checklist: string[];
   /** Temporal calendar specs, UTC. A spec matches when every field matches (no cron OR-ing). */
   calendars: CalendarSpec[];
+  /** Times the calendars match that must not fire (Temporal skip specs, UTC; unset fields mean 0). */
+  skip?: CalendarSpec[];
   overlap: ScheduleOverlapPolicy;
   /** How late a missed action (server down at fire time) may still start. */
   catchupWindow: Duration;
@@ -25,7 +27,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     summary: 'Morning health check, 08:00 UTC (Routine Maintenance Guide)',
     checklist: [
       'HTTP availability and response time, database connectivity / connections / replication',
-      'disk usage, backup age, TLS certificate expiry (real handshake)',
+      'disk usage, newest backup verified readable and its age, TLS certificate expiry (real handshake)',
       'Kubernetes error logs, pod resources, node health; monitoring alive',
       'each check ok / warn / critical / skipped with value and threshold; criticals alert',
     ],
@@ -41,7 +43,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     summary: 'Evening status update, 18:00 UTC (Routine Maintenance Guide)',
     checklist: [
       'today\'s runs and outcomes from `maintenance_runs`',
-      'findings still critical',
+      'findings still critical, the day\'s backup confirmed from its dailyBackup result',
       'maintenance windows of the next 48 h; one-week notices for monthly and annual windows',
     ],
     calendars: [{ hour: 18, minute: 0, comment: 'daily 18:00 UTC' }],
@@ -68,7 +70,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     summary: 'Log and backup retention, daily 01:00 UTC (Maintenance Setup Guide log-cleanup-daily)',
     checklist: [
       'every configured `retention` rule (regular files only, never through links)',
-      'database dumps past `database.backupRetention`, newest kept, none unless the newest reads back',
+      'database dumps past `database.backupRetention`; never the newest dump verified readable, none without one',
       'disk usage before and after',
     ],
     calendars: [{ hour: 1, minute: 0, comment: 'daily 01:00 UTC' }],
@@ -78,12 +80,36 @@ export const SCHEDULES: ManagedSchedule[] = [
     catchupWindow: '12 hours',
   },
   {
+    id: 'daily-backup',
+    workflowType: 'dailyBackup',
+    summary: 'Daily backup, 01:00 UTC, verified readable (Routine Maintenance Guide: backup < 24 h old)',
+    checklist: [
+      'pg_dump with a manifest (sha256, size, server version, per-table row counts), written atomically',
+      'verified intact (sha256 + size) and readable (every byte read back)',
+      'size, duration and growth reported; a failure alerts; the evening status confirms it',
+    ],
+    // 01:00 is outside every seed window but the annual one (Sunday's opens at 02:00), so the dump
+    // never competes with maintenance for the database. storage-cleanup fires at 01:00 too:
+    // retention never counts the dump being written (hidden until complete) and keeps the newest
+    // readable one, so the two need no ordering. On Sundays weekly-db-maintenance's guard, at
+    // 02:00, finds this dump fresh and takes no second one.
+    calendars: [{ hour: 1, minute: 0, comment: 'daily 01:00 UTC' }],
+    // The one window 01:00 falls in: Dec 25-26, when people may be upgrading the database itself.
+    // That window's pre-maintenance step takes (and reads back) its own fresh dump instead.
+    skip: [{ month: 'DECEMBER', dayOfMonth: { start: 25, end: 26 }, hour: 1, minute: 0, comment: 'annual window Dec 25-26' }],
+    // Two dumps side by side double the load for nothing.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // A dump taken late still resets the RPO; once the window nears (02:00 Sunday), a day-late one
+    // is still better than none, so catch up for most of the day.
+    catchupWindow: '12 hours',
+  },
+  {
     id: 'weekly-db-maintenance',
     workflowType: 'weeklyDatabaseMaintenance',
     summary: 'Weekly database maintenance, Sunday 02:00-06:00 UTC window (Maintenance Setup Guide db_maintenance.sh)',
     checklist: [
       'one-hour notice, then waits for the Sunday 02:00-06:00 window',
-      'guard: verified backup younger than 24 h (taken if missing)',
+      'guard: a backup younger than 24 h verified readable (taken if missing)',
       'VACUUM ANALYZE, REINDEX CONCURRENTLY, statistics',
       'archive of bookings older than 2 years in short batches, conservation verified',
       'expired sessions and reset tokens, temp tables matching the configured rule',
@@ -102,7 +128,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     workflowType: 'weeklySystemReview',
     summary: 'Monday morning system review, 09:00 UTC (Routine Maintenance Guide)',
     checklist: [
-      'database statistics, backup integrity',
+      'database statistics, backup integrity (newest backup verified readable)',
       'application error logs, pod resources',
       'node health, storage, connectivity, orphaned cluster resources (listed, not deleted)',
     ],
@@ -146,7 +172,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     checklist: [
       'inventory: nodes, deployments, PDBs',
       'configuration against the declared standards',
-      'backup restore test into a scratch database',
+      'backup restore test (level restored), RTO and RPO against the objectives',
       '3-6 month disk forecast from stored history',
     ],
     // "First Monday": a Monday that is also one of the month's first seven days (every field must match).
@@ -195,7 +221,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     summary: 'Year-end maintenance window Dec 25-26: planning starts six months ahead (Routine Maintenance Guide)',
     checklist: [
       'six months\' notice, two-person approval asked a week ahead',
-      'when the window opens: fresh backup, recorded rollback revisions, monitoring alive',
+      'when the window opens: fresh backup verified readable, recorded rollback revisions, monitoring alive',
       'rolling node updates, application upgrades, database step as a human checkpoint',
       'nothing runs without both approvals or under a blackout',
     ],

@@ -50,12 +50,14 @@ fi
 pg_isready -q -h 127.0.0.1 -p 5432 || { say "PostgreSQL is not answering on 127.0.0.1:5432"; exit 1; }
 
 # 4. Validators the suite runs: Debian's docker-compose (docker-compose.yml, no engine needed)
-#    and promtool from Debian's prometheus (the alerting rules).
+#    and promtool from Debian's prometheus (the alerting rules); pgbackrest, the optional second
+#    backup source, which the suite runs against a scratch cluster of its own.
 missing=()
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
+command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
 if [ ${#missing[@]} -gt 0 ]; then
-  say "installing ${missing[*]} (validators used by the tests)"
+  say "installing ${missing[*]} (used by the tests)"
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi

@@ -109,8 +109,38 @@ export const DatabaseMaintenanceSchema = z
     statementTimeoutMs: z.number().int().min(100).max(24 * 3_600_000).default(30 * 60_000),
     /** Directory holding pg_dump/pg_restore; default: PATH, then /usr/lib/postgresql/<newest>/bin. */
     pgBinDir: z.string().startsWith('/', 'expected an absolute path').optional(),
+    /**
+     * What dailyBackup takes and the checks read: `pg_dump` files with manifests in backupDirectory,
+     * or a pgBackRest stanza (`pgbackrest`) with continuous WAL archiving.
+     */
+    backupSource: z.enum(['pg_dump', 'pgbackrest']).default('pg_dump'),
+    pgbackrest: z
+      .object({
+        stanza: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected a stanza name (letters, digits, "_", ".", "-")'),
+        /** pgbackrest.conf passed as --config to every call. */
+        configFile: z.string().startsWith('/', 'expected an absolute path'),
+        /** Days (UTC) dailyBackup takes a full backup; differential otherwise. */
+        fullOn: z.array(z.enum(['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'])).min(1).default(['SUNDAY']),
+        /** The pgbackrest binary; default: PATH. */
+        binary: z.string().startsWith('/', 'expected an absolute path').optional(),
+        /**
+         * OS user pgbackrest and the restore test's scratch server run as (through runuser), when the
+         * worker runs as root: PostgreSQL refuses to start as root and the repository belongs to it.
+         */
+        runAs: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'expected a user name').optional(),
+        /** Where the restore test creates its scratch data directory (removed afterwards); default the OS temp dir. */
+        scratchDirectory: z.string().startsWith('/', 'expected an absolute path').optional(),
+      })
+      .strict()
+      .optional(),
+    /** Recovery objectives the monthly audit compares its measured RTO and RPO with. */
+    recoveryObjectives: z
+      .object({ rtoMinutes: z.number().positive().default(60), rpoMinutes: z.number().positive().default(24 * 60) })
+      .strict()
+      .default({ rtoMinutes: 60, rpoMinutes: 24 * 60 }),
   })
-  .strict();
+  .strict()
+  .refine((d) => d.backupSource !== 'pgbackrest' || d.pgbackrest !== undefined, { message: 'backupSource "pgbackrest" needs database.pgbackrest (stanza, configFile)', path: ['pgbackrest'] });
 export type DatabaseMaintenanceConfig = z.infer<typeof DatabaseMaintenanceSchema>;
 const DATABASE_DEFAULTS = DatabaseMaintenanceSchema.parse({});
 

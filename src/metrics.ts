@@ -25,6 +25,9 @@ export function createMetrics(windows: readonly WindowSpec[] = SEED_WINDOWS) {
     // Seed rules: maintenance_job_status is 1 for the latest status of each job, 0 for the others.
     jobStatus: new Gauge({ name: 'maintenance_job_status', help: 'Latest status of each maintenance job (one-hot)', labelNames: ['kind', 'status'], registers: [registry] }),
     jobRuns: new Counter({ name: 'maintenance_job_runs_total', help: 'Maintenance job runs by status', labelNames: ['kind', 'status'], registers: [registry] }),
+    // RTO/RPO as the monthly audit measured them, and the objectives they were compared with.
+    recovery: new Gauge({ name: 'maintenance_backup_recovery_seconds', help: 'Measured RTO (restore test time) and RPO (what a restore would lose), seconds', labelNames: ['measure', 'target'], registers: [registry] }),
+    recoveryObjective: new Gauge({ name: 'maintenance_backup_recovery_objective_seconds', help: 'Configured RTO and RPO objectives, seconds', labelNames: ['measure', 'target'], registers: [registry] }),
     bloatRatio: new Gauge({ name: 'database_bloat_ratio', help: 'Dead tuples / (live + dead) per table', labelNames: ['table'], registers: [registry] }),
     nextWindowStart: new Gauge({
       name: 'maintenance_next_window_start_timestamp_seconds', help: 'Start of the next occurrence of each maintenance window', labelNames: ['window'], registers: [registry],
@@ -42,7 +45,16 @@ export function createMetrics(windows: readonly WindowSpec[] = SEED_WINDOWS) {
     ...metrics,
     recordRun(report: RunReport) {
       metrics.lastRunTimestamp.set({ kind: report.kind, outcome: report.outcome }, Date.parse(report.finishedAt) / 1000);
-      for (const c of report.checks) metrics.checkStatus.set({ check: c.check, target: c.target }, STATUS_VALUE[c.status]);
+      for (const c of report.checks) {
+        metrics.checkStatus.set({ check: c.check, target: c.target }, STATUS_VALUE[c.status]);
+        const measure = c.check === 'backup.rto' ? 'rto' : c.check === 'backup.rpo' ? 'rpo' : undefined;
+        const objective = measure && /objective ([\d.]+) s/.exec(c.threshold ?? '')?.[1];
+        if (measure && objective) {
+          metrics.recoveryObjective.set({ measure, target: c.target }, Number(objective));
+          // Not measurable (no restorable backup) counts as infinitely long: the alert fires.
+          metrics.recovery.set({ measure, target: c.target }, typeof c.value === 'number' ? c.value : Number.POSITIVE_INFINITY);
+        }
+      }
       const status = JOB_STATUS[report.outcome];
       for (const s of JOB_STATUSES) metrics.jobStatus.set({ kind: report.kind, status: s }, s === status ? 1 : 0);
       metrics.jobRuns.inc({ kind: report.kind, status });

@@ -2,11 +2,13 @@
 // server (UI on :8233, history in .data/temporal.db), the worker, applies the schedules, makes a
 // demo booking database when none is configured, triggers one dailyHealthCheck, and prints where
 // to look. Ctrl-C stops everything it started.
-import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Connection } from '@temporalio/client';
+import pg from 'pg';
+import { createBackupActivities } from '../activities/postgres/backup.js';
 import { SCHEDULES } from '../schedules/definitions.js';
 import { applySchedules, ensureSearchAttributes } from '../schedules/apply.js';
 import { loadConfigOrExit, redactUrl, type Config } from './config.js';
@@ -72,14 +74,22 @@ function databaseName(url: string): string {
   return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
 }
 
-/** The demo's first backup, so the backup-freshness check has something real to measure. */
-function ensureDemoBackup(config: Config): void {
+/**
+ * The demo's first backup, taken by the backup module (dump + manifest), so the backup check has
+ * something real to verify; dumps without a manifest (older runs of `up`) do not count.
+ */
+async function ensureDemoBackup(config: Config): Promise<void> {
   const dir = join(DATA, 'backups');
   mkdirSync(dir, { recursive: true });
-  if (readdirSync(dir).some((f) => f.endsWith('.dump'))) return;
-  const file = join(dir, `${databaseName(config.databaseUrl)}-${new Date().toISOString().replace(/[:.]/g, '-')}.dump`);
-  execFileSync('pg_dump', ['--format=custom', `--file=${file}`, `--dbname=${config.databaseUrl}`], { stdio: 'inherit' });
-  say(`demo backup written to ${file}`);
+  if (readdirSync(dir).some((f) => f.endsWith('.dump.manifest.json'))) return;
+  const db = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+  try {
+    const { file } = await createBackupActivities({ db, databaseUrl: config.databaseUrl, backupDirectory: dir, pgBinDir: config.database.pgBinDir, timeouts: config.database })
+      .createDatabaseBackup();
+    say(`demo backup written to ${file} (with its manifest)`);
+  } finally {
+    await db.end();
+  }
 }
 
 async function waitForHealthz(url: string, service: ChildProcess): Promise<void> {
@@ -122,7 +132,7 @@ async function main(): Promise<void> {
     if (!process.env.DATABASE_URL) {
       if (await ensureDatabase(admin.toString(), databaseName(config.databaseUrl))) say(`created demo database ${redactUrl(config.databaseUrl)}`);
       if ((await seedDemoBookings(config.databaseUrl)).seeded) say('seeded demo bookings, sessions and reset tokens');
-      ensureDemoBackup(config);
+      await ensureDemoBackup(config);
     }
     if (!process.env.MAINT_DATABASE_URL) {
       const reportsAdmin = new URL(config.reportDatabaseUrl);

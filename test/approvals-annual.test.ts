@@ -1,7 +1,11 @@
 import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findPgBinary } from '../activities/postgres/backup.js';
 import type { AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
 import { annualUpgrade } from '../workflows/annual-upgrade.js';
 import { databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
@@ -108,10 +112,62 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       ]);
       expect(hook.requests).toEqual(['node-a', 'node-b']);
       expect(report.steps.map((s) => s.name)).toEqual(expect.arrayContaining([
-        'backup younger than 24 h', 'monitoring alive', 'record the revision of trixtech-backend', 'rolling node updates',
+        'fresh backup verified readable', 'monitoring alive', 'record the revision of trixtech-backend', 'rolling node updates',
         'upgrade trixtech-backend to trixtech/backend:2.0.0', 'database major-version upgrade (human checkpoint)', 'post-maintenance health check',
       ]));
       expect((report.details?.recordedRevisions as { revision: string }[])[0]?.revision).toBe('1');
+      // The gate took its own dump and read every byte back; the report names file, checksum and level.
+      const taken = report.details?.preMaintenanceBackup as { file: string; sha256: string; level: string };
+      expect(taken).toMatchObject({ level: 'readable', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+      expect(taken.file).not.toBe(stack.backupFile);
+      expect(report.checks.find((c) => c.check === 'backup')).toMatchObject({ status: 'ok', target: taken.file, detail: expect.stringMatching(/^level readable: .*sha256 [0-9a-f]{12}/) });
+    });
+  });
+});
+
+describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
+  let stack: Stack;
+  let pgBinDir: string;
+
+  beforeAll(async () => {
+    // A pg_dump that "succeeds" writing the 6-byte file the old gate accepted; pg_restore is the real one.
+    pgBinDir = mkdtempSync(join(tmpdir(), 'maint-six-byte-pgdump-'));
+    writeFileSync(join(pgBinDir, 'pg_dump'), '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = "-f" ] && printf backup > "$2"; shift; done\nexit 0\n');
+    chmodSync(join(pgBinDir, 'pg_dump'), 0o755);
+    symlinkSync(findPgBinary('pg_restore'), join(pgBinDir, 'pg_restore'));
+    stack = await startStack({ annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } }, { file: { database: { pgBinDir } } });
+    addDeployment(stack.k8s, 'trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0' });
+  });
+  afterAll(async () => {
+    await stack?.stop();
+  });
+
+  it('stops the window before anything disruptive when the fresh dump is a 6-byte file', async () => {
+    await stack.withBridge(async ({ client, taskQueue }) => {
+      const workflowId = uniqueId('annual-six-bytes');
+      const handle = await client.workflow.start(annualUpgrade, {
+        taskQueue, workflowId,
+        args: [{ windowStart: new Date(Date.now() + 3_000).toISOString(), windowDuration: '1 hour', nodes: [], applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }] }],
+      });
+      await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
+      for (const approver of ['carol', 'dave']) {
+        const { proof } = await signedDecision(client, workflowId, stack.keys.key(approver), { principal: approver, via: 'temporal-cli' });
+        expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'counted' });
+      }
+      const err = await handle.result().then(() => undefined, (e: Error) => e);
+      expect(err).toBeDefined();
+      const status = await handle.query(statusQuery);
+      const gate = status.steps.find((s) => s.name === 'fresh backup verified readable');
+      expect(gate).toMatchObject({ outcome: 'critical' });
+      const description = await handle.describe();
+      expect(description.status.name).toBe('FAILED');
+      const sixBytes = readdirSync(stack.backupDir).filter((f) => f.endsWith('.dump')).map((f) => join(stack.backupDir, f)).filter((f) => statSync(f).size === 6);
+      expect(sixBytes).toHaveLength(1);
+      expect(status.steps.map((s) => s.name)).not.toContain('record the revision of trixtech-backend');
+      expect((stack.k8s.get('apps', 'deployments', APP_NAMESPACE, 'trixtech-backend') as { spec: { template: { spec: { containers: { image: string }[] } } } })
+        .spec.template.spec.containers[0]!.image).toBe('trixtech/backend:1.0.0');
+      const alert = stack.slack.postsTo('/alert').find((p) => JSON.stringify(p.body).includes(workflowId));
+      expect(JSON.stringify(alert?.body)).toMatch(/pre-maintenance checklist failed, nothing was changed: backup: level intact \(required readable\): .* is not readable: pg_restore/);
     });
   });
 });

@@ -72,7 +72,8 @@ describe('calendar reviews against the local targets', () => {
     expect(find(report.checks, 'k8s.node', 'node-b')?.status).toBe('critical');
     expect(find(report.checks, 'k8s.node', 'node-a')?.status).toBe('ok');
     expect(find(report.checks, 'k8s.leftovers')?.detail).toContain('nightly-export');
-    expect(find(report.checks, 'db.backup')?.status).toBe('critical'); // the stack's "backup" is not a pg_dump archive
+    // The stack's backup is a real dump: the review reads every byte back.
+    expect(find(report.checks, 'db.backup')).toMatchObject({ status: 'ok', detail: expect.stringMatching(/^level readable: /) });
     expect(find(report.checks, 'db.cache-hit')).toBeDefined();
     expect(find(report.checks, 'disk')?.unit).toBe('%');
     expect(find(report.checks, 'http', 'api')?.status).toBe('ok');
@@ -88,7 +89,11 @@ describe('calendar reviews against the local targets', () => {
     expect(capacity.status).toBe('critical');
     expect(capacity.detail).toMatch(/now 70%, 10(\.\d+)? points\/month over 5 samples/);
     expect(Number(capacity.value)).toBeGreaterThan(120);
-    expect(find(report.checks, 'db.restore-test')?.status).toBe('critical');
+    // The stack's dump restores into a scratch database with every row count matching its manifest.
+    expect(find(report.checks, 'db.restore-test')).toMatchObject({ status: 'ok', unit: 'ms', detail: expect.stringMatching(/^level restored: .*row counts match the manifest/) });
+    // RTO and RPO measured against the default objectives (60 min, 24 h).
+    expect(find(report.checks, 'backup.rto')).toMatchObject({ status: 'ok', unit: 's', threshold: 'objective 3600 s' });
+    expect(find(report.checks, 'backup.rpo')).toMatchObject({ status: 'ok', unit: 's', threshold: 'objective 86400 s', detail: expect.stringMatching(/newest readable dump .*, snapshot 20/) });
   });
 
   it('weeklyPerformanceReview sets baselines, then flags a regression against them', async () => {

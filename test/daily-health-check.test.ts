@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
+import { createBackupActivities } from '../activities/postgres/backup.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Server } from 'node:http';
 import type { CheckResult } from '../src/domain/checks.js';
@@ -34,6 +35,7 @@ describe('dailyHealthCheck on real targets', () => {
   let backupDir: string;
   /** The database the second test finds down; the evening status must still list it as critical. */
   let deadDatabasePort: number;
+  let freshBackup: string;
 
   beforeAll(async () => {
     [bookingDb, reportDb, slack, probes, tls] = await Promise.all([
@@ -45,7 +47,9 @@ describe('dailyHealthCheck on real targets', () => {
     writeFileSync(join(backupDir, 'trixtech-old.dump'), 'old backup');
     const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
     utimesSync(join(backupDir, 'trixtech-old.dump'), twoDaysAgo, twoDaysAgo);
-    writeFileSync(join(backupDir, 'trixtech-fresh.dump'), 'fresh backup');
+    // A real dump with its manifest: the check reads it back, it does not only look at a file's age.
+    freshBackup = (await createBackupActivities({ db: bookingDb.pool, databaseUrl: bookingDb.url, backupDirectory: backupDir, timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 60_000 } })
+      .createDatabaseBackup()).file;
   });
 
   afterAll(async () => {
@@ -112,7 +116,8 @@ describe('dailyHealthCheck on real targets', () => {
     expect(find(report.checks, 'disk', '/')?.unit).toBe('%');
     const backup = find(report.checks, 'backup')!;
     expect(backup.status).toBe('ok');
-    expect(backup.detail).toContain('trixtech-fresh.dump');
+    expect(backup).toMatchObject({ target: backupDir, detail: expect.stringMatching(/^level readable: /) });
+    expect(backup.detail).toContain(freshBackup.split('/').pop());
     expect(find(report.checks, 'monitoring', 'worker-metrics')?.status).toBe('ok');
     expect(find(report.checks, 'k8s.error-logs')).toMatchObject({ status: 'skipped', detail: 'no cluster configured' });
 
@@ -189,6 +194,8 @@ describe('dailyHealthCheck on real targets', () => {
     expect(details.upcomingWindows.filter((w) => w.name === 'daily').length).toBeGreaterThanOrEqual(2);
     for (const w of details.upcomingWindows) expect(Date.parse(w.start)).toBeLessThan(Date.now() + 48 * 3_600_000);
     expect(report.summary).toMatch(/run\(s\) today/);
+    // Seed: "Confirm backup completion for the day": no dailyBackup ran here, and the report says so.
+    expect(report.checks.find((c) => c.check === 'backup.today')).toMatchObject({ status: 'critical', detail: expect.stringContaining('no dailyBackup run today') });
   });
 
   it('eveningStatus sends the one-week notice for monthly and annual windows only, once', async () => {

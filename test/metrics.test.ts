@@ -25,6 +25,10 @@ describe('metrics and alerting rules', () => {
     metrics.recordTableBloat([{ table: 'bookings', deadRatio: 0.31 }, { table: 'empty', deadRatio: null }]);
     metrics.recordRun(report('weeklyDatabaseMaintenance', 'failed'));
     metrics.recordRun(report('dailyHealthCheck', 'critical'));
+    metrics.recordRun({ ...report('monthlyAudit', 'critical'), checks: [
+      { check: 'backup.rto', target: 'db', status: 'ok', value: 12.5, unit: 's', threshold: 'objective 3600 s', detail: '' },
+      { check: 'backup.rpo', target: 'db', status: 'critical', threshold: 'objective 86400 s', detail: 'RPO unbounded' },
+    ] });
     const text = await metrics.registry.metrics();
     expect(text).toContain('maintenance_job_status{kind="weeklyDatabaseMaintenance",status="failed"} 1');
     expect(text).toContain('maintenance_job_status{kind="weeklyDatabaseMaintenance",status="success"} 0');
@@ -33,6 +37,10 @@ describe('metrics and alerting rules', () => {
     expect(text).toContain('maintenance_job_runs_total{kind="dailyHealthCheck",status="success"} 1');
     expect(text).toContain('disk_usage_percent{instance="/"} 82.5');
     expect(text).toContain('database_bloat_ratio{table="bookings"} 0.31');
+    expect(text).toContain('maintenance_backup_recovery_seconds{measure="rto",target="db"} 12.5');
+    expect(text).toContain('maintenance_backup_recovery_objective_seconds{measure="rto",target="db"} 3600');
+    // Nothing restorable: unbounded, so BackupRPOAboveObjective fires.
+    expect(text).toContain('maintenance_backup_recovery_seconds{measure="rpo",target="db"} +Inf');
     const next = /maintenance_next_window_start_timestamp_seconds\{window="weekly"\} (\d+)/.exec(text);
     const start = new Date(Number(next?.[1]) * 1000);
     expect([start.getUTCDay(), start.getUTCHours()]).toEqual([0, 2]);

@@ -1,10 +1,15 @@
-import { copyFileSync, existsSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, writeSync, closeSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { copyFileSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, truncateSync, utimesSync, writeFileSync, writeSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findPgBinary } from '../activities/postgres/backup.js';
 import { ConfigError, loadConfig } from '../src/config.js';
+import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
+import { until } from './helpers/stack.js';
 import { expectInvalidInput } from './helpers/failures.js';
 import { createBookingSchema, idFingerprint, postgresActivitiesFor, recordingPgBinDir, seedBookings, seedExpiringRows } from './helpers/bookings.js';
 import { createTestDatabase, PG_ADMIN_URL, type TestDatabase } from './helpers/postgres.js';
@@ -208,7 +213,6 @@ describe('PostgreSQL maintenance activities on a real database', () => {
     expect((await db.pool.query(`SELECT to_regclass('public.bookings') IS NOT NULL AS ok`)).rows[0].ok).toBe(true);
 
     const configFile = join(mkdtempSync(join(tmpdir(), 'maint-config-')), 'config.json');
-    const { writeFileSync } = await import('node:fs');
     writeFileSync(configFile, JSON.stringify({ database: { tempTables: { namePrefix: "tmp'; DROP TABLE bookings; --", minAgeHours: 1 }, archiveAfterDays: 7 } }));
     const err = (() => { try { loadConfig({ MAINT_CONFIG: configFile }); return undefined; } catch (e) { return e; } })();
     expect(err).toBeInstanceOf(ConfigError);
@@ -217,7 +221,7 @@ describe('PostgreSQL maintenance activities on a real database', () => {
   });
 });
 
-describe('backups: pg_dump, integrity check and restore test', () => {
+describe('backups: pg_dump with a manifest, three verification levels, restore test', () => {
   let db: TestDatabase;
   let reports: TestDatabase;
   let backupDir: string;
@@ -247,55 +251,163 @@ describe('backups: pg_dump, integrity check and restore test', () => {
   });
 
   const activities = () => postgresActivitiesFor(db, reports, { backupDirectory: backupDir, pgBinDir: recorder.dir }, urlWithPassword);
+  const thresholds = { ...DEFAULT_THRESHOLDS };
 
-  it('writes a complete dump atomically, verifies it, restores it with equal row counts, and never exposes the password', async () => {
+  /** A copy of `file` (with its manifest) under a new dump name, damaged by `damage`. */
+  function damagedCopy(file: string, name: string, damage: (copy: string) => void): string {
+    const copy = join(backupDir, name);
+    copyFileSync(file, copy);
+    copyFileSync(`${file}.manifest.json`, `${copy}.manifest.json`);
+    damage(copy);
+    return copy;
+  }
+  const flipBytes = (copy: string) => {
+    const fd = openSync(copy, 'r+');
+    writeSync(fd, Buffer.alloc(256, 0xa5), 0, 256, Math.floor(statSync(copy).size * 0.6));
+    closeSync(fd);
+  };
+
+  it('writes a dump and its manifest atomically, verifies each level, restores with equal row counts, and never exposes the password', async () => {
     const acts = activities();
-    expect(await acts.verifyNewestBackup({ maxAgeHours: 24 })).toMatchObject({ status: 'missing' });
+    expect(await acts.verifyNewestBackup({ maxAgeHours: 24 })).toMatchObject({ status: 'missing', level: 'none' });
     const backup = await acts.createDatabaseBackup();
     expect(backup.bytes).toBeGreaterThan(0);
     expect(statSync(backup.file).size).toBe(backup.bytes);
-    expect(readdirSync(backupDir).filter((f) => f.endsWith('.partial'))).toEqual([]);
-    expect(existsSync(`${backup.file}.counts.json`)).toBe(true);
+    expect(readdirSync(backupDir).filter((f) => f.startsWith('.'))).toEqual([]);
+    const manifest = JSON.parse(readFileSync(`${backup.file}.manifest.json`, 'utf8'));
+    expect(manifest).toMatchObject({
+      format: 1, file: basename(backup.file), bytes: backup.bytes, database: db.name, sha256: createHash('sha256').update(readFileSync(backup.file)).digest('hex'),
+      serverVersion: expect.stringMatching(/^\d+/), counts: { 'public.bookings': 8000, 'public.user_sessions': 100, 'public.password_reset_tokens': 100 },
+    });
 
-    const verified = await acts.verifyNewestBackup({ maxAgeHours: 24 });
-    expect(verified).toMatchObject({ status: 'ok', backup: { file: backup.file } });
-    expect(verified.backup!.tocEntries).toBeGreaterThan(3);
+    for (const level of ['intact', 'readable'] as const) {
+      const v = await acts.verifyBackup({ level });
+      expect(v).toMatchObject({ status: 'ok', level, required: level, file: backup.file, sha256: manifest.sha256 });
+      expect(v.detail).toContain(basename(backup.file));
+    }
+    expect(await acts.verifyNewestBackup({ maxAgeHours: 24 })).toMatchObject({ status: 'ok', level: 'readable' });
     expect(await acts.verifyNewestBackup({ maxAgeHours: 1e-6 })).toMatchObject({ status: 'stale' });
+    const fresh = await acts.checkBackupFreshness(undefined, thresholds);
+    expect(fresh).toEqual([expect.objectContaining({ check: 'backup', status: 'ok', detail: expect.stringMatching(/^level readable: /) })]);
 
     // Rows written after the backup must not count: the comparison is with the dumped snapshot.
     await seedBookings(db.pool, 10, 10);
     const restore = await acts.restoreTestBackup();
-    expect(restore).toMatchObject({ ok: true, comparedWith: 'backup manifest', mismatches: [] });
-    expect(restore.restoreMs).toBeGreaterThan(0);
-    expect(restore.tables.find((t) => t.table === 'public.bookings')).toEqual({ table: 'public.bookings', expected: 8000, restored: 8000 });
-    expect((await acts.restoreTestBackup()).ok).toBe(true); // runs again from a clean scratch database
+    expect(restore).toMatchObject({ status: 'ok', level: 'restored', mismatches: [] });
+    expect(restore.timings!.restored).toBeGreaterThan(0);
+    expect(restore.tables!.find((t) => t.table === 'public.bookings')).toEqual({ table: 'public.bookings', expected: 8000, restored: 8000 });
+    expect((await acts.restoreTestBackup()).status).toBe('ok'); // runs again from a clean scratch database
 
     const calls = readFileSync(recorder.log, 'utf8');
     expect(calls).toMatch(/pg_dump argv: -Fc --snapshot \S+ --lock-wait-timeout=\d+ -f \S+ password-env: set/);
+    expect(calls).toMatch(/pg_restore argv: -f \/dev\/null .* password-env: set/);
     expect(calls).toMatch(/pg_restore argv: --exit-on-error .* password-env: set/);
     expect(calls).not.toContain(password);
-    expect(JSON.stringify([backup, verified, restore])).not.toContain(password);
+    expect(JSON.stringify([backup, restore, fresh])).not.toContain(password);
   });
 
-  it('detects a corrupted or truncated backup', async () => {
+  it('fails a cut, a corrupted, an unmanifested and a mis-manifested dump at the right level, naming the file', async () => {
     const acts = activities();
     const { file } = await acts.createDatabaseBackup();
-    const corrupted = join(backupDir, 'corrupted.dump');
-    copyFileSync(file, corrupted);
-    const fd = openSync(corrupted, 'r+');
-    const size = statSync(corrupted).size;
-    writeSync(fd, Buffer.alloc(256, 0xa5), 0, 256, Math.floor(size * 0.6));
-    closeSync(fd);
-    const result = await acts.restoreTestBackup({ file: corrupted });
-    expect(result.ok).toBe(false);
-    expect(result.detail.length).toBeGreaterThan(0);
+    const size = statSync(file).size;
+    // What the product used to call verification accepts the cut dump: it reads only the catalogue.
+    const cutOnly = join(mkdtempSync(join(tmpdir(), 'maint-cut-')), 'x.dump');
+    copyFileSync(file, cutOnly);
+    truncateSync(cutOnly, Math.floor(size / 3));
+    await promisify(execFile)(findPgBinary('pg_restore'), ['--list', cutOnly]);
 
-    const truncated = join(backupDir, 'truncated.dump');
-    copyFileSync(file, truncated);
-    const { truncateSync } = await import('node:fs');
-    truncateSync(truncated, Math.floor(size / 3));
-    expect((await acts.restoreTestBackup({ file: truncated })).ok).toBe(false);
-    // An error from pg_restore names the problem, never the password.
-    expect(JSON.stringify(result)).not.toContain(password);
+    const cases: [string, (copy: string) => void, string][] = [
+      ['cut.dump', (c) => truncateSync(c, Math.floor(size / 3)), `size ${Math.floor(size / 3)} bytes, manifest says ${size}`],
+      ['flipped.dump', flipBytes, 'differs from the manifest'],
+      ['unmanifested.dump', (c) => rmSync(`${c}.manifest.json`), 'manifest unmanifested.dump.manifest.json is missing'],
+      ['wrong-manifest.dump', (c) => writeFileSync(`${c}.manifest.json`, '{"format":1,"bytes":12}'), 'lacks sha256, bytes or counts'],
+      ['garbled-manifest.dump', (c) => writeFileSync(`${c}.manifest.json`, '{"format":1,'), 'is not valid JSON'],
+    ];
+    for (const [name, damage, why] of cases) {
+      const copy = damagedCopy(file, name, damage);
+      for (const level of ['intact', 'readable', 'restored'] as const) {
+        const v = await acts.verifyBackup({ file: copy, level });
+        expect(v, `${name} at ${level}`).toMatchObject({ status: 'failed', level: 'none', failedLevel: 'intact', required: level, file: copy });
+        expect(v.detail).toContain(`${copy} is not intact: `);
+        expect(v.detail).toContain(why);
+      }
+    }
+
+    // Bytes flipped and the manifest rewritten to match (as a dump written wrong would be): intact, not readable.
+    const rewritten = damagedCopy(file, 'rewritten.dump', (c) => {
+      flipBytes(c);
+      const m = JSON.parse(readFileSync(`${c}.manifest.json`, 'utf8'));
+      writeFileSync(`${c}.manifest.json`, JSON.stringify({ ...m, sha256: createHash('sha256').update(readFileSync(c)).digest('hex') }));
+    });
+    expect(await acts.verifyBackup({ file: rewritten, level: 'intact' })).toMatchObject({ status: 'ok', level: 'intact' });
+    const unreadable = await acts.verifyBackup({ file: rewritten, level: 'readable' });
+    expect(unreadable).toMatchObject({ status: 'failed', level: 'intact', failedLevel: 'readable' });
+    expect(unreadable.detail).toMatch(/is not readable: pg_restore failed/);
+
+    // Counts in the manifest that the dump does not hold: readable, not restored.
+    const miscounted = damagedCopy(file, 'miscounted.dump', (c) => {
+      const m = JSON.parse(readFileSync(`${c}.manifest.json`, 'utf8'));
+      writeFileSync(`${c}.manifest.json`, JSON.stringify({ ...m, counts: { ...m.counts, 'public.bookings': 9999 } }));
+    });
+    const restored = await acts.verifyBackup({ file: miscounted, level: 'restored' });
+    expect(restored).toMatchObject({ status: 'failed', level: 'readable', failedLevel: 'restored', mismatches: ['public.bookings: expected 9999, restored 8000'] });
+
+    // The newest is the corrupted one: every guard and check says so, at its level.
+    utimesSync(rewritten, new Date(Date.now() + 60_000), new Date(Date.now() + 60_000));
+    expect(await acts.verifyNewestBackup({ maxAgeHours: 24 })).toMatchObject({ status: 'failed', file: rewritten, failedLevel: 'readable' });
+    expect((await acts.checkBackupFreshness({ directory: backupDir, pattern: '\\.dump$' }, thresholds))[0]).toMatchObject({ status: 'critical', target: backupDir, detail: expect.stringContaining(rewritten) });
+    expect((await acts.listBackups()).find((b) => b.file === join(backupDir, 'unmanifested.dump'))).toMatchObject({ manifest: false, level: 'none' });
+
+    // Bad input names the field and changes nothing.
+    expectInvalidInput(await acts.verifyBackup({ level: 'most' as never }).catch((e: unknown) => e), 'level');
+    expectInvalidInput(await acts.verifyNewestBackup({ maxAgeHours: 24, level: 'intact' }).catch((e: unknown) => e), 'level');
+    expectInvalidInput(await acts.verifyBackup({ file: 'relative.dump' }).catch((e: unknown) => e), 'file');
+  });
+
+  it('leaves nothing a check counts as a backup when killed -9 mid-dump, or when pg_dump fails', async () => {
+    await seedBookings(db.pool, 150_000, 150_000);
+    const script = `
+      import pg from 'pg';
+      import { createBackupActivities } from ${JSON.stringify(join(import.meta.dirname, '..', 'activities', 'postgres', 'backup.ts'))};
+      const db = new pg.Pool({ connectionString: ${JSON.stringify(db.url)} });
+      await createBackupActivities({ db, databaseUrl: ${JSON.stringify(db.url)}, backupDirectory: ${JSON.stringify(backupDir)}, timeouts: { lockTimeoutMs: 5000, statementTimeoutMs: 600000 } }).createDatabaseBackup();
+      console.log('finished');`;
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { detached: true, stdio: 'pipe' });
+    let out = '';
+    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
+    // Wait for pg_dump to be writing, then kill the whole process group: worker and pg_dump.
+    await until('pg_dump writing its partial file', () => readdirSync(backupDir).some((f) => f.endsWith('.partial') && statSync(join(backupDir, f)).size > 0), 30_000);
+    process.kill(-child.pid!, 'SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    expect(out).not.toContain('finished');
+
+    const acts = activities();
+    expect(readdirSync(backupDir).filter((f) => !f.startsWith('.'))).toEqual([]);
+    expect(await acts.listBackups()).toEqual([]);
+    expect(await acts.verifyNewestBackup({ maxAgeHours: 24 })).toMatchObject({ status: 'missing' });
+    expect((await acts.checkBackupFreshness(undefined, thresholds))[0]).toMatchObject({ status: 'critical', detail: expect.stringContaining('no backup matching') });
+
+    // pg_dump failing (a database that is gone): a typed failure naming the database; nothing kept.
+    const gone = postgresActivitiesFor(db, reports, { backupDirectory: backupDir }, Object.assign(new URL(db.url), { pathname: '/maint_backup_does_not_exist' }).toString());
+    const err = await gone.createDatabaseBackup().catch((e: unknown) => e);
+    expect(err).toMatchObject({ type: 'BackupFailed', message: expect.stringContaining('backup of maint_backup_does_not_exist failed, nothing was kept') });
+    expect(readdirSync(backupDir).filter((f) => !f.startsWith('.'))).toEqual([]);
+    // A full backup directory (a 64 KiB tmpfs, when we may mount one): the dump fails, nothing is left.
+    const full = mkdtempSync(join(tmpdir(), 'maint-full-backups-'));
+    const mounted = await promisify(execFile)('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', full]).then(() => true, () => false);
+    if (mounted) {
+      try {
+        const onFull = postgresActivitiesFor(db, reports, { backupDirectory: full });
+        expect(await onFull.createDatabaseBackup().catch((e: unknown) => e)).toMatchObject({ type: 'BackupFailed', message: expect.stringMatching(/nothing was kept: .*No space left on device/) });
+        expect(readdirSync(full)).toEqual([]);
+        expect(await onFull.verifyNewestBackup({ maxAgeHours: 24 })).toMatchObject({ status: 'missing' });
+      } finally {
+        await promisify(execFile)('umount', [full]);
+      }
+    }
+    rmSync(full, { recursive: true, force: true });
+    // An unusable directory: non-retryable, named.
+    const unusable = postgresActivitiesFor(db, reports, { backupDirectory: '/dev/null/backups' });
+    expect(await unusable.createDatabaseBackup().catch((e: unknown) => e)).toMatchObject({ type: 'BackupDirectoryUnusable', nonRetryable: true });
   });
 });

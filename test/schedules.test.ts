@@ -4,7 +4,7 @@ import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { SCHEDULES, type ManagedSchedule } from '../schedules/definitions.js';
 import { MANAGED_BY, applySchedules } from '../schedules/apply.js';
-import { windowOccurrences, type WindowSpec } from '../src/domain/windows.js';
+import { SEED_WINDOWS, windowOccurrences, type WindowSpec } from '../src/domain/windows.js';
 import { temporalEnv, testClient, uniqueTaskQueue } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
@@ -55,11 +55,12 @@ describe('schedules as code', () => {
 
   // The seed calendar, as one-minute "windows" computed by our own window math (not Temporal's).
   const minute = { durationMinutes: 1 } as const;
-  const SEED_CALENDAR: Record<string, { spec: WindowSpec | WindowSpec[]; months?: number[] }> = {
+  const SEED_CALENDAR: Record<string, { spec: WindowSpec | WindowSpec[]; months?: number[]; skipDays?: string[] }> = {
     'daily-health-check': { spec: { name: 'x', every: 'day', start: '08:00', ...minute } },
     'evening-status': { spec: { name: 'x', every: 'day', start: '18:00', ...minute } },
     'app-cache-cleanup': { spec: ['00:00', '06:00', '12:00', '18:00'].map((start) => ({ name: 'x', every: 'day' as const, start, ...minute })) },
     'storage-cleanup': { spec: { name: 'x', every: 'day', start: '01:00', ...minute } },
+    'daily-backup': { spec: { name: 'x', every: 'day', start: '01:00', ...minute }, skipDays: ['12-25', '12-26'] },
     'weekly-db-maintenance': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '01:00', ...minute } },
     'weekly-system-review': { spec: { name: 'x', every: 'week', dayOfWeek: 1, start: '09:00', ...minute } },
     'weekly-security-review': { spec: { name: 'x', every: 'week', dayOfWeek: 3, start: '10:00', ...minute } },
@@ -75,9 +76,10 @@ describe('schedules as code', () => {
     for (const s of SCHEDULES) {
       const d = await client.schedule.getHandle(s.id).describe();
       const next = d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString());
-      const { spec, months } = SEED_CALENDAR[s.id]!;
+      const { spec, months, skipDays } = SEED_CALENDAR[s.id]!;
       const expected = windowOccurrences([spec].flat(), new Date(), new Date(Date.now() + 6 * 366 * 86_400_000))
         .filter((o) => Date.parse(o.start) > Date.now() && (!months || months.includes(new Date(o.start).getUTCMonth())))
+        .filter((o) => !skipDays?.includes(o.start.slice(5, 10)))
         .slice(0, 5)
         .map((o) => o.start);
       expect(next, s.id).toEqual(expected);
@@ -85,6 +87,34 @@ describe('schedules as code', () => {
       expect(d.memo?.managedBy).toBe(MANAGED_BY);
       // What the UI shows for every fired run: its summary and its checklist.
       expect(d.action).toMatchObject({ staticSummary: s.summary, staticDetails: expect.stringMatching(/^- .+(\n- .+)*$/) });
+    }
+  });
+
+  it('daily-backup fires outside every seed maintenance window (skipping the annual one), and before the Sunday window opens', async () => {
+    const { spec, skipDays } = SEED_CALENDAR['daily-backup']!;
+    // Each firing, with the hour a dump of the demo database takes at most, for a year.
+    const fires = windowOccurrences([{ ...(spec as WindowSpec), durationMinutes: 60 }], new Date(), new Date(Date.now() + 366 * 86_400_000))
+      .filter((o) => !skipDays!.includes(o.start.slice(5, 10)));
+    expect(fires.length).toBeGreaterThan(360);
+    // The server skips what the spec says: the same spec starting Dec 24 (a paused copy that never
+    // runs) next fires Dec 24, then Dec 27.
+    const backupSchedule = SCHEDULES.find((x) => x.id === 'daily-backup')!;
+    const thisYear = new Date().getUTCFullYear();
+    // A December 24 still ahead, so startAt decides where the listing begins.
+    const year = Date.now() < Date.UTC(thisYear, 11, 23) ? thisYear : thisYear + 1;
+    const copy = await client.schedule.create({
+      scheduleId: `test-skip-${Date.now()}`, state: { paused: true },
+      spec: { calendars: backupSchedule.calendars, skip: backupSchedule.skip, timezone: 'UTC', startAt: new Date(Date.UTC(year, 11, 24)) },
+      action: { type: 'startWorkflow', workflowType: 'dailyBackup', taskQueue, args: [{}] },
+    });
+    try {
+      const next = (await copy.describe()).info.nextActionTimes.slice(0, 3).map((t) => t.toISOString());
+      expect(next).toEqual([`${year}-12-24T01:00:00.000Z`, `${year}-12-27T01:00:00.000Z`, `${year}-12-28T01:00:00.000Z`]);
+    } finally {
+      await copy.delete();
+    }
+    for (const f of fires) {
+      expect(windowOccurrences(SEED_WINDOWS, new Date(f.start), new Date(f.end)), f.start).toEqual([]);
     }
   });
 

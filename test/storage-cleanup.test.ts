@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, statSync, symlinkSync, truncateSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -119,6 +119,8 @@ describe('storageCleanup end to end', () => {
   let slack: SlackSink;
   let logs: string;
   let backups: string;
+  /** The newest good dump the first run kept. */
+  let lastGood: string;
 
   beforeAll(async () => {
     [db, slack] = await Promise.all([createTestDatabase('maint_storage'), new SlackSink().start()]);
@@ -176,23 +178,50 @@ describe('storageCleanup end to end', () => {
     // A routine run is stored, not posted.
     expect(slack.postsTo('/report').filter((p) => JSON.stringify(p.body).includes(workflowId))).toEqual([]);
     expect(listing(logs)).toEqual(before.logs.filter((f) => f === 'api-2d.log'));
-    const manifestOf = (f: string) => `${f.split('/').pop()}.counts.json`;
+    const manifestOf = (f: string) => `${f.split('/').pop()}.manifest.json`;
     expect(listing(backups)).toEqual([newest!, second!].flatMap((f) => [f.split('/').pop()!, manifestOf(f)]).sort());
     expect(before.backups).toContain(manifestOf(oldest!));
+    expect((report.details!.rules as { rule: string; kept?: { file: string; why: string } }[]).find((x) => x.rule === 'database-backups')!.kept)
+      .toEqual({ file: newest, why: `kept ${newest!.split('/').pop()}: the newest dump, verified readable` });
+    lastGood = newest!;
 
     const { rows } = await db.pool.query<{ outcome: string; summary: string }>('SELECT outcome, summary FROM maintenance_runs WHERE workflow_id = $1', [workflowId]);
     expect(rows[0]).toMatchObject({ outcome: 'ok', summary: expect.stringMatching(/^Storage cleanup: 4 file\(s\) deleted/) });
   });
 
-  it('keeps every backup when the newest one does not read back', async () => {
-    const [, old] = await takeBackups([0, 90]);
-    const newest = join(backups, 'trixtech-zzz.dump');
-    writeFileSync(newest, 'not a dump');
-    const report = await withWorker(config(), ({ client, taskQueue }) =>
-      client.workflow.execute(storageCleanup, { taskQueue, workflowId: `storage-cleanup-corrupt-${Date.now()}`, args: [{}] }));
-    const backupCheck = report.checks.find((c) => c.target.startsWith('database-backups'));
-    expect(backupCheck).toMatchObject({ status: 'skipped', detail: expect.stringContaining(`keeping every backup: pg_restore --list rejects ${newest}`) });
-    expect(existsSync(old!)).toBe(true);
+  it('keeps the newest backup that reads back when newer ones are broken, and deletes nothing when none does', async () => {
+    const [cut, flipped, old] = await takeBackups([0, 0.5, 90]);
+    truncateSync(cut!, Math.floor(statSync(cut!).size / 3));
+    const fd = openSync(flipped!, 'r+');
+    writeSync(fd, Buffer.alloc(256, 0xa5), 0, 256, Math.floor(statSync(flipped!).size * 0.6));
+    closeSync(fd);
+    const run = (name: string) => withWorker(config(), ({ client, taskQueue }) =>
+      client.workflow.execute(storageCleanup, { taskQueue, workflowId: `storage-cleanup-${name}-${Date.now()}`, args: [{}] }));
+
+    const report = await run('broken-newest');
+    const backupCheck = report.checks.find((c) => c.target.startsWith('database-backups'))!;
+    const name = (f: string) => f.split('/').pop()!;
+    expect(backupCheck.status).toBe('ok');
+    expect(backupCheck.detail).toContain(`kept ${name(lastGood)}: the newest dump that verifies readable; 2 newer do not: `);
+    expect(backupCheck.detail).toContain(`${name(cut!)} is not intact: size `);
+    expect(backupCheck.detail).toContain(`${name(flipped!)} is not intact: sha256 `);
+    // keepNewest 2 holds the two broken ones; the good one is protected; the 90-day one goes.
+    expect(existsSync(lastGood)).toBe(true);
+    expect(existsSync(old!)).toBe(false);
+    expect([cut, flipped].every((f) => existsSync(f!))).toBe(true);
+
+    // Now nothing reads back: every dump stays, whatever its age.
+    truncateSync(lastGood, 100);
+    const [older] = await takeBackups([95]);
+    truncateSync(older!, 100);
+    // Truncating touched the file: age it again, so the rule would expire it if anything read back.
+    utimesSync(older!, new Date(Date.now() - 95 * DAY_MS), new Date(Date.now() - 95 * DAY_MS));
+    const before = listing(backups);
+    const none = await run('none-readable');
+    expect(none.checks.find((c) => c.target.startsWith('database-backups'))).toMatchObject({
+      status: 'skipped', detail: expect.stringMatching(/^keeping every backup: none of 4 verifies readable: /),
+    });
+    expect(listing(backups)).toEqual(before);
   });
 
   it('fails at once, changing nothing, on bad input', async () => {
@@ -212,7 +241,7 @@ describe('storageCleanup end to end', () => {
     });
     expect(stdout).toContain('plan for storageCleanup (nothing was changed)');
     expect(stdout).toContain(`app-logs (${logs}): would delete 1 of 2 file(s), 0 MiB: api-99d.log`);
-    expect(stdout).toMatch(/database-backups \(.*\): keeping every backup: pg_restore --list rejects/);
+    expect(stdout).toMatch(/database-backups \(.*\): keeping every backup: none of 4 verifies readable/);
     expect({ logs: listing(logs), backups: listing(backups) }).toEqual(before);
   });
 });

@@ -1,5 +1,6 @@
 import { ApplicationFailure, condition, executeChild, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
+import { GUARD_LEVEL, verificationCheck } from '../src/domain/backup.js';
 import type { CheckResult } from '../src/domain/checks.js';
 import { distinct, k8sObjectName } from '../src/domain/kubernetes-names.js';
 import { approvalRequestMessage } from '../src/domain/format.js';
@@ -9,9 +10,9 @@ import { dailyHealthCheck } from './daily-health-check.js';
 import { ApprovalGate } from './lib/approval.js';
 import { databaseUpgradedSignal } from './lib/definitions.js';
 import { DAY, duration, HOUR, MINUTE, SECOND, seconds } from './lib/duration.js';
-import { calls, waits } from './lib/activities.js';
+import { calls, heavy, waits } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
+import { failureMessage, MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
 import { NodeUpdateOptions } from './node-update.js';
 import { rollingNodeUpdate } from './rolling-node-update.js';
@@ -133,8 +134,23 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
 
     run.phase = 'pre-maintenance checklist';
     const targets = await calls.resolveHealthCheckPlan();
+    // Seed: "Backup completed and verified". Runs recorded before it checked only the newest file's
+    // age and size (a 6-byte file passed); now the window takes a fresh dump and reads every byte back.
+    let preMaintenanceBackup: { file: string; sha256?: string; level: string } | undefined;
     const pre: CheckResult[] = [
-      ...(await run.checkStep('backup younger than 24 h', () => calls.checkBackupFreshness(targets.backup, targets.thresholds))),
+      ...(patched('annual-verified-backup')
+        ? await run.checkStep('fresh backup verified readable', async () => {
+          let file: string;
+          try {
+            file = (await heavy.createDatabaseBackup({})).file;
+          } catch (err) {
+            return [{ check: 'backup', target: targets.database, status: 'critical' as const, threshold: `verified ${GUARD_LEVEL}`, detail: `level none: no fresh backup could be taken: ${failureMessage(err)}` }];
+          }
+          const v = await heavy.verifyBackup({ file, level: GUARD_LEVEL });
+          preMaintenanceBackup = { file, sha256: v.sha256, level: v.level };
+          return [verificationCheck('backup', file, v)];
+        })
+        : await run.checkStep('backup younger than 24 h', () => calls.checkBackupFreshness(targets.backup, targets.thresholds))),
       ...(await run.checkStep('monitoring alive', () => calls.checkMonitoringAlive(targets.monitoring))),
     ];
     const blocking = pre.filter((c) => c.status === 'critical');
@@ -188,7 +204,7 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
     return {
       summary: `Annual maintenance done: ${nodes.length} node(s) updated, ${input.applications.length} application(s) upgraded${input.databaseUpgrade ? ', database step confirmed' : ''}; approved by ${decision.approvers.join(', ')}`,
       checks: [...pre, ...after.checks],
-      details: { plan, recordedRevisions: recorded, databaseUpgrade: databaseUpgraded },
+      details: { plan, preMaintenanceBackup, recordedRevisions: recorded, databaseUpgrade: databaseUpgraded },
     };
   });
 }

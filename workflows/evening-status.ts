@@ -1,4 +1,6 @@
+import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
+import { dailyBackupConfirmation } from '../src/domain/backup.js';
 import type { RunReport } from '../src/domain/run.js';
 import { windowOccurrences } from '../src/domain/windows.js';
 import { reads } from './lib/activities.js';
@@ -40,6 +42,12 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
       }));
     }
 
+    // Seed: "Confirm backup completion for the day", from the day's dailyBackup result.
+    // Runs recorded before it made no such call.
+    const backupToday = patched('evening-backup-confirmation')
+      ? dailyBackupConfirmation(digest.runs, await run.step('backup plan', () => reads.resolveBackupPlan()))
+      : undefined;
+
     const failed = (digest.countsByOutcome.failed ?? 0);
     const open = digest.unresolvedCriticals.length;
     const outcomes = Object.entries(digest.countsByOutcome).map(([o, n]) => `${n} ${o}`).join(', ') || 'none';
@@ -47,13 +55,15 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
     const summary = [
       `Evening status: ${digest.runs.length} run(s) today (${outcomes})`,
       `${open} unresolved critical finding(s)`,
+      ...(backupToday ? [`backup today: ${backupToday.status}`] : []),
       next ? `next window ${next.name} ${next.start} to ${next.end}` : `no window in the next ${input.windowHorizonHours} h`,
     ].join('; ');
 
     return {
       summary,
       // Open criticals were alerted when found; the evening digest repeats them in its report only.
-      outcome: open > 0 ? 'critical' : failed > 0 ? 'warn' : 'ok',
+      outcome: open > 0 || backupToday?.status === 'critical' ? 'critical' : failed > 0 ? 'warn' : 'ok',
+      ...(backupToday ? { checks: [backupToday] } : {}),
       details: { runs: digest.runs, countsByOutcome: digest.countsByOutcome, unresolvedCriticals: digest.unresolvedCriticals, upcomingWindows, noticesSent: weekAhead },
     };
   });

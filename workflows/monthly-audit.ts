@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { recoveryObjectiveChecks, verificationCheck } from '../src/domain/backup.js';
 import { skipped, type CheckResult } from '../src/domain/checks.js';
 import { imageTagFindings, standardsFindings } from '../src/domain/images.js';
 import type { RunReport } from '../src/domain/run.js';
@@ -32,12 +33,15 @@ export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunRep
     run.phase = 'auditing';
     const [inventory, ...groups] = await Promise.all([
       run.step('infrastructure inventory', () => reads.collectClusterInventory()),
-      run.checkStep('backup restore test', async (): Promise<CheckResult[]> => {
+      // RTO and RPO measured, not written down: the restore test's time and what a restore would lose now.
+      run.checkStep('backup restore test, RTO and RPO', async (): Promise<CheckResult[]> => {
+        const backupPlan = await reads.resolveBackupPlan();
         const r = await heavy.restoreTestBackup();
-        return [{
-          check: 'db.restore-test', target: r.file || plan.database, status: r.ok ? 'ok' : 'critical', value: r.restoreMs, unit: 'ms',
-          detail: `${r.detail}${r.mismatches.length ? `; mismatches: ${r.mismatches.join(', ')}` : ''}`,
-        }];
+        const point = await reads.measureRecoveryPoint();
+        return [
+          verificationCheck('db.restore-test', plan.database, r, r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {}),
+          ...recoveryObjectiveChecks(plan.database, r, point, backupPlan.objectives),
+        ];
       }),
       run.checkStep('capacity forecast', () => reads.forecastDiskUsage(since, plan.thresholds.diskCriticalPercent)),
     ]);

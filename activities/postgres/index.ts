@@ -5,6 +5,7 @@ import type { MaintenanceMetrics } from '../../src/metrics.js';
 import { createAccessActivities } from './access.js';
 import { createArchiveActivities } from './archive.js';
 import { createBackupActivities } from './backup.js';
+import { createPgbackrestActivities } from './pgbackrest.js';
 import { createCleanupActivities } from './cleanup.js';
 import { createPostgresHealthActivities } from './health.js';
 import { createMaintenanceActivities } from './maintenance.js';
@@ -54,7 +55,12 @@ export function createPostgresActivities({ db, reports, databaseUrl, databaseLab
     ...createStatisticsActivities({ db, timeouts, databaseLabel, metrics }),
     ...createArchiveActivities({ db, timeouts }),
     ...createCleanupActivities({ db, reports, timeouts, databaseLabel, tempTableRule: settings.tempTables }),
-    ...createBackupActivities({ db, databaseUrl, backupDirectory: settings.backupDirectory, pgBinDir: settings.pgBinDir, timeouts }),
+    ...createBackupActivities({
+      db, databaseUrl, backupDirectory: settings.backupDirectory, pgBinDir: settings.pgBinDir, timeouts,
+      pgbackrest: settings.backupSource === 'pgbackrest' && settings.pgbackrest
+        ? createPgbackrestActivities({ db, databaseUrl, settings: settings.pgbackrest, pgBinDir: settings.pgBinDir, timeouts })
+        : undefined,
+    }),
     ...createQueryActivities({ db }),
     ...createAccessActivities({ db, databaseLabel }),
   };

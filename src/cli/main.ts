@@ -15,6 +15,7 @@ import { signStatement } from '../signing.js';
 import { withoutUrls } from '../domain/text.js';
 import { clipText } from '../domain/input-errors.js';
 import { describePlan, describeVerdict, loadSigningKey, pendingApproval, sendDecision, temporalInput } from '../decisions.js';
+import { registerBackupCommands } from './backup.js';
 import { PLANNABLE, planFor, type Plannable } from './plan.js';
 
 /** A user-facing failure: printed as one line, exit code 1. */
@@ -294,6 +295,8 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
         await pool.end();
       }
     });
+
+  registerBackupCommands(program, io);
 
   return { program, close: async () => client?.connection.close() };
 }

@@ -22,13 +22,14 @@ import { QuarterlyReviewInput } from '../../workflows/quarterly-review.js';
 import { StorageCleanupInput } from '../../workflows/storage-cleanup.js';
 import { WeeklyDatabaseMaintenanceInput } from '../../workflows/weekly-database-maintenance.js';
 import { WeeklyPerformanceReviewInput } from '../../workflows/weekly-performance-review.js';
+import { DailyBackupInput } from '../../workflows/daily-backup.js';
 import { WeeklySecurityReviewInput } from '../../workflows/weekly-security-review.js';
 import { WeeklySystemReviewInput } from '../../workflows/weekly-system-review.js';
 
 export const PLANNABLE = [
   'dailyHealthCheck', 'eveningStatus', 'weeklySystemReview', 'weeklySecurityReview', 'weeklyPerformanceReview',
   'weeklyDatabaseMaintenance', 'monthlyAudit', 'monthlyApplicationMaintenance', 'quarterlyReview', 'annualUpgrade', 'emergencyMaintenance',
-  'storageCleanup', 'applicationCacheCleanup',
+  'storageCleanup', 'applicationCacheCleanup', 'dailyBackup',
 ] as const;
 export type Plannable = (typeof PLANNABLE)[number];
 
@@ -39,6 +40,7 @@ const INPUT_SCHEMAS: Record<Plannable, z.ZodType> = {
   weeklyDatabaseMaintenance: WeeklyDatabaseMaintenanceInput, monthlyAudit: MonthlyAuditInput,
   monthlyApplicationMaintenance: MonthlyApplicationMaintenanceInput, quarterlyReview: QuarterlyReviewInput, annualUpgrade: AnnualUpgradeInput,
   emergencyMaintenance: EmergencyInput, storageCleanup: StorageCleanupInput, applicationCacheCleanup: ApplicationCacheCleanupInput,
+  dailyBackup: DailyBackupInput,
 };
 
 /** The input as the run would see it (defaults filled in), or an error naming every bad field. */
@@ -142,6 +144,15 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
         lines.push(...results.map(retentionCheck).map((c) => `${c.target}: ${c.detail}`));
         if (!backups) lines.push('database-backups: no backup directory configured');
         if (storage.rules.length === 0) lines.push('file retention: no rule configured (config `retention`): no file is deleted');
+        break;
+      }
+      case 'dailyBackup': {
+        const b = await a.resolveBackupPlan();
+        const newest = await a.verifyBackup({ level: 'intact' }).catch((err: Error) => ({ status: 'unavailable', level: 'none', detail: err.message }));
+        lines.push(b.source === 'pgbackrest'
+          ? `pgbackrest backup of stanza ${b.stanza}: full on ${b.fullOn.join(', ')}, differential otherwise; then pgbackrest verify (readable)`
+          : `pg_dump of ${b.database} into ${b.directory ?? 'no directory configured'} with its manifest; then pg_restore -f /dev/null (readable)`,
+        `newest backup now: ${newest.status}, level ${newest.level}: ${newest.detail}`);
         break;
       }
       case 'applicationCacheCleanup': {

@@ -62,6 +62,8 @@ export interface RetentionResult {
   sample: string[];
   deleted: number;
   failed: { file: string; error: string }[];
+  /** Backup retention: the dump kept as the last good one, and why. */
+  kept?: { file: string; why: string };
 }
 
 /** The result of a rule that could not run: nothing matched, nothing deleted, and why. */
@@ -78,8 +80,9 @@ export function retentionCheck(r: RetentionResult): CheckResult {
   const size = `${Math.round((r.expiredBytes / MiB) * 10) / 10} MiB`;
   const spared = r.keptNewest > 0 ? `, ${r.keptNewest} kept as newest` : '';
   if (r.mode === 'report') {
-    return { ...base, status: 'ok', value: r.expired, detail: `would delete ${r.expired} of ${r.matched} file(s), ${size}${spared}${r.sample.length ? `: ${r.sample.join(', ')}` : ''}` };
+    return { ...base, status: 'ok', value: r.expired, detail: `would delete ${r.expired} of ${r.matched} file(s), ${size}${spared}${r.sample.length ? `: ${r.sample.join(', ')}` : ''}${r.kept ? `; ${r.kept.why}` : ''}` };
   }
+  const kept = r.kept ? `; ${r.kept.why}` : '';
   const failures = r.failed.length ? `; ${r.failed.length} failed: ${r.failed.slice(0, 3).map((f) => `${f.file} (${f.error})`).join('; ')}` : '';
-  return { ...base, status: r.failed.length ? 'warn' : 'ok', value: r.deleted, detail: `deleted ${r.deleted} of ${r.matched} file(s), ${size}${spared}${failures}` };
+  return { ...base, status: r.failed.length ? 'warn' : 'ok', value: r.deleted, detail: `deleted ${r.deleted} of ${r.matched} file(s), ${size}${spared}${kept}${failures}` };
 }

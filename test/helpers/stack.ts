@@ -1,8 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createBackupActivities } from '../../activities/postgres/backup.js';
 import { createBridge } from '../../src/bridge.js';
 import type { Config } from '../../src/config.js';
 import { createLogger } from '../../src/logger.js';
@@ -19,6 +20,9 @@ export const SIGNING_SECRET = 'test-signing-secret';
 
 export interface Stack {
   db: TestDatabase;
+  /** Where the stack's backups go, and the real dump it started with. */
+  backupDir: string;
+  backupFile: string;
   slack: SlackSink;
   k8s: KubeDouble;
   config: Config;
@@ -39,9 +43,9 @@ interface StackApprovals {
 
 /**
  * Everything a gated workflow touches, on loopback: a database (booking and report store), the
- * Slack sink, the Kubernetes double, a fresh backup, a live metrics endpoint, and a config whose
- * approval allow-lists are `approvals`, with a signing key for every person named there or in
- * `people` (requesters, outsiders) and one for the bridge.
+ * Slack sink, the Kubernetes double, a fresh verified backup (a real dump with its manifest), a live
+ * metrics endpoint, and a config whose approval allow-lists are `approvals`, with a signing key for
+ * every person named there or in `people` (requesters, outsiders) and one for the bridge.
  */
 export async function startStack(
   approvals: StackApprovals,
@@ -54,7 +58,9 @@ export async function startStack(
   const [db, slack] = await Promise.all([createTestDatabase('maint_stack'), new SlackSink().start()]);
   const k8s = await new KubeDouble(double).start();
   const backupDir = mkdtempSync(join(tmpdir(), 'maint-stack-backups-'));
-  writeFileSync(join(backupDir, 'trixtech-fresh.dump'), 'backup');
+  // A real dump with its manifest, as the daily backup leaves it: checks verify it, they do not just see a file.
+  const backup = await createBackupActivities({ db: db.pool, databaseUrl: db.url, backupDirectory: backupDir, timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 60_000 } })
+    .createDatabaseBackup();
   const metricsPort = await freePort();
   const metrics: Server = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: metricsPort, health: () => ({ ok: true, detail: 'test' }) });
   const config = testConfig(
@@ -74,7 +80,7 @@ export async function startStack(
     },
   );
   return {
-    db, slack, k8s, config, keys,
+    db, slack, k8s, config, keys, backupDir, backupFile: backup.file,
     withBridge: (fn) => withWorker(config, async (ctx) => {
       const app = await createBridge({ config, client: ctx.client, logger: createLogger('silent') });
       await app.listen({ host: '127.0.0.1', port: 0 });

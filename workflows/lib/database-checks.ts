@@ -15,7 +15,9 @@ export function stepFailed(step: string, message: string): CheckResult {
 }
 
 export function backupChecks(database: string, b: BackupVerification & { taken: boolean }): CheckResult[] {
-  return [finding('db.backup', database, b.status === 'ok' ? 'ok' : 'critical', `${b.taken ? 'backup taken: ' : ''}${b.detail}`)];
+  // Histories recorded before the levels carry no `level`: their detail stands alone.
+  const level = b.level ? `level ${b.level}${b.status === 'ok' ? '' : ` (required ${b.required})`}: ` : '';
+  return [finding('db.backup', database, b.status === 'ok' ? 'ok' : 'critical', `${b.taken ? 'backup taken: ' : ''}${level}${b.detail}`)];
 }
 
 export function vacuumChecks(tables: TableVacuum[]): CheckResult[] {
