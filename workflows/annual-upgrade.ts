@@ -29,7 +29,8 @@ export const AnnualUpgradeInput = z
     /** Still unapproved this long before the window: escalate. */
     escalateBefore: duration(SECOND, 30 * DAY).prefault('48 hours'),
     /** Nodes to update, one at a time by default; absent: every node of the cluster at planning time. */
-    nodes: z.array(k8sObjectName).min(1).max(1000).refine((n) => distinct(n), 'nodes must be distinct').optional(),
+    // [] means no node updates this year (applications only).
+    nodes: z.array(k8sObjectName).max(1000).refine((n) => distinct(n), 'nodes must be distinct').optional(),
     concurrency: z.number().int().min(1).max(10).default(1),
     nodeUpdate: NodeUpdateOptions.prefault({}),
     applications: z.array(ApplicationUpdateInput.omit({ reason: true })).max(50)
