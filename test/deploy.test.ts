@@ -12,3 +12,16 @@ describe('docker-compose.yml', () => {
     expect(stdout).toContain('DB: postgres12');
   });
 });
+
+describe('the compiled CLI (what the image runs)', () => {
+  it('bin/maint.js runs dist/ under NODE_ENV=production: help, and an unknown schedule is one line and exit 1, before connecting', async () => {
+    await exec('npx', ['tsc', '-p', 'tsconfig.build.json'], { timeout: 180_000 });
+    const env = { ...process.env, NODE_ENV: 'production', MAINT_CONFIG: '' };
+    const help = await exec(process.execPath, ['bin/maint.js', '--help'], { env });
+    expect(help.stdout).toMatch(/^Usage: maint \[options\] \[command\]/);
+    expect(help.stdout).toContain('approve [options] <workflowId>');
+    const bad = await exec(process.execPath, ['bin/maint.js', 'schedules', 'trigger', 'nightly-party'], { env }).catch((e: { code: number; stderr: string }) => e);
+    expect(bad).toMatchObject({ code: 1 });
+    expect((bad as { stderr: string }).stderr).toMatch(/^maint: unknown schedule 'nightly-party'/m);
+  }, 240_000);
+});

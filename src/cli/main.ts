@@ -134,7 +134,8 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
       .description(`${verb} a schedule; the note is kept on the schedule and shown in the UI`)
       .option('--note <text>', 'why', `${verb}d with maint`)
       .action(async (id: string, opts: { note: string }) => {
-        const handle = (await temporal()).schedule.getHandle(knownSchedule(id));
+        const scheduleId = knownSchedule(id); // bad input is refused before connecting anywhere
+        const handle = (await temporal()).schedule.getHandle(scheduleId);
         await (verb === 'pause' ? handle.pause(opts.note) : handle.unpause(opts.note)).catch(notFound(`schedule '${id}' is not on the server (run: maint schedules apply)`));
         io.out(`${id}: ${verb}d`);
       });
@@ -143,7 +144,8 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
     .command('trigger <scheduleId>')
     .description("start the schedule's workflow now, as if it fired")
     .action(async (id: string) => {
-      const handle = (await temporal()).schedule.getHandle(knownSchedule(id));
+      const scheduleId = knownSchedule(id); // bad input is refused before connecting anywhere
+        const handle = (await temporal()).schedule.getHandle(scheduleId);
       await handle.trigger().catch(notFound(`schedule '${id}' is not on the server (run: maint schedules apply)`));
       io.out(`${id}: triggered`);
     });
