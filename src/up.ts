@@ -1,17 +1,21 @@
 // `npm run up`: the whole product on one machine, on embedded defaults. Starts the Temporal dev
-// server (UI on :8233, history in .data/temporal.db), the worker, applies the schedules, makes a
-// demo booking database when none is configured, triggers one dailyHealthCheck, and prints where
-// to look. Ctrl-C stops everything it started.
+// server (UI on :8233, history in .data/temporal.db), a local Kubernetes cluster with the demo
+// workloads unless KUBECONFIG is set, the worker, applies the schedules, makes a demo booking
+// database when none is configured, triggers one dailyHealthCheck, and prints where to look.
+// Ctrl-C stops everything it started.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
 import { Connection } from '@temporalio/client';
 import { SCHEDULES } from '../schedules/definitions.js';
 import { applySchedules, ensureSearchAttributes } from '../schedules/apply.js';
 import { loadConfigOrExit, redactUrl, type Config } from './config.js';
 import { ensureDatabase, seedDemoBookings } from './demo-db.js';
 import { startDevServer, type DevServer } from './devserver.js';
+import { startLocalCluster, WORKER_USERNAME, type LocalCluster } from './kube-local/cluster.js';
+import { deployDemoWorkloads } from './kube-local/demo.js';
 import { generateSigningKey, parsePrivateKey } from './signing.js';
 import { connectClient } from './temporal.js';
 
@@ -93,6 +97,20 @@ async function waitForHealthz(url: string, service: ChildProcess): Promise<void>
   throw new Error(`${url} did not report healthy within 60 s`);
 }
 
+/** A fresh local cluster in .data/cluster with the demo workloads; the worker gets its ServiceAccount. */
+async function startDemoCluster(): Promise<LocalCluster> {
+  const dir = join(DATA, 'cluster');
+  rmSync(dir, { recursive: true, force: true });
+  const started = Date.now();
+  const cluster = await startLocalCluster({ dir, nodes: 3 });
+  say(`Kubernetes ${cluster.server}: apiserver ready in ${(cluster.timings.apiserverReadyMs / 1000).toFixed(1)} s, 3 nodes Ready in ${(cluster.timings.nodesReadyMs / 1000).toFixed(1)} s (logs: .data/cluster/logs/)`);
+  const admin = new KubeConfig();
+  admin.loadFromFile(cluster.adminKubeconfig);
+  await deployDemoWorkloads(admin, join(dir, 'pod-logs'));
+  say(`demo workloads trixtech-backend and trixtech-frontend available (${((Date.now() - started) / 1000).toFixed(1)} s after start)`);
+  return cluster;
+}
+
 async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -114,6 +132,16 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
+
+  // Kubernetes: the one KUBECONFIG names, else a local cluster, started while the rest comes up.
+  let cluster: LocalCluster | undefined;
+  const clusterReady = env.KUBECONFIG ? undefined : startDemoCluster().then((c) => {
+    cluster = c;
+    started.push({ name: 'kubernetes', stop: () => c.stop() });
+    env.KUBECONFIG = c.workerKubeconfig;
+  });
+  // Until awaited below, a failure is reported there, not as an unhandled rejection.
+  clusterReady?.catch(() => undefined);
 
   try {
     // The booking database and the report store on the local PostgreSQL.
@@ -144,6 +172,9 @@ async function main(): Promise<void> {
 
     const client = await connectClient(config);
     await ensureSearchAttributes(client, config.temporal.namespace);
+
+    if (clusterReady) await clusterReady;
+    else say(`using the Kubernetes cluster of KUBECONFIG=${env.KUBECONFIG}`);
 
     const startService = (name: string, entry: string): ChildProcess => {
       say(`starting the ${name} (log: .data/${name}.log)`);
@@ -193,7 +224,11 @@ TRIXTECH maintenance is up.
   approval bridge    http://localhost:${config.bridge.port}/slack/interactions, /slack/commands${config.slack.signingSecret ? '' : ' (set SLACK_SIGNING_SECRET to accept Slack requests)'}
   run history        npx maint runs
   config in use      ${relative(process.cwd(), env.MAINT_CONFIG!) || env.MAINT_CONFIG}   (maint plan reads it with MAINT_CONFIG=<that path>)
-  booking database   ${redactUrl(config.databaseUrl)}${demo ? `
+  booking database   ${redactUrl(config.databaseUrl)}${cluster ? `
+  Kubernetes         ${cluster.server}: 3 kwok nodes, deployments trixtech-backend and trixtech-frontend behind PDBs
+    as admin         export KUBECONFIG=${relative(process.cwd(), cluster.adminKubeconfig)}; ${cluster.kubectl} get nodes,pods,pdb -o wide
+    the worker       ${relative(process.cwd(), cluster.workerKubeconfig)} (${WORKER_USERNAME}, bound by deploy/rbac.yaml)
+    audit log        ${relative(process.cwd(), cluster.auditLog)}` : ''}${demo ? `
   approvals (demo)   signed with the keys in .data/keys/: ${DEMO_REQUESTER} asks, ${DEMO_APPROVER} approves (nobody approves their own):
     npx maint emergency start --as ${DEMO_REQUESTER} --key .data/keys/${DEMO_REQUESTER} --reason "bookings bloated" --severity high --action "vacuum-table table=bookings"
     npx maint approve <workflowId> --as ${DEMO_APPROVER} --key .data/keys/${DEMO_APPROVER}     (add --print for the plain temporal CLI)` : ''}
