@@ -59,6 +59,7 @@ elif [ ! -x "$KUBERNETES_CACHED/kubectl" ]; then
   done
   (cd scripts/kubernetes && GOFLAGS=-buildvcs=false "$GO" build -trimpath -ldflags "$ldflags" -o "$tmp/kube" .)
   for name in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl; do ln -s kube "$tmp/$name"; done
+  chmod 755 "$tmp"
   rm -rf "$KUBERNETES_CACHED"
   mv "$tmp" "$KUBERNETES_CACHED"
 fi
@@ -70,6 +71,7 @@ elif [ ! -x "$KWOK_CACHED" ]; then
   mkdir -p "$CACHE_DIR"
   tmp=$(mktemp -d "$CACHE_DIR/.kwok-build.XXXXXX")
   GOBIN="$tmp" GOFLAGS=-buildvcs=false "$GO" install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  chmod 755 "$tmp"
   rm -rf "$(dirname "$KWOK_CACHED")"
   mv "$tmp" "$(dirname "$KWOK_CACHED")"
 fi

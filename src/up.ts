@@ -97,18 +97,21 @@ async function waitForHealthz(url: string, service: ChildProcess): Promise<void>
   throw new Error(`${url} did not report healthy within 60 s`);
 }
 
-/** A fresh local cluster in .data/cluster with the demo workloads; the worker gets its ServiceAccount. */
+/** A fresh local cluster in .data/cluster; the worker gets its ServiceAccount. */
 async function startDemoCluster(): Promise<LocalCluster> {
   const dir = join(DATA, 'cluster');
   rmSync(dir, { recursive: true, force: true });
-  const started = Date.now();
   const cluster = await startLocalCluster({ dir, nodes: 3 });
   say(`Kubernetes ${cluster.server}: apiserver ready in ${(cluster.timings.apiserverReadyMs / 1000).toFixed(1)} s, 3 nodes Ready in ${(cluster.timings.nodesReadyMs / 1000).toFixed(1)} s (logs: .data/cluster/logs/)`);
+  return cluster;
+}
+
+async function deployDemo(cluster: LocalCluster): Promise<void> {
+  const started = Date.now();
   const admin = new KubeConfig();
   admin.loadFromFile(cluster.adminKubeconfig);
-  await deployDemoWorkloads(admin, join(dir, 'pod-logs'));
-  say(`demo workloads trixtech-backend and trixtech-frontend available (${((Date.now() - started) / 1000).toFixed(1)} s after start)`);
-  return cluster;
+  await deployDemoWorkloads(admin, join(cluster.dir, 'pod-logs'));
+  say(`demo workloads trixtech-backend and trixtech-frontend available in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }
 
 async function main(): Promise<void> {
@@ -134,14 +137,18 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
 
   // Kubernetes: the one KUBECONFIG names, else a local cluster, started while the rest comes up.
+  // The worker starts once the cluster answers; the health check waits for the demo workloads too.
   let cluster: LocalCluster | undefined;
   const clusterReady = env.KUBECONFIG ? undefined : startDemoCluster().then((c) => {
     cluster = c;
     started.push({ name: 'kubernetes', stop: () => c.stop() });
     env.KUBECONFIG = c.workerKubeconfig;
+    return c;
   });
+  const demoReady = clusterReady?.then(deployDemo);
   // Until awaited below, a failure is reported there, not as an unhandled rejection.
   clusterReady?.catch(() => undefined);
+  demoReady?.catch(() => undefined);
 
   try {
     // The booking database and the report store on the local PostgreSQL.
@@ -204,6 +211,7 @@ async function main(): Promise<void> {
     const results = await applySchedules(client, SCHEDULES, { taskQueue: config.temporal.taskQueue });
     say(`schedules: ${results.map((r) => `${r.id} ${r.action}`).join(', ')}`);
 
+    if (demoReady) await demoReady;
     const handle = client.schedule.getHandle('daily-health-check');
     const before = (await handle.describe()).info.recentActions.length;
     await handle.trigger();

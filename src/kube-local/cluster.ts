@@ -230,11 +230,10 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
 
     const core = kc.makeApiClient(CoreV1Api);
     const addNodes = async (names: string[], nodeOptions: NodeOptions = {}) => {
-      await Promise.all(names.map((name) => core.createNode({ body: nodeObject(name, nodeOptions) })));
-      await waitFor(kwok, `node(s) ${names.join(', ')} Ready`, async () => {
-        const nodes = (await core.listNode()).items.filter((n) => names.includes(n.metadata!.name!));
-        return nodes.length === names.length && nodes.every(schedulable);
-      }, 120_000);
+      const ready = addKwokNodes(kc, names, nodeOptions);
+      await Promise.race([ready, kwok.exited.then((code) => {
+        throw new Error(`kwok exited with code ${code}:\n${tail(join(logs, 'kwok.log'))}`);
+      })]);
     };
     const prefix = options.nodePrefix ?? 'kwok-node';
     await addNodes(Array.from({ length: options.nodes ?? 3 }, (_, i) => `${prefix}-${i + 1}`));
@@ -261,6 +260,19 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   } catch (err) {
     await stop();
     throw err;
+  }
+}
+
+/** Creates nodes kwok will manage and waits until they are Ready and untainted by the node controller. */
+export async function addKwokNodes(kc: KubeConfig, names: string[], options: NodeOptions = {}, timeoutMs = 120_000): Promise<void> {
+  const core = kc.makeApiClient(CoreV1Api);
+  await Promise.all(names.map((name) => core.createNode({ body: nodeObject(name, options) })));
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const nodes = (await core.listNode()).items.filter((n) => names.includes(n.metadata!.name!));
+    if (nodes.length === names.length && nodes.every(schedulable)) return;
+    if (Date.now() > deadline) throw new Error(`nodes ${names.join(', ')} not Ready within ${timeoutMs / 1000} s`);
+    await pause(200);
   }
 }
 

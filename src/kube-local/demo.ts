@@ -29,7 +29,7 @@ function deployment(app: App, version: string, namespace: string): V1Deployment 
       replicas: app.replicas,
       revisionHistoryLimit: 10,
       selector: { matchLabels: selector },
-      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: 1, maxUnavailable: 0 } },
+      strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '100%', maxUnavailable: 0 } },
       template: {
         metadata: { labels: { ...labels, 'app.kubernetes.io/version': version } },
         spec: {
