@@ -137,9 +137,10 @@ describe('Kubernetes activities on a real control plane', () => {
     expect(retried).toEqual({ ...first, changed: false });
     await runActivity(t.activities.waitForRollout, { deployment: 'backend', timeoutSeconds: 60, pollIntervalMs: 200 });
 
-    // The controller reused revision 1's ReplicaSet as revision 3, remembering 1.
+    // The controller reused revision 1's ReplicaSet as revision 4 (the broken release took two:
+    // its annotation, then its image), remembering 1.
     const reused = await t.apps.readNamespacedReplicaSet({ name: (first as { replicaSet: string }).replicaSet, namespace: t.namespace });
-    expect(reused.metadata?.annotations).toMatchObject({ 'deployment.kubernetes.io/revision': '3', 'deployment.kubernetes.io/revision-history': '1' });
+    expect(reused.metadata?.annotations).toMatchObject({ 'deployment.kubernetes.io/revision': '4', 'deployment.kubernetes.io/revision-history': '1' });
     expect(await runActivity(t.activities.rollbackDeployment, { deployment: 'backend', toRevision: '1' })).toMatchObject({ changed: false });
     expect((await failureOf(runActivity(t.activities.rollbackDeployment, { deployment: 'backend', toRevision: '7' }))).type).toBe('RevisionNotFound');
     await waitForDeployment(t, 'backend');
@@ -167,31 +168,40 @@ describe('Kubernetes activities on a real control plane', () => {
     const nodes = await t.addNodes(2);
     await t.deploy('api', { replicas: 2, resources: { limits: { cpu: '500m', memory: '256Mi' } } });
     await t.pdb('api', 'api', { minAvailable: 2 });
-    // kwok serves these lines as the pods' kubelet would (CRI log format).
+    await waitForDeployment(t, 'api');
+    // kwok serves these lines as the api pods' kubelet would (CRI log format); the namespace's
+    // other pods have no logs configured, which the scan must say plainly.
+    const apiPods = (await t.pods('app=api')).map((p) => p.metadata!.name!);
     const logFile = join(t.workDir, 'api.log');
     const now = Date.now();
     writeFileSync(logFile, ['GET /health 200', 'ERROR db timeout', 'panic: nil map'].map((l, i) => `${new Date(now - 60_000 + i * 1000).toISOString()} stdout F ${l}\n`).join(''));
     await t.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
       group: 'kwok.x-k8s.io', version: 'v1alpha1', plural: 'clusterlogs',
-      body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterLogs', metadata: { name: t.namespace }, spec: { selector: { matchNamespaces: [t.namespace] }, logs: [{ logsFile: logFile }] } },
+      body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterLogs', metadata: { name: t.namespace }, spec: { selector: { matchNamespaces: [t.namespace], matchNames: apiPods }, logs: [{ logsFile: logFile }] } },
     });
-    await waitForDeployment(t, 'api');
 
     const [logs] = await waitUntil('kwok to serve the logs', async () => {
       const r = await runActivity(t.activities.scanApplicationErrorLogs, 3600);
       return r[0]?.value === 4 ? r : undefined;
-    });
+    }, 30_000);
     expect(logs).toMatchObject({ check: 'k8s.error-logs', status: 'warn', value: 4 });
-    expect(logs!.detail).toMatch(/api-\w+-\w+\/app: 2/);
+    for (const pod of apiPods) expect(logs!.detail).toContain(`${pod}/app: 2`);
+    expect(logs!.detail).toMatch(/logs unreadable: .*worker-\w+-\w+\/app: no logs found for container "app"/);
 
     expect(await runActivity(t.activities.checkPodResourceUsage)).toEqual([expect.objectContaining({
       status: 'skipped', detail: 'the metrics API (metrics.k8s.io) is not installed in this cluster: install metrics-server for pod usage',
     })]);
 
-    await t.core.patchNodeStatus({ name: nodes[1]!, body: { status: { conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'PLEG is not healthy' }] } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
-    const health = (await runActivity(t.activities.checkNodeHealth)).filter((r) => nodes.includes(r.target));
-    expect(health.map((r) => [r.target, r.status])).toEqual([[nodes[0], 'ok'], [nodes[1], 'critical']]);
-    expect(health[1]!.detail).toBe('NotReady: KubeletNotReady (PLEG is not healthy)');
+    // A node whose kubelet reported NotReady (no kwok behind it to report otherwise).
+    const sick = `${t.namespace}-sick`;
+    await t.core.createNode({ body: { metadata: { name: sick }, status: { conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'PLEG is not healthy' }] } } });
+    try {
+      const health = (await runActivity(t.activities.checkNodeHealth)).filter((r) => [...nodes, sick].includes(r.target));
+      expect(Object.fromEntries(health.map((r) => [r.target, r.status]))).toEqual({ [nodes[0]!]: 'ok', [nodes[1]!]: 'ok', [sick]: 'critical' });
+      expect(health.find((r) => r.target === sick)!.detail).toBe('NotReady: KubeletNotReady (PLEG is not healthy)');
+    } finally {
+      await t.core.deleteNode({ name: sick });
+    }
 
     const inventory = await runActivity(t.activities.collectClusterInventory);
     expect(inventory).toMatchObject({
@@ -205,11 +215,22 @@ describe('Kubernetes activities on a real control plane', () => {
   it('cleanup: report-only by default, a dry run lists exactly what a real run deletes, and a second run finds nothing', async () => {
     await t.addNodes(1);
     const tag = t.namespace;
+    // The controller prunes old ReplicaSets only once a rollout completes: lowered to 0 during a
+    // stuck rollout, revisionHistoryLimit leaves revision 1 beyond it.
+    await t.deploy('hist', { replicas: 1, image: 'ghcr.io/trixtech/hist:1.1' });
+    await waitForDeployment(t, 'hist');
+    const revision1 = (await runActivity(t.activities.readDeploymentRevision, { deployment: 'hist' })) as { replicaSet: string };
+    await runActivity(t.activities.setDeploymentImage, { deployment: 'hist', container: 'app', image: 'ghcr.io/trixtech/hist:1.2' });
+    await waitForDeployment(t, 'hist');
+    await t.apps.patchNamespacedDeployment(
+      { name: 'hist', namespace: t.namespace, body: { spec: { revisionHistoryLimit: 0, template: { metadata: { annotations: { 'pod-ready.stage.kwok.x-k8s.io/delay': '1h' } }, spec: { containers: [{ name: 'app', image: 'ghcr.io/trixtech/hist:1.3' }] } } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
     // A finished Job (kwok completes its pod, the Job controller marks it Complete) and a running one.
     const batch = t.admin.makeApiClient(BatchV1Api);
     for (const [name, delay] of [['report-done', '0s'], ['report-running', '1h']] as const) {
       await batch.createNamespacedJob({ namespace: t.namespace, body: { metadata: { name }, spec: { template: {
-        metadata: { annotations: { 'pod-complete.stage.kwok.x-k8s.io/delay': delay, 'pod-complete.stage.kwok.x-k8s.io/jitter-delay': '0s' } },
+        metadata: { annotations: { 'pod-complete.stage.kwok.x-k8s.io/delay': delay, 'pod-complete.stage.kwok.x-k8s.io/jitter-delay': delay } },
         spec: { restartPolicy: 'Never', containers: [{ name: 'report', image: 'ghcr.io/trixtech/reports:1.0' }], tolerations: [{ key: 'trixtech.test/pool', operator: 'Exists' }], nodeSelector: { 'trixtech.test/pool': t.namespace } },
       } } } });
     }
@@ -231,7 +252,7 @@ describe('Kubernetes activities on a real control plane', () => {
     });
 
     const ours = (r: CleanupResult['deleted']) => r.filter((c) => c.namespace === t.namespace || c.name.startsWith(tag)).map((c) => `${c.kind}/${c.name}`).sort();
-    const expected = ['claims/data-lost', 'jobs/report-done', `volumes/${tag}-released`];
+    const expected = ['claims/data-lost', 'jobs/report-done', `replicasets/${revision1.replicaSet}`, `volumes/${tag}-released`].sort();
     const report = (await runActivity(t.activities.cleanupClusterResources, { mode: 'report', completedJobMinAgeSeconds: 0 })) as CleanupResult;
     expect(ours(report.candidates)).toEqual(expected);
     expect(report.deleted).toEqual([]);
