@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what `npm run up` and `npm test` need and is missing: npm packages, the `temporal`
-# CLI (built once into a cache outside the repo), and a running PostgreSQL on 127.0.0.1:5432.
+# CLI and a local Kubernetes control plane (built once into a cache outside the repo), and a
+# running PostgreSQL on 127.0.0.1:5432.
 # Safe to run again: each step checks first.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -8,6 +9,11 @@ cd "$(dirname "$0")/.."
 TEMPORAL_VERSION=v1.5.1
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/trixtech-maintenance"
 TEMPORAL_CACHED="$CACHE_DIR/temporal-$TEMPORAL_VERSION/temporal"
+# Keep in step with src/kube/binaries.ts and scripts/kubernetes/go.mod.
+KUBERNETES_VERSION=v1.34.2
+KWOK_VERSION=v0.8.0
+KUBERNETES_CACHED="$CACHE_DIR/kubernetes-$KUBERNETES_VERSION"
+KWOK_CACHED="$CACHE_DIR/kwok-$KWOK_VERSION/kwok"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 say() { echo "bootstrap: $*" >&2; }
 
@@ -31,7 +37,46 @@ else
   GOBIN="$(dirname "$TEMPORAL_CACHED")" GOFLAGS=-buildvcs=false "$GO" install "github.com/temporalio/cli/cmd/temporal@$TEMPORAL_VERSION"
 fi
 
-# 3. PostgreSQL on 127.0.0.1:5432 (the booking database and the report store).
+# 3. The local Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager,
+#    kube-scheduler, kubectl: one binary from scripts/kubernetes, linked under each name) and kwok
+#    (simulated nodes), unless given by KUBERNETES_BIN_DIR / KWOK_BIN. Built once, into a
+#    temporary directory renamed into place, so an interrupted build never looks finished.
+go_toolchain() {
+  command -v go >/dev/null 2>&1 || [ -x /usr/local/go/bin/go ] || { say "no Go toolchain (>= 1.26) to build $1; install Go or set $2"; exit 1; }
+  command -v go || echo /usr/local/go/bin/go
+}
+if [ -n "${KUBERNETES_BIN_DIR:-}" ]; then
+  [ -x "$KUBERNETES_BIN_DIR/kube-apiserver" ] || { say "KUBERNETES_BIN_DIR=$KUBERNETES_BIN_DIR has no kube-apiserver"; exit 1; }
+elif [ ! -x "$KUBERNETES_CACHED/kubectl" ]; then
+  GO=$(go_toolchain "Kubernetes $KUBERNETES_VERSION" KUBERNETES_BIN_DIR)
+  say "building Kubernetes $KUBERNETES_VERSION (etcd, kube-apiserver, controller-manager, scheduler, kubectl) into $KUBERNETES_CACHED (about 7 minutes on 2 cores, once)"
+  mkdir -p "$CACHE_DIR"
+  tmp=$(mktemp -d "$CACHE_DIR/.kubernetes-build.XXXXXX")
+  version_pkgs="k8s.io/component-base/version k8s.io/client-go/pkg/version"
+  ldflags="-s -w"
+  for pkg in $version_pkgs; do
+    ldflags="$ldflags -X $pkg.gitVersion=$KUBERNETES_VERSION -X $pkg.gitMajor=1 -X $pkg.gitMinor=$(echo "$KUBERNETES_VERSION" | cut -d. -f2) -X $pkg.gitTreeState=clean"
+  done
+  (cd scripts/kubernetes && GOFLAGS=-buildvcs=false "$GO" build -trimpath -ldflags "$ldflags" -o "$tmp/kube" .)
+  for name in etcd kube-apiserver kube-controller-manager kube-scheduler kubectl; do ln -s kube "$tmp/$name"; done
+  chmod 755 "$tmp"
+  rm -rf "$KUBERNETES_CACHED"
+  mv "$tmp" "$KUBERNETES_CACHED"
+fi
+if [ -n "${KWOK_BIN:-}" ]; then
+  [ -x "$KWOK_BIN" ] || { say "KWOK_BIN=$KWOK_BIN is not an executable"; exit 1; }
+elif [ ! -x "$KWOK_CACHED" ]; then
+  GO=$(go_toolchain "kwok $KWOK_VERSION" KWOK_BIN)
+  say "building kwok $KWOK_VERSION into $KWOK_CACHED (a few minutes, once)"
+  mkdir -p "$CACHE_DIR"
+  tmp=$(mktemp -d "$CACHE_DIR/.kwok-build.XXXXXX")
+  GOBIN="$tmp" GOFLAGS=-buildvcs=false "$GO" install -trimpath -ldflags "-s -w" "sigs.k8s.io/kwok/cmd/kwok@$KWOK_VERSION"
+  chmod 755 "$tmp"
+  rm -rf "$(dirname "$KWOK_CACHED")"
+  mv "$tmp" "$(dirname "$KWOK_CACHED")"
+fi
+
+# 4. PostgreSQL on 127.0.0.1:5432 (the booking database and the report store).
 if ! command -v pg_lsclusters >/dev/null 2>&1; then
   say "installing PostgreSQL"
   $SUDO apt-get update -qq
@@ -49,7 +94,7 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
 fi
 pg_isready -q -h 127.0.0.1 -p 5432 || { say "PostgreSQL is not answering on 127.0.0.1:5432"; exit 1; }
 
-# 4. Validators the suite runs: Debian's docker-compose (docker-compose.yml, no engine needed)
+# 5. Validators the suite runs: Debian's docker-compose (docker-compose.yml, no engine needed)
 #    and promtool from Debian's prometheus (the alerting rules); pgbackrest, the optional second
 #    backup source, which the suite runs against a scratch cluster of its own.
 missing=()

@@ -1,11 +1,13 @@
 // `npm run up`: the whole product on one machine, on embedded defaults. Starts the Temporal dev
-// server (UI on :8233, history in .data/temporal.db), the worker, applies the schedules, makes a
-// demo booking database when none is configured, triggers one dailyHealthCheck, and prints where
-// to look. Ctrl-C stops everything it started.
+// server (UI on :8233, history in .data/temporal.db), a local Kubernetes cluster with the demo
+// workloads unless KUBECONFIG is set, the worker, applies the schedules, makes a demo booking
+// database when none is configured, triggers one dailyHealthCheck, and prints where to look.
+// Ctrl-C stops everything it started.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
 import { Connection } from '@temporalio/client';
 import pg from 'pg';
 import { createBackupActivities } from '../activities/postgres/backup.js';
@@ -14,6 +16,8 @@ import { applySchedules, ensureSearchAttributes } from '../schedules/apply.js';
 import { loadConfigOrExit, redactUrl, type Config } from './config.js';
 import { ensureDatabase, seedDemoBookings } from './demo-db.js';
 import { startDevServer, type DevServer } from './devserver.js';
+import { startLocalCluster, WORKER_USERNAME, type LocalCluster } from './kube-local/cluster.js';
+import { deployDemoWorkloads } from './kube-local/demo.js';
 import { generateSigningKey, parsePrivateKey } from './signing.js';
 import { connectClient } from './temporal.js';
 
@@ -103,6 +107,23 @@ async function waitForHealthz(url: string, service: ChildProcess): Promise<void>
   throw new Error(`${url} did not report healthy within 60 s`);
 }
 
+/** A fresh local cluster in .data/cluster; the worker gets its ServiceAccount. */
+async function startDemoCluster(): Promise<LocalCluster> {
+  const dir = join(DATA, 'cluster');
+  rmSync(dir, { recursive: true, force: true });
+  const cluster = await startLocalCluster({ dir, nodes: 3 });
+  say(`Kubernetes ${cluster.server}: apiserver ready in ${(cluster.timings.apiserverReadyMs / 1000).toFixed(1)} s, 3 nodes Ready in ${(cluster.timings.nodesReadyMs / 1000).toFixed(1)} s (logs: .data/cluster/logs/)`);
+  return cluster;
+}
+
+async function deployDemo(cluster: LocalCluster): Promise<void> {
+  const started = Date.now();
+  const admin = new KubeConfig();
+  admin.loadFromFile(cluster.adminKubeconfig);
+  await deployDemoWorkloads(admin, join(cluster.dir, 'pod-logs'));
+  say(`demo workloads trixtech-backend and trixtech-frontend available in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
 async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
   const env: NodeJS.ProcessEnv = { ...process.env };
@@ -124,6 +145,20 @@ async function main(): Promise<void> {
   };
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
+
+  // Kubernetes: the one KUBECONFIG names, else a local cluster, started while the rest comes up.
+  // The worker starts once the cluster answers; the health check waits for the demo workloads too.
+  let cluster: LocalCluster | undefined;
+  const clusterReady = env.KUBECONFIG ? undefined : startDemoCluster().then((c) => {
+    cluster = c;
+    started.push({ name: 'kubernetes', stop: () => c.stop() });
+    env.KUBECONFIG = c.workerKubeconfig;
+    return c;
+  });
+  const demoReady = clusterReady?.then(deployDemo);
+  // Until awaited below, a failure is reported there, not as an unhandled rejection.
+  clusterReady?.catch(() => undefined);
+  demoReady?.catch(() => undefined);
 
   try {
     // The booking database and the report store on the local PostgreSQL.
@@ -155,6 +190,9 @@ async function main(): Promise<void> {
     const client = await connectClient(config);
     await ensureSearchAttributes(client, config.temporal.namespace);
 
+    if (clusterReady) await clusterReady;
+    else say(`using the Kubernetes cluster of KUBECONFIG=${env.KUBECONFIG}`);
+
     const startService = (name: string, entry: string): ChildProcess => {
       say(`starting the ${name} (log: .data/${name}.log)`);
       const log = openSync(join(DATA, `${name}.log`), 'a');
@@ -183,6 +221,7 @@ async function main(): Promise<void> {
     const results = await applySchedules(client, SCHEDULES, { taskQueue: config.temporal.taskQueue });
     say(`schedules: ${results.map((r) => `${r.id} ${r.action}`).join(', ')}`);
 
+    if (demoReady) await demoReady;
     const handle = client.schedule.getHandle('daily-health-check');
     const before = (await handle.describe()).info.recentActions.length;
     await handle.trigger();
@@ -204,7 +243,11 @@ TRIXTECH maintenance is up.
   bridge health      http://localhost:${config.bridge.healthPort}/healthz, /metrics
   run history        npx maint runs
   config in use      ${relative(process.cwd(), env.MAINT_CONFIG!) || env.MAINT_CONFIG}   (maint plan reads it with MAINT_CONFIG=<that path>)
-  booking database   ${redactUrl(config.databaseUrl)}${demo ? `
+  booking database   ${redactUrl(config.databaseUrl)}${cluster ? `
+  Kubernetes         ${cluster.server}: 3 kwok nodes, deployments trixtech-backend and trixtech-frontend behind PDBs
+    as admin         export KUBECONFIG=${relative(process.cwd(), cluster.adminKubeconfig)}; ${cluster.kubectl} get nodes,pods,pdb -o wide
+    the worker       ${relative(process.cwd(), cluster.workerKubeconfig)} (${WORKER_USERNAME}, bound by deploy/rbac.yaml)
+    audit log        ${relative(process.cwd(), cluster.auditLog)}` : ''}${demo ? `
   approvals (demo)   signed with the keys in .data/keys/: ${DEMO_REQUESTER} asks, ${DEMO_APPROVER} approves (nobody approves their own):
     npx maint emergency start --as ${DEMO_REQUESTER} --key .data/keys/${DEMO_REQUESTER} --reason "bookings bloated" --severity high --action "vacuum-table table=bookings"
     npx maint approve <workflowId> --as ${DEMO_APPROVER} --key .data/keys/${DEMO_APPROVER}     (add --print for the plain temporal CLI)` : ''}

@@ -7,6 +7,7 @@ import { msToTs } from '@temporalio/common/lib/time.js';
 import type { TestProject } from 'vitest/node';
 import { ensureSearchAttributes } from '../schedules/apply.js';
 import { startDevServer, type DevServer } from '../src/devserver.js';
+import { startLocalCluster, type LocalCluster } from '../src/kube-local/cluster.js';
 import { freePort } from './helpers/net.js';
 
 declare module 'vitest' {
@@ -14,18 +15,44 @@ declare module 'vitest' {
     temporalAddress: string;
     /** The suite's own namespace: tests apply, pause, trigger and delete schedules and workflows there. */
     temporalNamespace: string;
+    /** The suite's Kubernetes control plane: cluster-admin, for set-up only (test/helpers/cluster.ts). */
+    kubeAdminKubeconfig: string;
+    kubeAuditLog: string;
+    /** Where test files write their own kubeconfigs. */
+    kubeDir: string;
   }
 }
 
 let server: DevServer | undefined;
 let dir: string | undefined;
+let cluster: LocalCluster | undefined;
+let kubeDir: string | undefined;
+
+/** One Temporal server and one Kubernetes control plane for the whole run. */
+export async function setup(project: TestProject): Promise<void> {
+  // The Kubernetes control plane starts while Temporal does.
+  kubeDir = mkdtempSync(join(tmpdir(), 'maint-test-kube-'));
+  const kube = startLocalCluster({ dir: kubeDir, nodes: 1, nodePrefix: 'suite-node' });
+  kube.catch(() => undefined);
+  try {
+    await startTemporal(project);
+  } catch (err) {
+    await kube.then((c) => c.stop(), () => undefined);
+    throw err;
+  }
+  cluster = await kube;
+  console.log(`global-setup: Kubernetes ${cluster.server}: apiserver ready in ${cluster.timings.apiserverReadyMs} ms, nodes Ready in ${cluster.timings.nodesReadyMs} ms`);
+  project.provide('kubeAdminKubeconfig', cluster.adminKubeconfig);
+  project.provide('kubeAuditLog', cluster.auditLog);
+  project.provide('kubeDir', kubeDir);
+}
 
 /**
  * One Temporal server for the whole run: a dev server started here, or the one TEMPORAL_ADDRESS
  * names. Either way the tests work in a namespace of their own, so nothing they do can reach the
  * schedules or runs of a namespace they did not create.
  */
-export async function setup(project: TestProject): Promise<void> {
+async function startTemporal(project: TestProject): Promise<void> {
   let address: string;
   let namespace: string;
   if (process.env.TEMPORAL_ADDRESS) {
@@ -74,6 +101,8 @@ async function ensureNamespace(address: string, namespace: string): Promise<void
 }
 
 export async function teardown(): Promise<void> {
+  await cluster?.stop();
+  if (kubeDir) rmSync(kubeDir, { recursive: true, force: true });
   await server?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 }

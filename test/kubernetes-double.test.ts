@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { findKubeBinaries } from '../src/kube-local/binaries.js';
 import type { KubeDouble } from './k8s-double/double.js';
 import { addDaemonSet, addDeployment, addNode, addPdb } from './k8s-double/fixtures.js';
 import { startCluster } from './helpers/kube.js';
@@ -20,7 +21,7 @@ describe('the Kubernetes API double speaks to the real kubectl', () => {
     let kubeconfig: string;
     ({ k8s, kubeconfig } = await startCluster({ podTerminationMs: 50, replacementDelayMs: 100 }));
     const cacheDir = mkdtempSync(join(tmpdir(), 'kubectl-cache-'));
-    kubectl = async (...args) => (await run('kubectl', ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], { timeout: 60_000 })).stdout;
+    kubectl = async (...args) => (await run(findKubeBinaries().kubectl, ['--kubeconfig', kubeconfig, '--cache-dir', cacheDir, ...args], { timeout: 60_000 })).stdout;
     addNode(k8s, 'n1');
     addNode(k8s, 'n2');
     addDeployment(k8s, 'web', { replicas: 2 });

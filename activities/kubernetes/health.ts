@@ -1,4 +1,4 @@
-import { AppsV1Api, CoreV1Api, Metrics, PolicyV1Api, type V1Node } from '@kubernetes/client-node';
+import { ApisApi, AppsV1Api, CoreV1Api, Metrics, PolicyV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
 import { skipped, type CheckResult, type CheckStatus } from '../../src/domain/checks.js';
 import { apiStatus, NO_CLUSTER, type KubernetesDeps, type Skipped } from './common.js';
 
@@ -41,6 +41,16 @@ function nodeFindings(nodes: V1Node[]): CheckResult[] {
   });
 }
 
+/**
+ * Why the metrics API could not be read. Without metrics.k8s.io (no metrics-server) the client
+ * reports the apiserver's plain-text 404 as "HTTP 500 invalid json"; discovery tells the real reason.
+ */
+async function metricsUnavailable(kube: KubeConfig, err: unknown): Promise<string> {
+  const groups = await kube.makeApiClient(ApisApi).getAPIVersions().then((g) => g.groups.map((x) => x.name), () => undefined);
+  if (groups && !groups.includes('metrics.k8s.io')) return 'the metrics API (metrics.k8s.io) is not installed in this cluster: install metrics-server for pod usage';
+  return `metrics API unavailable: ${apiStatus(err).message}`;
+}
+
 export function createHealthActivities({ kube, namespace, appLabelSelector }: KubernetesDeps) {
   return {
     /** Seed: `kubectl logs --since=24h deployment/trixtech-backend | grep -i error`, for every container of every application pod. */
@@ -81,7 +91,7 @@ export function createHealthActivities({ kube, namespace, appLabelSelector }: Ku
       try {
         usage = await new Metrics(kube).getPodMetrics(namespace);
       } catch (err) {
-        return [skipped('k8s.pod-resources', namespace, `metrics API unavailable: ${apiStatus(err).message}`)];
+        return [skipped('k8s.pod-resources', namespace, await metricsUnavailable(kube, err))];
       }
       const pods = (await kube.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: appLabelSelector })).items;
       const threshold = `of the container limit: warn > ${USAGE_WARN_PERCENT}%, critical > ${USAGE_CRITICAL_PERCENT}%`;

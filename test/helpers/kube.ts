@@ -48,21 +48,3 @@ export function expectAllGranted(served: ServedRequest[]): void {
   const denied = served.filter((r) => !rbac.some((doc) => inScope(doc, r) && (doc.rules ?? []).some((rule) => allows(rule, r))));
   expect([...new Set(denied.map(describe))], 'requests the shipped RBAC (deploy/rbac.yaml) does not grant').toEqual([]);
 }
-
-/** Fails when the shipped RBAC grants a (verb, resource) no request used: least privilege both ways. */
-export function expectEveryGrantUsed(served: ServedRequest[]): void {
-  const unused: string[] = [];
-  for (const doc of shippedRbac()) {
-    for (const rule of doc.rules ?? []) {
-      for (const group of rule.apiGroups ?? []) {
-        for (const resource of rule.resources ?? []) {
-          for (const verb of rule.verbs ?? []) {
-            const used = served.some((r) => inScope(doc, r) && r.group === group && resourceOf(r) === resource && r.verb === verb);
-            if (!used) unused.push(`${doc.kind} ${doc.metadata.name}: ${verb} ${group || 'core'}/${resource}`);
-          }
-        }
-      }
-    }
-  }
-  expect(unused, 'grants in deploy/rbac.yaml that no activity used').toEqual([]);
-}
