@@ -88,7 +88,7 @@ async function ensureDemoBackup(config: Config): Promise<void> {
   if (readdirSync(dir).some((f) => f.endsWith('.dump.manifest.json'))) return;
   const db = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
   try {
-    const { file } = await createBackupActivities({ db, databaseUrl: config.databaseUrl, backupDirectory: dir, pgBinDir: config.database.pgBinDir, timeouts: config.database })
+    const { file } = await createBackupActivities({ db, databaseUrl: config.databaseUrl, backupDirectory: dir, pgBinDir: config.database.pgBinDir, timeouts: { lockTimeoutMs: config.database.lockTimeoutMs, statementTimeoutMs: config.database.statementTimeoutMs } })
       .createDatabaseBackup();
     say(`demo backup written to ${file} (with its manifest)`);
   } finally {
