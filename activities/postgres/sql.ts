@@ -32,7 +32,11 @@ export function tableName(name: string, field: string): TableName {
 }
 
 export function resolveTimeouts(defaults: Timeouts, override: Partial<Timeouts> = {}): Timeouts {
-  const t = { ...defaults, ...override };
+  // Only the two timeouts: callers may hand in a wider settings object.
+  const t: Timeouts = {
+    lockTimeoutMs: override.lockTimeoutMs ?? defaults.lockTimeoutMs,
+    statementTimeoutMs: override.statementTimeoutMs ?? defaults.statementTimeoutMs,
+  };
   for (const [k, v] of Object.entries(t)) {
     if (!Number.isInteger(v) || v <= 0) throw invalidInput(`${k}: expected a positive whole number of milliseconds, got ${JSON.stringify(v)}`);
   }
