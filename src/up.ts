@@ -151,10 +151,11 @@ async function main(): Promise<void> {
   let cluster: LocalCluster | undefined;
   const clusterReady = env.KUBECONFIG ? undefined : startDemoCluster().then((c) => {
     cluster = c;
-    started.push({ name: 'kubernetes', stop: () => c.stop() });
     env.KUBECONFIG = c.workerKubeconfig;
     return c;
   });
+  // Registered now, not once it is up: a failure elsewhere during start-up must not orphan it.
+  if (clusterReady) started.push({ name: 'kubernetes', stop: async () => (await clusterReady.catch(() => undefined))?.stop() });
   const demoReady = clusterReady?.then(deployDemo);
   // Until awaited below, a failure is reported there, not as an unhandled rejection.
   clusterReady?.catch(() => undefined);
