@@ -9,11 +9,7 @@ import { decideUpdate, statusQuery } from '../workflows/lib/definitions.js';
 // The client side of signed decisions, shared by `maint` and the approval bridge.
 
 /** Why a decision cannot be made or sent: one line for the operator (or Slack user). */
-export class DecisionError extends Error {
-  constructor(message: string, readonly code: 'not-found' | 'not-decidable' | 'key' = 'not-decidable') {
-    super(message);
-  }
-}
+export class DecisionError extends Error {}
 
 /** `--key`, else MAINT_SIGNING_KEY, else ~/.ssh/id_ed25519: the operator's own Ed25519 key. */
 export function loadSigningKey(path: string | undefined, env: NodeJS.ProcessEnv = process.env): SigningKey {
@@ -22,18 +18,18 @@ export function loadSigningKey(path: string | undefined, env: NodeJS.ProcessEnv 
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new DecisionError(`cannot read signing key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (pass --key <file> or set MAINT_SIGNING_KEY)`, 'key');
+    throw new DecisionError(`cannot read signing key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (pass --key <file> or set MAINT_SIGNING_KEY)`);
   }
   try {
     return parsePrivateKey(text);
   } catch (err) {
-    if (err instanceof KeyError) throw new DecisionError(`${file}: ${err.message}`, 'key');
+    if (err instanceof KeyError) throw new DecisionError(`${file}: ${err.message}`);
     throw err;
   }
 }
 
-/** The JSON argument line for the plain `temporal` CLI, shell-quoted (base64 never holds a quote). */
-export const temporalInput = (value: unknown) => `'${JSON.stringify(value)}'`;
+/** The JSON argument for the plain `temporal` CLI, single-quoted for a POSIX shell (a reason may hold a quote). */
+export const temporalInput = (value: unknown) => `'${JSON.stringify(value).replaceAll("'", "'\\''")}'`;
 
 export interface PendingApproval {
   runId: string;
@@ -47,7 +43,7 @@ export interface PendingApproval {
 export async function pendingApproval(client: Client, workflowId: string): Promise<PendingApproval> {
   const handle = client.workflow.getHandle(workflowId);
   const description = await handle.describe().catch((err: unknown) => {
-    if (err instanceof WorkflowNotFoundError) throw new DecisionError(`no workflow '${workflowId}'`, 'not-found');
+    if (err instanceof WorkflowNotFoundError) throw new DecisionError(`no workflow '${workflowId}'`);
     throw err;
   });
   if (description.status.name !== 'RUNNING') throw new DecisionError(`${workflowId} is ${description.status.name}: there is nothing left to decide`);
