@@ -18,6 +18,7 @@ import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
 import { loadConfigOrExit, type Config } from './config.js';
 import { DecisionError, describeVerdict, pendingApproval, sendDecision } from './decisions.js';
+import { escapeSlack } from './domain/text.js';
 import type { RunStatus } from './domain/run.js';
 import { createLogger, type Logger } from './logger.js';
 import { KeyError, parsePrivateKey, signStatement, type SigningKey } from './signing.js';
@@ -230,7 +231,8 @@ export async function createBridge({ config, client, logger, metrics = createBri
       }, key!);
       const verdict = await sendDecision(client, workflowId, runId, proof);
       const icon = verdict.verdict === 'ignored' ? ':warning:' : decision.verb === 'approve' ? ':white_check_mark:' : ':no_entry:';
-      const said = decision.verb === 'reject' ? `: ${decision.reason}` : decision.comment ? `: ${decision.comment}` : '';
+      // The comment is the Slack user's own text: escaped like every input that reaches Slack.
+      const said = decision.verb === 'reject' ? `: ${escapeSlack(decision.reason)}` : decision.comment ? `: ${escapeSlack(decision.comment)}` : '';
       return { delivered: true, text: `${icon} ${what}${said} ${describeVerdict(verdict)}` };
     } catch (err) {
       if (err instanceof DecisionError) return { delivered: false, text: `:warning: ${what} not delivered: ${err.message}` };
