@@ -17,6 +17,15 @@ KWOK_CACHED="$CACHE_DIR/kwok-$KWOK_VERSION/kwok"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 say() { echo "bootstrap: $*" >&2; }
 
+# One bootstrap at a time per cache: a second `npm test` or `npm run up` started during a build
+# waits for it and then finds the binaries, instead of building them a second time beside it.
+mkdir -p "$CACHE_DIR"
+exec 9>"$CACHE_DIR/.bootstrap.lock"
+if ! flock -n 9; then
+  say "another bootstrap is building into $CACHE_DIR; waiting for it"
+  flock 9
+fi
+
 # 1. npm packages, when node_modules is missing or older than the lock file.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
