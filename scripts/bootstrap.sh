@@ -85,6 +85,9 @@ elif [ ! -x "$KWOK_CACHED" ]; then
   mv "$tmp" "$(dirname "$KWOK_CACHED")"
 fi
 
+# The builds are done: let the next bootstrap in, and keep the lock out of daemons started below.
+exec 9>&-
+
 # 4. PostgreSQL on 127.0.0.1:5432 (the booking database and the report store).
 if ! command -v pg_lsclusters >/dev/null 2>&1; then
   say "installing PostgreSQL"
