@@ -19,7 +19,7 @@ export default tseslint.config(
   },
   {
     // Workflow code runs in Temporal's deterministic sandbox: no Node APIs, no wall clock.
-    files: ['workflows/**/*.ts', 'src/domain/**/*.ts'],
+    files: ['workflows/**/*.ts', 'domain/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',

@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import type { Approvals } from '../src/config.js';
-import { Proof, type ApprovalStatement } from '../src/domain/approval-proof.js';
+import { Proof, type ApprovalStatement } from '../domain/approval-proof.js';
 import { parsePublicKey, verifyProof } from '../src/signing.js';
 
 export type ProofCheck =

@@ -2,9 +2,9 @@ import { connect, type PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
 import { ApplicationFailure } from '@temporalio/common';
 import { redactUrl, type CacheClearTarget, type HttpTarget, type TlsTarget } from '../src/config.js';
-import { gradeBelow, skipped, type CheckResult } from '../src/domain/checks.js';
-import type { Thresholds } from '../src/domain/thresholds.js';
-import { withoutUrls } from '../src/domain/text.js';
+import { gradeBelow, skipped, type CheckResult } from '../domain/checks.js';
+import type { Thresholds } from '../domain/thresholds.js';
+import { withoutUrls } from '../domain/text.js';
 
 const PROBE_TIMEOUT_MS = 15_000;
 

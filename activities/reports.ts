@@ -1,7 +1,7 @@
 import type pg from 'pg';
-import type { CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
-import { cleanDeep } from '../src/domain/text.js';
+import type { CheckResult } from '../domain/checks.js';
+import type { RunReport } from '../domain/run.js';
+import { cleanDeep } from '../domain/text.js';
 import type { MaintenanceMetrics } from '../src/metrics.js';
 
 const SCHEMA = `

@@ -2,9 +2,9 @@ import { lstat, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { ApplicationFailure } from '@temporalio/common';
-import { gradeAbove, skipped, type CheckResult } from '../src/domain/checks.js';
-import { retentionSkipped, type RetentionRequest, type RetentionResult } from '../src/domain/retention.js';
-import type { Thresholds } from '../src/domain/thresholds.js';
+import { gradeAbove, skipped, type CheckResult } from '../domain/checks.js';
+import { retentionSkipped, type RetentionRequest, type RetentionResult } from '../domain/retention.js';
+import type { Thresholds } from '../domain/thresholds.js';
 import type { MaintenanceMetrics } from '../src/metrics.js';
 
 /** Heartbeats when running as an activity; a no-op when called directly (maint plan, tests). */

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, SECRET_PARAMS, type HttpTarget } from './domain/http-target.js';
-import { SQL_IDENTIFIER } from './domain/identifiers.js';
-import { regexSchema, RetentionRuleSchema } from './domain/retention.js';
-import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
-import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
+import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, SECRET_PARAMS, type HttpTarget } from '../domain/http-target.js';
+import { SQL_IDENTIFIER } from '../domain/identifiers.js';
+import { regexSchema, RetentionRuleSchema } from '../domain/retention.js';
+import { DEFAULT_THRESHOLDS, thresholdsSchema } from '../domain/thresholds.js';
+import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from '../domain/windows.js';
 import { KeyError, parsePublicKey } from './signing.js';
 
 /**

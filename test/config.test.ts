@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig, redactUrl } from '../src/config.js';
-import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
+import { DEFAULT_THRESHOLDS } from '../domain/thresholds.js';
 import { generateSigningKey } from '../src/signing.js';
 
 const run = promisify(execFile);

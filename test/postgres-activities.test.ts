@@ -8,7 +8,7 @@ import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findPgBinary } from '../activities/postgres/backup.js';
 import { ConfigError, loadConfig } from '../src/config.js';
-import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
+import { DEFAULT_THRESHOLDS } from '../domain/thresholds.js';
 import { until } from './helpers/stack.js';
 import { expectInvalidInput } from './helpers/failures.js';
 import { createBookingSchema, idFingerprint, postgresActivitiesFor, recordingPgBinDir, seedBookings, seedExpiringRows } from './helpers/bookings.js';

@@ -6,7 +6,7 @@ import { defaultPayloadConverter } from '@temporalio/common';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ArchiveProgress, ArchiveResult } from '../activities/postgres/archive.js';
-import type { RunReport } from '../src/domain/run.js';
+import type { RunReport } from '../domain/run.js';
 import { weeklyDatabaseMaintenance, type WeeklyDatabaseMaintenanceInput } from '../workflows/weekly-database-maintenance.js';
 import { createBookingSchema, idFingerprint, OLD, postgresActivitiesFor, seedBookings, windowFromNow } from './helpers/bookings.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';

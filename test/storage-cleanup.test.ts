@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackupActivities } from '../activities/postgres/backup.js';
 import { applyRetention } from '../activities/storage.js';
 import { ConfigError } from '../src/config.js';
-import { RetentionRuleSchema, type RetentionRule } from '../src/domain/retention.js';
+import { RetentionRuleSchema, type RetentionRule } from '../domain/retention.js';
 import { storageCleanup } from '../workflows/storage-cleanup.js';
 import { expectWorkflowRejects } from './helpers/failures.js';
 import { recordHistory } from './helpers/histories.js';

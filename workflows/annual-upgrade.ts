@@ -1,10 +1,10 @@
 import { ApplicationFailure, condition, executeChild, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import { GUARD_LEVEL, verificationCheck } from '../src/domain/backup.js';
-import type { CheckResult } from '../src/domain/checks.js';
-import { distinct, k8sObjectName } from '../src/domain/kubernetes-names.js';
-import { approvalRequestMessage } from '../src/domain/format.js';
-import type { RunReport } from '../src/domain/run.js';
+import { GUARD_LEVEL, verificationCheck } from '../domain/backup.js';
+import type { CheckResult } from '../domain/checks.js';
+import { distinct, k8sObjectName } from '../domain/kubernetes-names.js';
+import { approvalRequestMessage } from '../domain/format.js';
+import type { RunReport } from '../domain/run.js';
 import { applicationUpdate, ApplicationUpdateInput } from './application-update.js';
 import { dailyHealthCheck } from './daily-health-check.js';
 import { ApprovalGate } from './lib/approval.js';

@@ -1,9 +1,9 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import { z } from 'zod';
-import { HttpTargetSchema } from '../src/domain/http-target.js';
-import { distinct, imageReference, k8sLabelName, k8sObjectName } from '../src/domain/kubernetes-names.js';
-import type { RunReport } from '../src/domain/run.js';
-import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
+import { HttpTargetSchema } from '../domain/http-target.js';
+import { distinct, imageReference, k8sLabelName, k8sObjectName } from '../domain/kubernetes-names.js';
+import type { RunReport } from '../domain/run.js';
+import { DEFAULT_THRESHOLDS } from '../domain/thresholds.js';
 // Rollout waits bound themselves by the input's timeout; `waits` only catches a lost worker.
 import { calls as api, waits } from './lib/activities.js';
 import { duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';

@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { formatBytes, GUARD_LEVEL, verificationCheck } from '../src/domain/backup.js';
-import type { CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
+import { formatBytes, GUARD_LEVEL, verificationCheck } from '../domain/backup.js';
+import type { CheckResult } from '../domain/checks.js';
+import type { RunReport } from '../domain/run.js';
 import { heavy, reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';

@@ -1,9 +1,9 @@
 import { patched, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
-import type { CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
-import { ThresholdOverridesSchema, thresholdsSchema } from '../src/domain/thresholds.js';
+import type { CheckResult } from '../domain/checks.js';
+import type { RunReport } from '../domain/run.js';
+import { ThresholdOverridesSchema, thresholdsSchema } from '../domain/thresholds.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { runReported } from './lib/saga.js';

@@ -1,8 +1,8 @@
 import { ApplicationFailure, executeChild, patched, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Skipped } from '../activities/kubernetes/index.js';
-import { APPROVAL_TIMING, EmergencyInput, emergencyPlan, type EmergencyAction } from '../src/domain/emergency.js';
-import { approvalRequestMessage } from '../src/domain/format.js';
-import type { RunReport } from '../src/domain/run.js';
+import { APPROVAL_TIMING, EmergencyInput, emergencyPlan, type EmergencyAction } from '../domain/emergency.js';
+import { approvalRequestMessage } from '../domain/format.js';
+import type { RunReport } from '../domain/run.js';
 import { dailyHealthCheck } from './daily-health-check.js';
 import { ApprovalGate, verifyRequester } from './lib/approval.js';
 import { calls, heavy, waits } from './lib/activities.js';

@@ -1,8 +1,8 @@
 import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
-import { dailyBackupConfirmation } from '../src/domain/backup.js';
-import type { RunReport } from '../src/domain/run.js';
-import { windowOccurrences } from '../src/domain/windows.js';
+import { dailyBackupConfirmation } from '../domain/backup.js';
+import type { RunReport } from '../domain/run.js';
+import { windowOccurrences } from '../domain/windows.js';
 import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';

@@ -1,9 +1,9 @@
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import { skipped } from '../src/domain/checks.js';
-import { outdatedImageFindings } from '../src/domain/images.js';
-import type { RunReport } from '../src/domain/run.js';
-import { SEED_WINDOWS, WindowSpecSchema } from '../src/domain/windows.js';
+import { skipped } from '../domain/checks.js';
+import { outdatedImageFindings } from '../domain/images.js';
+import type { RunReport } from '../domain/run.js';
+import { SEED_WINDOWS, WindowSpecSchema } from '../domain/windows.js';
 import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';

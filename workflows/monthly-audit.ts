@@ -1,9 +1,9 @@
 import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
-import { recoveryObjectiveChecks, verificationCheck } from '../src/domain/backup.js';
-import { skipped, type CheckResult } from '../src/domain/checks.js';
-import { imageTagFindings, standardsFindings } from '../src/domain/images.js';
-import type { RunReport } from '../src/domain/run.js';
+import { recoveryObjectiveChecks, verificationCheck } from '../domain/backup.js';
+import { skipped, type CheckResult } from '../domain/checks.js';
+import { imageTagFindings, standardsFindings } from '../domain/images.js';
+import type { RunReport } from '../domain/run.js';
 import { heavy, reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';

@@ -2,9 +2,9 @@ import { ApplicationFailure, condition, proxyActivities, proxyLocalActivities, s
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
 import type { Skipped } from '../activities/kubernetes/index.js';
-import { httpUrlSchema } from '../src/domain/http-target.js';
-import { k8sObjectName } from '../src/domain/kubernetes-names.js';
-import type { RunReport } from '../src/domain/run.js';
+import { httpUrlSchema } from '../domain/http-target.js';
+import { k8sObjectName } from '../domain/kubernetes-names.js';
+import type { RunReport } from '../domain/run.js';
 import { nodeUpdatedSignal } from './lib/definitions.js';
 import { DAY, duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';

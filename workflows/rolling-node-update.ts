@@ -1,7 +1,7 @@
 import { CancellationScope, ApplicationFailure, executeChild, isCancellation, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { RunReport } from '../src/domain/run.js';
-import { distinct, k8sObjectName } from '../src/domain/kubernetes-names.js';
+import type { RunReport } from '../domain/run.js';
+import { distinct, k8sObjectName } from '../domain/kubernetes-names.js';
 import { inTurnUntilFailure } from './lib/concurrency.js';
 import { parseInput } from './lib/input.js';
 import { failureMessage, MaintenanceRun } from './lib/run.js';

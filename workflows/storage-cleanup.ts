@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import type { CheckResult } from '../src/domain/checks.js';
-import { retentionCheck, type RetentionResult } from '../src/domain/retention.js';
-import type { RunReport } from '../src/domain/run.js';
+import type { CheckResult } from '../domain/checks.js';
+import { retentionCheck, type RetentionResult } from '../domain/retention.js';
+import type { RunReport } from '../domain/run.js';
 import { reads, waits } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';

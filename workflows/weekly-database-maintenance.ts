@@ -1,11 +1,11 @@
 import { patched, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
-import { worstStatus, type CheckResult } from '../src/domain/checks.js';
-import { TABLE_NAME } from '../src/domain/identifiers.js';
-import { distinct } from '../src/domain/kubernetes-names.js';
-import type { RunReport } from '../src/domain/run.js';
-import { activeWindow, windowOccurrences, WindowSpecSchema } from '../src/domain/windows.js';
+import { worstStatus, type CheckResult } from '../domain/checks.js';
+import { TABLE_NAME } from '../domain/identifiers.js';
+import { distinct } from '../domain/kubernetes-names.js';
+import type { RunReport } from '../domain/run.js';
+import { activeWindow, windowOccurrences, WindowSpecSchema } from '../domain/windows.js';
 import {
   archiveChecks, backupChecks, expiredRowChecks, reindexChecks, stepFailed, tempTableChecks, vacuumChecks,
 } from './lib/database-checks.js';

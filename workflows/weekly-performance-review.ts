@@ -1,8 +1,8 @@
 import { workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Measurement } from '../activities/reports.js';
-import type { CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
+import type { CheckResult } from '../domain/checks.js';
+import type { RunReport } from '../domain/run.js';
 import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';

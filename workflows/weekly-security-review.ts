@@ -1,7 +1,7 @@
 import { z } from 'zod';
-import { skipped } from '../src/domain/checks.js';
-import { imageTagFindings } from '../src/domain/images.js';
-import type { RunReport } from '../src/domain/run.js';
+import { skipped } from '../domain/checks.js';
+import { imageTagFindings } from '../domain/images.js';
+import type { RunReport } from '../domain/run.js';
 import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';

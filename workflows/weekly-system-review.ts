@@ -1,6 +1,6 @@
 import { z } from 'zod';
-import { skipped, type CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
+import { skipped, type CheckResult } from '../domain/checks.js';
+import type { RunReport } from '../domain/run.js';
 import { backupChecks } from './lib/database-checks.js';
 import { reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';

@@ -1,5 +1,5 @@
 import { ApisApi, AppsV1Api, CoreV1Api, Metrics, PolicyV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
-import { skipped, type CheckResult, type CheckStatus } from '../../src/domain/checks.js';
+import { skipped, type CheckResult, type CheckStatus } from '../../domain/checks.js';
 import { apiStatus, NO_CLUSTER, type KubernetesDeps, type Skipped } from './common.js';
 
 const ERROR_LINE = /\b(error|fatal|panic)\b/i;

@@ -1,5 +1,5 @@
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { skipped, type CheckResult } from '../../src/domain/checks.js';
+import { skipped, type CheckResult } from '../../domain/checks.js';
 import { NO_CLUSTER, type KubernetesDeps } from './common.js';
 
 /** Built-in holders of cluster-admin that every cluster has; reviewing them is noise. */

@@ -8,17 +8,17 @@ import pg from 'pg';
 import {
   atLeast, BACKUP_LEVELS, formatBytes, GUARD_LEVEL, verificationCheck,
   type BackupLevel, type BackupManifest, type BackupVerification, type RecoveryPoint, type TableCount,
-} from '../../src/domain/backup.js';
-import { skipped, gradeAbove, type CheckResult } from '../../src/domain/checks.js';
-import { retentionSkipped, type RetentionResult } from '../../src/domain/retention.js';
-import type { Thresholds } from '../../src/domain/thresholds.js';
+} from '../../domain/backup.js';
+import { skipped, gradeAbove, type CheckResult } from '../../domain/checks.js';
+import { retentionSkipped, type RetentionResult } from '../../domain/retention.js';
+import type { Thresholds } from '../../domain/thresholds.js';
 import { isExecutable } from '../../src/executables.js';
 import { applyRetention, heartbeat } from '../storage.js';
 import type { createPgbackrestActivities } from './pgbackrest.js';
 import { inTransaction, invalidInput, resolveTimeouts, type Timeouts } from './sql.js';
 
 /**
- * The backup module: one meaning of "verified" (src/domain/backup.ts) for every check, guard and
+ * The backup module: one meaning of "verified" (domain/backup.ts) for every check, guard and
  * report. Dumps are `pg_dump -Fc` files written under a hidden temporary name; the manifest (sha256,
  * size, database, server version, the dumped snapshot's exact row counts) is written and renamed
  * first, the dump last, so a file that appears under a dump name is complete and has its manifest,
@@ -27,7 +27,7 @@ import { inTransaction, invalidInput, resolveTimeouts, type Timeouts } from './s
  * anything they print.
  */
 
-export type { BackupVerification } from '../../src/domain/backup.js';
+export type { BackupVerification } from '../../domain/backup.js';
 
 export interface BackupFile {
   file: string;

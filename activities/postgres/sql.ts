@@ -1,6 +1,6 @@
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
-import { TABLE_NAME } from '../../src/domain/identifiers.js';
+import { TABLE_NAME } from '../../domain/identifiers.js';
 
 /** Bounds on how long one maintenance statement may run and wait for a lock. */
 export interface Timeouts {

@@ -3,8 +3,8 @@ import type { ProofCheck } from '../../activities/approvals.js';
 import type { Activities } from '../../activities/index.js';
 import {
   CLOCK_SKEW_MS, MAX_DECISION_BYTES, MAX_STATEMENT_LIFETIME_MS, planHash, type ApprovalPlan, type ApprovalStatement, type DecisionInput, type Verdict,
-} from '../../src/domain/approval-proof.js';
-import type { ApprovalRecord } from '../../src/domain/run.js';
+} from '../../domain/approval-proof.js';
+import type { ApprovalRecord } from '../../domain/run.js';
 import { approveSignal, decideUpdate, rejectSignal } from './definitions.js';
 import type { MaintenanceRun } from './run.js';
 

@@ -1,6 +1,6 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DecisionInput, Verdict } from '../../src/domain/approval-proof.js';
-import type { RunStatus } from '../../src/domain/run.js';
+import type { DecisionInput, Verdict } from '../../domain/approval-proof.js';
+import type { RunStatus } from '../../domain/run.js';
 
 /** SPEC section 3: every maintenance workflow answers `status`; gated ones take `approve` / `reject`. */
 export const statusQuery = defineQuery<RunStatus>('status');

@@ -1,7 +1,7 @@
 import { ApplicationFailure } from '@temporalio/workflow';
 import type { z } from 'zod';
-import { describeInputIssues } from '../../src/domain/input-errors.js';
-import { undecodableReason } from '../../src/domain/payload.js';
+import { describeInputIssues } from '../../domain/input-errors.js';
+import { undecodableReason } from '../../domain/payload.js';
 
 /**
  * Validates a workflow input once, at the edge. Bad input fails the run at once, non-retryable,

@@ -2,12 +2,12 @@ import {
   patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
 import type { Activities } from '../../activities/index.js';
-import type { ApprovalRequestState } from '../../src/domain/approval-proof.js';
-import { summarizeChecks, alertSlackMessage, reportMarkdown, reportSlackMessage } from '../../src/domain/format.js';
-import { worstStatus, type CheckResult } from '../../src/domain/checks.js';
+import type { ApprovalRequestState } from '../../domain/approval-proof.js';
+import { summarizeChecks, alertSlackMessage, reportMarkdown, reportSlackMessage } from '../../domain/format.js';
+import { worstStatus, type CheckResult } from '../../domain/checks.js';
 import {
   SEARCH_ATTRIBUTES, type ApprovalRecord, type DeliveryRecord, type Outcome, type RunReport, type RunStatus, type StepOutcome, type StepRecord,
-} from '../../src/domain/run.js';
+} from '../../domain/run.js';
 import { statusQuery } from './definitions.js';
 
 // Deliveries are best effort: a few quick retries, then the failure is recorded, never raised.

@@ -1,5 +1,5 @@
 import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
-import type { RunReport } from '../../src/domain/run.js';
+import type { RunReport } from '../../domain/run.js';
 import { failureMessage, type FinishOptions, type MaintenanceRun } from './run.js';
 
 /**

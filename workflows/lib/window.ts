@@ -1,5 +1,5 @@
 import { ApplicationFailure, sleep } from '@temporalio/workflow';
-import { activeWindow, closedBecause, windowOccurrences, type Blackout, type WindowOccurrence, type WindowSpec } from '../../src/domain/windows.js';
+import { activeWindow, closedBecause, windowOccurrences, type Blackout, type WindowOccurrence, type WindowSpec } from '../../domain/windows.js';
 import type { MaintenanceRun } from './run.js';
 
 /** What a run started outside its window does: wait for it durably, or skip the disruptive work. */
