@@ -1,7 +1,8 @@
-import { ApplicationFailure, condition, executeChild, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { condition, executeChild, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import { GUARD_LEVEL, verificationCheck } from '../domain/backup.js';
 import type { CheckResult } from '../domain/checks.js';
+import { failure, FailureType, innermostMessage } from '../domain/failures.js';
 import { distinct, k8sObjectName } from '../domain/kubernetes-names.js';
 import { approvalRequestMessage } from '../domain/format.js';
 import type { RunReport } from '../domain/run.js';
@@ -12,7 +13,7 @@ import { databaseUpgradedSignal } from './lib/definitions.js';
 import { DAY, duration, HOUR, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { calls, heavy, waits } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
-import { failureMessage, MaintenanceRun } from './lib/run.js';
+import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
 import { NodeUpdateOptions } from './node-update.js';
 import { rollingNodeUpdate } from './rolling-node-update.js';
@@ -145,7 +146,7 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
           try {
             file = (await heavy.createDatabaseBackup({})).file;
           } catch (err) {
-            return [{ check: 'backup', target: targets.database, status: 'critical' as const, threshold: `verified ${GUARD_LEVEL}`, detail: `level none: no fresh backup could be taken: ${failureMessage(err)}` }];
+            return [{ check: 'backup', target: targets.database, status: 'critical' as const, threshold: `verified ${GUARD_LEVEL}`, detail: `level none: no fresh backup could be taken: ${innermostMessage(err)}` }];
           }
           const v = await heavy.verifyBackup({ file, level: GUARD_LEVEL });
           preMaintenanceBackup = { file, sha256: v.sha256, level: v.level };
@@ -156,12 +157,12 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
     ];
     const blocking = pre.filter((c) => c.status === 'critical');
     if (blocking.length > 0) {
-      throw ApplicationFailure.create({ type: 'PreMaintenanceCheckFailed', nonRetryable: true, message: `pre-maintenance checklist failed, nothing was changed: ${blocking.map((c) => `${c.check}: ${c.detail}`).join('; ')}` });
+      throw failure(FailureType.PreMaintenanceCheckFailed, `pre-maintenance checklist failed, nothing was changed: ${blocking.map((c) => `${c.check}: ${c.detail}`).join('; ')}`);
     }
     const recorded = [];
     for (const a of input.applications) {
       const before = await run.step(`record the revision of ${a.deployment}`, () => calls.readDeploymentRevision({ deployment: a.deployment, namespace: a.namespace }));
-      if ('skipped' in before) throw ApplicationFailure.create({ type: 'NoCluster', nonRetryable: true, message: `cannot upgrade ${a.deployment}: ${before.skipped}` });
+      if ('skipped' in before) throw failure(FailureType.NoCluster, `cannot upgrade ${a.deployment}: ${before.skipped}`);
       recorded.push(before);
     }
 
@@ -189,7 +190,7 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
       run.waitingFor = `signal databaseUpgraded: ${description}`;
       await run.step('database major-version upgrade (human checkpoint)', async () => {
         if (!(await condition(() => databaseUpgraded !== undefined, timeout))) {
-          throw ApplicationFailure.create({ type: 'CheckpointTimeout', nonRetryable: true, message: `no databaseUpgraded signal within ${seconds(timeout)} s` });
+          throw failure(FailureType.CheckpointTimeout, `no databaseUpgraded signal within ${seconds(timeout)} s`);
         }
       });
       run.waitingFor = null;
@@ -200,7 +201,7 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
       workflowId: `${workflowId}/post-check`, args: [{ reason: 'annual maintenance post-check' }],
     }), (r) => (r.outcome === 'critical' || r.outcome === 'warn' ? r.outcome : 'ok'));
     if (after.outcome === 'critical') {
-      throw ApplicationFailure.create({ type: 'PostMaintenanceCheckFailed', nonRetryable: true, message: `post-maintenance health check critical: ${after.summary}` });
+      throw failure(FailureType.PostMaintenanceCheckFailed, `post-maintenance health check critical: ${after.summary}`);
     }
     return {
       summary: `Annual maintenance done: ${nodes.length} node(s) updated, ${input.applications.length} application(s) upgraded${input.databaseUpgrade ? ', database step confirmed' : ''}; approved by ${decision.approvers.join(', ')}`,

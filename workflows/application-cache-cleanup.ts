@@ -1,9 +1,10 @@
 import { z } from 'zod';
 import { skipped, type CheckResult } from '../domain/checks.js';
+import { innermostMessage } from '../domain/failures.js';
 import type { RunReport } from '../domain/run.js';
 import { calls, reads } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
-import { failureMessage, MaintenanceRun } from './lib/run.js';
+import { MaintenanceRun } from './lib/run.js';
 import { runReported } from './lib/saga.js';
 
 export const ApplicationCacheCleanupInput = z.object({}).strict();
@@ -26,7 +27,7 @@ export async function applicationCacheCleanup(rawInput?: ApplicationCacheCleanup
         try {
           return [await calls.clearApplicationCache(t)];
         } catch (err) {
-          return [{ check: 'cache-clear', target: t.name, status: 'critical' as const, threshold: 'answers 2xx', detail: failureMessage(err) }];
+          return [{ check: 'cache-clear', target: t.name, status: 'critical' as const, threshold: 'answers 2xx', detail: innermostMessage(err) }];
         }
       })))).flat();
     const cleared = checks.filter((c) => c.status === 'ok').length;

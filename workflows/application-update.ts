@@ -1,5 +1,5 @@
-import { ApplicationFailure } from '@temporalio/workflow';
 import { z } from 'zod';
+import { failure, FailureType } from '../domain/failures.js';
 import { HttpTargetSchema } from '../domain/http-target.js';
 import { distinct, imageReference, k8sLabelName, k8sObjectName } from '../domain/kubernetes-names.js';
 import type { RunReport } from '../domain/run.js';
@@ -58,7 +58,7 @@ export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promi
     const checks = await run.checkStep('health probes', () => api.probeHttpEndpoints(input.healthChecks, DEFAULT_THRESHOLDS));
     const failing = checks.filter((c) => c.status === 'critical');
     if (failing.length > 0) {
-      throw ApplicationFailure.create({ type: 'HealthCheckFailed', nonRetryable: true, message: `health probes failed after the rollout: ${failing.map((c) => `${c.target}: ${c.detail}`).join('; ')}` });
+      throw failure(FailureType.HealthCheckFailed, `health probes failed after the rollout: ${failing.map((c) => `${c.target}: ${c.detail}`).join('; ')}`);
     }
     const revision = 'skipped' in done ? '?' : done.revision;
     return {

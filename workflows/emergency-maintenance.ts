@@ -1,6 +1,7 @@
-import { ApplicationFailure, executeChild, patched, sleep, workflowInfo } from '@temporalio/workflow';
+import { executeChild, patched, sleep, workflowInfo } from '@temporalio/workflow';
 import type { Skipped } from '../activities/kubernetes/index.js';
 import { APPROVAL_TIMING, EmergencyInput, emergencyPlan, type EmergencyAction } from '../domain/emergency.js';
+import { failure, FailureType } from '../domain/failures.js';
 import { approvalRequestMessage } from '../domain/format.js';
 import type { RunReport } from '../domain/run.js';
 import { dailyHealthCheck } from './daily-health-check.js';
@@ -15,8 +16,8 @@ const ROLLOUT_TIMEOUT_SECONDS = 10 * 60;
 
 const isSkipped = (r: object): r is Skipped => 'skipped' in r;
 
-function invalidTarget(index: number, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `Invalid input for emergencyMaintenance: actions.${index}: ${message}` });
+function invalidTarget(index: number, message: string) {
+  return failure(FailureType.InvalidInput, `Invalid input for emergencyMaintenance: actions.${index}: ${message}`);
 }
 
 /** Bad targets fail the run before anyone is asked to approve: every node and deployment must exist. */
@@ -74,7 +75,7 @@ async function execute(a: EmergencyAction, saga: Compensations, restartedAt: str
     }
     case 'vacuum-table': {
       const [r] = await heavy.vacuumAnalyzeTables({ tables: [a.table], allowFull: false });
-      if (!r || r.status !== 'done') throw ApplicationFailure.create({ type: 'VacuumSkipped', nonRetryable: true, message: `VACUUM of ${a.table} did not run: ${r?.reason ?? 'no result'}` });
+      if (!r || r.status !== 'done') throw failure(FailureType.VacuumSkipped, `VACUUM of ${a.table} did not run: ${r?.reason ?? 'no result'}`);
       return `dead tuples ${r.deadTuplesBefore} -> ${r.deadTuplesAfter} in ${r.durationMs} ms`;
     }
     case 'cancel-runaway-queries': {

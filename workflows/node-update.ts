@@ -1,7 +1,8 @@
-import { ApplicationFailure, condition, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
 import type { Skipped } from '../activities/kubernetes/index.js';
+import { failure, FailureType } from '../domain/failures.js';
 import { httpUrlSchema } from '../domain/http-target.js';
 import { k8sObjectName } from '../domain/kubernetes-names.js';
 import type { RunReport } from '../domain/run.js';
@@ -97,7 +98,7 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
       run.waitingFor = `signal nodeUpdated (up to ${seconds(timeout)} s)`;
       await run.step('wait for the update', async () => {
         if (!(await condition(() => updated, timeout))) {
-          throw ApplicationFailure.create({ type: 'UpdateTimeout', nonRetryable: true, message: `no nodeUpdated signal for ${node} within ${seconds(timeout)} s` });
+          throw failure(FailureType.UpdateTimeout, `no nodeUpdated signal for ${node} within ${seconds(timeout)} s`);
         }
       });
       run.waitingFor = null;

@@ -2,6 +2,7 @@ import { patched, proxyActivities } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
 import { worstStatus, type CheckResult } from '../domain/checks.js';
+import { innermostMessage } from '../domain/failures.js';
 import { TABLE_NAME } from '../domain/identifiers.js';
 import { distinct } from '../domain/kubernetes-names.js';
 import type { RunReport } from '../domain/run.js';
@@ -89,7 +90,7 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
   const attempt = <T>(name: string, fn: () => Promise<T>, grade?: (r: T) => CheckResult[]): Promise<T | undefined> =>
     run.step(name, fn, (r) => (grade ? worstStatus(grade(r).map((c) => c.status)) : 'ok')).then(
       (r) => { if (grade) checks.push(...grade(r)); return r; },
-      (err: Error) => { checks.push(stepFailed(name, (err.cause as Error | undefined)?.message ?? err.message)); return undefined; },
+      (err: unknown) => { checks.push(stepFailed(name, innermostMessage(err))); return undefined; },
     );
 
   // The schedule fires an hour before the window: announce, then wait. Nothing to announce when skipping.

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
-import { inTransaction, invalidInput, resolveTimeouts, timeoutReason, withSessionTimeouts, type Timeouts } from './sql.js';
+import { inTransaction, resolveTimeouts, timeoutReason, withSessionTimeouts, type Timeouts } from './sql.js';
+import { failure, FailureType } from '../../domain/failures.js';
 
 /**
  * Seed `db_maintenance.sh` moved old bookings with two autocommitted statements (INSERT..SELECT,
@@ -102,7 +102,7 @@ async function prepareArchive(client: pg.PoolClient): Promise<string | undefined
   const problem = missing.length > 0 ? `bookings_archive lacks bookings column(s) ${missing.join(', ')}: add them before archiving`
     : !rows.some((r) => r.name === 'id') || !rows.some((r) => r.name === 'created_at') ? 'bookings needs "id" and "created_at" columns to be archived'
     : !key!.unique ? 'bookings_archive has no primary key or unique index on id: add one before archiving' : undefined;
-  if (problem) throw ApplicationFailure.create({ type: 'ArchiveSchemaMismatch', nonRetryable: true, message: problem });
+  if (problem) throw failure(FailureType.ArchiveSchemaMismatch, problem);
   return rows.map((r) => pg.escapeIdentifier(r.name)).join(', ');
 }
 
@@ -145,10 +145,10 @@ export async function moveBookingsInBatches(
   isCancelled: () => boolean = () => false,
 ): Promise<ArchiveResult> {
   const cutoff = new Date(request.cutoff);
-  if (Number.isNaN(cutoff.getTime())) throw invalidInput(`cutoff: ${JSON.stringify(request.cutoff)} is not a timestamp`);
-  if (!Number.isInteger(request.batchSize) || request.batchSize < 1) throw invalidInput(`batchSize: expected a positive whole number, got ${request.batchSize}`);
+  if (Number.isNaN(cutoff.getTime())) throw failure(FailureType.InvalidInput, `cutoff: ${JSON.stringify(request.cutoff)} is not a timestamp`);
+  if (!Number.isInteger(request.batchSize) || request.batchSize < 1) throw failure(FailureType.InvalidInput, `batchSize: expected a positive whole number, got ${request.batchSize}`);
   const target = request.batchTargetMs;
-  if (target !== undefined && !(target > 0)) throw invalidInput(`batchTargetMs: expected a positive number of milliseconds, got ${target}`);
+  if (target !== undefined && !(target > 0)) throw failure(FailureType.InvalidInput, `batchTargetMs: expected a positive number of milliseconds, got ${target}`);
   const t = request.timeouts;
   const durations: number[] = [];
   const sizes = { min: Infinity, max: 0 };
@@ -196,7 +196,7 @@ export async function moveBookingsInBatches(
   // needs BEGIN/SET/COMMIT round trips of its own.
   await withSessionTimeouts(db, t, async (client) => {
     while (stopAt !== null && progress.lastId !== stopAt) {
-      if (isCancelled()) throw ApplicationFailure.create({ type: 'Cancelled', message: 'archive cancelled between batches; rerun continues' });
+      if (isCancelled()) throw failure(FailureType.Cancelled, 'archive cancelled between batches; rerun continues');
       const started = performance.now();
       let batch;
       try {

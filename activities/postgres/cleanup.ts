@@ -1,6 +1,7 @@
 import pg from 'pg';
+import { failure, FailureType } from '../../domain/failures.js';
 import type { DatabaseMaintenanceConfig } from '../../src/config.js';
-import { inTransaction, invalidInput, resolveTimeouts, tableName, timeoutReason, type Timeouts } from './sql.js';
+import { inTransaction, resolveTimeouts, tableName, timeoutReason, type Timeouts } from './sql.js';
 
 /** Seed `cleanupSessions.js`: expired rows of these tables go, in batches instead of one long DELETE. */
 export const EXPIRING_TABLES = ['user_sessions', 'password_reset_tokens'] as const;
@@ -45,7 +46,7 @@ export function createCleanupActivities({ db, reports, timeouts, databaseLabel, 
     /** Deletes rows whose expires_at is before `asOf` (fixed by the workflow), one short transaction per batch. */
     async deleteExpiredSessions(request: { asOf: string; batchSize: number; timeouts?: Partial<Timeouts> }): Promise<CleanupResult[]> {
       const asOf = new Date(request.asOf);
-      if (Number.isNaN(asOf.getTime())) throw invalidInput(`asOf: ${JSON.stringify(request.asOf)} is not a timestamp`);
+      if (Number.isNaN(asOf.getTime())) throw failure(FailureType.InvalidInput, `asOf: ${JSON.stringify(request.asOf)} is not a timestamp`);
       const t = resolveTimeouts(timeouts, request.timeouts);
       const results: CleanupResult[] = [];
       for (const name of EXPIRING_TABLES) {

@@ -1,6 +1,7 @@
-import { ApplicationFailure, condition, patched, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ProofCheck } from '../../activities/approvals.js';
 import type { Activities } from '../../activities/index.js';
+import { failure, FailureType } from '../../domain/failures.js';
 import {
   CLOCK_SKEW_MS, MAX_DECISION_BYTES, MAX_STATEMENT_LIFETIME_MS, planHash, type ApprovalPlan, type ApprovalStatement, type DecisionInput, type Verdict,
 } from '../../domain/approval-proof.js';
@@ -71,10 +72,10 @@ async function verify(proof: unknown): Promise<ProofCheck> {
  * for this workflow id and plan. Without one the run is refused before anyone is asked.
  */
 export async function verifyRequester(proof: unknown, plan: ApprovalPlan, claimed: string, workflowType: string): Promise<string> {
-  const refuse = (why: string) => ApplicationFailure.create({
-    type: 'InvalidInput', nonRetryable: true,
-    message: `Invalid input for ${workflowType}: requestProof: ${why}. Sign the request with \`maint emergency start --as <you>\` (add --print for the plain temporal CLI)`,
-  });
+  const refuse = (why: string) => failure(
+    FailureType.InvalidInput,
+    `Invalid input for ${workflowType}: requestProof: ${why}. Sign the request with \`maint emergency start --as <you>\` (add --print for the plain temporal CLI)`,
+  );
   const check = await verify(proof);
   if (!check.ok) throw refuse(check.reason);
   const s = check.statement;

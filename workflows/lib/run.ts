@@ -5,6 +5,7 @@ import type { Activities } from '../../activities/index.js';
 import type { ApprovalRequestState } from '../../domain/approval-proof.js';
 import { summarizeChecks, alertSlackMessage, reportMarkdown, reportSlackMessage } from '../../domain/format.js';
 import { worstStatus, type CheckResult } from '../../domain/checks.js';
+import { innermostMessage } from '../../domain/failures.js';
 import {
   SEARCH_ATTRIBUTES, type ApprovalRecord, type DeliveryRecord, type Outcome, type RunReport, type RunStatus, type StepOutcome, type StepRecord,
 } from '../../domain/run.js';
@@ -71,7 +72,7 @@ export class MaintenanceRun {
       return result;
     } catch (err) {
       record.outcome = 'failed';
-      record.detail = failureMessage(err);
+      record.detail = innermostMessage(err);
       throw err;
     } finally {
       record.finishedAt = new Date().toISOString();
@@ -124,18 +125,10 @@ export class MaintenanceRun {
   }
 }
 
-/** The innermost cause's message: an activity failure says "Activity task failed", its cause says why. */
-export function failureMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
-}
-
 async function deliver(channel: DeliveryRecord['channel'], send: () => Promise<string>): Promise<DeliveryRecord> {
   try {
     return { channel, ok: true, detail: `delivered to ${await send()}` };
   } catch (err) {
-    const cause = (err as { cause?: Error }).cause;
-    return { channel, ok: false, detail: cause?.message ?? (err as Error).message };
+    return { channel, ok: false, detail: innermostMessage(err) };
   }
 }

@@ -1,6 +1,7 @@
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
+import { CancellationScope, isCancellation } from '@temporalio/workflow';
+import { failure, FailureType, innermostMessage, isFailure, runFailedType } from '../../domain/failures.js';
 import type { RunReport } from '../../domain/run.js';
-import { failureMessage, type FinishOptions, type MaintenanceRun } from './run.js';
+import type { FinishOptions, MaintenanceRun } from './run.js';
 
 /**
  * Undo actions, pushed as the work they undo is done (or about to be, when a timed-out step may
@@ -29,7 +30,7 @@ export class Compensations {
         await this.run.step(`compensate: ${next.name}`, next.undo);
         done.push(next.name);
       } catch (err) {
-        done.push(`${next.name} FAILED (${failureMessage(err)})`);
+        done.push(`${next.name} FAILED (${innermostMessage(err)})`);
       }
     }
     return done;
@@ -50,12 +51,12 @@ export async function runWithCompensations(run: MaintenanceRun, saga: Compensati
     return CancellationScope.nonCancellable(async () => {
       const undone = await saga.unwind();
       // Bad input found on the way (a target that does not exist) fails as itself: nothing ran to report.
-      if (err instanceof ApplicationFailure && err.type === 'InvalidInput') throw err;
+      if (isFailure(err, FailureType.InvalidInput)) throw err;
       const cancelled = isCancellation(err);
-      const summary = `${cancelled ? 'Cancelled' : 'Failed'}: ${failureMessage(err)}${undone.length ? `; compensated: ${undone.join(', ')}` : ''}`;
+      const summary = `${cancelled ? 'Cancelled' : 'Failed'}: ${innermostMessage(err)}${undone.length ? `; compensated: ${undone.join(', ')}` : ''}`;
       await run.finish({ summary, outcome: cancelled ? 'cancelled' : 'failed', details: { compensated: undone } });
       if (cancelled) throw err;
-      throw ApplicationFailure.create({ type: `${run.kind}Failed`, message: summary, nonRetryable: true, cause: err as Error });
+      throw failure(runFailedType(run.kind), summary, { cause: err as Error });
     });
   }
   return run.finish(options);
