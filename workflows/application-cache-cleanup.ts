@@ -2,10 +2,12 @@ import { z } from 'zod';
 import { skipped, type CheckResult } from '../domain/checks.js';
 import { innermostMessage } from '../domain/failures.js';
 import type { RunReport } from '../domain/run.js';
-import { calls, reads } from './lib/activities.js';
+import { apiCall, quickRead } from './lib/activity-profiles.js';
 import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { MaintenanceRun, runReported } from './lib/run.js';
+
+const { clearApplicationCache } = apiCall;
+const { resolveCacheClearTargets } = quickRead;
 
 export const ApplicationCacheCleanupInput = z.object({}).strict();
 export type ApplicationCacheCleanupInput = z.input<typeof ApplicationCacheCleanupInput>;
@@ -19,13 +21,13 @@ export async function applicationCacheCleanup(rawInput?: ApplicationCacheCleanup
   parseInput(ApplicationCacheCleanupInput, rawInput, 'applicationCacheCleanup');
   const run = new MaintenanceRun('applicationCacheCleanup', 'application');
   return runReported(run, async () => {
-    const targets = await run.step('resolve cache endpoints', () => reads.resolveCacheClearTargets());
+    const targets = await run.step('resolve cache endpoints', () => resolveCacheClearTargets());
     run.phase = 'clearing';
     const checks: CheckResult[] = targets.length === 0
       ? [skipped('cache-clear', '-', 'no cache endpoints configured (targets.cacheClear)')]
       : (await Promise.all(targets.map((t) => run.checkStep(`clear ${t.name}`, async () => {
         try {
-          return [await calls.clearApplicationCache(t)];
+          return [await clearApplicationCache(t)];
         } catch (err) {
           return [{ check: 'cache-clear', target: t.name, status: 'critical' as const, threshold: 'answers 2xx', detail: innermostMessage(err) }];
         }

@@ -5,11 +5,14 @@ import { distinct, imageReference, k8sLabelName, k8sObjectName } from '../domain
 import type { RunReport } from '../domain/run.js';
 import { DEFAULT_THRESHOLDS } from '../domain/thresholds.js';
 // Rollout waits bound themselves by the input's timeout; `waits` only catches a lost worker.
-import { calls as api, waits } from './lib/activities.js';
+import { apiCall, boundedWait } from './lib/activity-profiles.js';
 import { duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
+
+const { probeHttpEndpoints, readDeploymentRevision, rollbackDeployment, setDeploymentImage } = apiCall;
+const { waitForRollout } = boundedWait;
 
 export const ApplicationUpdateInput = z
   .object({
@@ -41,21 +44,21 @@ export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promi
 
   return runWithCompensations(run, saga, async () => {
     run.phase = 'recording';
-    const before = await run.step('record the current revision', () => api.readDeploymentRevision(ref));
+    const before = await run.step('record the current revision', () => readDeploymentRevision(ref));
     if ('skipped' in before) return { summary: `Update of ${input.deployment} skipped: ${before.skipped}`, outcome: 'skipped' };
 
     run.phase = 'rolling out';
     // Registered before the change: a set-image whose reply was lost may still have happened.
     saga.push(`roll back to revision ${before.revision}`, async () => {
-      await api.rollbackDeployment({ ...ref, toRevision: before.revision });
-      return waits.waitForRollout(rollout);
+      await rollbackDeployment({ ...ref, toRevision: before.revision });
+      return waitForRollout(rollout);
     });
-    await run.step(`set ${input.container} to ${input.image}`, () => api.setDeploymentImage({ ...ref, container: input.container, image: input.image }));
-    const done = await run.step('wait for the rollout', () => waits.waitForRollout(rollout));
+    await run.step(`set ${input.container} to ${input.image}`, () => setDeploymentImage({ ...ref, container: input.container, image: input.image }));
+    const done = await run.step('wait for the rollout', () => waitForRollout(rollout));
 
     run.phase = 'verifying';
     // Pass/fail is reachability and status; thresholds only grade slowness (a warning).
-    const checks = await run.checkStep('health probes', () => api.probeHttpEndpoints(input.healthChecks, DEFAULT_THRESHOLDS));
+    const checks = await run.checkStep('health probes', () => probeHttpEndpoints(input.healthChecks, DEFAULT_THRESHOLDS));
     const failing = checks.filter((c) => c.status === 'critical');
     if (failing.length > 0) {
       throw failure(FailureType.HealthCheckFailed, `health probes failed after the rollout: ${failing.map((c) => `${c.target}: ${c.detail}`).join('; ')}`);

@@ -1,10 +1,11 @@
 import { z } from 'zod';
 import type { CheckResult } from '../domain/checks.js';
 import type { RunReport } from '../domain/run.js';
-import { reads } from './lib/activities.js';
+import { quickRead } from './lib/activity-profiles.js';
 import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { MaintenanceRun, runReported } from './lib/run.js';
+
+const { summarizeRunHistory } = quickRead;
 
 export const QuarterlyReviewInput = z
   .object({
@@ -30,7 +31,7 @@ export async function quarterlyReview(rawInput?: QuarterlyReviewInput): Promise<
     const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
 
     run.phase = 'collecting';
-    const history = await run.step('run history', () => reads.summarizeRunHistory(since.toISOString(), until.toISOString()));
+    const history = await run.step('run history', () => summarizeRunHistory(since.toISOString(), until.toISOString()));
 
     const checks: CheckResult[] = history.kinds.map((k) => ({
       check: 'success-rate',

@@ -3,10 +3,11 @@ import { z } from 'zod';
 import type { Measurement } from '../activities/reports.js';
 import type { CheckResult } from '../domain/checks.js';
 import type { RunReport } from '../domain/run.js';
-import { reads } from './lib/activities.js';
+import { quickRead } from './lib/activity-profiles.js';
 import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { MaintenanceRun, runReported } from './lib/run.js';
+
+const { collectDatabaseStatistics, compareWithBaselines, probeHttpEndpoints, resolveHealthCheckPlan } = quickRead;
 
 export const WeeklyPerformanceReviewInput = z
   .object({
@@ -28,12 +29,12 @@ export async function weeklyPerformanceReview(rawInput?: WeeklyPerformanceReview
   const run = new MaintenanceRun('weeklyPerformanceReview', 'booking-platform');
   return runReported(run, async () => {
     run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
 
     run.phase = 'measuring';
     const [endpoints, stats] = await Promise.all([
-      run.checkStep('endpoint response times', () => reads.probeHttpEndpoints(plan.http, plan.thresholds)),
-      run.step('database statistics', () => reads.collectDatabaseStatistics()),
+      run.checkStep('endpoint response times', () => probeHttpEndpoints(plan.http, plan.thresholds)),
+      run.step('database statistics', () => collectDatabaseStatistics()),
     ]);
     const slowest = [...endpoints].filter((c) => typeof c.value === 'number').sort((a, b) => Number(b.value) - Number(a.value));
     const slowQueries: CheckResult[] = stats.slowQueries.status === 'available'
@@ -50,7 +51,7 @@ export async function weeklyPerformanceReview(rawInput?: WeeklyPerformanceReview
         ? [{ metric: 'db.slowest-query.mean-ms', value: Math.round(stats.slowQueries.queries[0].meanMs * 10) / 10, unit: 'ms', worse: 'higher' as const }] : []),
     ];
     run.phase = 'comparing with baselines';
-    const baselines = await run.checkStep('baselines', () => reads.compareWithBaselines(workflowInfo().runId, measurements, input.regressionTolerance));
+    const baselines = await run.checkStep('baselines', () => compareWithBaselines(workflowInfo().runId, measurements, input.regressionTolerance));
 
     return {
       summary: `Weekly performance review: slowest endpoint ${slowest[0] ? `${slowest[0].target} ${slowest[0].value} ms` : 'n/a'}; cache hit ${stats.cacheHitPercent ?? 'n/a'}%`,

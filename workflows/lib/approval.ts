@@ -1,19 +1,16 @@
-import { condition, patched, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ProofCheck } from '../../activities/approvals.js';
-import type { Activities } from '../../activities/index.js';
 import { failure, FailureType } from '../../domain/failures.js';
 import {
   CLOCK_SKEW_MS, MAX_DECISION_BYTES, MAX_STATEMENT_LIFETIME_MS, planHash, type ApprovalPlan, type ApprovalStatement, type DecisionInput, type Verdict,
 } from '../../domain/approval-proof.js';
 import type { ApprovalRecord } from '../../domain/run.js';
+import { localProofCheck } from './activity-profiles.js';
 import { approveSignal, decideUpdate, rejectSignal } from './definitions.js';
 import type { MaintenanceRun } from './run.js';
 
 // Verification needs the keys in the worker's config: a local activity, one per decision.
-const { verifyApprovalProof } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 milliseconds', maximumAttempts: 3 },
-});
+const { verifyApprovalProof } = localProofCheck;
 
 /** Since this patch a decision counts only with a valid signed proof; older runs replay the name-based gate. */
 const SIGNED_APPROVALS = 'signed-approvals';
