@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import type { CheckResult } from '../domain/checks.js';
+import type { DayDigest, KindStatistics, Measurement, RunFilter, RunHistory, RunRow } from '../domain/run-history.js';
 import type { RunReport } from '../domain/run.js';
 import { cleanDeep } from '../domain/text.js';
 import type { MaintenanceMetrics } from '../src/metrics.js';
@@ -30,65 +31,13 @@ CREATE TABLE IF NOT EXISTS performance_baselines (
 );
 `;
 
-export interface Measurement {
-  metric: string;
-  value: number;
-  unit: string;
-  /** Which way is worse: latency up, hit ratio down. */
-  worse: 'higher' | 'lower';
-}
-
 export async function ensureReportSchema(pool: pg.Pool): Promise<void> {
   await pool.query(SCHEMA);
-}
-
-/** A `maintenance_runs` row as `maint runs` lists it: the report without its findings. */
-export type RunRow = Pick<RunReport, 'workflowId' | 'runId' | 'kind' | 'target' | 'outcome' | 'startedAt' | 'finishedAt' | 'summary'>;
-
-export interface RunFilter {
-  kind?: string;
-  outcome?: string;
-  since?: string;
-  until?: string;
-  limit?: number;
-}
-
-export interface UnresolvedCritical extends CheckResult {
-  kind: string;
-  workflowId: string;
-  at: string;
-}
-
-export interface DayDigest {
-  runs: RunRow[];
-  countsByOutcome: Record<string, number>;
-  unresolvedCriticals: UnresolvedCritical[];
 }
 
 const ROW_COLUMNS = `workflow_id AS "workflowId", run_id AS "runId", kind, target, outcome,
   to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "startedAt",
   to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "finishedAt", summary`;
-
-export interface KindStatistics {
-  kind: string;
-  runs: number;
-  succeeded: number;
-  failed: number;
-  /** succeeded / (succeeded + failed); null when nothing finished either way. */
-  successRate: number | null;
-  p50Seconds: number;
-  p95Seconds: number;
-  maxSeconds: number;
-  /** Median time from the run's start to its first counted approval, for gated kinds. */
-  medianApprovalSeconds: number | null;
-}
-
-export interface RunHistory {
-  since: string;
-  until: string;
-  kinds: KindStatistics[];
-  failures: { kind: string; workflowId: string; startedAt: string; cause: string }[];
-}
 
 export async function listRuns(pool: pg.Pool, filter: RunFilter = {}): Promise<RunRow[]> {
   const where: string[] = [];

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, SECRET_PARAMS, type HttpTarget } from '../domain/http-target.js';
-import { SQL_IDENTIFIER } from '../domain/identifiers.js';
+import { TempTableRuleSchema } from '../domain/database.js';
 import { regexSchema, RetentionRuleSchema } from '../domain/retention.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from '../domain/thresholds.js';
 import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from '../domain/windows.js';
@@ -72,7 +72,6 @@ export const ApprovalsSchema = z
     for (const [person, lines] of Object.entries(a.operatorKeys)) lines.forEach((line, i) => claim(line, person, ['operatorKeys', person, i]));
   });
 export type Approvals = z.infer<typeof ApprovalsSchema>;
-const sqlIdentifier = z.string().regex(SQL_IDENTIFIER, 'expected a plain SQL identifier (letters, digits, "_")');
 
 /**
  * PostgreSQL maintenance (weekly checklist). Timeouts bound every statement and lock wait so a
@@ -91,15 +90,8 @@ export const DatabaseMaintenanceSchema = z
      * longest batch under 100 ms while moving rows at >= 0.8x the seed's rate (bench/archive.ts).
      */
     archiveBatchTargetMs: z.number().int().min(5).max(10_000).default(70),
-    /**
-     * What counts as an old temporary table. Only tables matching this rule are ever dropped; without
-     * it, nothing is. Age is how long this product has seen the table (PostgreSQL keeps no creation time).
-     */
-    tempTables: z
-      .object({ schema: sqlIdentifier.optional(), namePrefix: sqlIdentifier.optional(), minAgeHours: z.number().positive() })
-      .strict()
-      .refine((r) => r.schema !== undefined || r.namePrefix !== undefined, 'name a schema, a namePrefix or both')
-      .optional(),
+    /** What counts as an old temporary table; without a rule, none is ever dropped. */
+    tempTables: TempTableRuleSchema.optional(),
     /** Dumps older than this go, the newest `keepNewest` always stay (storageCleanup). */
     backupRetention: z
       .object({ olderThanDays: z.number().positive().default(14), keepNewest: z.number().int().min(1).default(7) })

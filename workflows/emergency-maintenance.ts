@@ -1,5 +1,5 @@
 import { executeChild, patched, sleep, workflowInfo } from '@temporalio/workflow';
-import type { Skipped } from '../activities/kubernetes/index.js';
+import { isSkipped } from '../domain/cluster.js';
 import { APPROVAL_TIMING, EmergencyInput, emergencyPlan, type EmergencyAction } from '../domain/emergency.js';
 import { failure, FailureType } from '../domain/failures.js';
 import { approvalRequestMessage } from '../domain/format.js';
@@ -17,8 +17,6 @@ const { vacuumAnalyzeTables } = heavyDatabaseWork;
 
 const DRAIN_TIMEOUT_SECONDS = 15 * 60;
 const ROLLOUT_TIMEOUT_SECONDS = 10 * 60;
-
-const isSkipped = (r: object): r is Skipped => 'skipped' in r;
 
 function invalidTarget(index: number, message: string) {
   return failure(FailureType.InvalidInput, `Invalid input for emergencyMaintenance: actions.${index}: ${message}`);

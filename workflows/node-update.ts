@@ -1,6 +1,6 @@
 import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Skipped } from '../activities/kubernetes/index.js';
+import { isSkipped } from '../domain/cluster.js';
 import { failure, FailureType } from '../domain/failures.js';
 import { httpUrlSchema } from '../domain/http-target.js';
 import { k8sObjectName } from '../domain/kubernetes-names.js';
@@ -47,8 +47,6 @@ export const NodeUpdateOptions = z
 
 export const NodeUpdateInput = NodeUpdateOptions.extend({ node: k8sObjectName }).strict();
 export type NodeUpdateInput = z.input<typeof NodeUpdateInput>;
-
-const isSkipped = (r: object): r is Skipped => 'skipped' in r;
 
 /**
  * Seed "Kubernetes Node Updates": cordon, drain, wait for the update, wait until Ready, uncordon.

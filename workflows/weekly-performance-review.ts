@@ -1,7 +1,7 @@
 import { workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Measurement } from '../activities/reports.js';
 import type { CheckResult } from '../domain/checks.js';
+import type { Measurement } from '../domain/run-history.js';
 import type { RunReport } from '../domain/run.js';
 import { quickRead } from './lib/activity-profiles.js';
 import { parseInput } from './lib/input.js';

@@ -9,14 +9,6 @@ export interface KubernetesDeps {
   appLabelSelector: string;
 }
 
-export const NO_CLUSTER = 'no cluster configured';
-
-/** What an operation returns instead of acting when there is no cluster. */
-export interface Skipped {
-  skipped: string;
-}
-export const SKIPPED: Skipped = { skipped: NO_CLUSTER };
-
 export interface ApiStatus {
   code?: number;
   reason?: string;

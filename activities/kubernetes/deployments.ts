@@ -1,5 +1,6 @@
 import { AppsV1Api, PatchStrategy, setHeaderOptions, type V1Deployment, type V1ReplicaSet } from '@kubernetes/client-node';
-import { annotation, canonicalJson, isNotFound, pollUntil, SKIPPED, type KubernetesDeps, type Skipped } from './common.js';
+import { annotation, canonicalJson, isNotFound, pollUntil, type KubernetesDeps } from './common.js';
+import { SKIPPED, type Skipped } from '../../domain/cluster.js';
 import { failure, FailureType } from '../../domain/failures.js';
 
 const REVISION = 'deployment.kubernetes.io/revision';

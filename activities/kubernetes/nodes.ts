@@ -1,7 +1,8 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { heartbeat, sleep } from '@temporalio/activity';
-import { annotation, apiStatus, isNotFound, pollUntil, SKIPPED, type KubernetesDeps, type Skipped } from './common.js';
+import { annotation, apiStatus, isNotFound, pollUntil, type KubernetesDeps } from './common.js';
 import { fetchFailure } from '../http.js';
+import { SKIPPED, type Skipped } from '../../domain/cluster.js';
 import { failure, FailureType } from '../../domain/failures.js';
 
 /** Who cordoned a node: set with the cordon, so a retry, a compensation or an operator can tell. */

@@ -1,6 +1,7 @@
 import { Context } from '@temporalio/activity';
 import pg from 'pg';
 import { inTransaction, resolveTimeouts, timeoutReason, withSessionTimeouts, type Timeouts } from './sql.js';
+import type { ArchiveResult, Census } from '../../domain/database.js';
 import { failure, FailureType } from '../../domain/failures.js';
 
 /**
@@ -9,12 +10,6 @@ import { failure, FailureType } from '../../domain/failures.js';
  * archive's primary key. Here every batch deletes and inserts in one transaction, keyset by id, so
  * a crash at any moment leaves each row in exactly one table and a rerun simply continues.
  */
-
-/** Distinct bookings older than the cutoff across both tables, and a checksum of their ids (any id type). */
-export interface Census {
-  rows: number;
-  idChecksum: string;
-}
 
 /** The census before the first batch, plus the highest old id in bookings: where the keyset stops. */
 interface StartingCensus extends Census {
@@ -43,30 +38,6 @@ export interface ArchiveRequest {
   /** Throttle between batches, e.g. to let replicas keep up. */
   pauseBetweenBatchesMs?: number;
   timeouts?: Partial<Timeouts>;
-}
-
-export interface ArchiveResult {
-  cutoff: string;
-  /** incomplete: a batch could not get its lock in time; what was moved stays moved, a rerun continues. */
-  status: 'done' | 'incomplete' | 'skipped';
-  reason?: string;
-  rowsMoved: number;
-  /** Rows found in both tables (left by the seed script's crash): removed from bookings, not inserted again. */
-  alreadyArchived: number;
-  batches: number;
-  resumedAfterId: string | null;
-  before: Census;
-  after: { census: Census; remainingInBookings: number; inBothTables: number };
-  /**
-   * No row lost (same distinct ids across both tables as before) and none in both tables; null when it
-   * could not be checked (skipped, or bookings still locked when the batches stopped).
-   */
-  conserved: boolean | null;
-  batchMs: { max: number; p99: number; median: number };
-  /** Smallest and largest batch used (they differ when sizes adapt to batchTargetMs). */
-  batchRows: { min: number; max: number };
-  /** Wall time of the census before, the batches, and the verification after. */
-  phaseMs: { census: number; move: number; verify: number };
 }
 
 const HASH = (column: string) => `coalesce(sum(hashtextextended(${column}::text, 0)::numeric), 0)`;

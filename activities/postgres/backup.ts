@@ -28,8 +28,6 @@ import { inTransaction, resolveTimeouts, type Timeouts } from './sql.js';
  * anything they print.
  */
 
-export type { BackupVerification } from '../../domain/backup.js';
-
 export interface BackupFile {
   file: string;
   bytes: number;

@@ -1,8 +1,8 @@
 import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { ProofCheck } from '../../activities/approvals.js';
 import { failure, FailureType } from '../../domain/failures.js';
 import {
-  CLOCK_SKEW_MS, MAX_DECISION_BYTES, MAX_STATEMENT_LIFETIME_MS, planHash, type ApprovalPlan, type ApprovalStatement, type DecisionInput, type Verdict,
+  CLOCK_SKEW_MS, MAX_DECISION_BYTES, MAX_STATEMENT_LIFETIME_MS, planHash, type ApprovalPlan, type ApprovalStatement, type DecisionInput, type ProofCheck,
+  type Verdict,
 } from '../../domain/approval-proof.js';
 import type { ApprovalRecord } from '../../domain/run.js';
 import { localProofCheck } from './activity-profiles.js';
