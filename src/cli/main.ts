@@ -1,11 +1,11 @@
 import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { ScheduleNotFoundError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { listRuns } from '../../activities/reports.js';
 import { SCHEDULES } from '../../schedules/definitions.js';
 import { applySchedules, ensureSearchAttributes } from '../../schedules/apply.js';
 import { createPool } from '../clients.js';
 import { ConfigError, loadConfig, type Config } from '../config.js';
 import { OUTCOMES, type RunStatus } from '../../domain/run.js';
+import { listRuns } from '../maintenance-runs.js';
 import { createLogger } from '../logger.js';
 import { connectClient } from '../temporal.js';
 import { statusQuery } from '../../workflows/lib/definitions.js';
