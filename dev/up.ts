@@ -13,7 +13,7 @@ import pg from 'pg';
 import { createBackupActivities } from '../activities/postgres/backup.js';
 import { SCHEDULES } from '../schedules/definitions.js';
 import { applySchedules, ensureSearchAttributes } from '../schedules/apply.js';
-import { loadConfigOrExit, redactUrl, type Config } from '../src/config.js';
+import { loadConfigOrExit, redactUrl, type Config } from '../src/config/load.js';
 import { ensureDatabase, seedDemoBookings } from './demo-db.js';
 import { startDevServer, type DevServer } from './devserver.js';
 import { startLocalCluster, WORKER_USERNAME, type LocalCluster } from './kube-local/cluster.js';

@@ -16,7 +16,7 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
-import { loadConfigOrExit, type Config } from './config.js';
+import { loadConfigOrExit, type Config } from './config/load.js';
 import { DecisionError, describeVerdict, pendingApproval, sendDecision } from './decisions.js';
 import { escapeSlack } from '../domain/text.js';
 import type { RunStatus } from '../domain/run.js';

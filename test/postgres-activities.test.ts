@@ -7,7 +7,7 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findPgBinary } from '../activities/postgres/backup.js';
-import { ConfigError, loadConfig } from '../src/config.js';
+import { ConfigError, loadConfig } from '../src/config/load.js';
 import { DEFAULT_THRESHOLDS } from '../domain/thresholds.js';
 import { until } from './helpers/stack.js';
 import { expectInvalidInput } from './helpers/failures.js';

@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createBackupActivities } from '../activities/postgres/backup.js';
 import { applyRetention } from '../activities/storage.js';
-import { ConfigError } from '../src/config.js';
+import { ConfigError } from '../src/config/load.js';
 import { RetentionRuleSchema, type RetentionRule } from '../domain/retention.js';
 import { storageCleanup } from '../workflows/storage-cleanup.js';
 import { expectWorkflowRejects } from './helpers/failures.js';

@@ -6,7 +6,7 @@ import type { Command } from 'commander';
 import { createActivities } from '../../activities/index.js';
 import { SCHEDULES } from '../../schedules/definitions.js';
 import { createClients } from '../clients.js';
-import { redactUrl, type Config } from '../config.js';
+import { redactUrl, type Config } from '../config/load.js';
 import type { z } from 'zod';
 import { EmergencyInput, describeAction } from '../../domain/emergency.js';
 import { describeInputIssues } from '../../domain/input-errors.js';

@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, SECRET_PARAMS, type HttpTarget } from '../domain/http-target.js';
-import { TempTableRuleSchema } from '../domain/database.js';
-import { regexSchema, RetentionRuleSchema } from '../domain/retention.js';
-import { DEFAULT_THRESHOLDS, thresholdsSchema } from '../domain/thresholds.js';
-import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from '../domain/windows.js';
-import { KeyError, parsePublicKey } from './signing.js';
+import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, SECRET_PARAMS, type HttpTarget } from '../../domain/http-target.js';
+import { TempTableRuleSchema } from '../../domain/database.js';
+import { regexSchema, RetentionRuleSchema } from '../../domain/retention.js';
+import { DEFAULT_THRESHOLDS, thresholdsSchema } from '../../domain/thresholds.js';
+import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from '../../domain/windows.js';
+import { KeyError, parsePublicKey } from '../signing.js';
 
 /**
  * One schema for the whole runtime configuration: environment variables for connections and
