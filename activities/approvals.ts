@@ -1,6 +1,6 @@
 import type { KeyObject } from 'node:crypto';
 import { Proof, type ProofCheck } from '../domain/approval-proof.js';
-import type { Approvals } from '../src/config/load.js';
+import type { Approvals } from '../src/config/schema.js';
 import { parsePublicKey, verifyProof } from '../src/signing.js';
 
 const OPERATOR_PATHS: readonly string[] = ['cli', 'temporal-cli'];

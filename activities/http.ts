@@ -1,7 +1,8 @@
 import { connect, type PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
 import { failure, FailureType } from '../domain/failures.js';
-import { redactUrl, type CacheClearTarget, type HttpTarget, type TlsTarget } from '../src/config/load.js';
+import { redactUrl } from '../src/config/redact.js';
+import type { CacheClearTarget, HttpTarget, TlsTarget } from '../src/config/schema.js';
 import { gradeBelow, skipped, type CheckResult } from '../domain/checks.js';
 import type { Thresholds } from '../domain/thresholds.js';
 import { withoutUrls } from '../domain/text.js';

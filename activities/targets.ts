@@ -1,4 +1,4 @@
-import type { CacheClearTarget, Config, HttpTarget, TlsTarget } from '../src/config/load.js';
+import type { CacheClearTarget, Config, HttpTarget, TlsTarget } from '../src/config/schema.js';
 import type { RetentionRule } from '../domain/retention.js';
 import type { Thresholds } from '../domain/thresholds.js';
 import type { WindowSpec } from '../domain/windows.js';

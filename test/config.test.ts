@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, redactUrl } from '../src/config/load.js';
+import { ConfigError, loadConfig } from '../src/config/load.js';
+import { redactUrl } from '../src/config/redact.js';
 import { DEFAULT_THRESHOLDS } from '../domain/thresholds.js';
 import { generateSigningKey } from '../src/signing.js';
 

@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresActivities } from '../activities/postgres/index.js';
-import { DatabaseMaintenanceSchema } from '../src/config/load.js';
+import { DatabaseMaintenanceSchema } from '../src/config/schema.js';
 import { DEFAULT_THRESHOLDS } from '../domain/thresholds.js';
 import { SEED_WINDOWS } from '../domain/windows.js';
 import { dailyBackup } from '../workflows/daily-backup.js';

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { DatabaseMaintenanceConfig } from '../../src/config/load.js';
+import type { DatabaseMaintenanceConfig } from '../../src/config/schema.js';
 import { SEED_WINDOWS, type Blackout, type WindowSpec } from '../../domain/windows.js';
 import type { MaintenanceMetrics } from '../../src/metrics.js';
 import { createAccessActivities } from './access.js';

@@ -3,7 +3,7 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { createActivities } from '../../activities/index.js';
 import { createClients } from '../clients.js';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { BACKUP_LEVELS, formatBytes, type BackupLevel, type BackupVerification } from '../../domain/backup.js';
 import { createLogger } from '../logger.js';
 

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from 'commander';
 import { ScheduleNotFoundError, WorkflowNotFoundError, type Client } from '@temporalio/client';
-import type { Config } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 
 // What every command group shares: its view of the outside world, the one-line failure, table
 // output and the argument parsers.

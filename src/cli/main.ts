@@ -1,7 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import type { Client } from '@temporalio/client';
 import { clipText } from '../../domain/input-errors.js';
-import { ConfigError, loadConfig, type Config } from '../config/load.js';
+import { ConfigError, loadConfig } from '../config/load.js';
+import type { Config } from '../config/schema.js';
 import { connectClient } from '../temporal.js';
 import { registerApprovalCommands } from './approvals.js';
 import { registerBackupCommands } from './backup.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { createPostgresActivities } from '../../activities/postgres/index.js';
-import { DatabaseMaintenanceSchema, type DatabaseMaintenanceConfig } from '../../src/config/load.js';
+import { DatabaseMaintenanceSchema, type DatabaseMaintenanceConfig } from '../../src/config/schema.js';
 import { SEED_WINDOWS, type WindowSpec } from '../../domain/windows.js';
 import type { TestDatabase } from './postgres.js';
 
