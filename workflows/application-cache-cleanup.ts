@@ -3,8 +3,7 @@ import { skipped, type CheckResult } from '../domain/checks.js';
 import { innermostMessage } from '../domain/failures.js';
 import type { RunReport } from '../domain/run.js';
 import { apiCall, quickRead } from './lib/activity-profiles.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun, runReported } from './lib/run.js';
+import { reportedWorkflow } from './lib/run.js';
 
 const { clearApplicationCache } = apiCall;
 const { resolveCacheClearTargets } = quickRead;
@@ -18,9 +17,7 @@ export type ApplicationCacheCleanupInput = z.input<typeof ApplicationCacheCleanu
  * to Slack (four a day would be noise); a failure is posted and alerted.
  */
 export async function applicationCacheCleanup(rawInput?: ApplicationCacheCleanupInput): Promise<RunReport> {
-  parseInput(ApplicationCacheCleanupInput, rawInput, 'applicationCacheCleanup');
-  const run = new MaintenanceRun('applicationCacheCleanup', 'application');
-  return runReported(run, async () => {
+  return reportedWorkflow('applicationCacheCleanup', 'application', ApplicationCacheCleanupInput, rawInput, async (run) => {
     const targets = await run.step('resolve cache endpoints', () => resolveCacheClearTargets());
     run.phase = 'clearing';
     const checks: CheckResult[] = targets.length === 0

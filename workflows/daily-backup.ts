@@ -3,8 +3,7 @@ import { formatBytes, GUARD_LEVEL, verificationCheck } from '../domain/backup.js
 import type { CheckResult } from '../domain/checks.js';
 import type { RunReport } from '../domain/run.js';
 import { heavyDatabaseWork, quickRead } from './lib/activity-profiles.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun, runReported } from './lib/run.js';
+import { reportedWorkflow } from './lib/run.js';
 
 const { createDatabaseBackup, verifyBackup } = heavyDatabaseWork;
 const { resolveBackupPlan } = quickRead;
@@ -26,9 +25,7 @@ const round = (n: number, places = 1) => Math.round(n * 10 ** places) / 10 ** pl
  * to read back the backup fails the run, which alerts; the evening status confirms the day's run.
  */
 export async function dailyBackup(rawInput?: DailyBackupInput): Promise<RunReport> {
-  const input = parseInput(DailyBackupInput, rawInput, 'dailyBackup');
-  const run = new MaintenanceRun('dailyBackup', 'booking-database');
-  return runReported(run, async () => {
+  return reportedWorkflow('dailyBackup', 'booking-database', DailyBackupInput, rawInput, async (run, input) => {
     run.phase = 'planning';
     const plan = await run.step('resolve backup plan', () => resolveBackupPlan());
 

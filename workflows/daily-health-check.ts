@@ -5,7 +5,7 @@ import type { RunReport } from '../domain/run.js';
 import { ThresholdOverridesSchema, thresholdsSchema } from '../domain/thresholds.js';
 import { healthProbe } from './lib/activity-profiles.js';
 import { parseInput } from './lib/input.js';
-import { MaintenanceRun, runReported } from './lib/run.js';
+import { reportedWorkflow } from './lib/run.js';
 
 const { checkBackupFreshness, checkCertificateExpiry, checkDatabaseHealth, checkDiskUsage, checkMonitoringAlive, checkNodeHealth, checkPodResourceUsage, probeHttpEndpoints, resolveHealthCheckPlan, scanApplicationErrorLogs } = healthProbe;
 
@@ -25,9 +25,7 @@ export type DailyHealthCheckInput = z.input<typeof DailyHealthCheckInput>;
 
 /** Routine Maintenance Guide, "Morning Health Check": every item this product can measure, in parallel. */
 export async function dailyHealthCheck(rawInput?: DailyHealthCheckInput): Promise<RunReport> {
-  const input = parseInput(DailyHealthCheckInput, rawInput, 'dailyHealthCheck');
-  const run = new MaintenanceRun('dailyHealthCheck', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('dailyHealthCheck', 'booking-platform', DailyHealthCheckInput, rawInput, async (run, input) => {
 
     run.phase = 'planning';
     const plan = await run.step('resolve targets and thresholds', () => resolveHealthCheckPlan());

@@ -4,8 +4,7 @@ import { dailyBackupConfirmation } from '../domain/backup.js';
 import type { RunReport } from '../domain/run.js';
 import { windowOccurrences } from '../domain/windows.js';
 import { quickRead } from './lib/activity-profiles.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun, runReported } from './lib/run.js';
+import { reportedWorkflow } from './lib/run.js';
 
 const { postSlackMessage, resolveBackupPlan, resolveMaintenanceWindows, summarizeRunsBetween } = quickRead;
 
@@ -23,9 +22,7 @@ export type EveningStatusInput = z.input<typeof EveningStatusInput>;
 
 /** Routine Maintenance Guide, "Evening Status Update": the day's runs, open criticals, upcoming windows. */
 export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunReport> {
-  const input = parseInput(EveningStatusInput, rawInput, 'eveningStatus');
-  const run = new MaintenanceRun('eveningStatus', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('eveningStatus', 'booking-platform', EveningStatusInput, rawInput, async (run, input) => {
     const now = new Date();
     const startOfDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
 

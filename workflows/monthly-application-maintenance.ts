@@ -5,8 +5,7 @@ import { outdatedImageFindings } from '../domain/images.js';
 import type { RunReport } from '../domain/run.js';
 import { SEED_WINDOWS, WindowSpecSchema } from '../domain/windows.js';
 import { quickRead } from './lib/activity-profiles.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun, runReported } from './lib/run.js';
+import { reportedWorkflow } from './lib/run.js';
 import { weeklyDatabaseMaintenance } from './weekly-database-maintenance.js';
 
 const { collectClusterInventory, resolveHealthCheckPlan } = quickRead;
@@ -28,9 +27,7 @@ export type MonthlyApplicationMaintenanceInput = z.input<typeof MonthlyApplicati
  * archive), which is why the seed can schedule them on a weekday morning.
  */
 export async function monthlyApplicationMaintenance(rawInput?: MonthlyApplicationMaintenanceInput): Promise<RunReport> {
-  const input = parseInput(MonthlyApplicationMaintenanceInput, rawInput, 'monthlyApplicationMaintenance');
-  const run = new MaintenanceRun('monthlyApplicationMaintenance', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('monthlyApplicationMaintenance', 'booking-platform', MonthlyApplicationMaintenanceInput, rawInput, async (run, input) => {
     run.phase = 'planning';
     const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
     const window = input.window ?? plan.windows.find((w) => w.name === 'monthly-application') ?? SEED_WINDOWS.find((w) => w.name === 'monthly-application')!;

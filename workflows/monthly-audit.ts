@@ -5,8 +5,7 @@ import { skipped, type CheckResult } from '../domain/checks.js';
 import { imageTagFindings, standardsFindings } from '../domain/images.js';
 import type { RunReport } from '../domain/run.js';
 import { heavyDatabaseWork, quickRead } from './lib/activity-profiles.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun, runReported } from './lib/run.js';
+import { reportedWorkflow } from './lib/run.js';
 
 const { restoreTestBackup } = heavyDatabaseWork;
 const { collectClusterInventory, forecastDiskUsage, measureRecoveryPoint, resolveBackupPlan, resolveHealthCheckPlan } = quickRead;
@@ -26,9 +25,7 @@ export type MonthlyAuditInput = z.input<typeof MonthlyAuditInput>;
  * product has stored. Compliance paperwork and DR failover drills stay with people.
  */
 export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunReport> {
-  const input = parseInput(MonthlyAuditInput, rawInput, 'monthlyAudit');
-  const run = new MaintenanceRun('monthlyAudit', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('monthlyAudit', 'booking-platform', MonthlyAuditInput, rawInput, async (run, input) => {
     run.phase = 'planning';
     const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
     const since = new Date(Date.now() - input.forecastHistoryDays * 86_400_000).toISOString();

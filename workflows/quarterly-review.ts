@@ -2,8 +2,7 @@ import { z } from 'zod';
 import type { CheckResult } from '../domain/checks.js';
 import type { RunReport } from '../domain/run.js';
 import { quickRead } from './lib/activity-profiles.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun, runReported } from './lib/run.js';
+import { reportedWorkflow } from './lib/run.js';
 
 const { summarizeRunHistory } = quickRead;
 
@@ -24,9 +23,7 @@ export type QuarterlyReviewInput = z.input<typeof QuarterlyReviewInput>;
  * them the figures.
  */
 export async function quarterlyReview(rawInput?: QuarterlyReviewInput): Promise<RunReport> {
-  const input = parseInput(QuarterlyReviewInput, rawInput, 'quarterlyReview');
-  const run = new MaintenanceRun('quarterlyReview', 'maintenance-program');
-  return runReported(run, async () => {
+  return reportedWorkflow('quarterlyReview', 'maintenance-program', QuarterlyReviewInput, rawInput, async (run, input) => {
     const until = new Date();
     const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
 

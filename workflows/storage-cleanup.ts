@@ -3,8 +3,7 @@ import type { CheckResult } from '../domain/checks.js';
 import { retentionCheck, type RetentionResult } from '../domain/retention.js';
 import type { RunReport } from '../domain/run.js';
 import { boundedWait, quickRead } from './lib/activity-profiles.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun, runReported } from './lib/run.js';
+import { reportedWorkflow } from './lib/run.js';
 
 const { applyRetentionRule, pruneDatabaseBackups } = boundedWait;
 const { checkDiskUsage, resolveStorageCleanupPlan } = quickRead;
@@ -26,9 +25,7 @@ export type StorageCleanupInput = z.input<typeof StorageCleanupInput>;
  * Only files matching a configured rule are ever deleted.
  */
 export async function storageCleanup(rawInput?: StorageCleanupInput): Promise<RunReport> {
-  const input = parseInput(StorageCleanupInput, rawInput, 'storageCleanup');
-  const run = new MaintenanceRun('storageCleanup', 'storage');
-  return runReported(run, async () => {
+  return reportedWorkflow('storageCleanup', 'storage', StorageCleanupInput, rawInput, async (run, input) => {
     run.phase = 'planning';
     const plan = await run.step('resolve retention rules', () => resolveStorageCleanupPlan());
     // One cutoff per rule, fixed here: every retry of an attempt selects the same files.

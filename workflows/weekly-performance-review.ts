@@ -4,8 +4,7 @@ import type { CheckResult } from '../domain/checks.js';
 import type { Measurement } from '../domain/run-history.js';
 import type { RunReport } from '../domain/run.js';
 import { quickRead } from './lib/activity-profiles.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun, runReported } from './lib/run.js';
+import { reportedWorkflow } from './lib/run.js';
 
 const { collectDatabaseStatistics, compareWithBaselines, probeHttpEndpoints, resolveHealthCheckPlan } = quickRead;
 
@@ -25,9 +24,7 @@ export type WeeklyPerformanceReviewInput = z.input<typeof WeeklyPerformanceRevie
  * updated. Query optimisation and autoscaling changes stay with people; this gives them the list.
  */
 export async function weeklyPerformanceReview(rawInput?: WeeklyPerformanceReviewInput): Promise<RunReport> {
-  const input = parseInput(WeeklyPerformanceReviewInput, rawInput, 'weeklyPerformanceReview');
-  const run = new MaintenanceRun('weeklyPerformanceReview', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('weeklyPerformanceReview', 'booking-platform', WeeklyPerformanceReviewInput, rawInput, async (run, input) => {
     run.phase = 'planning';
     const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
 

@@ -3,8 +3,7 @@ import { skipped } from '../domain/checks.js';
 import { imageTagFindings } from '../domain/images.js';
 import type { RunReport } from '../domain/run.js';
 import { quickRead } from './lib/activity-profiles.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun, runReported } from './lib/run.js';
+import { reportedWorkflow } from './lib/run.js';
 
 const { auditApprovalLog, checkCertificateExpiry, collectClusterInventory, resolveHealthCheckPlan, reviewClusterAdminBindings, reviewDatabaseRoles } = quickRead;
 
@@ -23,9 +22,7 @@ export type WeeklySecurityReviewInput = z.input<typeof WeeklySecurityReviewInput
  * the scanners; their results are not reachable from here.
  */
 export async function weeklySecurityReview(rawInput?: WeeklySecurityReviewInput): Promise<RunReport> {
-  const input = parseInput(WeeklySecurityReviewInput, rawInput, 'weeklySecurityReview');
-  const run = new MaintenanceRun('weeklySecurityReview', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('weeklySecurityReview', 'booking-platform', WeeklySecurityReviewInput, rawInput, async (run, input) => {
     const until = new Date();
     const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
 

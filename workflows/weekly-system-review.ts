@@ -3,8 +3,7 @@ import { skipped, type CheckResult } from '../domain/checks.js';
 import type { RunReport } from '../domain/run.js';
 import { quickRead } from './lib/activity-profiles.js';
 import { backupChecks } from './lib/database-checks.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun, runReported } from './lib/run.js';
+import { reportedWorkflow } from './lib/run.js';
 
 const { checkDiskUsage, checkNodeHealth, checkPodResourceUsage, cleanupClusterResources, collectDatabaseStatistics, probeHttpEndpoints, resolveHealthCheckPlan, scanApplicationErrorLogs, verifyNewestBackup } = quickRead;
 
@@ -22,9 +21,7 @@ export type WeeklySystemReviewInput = z.input<typeof WeeklySystemReviewInput>;
  * anything: orphaned cluster resources are listed (a dry run), not deleted.
  */
 export async function weeklySystemReview(rawInput?: WeeklySystemReviewInput): Promise<RunReport> {
-  const input = parseInput(WeeklySystemReviewInput, rawInput, 'weeklySystemReview');
-  const run = new MaintenanceRun('weeklySystemReview', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('weeklySystemReview', 'booking-platform', WeeklySystemReviewInput, rawInput, async (run, input) => {
     run.phase = 'planning';
     const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
 

@@ -3,6 +3,7 @@ import {
 } from '@temporalio/workflow';
 import type { ApprovalRequestState } from '../../domain/approval-proof.js';
 import { summarizeChecks, alertSlackMessage, reportMarkdown, reportSlackMessage } from '../../domain/format.js';
+import type { z } from 'zod';
 import { worstStatus, type CheckResult } from '../../domain/checks.js';
 import { failure, FailureType, innermostMessage, isFailure, runFailedType } from '../../domain/failures.js';
 import {
@@ -10,6 +11,7 @@ import {
 } from '../../domain/run.js';
 import { bestEffortNotice, localBestEffortNotice } from './activity-profiles.js';
 import { statusQuery } from './definitions.js';
+import { parseInput } from './input.js';
 
 const MEMO_REPORT_LIMIT = 16_000;
 
@@ -141,6 +143,18 @@ export async function runReported(
     });
   }
   return run.finish(options);
+}
+
+/**
+ * A routine workflow's opening: the input checked against `schema` (bad input fails the run before
+ * anything runs), the run started as `kind` on `target`, then `body` run and reported.
+ */
+export function reportedWorkflow<S extends z.ZodType>(
+  kind: string, target: string, schema: S, rawInput: unknown, body: (run: MaintenanceRun, input: z.output<S>) => Promise<FinishOptions>,
+): Promise<RunReport> {
+  const input = parseInput(schema, rawInput, kind);
+  const run = new MaintenanceRun(kind, target);
+  return runReported(run, () => body(run, input));
 }
 
 async function deliver(channel: DeliveryRecord['channel'], send: () => Promise<string>): Promise<DeliveryRecord> {
