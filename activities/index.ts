@@ -1,5 +1,5 @@
 import type { Clients } from '../src/clients.js';
-import type { Config } from '../src/config.js';
+import type { Config } from '../src/config/schema.js';
 import { createApprovalActivities } from './approvals.js';
 import { createHttpActivities } from './http.js';
 import { createKubernetesActivities } from './kubernetes/index.js';

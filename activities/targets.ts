@@ -1,7 +1,7 @@
-import type { CacheClearTarget, Config, HttpTarget, TlsTarget } from '../src/config.js';
-import type { RetentionRule } from '../src/domain/retention.js';
-import type { Thresholds } from '../src/domain/thresholds.js';
-import type { WindowSpec } from '../src/domain/windows.js';
+import type { CacheClearTarget, Config, HttpTarget, TlsTarget } from '../src/config/schema.js';
+import type { RetentionRule } from '../domain/retention.js';
+import type { Thresholds } from '../domain/thresholds.js';
+import type { WindowSpec } from '../domain/windows.js';
 
 /** What a health check will look at, resolved from configuration. Holds no secrets: it is recorded in history. */
 export interface HealthCheckPlan {

@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { buildWorkflowBundle } from '../scripts/build-workflow-bundle.js';
-import { startDevServer } from '../src/devserver.js';
+import { startDevServer } from '../dev/devserver.js';
 import { freePort } from '../src/net.js';
 
 const RUNS = 100;

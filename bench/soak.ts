@@ -10,8 +10,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { buildWorkflowBundle } from '../scripts/build-workflow-bundle.js';
-import { ensureDatabase, seedDemoBookings } from '../src/demo-db.js';
-import { startDevServer } from '../src/devserver.js';
+import { ensureDatabase, seedDemoBookings } from '../dev/demo-db.js';
+import { startDevServer } from '../dev/devserver.js';
 import { freePort } from '../src/net.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -30,7 +30,7 @@ export async function main(): Promise<void> {
   await ensureDatabase(ADMIN_URL, database);
   await seedDemoBookings(databaseUrl);
   const metricsPort = await freePort();
-  // The demo's targets (src/up.ts): the worker's own health endpoint, the disk, the database.
+  // The demo's targets (dev/up.ts): the worker's own health endpoint, the disk, the database.
   const config = join(dir, 'config.json');
   writeFileSync(config, JSON.stringify({ targets: { http: [{ name: 'worker-healthz', url: `http://127.0.0.1:${metricsPort}/healthz`, budgetMs: 500 }], diskPaths: ['/'] } }));
   // Compiled inside the repo (git-ignored .data/) so node_modules resolve as they do in the image.

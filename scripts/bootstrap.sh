@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 TEMPORAL_VERSION=v1.5.1
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/trixtech-maintenance"
 TEMPORAL_CACHED="$CACHE_DIR/temporal-$TEMPORAL_VERSION/temporal"
-# Keep in step with src/kube/binaries.ts and scripts/kubernetes/go.mod.
+# Keep in step with dev/kube-local/binaries.ts and scripts/kubernetes/go.mod.
 KUBERNETES_VERSION=v1.34.2
 KWOK_VERSION=v0.8.0
 KUBERNETES_CACHED="$CACHE_DIR/kubernetes-$KUBERNETES_VERSION"

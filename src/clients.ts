@@ -1,7 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { IncomingWebhook } from '@slack/webhook';
 import pg from 'pg';
-import type { Config } from './config.js';
+import type { Config } from './config/schema.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type MaintenanceMetrics } from './metrics.js';
 

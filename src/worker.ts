@@ -1,9 +1,10 @@
 import { fileURLToPath } from 'node:url';
 import { Runtime, Worker, bundleWorkflowCode, makeTelemetryFilterString, type BundleOptions, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
-import { ensureReportSchema } from '../activities/reports.js';
 import { createClients, type Clients } from './clients.js';
-import { loadConfigOrExit, type Config } from './config.js';
+import { loadConfigOrExit } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { ensureReportSchema } from './maintenance-runs.js';
 import { createLogger } from './logger.js';
 import { createMetrics, startMetricsServer } from './metrics.js';
 import { connectWorker } from './temporal.js';

@@ -1,8 +1,8 @@
 import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planHash } from '../src/domain/approval-proof.js';
-import type { EmergencyInput } from '../src/domain/emergency.js';
-import { emergencyPlan } from '../src/domain/emergency.js';
+import { planHash } from '../domain/approval-proof.js';
+import type { EmergencyInput } from '../domain/emergency.js';
+import { emergencyPlan } from '../domain/emergency.js';
 import { generateSigningKey, parsePrivateKey } from '../src/signing.js';
 import { emergencyMaintenance } from '../workflows/emergency-maintenance.js';
 import { rejectSignal, statusQuery } from '../workflows/lib/definitions.js';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPgBinary } from '../activities/postgres/backup.js';
-import type { CheckResult } from '../src/domain/checks.js';
+import type { CheckResult } from '../domain/checks.js';
 import { dailyBackup } from '../workflows/daily-backup.js';
 import { eveningStatus } from '../workflows/evening-status.js';
 import { createBookingSchema, seedBookings } from './helpers/bookings.js';

@@ -5,7 +5,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, RawValue } from '@temporalio/common';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeInputIssues } from '../src/domain/input-errors.js';
+import { describeInputIssues } from '../domain/input-errors.js';
 import { dailyHealthCheck } from '../workflows/daily-health-check.js';
 import { emergencyMaintenance } from '../workflows/emergency-maintenance.js';
 import { approveSignal, decideUpdate, rejectSignal, statusQuery } from '../workflows/lib/definitions.js';

@@ -6,8 +6,8 @@ import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
 import type { TestProject } from 'vitest/node';
 import { ensureSearchAttributes } from '../schedules/apply.js';
-import { startDevServer, type DevServer } from '../src/devserver.js';
-import { startLocalCluster, type LocalCluster } from '../src/kube-local/cluster.js';
+import { startDevServer, type DevServer } from '../dev/devserver.js';
+import { startLocalCluster, type LocalCluster } from '../dev/kube-local/cluster.js';
 import { freePort } from './helpers/net.js';
 
 declare module 'vitest' {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findKubeBinaries } from '../src/kube-local/binaries.js';
+import { findKubeBinaries } from '../dev/kube-local/binaries.js';
 import type { KubeDouble } from './k8s-double/double.js';
 import { addDaemonSet, addDeployment, addNode, addPdb } from './k8s-double/fixtures.js';
 import { startCluster } from './helpers/kube.js';

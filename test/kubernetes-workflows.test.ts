@@ -2,7 +2,7 @@ import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { CORDONED_BY } from '../activities/kubernetes/nodes.js';
-import type { RunReport } from '../src/domain/run.js';
+import type { RunReport } from '../domain/run.js';
 import { applicationUpdate } from '../workflows/application-update.js';
 import { dailyHealthCheck } from '../workflows/daily-health-check.js';
 import { nodeUpdatedSignal, statusQuery } from '../workflows/lib/definitions.js';

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { RunReport } from '../src/domain/run.js';
+import type { RunReport } from '../domain/run.js';
 import { statusQuery } from '../workflows/lib/definitions.js';
 import type { WindowGate } from '../workflows/lib/window.js';
 import { weeklyDatabaseMaintenance } from '../workflows/weekly-database-maintenance.js';

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportActivities } from '../activities/reports.js';
-import type { CheckResult } from '../src/domain/checks.js';
+import type { CheckResult } from '../domain/checks.js';
 import { weeklySecurityReview } from '../workflows/weekly-security-review.js';
 import { addDeployment } from './k8s-double/fixtures.js';
 import { recordHistory } from './helpers/histories.js';

@@ -1,12 +1,12 @@
 import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
-import { dailyBackupConfirmation } from '../src/domain/backup.js';
-import type { RunReport } from '../src/domain/run.js';
-import { windowOccurrences } from '../src/domain/windows.js';
-import { reads } from './lib/activities.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { dailyBackupConfirmation } from '../domain/backup.js';
+import type { RunReport } from '../domain/run.js';
+import { windowOccurrences } from '../domain/windows.js';
+import { quickRead } from './lib/activity-profiles.js';
+import { reportedWorkflow } from './lib/run.js';
+
+const { postSlackMessage, resolveBackupPlan, resolveMaintenanceWindows, summarizeRunsBetween } = quickRead;
 
 const DAY_MS = 86_400_000;
 /** Windows whose notice goes out a week ahead (seed); the weekly window gets its own one-hour notice. */
@@ -22,22 +22,20 @@ export type EveningStatusInput = z.input<typeof EveningStatusInput>;
 
 /** Routine Maintenance Guide, "Evening Status Update": the day's runs, open criticals, upcoming windows. */
 export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunReport> {
-  const input = parseInput(EveningStatusInput, rawInput, 'eveningStatus');
-  const run = new MaintenanceRun('eveningStatus', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('eveningStatus', 'booking-platform', EveningStatusInput, rawInput, async (run, input) => {
     const now = new Date();
     const startOfDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
 
     run.phase = 'collecting';
-    const digest = await run.step("today's runs", () => reads.summarizeRunsBetween(startOfDay.toISOString(), now.toISOString()));
-    const windowSpecs = await run.step('maintenance windows', () => reads.resolveMaintenanceWindows());
+    const digest = await run.step("today's runs", () => summarizeRunsBetween(startOfDay.toISOString(), now.toISOString()));
+    const windowSpecs = await run.step('maintenance windows', () => resolveMaintenanceWindows());
     const upcomingWindows = windowOccurrences(windowSpecs, now, new Date(now.getTime() + input.windowHorizonHours * 3_600_000));
     // Seed: "Maintenance notifications sent 1 week in advance". This run is daily, so each monthly
     // and annual window gets its notice from exactly one run: the one 7 to 8 days before it opens.
     const weekAhead = windowOccurrences(windowSpecs, new Date(now.getTime() + 7 * DAY_MS), new Date(now.getTime() + 8 * DAY_MS))
       .filter((w) => NOTICE_A_WEEK_AHEAD.test(w.name) && Date.parse(w.start) >= now.getTime() + 7 * DAY_MS);
     for (const w of weekAhead) {
-      await run.step(`one-week notice: ${w.name}`, () => reads.postSlackMessage({
+      await run.step(`one-week notice: ${w.name}`, () => postSlackMessage({
         text: `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (one week from now).`,
       }));
     }
@@ -45,7 +43,7 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
     // Seed: "Confirm backup completion for the day", from the day's dailyBackup result.
     // Runs recorded before it made no such call.
     const backupToday = patched('evening-backup-confirmation')
-      ? dailyBackupConfirmation(digest.runs, await run.step('backup plan', () => reads.resolveBackupPlan()))
+      ? dailyBackupConfirmation(digest.runs, await run.step('backup plan', () => resolveBackupPlan()))
       : undefined;
 
     const failed = (digest.countsByOutcome.failed ?? 0);

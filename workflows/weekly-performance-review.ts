@@ -1,12 +1,12 @@
 import { workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Measurement } from '../activities/reports.js';
-import type { CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
-import { reads } from './lib/activities.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import type { CheckResult } from '../domain/checks.js';
+import type { Measurement } from '../domain/run-history.js';
+import type { RunReport } from '../domain/run.js';
+import { quickRead } from './lib/activity-profiles.js';
+import { reportedWorkflow } from './lib/run.js';
+
+const { collectDatabaseStatistics, compareWithBaselines, probeHttpEndpoints, resolveHealthCheckPlan } = quickRead;
 
 export const WeeklyPerformanceReviewInput = z
   .object({
@@ -24,16 +24,14 @@ export type WeeklyPerformanceReviewInput = z.input<typeof WeeklyPerformanceRevie
  * updated. Query optimisation and autoscaling changes stay with people; this gives them the list.
  */
 export async function weeklyPerformanceReview(rawInput?: WeeklyPerformanceReviewInput): Promise<RunReport> {
-  const input = parseInput(WeeklyPerformanceReviewInput, rawInput, 'weeklyPerformanceReview');
-  const run = new MaintenanceRun('weeklyPerformanceReview', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('weeklyPerformanceReview', 'booking-platform', WeeklyPerformanceReviewInput, rawInput, async (run, input) => {
     run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
 
     run.phase = 'measuring';
     const [endpoints, stats] = await Promise.all([
-      run.checkStep('endpoint response times', () => reads.probeHttpEndpoints(plan.http, plan.thresholds)),
-      run.step('database statistics', () => reads.collectDatabaseStatistics()),
+      run.checkStep('endpoint response times', () => probeHttpEndpoints(plan.http, plan.thresholds)),
+      run.step('database statistics', () => collectDatabaseStatistics()),
     ]);
     const slowest = [...endpoints].filter((c) => typeof c.value === 'number').sort((a, b) => Number(b.value) - Number(a.value));
     const slowQueries: CheckResult[] = stats.slowQueries.status === 'available'
@@ -50,7 +48,7 @@ export async function weeklyPerformanceReview(rawInput?: WeeklyPerformanceReview
         ? [{ metric: 'db.slowest-query.mean-ms', value: Math.round(stats.slowQueries.queries[0].meanMs * 10) / 10, unit: 'ms', worse: 'higher' as const }] : []),
     ];
     run.phase = 'comparing with baselines';
-    const baselines = await run.checkStep('baselines', () => reads.compareWithBaselines(workflowInfo().runId, measurements, input.regressionTolerance));
+    const baselines = await run.checkStep('baselines', () => compareWithBaselines(workflowInfo().runId, measurements, input.regressionTolerance));
 
     return {
       summary: `Weekly performance review: slowest endpoint ${slowest[0] ? `${slowest[0].target} ${slowest[0].value} ms` : 'n/a'}; cache hit ${stats.cacheHitPercent ?? 'n/a'}%`,

@@ -1,5 +1,6 @@
 import { AppsV1Api, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
-import { annotation, apiStatus, isNotFound, SKIPPED, type KubernetesDeps, type Skipped } from './common.js';
+import { annotation, apiStatus, isNotFound, type KubernetesDeps } from './common.js';
+import { SKIPPED, type Skipped } from '../../domain/cluster.js';
 
 export const CLEANUP_KINDS = ['jobs', 'replicasets', 'volumes', 'claims'] as const;
 export type CleanupKind = (typeof CLEANUP_KINDS)[number];

@@ -1,7 +1,8 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
-import { inTransaction, invalidInput, resolveTimeouts, timeoutReason, withSessionTimeouts, type Timeouts } from './sql.js';
+import { inTransaction, resolveTimeouts, timeoutReason, withSessionTimeouts, type Timeouts } from './sql.js';
+import type { ArchiveResult, Census } from '../../domain/database.js';
+import { failure, FailureType } from '../../domain/failures.js';
 
 /**
  * Seed `db_maintenance.sh` moved old bookings with two autocommitted statements (INSERT..SELECT,
@@ -9,12 +10,6 @@ import { inTransaction, invalidInput, resolveTimeouts, timeoutReason, withSessio
  * archive's primary key. Here every batch deletes and inserts in one transaction, keyset by id, so
  * a crash at any moment leaves each row in exactly one table and a rerun simply continues.
  */
-
-/** Distinct bookings older than the cutoff across both tables, and a checksum of their ids (any id type). */
-export interface Census {
-  rows: number;
-  idChecksum: string;
-}
 
 /** The census before the first batch, plus the highest old id in bookings: where the keyset stops. */
 interface StartingCensus extends Census {
@@ -43,30 +38,6 @@ export interface ArchiveRequest {
   /** Throttle between batches, e.g. to let replicas keep up. */
   pauseBetweenBatchesMs?: number;
   timeouts?: Partial<Timeouts>;
-}
-
-export interface ArchiveResult {
-  cutoff: string;
-  /** incomplete: a batch could not get its lock in time; what was moved stays moved, a rerun continues. */
-  status: 'done' | 'incomplete' | 'skipped';
-  reason?: string;
-  rowsMoved: number;
-  /** Rows found in both tables (left by the seed script's crash): removed from bookings, not inserted again. */
-  alreadyArchived: number;
-  batches: number;
-  resumedAfterId: string | null;
-  before: Census;
-  after: { census: Census; remainingInBookings: number; inBothTables: number };
-  /**
-   * No row lost (same distinct ids across both tables as before) and none in both tables; null when it
-   * could not be checked (skipped, or bookings still locked when the batches stopped).
-   */
-  conserved: boolean | null;
-  batchMs: { max: number; p99: number; median: number };
-  /** Smallest and largest batch used (they differ when sizes adapt to batchTargetMs). */
-  batchRows: { min: number; max: number };
-  /** Wall time of the census before, the batches, and the verification after. */
-  phaseMs: { census: number; move: number; verify: number };
 }
 
 const HASH = (column: string) => `coalesce(sum(hashtextextended(${column}::text, 0)::numeric), 0)`;
@@ -102,7 +73,7 @@ async function prepareArchive(client: pg.PoolClient): Promise<string | undefined
   const problem = missing.length > 0 ? `bookings_archive lacks bookings column(s) ${missing.join(', ')}: add them before archiving`
     : !rows.some((r) => r.name === 'id') || !rows.some((r) => r.name === 'created_at') ? 'bookings needs "id" and "created_at" columns to be archived'
     : !key!.unique ? 'bookings_archive has no primary key or unique index on id: add one before archiving' : undefined;
-  if (problem) throw ApplicationFailure.create({ type: 'ArchiveSchemaMismatch', nonRetryable: true, message: problem });
+  if (problem) throw failure(FailureType.ArchiveSchemaMismatch, problem);
   return rows.map((r) => pg.escapeIdentifier(r.name)).join(', ');
 }
 
@@ -145,10 +116,10 @@ export async function moveBookingsInBatches(
   isCancelled: () => boolean = () => false,
 ): Promise<ArchiveResult> {
   const cutoff = new Date(request.cutoff);
-  if (Number.isNaN(cutoff.getTime())) throw invalidInput(`cutoff: ${JSON.stringify(request.cutoff)} is not a timestamp`);
-  if (!Number.isInteger(request.batchSize) || request.batchSize < 1) throw invalidInput(`batchSize: expected a positive whole number, got ${request.batchSize}`);
+  if (Number.isNaN(cutoff.getTime())) throw failure(FailureType.InvalidInput, `cutoff: ${JSON.stringify(request.cutoff)} is not a timestamp`);
+  if (!Number.isInteger(request.batchSize) || request.batchSize < 1) throw failure(FailureType.InvalidInput, `batchSize: expected a positive whole number, got ${request.batchSize}`);
   const target = request.batchTargetMs;
-  if (target !== undefined && !(target > 0)) throw invalidInput(`batchTargetMs: expected a positive number of milliseconds, got ${target}`);
+  if (target !== undefined && !(target > 0)) throw failure(FailureType.InvalidInput, `batchTargetMs: expected a positive number of milliseconds, got ${target}`);
   const t = request.timeouts;
   const durations: number[] = [];
   const sizes = { min: Infinity, max: 0 };
@@ -196,7 +167,7 @@ export async function moveBookingsInBatches(
   // needs BEGIN/SET/COMMIT round trips of its own.
   await withSessionTimeouts(db, t, async (client) => {
     while (stopAt !== null && progress.lastId !== stopAt) {
-      if (isCancelled()) throw ApplicationFailure.create({ type: 'Cancelled', message: 'archive cancelled between batches; rerun continues' });
+      if (isCancelled()) throw failure(FailureType.Cancelled, 'archive cancelled between batches; rerun continues');
       const started = performance.now();
       let batch;
       try {

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { CheckResult } from '../../src/domain/checks.js';
+import type { CheckResult } from '../../domain/checks.js';
 import type { MaintenanceMetrics } from '../../src/metrics.js';
 import { inTransaction, resolveTimeouts, type Timeouts } from './sql.js';
 

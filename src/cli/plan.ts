@@ -2,16 +2,19 @@
 // read-only lookups made here (never through a workflow). It changes nothing.
 import type { Client } from '@temporalio/client';
 import { ScheduleNotFoundError } from '@temporalio/client';
+import type { Command } from 'commander';
 import { createActivities } from '../../activities/index.js';
 import { SCHEDULES } from '../../schedules/definitions.js';
 import { createClients } from '../clients.js';
-import { redactUrl, type Config } from '../config.js';
+import { redactUrl } from '../config/redact.js';
+import type { Config } from '../config/schema.js';
 import type { z } from 'zod';
-import { EmergencyInput, describeAction } from '../domain/emergency.js';
-import { describeInputIssues } from '../domain/input-errors.js';
-import { retentionCheck } from '../domain/retention.js';
-import { windowOccurrences, type WindowSpec } from '../domain/windows.js';
+import { EmergencyInput, describeAction } from '../../domain/emergency.js';
+import { describeInputIssues } from '../../domain/input-errors.js';
+import { retentionCheck } from '../../domain/retention.js';
+import { windowOccurrences, type WindowSpec } from '../../domain/windows.js';
 import { createLogger } from '../logger.js';
+import { CliError, type CliIo } from './common.js';
 import { AnnualUpgradeInput } from '../../workflows/annual-upgrade.js';
 import { ApplicationCacheCleanupInput } from '../../workflows/application-cache-cleanup.js';
 import { DailyHealthCheckInput } from '../../workflows/daily-health-check.js';
@@ -173,4 +176,27 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
   } finally {
     await clients.close();
   }
+}
+
+export function registerPlanCommand(program: Command, io: CliIo): void {
+  const { temporal } = io;
+  program
+    .command('plan <workflowType>')
+    .description('dry run: what the next run would do against the current targets; changes nothing')
+    .option('--input <json>', 'the workflow input (needed for emergencyMaintenance)')
+    .action(async (type: string, opts: { input?: string }) => {
+      if (!(PLANNABLE as readonly string[]).includes(type)) throw new CliError(`cannot plan '${type}' (known: ${PLANNABLE.join(', ')})`);
+      let input: unknown;
+      try {
+        input = opts.input ? JSON.parse(opts.input) : undefined;
+      } catch {
+        throw new CliError('--input is not valid JSON');
+      }
+      const c = await temporal().catch(() => undefined);
+      const lines = await planFor(type as Plannable, io.config(), c, input).catch((err: Error) => {
+        throw new CliError(err.message);
+      });
+      io.out(`plan for ${type} (nothing was changed):`);
+      for (const line of lines) io.out(`  ${line}`);
+    });
 }

@@ -10,7 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { expect, inject } from 'vitest';
 import { createKubernetesActivities } from '../../activities/kubernetes/index.js';
-import { addKwokNodes, applyObjects, RBAC_FILE, type NodeOptions } from '../../src/kube-local/cluster.js';
+import { addKwokNodes, applyObjects, RBAC_FILE, type NodeOptions } from '../../dev/kube-local/cluster.js';
 
 export const PART_OF = 'app.kubernetes.io/part-of=trixtech';
 

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackupActivities } from '../../activities/postgres/backup.js';
 import { createBridge } from '../../src/bridge.js';
-import type { Config } from '../../src/config.js';
+import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics, startMetricsServer } from '../../src/metrics.js';
 import { KubeDouble, type DoubleOptions, type ServedRequest } from '../k8s-double/double.js';

@@ -1,8 +1,6 @@
-import type { ArchiveResult } from '../../activities/postgres/archive.js';
-import type { BackupVerification } from '../../activities/postgres/backup.js';
-import type { CleanupResult, TempTableCleanup } from '../../activities/postgres/cleanup.js';
-import type { IndexAction, TableVacuum } from '../../activities/postgres/maintenance.js';
-import type { CheckResult } from '../../src/domain/checks.js';
+import type { BackupVerification } from '../../domain/backup.js';
+import type { CheckResult } from '../../domain/checks.js';
+import type { ArchiveResult, CleanupResult, IndexAction, TableVacuum, TempTableCleanup } from '../../domain/database.js';
 
 // How each database maintenance step's result reads in the run report: one finding per table,
 // index or action, graded so the report's outcome is the worst of them. Pure: used in workflows.

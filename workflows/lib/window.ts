@@ -1,5 +1,6 @@
-import { ApplicationFailure, sleep } from '@temporalio/workflow';
-import { activeWindow, closedBecause, windowOccurrences, type Blackout, type WindowOccurrence, type WindowSpec } from '../../src/domain/windows.js';
+import { sleep } from '@temporalio/workflow';
+import { failure, FailureType } from '../../domain/failures.js';
+import { activeWindow, closedBecause, windowOccurrences, type Blackout, type WindowOccurrence, type WindowSpec } from '../../domain/windows.js';
 import type { MaintenanceRun } from './run.js';
 
 /** What a run started outside its window does: wait for it durably, or skip the disruptive work. */
@@ -33,7 +34,7 @@ export function awaitMaintenanceWindow(run: MaintenanceRun, spec: WindowSpec, po
     const active = activeWindow(spec, now);
     if (active && usable(active)) return { decision: 'inside', window: active, passedOver };
     const next = windowOccurrences([spec], now, new Date(now.getTime() + HORIZON_MS)).find((o) => Date.parse(o.start) > now.getTime() && usable(o));
-    if (!next) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `window ${spec.name} never opens within a year${passedOver.length ? ` (${passedOver.slice(0, 3).join('; ')})` : ''}` });
+    if (!next) throw failure(FailureType.InvalidInput, `window ${spec.name} never opens within a year${passedOver.length ? ` (${passedOver.slice(0, 3).join('; ')})` : ''}`);
     if (policy === 'skip') return { decision: 'skipped', window: next, passedOver };
     const phase = run.phase;
     run.phase = 'waiting for window';

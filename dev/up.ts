@@ -13,13 +13,15 @@ import pg from 'pg';
 import { createBackupActivities } from '../activities/postgres/backup.js';
 import { SCHEDULES } from '../schedules/definitions.js';
 import { applySchedules, ensureSearchAttributes } from '../schedules/apply.js';
-import { loadConfigOrExit, redactUrl, type Config } from './config.js';
+import { loadConfigOrExit } from '../src/config/load.js';
+import { redactUrl } from '../src/config/redact.js';
+import type { Config } from '../src/config/schema.js';
 import { ensureDatabase, seedDemoBookings } from './demo-db.js';
 import { startDevServer, type DevServer } from './devserver.js';
 import { startLocalCluster, WORKER_USERNAME, type LocalCluster } from './kube-local/cluster.js';
 import { deployDemoWorkloads } from './kube-local/demo.js';
-import { generateSigningKey, parsePrivateKey } from './signing.js';
-import { connectClient } from './temporal.js';
+import { generateSigningKey, parsePrivateKey } from '../src/signing.js';
+import { connectClient } from '../src/temporal.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = join(ROOT, '.data');

@@ -1,11 +1,10 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, SECRET_PARAMS, type HttpTarget } from './domain/http-target.js';
-import { SQL_IDENTIFIER } from './domain/identifiers.js';
-import { regexSchema, RetentionRuleSchema } from './domain/retention.js';
-import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
-import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
-import { KeyError, parsePublicKey } from './signing.js';
+import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, type HttpTarget } from '../../domain/http-target.js';
+import { TempTableRuleSchema } from '../../domain/database.js';
+import { regexSchema, RetentionRuleSchema } from '../../domain/retention.js';
+import { DEFAULT_THRESHOLDS, thresholdsSchema } from '../../domain/thresholds.js';
+import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from '../../domain/windows.js';
+import { KeyError, parsePublicKey } from '../signing.js';
 
 /**
  * One schema for the whole runtime configuration: environment variables for connections and
@@ -72,7 +71,6 @@ export const ApprovalsSchema = z
     for (const [person, lines] of Object.entries(a.operatorKeys)) lines.forEach((line, i) => claim(line, person, ['operatorKeys', person, i]));
   });
 export type Approvals = z.infer<typeof ApprovalsSchema>;
-const sqlIdentifier = z.string().regex(SQL_IDENTIFIER, 'expected a plain SQL identifier (letters, digits, "_")');
 
 /**
  * PostgreSQL maintenance (weekly checklist). Timeouts bound every statement and lock wait so a
@@ -91,15 +89,8 @@ export const DatabaseMaintenanceSchema = z
      * longest batch under 100 ms while moving rows at >= 0.8x the seed's rate (bench/archive.ts).
      */
     archiveBatchTargetMs: z.number().int().min(5).max(10_000).default(70),
-    /**
-     * What counts as an old temporary table. Only tables matching this rule are ever dropped; without
-     * it, nothing is. Age is how long this product has seen the table (PostgreSQL keeps no creation time).
-     */
-    tempTables: z
-      .object({ schema: sqlIdentifier.optional(), namePrefix: sqlIdentifier.optional(), minAgeHours: z.number().positive() })
-      .strict()
-      .refine((r) => r.schema !== undefined || r.namePrefix !== undefined, 'name a schema, a namePrefix or both')
-      .optional(),
+    /** What counts as an old temporary table; without a rule, none is ever dropped. */
+    tempTables: TempTableRuleSchema.optional(),
     /** Dumps older than this go, the newest `keepNewest` always stay (storageCleanup). */
     backupRetention: z
       .object({ olderThanDays: z.number().positive().default(14), keepNewest: z.number().int().min(1).default(7) })
@@ -144,7 +135,7 @@ export const DatabaseMaintenanceSchema = z
 export type DatabaseMaintenanceConfig = z.infer<typeof DatabaseMaintenanceSchema>;
 const DATABASE_DEFAULTS = DatabaseMaintenanceSchema.parse({});
 
-const FileConfigSchema = z
+export const FileConfigSchema = z
   .object({
     targets: z
       .object({
@@ -206,7 +197,7 @@ const FileConfigSchema = z
   })
   .strict();
 
-const EnvSchema = z.object({
+export const EnvSchema = z.object({
   TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TASK_QUEUE: z.string().min(1).default('maintenance'),
@@ -275,122 +266,4 @@ export interface Config {
   retention: FileConfig['retention'];
   database: DatabaseMaintenanceConfig;
   configFile?: string;
-}
-
-export class ConfigError extends Error {
-  constructor(readonly problems: string[]) {
-    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
-    this.name = 'ConfigError';
-  }
-}
-
-function describeIssues(source: string, error: z.ZodError): string[] {
-  return error.issues.map((issue) => {
-    const field = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
-    return `${source}${field ? ` ${field}` : ''}: ${issue.message}`;
-  });
-}
-
-/** Loads and validates configuration; throws ConfigError naming every bad field. */
-export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
-  const problems: string[] = [];
-  // An empty variable means unset, as in most shells' `VAR= command` idiom.
-  const env = Object.fromEntries(Object.entries(rawEnv).filter(([, v]) => v !== '')) as NodeJS.ProcessEnv;
-  const envResult = EnvSchema.safeParse(env);
-  if (!envResult.success) problems.push(...describeIssues('env', envResult.error));
-
-  let fileRaw: unknown = {};
-  const file = env.MAINT_CONFIG;
-  if (file) {
-    try {
-      fileRaw = JSON.parse(readFileSync(file, 'utf8'));
-    } catch (err) {
-      problems.push(`config file ${file}: ${(err as Error).message}`);
-    }
-  }
-  const fileResult = FileConfigSchema.safeParse(fileRaw);
-  if (!fileResult.success) problems.push(...describeIssues(`config file ${file ?? ''}`.trim(), fileResult.error));
-  const cacheClearTokens: Record<string, string> = {};
-  fileResult.data?.targets.cacheClear.forEach((t, i) => {
-    if (!t.tokenEnv) return;
-    const token = env[t.tokenEnv];
-    if (token) cacheClearTokens[t.name] = token;
-    else problems.push(`config file ${file} targets.cacheClear[${i}].tokenEnv: environment variable ${t.tokenEnv} is not set`);
-  });
-  if (envResult.success && envResult.data.BRIDGE_PORT !== 0 && envResult.data.BRIDGE_PORT === envResult.data.BRIDGE_HEALTH_PORT) {
-    problems.push(`env BRIDGE_HEALTH_PORT: must differ from BRIDGE_PORT (${envResult.data.BRIDGE_PORT})`);
-  }
-  if (!envResult.success || !fileResult.success || problems.length > 0) throw new ConfigError(problems);
-
-  const e = envResult.data;
-  const f = fileResult.data;
-  return {
-    temporal: {
-      address: e.TEMPORAL_ADDRESS,
-      namespace: e.TEMPORAL_NAMESPACE,
-      taskQueue: e.TASK_QUEUE,
-      apiKey: e.TEMPORAL_API_KEY,
-      tls: e.TEMPORAL_TLS ?? Boolean(e.TEMPORAL_API_KEY),
-    },
-    databaseUrl: e.DATABASE_URL,
-    reportDatabaseUrl: e.MAINT_DATABASE_URL,
-    slack: { webhookUrl: e.SLACK_WEBHOOK_URL, alertWebhookUrl: e.SLACK_ALERT_WEBHOOK_URL, signingSecret: e.SLACK_SIGNING_SECRET },
-    metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, sdkPort: e.SDK_METRICS_PORT },
-    bridge: { host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, healthPort: e.BRIDGE_HEALTH_PORT, maxConnections: e.BRIDGE_MAX_CONNECTIONS,
-      requestTimeoutMs: e.BRIDGE_REQUEST_TIMEOUT_MS, responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX, rateLimitPerMinute: e.BRIDGE_RATE_LIMIT_PER_MINUTE,
-      signingKeyFile: e.BRIDGE_SIGNING_KEY_FILE, signingKey: e.BRIDGE_SIGNING_KEY,
-    },
-    temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
-    approvals: f.approvals,
-    security: f.security,
-    standards: f.standards,
-    kubernetes: {
-      kubeconfigPath: e.KUBECONFIG,
-      inCluster: Boolean(e.KUBERNETES_SERVICE_HOST),
-      namespace: f.targets.kubernetes.namespace,
-      appLabelSelector: f.targets.kubernetes.appLabelSelector,
-    },
-    logLevel: e.LOG_LEVEL,
-    targets: {
-      http: f.targets.http,
-      tls: f.targets.tls,
-      diskPaths: f.targets.diskPaths,
-      backup: f.targets.backup,
-      cacheClear: f.targets.cacheClear,
-      // By default monitoring is "alive" when our own metrics endpoint answers.
-      monitoring: f.targets.monitoring ?? [
-        { name: 'worker-metrics', url: `http://127.0.0.1:${e.METRICS_PORT}/metrics` },
-      ],
-    },
-    cacheClearTokens,
-    thresholds: f.thresholds,
-    windows: f.windows,
-    blackouts: f.blackouts,
-    retention: f.retention,
-    database: { ...f.database, backupDirectory: f.database.backupDirectory ?? f.targets.backup?.directory },
-    configFile: file,
-  };
-}
-
-/** For process entry points: invalid configuration prints every bad field and exits with code 2. */
-export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): Config {
-  try {
-    return loadConfig(env);
-  } catch (err) {
-    if (!(err instanceof ConfigError)) throw err;
-    console.error(err.message);
-    process.exit(2);
-  }
-}
-
-/** A URL with its password and token-like query parameters replaced, safe for logs and reports. */
-export function redactUrl(url: string): string {
-  try {
-    const u = new URL(url);
-    if (u.password) u.password = '***';
-    for (const key of [...u.searchParams.keys()]) if (SECRET_PARAMS.test(key)) u.searchParams.set(key, '***');
-    return u.toString();
-  } catch {
-    return '<invalid url>';
-  }
 }

@@ -1,6 +1,6 @@
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { isExecutable } from '../executables.js';
+import { isExecutable } from '../../src/executables.js';
 
 /** Keep in step with scripts/bootstrap.sh and scripts/kubernetes/go.mod. */
 export const KUBERNETES_VERSION = 'v1.34.2';

@@ -2,8 +2,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { Connection } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from './domain/run.js';
-import { isExecutable } from './executables.js';
+import { SEARCH_ATTRIBUTES } from '../domain/run.js';
+import { isExecutable } from '../src/executables.js';
 
 /** The CLI version we build when no `temporal` is installed (later tags cannot be go-installed). */
 export const TEMPORAL_CLI_VERSION = 'v1.5.1';

@@ -98,3 +98,9 @@ export interface ApprovalRequestState {
   deadline: string;
   open: boolean;
 }
+
+/** A proof checked against the configured keys: the statement and who signed it, or why it does not count. */
+export type ProofCheck =
+  | { ok: true; statement: ApprovalStatement; signer: 'operator' | 'bridge'; key: string }
+  | { ok: false; reason: string; claimed?: string };
+

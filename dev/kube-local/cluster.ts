@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import {
   ApiextensionsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, loadAllYaml, type KubernetesObject, type V1Node,
 } from '@kubernetes/client-node';
-import { freePort } from '../net.js';
+import { freePort } from '../../src/net.js';
 import { findKubeBinaries, KUBERNETES_VERSION, type KubeBinaries } from './binaries.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
