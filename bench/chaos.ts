@@ -282,7 +282,7 @@ const approveAsSreLead = async (ctx: Ctx, workflowId: string) => persistently(`a
 
 function emergencyOutcome(report: RunReport, approvalsSent: number) {
   const counted = report.approvals.filter((a) => a.decision === 'approve' && !a.ignored).length;
-  const executed = /executed/.test(report.summary) && report.steps.some((s) => s.name.startsWith('vacuum') && s.outcome === 'ok');
+  const executed = /executed/.test(report.summary) && report.steps.some((s) => s.name.startsWith('VACUUM') && s.outcome === 'ok');
   return { counted, executed, decisionsLost: Math.max(0, Math.min(approvalsSent, 1) - counted), duplicated: Math.max(0, counted - 1) };
 }
 
@@ -353,9 +353,9 @@ async function vacuumUnderPostgresRestart(ctx: Ctx): Promise<FaultResult> {
 }
 
 /**
- * A signed Slack click around a bridge kill -9: either the bridge dies just before the click (Slack
- * gets no answer and retries) or right after it was sent (the answer is lost, Slack retries). The
- * decision must count exactly once.
+ * A signed Slack click around a bridge kill -9: the bridge dies just before the click, or right
+ * after it was sent. The bridge answers 200 only once the decision reached the run, so a click
+ * without a 200 is clicked again, and a 200 means delivered. The decision must count exactly once.
  */
 async function slackClickAcrossBridgeRestart(ctx: Ctx): Promise<FaultResult> {
   const { workflowId, handle } = await startEmergency(ctx, 'slack-click', 1);
@@ -373,13 +373,14 @@ async function slackClickAcrossBridgeRestart(ctx: Ctx): Promise<FaultResult> {
     first = await sent;
   }
   await ctx.startBridge();
-  const retry = await click();
+  // Slack shows a click that got no 200 as failed: the approver clicks again. After a 200 nobody does.
+  const retry = first === 'HTTP 200' ? 'none (the first click was acknowledged)' : await click().then((r) => `HTTP ${r.status}`);
   const report = await persistently('result', () => handle.result()) as RunReport;
   const o = emergencyOutcome(report, 1);
   const ok = o.executed && o.counted === 1;
   return {
     fault: '', runs: 1, completed: ok ? 1 : 0, lost: 0, duplicated: o.duplicated, cordonedLeft: 0, decisionsLost: o.decisionsLost,
-    detail: `bridge killed -9 ${before ? 'before' : 'right after'} the click (first try: ${first}), restarted, Slack's retry: HTTP ${retry.status}; `
+    detail: `bridge killed -9 ${before ? 'before' : 'right after'} the click (first try: ${first}), restarted; second click: ${retry}; `
       + `approvals recorded ${report.approvals.length}, counted ${o.counted}; ${report.summary}`,
   };
 }
