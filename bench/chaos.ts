@@ -107,7 +107,7 @@ export async function main(): Promise<void> {
     const env: NodeJS.ProcessEnv = {
       ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: NAMESPACE, TASK_QUEUE,
       DATABASE_URL: postgres.url('trixtech'), MAINT_DATABASE_URL: postgres.url('trixtech_maintenance'),
-      MAINT_CONFIG: configFile, WORKFLOW_BUNDLE: bundle, LOG_LEVEL: 'info', SLACK_WEBHOOK_URL: `${sink.url}/webhook`,
+      MAINT_CONFIG: configFile, WORKFLOW_BUNDLE: bundle, LOG_LEVEL: 'info', SLACK_WEBHOOK_URL: `${sink.url}/webhook`, METRICS_HOST: '127.0.0.1', BRIDGE_HOST: '127.0.0.1',
       ...(cluster ? { KUBECONFIG: cluster.workerKubeconfig } : {}),
     };
     delete env.KUBERNETES_SERVICE_HOST;
