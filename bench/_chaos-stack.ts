@@ -3,8 +3,9 @@
 // server built by scripts/build-temporal-server.sh on it, N product workers (src/worker.ts) and
 // the approval bridge (src/bridge.ts), all on loopback. Every piece can be killed and restarted.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chownSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, chmodSync, chownSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
+import { createServer as createNetServer } from 'node:net';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,10 +18,13 @@ const exec = promisify(execFile);
 export const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+/** Thrown by a waitFor check to stop waiting at once (a process it waits for has exited). */
+export class GaveUp extends Error {}
+
 export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 120_000, everyMs = 200): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await Promise.resolve(check()).catch(() => false)) return;
+    if (await Promise.resolve().then(check).catch((err: Error) => { if (err instanceof GaveUp) throw err; return false; })) return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await sleep(everyMs);
   }
@@ -49,6 +53,7 @@ export async function startScratchPostgres(dir: string): Promise<ScratchPostgres
   const data = join(root, 'data');
   mkdirSync(join(root, 'sock'), { recursive: true });
   if (runAs) {
+    chmodSync(dir, 0o755); // mkdtemp makes it 0700: the postgres user must reach its data directory
     const uid = Number((await exec('id', ['-u', runAs])).stdout.trim());
     const gid = Number((await exec('id', ['-g', runAs])).stdout.trim());
     for (const p of [root, join(root, 'sock')]) chownSync(p, uid, gid);
@@ -98,14 +103,27 @@ export interface TemporalServer {
   stop(): Promise<void>;
 }
 
+async function freeLowPort(): Promise<number> {
+  for (;;) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000);
+    const free = await new Promise<boolean>((resolve) => {
+      const srv = createNetServer();
+      srv.once('error', () => resolve(false));
+      srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
+    });
+    if (free) return port;
+  }
+}
+
 /** The Temporal server (all four services, one process) on the scratch PostgreSQL, with deploy/temporal's configs. */
 export async function startTemporalServer(build: string, dir: string, pgPort: number): Promise<TemporalServer> {
   const root = join(dir, 'temporal');
   mkdirSync(join(root, 'config'), { recursive: true });
+  // The server stores membership ports as smallint: below 32768, where freePort's ephemeral ones are not.
   const names = ['FRONTEND_PORT', 'FRONTEND_MEMBERSHIP_PORT', 'FRONTEND_HTTP_PORT', 'MATCHING_PORT', 'MATCHING_MEMBERSHIP_PORT',
     'HISTORY_PORT', 'HISTORY_MEMBERSHIP_PORT', 'WORKER_PORT', 'WORKER_MEMBERSHIP_PORT'];
   const values: Record<string, string> = { PG_PORT: String(pgPort) };
-  for (const n of names) values[n] = String(await freePort());
+  for (const n of names) values[n] = String(await freeLowPort());
   const template = readFileSync(join(ROOT, 'deploy', 'temporal', 'config.template.yaml'), 'utf8');
   writeFileSync(join(root, 'config', 'development.yaml'), template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k]!));
   copyFileSync(join(ROOT, 'deploy', 'temporal', 'dynamicconfig.yaml'), join(root, 'dynamicconfig.yaml'));
@@ -117,7 +135,7 @@ export async function startTemporalServer(build: string, dir: string, pgPort: nu
       { cwd: root, stdio: ['ignore', log, log] });
     const current = child;
     await waitFor(`the Temporal server on ${address} (log: ${root}/server.log)`, async () => {
-      if (current.exitCode !== null) throw new Error(`the Temporal server exited with code ${current.exitCode}; see ${root}/server.log`);
+      if (current.exitCode !== null) throw new GaveUp(`the Temporal server exited with code ${current.exitCode}; see ${root}/server.log`);
       const c = await Connection.connect({ address, connectTimeout: '1 second' });
       try {
         await c.workflowService.getSystemInfo({});
@@ -165,7 +183,7 @@ export async function startService(name: string, entry: string, env: NodeJS.Proc
   const log = openSync(logFile, 'a');
   const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', entry)], { env, stdio: ['ignore', log, log] });
   await waitFor(`${name} healthy at ${healthUrl} (log: ${logFile})`, async () => {
-    if (child.exitCode !== null) throw new Error(`${name} exited with code ${child.exitCode}; see ${logFile}`);
+    if (child.exitCode !== null) throw new GaveUp(`${name} exited with code ${child.exitCode}; see ${logFile}`);
     return (await fetch(healthUrl)).ok;
   }, 180_000, 300);
   return { name, child, pid: child.pid!, identity: `${child.pid}@${hostname()}`, healthUrl };

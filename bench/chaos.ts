@@ -51,6 +51,10 @@ export async function main(): Promise<void> {
   const cleanups: (() => Promise<unknown> | unknown)[] = [];
   const results: FaultResult[] = [];
   const leftOut: string[] = [];
+  const cleanUp = async () => {
+    for (const c of cleanups.splice(0).reverse()) await Promise.resolve().then(c).catch(() => undefined);
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().then(() => process.exit(130)));
   try {
     const started = Date.now();
     const build = await temporalServerBuild();
@@ -168,7 +172,7 @@ export async function main(): Promise<void> {
       say(`${r.completed === r.runs ? 'ok' : 'NOT OK'} in ${((Date.now() - t) / 1000).toFixed(0)} s: ${r.detail}`);
     }
   } finally {
-    for (const c of cleanups.reverse()) await Promise.resolve().then(c).catch(() => undefined);
+    await cleanUp();
     if (results.length > 0 && results.every((r) => r.completed === r.runs)) rmSync(dir, { recursive: true, force: true });
     else say(`logs kept in ${dir}`);
   }
@@ -230,19 +234,27 @@ async function archiveUnderFault(ctx: Ctx, fault: 'worker' | 'postgres'): Promis
   const at = between(0.1, 0.7);
   const archived = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings_archive')).rows[0]!.n;
   await waitFor(`${Math.round(at * 100)}% of ${expected} rows archived`, async () => (await archived()) >= at * expected, 300_000, 50);
+  // The committed state at the fault: what the retry should not scan again.
+  const committed = () => persistently('archive state', async () => (await db.query<{ n: number; last: string | null }>(
+    'SELECT count(*)::int AS n, max(id)::text AS last FROM bookings_archive')).rows[0]!);
   let what: string;
+  let atFault: { n: number; last: string | null };
   if (fault === 'worker') {
     const pending = (await handle.describe()).raw.pendingActivities ?? [];
     const identity = pending[0]?.lastWorkerIdentity ?? undefined;
     const { victim, restart } = await ctx.killWorker(identity ?? undefined);
     what = `killed -9 worker ${victim.pid}${identity ? ' (running the archive)' : ' (no activity reported yet: a random one)'}`;
     await sleep(1000); // a batch statement its backend was running still commits or rolls back
+    atFault = await committed(); // before any retry: it starts once the heartbeat times out (10 s)
     await restart();
   } else {
+    // Before the restart: a retry may move rows right after it. A batch committing in between is
+    // one the retry resumes after, so the count is never smaller than what is re-scanned.
+    atFault = await committed();
     await ctx.restartPostgres();
     what = 'restarted PostgreSQL (pg_ctl restart -m fast)';
   }
-  const { n: atFault, last } = (await db.query<{ n: number; last: string | null }>('SELECT count(*)::int AS n, max(id)::text AS last FROM bookings_archive')).rows[0]!;
+  const last = atFault.last;
   const report = await handle.result() as RunReport;
   const a = report.details?.archive as ArchiveResult | undefined;
   const gap = a && last !== null
@@ -257,7 +269,7 @@ async function archiveUnderFault(ctx: Ctx, fault: 'worker' | 'postgres'): Promis
   const ok = a?.status === 'done' && a.conserved === true && c!.lost === 0 && c!.both === 0 && c!.left === 0 && c!.stray === 0;
   return {
     fault: '', runs: 1, completed: ok ? 1 : 0, lost: c!.lost, duplicated: c!.both + c!.stray, cordonedLeft: 0, decisionsLost: 0, resumeGapRows: gap,
-    detail: `${what} at ${atFault}/${expected} rows archived; the retry resumed after id ${a?.resumedAfterId ?? 'none'} (${a?.resumedPastHeartbeatRows ?? 0} rows past its last heartbeat), `
+    detail: `${what} at ${atFault.n}/${expected} rows archived; the retry resumed after id ${a?.resumedAfterId ?? 'none'} (${a?.resumedPastHeartbeatRows ?? 0} rows past its last heartbeat), `
       + `re-scanned ${gap} committed rows; archive ${a?.status}, conserved ${a?.conserved}, ${a?.rowsMoved} moved; lost ${c!.lost}, in both tables ${c!.both}, old left ${c!.left}, wrongly archived ${c!.stray}`,
   };
 }
