@@ -122,7 +122,7 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     const archived = await idFingerprint(db.pool, 'bookings_archive');
     expect(archived).toEqual(oldIds); // every old id once: none lost, none twice (count and digest)
     expect(await idFingerprint(db.pool, 'bookings')).toEqual(recentIds);
-  });
+  }, 240_000); // two worker processes bundle their workflows: 106 s on a loaded 2-core machine
 
   it('skips the archive, within the lock timeout and saying why, while another session locks bookings', async () => {
     await seedBookings(db.pool, 500, 500);
