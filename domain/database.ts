@@ -32,6 +32,11 @@ export interface ArchiveResult {
   alreadyArchived: number;
   batches: number;
   resumedAfterId: string | null;
+  /**
+   * Rows a crashed attempt committed after its last heartbeat reached the server: a retry finds them
+   * in the archive and resumes after them instead of scanning them again.
+   */
+  resumedPastHeartbeatRows: number;
   before: Census;
   after: { census: Census; remainingInBookings: number; inBothTables: number };
   /**

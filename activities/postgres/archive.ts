@@ -14,6 +14,12 @@ import { failure, FailureType } from '../../domain/failures.js';
 /** The census before the first batch, plus the highest old id in bookings: where the keyset stops. */
 interface StartingCensus extends Census {
   lastOldId: string | null;
+  /**
+   * Highest archive id up to lastOldId before the first batch (absent in progress from older
+   * versions). Archive ids above it up to lastOldId were moved by this run, in id order, each batch
+   * committed whole: the highest of them is where a retry can resume.
+   */
+  archivedCeiling?: string | null;
 }
 
 export interface ArchiveProgress {
@@ -103,6 +109,28 @@ function overlapSql(resume: boolean): string {
                       AND a.id <= $2) AS overlap`;
 }
 
+async function startingCensus(c: pg.PoolClient, cutoff: Date): Promise<StartingCensus> {
+  const { rows: [census] } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
+  const { rows: [ceiling] } = await c.query<{ id: string | null }>('SELECT max(id)::text AS id FROM bookings_archive WHERE id <= $1', [census!.lastOldId]);
+  return { ...census!, archivedCeiling: ceiling!.id };
+}
+
+/**
+ * Heartbeats are throttled, so the last one the server holds can be many batches old when a worker
+ * dies. The archive itself says how far this run got: its highest id above both the last heartbeat
+ * and the ceiling taken before the first batch (one index range scan over the rows since the
+ * heartbeat). Without a ceiling (progress from an older version) the heartbeat stands.
+ */
+async function committedSinceHeartbeat(c: pg.PoolClient, cutoff: Date, before: StartingCensus, heartbeatId: string | null) {
+  if (before.archivedCeiling === undefined || before.lastOldId === null) return { lastId: null, rows: 0 };
+  const above = [before.archivedCeiling, heartbeatId].filter((id) => id !== null);
+  const { rows: [r] } = await c.query<{ lastId: string | null; rows: number }>(
+    `SELECT max(id)::text AS "lastId", count(*)::int AS rows FROM bookings_archive
+      WHERE id <= $2 AND created_at < $1 ${above.map((_, i) => `AND id > $${i + 3}`).join(' ')}`,
+    [cutoff, before.lastOldId, ...above]);
+  return r!;
+}
+
 /**
  * Moves bookings older than `cutoff` into bookings_archive, one short transaction per batch.
  * `resume` is the progress a previous attempt reported; `onProgress` reports progress after each commit.
@@ -131,7 +159,7 @@ export async function moveBookingsInBatches(
     return {
       // Progress an earlier attempt reported still counts when this one cannot go on.
       cutoff: request.cutoff, status, ...(reason ? { reason } : {}), rowsMoved: resume?.rowsMoved ?? 0, alreadyArchived: 0, batches: resume?.batches ?? 0,
-      resumedAfterId: resume?.lastId ?? null, before: resume?.before ?? empty, after: { census: empty, remainingInBookings: 0, inBothTables: 0 }, conserved: null,
+      resumedAfterId: resume?.lastId ?? null, resumedPastHeartbeatRows: 0, before: resume?.before ?? empty, after: { census: empty, remainingInBookings: 0, inBothTables: 0 }, conserved: null,
       batchMs: { max: round(sorted.at(-1) ?? 0), p99: round(percentile(sorted, 0.99)), median: round(percentile(sorted, 0.5)) },
       phaseMs: { census: 0, move: 0, verify: 0 }, batchRows: { min: sizes.min === Infinity ? 0 : sizes.min, max: sizes.max }, ...rest,
     };
@@ -142,9 +170,11 @@ export async function moveBookingsInBatches(
     prepared = await inTransaction(db, t, async (c) => {
       const columns = await prepareArchive(c);
       if (columns === undefined) return undefined;
-      const before = resume?.before ?? (await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff])).rows[0]!;
-      const { rows: [o] } = await c.query<{ overlap: boolean }>(overlapSql(resume?.lastId != null), [cutoff, before.lastOldId, ...(resume?.lastId != null ? [resume.lastId] : [])]);
-      return { columns, before, overlap: o!.overlap };
+      const before = resume?.before ?? await startingCensus(c, cutoff);
+      const committed = resume ? await committedSinceHeartbeat(c, cutoff, before, resume.lastId) : { lastId: null, rows: 0 };
+      const resumeAfter = committed.lastId ?? resume?.lastId ?? null;
+      const { rows: [o] } = await c.query<{ overlap: boolean }>(overlapSql(resumeAfter != null), [cutoff, before.lastOldId, ...(resumeAfter != null ? [resumeAfter] : [])]);
+      return { columns, before, overlap: o!.overlap, resumeAfter, committedRows: committed.rows };
     });
   } catch (err) {
     const reason = timeoutReason(err, t);
@@ -154,7 +184,10 @@ export async function moveBookingsInBatches(
   if (!prepared) return result('skipped', 'no bookings table in this database', {});
   const censusMs = performance.now() - clock;
 
-  const progress: ArchiveProgress = { lastId: resume?.lastId ?? null, rowsMoved: resume?.rowsMoved ?? 0, batches: resume?.batches ?? 0, before: prepared.before };
+  // Batches committed after the last heartbeat count as moved (their number of batches is unknown).
+  const progress: ArchiveProgress = {
+    lastId: prepared.resumeAfter, rowsMoved: (resume?.rowsMoved ?? 0) + prepared.committedRows, batches: resume?.batches ?? 0, before: prepared.before,
+  };
   onProgress(progress); // the census can take a while on a large table: report liveness before the first batch
   let alreadyArchived = 0;
   let stoppedBy: string | undefined;
@@ -198,6 +231,7 @@ export async function moveBookingsInBatches(
   const verifyStarted = performance.now();
   const before = prepared.before;
   const phaseMs = () => ({ census: Math.round(censusMs), move: Math.round(verifyStarted - clock - censusMs), verify: Math.round(performance.now() - verifyStarted) });
+  const resumed = { resumedAfterId: prepared.resumeAfter, resumedPastHeartbeatRows: prepared.committedRows };
   const stopped = stoppedBy && `stopped after ${progress.batches} batch(es): bookings ${stoppedBy}`;
   let after: ArchiveResult['after'];
   try {
@@ -217,11 +251,11 @@ export async function moveBookingsInBatches(
     const reason = timeoutReason(err, t);
     if (!reason) throw err;
     return result('incomplete', `${stopped ?? 'batches done'}; not verified: bookings ${reason}`, {
-      rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, phaseMs: phaseMs(),
+      rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, phaseMs: phaseMs(), ...resumed,
     });
   }
   return result(stopped ? 'incomplete' : 'done', stopped, {
-    rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, after,
+    rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, after, ...resumed,
     conserved: after.census.rows === before.rows && after.census.idChecksum === before.idChecksum && after.inBothTables === 0,
     phaseMs: phaseMs(),
   });
@@ -231,7 +265,7 @@ export function createArchiveActivities({ db, timeouts }: { db: pg.Pool; timeout
   return {
     /**
      * Heartbeats its progress after every batch; a retried attempt (worker crash, heartbeat timeout)
-     * resumes after the last reported id. Resuming from an older id is also correct, only slower.
+     * resumes after the last batch committed (see committedSinceHeartbeat), not only the last one reported.
      */
     async archiveBookingsOlderThan(request: ArchiveRequest): Promise<ArchiveResult> {
       const ctx = Context.current();
