@@ -34,7 +34,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
     [nodeA, nodeB] = (await stack.kube.addNodes(2)) as [string, string];
     await stack.kube.deploy('trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0', podAnnotations: QUICK_PODS });
     await waitForDeployment(stack.kube, 'trixtech-backend');
-    hook = await startUpdateHook(stack.kube.core, 50, 'v1.35.0');
+    hook = await startUpdateHook(stack.kube.admin, 50, 'v1.35.0');
   });
   afterAll(async () => {
     await hook?.close();

@@ -101,7 +101,7 @@ describe('Kubernetes maintenance workflows on the real control plane', () => {
       expect((await node(n1)).spec?.unschedulable).toBe(true);
       expect((await t.pods()).filter((p) => p.spec?.nodeName === n1)).toEqual([]);
       // The update reboots the node: its kubelet reports a new boot id after the signal, so the run waits for it.
-      const rebooted = rebootNode(t.core, n1, 300, NEXT_VERSION);
+      const rebooted = rebootNode(t.admin, n1, 300, NEXT_VERSION);
       await handle.signal(nodeUpdatedSignal, { by: 'test' });
       await rebooted;
       const result = await handle.result();
@@ -125,7 +125,7 @@ describe('Kubernetes maintenance workflows on the real control plane', () => {
     // One 500 each from the proxy: the cordon and uncordon (local activities) and an eviction (fails the drain attempt, which Temporal retries).
     proxy.faults.push({ kind: 'error', verb: 'patch', resource: 'nodes', name: n1 }, { kind: 'error', verb: 'create', resource: 'pods', subresource: 'eviction' }, { kind: 'error', verb: 'patch', resource: 'nodes', name: n1 });
     const requests = requestsFrom();
-    const hook = await startUpdateHook(t.core, 50);
+    const hook = await startUpdateHook(t.admin, 50);
     try {
       const report = await inCluster(({ client, taskQueue }) => client.workflow.execute(nodeUpdate, {
         taskQueue, workflowId: id('node-update-faults'), args: [{ node: n1, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
@@ -148,7 +148,7 @@ describe('Kubernetes maintenance workflows on the real control plane', () => {
     const [n1] = await t.addNodes(1);
     // Every node read held back, once each, and any watch cut after 100 ms: the run only polls, so it neither hangs nor fails.
     proxy.faults.push({ kind: 'delay', verb: 'get', resource: 'nodes', name: n1, ms: 1_500 }, { kind: 'drop-watch', ms: 100 });
-    const hook = await startUpdateHook(t.core, 50);
+    const hook = await startUpdateHook(t.admin, 50);
     try {
       const report = await inCluster(({ client, taskQueue }) => client.workflow.execute(nodeUpdate, {
         taskQueue, workflowId: id('node-update-slow'), args: [{ node: n1!, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
@@ -197,7 +197,7 @@ describe('Kubernetes maintenance workflows on the real control plane', () => {
   it("nodeUpdate leaves an operator's own cordon in place", async () => {
     const [n1] = (await t.addNodes(1)) as [string];
     await setUnschedulable(n1, true);
-    const hook = await startUpdateHook(t.core, 50);
+    const hook = await startUpdateHook(t.admin, 50);
     try {
       const report = await inCluster(({ client, taskQueue }) => client.workflow.execute(nodeUpdate, {
         taskQueue, workflowId: id('node-update-operator'), args: [{ node: n1, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
@@ -230,7 +230,7 @@ describe('Kubernetes maintenance workflows on the real control plane', () => {
     const nodes = await t.addNodes(4);
     await t.deploy('web-rolling', { replicas: 4, nodes, podAnnotations: QUICK_PODS });
     await waitForDeployment(t, 'web-rolling');
-    const hook = await startUpdateHook(t.core, 400, NEXT_VERSION);
+    const hook = await startUpdateHook(t.admin, 400, NEXT_VERSION);
     try {
       const nodeInput = { ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted' as const, timeout: '30s' } };
       const requests = requestsFrom();

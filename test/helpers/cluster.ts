@@ -148,6 +148,8 @@ export async function clusterForFile(name: string): Promise<TestCluster> {
             metadata: { labels, ...(spec.podAnnotations ? { annotations: spec.podAnnotations } : {}) },
             spec: {
               containers: [{ name: 'app', image: spec.image ?? `ghcr.io/trixtech/${app}:1.0.0`, ...(spec.resources ? { resources: spec.resources } : {}) }],
+              // kwok removes an evicted pod at a random moment within its grace period: these apps stop within 1 s.
+              terminationGracePeriodSeconds: 1,
               tolerations: [{ ...pool, operator: 'Equal', effect: 'NoSchedule' }],
               affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: spec.nodes
                 ? [{ key: 'kubernetes.io/hostname', operator: 'In', values: spec.nodes }]

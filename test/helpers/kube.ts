@@ -1,7 +1,8 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { PatchStrategy, setHeaderOptions, type CoreV1Api } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { MockActivityEnvironment } from '@temporalio/testing';
+import { reportReboot } from '../../src/kube-local/reboot.js';
 
 /** Runs an activity function with a real activity context (heartbeats, sleep), outside a worker. */
 export function runActivity<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
@@ -15,7 +16,7 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `rebootMs` the node's kubelet reports a new boot id (and `kubeletVersion`, if given), as a real
  * one does when it comes back; kwok keeps the node Ready throughout.
  */
-export async function startUpdateHook(core: CoreV1Api, rebootMs: number, kubeletVersion?: string): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+export async function startUpdateHook(kc: KubeConfig, rebootMs: number, kubeletVersion?: string): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
   const requests: string[] = [];
   const reboots: Promise<unknown>[] = [];
   const server = createServer((req, res) => {
@@ -24,7 +25,7 @@ export async function startUpdateHook(core: CoreV1Api, rebootMs: number, kubelet
     req.on('end', () => {
       const { node } = JSON.parse(body) as { node: string };
       requests.push(node);
-      reboots.push(rebootNode(core, node, rebootMs, kubeletVersion).catch(() => undefined));
+      reboots.push(rebootNode(kc, node, rebootMs, kubeletVersion).catch(() => undefined));
       res.writeHead(202).end();
     });
   });
@@ -37,8 +38,7 @@ export async function startUpdateHook(core: CoreV1Api, rebootMs: number, kubelet
 }
 
 /** After `delayMs`, the node reports a new boot id (and kubelet version) in its status. */
-export async function rebootNode(core: CoreV1Api, node: string, delayMs: number, kubeletVersion?: string): Promise<void> {
+export async function rebootNode(kc: KubeConfig, node: string, delayMs: number, kubeletVersion?: string): Promise<void> {
   await sleep(delayMs);
-  const nodeInfo = { bootID: `rebooted-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`, ...(kubeletVersion ? { kubeletVersion } : {}) };
-  await core.patchNodeStatus({ name: node, body: { status: { nodeInfo } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+  await reportReboot(kc, node, kubeletVersion);
 }
