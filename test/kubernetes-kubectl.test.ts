@@ -1,6 +1,7 @@
 // The real kubectl through the fault-injecting proxy (with no faults armed), as the worker's
 // ServiceAccount: discovery, JSON, patches, evictions, Status errors and watches pass through
-// unchanged, so what the proxy does to our own code's requests is only what a test arms.
+// unchanged, so what the proxy does to our own code's requests is only what a test arms; and a
+// watch it cuts short, kubectl re-establishes.
 // Each wait here is for a state the test brings about, never a race against a timer.
 import { execFile } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -85,12 +86,16 @@ describe('the real kubectl through the test proxy', () => {
     for (const n of nodes) await kubectl('cordon', n);
     await kubectl('set', 'image', 'deployment/web', 'app=trixtech/web:3.0');
     const watchesBefore = proxy.served.filter((r) => r.verb === 'watch').length;
+    const deploymentWatches = () => proxy.served.filter((r) => r.verb === 'watch' && r.resource === 'deployments').length;
+    // kubectl's first watch is cut after 200 ms: it must watch again to see the rollout end.
+    proxy.faults.push({ kind: 'drop-watch', verb: 'watch', resource: 'deployments', ms: 200 });
     const status = kubectl('rollout', 'status', 'deployment/web', '--timeout=90s');
-    await waitUntil('kubectl to watch the rollout', async () => (proxy.served.filter((r) => r.verb === 'watch' && r.resource === 'deployments').length > 0 ? true : undefined));
+    await waitUntil('kubectl to watch the rollout again after the cut', async () => (deploymentWatches() >= 2 ? true : undefined));
     for (const n of nodes) await kubectl('uncordon', n);
     const out = await status;
     expect(out).toContain('Waiting for deployment "web" rollout to finish');
     expect(out).toContain('deployment "web" successfully rolled out');
+    expect(proxy.faults).toEqual([]);
     const dep = JSON.parse(await kubectl('get', 'deployment', 'web', '-o', 'json'));
     expect(dep.status.observedGeneration).toBe(dep.metadata.generation);
     expect(dep.status.updatedReplicas).toBe(2);
