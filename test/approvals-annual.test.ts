@@ -98,7 +98,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
         const body = interactionBody(user, 'approve', workflowId, `${stack.slack.url}/respond/annual`);
         expect((await fetch(`${bridgeUrl}/slack/interactions`, { method: 'POST', body, headers: slackHeaders(body, SIGNING_SECRET) })).status).toBe(200);
       }
-      await until('the database checkpoint', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal databaseUpgraded') ?? false, 30_000);
+      await until('the database checkpoint', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal databaseUpgraded') ?? false, 90_000);
       // The nodes and the application are done before the people's database step.
       expect(await image()).toBe('trixtech/backend:2.0.0');
       expect([await kubelet(nodeA), await kubelet(nodeB)]).toEqual(['v1.35.0', 'v1.35.0']);
@@ -126,7 +126,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       expect(taken.file).not.toBe(stack.backupFile);
       expect(report.checks.find((c) => c.check === 'backup')).toMatchObject({ status: 'ok', target: taken.file, detail: expect.stringMatching(/^level readable: .*sha256 [0-9a-f]{12}/) });
     });
-  });
+  }, 240_000);
 });
 
 describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {

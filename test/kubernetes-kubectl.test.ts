@@ -17,7 +17,7 @@ import { startKubeProxy, type KubeProxy } from './helpers/kube-proxy.js';
 
 const run = promisify(execFile);
 
-describe('the real kubectl through the test proxy', () => {
+describe('the real kubectl through the test proxy', { timeout: 180_000 }, () => {
   let t: TestCluster;
   let proxy: KubeProxy;
   let kubectl: (...args: string[]) => Promise<string>;

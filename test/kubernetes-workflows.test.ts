@@ -43,7 +43,7 @@ const waitingFor = async (handle: WorkflowHandle) => (await handle.query(statusQ
 
 const nodeReady = (n: V1Node) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
-describe('Kubernetes maintenance workflows on the real control plane', () => {
+describe('Kubernetes maintenance workflows on the real control plane', { timeout: 240_000 }, () => {
   let reportDb: TestDatabase;
   let t: TestCluster;
   /** The worker reaches the apiserver through the fault-injecting proxy, with its ServiceAccount token. */
