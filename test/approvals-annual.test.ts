@@ -9,15 +9,17 @@ import { findPgBinary } from '../activities/postgres/backup.js';
 import type { AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
 import { annualUpgrade } from '../workflows/annual-upgrade.js';
 import { databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
-import { addDeployment, addNode } from './k8s-double/fixtures.js';
+import { expectRbacExact, QUICK_PODS, waitForDeployment } from './helpers/cluster.js';
 import { recordHistory } from './helpers/histories.js';
 import { decide, signedDecision } from './helpers/keys.js';
-import { APP_NAMESPACE, expectAllGranted, startUpdateHook } from './helpers/kube.js';
+import { startUpdateHook } from './helpers/kube.js';
 import { interactionBody, slackHeaders } from './helpers/slack-signing.js';
 import { SIGNING_SECRET, startStack, uniqueId, until, type Stack } from './helpers/stack.js';
 import { temporalEnv } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
+const backendImage = async (stack: Stack) =>
+  (await stack.kube.apps.readNamespacedDeployment({ name: 'trixtech-backend', namespace: stack.kube.namespace })).spec?.template.spec?.containers[0]?.image;
 
 describe('annualUpgrade: two-person approval before the window, then the upgrade inside it', () => {
   let stack: Stack;
@@ -27,28 +29,30 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
     stack = await startStack({
       annualUpgrade: { approvers: ['carol', 'dave', 'erin'], required: 2 },
       slackUsers: { UCAROL: 'carol', UDAVE: 'dave' },
-    });
-    addNode(stack.k8s, 'node-a', { kubeletVersion: 'v1.30.4' });
-    addNode(stack.k8s, 'node-b', { kubeletVersion: 'v1.30.4' });
-    addDeployment(stack.k8s, 'trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0' });
-    hook = await startUpdateHook(stack.k8s, 50, 'v1.31.2');
+    }, { name: 'annual' });
+    // Nodes start on the control plane's version; the update hook brings them to the next.
+    [nodeA, nodeB] = (await stack.kube.addNodes(2)) as [string, string];
+    await stack.kube.deploy('trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0', podAnnotations: QUICK_PODS });
+    await waitForDeployment(stack.kube, 'trixtech-backend');
+    hook = await startUpdateHook(stack.kube.admin, 50, 'v1.35.0');
   });
   afterAll(async () => {
-    const served = [...stack.served()];
     await hook?.close();
-    await stack.stop();
-    expectAllGranted(served);
+    if (stack) expectRbacExact(stack.kube, { everyGrantUsed: false });
+    await stack?.stop();
   });
 
-  const image = () => (stack.k8s.get('apps', 'deployments', APP_NAMESPACE, 'trixtech-backend') as { spec: { template: { spec: { containers: { image: string }[] } } } })
-    .spec.template.spec.containers[0]!.image;
-  const kubelet = (node: string) => (stack.k8s.get('', 'nodes', undefined, node) as { status: { nodeInfo: { kubeletVersion: string } } }).status.nodeInfo.kubeletVersion;
+  let nodeA = '';
+  let nodeB = '';
+  const image = () => backendImage(stack);
+  const kubelet = async (node: string) => (await stack.kube.core.readNode({ name: node })).status?.nodeInfo?.kubeletVersion;
   const input = (windowInSeconds: number): AnnualUpgradeInput => ({
     windowStart: new Date(Date.now() + windowInSeconds * 1000).toISOString(),
     // Approval is asked for at once (the window is nearer than the lead time), escalated 2 s before the window.
     windowDuration: '1 hour', approvalLeadTime: '7 days', escalateBefore: '2s',
-    nodeUpdate: { drain: { timeout: '10s', pollInterval: 20, evictionRetry: 50 }, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '10s' }, readyTimeout: '10s', pollInterval: 20 },
-    applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0', rolloutTimeout: '10s', pollInterval: 20 }],
+    nodes: [nodeA, nodeB],
+    nodeUpdate: { drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 }, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' }, readyTimeout: '30s', pollInterval: 200 },
+    applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0', rolloutTimeout: '60s', pollInterval: 200 }],
     databaseUpgrade: { description: 'pg_upgrade 15 -> 16 on the primary', timeout: '20s' },
   });
   const approvals = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).approvals;
@@ -78,8 +82,8 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       const report = await handle.result();
       expect(report.outcome).toBe('skipped');
       expect(report.summary).toContain('approved by 1 of the 2 required');
-      expect(image()).toBe('trixtech/backend:1.0.0');
-      expect(kubelet('node-a')).toBe('v1.30.4');
+      expect(await image()).toBe('trixtech/backend:1.0.0');
+      expect(await kubelet(nodeA)).toBe('v1.34.2');
       expect(hook.requests).toEqual([]);
       expect(stack.slack.postsTo('/alert').some((p) => p.body.text?.includes('ESCALATION') && JSON.stringify(p.body).includes(workflowId))).toBe(true);
     });
@@ -94,10 +98,10 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
         const body = interactionBody(user, 'approve', workflowId, `${stack.slack.url}/respond/annual`);
         expect((await fetch(`${bridgeUrl}/slack/interactions`, { method: 'POST', body, headers: slackHeaders(body, SIGNING_SECRET) })).status).toBe(200);
       }
-      await until('the database checkpoint', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal databaseUpgraded') ?? false, 30_000);
+      await until('the database checkpoint', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal databaseUpgraded') ?? false, 90_000);
       // The nodes and the application are done before the people's database step.
-      expect(image()).toBe('trixtech/backend:2.0.0');
-      expect([kubelet('node-a'), kubelet('node-b')]).toEqual(['v1.31.2', 'v1.31.2']);
+      expect(await image()).toBe('trixtech/backend:2.0.0');
+      expect([await kubelet(nodeA), await kubelet(nodeB)]).toEqual(['v1.35.0', 'v1.35.0']);
       await handle.signal(databaseUpgradedSignal, { by: 'erin', detail: 'pg 16.4 running' });
       const report = await handle.result();
       await recordHistory('annualUpgrade-signed', await handle.fetchHistory(), workflowId);
@@ -110,7 +114,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
         ':white_check_mark: Approval by carol via slack counted: approve by carol (1 of 2 approvals)',
         ':white_check_mark: Approval by dave via slack counted: approve by dave (2 of 2 approvals)',
       ]);
-      expect(hook.requests).toEqual(['node-a', 'node-b']);
+      expect(hook.requests).toEqual([nodeA, nodeB]);
       expect(report.steps.map((s) => s.name)).toEqual(expect.arrayContaining([
         'fresh backup verified readable', 'monitoring alive', 'record the revision of trixtech-backend', 'rolling node updates',
         'upgrade trixtech-backend to trixtech/backend:2.0.0', 'database major-version upgrade (human checkpoint)', 'post-maintenance health check',
@@ -122,7 +126,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       expect(taken.file).not.toBe(stack.backupFile);
       expect(report.checks.find((c) => c.check === 'backup')).toMatchObject({ status: 'ok', target: taken.file, detail: expect.stringMatching(/^level readable: .*sha256 [0-9a-f]{12}/) });
     });
-  });
+  }, 240_000);
 });
 
 describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
@@ -135,10 +139,13 @@ describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
     writeFileSync(join(pgBinDir, 'pg_dump'), '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = "-f" ] && printf backup > "$2"; shift; done\nexit 0\n');
     chmodSync(join(pgBinDir, 'pg_dump'), 0o755);
     symlinkSync(findPgBinary('pg_restore'), join(pgBinDir, 'pg_restore'));
-    stack = await startStack({ annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } }, { file: { database: { pgBinDir } } });
-    addDeployment(stack.k8s, 'trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0' });
+    stack = await startStack({ annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } }, { name: 'annual-gate', file: { database: { pgBinDir } } });
+    await stack.kube.addNodes(1);
+    await stack.kube.deploy('trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0', podAnnotations: QUICK_PODS });
+    await waitForDeployment(stack.kube, 'trixtech-backend');
   });
   afterAll(async () => {
+    if (stack) expectRbacExact(stack.kube, { everyGrantUsed: false });
     await stack?.stop();
   });
 
@@ -164,8 +171,7 @@ describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
       const sixBytes = readdirSync(stack.backupDir).filter((f) => f.endsWith('.dump')).map((f) => join(stack.backupDir, f)).filter((f) => statSync(f).size === 6);
       expect(sixBytes).toHaveLength(1);
       expect(status.steps.map((s) => s.name)).not.toContain('record the revision of trixtech-backend');
-      expect((stack.k8s.get('apps', 'deployments', APP_NAMESPACE, 'trixtech-backend') as { spec: { template: { spec: { containers: { image: string }[] } } } })
-        .spec.template.spec.containers[0]!.image).toBe('trixtech/backend:1.0.0');
+      expect(await backendImage(stack)).toBe('trixtech/backend:1.0.0');
       const alert = stack.slack.postsTo('/alert').find((p) => JSON.stringify(p.body).includes(workflowId));
       expect(JSON.stringify(alert?.body)).toMatch(/pre-maintenance checklist failed, nothing was changed: backup: level intact \(required readable\): .* is not readable: pg_restore/);
     });
@@ -177,11 +183,14 @@ describe('annualUpgrade under a blackout', () => {
 
   beforeAll(async () => {
     const freeze = { name: 'year-end-sale', start: new Date(Date.now() - 60_000).toISOString(), end: new Date(Date.now() + 2 * 3_600_000).toISOString(), reason: 'sale freeze' };
-    stack = await startStack({ annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } }, { file: { blackouts: [freeze] } });
-    addNode(stack.k8s, 'node-a', { kubeletVersion: 'v1.30.4' });
-    addDeployment(stack.k8s, 'trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0' });
+    stack = await startStack({ annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } }, { name: 'annual-blackout', file: { blackouts: [freeze] } });
+    [node] = (await stack.kube.addNodes(1)) as [string];
+    await stack.kube.deploy('trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0', podAnnotations: QUICK_PODS });
+    await waitForDeployment(stack.kube, 'trixtech-backend');
   });
+  let node = '';
   afterAll(async () => {
+    if (stack) expectRbacExact(stack.kube, { everyGrantUsed: false });
     await stack?.stop();
   });
 
@@ -190,7 +199,7 @@ describe('annualUpgrade under a blackout', () => {
       const workflowId = uniqueId('annual-blackout');
       const handle = await client.workflow.start(annualUpgrade, {
         taskQueue, workflowId,
-        args: [{ windowStart: new Date(Date.now() + 3_000).toISOString(), windowDuration: '1 hour', applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }] }],
+        args: [{ windowStart: new Date(Date.now() + 3_000).toISOString(), windowDuration: '1 hour', nodes: [node], applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }] }],
       });
       await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
       for (const approver of ['carol', 'dave']) {
@@ -204,8 +213,7 @@ describe('annualUpgrade under a blackout', () => {
       expect(report.summary).toContain('blackout year-end-sale');
       expect(report.summary).toContain('sale freeze) covers the window; nothing was changed');
       expect(report.steps.map((s) => s.name)).not.toContain('record the revision of trixtech-backend');
-      expect((stack.k8s.get('apps', 'deployments', APP_NAMESPACE, 'trixtech-backend') as { spec: { template: { spec: { containers: { image: string }[] } } } })
-        .spec.template.spec.containers[0]!.image).toBe('trixtech/backend:1.0.0');
+      expect(await backendImage(stack)).toBe('trixtech/backend:1.0.0');
     });
   });
 });
