@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPgBinary } from '../activities/postgres/backup.js';
 import type { AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
 import { annualUpgrade } from '../workflows/annual-upgrade.js';
-import { databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
+import { databaseUpgradedSignal, openWindowUpdate, statusQuery } from '../workflows/lib/definitions.js';
 import { addDeployment, addNode } from './k8s-double/fixtures.js';
 import { recordHistory } from './helpers/histories.js';
 import { decide, signedDecision } from './helpers/keys.js';
@@ -18,6 +18,10 @@ import { SIGNING_SECRET, startStack, uniqueId, until, type Stack } from './helpe
 import { temporalEnv } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
+/** A window an hour away: nobody waits for it; the test opens it (`openWindow`) when it is ready. */
+const farWindow = () => ({ windowStart: new Date(Date.now() + 3_600_000).toISOString(), windowDuration: '1 hour' });
+const openWindow = (handle: WorkflowHandle) => handle.executeUpdate(openWindowUpdate, { args: [{ by: 'test-operator', reason: 'the test opens it' }] });
+const waitingForWindow = (handle: WorkflowHandle) => until('the wait for the window', async () => (await handle.query(statusQuery)).phase === 'waiting for the window');
 
 describe('annualUpgrade: two-person approval before the window, then the upgrade inside it', () => {
   let stack: Stack;
@@ -43,10 +47,10 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
   const image = () => (stack.k8s.get('apps', 'deployments', APP_NAMESPACE, 'trixtech-backend') as { spec: { template: { spec: { containers: { image: string }[] } } } })
     .spec.template.spec.containers[0]!.image;
   const kubelet = (node: string) => (stack.k8s.get('', 'nodes', undefined, node) as { status: { nodeInfo: { kubeletVersion: string } } }).status.nodeInfo.kubeletVersion;
-  const input = (windowInSeconds: number): AnnualUpgradeInput => ({
-    windowStart: new Date(Date.now() + windowInSeconds * 1000).toISOString(),
-    // Approval is asked for at once (the window is nearer than the lead time), escalated 2 s before the window.
-    windowDuration: '1 hour', approvalLeadTime: '7 days', escalateBefore: '2s',
+  const input = (): AnnualUpgradeInput => ({
+    ...farWindow(),
+    // Approval is asked for at once (the window is nearer than the lead time), and escalated at once.
+    approvalLeadTime: '7 days', escalateBefore: '2 hours',
     nodeUpdate: { drain: { timeout: '10s', pollInterval: 20, evictionRetry: 50 }, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '10s' }, readyTimeout: '10s', pollInterval: 20 },
     applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0', rolloutTimeout: '10s', pollInterval: 20 }],
     databaseUpgrade: { description: 'pg_upgrade 15 -> 16 on the primary', timeout: '20s' },
@@ -56,7 +60,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
   it('one person is one approval, whatever the path or key: with one when the window opens, nothing runs', async () => {
     await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
       const workflowId = uniqueId('annual-one');
-      const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input(15)] });
+      const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input()] });
       await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
       const env = { ...process.env, ...temporalEnv(), MAINT_CONFIG: '' };
       const first = await exec(process.execPath, ['bin/maint.js', 'approve', workflowId, '--as', 'carol', '--key', stack.keys.keyFile('carol')], { env });
@@ -74,6 +78,8 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       expect((await approvals(handle)).map((a) => a.ignored ?? 'counted')).toEqual([
         'counted', 'already counted: the same person counts once', 'already counted: the same person counts once', 'replayed: this statement was already presented',
       ]);
+      // The people running the window open it: the approval closes with one of two.
+      await openWindow(handle);
 
       const report = await handle.result();
       expect(report.outcome).toBe('skipped');
@@ -88,19 +94,25 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
   it('with two distinct approvers it updates the nodes and the application, waits for the database step, and checks health', async () => {
     await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
       const workflowId = uniqueId('annual-two');
-      const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input(6)] });
+      const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input()] });
       await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
       for (const user of ['UCAROL', 'UDAVE']) {
         const body = interactionBody(user, 'approve', workflowId, `${stack.slack.url}/respond/annual`);
         expect((await fetch(`${bridgeUrl}/slack/interactions`, { method: 'POST', body, headers: slackHeaders(body, SIGNING_SECRET) })).status).toBe(200);
       }
+      await waitingForWindow(handle);
+      // Bad input and a second opening are refused and change nothing.
+      await expect(handle.executeUpdate(openWindowUpdate, { args: [{ by: ' ' }] })).rejects.toThrow(/^openWindow refused: by: /);
+      expect((await handle.query(statusQuery)).phase).toBe('waiting for the window');
+      await openWindow(handle);
+      await expect(openWindow(handle)).rejects.toThrow(/^openWindow refused: already opened by test-operator at /);
       await until('the database checkpoint', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal databaseUpgraded') ?? false, 30_000);
       // The nodes and the application are done before the people's database step.
       expect(image()).toBe('trixtech/backend:2.0.0');
       expect([kubelet('node-a'), kubelet('node-b')]).toEqual(['v1.31.2', 'v1.31.2']);
       await handle.signal(databaseUpgradedSignal, { by: 'erin', detail: 'pg 16.4 running' });
       const report = await handle.result();
-      await recordHistory('annualUpgrade-signed', await handle.fetchHistory(), workflowId);
+      await recordHistory('annualUpgrade-opened-early', await handle.fetchHistory(), workflowId);
 
       expect(['ok', 'warn']).toContain(report.outcome);
       expect(report.approvals.filter((a) => !a.ignored).map((a) => a.approver)).toEqual(['carol', 'dave']);
@@ -112,9 +124,10 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       ]);
       expect(hook.requests).toEqual(['node-a', 'node-b']);
       expect(report.steps.map((s) => s.name)).toEqual(expect.arrayContaining([
-        'fresh backup verified readable', 'monitoring alive', 'record the revision of trixtech-backend', 'rolling node updates',
+        'wait for the window', 'fresh backup verified readable', 'monitoring alive', 'record the revision of trixtech-backend', 'rolling node updates',
         'upgrade trixtech-backend to trixtech/backend:2.0.0', 'database major-version upgrade (human checkpoint)', 'post-maintenance health check',
       ]));
+      expect(report.steps.find((s) => s.name === 'wait for the window')?.detail).toMatch(/^opened early by test-operator at \S+ \(the test opens it\); scheduled /);
       expect((report.details?.recordedRevisions as { revision: string }[])[0]?.revision).toBe('1');
       // The gate took its own dump and read every byte back; the report names file, checksum and level.
       const taken = report.details?.preMaintenanceBackup as { file: string; sha256: string; level: string };
@@ -147,13 +160,15 @@ describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
       const workflowId = uniqueId('annual-six-bytes');
       const handle = await client.workflow.start(annualUpgrade, {
         taskQueue, workflowId,
-        args: [{ windowStart: new Date(Date.now() + 3_000).toISOString(), windowDuration: '1 hour', nodes: [], applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }] }],
+        args: [{ ...farWindow(), nodes: [], applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }] }],
       });
       await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
       for (const approver of ['carol', 'dave']) {
         const { proof } = await signedDecision(client, workflowId, stack.keys.key(approver), { principal: approver, via: 'temporal-cli' });
         expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'counted' });
       }
+      await waitingForWindow(handle);
+      await openWindow(handle);
       const err = await handle.result().then(() => undefined, (e: Error) => e);
       expect(err).toBeDefined();
       const status = await handle.query(statusQuery);
@@ -190,15 +205,17 @@ describe('annualUpgrade under a blackout', () => {
       const workflowId = uniqueId('annual-blackout');
       const handle = await client.workflow.start(annualUpgrade, {
         taskQueue, workflowId,
-        args: [{ windowStart: new Date(Date.now() + 3_000).toISOString(), windowDuration: '1 hour', applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }] }],
+        args: [{ ...farWindow(), applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }] }],
       });
       await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
       for (const approver of ['carol', 'dave']) {
         const { proof } = await signedDecision(client, workflowId, stack.keys.key(approver), { principal: approver, via: 'temporal-cli' });
         expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'counted' });
       }
+      await waitingForWindow(handle);
+      await openWindow(handle);
       const report = await handle.result();
-      await recordHistory('annualUpgrade-blackout-signed', await handle.fetchHistory(), workflowId);
+      await recordHistory('annualUpgrade-blackout-opened-early', await handle.fetchHistory(), workflowId);
 
       expect(report.outcome).toBe('skipped');
       expect(report.summary).toContain('blackout year-end-sale');
