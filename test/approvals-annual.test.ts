@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPgBinary } from '../activities/postgres/backup.js';
 import type { AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
 import { annualUpgrade } from '../workflows/annual-upgrade.js';
-import { databaseUpgradedSignal, openWindowUpdate, statusQuery } from '../workflows/lib/definitions.js';
+import { databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
 import { addDeployment, addNode } from './k8s-double/fixtures.js';
 import { recordHistory } from './helpers/histories.js';
 import { decide, signedDecision } from './helpers/keys.js';
@@ -16,11 +16,11 @@ import { APP_NAMESPACE, expectAllGranted, startUpdateHook } from './helpers/kube
 import { interactionBody, slackHeaders } from './helpers/slack-signing.js';
 import { SIGNING_SECRET, startStack, uniqueId, until, type Stack } from './helpers/stack.js';
 import { temporalEnv } from './helpers/temporal.js';
+import { openWindow, openWindowRefusal } from './helpers/window.js';
 
 const exec = promisify(execFile);
 /** A window an hour away: nobody waits for it; the test opens it (`openWindow`) when it is ready. */
 const farWindow = () => ({ windowStart: new Date(Date.now() + 3_600_000).toISOString(), windowDuration: '1 hour' });
-const openWindow = (handle: WorkflowHandle) => handle.executeUpdate(openWindowUpdate, { args: [{ by: 'test-operator', reason: 'the test opens it' }] });
 const waitingForWindow = (handle: WorkflowHandle) => until('the wait for the window', async () => (await handle.query(statusQuery)).phase === 'waiting for the window');
 
 describe('annualUpgrade: two-person approval before the window, then the upgrade inside it', () => {
@@ -102,10 +102,10 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       }
       await waitingForWindow(handle);
       // Bad input and a second opening are refused and change nothing.
-      await expect(handle.executeUpdate(openWindowUpdate, { args: [{ by: ' ' }] })).rejects.toThrow(/^openWindow refused: by: /);
+      expect(await openWindowRefusal(handle, { by: ' ' })).toMatch(/^openWindow refused: by: /);
       expect((await handle.query(statusQuery)).phase).toBe('waiting for the window');
       await openWindow(handle);
-      await expect(openWindow(handle)).rejects.toThrow(/^openWindow refused: already opened by test-operator at /);
+      expect(await openWindowRefusal(handle, { by: 'someone-else' })).toMatch(/^openWindow refused: already opened by test-operator at /);
       await until('the database checkpoint', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal databaseUpgraded') ?? false, 30_000);
       // The nodes and the application are done before the people's database step.
       expect(image()).toBe('trixtech/backend:2.0.0');
