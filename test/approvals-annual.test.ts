@@ -21,6 +21,8 @@ import { openWindow, openWindowRefusal } from './helpers/window.js';
 const exec = promisify(execFile);
 /** A window an hour away: nobody waits for it; the test opens it (`openWindow`) when it is ready. */
 const farWindow = () => ({ windowStart: new Date(Date.now() + 3_600_000).toISOString(), windowDuration: '1 hour' });
+// Nothing here races a clock; this bound only catches a hang (each test spawns CLIs and a bridge, slow on a busy machine).
+const SLOW_MACHINE_MS = 240_000;
 const waitingForWindow = (handle: WorkflowHandle) => until('the wait for the window', async () => (await handle.query(statusQuery)).phase === 'waiting for the window');
 
 describe('annualUpgrade: two-person approval before the window, then the upgrade inside it', () => {
@@ -89,7 +91,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       expect(hook.requests).toEqual([]);
       expect(stack.slack.postsTo('/alert').some((p) => p.body.text?.includes('ESCALATION') && JSON.stringify(p.body).includes(workflowId))).toBe(true);
     });
-  });
+  }, SLOW_MACHINE_MS);
 
   it('with two distinct approvers it updates the nodes and the application, waits for the database step, and checks health', async () => {
     await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
@@ -135,7 +137,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       expect(taken.file).not.toBe(stack.backupFile);
       expect(report.checks.find((c) => c.check === 'backup')).toMatchObject({ status: 'ok', target: taken.file, detail: expect.stringMatching(/^level readable: .*sha256 [0-9a-f]{12}/) });
     });
-  });
+  }, SLOW_MACHINE_MS);
 });
 
 describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
@@ -184,7 +186,7 @@ describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
       const alert = stack.slack.postsTo('/alert').find((p) => JSON.stringify(p.body).includes(workflowId));
       expect(JSON.stringify(alert?.body)).toMatch(/pre-maintenance checklist failed, nothing was changed: backup: level intact \(required readable\): .* is not readable: pg_restore/);
     });
-  });
+  }, SLOW_MACHINE_MS);
 });
 
 describe('annualUpgrade under a blackout', () => {
@@ -224,5 +226,5 @@ describe('annualUpgrade under a blackout', () => {
       expect((stack.k8s.get('apps', 'deployments', APP_NAMESPACE, 'trixtech-backend') as { spec: { template: { spec: { containers: { image: string }[] } } } })
         .spec.template.spec.containers[0]!.image).toBe('trixtech/backend:1.0.0');
     });
-  });
+  }, SLOW_MACHINE_MS);
 });

@@ -170,20 +170,30 @@ describe('Kubernetes maintenance workflows against the API double', () => {
     k8s.onServed = () => {
       maxCordoned = Math.max(maxCordoned, k8s.list('', 'nodes').filter((n) => n.spec.unschedulable).length);
     };
-    // A reboot long enough that both lanes' nodes are surely out of service at the same time, even on a loaded machine.
     const hook = await startUpdateHook(k8s, 400, 'v1.31.0');
     try {
       const node = { ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted' as const, timeout: '10s' } };
+      // Each node's update ends when the test signals it: a lane is held out of service until the test has seen both.
+      const signalled = { ...FAST, update: { doneWhen: 'signal' as const, timeout: '10 minutes' } };
+      const cordoned = () => k8s.list('', 'nodes').filter((n) => n.spec.unschedulable).map((n) => n.metadata.name).sort();
       const report = await inCluster(async ({ client, taskQueue }) => {
         // Child ids derive from the parent's id: the stored history keeps it for the replay test.
-        const handle = await client.workflow.start(rollingNodeUpdate, { taskQueue, workflowId: id('rolling-node-update'), args: [{ nodes: ['n1', 'n2', 'n3', 'n4'], concurrency: 2, node }] });
+        const handle = await client.workflow.start(rollingNodeUpdate, { taskQueue, workflowId: id('rolling-node-update'), args: [{ nodes: ['n1', 'n2', 'n3', 'n4'], concurrency: 2, node: signalled }] });
+        const child = (n: string) => client.workflow.getHandle(`${handle.workflowId}/${n}`);
+        const awaitingUpdate = async (n: string) => (await waitingFor(child(n)).catch(() => null))?.startsWith('signal nodeUpdated') ?? false;
+        // n3 starts only once n1 or n2 is done, n4 once both are: each lane is exactly two nodes.
+        for (const lane of [['n1', 'n2'], ['n3', 'n4']]) {
+          await until(`${lane.join(' and ')} cordoned, drained and waiting for their update`, async () => (await Promise.all(lane.map(awaitingUpdate))).every(Boolean), 60_000);
+          expect(cordoned()).toEqual(lane);
+          for (const n of lane) await child(n).signal(nodeUpdatedSignal, { by: 'test' });
+        }
         const result = await handle.result();
-        await recordHistory('rollingNodeUpdate', await handle.fetchHistory(), handle.workflowId);
+        await recordHistory('rollingNodeUpdate-signalled', await handle.fetchHistory(), handle.workflowId);
         return result;
       });
       expect(report.outcome).toBe('ok');
       expect(maxCordoned).toBe(2);
-      expect(k8s.list('', 'nodes').map((n) => [n.status.nodeInfo.kubeletVersion, Boolean(n.spec.unschedulable)])).toEqual(Array(4).fill(['v1.31.0', false]));
+      expect(cordoned()).toEqual([]);
 
       // A budget that never allows a disruption fails the second node; the third is never touched.
       addPdb(k8s, 'web-strict', 'web', { minAvailable: 4 });
