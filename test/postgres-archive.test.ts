@@ -126,7 +126,7 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     const archived = await idFingerprint(db.pool, 'bookings_archive');
     expect(archived).toEqual(oldIds); // every old id once: none lost, none twice (count and digest)
     expect(await idFingerprint(db.pool, 'bookings')).toEqual(recentIds);
-  });
+  }, 300_000); // a hang bound only: two worker processes each bundle every workflow at start, slow on a busy machine
 
   it('skips the archive, within the lock timeout and saying why, while another session locks bookings', async () => {
     await seedBookings(db.pool, 500, 500);
