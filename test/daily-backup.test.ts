@@ -119,7 +119,7 @@ describe('dailyBackup, its evening confirmation and maint backup', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("'everything' is not one of intact, readable, restored");
     expect(readdirSync(backups).filter((f) => f.endsWith('.dump'))).toHaveLength(3); // nothing was deleted or written
-  });
+  }, 240_000); // a hang bound only: five maint CLI processes (tsx) in turn, slow on a busy machine
 
   it('fails at once, non-retryable, naming the bad field', async () => {
     await withWorker(config(), ({ client, taskQueue }) => expectWorkflowRejects(client, taskQueue, 'dailyBackup', 'daily-backup-bad', [
