@@ -31,7 +31,8 @@ if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.j
   say "installing npm packages"
   # npm install, not npm ci: this npm leaves foreign-platform optional packages out of the lock,
   # which npm ci then rejects; install still follows the lock for every package it lists.
-  npm install --no-audit --no-fund --loglevel=error
+  # --no-save: it never writes package-lock.json, so `npm test` leaves a fresh clone's tree clean.
+  npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 
 # 2. The temporal CLI: $TEMPORAL_CLI, then PATH, then our cache; build it only when none exists.

@@ -69,7 +69,6 @@ describe('hostile inputs, signals and Updates against real runs', () => {
     await withWorker(stack.config, async ({ client, taskQueue }) => {
       const cases = badInputs();
       const before = { bookings: await bookings(), served: workerRequests().length, slack: stack.slack.posts.length };
-      const started = Date.now();
       const outcomes = await Promise.all(cases.map(async (c, i) => ({
         ...c,
         err: await failureOf(client.workflow.execute(c.type, { taskQueue, workflowId: uniqueId(`fuzz-${c.type}-${i}`), args: [c.input], workflowExecutionTimeout: '60s' })),
@@ -82,8 +81,7 @@ describe('hostile inputs, signals and Updates against real runs', () => {
         expect(failure.message).toContain(o.field);
         expect(failure.message.length).toBeLessThan(4000);
       }
-      // Fast: all of them together, well inside the time one hung run used to take (forever).
-      expect(Date.now() - started).toBeLessThan(45_000);
+      // None hung: a run that did would end by its execution timeout, not as InvalidInput (checked above).
       expect(await bookings()).toBe(before.bookings);
       expect(workerRequests().slice(before.served).filter((r) => !READ_VERBS.has(r.verb)).map((r) => `${r.verb} ${r.objectRef!.resource}`)).toEqual([]);
       expect(stack.slack.posts.length).toBe(before.slack);

@@ -15,6 +15,7 @@ import { DAY, duration, HOUR, MINUTE, SECOND, seconds } from './lib/duration.js'
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
+import { WindowOpening } from './lib/window-opening.js';
 import { NodeUpdateOptions } from './node-update.js';
 import { rollingNodeUpdate } from './rolling-node-update.js';
 
@@ -75,6 +76,8 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
   const input = parseInput(AnnualUpgradeInput, rawInput, 'annualUpgrade');
   const { workflowId, namespace } = workflowInfo();
   const windowStart = input.windowStart ? new Date(input.windowStart) : nextDecember25(new Date());
+  // The people running the window may open it early (`openWindow`): that closes the approval and starts the work.
+  const opening = new WindowOpening();
   const windowEnd = new Date(windowStart.getTime() + input.windowDuration);
   const run = new MaintenanceRun('annualUpgrade', `window ${windowStart.toISOString().slice(0, 10)}`);
   const saga = new Compensations(run);
@@ -109,19 +112,24 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
     };
     await run.step('request approval', () => postSlackMessage(approvalRequestMessage(request)));
     const untilWindow = Math.max(windowStart.getTime() - Date.now(), 1);
+    opening.waiting = true;
     const decision = await run.step('approval', () => gate.wait(
-      { escalateAfterMs: Math.max(untilWindow - input.escalateBefore, 0), timeoutMs: untilWindow },
+      { escalateAfterMs: Math.max(untilWindow - input.escalateBefore, 0), timeoutMs: untilWindow, closeWhen: () => opening.opened !== undefined },
       async () => {
         await run.step('escalate', () => postSlackAlert(approvalRequestMessage(request, true)));
       },
-    ), (d) => (d.outcome === 'approved' ? 'ok' : 'skipped'));
+    ), (d) => (d.outcome === 'approved' ? 'ok' : 'skipped')).finally(() => {
+      opening.waiting = false;
+    });
     if (decision.outcome !== 'approved') {
       const why = decision.outcome === 'rejected' ? `rejected by ${decision.by}: ${decision.reason}` : `approved by ${decision.approvers.length} of the ${policy.required} required when the window opened`;
       return { summary: `Annual maintenance did not run (${why}); nothing was changed`, outcome: decision.outcome === 'rejected' ? 'rejected' : 'skipped' };
     }
 
     run.phase = 'waiting for the window';
-    await run.step('wait for the window', () => sleepUntil(windowStart));
+    await run.step('wait for the window', () => opening.until(windowStart), () => (opening.opened
+      ? { outcome: 'ok', detail: `opened early by ${opening.opened.by} at ${opening.opened.at}${opening.opened.reason ? ` (${opening.opened.reason})` : ''}; scheduled ${windowStart.toISOString()}` }
+      : 'ok'));
     if (Date.now() >= windowEnd.getTime()) {
       return { summary: `Annual maintenance did not run: the window ended ${windowEnd.toISOString()} before it could start; nothing was changed`, outcome: 'skipped' };
     }

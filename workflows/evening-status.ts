@@ -16,23 +16,32 @@ export const EveningStatusInput = z
   .object({
     /** How far ahead to list maintenance windows. */
     windowHorizonHours: z.number().int().positive().max(24 * 14).default(48),
+    /** The UTC day whose runs are reported (default today; a past day is covered whole, e.g. to resend it). */
+    day: z.iso.date().optional(),
   })
-  .strict();
+  .strict()
+  // Workflow time: deterministic.
+  .refine((i) => !i.day || i.day <= new Date().toISOString().slice(0, 10), { message: 'the day has not begun yet', path: ['day'] })
+  .refine((i) => !i.day || Date.parse(i.day) > Date.now() - 400 * DAY_MS, { message: 'more than 400 days ago', path: ['day'] });
 export type EveningStatusInput = z.input<typeof EveningStatusInput>;
 
 /** Routine Maintenance Guide, "Evening Status Update": the day's runs, open criticals, upcoming windows. */
 export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunReport> {
   return reportedWorkflow('eveningStatus', 'booking-platform', EveningStatusInput, rawInput, async (run, input) => {
     const now = new Date();
-    const startOfDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+    const today = now.toISOString().slice(0, 10);
+    const startOfDay = new Date(`${input.day ?? today}T00:00:00.000Z`);
+    const endOfPeriod = (input.day ?? today) === today ? now : new Date(startOfDay.getTime() + DAY_MS);
+    const dayLabel = (input.day ?? today) === today ? 'today' : `on ${input.day}`;
 
     run.phase = 'collecting';
-    const digest = await run.step("today's runs", () => summarizeRunsBetween(startOfDay.toISOString(), now.toISOString()));
+    const digest = await run.step("today's runs", () => summarizeRunsBetween(startOfDay.toISOString(), endOfPeriod.toISOString()));
     const windowSpecs = await run.step('maintenance windows', () => resolveMaintenanceWindows());
     const upcomingWindows = windowOccurrences(windowSpecs, now, new Date(now.getTime() + input.windowHorizonHours * 3_600_000));
     // Seed: "Maintenance notifications sent 1 week in advance". This run is daily, so each monthly
     // and annual window gets its notice from exactly one run: the one 7 to 8 days before it opens.
-    const weekAhead = windowOccurrences(windowSpecs, new Date(now.getTime() + 7 * DAY_MS), new Date(now.getTime() + 8 * DAY_MS))
+    // A past day's digest (a resend) sends no notices: those belong to the evening they were due.
+    const weekAhead = dayLabel !== 'today' ? [] : windowOccurrences(windowSpecs, new Date(now.getTime() + 7 * DAY_MS), new Date(now.getTime() + 8 * DAY_MS))
       .filter((w) => NOTICE_A_WEEK_AHEAD.test(w.name) && Date.parse(w.start) >= now.getTime() + 7 * DAY_MS);
     for (const w of weekAhead) {
       await run.step(`one-week notice: ${w.name}`, () => postSlackMessage({
@@ -51,7 +60,7 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
     const outcomes = Object.entries(digest.countsByOutcome).map(([o, n]) => `${n} ${o}`).join(', ') || 'none';
     const next = upcomingWindows[0];
     const summary = [
-      `Evening status: ${digest.runs.length} run(s) today (${outcomes})`,
+      `Evening status: ${digest.runs.length} run(s) ${dayLabel} (${outcomes})`,
       `${open} unresolved critical finding(s)`,
       ...(backupToday ? [`backup today: ${backupToday.status}`] : []),
       next ? `next window ${next.name} ${next.start} to ${next.end}` : `no window in the next ${input.windowHorizonHours} h`,

@@ -122,7 +122,7 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
           `capacity forecast from ${input.forecastHistoryDays as number} days of stored disk figures for ${plan.diskPaths.join(', ')}`);
         break;
       case 'eveningStatus':
-        lines.push("today's runs from maintenance_runs", ...windowOccurrences(plan.windows, new Date(), new Date(Date.now() + (input.windowHorizonHours as number) * 3_600_000)).map((w) => `upcoming: ${w.name} ${w.start} to ${w.end}`));
+        lines.push(input.day ? `the runs of ${input.day as string} (UTC) from maintenance_runs` : "today's runs from maintenance_runs", ...windowOccurrences(plan.windows, new Date(), new Date(Date.now() + (input.windowHorizonHours as number) * 3_600_000)).map((w) => `upcoming: ${w.name} ${w.start} to ${w.end}`));
         break;
       case 'quarterlyReview':
         lines.push(`success rate (target ${(input.successRateTarget as number) * 100}%), durations, failures and approval latency of every maintenance kind over the last ${input.lookbackDays as number} days`);

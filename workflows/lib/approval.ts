@@ -37,6 +37,8 @@ export interface ApprovalTiming {
   escalateAfterMs: number;
   /** After this long in all, the gate closes as timed out. */
   timeoutMs: number;
+  /** The gate also closes, with what was decided so far, once this holds (a window opened early). */
+  closeWhen?: () => boolean;
 }
 
 const clip = (s: unknown) => (typeof s === 'string' ? (s.length > MAX_RECORDED_TEXT ? `${s.slice(0, MAX_RECORDED_TEXT)}…` : s) : undefined);
@@ -184,7 +186,7 @@ export class ApprovalGate {
   }
 
   async wait(timing: ApprovalTiming, escalate: () => Promise<void>): Promise<ApprovalDecision> {
-    const decided = () => this.approved || this.rejection !== undefined;
+    const decided = () => this.approved || this.rejection !== undefined || (timing.closeWhen?.() ?? false);
     const need = this.policy.required > 1 ? `${this.policy.required} distinct approvers` : 'an approver';
     this.run.waitingFor = `approval by ${need} from: ${this.policy.approvers.join(', ')}`;
     if (this.run.approval) Object.assign(this.run.approval, { open: true, deadline: new Date(Date.now() + timing.timeoutMs).toISOString() });

@@ -13,3 +13,8 @@ export const decideUpdate = defineUpdate<Verdict, [DecisionInput]>('decide');
 export const nodeUpdatedSignal = defineSignal<[{ by?: string; detail?: string }?]>('nodeUpdated');
 /** `annualUpgrade`: the people doing the database major-version upgrade say it is done. */
 export const databaseUpgradedSignal = defineSignal<[{ by?: string; detail?: string }?]>('databaseUpgraded');
+/**
+ * A run waiting for its maintenance window (`weeklyDatabaseMaintenance`, `monthlyApplicationMaintenance`,
+ * `annualUpgrade`): the people running the window open it now; it still closes at its scheduled end.
+ */
+export const openWindowUpdate = defineUpdate<string, [{ by: string; reason?: string }]>('openWindow');
