@@ -61,7 +61,8 @@ async function main(): Promise<void> {
 
   const metrics = createMetrics(config.windows);
   const clients = createClients(config, logger, metrics);
-  await ensureReportSchema(clients.reports).catch((err) =>
+  // Checked while the connection and the worker come up; awaited before the first task is taken.
+  const reportSchemaReady = ensureReportSchema(clients.reports).catch((err) =>
     logger.warn({ err: (err as Error).message }, 'report store unavailable; run reports will record the delivery failure'),
   );
   const connection = await connectWorker(config);
@@ -74,6 +75,7 @@ async function main(): Promise<void> {
     sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`,
     health: () => ({ ok: worker.getState() === 'RUNNING', detail: worker.getState() }),
   });
+  await reportSchemaReady;
   logger.info(
     { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, temporal: config.temporal.address, metrics: `http://${config.metrics.host}:${config.metrics.port}/metrics`, slack: clients.notifier.destination, kubernetes: clients.kube ? 'configured' : 'no cluster configured' },
     'worker polling',
