@@ -104,9 +104,25 @@ async function waitForHealthz(url: string, service: ChildProcess): Promise<void>
     if (service.exitCode !== null) throw new Error(`${url} never answered: the process exited with code ${service.exitCode}`);
     const ok = await fetch(url).then((r) => r.ok).catch(() => false);
     if (ok) return;
-    await new Promise((r) => setTimeout(r, 300));
+    await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${url} did not report healthy within 60 s`);
+}
+
+/** The booking database (demo data and first backup) and the report store on the local PostgreSQL, unless configured. */
+async function prepareDatabases(config: Config): Promise<void> {
+  const admin = new URL(config.databaseUrl);
+  admin.pathname = '/postgres';
+  if (!process.env.DATABASE_URL) {
+    if (await ensureDatabase(admin.toString(), databaseName(config.databaseUrl))) say(`created demo database ${redactUrl(config.databaseUrl)}`);
+    if ((await seedDemoBookings(config.databaseUrl)).seeded) say('seeded demo bookings, sessions and reset tokens');
+    await ensureDemoBackup(config);
+  }
+  if (!process.env.MAINT_DATABASE_URL) {
+    const reportsAdmin = new URL(config.reportDatabaseUrl);
+    reportsAdmin.pathname = '/postgres';
+    await ensureDatabase(reportsAdmin.toString(), databaseName(config.reportDatabaseUrl));
+  }
 }
 
 /** A fresh local cluster in .data/cluster; the worker gets its ServiceAccount. */
@@ -163,20 +179,31 @@ async function main(): Promise<void> {
   clusterReady?.catch(() => undefined);
   demoReady?.catch(() => undefined);
 
+  const startService = (name: string, entry: string): ChildProcess => {
+    say(`starting the ${name} (log: .data/${name}.log)`);
+    const log = openSync(join(DATA, `${name}.log`), 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', entry)], { env, stdio: ['ignore', log, log] });
+    started.push({
+      name,
+      stop: () => new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+    });
+    child.once('exit', (code) => {
+      if (!stopping) {
+        console.error(`up: ${name} exited with code ${code}; see .data/${name}.log`);
+        void stopAll(1);
+      }
+    });
+    return child;
+  };
+
   try {
-    // The booking database and the report store on the local PostgreSQL.
-    const admin = new URL(config.databaseUrl);
-    admin.pathname = '/postgres';
-    if (!process.env.DATABASE_URL) {
-      if (await ensureDatabase(admin.toString(), databaseName(config.databaseUrl))) say(`created demo database ${redactUrl(config.databaseUrl)}`);
-      if ((await seedDemoBookings(config.databaseUrl)).seeded) say('seeded demo bookings, sessions and reset tokens');
-      await ensureDemoBackup(config);
-    }
-    if (!process.env.MAINT_DATABASE_URL) {
-      const reportsAdmin = new URL(config.reportDatabaseUrl);
-      reportsAdmin.pathname = '/postgres';
-      await ensureDatabase(reportsAdmin.toString(), databaseName(config.reportDatabaseUrl));
-    }
+    // The databases get ready while Temporal starts (and the cluster, above): none needs another.
+    const databasesReady = prepareDatabases(config);
+    databasesReady.catch(() => undefined);
 
     // Temporal: reuse a server that already answers, else start the dev server with the UI.
     let server: DevServer | undefined;
@@ -192,36 +219,22 @@ async function main(): Promise<void> {
 
     const client = await connectClient(config);
     await ensureSearchAttributes(client, config.temporal.namespace);
+    // The bridge needs Temporal only, the schedules the client only: both go ahead of the cluster.
+    const bridge = startService('bridge', 'bridge.ts');
+    const schedulesApplied = applySchedules(client, SCHEDULES, { taskQueue: config.temporal.taskQueue });
+    schedulesApplied.catch(() => undefined);
 
+    // The worker creates its report table at start and reads the worker kubeconfig the cluster writes.
+    await databasesReady;
     if (clusterReady) await clusterReady;
     else say(`using the Kubernetes cluster of KUBECONFIG=${env.KUBECONFIG}`);
-
-    const startService = (name: string, entry: string): ChildProcess => {
-      say(`starting the ${name} (log: .data/${name}.log)`);
-      const log = openSync(join(DATA, `${name}.log`), 'a');
-      const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', entry)], { env, stdio: ['ignore', log, log] });
-      started.push({
-        name,
-        stop: () => new Promise<void>((resolve) => {
-          if (child.exitCode !== null) return resolve();
-          child.once('exit', () => resolve());
-          child.kill('SIGTERM');
-        }),
-      });
-      child.once('exit', (code) => {
-        if (!stopping) {
-          console.error(`up: ${name} exited with code ${code}; see .data/${name}.log`);
-          void stopAll(1);
-        }
-      });
-      return child;
-    };
     const worker = startService('worker', 'worker.ts');
-    const bridge = startService('bridge', 'bridge.ts');
-    await waitForHealthz(`http://127.0.0.1:${metricsPort}/healthz`, worker);
-    await waitForHealthz(`http://127.0.0.1:${config.bridge.healthPort}/healthz`, bridge);
+    await Promise.all([
+      waitForHealthz(`http://127.0.0.1:${metricsPort}/healthz`, worker),
+      waitForHealthz(`http://127.0.0.1:${config.bridge.healthPort}/healthz`, bridge),
+    ]);
 
-    const results = await applySchedules(client, SCHEDULES, { taskQueue: config.temporal.taskQueue });
+    const results = await schedulesApplied;
     say(`schedules: ${results.map((r) => `${r.id} ${r.action}`).join(', ')}`);
 
     if (demoReady) await demoReady;
