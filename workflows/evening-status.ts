@@ -63,7 +63,13 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
       summary,
       // Open criticals were alerted when found; the evening digest repeats them in its report only.
       outcome: open > 0 || backupToday?.status === 'critical' ? 'critical' : failed > 0 ? 'warn' : 'ok',
-      ...(backupToday ? { checks: [backupToday] } : {}),
+      checks: [
+        ...(backupToday ? [backupToday] : []),
+        {
+          check: 'windows.upcoming', target: 'maintenance calendar', status: 'ok', value: upcomingWindows.length, unit: 'windows',
+          detail: next ? `next: ${next.name} ${next.start} to ${next.end}` : `none in the next ${input.windowHorizonHours} h`,
+        },
+      ],
       details: { runs: digest.runs, countsByOutcome: digest.countsByOutcome, unresolvedCriticals: digest.unresolvedCriticals, upcomingWindows, noticesSent: weekAhead },
     };
   });

@@ -1,9 +1,9 @@
 import { workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Measurement } from '../activities/reports.js';
-import type { CheckResult } from '../src/domain/checks.js';
 import type { RunReport } from '../src/domain/run.js';
 import { reads } from './lib/activities.js';
+import { slowQueryFindings } from './lib/database-checks.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { runReported } from './lib/saga.js';
@@ -36,12 +36,7 @@ export async function weeklyPerformanceReview(rawInput?: WeeklyPerformanceReview
       run.step('database statistics', () => reads.collectDatabaseStatistics()),
     ]);
     const slowest = [...endpoints].filter((c) => typeof c.value === 'number').sort((a, b) => Number(b.value) - Number(a.value));
-    const slowQueries: CheckResult[] = stats.slowQueries.status === 'available'
-      ? stats.slowQueries.queries.slice(0, input.slowQueryCount).map((q, i) => ({
-        check: 'db.slow-query', target: `#${i + 1}`, status: 'ok', value: Math.round(q.meanMs * 10) / 10, unit: 'ms',
-        detail: `${q.calls} calls, mean ${Math.round(q.meanMs)} ms: ${q.query.slice(0, 200)}`,
-      }))
-      : [{ check: 'db.slow-query', target: plan.database, status: 'skipped', detail: stats.slowQueries.reason }];
+    const slowQueries = slowQueryFindings(plan.database, stats.slowQueries, input.slowQueryCount);
 
     const measurements: Measurement[] = [
       ...slowest.map((c) => ({ metric: `http.${c.target}.ms`, value: Number(c.value), unit: 'ms', worse: 'higher' as const })),

@@ -93,6 +93,13 @@ export function createStatisticsActivities({ db, timeouts, databaseLabel, metric
           threshold: `dead tuples > ${bloatWarnRatio * 100}% of a table`,
           detail: bloated.length > 0 ? `bloated: ${bloated.slice(0, 5).map((b) => `${b.table} ${Math.round(b.deadRatio! * 100)}%`).join(', ')}` : `no table above ${bloatWarnRatio * 100}% dead tuples`,
         },
+        {
+          check: 'db.index-usage', target: databaseLabel, status: 'ok', value: stats.unusedIndexes.length, unit: 'indexes',
+          threshold: 'never scanned since statistics were reset (unique and primary keys aside)',
+          detail: stats.unusedIndexes.length > 0
+            ? `unused: ${stats.unusedIndexes.slice(0, 5).map((i) => `${i.index} (${Math.round(i.bytes / 1024)} KiB)`).join(', ')}${stats.unusedIndexes.length > 5 ? `, ${stats.unusedIndexes.length - 5} more in the report` : ''}`
+            : 'every index has been used',
+        },
         stats.cacheHitPercent === null
           ? { check: 'db.cache-hit', target: databaseLabel, status: 'skipped', detail: 'no block reads recorded yet' }
           : {

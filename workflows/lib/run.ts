@@ -5,6 +5,7 @@ import type { Activities } from '../../activities/index.js';
 import type { ApprovalRequestState } from '../../src/domain/approval-proof.js';
 import { summarizeChecks, alertSlackMessage, reportMarkdown, reportSlackMessage } from '../../src/domain/format.js';
 import { worstStatus, type CheckResult } from '../../src/domain/checks.js';
+import { accountChecklist, describeAccount } from '../../src/domain/checklists.js';
 import {
   SEARCH_ATTRIBUTES, type ApprovalRecord, type DeliveryRecord, type Outcome, type RunReport, type RunStatus, type StepOutcome, type StepRecord,
 } from '../../src/domain/run.js';
@@ -20,6 +21,8 @@ const delivery = proxyActivities<Activities>(DELIVERY_OPTIONS);
 const localDelivery = proxyLocalActivities<Activities>(DELIVERY_OPTIONS);
 
 const MEMO_REPORT_LIMIT = 16_000;
+/** Outcomes of runs that did their work; rejected, skipped, timed-out or cancelled ones changed nothing to account for. */
+const RAN: ReadonlySet<Outcome> = new Set(['ok', 'warn', 'critical', 'failed']);
 
 export interface FinishOptions {
   summary: string;
@@ -88,11 +91,14 @@ export class MaintenanceRun {
     const info = workflowInfo();
     const graded = worstStatus(checks.map((c) => c.status));
     this.outcome = options.outcome ?? (graded === 'skipped' ? 'ok' : graded);
+    const summary = checks.length > 0 ? `${options.summary} (${summarizeChecks(checks)})` : options.summary;
+    // Every item of the seed's checklist for this kind, once the run did its work: a finding, or a task left to people.
+    const checklist = RAN.has(this.outcome) ? accountChecklist(this.kind, checks) : undefined;
     const report: RunReport = {
       workflowId: info.workflowId, runId: info.runId, kind: this.kind, target: this.target, outcome: this.outcome,
       startedAt: info.startTime.toISOString(), finishedAt: new Date().toISOString(),
-      summary: checks.length > 0 ? `${options.summary} (${summarizeChecks(checks)})` : options.summary,
-      checks, steps: this.steps, approvals: this.approvals, details: options.details,
+      summary: checklist ? `${summary}; ${describeAccount(checklist)}` : summary,
+      checks, steps: this.steps, approvals: this.approvals, details: options.details, ...(checklist ? { checklist } : {}),
     };
     this.phase = 'reporting';
     const send = patched('report-delivery-local-activities') ? localDelivery : delivery;
