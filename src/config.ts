@@ -5,6 +5,7 @@ import { SQL_IDENTIFIER } from './domain/identifiers.js';
 import { regexSchema, RetentionRuleSchema } from './domain/retention.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
 import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
+import { ChecklistRolesSchema, type ChecklistRoles } from './domain/checklists.js';
 import { KeyError, parsePublicKey } from './signing.js';
 
 /**
@@ -186,6 +187,8 @@ const FileConfigSchema = z
       .default([])
       .refine((rules) => new Set(rules.map((r) => r.name)).size === rules.length, 'rule names must be unique'),
     approvals: ApprovalsSchema.default(ApprovalsSchema.parse({})),
+    /** Checklist role -> the people who sign off its tasks (the first is the owner; any may sign). */
+    checklistRoles: ChecklistRolesSchema,
     security: z
       .object({
         /** Login roles allowed superuser-like powers; any other is reported by the weekly security review. */
@@ -262,6 +265,7 @@ export interface Config {
   /** Links in Slack messages point here. */
   temporalUiUrl: string;
   approvals: Approvals;
+  checklistRoles: ChecklistRoles;
   security: FileConfig['security'];
   standards: FileConfig['standards'];
   kubernetes: { kubeconfigPath?: string; inCluster: boolean; namespace: string; appLabelSelector: string };
@@ -342,6 +346,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     },
     temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
     approvals: f.approvals,
+    checklistRoles: f.checklistRoles,
     security: f.security,
     standards: f.standards,
     kubernetes: {

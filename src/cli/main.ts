@@ -16,6 +16,7 @@ import { withoutUrls } from '../domain/text.js';
 import { clipText } from '../domain/input-errors.js';
 import { describePlan, describeVerdict, loadSigningKey, pendingApproval, sendDecision, temporalInput } from '../decisions.js';
 import { registerBackupCommands } from './backup.js';
+import { registerChecklistCommands } from './checklist.js';
 import { PLANNABLE, planFor, type Plannable } from './plan.js';
 
 /** A user-facing failure: printed as one line, exit code 1. */
@@ -299,6 +300,7 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
     });
 
   registerBackupCommands(program, io);
+  registerChecklistCommands(program, io, temporal);
 
   return { program, close: async () => client?.connection.close() };
 }
