@@ -97,12 +97,14 @@ describe("a run's report accounts for every item", () => {
   const finding = (check: string, status: CheckResult['status']): CheckResult => ({ check, target: 't', status, detail: '' });
 
   it('shows each check with its finding, each task as awaiting its owner, and the items nothing measured', () => {
-    const account = accountChecklist('dailyHealthCheck', [finding('http', 'ok'), finding('http', 'warn'), finding('disk', 'critical'), finding('tls', 'ok')])!;
+    const account = accountChecklist('dailyHealthCheck', [finding('http', 'ok'), finding('http', 'warn'), finding('disk', 'critical'), finding('tls', 'ok'), finding('backup', 'skipped')])!;
     const byId = Object.fromEntries(account.items.map((i) => [i.id, i]));
     expect(account.items.map((i) => i.text)).toEqual(checklistFor('dailyHealthCheck').map((i) => i.text));
     expect(byId['morning.availability']).toMatchObject({ state: 'warn', detail: expect.stringContaining('1 ok, 1 warn') });
     expect(byId['morning.disk']).toMatchObject({ state: 'critical' });
-    expect(byId['morning.backup']).toMatchObject({ state: 'not-measured' });
+    expect(byId['morning.monitoring']).toMatchObject({ state: 'not-measured', detail: 'no monitoring finding in this run' });
+    // A finding that only says why nothing was measured does not count as checked.
+    expect(byId['morning.backup']).toMatchObject({ state: 'skipped' });
     expect(byId['morning.security-scan']).toMatchObject({ state: 'awaiting-sign-off', detail: expect.stringMatching(/^awaiting sign-off by security-engineer \(backup on-call-engineer\)/) });
     expect(account).toMatchObject({ checked: 3, openTasks: 1, status: 'open' });
   });

@@ -335,14 +335,18 @@ export function accountChecklist(kind: string, checks: readonly CheckResult[], s
   if (items.length === 0) return undefined;
   const accounts = items.map((i) => accountFor(i, checks, signOffs));
   const openTasks = accounts.filter((a) => a.state === 'awaiting-sign-off').length;
-  const checked = accounts.filter((a) => a.state !== 'awaiting-sign-off' && a.state !== 'signed-off' && a.state !== 'not-measured' && a.state !== 'elsewhere').length;
-  const unmet = accounts.filter((a) => a.state === 'not-measured').length;
+  const checked = accounts.filter((a) => MEASURED.has(a.state)).length;
+  const unmet = accounts.filter((a) => UNMEASURED.has(a.state)).length;
   return { items: accounts, checked, openTasks, status: openTasks + unmet === 0 ? 'complete' : 'open' };
 }
 
+const MEASURED: ReadonlySet<ItemState> = new Set(['ok', 'warn', 'critical']);
+/** No finding, or only findings that say why nothing could be measured. */
+const UNMEASURED: ReadonlySet<ItemState> = new Set(['not-measured', 'skipped']);
+
 /** One line for the summary: how much of the checklist the run met and what is left to people. */
 export function describeAccount(a: ChecklistAccount): string {
-  const unmet = a.items.filter((i) => i.state === 'not-measured').length;
+  const unmet = a.items.filter((i) => UNMEASURED.has(i.state)).length;
   const signed = a.items.filter((i) => i.state === 'signed-off').length;
   const elsewhere = a.items.filter((i) => i.state === 'elsewhere').length;
   return [
