@@ -160,6 +160,8 @@ const FileConfigSchema = z
           .strict()
           .optional(),
         monitoring: z.array(HttpTargetSchema).optional(),
+        /** Prometheus whose rules, Alertmanagers and watchdog alert the daily health check reads. */
+        prometheus: HttpTargetSchema.optional(),
         /**
          * Seed app-cache-cleanup: endpoints applicationCacheCleanup POSTs to. The bearer token is read
          * from the environment variable `tokenEnv` names, so it never sits in this file or in history.
@@ -362,6 +364,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       diskPaths: f.targets.diskPaths,
       backup: f.targets.backup,
       cacheClear: f.targets.cacheClear,
+      prometheus: f.targets.prometheus,
       // By default monitoring is "alive" when our own metrics endpoint answers.
       monitoring: f.targets.monitoring ?? [
         { name: 'worker-metrics', url: `http://127.0.0.1:${e.METRICS_PORT}/metrics` },

@@ -51,7 +51,11 @@ export async function dailyHealthCheck(rawInput?: DailyHealthCheckInput): Promis
         // Added after release: runs recorded before it replay without the node check.
         ...(patched('kubernetes-node-health') ? await checks.checkNodeHealth() : []),
       ]],
-      monitoring: ['monitoring is alive', () => checks.checkMonitoringAlive(plan.monitoring)],
+      monitoring: ['monitoring is alive', async () => [
+        ...(await checks.checkMonitoringAlive(plan.monitoring)),
+        // Added after release: rules loaded, an Alertmanager, the watchdog firing (not only a metrics URL).
+        ...(patched('monitoring-alerting-pipeline') ? await checks.checkAlertingPipeline(plan.prometheus) : []),
+      ]],
     };
 
     run.phase = 'checking';
