@@ -3,7 +3,7 @@ import { skipped, type CheckResult } from '../src/domain/checks.js';
 import { fetchFailure } from './http.js';
 
 /** The product's rule groups (deploy/prometheus/rules.yml): loaded, or none of its alerts can fire. */
-export const PRODUCT_RULE_GROUPS = ['maintenance_metrics', 'maintenance_alerts', 'maintenance_watchdog'] as const;
+export const PRODUCT_RULE_GROUPS = ['maintenance_metrics', 'maintenance_alerts', 'watchdog'] as const;
 /** The always-firing alert of deploy/prometheus/rules.yml: firing in Prometheus means rules are evaluated end to end. */
 export const WATCHDOG_ALERT = 'Watchdog';
 const TIMEOUT_MS = 10_000;

@@ -56,7 +56,7 @@ describe('the alerting pipeline check', () => {
     const url = await startPrometheus([], []);
     const findings = await checkAlertingPipeline({ name: 'prometheus', url });
     expect(findings.map((f) => [f.check, f.status])).toEqual([['monitoring.rules', 'critical'], ['monitoring.alertmanagers', 'critical'], ['monitoring.watchdog', 'critical']]);
-    expect(findings[0]!.detail).toContain('not loaded: maintenance_metrics, maintenance_alerts, maintenance_watchdog');
+    expect(findings[0]!.detail).toContain('not loaded: maintenance_metrics, maintenance_alerts, watchdog');
     expect(findings[1]!.detail).toContain('no Alertmanager');
     const down = await checkAlertingPipeline({ name: 'gone', url: `http://127.0.0.1:${await freePort()}` });
     expect(down.every((f) => f.status === 'critical' && f.detail.startsWith('Prometheus unreadable: '))).toBe(true);
