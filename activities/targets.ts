@@ -10,6 +10,7 @@ export interface HealthCheckPlan {
   diskPaths: string[];
   backup?: Config['targets']['backup'];
   monitoring: HttpTarget[];
+  prometheus?: HttpTarget;
   database: string;
   kubernetes: string;
   thresholds: Thresholds;
@@ -49,6 +50,7 @@ export function createTargetActivities({ config, databaseLabel, kubernetesConfig
         diskPaths: config.targets.diskPaths,
         backup: config.targets.backup,
         monitoring: config.targets.monitoring,
+        prometheus: config.targets.prometheus,
         database: databaseLabel,
         kubernetes: kubernetesConfigured ? config.kubernetes.namespace : 'none',
         thresholds: config.thresholds,

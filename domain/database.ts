@@ -87,3 +87,8 @@ export interface IndexAction {
   reason?: string;
 }
 
+
+/** pg_stat_statements' slowest queries, or why they could not be read. */
+export type SlowQueries =
+  | { status: 'available'; queries: { query: string; calls: number; meanMs: number; totalMs: number }[] }
+  | { status: 'unavailable'; reason: string };

@@ -22,22 +22,39 @@ export function summarizeChecks(checks: readonly CheckResult[]): string {
   return `${counts.critical} critical, ${counts.warn} warn, ${counts.ok} ok, ${counts.skipped} skipped`;
 }
 
+/** The outcome as people read it: never a plain "ok" while checklist tasks wait for a person. */
+export function outcomeLabel(report: Pick<RunReport, 'outcome' | 'checklist'>): string {
+  const open = report.checklist?.openTasks ?? 0;
+  return open > 0 ? `${report.outcome}, ${open} task(s) awaiting sign-off` : report.outcome;
+}
+
 export function reportMarkdown(report: RunReport): string {
-  const lines = [`**${report.kind}** on ${report.target}: **${report.outcome}**`, '', report.summary];
+  const lines = [`**${report.kind}** on ${report.target}: **${outcomeLabel(report)}**`, '', report.summary];
   if (report.checks.length > 0) {
     lines.push('', '| check | target | status | value | detail |', '|---|---|---|---|---|');
     for (const c of report.checks) lines.push(`| ${c.check} | ${c.target} | ${c.status} | ${formatValue(c)} | ${c.detail.replace(/\|/g, '/')} |`);
+  }
+  if (report.checklist) {
+    lines.push('', '| checklist item | state | detail |', '|---|---|---|');
+    for (const i of report.checklist.items) lines.push(`| ${i.id}: ${i.text} | ${i.state} | ${i.detail.replace(/\|/g, '/')} |`);
   }
   return lines.join('\n');
 }
 
 export function reportSlackMessage(report: RunReport, uiUrl?: string) {
   const notable = report.checks.filter((c) => c.status === 'critical' || c.status === 'warn');
-  const text = `${ICON[report.outcome] ?? ''} ${report.kind} ${report.outcome}: ${e(report.summary)}`;
+  const text = `${ICON[report.outcome] ?? ''} ${report.kind} ${outcomeLabel(report)}: ${e(report.summary)}`;
   const blocks: unknown[] = [
-    { type: 'header', text: { type: 'plain_text', text: `${report.kind}: ${report.outcome}` } },
+    { type: 'header', text: { type: 'plain_text', text: `${report.kind}: ${outcomeLabel(report)}`.slice(0, 150) } },
     { type: 'section', text: { type: 'mrkdwn', text: e(report.summary) } },
   ];
+  const open = report.checklist?.items.filter((i) => i.state === 'awaiting-sign-off') ?? [];
+  if (open.length > 0) {
+    blocks.push({
+      type: 'section',
+      text: { type: 'mrkdwn', text: `*Awaiting sign-off* (\`maint signoff ${e(report.workflowId)} <item>\`):\n${open.map((i) => `• \`${e(i.id)}\` ${e(i.text)}: ${e(i.detail)}`).join('\n')}`.slice(0, 2900) },
+    });
+  }
   if (notable.length > 0) {
     blocks.push({
       type: 'section',

@@ -1,5 +1,6 @@
 import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/common';
 import type { ApprovalRequestState } from './approval-proof.js';
+import type { ChecklistAccount } from './checklists.js';
 import type { CheckResult } from './checks.js';
 
 /** Custom search attributes, registered on the dev server by `npm run up` and by `maint schedules apply`. */
@@ -69,4 +70,6 @@ export interface RunReport {
   approvals: ApprovalRecord[];
   /** Extra structured facts specific to the workflow (e.g. the evening status digest). */
   details?: Record<string, unknown>;
+  /** Every item of the seed checklist for this kind: its finding, or the sign-off it awaits. */
+  checklist?: ChecklistAccount;
 }

@@ -67,7 +67,8 @@ describe('calendar reviews against the local targets', () => {
       return job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True') ? true : undefined;
     });
     await stack.db.pool.query(`CREATE TABLE bookings (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());
-      INSERT INTO bookings (created_at) SELECT now() - g * interval '1 day' FROM generate_series(1, 1000) g;`);
+      INSERT INTO bookings (created_at) SELECT now() - g * interval '1 day' FROM generate_series(1, 1000) g;
+      CREATE INDEX bookings_unused_idx ON bookings ((created_at::text));`);
     // A disk filling by about 10 points a month: critical within 3 months.
     const store = createReportActivities({ reports: stack.db.pool });
     for (const [days, pct] of [[60, 50], [45, 55], [30, 60], [15, 65], [1, 70]] as const) await store.persistRunReport(pastDiskRun(days, pct));
@@ -97,6 +98,19 @@ describe('calendar reviews against the local targets', () => {
     // Listed, not deleted.
     const job = await stack.kube.admin.makeApiClient(BatchV1Api).readNamespacedJob({ name: 'nightly-export', namespace: stack.kube.namespace });
     expect(job.metadata?.deletionTimestamp).toBeUndefined();
+    // What the database findings count is kept in the report, with figures (they used to be dropped).
+    expect(find(report.checks, 'db.index-usage')?.detail).toContain('public.bookings_unused_idx');
+    const database = report.details?.database as { unusedIndexes: { index: string; bytes: number }[]; slowQueries: { status: string } };
+    expect(database.unusedIndexes).toContainEqual({ index: 'public.bookings_unused_idx', table: 'public.bookings', bytes: expect.any(Number) });
+    expect(['available', 'unavailable']).toContain(database.slowQueries.status);
+    expect(report.checks.filter((c) => c.check === 'db.slow-query').length).toBeGreaterThan(0);
+    // Every item of the Monday checklist is accounted for: findings for checks, the rest awaiting people.
+    const items = Object.fromEntries(report.checklist!.items.map((i) => [i.id, i]));
+    expect(report.checklist!.items).toHaveLength(15);
+    expect(items['monday-db.indexes']?.state).toBe('ok');
+    expect(items['monday-infra.cluster']?.state).toBe('critical');
+    expect(items['monday-app.api-usage']).toMatchObject({ state: 'awaiting-sign-off', detail: expect.stringContaining('devops-engineer') });
+    expect(report.summary).toMatch(/checklist open: \d+ of 15 items checked, 3 awaiting sign-off/);
   });
 
   it('monthlyAudit audits the inventory against the standards and forecasts capacity from stored history', async () => {

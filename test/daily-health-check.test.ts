@@ -221,21 +221,26 @@ describe('dailyHealthCheck on real targets', () => {
     }
   });
 
-  it('eveningStatus sends the one-week notice for monthly and annual windows only, once', async () => {
+  it('eveningStatus sends the one-week notice for monthly and annual windows and the 48-hour notice for the weekly one, once each', async () => {
     const at = new Date(Date.now() + 12 * 3_600_000);
     const start = `${String(at.getUTCHours()).padStart(2, '0')}:${String(at.getUTCMinutes()).padStart(2, '0')}`;
     const windows = [
       { name: 'monthly-test', every: 'day', start, durationMinutes: 60 },
       { name: 'weekly-test', every: 'day', start, durationMinutes: 60 },
+      { name: 'daily-test', every: 'day', start, durationMinutes: 60 },
     ];
     const report = await withWorker(configFor({}, { windows }), ({ client, taskQueue }) =>
       client.workflow.execute(eveningStatus, { taskQueue, workflowId: `evening-notice-${Date.now()}`, args: [{}] }));
     const sent = report.details?.noticesSent as { name: string; start: string }[];
-    expect(sent.map((w) => w.name)).toEqual(['monthly-test']);
-    const days = (Date.parse(sent[0]!.start) - Date.now()) / 86_400_000;
-    expect(days).toBeGreaterThan(7);
-    expect(days).toBeLessThan(8);
+    expect(sent.map((w) => w.name)).toEqual(['monthly-test', 'weekly-test']);
+    const ahead = (name: string) => (Date.parse(sent.find((w) => w.name === name)!.start) - Date.now()) / 3_600_000;
+    // Daily windows 12 h from now: the one 7.5 days ahead gets the week's notice, the one 2.5 days ahead the 48 hours'.
+    expect(ahead('monthly-test')).toBeGreaterThan(7 * 24);
+    expect(ahead('monthly-test')).toBeLessThan(8 * 24);
+    expect(ahead('weekly-test')).toBeGreaterThan(48);
+    expect(ahead('weekly-test')).toBeLessThan(72);
     expect(slack.postsTo('/report').filter((p) => p.body.text?.includes('Maintenance notice: the monthly-test window'))).toHaveLength(1);
+    expect(slack.postsTo('/report').filter((p) => /Maintenance notice: the weekly-test window opens .* \(in (4[89]|[56]\d|7[01]) hours\)/.test(p.body.text ?? ''))).toHaveLength(1);
   });
 
   it('a broken checker still ends with a report: stored, alerted, outcome failed, then a typed failure', async () => {

@@ -7,7 +7,7 @@ import { healthProbe } from './lib/activity-profiles.js';
 import { parseInput } from './lib/input.js';
 import { reportedWorkflow } from './lib/run.js';
 
-const { checkBackupFreshness, checkCertificateExpiry, checkDatabaseHealth, checkDiskUsage, checkMonitoringAlive, checkNodeHealth, checkPodResourceUsage, probeHttpEndpoints, resolveHealthCheckPlan, scanApplicationErrorLogs } = healthProbe;
+const { checkAlertingPipeline, checkBackupFreshness, checkCertificateExpiry, checkDatabaseHealth, checkDiskUsage, checkMonitoringAlive, checkNodeHealth, checkPodResourceUsage, probeHttpEndpoints, resolveHealthCheckPlan, scanApplicationErrorLogs } = healthProbe;
 
 export const HEALTH_CHECK_GROUPS = ['http', 'database', 'disk', 'backup', 'tls', 'kubernetes', 'monitoring'] as const;
 
@@ -43,7 +43,11 @@ export async function dailyHealthCheck(rawInput?: DailyHealthCheckInput): Promis
         // Added after release: runs recorded before it replay without the node check.
         ...(patched('kubernetes-node-health') ? await checkNodeHealth() : []),
       ]],
-      monitoring: ['monitoring is alive', () => checkMonitoringAlive(plan.monitoring)],
+      monitoring: ['monitoring is alive', async () => [
+        ...(await checkMonitoringAlive(plan.monitoring)),
+        // Added after release: rules loaded, an Alertmanager, the watchdog firing (not only a metrics URL).
+        ...(patched('monitoring-alerting-pipeline') ? await checkAlertingPipeline(plan.prometheus) : []),
+      ]],
     };
 
     run.phase = 'checking';

@@ -2,6 +2,7 @@ import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
 import { dailyBackupConfirmation } from '../domain/backup.js';
 import type { RunReport } from '../domain/run.js';
+import { noticesDue } from '../domain/notices.js';
 import { windowOccurrences } from '../domain/windows.js';
 import { quickRead } from './lib/activity-profiles.js';
 import { reportedWorkflow } from './lib/run.js';
@@ -9,7 +10,7 @@ import { reportedWorkflow } from './lib/run.js';
 const { postSlackMessage, resolveBackupPlan, resolveMaintenanceWindows, summarizeRunsBetween } = quickRead;
 
 const DAY_MS = 86_400_000;
-/** Windows whose notice goes out a week ahead (seed); the weekly window gets its own one-hour notice. */
+/** Before the 'weekly-48h-notice' patch: the windows whose notice went out a week ahead. */
 const NOTICE_A_WEEK_AHEAD = /^(monthly|annual)/;
 
 export const EveningStatusInput = z
@@ -38,16 +39,23 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
     const digest = await run.step("today's runs", () => summarizeRunsBetween(startOfDay.toISOString(), endOfPeriod.toISOString()));
     const windowSpecs = await run.step('maintenance windows', () => resolveMaintenanceWindows());
     const upcomingWindows = windowOccurrences(windowSpecs, now, new Date(now.getTime() + input.windowHorizonHours * 3_600_000));
-    // Seed: "Maintenance notifications sent 1 week in advance". This run is daily, so each monthly
-    // and annual window gets its notice from exactly one run: the one 7 to 8 days before it opens.
+    // Seed: "Maintenance notifications sent 1 week in advance" (monthly, annual) and "minimum 48-hour
+    // notice" (the weekly window, since the patch). This run is daily, so each window gets each
+    // notice from exactly one run: the one a lead time to a lead time plus a day before it opens.
     // A past day's digest (a resend) sends no notices: those belong to the evening they were due.
-    const weekAhead = dayLabel !== 'today' ? [] : windowOccurrences(windowSpecs, new Date(now.getTime() + 7 * DAY_MS), new Date(now.getTime() + 8 * DAY_MS))
-      .filter((w) => NOTICE_A_WEEK_AHEAD.test(w.name) && Date.parse(w.start) >= now.getTime() + 7 * DAY_MS);
-    for (const w of weekAhead) {
-      await run.step(`one-week notice: ${w.name}`, () => postSlackMessage({
-        text: `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (one week from now).`,
+    const notices = dayLabel !== 'today' ? [] : patched('weekly-48h-notice')
+      ? noticesDue(windowSpecs, now)
+      : windowOccurrences(windowSpecs, new Date(now.getTime() + 7 * DAY_MS), new Date(now.getTime() + 8 * DAY_MS))
+        .filter((w) => NOTICE_A_WEEK_AHEAD.test(w.name) && Date.parse(w.start) >= now.getTime() + 7 * DAY_MS)
+        .map((window) => ({ label: 'one-week', window, hoursAhead: 7 * 24 }));
+    for (const { label, window: w, hoursAhead } of notices) {
+      await run.step(`${label} notice: ${w.name}`, () => postSlackMessage({
+        text: label === 'one-week'
+          ? `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (one week from now).`
+          : `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (in ${hoursAhead} hours).`,
       }));
     }
+    const weekAhead = notices.map((n) => n.window);
 
     // Seed: "Confirm backup completion for the day", from the day's dailyBackup result.
     // Runs recorded before it made no such call.
@@ -70,7 +78,13 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
       summary,
       // Open criticals were alerted when found; the evening digest repeats them in its report only.
       outcome: open > 0 || backupToday?.status === 'critical' ? 'critical' : failed > 0 ? 'warn' : 'ok',
-      ...(backupToday ? { checks: [backupToday] } : {}),
+      checks: [
+        ...(backupToday ? [backupToday] : []),
+        {
+          check: 'windows.upcoming', target: 'maintenance calendar', status: 'ok', value: upcomingWindows.length, unit: 'windows',
+          detail: next ? `next: ${next.name} ${next.start} to ${next.end}` : `none in the next ${input.windowHorizonHours} h`,
+        },
+      ],
       details: { runs: digest.runs, countsByOutcome: digest.countsByOutcome, unresolvedCriticals: digest.unresolvedCriticals, upcomingWindows, noticesSent: weekAhead },
     };
   });

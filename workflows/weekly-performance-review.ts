@@ -1,9 +1,9 @@
 import { workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { CheckResult } from '../domain/checks.js';
 import type { Measurement } from '../domain/run-history.js';
 import type { RunReport } from '../domain/run.js';
 import { quickRead } from './lib/activity-profiles.js';
+import { slowQueryFindings } from './lib/database-checks.js';
 import { reportedWorkflow } from './lib/run.js';
 
 const { collectDatabaseStatistics, compareWithBaselines, probeHttpEndpoints, resolveHealthCheckPlan } = quickRead;
@@ -34,12 +34,7 @@ export async function weeklyPerformanceReview(rawInput?: WeeklyPerformanceReview
       run.step('database statistics', () => collectDatabaseStatistics()),
     ]);
     const slowest = [...endpoints].filter((c) => typeof c.value === 'number').sort((a, b) => Number(b.value) - Number(a.value));
-    const slowQueries: CheckResult[] = stats.slowQueries.status === 'available'
-      ? stats.slowQueries.queries.slice(0, input.slowQueryCount).map((q, i) => ({
-        check: 'db.slow-query', target: `#${i + 1}`, status: 'ok', value: Math.round(q.meanMs * 10) / 10, unit: 'ms',
-        detail: `${q.calls} calls, mean ${Math.round(q.meanMs)} ms: ${q.query.slice(0, 200)}`,
-      }))
-      : [{ check: 'db.slow-query', target: plan.database, status: 'skipped', detail: stats.slowQueries.reason }];
+    const slowQueries = slowQueryFindings(plan.database, stats.slowQueries, input.slowQueryCount);
 
     const measurements: Measurement[] = [
       ...slowest.map((c) => ({ metric: `http.${c.target}.ms`, value: Number(c.value), unit: 'ms', worse: 'higher' as const })),

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { skipped, type CheckResult } from '../domain/checks.js';
 import type { RunReport } from '../domain/run.js';
 import { quickRead } from './lib/activity-profiles.js';
-import { backupChecks } from './lib/database-checks.js';
+import { backupChecks, slowQueryFindings } from './lib/database-checks.js';
 import { reportedWorkflow } from './lib/run.js';
 
 const { checkDiskUsage, checkNodeHealth, checkPodResourceUsage, cleanupClusterResources, collectDatabaseStatistics, probeHttpEndpoints, resolveHealthCheckPlan, scanApplicationErrorLogs, verifyNewestBackup } = quickRead;
@@ -11,6 +11,8 @@ export const WeeklySystemReviewInput = z
   .object({
     /** How far back the application error logs are read. */
     logWindowHours: z.number().int().positive().max(24 * 14).default(24 * 7),
+    /** How many of the slowest queries the report lists. */
+    slowQueryCount: z.number().int().positive().max(50).default(10),
   })
   .strict();
 export type WeeklySystemReviewInput = z.input<typeof WeeklySystemReviewInput>;
@@ -26,9 +28,13 @@ export async function weeklySystemReview(rawInput?: WeeklySystemReviewInput): Pr
     const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
 
     run.phase = 'reviewing';
+    let statistics: Awaited<ReturnType<typeof collectDatabaseStatistics>> | undefined;
     const results = (await Promise.all([
       // Database: slow queries, index usage, table statistics, cache hit ratio, backup integrity.
-      run.checkStep('database statistics', async () => (await collectDatabaseStatistics()).checks),
+      run.checkStep('database statistics', async () => {
+        statistics = await collectDatabaseStatistics();
+        return [...statistics.checks, ...slowQueryFindings(plan.database, statistics.slowQueries, input.slowQueryCount)];
+      }),
       run.checkStep('backup integrity', async () =>
         backupChecks(plan.database, { ...(await verifyNewestBackup({ maxAgeHours: plan.thresholds.backupMaxAgeHours })), taken: false })),
       // Application: error patterns, memory against limits (leaks show as creeping usage).
@@ -48,6 +54,11 @@ export async function weeklySystemReview(rawInput?: WeeklySystemReviewInput): Pr
       }),
     ])).flat();
 
-    return { summary: 'Weekly system review', checks: results, alertOnCritical: true };
+    // The lists behind the findings, with their figures: what someone acts on.
+    const database = statistics && {
+      slowQueries: statistics.slowQueries, unusedIndexes: statistics.unusedIndexes, bloatedTables: statistics.bloated,
+      seqScanHeavyTables: statistics.seqScanHeavyTables, staleStatistics: statistics.staleStatistics,
+    };
+    return { summary: 'Weekly system review', checks: results, alertOnCritical: true, details: database && { database } };
   });
 }

@@ -11,6 +11,7 @@ import { registerPlanCommand } from './plan.js';
 import { registerRunsCommand } from './runs.js';
 import { registerScheduleCommands } from './schedules.js';
 import { registerStatusCommand } from './status.js';
+import { registerChecklistCommands } from './checklist.js';
 
 // The `maint` program: one file per command group, each registered here.
 
@@ -33,6 +34,7 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
   registerPlanCommand(program, cli);
   registerRunsCommand(program, cli);
   registerBackupCommands(program, cli);
+  registerChecklistCommands(program, cli);
 
   return { program, close: async () => client?.connection.close() };
 }

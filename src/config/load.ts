@@ -70,6 +70,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     },
     temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
     approvals: f.approvals,
+    checklistRoles: f.checklistRoles,
     security: f.security,
     standards: f.standards,
     kubernetes: {
@@ -85,6 +86,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       diskPaths: f.targets.diskPaths,
       backup: f.targets.backup,
       cacheClear: f.targets.cacheClear,
+      prometheus: f.targets.prometheus,
       // By default monitoring is "alive" when our own metrics endpoint answers.
       monitoring: f.targets.monitoring ?? [
         { name: 'worker-metrics', url: `http://127.0.0.1:${e.METRICS_PORT}/metrics` },

@@ -5,6 +5,7 @@ import { regexSchema, RetentionRuleSchema } from '../../domain/retention.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from '../../domain/thresholds.js';
 import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from '../../domain/windows.js';
 import { KeyError, parsePublicKey } from '../signing.js';
+import { ChecklistRolesSchema, type ChecklistRoles } from '../../domain/checklists.js';
 
 /**
  * One schema for the whole runtime configuration: environment variables for connections and
@@ -150,6 +151,8 @@ export const FileConfigSchema = z
           .strict()
           .optional(),
         monitoring: z.array(HttpTargetSchema).optional(),
+        /** Prometheus whose rules, Alertmanagers and watchdog alert the daily health check reads. */
+        prometheus: HttpTargetSchema.optional(),
         /**
          * Seed app-cache-cleanup: endpoints applicationCacheCleanup POSTs to. The bearer token is read
          * from the environment variable `tokenEnv` names, so it never sits in this file or in history.
@@ -177,6 +180,8 @@ export const FileConfigSchema = z
       .default([])
       .refine((rules) => new Set(rules.map((r) => r.name)).size === rules.length, 'rule names must be unique'),
     approvals: ApprovalsSchema.default(ApprovalsSchema.parse({})),
+    /** Checklist role -> the people who sign off its tasks (the first is the owner; any may sign). */
+    checklistRoles: ChecklistRolesSchema,
     security: z
       .object({
         /** Login roles allowed superuser-like powers; any other is reported by the weekly security review. */
@@ -253,6 +258,7 @@ export interface Config {
   /** Links in Slack messages point here. */
   temporalUiUrl: string;
   approvals: Approvals;
+  checklistRoles: ChecklistRoles;
   security: FileConfig['security'];
   standards: FileConfig['standards'];
   kubernetes: { kubeconfigPath?: string; inCluster: boolean; namespace: string; appLabelSelector: string };

@@ -6,6 +6,7 @@ import { summarizeChecks, alertSlackMessage, reportMarkdown, reportSlackMessage 
 import type { z } from 'zod';
 import { worstStatus, type CheckResult } from '../../domain/checks.js';
 import { failure, FailureType, innermostMessage, isFailure, runFailedType } from '../../domain/failures.js';
+import { accountChecklist, describeAccount } from '../../domain/checklists.js';
 import {
   SEARCH_ATTRIBUTES, type ApprovalRecord, type DeliveryRecord, type Outcome, type RunReport, type RunStatus, type StepOutcome, type StepRecord,
 } from '../../domain/run.js';
@@ -14,6 +15,8 @@ import { statusQuery } from './definitions.js';
 import { parseInput } from './input.js';
 
 const MEMO_REPORT_LIMIT = 16_000;
+/** Outcomes of runs that did their work; rejected, skipped, timed-out or cancelled ones changed nothing to account for. */
+const RAN: ReadonlySet<Outcome> = new Set(['ok', 'warn', 'critical', 'failed']);
 
 export interface FinishOptions {
   summary: string;
@@ -82,11 +85,14 @@ export class MaintenanceRun {
     const info = workflowInfo();
     const graded = worstStatus(checks.map((c) => c.status));
     this.outcome = options.outcome ?? (graded === 'skipped' ? 'ok' : graded);
+    const summary = checks.length > 0 ? `${options.summary} (${summarizeChecks(checks)})` : options.summary;
+    // Every item of the seed's checklist for this kind, once the run did its work: a finding, or a task left to people.
+    const checklist = RAN.has(this.outcome) ? accountChecklist(this.kind, checks) : undefined;
     const report: RunReport = {
       workflowId: info.workflowId, runId: info.runId, kind: this.kind, target: this.target, outcome: this.outcome,
       startedAt: info.startTime.toISOString(), finishedAt: new Date().toISOString(),
-      summary: checks.length > 0 ? `${options.summary} (${summarizeChecks(checks)})` : options.summary,
-      checks, steps: this.steps, approvals: this.approvals, details: options.details,
+      summary: checklist ? `${summary}; ${describeAccount(checklist)}` : summary,
+      checks, steps: this.steps, approvals: this.approvals, details: options.details, ...(checklist ? { checklist } : {}),
     };
     this.phase = 'reporting';
     const send = patched('report-delivery-local-activities') ? localBestEffortNotice : bestEffortNotice;
