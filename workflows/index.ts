@@ -2,6 +2,7 @@
 export { annualUpgrade } from './annual-upgrade.js';
 export { applicationCacheCleanup } from './application-cache-cleanup.js';
 export { applicationUpdate } from './application-update.js';
+export { clusterStorageCleanup } from './cluster-storage-cleanup.js';
 export { dailyBackup } from './daily-backup.js';
 export { dailyHealthCheck } from './daily-health-check.js';
 export { emergencyMaintenance } from './emergency-maintenance.js';

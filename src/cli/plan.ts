@@ -3,6 +3,7 @@
 import type { Client } from '@temporalio/client';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import { createActivities } from '../../activities/index.js';
+import type { CleanupKind } from '../../activities/kubernetes/cleanup.js';
 import { SCHEDULES } from '../../schedules/definitions.js';
 import { createClients } from '../clients.js';
 import { redactUrl, type Config } from '../config.js';
@@ -14,6 +15,7 @@ import { windowOccurrences, type WindowSpec } from '../domain/windows.js';
 import { createLogger } from '../logger.js';
 import { AnnualUpgradeInput } from '../../workflows/annual-upgrade.js';
 import { ApplicationCacheCleanupInput } from '../../workflows/application-cache-cleanup.js';
+import { ClusterStorageCleanupInput } from '../../workflows/cluster-storage-cleanup.js';
 import { DailyHealthCheckInput } from '../../workflows/daily-health-check.js';
 import { EveningStatusInput } from '../../workflows/evening-status.js';
 import { MonthlyApplicationMaintenanceInput } from '../../workflows/monthly-application-maintenance.js';
@@ -29,7 +31,7 @@ import { WeeklySystemReviewInput } from '../../workflows/weekly-system-review.js
 export const PLANNABLE = [
   'dailyHealthCheck', 'eveningStatus', 'weeklySystemReview', 'weeklySecurityReview', 'weeklyPerformanceReview',
   'weeklyDatabaseMaintenance', 'monthlyAudit', 'monthlyApplicationMaintenance', 'quarterlyReview', 'annualUpgrade', 'emergencyMaintenance',
-  'storageCleanup', 'applicationCacheCleanup', 'dailyBackup',
+  'storageCleanup', 'applicationCacheCleanup', 'dailyBackup', 'clusterStorageCleanup',
 ] as const;
 export type Plannable = (typeof PLANNABLE)[number];
 
@@ -40,7 +42,7 @@ const INPUT_SCHEMAS: Record<Plannable, z.ZodType> = {
   weeklyDatabaseMaintenance: WeeklyDatabaseMaintenanceInput, monthlyAudit: MonthlyAuditInput,
   monthlyApplicationMaintenance: MonthlyApplicationMaintenanceInput, quarterlyReview: QuarterlyReviewInput, annualUpgrade: AnnualUpgradeInput,
   emergencyMaintenance: EmergencyInput, storageCleanup: StorageCleanupInput, applicationCacheCleanup: ApplicationCacheCleanupInput,
-  dailyBackup: DailyBackupInput,
+  dailyBackup: DailyBackupInput, clusterStorageCleanup: ClusterStorageCleanupInput,
 };
 
 /** The input as the run would see it (defaults filled in), or an error naming every bad field. */
@@ -144,6 +146,19 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
         lines.push(...results.map(retentionCheck).map((c) => `${c.target}: ${c.detail}`));
         if (!backups) lines.push('database-backups: no backup directory configured');
         if (storage.rules.length === 0) lines.push('file retention: no rule configured (config `retention`): no file is deleted');
+        break;
+      }
+      case 'clusterStorageCleanup': {
+        // The activity's list-only mode: the selection a run would delete, nothing sent to delete.
+        const r = await a.cleanupClusterResources({ mode: 'report', kinds: input.kinds as CleanupKind[], completedJobMinAgeSeconds: (input.completedJobsOlderThan as number) / 1000 });
+        if ('skipped' in r) {
+          lines.push(`Kubernetes: ${r.skipped}`);
+          break;
+        }
+        lines.push(`mode ${input.mode as string}: ${input.mode === 'apply' ? 'a run deletes' : 'a run dry-runs the deletion of'} what is listed below (this plan deletes nothing)`,
+          ...r.candidates.map((c) => `${c.kind}: ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`),
+          ...r.kept.map((c) => `kept ${c.kind}: ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`));
+        if (r.candidates.length === 0) lines.push('nothing to clean up');
         break;
       }
       case 'dailyBackup': {
