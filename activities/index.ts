@@ -1,5 +1,6 @@
 import type { Clients } from '../src/clients.js';
 import type { Config } from '../src/config.js';
+import { createAlertActivities } from './alerts.js';
 import { createApprovalActivities } from './approvals.js';
 import { createHttpActivities } from './http.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
@@ -26,6 +27,7 @@ export function createActivities(clients: Clients, config: Config) {
     ...createApprovalActivities({ approvals: config.approvals }),
     ...createTargetActivities({ config, databaseLabel: label, kubernetesConfigured: clients.kube !== null }),
     ...createHttpActivities({ cacheClearTokens: config.cacheClearTokens }),
+    ...createAlertActivities({ alerts: config.alerts }),
     ...createStorageActivities({ metrics: clients.metrics }),
     ...createPostgresActivities({ db: clients.db, reports: clients.reports, databaseUrl: config.databaseUrl, databaseLabel: label, settings: config.database, windows: config.windows, blackouts: config.blackouts, metrics: clients.metrics }),
     ...createKubernetesActivities({ kube: clients.kube, namespace: config.kubernetes.namespace, appLabelSelector: config.kubernetes.appLabelSelector }),

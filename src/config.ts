@@ -203,6 +203,20 @@ const FileConfigSchema = z
       .strict()
       .default({ minReplicas: 2, currentImages: {} }),
     database: DatabaseMaintenanceSchema.default(DATABASE_DEFAULTS),
+    /**
+     * Alert-aware maintenance (as kured does): nothing disruptive starts while a blocking alert
+     * fires in this Alertmanager. Without `alertmanagerUrl` the gate is skipped (and says so).
+     */
+    alerts: z
+      .object({
+        alertmanagerUrl: httpUrl.optional(),
+        /** Alert names that never hold maintenance back (kured's --alert-filter-regexp). */
+        ignore: z.array(z.string().min(1).max(200)).max(100).default(['Watchdog', 'InfoInhibitor']),
+        /** When given, only these alert names hold maintenance back (kured's --alert-filter-match-only). */
+        block: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+      })
+      .strict()
+      .default({ ignore: ['Watchdog', 'InfoInhibitor'] }),
   })
   .strict();
 
@@ -274,6 +288,7 @@ export interface Config {
   blackouts: FileConfig['blackouts'];
   retention: FileConfig['retention'];
   database: DatabaseMaintenanceConfig;
+  alerts: FileConfig['alerts'];
   configFile?: string;
 }
 
@@ -368,6 +383,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     blackouts: f.blackouts,
     retention: f.retention,
     database: { ...f.database, backupDirectory: f.database.backupDirectory ?? f.targets.backup?.directory },
+    alerts: f.alerts,
     configFile: file,
   };
 }

@@ -1,4 +1,4 @@
-import { ApplicationFailure } from '@temporalio/workflow';
+import { ApplicationFailure, patched } from '@temporalio/workflow';
 import { z } from 'zod';
 import { HttpTargetSchema } from '../src/domain/http-target.js';
 import { distinct, imageReference, k8sLabelName, k8sObjectName } from '../src/domain/kubernetes-names.js';
@@ -6,6 +6,7 @@ import type { RunReport } from '../src/domain/run.js';
 import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
 // Rollout waits bound themselves by the input's timeout; `waits` only catches a lost worker.
 import { calls as api, waits } from './lib/activities.js';
+import { ALERT_GATE_PATCH, AlertGateOptions, alertsClearedCheck, awaitQuietAlerts } from './lib/alert-gate.js';
 import { duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
@@ -22,6 +23,8 @@ export const ApplicationUpdateInput = z
     pollInterval: duration(MIN_POLL_MS, MINUTE).prefault('2 seconds'),
     /** Probed once the rollout is complete; any critical answer rolls the update back. */
     healthChecks: z.array(HttpTargetSchema).max(20).refine((h) => distinct(h, (t) => t.name), 'health check names must be distinct').default([]),
+    /** Before the image changes: wait for, or refuse over, blocking alerts (config `alerts`). */
+    alerts: AlertGateOptions,
     reason: z.string().max(500).optional(),
   })
   .strict();
@@ -44,6 +47,11 @@ export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promi
     const before = await run.step('record the current revision', () => api.readDeploymentRevision(ref));
     if ('skipped' in before) return { summary: `Update of ${input.deployment} skipped: ${before.skipped}`, outcome: 'skipped' };
 
+    // Since this patch: no rollout starts while blocking alerts fire; the report says whether they cleared after.
+    const gated = patched(ALERT_GATE_PATCH);
+    run.phase = 'checking alerts';
+    const alertChecks = gated ? await awaitQuietAlerts(run, input.alerts, `rolling out ${input.image}`) : [];
+
     run.phase = 'rolling out';
     // Registered before the change: a set-image whose reply was lost may still have happened.
     saga.push(`roll back to revision ${before.revision}`, async () => {
@@ -61,6 +69,7 @@ export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promi
       throw ApplicationFailure.create({ type: 'HealthCheckFailed', nonRetryable: true, message: `health probes failed after the rollout: ${failing.map((c) => `${c.target}: ${c.detail}`).join('; ')}` });
     }
     const revision = 'skipped' in done ? '?' : done.revision;
+    if (gated) checks.push(...alertChecks.filter((c) => c.check === 'alerts.configured'), ...(await alertsClearedCheck(run)));
     return {
       summary: `${input.deployment} runs ${input.image} (revision ${revision}, was ${before.revision} with ${before.images[input.container] ?? '?'})${input.reason ? ` (${input.reason})` : ''}`,
       checks,

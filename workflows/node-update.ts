@@ -1,10 +1,11 @@
-import { ApplicationFailure, condition, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { ApplicationFailure, condition, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import type { Activities } from '../activities/index.js';
 import type { Skipped } from '../activities/kubernetes/index.js';
 import { httpUrlSchema } from '../src/domain/http-target.js';
 import { k8sObjectName } from '../src/domain/kubernetes-names.js';
 import type { RunReport } from '../src/domain/run.js';
+import { ALERT_GATE_PATCH, AlertGateOptions, alertsClearedCheck, awaitQuietAlerts } from './lib/alert-gate.js';
 import { nodeUpdatedSignal } from './lib/definitions.js';
 import { DAY, duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';
@@ -51,6 +52,8 @@ export const NodeUpdateOptions = z
       .prefault({}),
     readyTimeout: duration(SECOND, 6 * HOUR).prefault('15 minutes'),
     pollInterval: duration(MIN_POLL_MS, MINUTE).prefault('5 seconds'),
+    /** Before the cordon: wait for, or refuse over, blocking alerts (config `alerts`). */
+    alerts: AlertGateOptions,
     reason: z.string().max(500).optional(),
   })
   .strict();
@@ -78,6 +81,11 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
   });
 
   return runWithCompensations(run, saga, async () => {
+    // Since this patch: nothing is cordoned while blocking alerts fire, and the report says whether they cleared after.
+    const gated = patched(ALERT_GATE_PATCH);
+    run.phase = 'checking alerts';
+    const alertChecks = gated ? await awaitQuietAlerts(run, input.alerts, `cordoning ${node}`) : [];
+
     run.phase = 'cordoning';
     saga.push(`uncordon ${node}`, () => api.uncordonNode({ node, onlyIfCordonedBy: owner }));
     const cordon = await run.step(`cordon ${node}`, () => api.cordonNode({ node, owner }));
@@ -115,9 +123,11 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
     const evicted = isSkipped(drained) ? 0 : drained.evicted.length + drained.alreadyGone.length;
     const versions = isSkipped(ready) || ready.kubeletVersion === cordon.kubeletVersion ? `kubelet ${cordon.kubeletVersion}` : `kubelet ${cordon.kubeletVersion} -> ${ready.kubeletVersion}`;
     const lifted = isSkipped(uncordon) ? '' : uncordon.changed ? '' : `; ${uncordon.detail}`;
+    const cleared = gated ? await alertsClearedCheck(run) : [];
     return {
       summary: `Node ${node} updated: ${evicted} pod(s) evicted, ${versions}${lifted}${input.reason ? ` (${input.reason})` : ''}`,
-      outcome: 'ok',
+      // Graded by the alert checks when there are any: alerts firing after the update are a warning.
+      ...(gated ? { checks: [...alertChecks.filter((c) => c.check === 'alerts.configured'), ...cleared] } : { outcome: 'ok' as const }),
       details: { drain: drained, ready, uncordon },
     };
   });
