@@ -5,6 +5,7 @@ import { createApprovalActivities } from './approvals.js';
 import { createHttpActivities } from './http.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
 import { createPostgresActivities } from './postgres/index.js';
+import { createRegistryActivities } from './registry.js';
 import { createReportActivities } from './reports.js';
 import { createSlackActivities } from './slack.js';
 import { createStorageActivities } from './storage.js';
@@ -28,6 +29,7 @@ export function createActivities(clients: Clients, config: Config) {
     ...createTargetActivities({ config, databaseLabel: label, kubernetesConfigured: clients.kube !== null }),
     ...createHttpActivities({ cacheClearTokens: config.cacheClearTokens }),
     ...createAlertActivities({ alerts: config.alerts }),
+    ...createRegistryActivities({ targets: config.imageUpdates }),
     ...createStorageActivities({ metrics: clients.metrics }),
     ...createPostgresActivities({ db: clients.db, reports: clients.reports, databaseUrl: config.databaseUrl, databaseLabel: label, settings: config.database, windows: config.windows, blackouts: config.blackouts, metrics: clients.metrics }),
     ...createKubernetesActivities({ kube: clients.kube, namespace: config.kubernetes.namespace, appLabelSelector: config.kubernetes.appLabelSelector }),

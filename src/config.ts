@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, SECRET_PARAMS, type HttpTarget } from './domain/http-target.js';
 import { SQL_IDENTIFIER } from './domain/identifiers.js';
+import { k8sLabelName, k8sObjectName } from './domain/kubernetes-names.js';
 import { regexSchema, RetentionRuleSchema } from './domain/retention.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from './domain/thresholds.js';
 import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from './domain/windows.js';
@@ -204,6 +205,22 @@ const FileConfigSchema = z
       .default({ minReplicas: 2, currentImages: {} }),
     database: DatabaseMaintenanceSchema.default(DATABASE_DEFAULTS),
     /**
+     * Seed app-update-weekly: deployments whose container follows the newest tag in its registry
+     * allowed by `policy` (semver; pre-releases never). `registryUrl`: the registry's API base when
+     * it is not https://<image host> (a plain-HTTP registry on loopback, a mirror).
+     */
+    imageUpdates: z
+      .array(z.object({
+        deployment: k8sObjectName,
+        namespace: k8sLabelName.optional(),
+        container: k8sLabelName,
+        policy: z.enum(['patch', 'minor', 'major']),
+        registryUrl: httpUrl.optional(),
+      }).strict())
+      .max(100)
+      .default([])
+      .refine((t) => new Set(t.map((x) => `${x.namespace ?? ''}/${x.deployment}/${x.container}`)).size === t.length, 'each deployment container once'),
+    /**
      * Alert-aware maintenance (as kured does): nothing disruptive starts while a blocking alert
      * fires in this Alertmanager. Without `alertmanagerUrl` the gate is skipped (and says so).
      */
@@ -289,6 +306,7 @@ export interface Config {
   retention: FileConfig['retention'];
   database: DatabaseMaintenanceConfig;
   alerts: FileConfig['alerts'];
+  imageUpdates: FileConfig['imageUpdates'];
   configFile?: string;
 }
 
@@ -384,6 +402,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     retention: f.retention,
     database: { ...f.database, backupDirectory: f.database.backupDirectory ?? f.targets.backup?.directory },
     alerts: f.alerts,
+    imageUpdates: f.imageUpdates,
     configFile: file,
   };
 }
