@@ -29,15 +29,16 @@ export const describeAlert = (a: FiringAlert) => `${a.name}${a.labels ? ` {${a.l
 export function createAlertActivities({ alerts }: { alerts: Config['alerts'] }) {
   async function get<T>(path: string): Promise<T> {
     const url = `${alerts.alertmanagerUrl!.replace(/\/$/, '')}${path}`;
+    const endpoint = path.split('?')[0];
     let res: Response;
     try {
       res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS), headers: { accept: 'application/json' } });
     } catch (err) {
       // Retried: Alertmanager restarting is routine. When retries run out, the run cannot tell whether alerts fire.
-      throw ApplicationFailure.create({ type: 'AlertmanagerUnavailable', message: `Alertmanager did not answer ${path}: ${fetchFailure(err, TIMEOUT_MS)}` });
+      throw ApplicationFailure.create({ type: 'AlertmanagerUnavailable', message: `Alertmanager did not answer ${endpoint}: ${fetchFailure(err, TIMEOUT_MS)}` });
     }
     if (!res.ok) {
-      throw ApplicationFailure.create({ type: 'AlertmanagerUnavailable', nonRetryable: res.status < 500, message: `Alertmanager answered ${res.status} to ${path}` });
+      throw ApplicationFailure.create({ type: 'AlertmanagerUnavailable', nonRetryable: res.status < 500, message: `Alertmanager answered ${res.status} to ${endpoint}` });
     }
     return (await res.json()) as T;
   }

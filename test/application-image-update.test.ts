@@ -90,7 +90,7 @@ describe('applicationImageUpdate', () => {
     expect(by.shop).toMatchObject({ status: 'ok', value: '1.1.0', detail: 'updated 1.0.0 -> 1.1.0 (newest minor release of trixtech/shop)' });
     expect(by.cart).toMatchObject({ status: 'ok', value: '2.3.1', detail: 'up to date: 2.3.1 is the newest patch release of trixtech/cart (3 tag(s) listed)' });
     expect(by.ghost).toMatchObject({ status: 'warn', detail: `not updated (${reg.host}/trixtech/ghost:1.0.0 left as it is): registry ${reg.url} has no repository trixtech/ghost (404)` });
-    expect(by.absent).toMatchObject({ status: 'warn', detail: `not updated (image unknown left as it is): deployment ${t.namespace}/absent does not exist` });
+    expect(by.absent).toMatchObject({ status: 'warn', detail: `not updated: deployment ${t.namespace}/absent does not exist` });
     expect(report.summary).toMatch(/^Weekly image update: 1 of 4 deployment container\(s\) updated/);
     expect(report.outcome).toBe('warn');
 

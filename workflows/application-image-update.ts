@@ -73,7 +73,7 @@ export async function applicationImageUpdate(rawInput?: ApplicationImageUpdateIn
         const updating = run.steps.at(-1)?.name.startsWith(`update ${t.deployment} `) ?? false;
         checks.push(updating
           ? finding(t, 'critical', `update failed: ${(err as { cause?: Error }).cause?.message ?? failureMessage(err)}`)
-          : finding(t, 'warn', `not updated (${image ?? 'image unknown'} left as it is): ${failureMessage(err)}`));
+          : finding(t, 'warn', `not updated${image ? ` (${image} left as it is)` : ''}: ${failureMessage(err)}`));
       }
     }
     const updated = checks.filter((c) => c.detail.startsWith('updated ')).length;
