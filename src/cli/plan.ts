@@ -15,6 +15,7 @@ import { windowOccurrences, type WindowSpec } from '../domain/windows.js';
 import { createLogger } from '../logger.js';
 import { AnnualUpgradeInput } from '../../workflows/annual-upgrade.js';
 import { ApplicationCacheCleanupInput } from '../../workflows/application-cache-cleanup.js';
+import { ApplicationImageUpdateInput } from '../../workflows/application-image-update.js';
 import { ClusterStorageCleanupInput } from '../../workflows/cluster-storage-cleanup.js';
 import { DailyHealthCheckInput } from '../../workflows/daily-health-check.js';
 import { EveningStatusInput } from '../../workflows/evening-status.js';
@@ -31,7 +32,7 @@ import { WeeklySystemReviewInput } from '../../workflows/weekly-system-review.js
 export const PLANNABLE = [
   'dailyHealthCheck', 'eveningStatus', 'weeklySystemReview', 'weeklySecurityReview', 'weeklyPerformanceReview',
   'weeklyDatabaseMaintenance', 'monthlyAudit', 'monthlyApplicationMaintenance', 'quarterlyReview', 'annualUpgrade', 'emergencyMaintenance',
-  'storageCleanup', 'applicationCacheCleanup', 'dailyBackup', 'clusterStorageCleanup',
+  'storageCleanup', 'applicationCacheCleanup', 'dailyBackup', 'clusterStorageCleanup', 'applicationImageUpdate',
 ] as const;
 export type Plannable = (typeof PLANNABLE)[number];
 
@@ -42,7 +43,7 @@ const INPUT_SCHEMAS: Record<Plannable, z.ZodType> = {
   weeklyDatabaseMaintenance: WeeklyDatabaseMaintenanceInput, monthlyAudit: MonthlyAuditInput,
   monthlyApplicationMaintenance: MonthlyApplicationMaintenanceInput, quarterlyReview: QuarterlyReviewInput, annualUpgrade: AnnualUpgradeInput,
   emergencyMaintenance: EmergencyInput, storageCleanup: StorageCleanupInput, applicationCacheCleanup: ApplicationCacheCleanupInput,
-  dailyBackup: DailyBackupInput, clusterStorageCleanup: ClusterStorageCleanupInput,
+  dailyBackup: DailyBackupInput, clusterStorageCleanup: ClusterStorageCleanupInput, applicationImageUpdate: ApplicationImageUpdateInput,
 };
 
 /** The input as the run would see it (defaults filled in), or an error naming every bad field. */
@@ -159,6 +160,27 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
           ...r.candidates.map((c) => `${c.kind}: ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`),
           ...r.kept.map((c) => `kept ${c.kind}: ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`));
         if (r.candidates.length === 0) lines.push('nothing to clean up');
+        break;
+      }
+      case 'applicationImageUpdate': {
+        // The registry lookups a run makes, without the update: what each container would move to.
+        const targets = await a.resolveImageUpdateTargets();
+        if (targets.length === 0) lines.push('no deployments configured (config imageUpdates): nothing is updated');
+        for (const t of targets) {
+          const name = `${t.namespace ?? config.kubernetes.namespace}/${t.deployment}/${t.container}`;
+          try {
+            const current = await a.readDeploymentRevision({ deployment: t.deployment, namespace: t.namespace });
+            const image = 'skipped' in current ? undefined : current.images[t.container];
+            if (!image) {
+              lines.push(`${name}: ${'skipped' in current ? current.skipped : 'no such container'}`);
+              continue;
+            }
+            const found = await a.findNewestImageTag({ image, policy: t.policy, registryUrl: t.registryUrl });
+            lines.push(`${name}: ${found.image ? `${found.current} -> ${found.newest}` : `${found.current} is the newest ${t.policy} release`}`);
+          } catch (err) {
+            lines.push(`${name}: not updated: ${(err as Error).message}`);
+          }
+        }
         break;
       }
       case 'dailyBackup': {
