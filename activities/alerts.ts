@@ -1,7 +1,7 @@
-import { ApplicationFailure } from '@temporalio/common';
 import { loadYaml } from '@kubernetes/client-node';
-import type { Config } from '../src/config.js';
-import { skipped, type CheckResult } from '../src/domain/checks.js';
+import { skipped, type CheckResult } from '../domain/checks.js';
+import { failure, FailureType } from '../domain/failures.js';
+import type { Config } from '../src/config/schema.js';
 import { fetchFailure } from './http.js';
 
 const TIMEOUT_MS = 10_000;
@@ -35,11 +35,9 @@ export function createAlertActivities({ alerts }: { alerts: Config['alerts'] }) 
       res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS), headers: { accept: 'application/json' } });
     } catch (err) {
       // Retried: Alertmanager restarting is routine. When retries run out, the run cannot tell whether alerts fire.
-      throw ApplicationFailure.create({ type: 'AlertmanagerUnavailable', message: `Alertmanager did not answer ${endpoint}: ${fetchFailure(err, TIMEOUT_MS)}` });
+      throw failure(FailureType.AlertmanagerUnavailable, `Alertmanager did not answer ${endpoint}: ${fetchFailure(err, TIMEOUT_MS)}`);
     }
-    if (!res.ok) {
-      throw ApplicationFailure.create({ type: 'AlertmanagerUnavailable', nonRetryable: res.status < 500, message: `Alertmanager answered ${res.status} to ${endpoint}` });
-    }
+    if (!res.ok) throw failure(res.status >= 500 ? FailureType.AlertmanagerUnavailable : FailureType.AlertmanagerRefused, `Alertmanager answered ${res.status} to ${endpoint}`);
     return (await res.json()) as T;
   }
 

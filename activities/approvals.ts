@@ -1,11 +1,7 @@
 import type { KeyObject } from 'node:crypto';
-import type { Approvals } from '../src/config.js';
-import { Proof, type ApprovalStatement } from '../src/domain/approval-proof.js';
+import { Proof, type ProofCheck } from '../domain/approval-proof.js';
+import type { Approvals } from '../src/config/schema.js';
 import { parsePublicKey, verifyProof } from '../src/signing.js';
-
-export type ProofCheck =
-  | { ok: true; statement: ApprovalStatement; signer: 'operator' | 'bridge'; key: string }
-  | { ok: false; reason: string; claimed?: string };
 
 const OPERATOR_PATHS: readonly string[] = ['cli', 'temporal-cli'];
 

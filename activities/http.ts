@@ -1,10 +1,11 @@
 import { connect, type PeerCertificate } from 'node:tls';
 import { isIP } from 'node:net';
-import { ApplicationFailure } from '@temporalio/common';
-import { redactUrl, type CacheClearTarget, type HttpTarget, type TlsTarget } from '../src/config.js';
-import { gradeBelow, skipped, type CheckResult } from '../src/domain/checks.js';
-import type { Thresholds } from '../src/domain/thresholds.js';
-import { withoutUrls } from '../src/domain/text.js';
+import { failure, FailureType } from '../domain/failures.js';
+import { redactUrl } from '../src/config/redact.js';
+import type { CacheClearTarget, HttpTarget, TlsTarget } from '../src/config/schema.js';
+import { gradeBelow, skipped, type CheckResult } from '../domain/checks.js';
+import type { Thresholds } from '../domain/thresholds.js';
+import { withoutUrls } from '../domain/text.js';
 
 const PROBE_TIMEOUT_MS = 15_000;
 
@@ -59,11 +60,11 @@ export function createHttpActivities({ cacheClearTokens = {} }: { cacheClearToke
         await res.arrayBuffer();
         status = res.status;
       } catch (err) {
-        throw ApplicationFailure.create({ type: 'CacheClearUnreachable', message: `${where} unreachable: ${fetchFailure(err, CACHE_CLEAR_TIMEOUT_MS)}` });
+        throw failure(FailureType.CacheClearUnreachable, `${where} unreachable: ${fetchFailure(err, CACHE_CLEAR_TIMEOUT_MS)}`);
       }
       const elapsedMs = Math.round(performance.now() - started);
-      if (status >= 500) throw ApplicationFailure.create({ type: 'CacheClearFailed', message: `${where} answered HTTP ${status}` });
-      if (status >= 300) throw ApplicationFailure.create({ type: 'CacheClearRejected', nonRetryable: true, message: `${where} answered HTTP ${status}${status === 401 || status === 403 ? ' (check the token)' : ''}` });
+      if (status >= 500) throw failure(FailureType.CacheClearFailed, `${where} answered HTTP ${status}`);
+      if (status >= 300) throw failure(FailureType.CacheClearRejected, `${where} answered HTTP ${status}${status === 401 || status === 403 ? ' (check the token)' : ''}`);
       return { check: 'cache-clear', target: target.name, status: 'ok', value: elapsedMs, unit: 'ms', threshold: 'answers 2xx', detail: `${where} answered HTTP ${status} in ${elapsedMs} ms` };
     },
 

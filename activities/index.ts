@@ -1,9 +1,10 @@
 import type { Clients } from '../src/clients.js';
-import type { Config } from '../src/config.js';
+import type { Config } from '../src/config/schema.js';
 import { createAlertActivities } from './alerts.js';
 import { createApprovalActivities } from './approvals.js';
 import { createHttpActivities } from './http.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
+import { createMonitoringActivities } from './monitoring.js';
 import { createPostgresActivities } from './postgres/index.js';
 import { createRegistryActivities } from './registry.js';
 import { createReportActivities } from './reports.js';
@@ -30,6 +31,7 @@ export function createActivities(clients: Clients, config: Config) {
     ...createHttpActivities({ cacheClearTokens: config.cacheClearTokens }),
     ...createAlertActivities({ alerts: config.alerts }),
     ...createRegistryActivities({ targets: config.imageUpdates }),
+    ...createMonitoringActivities(),
     ...createStorageActivities({ metrics: clients.metrics }),
     ...createPostgresActivities({ db: clients.db, reports: clients.reports, databaseUrl: config.databaseUrl, databaseLabel: label, settings: config.database, windows: config.windows, blackouts: config.blackouts, metrics: clients.metrics }),
     ...createKubernetesActivities({ kube: clients.kube, namespace: config.kubernetes.namespace, appLabelSelector: config.kubernetes.appLabelSelector }),

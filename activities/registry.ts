@@ -1,24 +1,10 @@
-import { ApplicationFailure } from '@temporalio/common';
-import type { Config } from '../src/config.js';
+import { failure, FailureType } from '../domain/failures.js';
+import type { ImageUpdateTarget, NewestTag, TagPolicy } from '../domain/images.js';
 import { fetchFailure } from './http.js';
 
 const TIMEOUT_MS = 15_000;
 /** Tags read at most (pages of 1000): a runaway listing must not hold the worker. */
 const MAX_TAGS = 50_000;
-
-export type TagPolicy = 'patch' | 'minor' | 'major';
-export type ImageUpdateTarget = Config['imageUpdates'][number];
-
-export interface NewestTag {
-  /** The repository as the registry names it, e.g. trixtech/backend. */
-  repository: string;
-  current: string;
-  /** The newest tag the policy allows, newer than the current one; null when the current one is newest. */
-  newest: string | null;
-  /** The image reference to set (same registry and repository, the newest tag). */
-  image: string | null;
-  tags: number;
-}
 
 // Release versions only: "1.2.3" or "v1.2.3"; pre-releases ("-rc1") and build metadata never qualify.
 const SEMVER = /^(v?)(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
@@ -42,7 +28,7 @@ export function parseImage(image: string): { host: string; repository: string; t
   return { host, repository: hasHost || rest.includes('/') ? rest : `library/${rest}`, tag };
 }
 
-const refused = (message: string) => ApplicationFailure.create({ type: 'RegistryRefused', nonRetryable: true, message });
+const refused = (message: string) => failure(FailureType.RegistryRefused, message);
 
 /** The registry side of the seed's app-update-weekly: which tag is newest, asked of the registry itself. */
 export function createRegistryActivities({ targets }: { targets: ImageUpdateTarget[] }) {
@@ -71,13 +57,13 @@ export function createRegistryActivities({ targets }: { targets: ImageUpdateTarg
         try {
           res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS), headers: { accept: 'application/json' } });
         } catch (err) {
-          throw ApplicationFailure.create({ type: 'RegistryUnavailable', message: `registry ${base} did not answer the tag list of ${repository}: ${fetchFailure(err, TIMEOUT_MS)}` });
+          throw failure(FailureType.RegistryUnavailable, `registry ${base} did not answer the tag list of ${repository}: ${fetchFailure(err, TIMEOUT_MS)}`);
         }
         if (res.status === 401 || res.status === 403) {
           throw refused(`registry ${base} answered ${res.status} to the tag list of ${repository}${res.headers.get('www-authenticate') ? ` (asks for ${res.headers.get('www-authenticate')!.split(' ')[0]} authentication)` : ''}`);
         }
         if (res.status === 404) throw refused(`registry ${base} has no repository ${repository} (404)`);
-        if (!res.ok) throw ApplicationFailure.create({ type: 'RegistryUnavailable', nonRetryable: res.status < 500, message: `registry ${base} answered ${res.status} to the tag list of ${repository}` });
+        if (!res.ok) throw failure(res.status >= 500 ? FailureType.RegistryUnavailable : FailureType.RegistryRefused, `registry ${base} answered ${res.status} to the tag list of ${repository}`);
         const body = (await res.json()) as { tags?: string[] | null };
         tags.push(...(body.tags ?? []));
         next = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers.get('link') ?? '')?.[1] ?? null;

@@ -1,111 +1,10 @@
 import type pg from 'pg';
-import type { CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
-import { cleanDeep } from '../src/domain/text.js';
+import type { CheckResult } from '../domain/checks.js';
+import type { DayDigest, KindStatistics, Measurement, RunHistory } from '../domain/run-history.js';
+import type { RunReport } from '../domain/run.js';
+import { cleanDeep } from '../domain/text.js';
+import { ensureReportSchema, listRuns, upsertRunReport } from '../src/maintenance-runs.js';
 import type { MaintenanceMetrics } from '../src/metrics.js';
-
-const SCHEMA = `
-CREATE TABLE IF NOT EXISTS maintenance_runs (
-  workflow_id text NOT NULL,
-  run_id      text NOT NULL,
-  kind        text NOT NULL,
-  target      text NOT NULL,
-  outcome     text NOT NULL,
-  started_at  timestamptz NOT NULL,
-  finished_at timestamptz NOT NULL,
-  summary     text NOT NULL,
-  report      jsonb NOT NULL,
-  recorded_at timestamptz NOT NULL DEFAULT now(),
-  PRIMARY KEY (workflow_id, run_id)
-);
-CREATE INDEX IF NOT EXISTS maintenance_runs_started_idx ON maintenance_runs (started_at DESC);
-CREATE INDEX IF NOT EXISTS maintenance_runs_kind_started_idx ON maintenance_runs (kind, started_at DESC);
-CREATE TABLE IF NOT EXISTS performance_baselines (
-  metric      text PRIMARY KEY,
-  value       float8 NOT NULL,
-  unit        text NOT NULL,
-  samples     int NOT NULL,
-  last_run_id text NOT NULL,
-  updated_at  timestamptz NOT NULL DEFAULT now()
-);
-`;
-
-export interface Measurement {
-  metric: string;
-  value: number;
-  unit: string;
-  /** Which way is worse: latency up, hit ratio down. */
-  worse: 'higher' | 'lower';
-}
-
-export async function ensureReportSchema(pool: pg.Pool): Promise<void> {
-  await pool.query(SCHEMA);
-}
-
-/** A `maintenance_runs` row as `maint runs` lists it: the report without its findings. */
-export type RunRow = Pick<RunReport, 'workflowId' | 'runId' | 'kind' | 'target' | 'outcome' | 'startedAt' | 'finishedAt' | 'summary'>;
-
-export interface RunFilter {
-  kind?: string;
-  outcome?: string;
-  since?: string;
-  until?: string;
-  limit?: number;
-}
-
-export interface UnresolvedCritical extends CheckResult {
-  kind: string;
-  workflowId: string;
-  at: string;
-}
-
-export interface DayDigest {
-  runs: RunRow[];
-  countsByOutcome: Record<string, number>;
-  unresolvedCriticals: UnresolvedCritical[];
-}
-
-const ROW_COLUMNS = `workflow_id AS "workflowId", run_id AS "runId", kind, target, outcome,
-  to_char(started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "startedAt",
-  to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "finishedAt", summary`;
-
-export interface KindStatistics {
-  kind: string;
-  runs: number;
-  succeeded: number;
-  failed: number;
-  /** succeeded / (succeeded + failed); null when nothing finished either way. */
-  successRate: number | null;
-  p50Seconds: number;
-  p95Seconds: number;
-  maxSeconds: number;
-  /** Median time from the run's start to its first counted approval, for gated kinds. */
-  medianApprovalSeconds: number | null;
-}
-
-export interface RunHistory {
-  since: string;
-  until: string;
-  kinds: KindStatistics[];
-  failures: { kind: string; workflowId: string; startedAt: string; cause: string }[];
-}
-
-export async function listRuns(pool: pg.Pool, filter: RunFilter = {}): Promise<RunRow[]> {
-  const where: string[] = [];
-  const params: unknown[] = [];
-  const add = (sql: string, value: unknown) => { params.push(value); where.push(sql.replace('?', `$${params.length}`)); };
-  if (filter.kind) add('kind = ?', filter.kind);
-  if (filter.outcome) add('outcome = ?', filter.outcome);
-  if (filter.since) add('started_at >= ?', filter.since);
-  if (filter.until) add('started_at < ?', filter.until);
-  params.push(filter.limit ?? 50);
-  const { rows } = await pool.query<RunRow>(
-    `SELECT ${ROW_COLUMNS} FROM maintenance_runs ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
-     ORDER BY started_at DESC LIMIT $${params.length}`,
-    params,
-  );
-  return rows;
-}
 
 /** Ignored decisions listed one by one in the weekly audit; the rest are counted. */
 const MAX_AUDITED_ATTEMPTS = 100;
@@ -122,14 +21,7 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
     async persistRunReport(raw: RunReport): Promise<void> {
       await ready();
       const report = cleanDeep(raw);
-      await reports.query(
-        `INSERT INTO maintenance_runs (workflow_id, run_id, kind, target, outcome, started_at, finished_at, summary, report)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
-         ON CONFLICT (workflow_id, run_id) DO UPDATE SET
-           kind = EXCLUDED.kind, target = EXCLUDED.target, outcome = EXCLUDED.outcome, started_at = EXCLUDED.started_at,
-           finished_at = EXCLUDED.finished_at, summary = EXCLUDED.summary, report = EXCLUDED.report, recorded_at = now()`,
-        [report.workflowId, report.runId, report.kind, report.target, report.outcome, report.startedAt, report.finishedAt, report.summary, JSON.stringify(report)],
-      );
+      await upsertRunReport(reports, report);
       metrics?.recordRun(report);
     },
 

@@ -1,9 +1,9 @@
 import type { Notifier, SlackMessage } from '../src/clients.js';
-import { escapeSlack } from '../src/domain/text.js';
+import { escapeSlack } from '../domain/text.js';
 
 /**
  * Plain-text posts interpolate input (reasons, names) and carry no markup of ours, so they are
- * escaped here; messages with blocks are formatted, and escaped, by src/domain/format.ts.
+ * escaped here; messages with blocks are formatted, and escaped, by domain/format.ts.
  */
 const escaped = (m: SlackMessage): SlackMessage => (m.blocks ? m : { ...m, text: escapeSlack(m.text) });
 

@@ -1,10 +1,10 @@
 import { lstat, readdir, stat, statfs, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { gradeAbove, skipped, type CheckResult } from '../src/domain/checks.js';
-import { retentionSkipped, type RetentionRequest, type RetentionResult } from '../src/domain/retention.js';
-import type { Thresholds } from '../src/domain/thresholds.js';
+import { gradeAbove, skipped, type CheckResult } from '../domain/checks.js';
+import { failure, FailureType } from '../domain/failures.js';
+import { retentionSkipped, type RetentionRequest, type RetentionResult } from '../domain/retention.js';
+import type { Thresholds } from '../domain/thresholds.js';
 import type { MaintenanceMetrics } from '../src/metrics.js';
 
 /** Heartbeats when running as an activity; a no-op when called directly (maint plan, tests). */
@@ -61,7 +61,7 @@ export async function applyRetention(
   protect: ReadonlySet<string> = new Set(),
 ): Promise<RetentionResult> {
   const cutoffMs = Date.parse(olderThan);
-  if (Number.isNaN(cutoffMs)) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `olderThan: ${JSON.stringify(olderThan)} is not a timestamp` });
+  if (Number.isNaN(cutoffMs)) throw failure(FailureType.InvalidInput, `olderThan: ${JSON.stringify(olderThan)} is not a timestamp`);
   const dir = await stat(rule.directory).catch((err: NodeJS.ErrnoException) => err);
   if (dir instanceof Error) return retentionSkipped(rule, mode, dir.code === 'ENOENT' ? `${rule.directory} does not exist` : `cannot read ${rule.directory}: ${dir.message}`);
   if (!dir.isDirectory()) return retentionSkipped(rule, mode, `${rule.directory} is not a directory`);

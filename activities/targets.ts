@@ -1,7 +1,7 @@
-import type { CacheClearTarget, Config, HttpTarget, TlsTarget } from '../src/config.js';
-import type { RetentionRule } from '../src/domain/retention.js';
-import type { Thresholds } from '../src/domain/thresholds.js';
-import type { WindowSpec } from '../src/domain/windows.js';
+import type { CacheClearTarget, Config, HttpTarget, TlsTarget } from '../src/config/schema.js';
+import type { RetentionRule } from '../domain/retention.js';
+import type { Thresholds } from '../domain/thresholds.js';
+import type { WindowSpec } from '../domain/windows.js';
 
 /** What a health check will look at, resolved from configuration. Holds no secrets: it is recorded in history. */
 export interface HealthCheckPlan {
@@ -10,6 +10,7 @@ export interface HealthCheckPlan {
   diskPaths: string[];
   backup?: Config['targets']['backup'];
   monitoring: HttpTarget[];
+  prometheus?: HttpTarget;
   database: string;
   kubernetes: string;
   thresholds: Thresholds;
@@ -49,6 +50,7 @@ export function createTargetActivities({ config, databaseLabel, kubernetesConfig
         diskPaths: config.targets.diskPaths,
         backup: config.targets.backup,
         monitoring: config.targets.monitoring,
+        prometheus: config.targets.prometheus,
         database: databaseLabel,
         kubernetes: kubernetesConfigured ? config.kubernetes.namespace : 'none',
         thresholds: config.thresholds,

@@ -1,5 +1,6 @@
-// Child process for the orchestration benchmark: a worker with the benchmark workflows and a
-// no-op activity, so its memory is measured apart from the client driving it.
+// Child process for the orchestration benchmark's ratio: a worker with just the two benchmark
+// workflows and a no-op activity, so the ratio is the step wrapper's alone (memory is measured on
+// the production worker, bench/_production-worker.ts).
 import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/worker';
 
 const [address, taskQueue, codePath] = process.argv.slice(2) as [string, string, string];

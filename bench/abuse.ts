@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { startDevServer } from '../src/devserver.js';
+import { startDevServer } from '../dev/devserver.js';
 import { freePort } from '../src/net.js';
 import { generateSigningKey } from '../src/signing.js';
 

@@ -3,7 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { moveBookingsInBatches } from '../activities/postgres/archive.js';
-import { DatabaseMaintenanceSchema } from '../src/config.js';
+import { DatabaseMaintenanceSchema } from '../src/config/schema.js';
 
 const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 // What production runs with unless told otherwise.

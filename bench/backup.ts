@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createBackupActivities } from '../activities/postgres/backup.js';
-import { formatBytes } from '../src/domain/backup.js';
-import { ensureDatabase, seedDemoBookings } from '../src/demo-db.js';
+import { formatBytes } from '../domain/backup.js';
+import { ensureDatabase, seedDemoBookings } from '../dev/demo-db.js';
 
 const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 

@@ -1,38 +1,47 @@
-// `npm run bench -- drain [--nodes 50] [--pods 20] [--eviction-ms 1000] [--reboot-ms 1000] [--concurrency 1,5]`
+// `npm run bench -- drain [--nodes 50] [--pods 20] [--rounds 3] [--concurrency 1,5] [--poll production|fast]`
 //
-// A rolling update of simulated nodes (rollingNodeUpdate -> nodeUpdate children -> real activities
-// -> the Kubernetes API double) on a real worker and Temporal dev server. Each node costs at
-// least the double's pod termination (evictions run in parallel) plus its reboot, so the ideal
-// is nodes x (eviction + reboot) / concurrency; the ratio to it is Temporal's and our overhead.
+// Rolling drains on the real local control plane (kube-apiserver, controller-manager, scheduler,
+// etcd; kwok nodes and kubelets): `nodes` nodes holding `pods` pods each, from Deployments of 100
+// pods behind PodDisruptionBudgets (maxUnavailable 10%). Each round, at each concurrency, drains
+// every node twice: once with rollingNodeUpdate (real worker, Temporal dev server, the worker's
+// ServiceAccount of deploy/rbac.yaml) and once with the baseline, `kubectl drain` + the update
+// hook + `kubectl uncordon` per node, in as many lanes. ratio = ours / baseline; the last line
+// holds the worst round. API requests per evicted pod come from the apiserver's audit log.
+import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { parseArgs } from 'node:util';
-import { fork } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
+import { AppsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, type KubernetesObject } from '@kubernetes/client-node';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import type pg from 'pg';
-import { ensureReportSchema } from '../activities/reports.js';
+import pg from 'pg';
+import { ensureReportSchema } from '../src/maintenance-runs.js';
 import { createClients } from '../src/clients.js';
-import { loadConfig } from '../src/config.js';
-import type { RunReport } from '../src/domain/run.js';
-import { startDevServer } from '../src/devserver.js';
+import { loadConfig } from '../src/config/load.js';
+import { startDevServer } from '../dev/devserver.js';
+import { applyObjects, startLocalCluster, WORKER_USERNAME, type LocalCluster } from '../dev/kube-local/cluster.js';
+import { waitForAvailable } from '../dev/kube-local/demo.js';
+import { reportReboot } from '../dev/kube-local/reboot.js';
 import { createLogger } from '../src/logger.js';
-import { createMaintenanceWorker } from '../src/worker.js';
 import { freePort } from '../src/net.js';
-import { createTestDatabase } from '../test/helpers/postgres.js';
+import { createMaintenanceWorker } from '../src/worker.js';
 import { rollingNodeUpdate } from '../workflows/rolling-node-update.js';
-import type { ClusterReady, ClusterSpec, ClusterStats } from './_drain-cluster.js';
 
-/** How often activities look at the cluster: short against the delays, long enough not to load the worker (each look deserializes a pod list). */
-const POLL_MS = 25;
+const run = promisify(execFile);
+const NAMESPACE = 'default';
+const PODS_PER_DEPLOYMENT = 100;
+/** Production (workflows/node-update.ts defaults): drain polls every 2 s and retries a refused eviction every 5 s, readiness every 5 s. */
+const POLL = {
+  production: { pollInterval: '2 seconds', evictionRetry: '5 seconds', readyPoll: '5 seconds' },
+  fast: { pollInterval: '250ms', evictionRetry: '1 second', readyPoll: '250ms' },
+} as const;
 
-interface Round {
-  concurrency: number;
-  elapsedMs: number;
-  idealMs: number;
-  ratio: number;
-  evictions: number;
-  apiRequests: number;
-}
+interface Measure { ms: number; evicted: number; requests: number }
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -40,112 +49,181 @@ export async function main(args: string[]): Promise<void> {
     options: {
       nodes: { type: 'string', default: '50' },
       pods: { type: 'string', default: '20' },
-      'eviction-ms': { type: 'string', default: '1000' },
-      'reboot-ms': { type: 'string', default: '1000' },
+      rounds: { type: 'string', default: '3' },
       concurrency: { type: 'string', default: '1,5' },
+      poll: { type: 'string', default: 'production' },
     },
   });
-  const nodes = Number(values.nodes);
+  const nodeCount = Number(values.nodes);
   const podsPerNode = Number(values.pods);
-  const evictionMs = Number(values['eviction-ms']);
-  const rebootMs = Number(values['reboot-ms']);
+  const rounds = Number(values.rounds);
   const levels = values.concurrency.split(',').map(Number);
+  const poll = POLL[values.poll as keyof typeof POLL];
+  if (!poll) throw new Error(`--poll must be production or fast, not ${values.poll}`);
 
   Runtime.install({ logger: new DefaultLogger('ERROR') });
-  // In memory: the bench measures orchestration, not SQLite's fsyncs.
-  const server = process.env.TEMPORAL_ADDRESS ? undefined : await startDevServer({ port: await freePort(), headless: true });
-  const address = process.env.TEMPORAL_ADDRESS ?? server!.address;
-  const reports = await createTestDatabase('bench_drain_reports');
-  await ensureReportSchema(reports.pool);
-  const rounds: Round[] = [];
+  const dir = mkdtempSync(join(tmpdir(), 'bench-drain-'));
+  const nodes = Array.from({ length: nodeCount }, (_, i) => `drain-${String(i + 1).padStart(2, '0')}`);
+  let cluster: LocalCluster | undefined;
+  let server: Awaited<ReturnType<typeof startDevServer>> | undefined;
+  const db = await createDatabase();
+  const hook = await startRebootHook(() => admin);
+  let admin!: KubeConfig;
   try {
-    console.log(`drain bench: ${nodes} nodes x ${podsPerNode} pods, pod termination ${evictionMs} ms, reboot ${rebootMs} ms, Temporal at ${address}`);
-    for (const concurrency of levels) {
-      rounds.push(await runRound({ address, reportsUrl: reports.url, nodes, podsPerNode, evictionMs, rebootMs, concurrency }));
-      const r = rounds.at(-1)!;
-      console.log(`  concurrency ${concurrency}: ${(r.elapsedMs / 1000).toFixed(2)} s, ideal ${(r.idealMs / 1000).toFixed(2)} s, ratio ${r.ratio.toFixed(3)}, `
-        + `overhead ${((r.elapsedMs - r.idealMs) / nodes).toFixed(0)} ms/node, ${r.evictions} evictions, ${r.apiRequests} API requests`);
-    }
-  } finally {
-    await reports.drop();
-    await server?.stop();
-  }
-  console.log(`drain: ${rounds.map((r) => `ratio_c${r.concurrency}=${r.ratio.toFixed(2)}`).join(' ')}`);
-}
+    const setupStarted = performance.now();
+    [cluster, server] = await Promise.all([
+      startLocalCluster({ dir, nodes: 0 }),
+      process.env.TEMPORAL_ADDRESS ? undefined : startDevServer({ port: await freePort(), headless: true }),
+    ]);
+    admin = new KubeConfig();
+    admin.loadFromFile(cluster.adminKubeconfig);
+    await cluster.addNodes(nodes);
+    const deployments = await deployWorkloads(admin, nodeCount * podsPerNode);
+    await waitForAvailable(admin.makeApiClient(AppsV1Api), NAMESPACE, deployments, 15 * 60_000);
+    // Untimed: loads the workflow bundle and opens the first connections, on a node holding no pods.
+    await cluster.addNodes(['drain-warmup']);
+    console.log(`drain bench: ${nodeCount} nodes x ${podsPerNode} pods (${deployments.length} Deployments with PDBs), set up in ${((performance.now() - setupStarted) / 1000).toFixed(0)} s; poll ${values.poll} (${JSON.stringify(poll)})`);
 
-/** Mean time per nodeUpdate step across the round's children, and the time outside any step. */
-async function printStepTimes(reports: pg.Pool, parentId: string): Promise<void> {
-  const { rows } = await reports.query<{ report: RunReport }>(`SELECT report FROM maintenance_runs WHERE workflow_id LIKE $1`, [`${parentId}/%`]);
-  const sums = new Map<string, number>();
-  let outside = 0;
-  for (const { report } of rows) {
-    let inSteps = 0;
-    for (const step of report.steps) {
-      const ms = Date.parse(step.finishedAt ?? step.startedAt) - Date.parse(step.startedAt);
-      inSteps += ms;
-      const name = step.name.replace(report.target, '<node>');
-      sums.set(name, (sums.get(name) ?? 0) + ms);
-    }
-    outside += Date.parse(report.finishedAt) - Date.parse(report.startedAt) - inSteps;
-  }
-  const n = Math.max(1, rows.length);
-  console.log(`    per node (mean of ${rows.length}): ${[...sums].map(([name, ms]) => `${name} ${(ms / n).toFixed(0)} ms`).join(', ')}, outside steps ${(outside / n).toFixed(0)} ms`);
-}
-
-/** Starts the simulated cluster in its own process; `stop()` ends it and returns what it served. */
-async function startCluster(spec: ClusterSpec): Promise<ClusterReady & { stop(): Promise<ClusterStats> }> {
-  const child = fork(fileURLToPath(new URL('./_drain-cluster.ts', import.meta.url)), { execArgv: ['--import', 'tsx'] });
-  const ready = new Promise<ClusterReady>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as ClusterReady));
-    child.once('error', reject);
-  });
-  child.send(spec);
-  return {
-    ...(await ready),
-    stop: () => new Promise<ClusterStats>((resolve) => {
-      child.once('message', (m) => resolve(m as ClusterStats));
-      child.send('stop');
-    }),
-  };
-}
-
-async function runRound(o: { address: string; reportsUrl: string; nodes: number; podsPerNode: number; evictionMs: number; rebootMs: number; concurrency: number }): Promise<Round> {
-  const names = Array.from({ length: o.nodes }, (_, i) => `node-${String(i + 1).padStart(2, '0')}`);
-  const cluster = await startCluster({ nodes: names, warmupNode: 'warmup', podsPerNode: o.podsPerNode, evictionMs: o.evictionMs, rebootMs: o.rebootMs });
-  const config = loadConfig({ TEMPORAL_ADDRESS: o.address, MAINT_DATABASE_URL: o.reportsUrl, KUBECONFIG: cluster.kubeconfig, LOG_LEVEL: 'silent' });
-  const clients = createClients(config, createLogger('silent'));
-  const connection = await NativeConnection.connect({ address: o.address });
-  const client = new Client({ connection: await Connection.connect({ address: o.address }) });
-  const taskQueue = `bench-drain-${o.concurrency}-${Date.now()}`;
-  try {
+    const address = process.env.TEMPORAL_ADDRESS ?? server!.address;
+    const config = loadConfig({ TEMPORAL_ADDRESS: address, MAINT_DATABASE_URL: db.url, KUBECONFIG: cluster.workerKubeconfig, LOG_LEVEL: 'silent' });
+    const clients = createClients(config, createLogger('silent'));
+    const connection = await NativeConnection.connect({ address });
+    const client = new Client({ connection: await Connection.connect({ address }) });
+    const taskQueue = `bench-drain-${randomBytes(3).toString('hex')}`;
     const worker = await createMaintenanceWorker({ connection, config, clients, taskQueue });
+    const c = cluster;
+    const audit = (from: number, user: (u: string) => boolean) => countAudit(c.auditLog, from, user);
     const nodeOptions = {
-      drain: { timeout: '5 minutes', pollInterval: POLL_MS, evictionRetry: 50 },
-      update: { hookUrl: cluster.hookUrl, doneWhen: 'rebooted' as const, timeout: '5 minutes' },
-      readyTimeout: '5 minutes',
-      pollInterval: POLL_MS,
+      drain: { timeout: '15 minutes', pollInterval: poll.pollInterval, evictionRetry: poll.evictionRetry },
+      update: { hookUrl: hook.url, doneWhen: 'rebooted' as const, timeout: '15 minutes' },
+      readyTimeout: '15 minutes', pollInterval: poll.readyPoll,
     };
-    const rollingUpdate = (workflowId: string, nodes: string[]) =>
-      client.workflow.execute(rollingNodeUpdate, { taskQueue, workflowId, args: [{ nodes, concurrency: o.concurrency, node: nodeOptions }] });
-    const workflowId = `bench-drain-c${o.concurrency}-${Date.now()}`;
-    let started = 0;
-    let cpuBefore = process.cpuUsage();
+    const ours = async (concurrency: number, names: string[]): Promise<Measure> => {
+      const from = statSync(c.auditLog).size;
+      const started = performance.now();
+      await client.workflow.execute(rollingNodeUpdate, { taskQueue, workflowId: `bench-drain-c${concurrency}-${randomBytes(3).toString('hex')}`, args: [{ nodes: names, concurrency, node: nodeOptions }] });
+      const ms = performance.now() - started;
+      const counted = audit(from, (u) => u === WORKER_USERNAME);
+      return { ms, ...counted };
+    };
+    const baseline = async (concurrency: number): Promise<Measure> => {
+      const from = statSync(c.auditLog).size;
+      const started = performance.now();
+      const queue = [...nodes];
+      const kubectl = (...a: string[]) => run(c.kubectl, ['--kubeconfig', c.adminKubeconfig, ...a], { maxBuffer: 16 << 20 });
+      await Promise.all(Array.from({ length: concurrency }, async () => {
+        for (let node = queue.shift(); node; node = queue.shift()) {
+          await kubectl('drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=15m');
+          await fetch(hook.url, { method: 'POST', body: JSON.stringify({ node }) });
+          await kubectl('uncordon', node);
+        }
+      }));
+      const ms = performance.now() - started;
+      return { ms, ...audit(from, (u) => u === 'admin') };
+    };
+    const settle = () => waitForAvailable(admin.makeApiClient(AppsV1Api), NAMESPACE, deployments, 15 * 60_000);
+
+    const worst = new Map<number, number>();
+    let worstRequestsPerPod = 0;
     await worker.runUntil(async () => {
-      // Untimed: the first run pays for loading the workflow bundle into its VM and the first API connections.
-      await rollingUpdate(`${workflowId}-warmup`, ['warmup']);
-      started = performance.now();
-      cpuBefore = process.cpuUsage();
-      await rollingUpdate(workflowId, names);
+      await ours(1, ['drain-warmup']);
+      // Gone before the pods could spread onto it: the measured rounds keep the shape asked for.
+      await admin.makeApiClient(CoreV1Api).deleteNode({ name: 'drain-warmup' });
+      for (let round = 1; round <= rounds; round++) {
+        for (const concurrency of levels) {
+          await settle();
+          const base = await baseline(concurrency);
+          await settle();
+          const our = await ours(concurrency, nodes);
+          const ratio = our.ms / base.ms;
+          const perPod = our.requests / Math.max(1, our.evicted);
+          worst.set(concurrency, Math.max(worst.get(concurrency) ?? 0, ratio));
+          worstRequestsPerPod = Math.max(worstRequestsPerPod, perPod);
+          console.log(`  round ${round} concurrency ${concurrency}: ours ${(our.ms / 1000).toFixed(1)} s (${our.evicted} evictions, ${perPod.toFixed(2)} API requests/pod), `
+            + `kubectl drain ${(base.ms / 1000).toFixed(1)} s (${base.evicted} evictions, ${(base.requests / Math.max(1, base.evicted)).toFixed(2)} requests/pod), ratio ${ratio.toFixed(3)}`);
+        }
+      }
     });
-    const elapsedMs = performance.now() - started;
-    const cpu = process.cpuUsage(cpuBefore);
-    console.log(`    worker process CPU: ${(((cpu.user + cpu.system) / 1000 / elapsedMs) * 100).toFixed(0)}% of one core`);
-    await printStepTimes(clients.reports, workflowId);
-    const idealMs = (o.nodes * (o.evictionMs + o.rebootMs)) / o.concurrency;
-    return { concurrency: o.concurrency, elapsedMs, idealMs, ratio: elapsedMs / idealMs, ...(await cluster.stop()) };
-  } finally {
     await client.connection.close();
     await connection.close();
     await clients.close();
+    console.log(`drain: ${levels.map((l) => `ratio_c${l}=${worst.get(l)!.toFixed(2)}`).join(' ')} api_requests_per_pod=${worstRequestsPerPod.toFixed(2)}`);
+  } finally {
+    await hook.close();
+    await cluster?.stop();
+    await server?.stop();
+    await db.drop();
+    rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** Deployments of up to 100 pods, each behind a PDB allowing 10% unavailable; the scheduler spreads them over the nodes. */
+async function deployWorkloads(kc: KubeConfig, totalPods: number): Promise<string[]> {
+  const objects = KubernetesObjectApi.makeApiClient(kc);
+  const names: string[] = [];
+  for (let i = 0; i * PODS_PER_DEPLOYMENT < totalPods; i++) {
+    const name = `bench-app-${i}`;
+    names.push(name);
+    const labels = { app: name, 'app.kubernetes.io/part-of': 'trixtech' };
+    await applyObjects(objects, [
+      { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name, namespace: NAMESPACE }, spec: { maxUnavailable: '10%', selector: { matchLabels: { app: name } } } } as KubernetesObject,
+      {
+        apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: NAMESPACE, labels },
+        spec: {
+          replicas: Math.min(PODS_PER_DEPLOYMENT, totalPods - i * PODS_PER_DEPLOYMENT),
+          selector: { matchLabels: { app: name } },
+          template: { metadata: { labels }, spec: {
+            containers: [{ name: 'app', image: `ghcr.io/trixtech/${name}:1.0.0` }],
+            // kwok removes an evicted pod at a random moment within its grace period: an app that stops within 5 s.
+            terminationGracePeriodSeconds: 5,
+          } },
+        },
+      } as KubernetesObject,
+    ]);
+  }
+  return names;
+}
+
+/** Requests by `user` in the audit log after byte `from`, and how many of them were evictions granted. */
+function countAudit(file: string, from: number, user: (u: string) => boolean): { requests: number; evicted: number } {
+  const events = readFileSync(file).subarray(from).toString().split('\n').filter(Boolean)
+    .map((l) => JSON.parse(l) as { user: { username: string }; objectRef?: { subresource?: string }; responseStatus?: { code?: number } })
+    .filter((e) => user(e.user.username));
+  return { requests: events.length, evicted: events.filter((e) => e.objectRef?.subresource === 'eviction' && e.responseStatus?.code === 201).length };
+}
+
+/** The node-update hook: the node "reboots" at once (a new boot id), as if its update took no time. */
+async function startRebootHook(kc: () => KubeConfig): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => void reportReboot(kc(), (JSON.parse(body) as { node: string }).node).then(
+      () => res.writeHead(202).end(),
+      (err: Error) => res.writeHead(500).end(err.message),
+    ));
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/update`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+/** The report store: a fresh database on the local PostgreSQL. */
+async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
+  const adminUrl = process.env.TEST_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
+  const name = `bench_drain_${randomBytes(4).toString('hex')}`;
+  const sql = async (q: string) => {
+    const c = new pg.Client({ connectionString: adminUrl });
+    await c.connect();
+    try {
+      await c.query(q);
+    } finally {
+      await c.end();
+    }
+  };
+  await sql(`CREATE DATABASE "${name}"`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const pool = new pg.Pool({ connectionString: url.toString(), max: 2 });
+  await ensureReportSchema(pool);
+  await pool.end();
+  return { url: url.toString(), drop: () => sql(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`) };
 }

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ScheduleNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../src/domain/run.js';
+import { SEARCH_ATTRIBUTES } from '../domain/run.js';
 import type { ManagedSchedule } from './definitions.js';
 
 export const MANAGED_BY = 'trixtech-maintenance';

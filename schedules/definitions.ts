@@ -44,7 +44,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     checklist: [
       'today\'s runs and outcomes from `maintenance_runs`',
       'findings still critical, the day\'s backup confirmed from its dailyBackup result',
-      'maintenance windows of the next 48 h; one-week notices for monthly and annual windows',
+      'maintenance windows of the next 48 h; one-week notices for monthly and annual windows, the 48-hour notice for the weekly one',
     ],
     calendars: [{ hour: 18, minute: 0, comment: 'daily 18:00 UTC' }],
     overlap: ScheduleOverlapPolicy.SKIP,

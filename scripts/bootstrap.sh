@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 TEMPORAL_VERSION=v1.5.1
 CACHE_DIR="${XDG_CACHE_HOME:-$HOME/.cache}/trixtech-maintenance"
 TEMPORAL_CACHED="$CACHE_DIR/temporal-$TEMPORAL_VERSION/temporal"
-# Keep in step with src/kube/binaries.ts and scripts/kubernetes/go.mod.
+# Keep in step with dev/kube-local/binaries.ts and scripts/kubernetes/go.mod.
 KUBERNETES_VERSION=v1.34.2
 KWOK_VERSION=v0.8.0
 KUBERNETES_CACHED="$CACHE_DIR/kubernetes-$KUBERNETES_VERSION"
@@ -17,12 +17,22 @@ KWOK_CACHED="$CACHE_DIR/kwok-$KWOK_VERSION/kwok"
 SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
 say() { echo "bootstrap: $*" >&2; }
 
+# One bootstrap at a time per cache: a second `npm test` or `npm run up` started during a build
+# waits for it and then finds the binaries, instead of building them a second time beside it.
+mkdir -p "$CACHE_DIR"
+exec 9>"$CACHE_DIR/.bootstrap.lock"
+if ! flock -n 9; then
+  say "another bootstrap is building into $CACHE_DIR; waiting for it"
+  flock 9
+fi
+
 # 1. npm packages, when node_modules is missing or older than the lock file.
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
   say "installing npm packages"
   # npm install, not npm ci: this npm leaves foreign-platform optional packages out of the lock,
   # which npm ci then rejects; install still follows the lock for every package it lists.
-  npm install --no-audit --no-fund --loglevel=error
+  # --no-save: it never writes package-lock.json, so `npm test` leaves a fresh clone's tree clean.
+  npm install --no-save --no-audit --no-fund --loglevel=error
 fi
 
 # 2. The temporal CLI: $TEMPORAL_CLI, then PATH, then our cache; build it only when none exists.
@@ -75,6 +85,9 @@ elif [ ! -x "$KWOK_CACHED" ]; then
   rm -rf "$(dirname "$KWOK_CACHED")"
   mv "$tmp" "$(dirname "$KWOK_CACHED")"
 fi
+
+# The builds are done: let the next bootstrap in, and keep the lock out of daemons started below.
+exec 9>&-
 
 # 4. PostgreSQL on 127.0.0.1:5432 (the booking database and the report store).
 if ! command -v pg_lsclusters >/dev/null 2>&1; then

@@ -16,10 +16,11 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
-import { loadConfigOrExit, type Config } from './config.js';
+import { loadConfigOrExit } from './config/load.js';
+import type { Config } from './config/schema.js';
 import { DecisionError, describeVerdict, pendingApproval, sendDecision } from './decisions.js';
-import { escapeSlack } from './domain/text.js';
-import type { RunStatus } from './domain/run.js';
+import { escapeSlack } from '../domain/text.js';
+import type { RunStatus } from '../domain/run.js';
 import { createLogger, type Logger } from './logger.js';
 import { KeyError, parsePrivateKey, signStatement, type SigningKey } from './signing.js';
 import { connectClient } from './temporal.js';
@@ -40,6 +41,8 @@ export interface BridgeDeps {
 export const REFUSAL_LOG_INTERVAL_MS = 10_000;
 /** Slack signs requests as they leave; a timestamp further ahead than this is refused like a stale one. */
 const MAX_CLOCK_AHEAD_S = 5 * 60;
+/** Slack shows a click as failed when no answer comes within 3 s. */
+const SLACK_ACK_WITHIN_MS = 2_500;
 
 export function createBridgeMetrics() {
   const registry = new Registry();
@@ -242,7 +245,7 @@ export async function createBridge({ config, client, logger, metrics = createBri
   }
 
   /** Slack wants an answer within 3 s: acknowledge now, deliver the verdict to the response_url when it is known. */
-  function decideLater(workflowId: string, approver: string, slackUser: string, decision: Decision, via: 'slack' | 'slash-command', responseUrl: string | undefined): void {
+  function decideLater(workflowId: string, approver: string, slackUser: string, decision: Decision, via: 'slack' | 'slash-command', responseUrl: string | undefined): Promise<void> {
     const task = decide(workflowId, approver, slackUser, decision, via)
       .then(async ({ delivered, text }) => {
         metrics.decisions.inc({ via, result: delivered ? 'delivered' : 'not-delivered' });
@@ -252,6 +255,7 @@ export async function createBridge({ config, client, logger, metrics = createBri
       .catch((err: Error) => logger.error({ err: err.message }, 'verdict could not be posted'))
       .finally(() => inFlight.delete(task));
     inFlight.add(task);
+    return task;
   }
 
   function requireKey(): void {
@@ -302,7 +306,10 @@ export async function createBridge({ config, client, logger, metrics = createBri
       const { approver } = await authorize(user, action.value);
       requireKey();
       const decision: Decision = action.action_id === 'approve' ? { verb: 'approve' } : { verb: 'reject', reason: 'rejected in Slack' };
-      decideLater(action.value, approver, user, decision, 'slack', payload.response_url);
+      // Acknowledge once the decision reached the run (Slack allows 3 s): a bridge killed before then
+      // never said 200, so the approver sees the click fail and clicks again (npm run chaos).
+      const delivered = decideLater(action.value, approver, user, decision, 'slack', payload.response_url);
+      await Promise.race([delivered, new Promise((r) => setTimeout(r, SLACK_ACK_WITHIN_MS))]);
       return reply.code(200).send();
     } catch (err) {
       return fail(reply, err);

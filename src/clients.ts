@@ -1,7 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { IncomingWebhook } from '@slack/webhook';
 import pg from 'pg';
-import type { Config } from './config.js';
+import type { Config } from './config/schema.js';
 import type { Logger } from './logger.js';
 import { createMetrics, type MaintenanceMetrics } from './metrics.js';
 
@@ -40,6 +40,9 @@ export function createPool(connectionString: string, logger: Logger, application
   });
   // An idle client losing its server must not crash the worker; the next query reports it.
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle PostgreSQL client error'));
+  // Nor one checked out between two queries (the archive's pause between batches): a PostgreSQL
+  // restart then emitted 'error' with no listener and killed the worker (npm run chaos).
+  pool.on('connect', (client) => client.on('error', (err) => logger.warn({ err: err.message }, 'PostgreSQL connection lost')));
   return pool;
 }
 

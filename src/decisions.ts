@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { planHash, type ApprovalRequestState, type Proof, type Verdict } from './domain/approval-proof.js';
+import { planHash, type ApprovalRequestState, type Proof, type Verdict } from '../domain/approval-proof.js';
 import { KeyError, parsePrivateKey, type SigningKey } from './signing.js';
 import { decideUpdate, statusQuery } from '../workflows/lib/definitions.js';
 

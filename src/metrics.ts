@@ -1,8 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CheckResult } from './domain/checks.js';
-import type { Outcome, RunReport } from './domain/run.js';
-import { SEED_WINDOWS, windowOccurrences, type WindowSpec } from './domain/windows.js';
+import type { CheckResult } from '../domain/checks.js';
+import type { Outcome, RunReport } from '../domain/run.js';
+import { SEED_WINDOWS, windowOccurrences, type WindowSpec } from '../domain/windows.js';
 
 /** The seed's job states: a run that finished (whatever it found) succeeded; one that broke failed. */
 const JOB_STATUS: Record<Outcome, 'success' | 'failed' | 'skipped' | 'running'> = {

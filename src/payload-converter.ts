@@ -1,5 +1,5 @@
 import { DefaultPayloadConverter, type ConverterHint, type Payload, type PayloadConverter, type SerializationContext } from '@temporalio/common';
-import { undecodable } from './domain/payload.js';
+import { undecodable } from '../domain/payload.js';
 
 /**
  * The workflow bundle's payload converter: the SDK's default, except that a payload it cannot

@@ -2,7 +2,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, si
 import sshpk from 'sshpk';
 import {
   ApprovalStatement, MAX_STATEMENT_LIFETIME_MS, Proof, STATEMENT_VERSION, type ApprovalStatement as Statement,
-} from './domain/approval-proof.js';
+} from '../domain/approval-proof.js';
 
 // Ed25519 keys in the formats operators already have: OpenSSH public key lines
 // ("ssh-ed25519 AAAA... comment") in the config, OpenSSH or PKCS#8 private keys on disk.

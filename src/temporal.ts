@@ -1,6 +1,6 @@
 import { Client, Connection } from '@temporalio/client';
 import { NativeConnection } from '@temporalio/worker';
-import type { Config } from './config.js';
+import type { Config } from './config/schema.js';
 
 function connectionOptions(config: Config) {
   return {

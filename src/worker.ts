@@ -1,12 +1,14 @@
 import { fileURLToPath } from 'node:url';
 import { Runtime, Worker, bundleWorkflowCode, makeTelemetryFilterString, type BundleOptions, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
-import { ensureReportSchema } from '../activities/reports.js';
 import { createClients, type Clients } from './clients.js';
-import { loadConfigOrExit, type Config } from './config.js';
+import { loadConfigOrExit } from './config/load.js';
+import type { Config } from './config/schema.js';
+import { ensureReportSchema } from './maintenance-runs.js';
 import { createLogger } from './logger.js';
 import { createMetrics, startMetricsServer } from './metrics.js';
 import { connectWorker } from './temporal.js';
+import { cachedWorkflowBundle, type CachedBundle } from './workflow-bundle-cache.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 /** Every workflow bundle carries it: an undecodable input fails its run instead of hanging it (see the module). */
@@ -15,6 +17,11 @@ export const PAYLOAD_CONVERTER_PATH = fileURLToPath(new URL('./payload-converter
 /** The workflow bundle every worker, test and prebuilt image runs. */
 export function bundleMaintenanceWorkflows(options: Partial<BundleOptions> = {}) {
   return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, payloadConverterPath: PAYLOAD_CONVERTER_PATH, ...options });
+}
+
+/** The same bundle, reused from node_modules/.cache while its sources are unchanged (webpack runs only after an edit). */
+export async function cachedMaintenanceBundle(options: Partial<BundleOptions> = {}): Promise<CachedBundle['bundle']> {
+  return (await cachedWorkflowBundle({ workflowsPath: WORKFLOWS_PATH, payloadConverterPath: PAYLOAD_CONVERTER_PATH, ...options })).bundle;
 }
 
 export interface MaintenanceWorkerOptions {
@@ -35,7 +42,7 @@ export async function createMaintenanceWorker(options: MaintenanceWorkerOptions)
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     // Bundled here rather than through `dataConverter.payloadConverterPath`, which would also
     // require() the TypeScript module in the main thread; activities only decode our own JSON.
-    workflowBundle: options.workflowBundle ?? await bundleMaintenanceWorkflows(),
+    workflowBundle: options.workflowBundle ?? await cachedMaintenanceBundle(),
     activities: createActivities(clients, config),
     // The worker drains in-flight activities for this long on SIGTERM before it exits.
     shutdownGraceTime: '30 seconds',
@@ -55,11 +62,12 @@ async function main(): Promise<void> {
 
   const metrics = createMetrics(config.windows);
   const clients = createClients(config, logger, metrics);
-  await ensureReportSchema(clients.reports).catch((err) =>
+  // Checked while the connection and the worker come up; awaited before the first task is taken.
+  const reportSchemaReady = ensureReportSchema(clients.reports).catch((err) =>
     logger.warn({ err: (err as Error).message }, 'report store unavailable; run reports will record the delivery failure'),
   );
   const connection = await connectWorker(config);
-  // A prebuilt bundle (npm run build) skips webpack at start-up; production images use one.
+  // A prebuilt bundle (npm run build) skips even the cache check; production images use one.
   const bundlePath = process.env.WORKFLOW_BUNDLE;
   const worker = await createMaintenanceWorker({ connection, config, clients, workflowBundle: bundlePath ? { codePath: bundlePath } : undefined });
   const server = await startMetricsServer(metrics, {
@@ -68,6 +76,7 @@ async function main(): Promise<void> {
     sdkMetricsUrl: `http://${sdkMetricsAddress}/metrics`,
     health: () => ({ ok: worker.getState() === 'RUNNING', detail: worker.getState() }),
   });
+  await reportSchemaReady;
   logger.info(
     { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, temporal: config.temporal.address, metrics: `http://${config.metrics.host}:${config.metrics.port}/metrics`, slack: clients.notifier.destination, kubernetes: clients.kube ? 'configured' : 'no cluster configured' },
     'worker polling',

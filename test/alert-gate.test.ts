@@ -5,7 +5,7 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAlertActivities } from '../activities/alerts.js';
 import { freePort } from '../src/net.js';
-import type { RunReport } from '../src/domain/run.js';
+import type { RunReport } from '../domain/run.js';
 import { applicationUpdate } from '../workflows/application-update.js';
 import { nodeUpdatedSignal, statusQuery } from '../workflows/lib/definitions.js';
 import { nodeUpdate, type NodeUpdateInput } from '../workflows/node-update.js';

@@ -3,7 +3,7 @@
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryActivities, parseImage } from '../activities/registry.js';
-import { ConfigError } from '../src/config.js';
+import { ConfigError } from '../src/config/load.js';
 import { freePort } from '../src/net.js';
 import { applicationImageUpdate } from '../workflows/application-image-update.js';
 import { clusterForFile, expectRbacExact, waitForDeployment, waitUntil, type TestCluster } from './helpers/cluster.js';

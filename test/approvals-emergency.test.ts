@@ -3,15 +3,13 @@ import { promisify } from 'node:util';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { findTemporalBinary } from '../src/devserver.js';
-import type { EmergencyInput } from '../src/domain/emergency.js';
+import { findTemporalBinary } from '../dev/devserver.js';
+import type { EmergencyInput } from '../domain/emergency.js';
 import { emergencyMaintenance } from '../workflows/emergency-maintenance.js';
 import { statusQuery } from '../workflows/lib/definitions.js';
-import type { KubeDouble } from './k8s-double/double.js';
-import { addDeployment, addNode } from './k8s-double/fixtures.js';
+import { expectRbacExact, QUICK_PODS, waitForDeployment, type TestCluster } from './helpers/cluster.js';
 import { recordHistory } from './helpers/histories.js';
 import { signedRequest } from './helpers/keys.js';
-import { APP_NAMESPACE, expectAllGranted } from './helpers/kube.js';
 import type { TestDatabase } from './helpers/postgres.js';
 import type { SlackSink } from './helpers/slack-sink.js';
 import { commandBody, interactionBody, slackHeaders } from './helpers/slack-signing.js';
@@ -25,7 +23,8 @@ const id = uniqueId;
 describe('emergency maintenance behind signed approvals (Slack bridge, maint, plain temporal CLI)', () => {
   let stack: Stack;
   let slack: SlackSink;
-  let k8s: KubeDouble;
+  let kube: TestCluster;
+  let nodes: string[];
   let db: TestDatabase;
   let withBridge: Stack['withBridge'];
 
@@ -33,17 +32,16 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
     stack = await startStack({
       emergencyMaintenance: { approvers: ['alice', 'bob'], required: 1 },
       slackUsers: { UALICE: 'alice', UBOB: 'bob', UMALLORY: 'mallory' },
-    });
-    ({ slack, k8s, db, withBridge } = stack);
-    addNode(k8s, 'worker-1');
-    addNode(k8s, 'worker-2');
-    addDeployment(k8s, 'trixtech-backend', { replicas: 2 });
+    }, { name: 'approvals-emergency' });
+    ({ slack, kube, db, withBridge } = stack);
+    nodes = await kube.addNodes(2);
+    await kube.deploy('trixtech-backend', { replicas: 2, podAnnotations: QUICK_PODS });
+    await waitForDeployment(kube, 'trixtech-backend');
     await db.pool.query('CREATE TABLE bookings (id int PRIMARY KEY); INSERT INTO bookings SELECT generate_series(1, 2000); DELETE FROM bookings WHERE id % 2 = 0');
   });
   afterAll(async () => {
-    const served = [...stack.served()];
-    await stack.stop();
-    expectAllGranted(served);
+    if (stack) expectRbacExact(stack.kube, { everyGrantUsed: false });
+    await stack?.stop();
   });
 
   /** A request by alice, signed with her key for `workflowId`. */
@@ -52,7 +50,8 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
   const waitingForApproval = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false;
   const decisionsRecorded = async (handle: WorkflowHandle, n: number) => (await handle.query(statusQuery)).approvals.length >= n;
   const post = (url: string, body: string, headers: Record<string, string>) => fetch(url, { method: 'POST', body, headers });
-  const replicas = () => (k8s.get('apps', 'deployments', APP_NAMESPACE, 'trixtech-backend') as { spec: { replicas: number } }).spec.replicas;
+  const backend = () => kube.apps.readNamespacedDeployment({ name: 'trixtech-backend', namespace: kube.namespace });
+  const replicas = async () => (await backend()).spec?.replicas;
   const env = (extra: NodeJS.ProcessEnv = {}) => ({ ...process.env, ...temporalEnv(), MAINT_CONFIG: '', ...extra });
 
   it('proceeds once a correctly signed Slack button press approves it, and tells the approver; forged, stale and unauthorised presses change nothing', async () => {
@@ -63,7 +62,7 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
       });
       await until('the approval request', () => waitingForApproval(handle));
       const ask = slack.postsTo('/report').find((p) => JSON.stringify(p.body).includes(workflowId) && p.body.text?.includes('needs approval'));
-      expect(JSON.stringify(ask?.body.blocks)).toContain('scale deployment default/trixtech-backend to 4 replicas');
+      expect(JSON.stringify(ask?.body.blocks)).toContain(`scale deployment ${kube.namespace}/trixtech-backend to 4 replicas`);
       expect(JSON.stringify(ask?.body.blocks)).toContain(`plan sha256 \`${(await handle.query(statusQuery)).approval!.planHash.slice(0, 16)}\``);
       expect(JSON.stringify(ask?.body.blocks)).toContain('"action_id":"approve"');
 
@@ -78,16 +77,16 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
       // Refused requests never reach the run: nothing recorded, still waiting.
       expect((await handle.query(statusQuery)).approvals).toEqual([]);
       expect(await waitingForApproval(handle)).toBe(true);
-      expect(replicas()).toBe(2);
+      expect(await replicas()).toBe(2);
 
       expect((await post(url, body, slackHeaders(body, SECRET))).status).toBe(200);
       const report = await handle.result();
       await recordHistory('emergencyMaintenance-signed', await handle.fetchHistory(), workflowId);
 
-      expect(replicas()).toBe(4);
+      expect(await replicas()).toBe(4);
       expect(report.outcome).toBe('ok');
       expect(report.approvals).toEqual([expect.objectContaining({ decision: 'approve', approver: 'bob', via: 'slack', proof: { signer: 'bridge', key: stack.keys.bridge.fingerprint } })]);
-      expect(report.steps.map((s) => s.name)).toEqual(expect.arrayContaining(['verify the requester', 'health snapshot', 'approval', 'scale deployment default/trixtech-backend to 4 replicas', 'health check after']));
+      expect(report.steps.map((s) => s.name)).toEqual(expect.arrayContaining(['verify the requester', 'health snapshot', 'approval', `scale deployment ${kube.namespace}/trixtech-backend to 4 replicas`, 'health check after']));
       await until('the verdict in Slack', () => slack.postsTo('/respond/1').length > 0);
       expect(slack.postsTo('/respond/1')[0]?.body.text).toBe(':white_check_mark: Approval by bob via slack counted: approve by bob (1 of 1 approval)');
       expect(slack.postsTo('/report').some((p) => p.body.text?.includes(`Post-mortem due for emergency ${workflowId}`))).toBe(true);
@@ -117,7 +116,7 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
       expect(report.outcome).toBe('rejected');
       expect(report.summary).toBe('Emergency rejected by bob: not during the sale; nothing was changed');
       expect(report.steps.some((s) => s.name.startsWith('scale deployment'))).toBe(false);
-      expect(replicas()).not.toBe(9);
+      expect(await replicas()).not.toBe(9);
       await until('the verdict in Slack', () => slack.postsTo('/respond/cmd').length > 0);
       expect(slack.postsTo('/respond/cmd')[0]?.body.text).toBe(':no_entry: Rejection by bob via slash-command: not during the sale counted: reject by bob (0 of 1 approval; rejected by bob)');
     });
@@ -134,8 +133,7 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
       expect(report.summary).toContain('nothing was changed');
       const escalation = slack.postsTo('/alert').find((p) => p.body.text?.includes('ESCALATION') && JSON.stringify(p.body).includes(workflowId));
       expect(escalation).toBeDefined();
-      const restarted = (k8s.get('apps', 'deployments', APP_NAMESPACE, 'trixtech-backend') as { spec: { template: { metadata: { annotations?: Record<string, string> } } } })
-        .spec.template.metadata.annotations?.['kubectl.kubernetes.io/restartedAt'];
+      const restarted = (await backend()).spec?.template.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'];
       expect(restarted).toBeUndefined();
     });
   });
@@ -179,7 +177,7 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
   it('maint emergency start signs the request (or prints it for temporal); an unsigned start is refused; maint reject ends it with nothing executed', async () => {
     await withBridge(async ({ client, taskQueue, config }) => {
       const cli = env({ TASK_QUEUE: taskQueue, MAINT_CONFIG: config.configFile!, DATABASE_URL: config.databaseUrl });
-      const before = replicas();
+      const before = await replicas();
       const start = ['bin/maint.js', 'emergency', 'start', '--reason', 'runaway batch job', '--severity', 'critical', '--action', 'scale-deployment deployment=trixtech-backend replicas=5'];
       const anonymous: NodeJS.ProcessEnv = { ...cli };
       delete anonymous.USER;
@@ -226,7 +224,7 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
       const report = await handle.result();
       expect(report.outcome).toBe('rejected');
       expect(report.approvals).toEqual([expect.objectContaining({ decision: 'reject', approver: 'bob', via: 'cli', comment: 'the job finished', proof: { signer: 'operator', key: stack.keys.key('bob').fingerprint } })]);
-      expect(replicas()).toBe(before);
+      expect(await replicas()).toBe(before);
     });
   });
 
@@ -234,8 +232,8 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
     await withBridge(async ({ client, taskQueue }) => {
       for (const [actions, field] of [
         [[{ kind: 'format-disk', device: '/dev/sda' }], 'actions.0.kind'],
-        [[{ kind: 'drain-node', node: 'worker-1' }, { kind: 'drain-node', node: 'worker-9' }], 'actions.1: node worker-9 does not exist'],
-        [[{ kind: 'rollback-deployment', deployment: 'payments', revision: 3 }], 'actions.0: deployment default/payments does not exist'],
+        [[{ kind: 'drain-node', node: nodes[0]! }, { kind: 'drain-node', node: `${kube.namespace}-absent` }], `actions.1: node ${kube.namespace}-absent does not exist`],
+        [[{ kind: 'rollback-deployment', deployment: 'payments', revision: 3 }], `actions.0: deployment ${kube.namespace}/payments does not exist`],
         [[{ kind: 'vacuum-table', table: 'no_such_table' }], 'actions.0: table no_such_table does not exist'],
         [[{ kind: 'vacuum-table', table: 'bookings; DROP TABLE bookings' }], 'actions.0.table'],
       ] as const) {
@@ -248,7 +246,7 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
         expect(cause?.message).toContain(field);
         expect(slack.posts.some((p) => JSON.stringify(p.body).includes(workflowId) && p.body.text?.includes('needs approval'))).toBe(false);
       }
-      expect((k8s.get('', 'nodes', undefined, 'worker-1') as { spec: { unschedulable?: boolean } }).spec.unschedulable).toBeFalsy();
+      expect((await kube.core.readNode({ name: nodes[0]! })).spec?.unschedulable).toBeFalsy();
     });
   });
 });

@@ -1,14 +1,13 @@
 import { WorkflowUpdateFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { planHash } from '../src/domain/approval-proof.js';
-import type { EmergencyInput } from '../src/domain/emergency.js';
-import { emergencyPlan } from '../src/domain/emergency.js';
+import { planHash } from '../domain/approval-proof.js';
+import type { EmergencyInput } from '../domain/emergency.js';
+import { emergencyPlan } from '../domain/emergency.js';
 import { generateSigningKey, parsePrivateKey } from '../src/signing.js';
 import { emergencyMaintenance } from '../workflows/emergency-maintenance.js';
 import { rejectSignal, statusQuery } from '../workflows/lib/definitions.js';
-import { addDeployment } from './k8s-double/fixtures.js';
+import { expectRbacExact, QUICK_PODS, waitForDeployment } from './helpers/cluster.js';
 import { decide, signedDecision, signedRequest } from './helpers/keys.js';
-import { APP_NAMESPACE } from './helpers/kube.js';
 import { startStack, uniqueId, until, type Stack } from './helpers/stack.js';
 
 // Every way around the approval gate we could think of, each against a real run on the dev server:
@@ -18,14 +17,17 @@ describe('signed approvals: what does not count, and why', () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack({ emergencyMaintenance: { approvers: ['alice', 'bob'], required: 1 } }, { people: ['mallory'] });
-    addDeployment(stack.k8s, 'trixtech-backend', { replicas: 2 });
+    stack = await startStack({ emergencyMaintenance: { approvers: ['alice', 'bob'], required: 1 } }, { name: 'approvals-proofs', people: ['mallory'] });
+    await stack.kube.addNodes(1);
+    await stack.kube.deploy('trixtech-backend', { replicas: 2, podAnnotations: QUICK_PODS });
+    await waitForDeployment(stack.kube, 'trixtech-backend');
   });
   afterAll(async () => {
+    if (stack) expectRbacExact(stack.kube, { everyGrantUsed: false });
     await stack?.stop();
   });
 
-  const replicas = () => (stack.k8s.get('apps', 'deployments', APP_NAMESPACE, 'trixtech-backend') as { spec: { replicas: number } }).spec.replicas;
+  const replicas = async () => (await stack.kube.apps.readNamespacedDeployment({ name: 'trixtech-backend', namespace: stack.kube.namespace })).spec?.replicas;
   const start = async (client: Client, taskQueue: string, replicasWanted: number, extra: Partial<EmergencyInput> = {}) => {
     const workflowId = uniqueId('emergency-proofs');
     const input: EmergencyInput = {
@@ -103,12 +105,12 @@ describe('signed approvals: what does not count, and why', () => {
       // Unproven claims are kept for the audit, marked as such.
       expect(status.approvals.find((a) => a.ignored?.startsWith(`key ${stack.keys.key('mallory').fingerprint} belongs to mallory`))?.approver).toBe('bob (unverified)');
       expect(status.waitingFor).toMatch(/^approval by an approver/);
-      expect(replicas()).toBe(2);
+      expect(await replicas()).toBe(2);
 
       expect(await decide(client, workflowId, valid)).toEqual({ verdict: 'counted', decision: 'approve', principal: 'bob', progress: '1 of 1 approval' });
       const report = await handle.result();
       expect(report.outcome).toBe('ok');
-      expect(replicas()).toBe(5);
+      expect(await replicas()).toBe(5);
       expect(report.approvals.filter((a) => !a.ignored).map((a) => a.approver)).toEqual(['bob']);
       expect(report.approvals.filter((a) => a.ignored)).toHaveLength(16);
       await other.terminate('test done');
@@ -123,7 +125,7 @@ describe('signed approvals: what does not count, and why', () => {
       const second = (await signedDecision(client, handle.workflowId, bob, { principal: 'bob', decision: 'reject', comment: 'changed my mind' })).proof;
       expect(await decide(client, handle.workflowId, first)).toMatchObject({ verdict: 'counted' });
       await until('the post-mortem wait', async () => (await handle.query(statusQuery)).phase === 'awaiting post-mortem');
-      expect(replicas()).toBe(3);
+      expect(await replicas()).toBe(3);
       expect(await decide(client, handle.workflowId, second)).toEqual({ verdict: 'ignored', reason: 'after the deadline: the approval gate is closed', progress: '1 of 1 approval' });
       await handle.terminate('test done');
       const finished = await decide(client, handle.workflowId, second).catch((e: unknown) => e);

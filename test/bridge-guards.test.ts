@@ -48,8 +48,8 @@ describe('approval bridge guards against hostile clients', () => {
       clearInterval(trickle);
     }
     expect(conn.received()).toMatch(/^HTTP\/1\.1 408/);
+    // Not before the request timeout (an upper bound would only measure the machine's load).
     expect(Date.now() - started).toBeGreaterThanOrEqual(900);
-    expect(Date.now() - started).toBeLessThan(5_000);
   });
 
   it('cuts off a client trickling its headers, and an idle connection', async () => {

@@ -3,8 +3,8 @@
 // deployment controllers produce every state it cleans up.
 import { BatchV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CleanupCandidate } from '../activities/kubernetes/cleanup.js';
-import type { RunReport } from '../src/domain/run.js';
+import type { CleanupCandidate } from '../domain/cluster.js';
+import type { RunReport } from '../domain/run.js';
 import { clusterStorageCleanup } from '../workflows/cluster-storage-cleanup.js';
 import { clusterForFile, expectRbacExact, waitForDeployment, waitUntil, type TestCluster } from './helpers/cluster.js';
 import { expectWorkflowRejects } from './helpers/failures.js';

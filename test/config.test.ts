@@ -4,8 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { ConfigError, loadConfig, redactUrl } from '../src/config.js';
-import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
+import { ConfigError, loadConfig } from '../src/config/load.js';
+import { redactUrl } from '../src/config/redact.js';
+import { DEFAULT_THRESHOLDS } from '../domain/thresholds.js';
 import { generateSigningKey } from '../src/signing.js';
 
 const run = promisify(execFile);

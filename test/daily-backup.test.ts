@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPgBinary } from '../activities/postgres/backup.js';
-import type { CheckResult } from '../src/domain/checks.js';
+import type { CheckResult } from '../domain/checks.js';
 import { dailyBackup } from '../workflows/daily-backup.js';
 import { eveningStatus } from '../workflows/evening-status.js';
 import { createBookingSchema, seedBookings } from './helpers/bookings.js';
@@ -48,7 +48,8 @@ describe('dailyBackup, its evening confirmation and maint backup', () => {
       const handle = await client.workflow.start(dailyBackup, { taskQueue, workflowId: `daily-backup-${Date.now()}`, args: [{ reason: 'test' }] });
       const second = await handle.result();
       await recordHistory('dailyBackup', await handle.fetchHistory(), handle.workflowId);
-      const evening = await client.workflow.execute(eveningStatus, { taskQueue, workflowId: `evening-backup-${Date.now()}`, args: [{}] });
+      // The backup's own UTC day, should the clock pass midnight in between.
+      const evening = await client.workflow.execute(eveningStatus, { taskQueue, workflowId: `evening-backup-${Date.now()}`, args: [{ day: second.startedAt.slice(0, 10) }] });
       return { first, second, evening };
     });
     for (const r of [first, second]) {
@@ -75,10 +76,10 @@ describe('dailyBackup, its evening confirmation and maint backup', () => {
     writeFileSync(join(pgBinDir, 'pg_dump'), '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = "-f" ] && printf backup > "$2"; shift; done\nexit 0\n');
     chmodSync(join(pgBinDir, 'pg_dump'), 0o755);
     symlinkSync(findPgBinary('pg_restore'), join(pgBinDir, 'pg_restore'));
-    const { report, evening } = await withWorker(config({ pgBinDir }), async ({ client, taskQueue }) => ({
-      report: await client.workflow.execute(dailyBackup, { taskQueue, workflowId: `daily-backup-broken-${Date.now()}`, args: [{}] }),
-      evening: await client.workflow.execute(eveningStatus, { taskQueue, workflowId: `evening-broken-${Date.now()}`, args: [{}] }),
-    }));
+    const { report, evening } = await withWorker(config({ pgBinDir }), async ({ client, taskQueue }) => {
+      const report = await client.workflow.execute(dailyBackup, { taskQueue, workflowId: `daily-backup-broken-${Date.now()}`, args: [{}] });
+      return { report, evening: await client.workflow.execute(eveningStatus, { taskQueue, workflowId: `evening-broken-${Date.now()}`, args: [{ day: report.startedAt.slice(0, 10) }] }) };
+    });
     expect(report.outcome).toBe('failed');
     expect(report.summary).toMatch(/NOT readable/);
     expect(find(report.checks, 'backup')).toMatchObject({ status: 'critical', detail: expect.stringMatching(/^level intact \(required readable\): .* is not readable: pg_restore failed/) });
@@ -118,7 +119,7 @@ describe('dailyBackup, its evening confirmation and maint backup', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain("'everything' is not one of intact, readable, restored");
     expect(readdirSync(backups).filter((f) => f.endsWith('.dump'))).toHaveLength(3); // nothing was deleted or written
-  });
+  }, 240_000); // a hang bound only: five maint CLI processes (tsx) in turn, slow on a busy machine
 
   it('fails at once, non-retryable, naming the bad field', async () => {
     await withWorker(config(), ({ client, taskQueue }) => expectWorkflowRejects(client, taskQueue, 'dailyBackup', 'daily-backup-bad', [

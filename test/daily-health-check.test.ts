@@ -5,10 +5,11 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { WorkflowFailedError } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { createBackupActivities } from '../activities/postgres/backup.js';
+import { createReportActivities } from '../activities/reports.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Server } from 'node:http';
-import type { CheckResult } from '../src/domain/checks.js';
-import { SEARCH_ATTRIBUTES, type RunReport } from '../src/domain/run.js';
+import type { CheckResult } from '../domain/checks.js';
+import { SEARCH_ATTRIBUTES, type RunReport } from '../domain/run.js';
 import { createMetrics, startMetricsServer } from '../src/metrics.js';
 import { dailyHealthCheck } from '../workflows/daily-health-check.js';
 import { eveningStatus } from '../workflows/evening-status.js';
@@ -33,8 +34,6 @@ describe('dailyHealthCheck on real targets', () => {
   let metricsServer: Server;
   let metricsPort: number;
   let backupDir: string;
-  /** The database the second test finds down; the evening status must still list it as critical. */
-  let deadDatabasePort: number;
   let freshBackup: string;
 
   beforeAll(async () => {
@@ -72,6 +71,8 @@ describe('dailyHealthCheck on real targets', () => {
           backup: { directory: backupDir },
           monitoring: [{ name: 'worker-metrics', url: `http://127.0.0.1:${metricsPort}/metrics` }],
         },
+        // The host's own disk is not this test's: only a completely full one would grade it.
+        thresholds: { diskWarnPercent: 100, diskCriticalPercent: 100 },
         ...extra,
       },
     );
@@ -113,7 +114,7 @@ describe('dailyHealthCheck on real targets', () => {
     expect(find(report.checks, 'db.connectivity')?.status).toBe('ok');
     expect(find(report.checks, 'db.connections')?.value).toBeGreaterThan(0);
     expect(find(report.checks, 'db.replication')?.status).toBe('ok');
-    expect(find(report.checks, 'disk', '/')?.unit).toBe('%');
+    expect(find(report.checks, 'disk', '/')).toMatchObject({ status: 'ok', unit: '%', value: expect.any(Number) });
     const backup = find(report.checks, 'backup')!;
     expect(backup.status).toBe('ok');
     expect(backup).toMatchObject({ target: backupDir, detail: expect.stringMatching(/^level readable: /) });
@@ -136,7 +137,7 @@ describe('dailyHealthCheck on real targets', () => {
   });
 
   it('reports a database that is down as critical and still completes', async () => {
-    deadDatabasePort = await freePort();
+    const deadDatabasePort = await freePort();
     const config = configFor({ DATABASE_URL: `postgresql://postgres:s3cret@127.0.0.1:${deadDatabasePort}/trixtech` });
     const report = await withWorker(config, ({ client, taskQueue }) =>
       client.workflow.execute(dailyHealthCheck, { taskQueue, workflowId: `dhc-db-down-${Date.now()}`, args: [{ checks: ['database'] }] }),
@@ -176,43 +177,70 @@ describe('dailyHealthCheck on real targets', () => {
     expect(rows[0].n).toBe(0);
   });
 
-  it("eveningStatus lists today's runs, the open criticals and the next 48 h of windows", async () => {
-    const report = await withWorker(configFor(), async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start(eveningStatus, { taskQueue, workflowId: `evening-status-test-${Date.now()}`, args: [{}] });
-      const result = await handle.result();
-      await recordHistory('eveningStatus', await handle.fetchHistory());
-      return result;
-    });
-    const details = report.details as { runs: { kind: string }[]; unresolvedCriticals: CheckResult[]; upcomingWindows: { name: string; start: string }[] };
-    expect(details.runs.filter((r) => r.kind === 'dailyHealthCheck').length).toBeGreaterThanOrEqual(3);
-    // Still critical at their latest check: the failing endpoint (first test) and the database (second).
-    const open = details.unresolvedCriticals.map((c) => `${c.check}/${c.target}`);
-    expect(open).toContain('http/bookings-api');
-    expect(open).toContain(`db.connectivity/127.0.0.1:${deadDatabasePort}/trixtech`);
-    expect(open.some((o) => o.startsWith('tls/'))).toBe(false);
-    expect(report.outcome).toBe('critical');
-    expect(details.upcomingWindows.filter((w) => w.name === 'daily').length).toBeGreaterThanOrEqual(2);
-    for (const w of details.upcomingWindows) expect(Date.parse(w.start)).toBeLessThan(Date.now() + 48 * 3_600_000);
-    expect(report.summary).toMatch(/run\(s\) today/);
-    // Seed: "Confirm backup completion for the day": no dailyBackup ran here, and the report says so.
-    expect(report.checks.find((c) => c.check === 'backup.today')).toMatchObject({ status: 'critical', detail: expect.stringContaining('no dailyBackup run today') });
+  it("eveningStatus lists a day's runs, the criticals still open at their latest check, and the next 48 h of windows", async () => {
+    // Its own report store and a fixed past day: nothing from other tests, nothing from the clock's UTC day.
+    const store = await createTestDatabase('maint_evening');
+    try {
+      const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
+      const at = (hhmm: string) => `${day}T${hhmm}:00.000Z`;
+      const check = (c: string, target: string, status: CheckResult['status']): CheckResult => ({ check: c, target, status, detail: status });
+      const run = (id: string, start: string, outcome: RunReport['outcome'], checks: CheckResult[]): RunReport => ({
+        workflowId: `evening-own-${id}`, runId: 'r1', kind: 'dailyHealthCheck', target: 'booking-platform', outcome,
+        startedAt: at(start), finishedAt: at(start), summary: id, checks, steps: [], approvals: [],
+      });
+      const reports = createReportActivities({ reports: store.pool });
+      for (const r of [
+        run('morning', '08:00', 'critical', [check('http', 'bookings-api', 'critical'), check('http', 'frontend', 'critical'), check('tls', 'api-cert', 'warn')]),
+        run('db-down', '09:00', 'critical', [check('db.connectivity', '127.0.0.1:1/trixtech', 'critical')]),
+        // A later check of the frontend is ok: that finding is resolved.
+        run('recheck', '10:00', 'ok', [check('http', 'frontend', 'ok')]),
+        // The day before and the day after are not this day's.
+        { ...run('before', '08:00', 'critical', [check('disk', '/', 'critical')]), startedAt: new Date(Date.parse(day) - 16 * 3_600_000).toISOString() },
+        { ...run('after', '08:00', 'critical', [check('disk', '/', 'critical')]), startedAt: new Date(Date.parse(day) + 86_400_000).toISOString() },
+      ]) await reports.persistRunReport(r);
+
+      const report = await withWorker(configFor({ MAINT_DATABASE_URL: store.url }), async ({ client, taskQueue }) => {
+        const handle = await client.workflow.start(eveningStatus, { taskQueue, workflowId: `evening-status-test-${Date.now()}`, args: [{ day }] });
+        const result = await handle.result();
+        await recordHistory('eveningStatus-day', await handle.fetchHistory());
+        return result;
+      });
+      const details = report.details as { runs: { workflowId: string }[]; unresolvedCriticals: CheckResult[]; upcomingWindows: { name: string; start: string }[]; noticesSent: unknown[] };
+      expect(details.runs.map((r) => r.workflowId).sort()).toEqual(['evening-own-db-down', 'evening-own-morning', 'evening-own-recheck']);
+      expect(details.unresolvedCriticals.map((c) => `${c.check}/${c.target}`)).toEqual(['http/bookings-api', 'db.connectivity/127.0.0.1:1/trixtech']);
+      expect(report.outcome).toBe('critical');
+      expect(report.details?.countsByOutcome).toEqual({ critical: 2, ok: 1 });
+      expect(report.summary).toMatch(new RegExp(`^Evening status: 3 run\\(s\\) on ${day} \\(.*\\); 2 unresolved critical finding\\(s\\)`));
+      expect(details.noticesSent).toEqual([]);
+      expect(details.upcomingWindows.filter((w) => w.name === 'daily').length).toBeGreaterThanOrEqual(2);
+      for (const w of details.upcomingWindows) expect(Date.parse(w.start)).toBeLessThan(Date.now() + 48 * 3_600_000);
+      // Seed: "Confirm backup completion for the day": no dailyBackup ran that day, and the report says so.
+      expect(report.checks.find((c) => c.check === 'backup.today')).toMatchObject({ status: 'critical', detail: expect.stringContaining('no dailyBackup run') });
+    } finally {
+      await store.drop();
+    }
   });
 
-  it('eveningStatus sends the one-week notice for monthly and annual windows only, once', async () => {
+  it('eveningStatus sends the one-week notice for monthly and annual windows and the 48-hour notice for the weekly one, once each', async () => {
     const at = new Date(Date.now() + 12 * 3_600_000);
     const start = `${String(at.getUTCHours()).padStart(2, '0')}:${String(at.getUTCMinutes()).padStart(2, '0')}`;
     const windows = [
       { name: 'monthly-test', every: 'day', start, durationMinutes: 60 },
       { name: 'weekly-test', every: 'day', start, durationMinutes: 60 },
+      { name: 'daily-test', every: 'day', start, durationMinutes: 60 },
     ];
     const report = await withWorker(configFor({}, { windows }), ({ client, taskQueue }) =>
       client.workflow.execute(eveningStatus, { taskQueue, workflowId: `evening-notice-${Date.now()}`, args: [{}] }));
     const sent = report.details?.noticesSent as { name: string; start: string }[];
-    expect(sent.map((w) => w.name)).toEqual(['monthly-test']);
-    const days = (Date.parse(sent[0]!.start) - Date.now()) / 86_400_000;
-    expect(days).toBeGreaterThan(7);
-    expect(days).toBeLessThan(8);
+    expect(sent.map((w) => w.name)).toEqual(['monthly-test', 'weekly-test']);
+    const ahead = (name: string) => (Date.parse(sent.find((w) => w.name === name)!.start) - Date.now()) / 3_600_000;
+    // Daily windows 12 h from now: the one 7.5 days ahead gets the week's notice, the one 2.5 days ahead the 48 hours'.
+    expect(ahead('monthly-test')).toBeGreaterThan(7 * 24);
+    expect(ahead('monthly-test')).toBeLessThan(8 * 24);
+    expect(ahead('weekly-test')).toBeGreaterThan(48);
+    expect(ahead('weekly-test')).toBeLessThan(72);
     expect(slack.postsTo('/report').filter((p) => p.body.text?.includes('Maintenance notice: the monthly-test window'))).toHaveLength(1);
+    expect(slack.postsTo('/report').filter((p) => /Maintenance notice: the weekly-test window opens .* \(in (4[89]|[56]\d|7[01]) hours\)/.test(p.body.text ?? ''))).toHaveLength(1);
   });
 
   it('a broken checker still ends with a report: stored, alerted, outcome failed, then a typed failure', async () => {

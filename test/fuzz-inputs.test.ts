@@ -3,8 +3,8 @@
 // Pure and fast; test/fuzz-workflows.test.ts sends a sample of the same inputs to real runs.
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import { describeInputIssues } from '../src/domain/input-errors.js';
-import { cleanText, escapeSlack, withoutUrls } from '../src/domain/text.js';
+import { describeInputIssues } from '../domain/input-errors.js';
+import { cleanText, escapeSlack, withoutUrls } from '../domain/text.js';
 import { apply, INPUTS, mutation, type InputCase } from './fuzz/inputs.js';
 
 const SEED = 2126;

@@ -4,10 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
 import { msToTs } from '@temporalio/common/lib/time.js';
+import { DefaultLogger } from '@temporalio/worker';
 import type { TestProject } from 'vitest/node';
 import { ensureSearchAttributes } from '../schedules/apply.js';
-import { startDevServer, type DevServer } from '../src/devserver.js';
-import { startLocalCluster, type LocalCluster } from '../src/kube-local/cluster.js';
+import { startDevServer, type DevServer } from '../dev/devserver.js';
+import { startLocalCluster, type LocalCluster } from '../dev/kube-local/cluster.js';
+import { cachedMaintenanceBundle } from '../src/worker.js';
 import { freePort } from './helpers/net.js';
 
 declare module 'vitest' {
@@ -34,6 +36,9 @@ export async function setup(project: TestProject): Promise<void> {
   kubeDir = mkdtempSync(join(tmpdir(), 'maint-test-kube-'));
   const kube = startLocalCluster({ dir: kubeDir, nodes: 1, nodePrefix: 'suite-node' });
   kube.catch(() => undefined);
+  // Built once here (or found current), so the test files share it instead of each running webpack;
+  // a bundling error is left for the test files to report.
+  const bundle = cachedMaintenanceBundle({ logger: new DefaultLogger('WARN') }).catch(() => undefined);
   try {
     await startTemporal(project);
   } catch (err) {
@@ -41,6 +46,7 @@ export async function setup(project: TestProject): Promise<void> {
     throw err;
   }
   cluster = await kube;
+  await bundle;
   console.log(`global-setup: Kubernetes ${cluster.server}: apiserver ready in ${cluster.timings.apiserverReadyMs} ms, nodes Ready in ${cluster.timings.nodesReadyMs} ms`);
   project.provide('kubeAdminKubeconfig', cluster.adminKubeconfig);
   project.provide('kubeAuditLog', cluster.auditLog);

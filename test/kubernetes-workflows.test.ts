@@ -1,23 +1,28 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
-import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CORDONED_BY } from '../activities/kubernetes/nodes.js';
-import type { RunReport } from '../src/domain/run.js';
+import type { RunReport } from '../domain/run.js';
 import { applicationUpdate } from '../workflows/application-update.js';
 import { dailyHealthCheck } from '../workflows/daily-health-check.js';
 import { nodeUpdatedSignal, statusQuery } from '../workflows/lib/definitions.js';
 import { nodeUpdate, type NodeUpdateInput } from '../workflows/node-update.js';
 import { rollingNodeUpdate } from '../workflows/rolling-node-update.js';
-import { isReady, KubeDouble, type ServedRequest } from './k8s-double/double.js';
-import { addDeployment, addNode, addPdb } from './k8s-double/fixtures.js';
+import { clusterForFile, expectRbacExact, QUICK_PODS, waitForDeployment, waitUntil, type DeploymentSpec, type TestCluster } from './helpers/cluster.js';
 import { recordHistory } from './helpers/histories.js';
-import { APP_NAMESPACE, expectAllGranted, sleep, startUpdateHook } from './helpers/kube.js';
+import { startKubeProxy, type KubeProxy, type ProxiedRequest } from './helpers/kube-proxy.js';
+import { rebootNode, sleep, startUpdateHook } from './helpers/kube.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { startProbeTargets } from './helpers/targets.js';
 import { testConfig, withWorker, type WorkerContext } from './helpers/temporal.js';
 
-const served: ServedRequest[] = [];
-const FAST = { drain: { timeout: '10s', pollInterval: 20, evictionRetry: 50 }, readyTimeout: '10s', pollInterval: 20 } satisfies Partial<NodeUpdateInput>;
+// Durations sized for the real control plane on a loaded machine: they bound a run, the tests wait for states.
+const FAST = { drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 }, readyTimeout: '30s', pollInterval: 200 } satisfies Partial<NodeUpdateInput>;
+const VERSION = 'v1.34.2';
+const NEXT_VERSION = 'v1.35.0';
 const id = (name: string) => `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
@@ -26,180 +31,240 @@ async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
   return (err as WorkflowFailedError).cause as ApplicationFailure;
 }
 
-async function until(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 10_000): Promise<void> {
+async function until(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(25);
+    await sleep(100);
   }
 }
 
 const waitingFor = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).waitingFor;
 
-describe('Kubernetes maintenance workflows against the API double', () => {
+const nodeReady = (n: V1Node) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+
+describe('Kubernetes maintenance workflows on the real control plane', { timeout: 240_000 }, () => {
   let reportDb: TestDatabase;
-  let k8s: KubeDouble;
-  let kubeconfig: string;
+  let t: TestCluster;
+  /** The worker reaches the apiserver through the fault-injecting proxy, with its ServiceAccount token. */
+  let proxy: KubeProxy;
 
   beforeAll(async () => {
-    reportDb = await createTestDatabase('maint_k8s_reports');
+    [reportDb, t] = await Promise.all([createTestDatabase('maint_k8s_reports'), clusterForFile('k8s-workflows')]);
+    proxy = await startKubeProxy(t.worker, t.workDir);
   });
   afterAll(async () => {
+    await proxy?.close();
     await reportDb?.drop();
-    expectAllGranted(served);
-  });
-  beforeEach(async () => {
-    k8s = await new KubeDouble({ podTerminationMs: 50, replacementDelayMs: 100, rolloutDelayMs: 100 }).start();
-    kubeconfig = k8s.writeKubeconfig(APP_NAMESPACE);
-  });
-  afterEach(async () => {
-    served.push(...k8s.served);
-    await k8s.stop();
+    if (t) expectRbacExact(t, { everyGrantUsed: false });
+    await t?.cleanup();
   });
 
-  const inCluster = <T>(fn: (ctx: WorkerContext) => Promise<T>) =>
-    withWorker(testConfig({ MAINT_DATABASE_URL: reportDb.url, KUBECONFIG: kubeconfig }), fn);
+  const inCluster = <T>(fn: (ctx: WorkerContext) => Promise<T>, kubeconfig = proxy.kubeconfig, namespace = t.namespace) =>
+    withWorker(testConfig({ MAINT_DATABASE_URL: reportDb.url, KUBECONFIG: kubeconfig }, { targets: { kubernetes: { namespace } } }), fn);
   const storedOutcome = async (workflowId: string) =>
     (await reportDb.pool.query('SELECT outcome, report FROM maintenance_runs WHERE workflow_id = $1', [workflowId])).rows[0] as { outcome: string; report: RunReport } | undefined;
+  const node = (name: string) => t.core.readNode({ name });
+  const setUnschedulable = (name: string, unschedulable: boolean) =>
+    t.core.patchNode({ name, body: { spec: { unschedulable: unschedulable || null } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+  const podsOf = async (app: string) => (await t.pods(`app=${app}`)).filter((p) => p.status?.phase !== 'Pending' || p.spec?.nodeName);
+  /** The requests the proxy passed from here on. */
+  const requestsFrom = () => {
+    const from = proxy.served.length;
+    return () => proxy.served.slice(from);
+  };
+  const waitForPdb = (name: string, disruptionsAllowed: number) => waitUntil(`PDB ${name} to allow ${disruptionsAllowed} disruption(s)`, async () => {
+    const pdb = await t.policy.readNamespacedPodDisruptionBudget({ name, namespace: t.namespace });
+    return (pdb.status?.observedGeneration ?? 0) >= (pdb.metadata?.generation ?? 1) && pdb.status?.disruptionsAllowed === disruptionsAllowed ? true : undefined;
+  });
 
-  /** n1 holds both `web` pods (it is the only node when they are scheduled); n2 takes them over. */
-  function twoNodesWithWeb() {
-    addNode(k8s, 'n1');
-    addDeployment(k8s, 'web', { replicas: 2 });
-    addNode(k8s, 'n2');
+  /** n1 holds both pods of `app` (n2 is cordoned while they are scheduled); n2 takes them over. */
+  async function twoNodesWith(app: string, spec: DeploymentSpec = {}): Promise<[string, string]> {
+    const [n1, n2] = (await t.addNodes(2)) as [string, string];
+    await setUnschedulable(n2, true);
+    await t.deploy(app, { replicas: 2, nodes: [n1, n2], podAnnotations: QUICK_PODS, ...spec });
+    await waitForDeployment(t, app);
+    await setUnschedulable(n2, false);
+    expect((await podsOf(app)).map((p) => p.spec?.nodeName)).toEqual([n1, n1]);
+    return [n1, n2];
   }
 
-  it('nodeUpdate: cordon, drain past a PDB, wait for the nodeUpdated signal and Ready, uncordon', async () => {
-    twoNodesWithWeb();
-    addPdb(k8s, 'web', 'web', { minAvailable: 1 });
+  it('nodeUpdate: cordon, drain past a PDB, wait for the nodeUpdated signal and a new boot, uncordon', async () => {
+    const [n1, n2] = await twoNodesWith('web-signal');
+    await t.pdb('web-signal', 'web-signal', { minAvailable: 1 });
+    await waitForPdb('web-signal', 1);
+    const requests = requestsFrom();
     const workflowId = id('node-update');
     const report = await inCluster(async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start(nodeUpdate, { taskQueue, workflowId, args: [{ node: 'n1', ...FAST, update: { doneWhen: 'signal', timeout: '30s' } }] });
+      const handle = await client.workflow.start(nodeUpdate, { taskQueue, workflowId, args: [{ node: n1, ...FAST, update: { doneWhen: 'signal', timeout: '60s' } }] });
       await until('the run to wait for the update', async () => (await waitingFor(handle))?.startsWith('signal nodeUpdated') ?? false);
-      expect(k8s.get('', 'nodes', undefined, 'n1')!.spec.unschedulable).toBe(true);
-      expect(k8s.list('', 'pods').filter((p) => p.spec.nodeName === 'n1')).toEqual([]);
-      // The update reboots the node: it is NotReady when the signal arrives, so the run waits for Ready.
-      k8s.rebootNode('n1', 300, 'v1.31.0');
+      expect((await node(n1)).spec?.unschedulable).toBe(true);
+      expect((await t.pods()).filter((p) => p.spec?.nodeName === n1)).toEqual([]);
+      // The update reboots the node: its kubelet reports a new boot id after the signal, so the run waits for it.
+      const rebooted = rebootNode(t.admin, n1, 300, NEXT_VERSION);
       await handle.signal(nodeUpdatedSignal, { by: 'test' });
+      await rebooted;
       const result = await handle.result();
       await recordHistory('nodeUpdate', await handle.fetchHistory());
       return result;
     });
     expect(report.outcome).toBe('ok');
-    expect(report.summary).toContain('2 pod(s) evicted, kubelet v1.30.2 -> v1.31.0');
-    const n1 = k8s.get('', 'nodes', undefined, 'n1')!;
-    expect(n1.spec.unschedulable).toBeUndefined();
-    expect(n1.metadata.annotations?.[CORDONED_BY]).toBeUndefined();
-    expect(isReady(n1)).toBe(true);
-    expect(k8s.served.some((r) => r.subresource === 'eviction' && r.code === 429)).toBe(true);
+    expect(report.summary).toContain(`2 pod(s) evicted, kubelet ${VERSION} -> ${NEXT_VERSION}`);
+    const after = await node(n1);
+    expect(after.spec?.unschedulable).toBeUndefined();
+    expect(after.metadata?.annotations?.[CORDONED_BY]).toBeUndefined();
+    expect(nodeReady(after)).toBe(true);
+    // The budget's 429 came from Kubernetes itself.
+    expect(requests().some((r) => r.subresource === 'eviction' && r.code === 429)).toBe(true);
+    expect((await podsOf('web-signal')).map((p) => p.spec?.nodeName)).toEqual([n2, n2]);
     expect((await storedOutcome(workflowId))?.outcome).toBe('ok');
   });
 
   it('nodeUpdate: API errors are retried and every step still lands once', async () => {
-    twoNodesWithWeb();
-    // One failure each: the cordon and uncordon (local activities) and an eviction (fails the drain attempt, which Temporal retries).
-    k8s.faults.push({ verb: 'patch', resource: 'nodes' }, { verb: 'create', resource: 'pods', subresource: 'eviction' }, { verb: 'patch', resource: 'nodes' });
-    const hook = await startUpdateHook(k8s, 50);
+    const [n1, n2] = await twoNodesWith('web-faults');
+    // One 500 each from the proxy: the cordon and uncordon (local activities) and an eviction (fails the drain attempt, which Temporal retries).
+    proxy.faults.push({ kind: 'error', verb: 'patch', resource: 'nodes', name: n1 }, { kind: 'error', verb: 'create', resource: 'pods', subresource: 'eviction' }, { kind: 'error', verb: 'patch', resource: 'nodes', name: n1 });
+    const requests = requestsFrom();
+    const hook = await startUpdateHook(t.admin, 50);
     try {
       const report = await inCluster(({ client, taskQueue }) => client.workflow.execute(nodeUpdate, {
-        taskQueue, workflowId: id('node-update-faults'), args: [{ node: 'n1', ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '10s' } }],
+        taskQueue, workflowId: id('node-update-faults'), args: [{ node: n1, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
       }));
       expect(report.outcome).toBe('ok');
-      expect(k8s.faults).toEqual([]);
-      expect(k8s.served.filter((r) => r.code === 500)).toHaveLength(3);
-      expect(hook.requests).toEqual(['n1']);
-      const n1 = k8s.get('', 'nodes', undefined, 'n1')!;
-      expect([n1.spec.unschedulable, n1.metadata.annotations?.[CORDONED_BY]]).toEqual([undefined, undefined]);
-      const web = k8s.list('', 'pods', APP_NAMESPACE).filter((p) => !p.metadata.deletionTimestamp);
-      expect(web.map((p) => p.spec.nodeName)).toEqual(['n2', 'n2']);
+      expect(proxy.faults).toEqual([]);
+      expect(requests().filter((r) => r.code === 500)).toHaveLength(3);
+      expect(hook.requests).toEqual([n1]);
+      const after = await node(n1);
+      expect([after.spec?.unschedulable, after.metadata?.annotations?.[CORDONED_BY]]).toEqual([undefined, undefined]);
+      await waitForDeployment(t, 'web-faults');
+      expect((await podsOf('web-faults')).map((p) => p.spec?.nodeName)).toEqual([n2, n2]);
     } finally {
+      await hook.close();
+    }
+  });
+
+  it('nodeUpdate: an apiserver answer held back 1.5 s changes nothing in the outcome', async () => {
+    const [n1] = await t.addNodes(1);
+    // The cordon's read of the node held back: the local activity waits for it rather than failing or repeating the cordon.
+    proxy.faults.push({ kind: 'delay', verb: 'get', resource: 'nodes', name: n1, ms: 1_500 });
+    const requests = requestsFrom();
+    const hook = await startUpdateHook(t.admin, 50);
+    try {
+      const report = await inCluster(({ client, taskQueue }) => client.workflow.execute(nodeUpdate, {
+        taskQueue, workflowId: id('node-update-slow'), args: [{ node: n1!, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
+      }));
+      expect(report.outcome).toBe('ok');
+      expect(proxy.faults).toEqual([]);
+      expect(requests().filter((r) => r.resource === 'nodes' && r.verb === 'patch' && r.code === 200)).toHaveLength(2);
+      expect((await node(n1!)).spec?.unschedulable).toBeUndefined();
+    } finally {
+      proxy.faults.length = 0;
       await hook.close();
     }
   });
 
   it('nodeUpdate: a drain that times out leaves the node uncordoned and reports why', async () => {
-    twoNodesWithWeb();
-    addPdb(k8s, 'web-strict', 'web', { minAvailable: 2 });
+    const [n1] = await twoNodesWith('web-strict');
+    await t.pdb('web-strict', 'web-strict', { minAvailable: 2 });
+    await waitForPdb('web-strict', 0);
     const workflowId = id('node-update-timeout');
     const failure = await inCluster(({ client, taskQueue }) =>
-      failureOf(client.workflow.execute(nodeUpdate, { taskQueue, workflowId, args: [{ node: 'n1', ...FAST, drain: { ...FAST.drain, timeout: '1s' } }] })));
+      failureOf(client.workflow.execute(nodeUpdate, { taskQueue, workflowId, args: [{ node: n1, ...FAST, drain: { ...FAST.drain, timeout: '1s' } }] })));
     expect(failure.type).toBe('nodeUpdateFailed');
-    expect(failure.message).toContain('drain of n1 timed out after 1 s');
+    expect(failure.message).toContain(`drain of ${n1} timed out after 1 s`);
     expect(failure.message).toContain('The disruption budget web-strict needs 2 healthy pods and has 2 currently');
-    expect(failure.message).toContain('compensated: uncordon n1');
-    expect(k8s.get('', 'nodes', undefined, 'n1')!.spec.unschedulable).toBeUndefined();
+    expect(failure.message).toContain(`compensated: uncordon ${n1}`);
+    expect((await node(n1)).spec?.unschedulable).toBeUndefined();
     const stored = await storedOutcome(workflowId);
     expect(stored?.outcome).toBe('failed');
-    expect(stored?.report.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual(['cordon n1: ok', 'drain n1: failed', 'compensate: uncordon n1: ok']);
+    expect(stored?.report.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual([`cordon ${n1}: ok`, `drain ${n1}: failed`, `compensate: uncordon ${n1}: ok`]);
   });
 
   it('nodeUpdate: cancelled while waiting for the update, it uncordons and reports the cancellation', async () => {
-    twoNodesWithWeb();
+    const [n1] = await twoNodesWith('web-cancel');
     const workflowId = id('node-update-cancel');
     const err = await inCluster(async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start(nodeUpdate, { taskQueue, workflowId, args: [{ node: 'n1', ...FAST }] });
+      const handle = await client.workflow.start(nodeUpdate, { taskQueue, workflowId, args: [{ node: n1, ...FAST }] });
       await until('the run to wait for the update', async () => (await waitingFor(handle)) !== null);
-      expect(k8s.get('', 'nodes', undefined, 'n1')!.spec.unschedulable).toBe(true);
+      expect((await node(n1)).spec?.unschedulable).toBe(true);
       await handle.cancel();
       return handle.result().catch((e: unknown) => e);
     });
     expect((err as WorkflowFailedError).cause).toBeInstanceOf(CancelledFailure);
-    expect(k8s.get('', 'nodes', undefined, 'n1')!.spec.unschedulable).toBeUndefined();
+    expect((await node(n1)).spec?.unschedulable).toBeUndefined();
     expect((await storedOutcome(workflowId))?.outcome).toBe('cancelled');
   });
 
   it("nodeUpdate leaves an operator's own cordon in place", async () => {
-    addNode(k8s, 'n1', { unschedulable: true });
-    const hook = await startUpdateHook(k8s, 50);
+    const [n1] = (await t.addNodes(1)) as [string];
+    await setUnschedulable(n1, true);
+    const hook = await startUpdateHook(t.admin, 50);
     try {
       const report = await inCluster(({ client, taskQueue }) => client.workflow.execute(nodeUpdate, {
-        taskQueue, workflowId: id('node-update-operator'), args: [{ node: 'n1', ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '10s' } }],
+        taskQueue, workflowId: id('node-update-operator'), args: [{ node: n1, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
       }));
       expect(report.summary).toContain('left cordoned: cordoned by someone else');
-      expect(hook.requests).toEqual(['n1']);
-      expect(k8s.get('', 'nodes', undefined, 'n1')!.spec.unschedulable).toBe(true);
+      expect(hook.requests).toEqual([n1]);
+      expect((await node(n1)).spec?.unschedulable).toBe(true);
     } finally {
       await hook.close();
     }
   });
 
+  /** Which nodes each successful cordon/uncordon request left cordoned, in the order the apiserver answered them. */
+  const cordonTrail = (requests: ProxiedRequest[]) => {
+    const cordoned = new Set<string>();
+    let most = 0;
+    const ever = new Set<string>();
+    for (const r of requests.filter((x) => x.resource === 'nodes' && x.verb === 'patch' && x.code === 200)) {
+      const unschedulable = (JSON.parse(r.body) as { spec?: { unschedulable?: boolean | null } }).spec?.unschedulable;
+      if (unschedulable) {
+        cordoned.add(r.name);
+        ever.add(r.name);
+      } else cordoned.delete(r.name);
+      most = Math.max(most, cordoned.size);
+    }
+    return { most, ever: [...ever].sort() };
+  };
+
   it('rollingNodeUpdate: children at most `concurrency` at a time; it stops at the first failure', async () => {
-    for (const n of ['n1', 'n2', 'n3', 'n4']) addNode(k8s, n);
-    addDeployment(k8s, 'web', { replicas: 4 });
-    let maxCordoned = 0;
-    k8s.onServed = () => {
-      maxCordoned = Math.max(maxCordoned, k8s.list('', 'nodes').filter((n) => n.spec.unschedulable).length);
-    };
-    // A reboot long enough that both lanes' nodes are surely out of service at the same time, even on a loaded machine.
-    const hook = await startUpdateHook(k8s, 400, 'v1.31.0');
+    const nodes = await t.addNodes(4);
+    await t.deploy('web-rolling', { replicas: 4, nodes, podAnnotations: QUICK_PODS });
+    await waitForDeployment(t, 'web-rolling');
+    const hook = await startUpdateHook(t.admin, 400, NEXT_VERSION);
     try {
-      const node = { ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted' as const, timeout: '10s' } };
+      const nodeInput = { ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted' as const, timeout: '30s' } };
+      const requests = requestsFrom();
       const report = await inCluster(async ({ client, taskQueue }) => {
         // Child ids derive from the parent's id: the stored history keeps it for the replay test.
-        const handle = await client.workflow.start(rollingNodeUpdate, { taskQueue, workflowId: id('rolling-node-update'), args: [{ nodes: ['n1', 'n2', 'n3', 'n4'], concurrency: 2, node }] });
+        const handle = await client.workflow.start(rollingNodeUpdate, { taskQueue, workflowId: id('rolling-node-update'), args: [{ nodes, concurrency: 2, node: nodeInput }] });
         const result = await handle.result();
         await recordHistory('rollingNodeUpdate', await handle.fetchHistory(), handle.workflowId);
         return result;
       });
       expect(report.outcome).toBe('ok');
-      expect(maxCordoned).toBe(2);
-      expect(k8s.list('', 'nodes').map((n) => [n.status.nodeInfo.kubeletVersion, Boolean(n.spec.unschedulable)])).toEqual(Array(4).fill(['v1.31.0', false]));
+      expect(cordonTrail(requests()).most).toBe(2);
+      const after = await Promise.all(nodes.map(node));
+      expect(after.map((n) => [n.status?.nodeInfo?.kubeletVersion, Boolean(n.spec?.unschedulable)])).toEqual(Array(4).fill([NEXT_VERSION, false]));
 
       // A budget that never allows a disruption fails the second node; the third is never touched.
-      addPdb(k8s, 'web-strict', 'web', { minAvailable: 4 });
-      const cordonedNodes = new Set<string>();
-      k8s.onServed = (r) => {
-        if (r.resource === 'nodes' && r.verb === 'patch') for (const n of k8s.list('', 'nodes').filter((x) => x.spec.unschedulable)) cordonedNodes.add(n.metadata.name);
-      };
+      // First a node with nothing to evict (the deployment keeps to the four), then one holding a pod.
+      await waitForDeployment(t, 'web-rolling');
+      const [idle] = await t.addNodes(1);
+      const busy = (await podsOf('web-rolling'))[0]!.spec!.nodeName!;
+      const untouched = nodes.find((n) => n !== busy)!;
+      await t.pdb('web-rolling-strict', 'web-rolling', { minAvailable: 4 });
+      await waitForPdb('web-rolling-strict', 0);
+      const failing = requestsFrom();
       const workflowId = id('rolling-fail');
       const failure = await inCluster(({ client, taskQueue }) => failureOf(client.workflow.execute(rollingNodeUpdate, {
-        taskQueue, workflowId, args: [{ nodes: ['n4', 'n1', 'n3'], node: { ...node, drain: { ...node.drain, timeout: '1s' } } }],
+        taskQueue, workflowId, args: [{ nodes: [idle!, busy, untouched], node: { ...nodeInput, drain: { ...nodeInput.drain, timeout: '1s' } } }],
       })));
       expect(failure.type).toBe('rollingNodeUpdateFailed');
-      expect(failure.message).toMatch(/Rolling update stopped: n1: drain of n1 timed out/);
-      expect(failure.message).toContain('1 updated, not started: n3');
-      expect([...cordonedNodes].sort()).toEqual(['n1', 'n4']);
-      expect(k8s.list('', 'nodes').every((n) => !n.spec.unschedulable)).toBe(true);
+      expect(failure.message).toContain(`Rolling update stopped: ${busy}: drain of ${busy} timed out`);
+      expect(failure.message).toContain(`1 updated, not started: ${untouched}`);
+      expect(cordonTrail(failing()).ever).toEqual([idle!, busy].sort());
+      expect((await Promise.all([idle!, ...nodes].map(node))).every((n) => !n.spec?.unschedulable)).toBe(true);
       const stored = await storedOutcome(workflowId);
       expect((stored?.report.details?.nodes as { outcome: string }[]).map((n) => n.outcome)).toEqual(['ok', 'failed', 'not started']);
     } finally {
@@ -208,33 +273,39 @@ describe('Kubernetes maintenance workflows against the API double', () => {
   });
 
   it('applicationUpdate: a rollout past its progress deadline is rolled back to the recorded revision', async () => {
-    addNode(k8s, 'n1');
-    addDeployment(k8s, 'backend', { replicas: 2, image: 'trixtech/backend:1.0', progressDeadlineSeconds: 1 });
-    k8s.failingImages.add('trixtech/backend:2.0');
+    // The node fits two pods of 500m: the new release's surge pod stays Pending (Insufficient cpu) until the deadline.
+    const [n1] = await t.addNodes(1, { cpu: '1' });
+    const resources = { requests: { cpu: '500m' }, limits: { cpu: '500m' } };
+    await t.deploy('backend-deadline', { replicas: 2, image: 'trixtech/backend:1.0', progressDeadlineSeconds: 2, nodes: [n1!], resources, podAnnotations: QUICK_PODS });
+    await waitForDeployment(t, 'backend-deadline');
     const workflowId = id('app-update-fail');
     const failure = await inCluster(({ client, taskQueue }) => failureOf(client.workflow.execute(applicationUpdate, {
-      taskQueue, workflowId, args: [{ deployment: 'backend', container: 'app', image: 'trixtech/backend:2.0', rolloutTimeout: '20s', pollInterval: 50 }],
+      taskQueue, workflowId, args: [{ deployment: 'backend-deadline', container: 'app', image: 'trixtech/backend:2.0', rolloutTimeout: '60s', pollInterval: 200 }],
     })));
     expect(failure.type).toBe('applicationUpdateFailed');
     expect(failure.message).toContain('ProgressDeadlineExceeded');
     expect(failure.message).toContain('compensated: roll back to revision 1');
-    const dep = k8s.get('apps', 'deployments', APP_NAMESPACE, 'backend')!;
-    expect(dep.spec.template.spec.containers[0].image).toBe('trixtech/backend:1.0');
-    expect(dep.status.availableReplicas).toBe(2);
-    const live = k8s.list('', 'pods', APP_NAMESPACE).filter((p) => !p.metadata.deletionTimestamp);
-    expect(live.map((p) => p.spec.containers[0].image)).toEqual(['trixtech/backend:1.0', 'trixtech/backend:1.0']);
+    const dep = await waitForDeployment(t, 'backend-deadline');
+    expect(dep.spec?.template.spec?.containers[0]!.image).toBe('trixtech/backend:1.0');
+    expect(dep.status?.availableReplicas).toBe(2);
+    const live = await waitUntil('the new release\'s pod gone', async () => {
+      const pods = await t.pods('app=backend-deadline');
+      return pods.length === 2 ? pods : undefined;
+    });
+    expect(live.map((p) => p.spec?.containers[0]!.image)).toEqual(['trixtech/backend:1.0', 'trixtech/backend:1.0']);
     expect((await storedOutcome(workflowId))?.report.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual([
       'record the current revision: ok', 'set app to trixtech/backend:2.0: ok', 'wait for the rollout: failed', 'compensate: roll back to revision 1: ok',
     ]);
   });
 
   it('applicationUpdate: keeps a healthy rollout, rolls back one whose health probe fails', async () => {
-    addNode(k8s, 'n1');
-    addDeployment(k8s, 'backend', { replicas: 2, image: 'trixtech/backend:1.0' });
+    const [n1] = await t.addNodes(1);
+    await t.deploy('backend', { replicas: 2, image: 'trixtech/backend:1.0', nodes: [n1!], podAnnotations: QUICK_PODS });
+    await waitForDeployment(t, 'backend');
     const probes = await startProbeTargets(10);
     try {
       const update = (image: string, path: string) => ({
-        deployment: 'backend', container: 'app', image, rolloutTimeout: '20s', pollInterval: 20, healthChecks: [{ name: 'backend', url: `${probes.url}${path}` }],
+        deployment: 'backend', container: 'app', image, rolloutTimeout: '60s', pollInterval: 200, healthChecks: [{ name: 'backend', url: `${probes.url}${path}` }],
       });
       const report = await inCluster(async ({ client, taskQueue }) => {
         const handle = await client.workflow.start(applicationUpdate, { taskQueue, workflowId: id('app-update'), args: [update('trixtech/backend:1.1', '/ok')] });
@@ -249,7 +320,8 @@ describe('Kubernetes maintenance workflows against the API double', () => {
         failureOf(client.workflow.execute(applicationUpdate, { taskQueue, workflowId: id('app-update-probe'), args: [update('trixtech/backend:1.2', '/error')] })));
       expect(failure.message).toMatch(/health probes failed after the rollout: backend: .* answered HTTP 500/);
       expect(failure.message).toContain('roll back to revision 2');
-      expect(k8s.get('apps', 'deployments', APP_NAMESPACE, 'backend')!.spec.template.spec.containers[0].image).toBe('trixtech/backend:1.1');
+      const dep = await waitForDeployment(t, 'backend');
+      expect(dep.spec?.template.spec?.containers[0]!.image).toBe('trixtech/backend:1.1');
     } finally {
       await probes.close();
     }
@@ -257,39 +329,71 @@ describe('Kubernetes maintenance workflows against the API double', () => {
 
   it('without a cluster, node and application updates report "skipped: no cluster configured"', async () => {
     const config = testConfig({ MAINT_DATABASE_URL: reportDb.url });
-    const [node, app] = await withWorker(config, ({ client, taskQueue }) => Promise.all([
+    const [nodeReport, app] = await withWorker(config, ({ client, taskQueue }) => Promise.all([
       client.workflow.execute(rollingNodeUpdate, { taskQueue, workflowId: id('rolling-no-cluster'), args: [{ nodes: ['n1'] }] }),
       client.workflow.execute(applicationUpdate, { taskQueue, workflowId: id('app-no-cluster'), args: [{ deployment: 'backend', container: 'app', image: 'x:2' }] }),
     ]));
-    expect(node).toMatchObject({ outcome: 'skipped', summary: 'Rolling update of 1 node(s), 1 at a time: 0 updated, 1 skipped' });
-    expect(node.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual(['update n1: skipped']);
-    expect((node.details?.nodes as { detail: string }[])[0]!.detail).toBe('Node update of n1 skipped: no cluster configured');
+    expect(nodeReport).toMatchObject({ outcome: 'skipped', summary: 'Rolling update of 1 node(s), 1 at a time: 0 updated, 1 skipped' });
+    expect(nodeReport.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual(['update n1: skipped']);
+    expect((nodeReport.details?.nodes as { detail: string }[])[0]!.detail).toBe('Node update of n1 skipped: no cluster configured');
     expect(app).toMatchObject({ outcome: 'skipped', summary: 'Update of backend skipped: no cluster configured' });
   });
 
   it('applicationUpdate names the bad field and changes nothing', async () => {
-    addNode(k8s, 'n1');
-    addDeployment(k8s, 'backend', { replicas: 1 });
+    const requests = requestsFrom();
     const failure = await inCluster(({ client, taskQueue }) => failureOf(client.workflow.execute('applicationUpdate', {
       taskQueue, workflowId: id('app-update-bad'), args: [{ deployment: 'backend', container: 'app', image: 'x:1', rolloutTimeout: 'soon' }],
     })));
     expect(failure.type).toBe('InvalidInput');
     expect(failure.message).toContain('rolloutTimeout');
-    expect(k8s.served.filter((r) => r.verb !== 'get' && r.verb !== 'list')).toEqual([]);
+    expect(requests().filter((r) => r.verb !== 'get' && r.verb !== 'list')).toEqual([]);
   });
 
   it('dailyHealthCheck runs its Kubernetes items against the configured cluster', async () => {
-    addNode(k8s, 'n1');
-    addNode(k8s, 'n2', { ready: false });
-    addDeployment(k8s, 'backend', { replicas: 1, resources: { limits: { cpu: '1', memory: '1Gi' } } });
-    k8s.podLogs = () => 'started\nERROR payment gateway timeout\n';
-    k8s.podUsage = () => ({ cpu: '250m', memory: '900Mi' });
-    const report = await inCluster(({ client, taskQueue }) =>
-      client.workflow.execute(dailyHealthCheck, { taskQueue, workflowId: id('dhc-k8s'), args: [{ checks: ['kubernetes'] }] }));
-    const byCheck = (check: string) => report.checks.filter((c) => c.check === check).map((c) => [c.target, c.status, c.value]);
-    expect(byCheck('k8s.error-logs')).toEqual([['default', 'warn', 1]]);
-    expect(byCheck('k8s.pod-resources')).toEqual([[expect.stringMatching(/^backend-/), 'warn', 87.9]]);
-    expect(byCheck('k8s.node')).toEqual([['n1', 'ok', 'v1.30.2'], ['n2', 'critical', 'v1.30.2']]);
-    expect(report.outcome).toBe('critical');
+    // A namespace of its own: the scan covers every application pod there, and only this one's.
+    const h = await clusterForFile('k8s-health');
+    try {
+      const [n1] = await h.addNodes(1);
+      // A node whose kubelet reported NotReady (no kwok manages it to report otherwise).
+      const sick = `${h.namespace}-sick`;
+      await h.core.createNode({ body: { metadata: { name: sick }, status: {
+        conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'PLEG is not healthy' }], nodeInfo: { kubeletVersion: VERSION } as never,
+      } } });
+      await h.deploy('backend', { replicas: 1, resources: { limits: { cpu: '1', memory: '1Gi' } }, podAnnotations: QUICK_PODS });
+      await waitForDeployment(h, 'backend');
+      // The pod's log as its kubelet (kwok) serves it, in the CRI format.
+      const logFile = join(h.workDir, 'backend.log');
+      const now = Date.now();
+      writeFileSync(logFile, ['started', 'ERROR payment gateway timeout'].map((l, i) => `${new Date(now - 60_000 + i * 1000).toISOString()} stdout F ${l}\n`).join(''));
+      await h.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+        group: 'kwok.x-k8s.io', version: 'v1alpha1', plural: 'clusterlogs',
+        body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterLogs', metadata: { name: h.namespace }, spec: { selector: { matchNamespaces: [h.namespace] }, logs: [{ logsFile: logFile }] } },
+      });
+      await waitUntil('kwok to serve the log', async () => ((await servedLog(h)).includes('ERROR') ? true : undefined), 30_000);
+      try {
+        const report = await inCluster(({ client, taskQueue }) =>
+          client.workflow.execute(dailyHealthCheck, { taskQueue, workflowId: id('dhc-k8s'), args: [{ checks: ['kubernetes'] }] }), h.workerKubeconfig, h.namespace);
+        const byCheck = (check: string) => report.checks.filter((c) => c.check === check).map((c) => [c.target, c.status, c.value]);
+        expect(byCheck('k8s.error-logs')).toEqual([[h.namespace, 'warn', 1]]);
+        // No metrics-server in the suite's cluster: the check says so plainly rather than failing.
+        expect(report.checks.filter((c) => c.check === 'k8s.pod-resources')).toEqual([expect.objectContaining({
+          status: 'skipped', detail: 'the metrics API (metrics.k8s.io) is not installed in this cluster: install metrics-server for pod usage',
+        })]);
+        expect(byCheck('k8s.node').filter(([target]) => target === n1 || target === sick)).toEqual([[n1, 'ok', VERSION], [sick, 'critical', VERSION]]);
+        expect(report.outcome).toBe('critical');
+        expectRbacExact(h, { everyGrantUsed: false });
+      } finally {
+        await h.core.deleteNode({ name: sick });
+      }
+    } finally {
+      await h.cleanup();
+    }
   });
 });
+
+/** What the apiserver serves as the log of the namespace's first pod (read as admin). */
+async function servedLog(h: TestCluster): Promise<string> {
+  const [pod] = await h.pods();
+  if (!pod) return '';
+  return String(await h.core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: h.namespace, container: 'app' }).catch(() => ''));
+}

@@ -7,8 +7,8 @@ import { promisify } from 'node:util';
 import pg from 'pg';
 import { afterAll, afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { findPgBinary } from '../activities/postgres/backup.js';
-import { ConfigError, loadConfig } from '../src/config.js';
-import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
+import { ConfigError, loadConfig } from '../src/config/load.js';
+import { DEFAULT_THRESHOLDS } from '../domain/thresholds.js';
 import { until } from './helpers/stack.js';
 import { expectInvalidInput } from './helpers/failures.js';
 import { createBookingSchema, idFingerprint, postgresActivitiesFor, recordingPgBinDir, seedBookings, seedExpiringRows } from './helpers/bookings.js';
@@ -91,10 +91,9 @@ describe('PostgreSQL maintenance activities on a real database', () => {
     await seedExpiringRows(db.pool, 10, 10);
     const lock = await lockTable(db.url, 'user_sessions');
     try {
-      const started = Date.now();
+      // Both return while the lock is still held: the lock timeout, not the other session, ended the wait.
       const vacuumed = await acts.vacuumAnalyzeTables({ tables: ['user_sessions', 'password_reset_tokens'], allowFull: false });
       const cleaned = await acts.deleteExpiredSessions({ asOf: new Date().toISOString(), batchSize: 100 });
-      expect(Date.now() - started).toBeLessThan(5_000);
       expect(vacuumed[0]).toMatchObject({ table: 'public.user_sessions', status: 'skipped' });
       expect(vacuumed[0]!.reason).toMatch(/locked by another session.*300 ms/);
       expect(vacuumed[1]).toMatchObject({ table: 'public.password_reset_tokens', status: 'done' });

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { SCHEDULES } from '../schedules/definitions.js';
-import { activeWindow, SEED_WINDOWS } from '../src/domain/windows.js';
+import { activeWindow, SEED_WINDOWS } from '../domain/windows.js';
 import { testClient } from './helpers/temporal.js';
 
 describe('schedule weekly-db-maintenance', () => {

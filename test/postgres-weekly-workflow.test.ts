@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import type { RunReport } from '../src/domain/run.js';
+import type { RunReport } from '../domain/run.js';
 import { statusQuery } from '../workflows/lib/definitions.js';
 import type { WindowGate } from '../workflows/lib/window.js';
 import { weeklyDatabaseMaintenance } from '../workflows/weekly-database-maintenance.js';
@@ -11,9 +11,10 @@ import { expectWorkflowRejects } from './helpers/failures.js';
 import { recordHistory } from './helpers/histories.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { SlackSink } from './helpers/slack-sink.js';
+import { until } from './helpers/stack.js';
 import { testConfig, withWorker } from './helpers/temporal.js';
+import { openWindow, openWindowRefusal } from './helpers/window.js';
 
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const gateOf = (report: RunReport) => report.details!.window as WindowGate;
 const stepOf = (report: RunReport, name: string) => report.steps.find((s) => s.name === name);
 
@@ -45,29 +46,31 @@ describe('weeklyDatabaseMaintenance end to end', () => {
   );
   const postsFor = (path: string, workflowId: string) => slack.postsTo(path).filter((p) => JSON.stringify(p.body).includes(workflowId));
 
-  it('announces, waits durably for the window, then runs the checklist in it and reports', async () => {
+  it('announces, waits durably for the window, then runs the checklist in it once opened, and reports', async () => {
     const workflowId = `weekly-db-wait-${Date.now()}`;
     const noticesBefore = slack.postsTo('/report').length;
     const { report, window } = await withWorker(config(), async ({ client, taskQueue }) => {
-      const window = windowFromNow(6, 1);
+      // Two hours away: nobody waits for it; the test opens it once it has seen the run waiting.
+      const window = windowFromNow(2 * 3600, 60);
       const handle = await client.workflow.start(weeklyDatabaseMaintenance, { taskQueue, workflowId, args: [{ window, archiveBatchSize: 500 }] });
-      let status = await handle.query(statusQuery);
-      for (let i = 0; i < 50 && !status.waitingFor; i++) {
-        await sleep(100);
-        status = await handle.query(statusQuery);
-      }
-      expect(status.phase).toBe('waiting for window');
-      expect(status.waitingFor).toMatch(/^maintenance window test opening at /);
+      await until('the wait for the window', async () => (await handle.query(statusQuery)).phase === 'waiting for window');
+      expect((await handle.query(statusQuery)).waitingFor).toMatch(/^maintenance window test opening at /);
       expect((await idFingerprint(db.pool, `bookings WHERE ${OLD}`)).count).toBe(2000); // nothing moves before the window
+      // Bad input is refused at the edge and changes nothing.
+      expect(await openWindowRefusal(handle, { by: 'dba', surprise: 1 })).toMatch(/^openWindow refused: .*"surprise"/);
+      expect((await handle.query(statusQuery)).phase).toBe('waiting for window');
+      expect(await openWindow(handle, 'dba', 'ready early')).toBe('window opened by dba');
       const report = await handle.result();
-      await recordHistory('weeklyDatabaseMaintenance', await handle.fetchHistory());
+      await recordHistory('weeklyDatabaseMaintenance-opened-early', await handle.fetchHistory());
       return { report, window };
     });
 
     expect(gateOf(report).decision).toBe('waited');
     const opened = Date.parse(gateOf(report).window.start);
-    expect(gateOf(report).window.start.slice(11, 19)).toBe(window.start);
-    expect(stepOf(report, 'maintenance window test')).toMatchObject({ outcome: 'ok', detail: expect.stringMatching(/^waited for window/) });
+    expect(gateOf(report).openedEarly).toMatchObject({ by: 'dba', reason: 'ready early', at: gateOf(report).window.start });
+    expect(gateOf(report).openedEarly!.scheduledStart.slice(11, 19)).toBe(window.start);
+    expect(opened).toBeLessThan(Date.parse(gateOf(report).openedEarly!.scheduledStart));
+    expect(stepOf(report, 'maintenance window test')).toMatchObject({ outcome: 'ok', detail: expect.stringMatching(/^window opened early by dba at \S+ \(ready early\), scheduled /) });
     expect(Date.parse(stepOf(report, 'maintenance notice')!.startedAt)).toBeLessThan(opened);
     expect(Date.parse(stepOf(report, 'archive old bookings')!.startedAt)).toBeGreaterThanOrEqual(opened);
     expect(slack.postsTo('/report').slice(noticesBefore).some((p) => String(p.body.text).includes('Window test open'))).toBe(true);

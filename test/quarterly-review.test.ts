@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportActivities } from '../activities/reports.js';
-import type { RunReport } from '../src/domain/run.js';
+import type { RunReport } from '../domain/run.js';
 import { quarterlyReview } from '../workflows/quarterly-review.js';
 import { recordHistory } from './helpers/histories.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';

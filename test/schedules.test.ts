@@ -4,7 +4,7 @@ import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { SCHEDULES, type ManagedSchedule } from '../schedules/definitions.js';
 import { MANAGED_BY, applySchedules } from '../schedules/apply.js';
-import { SEED_WINDOWS, windowOccurrences, type WindowSpec } from '../src/domain/windows.js';
+import { SEED_WINDOWS, windowOccurrences, type WindowSpec } from '../domain/windows.js';
 import { temporalEnv, testClient, uniqueTaskQueue } from './helpers/temporal.js';
 
 const exec = promisify(execFile);

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
+import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportActivities } from '../activities/reports.js';
-import type { CheckResult } from '../src/domain/checks.js';
+import type { CheckResult } from '../domain/checks.js';
 import { weeklySecurityReview } from '../workflows/weekly-security-review.js';
-import { addDeployment } from './k8s-double/fixtures.js';
+import { expectRbacExact, waitForDeployment } from './helpers/cluster.js';
 import { recordHistory } from './helpers/histories.js';
-import { expectAllGranted } from './helpers/kube.js';
 import { startStack, uniqueId, type Stack } from './helpers/stack.js';
 import { startTlsServer } from './helpers/targets.js';
 
@@ -16,15 +16,18 @@ describe('weeklySecurityReview', () => {
 
   beforeAll(async () => {
     tls = await startTlsServer(10);
-    stack = await startStack({}, { targets: { tls: [{ name: 'api-cert', host: '127.0.0.1', port: tls.port }] } });
-    addDeployment(stack.k8s, 'trixtech-frontend', { image: 'trixtech/frontend:latest' });
-    addDeployment(stack.k8s, 'trixtech-backend', { image: 'registry.example:5000/trixtech/backend:2.4.1' });
-    addDeployment(stack.k8s, 'trixtech-worker', { image: 'trixtech/worker' });
-    for (const [name, subject] of [['ops-admins', { kind: 'User', name: 'bob@trixtech.com' }], ['kubeadm', { kind: 'Group', name: 'system:masters' }]] as const) {
-      stack.k8s.create('rbac.authorization.k8s.io', 'clusterrolebindings', {
-        metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [subject],
-      });
-    }
+    stack = await startStack({}, { name: 'weekly-review', targets: { tls: [{ name: 'api-cert', host: '127.0.0.1', port: tls.port }] } });
+    const { kube } = stack;
+    await kube.addNodes(1);
+    await kube.deploy('trixtech-frontend', { image: 'trixtech/frontend:latest' });
+    await kube.deploy('trixtech-backend', { image: 'registry.example:5000/trixtech/backend:2.4.1' });
+    await kube.deploy('trixtech-worker', { image: 'trixtech/worker' });
+    // The real cluster binds system:masters itself (cluster-admin); a person is added here under this file's own names.
+    await kube.admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({ body: {
+      metadata: { name: `${kube.namespace}-ops-admins` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+      subjects: [{ kind: 'User', name: `bob@${kube.namespace}.trixtech.com`, apiGroup: 'rbac.authorization.k8s.io' }],
+    } });
+    await Promise.all(['trixtech-frontend', 'trixtech-backend', 'trixtech-worker'].map((d) => waitForDeployment(kube, d)));
     await stack.db.pool.query(`CREATE ROLE ${rogue} SUPERUSER LOGIN`);
     await createReportActivities({ reports: stack.db.pool }).persistRunReport({
       workflowId: 'emergency-old', runId: 'r', kind: 'emergencyMaintenance', target: 'x', outcome: 'ok',
@@ -38,9 +41,9 @@ describe('weeklySecurityReview', () => {
   });
   afterAll(async () => {
     await stack?.db.pool.query(`DROP ROLE IF EXISTS ${rogue}`);
-    const served = [...(stack?.served() ?? [])];
+    if (stack) expectRbacExact(stack.kube, { everyGrantUsed: false });
+    await stack?.kube.admin.makeApiClient(RbacAuthorizationV1Api).deleteClusterRoleBinding({ name: `${stack.kube.namespace}-ops-admins` }).catch(() => undefined);
     await Promise.all([stack?.stop(), tls?.close()]);
-    expectAllGranted(served);
   });
 
   it('flags the expiring certificate, the rogue superuser, the human cluster-admin, mutable image tags and ignored approval attempts', async () => {
@@ -54,11 +57,12 @@ describe('weeklySecurityReview', () => {
     expect(find('tls', 'api-cert')).toMatchObject({ status: 'warn' });
     expect(find('db.privileged-roles', rogue)).toMatchObject({ status: 'critical' });
     expect(find('db.privileged-roles', 'postgres')).toBeUndefined();
-    expect(find('k8s.cluster-admin', 'User/bob@trixtech.com')).toMatchObject({ status: 'warn' });
+    const ns = stack.kube.namespace;
+    expect(find('k8s.cluster-admin', `User/bob@${ns}.trixtech.com`)).toMatchObject({ status: 'warn' });
     expect(report.checks.some((c) => c.check === 'k8s.cluster-admin' && c.target.includes('system:masters'))).toBe(false);
-    expect(find('image-tag', 'default/trixtech-frontend')).toMatchObject({ status: 'warn' });
-    expect(find('image-tag', 'default/trixtech-worker')).toMatchObject({ status: 'warn' });
-    expect(find('image-tag', 'default/trixtech-backend')).toMatchObject({ status: 'ok' });
+    expect(find('image-tag', `${ns}/trixtech-frontend`)).toMatchObject({ status: 'warn' });
+    expect(find('image-tag', `${ns}/trixtech-worker`)).toMatchObject({ status: 'warn' });
+    expect(find('image-tag', `${ns}/trixtech-backend`)).toMatchObject({ status: 'ok' });
     expect(find('approval-log', 'mallory')?.detail).toContain('ignored, not an approver');
     expect(find('approval-log', 'sre-lead (unverified)')?.detail).toBe('sre-lead (unverified) tried to approve emergencyMaintenance emergency-old via temporal-cli: ignored, no proof: the decision is unsigned');
     expect(find('approval-log', 'decisions')).toMatchObject({ value: 1, detail: '1 counted decision(s) by sre-lead; 2 ignored' });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SEED_WINDOWS, activeWindow, closedBecause, isBusinessHours, windowOccurrences, type WindowSpec } from '../src/domain/windows.js';
+import { SEED_WINDOWS, activeWindow, closedBecause, isBusinessHours, windowOccurrences, type WindowSpec } from '../domain/windows.js';
 
 const spec = (name: string) => SEED_WINDOWS.find((w) => w.name === name)!;
 

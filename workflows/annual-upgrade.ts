@@ -1,21 +1,27 @@
-import { ApplicationFailure, condition, executeChild, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
+import { condition, executeChild, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import { GUARD_LEVEL, verificationCheck } from '../src/domain/backup.js';
-import type { CheckResult } from '../src/domain/checks.js';
-import { distinct, k8sObjectName } from '../src/domain/kubernetes-names.js';
-import { approvalRequestMessage } from '../src/domain/format.js';
-import type { RunReport } from '../src/domain/run.js';
+import { GUARD_LEVEL, verificationCheck } from '../domain/backup.js';
+import type { CheckResult } from '../domain/checks.js';
+import { failure, FailureType, innermostMessage } from '../domain/failures.js';
+import { distinct, k8sObjectName } from '../domain/kubernetes-names.js';
+import { approvalRequestMessage } from '../domain/format.js';
+import type { RunReport } from '../domain/run.js';
 import { applicationUpdate, ApplicationUpdateInput } from './application-update.js';
 import { dailyHealthCheck } from './daily-health-check.js';
+import { apiCall, boundedWait, heavyDatabaseWork } from './lib/activity-profiles.js';
 import { ApprovalGate } from './lib/approval.js';
 import { databaseUpgradedSignal } from './lib/definitions.js';
 import { DAY, duration, HOUR, MINUTE, SECOND, seconds } from './lib/duration.js';
-import { calls, heavy, waits } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
-import { failureMessage, MaintenanceRun } from './lib/run.js';
+import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
+import { WindowOpening } from './lib/window-opening.js';
 import { NodeUpdateOptions } from './node-update.js';
 import { rollingNodeUpdate } from './rolling-node-update.js';
+
+const { checkBackupFreshness, checkMonitoringAlive, collectClusterInventory, postSlackAlert, postSlackMessage, readDeploymentRevision, resolveApprovalPolicy, resolveBlackouts, resolveHealthCheckPlan, rollbackDeployment } = apiCall;
+const { waitForRollout } = boundedWait;
+const { createDatabaseBackup, verifyBackup } = heavyDatabaseWork;
 
 const DAY_MS = 86_400_000;
 
@@ -70,6 +76,8 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
   const input = parseInput(AnnualUpgradeInput, rawInput, 'annualUpgrade');
   const { workflowId, namespace } = workflowInfo();
   const windowStart = input.windowStart ? new Date(input.windowStart) : nextDecember25(new Date());
+  // The people running the window may open it early (`openWindow`): that closes the approval and starts the work.
+  const opening = new WindowOpening();
   const windowEnd = new Date(windowStart.getTime() + input.windowDuration);
   const run = new MaintenanceRun('annualUpgrade', `window ${windowStart.toISOString().slice(0, 10)}`);
   const saga = new Compensations(run);
@@ -80,7 +88,7 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
 
   return runWithCompensations(run, saga, async () => {
     run.phase = 'planning';
-    const inventory = await run.step('inventory', () => calls.collectClusterInventory());
+    const inventory = await run.step('inventory', () => collectClusterInventory());
     const nodes = input.nodes ?? ('skipped' in inventory ? [] : inventory.nodes.map((n) => n.name));
     const plan = [
       `window ${windowStart.toISOString()} to ${windowEnd.toISOString()}`,
@@ -89,10 +97,10 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
       input.databaseUpgrade ? `database major-version upgrade (people, confirmed by signal databaseUpgraded): ${input.databaseUpgrade.description}` : 'no database major-version step',
       'post-maintenance health check; rollback of every upgraded application on failure',
     ];
-    await run.step('stakeholder notice', () => calls.postSlackMessage({ text: `:calendar: Annual maintenance planned (${workflowId}):\n${plan.map((p) => `• ${p}`).join('\n')}` }));
+    await run.step('stakeholder notice', () => postSlackMessage({ text: `:calendar: Annual maintenance planned (${workflowId}):\n${plan.map((p) => `• ${p}`).join('\n')}` }));
 
     run.phase = 'awaiting approval';
-    const policy = await calls.resolveApprovalPolicy('annualUpgrade');
+    const policy = await resolveApprovalPolicy('annualUpgrade');
     const gate = new ApprovalGate(run, { approvers: policy.approvers, required: policy.required }, {
       kind: 'annualUpgrade', actions: plan, window: { start: windowStart.toISOString(), end: windowEnd.toISOString() },
     });
@@ -102,27 +110,32 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
       planHash: run.approval?.planHash, approvers: policy.approvers, required: policy.required, deadline: windowStart.toISOString(),
       uiUrl: `${policy.temporalUiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`,
     };
-    await run.step('request approval', () => calls.postSlackMessage(approvalRequestMessage(request)));
+    await run.step('request approval', () => postSlackMessage(approvalRequestMessage(request)));
     const untilWindow = Math.max(windowStart.getTime() - Date.now(), 1);
+    opening.waiting = true;
     const decision = await run.step('approval', () => gate.wait(
-      { escalateAfterMs: Math.max(untilWindow - input.escalateBefore, 0), timeoutMs: untilWindow },
+      { escalateAfterMs: Math.max(untilWindow - input.escalateBefore, 0), timeoutMs: untilWindow, closeWhen: () => opening.opened !== undefined },
       async () => {
-        await run.step('escalate', () => calls.postSlackAlert(approvalRequestMessage(request, true)));
+        await run.step('escalate', () => postSlackAlert(approvalRequestMessage(request, true)));
       },
-    ), (d) => (d.outcome === 'approved' ? 'ok' : 'skipped'));
+    ), (d) => (d.outcome === 'approved' ? 'ok' : 'skipped')).finally(() => {
+      opening.waiting = false;
+    });
     if (decision.outcome !== 'approved') {
       const why = decision.outcome === 'rejected' ? `rejected by ${decision.by}: ${decision.reason}` : `approved by ${decision.approvers.length} of the ${policy.required} required when the window opened`;
       return { summary: `Annual maintenance did not run (${why}); nothing was changed`, outcome: decision.outcome === 'rejected' ? 'rejected' : 'skipped' };
     }
 
     run.phase = 'waiting for the window';
-    await run.step('wait for the window', () => sleepUntil(windowStart));
+    await run.step('wait for the window', () => opening.until(windowStart), () => (opening.opened
+      ? { outcome: 'ok', detail: `opened early by ${opening.opened.by} at ${opening.opened.at}${opening.opened.reason ? ` (${opening.opened.reason})` : ''}; scheduled ${windowStart.toISOString()}` }
+      : 'ok'));
     if (Date.now() >= windowEnd.getTime()) {
       return { summary: `Annual maintenance did not run: the window ended ${windowEnd.toISOString()} before it could start; nothing was changed`, outcome: 'skipped' };
     }
     // A blackout (a change freeze, a sale) declared over the window overrides even a two-person approval.
     if (patched('annual-blackouts')) {
-      const blackouts = await run.step('blackout periods', () => calls.resolveBlackouts());
+      const blackouts = await run.step('blackout periods', () => resolveBlackouts());
       const now = Date.now();
       const freeze = blackouts.find((b) => Date.parse(b.start) < windowEnd.getTime() && Date.parse(b.end) > now);
       if (freeze) {
@@ -134,7 +147,7 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
     }
 
     run.phase = 'pre-maintenance checklist';
-    const targets = await calls.resolveHealthCheckPlan();
+    const targets = await resolveHealthCheckPlan();
     // Seed: "Backup completed and verified". Runs recorded before it checked only the newest file's
     // age and size (a 6-byte file passed); now the window takes a fresh dump and reads every byte back.
     let preMaintenanceBackup: { file: string; sha256?: string; level: string } | undefined;
@@ -143,30 +156,30 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
         ? await run.checkStep('fresh backup verified readable', async () => {
           let file: string;
           try {
-            file = (await heavy.createDatabaseBackup({})).file;
+            file = (await createDatabaseBackup({})).file;
           } catch (err) {
-            return [{ check: 'backup', target: targets.database, status: 'critical' as const, threshold: `verified ${GUARD_LEVEL}`, detail: `level none: no fresh backup could be taken: ${failureMessage(err)}` }];
+            return [{ check: 'backup', target: targets.database, status: 'critical' as const, threshold: `verified ${GUARD_LEVEL}`, detail: `level none: no fresh backup could be taken: ${innermostMessage(err)}` }];
           }
-          const v = await heavy.verifyBackup({ file, level: GUARD_LEVEL });
+          const v = await verifyBackup({ file, level: GUARD_LEVEL });
           preMaintenanceBackup = { file, sha256: v.sha256, level: v.level };
           return [verificationCheck('backup', file, v)];
         })
-        : await run.checkStep('backup younger than 24 h', () => calls.checkBackupFreshness(targets.backup, targets.thresholds))),
-      ...(await run.checkStep('monitoring alive', () => calls.checkMonitoringAlive(targets.monitoring))),
+        : await run.checkStep('backup younger than 24 h', () => checkBackupFreshness(targets.backup, targets.thresholds))),
+      ...(await run.checkStep('monitoring alive', () => checkMonitoringAlive(targets.monitoring))),
     ];
     const blocking = pre.filter((c) => c.status === 'critical');
     if (blocking.length > 0) {
-      throw ApplicationFailure.create({ type: 'PreMaintenanceCheckFailed', nonRetryable: true, message: `pre-maintenance checklist failed, nothing was changed: ${blocking.map((c) => `${c.check}: ${c.detail}`).join('; ')}` });
+      throw failure(FailureType.PreMaintenanceCheckFailed, `pre-maintenance checklist failed, nothing was changed: ${blocking.map((c) => `${c.check}: ${c.detail}`).join('; ')}`);
     }
     const recorded = [];
     for (const a of input.applications) {
-      const before = await run.step(`record the revision of ${a.deployment}`, () => calls.readDeploymentRevision({ deployment: a.deployment, namespace: a.namespace }));
-      if ('skipped' in before) throw ApplicationFailure.create({ type: 'NoCluster', nonRetryable: true, message: `cannot upgrade ${a.deployment}: ${before.skipped}` });
+      const before = await run.step(`record the revision of ${a.deployment}`, () => readDeploymentRevision({ deployment: a.deployment, namespace: a.namespace }));
+      if ('skipped' in before) throw failure(FailureType.NoCluster, `cannot upgrade ${a.deployment}: ${before.skipped}`);
       recorded.push(before);
     }
 
     run.phase = 'in the window';
-    await calls.postSlackMessage({ text: `:wrench: Annual maintenance ${workflowId} started (approved by ${decision.approvers.join(', ')})` }).catch(() => undefined);
+    await postSlackMessage({ text: `:wrench: Annual maintenance ${workflowId} started (approved by ${decision.approvers.join(', ')})` }).catch(() => undefined);
     if (nodes.length > 0) {
       await run.step('rolling node updates', () => executeChild(rollingNodeUpdate, {
         workflowId: `${workflowId}/nodes`, args: [{ nodes, concurrency: input.concurrency, node: input.nodeUpdate }],
@@ -179,17 +192,17 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
       }));
       // A later failure rolls this upgrade back to the revision recorded at the window.
       saga.push(`roll ${a.deployment} back to revision ${before.revision}`, async () => {
-        await calls.rollbackDeployment({ deployment: a.deployment, namespace: a.namespace, toRevision: before.revision });
-        return waits.waitForRollout({ deployment: a.deployment, namespace: a.namespace, timeoutSeconds: seconds(a.rolloutTimeout) });
+        await rollbackDeployment({ deployment: a.deployment, namespace: a.namespace, toRevision: before.revision });
+        return waitForRollout({ deployment: a.deployment, namespace: a.namespace, timeoutSeconds: seconds(a.rolloutTimeout) });
       });
     }
     if (input.databaseUpgrade) {
       const { description, timeout } = input.databaseUpgrade;
-      await calls.postSlackMessage({ text: `:elephant: ${workflowId}: database step for people: ${description}. Signal databaseUpgraded when done.` }).catch(() => undefined);
+      await postSlackMessage({ text: `:elephant: ${workflowId}: database step for people: ${description}. Signal databaseUpgraded when done.` }).catch(() => undefined);
       run.waitingFor = `signal databaseUpgraded: ${description}`;
       await run.step('database major-version upgrade (human checkpoint)', async () => {
         if (!(await condition(() => databaseUpgraded !== undefined, timeout))) {
-          throw ApplicationFailure.create({ type: 'CheckpointTimeout', nonRetryable: true, message: `no databaseUpgraded signal within ${seconds(timeout)} s` });
+          throw failure(FailureType.CheckpointTimeout, `no databaseUpgraded signal within ${seconds(timeout)} s`);
         }
       });
       run.waitingFor = null;
@@ -200,7 +213,7 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
       workflowId: `${workflowId}/post-check`, args: [{ reason: 'annual maintenance post-check' }],
     }), (r) => (r.outcome === 'critical' || r.outcome === 'warn' ? r.outcome : 'ok'));
     if (after.outcome === 'critical') {
-      throw ApplicationFailure.create({ type: 'PostMaintenanceCheckFailed', nonRetryable: true, message: `post-maintenance health check critical: ${after.summary}` });
+      throw failure(FailureType.PostMaintenanceCheckFailed, `post-maintenance health check critical: ${after.summary}`);
     }
     return {
       summary: `Annual maintenance done: ${nodes.length} node(s) updated, ${input.applications.length} application(s) upgraded${input.databaseUpgrade ? ', database step confirmed' : ''}; approved by ${decision.approvers.join(', ')}`,

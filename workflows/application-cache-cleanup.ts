@@ -1,10 +1,12 @@
 import { z } from 'zod';
-import { skipped, type CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
-import { calls, reads } from './lib/activities.js';
-import { parseInput } from './lib/input.js';
-import { failureMessage, MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { skipped, type CheckResult } from '../domain/checks.js';
+import { innermostMessage } from '../domain/failures.js';
+import type { RunReport } from '../domain/run.js';
+import { apiCall, quickRead } from './lib/activity-profiles.js';
+import { reportedWorkflow } from './lib/run.js';
+
+const { clearApplicationCache } = apiCall;
+const { resolveCacheClearTargets } = quickRead;
 
 export const ApplicationCacheCleanupInput = z.object({}).strict();
 export type ApplicationCacheCleanupInput = z.input<typeof ApplicationCacheCleanupInput>;
@@ -15,18 +17,16 @@ export type ApplicationCacheCleanupInput = z.input<typeof ApplicationCacheCleanu
  * to Slack (four a day would be noise); a failure is posted and alerted.
  */
 export async function applicationCacheCleanup(rawInput?: ApplicationCacheCleanupInput): Promise<RunReport> {
-  parseInput(ApplicationCacheCleanupInput, rawInput, 'applicationCacheCleanup');
-  const run = new MaintenanceRun('applicationCacheCleanup', 'application');
-  return runReported(run, async () => {
-    const targets = await run.step('resolve cache endpoints', () => reads.resolveCacheClearTargets());
+  return reportedWorkflow('applicationCacheCleanup', 'application', ApplicationCacheCleanupInput, rawInput, async (run) => {
+    const targets = await run.step('resolve cache endpoints', () => resolveCacheClearTargets());
     run.phase = 'clearing';
     const checks: CheckResult[] = targets.length === 0
       ? [skipped('cache-clear', '-', 'no cache endpoints configured (targets.cacheClear)')]
       : (await Promise.all(targets.map((t) => run.checkStep(`clear ${t.name}`, async () => {
         try {
-          return [await calls.clearApplicationCache(t)];
+          return [await clearApplicationCache(t)];
         } catch (err) {
-          return [{ check: 'cache-clear', target: t.name, status: 'critical' as const, threshold: 'answers 2xx', detail: failureMessage(err) }];
+          return [{ check: 'cache-clear', target: t.name, status: 'critical' as const, threshold: 'answers 2xx', detail: innermostMessage(err) }];
         }
       })))).flat();
     const cleared = checks.filter((c) => c.status === 'ok').length;

@@ -1,15 +1,17 @@
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { ImageUpdateTarget } from '../activities/registry.js';
-import type { CheckResult, CheckStatus } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
-import { calls as api, reads } from './lib/activities.js';
+import type { CheckResult, CheckStatus } from '../domain/checks.js';
+import { innermostMessage } from '../domain/failures.js';
+import type { ImageUpdateTarget } from '../domain/images.js';
+import type { RunReport } from '../domain/run.js';
+import { apiCall, quickRead } from './lib/activity-profiles.js';
 import { AlertGateOptions } from './lib/alert-gate.js';
 import { duration, HOUR, MIN_POLL_MS, MINUTE, SECOND } from './lib/duration.js';
-import { parseInput } from './lib/input.js';
-import { failureMessage, MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { reportedWorkflow } from './lib/run.js';
 import { applicationUpdate } from './application-update.js';
+
+const { readDeploymentRevision } = apiCall;
+const { findNewestImageTag, resolveImageUpdateTargets } = quickRead;
 
 export const ApplicationImageUpdateInput = z
   .object({
@@ -33,19 +35,17 @@ const finding = (t: ImageUpdateTarget, status: CheckStatus, detail: string, valu
  * its own finding; one failing does not stop the others.
  */
 export async function applicationImageUpdate(rawInput?: ApplicationImageUpdateInput): Promise<RunReport> {
-  const input = parseInput(ApplicationImageUpdateInput, rawInput, 'applicationImageUpdate');
-  const run = new MaintenanceRun('applicationImageUpdate', 'deployments');
   const parentId = workflowInfo().workflowId;
-  return runReported(run, async () => {
+  return reportedWorkflow('applicationImageUpdate', 'deployments', ApplicationImageUpdateInput, rawInput, async (run, input) => {
     run.phase = 'planning';
-    const targets = await run.step('resolve image update targets', () => reads.resolveImageUpdateTargets());
+    const targets = await run.step('resolve image update targets', () => resolveImageUpdateTargets());
     const checks: CheckResult[] = [];
     run.phase = 'updating';
     for (const t of targets) {
       const ref = { deployment: t.deployment, namespace: t.namespace };
       let image: string | undefined;
       try {
-        const current = await run.step(`read ${t.deployment}`, () => api.readDeploymentRevision(ref));
+        const current = await run.step(`read ${t.deployment}`, () => readDeploymentRevision(ref));
         if ('skipped' in current) {
           checks.push(finding(t, 'skipped', current.skipped));
           continue;
@@ -56,7 +56,7 @@ export async function applicationImageUpdate(rawInput?: ApplicationImageUpdateIn
           continue;
         }
         const running = image;
-        const found = await run.step(`newest ${t.policy} tag for ${running}`, () => reads.findNewestImageTag({ image: running, policy: t.policy, registryUrl: t.registryUrl }));
+        const found = await run.step(`newest ${t.policy} tag for ${running}`, () => findNewestImageTag({ image: running, policy: t.policy, registryUrl: t.registryUrl }));
         if (!found.image) {
           checks.push(finding(t, 'ok', `up to date: ${found.current} is the newest ${t.policy} release of ${found.repository} (${found.tags} tag(s) listed)`, found.current));
           continue;
@@ -72,8 +72,8 @@ export async function applicationImageUpdate(rawInput?: ApplicationImageUpdateIn
         // failure says what it undid (its compensations: the rollback to the recorded revision).
         const updating = run.steps.at(-1)?.name.startsWith(`update ${t.deployment} `) ?? false;
         checks.push(updating
-          ? finding(t, 'critical', `update failed: ${(err as { cause?: Error }).cause?.message ?? failureMessage(err)}`)
-          : finding(t, 'warn', `not updated${image ? ` (${image} left as it is)` : ''}: ${failureMessage(err)}`));
+          ? finding(t, 'critical', `update failed: ${(err as { cause?: Error }).cause?.message ?? innermostMessage(err)}`)
+          : finding(t, 'warn', `not updated${image ? ` (${image} left as it is)` : ''}: ${innermostMessage(err)}`));
       }
     }
     const updated = checks.filter((c) => c.detail.startsWith('updated ')).length;

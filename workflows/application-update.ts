@@ -1,16 +1,20 @@
-import { ApplicationFailure, patched } from '@temporalio/workflow';
+import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
-import { HttpTargetSchema } from '../src/domain/http-target.js';
-import { distinct, imageReference, k8sLabelName, k8sObjectName } from '../src/domain/kubernetes-names.js';
-import type { RunReport } from '../src/domain/run.js';
-import { DEFAULT_THRESHOLDS } from '../src/domain/thresholds.js';
+import { failure, FailureType } from '../domain/failures.js';
+import { HttpTargetSchema } from '../domain/http-target.js';
+import { distinct, imageReference, k8sLabelName, k8sObjectName } from '../domain/kubernetes-names.js';
+import type { RunReport } from '../domain/run.js';
+import { DEFAULT_THRESHOLDS } from '../domain/thresholds.js';
 // Rollout waits bound themselves by the input's timeout; `waits` only catches a lost worker.
-import { calls as api, waits } from './lib/activities.js';
+import { apiCall, boundedWait } from './lib/activity-profiles.js';
 import { ALERT_GATE_PATCH, AlertGateOptions, alertsClearedCheck, awaitQuietAlerts } from './lib/alert-gate.js';
 import { duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
+
+const { probeHttpEndpoints, readDeploymentRevision, rollbackDeployment, setDeploymentImage } = apiCall;
+const { waitForRollout } = boundedWait;
 
 export const ApplicationUpdateInput = z
   .object({
@@ -44,7 +48,7 @@ export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promi
 
   return runWithCompensations(run, saga, async () => {
     run.phase = 'recording';
-    const before = await run.step('record the current revision', () => api.readDeploymentRevision(ref));
+    const before = await run.step('record the current revision', () => readDeploymentRevision(ref));
     if ('skipped' in before) return { summary: `Update of ${input.deployment} skipped: ${before.skipped}`, outcome: 'skipped' };
 
     // Since this patch: no rollout starts while blocking alerts fire; the report says whether they cleared after.
@@ -55,18 +59,18 @@ export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promi
     run.phase = 'rolling out';
     // Registered before the change: a set-image whose reply was lost may still have happened.
     saga.push(`roll back to revision ${before.revision}`, async () => {
-      await api.rollbackDeployment({ ...ref, toRevision: before.revision });
-      return waits.waitForRollout(rollout);
+      await rollbackDeployment({ ...ref, toRevision: before.revision });
+      return waitForRollout(rollout);
     });
-    await run.step(`set ${input.container} to ${input.image}`, () => api.setDeploymentImage({ ...ref, container: input.container, image: input.image }));
-    const done = await run.step('wait for the rollout', () => waits.waitForRollout(rollout));
+    await run.step(`set ${input.container} to ${input.image}`, () => setDeploymentImage({ ...ref, container: input.container, image: input.image }));
+    const done = await run.step('wait for the rollout', () => waitForRollout(rollout));
 
     run.phase = 'verifying';
     // Pass/fail is reachability and status; thresholds only grade slowness (a warning).
-    const checks = await run.checkStep('health probes', () => api.probeHttpEndpoints(input.healthChecks, DEFAULT_THRESHOLDS));
+    const checks = await run.checkStep('health probes', () => probeHttpEndpoints(input.healthChecks, DEFAULT_THRESHOLDS));
     const failing = checks.filter((c) => c.status === 'critical');
     if (failing.length > 0) {
-      throw ApplicationFailure.create({ type: 'HealthCheckFailed', nonRetryable: true, message: `health probes failed after the rollout: ${failing.map((c) => `${c.target}: ${c.detail}`).join('; ')}` });
+      throw failure(FailureType.HealthCheckFailed, `health probes failed after the rollout: ${failing.map((c) => `${c.target}: ${c.detail}`).join('; ')}`);
     }
     const revision = 'skipped' in done ? '?' : done.revision;
     if (gated) checks.push(...alertChecks.filter((c) => c.check === 'alerts.configured'), ...(await alertsClearedCheck(run)));

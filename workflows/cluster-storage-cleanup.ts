@@ -1,12 +1,12 @@
 import { z } from 'zod';
-import type { CleanupCandidate, CleanupKind } from '../activities/kubernetes/cleanup.js';
-import { skipped, type CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
-import { waits } from './lib/activities.js';
+import { skipped, type CheckResult } from '../domain/checks.js';
+import type { CleanupCandidate, CleanupKind } from '../domain/cluster.js';
+import type { RunReport } from '../domain/run.js';
+import { boundedWait } from './lib/activity-profiles.js';
 import { DAY, duration, seconds } from './lib/duration.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { reportedWorkflow } from './lib/run.js';
+
+const { cleanupClusterResources } = boundedWait;
 
 const KINDS = ['volumes', 'claims', 'jobs', 'replicasets'] as const satisfies readonly CleanupKind[];
 
@@ -35,12 +35,10 @@ const describe = (c: CleanupCandidate) => `${c.namespace ? `${c.namespace}/` : '
  * server accepted in a dry run) is listed in the report.
  */
 export async function clusterStorageCleanup(rawInput?: ClusterStorageCleanupInput): Promise<RunReport> {
-  const input = parseInput(ClusterStorageCleanupInput, rawInput, 'clusterStorageCleanup');
-  const run = new MaintenanceRun('clusterStorageCleanup', 'cluster');
-  return runReported(run, async () => {
+  return reportedWorkflow('clusterStorageCleanup', 'cluster', ClusterStorageCleanupInput, rawInput, async (run, input) => {
     const apply = input.mode === 'apply';
     run.phase = apply ? 'deleting' : 'listing';
-    const result = await run.step(apply ? 'delete leftovers' : 'list leftovers (server dry run)', () => waits.cleanupClusterResources({
+    const result = await run.step(apply ? 'delete leftovers' : 'list leftovers (server dry run)', () => cleanupClusterResources({
       mode: apply ? 'delete' : 'dry-run', kinds: input.kinds, completedJobMinAgeSeconds: seconds(input.completedJobsOlderThan),
     }), (r) => ('skipped' in r ? 'skipped' : r.failed.length > 0 ? 'warn' : 'ok'));
     if ('skipped' in result) {

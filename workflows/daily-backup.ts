@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import { formatBytes, GUARD_LEVEL, verificationCheck } from '../src/domain/backup.js';
-import type { CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
-import { heavy, reads } from './lib/activities.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { formatBytes, GUARD_LEVEL, verificationCheck } from '../domain/backup.js';
+import type { CheckResult } from '../domain/checks.js';
+import type { RunReport } from '../domain/run.js';
+import { heavyDatabaseWork, quickRead } from './lib/activity-profiles.js';
+import { reportedWorkflow } from './lib/run.js';
+
+const { createDatabaseBackup, verifyBackup } = heavyDatabaseWork;
+const { resolveBackupPlan } = quickRead;
 
 export const DailyBackupInput = z
   .object({
@@ -24,17 +25,15 @@ const round = (n: number, places = 1) => Math.round(n * 10 ** places) / 10 ** pl
  * to read back the backup fails the run, which alerts; the evening status confirms the day's run.
  */
 export async function dailyBackup(rawInput?: DailyBackupInput): Promise<RunReport> {
-  const input = parseInput(DailyBackupInput, rawInput, 'dailyBackup');
-  const run = new MaintenanceRun('dailyBackup', 'booking-database');
-  return runReported(run, async () => {
+  return reportedWorkflow('dailyBackup', 'booking-database', DailyBackupInput, rawInput, async (run, input) => {
     run.phase = 'planning';
-    const plan = await run.step('resolve backup plan', () => reads.resolveBackupPlan());
+    const plan = await run.step('resolve backup plan', () => resolveBackupPlan());
 
     run.phase = 'backing up';
-    const taken = await run.step(`${plan.source === 'pgbackrest' ? `pgbackrest backup of stanza ${plan.stanza}` : 'pg_dump'} of ${plan.database}`, () => heavy.createDatabaseBackup({}));
+    const taken = await run.step(`${plan.source === 'pgbackrest' ? `pgbackrest backup of stanza ${plan.stanza}` : 'pg_dump'} of ${plan.database}`, () => createDatabaseBackup({}));
 
     run.phase = 'verifying';
-    const verified = await run.step(`verify ${GUARD_LEVEL}`, () => heavy.verifyBackup({ file: taken.file, level: GUARD_LEVEL }),
+    const verified = await run.step(`verify ${GUARD_LEVEL}`, () => verifyBackup({ file: taken.file, level: GUARD_LEVEL }),
       (v) => (v.status === 'ok' ? 'ok' : 'critical'));
     const growthPercent = taken.previous && taken.previous.bytes > 0 ? round(((taken.bytes - taken.previous.bytes) / taken.previous.bytes) * 100) : null;
     const growth = growthPercent === null ? 'no previous dump to compare' : `${growthPercent >= 0 ? '+' : ''}${growthPercent}% since the previous dump`;

@@ -1,19 +1,13 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities/index.js';
-import type { CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
-import { ThresholdOverridesSchema, thresholdsSchema } from '../src/domain/thresholds.js';
+import type { CheckResult } from '../domain/checks.js';
+import type { RunReport } from '../domain/run.js';
+import { ThresholdOverridesSchema, thresholdsSchema } from '../domain/thresholds.js';
+import { healthProbe } from './lib/activity-profiles.js';
 import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { reportedWorkflow } from './lib/run.js';
 
-// Checks only read; a few retries cover a flapping network. A check that still throws means
-// the checker is broken, which is the one thing that fails this workflow.
-const checks = proxyActivities<Activities>({
-  startToCloseTimeout: '2 minutes',
-  retry: { initialInterval: '2 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
-});
+const { checkAlertingPipeline, checkBackupFreshness, checkCertificateExpiry, checkDatabaseHealth, checkDiskUsage, checkMonitoringAlive, checkNodeHealth, checkPodResourceUsage, probeHttpEndpoints, resolveHealthCheckPlan, scanApplicationErrorLogs } = healthProbe;
 
 export const HEALTH_CHECK_GROUPS = ['http', 'database', 'disk', 'backup', 'tls', 'kubernetes', 'monitoring'] as const;
 
@@ -31,27 +25,29 @@ export type DailyHealthCheckInput = z.input<typeof DailyHealthCheckInput>;
 
 /** Routine Maintenance Guide, "Morning Health Check": every item this product can measure, in parallel. */
 export async function dailyHealthCheck(rawInput?: DailyHealthCheckInput): Promise<RunReport> {
-  const input = parseInput(DailyHealthCheckInput, rawInput, 'dailyHealthCheck');
-  const run = new MaintenanceRun('dailyHealthCheck', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('dailyHealthCheck', 'booking-platform', DailyHealthCheckInput, rawInput, async (run, input) => {
 
     run.phase = 'planning';
-    const plan = await run.step('resolve targets and thresholds', () => checks.resolveHealthCheckPlan());
+    const plan = await run.step('resolve targets and thresholds', () => resolveHealthCheckPlan());
     const thresholds = parseInput(thresholdsSchema(plan.thresholds), input.thresholds ?? {}, 'dailyHealthCheck.thresholds');
 
     const checklist: Record<(typeof HEALTH_CHECK_GROUPS)[number], [string, () => Promise<CheckResult[]>]> = {
-      http: ['application availability and response time', () => checks.probeHttpEndpoints(plan.http, thresholds)],
-      database: ['database connectivity, connections and replication', () => checks.checkDatabaseHealth(thresholds)],
-      disk: ['disk space utilization', () => checks.checkDiskUsage(plan.diskPaths, thresholds)],
-      backup: ['backup status', () => checks.checkBackupFreshness(plan.backup, thresholds)],
-      tls: ['certificate expiration', () => checks.checkCertificateExpiry(plan.tls, thresholds)],
+      http: ['application availability and response time', () => probeHttpEndpoints(plan.http, thresholds)],
+      database: ['database connectivity, connections and replication', () => checkDatabaseHealth(thresholds)],
+      disk: ['disk space utilization', () => checkDiskUsage(plan.diskPaths, thresholds)],
+      backup: ['backup status', () => checkBackupFreshness(plan.backup, thresholds)],
+      tls: ['certificate expiration', () => checkCertificateExpiry(plan.tls, thresholds)],
       kubernetes: ['error logs, pod resources and node health', async () => [
-        ...(await checks.scanApplicationErrorLogs()),
-        ...(await checks.checkPodResourceUsage()),
+        ...(await scanApplicationErrorLogs()),
+        ...(await checkPodResourceUsage()),
         // Added after release: runs recorded before it replay without the node check.
-        ...(patched('kubernetes-node-health') ? await checks.checkNodeHealth() : []),
+        ...(patched('kubernetes-node-health') ? await checkNodeHealth() : []),
       ]],
-      monitoring: ['monitoring is alive', () => checks.checkMonitoringAlive(plan.monitoring)],
+      monitoring: ['monitoring is alive', async () => [
+        ...(await checkMonitoringAlive(plan.monitoring)),
+        // Added after release: rules loaded, an Alertmanager, the watchdog firing (not only a metrics URL).
+        ...(patched('monitoring-alerting-pipeline') ? await checkAlertingPipeline(plan.prometheus) : []),
+      ]],
     };
 
     run.phase = 'checking';

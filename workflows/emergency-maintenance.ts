@@ -1,30 +1,33 @@
-import { ApplicationFailure, executeChild, patched, sleep, workflowInfo } from '@temporalio/workflow';
-import type { Skipped } from '../activities/kubernetes/index.js';
-import { APPROVAL_TIMING, EmergencyInput, emergencyPlan, type EmergencyAction } from '../src/domain/emergency.js';
-import { approvalRequestMessage } from '../src/domain/format.js';
-import type { RunReport } from '../src/domain/run.js';
+import { executeChild, patched, sleep, workflowInfo } from '@temporalio/workflow';
+import { isSkipped } from '../domain/cluster.js';
+import { APPROVAL_TIMING, EmergencyInput, emergencyPlan, type EmergencyAction } from '../domain/emergency.js';
+import { failure, FailureType } from '../domain/failures.js';
+import { approvalRequestMessage } from '../domain/format.js';
+import type { RunReport } from '../domain/run.js';
 import { dailyHealthCheck } from './daily-health-check.js';
+import { apiCall, boundedWait, heavyDatabaseWork } from './lib/activity-profiles.js';
 import { ApprovalGate, verifyRequester } from './lib/approval.js';
-import { calls, heavy, waits } from './lib/activities.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
 
+const { cancelRunawayQueries, collectClusterInventory, cordonNode, findMissingTables, postSlackAlert, postSlackMessage, resolveApprovalPolicy, restartDeployment, rollbackDeployment, scaleDeployment, uncordonNode } = apiCall;
+const { drainNode, waitForRollout } = boundedWait;
+const { vacuumAnalyzeTables } = heavyDatabaseWork;
+
 const DRAIN_TIMEOUT_SECONDS = 15 * 60;
 const ROLLOUT_TIMEOUT_SECONDS = 10 * 60;
 
-const isSkipped = (r: object): r is Skipped => 'skipped' in r;
-
-function invalidTarget(index: number, message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `Invalid input for emergencyMaintenance: actions.${index}: ${message}` });
+function invalidTarget(index: number, message: string) {
+  return failure(FailureType.InvalidInput, `Invalid input for emergencyMaintenance: actions.${index}: ${message}`);
 }
 
 /** Bad targets fail the run before anyone is asked to approve: every node and deployment must exist. */
 async function checkTargetsExist(actions: EmergencyAction[]): Promise<void> {
   const tables = actions.flatMap((a) => (a.kind === 'vacuum-table' ? [a.table] : []));
-  const missing = tables.length > 0 ? await calls.findMissingTables(tables) : [];
+  const missing = tables.length > 0 ? await findMissingTables(tables) : [];
   const inCluster = actions.filter((a) => a.kind !== 'cancel-runaway-queries' && a.kind !== 'vacuum-table');
-  const inventory = inCluster.length > 0 ? await calls.collectClusterInventory() : undefined;
+  const inventory = inCluster.length > 0 ? await collectClusterInventory() : undefined;
   for (const [i, a] of actions.entries()) {
     if (a.kind === 'vacuum-table') {
       if (missing.includes(a.table)) throw invalidTarget(i, `table ${a.table} does not exist`);
@@ -44,41 +47,41 @@ async function checkTargetsExist(actions: EmergencyAction[]): Promise<void> {
 /** Executes one approved action; returns what it did. Undo steps go on the saga as the work starts. */
 async function execute(a: EmergencyAction, saga: Compensations, restartedAt: string): Promise<string> {
   const owner = workflowInfo().workflowId;
-  const waitForRollout = (namespace: string, deployment: string) =>
-    waits.waitForRollout({ namespace, deployment, timeoutSeconds: ROLLOUT_TIMEOUT_SECONDS });
+  const rolledOut = (namespace: string, deployment: string) =>
+    waitForRollout({ namespace, deployment, timeoutSeconds: ROLLOUT_TIMEOUT_SECONDS });
   switch (a.kind) {
     case 'drain-node': {
       // The node stays cordoned once drained (that is the point); only a failed drain lifts our cordon.
-      saga.push(`uncordon ${a.node}`, () => calls.uncordonNode({ node: a.node, onlyIfCordonedBy: owner }));
-      await calls.cordonNode({ node: a.node, owner });
-      const drained = await waits.drainNode({
+      saga.push(`uncordon ${a.node}`, () => uncordonNode({ node: a.node, onlyIfCordonedBy: owner }));
+      await cordonNode({ node: a.node, owner });
+      const drained = await drainNode({
         node: a.node, timeoutSeconds: DRAIN_TIMEOUT_SECONDS, ignoreDaemonSets: true, deleteEmptyDirData: true, evictUnmanagedPods: a.allowUnmanagedPods,
       });
       saga.drop(`uncordon ${a.node}`);
       return isSkipped(drained) ? drained.skipped : `${drained.evicted.length + drained.alreadyGone.length} pod(s) evicted, node left cordoned`;
     }
     case 'rollback-deployment': {
-      const r = await calls.rollbackDeployment({ namespace: a.namespace, deployment: a.deployment, toRevision: String(a.revision) });
-      await waitForRollout(a.namespace, a.deployment);
+      const r = await rollbackDeployment({ namespace: a.namespace, deployment: a.deployment, toRevision: String(a.revision) });
+      await rolledOut(a.namespace, a.deployment);
       return isSkipped(r) ? r.skipped : `${r.changed ? 'rolled back' : 'already'} on revision ${a.revision}'s template (${r.replicaSet})`;
     }
     case 'restart-deployment': {
-      const r = await calls.restartDeployment({ namespace: a.namespace, deployment: a.deployment, restartedAt });
-      await waitForRollout(a.namespace, a.deployment);
+      const r = await restartDeployment({ namespace: a.namespace, deployment: a.deployment, restartedAt });
+      await rolledOut(a.namespace, a.deployment);
       return isSkipped(r) ? r.skipped : `${r.changed ? 'restarted' : 'already restarted by this run'}, rollout complete`;
     }
     case 'scale-deployment': {
-      const r = await calls.scaleDeployment({ namespace: a.namespace, deployment: a.deployment, replicas: a.replicas });
-      await waitForRollout(a.namespace, a.deployment);
+      const r = await scaleDeployment({ namespace: a.namespace, deployment: a.deployment, replicas: a.replicas });
+      await rolledOut(a.namespace, a.deployment);
       return isSkipped(r) ? r.skipped : `scaled from ${r.previousReplicas} to ${a.replicas}`;
     }
     case 'vacuum-table': {
-      const [r] = await heavy.vacuumAnalyzeTables({ tables: [a.table], allowFull: false });
-      if (!r || r.status !== 'done') throw ApplicationFailure.create({ type: 'VacuumSkipped', nonRetryable: true, message: `VACUUM of ${a.table} did not run: ${r?.reason ?? 'no result'}` });
+      const [r] = await vacuumAnalyzeTables({ tables: [a.table], allowFull: false });
+      if (!r || r.status !== 'done') throw failure(FailureType.VacuumSkipped, `VACUUM of ${a.table} did not run: ${r?.reason ?? 'no result'}`);
       return `dead tuples ${r.deadTuplesBefore} -> ${r.deadTuplesAfter} in ${r.durationMs} ms`;
     }
     case 'cancel-runaway-queries': {
-      const r = await calls.cancelRunawayQueries({ olderThanSeconds: a.olderThanSeconds, terminate: a.terminate });
+      const r = await cancelRunawayQueries({ olderThanSeconds: a.olderThanSeconds, terminate: a.terminate });
       return `${r.stopped.length} quer${r.stopped.length === 1 ? 'y' : 'ies'} stopped with ${r.method}${r.stopped.length ? `: ${r.stopped.map((q) => `pid ${q.pid} (${q.seconds} s)`).join(', ')}` : ''}`;
     }
   }
@@ -99,7 +102,7 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
   const saga = new Compensations(run);
   // Fixed once in history so a retried restart is recognised as the same restart.
   const restartedAt = new Date().toISOString();
-  const status = (text: string) => calls.postSlackMessage({ text: `:construction: ${workflowId}: ${text}` }).catch(() => 'undelivered');
+  const status = (text: string) => postSlackMessage({ text: `:construction: ${workflowId}: ${text}` }).catch(() => 'undelivered');
 
   const report = await runWithCompensations(run, saga, async () => {
     run.phase = 'assessment';
@@ -108,7 +111,7 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
     const requester = patched('signed-approvals')
       ? await run.step('verify the requester', () => verifyRequester(input.requestProof, approvalPlan, input.requestedBy, 'emergencyMaintenance'))
       : input.requestedBy;
-    const policy = await calls.resolveApprovalPolicy('emergencyMaintenance');
+    const policy = await resolveApprovalPolicy('emergencyMaintenance');
     const gate = new ApprovalGate(run, { approvers: policy.approvers, required: policy.required, requester }, approvalPlan);
     const assessment = await run.step('health snapshot', () => executeChild(dailyHealthCheck, {
       workflowId: `${workflowId}-assessment`, args: [{ reason: `emergency assessment: ${input.reason}` }],
@@ -122,11 +125,11 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
       deadline: new Date(Date.now() + timing.timeoutSeconds * 1000).toISOString(),
       uiUrl: `${policy.temporalUiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`,
     };
-    await run.step('request approval', () => calls.postSlackMessage(approvalRequestMessage(request)));
+    await run.step('request approval', () => postSlackMessage(approvalRequestMessage(request)));
     const decision = await run.step('approval', () => gate.wait(
       { escalateAfterMs: timing.escalateAfterSeconds * 1000, timeoutMs: timing.timeoutSeconds * 1000 },
       async () => {
-        await run.step('escalate', () => calls.postSlackAlert(approvalRequestMessage(request, true)));
+        await run.step('escalate', () => postSlackAlert(approvalRequestMessage(request, true)));
       },
     ), (d) => (d.outcome === 'approved' ? 'ok' : 'skipped'));
     if (decision.outcome === 'rejected') {
@@ -162,7 +165,7 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
     const due = new Date(Date.now() + input.postMortemDelaySeconds * 1000);
     run.waitingFor = `post-mortem reminder at ${due.toISOString()}`;
     await sleep(input.postMortemDelaySeconds * 1000);
-    await calls.postSlackMessage({ text: `:memo: Post-mortem due for emergency ${workflowId} ("${input.reason}"): document the incident, the response and the improvements (seed: within 24 h).` })
+    await postSlackMessage({ text: `:memo: Post-mortem due for emergency ${workflowId} ("${input.reason}"): document the incident, the response and the improvements (seed: within 24 h).` })
       .catch(() => undefined);
     run.waitingFor = null;
     run.phase = 'done';

@@ -1,51 +1,66 @@
 import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
-import { dailyBackupConfirmation } from '../src/domain/backup.js';
-import type { RunReport } from '../src/domain/run.js';
-import { windowOccurrences } from '../src/domain/windows.js';
-import { reads } from './lib/activities.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { dailyBackupConfirmation } from '../domain/backup.js';
+import type { RunReport } from '../domain/run.js';
+import { noticesDue } from '../domain/notices.js';
+import { windowOccurrences } from '../domain/windows.js';
+import { quickRead } from './lib/activity-profiles.js';
+import { reportedWorkflow } from './lib/run.js';
+
+const { postSlackMessage, resolveBackupPlan, resolveMaintenanceWindows, summarizeRunsBetween } = quickRead;
 
 const DAY_MS = 86_400_000;
-/** Windows whose notice goes out a week ahead (seed); the weekly window gets its own one-hour notice. */
+/** Before the 'weekly-48h-notice' patch: the windows whose notice went out a week ahead. */
 const NOTICE_A_WEEK_AHEAD = /^(monthly|annual)/;
 
 export const EveningStatusInput = z
   .object({
     /** How far ahead to list maintenance windows. */
     windowHorizonHours: z.number().int().positive().max(24 * 14).default(48),
+    /** The UTC day whose runs are reported (default today; a past day is covered whole, e.g. to resend it). */
+    day: z.iso.date().optional(),
   })
-  .strict();
+  .strict()
+  // Workflow time: deterministic.
+  .refine((i) => !i.day || i.day <= new Date().toISOString().slice(0, 10), { message: 'the day has not begun yet', path: ['day'] })
+  .refine((i) => !i.day || Date.parse(i.day) > Date.now() - 400 * DAY_MS, { message: 'more than 400 days ago', path: ['day'] });
 export type EveningStatusInput = z.input<typeof EveningStatusInput>;
 
 /** Routine Maintenance Guide, "Evening Status Update": the day's runs, open criticals, upcoming windows. */
 export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunReport> {
-  const input = parseInput(EveningStatusInput, rawInput, 'eveningStatus');
-  const run = new MaintenanceRun('eveningStatus', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('eveningStatus', 'booking-platform', EveningStatusInput, rawInput, async (run, input) => {
     const now = new Date();
-    const startOfDay = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate()));
+    const today = now.toISOString().slice(0, 10);
+    const startOfDay = new Date(`${input.day ?? today}T00:00:00.000Z`);
+    const endOfPeriod = (input.day ?? today) === today ? now : new Date(startOfDay.getTime() + DAY_MS);
+    const dayLabel = (input.day ?? today) === today ? 'today' : `on ${input.day}`;
 
     run.phase = 'collecting';
-    const digest = await run.step("today's runs", () => reads.summarizeRunsBetween(startOfDay.toISOString(), now.toISOString()));
-    const windowSpecs = await run.step('maintenance windows', () => reads.resolveMaintenanceWindows());
+    const digest = await run.step("today's runs", () => summarizeRunsBetween(startOfDay.toISOString(), endOfPeriod.toISOString()));
+    const windowSpecs = await run.step('maintenance windows', () => resolveMaintenanceWindows());
     const upcomingWindows = windowOccurrences(windowSpecs, now, new Date(now.getTime() + input.windowHorizonHours * 3_600_000));
-    // Seed: "Maintenance notifications sent 1 week in advance". This run is daily, so each monthly
-    // and annual window gets its notice from exactly one run: the one 7 to 8 days before it opens.
-    const weekAhead = windowOccurrences(windowSpecs, new Date(now.getTime() + 7 * DAY_MS), new Date(now.getTime() + 8 * DAY_MS))
-      .filter((w) => NOTICE_A_WEEK_AHEAD.test(w.name) && Date.parse(w.start) >= now.getTime() + 7 * DAY_MS);
-    for (const w of weekAhead) {
-      await run.step(`one-week notice: ${w.name}`, () => reads.postSlackMessage({
-        text: `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (one week from now).`,
+    // Seed: "Maintenance notifications sent 1 week in advance" (monthly, annual) and "minimum 48-hour
+    // notice" (the weekly window, since the patch). This run is daily, so each window gets each
+    // notice from exactly one run: the one a lead time to a lead time plus a day before it opens.
+    // A past day's digest (a resend) sends no notices: those belong to the evening they were due.
+    const notices = dayLabel !== 'today' ? [] : patched('weekly-48h-notice')
+      ? noticesDue(windowSpecs, now)
+      : windowOccurrences(windowSpecs, new Date(now.getTime() + 7 * DAY_MS), new Date(now.getTime() + 8 * DAY_MS))
+        .filter((w) => NOTICE_A_WEEK_AHEAD.test(w.name) && Date.parse(w.start) >= now.getTime() + 7 * DAY_MS)
+        .map((window) => ({ label: 'one-week', window, hoursAhead: 7 * 24 }));
+    for (const { label, window: w, hoursAhead } of notices) {
+      await run.step(`${label} notice: ${w.name}`, () => postSlackMessage({
+        text: label === 'one-week'
+          ? `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (one week from now).`
+          : `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (in ${hoursAhead} hours).`,
       }));
     }
+    const weekAhead = notices.map((n) => n.window);
 
     // Seed: "Confirm backup completion for the day", from the day's dailyBackup result.
     // Runs recorded before it made no such call.
     const backupToday = patched('evening-backup-confirmation')
-      ? dailyBackupConfirmation(digest.runs, await run.step('backup plan', () => reads.resolveBackupPlan()))
+      ? dailyBackupConfirmation(digest.runs, await run.step('backup plan', () => resolveBackupPlan()))
       : undefined;
 
     const failed = (digest.countsByOutcome.failed ?? 0);
@@ -53,7 +68,7 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
     const outcomes = Object.entries(digest.countsByOutcome).map(([o, n]) => `${n} ${o}`).join(', ') || 'none';
     const next = upcomingWindows[0];
     const summary = [
-      `Evening status: ${digest.runs.length} run(s) today (${outcomes})`,
+      `Evening status: ${digest.runs.length} run(s) ${dayLabel} (${outcomes})`,
       `${open} unresolved critical finding(s)`,
       ...(backupToday ? [`backup today: ${backupToday.status}`] : []),
       next ? `next window ${next.name} ${next.start} to ${next.end}` : `no window in the next ${input.windowHorizonHours} h`,
@@ -63,7 +78,13 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
       summary,
       // Open criticals were alerted when found; the evening digest repeats them in its report only.
       outcome: open > 0 || backupToday?.status === 'critical' ? 'critical' : failed > 0 ? 'warn' : 'ok',
-      ...(backupToday ? { checks: [backupToday] } : {}),
+      checks: [
+        ...(backupToday ? [backupToday] : []),
+        {
+          check: 'windows.upcoming', target: 'maintenance calendar', status: 'ok', value: upcomingWindows.length, unit: 'windows',
+          detail: next ? `next: ${next.name} ${next.start} to ${next.end}` : `none in the next ${input.windowHorizonHours} h`,
+        },
+      ],
       details: { runs: digest.runs, countsByOutcome: digest.countsByOutcome, unresolvedCriticals: digest.unresolvedCriticals, upcomingWindows, noticesSent: weekAhead },
     };
   });

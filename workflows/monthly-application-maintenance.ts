@@ -1,14 +1,14 @@
 import { executeChild, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import { skipped } from '../src/domain/checks.js';
-import { outdatedImageFindings } from '../src/domain/images.js';
-import type { RunReport } from '../src/domain/run.js';
-import { SEED_WINDOWS, WindowSpecSchema } from '../src/domain/windows.js';
-import { reads } from './lib/activities.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { skipped } from '../domain/checks.js';
+import { outdatedImageFindings } from '../domain/images.js';
+import type { RunReport } from '../domain/run.js';
+import { SEED_WINDOWS, WindowSpecSchema } from '../domain/windows.js';
+import { quickRead } from './lib/activity-profiles.js';
+import { reportedWorkflow } from './lib/run.js';
 import { weeklyDatabaseMaintenance } from './weekly-database-maintenance.js';
+
+const { collectClusterInventory, resolveHealthCheckPlan } = quickRead;
 
 export const MonthlyApplicationMaintenanceInput = z
   .object({
@@ -27,16 +27,14 @@ export type MonthlyApplicationMaintenanceInput = z.input<typeof MonthlyApplicati
  * archive), which is why the seed can schedule them on a weekday morning.
  */
 export async function monthlyApplicationMaintenance(rawInput?: MonthlyApplicationMaintenanceInput): Promise<RunReport> {
-  const input = parseInput(MonthlyApplicationMaintenanceInput, rawInput, 'monthlyApplicationMaintenance');
-  const run = new MaintenanceRun('monthlyApplicationMaintenance', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('monthlyApplicationMaintenance', 'booking-platform', MonthlyApplicationMaintenanceInput, rawInput, async (run, input) => {
     run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
     const window = input.window ?? plan.windows.find((w) => w.name === 'monthly-application') ?? SEED_WINDOWS.find((w) => w.name === 'monthly-application')!;
 
     run.phase = 'application images';
     const images = await run.checkStep('outdated image versions', async () => {
-      const inventory = await reads.collectClusterInventory();
+      const inventory = await collectClusterInventory();
       if ('skipped' in inventory) return [skipped('image-version', '-', inventory.skipped)];
       const findings = outdatedImageFindings(inventory.deployments, plan.standards.currentImages);
       return findings.length ? findings : [skipped('image-version', '-', 'no current versions declared for the running images (standards.currentImages)')];

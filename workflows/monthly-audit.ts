@@ -1,13 +1,14 @@
 import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
-import { recoveryObjectiveChecks, verificationCheck } from '../src/domain/backup.js';
-import { skipped, type CheckResult } from '../src/domain/checks.js';
-import { imageTagFindings, standardsFindings } from '../src/domain/images.js';
-import type { RunReport } from '../src/domain/run.js';
-import { heavy, reads } from './lib/activities.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { recoveryObjectiveChecks, verificationCheck } from '../domain/backup.js';
+import { skipped, type CheckResult } from '../domain/checks.js';
+import { imageTagFindings, standardsFindings } from '../domain/images.js';
+import type { RunReport } from '../domain/run.js';
+import { heavyDatabaseWork, quickRead } from './lib/activity-profiles.js';
+import { reportedWorkflow } from './lib/run.js';
+
+const { restoreTestBackup } = heavyDatabaseWork;
+const { collectClusterInventory, forecastDiskUsage, measureRecoveryPoint, resolveBackupPlan, resolveHealthCheckPlan } = quickRead;
 
 export const MonthlyAuditInput = z
   .object({
@@ -24,32 +25,30 @@ export type MonthlyAuditInput = z.input<typeof MonthlyAuditInput>;
  * product has stored. Compliance paperwork and DR failover drills stay with people.
  */
 export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunReport> {
-  const input = parseInput(MonthlyAuditInput, rawInput, 'monthlyAudit');
-  const run = new MaintenanceRun('monthlyAudit', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('monthlyAudit', 'booking-platform', MonthlyAuditInput, rawInput, async (run, input) => {
     run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
     const since = new Date(Date.now() - input.forecastHistoryDays * 86_400_000).toISOString();
 
     run.phase = 'auditing';
     const [inventory, ...groups] = await Promise.all([
-      run.step('infrastructure inventory', () => reads.collectClusterInventory()),
+      run.step('infrastructure inventory', () => collectClusterInventory()),
       // RTO and RPO measured, not written down: the restore test's time and what a restore would lose now.
       run.checkStep('backup restore test, RTO and RPO', async (): Promise<CheckResult[]> => {
         // Runs recorded before RTO/RPO made only the restore test.
         if (!patched('monthly-audit-recovery-objectives')) {
-          const r = await heavy.restoreTestBackup();
+          const r = await restoreTestBackup();
           return [verificationCheck('db.restore-test', plan.database, r, r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {})];
         }
-        const backupPlan = await reads.resolveBackupPlan();
-        const r = await heavy.restoreTestBackup();
-        const point = await reads.measureRecoveryPoint();
+        const backupPlan = await resolveBackupPlan();
+        const r = await restoreTestBackup();
+        const point = await measureRecoveryPoint();
         return [
           verificationCheck('db.restore-test', plan.database, r, r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {}),
           ...recoveryObjectiveChecks(plan.database, r, point, backupPlan.objectives),
         ];
       }),
-      run.checkStep('capacity forecast', () => reads.forecastDiskUsage(since, plan.thresholds.diskCriticalPercent)),
+      run.checkStep('capacity forecast', () => forecastDiskUsage(since, plan.thresholds.diskCriticalPercent)),
     ]);
     const cluster: CheckResult[] = 'skipped' in inventory
       ? [skipped('inventory', '-', inventory.skipped)]

@@ -1,10 +1,11 @@
-import { ApplicationFailure, condition, patched, proxyActivities, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities/index.js';
-import type { Skipped } from '../activities/kubernetes/index.js';
-import { httpUrlSchema } from '../src/domain/http-target.js';
-import { k8sObjectName } from '../src/domain/kubernetes-names.js';
-import type { RunReport } from '../src/domain/run.js';
+import { isSkipped } from '../domain/cluster.js';
+import { failure, FailureType } from '../domain/failures.js';
+import { httpUrlSchema } from '../domain/http-target.js';
+import { k8sObjectName } from '../domain/kubernetes-names.js';
+import type { RunReport } from '../domain/run.js';
+import { localApiCall, nodeUpdateWait } from './lib/activity-profiles.js';
 import { ALERT_GATE_PATCH, AlertGateOptions, alertsClearedCheck, awaitQuietAlerts } from './lib/alert-gate.js';
 import { nodeUpdatedSignal } from './lib/definitions.js';
 import { DAY, duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';
@@ -12,19 +13,8 @@ import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
 
-// Short idempotent API calls (cordon, uncordon, the update hook) run as local activities: no
-// task-queue round trip each, which a rolling update of many nodes pays per node.
-const api = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '20 seconds', maximumAttempts: 5 },
-});
-// Waits bound themselves by the input's timeouts; these limits only catch a lost worker (heartbeats).
-// Longer than lib/activities' `waits`: the wait for a rebooted node spans the whole update (2 h by default).
-const waits = proxyActivities<Activities>({
-  startToCloseTimeout: '12 hours',
-  heartbeatTimeout: '1 minute',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
-});
+const { cordonNode, requestNodeUpdate, uncordonNode } = localApiCall;
+const { drainNode, waitForNodeReady } = nodeUpdateWait;
 
 export const NodeUpdateOptions = z
   .object({
@@ -61,8 +51,6 @@ export const NodeUpdateOptions = z
 export const NodeUpdateInput = NodeUpdateOptions.extend({ node: k8sObjectName }).strict();
 export type NodeUpdateInput = z.input<typeof NodeUpdateInput>;
 
-const isSkipped = (r: object): r is Skipped => 'skipped' in r;
-
 /**
  * Seed "Kubernetes Node Updates": cordon, drain, wait for the update, wait until Ready, uncordon.
  * The uncordon is registered as a compensation before the cordon (a cordon whose reply was lost
@@ -87,39 +75,39 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
     const alertChecks = gated ? await awaitQuietAlerts(run, input.alerts, `cordoning ${node}`) : [];
 
     run.phase = 'cordoning';
-    saga.push(`uncordon ${node}`, () => api.uncordonNode({ node, onlyIfCordonedBy: owner }));
-    const cordon = await run.step(`cordon ${node}`, () => api.cordonNode({ node, owner }));
+    saga.push(`uncordon ${node}`, () => uncordonNode({ node, onlyIfCordonedBy: owner }));
+    const cordon = await run.step(`cordon ${node}`, () => cordonNode({ node, owner }));
     if (isSkipped(cordon)) return { summary: `Node update of ${node} skipped: ${cordon.skipped}`, outcome: 'skipped' };
 
     run.phase = 'draining';
     const d = input.drain;
-    const drained = await run.step(`drain ${node}`, () => waits.drainNode({
+    const drained = await run.step(`drain ${node}`, () => drainNode({
       node, timeoutSeconds: seconds(d.timeout), gracePeriodSeconds: d.gracePeriodSeconds, deleteEmptyDirData: d.deleteEmptyDirData,
       evictUnmanagedPods: d.evictUnmanagedPods, pollIntervalMs: d.pollInterval, evictionRetryMs: d.evictionRetry, ignoreDaemonSets: true,
     }));
 
     run.phase = 'updating';
     const { hookUrl, doneWhen, timeout } = input.update;
-    if (hookUrl) await run.step('request the node update', () => api.requestNodeUpdate({ url: hookUrl, node, runId: owner }));
+    if (hookUrl) await run.step('request the node update', () => requestNodeUpdate({ url: hookUrl, node, runId: owner }));
     if (doneWhen === 'signal') {
       run.waitingFor = `signal nodeUpdated (up to ${seconds(timeout)} s)`;
       await run.step('wait for the update', async () => {
         if (!(await condition(() => updated, timeout))) {
-          throw ApplicationFailure.create({ type: 'UpdateTimeout', nonRetryable: true, message: `no nodeUpdated signal for ${node} within ${seconds(timeout)} s` });
+          throw failure(FailureType.UpdateTimeout, `no nodeUpdated signal for ${node} within ${seconds(timeout)} s`);
         }
       });
       run.waitingFor = null;
     }
 
     run.phase = 'waiting for Ready';
-    const ready = await run.step(`${node} Ready${doneWhen === 'rebooted' ? ' after reboot' : ''}`, () => waits.waitForNodeReady({
+    const ready = await run.step(`${node} Ready${doneWhen === 'rebooted' ? ' after reboot' : ''}`, () => waitForNodeReady({
       node, pollIntervalMs: input.pollInterval,
       timeoutSeconds: seconds(doneWhen === 'rebooted' ? timeout + input.readyTimeout : input.readyTimeout),
       rebootedFrom: doneWhen === 'rebooted' ? cordon.bootId : undefined,
     }));
 
     run.phase = 'uncordoning';
-    const uncordon = await run.step(`uncordon ${node}`, () => api.uncordonNode({ node, onlyIfCordonedBy: owner }));
+    const uncordon = await run.step(`uncordon ${node}`, () => uncordonNode({ node, onlyIfCordonedBy: owner }));
     const evicted = isSkipped(drained) ? 0 : drained.evicted.length + drained.alreadyGone.length;
     const versions = isSkipped(ready) || ready.kubeletVersion === cordon.kubeletVersion ? `kubelet ${cordon.kubeletVersion}` : `kubelet ${cordon.kubeletVersion} -> ${ready.kubeletVersion}`;
     const lifted = isSkipped(uncordon) ? '' : uncordon.changed ? '' : `; ${uncordon.detail}`;

@@ -1,10 +1,10 @@
 import { z } from 'zod';
-import type { CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
-import { reads } from './lib/activities.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import type { CheckResult } from '../domain/checks.js';
+import type { RunReport } from '../domain/run.js';
+import { quickRead } from './lib/activity-profiles.js';
+import { reportedWorkflow } from './lib/run.js';
+
+const { summarizeRunHistory } = quickRead;
 
 export const QuarterlyReviewInput = z
   .object({
@@ -23,14 +23,12 @@ export type QuarterlyReviewInput = z.input<typeof QuarterlyReviewInput>;
  * them the figures.
  */
 export async function quarterlyReview(rawInput?: QuarterlyReviewInput): Promise<RunReport> {
-  const input = parseInput(QuarterlyReviewInput, rawInput, 'quarterlyReview');
-  const run = new MaintenanceRun('quarterlyReview', 'maintenance-program');
-  return runReported(run, async () => {
+  return reportedWorkflow('quarterlyReview', 'maintenance-program', QuarterlyReviewInput, rawInput, async (run, input) => {
     const until = new Date();
     const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
 
     run.phase = 'collecting';
-    const history = await run.step('run history', () => reads.summarizeRunHistory(since.toISOString(), until.toISOString()));
+    const history = await run.step('run history', () => summarizeRunHistory(since.toISOString(), until.toISOString()));
 
     const checks: CheckResult[] = history.kinds.map((k) => ({
       check: 'success-rate',

@@ -1,10 +1,11 @@
-import { CancellationScope, ApplicationFailure, executeChild, isCancellation, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, executeChild, isCancellation, ParentClosePolicy, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { RunReport } from '../src/domain/run.js';
-import { distinct, k8sObjectName } from '../src/domain/kubernetes-names.js';
+import { failure, innermostMessage, runFailedType } from '../domain/failures.js';
+import type { RunReport } from '../domain/run.js';
+import { distinct, k8sObjectName } from '../domain/kubernetes-names.js';
 import { inTurnUntilFailure } from './lib/concurrency.js';
 import { parseInput } from './lib/input.js';
-import { failureMessage, MaintenanceRun } from './lib/run.js';
+import { MaintenanceRun } from './lib/run.js';
 import { nodeUpdate, NodeUpdateOptions } from './node-update.js';
 
 // No activities of its own: each node is a `nodeUpdate` child with its own timeouts and compensation.
@@ -42,13 +43,13 @@ export async function rollingNodeUpdate(rawInput: RollingNodeUpdateInput): Promi
     );
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    await CancellationScope.nonCancellable(() => run.finish({ summary: `Cancelled: ${failureMessage(err)}`, outcome: 'cancelled' }));
+    await CancellationScope.nonCancellable(() => run.finish({ summary: `Cancelled: ${innermostMessage(err)}`, outcome: 'cancelled' }));
     throw err;
   }
   const nodes = outcomes.map((o) => ({
     node: o.item,
     outcome: !o.started ? 'not started' : o.error ? 'failed' : (o.result?.outcome ?? 'ok'),
-    detail: o.error ? failureMessage(o.error) : (o.result?.summary ?? ''),
+    detail: o.error ? innermostMessage(o.error) : (o.result?.summary ?? ''),
   }));
   const count = (outcome: string) => nodes.filter((n) => n.outcome === outcome).length;
   const failed = nodes.filter((n) => n.outcome === 'failed');
@@ -60,6 +61,6 @@ export async function rollingNodeUpdate(rawInput: RollingNodeUpdateInput): Promi
     : `Rolling update stopped: ${failed.map((n) => `${n.node}: ${n.detail}`).join('; ')}; ${updated} updated${skippedNote}, not started: ${notStarted.join(', ') || 'none'}`;
   const outcome = failed.length > 0 ? 'failed' : count('skipped') === nodes.length ? 'skipped' : 'ok';
   const report = await run.finish({ summary, outcome, details: { nodes } });
-  if (failed.length > 0) throw ApplicationFailure.create({ type: 'rollingNodeUpdateFailed', nonRetryable: true, message: summary });
+  if (failed.length > 0) throw failure(runFailedType('rollingNodeUpdate'), summary);
   return report;
 }

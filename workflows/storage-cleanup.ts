@@ -1,11 +1,12 @@
 import { z } from 'zod';
-import type { CheckResult } from '../src/domain/checks.js';
-import { retentionCheck, type RetentionResult } from '../src/domain/retention.js';
-import type { RunReport } from '../src/domain/run.js';
-import { reads, waits } from './lib/activities.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import type { CheckResult } from '../domain/checks.js';
+import { retentionCheck, type RetentionResult } from '../domain/retention.js';
+import type { RunReport } from '../domain/run.js';
+import { boundedWait, quickRead } from './lib/activity-profiles.js';
+import { reportedWorkflow } from './lib/run.js';
+
+const { applyRetentionRule, pruneDatabaseBackups } = boundedWait;
+const { checkDiskUsage, resolveStorageCleanupPlan } = quickRead;
 
 const DAY_MS = 86_400_000;
 
@@ -24,15 +25,13 @@ export type StorageCleanupInput = z.input<typeof StorageCleanupInput>;
  * Only files matching a configured rule are ever deleted.
  */
 export async function storageCleanup(rawInput?: StorageCleanupInput): Promise<RunReport> {
-  const input = parseInput(StorageCleanupInput, rawInput, 'storageCleanup');
-  const run = new MaintenanceRun('storageCleanup', 'storage');
-  return runReported(run, async () => {
+  return reportedWorkflow('storageCleanup', 'storage', StorageCleanupInput, rawInput, async (run, input) => {
     run.phase = 'planning';
-    const plan = await run.step('resolve retention rules', () => reads.resolveStorageCleanupPlan());
+    const plan = await run.step('resolve retention rules', () => resolveStorageCleanupPlan());
     // One cutoff per rule, fixed here: every retry of an attempt selects the same files.
     const now = Date.now();
     const cutoff = (days: number) => new Date(now - days * DAY_MS).toISOString();
-    const diskBefore = await run.checkStep('disk usage before', () => reads.checkDiskUsage(plan.diskPaths, plan.thresholds));
+    const diskBefore = await run.checkStep('disk usage before', () => checkDiskUsage(plan.diskPaths, plan.thresholds));
 
     run.phase = input.mode === 'report' ? 'listing' : 'deleting';
     const graded = (r: RetentionResult) => {
@@ -40,14 +39,14 @@ export async function storageCleanup(rawInput?: StorageCleanupInput): Promise<Ru
       return { outcome: c.status, detail: c.detail };
     };
     const results = await Promise.all(plan.rules.map((rule) =>
-      run.step(`retention ${rule.name}`, () => waits.applyRetentionRule({ rule, olderThan: cutoff(rule.olderThanDays), mode: input.mode }), graded)));
+      run.step(`retention ${rule.name}`, () => applyRetentionRule({ rule, olderThan: cutoff(rule.olderThanDays), mode: input.mode }), graded)));
     const backups = plan.backupRetention;
     if (backups) {
-      results.push(await run.step('backup retention', () => waits.pruneDatabaseBackups({
+      results.push(await run.step('backup retention', () => pruneDatabaseBackups({
         olderThan: cutoff(backups.olderThanDays), keepNewest: backups.keepNewest, mode: input.mode,
       }), graded));
     }
-    const diskAfter = input.mode === 'delete' ? await run.checkStep('disk usage after', () => reads.checkDiskUsage(plan.diskPaths, plan.thresholds)) : diskBefore;
+    const diskAfter = input.mode === 'delete' ? await run.checkStep('disk usage after', () => checkDiskUsage(plan.diskPaths, plan.thresholds)) : diskBefore;
 
     const checks: CheckResult[] = [
       ...results.map(retentionCheck),

@@ -1,11 +1,12 @@
-import { patched, proxyActivities } from '@temporalio/workflow';
+import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Activities } from '../activities/index.js';
-import { worstStatus, type CheckResult } from '../src/domain/checks.js';
-import { TABLE_NAME } from '../src/domain/identifiers.js';
-import { distinct } from '../src/domain/kubernetes-names.js';
-import type { RunReport } from '../src/domain/run.js';
-import { activeWindow, windowOccurrences, WindowSpecSchema } from '../src/domain/windows.js';
+import { worstStatus, type CheckResult } from '../domain/checks.js';
+import { innermostMessage } from '../domain/failures.js';
+import { TABLE_NAME } from '../domain/identifiers.js';
+import { distinct } from '../domain/kubernetes-names.js';
+import type { RunReport } from '../domain/run.js';
+import { activeWindow, windowOccurrences, WindowSpecSchema } from '../domain/windows.js';
+import { batchedArchive, bestEffortNotice, databaseStatement, heavyDatabaseWork } from './lib/activity-profiles.js';
 import {
   archiveChecks, backupChecks, expiredRowChecks, reindexChecks, stepFailed, tempTableChecks, vacuumChecks,
 } from './lib/database-checks.js';
@@ -13,28 +14,10 @@ import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { awaitMaintenanceWindow, stillInside } from './lib/window.js';
 
-// Reads, session cleanup, temp tables: short; every statement also has its own statement_timeout.
-const quick = proxyActivities<Activities>({
-  startToCloseTimeout: '10 minutes',
-  retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumAttempts: 3 },
-});
-// Vacuum, reindex and backups scale with the database; one retry, then the step is reported failed.
-const heavy = proxyActivities<Activities>({
-  startToCloseTimeout: '3 hours',
-  retry: { initialInterval: '30 seconds', maximumAttempts: 2 },
-});
-// The archive heartbeats after every batch: a dead worker is noticed within the heartbeat timeout
-// and the retry resumes after the last batch it reported.
-const archiving = proxyActivities<Activities>({
-  startToCloseTimeout: '4 hours',
-  heartbeatTimeout: '10 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
-});
-// The notice is best effort: its failure is recorded, never fatal.
-const notices = proxyActivities<Activities>({
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', maximumAttempts: 3 },
-});
+const { archiveBookingsOlderThan } = batchedArchive;
+const { postSlackMessage } = bestEffortNotice;
+const { collectDatabaseStatistics, deleteExpiredSessions, dropOldTempTables, resolveDatabaseMaintenancePlan, verifyNewestBackup } = databaseStatement;
+const { createDatabaseBackup, reindexInvalidOrBloatedIndexes, vacuumAnalyzeTables } = heavyDatabaseWork;
 
 export const DB_MAINTENANCE_STEPS = ['vacuum', 'reindex', 'statistics', 'archive', 'sessions', 'tempTables'] as const;
 type DbStep = (typeof DB_MAINTENANCE_STEPS)[number];
@@ -76,7 +59,7 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
   const run = new MaintenanceRun('weeklyDatabaseMaintenance', 'booking-database');
 
   run.phase = 'planning';
-  const plan = await run.step('resolve database maintenance plan', () => quick.resolveDatabaseMaintenancePlan());
+  const plan = await run.step('resolve database maintenance plan', () => resolveDatabaseMaintenancePlan());
   const spec = input.window ?? plan.weeklyWindow;
   const selected = new Set<DbStep>(input.steps ?? DB_MAINTENANCE_STEPS);
   const cutoff = new Date(startedAt.getTime() - (input.archiveAfterDays ?? plan.archiveAfterDays) * 86_400_000).toISOString();
@@ -89,7 +72,7 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
   const attempt = <T>(name: string, fn: () => Promise<T>, grade?: (r: T) => CheckResult[]): Promise<T | undefined> =>
     run.step(name, fn, (r) => (grade ? worstStatus(grade(r).map((c) => c.status)) : 'ok')).then(
       (r) => { if (grade) checks.push(...grade(r)); return r; },
-      (err: Error) => { checks.push(stepFailed(name, (err.cause as Error | undefined)?.message ?? err.message)); return undefined; },
+      (err: unknown) => { checks.push(stepFailed(name, innermostMessage(err))); return undefined; },
     );
 
   // The schedule fires an hour before the window: announce, then wait. Nothing to announce when skipping.
@@ -97,7 +80,7 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
   const inside = activeWindow(spec, startedAt);
   const next = inside ?? windowOccurrences([spec], startedAt, new Date(startedAt.getTime() + 367 * 86_400_000))[0];
   if (next && (inside || input.windowPolicy === 'wait')) {
-    await run.step('maintenance notice', () => notices.postSlackMessage({
+    await run.step('maintenance notice', () => postSlackMessage({
       text: `:wrench: Database maintenance on ${plan.database} ${inside ? 'is starting' : `starts at ${next.start}`} (window ${spec.name} until ${next.end}): `
         + `${[...selected].join(', ')}; bookings created before ${cutoff} move to bookings_archive.`,
     })).catch(() => undefined); // recorded as a failed step; a notice never stops maintenance
@@ -110,17 +93,17 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
   run.phase = 'maintaining';
   // Seed: "Status updates provided regularly" during a window: one when the work begins (the report follows at the end).
   if (gate.decision === 'waited' && patched('window-open-status')) {
-    await run.step('window status', () => notices.postSlackMessage({
+    await run.step('window status', () => postSlackMessage({
       text: `:hourglass_flowing_sand: Window ${spec.name} open (${gate.window.start} to ${gate.window.end}): database maintenance on ${plan.database} running now.`,
     })).catch(() => undefined);
   }
   if (gate.decision !== 'skipped' && disruptive.length > 0) {
     // Seed: "Backup completed and verified" before anything moves. Without one, nothing else runs.
     const backup = await attempt(`verified backup younger than ${input.backupMaxAgeHours} h`, async () => {
-      const newest = await quick.verifyNewestBackup({ maxAgeHours: input.backupMaxAgeHours });
+      const newest = await verifyNewestBackup({ maxAgeHours: input.backupMaxAgeHours });
       if (newest.status === 'ok') return { ...newest, taken: false };
-      await heavy.createDatabaseBackup({});
-      return { ...(await quick.verifyNewestBackup({ maxAgeHours: input.backupMaxAgeHours })), taken: true, before: newest.detail };
+      await createDatabaseBackup({});
+      return { ...(await verifyNewestBackup({ maxAgeHours: input.backupMaxAgeHours })), taken: true, before: newest.detail };
     }, (b) => backupChecks(plan.database, b));
     details.backup = backup;
     if (backup?.status !== 'ok') {
@@ -131,20 +114,20 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
   // The checklist, in order. Each step's failure is reported and the next step still runs.
   const steps: Record<DbStep, [string, (label: string) => Promise<unknown>]> = {
     vacuum: ['vacuum analyze', (label) => attempt(label,
-      () => heavy.vacuumAnalyzeTables({ tables: input.vacuumTables, fullTables: input.fullVacuumTables, allowFull: true, timeouts }), vacuumChecks)],
+      () => vacuumAnalyzeTables({ tables: input.vacuumTables, fullTables: input.fullVacuumTables, allowFull: true, timeouts }), vacuumChecks)],
     reindex: ['reindex invalid or bloated indexes', (label) => attempt(label,
-      () => heavy.reindexInvalidOrBloatedIndexes({ timeouts }), (actions) => reindexChecks(plan.database, actions))],
+      () => reindexInvalidOrBloatedIndexes({ timeouts }), (actions) => reindexChecks(plan.database, actions))],
     statistics: ['bloat, index usage, statistics, cache hits, slow queries', (label) => attempt(label,
-      () => quick.collectDatabaseStatistics({ timeouts }), (s) => { details.statistics = s; return s.checks; })],
+      () => collectDatabaseStatistics({ timeouts }), (s) => { details.statistics = s; return s.checks; })],
     archive: ['archive old bookings', (label) => attempt(label,
-      () => archiving.archiveBookingsOlderThan({
+      () => archiveBookingsOlderThan({
         cutoff, batchSize, batchTargetMs: input.archiveBatchTargetMs ?? plan.archiveBatchTargetMs, pauseBetweenBatchesMs: input.archivePauseMs, timeouts,
       }),
       (a) => { details.archive = a; return archiveChecks(plan.database, a); })],
     sessions: ['delete expired sessions and reset tokens', (label) => attempt(label,
-      () => quick.deleteExpiredSessions({ asOf: startedAt.toISOString(), batchSize, timeouts }), expiredRowChecks)],
+      () => deleteExpiredSessions({ asOf: startedAt.toISOString(), batchSize, timeouts }), expiredRowChecks)],
     tempTables: ['drop old temporary tables', (label) => attempt(label,
-      () => quick.dropOldTempTables({ timeouts }), (r) => tempTableChecks(plan.database, r))],
+      () => dropOldTempTables({ timeouts }), (r) => tempTableChecks(plan.database, r))],
   };
 
   for (const name of DB_MAINTENANCE_STEPS) {

@@ -1,12 +1,12 @@
 import { workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { Measurement } from '../activities/reports.js';
-import type { CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
-import { reads } from './lib/activities.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import type { Measurement } from '../domain/run-history.js';
+import type { RunReport } from '../domain/run.js';
+import { quickRead } from './lib/activity-profiles.js';
+import { slowQueryFindings } from './lib/database-checks.js';
+import { reportedWorkflow } from './lib/run.js';
+
+const { collectDatabaseStatistics, compareWithBaselines, probeHttpEndpoints, resolveHealthCheckPlan } = quickRead;
 
 export const WeeklyPerformanceReviewInput = z
   .object({
@@ -24,24 +24,17 @@ export type WeeklyPerformanceReviewInput = z.input<typeof WeeklyPerformanceRevie
  * updated. Query optimisation and autoscaling changes stay with people; this gives them the list.
  */
 export async function weeklyPerformanceReview(rawInput?: WeeklyPerformanceReviewInput): Promise<RunReport> {
-  const input = parseInput(WeeklyPerformanceReviewInput, rawInput, 'weeklyPerformanceReview');
-  const run = new MaintenanceRun('weeklyPerformanceReview', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('weeklyPerformanceReview', 'booking-platform', WeeklyPerformanceReviewInput, rawInput, async (run, input) => {
     run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
 
     run.phase = 'measuring';
     const [endpoints, stats] = await Promise.all([
-      run.checkStep('endpoint response times', () => reads.probeHttpEndpoints(plan.http, plan.thresholds)),
-      run.step('database statistics', () => reads.collectDatabaseStatistics()),
+      run.checkStep('endpoint response times', () => probeHttpEndpoints(plan.http, plan.thresholds)),
+      run.step('database statistics', () => collectDatabaseStatistics()),
     ]);
     const slowest = [...endpoints].filter((c) => typeof c.value === 'number').sort((a, b) => Number(b.value) - Number(a.value));
-    const slowQueries: CheckResult[] = stats.slowQueries.status === 'available'
-      ? stats.slowQueries.queries.slice(0, input.slowQueryCount).map((q, i) => ({
-        check: 'db.slow-query', target: `#${i + 1}`, status: 'ok', value: Math.round(q.meanMs * 10) / 10, unit: 'ms',
-        detail: `${q.calls} calls, mean ${Math.round(q.meanMs)} ms: ${q.query.slice(0, 200)}`,
-      }))
-      : [{ check: 'db.slow-query', target: plan.database, status: 'skipped', detail: stats.slowQueries.reason }];
+    const slowQueries = slowQueryFindings(plan.database, stats.slowQueries, input.slowQueryCount);
 
     const measurements: Measurement[] = [
       ...slowest.map((c) => ({ metric: `http.${c.target}.ms`, value: Number(c.value), unit: 'ms', worse: 'higher' as const })),
@@ -50,7 +43,7 @@ export async function weeklyPerformanceReview(rawInput?: WeeklyPerformanceReview
         ? [{ metric: 'db.slowest-query.mean-ms', value: Math.round(stats.slowQueries.queries[0].meanMs * 10) / 10, unit: 'ms', worse: 'higher' as const }] : []),
     ];
     run.phase = 'comparing with baselines';
-    const baselines = await run.checkStep('baselines', () => reads.compareWithBaselines(workflowInfo().runId, measurements, input.regressionTolerance));
+    const baselines = await run.checkStep('baselines', () => compareWithBaselines(workflowInfo().runId, measurements, input.regressionTolerance));
 
     return {
       summary: `Weekly performance review: slowest endpoint ${slowest[0] ? `${slowest[0].target} ${slowest[0].value} ms` : 'n/a'}; cache hit ${stats.cacheHitPercent ?? 'n/a'}%`,

@@ -1,11 +1,11 @@
 import { z } from 'zod';
-import { skipped } from '../src/domain/checks.js';
-import { imageTagFindings } from '../src/domain/images.js';
-import type { RunReport } from '../src/domain/run.js';
-import { reads } from './lib/activities.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { skipped } from '../domain/checks.js';
+import { imageTagFindings } from '../domain/images.js';
+import type { RunReport } from '../domain/run.js';
+import { quickRead } from './lib/activity-profiles.js';
+import { reportedWorkflow } from './lib/run.js';
+
+const { auditApprovalLog, checkCertificateExpiry, collectClusterInventory, resolveHealthCheckPlan, reviewClusterAdminBindings, reviewDatabaseRoles } = quickRead;
 
 export const WeeklySecurityReviewInput = z
   .object({
@@ -22,25 +22,23 @@ export type WeeklySecurityReviewInput = z.input<typeof WeeklySecurityReviewInput
  * the scanners; their results are not reachable from here.
  */
 export async function weeklySecurityReview(rawInput?: WeeklySecurityReviewInput): Promise<RunReport> {
-  const input = parseInput(WeeklySecurityReviewInput, rawInput, 'weeklySecurityReview');
-  const run = new MaintenanceRun('weeklySecurityReview', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('weeklySecurityReview', 'booking-platform', WeeklySecurityReviewInput, rawInput, async (run, input) => {
     const until = new Date();
     const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
 
     run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
 
     run.phase = 'reviewing';
     const results = (await Promise.all([
-      run.checkStep('certificate expiration', () => reads.checkCertificateExpiry(plan.tls, plan.thresholds)),
-      run.checkStep('database roles', () => reads.reviewDatabaseRoles(plan.expectedDatabaseSuperusers)),
-      run.checkStep('cluster-admin bindings', () => reads.reviewClusterAdminBindings()),
+      run.checkStep('certificate expiration', () => checkCertificateExpiry(plan.tls, plan.thresholds)),
+      run.checkStep('database roles', () => reviewDatabaseRoles(plan.expectedDatabaseSuperusers)),
+      run.checkStep('cluster-admin bindings', () => reviewClusterAdminBindings()),
       run.checkStep('image tags', async () => {
-        const inventory = await reads.collectClusterInventory();
+        const inventory = await collectClusterInventory();
         return 'skipped' in inventory ? [skipped('image-tag', '-', inventory.skipped)] : imageTagFindings(inventory.deployments);
       }),
-      run.checkStep('approval log', () => reads.auditApprovalLog(since.toISOString(), until.toISOString())),
+      run.checkStep('approval log', () => auditApprovalLog(since.toISOString(), until.toISOString())),
     ])).flat();
 
     return { summary: 'Weekly security review', checks: results, alertOnCritical: true };

@@ -1,16 +1,18 @@
 import { z } from 'zod';
-import { skipped, type CheckResult } from '../src/domain/checks.js';
-import type { RunReport } from '../src/domain/run.js';
-import { backupChecks } from './lib/database-checks.js';
-import { reads } from './lib/activities.js';
-import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { runReported } from './lib/saga.js';
+import { skipped, type CheckResult } from '../domain/checks.js';
+import type { RunReport } from '../domain/run.js';
+import { quickRead } from './lib/activity-profiles.js';
+import { backupChecks, slowQueryFindings } from './lib/database-checks.js';
+import { reportedWorkflow } from './lib/run.js';
+
+const { checkDiskUsage, checkNodeHealth, checkPodResourceUsage, cleanupClusterResources, collectDatabaseStatistics, probeHttpEndpoints, resolveHealthCheckPlan, scanApplicationErrorLogs, verifyNewestBackup } = quickRead;
 
 export const WeeklySystemReviewInput = z
   .object({
     /** How far back the application error logs are read. */
     logWindowHours: z.number().int().positive().max(24 * 14).default(24 * 7),
+    /** How many of the slowest queries the report lists. */
+    slowQueryCount: z.number().int().positive().max(50).default(10),
   })
   .strict();
 export type WeeklySystemReviewInput = z.input<typeof WeeklySystemReviewInput>;
@@ -21,27 +23,29 @@ export type WeeklySystemReviewInput = z.input<typeof WeeklySystemReviewInput>;
  * anything: orphaned cluster resources are listed (a dry run), not deleted.
  */
 export async function weeklySystemReview(rawInput?: WeeklySystemReviewInput): Promise<RunReport> {
-  const input = parseInput(WeeklySystemReviewInput, rawInput, 'weeklySystemReview');
-  const run = new MaintenanceRun('weeklySystemReview', 'booking-platform');
-  return runReported(run, async () => {
+  return reportedWorkflow('weeklySystemReview', 'booking-platform', WeeklySystemReviewInput, rawInput, async (run, input) => {
     run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => reads.resolveHealthCheckPlan());
+    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
 
     run.phase = 'reviewing';
+    let statistics: Awaited<ReturnType<typeof collectDatabaseStatistics>> | undefined;
     const results = (await Promise.all([
       // Database: slow queries, index usage, table statistics, cache hit ratio, backup integrity.
-      run.checkStep('database statistics', async () => (await reads.collectDatabaseStatistics()).checks),
+      run.checkStep('database statistics', async () => {
+        statistics = await collectDatabaseStatistics();
+        return [...statistics.checks, ...slowQueryFindings(plan.database, statistics.slowQueries, input.slowQueryCount)];
+      }),
       run.checkStep('backup integrity', async () =>
-        backupChecks(plan.database, { ...(await reads.verifyNewestBackup({ maxAgeHours: plan.thresholds.backupMaxAgeHours })), taken: false })),
+        backupChecks(plan.database, { ...(await verifyNewestBackup({ maxAgeHours: plan.thresholds.backupMaxAgeHours })), taken: false })),
       // Application: error patterns, memory against limits (leaks show as creeping usage).
-      run.checkStep('application error logs', () => reads.scanApplicationErrorLogs(input.logWindowHours * 3600)),
-      run.checkStep('pod resources', () => reads.checkPodResourceUsage()),
+      run.checkStep('application error logs', () => scanApplicationErrorLogs(input.logWindowHours * 3600)),
+      run.checkStep('pod resources', () => checkPodResourceUsage()),
       // Infrastructure: nodes, storage, connectivity, leftovers.
-      run.checkStep('node health', () => reads.checkNodeHealth()),
-      run.checkStep('storage utilization', () => reads.checkDiskUsage(plan.diskPaths, plan.thresholds)),
-      run.checkStep('network connectivity', () => reads.probeHttpEndpoints(plan.http, plan.thresholds)),
+      run.checkStep('node health', () => checkNodeHealth()),
+      run.checkStep('storage utilization', () => checkDiskUsage(plan.diskPaths, plan.thresholds)),
+      run.checkStep('network connectivity', () => probeHttpEndpoints(plan.http, plan.thresholds)),
       run.checkStep('orphaned cluster resources', async (): Promise<CheckResult[]> => {
-        const r = await reads.cleanupClusterResources({ mode: 'report' });
+        const r = await cleanupClusterResources({ mode: 'report' });
         if ('skipped' in r) return [skipped('k8s.leftovers', '-', r.skipped)];
         return [{
           check: 'k8s.leftovers', target: 'cluster', status: r.candidates.length > 0 ? 'warn' : 'ok', value: r.candidates.length, unit: 'objects',
@@ -50,6 +54,11 @@ export async function weeklySystemReview(rawInput?: WeeklySystemReviewInput): Pr
       }),
     ])).flat();
 
-    return { summary: 'Weekly system review', checks: results, alertOnCritical: true };
+    // The lists behind the findings, with their figures: what someone acts on.
+    const database = statistics && {
+      slowQueries: statistics.slowQueries, unusedIndexes: statistics.unusedIndexes, bloatedTables: statistics.bloated,
+      seqScanHeavyTables: statistics.seqScanHeavyTables, staleStatistics: statistics.staleStatistics,
+    };
+    return { summary: 'Weekly system review', checks: results, alertOnCritical: true, details: database && { database } };
   });
 }

@@ -1,9 +1,7 @@
 import { AppsV1Api, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
 import { heartbeat } from '@temporalio/activity';
-import { annotation, apiStatus, isNotFound, SKIPPED, type KubernetesDeps, type Skipped } from './common.js';
-
-export const CLEANUP_KINDS = ['jobs', 'replicasets', 'volumes', 'claims'] as const;
-export type CleanupKind = (typeof CLEANUP_KINDS)[number];
+import { annotation, apiStatus, isNotFound, type KubernetesDeps } from './common.js';
+import { CLEANUP_KINDS, SKIPPED, type CleanupCandidate, type CleanupKind, type Skipped } from '../../domain/cluster.js';
 
 /** `report`: list only; `dry-run`: ask the API server to validate each deletion (dryRun=All); `delete`: delete. */
 export type CleanupMode = 'report' | 'dry-run' | 'delete';
@@ -13,13 +11,6 @@ export interface CleanupInput {
   kinds?: CleanupKind[];
   /** Completed Jobs younger than this are kept (their logs may still be wanted). */
   completedJobMinAgeSeconds?: number;
-}
-
-export interface CleanupCandidate {
-  kind: CleanupKind;
-  namespace?: string;
-  name: string;
-  reason: string;
 }
 
 export interface CleanupResult {

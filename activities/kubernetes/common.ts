@@ -1,5 +1,4 @@
 import { heartbeat, sleep } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { KubeConfig } from '@kubernetes/client-node';
 
 export interface KubernetesDeps {
@@ -9,14 +8,6 @@ export interface KubernetesDeps {
   namespace: string;
   appLabelSelector: string;
 }
-
-export const NO_CLUSTER = 'no cluster configured';
-
-/** What an operation returns instead of acting when there is no cluster. */
-export interface Skipped {
-  skipped: string;
-}
-export const SKIPPED: Skipped = { skipped: NO_CLUSTER };
 
 export interface ApiStatus {
   code?: number;
@@ -40,11 +31,6 @@ export function apiStatus(err: unknown): ApiStatus {
 }
 
 export const isNotFound = (err: unknown) => apiStatus(err).code === 404;
-
-/** A failure a retry cannot fix (bad input, refused by policy, deadline passed): the workflow decides what next. */
-export function permanentFailure(type: string, message: string, details?: unknown): ApplicationFailure {
-  return ApplicationFailure.create({ type, message, nonRetryable: true, details: details === undefined ? undefined : [details] });
-}
 
 /**
  * Calls `check` every `intervalMs` until it returns a value; heartbeats what `progress` says on

@@ -1,5 +1,7 @@
 import { AppsV1Api, PatchStrategy, setHeaderOptions, type V1Deployment, type V1ReplicaSet } from '@kubernetes/client-node';
-import { annotation, canonicalJson, isNotFound, permanentFailure, pollUntil, SKIPPED, type KubernetesDeps, type Skipped } from './common.js';
+import { annotation, canonicalJson, isNotFound, pollUntil, type KubernetesDeps } from './common.js';
+import { SKIPPED, type Skipped } from '../../domain/cluster.js';
+import { failure, FailureType } from '../../domain/failures.js';
 
 const REVISION = 'deployment.kubernetes.io/revision';
 const REVISION_HISTORY = 'deployment.kubernetes.io/revision-history';
@@ -59,7 +61,7 @@ export function createDeploymentActivities({ kube, namespace: defaultNamespace }
     try {
       return await apps().readNamespacedDeployment({ name: deployment, namespace });
     } catch (err) {
-      if (isNotFound(err)) throw permanentFailure('DeploymentNotFound', `deployment ${namespace}/${deployment} does not exist`);
+      if (isNotFound(err)) throw failure(FailureType.DeploymentNotFound, `deployment ${namespace}/${deployment} does not exist`);
       throw err;
     }
   }
@@ -85,7 +87,7 @@ export function createDeploymentActivities({ kube, namespace: defaultNamespace }
       const d = await readDeployment(input);
       const previousImage = images(d)[input.container];
       if (previousImage === undefined) {
-        throw permanentFailure('ContainerNotFound', `deployment ${input.deployment} has no container ${input.container} (has: ${Object.keys(images(d)).join(', ')})`);
+        throw failure(FailureType.ContainerNotFound, `deployment ${input.deployment} has no container ${input.container} (has: ${Object.keys(images(d)).join(', ')})`);
       }
       if (previousImage === input.image) return { changed: false, previousImage };
       await apps().patchNamespacedDeployment(
@@ -110,12 +112,11 @@ export function createDeploymentActivities({ kube, namespace: defaultNamespace }
         check: async () => {
           last = await readDeployment(input);
           const state = rolloutState(last);
-          if (state && 'failed' in state) throw permanentFailure('RolloutFailed', `rollout of ${input.deployment} failed: ProgressDeadlineExceeded: ${state.failed}`);
+          if (state && 'failed' in state) throw failure(FailureType.RolloutFailed, `rollout of ${input.deployment} failed: ProgressDeadlineExceeded: ${state.failed}`);
           return state ? last : undefined;
         },
         progress: () => ({ deployment: input.deployment, updated: last?.status?.updatedReplicas ?? 0, available: last?.status?.availableReplicas ?? 0 }),
-        onTimeout: () => permanentFailure(
-          'RolloutTimeout',
+        onTimeout: () => failure(FailureType.RolloutTimeout,
           `rollout of ${input.deployment} not complete after ${input.timeoutSeconds} s: ${last?.status?.updatedReplicas ?? 0} of ${last?.spec?.replicas ?? '?'} updated, ${last?.status?.availableReplicas ?? 0} available`,
         ),
       });
@@ -135,7 +136,7 @@ export function createDeploymentActivities({ kube, namespace: defaultNamespace }
       const target = replicaSets.find((rs) => revisionsOf(rs).includes(input.toRevision));
       if (!target?.spec?.template) {
         const known = replicaSets.flatMap(revisionsOf).sort((a, b) => Number(a) - Number(b)).join(', ');
-        throw permanentFailure('RevisionNotFound', `deployment ${input.deployment} has no ReplicaSet for revision ${input.toRevision} (known: ${known || 'none'})`);
+        throw failure(FailureType.RevisionNotFound, `deployment ${input.deployment} has no ReplicaSet for revision ${input.toRevision} (known: ${known || 'none'})`);
       }
       const template = structuredClone(target.spec.template);
       delete template.metadata?.labels?.[TEMPLATE_HASH];

@@ -1,6 +1,7 @@
 import { ApisApi, AppsV1Api, CoreV1Api, Metrics, PolicyV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
-import { skipped, type CheckResult, type CheckStatus } from '../../src/domain/checks.js';
-import { apiStatus, NO_CLUSTER, type KubernetesDeps, type Skipped } from './common.js';
+import { skipped, type CheckResult, type CheckStatus } from '../../domain/checks.js';
+import { apiStatus, type KubernetesDeps } from './common.js';
+import { NO_CLUSTER, type Skipped } from '../../domain/cluster.js';
 
 const ERROR_LINE = /\b(error|fatal|panic)\b/i;
 /** Usage against the container limit: the point where a pod is about to be throttled or OOM-killed. */

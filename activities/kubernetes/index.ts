@@ -5,7 +5,7 @@ import { createHealthActivities } from './health.js';
 import { createNodeActivities } from './nodes.js';
 import { createSecurityActivities } from './security.js';
 
-export type { KubernetesDeps, Skipped } from './common.js';
+export type { KubernetesDeps } from './common.js';
 
 /** Every Kubernetes activity; each answers "skipped: no cluster configured" when `kube` is null. */
 export function createKubernetesActivities(deps: KubernetesDeps) {

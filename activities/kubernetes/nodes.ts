@@ -1,7 +1,9 @@
 import { CoreV1Api, PatchStrategy, setHeaderOptions, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { heartbeat, sleep } from '@temporalio/activity';
-import { annotation, apiStatus, isNotFound, permanentFailure, pollUntil, SKIPPED, type KubernetesDeps, type Skipped } from './common.js';
+import { annotation, apiStatus, isNotFound, pollUntil, type KubernetesDeps } from './common.js';
 import { fetchFailure } from '../http.js';
+import { SKIPPED, type Skipped } from '../../domain/cluster.js';
+import { failure, FailureType } from '../../domain/failures.js';
 
 /** Who cordoned a node: set with the cordon, so a retry, a compensation or an operator can tell. */
 export const CORDONED_BY = 'maintenance.trixtech.io/cordoned-by';
@@ -102,7 +104,7 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
     try {
       return await core().readNode({ name: node });
     } catch (err) {
-      if (isNotFound(err)) throw permanentFailure('NodeNotFound', `node ${node} does not exist`);
+      if (isNotFound(err)) throw failure(FailureType.NodeNotFound, `node ${node} does not exist`);
       throw err;
     }
   }
@@ -158,7 +160,7 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
       const api = core();
 
       if (!(await readNode(node)).spec?.unschedulable) {
-        throw permanentFailure('NodeNotCordoned', `node ${node} is schedulable: cordon it before draining, or evicted pods may come back to it`);
+        throw failure(FailureType.NodeNotCordoned, `node ${node} is schedulable: cordon it before draining, or evicted pods may come back to it`);
       }
       const onNode = async () => (await api.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items;
       const pods = await onNode();
@@ -171,16 +173,15 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
         else if (verdict?.refused) refused.push(`${podName(pod)}: ${verdict.refused}`);
         else toEvict.push(pod);
       }
-      if (refused.length > 0) throw permanentFailure('DrainRefused', `cannot drain ${node}: ${refused.join('; ')}`, { refused });
+      if (refused.length > 0) throw failure(FailureType.DrainRefused, `cannot drain ${node}: ${refused.join('; ')}`, { details: { refused } });
 
       const blocked = new Map<string, string>();
       const evicted: string[] = [];
       const alreadyGone: string[] = [];
       const progress = () => ({ node, toEvict: toEvict.length, evicted: evicted.length, alreadyGone: alreadyGone.length, blocked: Object.fromEntries(blocked) });
-      const timeout = (what: string) => permanentFailure(
-        'DrainTimeout',
+      const timeout = (what: string) => failure(FailureType.DrainTimeout,
         `drain of ${node} timed out after ${timeoutSeconds} s: ${what}${blocked.size ? `; blocked: ${blockedSummary(blocked)}` : ''}`,
-        progress(),
+        { details: progress() },
       );
 
       // Once one pod's eviction has failed the drain, the others stop asking: nothing is evicted after the activity has failed.
@@ -244,7 +245,7 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
         throw new Error(`node update hook unreachable for ${node}: ${fetchFailure(err, 30_000)}`);
       });
       await res.body?.cancel();
-      if (res.status >= 400 && res.status < 500) throw permanentFailure('UpdateHookRejected', `node update hook answered HTTP ${res.status} for ${node}`);
+      if (res.status >= 400 && res.status < 500) throw failure(FailureType.UpdateHookRejected, `node update hook answered HTTP ${res.status} for ${node}`);
       if (!res.ok) throw new Error(`node update hook answered HTTP ${res.status} for ${node}`);
       return { status: res.status };
     },
@@ -267,8 +268,7 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
           return last.ready && rebooted ? last : undefined;
         },
         progress: () => ({ node: input.node, lastCondition }),
-        onTimeout: () => permanentFailure(
-          'NodeNotReady',
+        onTimeout: () => failure(FailureType.NodeNotReady,
           `node ${input.node} not ${input.rebootedFrom && last?.bootId === input.rebootedFrom ? 'rebooted' : 'Ready'} after ${input.timeoutSeconds} s: ${lastCondition}`,
         ),
       });

@@ -1,6 +1,7 @@
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
-import { skipped, type CheckResult } from '../../src/domain/checks.js';
-import { NO_CLUSTER, type KubernetesDeps } from './common.js';
+import { skipped, type CheckResult } from '../../domain/checks.js';
+import { type KubernetesDeps } from './common.js';
+import { NO_CLUSTER } from '../../domain/cluster.js';
 
 /** Built-in holders of cluster-admin that every cluster has; reviewing them is noise. */
 const SYSTEM_SUBJECT = /^system:/;

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import type { CheckResult } from '../../src/domain/checks.js';
+import type { CheckResult } from '../../domain/checks.js';
 
 export function createAccessActivities({ db, databaseLabel }: { db: pg.Pool; databaseLabel: string }) {
   return {

@@ -1,7 +1,8 @@
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
-import { inTransaction, invalidInput, resolveTimeouts, timeoutReason, withSessionTimeouts, type Timeouts } from './sql.js';
+import { inTransaction, resolveTimeouts, timeoutReason, withSessionTimeouts, type Timeouts } from './sql.js';
+import type { ArchiveResult, Census } from '../../domain/database.js';
+import { failure, FailureType } from '../../domain/failures.js';
 
 /**
  * Seed `db_maintenance.sh` moved old bookings with two autocommitted statements (INSERT..SELECT,
@@ -10,15 +11,15 @@ import { inTransaction, invalidInput, resolveTimeouts, timeoutReason, withSessio
  * a crash at any moment leaves each row in exactly one table and a rerun simply continues.
  */
 
-/** Distinct bookings older than the cutoff across both tables, and a checksum of their ids (any id type). */
-export interface Census {
-  rows: number;
-  idChecksum: string;
-}
-
 /** The census before the first batch, plus the highest old id in bookings: where the keyset stops. */
 interface StartingCensus extends Census {
   lastOldId: string | null;
+  /**
+   * Highest archive id up to lastOldId before the first batch (absent in progress from older
+   * versions). Archive ids above it up to lastOldId were moved by this run, in id order, each batch
+   * committed whole: the highest of them is where a retry can resume.
+   */
+  archivedCeiling?: string | null;
 }
 
 export interface ArchiveProgress {
@@ -43,30 +44,6 @@ export interface ArchiveRequest {
   /** Throttle between batches, e.g. to let replicas keep up. */
   pauseBetweenBatchesMs?: number;
   timeouts?: Partial<Timeouts>;
-}
-
-export interface ArchiveResult {
-  cutoff: string;
-  /** incomplete: a batch could not get its lock in time; what was moved stays moved, a rerun continues. */
-  status: 'done' | 'incomplete' | 'skipped';
-  reason?: string;
-  rowsMoved: number;
-  /** Rows found in both tables (left by the seed script's crash): removed from bookings, not inserted again. */
-  alreadyArchived: number;
-  batches: number;
-  resumedAfterId: string | null;
-  before: Census;
-  after: { census: Census; remainingInBookings: number; inBothTables: number };
-  /**
-   * No row lost (same distinct ids across both tables as before) and none in both tables; null when it
-   * could not be checked (skipped, or bookings still locked when the batches stopped).
-   */
-  conserved: boolean | null;
-  batchMs: { max: number; p99: number; median: number };
-  /** Smallest and largest batch used (they differ when sizes adapt to batchTargetMs). */
-  batchRows: { min: number; max: number };
-  /** Wall time of the census before, the batches, and the verification after. */
-  phaseMs: { census: number; move: number; verify: number };
 }
 
 const HASH = (column: string) => `coalesce(sum(hashtextextended(${column}::text, 0)::numeric), 0)`;
@@ -102,7 +79,7 @@ async function prepareArchive(client: pg.PoolClient): Promise<string | undefined
   const problem = missing.length > 0 ? `bookings_archive lacks bookings column(s) ${missing.join(', ')}: add them before archiving`
     : !rows.some((r) => r.name === 'id') || !rows.some((r) => r.name === 'created_at') ? 'bookings needs "id" and "created_at" columns to be archived'
     : !key!.unique ? 'bookings_archive has no primary key or unique index on id: add one before archiving' : undefined;
-  if (problem) throw ApplicationFailure.create({ type: 'ArchiveSchemaMismatch', nonRetryable: true, message: problem });
+  if (problem) throw failure(FailureType.ArchiveSchemaMismatch, problem);
   return rows.map((r) => pg.escapeIdentifier(r.name)).join(', ');
 }
 
@@ -132,6 +109,28 @@ function overlapSql(resume: boolean): string {
                       AND a.id <= $2) AS overlap`;
 }
 
+async function startingCensus(c: pg.PoolClient, cutoff: Date): Promise<StartingCensus> {
+  const { rows: [census] } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
+  const { rows: [ceiling] } = await c.query<{ id: string | null }>('SELECT max(id)::text AS id FROM bookings_archive WHERE id <= $1', [census!.lastOldId]);
+  return { ...census!, archivedCeiling: ceiling!.id };
+}
+
+/**
+ * Heartbeats are throttled, so the last one the server holds can be many batches old when a worker
+ * dies. The archive itself says how far this run got: its highest id above both the last heartbeat
+ * and the ceiling taken before the first batch (one index range scan over the rows since the
+ * heartbeat). Without a ceiling (progress from an older version) the heartbeat stands.
+ */
+async function committedSinceHeartbeat(c: pg.PoolClient, cutoff: Date, before: StartingCensus, heartbeatId: string | null) {
+  if (before.archivedCeiling === undefined || before.lastOldId === null) return { lastId: null, rows: 0 };
+  const above = [before.archivedCeiling, heartbeatId].filter((id) => id !== null);
+  const { rows: [r] } = await c.query<{ lastId: string | null; rows: number }>(
+    `SELECT max(id)::text AS "lastId", count(*)::int AS rows FROM bookings_archive
+      WHERE id <= $2 AND created_at < $1 ${above.map((_, i) => `AND id > $${i + 3}`).join(' ')}`,
+    [cutoff, before.lastOldId, ...above]);
+  return r!;
+}
+
 /**
  * Moves bookings older than `cutoff` into bookings_archive, one short transaction per batch.
  * `resume` is the progress a previous attempt reported; `onProgress` reports progress after each commit.
@@ -145,10 +144,10 @@ export async function moveBookingsInBatches(
   isCancelled: () => boolean = () => false,
 ): Promise<ArchiveResult> {
   const cutoff = new Date(request.cutoff);
-  if (Number.isNaN(cutoff.getTime())) throw invalidInput(`cutoff: ${JSON.stringify(request.cutoff)} is not a timestamp`);
-  if (!Number.isInteger(request.batchSize) || request.batchSize < 1) throw invalidInput(`batchSize: expected a positive whole number, got ${request.batchSize}`);
+  if (Number.isNaN(cutoff.getTime())) throw failure(FailureType.InvalidInput, `cutoff: ${JSON.stringify(request.cutoff)} is not a timestamp`);
+  if (!Number.isInteger(request.batchSize) || request.batchSize < 1) throw failure(FailureType.InvalidInput, `batchSize: expected a positive whole number, got ${request.batchSize}`);
   const target = request.batchTargetMs;
-  if (target !== undefined && !(target > 0)) throw invalidInput(`batchTargetMs: expected a positive number of milliseconds, got ${target}`);
+  if (target !== undefined && !(target > 0)) throw failure(FailureType.InvalidInput, `batchTargetMs: expected a positive number of milliseconds, got ${target}`);
   const t = request.timeouts;
   const durations: number[] = [];
   const sizes = { min: Infinity, max: 0 };
@@ -160,7 +159,7 @@ export async function moveBookingsInBatches(
     return {
       // Progress an earlier attempt reported still counts when this one cannot go on.
       cutoff: request.cutoff, status, ...(reason ? { reason } : {}), rowsMoved: resume?.rowsMoved ?? 0, alreadyArchived: 0, batches: resume?.batches ?? 0,
-      resumedAfterId: resume?.lastId ?? null, before: resume?.before ?? empty, after: { census: empty, remainingInBookings: 0, inBothTables: 0 }, conserved: null,
+      resumedAfterId: resume?.lastId ?? null, resumedPastHeartbeatRows: 0, before: resume?.before ?? empty, after: { census: empty, remainingInBookings: 0, inBothTables: 0 }, conserved: null,
       batchMs: { max: round(sorted.at(-1) ?? 0), p99: round(percentile(sorted, 0.99)), median: round(percentile(sorted, 0.5)) },
       phaseMs: { census: 0, move: 0, verify: 0 }, batchRows: { min: sizes.min === Infinity ? 0 : sizes.min, max: sizes.max }, ...rest,
     };
@@ -171,9 +170,11 @@ export async function moveBookingsInBatches(
     prepared = await inTransaction(db, t, async (c) => {
       const columns = await prepareArchive(c);
       if (columns === undefined) return undefined;
-      const before = resume?.before ?? (await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff])).rows[0]!;
-      const { rows: [o] } = await c.query<{ overlap: boolean }>(overlapSql(resume?.lastId != null), [cutoff, before.lastOldId, ...(resume?.lastId != null ? [resume.lastId] : [])]);
-      return { columns, before, overlap: o!.overlap };
+      const before = resume?.before ?? await startingCensus(c, cutoff);
+      const committed = resume ? await committedSinceHeartbeat(c, cutoff, before, resume.lastId) : { lastId: null, rows: 0 };
+      const resumeAfter = committed.lastId ?? resume?.lastId ?? null;
+      const { rows: [o] } = await c.query<{ overlap: boolean }>(overlapSql(resumeAfter != null), [cutoff, before.lastOldId, ...(resumeAfter != null ? [resumeAfter] : [])]);
+      return { columns, before, overlap: o!.overlap, resumeAfter, committedRows: committed.rows };
     });
   } catch (err) {
     const reason = timeoutReason(err, t);
@@ -183,7 +184,10 @@ export async function moveBookingsInBatches(
   if (!prepared) return result('skipped', 'no bookings table in this database', {});
   const censusMs = performance.now() - clock;
 
-  const progress: ArchiveProgress = { lastId: resume?.lastId ?? null, rowsMoved: resume?.rowsMoved ?? 0, batches: resume?.batches ?? 0, before: prepared.before };
+  // Batches committed after the last heartbeat count as moved (their number of batches is unknown).
+  const progress: ArchiveProgress = {
+    lastId: prepared.resumeAfter, rowsMoved: (resume?.rowsMoved ?? 0) + prepared.committedRows, batches: resume?.batches ?? 0, before: prepared.before,
+  };
   onProgress(progress); // the census can take a while on a large table: report liveness before the first batch
   let alreadyArchived = 0;
   let stoppedBy: string | undefined;
@@ -196,7 +200,7 @@ export async function moveBookingsInBatches(
   // needs BEGIN/SET/COMMIT round trips of its own.
   await withSessionTimeouts(db, t, async (client) => {
     while (stopAt !== null && progress.lastId !== stopAt) {
-      if (isCancelled()) throw ApplicationFailure.create({ type: 'Cancelled', message: 'archive cancelled between batches; rerun continues' });
+      if (isCancelled()) throw failure(FailureType.Cancelled, 'archive cancelled between batches; rerun continues');
       const started = performance.now();
       let batch;
       try {
@@ -227,6 +231,7 @@ export async function moveBookingsInBatches(
   const verifyStarted = performance.now();
   const before = prepared.before;
   const phaseMs = () => ({ census: Math.round(censusMs), move: Math.round(verifyStarted - clock - censusMs), verify: Math.round(performance.now() - verifyStarted) });
+  const resumed = { resumedAfterId: prepared.resumeAfter, resumedPastHeartbeatRows: prepared.committedRows };
   const stopped = stoppedBy && `stopped after ${progress.batches} batch(es): bookings ${stoppedBy}`;
   let after: ArchiveResult['after'];
   try {
@@ -246,11 +251,11 @@ export async function moveBookingsInBatches(
     const reason = timeoutReason(err, t);
     if (!reason) throw err;
     return result('incomplete', `${stopped ?? 'batches done'}; not verified: bookings ${reason}`, {
-      rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, phaseMs: phaseMs(),
+      rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, phaseMs: phaseMs(), ...resumed,
     });
   }
   return result(stopped ? 'incomplete' : 'done', stopped, {
-    rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, after,
+    rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, after, ...resumed,
     conserved: after.census.rows === before.rows && after.census.idChecksum === before.idChecksum && after.inBothTables === 0,
     phaseMs: phaseMs(),
   });
@@ -260,7 +265,7 @@ export function createArchiveActivities({ db, timeouts }: { db: pg.Pool; timeout
   return {
     /**
      * Heartbeats its progress after every batch; a retried attempt (worker crash, heartbeat timeout)
-     * resumes after the last reported id. Resuming from an older id is also correct, only slower.
+     * resumes after the last batch committed (see committedSinceHeartbeat), not only the last one reported.
      */
     async archiveBookingsOlderThan(request: ArchiveRequest): Promise<ArchiveResult> {
       const ctx = Context.current();

@@ -8,17 +8,18 @@ import pg from 'pg';
 import {
   atLeast, BACKUP_LEVELS, formatBytes, GUARD_LEVEL, verificationCheck,
   type BackupLevel, type BackupManifest, type BackupVerification, type RecoveryPoint, type TableCount,
-} from '../../src/domain/backup.js';
-import { skipped, gradeAbove, type CheckResult } from '../../src/domain/checks.js';
-import { retentionSkipped, type RetentionResult } from '../../src/domain/retention.js';
-import type { Thresholds } from '../../src/domain/thresholds.js';
+} from '../../domain/backup.js';
+import { skipped, gradeAbove, type CheckResult } from '../../domain/checks.js';
+import { failure, FailureType } from '../../domain/failures.js';
+import { retentionSkipped, type RetentionResult } from '../../domain/retention.js';
+import type { Thresholds } from '../../domain/thresholds.js';
 import { isExecutable } from '../../src/executables.js';
 import { applyRetention, heartbeat } from '../storage.js';
 import type { createPgbackrestActivities } from './pgbackrest.js';
-import { inTransaction, invalidInput, resolveTimeouts, type Timeouts } from './sql.js';
+import { inTransaction, resolveTimeouts, type Timeouts } from './sql.js';
 
 /**
- * The backup module: one meaning of "verified" (src/domain/backup.ts) for every check, guard and
+ * The backup module: one meaning of "verified" (domain/backup.ts) for every check, guard and
  * report. Dumps are `pg_dump -Fc` files written under a hidden temporary name; the manifest (sha256,
  * size, database, server version, the dumped snapshot's exact row counts) is written and renamed
  * first, the dump last, so a file that appears under a dump name is complete and has its manifest,
@@ -26,8 +27,6 @@ import { inTransaction, invalidInput, resolveTimeouts, type Timeouts } from './s
  * password reaches child processes only through PGPASSWORD, never argv, and is scrubbed from
  * anything they print.
  */
-
-export type { BackupVerification } from '../../src/domain/backup.js';
 
 export interface BackupFile {
   file: string;
@@ -72,7 +71,7 @@ export function findPgBinary(name: 'pg_dump' | 'pg_restore' | 'pg_ctl', pgBinDir
   })();
   const dirs = pgBinDir ? [pgBinDir] : [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...debian];
   const found = dirs.map((d) => join(d, name)).find(isExecutable);
-  if (!found) throw ApplicationFailure.create({ type: 'MissingTool', nonRetryable: true, message: `${name} not found in ${pgBinDir ?? 'PATH or /usr/lib/postgresql/*/bin'}` });
+  if (!found) throw failure(FailureType.MissingTool, `${name} not found in ${pgBinDir ?? 'PATH or /usr/lib/postgresql/*/bin'}`);
   return found;
 }
 
@@ -177,7 +176,7 @@ const hours = (h: number) => `${Math.round(h * 100) / 100} h old`;
 
 function parseLevel(level: unknown, field = 'level'): BackupLevel {
   if (typeof level === 'string' && (BACKUP_LEVELS as readonly string[]).includes(level)) return level as BackupLevel;
-  throw invalidInput(`${field}: ${JSON.stringify(level)} is not one of ${BACKUP_LEVELS.join(', ')}`);
+  throw failure(FailureType.InvalidInput, `${field}: ${JSON.stringify(level)} is not one of ${BACKUP_LEVELS.join(', ')}`);
 }
 
 export interface BackupDeps {
@@ -196,7 +195,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
   const ourDumps = new RegExp(`^${escapeRegex(databaseName)}-.*${escapeRegex(DUMP_SUFFIX)}$`);
   const anyDump = new RegExp(`${escapeRegex(DUMP_SUFFIX)}$`);
   const directory = () => {
-    if (!backupDirectory) throw ApplicationFailure.create({ type: 'NotConfigured', nonRetryable: true, message: 'no backup directory configured (database.backupDirectory or targets.backup.directory)' });
+    if (!backupDirectory) throw failure(FailureType.NotConfigured, 'no backup directory configured (database.backupDirectory or targets.backup.directory)');
     return backupDirectory;
   };
   const longMs = () => resolveTimeouts(timeouts).statementTimeoutMs;
@@ -280,9 +279,9 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
   }
 
   async function fileFor(path: string): Promise<BackupFile> {
-    if (!isAbsolute(path)) throw invalidInput(`file: ${JSON.stringify(path)} is not an absolute path`);
+    if (!isAbsolute(path)) throw failure(FailureType.InvalidInput, `file: ${JSON.stringify(path)} is not an absolute path`);
     const s = await stat(path).catch(() => undefined);
-    if (!s?.isFile()) throw invalidInput(`file: ${path} is not a regular file`);
+    if (!s?.isFile()) throw failure(FailureType.InvalidInput, `file: ${path} is not a regular file`);
     return { file: path, bytes: s.size, ageHours: (Date.now() - s.mtimeMs) / 3_600_000 };
   }
 
@@ -308,7 +307,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
         await mkdir(dir, { recursive: true });
       } catch (err) {
         // Permissions, a file in the way, a read-only mount: a retry cannot help.
-        throw ApplicationFailure.create({ type: 'BackupDirectoryUnusable', nonRetryable: true, message: `cannot use backup directory ${dir}: ${(err as Error).message}` });
+        throw failure(FailureType.BackupDirectoryUnusable, `cannot use backup directory ${dir}: ${(err as Error).message}`);
       }
       // Partial files from attempts that crashed: ours by name, and old enough not to be a live dump.
       for (const name of await readdir(dir)) {
@@ -338,7 +337,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
       } catch (err) {
         await cleanup();
         if (err instanceof ApplicationFailure) throw err;
-        throw ApplicationFailure.create({ type: 'BackupFailed', message: `backup of ${databaseName} failed, nothing was kept: ${(err as Error).message}` });
+        throw failure(FailureType.BackupFailed, `backup of ${databaseName} failed, nothing was kept: ${(err as Error).message}`);
       }
       try {
         const bytes = (await stat(partial)).size;
@@ -362,7 +361,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
         // A full disk while writing the manifest: leave nothing half-written behind.
         await cleanup();
         await rm(`${final}${MANIFEST_SUFFIX}`, { force: true });
-        throw ApplicationFailure.create({ type: 'BackupFailed', message: `backup of ${databaseName} could not be completed in ${dir}, nothing was kept: ${(err as Error).message}` });
+        throw failure(FailureType.BackupFailed, `backup of ${databaseName} could not be completed in ${dir}, nothing was kept: ${(err as Error).message}`);
       }
     },
 
@@ -380,7 +379,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
     /** The guard before data moves: the newest dump, verified `readable` (or more), young enough. */
     async verifyNewestBackup(request: { maxAgeHours: number; level?: BackupLevel }): Promise<BackupVerification> {
       const level = parseLevel(request.level ?? GUARD_LEVEL);
-      if (!atLeast(level, GUARD_LEVEL)) throw invalidInput(`level: a guard accepts no less than ${GUARD_LEVEL}, got ${level}`);
+      if (!atLeast(level, GUARD_LEVEL)) throw failure(FailureType.InvalidInput, `level: a guard accepts no less than ${GUARD_LEVEL}, got ${level}`);
       if (pgbackrest) return pgbackrest.verifyPgbackrest(level, request.maxAgeHours);
       return verifyNewest(level, request.maxAgeHours);
     },
@@ -389,7 +388,7 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
     async listBackups(): Promise<ListedBackup[]> {
       if (pgbackrest) return pgbackrest.listPgbackrest();
       const dumps = await listDumps(directory(), anyDump).catch((err: Error) => {
-        throw ApplicationFailure.create({ type: 'NotConfigured', nonRetryable: true, message: `cannot list ${directory()}: ${err.message}` });
+        throw failure(FailureType.NotConfigured, `cannot list ${directory()}: ${err.message}`);
       });
       const out: ListedBackup[] = [];
       for (const d of dumps) {

@@ -1,26 +1,10 @@
 import pg from 'pg';
-import type { DatabaseMaintenanceConfig } from '../../src/config.js';
-import { inTransaction, invalidInput, resolveTimeouts, tableName, timeoutReason, type Timeouts } from './sql.js';
+import type { CleanupResult, TempTableCleanup, TempTableRule } from '../../domain/database.js';
+import { failure, FailureType } from '../../domain/failures.js';
+import { inTransaction, resolveTimeouts, tableName, timeoutReason, type Timeouts } from './sql.js';
 
 /** Seed `cleanupSessions.js`: expired rows of these tables go, in batches instead of one long DELETE. */
 export const EXPIRING_TABLES = ['user_sessions', 'password_reset_tokens'] as const;
-
-export type TempTableRule = NonNullable<DatabaseMaintenanceConfig['tempTables']>;
-
-export interface CleanupResult {
-  table: string;
-  status: 'done' | 'skipped';
-  deleted: number;
-  reason?: string;
-}
-
-export interface TempTableCleanup {
-  rule: TempTableRule | null;
-  dropped: string[];
-  /** Matching tables not yet seen for minAgeHours. */
-  tooYoung: { table: string; seenForHours: number }[];
-  skipped: { table: string; reason: string }[];
-}
 
 // PostgreSQL records no creation time, so a table's age is how long this product has seen it, keyed by
 // oid: a table dropped and recreated under the same name starts again at zero.
@@ -45,7 +29,7 @@ export function createCleanupActivities({ db, reports, timeouts, databaseLabel, 
     /** Deletes rows whose expires_at is before `asOf` (fixed by the workflow), one short transaction per batch. */
     async deleteExpiredSessions(request: { asOf: string; batchSize: number; timeouts?: Partial<Timeouts> }): Promise<CleanupResult[]> {
       const asOf = new Date(request.asOf);
-      if (Number.isNaN(asOf.getTime())) throw invalidInput(`asOf: ${JSON.stringify(request.asOf)} is not a timestamp`);
+      if (Number.isNaN(asOf.getTime())) throw failure(FailureType.InvalidInput, `asOf: ${JSON.stringify(request.asOf)} is not a timestamp`);
       const t = resolveTimeouts(timeouts, request.timeouts);
       const results: CleanupResult[] = [];
       for (const name of EXPIRING_TABLES) {

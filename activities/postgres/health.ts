@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import { gradeAbove, skipped, type CheckResult } from '../../src/domain/checks.js';
-import type { Thresholds } from '../../src/domain/thresholds.js';
+import { gradeAbove, skipped, type CheckResult } from '../../domain/checks.js';
+import type { Thresholds } from '../../domain/thresholds.js';
 
 interface PostgresHealthDeps {
   db: pg.Pool;

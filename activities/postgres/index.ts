@@ -1,6 +1,6 @@
 import type pg from 'pg';
-import type { DatabaseMaintenanceConfig } from '../../src/config.js';
-import { SEED_WINDOWS, type Blackout, type WindowSpec } from '../../src/domain/windows.js';
+import type { DatabaseMaintenanceConfig } from '../../src/config/schema.js';
+import { SEED_WINDOWS, type Blackout, type WindowSpec } from '../../domain/windows.js';
 import type { MaintenanceMetrics } from '../../src/metrics.js';
 import { createAccessActivities } from './access.js';
 import { createArchiveActivities } from './archive.js';

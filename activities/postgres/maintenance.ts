@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { resolveTimeouts, tableName, timeoutReason, withSessionTimeouts, type TableName, type Timeouts } from './sql.js';
+import type { IndexAction, TableVacuum } from '../../domain/database.js';
 
 /**
  * Seed `db_maintenance.sh` ran a database-wide `VACUUM ANALYZE` and `REINDEX SYSTEM`, both of which
@@ -17,33 +18,12 @@ export interface VacuumRequest {
   timeouts?: Partial<Timeouts>;
 }
 
-export interface TableVacuum {
-  table: string;
-  mode: 'analyze' | 'full';
-  status: 'done' | 'skipped';
-  reason?: string;
-  deadTuplesBefore: number | null;
-  deadTuplesAfter: number | null;
-  durationMs: number;
-}
-
 export interface ReindexRequest {
   /** Estimated share of a btree index that is empty space above which it is rebuilt. */
   bloatRatio?: number;
   /** Indexes smaller than this are never worth rebuilding for bloat. */
   minIndexBytes?: number;
   timeouts?: Partial<Timeouts>;
-}
-
-export interface IndexAction {
-  index: string;
-  table: string;
-  why: 'invalid' | 'bloated' | 'leftover of an interrupted REINDEX CONCURRENTLY';
-  action: 'reindexed' | 'dropped' | 'skipped' | 'failed';
-  estimatedBloat?: number;
-  bytesBefore: number;
-  bytesAfter?: number;
-  reason?: string;
 }
 
 const DEAD_TUPLES_SQL = `SELECT n_dead_tup::int AS dead FROM pg_stat_user_tables WHERE relid = to_regclass($1)`;

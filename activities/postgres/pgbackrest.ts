@@ -5,13 +5,13 @@ import { chown, mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
-import type { BackupLevel, BackupVerification, TableCount } from '../../src/domain/backup.js';
-import { atLeast, formatBytes } from '../../src/domain/backup.js';
+import type { BackupLevel, BackupVerification, TableCount } from '../../domain/backup.js';
+import { atLeast, formatBytes } from '../../domain/backup.js';
 import { heartbeat } from '../storage.js';
 import { findPgBinary, scrubSecret } from './backup.js';
 import { inTransaction, resolveTimeouts, type Timeouts } from './sql.js';
+import { failure, FailureType } from '../../domain/failures.js';
 
 /**
  * pgBackRest as the backup source (database.backupSource = "pgbackrest"): backups, their state from
@@ -100,7 +100,7 @@ export function createPgbackrestActivities({ db, databaseUrl, settings, pgBinDir
     try {
       return (await exec(bin, argv, timeoutMs)).stdout;
     } catch (err) {
-      throw ApplicationFailure.create({ type: 'PgbackrestFailed', message: scrubSecret(`pgbackrest ${command} for stanza ${stanza} failed: ${(err as Error).message}`, databaseUrl) });
+      throw failure(FailureType.PgbackrestFailed, scrubSecret(`pgbackrest ${command} for stanza ${stanza} failed: ${(err as Error).message}`, databaseUrl));
     }
   }
 
@@ -111,7 +111,7 @@ export function createPgbackrestActivities({ db, databaseUrl, settings, pgBinDir
     // 0 ok, 2 no backup yet, 6 a backup running: usable. Anything else (1 missing stanza path, 3
     // missing stanza data, 5 database mismatch...) is a stanza that a retry will not mend.
     if (!s || ![0, 2, 6].includes(s.status.code)) {
-      throw ApplicationFailure.create({ type: 'PgbackrestStanzaUnusable', nonRetryable: true, message: `pgbackrest stanza ${stanza}: ${s?.status.message ?? 'not found'}` });
+      throw failure(FailureType.PgbackrestStanzaUnusable, `pgbackrest stanza ${stanza}: ${s?.status.message ?? 'not found'}`);
     }
     return s;
   }
@@ -194,7 +194,7 @@ export function createPgbackrestActivities({ db, databaseUrl, settings, pgBinDir
     for (;;) {
       const { rows: [a] } = await db.query<{ last: string | null }>('SELECT last_archived_wal AS last FROM pg_stat_archiver');
       if (a?.last && !a.last.includes('.') && segmentNumber(a.last) >= segmentNumber(sw!.wal)) break;
-      if (Date.now() > deadline) throw ApplicationFailure.create({ type: 'WalNotArchived', message: `WAL ${sw!.wal} holding the restore point was not archived within 120 s: the archive is behind or broken` });
+      if (Date.now() > deadline) throw failure(FailureType.WalNotArchived, `WAL ${sw!.wal} holding the restore point was not archived within 120 s: the archive is behind or broken`);
       heartbeat();
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -296,7 +296,7 @@ export function createPgbackrestActivities({ db, databaseUrl, settings, pgBinDir
       const started = performance.now();
       await pgbackrest('backup', [`--type=${type}`]);
       const after = newestGood(await info());
-      if (!after || after.label === before?.label) throw ApplicationFailure.create({ type: 'PgbackrestFailed', message: `pgbackrest backup for stanza ${stanza} reported success but info lists no new backup` });
+      if (!after || after.label === before?.label) throw failure(FailureType.PgbackrestFailed, `pgbackrest backup for stanza ${stanza} reported success but info lists no new backup`);
       return {
         file: nameOf(after), label: after.label, type: after.type, bytes: after.info.size, repoBytes: after.info.repository.delta,
         durationMs: Math.round(performance.now() - started), ...(before ? { previous: { file: nameOf(before), bytes: before.info.size } } : {}),

@@ -1,6 +1,6 @@
-import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
-import { TABLE_NAME } from '../../src/domain/identifiers.js';
+import { failure, FailureType } from '../../domain/failures.js';
+import { TABLE_NAME } from '../../domain/identifiers.js';
 
 /** Bounds on how long one maintenance statement may run and wait for a lock. */
 export interface Timeouts {
@@ -17,14 +17,10 @@ export interface TableName {
   sql: string;
 }
 
-export function invalidInput(message: string): ApplicationFailure {
-  return ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message });
-}
-
 /** "table" or "schema.table" (plain identifiers only); anything else fails, non-retryable, before any SQL runs. */
 export function tableName(name: string, field: string): TableName {
   if (typeof name !== 'string' || !TABLE_NAME.test(name)) {
-    throw invalidInput(`${field}: ${JSON.stringify(name)} is not a table name (expected "table" or "schema.table", letters, digits and "_")`);
+    throw failure(FailureType.InvalidInput, `${field}: ${JSON.stringify(name)} is not a table name (expected "table" or "schema.table", letters, digits and "_")`);
   }
   const parts = name.split('.');
   const [schema, table] = parts.length === 2 ? (parts as [string, string]) : ['public', parts[0]!];
@@ -38,7 +34,7 @@ export function resolveTimeouts(defaults: Timeouts, override: Partial<Timeouts> 
     statementTimeoutMs: override.statementTimeoutMs ?? defaults.statementTimeoutMs,
   };
   for (const [k, v] of Object.entries(t)) {
-    if (!Number.isInteger(v) || v <= 0) throw invalidInput(`${k}: expected a positive whole number of milliseconds, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(v) || v <= 0) throw failure(FailureType.InvalidInput, `${k}: expected a positive whole number of milliseconds, got ${JSON.stringify(v)}`);
   }
   return t;
 }

@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import type { CheckResult } from '../../src/domain/checks.js';
+import type { CheckResult } from '../../domain/checks.js';
+import type { SlowQueries } from '../../domain/database.js';
 import type { MaintenanceMetrics } from '../../src/metrics.js';
 import { inTransaction, resolveTimeouts, type Timeouts } from './sql.js';
 
@@ -28,9 +29,8 @@ export interface TableBloat {
   deadRatio: number | null;
 }
 
-export type SlowQueries =
-  | { status: 'available'; queries: { query: string; calls: number; meanMs: number; totalMs: number }[] }
-  | { status: 'unavailable'; reason: string };
+
+export type { SlowQueries };
 
 export interface DatabaseStatistics {
   tables: TableBloat[];
@@ -92,6 +92,13 @@ export function createStatisticsActivities({ db, timeouts, databaseLabel, metric
           check: 'db.bloat', target: databaseLabel, status: bloated.length > 0 ? 'warn' : 'ok', value: bloated.length, unit: 'tables',
           threshold: `dead tuples > ${bloatWarnRatio * 100}% of a table`,
           detail: bloated.length > 0 ? `bloated: ${bloated.slice(0, 5).map((b) => `${b.table} ${Math.round(b.deadRatio! * 100)}%`).join(', ')}` : `no table above ${bloatWarnRatio * 100}% dead tuples`,
+        },
+        {
+          check: 'db.index-usage', target: databaseLabel, status: 'ok', value: stats.unusedIndexes.length, unit: 'indexes',
+          threshold: 'never scanned since statistics were reset (unique and primary keys aside)',
+          detail: stats.unusedIndexes.length > 0
+            ? `unused: ${stats.unusedIndexes.slice(0, 5).map((i) => `${i.index} (${Math.round(i.bytes / 1024)} KiB)`).join(', ')}${stats.unusedIndexes.length > 5 ? `, ${stats.unusedIndexes.length - 5} more in the report` : ''}`
+            : 'every index has been used',
         },
         stats.cacheHitPercent === null
           ? { check: 'db.cache-hit', target: databaseLabel, status: 'skipped', detail: 'no block reads recorded yet' }

@@ -3,8 +3,8 @@
 import { InvalidArgumentError, type Command } from 'commander';
 import { createActivities } from '../../activities/index.js';
 import { createClients } from '../clients.js';
-import type { Config } from '../config.js';
-import { BACKUP_LEVELS, formatBytes, type BackupLevel, type BackupVerification } from '../domain/backup.js';
+import type { Config } from '../config/schema.js';
+import { BACKUP_LEVELS, formatBytes, type BackupLevel, type BackupVerification } from '../../domain/backup.js';
 import { createLogger } from '../logger.js';
 
 function level(value: string): BackupLevel {

@@ -2,17 +2,20 @@
 // read-only lookups made here (never through a workflow). It changes nothing.
 import type { Client } from '@temporalio/client';
 import { ScheduleNotFoundError } from '@temporalio/client';
+import type { Command } from 'commander';
 import { createActivities } from '../../activities/index.js';
-import type { CleanupKind } from '../../activities/kubernetes/cleanup.js';
+import type { CleanupKind } from '../../domain/cluster.js';
 import { SCHEDULES } from '../../schedules/definitions.js';
 import { createClients } from '../clients.js';
-import { redactUrl, type Config } from '../config.js';
+import { redactUrl } from '../config/redact.js';
+import type { Config } from '../config/schema.js';
 import type { z } from 'zod';
-import { EmergencyInput, describeAction } from '../domain/emergency.js';
-import { describeInputIssues } from '../domain/input-errors.js';
-import { retentionCheck } from '../domain/retention.js';
-import { windowOccurrences, type WindowSpec } from '../domain/windows.js';
+import { EmergencyInput, describeAction } from '../../domain/emergency.js';
+import { describeInputIssues } from '../../domain/input-errors.js';
+import { retentionCheck } from '../../domain/retention.js';
+import { windowOccurrences, type WindowSpec } from '../../domain/windows.js';
 import { createLogger } from '../logger.js';
+import { CliError, type CliIo } from './common.js';
 import { AnnualUpgradeInput } from '../../workflows/annual-upgrade.js';
 import { ApplicationCacheCleanupInput } from '../../workflows/application-cache-cleanup.js';
 import { ApplicationImageUpdateInput } from '../../workflows/application-image-update.js';
@@ -122,7 +125,7 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
           `capacity forecast from ${input.forecastHistoryDays as number} days of stored disk figures for ${plan.diskPaths.join(', ')}`);
         break;
       case 'eveningStatus':
-        lines.push("today's runs from maintenance_runs", ...windowOccurrences(plan.windows, new Date(), new Date(Date.now() + (input.windowHorizonHours as number) * 3_600_000)).map((w) => `upcoming: ${w.name} ${w.start} to ${w.end}`));
+        lines.push(input.day ? `the runs of ${input.day as string} (UTC) from maintenance_runs` : "today's runs from maintenance_runs", ...windowOccurrences(plan.windows, new Date(), new Date(Date.now() + (input.windowHorizonHours as number) * 3_600_000)).map((w) => `upcoming: ${w.name} ${w.start} to ${w.end}`));
         break;
       case 'quarterlyReview':
         lines.push(`success rate (target ${(input.successRateTarget as number) * 100}%), durations, failures and approval latency of every maintenance kind over the last ${input.lookbackDays as number} days`);
@@ -210,4 +213,27 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
   } finally {
     await clients.close();
   }
+}
+
+export function registerPlanCommand(program: Command, io: CliIo): void {
+  const { temporal } = io;
+  program
+    .command('plan <workflowType>')
+    .description('dry run: what the next run would do against the current targets; changes nothing')
+    .option('--input <json>', 'the workflow input (needed for emergencyMaintenance)')
+    .action(async (type: string, opts: { input?: string }) => {
+      if (!(PLANNABLE as readonly string[]).includes(type)) throw new CliError(`cannot plan '${type}' (known: ${PLANNABLE.join(', ')})`);
+      let input: unknown;
+      try {
+        input = opts.input ? JSON.parse(opts.input) : undefined;
+      } catch {
+        throw new CliError('--input is not valid JSON');
+      }
+      const c = await temporal().catch(() => undefined);
+      const lines = await planFor(type as Plannable, io.config(), c, input).catch((err: Error) => {
+        throw new CliError(err.message);
+      });
+      io.out(`plan for ${type} (nothing was changed):`);
+      for (const line of lines) io.out(`  ${line}`);
+    });
 }

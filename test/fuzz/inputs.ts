@@ -2,7 +2,7 @@
 // hostile values and mutations tried against them (pure: no services).
 import fc from 'fast-check';
 import type { z } from 'zod';
-import { EmergencyInput } from '../../src/domain/emergency.js';
+import { EmergencyInput } from '../../domain/emergency.js';
 import { AnnualUpgradeInput } from '../../workflows/annual-upgrade.js';
 import { ApplicationCacheCleanupInput } from '../../workflows/application-cache-cleanup.js';
 import { ApplicationImageUpdateInput } from '../../workflows/application-image-update.js';

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type pg from 'pg';
 import { createPostgresActivities } from '../../activities/postgres/index.js';
-import { DatabaseMaintenanceSchema, type DatabaseMaintenanceConfig } from '../../src/config.js';
-import { SEED_WINDOWS, type WindowSpec } from '../../src/domain/windows.js';
+import { DatabaseMaintenanceSchema, type DatabaseMaintenanceConfig } from '../../src/config/schema.js';
+import { SEED_WINDOWS, type WindowSpec } from '../../domain/windows.js';
 import type { TestDatabase } from './postgres.js';
 
 /** The booking tables the seed scripts touch, as the application would have them. */

@@ -10,7 +10,7 @@ import {
 } from '@kubernetes/client-node';
 import { expect, inject } from 'vitest';
 import { createKubernetesActivities } from '../../activities/kubernetes/index.js';
-import { addKwokNodes, applyObjects, RBAC_FILE, type NodeOptions } from '../../src/kube-local/cluster.js';
+import { addKwokNodes, applyObjects, RBAC_FILE, type NodeOptions } from '../../dev/kube-local/cluster.js';
 
 export const PART_OF = 'app.kubernetes.io/part-of=trixtech';
 
@@ -62,7 +62,14 @@ export interface DeploymentSpec {
   volumes?: { name: string; emptyDir: Record<string, never> }[];
   /** Nodes to run on (by name); default any of this file's nodes. */
   nodes?: string[];
+  /** Pod template annotations, e.g. QUICK_PODS or kwok stage delays. */
+  podAnnotations?: Record<string, string>;
 }
+
+/** kwok starts these pods and makes them Ready without its default 1-6 s delays. */
+export const QUICK_PODS = Object.fromEntries(['pod-create', 'pod-ready'].flatMap((stage) => [
+  [`${stage}.stage.kwok.x-k8s.io/delay`, '0s'], [`${stage}.stage.kwok.x-k8s.io/jitter-delay`, '0s'],
+]));
 
 /** Polls `check` until it returns a value (not undefined), or fails with what `describe` says. */
 export async function waitUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
@@ -138,9 +145,11 @@ export async function clusterForFile(name: string): Promise<TestCluster> {
           progressDeadlineSeconds: spec.progressDeadlineSeconds ?? 600,
           selector: { matchLabels: { app } },
           template: {
-            metadata: { labels },
+            metadata: { labels, ...(spec.podAnnotations ? { annotations: spec.podAnnotations } : {}) },
             spec: {
               containers: [{ name: 'app', image: spec.image ?? `ghcr.io/trixtech/${app}:1.0.0`, ...(spec.resources ? { resources: spec.resources } : {}) }],
+              // kwok removes an evicted pod at a random moment within its grace period: these apps stop within 1 s.
+              terminationGracePeriodSeconds: 1,
               tolerations: [{ ...pool, operator: 'Equal', effect: 'NoSchedule' }],
               affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: spec.nodes
                 ? [{ key: 'kubernetes.io/hostname', operator: 'In', values: spec.nodes }]

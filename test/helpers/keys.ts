@@ -2,8 +2,8 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
-import { planHash, type Proof, type Verdict } from '../../src/domain/approval-proof.js';
-import { EmergencyInput, emergencyPlan } from '../../src/domain/emergency.js';
+import { planHash, type Proof, type Verdict } from '../../domain/approval-proof.js';
+import { EmergencyInput, emergencyPlan } from '../../domain/emergency.js';
 import { generateSigningKey, parsePrivateKey, signStatement, type SigningKey, type StatementFields } from '../../src/signing.js';
 import { decideUpdate, statusQuery } from '../../workflows/lib/definitions.js';
 

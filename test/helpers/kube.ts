@@ -1,24 +1,8 @@
-import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { KubeConfig, loadAllYaml } from '@kubernetes/client-node';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { MockActivityEnvironment } from '@temporalio/testing';
-import { expect } from 'vitest';
-import { createKubernetesActivities } from '../../activities/kubernetes/index.js';
-import { KubeDouble, type DoubleOptions, type ServedRequest } from '../k8s-double/double.js';
-
-export { startUpdateHook } from '../k8s-double/update-hook.js';
-
-export const APP_NAMESPACE = 'default';
-
-/** A started double, its kubeconfig, and the Kubernetes activities pointed at it. */
-export async function startCluster(options: Partial<DoubleOptions> = {}) {
-  const k8s = await new KubeDouble(options).start();
-  const kubeconfig = k8s.writeKubeconfig(APP_NAMESPACE);
-  const kube = new KubeConfig();
-  kube.loadFromFile(kubeconfig);
-  const activities = createKubernetesActivities({ kube, namespace: APP_NAMESPACE, appLabelSelector: 'app.kubernetes.io/part-of=trixtech' });
-  return { k8s, kubeconfig, activities };
-}
+import { reportReboot } from '../../dev/kube-local/reboot.js';
 
 /** Runs an activity function with a real activity context (heartbeats, sleep), outside a worker. */
 export function runActivity<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
@@ -27,24 +11,34 @@ export function runActivity<A extends unknown[], R>(fn: (...args: A) => Promise<
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Rule { apiGroups?: string[]; resources?: string[]; verbs?: string[] }
-interface RbacDoc { kind: string; metadata: { name: string; namespace?: string }; rules?: Rule[] }
-
-/** The Roles and ClusterRoles shipped in deploy/rbac.yaml. */
-export function shippedRbac(): RbacDoc[] {
-  const text = readFileSync(join(import.meta.dirname, '..', '..', 'deploy', 'rbac.yaml'), 'utf8');
-  return (loadAllYaml(text) as RbacDoc[]).filter((d) => d && (d.kind === 'Role' || d.kind === 'ClusterRole'));
+/**
+ * Stands in for the automation that updates a node: a POST `{node}` "reboots" it. After
+ * `rebootMs` the node's kubelet reports a new boot id (and `kubeletVersion`, if given), as a real
+ * one does when it comes back; kwok keeps the node Ready throughout.
+ */
+export async function startUpdateHook(kc: KubeConfig, rebootMs: number, kubeletVersion?: string): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+  const requests: string[] = [];
+  const reboots: Promise<unknown>[] = [];
+  const server = createServer((req, res) => {
+    let body = '';
+    req.on('data', (c: Buffer) => (body += c.toString()));
+    req.on('end', () => {
+      const { node } = JSON.parse(body) as { node: string };
+      requests.push(node);
+      reboots.push(rebootNode(kc, node, rebootMs, kubeletVersion).catch(() => undefined));
+      res.writeHead(202).end();
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/update`;
+  return { url, requests, close: async () => {
+    await new Promise((r) => server.close(() => r(undefined)));
+    await Promise.all(reboots);
+  } };
 }
 
-const resourceOf = (r: ServedRequest) => (r.subresource ? `${r.resource}/${r.subresource}` : r.resource);
-/** A Role counts only for requests in its own namespace; a ClusterRole for any. */
-const inScope = (doc: RbacDoc, r: ServedRequest) => doc.kind === 'ClusterRole' || (r.namespace !== '' && doc.metadata.namespace === r.namespace);
-const allows = (rule: Rule, r: ServedRequest) => Boolean(rule.apiGroups?.includes(r.group) && rule.resources?.includes(resourceOf(r)) && rule.verbs?.includes(r.verb));
-const describe = (r: ServedRequest) => `${r.verb} ${r.group || 'core'}/${resourceOf(r)}${r.namespace ? ` in ${r.namespace}` : ''}`;
-
-/** Fails when the code made a request the shipped RBAC does not grant. */
-export function expectAllGranted(served: ServedRequest[]): void {
-  const rbac = shippedRbac();
-  const denied = served.filter((r) => !rbac.some((doc) => inScope(doc, r) && (doc.rules ?? []).some((rule) => allows(rule, r))));
-  expect([...new Set(denied.map(describe))], 'requests the shipped RBAC (deploy/rbac.yaml) does not grant').toEqual([]);
+/** After `delayMs`, the node reports a new boot id (and kubelet version) in its status. */
+export async function rebootNode(kc: KubeConfig, node: string, delayMs: number, kubeletVersion?: string): Promise<void> {
+  await sleep(delayMs);
+  await reportReboot(kc, node, kubeletVersion);
 }

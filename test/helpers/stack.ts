@@ -5,12 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createBackupActivities } from '../../activities/postgres/backup.js';
 import { createBridge } from '../../src/bridge.js';
-import type { Config } from '../../src/config.js';
+import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics, startMetricsServer } from '../../src/metrics.js';
-import { KubeDouble, type DoubleOptions, type ServedRequest } from '../k8s-double/double.js';
+import { clusterForFile, type TestCluster } from './cluster.js';
 import { makeTestKeys, type TestKeys } from './keys.js';
-import { APP_NAMESPACE } from './kube.js';
 import { freePort } from './net.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 import { SlackSink } from './slack-sink.js';
@@ -24,14 +23,13 @@ export interface Stack {
   backupDir: string;
   backupFile: string;
   slack: SlackSink;
-  k8s: KubeDouble;
+  /** This stack's namespace, nodes and workloads on the suite's real control plane; the worker uses its ServiceAccount. */
+  kube: TestCluster;
   config: Config;
   /** Signing keys of every approver, Slack-mapped user and extra person, and of the bridge. */
   keys: TestKeys;
   /** Runs `fn` with a worker and the approval bridge listening on a free port. */
   withBridge<T>(fn: (ctx: WorkerContext & { bridgeUrl: string }) => Promise<T>): Promise<T>;
-  /** Every Kubernetes request served so far (for the RBAC check). */
-  served(): ServedRequest[];
   stop(): Promise<void>;
 }
 
@@ -43,20 +41,19 @@ interface StackApprovals {
 
 /**
  * Everything a gated workflow touches, on loopback: a database (booking and report store), the
- * Slack sink, the Kubernetes double, a fresh verified backup (a real dump with its manifest), a live
+ * Slack sink, a namespace of the suite's Kubernetes control plane (named after `name`), a fresh verified backup (a real dump with its manifest), a live
  * metrics endpoint, and a config whose approval allow-lists are `approvals`, with a signing key for
  * every person named there or in `people` (requesters, outsiders) and one for the bridge.
  */
 export async function startStack(
   approvals: StackApprovals,
-  { double = { podTerminationMs: 20, replacementDelayMs: 50, rolloutDelayMs: 50 }, targets = {}, file = {}, people = [] }:
-    { double?: Partial<DoubleOptions>; targets?: Record<string, unknown>; file?: Record<string, unknown>; people?: string[] } = {},
+  { name = 'stack', targets = {}, file = {}, people = [] }:
+    { name?: string; targets?: Record<string, unknown>; file?: Record<string, unknown>; people?: string[] } = {},
 ): Promise<Stack> {
   const keys = makeTestKeys([
     ...(approvals.emergencyMaintenance?.approvers ?? []), ...(approvals.annualUpgrade?.approvers ?? []), ...Object.values(approvals.slackUsers ?? {}), ...people,
   ]);
-  const [db, slack] = await Promise.all([createTestDatabase('maint_stack'), new SlackSink().start()]);
-  const k8s = await new KubeDouble(double).start();
+  const [db, slack, kube] = await Promise.all([createTestDatabase('maint_stack'), new SlackSink().start(), clusterForFile(name)]);
   const backupDir = mkdtempSync(join(tmpdir(), 'maint-stack-backups-'));
   // A real dump with its manifest, as the daily backup leaves it: checks verify it, they do not just see a file.
   const backup = await createBackupActivities({ db: db.pool, databaseUrl: db.url, backupDirectory: backupDir, timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 60_000 } })
@@ -65,13 +62,13 @@ export async function startStack(
   const metrics: Server = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: metricsPort, health: () => ({ ok: true, detail: 'test' }) });
   const config = testConfig(
     {
-      DATABASE_URL: db.url, MAINT_DATABASE_URL: db.url, KUBECONFIG: k8s.writeKubeconfig(APP_NAMESPACE),
+      DATABASE_URL: db.url, MAINT_DATABASE_URL: db.url, KUBECONFIG: kube.workerKubeconfig,
       SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
       SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_RESPONSE_URL_PREFIX: `${slack.url}/`, BRIDGE_SIGNING_KEY: keys.bridgePrivateKey,
     },
     {
       targets: {
-        kubernetes: { namespace: APP_NAMESPACE }, backup: { directory: backupDir },
+        kubernetes: { namespace: kube.namespace }, backup: { directory: backupDir },
         monitoring: [{ name: 'worker-metrics', url: `http://127.0.0.1:${metricsPort}/metrics` }],
         ...targets,
       },
@@ -80,7 +77,7 @@ export async function startStack(
     },
   );
   return {
-    db, slack, k8s, config, keys, backupDir, backupFile: backup.file,
+    db, slack, kube, config, keys, backupDir, backupFile: backup.file,
     withBridge: (fn) => withWorker(config, async (ctx) => {
       const app = await createBridge({ config, client: ctx.client, logger: createLogger('silent') });
       await app.listen({ host: '127.0.0.1', port: 0 });
@@ -90,17 +87,16 @@ export async function startStack(
         await app.close();
       }
     }),
-    served: () => k8s.served,
     async stop() {
       metrics.close();
-      await Promise.all([k8s.stop(), slack.stop(), db.drop()]);
+      await Promise.all([kube.cleanup(), slack.stop(), db.drop()]);
     },
   };
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function until(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> {
+export async function until(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

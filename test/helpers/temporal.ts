@@ -3,13 +3,14 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Client, Connection } from '@temporalio/client';
-import { DefaultLogger, NativeConnection, Runtime, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { inject } from 'vitest';
 import { createClients, type Clients } from '../../src/clients.js';
-import { loadConfig, type Config } from '../../src/config.js';
+import { loadConfig } from '../../src/config/load.js';
+import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
-import { bundleMaintenanceWorkflows, createMaintenanceWorker } from '../../src/worker.js';
+import { cachedMaintenanceBundle, createMaintenanceWorker } from '../../src/worker.js';
 
 let runtimeInstalled = false;
 export function quietRuntime(): void {
@@ -18,11 +19,11 @@ export function quietRuntime(): void {
   Runtime.install({ logger: new DefaultLogger('WARN') });
 }
 
-let bundle: Promise<WorkflowBundleWithSourceMap> | undefined;
-/** The workflow bundle, built once per test file. */
-export function workflowBundle(): Promise<WorkflowBundleWithSourceMap> {
+let bundle: ReturnType<typeof cachedMaintenanceBundle> | undefined;
+/** The workflow bundle: built by the first test file after an edit, reused by the others (src/workflow-bundle-cache.ts). */
+export function workflowBundle(): ReturnType<typeof cachedMaintenanceBundle> {
   quietRuntime();
-  return (bundle ??= bundleMaintenanceWorkflows({ logger: new DefaultLogger('WARN') }));
+  return (bundle ??= cachedMaintenanceBundle({ logger: new DefaultLogger('WARN') }));
 }
 
 export function uniqueTaskQueue(name: string): string {

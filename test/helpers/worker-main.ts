@@ -2,7 +2,7 @@
 // process, configured from the environment, so a test can SIGKILL it mid-activity.
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { createClients } from '../../src/clients.js';
-import { loadConfig } from '../../src/config.js';
+import { loadConfig } from '../../src/config/load.js';
 import { createLogger } from '../../src/logger.js';
 import { createMaintenanceWorker } from '../../src/worker.js';
 

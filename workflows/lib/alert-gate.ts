@@ -1,9 +1,12 @@
-import { ApplicationFailure, sleep } from '@temporalio/workflow';
+import { sleep } from '@temporalio/workflow';
 import { z } from 'zod';
-import type { CheckResult } from '../../src/domain/checks.js';
-import { reads } from './activities.js';
+import type { CheckResult } from '../../domain/checks.js';
+import { failure, FailureType } from '../../domain/failures.js';
+import { quickRead } from './activity-profiles.js';
 import { duration, HOUR, MIN_POLL_MS, MINUTE, seconds } from './duration.js';
 import type { MaintenanceRun } from './run.js';
+
+const { checkMaintenanceAlerts } = quickRead;
 
 /** Patch id of the alert gate in the disruptive workflows (nodeUpdate, applicationUpdate). */
 export const ALERT_GATE_PATCH = 'alert-gate';
@@ -32,14 +35,14 @@ export async function awaitQuietAlerts(run: MaintenanceRun, options: AlertGateOp
     const deadline = Date.now() + options.waitUpTo;
     try {
       for (;;) {
-        const state = await reads.checkMaintenanceAlerts();
+        const state = await checkMaintenanceAlerts();
         if (state.blocking.length === 0) return state.checks;
         const firing = names(state.blocking);
         if (options.whileFiring === 'refuse') {
-          throw ApplicationFailure.create({ type: 'AlertsFiring', nonRetryable: true, message: `refused: blocking alerts firing: ${firing} (alerts.whileFiring: refuse)` });
+          throw failure(FailureType.AlertsFiring, `refused: blocking alerts firing: ${firing} (alerts.whileFiring: refuse)`);
         }
         if (Date.now() >= deadline) {
-          throw ApplicationFailure.create({ type: 'AlertsFiring', nonRetryable: true, message: `blocking alerts still firing after ${seconds(options.waitUpTo)} s: ${firing}` });
+          throw failure(FailureType.AlertsFiring, `blocking alerts still firing after ${seconds(options.waitUpTo)} s: ${firing}`);
         }
         run.waitingFor = `blocking alerts to clear: ${firing}`.slice(0, 500);
         await sleep(Math.min(options.pollInterval, deadline - Date.now()));
@@ -53,7 +56,7 @@ export async function awaitQuietAlerts(run: MaintenanceRun, options: AlertGateOp
 /** The post-maintenance checklist's "monitoring alerts cleared": a finding, not a failure (the work is done). */
 export async function alertsClearedCheck(run: MaintenanceRun): Promise<CheckResult[]> {
   return run.checkStep('monitoring alerts cleared', async () => {
-    const state = await reads.checkMaintenanceAlerts();
+    const state = await checkMaintenanceAlerts();
     return state.checks.filter((c) => c.check === 'alerts.firing').map((c) => ({ ...c, check: 'alerts.cleared' }));
   });
 }

@@ -1,18 +1,16 @@
-import { ApplicationFailure, condition, patched, proxyLocalActivities, setHandler, workflowInfo } from '@temporalio/workflow';
-import type { ProofCheck } from '../../activities/approvals.js';
-import type { Activities } from '../../activities/index.js';
+import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { failure, FailureType } from '../../domain/failures.js';
 import {
-  CLOCK_SKEW_MS, MAX_DECISION_BYTES, MAX_STATEMENT_LIFETIME_MS, planHash, type ApprovalPlan, type ApprovalStatement, type DecisionInput, type Verdict,
-} from '../../src/domain/approval-proof.js';
-import type { ApprovalRecord } from '../../src/domain/run.js';
+  CLOCK_SKEW_MS, MAX_DECISION_BYTES, MAX_STATEMENT_LIFETIME_MS, planHash, type ApprovalPlan, type ApprovalStatement, type DecisionInput, type ProofCheck,
+  type Verdict,
+} from '../../domain/approval-proof.js';
+import type { ApprovalRecord } from '../../domain/run.js';
+import { localProofCheck } from './activity-profiles.js';
 import { approveSignal, decideUpdate, rejectSignal } from './definitions.js';
 import type { MaintenanceRun } from './run.js';
 
 // Verification needs the keys in the worker's config: a local activity, one per decision.
-const { verifyApprovalProof } = proxyLocalActivities<Activities>({
-  startToCloseTimeout: '10 seconds',
-  retry: { initialInterval: '200 milliseconds', maximumAttempts: 3 },
-});
+const { verifyApprovalProof } = localProofCheck;
 
 /** Since this patch a decision counts only with a valid signed proof; older runs replay the name-based gate. */
 const SIGNED_APPROVALS = 'signed-approvals';
@@ -39,6 +37,8 @@ export interface ApprovalTiming {
   escalateAfterMs: number;
   /** After this long in all, the gate closes as timed out. */
   timeoutMs: number;
+  /** The gate also closes, with what was decided so far, once this holds (a window opened early). */
+  closeWhen?: () => boolean;
 }
 
 const clip = (s: unknown) => (typeof s === 'string' ? (s.length > MAX_RECORDED_TEXT ? `${s.slice(0, MAX_RECORDED_TEXT)}…` : s) : undefined);
@@ -71,10 +71,10 @@ async function verify(proof: unknown): Promise<ProofCheck> {
  * for this workflow id and plan. Without one the run is refused before anyone is asked.
  */
 export async function verifyRequester(proof: unknown, plan: ApprovalPlan, claimed: string, workflowType: string): Promise<string> {
-  const refuse = (why: string) => ApplicationFailure.create({
-    type: 'InvalidInput', nonRetryable: true,
-    message: `Invalid input for ${workflowType}: requestProof: ${why}. Sign the request with \`maint emergency start --as <you>\` (add --print for the plain temporal CLI)`,
-  });
+  const refuse = (why: string) => failure(
+    FailureType.InvalidInput,
+    `Invalid input for ${workflowType}: requestProof: ${why}. Sign the request with \`maint emergency start --as <you>\` (add --print for the plain temporal CLI)`,
+  );
   const check = await verify(proof);
   if (!check.ok) throw refuse(check.reason);
   const s = check.statement;
@@ -186,7 +186,7 @@ export class ApprovalGate {
   }
 
   async wait(timing: ApprovalTiming, escalate: () => Promise<void>): Promise<ApprovalDecision> {
-    const decided = () => this.approved || this.rejection !== undefined;
+    const decided = () => this.approved || this.rejection !== undefined || (timing.closeWhen?.() ?? false);
     const need = this.policy.required > 1 ? `${this.policy.required} distinct approvers` : 'an approver';
     this.run.waitingFor = `approval by ${need} from: ${this.policy.approvers.join(', ')}`;
     if (this.run.approval) Object.assign(this.run.approval, { open: true, deadline: new Date(Date.now() + timing.timeoutMs).toISOString() });

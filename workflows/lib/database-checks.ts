@@ -1,8 +1,6 @@
-import type { ArchiveResult } from '../../activities/postgres/archive.js';
-import type { BackupVerification } from '../../activities/postgres/backup.js';
-import type { CleanupResult, TempTableCleanup } from '../../activities/postgres/cleanup.js';
-import type { IndexAction, TableVacuum } from '../../activities/postgres/maintenance.js';
-import type { CheckResult } from '../../src/domain/checks.js';
+import type { BackupVerification } from '../../domain/backup.js';
+import type { CheckResult } from '../../domain/checks.js';
+import type { ArchiveResult, CleanupResult, IndexAction, TableVacuum, TempTableCleanup, SlowQueries } from '../../domain/database.js';
 
 // How each database maintenance step's result reads in the run report: one finding per table,
 // index or action, graded so the report's outcome is the worst of them. Pure: used in workflows.
@@ -56,4 +54,11 @@ export function tempTableChecks(database: string, r: TempTableCleanup): CheckRes
   return [finding('db.temp-tables', database, r.skipped.length > 0 ? 'warn' : 'ok',
     `${r.dropped.length} dropped${r.dropped.length ? ` (${r.dropped.join(', ')})` : ''}, ${r.tooYoung.length} seen for less than ${r.rule.minAgeHours} h${skipped ? `; skipped ${skipped}` : ''}`,
     { value: r.dropped.length, unit: 'tables' })];
+}
+
+/** The slowest queries by mean time, one finding each, so the report lists them with their figures. */
+export function slowQueryFindings(database: string, slow: SlowQueries, count: number): CheckResult[] {
+  if (slow.status === 'unavailable') return [finding('db.slow-query', database, 'skipped', slow.reason)];
+  return slow.queries.slice(0, count).map((q, i) => finding('db.slow-query', `#${i + 1}`, 'ok',
+    `${q.calls} calls, mean ${Math.round(q.meanMs)} ms: ${q.query.slice(0, 200)}`, { value: Math.round(q.meanMs * 10) / 10, unit: 'ms' }));
 }

@@ -1,8 +1,8 @@
 import { defineQuery, defineSignal, defineUpdate } from '@temporalio/workflow';
-import type { DecisionInput, Verdict } from '../../src/domain/approval-proof.js';
-import type { RunStatus } from '../../src/domain/run.js';
+import type { DecisionInput, Verdict } from '../../domain/approval-proof.js';
+import type { RunStatus } from '../../domain/run.js';
 
-/** SPEC section 3: every maintenance workflow answers `status`; gated ones take `approve` / `reject`. */
+/** Every maintenance workflow answers `status` (lib/run.ts); gated ones take `approve` / `reject` and `decide` (lib/approval.ts). */
 export const statusQuery = defineQuery<RunStatus>('status');
 /** Kept for compatibility; since patch 'signed-approvals' they count only with a valid `proof`, like `decide`. */
 export const approveSignal = defineSignal<[DecisionInput]>('approve');
@@ -13,3 +13,8 @@ export const decideUpdate = defineUpdate<Verdict, [DecisionInput]>('decide');
 export const nodeUpdatedSignal = defineSignal<[{ by?: string; detail?: string }?]>('nodeUpdated');
 /** `annualUpgrade`: the people doing the database major-version upgrade say it is done. */
 export const databaseUpgradedSignal = defineSignal<[{ by?: string; detail?: string }?]>('databaseUpgraded');
+/**
+ * A run waiting for its maintenance window (`weeklyDatabaseMaintenance`, `monthlyApplicationMaintenance`,
+ * `annualUpgrade`): the people running the window open it now; it still closes at its scheduled end.
+ */
+export const openWindowUpdate = defineUpdate<string, [{ by: string; reason?: string }]>('openWindow');

@@ -1,7 +1,7 @@
-import { ApplicationFailure } from '@temporalio/workflow';
 import type { z } from 'zod';
-import { describeInputIssues } from '../../src/domain/input-errors.js';
-import { undecodableReason } from '../../src/domain/payload.js';
+import { failure, FailureType } from '../../domain/failures.js';
+import { describeInputIssues } from '../../domain/input-errors.js';
+import { undecodableReason } from '../../domain/payload.js';
 
 /**
  * Validates a workflow input once, at the edge. Bad input fails the run at once, non-retryable,
@@ -17,10 +17,5 @@ export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflo
     if (result.success) return result.data;
     problems = describeInputIssues(result.error.issues);
   }
-  throw ApplicationFailure.create({
-    type: 'InvalidInput',
-    nonRetryable: true,
-    message: `Invalid input for ${workflowType}: ${problems.join('; ')}`,
-    details: [problems],
-  });
+  throw failure(FailureType.InvalidInput, `Invalid input for ${workflowType}: ${problems.join('; ')}`, { details: problems });
 }

@@ -1,25 +1,22 @@
 import {
-  patched, proxyActivities, proxyLocalActivities, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo,
+  CancellationScope, isCancellation, patched, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo,
 } from '@temporalio/workflow';
-import type { Activities } from '../../activities/index.js';
-import type { ApprovalRequestState } from '../../src/domain/approval-proof.js';
-import { summarizeChecks, alertSlackMessage, reportMarkdown, reportSlackMessage } from '../../src/domain/format.js';
-import { worstStatus, type CheckResult } from '../../src/domain/checks.js';
+import type { ApprovalRequestState } from '../../domain/approval-proof.js';
+import { summarizeChecks, alertSlackMessage, reportMarkdown, reportSlackMessage } from '../../domain/format.js';
+import type { z } from 'zod';
+import { worstStatus, type CheckResult } from '../../domain/checks.js';
+import { failure, FailureType, innermostMessage, isFailure, runFailedType } from '../../domain/failures.js';
+import { accountChecklist, describeAccount } from '../../domain/checklists.js';
 import {
   SEARCH_ATTRIBUTES, type ApprovalRecord, type DeliveryRecord, type Outcome, type RunReport, type RunStatus, type StepOutcome, type StepRecord,
-} from '../../src/domain/run.js';
+} from '../../domain/run.js';
+import { bestEffortNotice, localBestEffortNotice } from './activity-profiles.js';
 import { statusQuery } from './definitions.js';
-
-// Deliveries are best effort: a few quick retries, then the failure is recorded, never raised.
-const DELIVERY_OPTIONS = {
-  startToCloseTimeout: '30 seconds',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumAttempts: 3 },
-} as const;
-const delivery = proxyActivities<Activities>(DELIVERY_OPTIONS);
-// Since the patch below: deliveries run as local activities, one server round trip each fewer.
-const localDelivery = proxyLocalActivities<Activities>(DELIVERY_OPTIONS);
+import { parseInput } from './input.js';
 
 const MEMO_REPORT_LIMIT = 16_000;
+/** Outcomes of runs that did their work; rejected, skipped, timed-out or cancelled ones changed nothing to account for. */
+const RAN: ReadonlySet<Outcome> = new Set(['ok', 'warn', 'critical', 'failed']);
 
 export interface FinishOptions {
   summary: string;
@@ -71,7 +68,7 @@ export class MaintenanceRun {
       return result;
     } catch (err) {
       record.outcome = 'failed';
-      record.detail = failureMessage(err);
+      record.detail = innermostMessage(err);
       throw err;
     } finally {
       record.finishedAt = new Date().toISOString();
@@ -88,14 +85,17 @@ export class MaintenanceRun {
     const info = workflowInfo();
     const graded = worstStatus(checks.map((c) => c.status));
     this.outcome = options.outcome ?? (graded === 'skipped' ? 'ok' : graded);
+    const summary = checks.length > 0 ? `${options.summary} (${summarizeChecks(checks)})` : options.summary;
+    // Every item of the seed's checklist for this kind, once the run did its work: a finding, or a task left to people.
+    const checklist = RAN.has(this.outcome) ? accountChecklist(this.kind, checks) : undefined;
     const report: RunReport = {
       workflowId: info.workflowId, runId: info.runId, kind: this.kind, target: this.target, outcome: this.outcome,
       startedAt: info.startTime.toISOString(), finishedAt: new Date().toISOString(),
-      summary: checks.length > 0 ? `${options.summary} (${summarizeChecks(checks)})` : options.summary,
-      checks, steps: this.steps, approvals: this.approvals, details: options.details,
+      summary: checklist ? `${summary}; ${describeAccount(checklist)}` : summary,
+      checks, steps: this.steps, approvals: this.approvals, details: options.details, ...(checklist ? { checklist } : {}),
     };
     this.phase = 'reporting';
-    const send = patched('report-delivery-local-activities') ? localDelivery : delivery;
+    const send = patched('report-delivery-local-activities') ? localBestEffortNotice : bestEffortNotice;
     const deliveries: DeliveryRecord[] = [
       options.postOnlyProblems && report.outcome === 'ok'
         ? { channel: 'slack', ok: true, detail: 'not posted: routine run with nothing to report' }
@@ -124,18 +124,49 @@ export class MaintenanceRun {
   }
 }
 
-/** The innermost cause's message: an activity failure says "Activity task failed", its cause says why. */
-export function failureMessage(err: unknown): string {
-  let e = err as { message?: string; cause?: unknown } | undefined;
-  while (e?.cause) e = e.cause as typeof e;
-  return e?.message ?? String(err);
+/**
+ * Runs `body` and reports. If the run breaks or is cancelled, `undo` runs (the compensations of a
+ * workflow that has any, lib/saga.ts) and the report is still written, in a non-cancellable scope;
+ * then the run fails with a non-retryable `<kind>Failed` that says what went wrong and what was
+ * undone (or stays cancelled).
+ */
+export async function runReported(
+  run: MaintenanceRun, body: () => Promise<FinishOptions>, undo: () => Promise<string[]> = async () => [],
+): Promise<RunReport> {
+  let options: FinishOptions;
+  try {
+    options = await body();
+  } catch (err) {
+    return CancellationScope.nonCancellable(async () => {
+      const undone = await undo();
+      // Bad input found on the way (a target that does not exist) fails as itself: nothing ran to report.
+      if (isFailure(err, FailureType.InvalidInput)) throw err;
+      const cancelled = isCancellation(err);
+      const summary = `${cancelled ? 'Cancelled' : 'Failed'}: ${innermostMessage(err)}${undone.length ? `; compensated: ${undone.join(', ')}` : ''}`;
+      await run.finish({ summary, outcome: cancelled ? 'cancelled' : 'failed', details: { compensated: undone } });
+      if (cancelled) throw err;
+      throw failure(runFailedType(run.kind), summary, { cause: err as Error });
+    });
+  }
+  return run.finish(options);
+}
+
+/**
+ * A routine workflow's opening: the input checked against `schema` (bad input fails the run before
+ * anything runs), the run started as `kind` on `target`, then `body` run and reported.
+ */
+export function reportedWorkflow<S extends z.ZodType>(
+  kind: string, target: string, schema: S, rawInput: unknown, body: (run: MaintenanceRun, input: z.output<S>) => Promise<FinishOptions>,
+): Promise<RunReport> {
+  const input = parseInput(schema, rawInput, kind);
+  const run = new MaintenanceRun(kind, target);
+  return runReported(run, () => body(run, input));
 }
 
 async function deliver(channel: DeliveryRecord['channel'], send: () => Promise<string>): Promise<DeliveryRecord> {
   try {
     return { channel, ok: true, detail: `delivered to ${await send()}` };
   } catch (err) {
-    const cause = (err as { cause?: Error }).cause;
-    return { channel, ok: false, detail: cause?.message ?? (err as Error).message };
+    return { channel, ok: false, detail: innermostMessage(err) };
   }
 }

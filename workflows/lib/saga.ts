@@ -1,6 +1,6 @@
-import { ApplicationFailure, CancellationScope, isCancellation } from '@temporalio/workflow';
-import type { RunReport } from '../../src/domain/run.js';
-import { failureMessage, type FinishOptions, type MaintenanceRun } from './run.js';
+import { innermostMessage } from '../../domain/failures.js';
+import type { RunReport } from '../../domain/run.js';
+import { runReported, type FinishOptions, type MaintenanceRun } from './run.js';
 
 /**
  * Undo actions, pushed as the work they undo is done (or about to be, when a timed-out step may
@@ -29,42 +29,14 @@ export class Compensations {
         await this.run.step(`compensate: ${next.name}`, next.undo);
         done.push(next.name);
       } catch (err) {
-        done.push(`${next.name} FAILED (${failureMessage(err)})`);
+        done.push(`${next.name} FAILED (${innermostMessage(err)})`);
       }
     }
     return done;
   }
 }
 
-/**
- * Runs `body` and reports. On failure or cancellation the compensations run and the report is
- * written even though the run is being cancelled (non-cancellable scope); then the run fails
- * with a non-retryable `<kind>Failed` that says what went wrong and what was undone (or stays
- * cancelled).
- */
-export async function runWithCompensations(run: MaintenanceRun, saga: Compensations, body: () => Promise<FinishOptions>): Promise<RunReport> {
-  let options: FinishOptions;
-  try {
-    options = await body();
-  } catch (err) {
-    return CancellationScope.nonCancellable(async () => {
-      const undone = await saga.unwind();
-      // Bad input found on the way (a target that does not exist) fails as itself: nothing ran to report.
-      if (err instanceof ApplicationFailure && err.type === 'InvalidInput') throw err;
-      const cancelled = isCancellation(err);
-      const summary = `${cancelled ? 'Cancelled' : 'Failed'}: ${failureMessage(err)}${undone.length ? `; compensated: ${undone.join(', ')}` : ''}`;
-      await run.finish({ summary, outcome: cancelled ? 'cancelled' : 'failed', details: { compensated: undone } });
-      if (cancelled) throw err;
-      throw ApplicationFailure.create({ type: `${run.kind}Failed`, message: summary, nonRetryable: true, cause: err as Error });
-    });
-  }
-  return run.finish(options);
-}
-
-/**
- * For workflows with nothing to undo: runs `body` and reports; if the run breaks, it still ends
- * with a report (outcome failed, stored, posted, alerted) before the failure surfaces.
- */
-export function runReported(run: MaintenanceRun, body: () => Promise<FinishOptions>): Promise<RunReport> {
-  return runWithCompensations(run, new Compensations(run), body);
+/** Runs `body` and reports (see runReported); on failure or cancellation the compensations run first. */
+export function runWithCompensations(run: MaintenanceRun, saga: Compensations, body: () => Promise<FinishOptions>): Promise<RunReport> {
+  return runReported(run, body, () => saga.unwind());
 }

@@ -1,6 +1,7 @@
-import { ApplicationFailure, sleep } from '@temporalio/workflow';
-import { activeWindow, closedBecause, windowOccurrences, type Blackout, type WindowOccurrence, type WindowSpec } from '../../src/domain/windows.js';
+import { failure, FailureType } from '../../domain/failures.js';
+import { activeWindow, closedBecause, windowOccurrences, type Blackout, type WindowOccurrence, type WindowSpec } from '../../domain/windows.js';
 import type { MaintenanceRun } from './run.js';
+import { WindowOpening, type WindowOpened } from './window-opening.js';
 
 /** What a run started outside its window does: wait for it durably, or skip the disruptive work. */
 export type WindowPolicy = 'wait' | 'skip';
@@ -11,6 +12,8 @@ export interface WindowGate {
   window: WindowOccurrence;
   /** Occurrences passed over on the way: blacked out, or in protected business hours. */
   passedOver: string[];
+  /** Opened before its scheduled start by the `openWindow` update (then `window.start` is that moment). */
+  openedEarly?: WindowOpened & { scheduledStart: string };
 }
 
 // A yearly window is at most a year away; anything further never occurs (e.g. 31 February).
@@ -33,23 +36,27 @@ export function awaitMaintenanceWindow(run: MaintenanceRun, spec: WindowSpec, po
     const active = activeWindow(spec, now);
     if (active && usable(active)) return { decision: 'inside', window: active, passedOver };
     const next = windowOccurrences([spec], now, new Date(now.getTime() + HORIZON_MS)).find((o) => Date.parse(o.start) > now.getTime() && usable(o));
-    if (!next) throw ApplicationFailure.create({ type: 'InvalidInput', nonRetryable: true, message: `window ${spec.name} never opens within a year${passedOver.length ? ` (${passedOver.slice(0, 3).join('; ')})` : ''}` });
+    if (!next) throw failure(FailureType.InvalidInput, `window ${spec.name} never opens within a year${passedOver.length ? ` (${passedOver.slice(0, 3).join('; ')})` : ''}`);
     if (policy === 'skip') return { decision: 'skipped', window: next, passedOver };
     const phase = run.phase;
     run.phase = 'waiting for window';
     run.waitingFor = `maintenance window ${spec.name} opening at ${next.start}`;
+    const opening = new WindowOpening();
     try {
-      await sleep(Date.parse(next.start) - now.getTime());
+      await opening.until(new Date(next.start));
     } finally {
       run.waitingFor = null;
       run.phase = phase;
     }
+    const opened = opening.opened;
+    if (opened) return { decision: 'waited', window: { ...next, start: opened.at }, passedOver, openedEarly: { ...opened, scheduledStart: next.start } };
     return { decision: 'waited', window: next, passedOver };
   }, (gate) => {
     const passed = gate.passedOver.length ? `; passed over ${gate.passedOver.join('; ')}` : '';
     return {
       outcome: gate.decision === 'skipped' ? 'skipped' : 'ok',
       detail: (gate.decision === 'inside' ? `inside window ${gate.window.start} to ${gate.window.end}`
+        : gate.openedEarly ? `window opened early by ${gate.openedEarly.by} at ${gate.openedEarly.at}${gate.openedEarly.reason ? ` (${gate.openedEarly.reason})` : ''}, scheduled ${gate.openedEarly.scheduledStart} to ${gate.window.end}`
         : gate.decision === 'waited' ? `waited for window ${gate.window.start} to ${gate.window.end}`
         : `outside the window (policy skip); next opens ${gate.window.start}`) + passed,
     };

@@ -1,0 +1,85 @@
+// The production worker for benchmarks: src/worker.ts with every workflow and activity, the
+// production config schema and the demo's targets (src/up.ts) against a real, seeded booking
+// database. Started as `npm run up` starts it (tsx, workflows bundled at start) or as the image
+// runs it (compiled, prebuilt workflow bundle, NODE_ENV=production).
+import { execFileSync, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import pg from 'pg';
+import { buildWorkflowBundle } from '../scripts/build-workflow-bundle.js';
+import { ensureDatabase, seedDemoBookings } from '../dev/demo-db.js';
+import { freePort } from '../src/net.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+export interface ProductionWorker {
+  pid: number;
+  /** Process start to healthy (metrics endpoint answering, polling). */
+  startSeconds: number;
+  /** Resident memory now, from /proc. */
+  rssMb(): number;
+  stop(): Promise<void>;
+}
+
+export function rssMb(pid: number): number {
+  return Math.round(Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1]) / 1024);
+}
+
+/** The Deployment's memory request (deploy/worker.yaml), the figure the worker must stay within. */
+export function deploymentMemoryRequestMi(): string {
+  return /memory:\s*"?(\d+)Mi"?/.exec(readFileSync(join(ROOT, 'deploy', 'worker.yaml'), 'utf8'))?.[1] ?? '?';
+}
+
+export async function startProductionWorker(
+  { address, taskQueue, form }: { address: string; taskQueue: string; form: 'npm run up' | 'image' },
+): Promise<ProductionWorker> {
+  const dir = mkdtempSync(join(tmpdir(), 'bench-worker-'));
+  const database = `bench_worker_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const databaseUrl = `postgresql://postgres@127.0.0.1:5432/${database}`;
+  await ensureDatabase(ADMIN_URL, database);
+  await seedDemoBookings(databaseUrl);
+  const metricsPort = await freePort();
+  const config = join(dir, 'config.json');
+  writeFileSync(config, JSON.stringify({ targets: { http: [{ name: 'worker-healthz', url: `http://127.0.0.1:${metricsPort}/healthz`, budgetMs: 500 }], diskPaths: ['/'] } }));
+  const env: NodeJS.ProcessEnv = {
+    ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, MAINT_DATABASE_URL: databaseUrl, MAINT_CONFIG: config,
+    METRICS_PORT: String(metricsPort), SDK_METRICS_PORT: String(await freePort()), LOG_LEVEL: 'warn', TASK_QUEUE: taskQueue,
+  };
+  let args: string[];
+  if (form === 'image') {
+    // Compiled inside the repo (git-ignored .data/) so node_modules resolve as they do in the image.
+    const outDir = join(ROOT, '.data', 'bench-dist');
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: ROOT, stdio: 'ignore' });
+    Object.assign(env, { WORKFLOW_BUNDLE: await buildWorkflowBundle(join(dir, 'workflow-bundle.js')), NODE_ENV: 'production' });
+    args = [join(outDir, 'src', 'worker.js')];
+  } else {
+    args = ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')];
+  }
+  const t0 = performance.now();
+  const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: 'ignore' });
+  const stop = async () => {
+    if (child.exitCode === null) {
+      child.kill('SIGTERM');
+      await new Promise((r) => child.once('exit', r));
+    }
+    const admin = new pg.Client({ connectionString: ADMIN_URL });
+    await admin.connect();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    for (;;) {
+      if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}`);
+      if (await fetch(`http://127.0.0.1:${metricsPort}/healthz`).then((r) => r.ok).catch(() => false)) break;
+      await new Promise((r) => setTimeout(r, 25));
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { pid: child.pid!, startSeconds: (performance.now() - t0) / 1000, rssMb: () => rssMb(child.pid!), stop };
+}

@@ -1,0 +1,286 @@
+// `npm run up`: the whole product on one machine, on embedded defaults. Starts the Temporal dev
+// server (UI on :8233, history in .data/temporal.db), a local Kubernetes cluster with the demo
+// workloads unless KUBECONFIG is set, the worker, applies the schedules, makes a demo booking
+// database when none is configured, triggers one dailyHealthCheck, and prints where to look.
+// Ctrl-C stops everything it started.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KubeConfig } from '@kubernetes/client-node';
+import { Connection } from '@temporalio/client';
+import pg from 'pg';
+import { createBackupActivities } from '../activities/postgres/backup.js';
+import { SCHEDULES } from '../schedules/definitions.js';
+import { applySchedules, ensureSearchAttributes } from '../schedules/apply.js';
+import { loadConfigOrExit } from '../src/config/load.js';
+import { redactUrl } from '../src/config/redact.js';
+import type { Config } from '../src/config/schema.js';
+import { ensureDatabase, seedDemoBookings } from './demo-db.js';
+import { startDevServer, type DevServer } from './devserver.js';
+import { startLocalCluster, WORKER_USERNAME, type LocalCluster } from './kube-local/cluster.js';
+import { deployDemoWorkloads } from './kube-local/demo.js';
+import { generateSigningKey, parsePrivateKey } from '../src/signing.js';
+import { connectClient } from '../src/temporal.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DATA = join(ROOT, '.data');
+const UI_PORT = Number(process.env.TEMPORAL_UI_PORT ?? 8233);
+
+const say = (msg: string) => console.log(`up: ${msg}`);
+const KEYS = join(DATA, 'keys');
+/** Demo people with keys: one requests an emergency, the other approves it (nobody approves their own). */
+const DEMO_REQUESTER = 'oncall-lead';
+const DEMO_APPROVER = 'sre-lead';
+
+/** An Ed25519 key pair under .data/keys/ (private 0600), made once; returns its OpenSSH public line. */
+function ensureDemoKey(name: string): string {
+  const file = join(KEYS, name);
+  if (!existsSync(file)) {
+    mkdirSync(KEYS, { recursive: true, mode: 0o700 });
+    const { privateKey, publicLine } = generateSigningKey(`${name}@trixtech-demo`);
+    writeFileSync(file, privateKey, { mode: 0o600 });
+    writeFileSync(`${file}.pub`, `${publicLine}\n`);
+    say(`demo signing key for ${name}: ${file}`);
+  }
+  return parsePrivateKey(readFileSync(file, 'utf8')).publicLine;
+}
+
+/** The local demo's targets: real local services (the Temporal UI, the worker), a local backup folder. */
+function writeDemoConfig(metricsPort: number): string {
+  const path = join(DATA, 'local-config.json');
+  writeFileSync(path, JSON.stringify({
+    approvals: {
+      operatorKeys: Object.fromEntries([DEMO_REQUESTER, DEMO_APPROVER].map((p) => [p, [ensureDemoKey(p)]])),
+      bridgeKeys: [ensureDemoKey('bridge')],
+    },
+    targets: {
+      http: [
+        { name: 'temporal-ui', url: `http://127.0.0.1:${UI_PORT}/` },
+        { name: 'worker-healthz', url: `http://127.0.0.1:${metricsPort}/healthz`, budgetMs: 500 },
+      ],
+      diskPaths: ['/'],
+      backup: { directory: join(DATA, 'backups') },
+    },
+  }, null, 2));
+  return path;
+}
+
+async function answers(address: string): Promise<boolean> {
+  try {
+    const c = await Connection.connect({ address, connectTimeout: '1 second' });
+    await c.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function databaseName(url: string): string {
+  return decodeURIComponent(new URL(url).pathname.replace(/^\//, ''));
+}
+
+/**
+ * The demo's first backup, taken by the backup module (dump + manifest), so the backup check has
+ * something real to verify; dumps without a manifest (older runs of `up`) do not count.
+ */
+async function ensureDemoBackup(config: Config): Promise<void> {
+  const dir = join(DATA, 'backups');
+  mkdirSync(dir, { recursive: true });
+  if (readdirSync(dir).some((f) => f.endsWith('.dump.manifest.json'))) return;
+  const db = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+  try {
+    const { file } = await createBackupActivities({ db, databaseUrl: config.databaseUrl, backupDirectory: dir, pgBinDir: config.database.pgBinDir, timeouts: { lockTimeoutMs: config.database.lockTimeoutMs, statementTimeoutMs: config.database.statementTimeoutMs } })
+      .createDatabaseBackup();
+    say(`demo backup written to ${file} (with its manifest)`);
+  } finally {
+    await db.end();
+  }
+}
+
+async function waitForHealthz(url: string, service: ChildProcess): Promise<void> {
+  const deadline = Date.now() + 60_000;
+  while (Date.now() < deadline) {
+    if (service.exitCode !== null) throw new Error(`${url} never answered: the process exited with code ${service.exitCode}`);
+    const ok = await fetch(url).then((r) => r.ok).catch(() => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not report healthy within 60 s`);
+}
+
+/** The booking database (demo data and first backup) and the report store on the local PostgreSQL, unless configured. */
+async function prepareDatabases(config: Config): Promise<void> {
+  const admin = new URL(config.databaseUrl);
+  admin.pathname = '/postgres';
+  if (!process.env.DATABASE_URL) {
+    if (await ensureDatabase(admin.toString(), databaseName(config.databaseUrl))) say(`created demo database ${redactUrl(config.databaseUrl)}`);
+    if ((await seedDemoBookings(config.databaseUrl)).seeded) say('seeded demo bookings, sessions and reset tokens');
+    await ensureDemoBackup(config);
+  }
+  if (!process.env.MAINT_DATABASE_URL) {
+    const reportsAdmin = new URL(config.reportDatabaseUrl);
+    reportsAdmin.pathname = '/postgres';
+    await ensureDatabase(reportsAdmin.toString(), databaseName(config.reportDatabaseUrl));
+  }
+}
+
+/** A fresh local cluster in .data/cluster; the worker gets its ServiceAccount. */
+async function startDemoCluster(): Promise<LocalCluster> {
+  const dir = join(DATA, 'cluster');
+  rmSync(dir, { recursive: true, force: true });
+  const cluster = await startLocalCluster({ dir, nodes: 3 });
+  say(`Kubernetes ${cluster.server}: apiserver ready in ${(cluster.timings.apiserverReadyMs / 1000).toFixed(1)} s, 3 nodes Ready in ${(cluster.timings.nodesReadyMs / 1000).toFixed(1)} s (logs: .data/cluster/logs/)`);
+  return cluster;
+}
+
+async function deployDemo(cluster: LocalCluster): Promise<void> {
+  const started = Date.now();
+  const admin = new KubeConfig();
+  admin.loadFromFile(cluster.adminKubeconfig);
+  await deployDemoWorkloads(admin, join(cluster.dir, 'pod-logs'));
+  say(`demo workloads trixtech-backend and trixtech-frontend available in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+}
+
+async function main(): Promise<void> {
+  mkdirSync(DATA, { recursive: true });
+  const env: NodeJS.ProcessEnv = { ...process.env };
+  const metricsPort = Number(env.METRICS_PORT ?? 9464);
+  const demo = !env.MAINT_CONFIG;
+  env.MAINT_CONFIG ??= writeDemoConfig(metricsPort);
+  if (demo) env.BRIDGE_SIGNING_KEY_FILE ??= join(KEYS, 'bridge');
+  const config = loadConfigOrExit(env);
+  if (Object.keys(config.approvals.operatorKeys).length === 0) say('warning: no approvals.operatorKeys configured: no `maint approve` can count');
+
+  const started: { name: string; stop: () => Promise<void> }[] = [];
+  let stopping = false;
+  const stopAll = async (code: number) => {
+    if (stopping) return;
+    stopping = true;
+    say('stopping');
+    for (const s of started.reverse()) await s.stop().catch((err: Error) => console.error(`up: stopping ${s.name}: ${err.message}`));
+    process.exit(code);
+  };
+  process.on('SIGINT', () => void stopAll(0));
+  process.on('SIGTERM', () => void stopAll(0));
+
+  // Kubernetes: the one KUBECONFIG names, else a local cluster, started while the rest comes up.
+  // The worker starts once the cluster answers; the health check waits for the demo workloads too.
+  let cluster: LocalCluster | undefined;
+  const clusterReady = env.KUBECONFIG ? undefined : startDemoCluster().then((c) => {
+    cluster = c;
+    env.KUBECONFIG = c.workerKubeconfig;
+    return c;
+  });
+  // Registered now, not once it is up: a failure elsewhere during start-up must not orphan it.
+  if (clusterReady) started.push({ name: 'kubernetes', stop: async () => (await clusterReady.catch(() => undefined))?.stop() });
+  const demoReady = clusterReady?.then(deployDemo);
+  // Until awaited below, a failure is reported there, not as an unhandled rejection.
+  clusterReady?.catch(() => undefined);
+  demoReady?.catch(() => undefined);
+
+  const startService = (name: string, entry: string): ChildProcess => {
+    say(`starting the ${name} (log: .data/${name}.log)`);
+    const log = openSync(join(DATA, `${name}.log`), 'a');
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', entry)], { env, stdio: ['ignore', log, log] });
+    started.push({
+      name,
+      stop: () => new Promise<void>((resolve) => {
+        if (child.exitCode !== null) return resolve();
+        child.once('exit', () => resolve());
+        child.kill('SIGTERM');
+      }),
+    });
+    child.once('exit', (code) => {
+      if (!stopping) {
+        console.error(`up: ${name} exited with code ${code}; see .data/${name}.log`);
+        void stopAll(1);
+      }
+    });
+    return child;
+  };
+
+  try {
+    // The databases get ready while Temporal starts (and the cluster, above): none needs another.
+    const databasesReady = prepareDatabases(config);
+    databasesReady.catch(() => undefined);
+
+    // Temporal: reuse a server that already answers, else start the dev server with the UI.
+    let server: DevServer | undefined;
+    if (await answers(config.temporal.address)) {
+      say(`using the Temporal server already at ${config.temporal.address}`);
+    } else {
+      const port = Number(config.temporal.address.split(':').pop());
+      say(`starting the Temporal dev server on ${config.temporal.address}, UI on :${UI_PORT} (log: .data/temporal.log)`);
+      const log = openSync(join(DATA, 'temporal.log'), 'a');
+      server = await startDevServer({ port, uiPort: UI_PORT, dbFilename: join(DATA, 'temporal.db'), logLevel: 'warn', output: log });
+      started.push({ name: 'temporal', stop: () => server!.stop() });
+    }
+
+    const client = await connectClient(config);
+    await ensureSearchAttributes(client, config.temporal.namespace);
+    // The bridge needs Temporal only, the schedules the client only: both go ahead of the cluster.
+    const bridge = startService('bridge', 'bridge.ts');
+    const schedulesApplied = applySchedules(client, SCHEDULES, { taskQueue: config.temporal.taskQueue });
+    schedulesApplied.catch(() => undefined);
+
+    // The worker creates its report table at start and reads the worker kubeconfig the cluster writes.
+    await databasesReady;
+    if (clusterReady) await clusterReady;
+    else say(`using the Kubernetes cluster of KUBECONFIG=${env.KUBECONFIG}`);
+    const worker = startService('worker', 'worker.ts');
+    await Promise.all([
+      waitForHealthz(`http://127.0.0.1:${metricsPort}/healthz`, worker),
+      waitForHealthz(`http://127.0.0.1:${config.bridge.healthPort}/healthz`, bridge),
+    ]);
+
+    const results = await schedulesApplied;
+    say(`schedules: ${results.map((r) => `${r.id} ${r.action}`).join(', ')}`);
+
+    if (demoReady) await demoReady;
+    const handle = client.schedule.getHandle('daily-health-check');
+    const before = (await handle.describe()).info.recentActions.length;
+    await handle.trigger();
+    let workflowId: string | undefined;
+    for (let i = 0; i < 50 && !workflowId; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      const actions = (await handle.describe()).info.recentActions;
+      if (actions.length > before) workflowId = actions.at(-1)?.action.workflow.workflowId;
+    }
+    const ui = `http://localhost:${UI_PORT}`;
+    const ns = encodeURIComponent(config.temporal.namespace);
+    console.log(`
+TRIXTECH maintenance is up.
+  Temporal UI        ${ui}/namespaces/${ns}/workflows
+  health check run   ${workflowId ? `${ui}/namespaces/${ns}/workflows/${encodeURIComponent(workflowId)}` : '(triggered; see the UI)'}
+  schedules          ${ui}/namespaces/${ns}/schedules   (or: npx maint schedules list)
+  worker metrics     http://localhost:${metricsPort}/metrics
+  approval bridge    http://localhost:${config.bridge.port}/slack/interactions, /slack/commands${config.slack.signingSecret ? '' : ' (set SLACK_SIGNING_SECRET to accept Slack requests)'}
+  bridge health      http://localhost:${config.bridge.healthPort}/healthz, /metrics
+  run history        npx maint runs
+  config in use      ${relative(process.cwd(), env.MAINT_CONFIG!) || env.MAINT_CONFIG}   (maint plan reads it with MAINT_CONFIG=<that path>)
+  booking database   ${redactUrl(config.databaseUrl)}${cluster ? `
+  Kubernetes         ${cluster.server}: 3 kwok nodes, deployments trixtech-backend and trixtech-frontend behind PDBs
+    as admin         export KUBECONFIG=${relative(process.cwd(), cluster.adminKubeconfig)}; ${cluster.kubectl} get nodes,pods,pdb -o wide
+    the worker       ${relative(process.cwd(), cluster.workerKubeconfig)} (${WORKER_USERNAME}, bound by deploy/rbac.yaml)
+    audit log        ${relative(process.cwd(), cluster.auditLog)}` : ''}${demo ? `
+  approvals (demo)   signed with the keys in .data/keys/: ${DEMO_REQUESTER} asks, ${DEMO_APPROVER} approves (nobody approves their own):
+    npx maint emergency start --as ${DEMO_REQUESTER} --key .data/keys/${DEMO_REQUESTER} --reason "bookings bloated" --severity high --action "vacuum-table table=bookings"
+    npx maint approve <workflowId> --as ${DEMO_APPROVER} --key .data/keys/${DEMO_APPROVER}     (add --print for the plain temporal CLI)` : ''}
+  logs               .data/worker.log, .data/temporal.log
+Ctrl-C stops everything started here.`);
+    if (workflowId) {
+      const result = await client.workflow.getHandle(workflowId).result().catch((err: Error) => ({ summary: `failed: ${err.message}` }));
+      say(`${workflowId}: ${(result as { summary: string }).summary}`);
+    }
+  } catch (err) {
+    console.error(`up: ${(err as Error).message}`);
+    await stopAll(1);
+  }
+}
+
+if (!existsSync(join(ROOT, 'node_modules'))) {
+  console.error('up: node_modules missing; run npm run up (it installs them)');
+  process.exit(1);
+}
+await main();
