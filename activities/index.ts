@@ -1,10 +1,12 @@
 import type { Clients } from '../src/clients.js';
 import type { Config } from '../src/config/schema.js';
+import { createAlertActivities } from './alerts.js';
 import { createApprovalActivities } from './approvals.js';
 import { createHttpActivities } from './http.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
 import { createMonitoringActivities } from './monitoring.js';
 import { createPostgresActivities } from './postgres/index.js';
+import { createRegistryActivities } from './registry.js';
 import { createReportActivities } from './reports.js';
 import { createSlackActivities } from './slack.js';
 import { createStorageActivities } from './storage.js';
@@ -27,6 +29,8 @@ export function createActivities(clients: Clients, config: Config) {
     ...createApprovalActivities({ approvals: config.approvals }),
     ...createTargetActivities({ config, databaseLabel: label, kubernetesConfigured: clients.kube !== null }),
     ...createHttpActivities({ cacheClearTokens: config.cacheClearTokens }),
+    ...createAlertActivities({ alerts: config.alerts }),
+    ...createRegistryActivities({ targets: config.imageUpdates }),
     ...createMonitoringActivities(),
     ...createStorageActivities({ metrics: clients.metrics }),
     ...createPostgresActivities({ db: clients.db, reports: clients.reports, databaseUrl: config.databaseUrl, databaseLabel: label, settings: config.database, windows: config.windows, blackouts: config.blackouts, metrics: clients.metrics }),

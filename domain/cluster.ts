@@ -10,3 +10,15 @@ export interface Skipped {
 export const SKIPPED: Skipped = { skipped: NO_CLUSTER };
 
 export const isSkipped = (r: object): r is Skipped => 'skipped' in r;
+
+/** What the cluster storage cleanup looks for (the seed's storage-maintenance CronJob). */
+export const CLEANUP_KINDS = ['jobs', 'replicasets', 'volumes', 'claims'] as const;
+export type CleanupKind = (typeof CLEANUP_KINDS)[number];
+
+/** One leftover object the cleanup would delete (or kept), and why. */
+export interface CleanupCandidate {
+  kind: CleanupKind;
+  namespace?: string;
+  name: string;
+  reason: string;
+}

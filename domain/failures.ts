@@ -35,6 +35,11 @@ const PERMANENT = [
   'NoCluster',
   'CheckpointTimeout',
   'UpdateTimeout',
+  /** A blocking Alertmanager alert fired (refused at once, or still firing after the wait). */
+  'AlertsFiring',
+  'AlertmanagerRefused',
+  // Container registries
+  'RegistryRefused',
 ] as const;
 
 /** A retry may help: a flapping service, a slow WAL archive, a full disk someone clears. */
@@ -44,6 +49,8 @@ const TRANSIENT = [
   'WalNotArchived',
   'CacheClearUnreachable',
   'CacheClearFailed',
+  'AlertmanagerUnavailable',
+  'RegistryUnavailable',
   /** An archive cancelled between batches: expected, and the next run continues where it stopped. */
   'Cancelled',
 ] as const;

@@ -46,3 +46,27 @@ export function standardsFindings(
     return { check: 'standards', target, status: 'ok', value: d.replicas, threshold, detail: `${d.replicas} replicas, all available` };
   });
 }
+
+/** How far an image update may move: `patch` keeps major.minor, `minor` keeps major, `major` any. */
+export type TagPolicy = 'patch' | 'minor' | 'major';
+
+/** One deployment container that follows its registry (config `imageUpdates`). */
+export interface ImageUpdateTarget {
+  deployment: string;
+  namespace?: string;
+  container: string;
+  policy: TagPolicy;
+  /** The registry's API base when it is not https://<image host>. */
+  registryUrl?: string;
+}
+
+export interface NewestTag {
+  /** The repository as the registry names it, e.g. trixtech/backend. */
+  repository: string;
+  current: string;
+  /** The newest tag the policy allows, newer than the current one; null when the current one is newest. */
+  newest: string | null;
+  /** The image reference to set (same registry and repository, the newest tag). */
+  image: string | null;
+  tags: number;
+}

@@ -80,6 +80,38 @@ export const SCHEDULES: ManagedSchedule[] = [
     catchupWindow: '12 hours',
   },
   {
+    id: 'app-update-weekly',
+    workflowType: 'applicationImageUpdate',
+    summary: 'Weekly image updates from the registry, Sunday 03:00 UTC (Maintenance Setup Guide app-update-weekly)',
+    checklist: [
+      'per configured deployment (config `imageUpdates`): the newest release tag in its registry its semver policy allows',
+      'nothing rolls out while blocking alerts fire',
+      'set image, wait for the rollout, health probes; a failure rolls back to the recorded revision',
+    ],
+    calendars: [{ dayOfWeek: 'SUNDAY', hour: 3, minute: 0, comment: 'Sunday 03:00 UTC' }],
+    // Two runs would roll the same deployments out side by side.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // Still inside Sunday's quiet hours within three hours; later, wait for next week.
+    catchupWindow: '3 hours',
+  },
+  {
+    id: 'cluster-storage-cleanup',
+    workflowType: 'clusterStorageCleanup',
+    summary: 'Cluster storage cleanup, Sunday 04:00 UTC (Maintenance Setup Guide storage-maintenance)',
+    checklist: [
+      'Released PersistentVolumes, claims whose volume is gone',
+      'completed Jobs finished more than 24 h ago',
+      'ReplicaSets at zero replicas beyond revisionHistoryLimit; never the current one nor the one a rollback needs',
+      'every deletion listed in the report',
+    ],
+    calendars: [{ dayOfWeek: 'SUNDAY', hour: 4, minute: 0, comment: 'Sunday 04:00 UTC' }],
+    // Two runs would race to delete the same objects: harmless, but pointless.
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // Late cleanup is as good as on time; next Sunday's run does it anyway.
+    catchupWindow: '1 day',
+    input: { mode: 'apply' },
+  },
+  {
     id: 'daily-backup',
     workflowType: 'dailyBackup',
     summary: 'Daily backup, 01:00 UTC, verified readable (Routine Maintenance Guide: backup < 24 h old)',

@@ -109,11 +109,15 @@ pg_isready -q -h 127.0.0.1 -p 5432 || { say "PostgreSQL is not answering on 127.
 
 # 5. Validators the suite runs: Debian's docker-compose (docker-compose.yml, no engine needed)
 #    and promtool from Debian's prometheus (the alerting rules); pgbackrest, the optional second
-#    backup source, which the suite runs against a scratch cluster of its own.
+#    backup source, which the suite runs against a scratch cluster of its own; Alertmanager and
+#    the CNCF distribution registry (docker-registry), which the tests start on loopback.
 missing=()
 command -v docker-compose >/dev/null 2>&1 || missing+=(docker-compose)
 command -v promtool >/dev/null 2>&1 || missing+=(prometheus)
 command -v pgbackrest >/dev/null 2>&1 || missing+=(pgbackrest)
+# The alert gate's tests run a real Alertmanager of their own; the image update's a registry.
+command -v prometheus-alertmanager >/dev/null 2>&1 || missing+=(prometheus-alertmanager)
+command -v docker-registry >/dev/null 2>&1 || missing+=(docker-registry)
 if [ ${#missing[@]} -gt 0 ]; then
   say "installing ${missing[*]} (used by the tests)"
   $SUDO apt-get update -qq

@@ -60,6 +60,8 @@ describe('schedules as code', () => {
     'evening-status': { spec: { name: 'x', every: 'day', start: '18:00', ...minute } },
     'app-cache-cleanup': { spec: ['00:00', '06:00', '12:00', '18:00'].map((start) => ({ name: 'x', every: 'day' as const, start, ...minute })) },
     'storage-cleanup': { spec: { name: 'x', every: 'day', start: '01:00', ...minute } },
+    'app-update-weekly': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '03:00', ...minute } },
+    'cluster-storage-cleanup': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '04:00', ...minute } },
     'daily-backup': { spec: { name: 'x', every: 'day', start: '01:00', ...minute }, skipDays: ['12-25', '12-26'] },
     'weekly-db-maintenance': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '01:00', ...minute } },
     'weekly-system-review': { spec: { name: 'x', every: 'week', dayOfWeek: 1, start: '09:00', ...minute } },
@@ -71,7 +73,7 @@ describe('schedules as code', () => {
     'annual-upgrade': { spec: { name: 'x', every: 'year', month: 6, day: 25, start: '00:00', ...minute } },
   };
 
-  it('has every SPEC schedule id (and the seed CronJobs app-cache-cleanup, storage-cleanup), and each fires its next five times exactly at the seed calendar', async () => {
+  it('has every SPEC schedule id (and the seed CronJobs app-cache-cleanup, storage-cleanup, app-update-weekly, cluster-storage-cleanup), and each fires its next five times exactly at the seed calendar', async () => {
     expect(SCHEDULES.map((s) => s.id).sort()).toEqual(Object.keys(SEED_CALENDAR).sort());
     for (const s of SCHEDULES) {
       const d = await client.schedule.getHandle(s.id).describe();

@@ -1,3 +1,4 @@
+import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
 import { failure, FailureType } from '../domain/failures.js';
 import { HttpTargetSchema } from '../domain/http-target.js';
@@ -6,6 +7,7 @@ import type { RunReport } from '../domain/run.js';
 import { DEFAULT_THRESHOLDS } from '../domain/thresholds.js';
 // Rollout waits bound themselves by the input's timeout; `waits` only catches a lost worker.
 import { apiCall, boundedWait } from './lib/activity-profiles.js';
+import { ALERT_GATE_PATCH, AlertGateOptions, alertsClearedCheck, awaitQuietAlerts } from './lib/alert-gate.js';
 import { duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
@@ -25,6 +27,8 @@ export const ApplicationUpdateInput = z
     pollInterval: duration(MIN_POLL_MS, MINUTE).prefault('2 seconds'),
     /** Probed once the rollout is complete; any critical answer rolls the update back. */
     healthChecks: z.array(HttpTargetSchema).max(20).refine((h) => distinct(h, (t) => t.name), 'health check names must be distinct').default([]),
+    /** Before the image changes: wait for, or refuse over, blocking alerts (config `alerts`). */
+    alerts: AlertGateOptions,
     reason: z.string().max(500).optional(),
   })
   .strict();
@@ -47,6 +51,11 @@ export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promi
     const before = await run.step('record the current revision', () => readDeploymentRevision(ref));
     if ('skipped' in before) return { summary: `Update of ${input.deployment} skipped: ${before.skipped}`, outcome: 'skipped' };
 
+    // Since this patch: no rollout starts while blocking alerts fire; the report says whether they cleared after.
+    const gated = patched(ALERT_GATE_PATCH);
+    run.phase = 'checking alerts';
+    const alertChecks = gated ? await awaitQuietAlerts(run, input.alerts, `rolling out ${input.image}`) : [];
+
     run.phase = 'rolling out';
     // Registered before the change: a set-image whose reply was lost may still have happened.
     saga.push(`roll back to revision ${before.revision}`, async () => {
@@ -64,6 +73,7 @@ export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promi
       throw failure(FailureType.HealthCheckFailed, `health probes failed after the rollout: ${failing.map((c) => `${c.target}: ${c.detail}`).join('; ')}`);
     }
     const revision = 'skipped' in done ? '?' : done.revision;
+    if (gated) checks.push(...alertChecks.filter((c) => c.check === 'alerts.configured'), ...(await alertsClearedCheck(run)));
     return {
       summary: `${input.deployment} runs ${input.image} (revision ${revision}, was ${before.revision} with ${before.images[input.container] ?? '?'})${input.reason ? ` (${input.reason})` : ''}`,
       checks,

@@ -1,7 +1,9 @@
 // The worker's workflow bundle entry point: every workflow type on task queue `maintenance`.
 export { annualUpgrade } from './annual-upgrade.js';
 export { applicationCacheCleanup } from './application-cache-cleanup.js';
+export { applicationImageUpdate } from './application-image-update.js';
 export { applicationUpdate } from './application-update.js';
+export { clusterStorageCleanup } from './cluster-storage-cleanup.js';
 export { dailyBackup } from './daily-backup.js';
 export { dailyHealthCheck } from './daily-health-check.js';
 export { emergencyMaintenance } from './emergency-maintenance.js';

@@ -1,4 +1,4 @@
-import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import { isSkipped } from '../domain/cluster.js';
 import { failure, FailureType } from '../domain/failures.js';
@@ -6,6 +6,7 @@ import { httpUrlSchema } from '../domain/http-target.js';
 import { k8sObjectName } from '../domain/kubernetes-names.js';
 import type { RunReport } from '../domain/run.js';
 import { localApiCall, nodeUpdateWait } from './lib/activity-profiles.js';
+import { ALERT_GATE_PATCH, AlertGateOptions, alertsClearedCheck, awaitQuietAlerts } from './lib/alert-gate.js';
 import { nodeUpdatedSignal } from './lib/definitions.js';
 import { DAY, duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';
@@ -41,6 +42,8 @@ export const NodeUpdateOptions = z
       .prefault({}),
     readyTimeout: duration(SECOND, 6 * HOUR).prefault('15 minutes'),
     pollInterval: duration(MIN_POLL_MS, MINUTE).prefault('5 seconds'),
+    /** Before the cordon: wait for, or refuse over, blocking alerts (config `alerts`). */
+    alerts: AlertGateOptions,
     reason: z.string().max(500).optional(),
   })
   .strict();
@@ -66,6 +69,11 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
   });
 
   return runWithCompensations(run, saga, async () => {
+    // Since this patch: nothing is cordoned while blocking alerts fire, and the report says whether they cleared after.
+    const gated = patched(ALERT_GATE_PATCH);
+    run.phase = 'checking alerts';
+    const alertChecks = gated ? await awaitQuietAlerts(run, input.alerts, `cordoning ${node}`) : [];
+
     run.phase = 'cordoning';
     saga.push(`uncordon ${node}`, () => uncordonNode({ node, onlyIfCordonedBy: owner }));
     const cordon = await run.step(`cordon ${node}`, () => cordonNode({ node, owner }));
@@ -103,9 +111,11 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
     const evicted = isSkipped(drained) ? 0 : drained.evicted.length + drained.alreadyGone.length;
     const versions = isSkipped(ready) || ready.kubeletVersion === cordon.kubeletVersion ? `kubelet ${cordon.kubeletVersion}` : `kubelet ${cordon.kubeletVersion} -> ${ready.kubeletVersion}`;
     const lifted = isSkipped(uncordon) ? '' : uncordon.changed ? '' : `; ${uncordon.detail}`;
+    const cleared = gated ? await alertsClearedCheck(run) : [];
     return {
       summary: `Node ${node} updated: ${evicted} pod(s) evicted, ${versions}${lifted}${input.reason ? ` (${input.reason})` : ''}`,
-      outcome: 'ok',
+      // Graded by the alert checks when there are any: alerts firing after the update are a warning.
+      ...(gated ? { checks: [...alertChecks.filter((c) => c.check === 'alerts.configured'), ...cleared] } : { outcome: 'ok' as const }),
       details: { drain: drained, ready, uncordon },
     };
   });

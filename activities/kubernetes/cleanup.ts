@@ -1,9 +1,7 @@
 import { AppsV1Api, BatchV1Api, CoreV1Api } from '@kubernetes/client-node';
+import { heartbeat } from '@temporalio/activity';
 import { annotation, apiStatus, isNotFound, type KubernetesDeps } from './common.js';
-import { SKIPPED, type Skipped } from '../../domain/cluster.js';
-
-export const CLEANUP_KINDS = ['jobs', 'replicasets', 'volumes', 'claims'] as const;
-export type CleanupKind = (typeof CLEANUP_KINDS)[number];
+import { CLEANUP_KINDS, SKIPPED, type CleanupCandidate, type CleanupKind, type Skipped } from '../../domain/cluster.js';
 
 /** `report`: list only; `dry-run`: ask the API server to validate each deletion (dryRun=All); `delete`: delete. */
 export type CleanupMode = 'report' | 'dry-run' | 'delete';
@@ -15,19 +13,14 @@ export interface CleanupInput {
   completedJobMinAgeSeconds?: number;
 }
 
-export interface CleanupCandidate {
-  kind: CleanupKind;
-  namespace?: string;
-  name: string;
-  reason: string;
-}
-
 export interface CleanupResult {
   mode: CleanupMode;
   candidates: CleanupCandidate[];
   /** In `delete` mode what was deleted; in `dry-run` mode what the server accepted for deletion. */
   deleted: CleanupCandidate[];
   failed: (CleanupCandidate & { error: string })[];
+  /** ReplicaSets beyond the history limit kept all the same: the revision a rollback goes back to. */
+  kept: CleanupCandidate[];
 }
 
 const REVISION = 'deployment.kubernetes.io/revision';
@@ -38,7 +31,7 @@ const REVISION = 'deployment.kubernetes.io/revision';
  * claims whose volume is lost. Jobs, ReplicaSets and claims in the application namespace.
  */
 export function createCleanupActivities({ kube, namespace }: KubernetesDeps) {
-  async function findCandidates(kinds: readonly CleanupKind[], minAgeSeconds: number): Promise<CleanupCandidate[]> {
+  async function findCandidates(kinds: readonly CleanupKind[], minAgeSeconds: number, kept: CleanupCandidate[]): Promise<CleanupCandidate[]> {
     const core = kube!.makeApiClient(CoreV1Api);
     const found: CleanupCandidate[] = [];
     if (kinds.includes('jobs')) {
@@ -54,13 +47,19 @@ export function createCleanupActivities({ kube, namespace }: KubernetesDeps) {
       const [deployments, replicaSets] = await Promise.all([apps.listNamespacedDeployment({ namespace }), apps.listNamespacedReplicaSet({ namespace })]);
       for (const d of deployments.items) {
         const limit = d.spec?.revisionHistoryLimit ?? 10;
-        const current = annotation(d, REVISION);
-        const old = replicaSets.items
-          .filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.controller && o.uid === d.metadata?.uid))
-          .filter((rs) => (rs.spec?.replicas ?? 0) === 0 && (rs.status?.replicas ?? 0) === 0 && annotation(rs, REVISION) !== current)
-          .sort((a, b) => Number(annotation(b, REVISION) ?? 0) - Number(annotation(a, REVISION) ?? 0));
+        const current = Number(annotation(d, REVISION) ?? 0);
+        const revision = (rs: (typeof replicaSets.items)[number]) => Number(annotation(rs, REVISION) ?? 0);
+        const owned = replicaSets.items.filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.controller && o.uid === d.metadata?.uid));
+        // What `kubectl rollout undo` and applicationUpdate's recorded rollback go back to while a
+        // rollout is under way: the newest revision below the current one. Never deleted.
+        const rollbackTarget = Math.max(0, ...owned.map(revision).filter((r) => r < current));
+        const old = owned
+          .filter((rs) => (rs.spec?.replicas ?? 0) === 0 && (rs.status?.replicas ?? 0) === 0 && revision(rs) !== current)
+          .sort((a, b) => revision(b) - revision(a));
         for (const rs of old.slice(limit)) {
-          found.push({ kind: 'replicasets', namespace, name: rs.metadata!.name!, reason: `revision ${annotation(rs, REVISION)} of ${d.metadata!.name}, beyond revisionHistoryLimit ${limit}` });
+          const candidate = { kind: 'replicasets' as const, namespace, name: rs.metadata!.name!, reason: `revision ${revision(rs)} of ${d.metadata!.name}, beyond revisionHistoryLimit ${limit}` };
+          if (revision(rs) === rollbackTarget) kept.push({ ...candidate, reason: `${candidate.reason}, kept: the revision a rollback from ${current} goes back to` });
+          else found.push(candidate);
         }
       }
     }
@@ -99,10 +98,12 @@ export function createCleanupActivities({ kube, namespace }: KubernetesDeps) {
     /** Report-only unless `mode` says otherwise; a candidate already gone (404) counts as deleted. */
     async cleanupClusterResources(input: CleanupInput): Promise<CleanupResult | Skipped> {
       if (!kube) return SKIPPED;
-      const candidates = await findCandidates(input.kinds ?? CLEANUP_KINDS, input.completedJobMinAgeSeconds ?? 0);
-      const result: CleanupResult = { mode: input.mode, candidates, deleted: [], failed: [] };
+      const kept: CleanupCandidate[] = [];
+      const candidates = await findCandidates(input.kinds ?? CLEANUP_KINDS, input.completedJobMinAgeSeconds ?? 0, kept);
+      const result: CleanupResult = { mode: input.mode, candidates, deleted: [], failed: [], kept };
       if (input.mode === 'report') return result;
       for (const c of candidates) {
+        heartbeat({ done: result.deleted.length + result.failed.length, of: candidates.length });
         try {
           await remove(c, input.mode === 'dry-run' ? 'All' : undefined);
           result.deleted.push(c);

@@ -4,6 +4,7 @@ import type { Client } from '@temporalio/client';
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import { createActivities } from '../../activities/index.js';
+import type { CleanupKind } from '../../domain/cluster.js';
 import { SCHEDULES } from '../../schedules/definitions.js';
 import { createClients } from '../clients.js';
 import { redactUrl } from '../config/redact.js';
@@ -17,6 +18,8 @@ import { createLogger } from '../logger.js';
 import { CliError, type CliIo } from './common.js';
 import { AnnualUpgradeInput } from '../../workflows/annual-upgrade.js';
 import { ApplicationCacheCleanupInput } from '../../workflows/application-cache-cleanup.js';
+import { ApplicationImageUpdateInput } from '../../workflows/application-image-update.js';
+import { ClusterStorageCleanupInput } from '../../workflows/cluster-storage-cleanup.js';
 import { DailyHealthCheckInput } from '../../workflows/daily-health-check.js';
 import { EveningStatusInput } from '../../workflows/evening-status.js';
 import { MonthlyApplicationMaintenanceInput } from '../../workflows/monthly-application-maintenance.js';
@@ -32,7 +35,7 @@ import { WeeklySystemReviewInput } from '../../workflows/weekly-system-review.js
 export const PLANNABLE = [
   'dailyHealthCheck', 'eveningStatus', 'weeklySystemReview', 'weeklySecurityReview', 'weeklyPerformanceReview',
   'weeklyDatabaseMaintenance', 'monthlyAudit', 'monthlyApplicationMaintenance', 'quarterlyReview', 'annualUpgrade', 'emergencyMaintenance',
-  'storageCleanup', 'applicationCacheCleanup', 'dailyBackup',
+  'storageCleanup', 'applicationCacheCleanup', 'dailyBackup', 'clusterStorageCleanup', 'applicationImageUpdate',
 ] as const;
 export type Plannable = (typeof PLANNABLE)[number];
 
@@ -43,7 +46,7 @@ const INPUT_SCHEMAS: Record<Plannable, z.ZodType> = {
   weeklyDatabaseMaintenance: WeeklyDatabaseMaintenanceInput, monthlyAudit: MonthlyAuditInput,
   monthlyApplicationMaintenance: MonthlyApplicationMaintenanceInput, quarterlyReview: QuarterlyReviewInput, annualUpgrade: AnnualUpgradeInput,
   emergencyMaintenance: EmergencyInput, storageCleanup: StorageCleanupInput, applicationCacheCleanup: ApplicationCacheCleanupInput,
-  dailyBackup: DailyBackupInput,
+  dailyBackup: DailyBackupInput, clusterStorageCleanup: ClusterStorageCleanupInput, applicationImageUpdate: ApplicationImageUpdateInput,
 };
 
 /** The input as the run would see it (defaults filled in), or an error naming every bad field. */
@@ -147,6 +150,40 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
         lines.push(...results.map(retentionCheck).map((c) => `${c.target}: ${c.detail}`));
         if (!backups) lines.push('database-backups: no backup directory configured');
         if (storage.rules.length === 0) lines.push('file retention: no rule configured (config `retention`): no file is deleted');
+        break;
+      }
+      case 'clusterStorageCleanup': {
+        // The activity's list-only mode: the selection a run would delete, nothing sent to delete.
+        const r = await a.cleanupClusterResources({ mode: 'report', kinds: input.kinds as CleanupKind[], completedJobMinAgeSeconds: (input.completedJobsOlderThan as number) / 1000 });
+        if ('skipped' in r) {
+          lines.push(`Kubernetes: ${r.skipped}`);
+          break;
+        }
+        lines.push(`mode ${input.mode as string}: ${input.mode === 'apply' ? 'a run deletes' : 'a run dry-runs the deletion of'} what is listed below (this plan deletes nothing)`,
+          ...r.candidates.map((c) => `${c.kind}: ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`),
+          ...r.kept.map((c) => `kept ${c.kind}: ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`));
+        if (r.candidates.length === 0) lines.push('nothing to clean up');
+        break;
+      }
+      case 'applicationImageUpdate': {
+        // The registry lookups a run makes, without the update: what each container would move to.
+        const targets = await a.resolveImageUpdateTargets();
+        if (targets.length === 0) lines.push('no deployments configured (config imageUpdates): nothing is updated');
+        for (const t of targets) {
+          const name = `${t.namespace ?? config.kubernetes.namespace}/${t.deployment}/${t.container}`;
+          try {
+            const current = await a.readDeploymentRevision({ deployment: t.deployment, namespace: t.namespace });
+            const image = 'skipped' in current ? undefined : current.images[t.container];
+            if (!image) {
+              lines.push(`${name}: ${'skipped' in current ? current.skipped : 'no such container'}`);
+              continue;
+            }
+            const found = await a.findNewestImageTag({ image, policy: t.policy, registryUrl: t.registryUrl });
+            lines.push(`${name}: ${found.image ? `${found.current} -> ${found.newest}` : `${found.current} is the newest ${t.policy} release`}`);
+          } catch (err) {
+            lines.push(`${name}: not updated: ${(err as Error).message}`);
+          }
+        }
         break;
       }
       case 'dailyBackup': {

@@ -98,6 +98,8 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     blackouts: f.blackouts,
     retention: f.retention,
     database: { ...f.database, backupDirectory: f.database.backupDirectory ?? f.targets.backup?.directory },
+    alerts: f.alerts,
+    imageUpdates: f.imageUpdates,
     configFile: file,
   };
 }

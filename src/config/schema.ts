@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, type HttpTarget } from '../../domain/http-target.js';
 import { TempTableRuleSchema } from '../../domain/database.js';
+import { k8sLabelName, k8sObjectName } from '../../domain/kubernetes-names.js';
 import { regexSchema, RetentionRuleSchema } from '../../domain/retention.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from '../../domain/thresholds.js';
 import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from '../../domain/windows.js';
@@ -199,6 +200,36 @@ export const FileConfigSchema = z
       .strict()
       .default({ minReplicas: 2, currentImages: {} }),
     database: DatabaseMaintenanceSchema.default(DATABASE_DEFAULTS),
+    /**
+     * Seed app-update-weekly: deployments whose container follows the newest tag in its registry
+     * allowed by `policy` (semver; pre-releases never). `registryUrl`: the registry's API base when
+     * it is not https://<image host> (a plain-HTTP registry on loopback, a mirror).
+     */
+    imageUpdates: z
+      .array(z.object({
+        deployment: k8sObjectName,
+        namespace: k8sLabelName.optional(),
+        container: k8sLabelName,
+        policy: z.enum(['patch', 'minor', 'major']),
+        registryUrl: httpUrl.optional(),
+      }).strict())
+      .max(100)
+      .default([])
+      .refine((t) => new Set(t.map((x) => `${x.namespace ?? ''}/${x.deployment}/${x.container}`)).size === t.length, 'each deployment container once'),
+    /**
+     * Alert-aware maintenance (as kured does): nothing disruptive starts while a blocking alert
+     * fires in this Alertmanager. Without `alertmanagerUrl` the gate is skipped (and says so).
+     */
+    alerts: z
+      .object({
+        alertmanagerUrl: httpUrl.optional(),
+        /** Alert names that never hold maintenance back (kured's --alert-filter-regexp). */
+        ignore: z.array(z.string().min(1).max(200)).max(100).default(['Watchdog', 'InfoInhibitor']),
+        /** When given, only these alert names hold maintenance back (kured's --alert-filter-match-only). */
+        block: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+      })
+      .strict()
+      .default({ ignore: ['Watchdog', 'InfoInhibitor'] }),
   })
   .strict();
 
@@ -271,5 +302,7 @@ export interface Config {
   blackouts: FileConfig['blackouts'];
   retention: FileConfig['retention'];
   database: DatabaseMaintenanceConfig;
+  alerts: FileConfig['alerts'];
+  imageUpdates: FileConfig['imageUpdates'];
   configFile?: string;
 }

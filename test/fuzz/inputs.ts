@@ -5,7 +5,9 @@ import type { z } from 'zod';
 import { EmergencyInput } from '../../domain/emergency.js';
 import { AnnualUpgradeInput } from '../../workflows/annual-upgrade.js';
 import { ApplicationCacheCleanupInput } from '../../workflows/application-cache-cleanup.js';
+import { ApplicationImageUpdateInput } from '../../workflows/application-image-update.js';
 import { ApplicationUpdateInput } from '../../workflows/application-update.js';
+import { ClusterStorageCleanupInput } from '../../workflows/cluster-storage-cleanup.js';
 import { DailyHealthCheckInput } from '../../workflows/daily-health-check.js';
 import { EveningStatusInput } from '../../workflows/evening-status.js';
 import { MonthlyApplicationMaintenanceInput } from '../../workflows/monthly-application-maintenance.js';
@@ -31,15 +33,17 @@ const window = { name: 'fuzz', every: 'day', start: '03:00', durationMinutes: 60
 const nodeOptions = {
   drain: { timeout: '10s', gracePeriodSeconds: 30, deleteEmptyDirData: true, evictUnmanagedPods: false, pollInterval: 20, evictionRetry: 50 },
   update: { hookUrl: 'http://127.0.0.1:9/update', doneWhen: 'signal', timeout: '30s' },
-  readyTimeout: '10s', pollInterval: 20, reason: 'fuzz',
+  readyTimeout: '10s', pollInterval: 20, alerts: { whileFiring: 'wait', waitUpTo: '5 minutes', pollInterval: 20 }, reason: 'fuzz',
 };
-const app = { deployment: 'trixtech-backend', namespace: 'default', container: 'app', image: 'trixtech/backend:2.0.0', rolloutTimeout: '20s', pollInterval: 20, healthChecks: [{ name: 'backend', url: 'http://127.0.0.1:9/ok' }] };
+const app = { deployment: 'trixtech-backend', namespace: 'default', container: 'app', image: 'trixtech/backend:2.0.0', rolloutTimeout: '20s', pollInterval: 20, healthChecks: [{ name: 'backend', url: 'http://127.0.0.1:9/ok' }], alerts: { whileFiring: 'refuse', waitUpTo: 0, pollInterval: 20 } };
 
 export const INPUTS: Record<string, InputCase> = {
   dailyHealthCheck: { schema: DailyHealthCheckInput, valid: () => ({ checks: ['database', 'disk'], thresholds: { diskWarnPercent: 70, responseTimeBudgetMs: 500 }, reason: 'fuzz' }) },
   eveningStatus: { schema: EveningStatusInput, valid: () => ({ windowHorizonHours: 48 }) },
   applicationCacheCleanup: { schema: ApplicationCacheCleanupInput, valid: () => ({}) },
   storageCleanup: { schema: StorageCleanupInput, valid: () => ({ mode: 'report' }) },
+  clusterStorageCleanup: { schema: ClusterStorageCleanupInput, valid: () => ({ mode: 'report', kinds: ['jobs', 'replicasets'], completedJobsOlderThan: '2 days' }) },
+  applicationImageUpdate: { schema: ApplicationImageUpdateInput, valid: () => ({ rolloutTimeout: '20s', pollInterval: 20, alerts: { whileFiring: 'wait', waitUpTo: '1 hour', pollInterval: '1 minute' } }) },
   weeklyDatabaseMaintenance: {
     schema: WeeklyDatabaseMaintenanceInput,
     valid: () => ({
