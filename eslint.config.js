@@ -4,11 +4,28 @@ import tseslint from 'typescript-eslint';
 
 // Workflow code runs in Temporal's deterministic sandbox: no Node APIs, no I/O libraries.
 const SANDBOX = [
-  { group: ['node:*', 'fs', 'path', 'http', 'https', 'crypto', 'child_process', 'os'], message: 'Workflow code must not import Node APIs.' },
-  { group: ['pg', '@kubernetes/*', '@slack/*', 'pino', '@temporalio/client', '@temporalio/worker', '@temporalio/activity'], message: 'Workflow code must not import I/O libraries.' },
+  {
+    group: ['node:*', 'fs', 'path', 'http', 'https', 'crypto', 'child_process', 'os'],
+    message: 'Workflow code must not import Node APIs.',
+  },
+  {
+    group: [
+      'pg',
+      '@kubernetes/*',
+      '@slack/*',
+      'pino',
+      '@temporalio/client',
+      '@temporalio/worker',
+      '@temporalio/activity',
+    ],
+    message: 'Workflow code must not import I/O libraries.',
+  },
 ];
 // Workflows and the domain import only the domain, workflows/lib, the Temporal SDK and zod (README, Architecture).
-const LAYERS = { group: ['**/activities/**', '**/src/**', '**/dev/**', '**/schedules/**', '**/test/**', '**/bench/**'], message: 'Workflows import only domain/, workflows/lib, the Temporal SDK and zod.' };
+const LAYERS = {
+  group: ['**/activities/**', '**/src/**', '**/dev/**', '**/schedules/**', '**/test/**', '**/bench/**'],
+  message: 'Workflows import only domain/, workflows/lib, the Temporal SDK and zod.',
+};
 
 export default tseslint.config(
   { ignores: ['node_modules/', 'dist/', '.data/', 'coverage/'] },
@@ -36,6 +53,13 @@ export default tseslint.config(
   },
   {
     files: ['src/**/*.ts', 'dev/**/*.ts', 'activities/**/*.ts', 'schedules/**/*.ts'],
-    rules: { 'no-restricted-imports': ['error', { patterns: [{ group: ['**/test/**', '**/bench/**'], message: 'Only tests and benchmarks import test code.' }] }] },
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['**/test/**', '**/bench/**'], message: 'Only tests and benchmarks import test code.' }],
+        },
+      ],
+    },
   },
 );

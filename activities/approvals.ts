@@ -37,7 +37,11 @@ export function createApprovalActivities({ approvals }: { approvals: Approvals }
     async verifyApprovalProof(raw: unknown): Promise<ProofCheck> {
       if (raw === undefined || raw === null) return { ok: false, reason: 'no proof: the decision is unsigned' };
       const parsed = Proof.safeParse(raw);
-      if (!parsed.success) return { ok: false, reason: `malformed proof: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(proof)'}: ${i.message}`).join('; ')}` };
+      if (!parsed.success)
+        return {
+          ok: false,
+          reason: `malformed proof: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(proof)'}: ${i.message}`).join('; ')}`,
+        };
       const proof = parsed.data;
       const claimed = claimedPrincipal(proof.statement);
       const known = keys.get(proof.key);
@@ -46,11 +50,18 @@ export function createApprovalActivities({ approvals }: { approvals: Approvals }
       if (!checked.ok) return { ...checked, claimed };
       const { statement } = checked;
       if (known.owner === null) {
-        if (OPERATOR_PATHS.includes(statement.via)) return { ok: false, reason: `the bridge's key signs Slack decisions only, not ${statement.via}`, claimed };
+        if (OPERATOR_PATHS.includes(statement.via))
+          return { ok: false, reason: `the bridge's key signs Slack decisions only, not ${statement.via}`, claimed };
         return { ok: true, statement, signer: 'bridge', key: proof.key };
       }
-      if (statement.principal !== known.owner) return { ok: false, reason: `key ${proof.key} belongs to ${known.owner}, not ${statement.principal}`, claimed };
-      if (!OPERATOR_PATHS.includes(statement.via)) return { ok: false, reason: `an operator's key cannot sign for ${statement.via} (only the bridge does)`, claimed };
+      if (statement.principal !== known.owner)
+        return { ok: false, reason: `key ${proof.key} belongs to ${known.owner}, not ${statement.principal}`, claimed };
+      if (!OPERATOR_PATHS.includes(statement.via))
+        return {
+          ok: false,
+          reason: `an operator's key cannot sign for ${statement.via} (only the bridge does)`,
+          claimed,
+        };
       return { ok: true, statement, signer: 'operator', key: proof.key };
     },
   };

@@ -19,7 +19,9 @@ interface ProbeOutcome {
 /** Why a fetch got no answer: the timeout, else the socket's error code; never the URL again (callers name the target). */
 export function fetchFailure(err: unknown, timeoutMs: number): string {
   const e = err as Error & { cause?: { code?: string; message?: string } };
-  return e.name === 'TimeoutError' ? `no response within ${timeoutMs} ms` : withoutUrls(e.cause?.code ?? e.cause?.message ?? e.message);
+  return e.name === 'TimeoutError'
+    ? `no response within ${timeoutMs} ms`
+    : withoutUrls(e.cause?.code ?? e.cause?.message ?? e.message);
 }
 
 async function timedGet(url: string, timeoutMs: number): Promise<ProbeOutcome> {
@@ -54,18 +56,35 @@ export function createHttpActivities({ cacheClearTokens = {} }: { cacheClearToke
       let status: number;
       try {
         const res = await fetch(target.url, {
-          method: 'POST', redirect: 'manual', signal: AbortSignal.timeout(CACHE_CLEAR_TIMEOUT_MS),
+          method: 'POST',
+          redirect: 'manual',
+          signal: AbortSignal.timeout(CACHE_CLEAR_TIMEOUT_MS),
           headers: token ? { authorization: `Bearer ${token}` } : {},
         });
         await res.arrayBuffer();
         status = res.status;
       } catch (err) {
-        throw failure(FailureType.CacheClearUnreachable, `${where} unreachable: ${fetchFailure(err, CACHE_CLEAR_TIMEOUT_MS)}`);
+        throw failure(
+          FailureType.CacheClearUnreachable,
+          `${where} unreachable: ${fetchFailure(err, CACHE_CLEAR_TIMEOUT_MS)}`,
+        );
       }
       const elapsedMs = Math.round(performance.now() - started);
       if (status >= 500) throw failure(FailureType.CacheClearFailed, `${where} answered HTTP ${status}`);
-      if (status >= 300) throw failure(FailureType.CacheClearRejected, `${where} answered HTTP ${status}${status === 401 || status === 403 ? ' (check the token)' : ''}`);
-      return { check: 'cache-clear', target: target.name, status: 'ok', value: elapsedMs, unit: 'ms', threshold: 'answers 2xx', detail: `${where} answered HTTP ${status} in ${elapsedMs} ms` };
+      if (status >= 300)
+        throw failure(
+          FailureType.CacheClearRejected,
+          `${where} answered HTTP ${status}${status === 401 || status === 403 ? ' (check the token)' : ''}`,
+        );
+      return {
+        check: 'cache-clear',
+        target: target.name,
+        status: 'ok',
+        value: elapsedMs,
+        unit: 'ms',
+        threshold: 'answers 2xx',
+        detail: `${where} answered HTTP ${status} in ${elapsedMs} ms`,
+      };
     },
 
     /** Seed: "Check application availability and response times" (curl -f, time_total). */
@@ -79,8 +98,14 @@ export function createHttpActivities({ cacheClearTokens = {} }: { cacheClearToke
           const r = await timedGet(t.url, Math.max(PROBE_TIMEOUT_MS, budget * 3));
           const base = { check: 'http', target: t.name, value: r.elapsedMs, unit: 'ms', threshold };
           if (r.error) return { ...base, status: 'critical', detail: `${redactUrl(t.url)} unreachable: ${r.error}` };
-          if (!statusMatches(t, r.status!)) return { ...base, status: 'critical', detail: `${t.url} answered HTTP ${r.status}` };
-          if (r.elapsedMs > budget) return { ...base, status: 'warn', detail: `${t.url} answered HTTP ${r.status} in ${r.elapsedMs} ms, over the ${budget} ms budget` };
+          if (!statusMatches(t, r.status!))
+            return { ...base, status: 'critical', detail: `${t.url} answered HTTP ${r.status}` };
+          if (r.elapsedMs > budget)
+            return {
+              ...base,
+              status: 'warn',
+              detail: `${t.url} answered HTTP ${r.status} in ${r.elapsedMs} ms, over the ${budget} ms budget`,
+            };
           return { ...base, status: 'ok', detail: `${t.url} answered HTTP ${r.status} in ${r.elapsedMs} ms` };
         }),
       );
@@ -92,7 +117,13 @@ export function createHttpActivities({ cacheClearTokens = {} }: { cacheClearToke
       return Promise.all(
         targets.map(async (t): Promise<CheckResult> => {
           const r = await timedGet(t.url, 10_000);
-          const base = { check: 'monitoring', target: t.name, value: r.elapsedMs, unit: 'ms', threshold: 'answers HTTP 200 with metrics' };
+          const base = {
+            check: 'monitoring',
+            target: t.name,
+            value: r.elapsedMs,
+            unit: 'ms',
+            threshold: 'answers HTTP 200 with metrics',
+          };
           if (r.error) return { ...base, status: 'critical', detail: `${redactUrl(t.url)} unreachable: ${r.error}` };
           if (r.status !== 200) return { ...base, status: 'critical', detail: `${t.url} answered HTTP ${r.status}` };
           const series = (r.body ?? '').split('\n').filter((l) => l && !l.startsWith('#')).length;
@@ -116,12 +147,17 @@ export function createHttpActivities({ cacheClearTokens = {} }: { cacheClearToke
             let status = gradeBelow(daysLeft, thresholds.certWarnDays, thresholds.certCriticalDays);
             const trust = authorizationError ? `; not trusted: ${authorizationError}` : '';
             if (trust && status === 'ok') status = 'warn';
-            const detail = daysLeft < 0
-              ? `${t.host}:${t.port} certificate expired ${validTo.toISOString()}${trust}`
-              : `${t.host}:${t.port} certificate for ${cert.subject?.CN ?? '?'} expires ${validTo.toISOString()} (${daysLeft} days)${trust}`;
+            const detail =
+              daysLeft < 0
+                ? `${t.host}:${t.port} certificate expired ${validTo.toISOString()}${trust}`
+                : `${t.host}:${t.port} certificate for ${cert.subject?.CN ?? '?'} expires ${validTo.toISOString()} (${daysLeft} days)${trust}`;
             return { ...base, status, value: daysLeft, detail };
           } catch (err) {
-            return { ...base, status: 'critical', detail: `${t.host}:${t.port} TLS handshake failed: ${(err as Error).message}` };
+            return {
+              ...base,
+              status: 'critical',
+              detail: `${t.host}:${t.port} TLS handshake failed: ${(err as Error).message}`,
+            };
           }
         }),
       );
@@ -132,7 +168,13 @@ export function createHttpActivities({ cacheClearTokens = {} }: { cacheClearToke
 function handshake(host: string, port: number): Promise<{ cert: PeerCertificate; authorizationError?: string }> {
   return new Promise((resolve, reject) => {
     // Verification is reported, not enforced: an untrusted certificate must still be read to report its expiry.
-    const socket = connect({ host, port, servername: isIP(host) ? undefined : host, rejectUnauthorized: false, timeout: 10_000 });
+    const socket = connect({
+      host,
+      port,
+      servername: isIP(host) ? undefined : host,
+      rejectUnauthorized: false,
+      timeout: 10_000,
+    });
     socket.once('secureConnect', () => {
       const cert = socket.getPeerCertificate();
       const authorizationError = socket.authorizationError ? String(socket.authorizationError) : undefined;

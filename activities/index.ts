@@ -33,8 +33,21 @@ export function createActivities(clients: Clients, config: Config) {
     ...createRegistryActivities({ targets: config.imageUpdates }),
     ...createMonitoringActivities(),
     ...createStorageActivities({ metrics: clients.metrics }),
-    ...createPostgresActivities({ db: clients.db, reports: clients.reports, databaseUrl: config.databaseUrl, databaseLabel: label, settings: config.database, windows: config.windows, blackouts: config.blackouts, metrics: clients.metrics }),
-    ...createKubernetesActivities({ kube: clients.kube, namespace: config.kubernetes.namespace, appLabelSelector: config.kubernetes.appLabelSelector }),
+    ...createPostgresActivities({
+      db: clients.db,
+      reports: clients.reports,
+      databaseUrl: config.databaseUrl,
+      databaseLabel: label,
+      settings: config.database,
+      windows: config.windows,
+      blackouts: config.blackouts,
+      metrics: clients.metrics,
+    }),
+    ...createKubernetesActivities({
+      kube: clients.kube,
+      namespace: config.kubernetes.namespace,
+      appLabelSelector: config.kubernetes.appLabelSelector,
+    }),
     ...createReportActivities({ reports: clients.reports, metrics: clients.metrics }),
     ...createSlackActivities({ notifier: clients.notifier }),
   };

@@ -47,7 +47,10 @@ export function createRegistryActivities({ targets }: { targets: ImageUpdateTarg
       const { host, repository, tag: current } = parseImage(input.image);
       const base = (input.registryUrl ?? `https://${host}`).replace(/\/$/, '');
       const now = version(current);
-      if (!now) throw refused(`current tag "${current}" of ${input.image} is not a release version (x.y.z): no ${input.policy} policy applies`);
+      if (!now)
+        throw refused(
+          `current tag "${current}" of ${input.image} is not a release version (x.y.z): no ${input.policy} policy applies`,
+        );
 
       const tags: string[] = [];
       let next: string | null = `/v2/${repository}/tags/list?n=1000`;
@@ -57,19 +60,29 @@ export function createRegistryActivities({ targets }: { targets: ImageUpdateTarg
         try {
           res = await fetch(url, { signal: AbortSignal.timeout(TIMEOUT_MS), headers: { accept: 'application/json' } });
         } catch (err) {
-          throw failure(FailureType.RegistryUnavailable, `registry ${base} did not answer the tag list of ${repository}: ${fetchFailure(err, TIMEOUT_MS)}`);
+          throw failure(
+            FailureType.RegistryUnavailable,
+            `registry ${base} did not answer the tag list of ${repository}: ${fetchFailure(err, TIMEOUT_MS)}`,
+          );
         }
         if (res.status === 401 || res.status === 403) {
-          throw refused(`registry ${base} answered ${res.status} to the tag list of ${repository}${res.headers.get('www-authenticate') ? ` (asks for ${res.headers.get('www-authenticate')!.split(' ')[0]} authentication)` : ''}`);
+          throw refused(
+            `registry ${base} answered ${res.status} to the tag list of ${repository}${res.headers.get('www-authenticate') ? ` (asks for ${res.headers.get('www-authenticate')!.split(' ')[0]} authentication)` : ''}`,
+          );
         }
         if (res.status === 404) throw refused(`registry ${base} has no repository ${repository} (404)`);
-        if (!res.ok) throw failure(res.status >= 500 ? FailureType.RegistryUnavailable : FailureType.RegistryRefused, `registry ${base} answered ${res.status} to the tag list of ${repository}`);
+        if (!res.ok)
+          throw failure(
+            res.status >= 500 ? FailureType.RegistryUnavailable : FailureType.RegistryRefused,
+            `registry ${base} answered ${res.status} to the tag list of ${repository}`,
+          );
         const body = (await res.json()) as { tags?: string[] | null };
         tags.push(...(body.tags ?? []));
         next = /<([^>]+)>;\s*rel="?next"?/.exec(res.headers.get('link') ?? '')?.[1] ?? null;
       }
 
-      const allowed = (v: readonly number[]) => (input.policy === 'major' || v[0] === now.parts[0]) && (input.policy !== 'patch' || v[1] === now.parts[1]);
+      const allowed = (v: readonly number[]) =>
+        (input.policy === 'major' || v[0] === now.parts[0]) && (input.policy !== 'patch' || v[1] === now.parts[1]);
       let newest: { tag: string; parts: readonly number[] } | null = null;
       for (const tag of tags) {
         const v = version(tag);

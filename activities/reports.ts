@@ -11,7 +11,11 @@ const MAX_AUDITED_ATTEMPTS = 100;
 
 export function createReportActivities({ reports, metrics }: { reports: pg.Pool; metrics?: MaintenanceMetrics }) {
   let schemaReady: Promise<void> | undefined;
-  const ready = () => (schemaReady ??= ensureReportSchema(reports).catch((err) => { schemaReady = undefined; throw err; }));
+  const ready = () =>
+    (schemaReady ??= ensureReportSchema(reports).catch((err) => {
+      schemaReady = undefined;
+      throw err;
+    }));
 
   return {
     /**
@@ -64,18 +68,32 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
       await ready();
       const results: CheckResult[] = [];
       for (const m of measurements) {
-        const { rows: [row] } = await reports.query<{ value: number; samples: number; lastRunId: string }>(
-          `SELECT value, samples, last_run_id AS "lastRunId" FROM performance_baselines WHERE metric = $1`, [m.metric],
+        const {
+          rows: [row],
+        } = await reports.query<{ value: number; samples: number; lastRunId: string }>(
+          `SELECT value, samples, last_run_id AS "lastRunId" FROM performance_baselines WHERE metric = $1`,
+          [m.metric],
         );
         const baseline = row && row.lastRunId === runId ? undefined : row;
         if (!row) {
-          results.push({ check: 'baseline', target: m.metric, status: 'ok', value: m.value, unit: m.unit, detail: `first measurement ${m.value} ${m.unit}: baseline set` });
+          results.push({
+            check: 'baseline',
+            target: m.metric,
+            status: 'ok',
+            value: m.value,
+            unit: m.unit,
+            detail: `first measurement ${m.value} ${m.unit}: baseline set`,
+          });
         } else {
           const reference = baseline ?? row;
           const change = reference.value === 0 ? 0 : (m.value - reference.value) / reference.value;
           const regressed = m.worse === 'higher' ? change > tolerance : -change > tolerance;
           results.push({
-            check: 'baseline', target: m.metric, status: regressed ? 'warn' : 'ok', value: m.value, unit: m.unit,
+            check: 'baseline',
+            target: m.metric,
+            status: regressed ? 'warn' : 'ok',
+            value: m.value,
+            unit: m.unit,
             threshold: `within ${Math.round(tolerance * 100)}% of the baseline`,
             detail: `${m.value} ${m.unit} vs baseline ${Math.round(reference.value * 100) / 100} ${m.unit} (${change >= 0 ? '+' : ''}${Math.round(change * 100)}%)`,
           });
@@ -97,7 +115,13 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
      */
     async forecastDiskUsage(since: string, criticalPercent: number): Promise<CheckResult[]> {
       await ready();
-      const { rows } = await reports.query<{ target: string; samples: number; slope: number | null; intercept: number | null; latest: number }>(
+      const { rows } = await reports.query<{
+        target: string;
+        samples: number;
+        slope: number | null;
+        intercept: number | null;
+        latest: number;
+      }>(
         `WITH points AS (
            SELECT c->>'target' AS target, EXTRACT(EPOCH FROM r.started_at) / 86400 AS day, (c->>'value')::float8 AS pct
              FROM maintenance_runs r CROSS JOIN LATERAL jsonb_array_elements(r.report->'checks') c
@@ -110,12 +134,21 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
       const today = Date.now() / 86_400_000;
       return rows.map((r): CheckResult => {
         if (r.samples < 2 || r.slope === null || r.intercept === null) {
-          return { check: 'capacity', target: r.target, status: 'skipped', detail: `${r.samples} sample(s): too few to forecast` };
+          return {
+            check: 'capacity',
+            target: r.target,
+            status: 'skipped',
+            detail: `${r.samples} sample(s): too few to forecast`,
+          };
         }
         const at = (days: number) => Math.round((r.intercept! + r.slope! * (today + days)) * 10) / 10;
         const [in90, in180] = [at(90), at(180)];
         return {
-          check: 'capacity', target: r.target, value: in180, unit: '%', threshold: `stays under ${criticalPercent}% for 6 months`,
+          check: 'capacity',
+          target: r.target,
+          value: in180,
+          unit: '%',
+          threshold: `stays under ${criticalPercent}% for 6 months`,
           status: in90 > criticalPercent ? 'critical' : in180 > criticalPercent ? 'warn' : 'ok',
           detail: `now ${r.latest}%, ${Math.round(r.slope * 30 * 100) / 100} points/month over ${r.samples} samples: ${in90}% in 3 months, ${in180}% in 6 months`,
         };
@@ -129,7 +162,14 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
      */
     async auditApprovalLog(since: string, until: string): Promise<CheckResult[]> {
       await ready();
-      const { rows } = await reports.query<{ kind: string; workflowId: string; approver: string; decision: string; via: string | null; ignored: string | null }>(
+      const { rows } = await reports.query<{
+        kind: string;
+        workflowId: string;
+        approver: string;
+        decision: string;
+        via: string | null;
+        ignored: string | null;
+      }>(
         `SELECT r.kind, r.workflow_id AS "workflowId", a->>'approver' AS approver, a->>'decision' AS decision, a->>'via' AS via, a->>'ignored' AS ignored
            FROM maintenance_runs r CROSS JOIN LATERAL jsonb_array_elements(COALESCE(r.report->'approvals', '[]'::jsonb)) a
           WHERE r.started_at >= $1 AND r.started_at < $2 ORDER BY r.started_at`,
@@ -138,13 +178,21 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
       const ignored = rows.filter((r) => r.ignored);
       const counted = rows.filter((r) => !r.ignored);
       const findings: CheckResult[] = ignored.slice(0, MAX_AUDITED_ATTEMPTS).map((r) => ({
-        check: 'approval-log', target: r.approver, status: 'warn', threshold: 'only proven, allow-listed approvers decide',
+        check: 'approval-log',
+        target: r.approver,
+        status: 'warn',
+        threshold: 'only proven, allow-listed approvers decide',
         detail: `${r.approver} tried to ${r.decision} ${r.kind} ${r.workflowId} via ${r.via ?? 'unknown path'}: ignored, ${r.ignored}`,
       }));
       findings.push({
-        check: 'approval-log', target: 'decisions', status: 'ok', value: counted.length, unit: 'decisions',
-        detail: `${counted.length} counted decision(s) by ${[...new Set(counted.map((r) => r.approver))].join(', ') || 'nobody'}; ${ignored.length} ignored`
-          + (ignored.length > MAX_AUDITED_ATTEMPTS ? ` (the first ${MAX_AUDITED_ATTEMPTS} listed)` : ''),
+        check: 'approval-log',
+        target: 'decisions',
+        status: 'ok',
+        value: counted.length,
+        unit: 'decisions',
+        detail:
+          `${counted.length} counted decision(s) by ${[...new Set(counted.map((r) => r.approver))].join(', ') || 'nobody'}; ${ignored.length} ignored` +
+          (ignored.length > MAX_AUDITED_ATTEMPTS ? ` (the first ${MAX_AUDITED_ATTEMPTS} listed)` : ''),
       });
       return findings;
     },

@@ -28,10 +28,16 @@ const SAMPLE_SIZE = 20;
 const PROGRESS_EVERY = 500;
 
 /** A file that is already gone is what deleting it wanted: only other errors count. */
-const unlessGone = (err: NodeJS.ErrnoException): Promise<null> => (err.code === 'ENOENT' ? Promise.resolve(null) : Promise.reject(err));
+const unlessGone = (err: NodeJS.ErrnoException): Promise<null> =>
+  err.code === 'ENOENT' ? Promise.resolve(null) : Promise.reject(err);
 
 /** Regular files under `directory` whose name matches; symbolic links are never followed. */
-async function matchingFiles(directory: string, pattern: RegExp, recursive: boolean, onProgress: () => void): Promise<FoundFile[]> {
+async function matchingFiles(
+  directory: string,
+  pattern: RegExp,
+  recursive: boolean,
+  onProgress: () => void,
+): Promise<FoundFile[]> {
   const found: FoundFile[] = [];
   const walk = async (relative: string): Promise<void> => {
     onProgress();
@@ -61,9 +67,15 @@ export async function applyRetention(
   protect: ReadonlySet<string> = new Set(),
 ): Promise<RetentionResult> {
   const cutoffMs = Date.parse(olderThan);
-  if (Number.isNaN(cutoffMs)) throw failure(FailureType.InvalidInput, `olderThan: ${JSON.stringify(olderThan)} is not a timestamp`);
+  if (Number.isNaN(cutoffMs))
+    throw failure(FailureType.InvalidInput, `olderThan: ${JSON.stringify(olderThan)} is not a timestamp`);
   const dir = await stat(rule.directory).catch((err: NodeJS.ErrnoException) => err);
-  if (dir instanceof Error) return retentionSkipped(rule, mode, dir.code === 'ENOENT' ? `${rule.directory} does not exist` : `cannot read ${rule.directory}: ${dir.message}`);
+  if (dir instanceof Error)
+    return retentionSkipped(
+      rule,
+      mode,
+      dir.code === 'ENOENT' ? `${rule.directory} does not exist` : `cannot read ${rule.directory}: ${dir.message}`,
+    );
   if (!dir.isDirectory()) return retentionSkipped(rule, mode, `${rule.directory} is not a directory`);
 
   let files: FoundFile[];
@@ -76,7 +88,12 @@ export async function applyRetention(
   files.sort((a, b) => b.mtimeMs - a.mtimeMs || a.path.localeCompare(b.path));
   const expired = files.filter((f, i) => i >= rule.keepNewest && f.mtimeMs < cutoffMs && !protect.has(f.path));
   const result: RetentionResult = {
-    rule: rule.name, directory: rule.directory, mode, status: 'done', deleted: 0, failed: [],
+    rule: rule.name,
+    directory: rule.directory,
+    mode,
+    status: 'done',
+    deleted: 0,
+    failed: [],
     matched: files.length,
     keptNewest: files.slice(0, rule.keepNewest).filter((f) => f.mtimeMs < cutoffMs).length,
     expired: expired.length,
@@ -120,12 +137,22 @@ export function createStorageActivities({ metrics }: { metrics?: MaintenanceMetr
             const percent = Math.round((used / (used + s.bavail)) * 1000) / 10;
             const freeGiB = Math.round(((s.bavail * s.bsize) / 2 ** 30) * 10) / 10;
             return {
-              check: 'disk', target: path, value: percent, unit: '%', threshold,
+              check: 'disk',
+              target: path,
+              value: percent,
+              unit: '%',
+              threshold,
               status: gradeAbove(percent, thresholds.diskWarnPercent, thresholds.diskCriticalPercent),
               detail: `${path} is ${percent}% used, ${freeGiB} GiB free`,
             };
           } catch (err) {
-            return { check: 'disk', target: path, status: 'critical', threshold, detail: `cannot stat ${path}: ${(err as Error).message}` };
+            return {
+              check: 'disk',
+              target: path,
+              status: 'critical',
+              threshold,
+              detail: `cannot stat ${path}: ${(err as Error).message}`,
+            };
           }
         }),
       );

@@ -40,7 +40,15 @@ export interface BackupPlan {
   objectives: { rtoMinutes: number; rpoMinutes: number };
 }
 
-export function createTargetActivities({ config, databaseLabel, kubernetesConfigured }: { config: Config; databaseLabel: string; kubernetesConfigured: boolean }) {
+export function createTargetActivities({
+  config,
+  databaseLabel,
+  kubernetesConfigured,
+}: {
+  config: Config;
+  databaseLabel: string;
+  kubernetesConfigured: boolean;
+}) {
   return {
     /** Read once per run and recorded in history, so a replay sees the targets the run actually used. */
     async resolveHealthCheckPlan(): Promise<HealthCheckPlan> {
@@ -73,8 +81,12 @@ export function createTargetActivities({ config, databaseLabel, kubernetesConfig
     async resolveBackupPlan(): Promise<BackupPlan> {
       const d = config.database;
       return {
-        source: d.backupSource, database: databaseLabel, directory: d.backupDirectory ?? null,
-        stanza: d.pgbackrest?.stanza ?? null, fullOn: d.pgbackrest?.fullOn ?? [], objectives: d.recoveryObjectives,
+        source: d.backupSource,
+        database: databaseLabel,
+        directory: d.backupDirectory ?? null,
+        stanza: d.pgbackrest?.stanza ?? null,
+        fullOn: d.pgbackrest?.fullOn ?? [],
+        objectives: d.recoveryObjectives,
       };
     },
 
@@ -93,7 +105,9 @@ export function createTargetActivities({ config, databaseLabel, kubernetesConfig
     },
 
     /** Who may approve a kind of work, and how many distinct approvers it needs. */
-    async resolveApprovalPolicy(kind: 'emergencyMaintenance' | 'annualUpgrade'): Promise<{ approvers: string[]; required: number; temporalUiUrl: string }> {
+    async resolveApprovalPolicy(
+      kind: 'emergencyMaintenance' | 'annualUpgrade',
+    ): Promise<{ approvers: string[]; required: number; temporalUiUrl: string }> {
       return { ...config.approvals[kind], temporalUiUrl: config.temporalUiUrl };
     },
   };

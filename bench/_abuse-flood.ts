@@ -35,10 +35,22 @@ function forgedHeaders(body: string): Record<string, string> {
 /** One forged click on a fresh connection: 401 while under the rate limit, 429 after. */
 function forge(from: string, done: () => void): void {
   const body = `payload=${encodeURIComponent(JSON.stringify({ type: 'block_actions', user: { id: 'UMALLORY' }, actions: [{ action_id: 'approve', value: 'x' }] }))}`;
-  const req = request({ host: hostname, port, path: '/slack/interactions', method: 'POST', agent: false, localAddress: from, headers: forgedHeaders(body), timeout: 5_000 }, (res) => {
-    tally(String(res.statusCode));
-    res.resume();
-  });
+  const req = request(
+    {
+      host: hostname,
+      port,
+      path: '/slack/interactions',
+      method: 'POST',
+      agent: false,
+      localAddress: from,
+      headers: forgedHeaders(body),
+      timeout: 5_000,
+    },
+    (res) => {
+      tally(String(res.statusCode));
+      res.resume();
+    },
+  );
   req.on('error', () => tally('error'));
   req.on('timeout', () => req.destroy());
   req.on('close', done);
@@ -50,18 +62,20 @@ function forged(): void {
   const started = Date.now();
   let pending = 0;
   let n = 0;
-  timers.push(setInterval(() => {
-    const due = Math.min(FLOOD_MS, Date.now() - started) - n;
-    for (let i = 0; i < due; i++, n++) {
-      if (pending >= 2_000) {
-        tally('not sent (2000 unanswered)');
-        continue;
+  timers.push(
+    setInterval(() => {
+      const due = Math.min(FLOOD_MS, Date.now() - started) - n;
+      for (let i = 0; i < due; i++, n++) {
+        if (pending >= 2_000) {
+          tally('not sent (2000 unanswered)');
+          continue;
+        }
+        pending++;
+        tally('sent');
+        forge(source(firstSource + (n % count)), () => pending--);
       }
-      pending++;
-      tally('sent');
-      forge(source(firstSource + (n % count)), () => pending--);
-    }
-  }, 10));
+    }, 10),
+  );
 }
 
 /** `count` uploads of 10 MB at a time, half with Content-Length, half chunked, sent as fast as the bridge reads. */
@@ -70,13 +84,22 @@ function bodies(): void {
   const upload = (n: number) => {
     if (stopped) return;
     const chunked = n % 2 === 1;
-    const req = request({
-      host: hostname, port, path: '/slack/interactions', method: 'POST', agent: false, localAddress: source(firstSource + (n % count)), timeout: 10_000,
-      headers: { ...forgedHeaders(''), ...(chunked ? {} : { 'content-length': String(BIG_BODY) }) },
-    }, (res) => {
-      tally(String(res.statusCode));
-      res.resume();
-    });
+    const req = request(
+      {
+        host: hostname,
+        port,
+        path: '/slack/interactions',
+        method: 'POST',
+        agent: false,
+        localAddress: source(firstSource + (n % count)),
+        timeout: 10_000,
+        headers: { ...forgedHeaders(''), ...(chunked ? {} : { 'content-length': String(BIG_BODY) }) },
+      },
+      (res) => {
+        tally(String(res.statusCode));
+        res.resume();
+      },
+    );
     let sent = 0;
     const pump = () => {
       while (sent < BIG_BODY && !req.destroyed) {
@@ -102,7 +125,11 @@ function bodies(): void {
 function slow(): void {
   const open = (n: number) => {
     if (stopped) return;
-    const socket = connect({ host: hostname, port: Number(port), localAddress: source(firstSource + Math.floor(n / 100)) });
+    const socket = connect({
+      host: hostname,
+      port: Number(port),
+      localAddress: source(firstSource + Math.floor(n / 100)),
+    });
     sockets.add(socket);
     let received = '';
     socket.setEncoding('utf8');
@@ -110,9 +137,11 @@ function slow(): void {
     socket.on('error', () => undefined);
     socket.once('connect', () => {
       tally('connected');
-      socket.write(n % 2 === 0
-        ? `POST /slack/interactions HTTP/1.1\r\nhost: bridge\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 4096\r\n\r\n`
-        : `POST /slack/interactions HTTP/1.1\r\nhost: bridge\r\n`);
+      socket.write(
+        n % 2 === 0
+          ? `POST /slack/interactions HTTP/1.1\r\nhost: bridge\r\ncontent-type: application/x-www-form-urlencoded\r\ncontent-length: 4096\r\n\r\n`
+          : `POST /slack/interactions HTTP/1.1\r\nhost: bridge\r\n`,
+      );
       const trickle = setInterval(() => socket.writable && socket.write(n % 2 === 0 ? 'a' : 'x-pad: a\r\n'), 1_000);
       socket.once('close', () => clearInterval(trickle));
     });

@@ -3,7 +3,17 @@
 // server built by scripts/build-temporal-server.sh on it, N product workers (src/worker.ts) and
 // the approval bridge (src/bridge.ts), all on loopback. Every piece can be killed and restarted.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, chmodSync, chownSync, copyFileSync, mkdirSync, openSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  chmodSync,
+  chownSync,
+  copyFileSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { hostname } from 'node:os';
@@ -21,18 +31,34 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** Thrown by a waitFor check to stop waiting at once (a process it waits for has exited). */
 export class GaveUp extends Error {}
 
-export async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs = 120_000, everyMs = 200): Promise<void> {
+export async function waitFor(
+  what: string,
+  check: () => Promise<boolean> | boolean,
+  timeoutMs = 120_000,
+  everyMs = 200,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    if (await Promise.resolve().then(check).catch((err: Error) => { if (err instanceof GaveUp) throw err; return false; })) return;
+    if (
+      await Promise.resolve()
+        .then(check)
+        .catch((err: Error) => {
+          if (err instanceof GaveUp) throw err;
+          return false;
+        })
+    )
+      return;
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await sleep(everyMs);
   }
 }
 
 function newestPgBin(): string {
-  const versions = readdirSync('/usr/lib/postgresql').filter((v) => /^\d+$/.test(v)).sort((a, b) => Number(b) - Number(a));
-  if (!versions[0]) throw new Error('no PostgreSQL server under /usr/lib/postgresql (scripts/bootstrap.sh installs it)');
+  const versions = readdirSync('/usr/lib/postgresql')
+    .filter((v) => /^\d+$/.test(v))
+    .sort((a, b) => Number(b) - Number(a));
+  if (!versions[0])
+    throw new Error('no PostgreSQL server under /usr/lib/postgresql (scripts/bootstrap.sh installs it)');
   return `/usr/lib/postgresql/${versions[0]}/bin`;
 }
 
@@ -48,7 +74,8 @@ export interface ScratchPostgres {
 export async function startScratchPostgres(dir: string): Promise<ScratchPostgres> {
   const bin = newestPgBin();
   const runAs = process.getuid?.() === 0 ? 'postgres' : undefined;
-  const as = (tool: string, args: string[]) => (runAs ? exec('runuser', ['-u', runAs, '--', join(bin, tool), ...args]) : exec(join(bin, tool), args));
+  const as = (tool: string, args: string[]) =>
+    runAs ? exec('runuser', ['-u', runAs, '--', join(bin, tool), ...args]) : exec(join(bin, tool), args);
   const root = join(dir, 'postgres');
   const data = join(root, 'data');
   mkdirSync(join(root, 'sock'), { recursive: true });
@@ -60,16 +87,29 @@ export async function startScratchPostgres(dir: string): Promise<ScratchPostgres
   }
   const port = await freePort();
   await as('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  appendFileSync(join(data, 'postgresql.conf'), [
-    '', `port=${port}`, "listen_addresses='127.0.0.1'", `unix_socket_directories='${root}/sock'`, 'max_connections=200', 'fsync=off', '',
-  ].join('\n'));
+  appendFileSync(
+    join(data, 'postgresql.conf'),
+    [
+      '',
+      `port=${port}`,
+      "listen_addresses='127.0.0.1'",
+      `unix_socket_directories='${root}/sock'`,
+      'max_connections=200',
+      'fsync=off',
+      '',
+    ].join('\n'),
+  );
   const log = join(root, 'server.log');
   await as('pg_ctl', ['-D', data, '-l', log, '-w', 'start']);
   return {
     port,
     url: (database) => `postgresql://postgres@127.0.0.1:${port}/${database}`,
-    restart: async () => { await as('pg_ctl', ['-D', data, '-l', log, '-m', 'fast', '-w', 'restart']); },
-    stop: async () => { await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined); },
+    restart: async () => {
+      await as('pg_ctl', ['-D', data, '-l', log, '-m', 'fast', '-w', 'restart']);
+    },
+    stop: async () => {
+      await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+    },
   };
 }
 
@@ -86,9 +126,16 @@ export async function temporalServerBuild(): Promise<string> {
 export async function setupTemporalSchema(build: string, pgPort: number): Promise<string[]> {
   const tool = join(build, 'temporal-sql-tool');
   const steps: string[] = [];
-  for (const [db, dir] of [['temporal', 'temporal'], ['temporal_visibility', 'visibility']] as const) {
+  for (const [db, dir] of [
+    ['temporal', 'temporal'],
+    ['temporal_visibility', 'visibility'],
+  ] as const) {
     const base = ['--plugin', 'postgres12', '--ep', '127.0.0.1', '-p', String(pgPort), '-u', 'postgres', '--db', db];
-    for (const args of [['create-database'], ['setup-schema', '-v', '0.0'], ['update-schema', '-d', join(build, 'schema', 'postgresql', 'v12', dir, 'versioned')]]) {
+    for (const args of [
+      ['create-database'],
+      ['setup-schema', '-v', '0.0'],
+      ['update-schema', '-d', join(build, 'schema', 'postgresql', 'v12', dir, 'versioned')],
+    ]) {
       await exec(tool, [...base, ...args]);
       steps.push(`${db}: ${args[0]}`);
     }
@@ -120,30 +167,51 @@ export async function startTemporalServer(build: string, dir: string, pgPort: nu
   const root = join(dir, 'temporal');
   mkdirSync(join(root, 'config'), { recursive: true });
   // The server stores membership ports as smallint: below 32768, where freePort's ephemeral ones are not.
-  const names = ['FRONTEND_PORT', 'FRONTEND_MEMBERSHIP_PORT', 'FRONTEND_HTTP_PORT', 'MATCHING_PORT', 'MATCHING_MEMBERSHIP_PORT',
-    'HISTORY_PORT', 'HISTORY_MEMBERSHIP_PORT', 'WORKER_PORT', 'WORKER_MEMBERSHIP_PORT'];
+  const names = [
+    'FRONTEND_PORT',
+    'FRONTEND_MEMBERSHIP_PORT',
+    'FRONTEND_HTTP_PORT',
+    'MATCHING_PORT',
+    'MATCHING_MEMBERSHIP_PORT',
+    'HISTORY_PORT',
+    'HISTORY_MEMBERSHIP_PORT',
+    'WORKER_PORT',
+    'WORKER_MEMBERSHIP_PORT',
+  ];
   const values: Record<string, string> = { PG_PORT: String(pgPort) };
   for (const n of names) values[n] = String(await freeLowPort());
   const template = readFileSync(join(ROOT, 'deploy', 'temporal', 'config.template.yaml'), 'utf8');
-  writeFileSync(join(root, 'config', 'development.yaml'), template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k]!));
+  writeFileSync(
+    join(root, 'config', 'development.yaml'),
+    template.replace(/\{\{(\w+)\}\}/g, (_, k: string) => values[k]!),
+  );
   copyFileSync(join(ROOT, 'deploy', 'temporal', 'dynamicconfig.yaml'), join(root, 'dynamicconfig.yaml'));
   const address = `127.0.0.1:${values.FRONTEND_PORT}`;
   const log = openSync(join(root, 'server.log'), 'a');
   let child: ChildProcess | undefined;
   const start = async () => {
-    child = spawn(join(build, 'temporal-server'), ['--root', root, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'],
-      { cwd: root, stdio: ['ignore', log, log] });
+    child = spawn(
+      join(build, 'temporal-server'),
+      ['--root', root, '--config', 'config', '--env', 'development', '--allow-no-auth', 'start'],
+      { cwd: root, stdio: ['ignore', log, log] },
+    );
     const current = child;
-    await waitFor(`the Temporal server on ${address} (log: ${root}/server.log)`, async () => {
-      if (current.exitCode !== null) throw new GaveUp(`the Temporal server exited with code ${current.exitCode}; see ${root}/server.log`);
-      const c = await Connection.connect({ address, connectTimeout: '1 second' });
-      try {
-        await c.workflowService.getSystemInfo({});
-        return true;
-      } finally {
-        await c.close();
-      }
-    }, 120_000, 500);
+    await waitFor(
+      `the Temporal server on ${address} (log: ${root}/server.log)`,
+      async () => {
+        if (current.exitCode !== null)
+          throw new GaveUp(`the Temporal server exited with code ${current.exitCode}; see ${root}/server.log`);
+        const c = await Connection.connect({ address, connectTimeout: '1 second' });
+        try {
+          await c.workflowService.getSystemInfo({});
+          return true;
+        } finally {
+          await c.close();
+        }
+      },
+      120_000,
+      500,
+    );
   };
   const kill = async () => {
     if (!child || child.exitCode !== null || child.signalCode !== null) return;
@@ -152,20 +220,35 @@ export async function startTemporalServer(build: string, dir: string, pgPort: nu
     await exited;
   };
   await start();
-  return { address, restart: async () => { await kill(); await start(); }, stop: kill };
+  return {
+    address,
+    restart: async () => {
+      await kill();
+      await start();
+    },
+    stop: kill,
+  };
 }
 
 /** Registers the namespace (a server on SQL starts with none but the system one) and waits until it serves. */
 export async function ensureNamespace(address: string, namespace: string): Promise<Client> {
   const connection = await Connection.connect({ address });
-  await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') })
-    .catch((err: Error) => { if (!/already exists/i.test(err.message)) throw err; });
+  await connection.workflowService
+    .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') })
+    .catch((err: Error) => {
+      if (!/already exists/i.test(err.message)) throw err;
+    });
   const client = new Client({ connection, namespace });
   // The frontend's namespace cache refreshes every few seconds.
-  await waitFor(`namespace ${namespace}`, async () => {
-    await client.workflowService.listWorkflowExecutions({ namespace, pageSize: 1 });
-    return true;
-  }, 60_000, 500);
+  await waitFor(
+    `namespace ${namespace}`,
+    async () => {
+      await client.workflowService.listWorkflowExecutions({ namespace, pageSize: 1 });
+      return true;
+    },
+    60_000,
+    500,
+  );
   return client;
 }
 
@@ -179,13 +262,27 @@ export interface Service {
 }
 
 /** Starts `node --import tsx src/<entry>` with `env`; resolves once its /healthz answers. */
-export async function startService(name: string, entry: string, env: NodeJS.ProcessEnv, healthUrl: string, logFile: string): Promise<Service> {
+export async function startService(
+  name: string,
+  entry: string,
+  env: NodeJS.ProcessEnv,
+  healthUrl: string,
+  logFile: string,
+): Promise<Service> {
   const log = openSync(logFile, 'a');
-  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', entry)], { env, stdio: ['ignore', log, log] });
-  await waitFor(`${name} healthy at ${healthUrl} (log: ${logFile})`, async () => {
-    if (child.exitCode !== null) throw new GaveUp(`${name} exited with code ${child.exitCode}; see ${logFile}`);
-    return (await fetch(healthUrl)).ok;
-  }, 180_000, 300);
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', entry)], {
+    env,
+    stdio: ['ignore', log, log],
+  });
+  await waitFor(
+    `${name} healthy at ${healthUrl} (log: ${logFile})`,
+    async () => {
+      if (child.exitCode !== null) throw new GaveUp(`${name} exited with code ${child.exitCode}; see ${logFile}`);
+      return (await fetch(healthUrl)).ok;
+    },
+    180_000,
+    300,
+  );
   return { name, child, pid: child.pid!, identity: `${child.pid}@${hostname()}`, healthUrl };
 }
 
@@ -208,8 +305,13 @@ export async function startSlackSink(): Promise<SlackSink> {
   const posts: SlackSink['posts'] = [];
   const server: Server = createServer((req, res) => {
     let body = '';
-    req.on('data', (c: Buffer) => { body += c.toString(); });
-    req.on('end', () => { posts.push({ path: req.url ?? '/', body }); res.writeHead(200).end('ok'); });
+    req.on('data', (c: Buffer) => {
+      body += c.toString();
+    });
+    req.on('end', () => {
+      posts.push({ path: req.url ?? '/', body });
+      res.writeHead(200).end('ok');
+    });
   });
   const port = await freePort();
   await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));

@@ -6,7 +6,12 @@ import { DefaultLogger, NativeConnection, Runtime, Worker } from '@temporalio/wo
 const [address, taskQueue, codePath] = process.argv.slice(2) as [string, string, string];
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const connection = await NativeConnection.connect({ address });
-const worker = await Worker.create({ connection, taskQueue, workflowBundle: { codePath }, activities: { noop: async () => undefined } });
+const worker = await Worker.create({
+  connection,
+  taskQueue,
+  workflowBundle: { codePath },
+  activities: { noop: async () => undefined },
+});
 process.send?.('ready');
 await worker.run();
 await connection.close();

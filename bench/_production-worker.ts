@@ -33,9 +33,15 @@ export function deploymentMemoryRequestMi(): string {
   return /memory:\s*"?(\d+)Mi"?/.exec(readFileSync(join(ROOT, 'deploy', 'worker.yaml'), 'utf8'))?.[1] ?? '?';
 }
 
-export async function startProductionWorker(
-  { address, taskQueue, form }: { address: string; taskQueue: string; form: 'npm run up' | 'image' },
-): Promise<ProductionWorker> {
+export async function startProductionWorker({
+  address,
+  taskQueue,
+  form,
+}: {
+  address: string;
+  taskQueue: string;
+  form: 'npm run up' | 'image';
+}): Promise<ProductionWorker> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-worker-'));
   const database = `bench_worker_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
   const databaseUrl = `postgresql://postgres@127.0.0.1:5432/${database}`;
@@ -43,17 +49,35 @@ export async function startProductionWorker(
   await seedDemoBookings(databaseUrl);
   const metricsPort = await freePort();
   const config = join(dir, 'config.json');
-  writeFileSync(config, JSON.stringify({ targets: { http: [{ name: 'worker-healthz', url: `http://127.0.0.1:${metricsPort}/healthz`, budgetMs: 500 }], diskPaths: ['/'] } }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      targets: {
+        http: [{ name: 'worker-healthz', url: `http://127.0.0.1:${metricsPort}/healthz`, budgetMs: 500 }],
+        diskPaths: ['/'],
+      },
+    }),
+  );
   const env: NodeJS.ProcessEnv = {
-    ...process.env, TEMPORAL_ADDRESS: address, DATABASE_URL: databaseUrl, MAINT_DATABASE_URL: databaseUrl, MAINT_CONFIG: config,
-    METRICS_PORT: String(metricsPort), SDK_METRICS_PORT: String(await freePort()), LOG_LEVEL: 'warn', TASK_QUEUE: taskQueue,
+    ...process.env,
+    TEMPORAL_ADDRESS: address,
+    DATABASE_URL: databaseUrl,
+    MAINT_DATABASE_URL: databaseUrl,
+    MAINT_CONFIG: config,
+    METRICS_PORT: String(metricsPort),
+    SDK_METRICS_PORT: String(await freePort()),
+    LOG_LEVEL: 'warn',
+    TASK_QUEUE: taskQueue,
   };
   let args: string[];
   if (form === 'image') {
     // Compiled inside the repo (git-ignored .data/) so node_modules resolve as they do in the image.
     const outDir = join(ROOT, '.data', 'bench-dist');
     execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: ROOT, stdio: 'ignore' });
-    Object.assign(env, { WORKFLOW_BUNDLE: await buildWorkflowBundle(join(dir, 'workflow-bundle.js')), NODE_ENV: 'production' });
+    Object.assign(env, {
+      WORKFLOW_BUNDLE: await buildWorkflowBundle(join(dir, 'workflow-bundle.js')),
+      NODE_ENV: 'production',
+    });
     args = [join(outDir, 'src', 'worker.js')];
   } else {
     args = ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')];
@@ -74,7 +98,12 @@ export async function startProductionWorker(
   try {
     for (;;) {
       if (child.exitCode !== null) throw new Error(`worker exited with ${child.exitCode}`);
-      if (await fetch(`http://127.0.0.1:${metricsPort}/healthz`).then((r) => r.ok).catch(() => false)) break;
+      if (
+        await fetch(`http://127.0.0.1:${metricsPort}/healthz`)
+          .then((r) => r.ok)
+          .catch(() => false)
+      )
+        break;
       await new Promise((r) => setTimeout(r, 25));
     }
   } catch (err) {

@@ -55,18 +55,33 @@ function get(url: string, timeoutMs: number): Promise<{ status?: number; ms: num
 
 /** A click on the approve button, signed with the real secret as Slack would: the status it gets. */
 function click(url: string, workflowId: string): Promise<number | string> {
-  const payload = { type: 'block_actions', user: { id: APPROVER_SLACK_ID }, response_url: 'http://127.0.0.1:9/not-posted', actions: [{ action_id: 'approve', value: workflowId }] };
+  const payload = {
+    type: 'block_actions',
+    user: { id: APPROVER_SLACK_ID },
+    response_url: 'http://127.0.0.1:9/not-posted',
+    actions: [{ action_id: 'approve', value: workflowId }],
+  };
   const body = new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
   const timestamp = String(Math.floor(Date.now() / 1000));
   const signature = `v0=${createHmac('sha256', SECRET).update(`v0:${timestamp}:${body}`).digest('hex')}`;
   return new Promise((resolve) => {
-    const req = request(`${url}/slack/interactions`, {
-      method: 'POST', agent: false, timeout: 2_000,
-      headers: { 'content-type': 'application/x-www-form-urlencoded', 'x-slack-request-timestamp': timestamp, 'x-slack-signature': signature },
-    }, (res) => {
-      res.resume();
-      resolve(res.statusCode!);
-    });
+    const req = request(
+      `${url}/slack/interactions`,
+      {
+        method: 'POST',
+        agent: false,
+        timeout: 2_000,
+        headers: {
+          'content-type': 'application/x-www-form-urlencoded',
+          'x-slack-request-timestamp': timestamp,
+          'x-slack-signature': signature,
+        },
+      },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode!);
+      },
+    );
     req.on('timeout', () => req.destroy(new Error('timeout')));
     req.on('error', (err) => resolve(err.message));
     req.end(body);
@@ -74,16 +89,24 @@ function click(url: string, workflowId: string): Promise<number | string> {
 }
 
 function startAttacker(kind: 'forged' | 'bodies' | 'slow', url: string, count: number, firstSource: number) {
-  const child = fork(fileURLToPath(new URL('./_abuse-flood.ts', import.meta.url)), [kind, url, String(count), String(firstSource)], { execArgv: ['--import', 'tsx'], stdio: 'inherit' });
-  const onExit = (reject: (err: Error) => void) => child.once('exit', (code) => reject(new Error(`${kind} attacker exited with ${code}`)));
+  const child = fork(
+    fileURLToPath(new URL('./_abuse-flood.ts', import.meta.url)),
+    [kind, url, String(count), String(firstSource)],
+    { execArgv: ['--import', 'tsx'], stdio: 'inherit' },
+  );
+  const onExit = (reject: (err: Error) => void) =>
+    child.once('exit', (code) => reject(new Error(`${kind} attacker exited with ${code}`)));
   const ready = new Promise<void>((resolve, reject) => {
     child.once('message', () => resolve());
     onExit(reject);
   });
-  const report = ready.then(() => new Promise<{ kind: string; counts: Record<string, number> }>((resolve, reject) => {
-    child.once('message', (m) => resolve(m as { kind: string; counts: Record<string, number> }));
-    onExit(reject);
-  }));
+  const report = ready.then(
+    () =>
+      new Promise<{ kind: string; counts: Record<string, number> }>((resolve, reject) => {
+        child.once('message', (m) => resolve(m as { kind: string; counts: Record<string, number> }));
+        onExit(reject);
+      }),
+  );
   return { child, ready, report };
 }
 
@@ -99,7 +122,8 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-const percentile = (xs: number[], p: number) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
+const percentile = (xs: number[], p: number) =>
+  [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.ceil((p / 100) * xs.length) - 1)] ?? NaN;
 
 export async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-abuse-'));
@@ -120,9 +144,16 @@ export async function main(): Promise<void> {
     bridge = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', 'bridge.ts')], {
       cwd: ROOT,
       env: {
-        ...process.env, TEMPORAL_ADDRESS: server.address, MAINT_CONFIG: configFile, BRIDGE_HOST: '127.0.0.1', BRIDGE_PORT: String(port),
-        BRIDGE_HEALTH_PORT: String(healthPort), SLACK_SIGNING_SECRET: SECRET, BRIDGE_SIGNING_KEY: generateSigningKey('bench-bridge').privateKey,
-        SLACK_RESPONSE_URL_PREFIX: 'http://127.0.0.1:9/', LOG_LEVEL: 'info',
+        ...process.env,
+        TEMPORAL_ADDRESS: server.address,
+        MAINT_CONFIG: configFile,
+        BRIDGE_HOST: '127.0.0.1',
+        BRIDGE_PORT: String(port),
+        BRIDGE_HEALTH_PORT: String(healthPort),
+        SLACK_SIGNING_SECRET: SECRET,
+        BRIDGE_SIGNING_KEY: generateSigningKey('bench-bridge').privateKey,
+        SLACK_RESPONSE_URL_PREFIX: 'http://127.0.0.1:9/',
+        LOG_LEVEL: 'info',
       },
       stdio: ['ignore', openSync(logFile, 'a'), openSync(logFile, 'a')],
     });
@@ -132,7 +163,8 @@ export async function main(): Promise<void> {
       if (i > 300 || bridge.exitCode !== null) throw new Error(`the bridge did not come up; see ${logFile}`);
       await sleep(100);
     }
-    if ((await click(url, workflowId)) !== 200) throw new Error(`a valid click is not acknowledged before the flood; see ${logFile}`);
+    if ((await click(url, workflowId)) !== 200)
+      throw new Error(`a valid click is not acknowledged before the flood; see ${logFile}`);
     await sleep(1_000);
     const rssBefore = rssMb(bridge.pid!);
     const logBefore = statSync(logFile).size;
@@ -141,12 +173,18 @@ export async function main(): Promise<void> {
     const started = [
       startAttacker('forged', url, 10, 0),
       startAttacker('bodies', url, 4, 100),
-      ...Array.from({ length: SLOW_CONNECTIONS / SLOW_PER_PROCESS }, (_, i) => startAttacker('slow', url, SLOW_PER_PROCESS, 1_000 + i * 1_000)),
+      ...Array.from({ length: SLOW_CONNECTIONS / SLOW_PER_PROCESS }, (_, i) =>
+        startAttacker('slow', url, SLOW_PER_PROCESS, 1_000 + i * 1_000),
+      ),
     ];
     children.push(...started.map((a) => a.child));
     await Promise.all(started.map((a) => a.ready));
     const controlPort = await freePort();
-    const control = spawn(process.execPath, ['-e', `require('node:http').createServer((q, r) => r.end('ok')).listen(${controlPort}, '127.0.0.1')`], { stdio: 'ignore' });
+    const control = spawn(
+      process.execPath,
+      ['-e', `require('node:http').createServer((q, r) => r.end('ok')).listen(${controlPort}, '127.0.0.1')`],
+      { stdio: 'ignore' },
+    );
     children.push(control);
     while ((await get(`http://127.0.0.1:${controlPort}/`, 1_000)).status !== 200) await sleep(50);
     // Probe the health port (and the control) on fresh connections from the flood's start until the click after it is answered.
@@ -163,7 +201,9 @@ export async function main(): Promise<void> {
             if (r.status === 200) latencies.push(r.ms);
             else refusals.push(r.error ?? `status ${r.status}`);
           }),
-          get(`http://127.0.0.1:${controlPort}/`, PROBE_TIMEOUT_MS).then((r) => void (r.status === 200 && controlLatencies.push(r.ms))),
+          get(`http://127.0.0.1:${controlPort}/`, PROBE_TIMEOUT_MS).then(
+            (r) => void (r.status === 200 && controlLatencies.push(r.ms)),
+          ),
         ]) {
           inFlight.add(probe);
           void probe.finally(() => inFlight.delete(probe));
@@ -195,13 +235,28 @@ export async function main(): Promise<void> {
     const rssAfter = rssMb(bridge.pid!);
     const logKb = (statSync(logFile).size - logBefore) / 1024;
 
-    for (const r of reports) console.log(`  ${r.kind}: ${Object.entries(r.counts).map(([k, v]) => `${k}=${v}`).join(', ')}`);
-    console.log(`  control server (same probes, trivial server, own process): p99 ${percentile(controlLatencies, 99).toFixed(1)} ms, p50 ${percentile(controlLatencies, 50).toFixed(1)} ms`);
-    console.log(`  healthz probes: ${latencies.length} answered, p50 ${percentile(latencies, 50).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms, ${refusals.length} refused${refusals.length ? ` (${[...new Set(refusals)].slice(0, 3).join('; ')})` : ''}`);
-    console.log(`  bridge RSS ${rssBefore.toFixed(0)} MB before, ${rssPeak.toFixed(0)} MB peak, ${rssAfter.toFixed(0)} MB after; bridge log ${logKb.toFixed(1)} KB during the flood${Number.isNaN(okAfterS) ? `; last click answer: ${last}` : ''}`);
+    for (const r of reports)
+      console.log(
+        `  ${r.kind}: ${Object.entries(r.counts)
+          .map(([k, v]) => `${k}=${v}`)
+          .join(', ')}`,
+      );
+    console.log(
+      `  control server (same probes, trivial server, own process): p99 ${percentile(controlLatencies, 99).toFixed(1)} ms, p50 ${percentile(controlLatencies, 50).toFixed(1)} ms`,
+    );
+    console.log(
+      `  healthz probes: ${latencies.length} answered, p50 ${percentile(latencies, 50).toFixed(1)} ms, max ${Math.max(...latencies).toFixed(1)} ms, ${refusals.length} refused${refusals.length ? ` (${[...new Set(refusals)].slice(0, 3).join('; ')})` : ''}`,
+    );
+    console.log(
+      `  bridge RSS ${rssBefore.toFixed(0)} MB before, ${rssPeak.toFixed(0)} MB peak, ${rssAfter.toFixed(0)} MB after; bridge log ${logKb.toFixed(1)} KB during the flood${Number.isNaN(okAfterS) ? `; last click answer: ${last}` : ''}`,
+    );
     const ulimit = Number(readFileSync('/proc/self/limits', 'utf8').match(/Max open files\s+(\d+)/)?.[1]);
-    console.log(`  file-handle limit per process ${ulimit}: ${SLOW_CONNECTIONS} slow connections from ${SLOW_CONNECTIONS / SLOW_PER_PROCESS} processes`);
-    console.log(`abuse: healthz_p99_ms=${percentile(latencies, 99).toFixed(1)} refused_healthz=${refusals.length} slack_ok_after_s=${Number.isNaN(okAfterS) ? 'never' : okAfterS.toFixed(2)} rss_growth_mb=${(rssAfter - rssBefore).toFixed(1)}`);
+    console.log(
+      `  file-handle limit per process ${ulimit}: ${SLOW_CONNECTIONS} slow connections from ${SLOW_CONNECTIONS / SLOW_PER_PROCESS} processes`,
+    );
+    console.log(
+      `abuse: healthz_p99_ms=${percentile(latencies, 99).toFixed(1)} refused_healthz=${refusals.length} slack_ok_after_s=${Number.isNaN(okAfterS) ? 'never' : okAfterS.toFixed(2)} rss_growth_mb=${(rssAfter - rssBefore).toFixed(1)}`,
+    );
   } finally {
     await Promise.all(children.map(stopChild));
     if (bridge) await stopChild(bridge);

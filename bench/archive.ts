@@ -13,7 +13,8 @@ const CUTOFF_DAYS = DEFAULTS.archiveAfterDays;
 function arg(args: string[], name: string, fallback: number, zeroAllowed = false): number {
   const i = args.indexOf(`--${name}`);
   const v = i >= 0 ? Number(args[i + 1]) : fallback;
-  if (!Number.isInteger(v) || v < (zeroAllowed ? 0 : 1)) throw new Error(`--${name} expects a ${zeroAllowed ? 'non-negative' : 'positive'} whole number`);
+  if (!Number.isInteger(v) || v < (zeroAllowed ? 0 : 1))
+    throw new Error(`--${name} expects a ${zeroAllowed ? 'non-negative' : 'positive'} whole number`);
   return v;
 }
 
@@ -61,7 +62,9 @@ async function withClient<T>(db: string, fn: (c: pg.Client) => Promise<T>): Prom
 /** Rows lost (in neither table) and duplicated (in both, or twice in the archive), against the original ids. */
 async function integrity(db: string, total: number): Promise<{ lost: number; duplicated: number }> {
   return withClient(db, async (c) => {
-    const { rows: [r] } = await c.query<{ distinct_ids: number; all_rows: number }>(
+    const {
+      rows: [r],
+    } = await c.query<{ distinct_ids: number; all_rows: number }>(
       `SELECT count(DISTINCT id)::int AS distinct_ids, count(*)::int AS all_rows
          FROM (SELECT id FROM bookings UNION ALL SELECT id FROM bookings_archive) u`,
     );
@@ -84,7 +87,16 @@ async function ourArchive(db: string, cutoff: Date, batchSize: number, batchTarg
   const pool = new pg.Pool({ connectionString: urlFor(db), max: 2 });
   try {
     const t0 = performance.now();
-    const result = await moveBookingsInBatches(pool, { cutoff: cutoff.toISOString(), batchSize, batchTargetMs, timeouts: { lockTimeoutMs: DEFAULTS.lockTimeoutMs, statementTimeoutMs: DEFAULTS.statementTimeoutMs } }, undefined);
+    const result = await moveBookingsInBatches(
+      pool,
+      {
+        cutoff: cutoff.toISOString(),
+        batchSize,
+        batchTargetMs,
+        timeouts: { lockTimeoutMs: DEFAULTS.lockTimeoutMs, statementTimeoutMs: DEFAULTS.statementTimeoutMs },
+      },
+      undefined,
+    );
     return { ms: performance.now() - t0, result };
   } finally {
     await pool.end();
@@ -109,8 +121,15 @@ export async function main(args: string[]): Promise<void> {
     console.log(`building ${rows} bookings...`);
     await admin(`CREATE DATABASE ${template}`);
     await buildBookings(template, rows);
-    const old = await withClient(template, async (c) => (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings WHERE created_at < $1', [cutoff])).rows[0]!.n);
-    console.log(`${old} of ${rows} bookings older than ${cutoff.toISOString()} (${CUTOFF_DAYS} days); batches of at most ${batchSize} rows${batchTargetMs ? ` sized for ~${batchTargetMs} ms` : ''}, ${rounds} round(s)`);
+    const old = await withClient(
+      template,
+      async (c) =>
+        (await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings WHERE created_at < $1', [cutoff]))
+          .rows[0]!.n,
+    );
+    console.log(
+      `${old} of ${rows} bookings older than ${cutoff.toISOString()} (${CUTOFF_DAYS} days); batches of at most ${batchSize} rows${batchTargetMs ? ` sized for ~${batchTargetMs} ms` : ''}, ${rounds} round(s)`,
+    );
 
     const seedRates: number[] = [];
     const ourRates: number[] = [];
@@ -124,11 +143,23 @@ export async function main(args: string[]): Promise<void> {
       copies.push(seedDb, oursDb);
       await admin(`CREATE DATABASE ${seedDb} TEMPLATE ${template}`);
       await admin(`CREATE DATABASE ${oursDb} TEMPLATE ${template}`);
-      const runSeed = async () => { await admin('CHECKPOINT'); return seedArchive(seedDb, cutoff); };
-      const runOurs = async () => { await admin('CHECKPOINT'); return ourArchive(oursDb, cutoff, batchSize, batchTargetMs); };
+      const runSeed = async () => {
+        await admin('CHECKPOINT');
+        return seedArchive(seedDb, cutoff);
+      };
+      const runOurs = async () => {
+        await admin('CHECKPOINT');
+        return ourArchive(oursDb, cutoff, batchSize, batchTargetMs);
+      };
       let seedMs: number;
       let ours: Awaited<ReturnType<typeof ourArchive>>;
-      if (round % 2 === 1) { seedMs = await runSeed(); ours = await runOurs(); } else { ours = await runOurs(); seedMs = await runSeed(); }
+      if (round % 2 === 1) {
+        seedMs = await runSeed();
+        ours = await runOurs();
+      } else {
+        ours = await runOurs();
+        seedMs = await runSeed();
+      }
       const r = ours.result;
       seedRates.push(old / (seedMs / 1000));
       ourRates.push(r.rowsMoved / (ours.ms / 1000));
@@ -138,18 +169,25 @@ export async function main(args: string[]): Promise<void> {
       const check = await integrity(oursDb, rows);
       lost += check.lost;
       duplicated += check.duplicated;
-      console.log(`round ${round}: seed ${Math.round(seedMs)} ms (${Math.round(seedRates.at(-1)!)} rows/s) | ours ${Math.round(ours.ms)} ms (${Math.round(ourRates.at(-1)!)} rows/s): `
-        + `census ${r.phaseMs.census} ms, ${r.batches} batches ${r.phaseMs.move} ms, verify ${r.phaseMs.verify} ms; `
-        + `rows/batch ${r.batchRows.min}-${r.batchRows.max}, batch ms median ${r.batchMs.median} p99 ${r.batchMs.p99} max ${r.batchMs.max}; conserved=${r.conserved} lost=${check.lost} duplicated=${check.duplicated}`);
+      console.log(
+        `round ${round}: seed ${Math.round(seedMs)} ms (${Math.round(seedRates.at(-1)!)} rows/s) | ours ${Math.round(ours.ms)} ms (${Math.round(ourRates.at(-1)!)} rows/s): ` +
+          `census ${r.phaseMs.census} ms, ${r.batches} batches ${r.phaseMs.move} ms, verify ${r.phaseMs.verify} ms; ` +
+          `rows/batch ${r.batchRows.min}-${r.batchRows.max}, batch ms median ${r.batchMs.median} p99 ${r.batchMs.p99} max ${r.batchMs.max}; conserved=${r.conserved} lost=${check.lost} duplicated=${check.duplicated}`,
+      );
       await admin(`DROP DATABASE ${seedDb} WITH (FORCE)`);
       await admin(`DROP DATABASE ${oursDb} WITH (FORCE)`);
     }
     const ratio = median(ourRates) / median(seedRates);
-    console.log(`median throughput: seed ${Math.round(median(seedRates))} rows/s, ours ${Math.round(median(ourRates))} rows/s end to end `
-      + `(batches alone ${Math.round(median(moveRates))} rows/s, ratio ${(median(moveRates) / median(seedRates)).toFixed(2)})`);
+    console.log(
+      `median throughput: seed ${Math.round(median(seedRates))} rows/s, ours ${Math.round(median(ourRates))} rows/s end to end ` +
+        `(batches alone ${Math.round(median(moveRates))} rows/s, ratio ${(median(moveRates) / median(seedRates)).toFixed(2)})`,
+    );
     // ratio is end to end (our census and verification included, the seed has neither); batch figures are the worst round's.
-    console.log(`archive: ratio=${ratio.toFixed(2)} max_batch_ms=${Math.round(Math.max(...maxBatchMs))} p99_batch_ms=${Math.round(Math.max(...p99BatchMs))} lost=${lost} duplicated=${duplicated}`);
+    console.log(
+      `archive: ratio=${ratio.toFixed(2)} max_batch_ms=${Math.round(Math.max(...maxBatchMs))} p99_batch_ms=${Math.round(Math.max(...p99BatchMs))} lost=${lost} duplicated=${duplicated}`,
+    );
   } finally {
-    for (const db of [...copies, template]) await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
+    for (const db of [...copies, template])
+      await admin(`DROP DATABASE IF EXISTS ${db} WITH (FORCE)`).catch(() => undefined);
   }
 }

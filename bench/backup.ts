@@ -31,17 +31,33 @@ export async function main(args: string[]): Promise<void> {
   try {
     let t = performance.now();
     // The demo database (npm run up) at size, in its proportions: bookings : sessions : reset tokens = 100 : 10 : 1.
-    await seedDemoBookings(url, { bookings, sessions: Math.round(bookings / 10), resetTokens: Math.round(bookings / 100) });
-    const { rows: [counted] } = await db.query<{ n: string }>(
-      'SELECT (SELECT count(*) FROM bookings) + (SELECT count(*) FROM user_sessions) + (SELECT count(*) FROM password_reset_tokens) AS n');
+    await seedDemoBookings(url, {
+      bookings,
+      sessions: Math.round(bookings / 10),
+      resetTokens: Math.round(bookings / 100),
+    });
+    const {
+      rows: [counted],
+    } = await db.query<{ n: string }>(
+      'SELECT (SELECT count(*) FROM bookings) + (SELECT count(*) FROM user_sessions) + (SELECT count(*) FROM password_reset_tokens) AS n',
+    );
     const n = counted!.n;
-    console.log(`seeded ${database}: ${Number(n).toLocaleString('en')} rows (${bookings.toLocaleString('en')} bookings) in ${seconds(performance.now() - t)} s`);
+    console.log(
+      `seeded ${database}: ${Number(n).toLocaleString('en')} rows (${bookings.toLocaleString('en')} bookings) in ${seconds(performance.now() - t)} s`,
+    );
 
-    const acts = createBackupActivities({ db, databaseUrl: url, backupDirectory: directory, timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 3_600_000 } });
+    const acts = createBackupActivities({
+      db,
+      databaseUrl: url,
+      backupDirectory: directory,
+      timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 3_600_000 },
+    });
     t = performance.now();
     const taken = await acts.createDatabaseBackup();
     const dumpMs = performance.now() - t;
-    console.log(`dump: ${taken.file} ${formatBytes(taken.bytes)} (counts, pg_dump -Fc, sha256, manifest) in ${seconds(dumpMs)} s`);
+    console.log(
+      `dump: ${taken.file} ${formatBytes(taken.bytes)} (counts, pg_dump -Fc, sha256, manifest) in ${seconds(dumpMs)} s`,
+    );
 
     // Each level on its own, as a check asking for it would run it; each includes the ones below.
     const intact = await acts.verifyBackup({ file: taken.file, level: 'intact' });
@@ -52,7 +68,9 @@ export async function main(args: string[]): Promise<void> {
       console.log(`${v.level}: ${JSON.stringify(v.timings)} ms`);
     }
     console.log(`restored tables: ${restored.tables!.map((x) => `${x.table}=${x.restored}`).join(' ')}`);
-    console.log(`backup: dump_s=${seconds(dumpMs)} intact_s=${seconds(intact.timings!.intact!)} readable_s=${seconds(readable.timings!.readable!)} restored_s=${seconds(restored.timings!.restored!)} bytes=${taken.bytes} rows=${n}`);
+    console.log(
+      `backup: dump_s=${seconds(dumpMs)} intact_s=${seconds(intact.timings!.intact!)} readable_s=${seconds(readable.timings!.readable!)} restored_s=${seconds(restored.timings!.restored!)} bytes=${taken.bytes} rows=${n}`,
+    );
   } finally {
     await db.end();
     rmSync(directory, { recursive: true, force: true });

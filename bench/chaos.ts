@@ -22,7 +22,15 @@ import { decide, makeTestKeys, signedDecision, signedRequest } from '../test/hel
 import { interactionBody, slackHeaders } from '../test/helpers/slack-signing.js';
 import { nodeUpdatedSignal, statusQuery } from '../workflows/lib/definitions.js';
 import {
-  ensureNamespace, killHard, setupTemporalSchema, startScratchPostgres, startService, startSlackSink, startTemporalServer, temporalServerBuild, waitFor,
+  ensureNamespace,
+  killHard,
+  setupTemporalSchema,
+  startScratchPostgres,
+  startService,
+  startSlackSink,
+  startTemporalServer,
+  temporalServerBuild,
+  waitFor,
   type Service,
 } from './_chaos-stack.js';
 
@@ -52,9 +60,13 @@ export async function main(): Promise<void> {
   const results: FaultResult[] = [];
   const leftOut: string[] = [];
   const cleanUp = async () => {
-    for (const c of cleanups.splice(0).reverse()) await Promise.resolve().then(c).catch(() => undefined);
+    for (const c of cleanups.splice(0).reverse())
+      await Promise.resolve()
+        .then(c)
+        .catch(() => undefined);
   };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanUp().then(() => process.exit(130)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void cleanUp().then(() => process.exit(130)));
   try {
     const started = Date.now();
     const build = await temporalServerBuild();
@@ -70,7 +82,9 @@ export async function main(): Promise<void> {
     const client = await ensureNamespace(temporal.address, NAMESPACE);
     cleanups.push(() => client.connection.close());
     await ensureSearchAttributes(client, NAMESPACE);
-    say(`Temporal server on ${temporal.address} (persistence and visibility on the scratch PostgreSQL, deploy/temporal/dynamicconfig.yaml)`);
+    say(
+      `Temporal server on ${temporal.address} (persistence and visibility on the scratch PostgreSQL, deploy/temporal/dynamicconfig.yaml)`,
+    );
 
     let cluster: LocalCluster | undefined;
     let kubeMissing: string | undefined;
@@ -96,22 +110,35 @@ export async function main(): Promise<void> {
     const backups = join(dir, 'backups');
     mkdirSync(backups);
     const configFile = join(dir, 'config.json');
-    writeFileSync(configFile, JSON.stringify({
-      approvals: {
-        emergencyMaintenance: { approvers: ['oncall-lead', 'sre-lead'], required: 1 },
-        slackUsers: { [SLACK_APPROVER]: 'sre-lead' },
-        operatorKeys: keys.operatorKeys, bridgeKeys: keys.bridgeKeys,
-      },
-      targets: { http: [], diskPaths: [dir], backup: { directory: backups } },
-      // Batches of exactly the requested size: faults land mid-archive on a loaded machine too.
-      database: { backupDirectory: backups, archiveBatchTargetMs: 10_000 },
-    }));
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        approvals: {
+          emergencyMaintenance: { approvers: ['oncall-lead', 'sre-lead'], required: 1 },
+          slackUsers: { [SLACK_APPROVER]: 'sre-lead' },
+          operatorKeys: keys.operatorKeys,
+          bridgeKeys: keys.bridgeKeys,
+        },
+        targets: { http: [], diskPaths: [dir], backup: { directory: backups } },
+        // Batches of exactly the requested size: faults land mid-archive on a loaded machine too.
+        database: { backupDirectory: backups, archiveBatchTargetMs: 10_000 },
+      }),
+    );
     const bundle = join(dir, 'workflow-bundle.js');
     writeFileSync(bundle, (await bundleMaintenanceWorkflows()).code);
     const env: NodeJS.ProcessEnv = {
-      ...process.env, TEMPORAL_ADDRESS: temporal.address, TEMPORAL_NAMESPACE: NAMESPACE, TASK_QUEUE,
-      DATABASE_URL: postgres.url('trixtech'), MAINT_DATABASE_URL: postgres.url('trixtech_maintenance'),
-      MAINT_CONFIG: configFile, WORKFLOW_BUNDLE: bundle, LOG_LEVEL: 'info', SLACK_WEBHOOK_URL: `${sink.url}/webhook`, METRICS_HOST: '127.0.0.1', BRIDGE_HOST: '127.0.0.1',
+      ...process.env,
+      TEMPORAL_ADDRESS: temporal.address,
+      TEMPORAL_NAMESPACE: NAMESPACE,
+      TASK_QUEUE,
+      DATABASE_URL: postgres.url('trixtech'),
+      MAINT_DATABASE_URL: postgres.url('trixtech_maintenance'),
+      MAINT_CONFIG: configFile,
+      WORKFLOW_BUNDLE: bundle,
+      LOG_LEVEL: 'info',
+      SLACK_WEBHOOK_URL: `${sink.url}/webhook`,
+      METRICS_HOST: '127.0.0.1',
+      BRIDGE_HOST: '127.0.0.1',
       ...(cluster ? { KUBECONFIG: cluster.workerKubeconfig } : {}),
     };
     delete env.KUBERNETES_SERVICE_HOST;
@@ -119,15 +146,23 @@ export async function main(): Promise<void> {
     const workers: Service[] = [];
     const startWorker = async (slot: number) => {
       const port = await freePort();
-      workers[slot] = await startService(`worker-${slot}`, 'worker.ts', { ...env, METRICS_PORT: String(port), SDK_METRICS_PORT: String(await freePort()) },
-        `http://127.0.0.1:${port}/healthz`, join(dir, `worker-${slot}.log`));
+      workers[slot] = await startService(
+        `worker-${slot}`,
+        'worker.ts',
+        { ...env, METRICS_PORT: String(port), SDK_METRICS_PORT: String(await freePort()) },
+        `http://127.0.0.1:${port}/healthz`,
+        join(dir, `worker-${slot}.log`),
+      );
     };
     await Promise.all([0, 1, 2].map(startWorker));
     cleanups.push(() => Promise.all(workers.map((w) => killHard(w))));
     say(`3 workers polling ${TASK_QUEUE}: pids ${workers.map((w) => w.pid).join(', ')} (logs: ${dir}/worker-*.log)`);
     /** kill -9 the worker with this identity (or a random one), then start a fresh one in its slot. */
     const killWorker = async (identity?: string) => {
-      const slot = Math.max(0, identity ? workers.findIndex((w) => w.identity === identity) : Math.floor(Math.random() * workers.length));
+      const slot = Math.max(
+        0,
+        identity ? workers.findIndex((w) => w.identity === identity) : Math.floor(Math.random() * workers.length),
+      );
       const victim = workers[slot]!;
       await killHard(victim);
       return { victim, restart: () => startWorker(slot) };
@@ -135,26 +170,56 @@ export async function main(): Promise<void> {
 
     const bridgePorts = { port: await freePort(), health: await freePort() };
     const bridgeEnv = {
-      ...env, BRIDGE_PORT: String(bridgePorts.port), BRIDGE_HEALTH_PORT: String(bridgePorts.health), SLACK_SIGNING_SECRET: SLACK_SECRET,
-      BRIDGE_SIGNING_KEY: keys.bridgePrivateKey, SLACK_RESPONSE_URL_PREFIX: `${sink.url}/`,
+      ...env,
+      BRIDGE_PORT: String(bridgePorts.port),
+      BRIDGE_HEALTH_PORT: String(bridgePorts.health),
+      SLACK_SIGNING_SECRET: SLACK_SECRET,
+      BRIDGE_SIGNING_KEY: keys.bridgePrivateKey,
+      SLACK_RESPONSE_URL_PREFIX: `${sink.url}/`,
     };
     let bridge: Service;
     const startBridge = async () => {
-      bridge = await startService('bridge', 'bridge.ts', bridgeEnv, `http://127.0.0.1:${bridgePorts.health}/healthz`, join(dir, 'bridge.log'));
+      bridge = await startService(
+        'bridge',
+        'bridge.ts',
+        bridgeEnv,
+        `http://127.0.0.1:${bridgePorts.health}/healthz`,
+        join(dir, 'bridge.log'),
+      );
     };
     await startBridge();
     cleanups.push(() => killHard(bridge));
-    say(`approval bridge on 127.0.0.1:${bridgePorts.port}; stack up in ${((Date.now() - started) / 1000).toFixed(0)} s`);
+    say(
+      `approval bridge on 127.0.0.1:${bridgePorts.port}; stack up in ${((Date.now() - started) / 1000).toFixed(0)} s`,
+    );
 
     const db = new pg.Pool({ connectionString: postgres.url('trixtech'), max: 3 });
     db.on('error', () => undefined); // connections die with each PostgreSQL restart
     cleanups.push(() => db.end());
-    const ctx: Ctx = { client, db, keys, sink, bridgeUrl: `http://127.0.0.1:${bridgePorts.port}`, killWorker, restartTemporal: () => temporal.restart(),
-      restartPostgres: () => postgres.restart(), killBridge: () => killHard(bridge), startBridge, cluster };
+    const ctx: Ctx = {
+      client,
+      db,
+      keys,
+      sink,
+      bridgeUrl: `http://127.0.0.1:${bridgePorts.port}`,
+      killWorker,
+      restartTemporal: () => temporal.restart(),
+      restartPostgres: () => postgres.restart(),
+      killBridge: () => killHard(bridge),
+      startBridge,
+      cluster,
+    };
 
     const faults: [string, () => Promise<FaultResult>][] = [
       ['kill -9 of the worker running an archive', () => archiveUnderFault(ctx, 'worker')],
-      ...(cluster ? [['kill -9 of workers during a rolling node update', () => rollingUpdateUnderWorkerKills(ctx)] as [string, () => Promise<FaultResult>]] : []),
+      ...(cluster
+        ? [
+            ['kill -9 of workers during a rolling node update', () => rollingUpdateUnderWorkerKills(ctx)] as [
+              string,
+              () => Promise<FaultResult>,
+            ],
+          ]
+        : []),
       ['restart of the Temporal server during an approval wait', () => approvalWaitUnderServerRestart(ctx)],
       ['restart of the Temporal server during a durable timer', () => timerUnderServerRestart(ctx)],
       ['restart of PostgreSQL during an archive', () => archiveUnderFault(ctx, 'postgres')],
@@ -165,7 +230,14 @@ export async function main(): Promise<void> {
       say(`--- ${name}`);
       const t = Date.now();
       const r = await run().catch((err: Error): FaultResult => ({
-        fault: name, runs: 1, completed: 0, lost: 0, duplicated: 0, cordonedLeft: 0, decisionsLost: 0, detail: `FAILED: ${err.message}`,
+        fault: name,
+        runs: 1,
+        completed: 0,
+        lost: 0,
+        duplicated: 0,
+        cordonedLeft: 0,
+        decisionsLost: 0,
+        detail: `FAILED: ${err.message}`,
       }));
       r.fault = name;
       results.push(r);
@@ -173,15 +245,23 @@ export async function main(): Promise<void> {
     }
   } finally {
     await cleanUp();
-    if (results.length > 0 && results.every((r) => r.completed === r.runs)) rmSync(dir, { recursive: true, force: true });
+    if (results.length > 0 && results.every((r) => r.completed === r.runs))
+      rmSync(dir, { recursive: true, force: true });
     else say(`logs kept in ${dir}`);
   }
   for (const l of leftOut) say(`left out: ${l}`);
   const sum = (k: keyof FaultResult) => results.reduce((n, r) => n + (Number(r[k]) || 0), 0);
   const gaps = results.flatMap((r) => (r.resumeGapRows === undefined ? [] : [r.resumeGapRows]));
-  console.log(`chaos: runs=${sum('runs')} completed=${sum('completed')} lost=${sum('lost')} duplicated=${sum('duplicated')} `
-    + `cordoned_left=${sum('cordonedLeft')} decisions_lost=${sum('decisionsLost')} max_resume_gap_rows=${gaps.length ? Math.max(...gaps) : 'n/a'}`);
-  if (results.length === 0 || results.some((r) => r.completed !== r.runs) || sum('lost') + sum('duplicated') + sum('cordonedLeft') + sum('decisionsLost') > 0) process.exitCode = 1;
+  console.log(
+    `chaos: runs=${sum('runs')} completed=${sum('completed')} lost=${sum('lost')} duplicated=${sum('duplicated')} ` +
+      `cordoned_left=${sum('cordonedLeft')} decisions_lost=${sum('decisionsLost')} max_resume_gap_rows=${gaps.length ? Math.max(...gaps) : 'n/a'}`,
+  );
+  if (
+    results.length === 0 ||
+    results.some((r) => r.completed !== r.runs) ||
+    sum('lost') + sum('duplicated') + sum('cordonedLeft') + sum('decisionsLost') > 0
+  )
+    process.exitCode = 1;
 }
 
 interface Ctx {
@@ -198,7 +278,13 @@ interface Ctx {
   cluster?: LocalCluster;
 }
 
-const window = () => ({ name: 'chaos', every: 'day', start: new Date(Date.now() - 60_000).toISOString().slice(11, 19), durationMinutes: 120, duringBusinessHours: true });
+const window = () => ({
+  name: 'chaos',
+  every: 'day',
+  start: new Date(Date.now() - 60_000).toISOString().slice(11, 19),
+  durationMinutes: 120,
+  duringBusinessHours: true,
+});
 const uniqueId = (kind: string) => `chaos-${kind}-${Date.now().toString(36)}`;
 
 /** Retries a client call across a server restart (the frontend may still be warming up). */
@@ -229,14 +315,30 @@ async function archiveUnderFault(ctx: Ctx, fault: 'worker' | 'postgres'): Promis
   const expected = (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM chaos_expected')).rows[0]!.n;
   const workflowId = uniqueId(`archive-${fault}`);
   const handle = await client.workflow.start('weeklyDatabaseMaintenance', {
-    taskQueue: TASK_QUEUE, workflowId, args: [{ steps: ['archive'], window: window(), archiveBatchSize: 1000, archivePauseMs: 100 }],
+    taskQueue: TASK_QUEUE,
+    workflowId,
+    args: [{ steps: ['archive'], window: window(), archiveBatchSize: 1000, archivePauseMs: 100 }],
   });
   const at = between(0.1, 0.7);
-  const archived = async () => (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings_archive')).rows[0]!.n;
-  await waitFor(`${Math.round(at * 100)}% of ${expected} rows archived`, async () => (await archived()) >= at * expected, 300_000, 50);
+  const archived = async () =>
+    (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings_archive')).rows[0]!.n;
+  await waitFor(
+    `${Math.round(at * 100)}% of ${expected} rows archived`,
+    async () => (await archived()) >= at * expected,
+    300_000,
+    50,
+  );
   // The committed state at the fault: what the retry should not scan again.
-  const committed = () => persistently('archive state', async () => (await db.query<{ n: number; last: string | null }>(
-    'SELECT count(*)::int AS n, max(id)::text AS last FROM bookings_archive')).rows[0]!);
+  const committed = () =>
+    persistently(
+      'archive state',
+      async () =>
+        (
+          await db.query<{ n: number; last: string | null }>(
+            'SELECT count(*)::int AS n, max(id)::text AS last FROM bookings_archive',
+          )
+        ).rows[0]!,
+    );
   let what: string;
   let atFault: { n: number; last: string | null };
   if (fault === 'worker') {
@@ -255,22 +357,38 @@ async function archiveUnderFault(ctx: Ctx, fault: 'worker' | 'postgres'): Promis
     what = 'restarted PostgreSQL (pg_ctl restart -m fast)';
   }
   const last = atFault.last;
-  const report = await handle.result() as RunReport;
+  const report = (await handle.result()) as RunReport;
   const a = report.details?.archive as ArchiveResult | undefined;
-  const gap = a && last !== null
-    ? (await db.query<{ n: number }>(`SELECT count(*)::int AS n FROM bookings_archive WHERE id <= $1 ${a.resumedAfterId ? 'AND id > $2' : ''}`,
-      [last, ...(a.resumedAfterId ? [a.resumedAfterId] : [])])).rows[0]!.n
-    : 0;
-  const { rows: [c] } = await db.query<{ lost: number; both: number; left: number; stray: number }>(`SELECT
+  const gap =
+    a && last !== null
+      ? (
+          await db.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM bookings_archive WHERE id <= $1 ${a.resumedAfterId ? 'AND id > $2' : ''}`,
+            [last, ...(a.resumedAfterId ? [a.resumedAfterId] : [])],
+          )
+        ).rows[0]!.n
+      : 0;
+  const {
+    rows: [c],
+  } = await db.query<{ lost: number; both: number; left: number; stray: number }>(`SELECT
       (SELECT count(*) FROM chaos_expected e WHERE NOT EXISTS (SELECT 1 FROM bookings_archive a WHERE a.id = e.id) AND NOT EXISTS (SELECT 1 FROM bookings b WHERE b.id = e.id))::int AS lost,
       (SELECT count(*) FROM bookings b JOIN bookings_archive a ON a.id = b.id)::int AS both,
       (SELECT count(*) FROM bookings b JOIN chaos_expected e ON e.id = b.id)::int AS left,
       (SELECT count(*) FROM bookings_archive a WHERE NOT EXISTS (SELECT 1 FROM chaos_expected e WHERE e.id = a.id))::int AS stray`);
-  const ok = a?.status === 'done' && a.conserved === true && c!.lost === 0 && c!.both === 0 && c!.left === 0 && c!.stray === 0;
+  const ok =
+    a?.status === 'done' && a.conserved === true && c!.lost === 0 && c!.both === 0 && c!.left === 0 && c!.stray === 0;
   return {
-    fault: '', runs: 1, completed: ok ? 1 : 0, lost: c!.lost, duplicated: c!.both + c!.stray, cordonedLeft: 0, decisionsLost: 0, resumeGapRows: gap,
-    detail: `${what} at ${atFault.n}/${expected} rows archived; the retry resumed after id ${a?.resumedAfterId ?? 'none'} (${a?.resumedPastHeartbeatRows ?? 0} rows past its last heartbeat), `
-      + `re-scanned ${gap} committed rows; archive ${a?.status}, conserved ${a?.conserved}, ${a?.rowsMoved} moved; lost ${c!.lost}, in both tables ${c!.both}, old left ${c!.left}, wrongly archived ${c!.stray}`,
+    fault: '',
+    runs: 1,
+    completed: ok ? 1 : 0,
+    lost: c!.lost,
+    duplicated: c!.both + c!.stray,
+    cordonedLeft: 0,
+    decisionsLost: 0,
+    resumeGapRows: gap,
+    detail:
+      `${what} at ${atFault.n}/${expected} rows archived; the retry resumed after id ${a?.resumedAfterId ?? 'none'} (${a?.resumedPastHeartbeatRows ?? 0} rows past its last heartbeat), ` +
+      `re-scanned ${gap} committed rows; archive ${a?.status}, conserved ${a?.conserved}, ${a?.rowsMoved} moved; lost ${c!.lost}, in both tables ${c!.both}, old left ${c!.left}, wrongly archived ${c!.stray}`,
   };
 }
 
@@ -278,24 +396,43 @@ async function archiveUnderFault(ctx: Ctx, fault: 'worker' | 'postgres'): Promis
 async function startEmergency(ctx: Ctx, kind: string, postMortemDelaySeconds: number) {
   const workflowId = uniqueId(kind);
   const handle = await ctx.client.workflow.start('emergencyMaintenance', {
-    taskQueue: TASK_QUEUE, workflowId,
-    args: [signedRequest(ctx.keys.key('oncall-lead'), workflowId, {
-      reason: `chaos ${kind}`, severity: 'high', requestedBy: 'oncall-lead', actions: [{ kind: 'vacuum-table', table: 'bookings' }], postMortemDelaySeconds,
-    })],
+    taskQueue: TASK_QUEUE,
+    workflowId,
+    args: [
+      signedRequest(ctx.keys.key('oncall-lead'), workflowId, {
+        reason: `chaos ${kind}`,
+        severity: 'high',
+        requestedBy: 'oncall-lead',
+        actions: [{ kind: 'vacuum-table', table: 'bookings' }],
+        postMortemDelaySeconds,
+      }),
+    ],
   });
-  await waitFor(`${workflowId} waiting for approval`, async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false, 180_000, 300);
+  await waitFor(
+    `${workflowId} waiting for approval`,
+    async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false,
+    180_000,
+    300,
+  );
   return { workflowId, handle };
 }
 
-const approveAsSreLead = async (ctx: Ctx, workflowId: string) => persistently(`approve ${workflowId}`, async () => {
-  const { proof } = await signedDecision(ctx.client, workflowId, ctx.keys.key('sre-lead'), { principal: 'sre-lead' });
-  return decide(ctx.client, workflowId, proof);
-});
+const approveAsSreLead = async (ctx: Ctx, workflowId: string) =>
+  persistently(`approve ${workflowId}`, async () => {
+    const { proof } = await signedDecision(ctx.client, workflowId, ctx.keys.key('sre-lead'), { principal: 'sre-lead' });
+    return decide(ctx.client, workflowId, proof);
+  });
 
 function emergencyOutcome(report: RunReport, approvalsSent: number) {
   const counted = report.approvals.filter((a) => a.decision === 'approve' && !a.ignored).length;
-  const executed = /executed/.test(report.summary) && report.steps.some((s) => s.name.startsWith('VACUUM') && s.outcome === 'ok');
-  return { counted, executed, decisionsLost: Math.max(0, Math.min(approvalsSent, 1) - counted), duplicated: Math.max(0, counted - 1) };
+  const executed =
+    /executed/.test(report.summary) && report.steps.some((s) => s.name.startsWith('VACUUM') && s.outcome === 'ok');
+  return {
+    counted,
+    executed,
+    decisionsLost: Math.max(0, Math.min(approvalsSent, 1) - counted),
+    duplicated: Math.max(0, counted - 1),
+  };
 }
 
 async function approvalWaitUnderServerRestart(ctx: Ctx): Promise<FaultResult> {
@@ -304,11 +441,17 @@ async function approvalWaitUnderServerRestart(ctx: Ctx): Promise<FaultResult> {
   await sleep(delay);
   await ctx.restartTemporal();
   const verdict = await approveAsSreLead(ctx, workflowId);
-  const report = await persistently('result', () => handle.result()) as RunReport;
+  const report = (await persistently('result', () => handle.result())) as RunReport;
   const o = emergencyOutcome(report, 1);
   const ok = o.executed && o.counted === 1;
   return {
-    fault: '', runs: 1, completed: ok ? 1 : 0, lost: 0, duplicated: o.duplicated, cordonedLeft: 0, decisionsLost: o.decisionsLost,
+    fault: '',
+    runs: 1,
+    completed: ok ? 1 : 0,
+    lost: 0,
+    duplicated: o.duplicated,
+    cordonedLeft: 0,
+    decisionsLost: o.decisionsLost,
     detail: `killed -9 and restarted the server ${(delay / 1000).toFixed(1)} s into the approval wait; approval after it: ${verdict.verdict}; ${report.summary}`,
   };
 }
@@ -318,22 +461,33 @@ async function timerUnderServerRestart(ctx: Ctx): Promise<FaultResult> {
   const { workflowId, handle } = await startEmergency(ctx, 'timer', delaySeconds);
   await approveAsSreLead(ctx, workflowId);
   let timerSet = 0;
-  await waitFor(`${workflowId} in its post-mortem timer`, async () => {
-    const waiting = (await handle.query(statusQuery)).waitingFor;
-    if (!waiting?.startsWith('post-mortem reminder')) return false;
-    timerSet = Date.now();
-    return true;
-  }, 300_000, 300);
+  await waitFor(
+    `${workflowId} in its post-mortem timer`,
+    async () => {
+      const waiting = (await handle.query(statusQuery)).waitingFor;
+      if (!waiting?.startsWith('post-mortem reminder')) return false;
+      timerSet = Date.now();
+      return true;
+    },
+    300_000,
+    300,
+  );
   const into = between(1000, (delaySeconds - 5) * 1000);
   await sleep(into);
   await ctx.restartTemporal();
-  const report = await persistently('result', () => handle.result()) as RunReport;
+  const report = (await persistently('result', () => handle.result())) as RunReport;
   const reminded = ctx.sink.posts.some((p) => p.body.includes(`Post-mortem due for emergency ${workflowId}`));
   const elapsed = (Date.now() - timerSet) / 1000;
   const o = emergencyOutcome(report, 1);
   const ok = o.executed && reminded && elapsed >= delaySeconds - 1;
   return {
-    fault: '', runs: 1, completed: ok ? 1 : 0, lost: 0, duplicated: o.duplicated, cordonedLeft: 0, decisionsLost: o.decisionsLost,
+    fault: '',
+    runs: 1,
+    completed: ok ? 1 : 0,
+    lost: 0,
+    duplicated: o.duplicated,
+    cordonedLeft: 0,
+    decisionsLost: o.decisionsLost,
     detail: `killed -9 and restarted the server ${(into / 1000).toFixed(1)} s into a ${delaySeconds} s timer; it fired ${elapsed.toFixed(1)} s after it was set, reminder posted: ${reminded}; ${report.summary}`,
   };
 }
@@ -342,25 +496,45 @@ async function vacuumUnderPostgresRestart(ctx: Ctx): Promise<FaultResult> {
   const { db, client } = ctx;
   // Dead tuples to vacuum: every row updated twice, autovacuum kept off them so the VACUUM has work.
   await db.query('ALTER TABLE bookings SET (autovacuum_enabled = false)');
-  await db.query('INSERT INTO bookings (user_id, resource_id, status, starts_at, ends_at, amount_cents) SELECT 1, 1, \'pending\', now(), now(), g FROM generate_series(1, 400000) g');
+  await db.query(
+    "INSERT INTO bookings (user_id, resource_id, status, starts_at, ends_at, amount_cents) SELECT 1, 1, 'pending', now(), now(), g FROM generate_series(1, 400000) g",
+  );
   await db.query('UPDATE bookings SET amount_cents = amount_cents + 1');
   await db.query('UPDATE bookings SET amount_cents = amount_cents + 1');
-  const fingerprint = async () => (await db.query<{ n: number; h: string }>('SELECT count(*)::int AS n, coalesce(sum(hashtextextended(id::text, 0)), 0)::text AS h FROM bookings')).rows[0]!;
+  const fingerprint = async () =>
+    (
+      await db.query<{ n: number; h: string }>(
+        'SELECT count(*)::int AS n, coalesce(sum(hashtextextended(id::text, 0)), 0)::text AS h FROM bookings',
+      )
+    ).rows[0]!;
   const before = await fingerprint();
   const handle = await client.workflow.start('weeklyDatabaseMaintenance', {
-    taskQueue: TASK_QUEUE, workflowId: uniqueId('vacuum'), args: [{ steps: ['vacuum'], vacuumTables: ['bookings'], window: window() }],
+    taskQueue: TASK_QUEUE,
+    workflowId: uniqueId('vacuum'),
+    args: [{ steps: ['vacuum'], vacuumTables: ['bookings'], window: window() }],
   });
-  const vacuuming = async () => (await db.query<{ n: number }>("SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ILIKE 'VACUUM%' AND state = 'active' AND pid <> pg_backend_pid()")).rows[0]!.n > 0;
+  const vacuuming = async () =>
+    (
+      await db.query<{ n: number }>(
+        "SELECT count(*)::int AS n FROM pg_stat_activity WHERE query ILIKE 'VACUUM%' AND state = 'active' AND pid <> pg_backend_pid()",
+      )
+    ).rows[0]!.n > 0;
   await waitFor('VACUUM running', vacuuming, 180_000, 20);
   await sleep(between(0, 300));
   const hit = await vacuuming();
   await ctx.restartPostgres();
-  const report = await persistently('result', () => handle.result()) as RunReport;
+  const report = (await persistently('result', () => handle.result())) as RunReport;
   const after = await fingerprint();
   const vacuum = report.checks.find((c) => c.check === 'db.vacuum');
   const ok = vacuum?.status === 'ok' && after.n === before.n && after.h === before.h;
   return {
-    fault: '', runs: 1, completed: ok ? 1 : 0, lost: Math.max(0, before.n - after.n), duplicated: Math.max(0, after.n - before.n), cordonedLeft: 0, decisionsLost: 0,
+    fault: '',
+    runs: 1,
+    completed: ok ? 1 : 0,
+    lost: Math.max(0, before.n - after.n),
+    duplicated: Math.max(0, after.n - before.n),
+    cordonedLeft: 0,
+    decisionsLost: 0,
     detail: `restarted PostgreSQL ${hit ? 'while VACUUM ran' : 'just after VACUUM finished'}; vacuum check ${vacuum?.status}: ${vacuum?.detail}; bookings ${before.n} -> ${after.n} rows, same ids: ${after.h === before.h}`,
   };
 }
@@ -373,28 +547,43 @@ async function vacuumUnderPostgresRestart(ctx: Ctx): Promise<FaultResult> {
 async function slackClickAcrossBridgeRestart(ctx: Ctx): Promise<FaultResult> {
   const { workflowId, handle } = await startEmergency(ctx, 'slack-click', 1);
   const body = interactionBody(SLACK_APPROVER, 'approve', workflowId, `${ctx.sink.url}/respond/${workflowId}`);
-  const click = () => fetch(`${ctx.bridgeUrl}/slack/interactions`, { method: 'POST', body, headers: slackHeaders(body, SLACK_SECRET) });
+  const click = () =>
+    fetch(`${ctx.bridgeUrl}/slack/interactions`, { method: 'POST', body, headers: slackHeaders(body, SLACK_SECRET) });
   const before = Math.random() < 0.5;
   let first: string;
   if (before) {
     await ctx.killBridge();
-    first = await click().then((r) => `HTTP ${r.status}`, (err: Error) => `refused (${err.cause instanceof Error ? err.cause.message : err.message})`);
+    first = await click().then(
+      (r) => `HTTP ${r.status}`,
+      (err: Error) => `refused (${err.cause instanceof Error ? err.cause.message : err.message})`,
+    );
   } else {
-    const sent = click().then((r) => `HTTP ${r.status}`, () => 'no answer');
+    const sent = click().then(
+      (r) => `HTTP ${r.status}`,
+      () => 'no answer',
+    );
     await sleep(between(0, 50));
     await ctx.killBridge();
     first = await sent;
   }
   await ctx.startBridge();
   // Slack shows a click that got no 200 as failed: the approver clicks again. After a 200 nobody does.
-  const retry = first === 'HTTP 200' ? 'none (the first click was acknowledged)' : await click().then((r) => `HTTP ${r.status}`);
-  const report = await persistently('result', () => handle.result()) as RunReport;
+  const retry =
+    first === 'HTTP 200' ? 'none (the first click was acknowledged)' : await click().then((r) => `HTTP ${r.status}`);
+  const report = (await persistently('result', () => handle.result())) as RunReport;
   const o = emergencyOutcome(report, 1);
   const ok = o.executed && o.counted === 1;
   return {
-    fault: '', runs: 1, completed: ok ? 1 : 0, lost: 0, duplicated: o.duplicated, cordonedLeft: 0, decisionsLost: o.decisionsLost,
-    detail: `bridge killed -9 ${before ? 'before' : 'right after'} the click (first try: ${first}), restarted; second click: ${retry}; `
-      + `approvals recorded ${report.approvals.length}, counted ${o.counted}; ${report.summary}`,
+    fault: '',
+    runs: 1,
+    completed: ok ? 1 : 0,
+    lost: 0,
+    duplicated: o.duplicated,
+    cordonedLeft: 0,
+    decisionsLost: o.decisionsLost,
+    detail:
+      `bridge killed -9 ${before ? 'before' : 'right after'} the click (first try: ${first}), restarted; second click: ${retry}; ` +
+      `approvals recorded ${report.approvals.length}, counted ${o.counted}; ${report.summary}`,
   };
 }
 
@@ -410,8 +599,20 @@ async function rollingUpdateUnderWorkerKills(ctx: Ctx): Promise<FaultResult> {
   const nodes = (await core.listNode()).items.map((n) => n.metadata!.name!).filter((n) => n.startsWith('chaos-node'));
   const workflowId = uniqueId('rolling');
   const handle = await ctx.client.workflow.start('rollingNodeUpdate', {
-    taskQueue: TASK_QUEUE, workflowId,
-    args: [{ nodes, concurrency: 1, node: { drain: { pollInterval: 500, evictionRetry: 1000, timeout: '10 minutes' }, update: { doneWhen: 'signal', timeout: '30 minutes' }, readyTimeout: '5 minutes', pollInterval: 500 } }],
+    taskQueue: TASK_QUEUE,
+    workflowId,
+    args: [
+      {
+        nodes,
+        concurrency: 1,
+        node: {
+          drain: { pollInterval: 500, evictionRetry: 1000, timeout: '10 minutes' },
+          update: { doneWhen: 'signal', timeout: '30 minutes' },
+          readyTimeout: '5 minutes',
+          pollInterval: 500,
+        },
+      },
+    ],
   });
   // The node "update" itself: signal each node's child once it waits for it.
   let done = false;
@@ -421,9 +622,15 @@ async function rollingUpdateUnderWorkerKills(ctx: Ctx): Promise<FaultResult> {
       for (const node of nodes) {
         if (signalled.has(node)) continue;
         const child = ctx.client.workflow.getHandle(`${workflowId}/${node}`);
-        const waiting = await child.query(statusQuery).then((s) => s.waitingFor, () => null);
+        const waiting = await child.query(statusQuery).then(
+          (s) => s.waitingFor,
+          () => null,
+        );
         if (waiting?.startsWith('signal nodeUpdated')) {
-          await child.signal(nodeUpdatedSignal, { by: 'chaos' }).then(() => signalled.add(node), () => undefined);
+          await child.signal(nodeUpdatedSignal, { by: 'chaos' }).then(
+            () => signalled.add(node),
+            () => undefined,
+          );
         }
       }
       await sleep(300);
@@ -431,7 +638,10 @@ async function rollingUpdateUnderWorkerKills(ctx: Ctx): Promise<FaultResult> {
   })();
   const kills: string[] = [];
   const result = handle.result() as Promise<RunReport>;
-  const finished = result.then(() => true, () => true);
+  const finished = result.then(
+    () => true,
+    () => true,
+  );
   for (const at of [between(1000, 5000), between(3000, 10_000)]) {
     if (await Promise.race([finished, sleep(at).then(() => false)])) break;
     const { victim, restart } = await ctx.killWorker();
@@ -441,11 +651,18 @@ async function rollingUpdateUnderWorkerKills(ctx: Ctx): Promise<FaultResult> {
   const report = await result;
   done = true;
   await updater;
-  const cordoned = (await core.listNode()).items.filter((n) => nodes.includes(n.metadata!.name!) && n.spec?.unschedulable).map((n) => n.metadata!.name!);
+  const cordoned = (await core.listNode()).items
+    .filter((n) => nodes.includes(n.metadata!.name!) && n.spec?.unschedulable)
+    .map((n) => n.metadata!.name!);
   const ok = report.outcome === 'ok' && cordoned.length === 0;
   return {
-    fault: '', runs: 1, completed: ok ? 1 : 0, lost: 0, duplicated: 0, cordonedLeft: cordoned.length, decisionsLost: 0,
+    fault: '',
+    runs: 1,
+    completed: ok ? 1 : 0,
+    lost: 0,
+    duplicated: 0,
+    cordonedLeft: cordoned.length,
+    decisionsLost: 0,
     detail: `killed -9 ${kills.join(', ') || 'no worker (the update finished first)'}; ${report.outcome}: ${report.summary}; cordoned left: ${cordoned.join(', ') || 'none'}`,
   };
 }
-

@@ -41,7 +41,11 @@ const POLL = {
   fast: { pollInterval: '250ms', evictionRetry: '1 second', readyPoll: '250ms' },
 } as const;
 
-interface Measure { ms: number; evicted: number; requests: number }
+interface Measure {
+  ms: number;
+  evicted: number;
+  requests: number;
+}
 
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
@@ -82,10 +86,17 @@ export async function main(args: string[]): Promise<void> {
     await waitForAvailable(admin.makeApiClient(AppsV1Api), NAMESPACE, deployments, 15 * 60_000);
     // Untimed: loads the workflow bundle and opens the first connections, on a node holding no pods.
     await cluster.addNodes(['drain-warmup']);
-    console.log(`drain bench: ${nodeCount} nodes x ${podsPerNode} pods (${deployments.length} Deployments with PDBs), set up in ${((performance.now() - setupStarted) / 1000).toFixed(0)} s; poll ${values.poll} (${JSON.stringify(poll)})`);
+    console.log(
+      `drain bench: ${nodeCount} nodes x ${podsPerNode} pods (${deployments.length} Deployments with PDBs), set up in ${((performance.now() - setupStarted) / 1000).toFixed(0)} s; poll ${values.poll} (${JSON.stringify(poll)})`,
+    );
 
     const address = process.env.TEMPORAL_ADDRESS ?? server!.address;
-    const config = loadConfig({ TEMPORAL_ADDRESS: address, MAINT_DATABASE_URL: db.url, KUBECONFIG: cluster.workerKubeconfig, LOG_LEVEL: 'silent' });
+    const config = loadConfig({
+      TEMPORAL_ADDRESS: address,
+      MAINT_DATABASE_URL: db.url,
+      KUBECONFIG: cluster.workerKubeconfig,
+      LOG_LEVEL: 'silent',
+    });
     const clients = createClients(config, createLogger('silent'));
     const connection = await NativeConnection.connect({ address });
     const client = new Client({ connection: await Connection.connect({ address }) });
@@ -96,12 +107,17 @@ export async function main(args: string[]): Promise<void> {
     const nodeOptions = {
       drain: { timeout: '15 minutes', pollInterval: poll.pollInterval, evictionRetry: poll.evictionRetry },
       update: { hookUrl: hook.url, doneWhen: 'rebooted' as const, timeout: '15 minutes' },
-      readyTimeout: '15 minutes', pollInterval: poll.readyPoll,
+      readyTimeout: '15 minutes',
+      pollInterval: poll.readyPoll,
     };
     const ours = async (concurrency: number, names: string[]): Promise<Measure> => {
       const from = statSync(c.auditLog).size;
       const started = performance.now();
-      await client.workflow.execute(rollingNodeUpdate, { taskQueue, workflowId: `bench-drain-c${concurrency}-${randomBytes(3).toString('hex')}`, args: [{ nodes: names, concurrency, node: nodeOptions }] });
+      await client.workflow.execute(rollingNodeUpdate, {
+        taskQueue,
+        workflowId: `bench-drain-c${concurrency}-${randomBytes(3).toString('hex')}`,
+        args: [{ nodes: names, concurrency, node: nodeOptions }],
+      });
       const ms = performance.now() - started;
       const counted = audit(from, (u) => u === WORKER_USERNAME);
       return { ms, ...counted };
@@ -110,14 +126,17 @@ export async function main(args: string[]): Promise<void> {
       const from = statSync(c.auditLog).size;
       const started = performance.now();
       const queue = [...nodes];
-      const kubectl = (...a: string[]) => run(c.kubectl, ['--kubeconfig', c.adminKubeconfig, ...a], { maxBuffer: 16 << 20 });
-      await Promise.all(Array.from({ length: concurrency }, async () => {
-        for (let node = queue.shift(); node; node = queue.shift()) {
-          await kubectl('drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=15m');
-          await fetch(hook.url, { method: 'POST', body: JSON.stringify({ node }) });
-          await kubectl('uncordon', node);
-        }
-      }));
+      const kubectl = (...a: string[]) =>
+        run(c.kubectl, ['--kubeconfig', c.adminKubeconfig, ...a], { maxBuffer: 16 << 20 });
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          for (let node = queue.shift(); node; node = queue.shift()) {
+            await kubectl('drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=15m');
+            await fetch(hook.url, { method: 'POST', body: JSON.stringify({ node }) });
+            await kubectl('uncordon', node);
+          }
+        }),
+      );
       const ms = performance.now() - started;
       return { ms, ...audit(from, (u) => u === 'admin') };
     };
@@ -139,15 +158,19 @@ export async function main(args: string[]): Promise<void> {
           const perPod = our.requests / Math.max(1, our.evicted);
           worst.set(concurrency, Math.max(worst.get(concurrency) ?? 0, ratio));
           worstRequestsPerPod = Math.max(worstRequestsPerPod, perPod);
-          console.log(`  round ${round} concurrency ${concurrency}: ours ${(our.ms / 1000).toFixed(1)} s (${our.evicted} evictions, ${perPod.toFixed(2)} API requests/pod), `
-            + `kubectl drain ${(base.ms / 1000).toFixed(1)} s (${base.evicted} evictions, ${(base.requests / Math.max(1, base.evicted)).toFixed(2)} requests/pod), ratio ${ratio.toFixed(3)}`);
+          console.log(
+            `  round ${round} concurrency ${concurrency}: ours ${(our.ms / 1000).toFixed(1)} s (${our.evicted} evictions, ${perPod.toFixed(2)} API requests/pod), ` +
+              `kubectl drain ${(base.ms / 1000).toFixed(1)} s (${base.evicted} evictions, ${(base.requests / Math.max(1, base.evicted)).toFixed(2)} requests/pod), ratio ${ratio.toFixed(3)}`,
+          );
         }
       }
     });
     await client.connection.close();
     await connection.close();
     await clients.close();
-    console.log(`drain: ${levels.map((l) => `ratio_c${l}=${worst.get(l)!.toFixed(2)}`).join(' ')} api_requests_per_pod=${worstRequestsPerPod.toFixed(2)}`);
+    console.log(
+      `drain: ${levels.map((l) => `ratio_c${l}=${worst.get(l)!.toFixed(2)}`).join(' ')} api_requests_per_pod=${worstRequestsPerPod.toFixed(2)}`,
+    );
   } finally {
     await hook.close();
     await cluster?.stop();
@@ -166,17 +189,27 @@ async function deployWorkloads(kc: KubeConfig, totalPods: number): Promise<strin
     names.push(name);
     const labels = { app: name, 'app.kubernetes.io/part-of': 'trixtech' };
     await applyObjects(objects, [
-      { apiVersion: 'policy/v1', kind: 'PodDisruptionBudget', metadata: { name, namespace: NAMESPACE }, spec: { maxUnavailable: '10%', selector: { matchLabels: { app: name } } } } as KubernetesObject,
       {
-        apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name, namespace: NAMESPACE, labels },
+        apiVersion: 'policy/v1',
+        kind: 'PodDisruptionBudget',
+        metadata: { name, namespace: NAMESPACE },
+        spec: { maxUnavailable: '10%', selector: { matchLabels: { app: name } } },
+      } as KubernetesObject,
+      {
+        apiVersion: 'apps/v1',
+        kind: 'Deployment',
+        metadata: { name, namespace: NAMESPACE, labels },
         spec: {
           replicas: Math.min(PODS_PER_DEPLOYMENT, totalPods - i * PODS_PER_DEPLOYMENT),
           selector: { matchLabels: { app: name } },
-          template: { metadata: { labels }, spec: {
-            containers: [{ name: 'app', image: `ghcr.io/trixtech/${name}:1.0.0` }],
-            // kwok removes an evicted pod at a random moment within its grace period: an app that stops within 5 s.
-            terminationGracePeriodSeconds: 5,
-          } },
+          template: {
+            metadata: { labels },
+            spec: {
+              containers: [{ name: 'app', image: `ghcr.io/trixtech/${name}:1.0.0` }],
+              // kwok removes an evicted pod at a random moment within its grace period: an app that stops within 5 s.
+              terminationGracePeriodSeconds: 5,
+            },
+          },
         },
       } as KubernetesObject,
     ]);
@@ -186,10 +219,24 @@ async function deployWorkloads(kc: KubeConfig, totalPods: number): Promise<strin
 
 /** Requests by `user` in the audit log after byte `from`, and how many of them were evictions granted. */
 function countAudit(file: string, from: number, user: (u: string) => boolean): { requests: number; evicted: number } {
-  const events = readFileSync(file).subarray(from).toString().split('\n').filter(Boolean)
-    .map((l) => JSON.parse(l) as { user: { username: string }; objectRef?: { subresource?: string }; responseStatus?: { code?: number } })
+  const events = readFileSync(file)
+    .subarray(from)
+    .toString()
+    .split('\n')
+    .filter(Boolean)
+    .map(
+      (l) =>
+        JSON.parse(l) as {
+          user: { username: string };
+          objectRef?: { subresource?: string };
+          responseStatus?: { code?: number };
+        },
+    )
     .filter((e) => user(e.user.username));
-  return { requests: events.length, evicted: events.filter((e) => e.objectRef?.subresource === 'eviction' && e.responseStatus?.code === 201).length };
+  return {
+    requests: events.length,
+    evicted: events.filter((e) => e.objectRef?.subresource === 'eviction' && e.responseStatus?.code === 201).length,
+  };
 }
 
 /** The node-update hook: the node "reboots" at once (a new boot id), as if its update took no time. */
@@ -197,13 +244,20 @@ async function startRebootHook(kc: () => KubeConfig): Promise<{ url: string; clo
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
-    req.on('end', () => void reportReboot(kc(), (JSON.parse(body) as { node: string }).node).then(
-      () => res.writeHead(202).end(),
-      (err: Error) => res.writeHead(500).end(err.message),
-    ));
+    req.on(
+      'end',
+      () =>
+        void reportReboot(kc(), (JSON.parse(body) as { node: string }).node).then(
+          () => res.writeHead(202).end(),
+          (err: Error) => res.writeHead(500).end(err.message),
+        ),
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/update`, close: () => new Promise((r) => server.close(() => r())) };
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/update`,
+    close: () => new Promise((r) => server.close(() => r())),
+  };
 }
 
 /** The report store: a fresh database on the local PostgreSQL. */

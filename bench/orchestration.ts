@@ -47,9 +47,16 @@ export async function main(): Promise<void> {
     const client = new Client({ connection: await Connection.connect({ address: server.address }) });
     const taskQueue = 'bench-orchestration';
     const benchBundle = join(dir, 'bench-bundle.js');
-    const { code } = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./_orchestration-workflows.ts', import.meta.url)), logger: new DefaultLogger('WARN') });
+    const { code } = await bundleWorkflowCode({
+      workflowsPath: fileURLToPath(new URL('./_orchestration-workflows.ts', import.meta.url)),
+      logger: new DefaultLogger('WARN'),
+    });
     writeFileSync(benchBundle, code);
-    const worker = fork(fileURLToPath(new URL('./_orchestration-worker.ts', import.meta.url)), [server.address, taskQueue, benchBundle], { execArgv: ['--import', 'tsx'], stdio: 'ignore' });
+    const worker = fork(
+      fileURLToPath(new URL('./_orchestration-worker.ts', import.meta.url)),
+      [server.address, taskQueue, benchBundle],
+      { execArgv: ['--import', 'tsx'], stdio: 'ignore' },
+    );
     await new Promise((resolve) => worker.once('message', resolve));
 
     await timeRuns(client, taskQueue, 'wrappedNoops', 10); // warm-up
@@ -72,23 +79,39 @@ export async function main(): Promise<void> {
     const coldDev = await coldStart(server.address, 'npm run up');
 
     // Memory: the worker `npm run up` starts, all workflows and activities, running real health checks.
-    const production = await startProductionWorker({ address: server.address, taskQueue: 'bench-orchestration-memory', form: 'npm run up' });
+    const production = await startProductionWorker({
+      address: server.address,
+      taskQueue: 'bench-orchestration-memory',
+      form: 'npm run up',
+    });
     let rssStart: number;
     let rssAfter: number;
     try {
       rssStart = production.rssMb();
       for (let i = 0; i < HEALTH_CHECKS; i++) {
-        await client.workflow.execute('dailyHealthCheck', { taskQueue: 'bench-orchestration-memory', workflowId: `bench-memory-${i}-${Date.now()}`, args: [{}] });
+        await client.workflow.execute('dailyHealthCheck', {
+          taskQueue: 'bench-orchestration-memory',
+          workflowId: `bench-memory-${i}-${Date.now()}`,
+          args: [{}],
+        });
       }
       rssAfter = production.rssMb();
     } finally {
       await production.stop();
     }
 
-    console.log(`median wrapped: ${median(ours).toFixed(1)} ms, median bare: ${median(bare).toFixed(1)} ms, ${RUNS / 2} runs each after 10 warm-up runs each`);
-    console.log(`worker cold start, process start to healthy and polling: ${cold.toFixed(2)} s compiled with a prebuilt bundle; through tsx (npm run up) ${coldDev.toFixed(2)} s with the cached bundle, ${devWebpack.toFixed(2)} s with webpack at start`);
-    console.log(`production worker (npm run up) resident memory: ${rssStart} MB after start, ${rssAfter} MB after ${HEALTH_CHECKS} dailyHealthChecks; deployment memory request: ${deploymentMemoryRequestMi()} Mi`);
-    console.log(`orchestration: median_ms=${median(ours).toFixed(0)} bare_median_ms=${median(bare).toFixed(0)} ratio=${ratio.toFixed(2)} cold_start_s=${cold.toFixed(2)} dev_start_s=${coldDev.toFixed(2)} dev_start_webpack_s=${devWebpack.toFixed(2)} rss_start_mb=${rssStart} rss_mb=${rssAfter}`);
+    console.log(
+      `median wrapped: ${median(ours).toFixed(1)} ms, median bare: ${median(bare).toFixed(1)} ms, ${RUNS / 2} runs each after 10 warm-up runs each`,
+    );
+    console.log(
+      `worker cold start, process start to healthy and polling: ${cold.toFixed(2)} s compiled with a prebuilt bundle; through tsx (npm run up) ${coldDev.toFixed(2)} s with the cached bundle, ${devWebpack.toFixed(2)} s with webpack at start`,
+    );
+    console.log(
+      `production worker (npm run up) resident memory: ${rssStart} MB after start, ${rssAfter} MB after ${HEALTH_CHECKS} dailyHealthChecks; deployment memory request: ${deploymentMemoryRequestMi()} Mi`,
+    );
+    console.log(
+      `orchestration: median_ms=${median(ours).toFixed(0)} bare_median_ms=${median(bare).toFixed(0)} ratio=${ratio.toFixed(2)} cold_start_s=${cold.toFixed(2)} dev_start_s=${coldDev.toFixed(2)} dev_start_webpack_s=${devWebpack.toFixed(2)} rss_start_mb=${rssStart} rss_mb=${rssAfter}`,
+    );
     await client.connection.close();
   } finally {
     await server.stop();

@@ -19,7 +19,11 @@ export async function main(): Promise<void> {
       const rss: Record<number, number> = { 0: worker.rssMb() };
       const t0 = performance.now();
       for (let i = 1; i <= RUNS; i++) {
-        await client.workflow.execute('dailyHealthCheck', { taskQueue: 'bench-soak', workflowId: `soak-${i}-${Date.now()}`, args: [{}] });
+        await client.workflow.execute('dailyHealthCheck', {
+          taskQueue: 'bench-soak',
+          workflowId: `soak-${i}-${Date.now()}`,
+          args: [{}],
+        });
         if (i % 50 === 0) {
           rss[i] = worker.rssMb();
           console.log(`${i} runs: rss ${rss[i]} MB, ${((performance.now() - t0) / i).toFixed(0)} ms per run`);
@@ -28,7 +32,9 @@ export async function main(): Promise<void> {
       const half = rss[Math.floor(RUNS / 2 / 50) * 50]!;
       const end = rss[RUNS]!;
       console.log(`deployment memory request: ${deploymentMemoryRequestMi()} Mi`);
-      console.log(`soak: rss_start_mb=${rss[0]} rss_${RUNS / 2}_mb=${half} rss_${RUNS}_mb=${end} growth_last_half_pct=${(((end - half) / half) * 100).toFixed(1)}`);
+      console.log(
+        `soak: rss_start_mb=${rss[0]} rss_${RUNS / 2}_mb=${half} rss_${RUNS}_mb=${end} growth_last_half_pct=${(((end - half) / half) * 100).toFixed(1)}`,
+      );
     } finally {
       await worker.stop();
     }

@@ -13,17 +13,24 @@ const ROUNDS = 3;
 async function upOnce(env: NodeJS.ProcessEnv): Promise<{ seconds: number; summary: string }> {
   const t0 = performance.now();
   // What `npm run up` runs, with `exec` so the signal reaches up.ts itself.
-  const child = spawn('bash', ['-c', 'bash scripts/bootstrap.sh && exec node --import tsx src/up.ts'], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('bash', ['-c', 'bash scripts/bootstrap.sh && exec node --import tsx src/up.ts'], {
+    cwd: ROOT,
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   try {
     return await new Promise((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
         output += chunk.toString();
         const result = /^up: ([^\s:]+): (.*)$/m.exec(output.slice(output.indexOf('TRIXTECH maintenance is up.')));
-        if (output.includes('TRIXTECH maintenance is up.') && result) resolve({ seconds: (performance.now() - t0) / 1000, summary: result[2]! });
+        if (output.includes('TRIXTECH maintenance is up.') && result)
+          resolve({ seconds: (performance.now() - t0) / 1000, summary: result[2]! });
       });
       child.stderr.on('data', (chunk: Buffer) => (output += chunk.toString()));
-      child.once('exit', (code) => reject(new Error(`npm run up exited with ${code} before a health check result:\n${output.slice(-2000)}`)));
+      child.once('exit', (code) =>
+        reject(new Error(`npm run up exited with ${code} before a health check result:\n${output.slice(-2000)}`)),
+      );
     });
   } finally {
     if (child.exitCode === null) {
@@ -34,10 +41,17 @@ async function upOnce(env: NodeJS.ProcessEnv): Promise<{ seconds: number; summar
 }
 
 export async function main(): Promise<void> {
-  const [temporal, ui, metrics, sdkMetrics, bridge, bridgeHealth] = await Promise.all(Array.from({ length: 6 }, () => freePort()));
+  const [temporal, ui, metrics, sdkMetrics, bridge, bridgeHealth] = await Promise.all(
+    Array.from({ length: 6 }, () => freePort()),
+  );
   const env = {
-    ...process.env, TEMPORAL_ADDRESS: `127.0.0.1:${temporal}`, TEMPORAL_UI_PORT: String(ui), METRICS_PORT: String(metrics),
-    SDK_METRICS_PORT: String(sdkMetrics), BRIDGE_PORT: String(bridge), BRIDGE_HEALTH_PORT: String(bridgeHealth),
+    ...process.env,
+    TEMPORAL_ADDRESS: `127.0.0.1:${temporal}`,
+    TEMPORAL_UI_PORT: String(ui),
+    METRICS_PORT: String(metrics),
+    SDK_METRICS_PORT: String(sdkMetrics),
+    BRIDGE_PORT: String(bridge),
+    BRIDGE_HEALTH_PORT: String(bridgeHealth),
   };
   const warmUp = await upOnce(env);
   console.log(`warm-up round: ${warmUp.seconds.toFixed(1)} s (${warmUp.summary})`);

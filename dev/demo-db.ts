@@ -40,7 +40,8 @@ CREATE INDEX IF NOT EXISTS password_reset_tokens_expires_at_idx ON password_rese
 /** Row generators; `$1` is the row count. Timestamps spread so archive and cleanup have work. */
 const ROW_GENERATORS: { table: string; size: keyof DemoSize; sql: string }[] = [
   {
-    table: 'bookings', size: 'bookings',
+    table: 'bookings',
+    size: 'bookings',
     sql: `INSERT INTO bookings (user_id, resource_id, status, starts_at, ends_at, amount_cents, created_at, updated_at)
           SELECT 1 + (random() * 4999)::int, 1 + (random() * 199)::int,
                  (ARRAY['pending','confirmed','cancelled','completed'])[1 + (random() * 3)::int],
@@ -48,14 +49,16 @@ const ROW_GENERATORS: { table: string; size: keyof DemoSize; sql: string }[] = [
             FROM (SELECT now() - (random() * interval '1095 days') AS c FROM generate_series(1, $1::int)) s`,
   },
   {
-    table: 'user_sessions', size: 'sessions',
+    table: 'user_sessions',
+    size: 'sessions',
     sql: `INSERT INTO user_sessions (user_id, token_hash, created_at, expires_at)
           SELECT 1 + (random() * 4999)::int, md5('session' || g), now() - interval '2 days',
                  now() - interval '1 day' + (random() * interval '3 days')
             FROM generate_series(1, $1::int) g`,
   },
   {
-    table: 'password_reset_tokens', size: 'resetTokens',
+    table: 'password_reset_tokens',
+    size: 'resetTokens',
     sql: `INSERT INTO password_reset_tokens (user_id, token_hash, created_at, expires_at)
           SELECT 1 + (random() * 4999)::int, md5('reset' || g), now() - interval '1 day',
                  now() - interval '12 hours' + (random() * interval '1 day')
@@ -84,7 +87,10 @@ export async function ensureDatabase(adminUrl: string, database: string): Promis
 }
 
 /** Creates the seed tables and, when `bookings` is empty, fills them with realistic rows. */
-export async function seedDemoBookings(url: string, size: DemoSize = { bookings: 20_000, sessions: 2_000, resetTokens: 200 }): Promise<{ seeded: boolean }> {
+export async function seedDemoBookings(
+  url: string,
+  size: DemoSize = { bookings: 20_000, sessions: 2_000, resetTokens: 200 },
+): Promise<{ seeded: boolean }> {
   const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {

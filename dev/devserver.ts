@@ -13,16 +13,21 @@ export function temporalCachePath(env: NodeJS.ProcessEnv = process.env): string 
   return join(cache, 'trixtech-maintenance', `temporal-${TEMPORAL_CLI_VERSION}`, 'temporal');
 }
 
-
 /** `$TEMPORAL_CLI`, then `temporal` on PATH, then our cached build (scripts/bootstrap.sh makes it). */
 export function findTemporalBinary(env: NodeJS.ProcessEnv = process.env): string {
   const candidates = [
     env.TEMPORAL_CLI,
-    ...(env.PATH ?? '').split(delimiter).filter(Boolean).map((dir) => join(dir, 'temporal')),
+    ...(env.PATH ?? '')
+      .split(delimiter)
+      .filter(Boolean)
+      .map((dir) => join(dir, 'temporal')),
     temporalCachePath(env),
   ].filter((p): p is string => Boolean(p));
   const found = candidates.find(isExecutable);
-  if (!found) throw new Error(`no temporal binary: set TEMPORAL_CLI, put temporal on PATH, or run scripts/bootstrap.sh to build ${temporalCachePath(env)}`);
+  if (!found)
+    throw new Error(
+      `no temporal binary: set TEMPORAL_CLI, put temporal on PATH, or run scripts/bootstrap.sh to build ${temporalCachePath(env)}`,
+    );
   return found;
 }
 
@@ -49,11 +54,19 @@ export interface DevServer {
 export async function startDevServer(options: DevServerOptions): Promise<DevServer> {
   const binary = options.binary ?? findTemporalBinary();
   const args = [
-    'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(options.port), '--log-level', options.logLevel ?? 'warn',
+    'server',
+    'start-dev',
+    '--ip',
+    '127.0.0.1',
+    '--port',
+    String(options.port),
+    '--log-level',
+    options.logLevel ?? 'warn',
     ...Object.values(SEARCH_ATTRIBUTES).flatMap((key) => ['--search-attribute', `${key.name}=Keyword`]),
     // Activities scheduled by a workflow task go straight back to the worker that completed it,
     // skipping a matching round trip per activity (production clusters enable the same setting).
-    '--dynamic-config-value', 'system.enableActivityEagerExecution=true',
+    '--dynamic-config-value',
+    'system.enableActivityEagerExecution=true',
   ];
   if (options.dbFilename) args.push('--db-filename', options.dbFilename);
   if (options.headless || options.uiPort === undefined) args.push('--headless');
@@ -66,7 +79,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const deadline = Date.now() + 60_000;
   for (;;) {
     const code = await Promise.race([exited, new Promise<'wait'>((r) => setTimeout(() => r('wait'), 250))]);
-    if (code !== 'wait') throw new Error(`temporal server start-dev exited with code ${code} (is port ${options.port} taken?)`);
+    if (code !== 'wait')
+      throw new Error(`temporal server start-dev exited with code ${code} (is port ${options.port} taken?)`);
     try {
       const conn = await Connection.connect({ address, connectTimeout: '1 second' });
       await conn.workflowService.getSystemInfo({});

@@ -49,20 +49,27 @@ function ensureDemoKey(name: string): string {
 /** The local demo's targets: real local services (the Temporal UI, the worker), a local backup folder. */
 function writeDemoConfig(metricsPort: number): string {
   const path = join(DATA, 'local-config.json');
-  writeFileSync(path, JSON.stringify({
-    approvals: {
-      operatorKeys: Object.fromEntries([DEMO_REQUESTER, DEMO_APPROVER].map((p) => [p, [ensureDemoKey(p)]])),
-      bridgeKeys: [ensureDemoKey('bridge')],
-    },
-    targets: {
-      http: [
-        { name: 'temporal-ui', url: `http://127.0.0.1:${UI_PORT}/` },
-        { name: 'worker-healthz', url: `http://127.0.0.1:${metricsPort}/healthz`, budgetMs: 500 },
-      ],
-      diskPaths: ['/'],
-      backup: { directory: join(DATA, 'backups') },
-    },
-  }, null, 2));
+  writeFileSync(
+    path,
+    JSON.stringify(
+      {
+        approvals: {
+          operatorKeys: Object.fromEntries([DEMO_REQUESTER, DEMO_APPROVER].map((p) => [p, [ensureDemoKey(p)]])),
+          bridgeKeys: [ensureDemoKey('bridge')],
+        },
+        targets: {
+          http: [
+            { name: 'temporal-ui', url: `http://127.0.0.1:${UI_PORT}/` },
+            { name: 'worker-healthz', url: `http://127.0.0.1:${metricsPort}/healthz`, budgetMs: 500 },
+          ],
+          diskPaths: ['/'],
+          backup: { directory: join(DATA, 'backups') },
+        },
+      },
+      null,
+      2,
+    ),
+  );
   return path;
 }
 
@@ -90,8 +97,16 @@ async function ensureDemoBackup(config: Config): Promise<void> {
   if (readdirSync(dir).some((f) => f.endsWith('.dump.manifest.json'))) return;
   const db = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
   try {
-    const { file } = await createBackupActivities({ db, databaseUrl: config.databaseUrl, backupDirectory: dir, pgBinDir: config.database.pgBinDir, timeouts: { lockTimeoutMs: config.database.lockTimeoutMs, statementTimeoutMs: config.database.statementTimeoutMs } })
-      .createDatabaseBackup();
+    const { file } = await createBackupActivities({
+      db,
+      databaseUrl: config.databaseUrl,
+      backupDirectory: dir,
+      pgBinDir: config.database.pgBinDir,
+      timeouts: {
+        lockTimeoutMs: config.database.lockTimeoutMs,
+        statementTimeoutMs: config.database.statementTimeoutMs,
+      },
+    }).createDatabaseBackup();
     say(`demo backup written to ${file} (with its manifest)`);
   } finally {
     await db.end();
@@ -101,8 +116,11 @@ async function ensureDemoBackup(config: Config): Promise<void> {
 async function waitForHealthz(url: string, service: ChildProcess): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    if (service.exitCode !== null) throw new Error(`${url} never answered: the process exited with code ${service.exitCode}`);
-    const ok = await fetch(url).then((r) => r.ok).catch(() => false);
+    if (service.exitCode !== null)
+      throw new Error(`${url} never answered: the process exited with code ${service.exitCode}`);
+    const ok = await fetch(url)
+      .then((r) => r.ok)
+      .catch(() => false);
     if (ok) return;
     await new Promise((r) => setTimeout(r, 100));
   }
@@ -114,7 +132,8 @@ async function prepareDatabases(config: Config): Promise<void> {
   const admin = new URL(config.databaseUrl);
   admin.pathname = '/postgres';
   if (!process.env.DATABASE_URL) {
-    if (await ensureDatabase(admin.toString(), databaseName(config.databaseUrl))) say(`created demo database ${redactUrl(config.databaseUrl)}`);
+    if (await ensureDatabase(admin.toString(), databaseName(config.databaseUrl)))
+      say(`created demo database ${redactUrl(config.databaseUrl)}`);
     if ((await seedDemoBookings(config.databaseUrl)).seeded) say('seeded demo bookings, sessions and reset tokens');
     await ensureDemoBackup(config);
   }
@@ -130,7 +149,9 @@ async function startDemoCluster(): Promise<LocalCluster> {
   const dir = join(DATA, 'cluster');
   rmSync(dir, { recursive: true, force: true });
   const cluster = await startLocalCluster({ dir, nodes: 3 });
-  say(`Kubernetes ${cluster.server}: apiserver ready in ${(cluster.timings.apiserverReadyMs / 1000).toFixed(1)} s, 3 nodes Ready in ${(cluster.timings.nodesReadyMs / 1000).toFixed(1)} s (logs: .data/cluster/logs/)`);
+  say(
+    `Kubernetes ${cluster.server}: apiserver ready in ${(cluster.timings.apiserverReadyMs / 1000).toFixed(1)} s, 3 nodes Ready in ${(cluster.timings.nodesReadyMs / 1000).toFixed(1)} s (logs: .data/cluster/logs/)`,
+  );
   return cluster;
 }
 
@@ -139,7 +160,9 @@ async function deployDemo(cluster: LocalCluster): Promise<void> {
   const admin = new KubeConfig();
   admin.loadFromFile(cluster.adminKubeconfig);
   await deployDemoWorkloads(admin, join(cluster.dir, 'pod-logs'));
-  say(`demo workloads trixtech-backend and trixtech-frontend available in ${((Date.now() - started) / 1000).toFixed(1)} s`);
+  say(
+    `demo workloads trixtech-backend and trixtech-frontend available in ${((Date.now() - started) / 1000).toFixed(1)} s`,
+  );
 }
 
 async function main(): Promise<void> {
@@ -150,7 +173,8 @@ async function main(): Promise<void> {
   env.MAINT_CONFIG ??= writeDemoConfig(metricsPort);
   if (demo) env.BRIDGE_SIGNING_KEY_FILE ??= join(KEYS, 'bridge');
   const config = loadConfigOrExit(env);
-  if (Object.keys(config.approvals.operatorKeys).length === 0) say('warning: no approvals.operatorKeys configured: no `maint approve` can count');
+  if (Object.keys(config.approvals.operatorKeys).length === 0)
+    say('warning: no approvals.operatorKeys configured: no `maint approve` can count');
 
   const started: { name: string; stop: () => Promise<void> }[] = [];
   let stopping = false;
@@ -158,7 +182,8 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     say('stopping');
-    for (const s of started.reverse()) await s.stop().catch((err: Error) => console.error(`up: stopping ${s.name}: ${err.message}`));
+    for (const s of started.reverse())
+      await s.stop().catch((err: Error) => console.error(`up: stopping ${s.name}: ${err.message}`));
     process.exit(code);
   };
   process.on('SIGINT', () => void stopAll(0));
@@ -167,13 +192,16 @@ async function main(): Promise<void> {
   // Kubernetes: the one KUBECONFIG names, else a local cluster, started while the rest comes up.
   // The worker starts once the cluster answers; the health check waits for the demo workloads too.
   let cluster: LocalCluster | undefined;
-  const clusterReady = env.KUBECONFIG ? undefined : startDemoCluster().then((c) => {
-    cluster = c;
-    env.KUBECONFIG = c.workerKubeconfig;
-    return c;
-  });
+  const clusterReady = env.KUBECONFIG
+    ? undefined
+    : startDemoCluster().then((c) => {
+        cluster = c;
+        env.KUBECONFIG = c.workerKubeconfig;
+        return c;
+      });
   // Registered now, not once it is up: a failure elsewhere during start-up must not orphan it.
-  if (clusterReady) started.push({ name: 'kubernetes', stop: async () => (await clusterReady.catch(() => undefined))?.stop() });
+  if (clusterReady)
+    started.push({ name: 'kubernetes', stop: async () => (await clusterReady.catch(() => undefined))?.stop() });
   const demoReady = clusterReady?.then(deployDemo);
   // Until awaited below, a failure is reported there, not as an unhandled rejection.
   clusterReady?.catch(() => undefined);
@@ -182,14 +210,18 @@ async function main(): Promise<void> {
   const startService = (name: string, entry: string): ChildProcess => {
     say(`starting the ${name} (log: .data/${name}.log)`);
     const log = openSync(join(DATA, `${name}.log`), 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', entry)], { env, stdio: ['ignore', log, log] });
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'src', entry)], {
+      env,
+      stdio: ['ignore', log, log],
+    });
     started.push({
       name,
-      stop: () => new Promise<void>((resolve) => {
-        if (child.exitCode !== null) return resolve();
-        child.once('exit', () => resolve());
-        child.kill('SIGTERM');
-      }),
+      stop: () =>
+        new Promise<void>((resolve) => {
+          if (child.exitCode !== null) return resolve();
+          child.once('exit', () => resolve());
+          child.kill('SIGTERM');
+        }),
     });
     child.once('exit', (code) => {
       if (!stopping) {
@@ -211,9 +243,17 @@ async function main(): Promise<void> {
       say(`using the Temporal server already at ${config.temporal.address}`);
     } else {
       const port = Number(config.temporal.address.split(':').pop());
-      say(`starting the Temporal dev server on ${config.temporal.address}, UI on :${UI_PORT} (log: .data/temporal.log)`);
+      say(
+        `starting the Temporal dev server on ${config.temporal.address}, UI on :${UI_PORT} (log: .data/temporal.log)`,
+      );
       const log = openSync(join(DATA, 'temporal.log'), 'a');
-      server = await startDevServer({ port, uiPort: UI_PORT, dbFilename: join(DATA, 'temporal.db'), logLevel: 'warn', output: log });
+      server = await startDevServer({
+        port,
+        uiPort: UI_PORT,
+        dbFilename: join(DATA, 'temporal.db'),
+        logLevel: 'warn',
+        output: log,
+      });
       started.push({ name: 'temporal', stop: () => server!.stop() });
     }
 
@@ -259,18 +299,29 @@ TRIXTECH maintenance is up.
   bridge health      http://localhost:${config.bridge.healthPort}/healthz, /metrics
   run history        npx maint runs
   config in use      ${relative(process.cwd(), env.MAINT_CONFIG!) || env.MAINT_CONFIG}   (maint plan reads it with MAINT_CONFIG=<that path>)
-  booking database   ${redactUrl(config.databaseUrl)}${cluster ? `
+  booking database   ${redactUrl(config.databaseUrl)}${
+    cluster
+      ? `
   Kubernetes         ${cluster.server}: 3 kwok nodes, deployments trixtech-backend and trixtech-frontend behind PDBs
     as admin         export KUBECONFIG=${relative(process.cwd(), cluster.adminKubeconfig)}; ${cluster.kubectl} get nodes,pods,pdb -o wide
     the worker       ${relative(process.cwd(), cluster.workerKubeconfig)} (${WORKER_USERNAME}, bound by deploy/rbac.yaml)
-    audit log        ${relative(process.cwd(), cluster.auditLog)}` : ''}${demo ? `
+    audit log        ${relative(process.cwd(), cluster.auditLog)}`
+      : ''
+  }${
+    demo
+      ? `
   approvals (demo)   signed with the keys in .data/keys/: ${DEMO_REQUESTER} asks, ${DEMO_APPROVER} approves (nobody approves their own):
     npx maint emergency start --as ${DEMO_REQUESTER} --key .data/keys/${DEMO_REQUESTER} --reason "bookings bloated" --severity high --action "vacuum-table table=bookings"
-    npx maint approve <workflowId> --as ${DEMO_APPROVER} --key .data/keys/${DEMO_APPROVER}     (add --print for the plain temporal CLI)` : ''}
+    npx maint approve <workflowId> --as ${DEMO_APPROVER} --key .data/keys/${DEMO_APPROVER}     (add --print for the plain temporal CLI)`
+      : ''
+  }
   logs               .data/worker.log, .data/temporal.log
 Ctrl-C stops everything started here.`);
     if (workflowId) {
-      const result = await client.workflow.getHandle(workflowId).result().catch((err: Error) => ({ summary: `failed: ${err.message}` }));
+      const result = await client.workflow
+        .getHandle(workflowId)
+        .result()
+        .catch((err: Error) => ({ summary: `failed: ${err.message}` }));
       say(`${workflowId}: ${(result as { summary: string }).summary}`);
     }
   } catch (err) {

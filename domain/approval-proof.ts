@@ -14,7 +14,10 @@ export const CLOCK_SKEW_MS = 5 * 60_000;
 /** Bigger decisions are refused at the door (an Update validator), before they reach history. */
 export const MAX_DECISION_BYTES = 8 * 1024;
 
-const principal = z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/i, 'expected an approver name (letters, digits, ".", "_", "@", "-")').max(100);
+const principal = z
+  .string()
+  .regex(/^[a-z0-9][a-z0-9._@-]*$/i, 'expected an approver name (letters, digits, ".", "_", "@", "-")')
+  .max(100);
 
 export const VIAS = ['cli', 'temporal-cli', 'slack', 'slash-command'] as const;
 
@@ -38,15 +41,29 @@ export const ApprovalStatement = z
     nonce: z.string().min(8).max(64),
   })
   .strict()
-  .refine((s) => s.decision === 'request' || s.runId !== undefined, { message: 'a decision names the run it is for', path: ['runId'] })
-  .refine((s) => s.decision !== 'reject' || (s.comment ?? '').trim().length > 0, { message: 'a rejection needs a reason', path: ['comment'] });
+  .refine((s) => s.decision === 'request' || s.runId !== undefined, {
+    message: 'a decision names the run it is for',
+    path: ['runId'],
+  })
+  .refine((s) => s.decision !== 'reject' || (s.comment ?? '').trim().length > 0, {
+    message: 'a rejection needs a reason',
+    path: ['comment'],
+  });
 export type ApprovalStatement = z.output<typeof ApprovalStatement>;
 
 /** The statement's JSON text (base64url), an Ed25519 signature over those bytes, and the signing key's fingerprint. */
 export const Proof = z
   .object({
-    statement: z.string().min(1).max(6000).regex(/^[A-Za-z0-9_-]+$/, 'expected base64url'),
-    signature: z.string().min(1).max(200).regex(/^[A-Za-z0-9+/=_-]+$/, 'expected base64'),
+    statement: z
+      .string()
+      .min(1)
+      .max(6000)
+      .regex(/^[A-Za-z0-9_-]+$/, 'expected base64url'),
+    signature: z
+      .string()
+      .min(1)
+      .max(200)
+      .regex(/^[A-Za-z0-9+/=_-]+$/, 'expected base64'),
     key: z.string().min(1).max(100),
   })
   .strict();
@@ -77,7 +94,9 @@ export interface ApprovalPlan {
 export function canonicalJson(value: unknown): string {
   if (Array.isArray(value)) return `[${value.map(canonicalJson).join(',')}]`;
   if (value && typeof value === 'object') {
-    const entries = Object.entries(value as Record<string, unknown>).filter(([, v]) => v !== undefined).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
     return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonicalJson(v)}`).join(',')}}`;
   }
   return JSON.stringify(value);
@@ -103,4 +122,3 @@ export interface ApprovalRequestState {
 export type ProofCheck =
   | { ok: true; statement: ApprovalStatement; signer: 'operator' | 'bridge'; key: string }
   | { ok: false; reason: string; claimed?: string };
-

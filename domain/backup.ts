@@ -38,7 +38,11 @@ export interface BackupManifest {
   counts: Record<string, number>;
 }
 
-export interface TableCount { table: string; expected: number | null; restored: number | null }
+export interface TableCount {
+  table: string;
+  expected: number | null;
+  restored: number | null;
+}
 
 /** The answer of every backup check: which level was asked, which was reached, and why not more. */
 export interface BackupVerification {
@@ -70,10 +74,17 @@ const round = (n: number, places = 2) => Math.round(n * 10 ** places) / 10 ** pl
  * target stays the location (directory, database, stanza), not the file: "still critical at its
  * latest check" compares findings by target, and each backup has a new file name.
  */
-export function verificationCheck(check: string, target: string, v: BackupVerification, extra: Partial<CheckResult> = {}): CheckResult {
+export function verificationCheck(
+  check: string,
+  target: string,
+  v: BackupVerification,
+  extra: Partial<CheckResult> = {},
+): CheckResult {
   const status: CheckResult['status'] = v.status === 'ok' ? 'ok' : 'critical';
   return {
-    check, target, status,
+    check,
+    target,
+    status,
     ...(v.ageHours !== undefined ? { value: round(v.ageHours, 1), unit: 'h' } : {}),
     threshold: `verified ${v.required}`,
     detail: `level ${v.level}${v.status === 'ok' ? '' : ` (required ${v.required})`}: ${v.detail}`,
@@ -102,12 +113,19 @@ export function dailyBackupConfirmation(
   runs: readonly { kind: string; outcome: string; summary: string; workflowId: string; startedAt: string }[],
   plan: { source: string; directory: string | null; stanza: string | null; database: string },
 ): CheckResult {
-  const base = { check: 'backup.today', target: plan.database, threshold: 'a dailyBackup run today, verified readable' };
-  if (plan.source === 'pg_dump' ? plan.directory === null : plan.stanza === null) return { ...base, status: 'skipped', detail: 'no backup configured' };
+  const base = {
+    check: 'backup.today',
+    target: plan.database,
+    threshold: 'a dailyBackup run today, verified readable',
+  };
+  if (plan.source === 'pg_dump' ? plan.directory === null : plan.stanza === null)
+    return { ...base, status: 'skipped', detail: 'no backup configured' };
   const latest = runs.filter((r) => r.kind === 'dailyBackup').sort((a, b) => b.startedAt.localeCompare(a.startedAt))[0];
-  if (!latest) return { ...base, status: 'critical', detail: 'no dailyBackup run today: the day has no confirmed backup' };
+  if (!latest)
+    return { ...base, status: 'critical', detail: 'no dailyBackup run today: the day has no confirmed backup' };
   return {
-    ...base, status: latest.outcome === 'ok' ? 'ok' : 'critical',
+    ...base,
+    status: latest.outcome === 'ok' ? 'ok' : 'critical',
     detail: `${latest.workflowId} ${latest.outcome}: ${latest.summary}`,
   };
 }
@@ -128,24 +146,52 @@ export interface RecoveryPoint {
  * exports beside the measurement for the alert rules.
  */
 export function recoveryObjectiveChecks(
-  target: string, restore: BackupVerification, point: RecoveryPoint, objectives: { rtoMinutes: number; rpoMinutes: number },
+  target: string,
+  restore: BackupVerification,
+  point: RecoveryPoint,
+  objectives: { rtoMinutes: number; rpoMinutes: number },
 ): CheckResult[] {
   const rtoObjective = objectives.rtoMinutes * 60;
   const rpoObjective = objectives.rpoMinutes * 60;
-  const rto = restore.status === 'ok' && restore.timings?.restored !== undefined ? round(restore.timings.restored / 1000, 1) : null;
+  const rto =
+    restore.status === 'ok' && restore.timings?.restored !== undefined
+      ? round(restore.timings.restored / 1000, 1)
+      : null;
   const rpo = point.rpoSeconds === null ? null : round(point.rpoSeconds, 0);
   return [
     rto === null
-      ? { check: 'backup.rto', target, status: 'critical', threshold: `objective ${rtoObjective} s`, detail: `RTO unknown: the restore test did not succeed (${restore.detail})` }
+      ? {
+          check: 'backup.rto',
+          target,
+          status: 'critical',
+          threshold: `objective ${rtoObjective} s`,
+          detail: `RTO unknown: the restore test did not succeed (${restore.detail})`,
+        }
       : {
-        check: 'backup.rto', target, status: rto <= rtoObjective ? 'ok' : 'critical', value: rto, unit: 's', threshold: `objective ${rtoObjective} s`,
-        detail: `restore of ${restore.file ?? 'the newest backup'} took ${rto} s (objective ${objectives.rtoMinutes} min)`,
-      },
+          check: 'backup.rto',
+          target,
+          status: rto <= rtoObjective ? 'ok' : 'critical',
+          value: rto,
+          unit: 's',
+          threshold: `objective ${rtoObjective} s`,
+          detail: `restore of ${restore.file ?? 'the newest backup'} took ${rto} s (objective ${objectives.rtoMinutes} min)`,
+        },
     rpo === null
-      ? { check: 'backup.rpo', target, status: 'critical', threshold: `objective ${rpoObjective} s`, detail: `RPO unbounded: ${point.basis}` }
+      ? {
+          check: 'backup.rpo',
+          target,
+          status: 'critical',
+          threshold: `objective ${rpoObjective} s`,
+          detail: `RPO unbounded: ${point.basis}`,
+        }
       : {
-        check: 'backup.rpo', target, status: rpo <= rpoObjective && !point.problem ? 'ok' : 'critical', value: rpo, unit: 's', threshold: `objective ${rpoObjective} s`,
-        detail: `a restore now would lose ${rpo} s of writes: ${point.basis}${point.problem ? `; ${point.problem}` : ''} (objective ${objectives.rpoMinutes} min)`,
-      },
+          check: 'backup.rpo',
+          target,
+          status: rpo <= rpoObjective && !point.problem ? 'ok' : 'critical',
+          value: rpo,
+          unit: 's',
+          threshold: `objective ${rpoObjective} s`,
+          detail: `a restore now would lose ${rpo} s of writes: ${point.basis}${point.problem ? `; ${point.problem}` : ''} (objective ${objectives.rpoMinutes} min)`,
+        },
   ];
 }

@@ -10,8 +10,14 @@ export const ROUTINE_GUIDE = 'Routine Maintenance Guide';
 
 /** Seed "Team Coordination: assign maintenance owners, define backup personnel": people per role live in config. */
 export const ROLES = [
-  'on-call-engineer', 'devops-engineer', 'security-engineer', 'performance-engineer',
-  'devops-lead', 'development-lead', 'engineering-lead', 'maintenance-owner',
+  'on-call-engineer',
+  'devops-engineer',
+  'security-engineer',
+  'performance-engineer',
+  'devops-lead',
+  'development-lead',
+  'engineering-lead',
+  'maintenance-owner',
 ] as const;
 export type Role = (typeof ROLES)[number];
 
@@ -28,7 +34,11 @@ export interface Due {
 }
 
 export type Means =
-  | { check: CheckRef[]; /** What the check does not cover of the seed's words. */ limit?: string; /** Met by this workflow's runs, not by the one the checklist belongs to. */ by?: string }
+  | {
+      check: CheckRef[];
+      /** What the check does not cover of the seed's words. */ limit?: string;
+      /** Met by this workflow's runs, not by the one the checklist belongs to. */ by?: string;
+    }
   | { task: string };
 
 export interface ChecklistItem {
@@ -55,18 +65,43 @@ export interface ChecklistSection {
   items: ChecklistItem[];
 }
 
-type ItemSpec = [key: string, text: string, means: Means, override?: Partial<Pick<ChecklistItem, 'owner' | 'backup' | 'due'>>];
+type ItemSpec = [
+  key: string,
+  text: string,
+  means: Means,
+  override?: Partial<Pick<ChecklistItem, 'owner' | 'backup' | 'due'>>,
+];
 
 const c = (activity: string, finding: string): CheckRef => ({ activity, finding });
 const check = (...refs: CheckRef[]): Means => ({ check: refs });
 const limited = (limit: string, ...refs: CheckRef[]): Means => ({ check: refs, limit });
 const task = (what: string): Means => ({ task: what });
 
-function section(id: string, heading: string, workflows: string[], owner: Role, backup: Role, due: Due, specs: ItemSpec[]): ChecklistSection {
+function section(
+  id: string,
+  heading: string,
+  workflows: string[],
+  owner: Role,
+  backup: Role,
+  due: Due,
+  specs: ItemSpec[],
+): ChecklistSection {
   return {
-    id, section: heading, workflows, owner, backup, due,
+    id,
+    section: heading,
+    workflows,
+    owner,
+    backup,
+    due,
     items: specs.map(([key, text, means, override]) => ({
-      id: `${id}.${key}`, text, source: { guide: ROUTINE_GUIDE, section: heading }, means, owner, backup, due, ...override,
+      id: `${id}.${key}`,
+      text,
+      source: { guide: ROUTINE_GUIDE, section: heading },
+      means,
+      owner,
+      backup,
+      due,
+      ...override,
     })),
   };
 }
@@ -85,180 +120,597 @@ const YEAR_END = 'Year-End Maintenance Window (December 25-26)';
 const WINDOWED = ['weeklyDatabaseMaintenance', 'annualUpgrade'];
 
 export const CHECKLISTS: readonly ChecklistSection[] = [
-  section('morning', `${MORNING} / Checklist`, ['dailyHealthCheck'], 'on-call-engineer', 'devops-engineer', during(0.5), [
-    ['availability', 'Check application availability and response times', check(c('probeHttpEndpoints', 'http'))],
-    ['error-logs', 'Review error logs for critical issues', check(c('scanApplicationErrorLogs', 'k8s.error-logs'))],
-    ['database', 'Verify database connectivity and performance', check(c('checkDatabaseHealth', 'db.connectivity'), c('checkDatabaseHealth', 'db.connections'))],
-    ['disk', 'Check disk space utilization (< 85%)', limited('the worker\'s own mounts only (targets.diskPaths)', c('checkDiskUsage', 'disk'))],
-    ['backup', 'Review backup status (last successful backup < 24h old)', check(c('checkBackupFreshness', 'backup'))],
-    ['monitoring', 'Verify monitoring alerts are functioning', check(c('checkMonitoringAlive', 'monitoring'), c('checkAlertingPipeline', 'monitoring.rules'),
-      c('checkAlertingPipeline', 'monitoring.alertmanagers'), c('checkAlertingPipeline', 'monitoring.watchdog'), c('checkAlertingPipeline', 'monitoring.alerting'))],
-    ['certificates', 'Check certificate expiration dates (> 30 days remaining)', check(c('checkCertificateExpiry', 'tls'))],
-    ['security-scan', 'Review security scan results', task('read the latest vulnerability scan (no scanner is wired to this product) and note anything critical'),
-      { owner: 'security-engineer', backup: 'on-call-engineer' }],
-  ]),
+  section(
+    'morning',
+    `${MORNING} / Checklist`,
+    ['dailyHealthCheck'],
+    'on-call-engineer',
+    'devops-engineer',
+    during(0.5),
+    [
+      ['availability', 'Check application availability and response times', check(c('probeHttpEndpoints', 'http'))],
+      ['error-logs', 'Review error logs for critical issues', check(c('scanApplicationErrorLogs', 'k8s.error-logs'))],
+      [
+        'database',
+        'Verify database connectivity and performance',
+        check(c('checkDatabaseHealth', 'db.connectivity'), c('checkDatabaseHealth', 'db.connections')),
+      ],
+      [
+        'disk',
+        'Check disk space utilization (< 85%)',
+        limited("the worker's own mounts only (targets.diskPaths)", c('checkDiskUsage', 'disk')),
+      ],
+      ['backup', 'Review backup status (last successful backup < 24h old)', check(c('checkBackupFreshness', 'backup'))],
+      [
+        'monitoring',
+        'Verify monitoring alerts are functioning',
+        check(
+          c('checkMonitoringAlive', 'monitoring'),
+          c('checkAlertingPipeline', 'monitoring.rules'),
+          c('checkAlertingPipeline', 'monitoring.alertmanagers'),
+          c('checkAlertingPipeline', 'monitoring.watchdog'),
+          c('checkAlertingPipeline', 'monitoring.alerting'),
+        ),
+      ],
+      [
+        'certificates',
+        'Check certificate expiration dates (> 30 days remaining)',
+        check(c('checkCertificateExpiry', 'tls')),
+      ],
+      [
+        'security-scan',
+        'Review security scan results',
+        task('read the latest vulnerability scan (no scanner is wired to this product) and note anything critical'),
+        { owner: 'security-engineer', backup: 'on-call-engineer' },
+      ],
+    ],
+  ),
   section('evening', `${EVENING} / Checklist`, ['eveningStatus'], 'on-call-engineer', 'devops-engineer', during(0.25), [
-    ['issues', 'Document any issues encountered during the day', task('write down the day\'s issues (the report lists the day\'s runs and unresolved findings)')],
-    ['alerts-acknowledged', 'Verify all critical alerts are acknowledged', task('acknowledge every unresolved critical finding the report lists')],
+    [
+      'issues',
+      'Document any issues encountered during the day',
+      task("write down the day's issues (the report lists the day's runs and unresolved findings)"),
+    ],
+    [
+      'alerts-acknowledged',
+      'Verify all critical alerts are acknowledged',
+      task('acknowledge every unresolved critical finding the report lists'),
+    ],
     ['windows', 'Check upcoming maintenance windows', check(c('resolveMaintenanceWindows', 'windows.upcoming'))],
-    ['incident-docs', 'Update incident response documentation if needed', task('update the incident response documentation, or sign off that nothing changed')],
+    [
+      'incident-docs',
+      'Update incident response documentation if needed',
+      task('update the incident response documentation, or sign off that nothing changed'),
+    ],
     ['backup', 'Confirm backup completion for the day', check(c('summarizeRunsBetween', 'backup.today'))],
-    ['performance-trends', 'Review performance metrics trends', task('look at the day\'s performance dashboards (the Friday review compares with baselines)')],
+    [
+      'performance-trends',
+      'Review performance metrics trends',
+      task("look at the day's performance dashboards (the Friday review compares with baselines)"),
+    ],
   ]),
-  section('monday-db', `${MONDAY} / Database Maintenance`, ['weeklySystemReview'], 'devops-engineer', 'devops-lead', during(2), [
-    ['slow-queries', 'Analyze slow query logs', check(c('collectDatabaseStatistics', 'db.slow-queries'))],
-    ['indexes', 'Check index usage and fragmentation', check(c('collectDatabaseStatistics', 'db.index-usage'), c('collectDatabaseStatistics', 'db.bloat'))],
-    ['statistics', 'Review table statistics', check(c('collectDatabaseStatistics', 'db.statistics'))],
-    ['temp-tables', 'Clean up old temporary tables', { check: [c('dropOldTempTables', 'db.temp-tables')], by: 'weeklyDatabaseMaintenance' }],
-    ['backup', 'Verify backup integrity', check(c('verifyNewestBackup', 'db.backup'))],
-  ]),
-  section('monday-app', `${MONDAY} / Application Maintenance`, ['weeklySystemReview'], 'devops-engineer', 'devops-lead', during(2), [
-    ['log-patterns', 'Review application logs for patterns', check(c('scanApplicationErrorLogs', 'k8s.error-logs'))],
-    ['memory-leaks', 'Check for memory leaks', limited('memory against limits in this run only: no history across runs, restarts and OOMKilled are not read', c('checkPodResourceUsage', 'k8s.pod-resources'))],
-    ['cache', 'Verify cache performance', limited('the database buffer cache; the application cache has no metric here', c('collectDatabaseStatistics', 'db.cache-hit'))],
-    ['api-usage', 'Review API usage patterns', task('review API usage dashboards for unusual patterns')],
-    ['dependencies', 'Update dependencies (patch versions only)', task('apply patch-version dependency updates, or sign off that none are due')],
-  ]),
-  section('monday-infra', `${MONDAY} / Infrastructure Maintenance`, ['weeklySystemReview'], 'devops-engineer', 'devops-lead', during(2), [
-    ['cluster', 'Review Kubernetes cluster health', check(c('checkNodeHealth', 'k8s.node'), c('cleanupClusterResources', 'k8s.leftovers'))],
-    ['nodes', 'Check node performance and utilization', limited('node conditions (Ready, pressure), not CPU or memory figures', c('checkNodeHealth', 'k8s.node'))],
-    ['network', 'Verify network connectivity', check(c('probeHttpEndpoints', 'http'))],
-    ['load-balancer', 'Review load balancer configuration', task('review the load balancer / ingress configuration')],
-    ['storage', 'Check storage utilization', limited('the worker\'s own mounts only (targets.diskPaths)', c('checkDiskUsage', 'disk'))],
-  ]),
-  section('wednesday', `${WEDNESDAY} / Security Tasks`, ['weeklySecurityReview'], 'security-engineer', 'devops-lead', during(1), [
-    ['vulnerability-scan', 'Review vulnerability scan results', task('review the vulnerability scan results')],
-    ['patches', 'Check for security patches', limited('flags images running `latest` or no tag; no registry lookup of newer patch releases', c('collectClusterInventory', 'image-tag'))],
-    ['access-control', 'Verify access control configurations', check(c('reviewClusterAdminBindings', 'k8s.cluster-admin'), c('reviewDatabaseRoles', 'db.privileged-roles'))],
-    ['audit-logs', 'Review audit logs for suspicious activity', limited('the maintenance approval log only, not the cluster\'s or the database\'s audit logs', c('auditApprovalLog', 'approval-log'))],
-    ['signatures', 'Update security signatures/rules', task('update WAF / IDS signatures and rules')],
-    ['compliance', 'Check compliance status', task('check the compliance dashboard or tracker')],
-  ]),
-  section('friday', `${FRIDAY} / Performance Tasks`, ['weeklyPerformanceReview'], 'performance-engineer', 'devops-engineer', during(1.5), [
-    ['trends', 'Analyze performance metrics trends', check(c('compareWithBaselines', 'baseline'))],
-    ['slow-endpoints', 'Review slowest endpoints/APIs', check(c('probeHttpEndpoints', 'http'))],
-    ['optimize-queries', 'Optimize database queries', task('act on the slowest queries the report lists (db.slow-query)')],
-    ['cache-hits', 'Check cache hit rates', limited('the database buffer cache only', c('collectDatabaseStatistics', 'db.cache-hit'))],
-    ['autoscaling', 'Review auto-scaling configurations', task('review HPA / cluster autoscaler settings')],
-    ['baselines', 'Update performance baselines', check(c('compareWithBaselines', 'baseline'))],
-  ]),
-  section('audit-system', `${AUDIT} / System Audit Checklist`, ['monthlyAudit'], 'devops-lead', 'engineering-lead', during(4), [
-    ['inventory', 'Complete infrastructure inventory', check(c('collectClusterInventory', 'standards'), c('collectClusterInventory', 'inventory'))],
-    ['standards', 'Review all configurations against standards', limited('replicas and availability of deployments against standards.minReplicas', c('collectClusterInventory', 'standards'))],
-    ['security-policies', 'Verify compliance with security policies', task('verify compliance with the security policies')],
-    ['licenses', 'Check license compliance', task('check software licence compliance')],
-    ['dr-procedures', 'Review disaster recovery procedures', task('review the disaster recovery runbook')],
-    ['documentation', 'Update system documentation', task('update the system documentation')],
-  ]),
-  section('audit-backup', `${AUDIT} / Backup and Recovery Testing`, ['monthlyAudit'], 'devops-lead', 'engineering-lead', during(4), [
-    ['restore-test', 'Test backup restoration procedures', check(c('restoreTestBackup', 'db.restore-test'))],
-    ['integrity', 'Verify backup integrity and completeness', check(c('restoreTestBackup', 'db.restore-test'))],
-    ['retention', 'Review backup retention policies', task('review database.backupRetention against the recovery needs')],
-    ['failover', 'Test disaster recovery failover', task('run a DR failover drill and record the result')],
-    ['rto-rpo', 'Update recovery time objectives (RTO/RPO)', check(c('restoreTestBackup', 'backup.rto'), c('measureRecoveryPoint', 'backup.rpo'))],
-  ]),
-  section('audit-capacity', `${AUDIT} / Capacity Planning`, ['monthlyAudit'], 'devops-lead', 'engineering-lead', during(4), [
-    ['utilization', 'Review resource utilization trends', limited('disk usage history only', c('forecastDiskUsage', 'capacity'))],
-    ['forecast', 'Forecast capacity requirements (3-6 months)', check(c('forecastDiskUsage', 'capacity'))],
-    ['upgrades', 'Plan infrastructure upgrades if needed', task('plan infrastructure upgrades from the forecast')],
-    ['cost', 'Review cost optimization opportunities', task('review cost optimisation opportunities')],
-  ]),
-  section('application-app', `${APPLICATION} / Application Tasks`, ['monthlyApplicationMaintenance'], 'development-lead', 'devops-lead', during(3), [
-    ['performance', 'Review application performance metrics', task('review the application performance dashboards')],
-    ['dependencies', 'Update application dependencies', limited('lists images behind standards.currentImages; the update itself is applicationUpdate', c('collectClusterInventory', 'image-version'))],
-    ['code', 'Review and optimize application code', task('review and optimise application code')],
-    ['configuration', 'Update application configurations', task('update application configurations')],
-    ['integrations', 'Test application integrations', task('test the application\'s integrations')],
-    ['analytics', 'Review feature usage analytics', task('review feature usage analytics')],
-  ]),
-  section('application-db', `${APPLICATION} / Database Tasks`, ['monthlyApplicationMaintenance'], 'development-lead', 'devops-lead', during(3), [
-    ['vacuum-reindex', 'Perform database maintenance (VACUUM, REINDEX)', check(c('vacuumAnalyzeTables', 'db.vacuum'), c('reindexInvalidOrBloatedIndexes', 'db.reindex'))],
-    ['schema', 'Review and optimize database schema', task('review and optimise the database schema')],
-    ['configuration', 'Update database configurations', task('update database configuration')],
-    ['retention', 'Review data retention policies', task('review the data retention policies (database.archiveAfterDays, retention rules)')],
-    ['archive', 'Archive old data as needed', check(c('archiveBookingsOlderThan', 'db.archive'))],
-  ]),
-  section('quarter-strategy', `${QUARTER} / Strategic Review`, ['quarterlyReview'], 'engineering-lead', 'devops-lead', during(8), [
-    ['slo', 'Review system performance against SLAs/SLOs', task('compare the quarter\'s SLO figures with the targets (the report has maintenance success rates)')],
-    ['incidents', 'Analyze incident trends and root causes', task('analyse the quarter\'s incidents and root causes')],
-    ['capacity', 'Review capacity planning accuracy', task('compare last quarter\'s capacity forecasts with what happened')],
-    ['stack', 'Assess technology stack currency', task('assess how current the technology stack is')],
-    ['major-changes', 'Plan for upcoming major changes', task('plan the upcoming major changes')],
-  ]),
-  section('quarter-security', `${QUARTER} / Security Assessment`, ['quarterlyReview'], 'security-engineer', 'engineering-lead', during(8), [
-    ['pentest', 'Conduct penetration testing', task('conduct (or commission) a penetration test; link the report')],
-    ['incident-response', 'Review security incident response', task('review how security incidents were handled')],
-    ['threat-models', 'Update threat models', task('update the threat models')],
-    ['access-control', 'Review access control effectiveness', task('review access control effectiveness')],
-    ['improvements', 'Plan security improvements', task('plan security improvements')],
-  ]),
-  section('quarter-compliance', `${QUARTER} / Compliance Audit`, ['quarterlyReview'], 'engineering-lead', 'devops-lead', during(8), [
-    ['external-audits', 'Prepare for external audits', task('prepare for external audits')],
-    ['documentation', 'Review compliance documentation', task('review compliance documentation')],
-    ['policies', 'Update policies and procedures', task('update policies and procedures')],
-    ['internal-audit', 'Conduct internal compliance audit', task('conduct the internal compliance audit')],
-  ]),
-  section('quarter-technology', `${QUARTER} / Technology Refresh`, ['quarterlyReview'], 'engineering-lead', 'development-lead', during(8), [
-    ['versions', 'Evaluate new technology versions', task('evaluate new versions of the stack')],
-    ['migrations', 'Plan migration strategies', task('plan migration strategies')],
-    ['tools', 'Update development tools', task('update development tools')],
-    ['contracts', 'Review third-party service contracts', task('review third-party service contracts')],
-  ]),
-  section('annual-major', `${YEAR_END} / Major Tasks`, ['annualUpgrade'], 'maintenance-owner', 'engineering-lead', during(48), [
-    ['os', 'Operating system upgrades', task('confirm the node OS upgrades the run drove (rollingNodeUpdate) are complete')],
-    ['applications', 'Major application version upgrades', task('confirm the application upgrades the run drove (applicationUpdate) are the planned versions')],
-    ['database', 'Database major version upgrades', task('upgrade the database major version and signal databaseUpgraded')],
-    ['platform', 'Infrastructure platform upgrades', task('upgrade the infrastructure platform (control plane, ingress, storage)')],
-    ['security-framework', 'Security framework updates', task('update the security frameworks'), { owner: 'security-engineer' }],
-  ]),
-  section('annual-planning', `${YEAR_END} / Planning Requirements`, ['annualUpgrade'], 'maintenance-owner', 'engineering-lead', { when: 'before', hours: 183 * 24 }, [
-    ['notice', '6-month advance notice to stakeholders', task('send the stakeholders the six-month notice')],
-    ['rollback', 'Detailed rollback procedures', task('write the detailed rollback procedures'), { due: { when: 'before', hours: 7 * 24 } }],
-    ['testing', 'Comprehensive testing plan', task('write the testing plan'), { due: { when: 'before', hours: 7 * 24 } }],
-    ['communication', 'Communication plan for users', task('publish the communication plan for users'), { due: { when: 'before', hours: 7 * 24 } }],
-    ['standby', 'Emergency response team on standby', task('name the emergency response team on standby'), { due: { when: 'before', hours: 24 } }],
-  ]),
-  section('emergency', 'Emergency Maintenance Procedures / Emergency Maintenance Checklist:', ['emergencyMaintenance'], 'on-call-engineer', 'devops-lead', during(1), [
-    ['assess', 'Assess and document the emergency', task('document the emergency: what, impact, why this action (the run records a health snapshot)')],
-    ['notify', 'Notify all stakeholders', task('notify the stakeholders beyond the maintenance channel')],
-    ['monitoring', 'Implement monitoring for affected systems', task('put monitoring on the affected systems')],
-    ['execute', 'Execute emergency procedures', task('confirm the approved actions the run executed did what was intended')],
-    ['stability', 'Verify system stability', check(c('probeHttpEndpoints', 'http'), c('checkDatabaseHealth', 'db.connectivity'))],
-    ['resolution', 'Communicate resolution', task('tell the stakeholders the emergency is resolved')],
-    ['post-mortem', 'Conduct post-mortem analysis', task('write the post-mortem and link it'), { due: { when: 'after', hours: 24 } }],
-  ]),
-  section('pre', 'Maintenance Checklists / Pre-Maintenance Checklist', WINDOWED, 'maintenance-owner', 'on-call-engineer', { when: 'before', hours: 48 }, [
-    ['schedule-approved', 'Schedule approved by stakeholders', task('get the window approved by the stakeholders')],
-    ['plan-reviewed', 'Maintenance plan documented and reviewed', task('document and review the plan (`maint plan <workflow>` prints it)')],
-    ['rollback', 'Rollback procedures prepared', task('prepare the rollback procedures')],
-    ['backup', 'Backup completed and verified', check(c('createDatabaseBackup', 'db.backup'), c('verifyBackup', 'backup'))],
-    ['monitoring', 'Monitoring alerts configured', task('confirm the alert rules cover the systems in the window')],
-    ['communication', 'Communication plan in place', task('put the communication plan in place')],
-    ['standby', 'Support team on standby', task('name the support team on standby')],
-  ]),
-  section('during', 'Maintenance Checklists / During Maintenance Checklist', WINDOWED, 'maintenance-owner', 'on-call-engineer', during(4), [
-    ['health-check', 'Pre-maintenance health check completed', task('confirm the health check before work started was clean')],
-    ['on-time', 'Maintenance window started on time', task('confirm the window started on time')],
-    ['status-updates', 'Status updates provided regularly', task('post status updates to the stakeholders during the window')],
-    ['issues', 'Issues documented and escalated as needed', task('document and escalate issues met in the window')],
-    ['testing', 'Testing performed at each step', task('test after each step')],
-    ['rollback-ready', 'Rollback procedures ready if needed', task('keep the rollback procedures ready')],
-  ]),
-  section('post', 'Maintenance Checklists / Post-Maintenance Checklist', WINDOWED, 'maintenance-owner', 'on-call-engineer', { when: 'after', hours: 24 }, [
-    ['health', 'System health verified', check(c('probeHttpEndpoints', 'http'), c('checkDatabaseHealth', 'db.connectivity'), c('collectDatabaseStatistics', 'db.statistics'))],
-    ['changes', 'All changes documented', task('document every change made in the window')],
-    ['alerts-cleared', 'Monitoring alerts cleared', task('confirm no alert fired by the window is still firing')],
-    ['stakeholders', 'Stakeholders notified of completion', task('tell the stakeholders the window is over')],
-    ['post-mortem', 'Post-mortem conducted within 24 hours', task('hold the post-mortem and link it')],
-    ['lessons', 'Lessons learned documented', task('write down the lessons learned')],
-  ]),
-  section('success', 'Maintenance Checklists / Maintenance Success Criteria', WINDOWED, 'maintenance-owner', 'engineering-lead', { when: 'after', hours: 24 }, [
-    ['tasks-completed', 'All planned tasks completed', task('confirm every planned task was completed')],
-    ['no-critical', 'No critical issues introduced', task('confirm no critical issue was introduced')],
-    ['performance', 'System performance meets or exceeds baselines', task('confirm performance meets the baselines (the Friday review compares them)')],
-    ['stakeholders', 'All stakeholders satisfied with outcome', task('confirm the stakeholders are satisfied')],
-    ['documentation', 'Documentation updated with changes', task('update the documentation with the changes')],
-  ]),
+  section(
+    'monday-db',
+    `${MONDAY} / Database Maintenance`,
+    ['weeklySystemReview'],
+    'devops-engineer',
+    'devops-lead',
+    during(2),
+    [
+      ['slow-queries', 'Analyze slow query logs', check(c('collectDatabaseStatistics', 'db.slow-queries'))],
+      [
+        'indexes',
+        'Check index usage and fragmentation',
+        check(c('collectDatabaseStatistics', 'db.index-usage'), c('collectDatabaseStatistics', 'db.bloat')),
+      ],
+      ['statistics', 'Review table statistics', check(c('collectDatabaseStatistics', 'db.statistics'))],
+      [
+        'temp-tables',
+        'Clean up old temporary tables',
+        { check: [c('dropOldTempTables', 'db.temp-tables')], by: 'weeklyDatabaseMaintenance' },
+      ],
+      ['backup', 'Verify backup integrity', check(c('verifyNewestBackup', 'db.backup'))],
+    ],
+  ),
+  section(
+    'monday-app',
+    `${MONDAY} / Application Maintenance`,
+    ['weeklySystemReview'],
+    'devops-engineer',
+    'devops-lead',
+    during(2),
+    [
+      ['log-patterns', 'Review application logs for patterns', check(c('scanApplicationErrorLogs', 'k8s.error-logs'))],
+      [
+        'memory-leaks',
+        'Check for memory leaks',
+        limited(
+          'memory against limits in this run only: no history across runs, restarts and OOMKilled are not read',
+          c('checkPodResourceUsage', 'k8s.pod-resources'),
+        ),
+      ],
+      [
+        'cache',
+        'Verify cache performance',
+        limited(
+          'the database buffer cache; the application cache has no metric here',
+          c('collectDatabaseStatistics', 'db.cache-hit'),
+        ),
+      ],
+      ['api-usage', 'Review API usage patterns', task('review API usage dashboards for unusual patterns')],
+      [
+        'dependencies',
+        'Update dependencies (patch versions only)',
+        task('apply patch-version dependency updates, or sign off that none are due'),
+      ],
+    ],
+  ),
+  section(
+    'monday-infra',
+    `${MONDAY} / Infrastructure Maintenance`,
+    ['weeklySystemReview'],
+    'devops-engineer',
+    'devops-lead',
+    during(2),
+    [
+      [
+        'cluster',
+        'Review Kubernetes cluster health',
+        check(c('checkNodeHealth', 'k8s.node'), c('cleanupClusterResources', 'k8s.leftovers')),
+      ],
+      [
+        'nodes',
+        'Check node performance and utilization',
+        limited('node conditions (Ready, pressure), not CPU or memory figures', c('checkNodeHealth', 'k8s.node')),
+      ],
+      ['network', 'Verify network connectivity', check(c('probeHttpEndpoints', 'http'))],
+      ['load-balancer', 'Review load balancer configuration', task('review the load balancer / ingress configuration')],
+      [
+        'storage',
+        'Check storage utilization',
+        limited("the worker's own mounts only (targets.diskPaths)", c('checkDiskUsage', 'disk')),
+      ],
+    ],
+  ),
+  section(
+    'wednesday',
+    `${WEDNESDAY} / Security Tasks`,
+    ['weeklySecurityReview'],
+    'security-engineer',
+    'devops-lead',
+    during(1),
+    [
+      ['vulnerability-scan', 'Review vulnerability scan results', task('review the vulnerability scan results')],
+      [
+        'patches',
+        'Check for security patches',
+        limited(
+          'flags images running `latest` or no tag; no registry lookup of newer patch releases',
+          c('collectClusterInventory', 'image-tag'),
+        ),
+      ],
+      [
+        'access-control',
+        'Verify access control configurations',
+        check(c('reviewClusterAdminBindings', 'k8s.cluster-admin'), c('reviewDatabaseRoles', 'db.privileged-roles')),
+      ],
+      [
+        'audit-logs',
+        'Review audit logs for suspicious activity',
+        limited(
+          "the maintenance approval log only, not the cluster's or the database's audit logs",
+          c('auditApprovalLog', 'approval-log'),
+        ),
+      ],
+      ['signatures', 'Update security signatures/rules', task('update WAF / IDS signatures and rules')],
+      ['compliance', 'Check compliance status', task('check the compliance dashboard or tracker')],
+    ],
+  ),
+  section(
+    'friday',
+    `${FRIDAY} / Performance Tasks`,
+    ['weeklyPerformanceReview'],
+    'performance-engineer',
+    'devops-engineer',
+    during(1.5),
+    [
+      ['trends', 'Analyze performance metrics trends', check(c('compareWithBaselines', 'baseline'))],
+      ['slow-endpoints', 'Review slowest endpoints/APIs', check(c('probeHttpEndpoints', 'http'))],
+      [
+        'optimize-queries',
+        'Optimize database queries',
+        task('act on the slowest queries the report lists (db.slow-query)'),
+      ],
+      [
+        'cache-hits',
+        'Check cache hit rates',
+        limited('the database buffer cache only', c('collectDatabaseStatistics', 'db.cache-hit')),
+      ],
+      ['autoscaling', 'Review auto-scaling configurations', task('review HPA / cluster autoscaler settings')],
+      ['baselines', 'Update performance baselines', check(c('compareWithBaselines', 'baseline'))],
+    ],
+  ),
+  section(
+    'audit-system',
+    `${AUDIT} / System Audit Checklist`,
+    ['monthlyAudit'],
+    'devops-lead',
+    'engineering-lead',
+    during(4),
+    [
+      [
+        'inventory',
+        'Complete infrastructure inventory',
+        check(c('collectClusterInventory', 'standards'), c('collectClusterInventory', 'inventory')),
+      ],
+      [
+        'standards',
+        'Review all configurations against standards',
+        limited(
+          'replicas and availability of deployments against standards.minReplicas',
+          c('collectClusterInventory', 'standards'),
+        ),
+      ],
+      [
+        'security-policies',
+        'Verify compliance with security policies',
+        task('verify compliance with the security policies'),
+      ],
+      ['licenses', 'Check license compliance', task('check software licence compliance')],
+      ['dr-procedures', 'Review disaster recovery procedures', task('review the disaster recovery runbook')],
+      ['documentation', 'Update system documentation', task('update the system documentation')],
+    ],
+  ),
+  section(
+    'audit-backup',
+    `${AUDIT} / Backup and Recovery Testing`,
+    ['monthlyAudit'],
+    'devops-lead',
+    'engineering-lead',
+    during(4),
+    [
+      ['restore-test', 'Test backup restoration procedures', check(c('restoreTestBackup', 'db.restore-test'))],
+      ['integrity', 'Verify backup integrity and completeness', check(c('restoreTestBackup', 'db.restore-test'))],
+      [
+        'retention',
+        'Review backup retention policies',
+        task('review database.backupRetention against the recovery needs'),
+      ],
+      ['failover', 'Test disaster recovery failover', task('run a DR failover drill and record the result')],
+      [
+        'rto-rpo',
+        'Update recovery time objectives (RTO/RPO)',
+        check(c('restoreTestBackup', 'backup.rto'), c('measureRecoveryPoint', 'backup.rpo')),
+      ],
+    ],
+  ),
+  section(
+    'audit-capacity',
+    `${AUDIT} / Capacity Planning`,
+    ['monthlyAudit'],
+    'devops-lead',
+    'engineering-lead',
+    during(4),
+    [
+      [
+        'utilization',
+        'Review resource utilization trends',
+        limited('disk usage history only', c('forecastDiskUsage', 'capacity')),
+      ],
+      ['forecast', 'Forecast capacity requirements (3-6 months)', check(c('forecastDiskUsage', 'capacity'))],
+      ['upgrades', 'Plan infrastructure upgrades if needed', task('plan infrastructure upgrades from the forecast')],
+      ['cost', 'Review cost optimization opportunities', task('review cost optimisation opportunities')],
+    ],
+  ),
+  section(
+    'application-app',
+    `${APPLICATION} / Application Tasks`,
+    ['monthlyApplicationMaintenance'],
+    'development-lead',
+    'devops-lead',
+    during(3),
+    [
+      ['performance', 'Review application performance metrics', task('review the application performance dashboards')],
+      [
+        'dependencies',
+        'Update application dependencies',
+        limited(
+          'lists images behind standards.currentImages; the update itself is applicationUpdate',
+          c('collectClusterInventory', 'image-version'),
+        ),
+      ],
+      ['code', 'Review and optimize application code', task('review and optimise application code')],
+      ['configuration', 'Update application configurations', task('update application configurations')],
+      ['integrations', 'Test application integrations', task("test the application's integrations")],
+      ['analytics', 'Review feature usage analytics', task('review feature usage analytics')],
+    ],
+  ),
+  section(
+    'application-db',
+    `${APPLICATION} / Database Tasks`,
+    ['monthlyApplicationMaintenance'],
+    'development-lead',
+    'devops-lead',
+    during(3),
+    [
+      [
+        'vacuum-reindex',
+        'Perform database maintenance (VACUUM, REINDEX)',
+        check(c('vacuumAnalyzeTables', 'db.vacuum'), c('reindexInvalidOrBloatedIndexes', 'db.reindex')),
+      ],
+      ['schema', 'Review and optimize database schema', task('review and optimise the database schema')],
+      ['configuration', 'Update database configurations', task('update database configuration')],
+      [
+        'retention',
+        'Review data retention policies',
+        task('review the data retention policies (database.archiveAfterDays, retention rules)'),
+      ],
+      ['archive', 'Archive old data as needed', check(c('archiveBookingsOlderThan', 'db.archive'))],
+    ],
+  ),
+  section(
+    'quarter-strategy',
+    `${QUARTER} / Strategic Review`,
+    ['quarterlyReview'],
+    'engineering-lead',
+    'devops-lead',
+    during(8),
+    [
+      [
+        'slo',
+        'Review system performance against SLAs/SLOs',
+        task("compare the quarter's SLO figures with the targets (the report has maintenance success rates)"),
+      ],
+      ['incidents', 'Analyze incident trends and root causes', task("analyse the quarter's incidents and root causes")],
+      [
+        'capacity',
+        'Review capacity planning accuracy',
+        task("compare last quarter's capacity forecasts with what happened"),
+      ],
+      ['stack', 'Assess technology stack currency', task('assess how current the technology stack is')],
+      ['major-changes', 'Plan for upcoming major changes', task('plan the upcoming major changes')],
+    ],
+  ),
+  section(
+    'quarter-security',
+    `${QUARTER} / Security Assessment`,
+    ['quarterlyReview'],
+    'security-engineer',
+    'engineering-lead',
+    during(8),
+    [
+      ['pentest', 'Conduct penetration testing', task('conduct (or commission) a penetration test; link the report')],
+      ['incident-response', 'Review security incident response', task('review how security incidents were handled')],
+      ['threat-models', 'Update threat models', task('update the threat models')],
+      ['access-control', 'Review access control effectiveness', task('review access control effectiveness')],
+      ['improvements', 'Plan security improvements', task('plan security improvements')],
+    ],
+  ),
+  section(
+    'quarter-compliance',
+    `${QUARTER} / Compliance Audit`,
+    ['quarterlyReview'],
+    'engineering-lead',
+    'devops-lead',
+    during(8),
+    [
+      ['external-audits', 'Prepare for external audits', task('prepare for external audits')],
+      ['documentation', 'Review compliance documentation', task('review compliance documentation')],
+      ['policies', 'Update policies and procedures', task('update policies and procedures')],
+      ['internal-audit', 'Conduct internal compliance audit', task('conduct the internal compliance audit')],
+    ],
+  ),
+  section(
+    'quarter-technology',
+    `${QUARTER} / Technology Refresh`,
+    ['quarterlyReview'],
+    'engineering-lead',
+    'development-lead',
+    during(8),
+    [
+      ['versions', 'Evaluate new technology versions', task('evaluate new versions of the stack')],
+      ['migrations', 'Plan migration strategies', task('plan migration strategies')],
+      ['tools', 'Update development tools', task('update development tools')],
+      ['contracts', 'Review third-party service contracts', task('review third-party service contracts')],
+    ],
+  ),
+  section(
+    'annual-major',
+    `${YEAR_END} / Major Tasks`,
+    ['annualUpgrade'],
+    'maintenance-owner',
+    'engineering-lead',
+    during(48),
+    [
+      [
+        'os',
+        'Operating system upgrades',
+        task('confirm the node OS upgrades the run drove (rollingNodeUpdate) are complete'),
+      ],
+      [
+        'applications',
+        'Major application version upgrades',
+        task('confirm the application upgrades the run drove (applicationUpdate) are the planned versions'),
+      ],
+      [
+        'database',
+        'Database major version upgrades',
+        task('upgrade the database major version and signal databaseUpgraded'),
+      ],
+      [
+        'platform',
+        'Infrastructure platform upgrades',
+        task('upgrade the infrastructure platform (control plane, ingress, storage)'),
+      ],
+      [
+        'security-framework',
+        'Security framework updates',
+        task('update the security frameworks'),
+        { owner: 'security-engineer' },
+      ],
+    ],
+  ),
+  section(
+    'annual-planning',
+    `${YEAR_END} / Planning Requirements`,
+    ['annualUpgrade'],
+    'maintenance-owner',
+    'engineering-lead',
+    { when: 'before', hours: 183 * 24 },
+    [
+      ['notice', '6-month advance notice to stakeholders', task('send the stakeholders the six-month notice')],
+      [
+        'rollback',
+        'Detailed rollback procedures',
+        task('write the detailed rollback procedures'),
+        { due: { when: 'before', hours: 7 * 24 } },
+      ],
+      [
+        'testing',
+        'Comprehensive testing plan',
+        task('write the testing plan'),
+        { due: { when: 'before', hours: 7 * 24 } },
+      ],
+      [
+        'communication',
+        'Communication plan for users',
+        task('publish the communication plan for users'),
+        { due: { when: 'before', hours: 7 * 24 } },
+      ],
+      [
+        'standby',
+        'Emergency response team on standby',
+        task('name the emergency response team on standby'),
+        { due: { when: 'before', hours: 24 } },
+      ],
+    ],
+  ),
+  section(
+    'emergency',
+    'Emergency Maintenance Procedures / Emergency Maintenance Checklist:',
+    ['emergencyMaintenance'],
+    'on-call-engineer',
+    'devops-lead',
+    during(1),
+    [
+      [
+        'assess',
+        'Assess and document the emergency',
+        task('document the emergency: what, impact, why this action (the run records a health snapshot)'),
+      ],
+      ['notify', 'Notify all stakeholders', task('notify the stakeholders beyond the maintenance channel')],
+      ['monitoring', 'Implement monitoring for affected systems', task('put monitoring on the affected systems')],
+      [
+        'execute',
+        'Execute emergency procedures',
+        task('confirm the approved actions the run executed did what was intended'),
+      ],
+      [
+        'stability',
+        'Verify system stability',
+        check(c('probeHttpEndpoints', 'http'), c('checkDatabaseHealth', 'db.connectivity')),
+      ],
+      ['resolution', 'Communicate resolution', task('tell the stakeholders the emergency is resolved')],
+      [
+        'post-mortem',
+        'Conduct post-mortem analysis',
+        task('write the post-mortem and link it'),
+        { due: { when: 'after', hours: 24 } },
+      ],
+    ],
+  ),
+  section(
+    'pre',
+    'Maintenance Checklists / Pre-Maintenance Checklist',
+    WINDOWED,
+    'maintenance-owner',
+    'on-call-engineer',
+    { when: 'before', hours: 48 },
+    [
+      ['schedule-approved', 'Schedule approved by stakeholders', task('get the window approved by the stakeholders')],
+      [
+        'plan-reviewed',
+        'Maintenance plan documented and reviewed',
+        task('document and review the plan (`maint plan <workflow>` prints it)'),
+      ],
+      ['rollback', 'Rollback procedures prepared', task('prepare the rollback procedures')],
+      [
+        'backup',
+        'Backup completed and verified',
+        check(c('createDatabaseBackup', 'db.backup'), c('verifyBackup', 'backup')),
+      ],
+      ['monitoring', 'Monitoring alerts configured', task('confirm the alert rules cover the systems in the window')],
+      ['communication', 'Communication plan in place', task('put the communication plan in place')],
+      ['standby', 'Support team on standby', task('name the support team on standby')],
+    ],
+  ),
+  section(
+    'during',
+    'Maintenance Checklists / During Maintenance Checklist',
+    WINDOWED,
+    'maintenance-owner',
+    'on-call-engineer',
+    during(4),
+    [
+      [
+        'health-check',
+        'Pre-maintenance health check completed',
+        task('confirm the health check before work started was clean'),
+      ],
+      ['on-time', 'Maintenance window started on time', task('confirm the window started on time')],
+      [
+        'status-updates',
+        'Status updates provided regularly',
+        task('post status updates to the stakeholders during the window'),
+      ],
+      ['issues', 'Issues documented and escalated as needed', task('document and escalate issues met in the window')],
+      ['testing', 'Testing performed at each step', task('test after each step')],
+      ['rollback-ready', 'Rollback procedures ready if needed', task('keep the rollback procedures ready')],
+    ],
+  ),
+  section(
+    'post',
+    'Maintenance Checklists / Post-Maintenance Checklist',
+    WINDOWED,
+    'maintenance-owner',
+    'on-call-engineer',
+    { when: 'after', hours: 24 },
+    [
+      [
+        'health',
+        'System health verified',
+        check(
+          c('probeHttpEndpoints', 'http'),
+          c('checkDatabaseHealth', 'db.connectivity'),
+          c('collectDatabaseStatistics', 'db.statistics'),
+        ),
+      ],
+      ['changes', 'All changes documented', task('document every change made in the window')],
+      ['alerts-cleared', 'Monitoring alerts cleared', task('confirm no alert fired by the window is still firing')],
+      ['stakeholders', 'Stakeholders notified of completion', task('tell the stakeholders the window is over')],
+      ['post-mortem', 'Post-mortem conducted within 24 hours', task('hold the post-mortem and link it')],
+      ['lessons', 'Lessons learned documented', task('write down the lessons learned')],
+    ],
+  ),
+  section(
+    'success',
+    'Maintenance Checklists / Maintenance Success Criteria',
+    WINDOWED,
+    'maintenance-owner',
+    'engineering-lead',
+    { when: 'after', hours: 24 },
+    [
+      ['tasks-completed', 'All planned tasks completed', task('confirm every planned task was completed')],
+      ['no-critical', 'No critical issues introduced', task('confirm no critical issue was introduced')],
+      [
+        'performance',
+        'System performance meets or exceeds baselines',
+        task('confirm performance meets the baselines (the Friday review compares them)'),
+      ],
+      ['stakeholders', 'All stakeholders satisfied with outcome', task('confirm the stakeholders are satisfied')],
+      ['documentation', 'Documentation updated with changes', task('update the documentation with the changes')],
+    ],
+  ),
 ];
 
 export const CHECKLIST_ITEMS: readonly ChecklistItem[] = CHECKLISTS.flatMap((s) => s.items);
@@ -281,7 +733,13 @@ export function describeDue(d: Due): string {
 
 /** Roles to people (config `checklistRoles`): the owner first, then the backup who takes over. */
 export const ChecklistRolesSchema = z
-  .partialRecord(z.enum(ROLES), z.array(z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/i, 'use letters, digits, ".", "_", "@" or "-"')).min(1).max(20))
+  .partialRecord(
+    z.enum(ROLES),
+    z
+      .array(z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/i, 'use letters, digits, ".", "_", "@" or "-"'))
+      .min(1)
+      .max(20),
+  )
   .default({});
 export type ChecklistRoles = z.output<typeof ChecklistRolesSchema>;
 
@@ -317,21 +775,39 @@ function accountFor(item: ChecklistItem, checks: readonly CheckResult[], signOff
   if ('task' in item.means) {
     const signed = signOffs.find((s) => s.item === item.id);
     return signed
-      ? { ...base, state: 'signed-off', detail: `signed off by ${signed.by} at ${signed.at}${signed.comment ? `: ${signed.comment}` : ''}` }
-      : { ...base, state: 'awaiting-sign-off', detail: `awaiting sign-off by ${item.owner} (backup ${item.backup}): ${item.means.task}` };
+      ? {
+          ...base,
+          state: 'signed-off',
+          detail: `signed off by ${signed.by} at ${signed.at}${signed.comment ? `: ${signed.comment}` : ''}`,
+        }
+      : {
+          ...base,
+          state: 'awaiting-sign-off',
+          detail: `awaiting sign-off by ${item.owner} (backup ${item.backup}): ${item.means.task}`,
+        };
   }
   const keys = item.means.check.map((r) => r.finding);
-  if (item.means.by) return { ...base, state: 'elsewhere', detail: `met by ${item.means.by} runs (${keys.join(', ')})` };
+  if (item.means.by)
+    return { ...base, state: 'elsewhere', detail: `met by ${item.means.by} runs (${keys.join(', ')})` };
   const found = checks.filter((r) => keys.includes(r.check));
   const limit = item.means.limit ? `; covers ${item.means.limit}` : '';
-  if (found.length === 0) return { ...base, state: 'not-measured', detail: `no ${keys.join(' / ')} finding in this run${limit}` };
+  if (found.length === 0)
+    return { ...base, state: 'not-measured', detail: `no ${keys.join(' / ')} finding in this run${limit}` };
   const counts = new Map<string, number>();
   for (const r of found) counts.set(r.status, (counts.get(r.status) ?? 0) + 1);
-  return { ...base, state: worstStatus(found.map((r) => r.status)), detail: `${keys.join(', ')}: ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}${limit}` };
+  return {
+    ...base,
+    state: worstStatus(found.map((r) => r.status)),
+    detail: `${keys.join(', ')}: ${[...counts].map(([s, n]) => `${n} ${s}`).join(', ')}${limit}`,
+  };
 }
 
 /** Every item of the kind's checklist, against the run's findings and the sign-offs recorded so far. */
-export function accountChecklist(kind: string, checks: readonly CheckResult[], signOffs: readonly SignOff[] = []): ChecklistAccount | undefined {
+export function accountChecklist(
+  kind: string,
+  checks: readonly CheckResult[],
+  signOffs: readonly SignOff[] = [],
+): ChecklistAccount | undefined {
   const items = checklistFor(kind);
   if (items.length === 0) return undefined;
   const accounts = items.map((i) => accountFor(i, checks, signOffs));

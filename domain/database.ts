@@ -11,7 +11,11 @@ const sqlIdentifier = z.string().regex(SQL_IDENTIFIER, 'expected a plain SQL ide
  * it, nothing is. Age is how long this product has seen the table (PostgreSQL keeps no creation time).
  */
 export const TempTableRuleSchema = z
-  .object({ schema: sqlIdentifier.optional(), namePrefix: sqlIdentifier.optional(), minAgeHours: z.number().positive() })
+  .object({
+    schema: sqlIdentifier.optional(),
+    namePrefix: sqlIdentifier.optional(),
+    minAgeHours: z.number().positive(),
+  })
   .strict()
   .refine((r) => r.schema !== undefined || r.namePrefix !== undefined, 'name a schema, a namePrefix or both');
 export type TempTableRule = z.infer<typeof TempTableRuleSchema>;
@@ -86,7 +90,6 @@ export interface IndexAction {
   bytesAfter?: number;
   reason?: string;
 }
-
 
 /** pg_stat_statements' slowest queries, or why they could not be read. */
 export type SlowQueries =

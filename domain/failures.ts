@@ -63,12 +63,18 @@ export type RunFailedType = `${string}Failed`;
 export const runFailedType = (kind: string): RunFailedType => `${kind}Failed`;
 
 export type FailureType = (typeof PERMANENT)[number] | (typeof TRANSIENT)[number];
-export const FailureType = Object.fromEntries([...PERMANENT, ...TRANSIENT].map((t) => [t, t])) as { readonly [T in FailureType]: T };
+export const FailureType = Object.fromEntries([...PERMANENT, ...TRANSIENT].map((t) => [t, t])) as {
+  readonly [T in FailureType]: T;
+};
 
 const RETRYABLE: ReadonlySet<string> = new Set<string>(TRANSIENT);
 
 /** The one way to raise a failure: typed, non-retryable unless its type is transient. */
-export function failure(type: FailureType | RunFailedType, message: string, extra: { details?: unknown; cause?: Error } = {}): ApplicationFailure {
+export function failure(
+  type: FailureType | RunFailedType,
+  message: string,
+  extra: { details?: unknown; cause?: Error } = {},
+): ApplicationFailure {
   return ApplicationFailure.create({
     type,
     message,

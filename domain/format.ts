@@ -8,8 +8,14 @@ import { escapeSlack as e } from './text.js';
 // only our own links and emphasis are markup.
 
 const ICON: Record<string, string> = {
-  ok: ':white_check_mark:', warn: ':warning:', critical: ':red_circle:', skipped: ':white_circle:',
-  failed: ':x:', running: ':hourglass:', rejected: ':no_entry:', cancelled: ':heavy_minus_sign:',
+  ok: ':white_check_mark:',
+  warn: ':warning:',
+  critical: ':red_circle:',
+  skipped: ':white_circle:',
+  failed: ':x:',
+  running: ':hourglass:',
+  rejected: ':no_entry:',
+  cancelled: ':heavy_minus_sign:',
 };
 
 export function formatValue(r: CheckResult): string {
@@ -32,11 +38,13 @@ export function reportMarkdown(report: RunReport): string {
   const lines = [`**${report.kind}** on ${report.target}: **${outcomeLabel(report)}**`, '', report.summary];
   if (report.checks.length > 0) {
     lines.push('', '| check | target | status | value | detail |', '|---|---|---|---|---|');
-    for (const c of report.checks) lines.push(`| ${c.check} | ${c.target} | ${c.status} | ${formatValue(c)} | ${c.detail.replace(/\|/g, '/')} |`);
+    for (const c of report.checks)
+      lines.push(`| ${c.check} | ${c.target} | ${c.status} | ${formatValue(c)} | ${c.detail.replace(/\|/g, '/')} |`);
   }
   if (report.checklist) {
     lines.push('', '| checklist item | state | detail |', '|---|---|---|');
-    for (const i of report.checklist.items) lines.push(`| ${i.id}: ${i.text} | ${i.state} | ${i.detail.replace(/\|/g, '/')} |`);
+    for (const i of report.checklist.items)
+      lines.push(`| ${i.id}: ${i.text} | ${i.state} | ${i.detail.replace(/\|/g, '/')} |`);
   }
   return lines.join('\n');
 }
@@ -52,32 +60,59 @@ export function reportSlackMessage(report: RunReport, uiUrl?: string) {
   if (open.length > 0) {
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: `*Awaiting sign-off* (\`maint signoff ${e(report.workflowId)} <item>\`):\n${open.map((i) => `• \`${e(i.id)}\` ${e(i.text)}: ${e(i.detail)}`).join('\n')}`.slice(0, 2900) },
+      text: {
+        type: 'mrkdwn',
+        text: `*Awaiting sign-off* (\`maint signoff ${e(report.workflowId)} <item>\`):\n${open.map((i) => `• \`${e(i.id)}\` ${e(i.text)}: ${e(i.detail)}`).join('\n')}`.slice(
+          0,
+          2900,
+        ),
+      },
     });
   }
   if (notable.length > 0) {
     blocks.push({
       type: 'section',
-      text: { type: 'mrkdwn', text: notable.map((c) => `${ICON[c.status]} *${e(c.check)}* ${e(c.target)}: ${e(c.detail)}`).join('\n').slice(0, 2900) },
+      text: {
+        type: 'mrkdwn',
+        text: notable
+          .map((c) => `${ICON[c.status]} *${e(c.check)}* ${e(c.target)}: ${e(c.detail)}`)
+          .join('\n')
+          .slice(0, 2900),
+      },
     });
   }
   blocks.push({
     type: 'context',
-    elements: [{ type: 'mrkdwn', text: `workflow \`${e(report.workflowId)}\`${uiUrl ? ` · <${uiUrl}|open in Temporal UI>` : ''}` }],
+    elements: [
+      {
+        type: 'mrkdwn',
+        text: `workflow \`${e(report.workflowId)}\`${uiUrl ? ` · <${uiUrl}|open in Temporal UI>` : ''}`,
+      },
+    ],
   });
   return { text, blocks };
 }
 
 export function alertSlackMessage(report: RunReport) {
   const critical = report.checks.filter((c) => c.status === 'critical');
-  const text = report.outcome === 'critical'
-    ? `:rotating_light: ${report.kind} found ${critical.length} critical issue(s): ${critical.map((c) => `${e(c.check)} ${e(c.target)}`).join(', ')}`
-    : `:rotating_light: ${report.kind} ${report.outcome}: ${e(report.summary)}`;
+  const text =
+    report.outcome === 'critical'
+      ? `:rotating_light: ${report.kind} found ${critical.length} critical issue(s): ${critical.map((c) => `${e(c.check)} ${e(c.target)}`).join(', ')}`
+      : `:rotating_light: ${report.kind} ${report.outcome}: ${e(report.summary)}`;
   return {
     text,
     blocks: [
       { type: 'section', text: { type: 'mrkdwn', text } },
-      { type: 'section', text: { type: 'mrkdwn', text: critical.map((c) => `• *${e(c.check)}* ${e(c.target)}: ${e(c.detail)}`).join('\n').slice(0, 2900) } },
+      {
+        type: 'section',
+        text: {
+          type: 'mrkdwn',
+          text: critical
+            .map((c) => `• *${e(c.check)}* ${e(c.target)}: ${e(c.detail)}`)
+            .join('\n')
+            .slice(0, 2900),
+        },
+      },
       { type: 'context', elements: [{ type: 'mrkdwn', text: `workflow \`${e(report.workflowId)}\`` }] },
     ],
   };
@@ -105,15 +140,41 @@ export function approvalRequestMessage(r: ApprovalRequest, escalation = false) {
   return {
     text,
     blocks: [
-      { type: 'header', text: { type: 'plain_text', text: `${escalation ? 'Escalation: ' : ''}${r.kind} needs approval`.slice(0, 150) } },
-      { type: 'section', text: { type: 'mrkdwn', text: `*${e(r.title)}*\n${r.plan.map((p) => `• ${e(p)}`).join('\n')}`.slice(0, 2900) } },
-      { type: 'context', elements: [{ type: 'mrkdwn', text: `Needs ${who} before ${r.deadline}. Workflow \`${e(r.workflowId)}\`${r.planHash ? `, plan sha256 \`${r.planHash.slice(0, 16)}\`` : ''}${r.uiUrl ? ` · <${r.uiUrl}|open in Temporal UI>` : ''}` }] },
+      {
+        type: 'header',
+        text: { type: 'plain_text', text: `${escalation ? 'Escalation: ' : ''}${r.kind} needs approval`.slice(0, 150) },
+      },
+      {
+        type: 'section',
+        text: { type: 'mrkdwn', text: `*${e(r.title)}*\n${r.plan.map((p) => `• ${e(p)}`).join('\n')}`.slice(0, 2900) },
+      },
+      {
+        type: 'context',
+        elements: [
+          {
+            type: 'mrkdwn',
+            text: `Needs ${who} before ${r.deadline}. Workflow \`${e(r.workflowId)}\`${r.planHash ? `, plan sha256 \`${r.planHash.slice(0, 16)}\`` : ''}${r.uiUrl ? ` · <${r.uiUrl}|open in Temporal UI>` : ''}`,
+          },
+        ],
+      },
       {
         type: 'actions',
         block_id: 'approval',
         elements: [
-          { type: 'button', action_id: 'approve', style: 'primary', text: { type: 'plain_text', text: 'Approve' }, value: r.workflowId },
-          { type: 'button', action_id: 'reject', style: 'danger', text: { type: 'plain_text', text: 'Reject' }, value: r.workflowId },
+          {
+            type: 'button',
+            action_id: 'approve',
+            style: 'primary',
+            text: { type: 'plain_text', text: 'Approve' },
+            value: r.workflowId,
+          },
+          {
+            type: 'button',
+            action_id: 'reject',
+            style: 'danger',
+            text: { type: 'plain_text', text: 'Reject' },
+            value: r.workflowId,
+          },
         ],
       },
     ],

@@ -5,7 +5,8 @@ import { z } from 'zod';
 
 export const nameSchema = z.string().regex(/^[a-z0-9][a-z0-9._-]*$/i, 'use letters, digits, ".", "_" or "-"');
 /** Query parameters that carry credentials by convention. */
-export const SECRET_PARAMS = /^(token|access[_-]?token|auth[_-]?token|private[_-]?token|api[_-]?key|apikey|key|secret|client[_-]?secret|password|passwd|pwd|auth|sig|signature)$/i;
+export const SECRET_PARAMS =
+  /^(token|access[_-]?token|auth[_-]?token|private[_-]?token|api[_-]?key|apikey|key|secret|client[_-]?secret|password|passwd|pwd|auth|sig|signature)$/i;
 
 /** Which credential a URL carries (`user:password@`, `?token=`), or undefined. */
 export function urlCredential(url: string): string | undefined {
@@ -24,16 +25,20 @@ export function urlCredential(url: string): string | undefined {
  * An http(s) URL without credentials in it. A URL is shown in history, reports, logs and Slack;
  * a secret inside it would be too, so it is refused here rather than masked in each place.
  */
-export const httpUrlSchema = z.url({ protocol: /^https?$/, error: 'expected an http(s) URL' }).max(2048).superRefine((url, ctx) => {
-  const credential = urlCredential(url);
-  if (credential) {
-    ctx.addIssue({
-      code: 'custom',
-      message: `credentials in a URL (${credential}) are refused: URLs are shown in history, reports, logs and Slack. Keep secrets in the environment `
-        + '(a cache-clear endpoint names the variable holding its bearer token with tokenEnv; a Slack webhook URL is itself given as SLACK_WEBHOOK_URL)',
-    });
-  }
-});
+export const httpUrlSchema = z
+  .url({ protocol: /^https?$/, error: 'expected an http(s) URL' })
+  .max(2048)
+  .superRefine((url, ctx) => {
+    const credential = urlCredential(url);
+    if (credential) {
+      ctx.addIssue({
+        code: 'custom',
+        message:
+          `credentials in a URL (${credential}) are refused: URLs are shown in history, reports, logs and Slack. Keep secrets in the environment ` +
+          '(a cache-clear endpoint names the variable holding its bearer token with tokenEnv; a Slack webhook URL is itself given as SLACK_WEBHOOK_URL)',
+      });
+    }
+  });
 
 export const HttpTargetSchema = z
   .object({

@@ -5,32 +5,61 @@ import type { CheckResult } from './checks.js';
  * a `latest` tag (or none) can change under a running deployment at the next pull.
  */
 export function imageTagFindings(deployments: { namespace: string; name: string; images: string[] }[]): CheckResult[] {
-  return deployments.flatMap((d) => d.images.map((image): CheckResult => {
-    const target = `${d.namespace}/${d.name}`;
-    const threshold = 'pinned by digest or a version tag, never latest';
-    if (image.includes('@sha256:')) return { check: 'image-tag', target, status: 'ok', threshold, detail: `${image} is pinned by digest` };
-    const lastSegment = image.split('/').pop()!;
-    const tag = lastSegment.includes(':') ? lastSegment.split(':').pop()! : '';
-    if (!tag || tag === 'latest') {
-      return { check: 'image-tag', target, status: 'warn', threshold, detail: `${image} runs by the mutable tag ${tag || '(none, meaning latest)'}` };
-    }
-    return { check: 'image-tag', target, status: 'ok', threshold, detail: `${image} runs by version tag ${tag}` };
-  }));
+  return deployments.flatMap((d) =>
+    d.images.map((image): CheckResult => {
+      const target = `${d.namespace}/${d.name}`;
+      const threshold = 'pinned by digest or a version tag, never latest';
+      if (image.includes('@sha256:'))
+        return { check: 'image-tag', target, status: 'ok', threshold, detail: `${image} is pinned by digest` };
+      const lastSegment = image.split('/').pop()!;
+      const tag = lastSegment.includes(':') ? lastSegment.split(':').pop()! : '';
+      if (!tag || tag === 'latest') {
+        return {
+          check: 'image-tag',
+          target,
+          status: 'warn',
+          threshold,
+          detail: `${image} runs by the mutable tag ${tag || '(none, meaning latest)'}`,
+        };
+      }
+      return { check: 'image-tag', target, status: 'ok', threshold, detail: `${image} runs by version tag ${tag}` };
+    }),
+  );
 }
 
 /** Deployments whose image version differs from the version the configuration declares current. */
-export function outdatedImageFindings(deployments: { namespace: string; name: string; images: string[] }[], current: Record<string, string>): CheckResult[] {
-  return deployments.flatMap((d) => d.images.flatMap((image): CheckResult[] => {
-    const at = image.lastIndexOf(':');
-    const repository = at > image.lastIndexOf('/') ? image.slice(0, at) : image;
-    const tag = at > image.lastIndexOf('/') ? image.slice(at + 1) : 'latest';
-    const wanted = current[repository];
-    if (wanted === undefined) return [];
-    const target = `${d.namespace}/${d.name}`;
-    return [wanted === tag
-      ? { check: 'image-version', target, status: 'ok', value: tag, detail: `${repository} runs the current ${tag}` }
-      : { check: 'image-version', target, status: 'warn', value: tag, threshold: `current: ${wanted}`, detail: `${repository} runs ${tag}; current is ${wanted}` }];
-  }));
+export function outdatedImageFindings(
+  deployments: { namespace: string; name: string; images: string[] }[],
+  current: Record<string, string>,
+): CheckResult[] {
+  return deployments.flatMap((d) =>
+    d.images.flatMap((image): CheckResult[] => {
+      const at = image.lastIndexOf(':');
+      const repository = at > image.lastIndexOf('/') ? image.slice(0, at) : image;
+      const tag = at > image.lastIndexOf('/') ? image.slice(at + 1) : 'latest';
+      const wanted = current[repository];
+      if (wanted === undefined) return [];
+      const target = `${d.namespace}/${d.name}`;
+      return [
+        wanted === tag
+          ? {
+              check: 'image-version',
+              target,
+              status: 'ok',
+              value: tag,
+              detail: `${repository} runs the current ${tag}`,
+            }
+          : {
+              check: 'image-version',
+              target,
+              status: 'warn',
+              value: tag,
+              threshold: `current: ${wanted}`,
+              detail: `${repository} runs ${tag}; current is ${wanted}`,
+            },
+      ];
+    }),
+  );
 }
 
 /** Seed "Review all configurations against standards", for what the inventory shows. */
@@ -41,9 +70,32 @@ export function standardsFindings(
   return deployments.map((d): CheckResult => {
     const target = `${d.namespace}/${d.name}`;
     const threshold = `>= ${standards.minReplicas} replicas, all available`;
-    if (d.replicas < standards.minReplicas) return { check: 'standards', target, status: 'warn', value: d.replicas, threshold, detail: `${d.replicas} replica(s): a single failure takes it down` };
-    if (d.available < d.replicas) return { check: 'standards', target, status: 'warn', value: d.available, threshold, detail: `${d.available} of ${d.replicas} replicas available` };
-    return { check: 'standards', target, status: 'ok', value: d.replicas, threshold, detail: `${d.replicas} replicas, all available` };
+    if (d.replicas < standards.minReplicas)
+      return {
+        check: 'standards',
+        target,
+        status: 'warn',
+        value: d.replicas,
+        threshold,
+        detail: `${d.replicas} replica(s): a single failure takes it down`,
+      };
+    if (d.available < d.replicas)
+      return {
+        check: 'standards',
+        target,
+        status: 'warn',
+        value: d.available,
+        threshold,
+        detail: `${d.available} of ${d.replicas} replicas available`,
+      };
+    return {
+      check: 'standards',
+      target,
+      status: 'ok',
+      value: d.replicas,
+      threshold,
+      detail: `${d.replicas} replicas, all available`,
+    };
   });
 }
 

@@ -29,11 +29,23 @@ export interface NoticeDue {
  * The notices a run once a day owes at `now`: each window opening between its rule's lead time and
  * one day past it, so exactly one daily run gives each notice, never later than the lead.
  */
-export function noticesDue(specs: readonly WindowSpec[], now: Date, rules: readonly NoticeRule[] = NOTICE_RULES): NoticeDue[] {
+export function noticesDue(
+  specs: readonly WindowSpec[],
+  now: Date,
+  rules: readonly NoticeRule[] = NOTICE_RULES,
+): NoticeDue[] {
   return rules.flatMap((rule) => {
     const from = now.getTime() + rule.leadHours * HOUR_MS;
-    return windowOccurrences(specs.filter((s) => rule.windows.test(s.name)), new Date(from), new Date(from + 24 * HOUR_MS))
+    return windowOccurrences(
+      specs.filter((s) => rule.windows.test(s.name)),
+      new Date(from),
+      new Date(from + 24 * HOUR_MS),
+    )
       .filter((w) => Date.parse(w.start) >= from)
-      .map((window) => ({ label: rule.label, window, hoursAhead: Math.floor((Date.parse(window.start) - now.getTime()) / HOUR_MS) }));
+      .map((window) => ({
+        label: rule.label,
+        window,
+        hoursAhead: Math.floor((Date.parse(window.start) - now.getTime()) / HOUR_MS),
+      }));
   });
 }

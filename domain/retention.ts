@@ -3,14 +3,17 @@ import { z } from 'zod';
 import type { CheckResult } from './checks.js';
 
 /** A regular expression given as a string (config): rejected at load when it does not compile. */
-export const regexSchema = z.string().min(1).refine((p) => {
-  try {
-    new RegExp(p);
-    return true;
-  } catch {
-    return false;
-  }
-}, 'not a valid regular expression');
+export const regexSchema = z
+  .string()
+  .min(1)
+  .refine((p) => {
+    try {
+      new RegExp(p);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'not a valid regular expression');
 
 /**
  * The seed's `find DIR -name PATTERN -mtime +N -delete` (log-cleanup-daily, disk_cleanup.sh), as
@@ -67,22 +70,59 @@ export interface RetentionResult {
 }
 
 /** The result of a rule that could not run: nothing matched, nothing deleted, and why. */
-export function retentionSkipped(rule: Pick<RetentionRule, 'name' | 'directory'>, mode: RetentionRequest['mode'], reason: string): RetentionResult {
-  return { rule: rule.name, directory: rule.directory, mode, status: 'skipped', reason, matched: 0, keptNewest: 0, expired: 0, expiredBytes: 0, sample: [], deleted: 0, failed: [] };
+export function retentionSkipped(
+  rule: Pick<RetentionRule, 'name' | 'directory'>,
+  mode: RetentionRequest['mode'],
+  reason: string,
+): RetentionResult {
+  return {
+    rule: rule.name,
+    directory: rule.directory,
+    mode,
+    status: 'skipped',
+    reason,
+    matched: 0,
+    keptNewest: 0,
+    expired: 0,
+    expiredBytes: 0,
+    sample: [],
+    deleted: 0,
+    failed: [],
+  };
 }
 
 const MiB = 1024 * 1024;
 
 /** One finding per rule: warn when a file could not be deleted, skipped when the rule could not run. */
 export function retentionCheck(r: RetentionResult): CheckResult {
-  const base = { check: 'retention', target: `${r.rule} (${r.directory})`, unit: 'files', threshold: 'every expired file removed' };
+  const base = {
+    check: 'retention',
+    target: `${r.rule} (${r.directory})`,
+    unit: 'files',
+    threshold: 'every expired file removed',
+  };
   if (r.status === 'skipped') return { ...base, status: 'skipped', detail: r.reason ?? 'skipped' };
   const size = `${Math.round((r.expiredBytes / MiB) * 10) / 10} MiB`;
   const spared = r.keptNewest > 0 ? `, ${r.keptNewest} kept as newest` : '';
   if (r.mode === 'report') {
-    return { ...base, status: 'ok', value: r.expired, detail: `would delete ${r.expired} of ${r.matched} file(s), ${size}${spared}${r.sample.length ? `: ${r.sample.join(', ')}` : ''}${r.kept ? `; ${r.kept.why}` : ''}` };
+    return {
+      ...base,
+      status: 'ok',
+      value: r.expired,
+      detail: `would delete ${r.expired} of ${r.matched} file(s), ${size}${spared}${r.sample.length ? `: ${r.sample.join(', ')}` : ''}${r.kept ? `; ${r.kept.why}` : ''}`,
+    };
   }
   const kept = r.kept ? `; ${r.kept.why}` : '';
-  const failures = r.failed.length ? `; ${r.failed.length} failed: ${r.failed.slice(0, 3).map((f) => `${f.file} (${f.error})`).join('; ')}` : '';
-  return { ...base, status: r.failed.length ? 'warn' : 'ok', value: r.deleted, detail: `deleted ${r.deleted} of ${r.matched} file(s), ${size}${spared}${kept}${failures}` };
+  const failures = r.failed.length
+    ? `; ${r.failed.length} failed: ${r.failed
+        .slice(0, 3)
+        .map((f) => `${f.file} (${f.error})`)
+        .join('; ')}`
+    : '';
+  return {
+    ...base,
+    status: r.failed.length ? 'warn' : 'ok',
+    value: r.deleted,
+    detail: `deleted ${r.deleted} of ${r.matched} file(s), ${size}${spared}${kept}${failures}`,
+  };
 }

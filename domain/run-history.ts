@@ -13,7 +13,10 @@ export interface Measurement {
 }
 
 /** A `maintenance_runs` row as `maint runs` lists it: the report without its findings. */
-export type RunRow = Pick<RunReport, 'workflowId' | 'runId' | 'kind' | 'target' | 'outcome' | 'startedAt' | 'finishedAt' | 'summary'>;
+export type RunRow = Pick<
+  RunReport,
+  'workflowId' | 'runId' | 'kind' | 'target' | 'outcome' | 'startedAt' | 'finishedAt' | 'summary'
+>;
 
 export interface RunFilter {
   kind?: string;
@@ -55,4 +58,3 @@ export interface RunHistory {
   kinds: KindStatistics[];
   failures: { kind: string; workflowId: string; startedAt: string; cause: string }[];
 }
-

@@ -10,7 +10,17 @@ export const SEARCH_ATTRIBUTES = {
   outcome: defineSearchAttributeKey('MaintenanceOutcome', SearchAttributeType.KEYWORD),
 } as const;
 
-export const OUTCOMES = ['running', 'ok', 'warn', 'critical', 'failed', 'skipped', 'rejected', 'timed-out', 'cancelled'] as const;
+export const OUTCOMES = [
+  'running',
+  'ok',
+  'warn',
+  'critical',
+  'failed',
+  'skipped',
+  'rejected',
+  'timed-out',
+  'cancelled',
+] as const;
 export type Outcome = (typeof OUTCOMES)[number];
 
 export type StepOutcome = 'running' | 'ok' | 'warn' | 'critical' | 'failed' | 'skipped';

@@ -3,15 +3,27 @@ import { z } from 'zod';
 const bounds = {
   diskWarnPercent: z.number().min(0).max(100),
   diskCriticalPercent: z.number().min(0).max(100),
-  backupMaxAgeHours: z.number().positive().max(24 * 366),
-  backupWarnAgeHours: z.number().positive().max(24 * 366),
+  backupMaxAgeHours: z
+    .number()
+    .positive()
+    .max(24 * 366),
+  backupWarnAgeHours: z
+    .number()
+    .positive()
+    .max(24 * 366),
   certWarnDays: z.number().nonnegative().max(3650),
   certCriticalDays: z.number().nonnegative().max(3650),
   responseTimeBudgetMs: z.number().int().positive().max(600_000),
   connectionsWarnPercent: z.number().min(0).max(100),
   connectionsCriticalPercent: z.number().min(0).max(100),
-  replicationLagWarnSeconds: z.number().nonnegative().max(7 * 86_400),
-  replicationLagCriticalSeconds: z.number().nonnegative().max(7 * 86_400),
+  replicationLagWarnSeconds: z
+    .number()
+    .nonnegative()
+    .max(7 * 86_400),
+  replicationLagCriticalSeconds: z
+    .number()
+    .nonnegative()
+    .max(7 * 86_400),
   expectedReplicas: z.number().int().nonnegative().max(100),
 };
 export type Thresholds = { [K in keyof typeof bounds]: number };
@@ -43,7 +55,12 @@ export const ThresholdOverridesSchema = z.object(bounds).partial().strict();
 export function thresholdsSchema(base: Thresholds = DEFAULT_THRESHOLDS) {
   return ThresholdOverridesSchema.transform((o): Thresholds => ({ ...base, ...o })).superRefine((t, ctx) => {
     const order = (lower: keyof Thresholds, upper: keyof Thresholds) => {
-      if (t[lower] > t[upper]) ctx.addIssue({ code: 'custom', path: [lower], message: `${lower} (${t[lower]}) must not exceed ${upper} (${t[upper]})` });
+      if (t[lower] > t[upper])
+        ctx.addIssue({
+          code: 'custom',
+          path: [lower],
+          message: `${lower} (${t[lower]}) must not exceed ${upper} (${t[upper]})`,
+        });
     };
     order('diskWarnPercent', 'diskCriticalPercent');
     order('backupWarnAgeHours', 'backupMaxAgeHours');

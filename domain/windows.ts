@@ -7,9 +7,18 @@ import { z } from 'zod';
 const HHMM = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d(:[0-5]\d)?$/, 'expected HH:MM or HH:MM:SS (UTC)');
 const DAY_MINUTES = 1440;
 /** A window is at most as long as its period (a longer one would overlap itself and never close). */
-const minutes = (max: number) => z.number().int().min(1).max(max, `at most ${max} minutes (${max / DAY_MINUTES} day(s)) for this period`);
+const minutes = (max: number) =>
+  z
+    .number()
+    .int()
+    .min(1)
+    .max(max, `at most ${max} minutes (${max / DAY_MINUTES} day(s)) for this period`);
 const common = {
-  name: z.string().min(1).max(63).regex(/^[a-z0-9][a-z0-9._-]*$/i, 'use letters, digits, ".", "_" or "-"'),
+  name: z
+    .string()
+    .min(1)
+    .max(63)
+    .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'use letters, digits, ".", "_" or "-"'),
   start: HHMM,
   /** Business hours (Mon-Fri 08:00-18:00 UTC) are protected: a window may overlap them only by saying so. */
   duringBusinessHours: z.boolean().optional(),
@@ -17,14 +26,26 @@ const common = {
 
 /** A period in which no disruptive maintenance runs, whatever the windows say (a sale, a launch). */
 export const BlackoutSchema = z
-  .object({ name: z.string().min(1).max(63), start: z.iso.datetime(), end: z.iso.datetime(), reason: z.string().max(300).optional() })
+  .object({
+    name: z.string().min(1).max(63),
+    start: z.iso.datetime(),
+    end: z.iso.datetime(),
+    reason: z.string().max(300).optional(),
+  })
   .strict()
   .refine((b) => Date.parse(b.start) < Date.parse(b.end), { message: 'end must be after start', path: ['end'] });
 export type Blackout = z.infer<typeof BlackoutSchema>;
 
 export const WindowSpecSchema = z.discriminatedUnion('every', [
   z.object({ ...common, durationMinutes: minutes(DAY_MINUTES), every: z.literal('day') }).strict(),
-  z.object({ ...common, durationMinutes: minutes(7 * DAY_MINUTES), every: z.literal('week'), dayOfWeek: z.number().int().min(0).max(6) }).strict(),
+  z
+    .object({
+      ...common,
+      durationMinutes: minutes(7 * DAY_MINUTES),
+      every: z.literal('week'),
+      dayOfWeek: z.number().int().min(0).max(6),
+    })
+    .strict(),
   z
     .object({
       ...common,
@@ -58,9 +79,25 @@ export const SEED_WINDOWS: WindowSpec[] = [
   { name: 'daily', every: 'day', start: '06:00', durationMinutes: 60 },
   { name: 'weekly', every: 'week', dayOfWeek: 0, start: '02:00', durationMinutes: 240 },
   // The seed itself places the monthly windows on Monday mornings, inside business hours.
-  { name: 'monthly', every: 'month', nth: 1, dayOfWeek: 1, start: '08:00', durationMinutes: 240, duringBusinessHours: true },
+  {
+    name: 'monthly',
+    every: 'month',
+    nth: 1,
+    dayOfWeek: 1,
+    start: '08:00',
+    durationMinutes: 240,
+    duringBusinessHours: true,
+  },
   // The seed's calendar puts application maintenance (online database work) on the third Monday.
-  { name: 'monthly-application', every: 'month', nth: 3, dayOfWeek: 1, start: '09:00', durationMinutes: 180, duringBusinessHours: true },
+  {
+    name: 'monthly-application',
+    every: 'month',
+    nth: 3,
+    dayOfWeek: 1,
+    start: '09:00',
+    durationMinutes: 180,
+    duringBusinessHours: true,
+  },
   { name: 'annual', every: 'year', month: 12, day: 25, start: '00:00', durationMinutes: 48 * 60 },
 ];
 
@@ -124,7 +161,11 @@ function overlapsBusinessHours(start: number, end: number): boolean {
 }
 
 /** Why an occurrence of `spec` may not be used: a blackout it overlaps, or unannounced business hours. */
-export function closedBecause(o: WindowOccurrence, spec: WindowSpec, blackouts: readonly Blackout[] = []): string | undefined {
+export function closedBecause(
+  o: WindowOccurrence,
+  spec: WindowSpec,
+  blackouts: readonly Blackout[] = [],
+): string | undefined {
   const start = Date.parse(o.start);
   const end = Date.parse(o.end);
   const blackout = blackouts.find((b) => Date.parse(b.start) < end && Date.parse(b.end) > start);

@@ -20,7 +20,9 @@ export interface ApplyOptions {
 /** A fingerprint of everything we manage on a schedule; stored in the action memo to detect drift cheaply. */
 export function scheduleRevision(s: ManagedSchedule, taskQueue: string): string {
   const canonical = JSON.stringify({ ...s, taskQueue }, (_k, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
+      : v,
   );
   return createHash('sha256').update(canonical).digest('hex').slice(0, 16);
 }
@@ -62,7 +64,11 @@ export async function ensureSearchAttributes(client: Client, namespace: string):
  * (keeping a paused schedule paused), deletes schedules we manage that code no longer has, and
  * never touches schedules created by anyone else. Running it twice changes nothing the second time.
  */
-export async function applySchedules(client: Client, desired: readonly ManagedSchedule[], options: ApplyOptions): Promise<ApplyResult[]> {
+export async function applySchedules(
+  client: Client,
+  desired: readonly ManagedSchedule[],
+  options: ApplyOptions,
+): Promise<ApplyResult[]> {
   const ids = new Set<string>();
   for (const s of desired) {
     if (ids.has(s.id)) throw new Error(`schedule id ${s.id} is defined twice`);
@@ -106,9 +112,12 @@ export async function applySchedules(client: Client, desired: readonly ManagedSc
     if (summary.memo?.managedBy !== MANAGED_BY || ids.has(summary.scheduleId)) continue;
     if (!options.dryRun) {
       // The list is eventually consistent: a schedule deleted a moment ago may still be listed.
-      await client.schedule.getHandle(summary.scheduleId).delete().catch((err: unknown) => {
-        if (!(err instanceof ScheduleNotFoundError)) throw err;
-      });
+      await client.schedule
+        .getHandle(summary.scheduleId)
+        .delete()
+        .catch((err: unknown) => {
+          if (!(err instanceof ScheduleNotFoundError)) throw err;
+        });
     }
     results.push({ id: summary.scheduleId, action: 'deleted' });
   }

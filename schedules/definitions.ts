@@ -42,8 +42,8 @@ export const SCHEDULES: ManagedSchedule[] = [
     workflowType: 'eveningStatus',
     summary: 'Evening status update, 18:00 UTC (Routine Maintenance Guide)',
     checklist: [
-      'today\'s runs and outcomes from `maintenance_runs`',
-      'findings still critical, the day\'s backup confirmed from its dailyBackup result',
+      "today's runs and outcomes from `maintenance_runs`",
+      "findings still critical, the day's backup confirmed from its dailyBackup result",
       'maintenance windows of the next 48 h; one-week notices for monthly and annual windows, the 48-hour notice for the weekly one',
     ],
     calendars: [{ hour: 18, minute: 0, comment: 'daily 18:00 UTC' }],
@@ -128,7 +128,9 @@ export const SCHEDULES: ManagedSchedule[] = [
     calendars: [{ hour: 1, minute: 0, comment: 'daily 01:00 UTC' }],
     // The one window 01:00 falls in: Dec 25-26, when people may be upgrading the database itself.
     // That window's pre-maintenance step takes (and reads back) its own fresh dump instead.
-    skip: [{ month: 'DECEMBER', dayOfMonth: { start: 25, end: 26 }, hour: 1, minute: 0, comment: 'annual window Dec 25-26' }],
+    skip: [
+      { month: 'DECEMBER', dayOfMonth: { start: 25, end: 26 }, hour: 1, minute: 0, comment: 'annual window Dec 25-26' },
+    ],
     // Two dumps side by side double the load for nothing.
     overlap: ScheduleOverlapPolicy.SKIP,
     // A dump taken late still resets the RPO; once the window nears (02:00 Sunday), a day-late one
@@ -221,7 +223,9 @@ export const SCHEDULES: ManagedSchedule[] = [
       'images behind `standards.currentImages`',
       'VACUUM, REINDEX, archive inside the third-Monday window (a `weeklyDatabaseMaintenance` child)',
     ],
-    calendars: [{ dayOfWeek: 'MONDAY', dayOfMonth: { start: 15, end: 21 }, hour: 9, comment: 'third Monday 09:00 UTC' }],
+    calendars: [
+      { dayOfWeek: 'MONDAY', dayOfMonth: { start: 15, end: 21 }, hour: 9, comment: 'third Monday 09:00 UTC' },
+    ],
     // It moves data: never beside a previous run still archiving.
     overlap: ScheduleOverlapPolicy.SKIP,
     // Its window is three hours; started later than that it would only skip.
@@ -240,8 +244,20 @@ export const SCHEDULES: ManagedSchedule[] = [
     // "Last Friday" is the Friday among the month's last seven days: 25-31 in March and
     // December, 24-30 in June and September. Every field of a spec must match.
     calendars: [
-      { month: ['MARCH', 'DECEMBER'], dayOfMonth: { start: 25, end: 31 }, dayOfWeek: 'FRIDAY', hour: 9, comment: 'last Friday of Q1/Q4' },
-      { month: ['JUNE', 'SEPTEMBER'], dayOfMonth: { start: 24, end: 30 }, dayOfWeek: 'FRIDAY', hour: 9, comment: 'last Friday of Q2/Q3' },
+      {
+        month: ['MARCH', 'DECEMBER'],
+        dayOfMonth: { start: 25, end: 31 },
+        dayOfWeek: 'FRIDAY',
+        hour: 9,
+        comment: 'last Friday of Q1/Q4',
+      },
+      {
+        month: ['JUNE', 'SEPTEMBER'],
+        dayOfMonth: { start: 24, end: 30 },
+        dayOfWeek: 'FRIDAY',
+        hour: 9,
+        comment: 'last Friday of Q2/Q3',
+      },
     ],
     overlap: ScheduleOverlapPolicy.SKIP,
     // A review a day late is still the quarter's review; older than that, run it by hand.
@@ -252,7 +268,7 @@ export const SCHEDULES: ManagedSchedule[] = [
     workflowType: 'annualUpgrade',
     summary: 'Year-end maintenance window Dec 25-26: planning starts six months ahead (Routine Maintenance Guide)',
     checklist: [
-      'six months\' notice, two-person approval asked a week ahead',
+      "six months' notice, two-person approval asked a week ahead",
       'when the window opens: fresh backup verified readable, recorded rollback revisions, monitoring alive',
       'rolling node updates, application upgrades, database step as a human checkpoint',
       'nothing runs without both approvals or under a blackout',

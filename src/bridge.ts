@@ -50,11 +50,35 @@ export function createBridgeMetrics() {
   const registers = [registry];
   return {
     registry,
-    requests: new Counter({ name: 'maintenance_bridge_requests_total', help: 'Requests answered on the public port, by route and status', labelNames: ['route', 'status'], registers }),
-    rateLimited: new Counter({ name: 'maintenance_bridge_rate_limited_total', help: 'Requests refused 429 by the per-address rate limit, by route', labelNames: ['route'], registers }),
-    connectionsDropped: new Counter({ name: 'maintenance_bridge_connections_dropped_total', help: 'Connections closed on arrival because BRIDGE_MAX_CONNECTIONS were open', registers }),
-    clientErrors: new Counter({ name: 'maintenance_bridge_client_errors_total', help: 'Connections closed for a timeout or malformed HTTP, by error code', labelNames: ['code'], registers }),
-    decisions: new Counter({ name: 'maintenance_bridge_decisions_total', help: 'Decisions signed and sent, by channel and whether they were delivered', labelNames: ['via', 'result'], registers }),
+    requests: new Counter({
+      name: 'maintenance_bridge_requests_total',
+      help: 'Requests answered on the public port, by route and status',
+      labelNames: ['route', 'status'],
+      registers,
+    }),
+    rateLimited: new Counter({
+      name: 'maintenance_bridge_rate_limited_total',
+      help: 'Requests refused 429 by the per-address rate limit, by route',
+      labelNames: ['route'],
+      registers,
+    }),
+    connectionsDropped: new Counter({
+      name: 'maintenance_bridge_connections_dropped_total',
+      help: 'Connections closed on arrival because BRIDGE_MAX_CONNECTIONS were open',
+      registers,
+    }),
+    clientErrors: new Counter({
+      name: 'maintenance_bridge_client_errors_total',
+      help: 'Connections closed for a timeout or malformed HTTP, by error code',
+      labelNames: ['code'],
+      registers,
+    }),
+    decisions: new Counter({
+      name: 'maintenance_bridge_decisions_total',
+      help: 'Decisions signed and sent, by channel and whether they were delivered',
+      labelNames: ['via', 'result'],
+      registers,
+    }),
   };
 }
 export type BridgeMetrics = ReturnType<typeof createBridgeMetrics>;
@@ -69,7 +93,10 @@ class RefusalLog {
   private since = Date.now();
   private readonly timer: NodeJS.Timeout;
 
-  constructor(private readonly logger: Logger, intervalMs: number) {
+  constructor(
+    private readonly logger: Logger,
+    intervalMs: number,
+  ) {
     this.timer = setInterval(() => this.flush(), intervalMs).unref();
   }
 
@@ -85,7 +112,10 @@ class RefusalLog {
       const refused = Object.fromEntries([...this.counts].sort((a, b) => b[1] - a[1]));
       const topSources = Object.fromEntries([...this.sources].sort((a, b) => b[1] - a[1]).slice(0, 5));
       const total = [...this.counts.values()].reduce((a, b) => a + b, 0);
-      this.logger.warn({ total, refused, topSources, seconds: Math.round((Date.now() - this.since) / 1000) }, 'bridge refused requests');
+      this.logger.warn(
+        { total, refused, topSources, seconds: Math.round((Date.now() - this.since) / 1000) },
+        'bridge refused requests',
+      );
     }
     this.counts.clear();
     this.sources.clear();
@@ -102,12 +132,17 @@ class RefusalLog {
 const InteractionPayloadSchema = z.object({
   type: z.literal('block_actions', 'expected "block_actions"'),
   user: z.object({ id: z.string().min(1).max(64) }),
-  actions: z.array(z.object({ action_id: z.enum(['approve', 'reject']), value: z.string().min(1).max(256) })).min(1, 'expected an approve or reject button'),
+  actions: z
+    .array(z.object({ action_id: z.enum(['approve', 'reject']), value: z.string().min(1).max(256) }))
+    .min(1, 'expected an approve or reject button'),
   response_url: z.string().max(2_048).optional(),
 });
 
 class HttpError extends Error {
-  constructor(readonly statusCode: number, message: string) {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
     super(message);
   }
 }
@@ -116,7 +151,9 @@ type Decision = { verb: 'approve'; comment?: string } | { verb: 'reject'; reason
 
 /** The bridge's private key, from BRIDGE_SIGNING_KEY or the file BRIDGE_SIGNING_KEY_FILE names; none: decisions get 503. */
 export function loadBridgeKey(config: Config): SigningKey | undefined {
-  const text = config.bridge.signingKey ?? (config.bridge.signingKeyFile ? readFileSync(config.bridge.signingKeyFile, 'utf8') : undefined);
+  const text =
+    config.bridge.signingKey ??
+    (config.bridge.signingKeyFile ? readFileSync(config.bridge.signingKeyFile, 'utf8') : undefined);
   if (text === undefined) return undefined;
   try {
     return parsePrivateKey(text);
@@ -132,18 +169,28 @@ function describeStatus(workflowId: string, s: RunStatus): string {
     `${workflowId} (${s.kind}): phase ${s.phase}, outcome ${s.outcome}`,
     s.waitingFor ? `waiting for ${s.waitingFor}` : undefined,
     counted.length ? `decisions: ${counted.map((a) => `${a.decision} by ${a.approver}`).join(', ')}` : undefined,
-  ].filter(Boolean).join('\n');
+  ]
+    .filter(Boolean)
+    .join('\n');
 }
 
-export async function createBridge({ config, client, logger, metrics = createBridgeMetrics() }: BridgeDeps): Promise<FastifyInstance> {
+export async function createBridge({
+  config,
+  client,
+  logger,
+  metrics = createBridgeMetrics(),
+}: BridgeDeps): Promise<FastifyInstance> {
   const key = loadBridgeKey(config);
   const slackUsers = new Map(Object.entries(config.approvals.slackUsers));
   const timeoutMs = config.bridge.requestTimeoutMs;
   const app = Fastify({
-    logger: false, bodyLimit: 64 * 1024,
+    logger: false,
+    bodyLimit: 64 * 1024,
     // A slow client (a trickled body, headers that never end, an idle socket) is cut off; Slack
     // sends its small requests in milliseconds.
-    requestTimeout: timeoutMs, connectionTimeout: timeoutMs, keepAliveTimeout: 5_000,
+    requestTimeout: timeoutMs,
+    connectionTimeout: timeoutMs,
+    keepAliveTimeout: 5_000,
     // Node checks the request and header timeouts only this often (by default every 30 s).
     http: { headersTimeout: Math.min(5_000, timeoutMs), connectionsCheckingInterval: Math.min(1_000, timeoutMs) },
   });
@@ -183,21 +230,28 @@ export async function createBridge({ config, client, logger, metrics = createBri
   // Route option: the Slack routes take the limits registered above; /healthz is never limited.
   const limited = { config: { rateLimit: {} } };
   // The signature covers the raw body, so keep it as the string Slack sent.
-  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) =>
+    done(null, body),
+  );
 
   function verify(req: FastifyRequest): URLSearchParams {
     const secret = config.slack.signingSecret;
     if (!secret) throw new HttpError(503, 'SLACK_SIGNING_SECRET is not configured; refusing unverifiable requests');
     const body = typeof req.body === 'string' ? req.body : '';
     const timestamp = req.headers['x-slack-request-timestamp'];
-    if (typeof timestamp !== 'string' || !/^\d{1,12}$/.test(timestamp)) throw new HttpError(401, 'request refused: x-slack-request-timestamp must be Unix seconds');
+    if (typeof timestamp !== 'string' || !/^\d{1,12}$/.test(timestamp))
+      throw new HttpError(401, 'request refused: x-slack-request-timestamp must be Unix seconds');
     // Slack's verifier refuses only stale timestamps; one from the future could be replayed for longer.
-    if (Number(timestamp) > Date.now() / 1000 + MAX_CLOCK_AHEAD_S) throw new HttpError(401, 'request refused: x-slack-request-timestamp is more than 5 minutes in the future');
+    if (Number(timestamp) > Date.now() / 1000 + MAX_CLOCK_AHEAD_S)
+      throw new HttpError(401, 'request refused: x-slack-request-timestamp is more than 5 minutes in the future');
     try {
       verifySlackRequest({
         signingSecret: secret,
         body,
-        headers: { 'x-slack-signature': String(req.headers['x-slack-signature'] ?? ''), 'x-slack-request-timestamp': Number(timestamp) },
+        headers: {
+          'x-slack-signature': String(req.headers['x-slack-signature'] ?? ''),
+          'x-slack-request-timestamp': Number(timestamp),
+        },
       });
     } catch (err) {
       throw new HttpError(401, `request refused: ${(err as Error).message}`);
@@ -217,35 +271,66 @@ export async function createBridge({ config, client, logger, metrics = createBri
       if (err instanceof WorkflowNotFoundError) throw new HttpError(404, `no workflow ${workflowId}`);
       throw err;
     }
-    if (!(GATED_KINDS as readonly string[]).includes(type)) throw new HttpError(400, `${workflowId} is a ${type}, which takes no approvals`);
+    if (!(GATED_KINDS as readonly string[]).includes(type))
+      throw new HttpError(400, `${workflowId} is a ${type}, which takes no approvals`);
     const kind = type as GatedKind;
-    if (!config.approvals[kind].approvers.includes(approver)) throw new HttpError(403, `${approver} may not approve ${kind}`);
+    if (!config.approvals[kind].approvers.includes(approver))
+      throw new HttpError(403, `${approver} may not approve ${kind}`);
     return { approver, kind };
   }
 
   /** Signs the decision for this verified Slack user, for the run and plan as they are now, and returns the verdict as text. */
-  async function decide(workflowId: string, approver: string, slackUser: string, decision: Decision, via: 'slack' | 'slash-command'): Promise<{ delivered: boolean; text: string }> {
+  async function decide(
+    workflowId: string,
+    approver: string,
+    slackUser: string,
+    decision: Decision,
+    via: 'slack' | 'slash-command',
+  ): Promise<{ delivered: boolean; text: string }> {
     const what = `${decision.verb === 'approve' ? 'Approval' : 'Rejection'} by ${approver} via ${via}`;
     try {
       const { runId, approval } = await pendingApproval(client, workflowId);
-      const proof = signStatement({
-        decision: decision.verb, workflowId, runId, planHash: approval.planHash, principal: approver, slackUser, via,
-        comment: decision.verb === 'reject' ? decision.reason : decision.comment,
-      }, key!);
+      const proof = signStatement(
+        {
+          decision: decision.verb,
+          workflowId,
+          runId,
+          planHash: approval.planHash,
+          principal: approver,
+          slackUser,
+          via,
+          comment: decision.verb === 'reject' ? decision.reason : decision.comment,
+        },
+        key!,
+      );
       const verdict = await sendDecision(client, workflowId, runId, proof);
-      const icon = verdict.verdict === 'ignored' ? ':warning:' : decision.verb === 'approve' ? ':white_check_mark:' : ':no_entry:';
+      const icon =
+        verdict.verdict === 'ignored' ? ':warning:' : decision.verb === 'approve' ? ':white_check_mark:' : ':no_entry:';
       // The comment is the Slack user's own text: escaped like every input that reaches Slack.
-      const said = decision.verb === 'reject' ? `: ${escapeSlack(decision.reason)}` : decision.comment ? `: ${escapeSlack(decision.comment)}` : '';
+      const said =
+        decision.verb === 'reject'
+          ? `: ${escapeSlack(decision.reason)}`
+          : decision.comment
+            ? `: ${escapeSlack(decision.comment)}`
+            : '';
       return { delivered: true, text: `${icon} ${what}${said} ${describeVerdict(verdict)}` };
     } catch (err) {
-      if (err instanceof DecisionError) return { delivered: false, text: `:warning: ${what} not delivered: ${err.message}` };
+      if (err instanceof DecisionError)
+        return { delivered: false, text: `:warning: ${what} not delivered: ${err.message}` };
       logger.error({ workflowId, err: (err as Error).message }, 'decision could not be sent');
       return { delivered: false, text: `:warning: ${what} not delivered: ${(err as Error).message.split('\n')[0]}` };
     }
   }
 
   /** Slack wants an answer within 3 s: acknowledge now, deliver the verdict to the response_url when it is known. */
-  function decideLater(workflowId: string, approver: string, slackUser: string, decision: Decision, via: 'slack' | 'slash-command', responseUrl: string | undefined): Promise<void> {
+  function decideLater(
+    workflowId: string,
+    approver: string,
+    slackUser: string,
+    decision: Decision,
+    via: 'slack' | 'slash-command',
+    responseUrl: string | undefined,
+  ): Promise<void> {
     const task = decide(workflowId, approver, slackUser, decision, via)
       .then(async ({ delivered, text }) => {
         metrics.decisions.inc({ via, result: delivered ? 'delivered' : 'not-delivered' });
@@ -259,7 +344,11 @@ export async function createBridge({ config, client, logger, metrics = createBri
   }
 
   function requireKey(): void {
-    if (!key) throw new HttpError(503, 'the bridge has no signing key (BRIDGE_SIGNING_KEY_FILE); refusing to relay unsigned decisions');
+    if (!key)
+      throw new HttpError(
+        503,
+        'the bridge has no signing key (BRIDGE_SIGNING_KEY_FILE); refusing to relay unsigned decisions',
+      );
   }
 
   async function updateSlackMessage(responseUrl: string | undefined, text: string): Promise<void> {
@@ -271,7 +360,11 @@ export async function createBridge({ config, client, logger, metrics = createBri
     const res = await fetch(responseUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ replace_original: true, text, blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] }),
+      body: JSON.stringify({
+        replace_original: true,
+        text,
+        blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }],
+      }),
       signal: AbortSignal.timeout(5_000),
     }).catch((err: Error) => ({ ok: false, status: err.message }));
     if (!res.ok) logger.warn({ status: res.status }, 'could not update the Slack message');
@@ -298,14 +391,18 @@ export async function createBridge({ config, client, logger, metrics = createBri
       const parsed = InteractionPayloadSchema.safeParse(json);
       if (!parsed.success) {
         const issue = parsed.error.issues[0]!;
-        throw new HttpError(400, `payload${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${issue.message}`);
+        throw new HttpError(
+          400,
+          `payload${issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : `.${String(p)}`)).join('')}: ${issue.message}`,
+        );
       }
       const payload = parsed.data;
       const action = payload.actions[0]!;
       const user = payload.user.id;
       const { approver } = await authorize(user, action.value);
       requireKey();
-      const decision: Decision = action.action_id === 'approve' ? { verb: 'approve' } : { verb: 'reject', reason: 'rejected in Slack' };
+      const decision: Decision =
+        action.action_id === 'approve' ? { verb: 'approve' } : { verb: 'reject', reason: 'rejected in Slack' };
       // Acknowledge once the decision reached the run (Slack allows 3 s): a bridge killed before then
       // never said 200, so the approver sees the click fail and clicks again (npm run chaos).
       const delivered = decideLater(action.value, approver, user, decision, 'slack', payload.response_url);
@@ -329,12 +426,17 @@ export async function createBridge({ config, client, logger, metrics = createBri
         return reply.send({ response_type: 'ephemeral', text: describeStatus(workflowId, status) });
       }
       const words = rest.join(' ');
-      if (verb === 'reject' && !words) throw new HttpError(400, 'a rejection needs a reason: /maint reject <workflowId> <reason>');
+      if (verb === 'reject' && !words)
+        throw new HttpError(400, 'a rejection needs a reason: /maint reject <workflowId> <reason>');
       const { approver } = await authorize(user, workflowId);
       requireKey();
-      const decision: Decision = verb === 'approve' ? { verb: 'approve', comment: words || undefined } : { verb: 'reject', reason: words };
+      const decision: Decision =
+        verb === 'approve' ? { verb: 'approve', comment: words || undefined } : { verb: 'reject', reason: words };
       decideLater(workflowId, approver, user, decision, 'slash-command', form.get('response_url') ?? undefined);
-      return reply.send({ response_type: 'ephemeral', text: `${verb === 'approve' ? 'Approval' : 'Rejection'} by ${approver} received; the verdict follows here.` });
+      return reply.send({
+        response_type: 'ephemeral',
+        text: `${verb === 'approve' ? 'Approval' : 'Rejection'} by ${approver} received; the verdict follows here.`,
+      });
     } catch (err) {
       return fail(reply, err);
     }
@@ -344,7 +446,11 @@ export async function createBridge({ config, client, logger, metrics = createBri
 }
 
 function bridgeHealth(app: FastifyInstance, config: Config, key: SigningKey | undefined) {
-  return { ok: app.server.listening, signingSecretConfigured: Boolean(config.slack.signingSecret), signingKey: key?.fingerprint ?? null };
+  return {
+    ok: app.server.listening,
+    signingSecretConfigured: Boolean(config.slack.signingSecret),
+    signingKey: key?.fingerprint ?? null,
+  };
 }
 
 /** The health port answers 503 once the bridge's event loop has not ticked for this long. */
@@ -416,14 +522,30 @@ export async function startBridge(
   tick();
   const heartbeat = setInterval(tick, 250);
   const key = loadBridgeKey(deps.config);
-  const info = { signingSecretConfigured: Boolean(deps.config.slack.signingSecret), signingKey: key?.fingerprint ?? null };
+  const info = {
+    signingSecretConfigured: Boolean(deps.config.slack.signingSecret),
+    signingKey: key?.fingerprint ?? null,
+  };
   const thread = new Worker(HEALTH_THREAD, {
-    eval: true, workerData: { host, port: healthPort, stalledAfterMs: STALLED_AFTER_MS, info, contentType: metrics.registry.contentType, shared: shared.buffer },
+    eval: true,
+    workerData: {
+      host,
+      port: healthPort,
+      stalledAfterMs: STALLED_AFTER_MS,
+      info,
+      contentType: metrics.registry.contentType,
+      shared: shared.buffer,
+    },
   });
-  thread.on('error', (err) => deps.logger.error({ err: err.message }, 'bridge health thread failed; the health port no longer answers'));
+  thread.on('error', (err) =>
+    deps.logger.error({ err: err.message }, 'bridge health thread failed; the health port no longer answers'),
+  );
   thread.on('message', (m: { id?: number }) => {
     if (m.id === undefined) return;
-    void metrics.registry.metrics().then((text) => thread.postMessage({ id: m.id, text }), (err: Error) => thread.postMessage({ id: m.id, text: `# ${err.message}\n` }));
+    void metrics.registry.metrics().then(
+      (text) => thread.postMessage({ id: m.id, text }),
+      (err: Error) => thread.postMessage({ id: m.id, text: `# ${err.message}\n` }),
+    );
   });
   const close = async () => {
     clearInterval(heartbeat);
@@ -432,28 +554,41 @@ export async function startBridge(
   };
   try {
     const listening = await new Promise<number>((resolve, reject) => {
-      thread.once('message', (m: { port?: number; error?: string }) => (m.port === undefined ? reject(new Error(m.error)) : resolve(m.port)));
+      thread.once('message', (m: { port?: number; error?: string }) =>
+        m.port === undefined ? reject(new Error(m.error)) : resolve(m.port),
+      );
       thread.once('error', reject);
       thread.once('exit', (code) => reject(new Error(`health thread exited with ${code}`)));
     });
-    return { app, url: urlOf(app.server.address() as AddressInfo), healthUrl: urlOf({ address: host, port: listening }), close };
+    return {
+      app,
+      url: urlOf(app.server.address() as AddressInfo),
+      healthUrl: urlOf({ address: host, port: listening }),
+      close,
+    };
   } catch (err) {
     await close();
     throw new Error(`bridge health port ${healthPort}: ${(err as Error).message}`);
   }
 }
 
-const urlOf = ({ address, port }: { address: string; port: number }) => `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
+const urlOf = ({ address, port }: { address: string; port: number }) =>
+  `http://${address.includes(':') ? `[${address}]` : address}:${port}`;
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   const client = await connectClient(config);
   const bridge = await startBridge({ config, client, logger });
-  logger.info({
-    port: config.bridge.port, healthPort: config.bridge.healthPort, signingSecret: config.slack.signingSecret ? 'configured' : 'missing: every Slack request is refused',
-    signingKey: loadBridgeKey(config)?.fingerprint ?? 'missing: decisions are refused (503)',
-  }, 'approval bridge listening');
+  logger.info(
+    {
+      port: config.bridge.port,
+      healthPort: config.bridge.healthPort,
+      signingSecret: config.slack.signingSecret ? 'configured' : 'missing: every Slack request is refused',
+      signingKey: loadBridgeKey(config)?.fingerprint ?? 'missing: decisions are refused (503)',
+    },
+    'approval bridge listening',
+  );
   const stop = async () => {
     await bridge.close();
     await client.connection.close();

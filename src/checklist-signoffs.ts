@@ -43,13 +43,15 @@ export interface RunRef {
 
 /** The latest stored report of a workflow id, or undefined when none was stored (yet). */
 export async function storedReport(pool: pg.Pool, workflowId: string, runId?: string): Promise<RunReport | undefined> {
-  const { rows } = await pool.query<{ report: RunReport }>(
-    `SELECT report FROM maintenance_runs WHERE workflow_id = $1 AND ($2::text IS NULL OR run_id = $2) ORDER BY started_at DESC LIMIT 1`,
-    [workflowId, runId ?? null],
-  ).catch((err: { code?: string }) => {
-    if (err.code === '42P01') return { rows: [] };
-    throw err;
-  });
+  const { rows } = await pool
+    .query<{ report: RunReport }>(
+      `SELECT report FROM maintenance_runs WHERE workflow_id = $1 AND ($2::text IS NULL OR run_id = $2) ORDER BY started_at DESC LIMIT 1`,
+      [workflowId, runId ?? null],
+    )
+    .catch((err: { code?: string }) => {
+      if (err.code === '42P01') return { rows: [] };
+      throw err;
+    });
   return rows[0]?.report;
 }
 
@@ -68,26 +70,48 @@ export async function listSignOffs(pool: pg.Pool, workflowId: string, runId: str
  * proof is signed by the signer's own key for this run and item, fresh, and the signer holds the
  * item's owner or backup role. Anything else is refused and nothing is written.
  */
-export async function recordSignOff(pool: pg.Pool, deps: { approvals: Approvals; roles: ChecklistRoles }, run: RunRef, itemId: string, proof: Proof): Promise<SignOff> {
+export async function recordSignOff(
+  pool: pg.Pool,
+  deps: { approvals: Approvals; roles: ChecklistRoles },
+  run: RunRef,
+  itemId: string,
+  proof: Proof,
+): Promise<SignOff> {
   const item = findItem(run.kind, itemId);
   if (!item) {
-    const tasks = checklistFor(run.kind).filter((i) => 'task' in i.means).map((i) => i.id);
-    throw new SignOffError(`${run.kind} has no checklist item '${itemId.slice(0, 80)}'${tasks.length ? ` (tasks: ${tasks.join(', ')})` : ' (its checklist has no tasks)'}`);
+    const tasks = checklistFor(run.kind)
+      .filter((i) => 'task' in i.means)
+      .map((i) => i.id);
+    throw new SignOffError(
+      `${run.kind} has no checklist item '${itemId.slice(0, 80)}'${tasks.length ? ` (tasks: ${tasks.join(', ')})` : ' (its checklist has no tasks)'}`,
+    );
   }
-  if (!('task' in item.means)) throw new SignOffError(`${item.id} is met by a check (${item.means.check.map((r) => r.finding).join(', ')}), not by a sign-off`);
+  if (!('task' in item.means))
+    throw new SignOffError(
+      `${item.id} is met by a check (${item.means.check.map((r) => r.finding).join(', ')}), not by a sign-off`,
+    );
   const { people, unmapped } = signersFor(item, deps.roles);
-  if (unmapped.length === 2) throw new SignOffError(`nobody may sign off ${item.id}: checklistRoles maps nobody to ${unmapped.join(' or ')} (set it in the config file)`);
+  if (unmapped.length === 2)
+    throw new SignOffError(
+      `nobody may sign off ${item.id}: checklistRoles maps nobody to ${unmapped.join(' or ')} (set it in the config file)`,
+    );
 
   const check = await createApprovalActivities({ approvals: deps.approvals }).verifyApprovalProof(proof);
   if (!check.ok) throw new SignOffError(`sign-off refused: ${check.reason}`);
   const s = check.statement;
   const now = Date.now();
-  const why = s.decision !== 'approve' ? `signed as a ${s.decision}`
-    : s.workflowId !== run.workflowId || s.runId !== run.runId ? `signed for another run (${s.workflowId} ${s.runId ?? ''})`
-      : s.planHash !== planHash(signOffPlan(run.kind, item)) ? 'signed for another item'
-        : Date.parse(s.expiresAt) <= now ? `expired at ${s.expiresAt}`
-          : !people.includes(s.principal) ? `${s.principal} holds neither ${item.owner} nor ${item.backup} (allowed: ${people.join(', ')})`
-            : undefined;
+  const why =
+    s.decision !== 'approve'
+      ? `signed as a ${s.decision}`
+      : s.workflowId !== run.workflowId || s.runId !== run.runId
+        ? `signed for another run (${s.workflowId} ${s.runId ?? ''})`
+        : s.planHash !== planHash(signOffPlan(run.kind, item))
+          ? 'signed for another item'
+          : Date.parse(s.expiresAt) <= now
+            ? `expired at ${s.expiresAt}`
+            : !people.includes(s.principal)
+              ? `${s.principal} holds neither ${item.owner} nor ${item.backup} (allowed: ${people.join(', ')})`
+              : undefined;
   if (why) throw new SignOffError(`sign-off refused: ${why}`);
 
   await pool.query(SCHEMA);

@@ -30,7 +30,11 @@ export interface Clients {
   close(): Promise<void>;
 }
 
-export function createPool(connectionString: string, logger: Logger, applicationName = 'trixtech-maintenance'): pg.Pool {
+export function createPool(
+  connectionString: string,
+  logger: Logger,
+  applicationName = 'trixtech-maintenance',
+): pg.Pool {
   const pool = new pg.Pool({
     connectionString,
     max: 4,
@@ -42,7 +46,9 @@ export function createPool(connectionString: string, logger: Logger, application
   pool.on('error', (err) => logger.warn({ err: err.message }, 'idle PostgreSQL client error'));
   // Nor one checked out between two queries (the archive's pause between batches): a PostgreSQL
   // restart then emitted 'error' with no listener and killed the worker (npm run chaos).
-  pool.on('connect', (client) => client.on('error', (err) => logger.warn({ err: err.message }, 'PostgreSQL connection lost')));
+  pool.on('connect', (client) =>
+    client.on('error', (err) => logger.warn({ err: err.message }, 'PostgreSQL connection lost')),
+  );
   return pool;
 }
 
@@ -76,8 +82,14 @@ export function createNotifier(config: Config, logger: Logger): Notifier {
         await hooks[channel].send({ text: message.text, blocks: message.blocks as never });
       } catch (err) {
         // Rebuilt from the status alone: the library's error may quote the request, webhook URL included.
-        const e = err as { statusCode?: number; code?: string; original?: { code?: string; cause?: { code?: string } } };
-        const reason = e.statusCode ? `HTTP ${e.statusCode}` : (e.original?.cause?.code ?? e.original?.code ?? e.code ?? 'request error');
+        const e = err as {
+          statusCode?: number;
+          code?: string;
+          original?: { code?: string; cause?: { code?: string } };
+        };
+        const reason = e.statusCode
+          ? `HTTP ${e.statusCode}`
+          : (e.original?.cause?.code ?? e.original?.code ?? e.code ?? 'request error');
         throw new Error(`Slack webhook post failed: ${reason}`);
       }
     },

@@ -18,7 +18,9 @@ export function loadSigningKey(path: string | undefined, env: NodeJS.ProcessEnv 
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    throw new DecisionError(`cannot read signing key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (pass --key <file> or set MAINT_SIGNING_KEY)`);
+    throw new DecisionError(
+      `cannot read signing key ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message} (pass --key <file> or set MAINT_SIGNING_KEY)`,
+    );
   }
   try {
     return parsePrivateKey(text);
@@ -46,10 +48,12 @@ export async function pendingApproval(client: Client, workflowId: string): Promi
     if (err instanceof WorkflowNotFoundError) throw new DecisionError(`no workflow '${workflowId}'`);
     throw err;
   });
-  if (description.status.name !== 'RUNNING') throw new DecisionError(`${workflowId} is ${description.status.name}: there is nothing left to decide`);
+  if (description.status.name !== 'RUNNING')
+    throw new DecisionError(`${workflowId} is ${description.status.name}: there is nothing left to decide`);
   const status = await handle.query(statusQuery);
   if (!status.approval) throw new DecisionError(`${workflowId} (${description.type}) takes no approvals`);
-  if (planHash(status.approval.plan) !== status.approval.planHash) throw new DecisionError(`${workflowId}: the plan it shows does not match its hash; refusing to sign`);
+  if (planHash(status.approval.plan) !== status.approval.planHash)
+    throw new DecisionError(`${workflowId}: the plan it shows does not match its hash; refusing to sign`);
   return { runId: description.runId, approval: status.approval };
 }
 
@@ -66,5 +70,7 @@ export async function sendDecision(client: Client, workflowId: string, runId: st
 }
 
 export function describeVerdict(v: Verdict): string {
-  return v.verdict === 'counted' ? `counted: ${v.decision} by ${v.principal} (${v.progress})` : `ignored: ${v.reason} (${v.progress})`;
+  return v.verdict === 'counted'
+    ? `counted: ${v.decision} by ${v.principal} (${v.progress})`
+    : `ignored: ${v.reason} (${v.progress})`;
 }

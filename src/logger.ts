@@ -2,8 +2,18 @@ import { pino } from 'pino';
 
 // Secrets travel in these keys; pino replaces them before anything is written.
 const REDACT = [
-  '*.password', '*.secret', '*.token', '*.apiKey', '*.webhookUrl', '*.alertWebhookUrl', '*.signingSecret',
-  '*.databaseUrl', '*.reportDatabaseUrl', '*.connectionString', 'headers.authorization', '*.headers.authorization',
+  '*.password',
+  '*.secret',
+  '*.token',
+  '*.apiKey',
+  '*.webhookUrl',
+  '*.alertWebhookUrl',
+  '*.signingSecret',
+  '*.databaseUrl',
+  '*.reportDatabaseUrl',
+  '*.connectionString',
+  'headers.authorization',
+  '*.headers.authorization',
 ];
 
 export function createLogger(level = process.env.LOG_LEVEL ?? 'info') {

@@ -48,7 +48,17 @@ export async function upsertRunReport(pool: pg.Pool, report: RunReport): Promise
      ON CONFLICT (workflow_id, run_id) DO UPDATE SET
        kind = EXCLUDED.kind, target = EXCLUDED.target, outcome = EXCLUDED.outcome, started_at = EXCLUDED.started_at,
        finished_at = EXCLUDED.finished_at, summary = EXCLUDED.summary, report = EXCLUDED.report, recorded_at = now()`,
-    [report.workflowId, report.runId, report.kind, report.target, report.outcome, report.startedAt, report.finishedAt, report.summary, JSON.stringify(report)],
+    [
+      report.workflowId,
+      report.runId,
+      report.kind,
+      report.target,
+      report.outcome,
+      report.startedAt,
+      report.finishedAt,
+      report.summary,
+      JSON.stringify(report),
+    ],
   );
 }
 
@@ -56,7 +66,10 @@ export async function upsertRunReport(pool: pg.Pool, report: RunReport): Promise
 export async function listRuns(pool: pg.Pool, filter: RunFilter = {}): Promise<RunRow[]> {
   const where: string[] = [];
   const params: unknown[] = [];
-  const add = (sql: string, value: unknown) => { params.push(value); where.push(sql.replace('?', `$${params.length}`)); };
+  const add = (sql: string, value: unknown) => {
+    params.push(value);
+    where.push(sql.replace('?', `$${params.length}`));
+  };
   if (filter.kind) add('kind = ?', filter.kind);
   if (filter.outcome) add('outcome = ?', filter.outcome);
   if (filter.since) add('started_at >= ?', filter.since);

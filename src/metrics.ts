@@ -6,8 +6,15 @@ import { SEED_WINDOWS, windowOccurrences, type WindowSpec } from '../domain/wind
 
 /** The seed's job states: a run that finished (whatever it found) succeeded; one that broke failed. */
 const JOB_STATUS: Record<Outcome, 'success' | 'failed' | 'skipped' | 'running'> = {
-  running: 'running', ok: 'success', warn: 'success', critical: 'success', failed: 'failed', 'timed-out': 'failed',
-  skipped: 'skipped', rejected: 'skipped', cancelled: 'skipped',
+  running: 'running',
+  ok: 'success',
+  warn: 'success',
+  critical: 'success',
+  failed: 'failed',
+  'timed-out': 'failed',
+  skipped: 'skipped',
+  rejected: 'skipped',
+  cancelled: 'skipped',
 };
 const JOB_STATUSES = ['success', 'failed', 'skipped', 'running'] as const;
 
@@ -19,21 +26,66 @@ export function createMetrics(windows: readonly WindowSpec[] = SEED_WINDOWS) {
   collectDefaultMetrics({ register: registry, prefix: 'maintenance_worker_' });
   const metrics = {
     registry,
-    lastRunTimestamp: new Gauge({ name: 'maintenance_last_run_timestamp_seconds', help: 'When the last run of a kind finished', labelNames: ['kind', 'outcome'], registers: [registry] }),
-    checkStatus: new Gauge({ name: 'maintenance_check_status', help: 'Latest check status (0 ok, 1 warn, 2 critical, -1 skipped)', labelNames: ['check', 'target'], registers: [registry] }),
-    diskUsagePercent: new Gauge({ name: 'disk_usage_percent', help: 'Used disk space in percent, as df reports it', labelNames: ['instance'], registers: [registry] }),
+    lastRunTimestamp: new Gauge({
+      name: 'maintenance_last_run_timestamp_seconds',
+      help: 'When the last run of a kind finished',
+      labelNames: ['kind', 'outcome'],
+      registers: [registry],
+    }),
+    checkStatus: new Gauge({
+      name: 'maintenance_check_status',
+      help: 'Latest check status (0 ok, 1 warn, 2 critical, -1 skipped)',
+      labelNames: ['check', 'target'],
+      registers: [registry],
+    }),
+    diskUsagePercent: new Gauge({
+      name: 'disk_usage_percent',
+      help: 'Used disk space in percent, as df reports it',
+      labelNames: ['instance'],
+      registers: [registry],
+    }),
     // Seed rules: maintenance_job_status is 1 for the latest status of each job, 0 for the others.
-    jobStatus: new Gauge({ name: 'maintenance_job_status', help: 'Latest status of each maintenance job (one-hot)', labelNames: ['kind', 'status'], registers: [registry] }),
-    jobRuns: new Counter({ name: 'maintenance_job_runs_total', help: 'Maintenance job runs by status', labelNames: ['kind', 'status'], registers: [registry] }),
+    jobStatus: new Gauge({
+      name: 'maintenance_job_status',
+      help: 'Latest status of each maintenance job (one-hot)',
+      labelNames: ['kind', 'status'],
+      registers: [registry],
+    }),
+    jobRuns: new Counter({
+      name: 'maintenance_job_runs_total',
+      help: 'Maintenance job runs by status',
+      labelNames: ['kind', 'status'],
+      registers: [registry],
+    }),
     // RTO/RPO as the monthly audit measured them, and the objectives they were compared with.
-    recovery: new Gauge({ name: 'maintenance_backup_recovery_seconds', help: 'Measured RTO (restore test time) and RPO (what a restore would lose), seconds', labelNames: ['measure', 'target'], registers: [registry] }),
-    recoveryObjective: new Gauge({ name: 'maintenance_backup_recovery_objective_seconds', help: 'Configured RTO and RPO objectives, seconds', labelNames: ['measure', 'target'], registers: [registry] }),
-    bloatRatio: new Gauge({ name: 'database_bloat_ratio', help: 'Dead tuples / (live + dead) per table', labelNames: ['table'], registers: [registry] }),
+    recovery: new Gauge({
+      name: 'maintenance_backup_recovery_seconds',
+      help: 'Measured RTO (restore test time) and RPO (what a restore would lose), seconds',
+      labelNames: ['measure', 'target'],
+      registers: [registry],
+    }),
+    recoveryObjective: new Gauge({
+      name: 'maintenance_backup_recovery_objective_seconds',
+      help: 'Configured RTO and RPO objectives, seconds',
+      labelNames: ['measure', 'target'],
+      registers: [registry],
+    }),
+    bloatRatio: new Gauge({
+      name: 'database_bloat_ratio',
+      help: 'Dead tuples / (live + dead) per table',
+      labelNames: ['table'],
+      registers: [registry],
+    }),
     nextWindowStart: new Gauge({
-      name: 'maintenance_next_window_start_timestamp_seconds', help: 'Start of the next occurrence of each maintenance window', labelNames: ['window'], registers: [registry],
+      name: 'maintenance_next_window_start_timestamp_seconds',
+      help: 'Start of the next occurrence of each maintenance window',
+      labelNames: ['window'],
+      registers: [registry],
       collect() {
         const now = new Date();
-        const upcoming = windowOccurrences(windows, now, new Date(now.getTime() + 400 * 86_400_000)).filter((o) => Date.parse(o.start) > now.getTime());
+        const upcoming = windowOccurrences(windows, now, new Date(now.getTime() + 400 * 86_400_000)).filter(
+          (o) => Date.parse(o.start) > now.getTime(),
+        );
         for (const w of windows) {
           const next = upcoming.find((o) => o.name === w.name);
           if (next) this.set({ window: w.name }, Date.parse(next.start) / 1000);
@@ -44,7 +96,10 @@ export function createMetrics(windows: readonly WindowSpec[] = SEED_WINDOWS) {
   return {
     ...metrics,
     recordRun(report: RunReport) {
-      metrics.lastRunTimestamp.set({ kind: report.kind, outcome: report.outcome }, Date.parse(report.finishedAt) / 1000);
+      metrics.lastRunTimestamp.set(
+        { kind: report.kind, outcome: report.outcome },
+        Date.parse(report.finishedAt) / 1000,
+      );
       for (const c of report.checks) {
         metrics.checkStatus.set({ check: c.check, target: c.target }, STATUS_VALUE[c.status]);
         const measure = c.check === 'backup.rto' ? 'rto' : c.check === 'backup.rpo' ? 'rpo' : undefined;
@@ -52,7 +107,10 @@ export function createMetrics(windows: readonly WindowSpec[] = SEED_WINDOWS) {
         if (measure && objective) {
           metrics.recoveryObjective.set({ measure, target: c.target }, Number(objective));
           // Not measurable (no restorable backup) counts as infinitely long: the alert fires.
-          metrics.recovery.set({ measure, target: c.target }, typeof c.value === 'number' ? c.value : Number.POSITIVE_INFINITY);
+          metrics.recovery.set(
+            { measure, target: c.target },
+            typeof c.value === 'number' ? c.value : Number.POSITIVE_INFINITY,
+          );
         }
       }
       const status = JOB_STATUS[report.outcome];
@@ -65,7 +123,8 @@ export function createMetrics(windows: readonly WindowSpec[] = SEED_WINDOWS) {
     },
     recordChecks(results: CheckResult[]) {
       for (const r of results) {
-        if (r.check === 'disk' && typeof r.value === 'number') metrics.diskUsagePercent.set({ instance: r.target }, r.value);
+        if (r.check === 'disk' && typeof r.value === 'number')
+          metrics.diskUsagePercent.set({ instance: r.target }, r.value);
       }
     },
   };
@@ -84,7 +143,9 @@ export function startMetricsServer(
     if (req.method === 'GET' && req.url === '/metrics') {
       let sdk = '';
       if (options.sdkMetricsUrl) {
-        sdk = await fetch(options.sdkMetricsUrl, { signal: AbortSignal.timeout(2_000) }).then((r) => r.text()).catch(() => '');
+        sdk = await fetch(options.sdkMetricsUrl, { signal: AbortSignal.timeout(2_000) })
+          .then((r) => r.text())
+          .catch(() => '');
       }
       res.writeHead(200, { 'content-type': metrics.registry.contentType });
       res.end(`${await metrics.registry.metrics()}\n${sdk}`);

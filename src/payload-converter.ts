@@ -1,4 +1,10 @@
-import { DefaultPayloadConverter, type ConverterHint, type Payload, type PayloadConverter, type SerializationContext } from '@temporalio/common';
+import {
+  DefaultPayloadConverter,
+  type ConverterHint,
+  type Payload,
+  type PayloadConverter,
+  type SerializationContext,
+} from '@temporalio/common';
 import { undecodable } from '../domain/payload.js';
 
 /**

@@ -1,7 +1,19 @@
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomBytes, sign, verify, type KeyObject } from 'node:crypto';
+import {
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  randomBytes,
+  sign,
+  verify,
+  type KeyObject,
+} from 'node:crypto';
 import sshpk from 'sshpk';
 import {
-  ApprovalStatement, MAX_STATEMENT_LIFETIME_MS, Proof, STATEMENT_VERSION, type ApprovalStatement as Statement,
+  ApprovalStatement,
+  MAX_STATEMENT_LIFETIME_MS,
+  Proof,
+  STATEMENT_VERSION,
+  type ApprovalStatement as Statement,
 } from '../domain/approval-proof.js';
 
 // Ed25519 keys in the formats operators already have: OpenSSH public key lines
@@ -25,7 +37,10 @@ export function parsePublicKey(line: string): PublicKey {
   }
   if (parsed.type !== 'ed25519') throw new KeyError(`expected an ssh-ed25519 key, got ${parsed.type}`);
   const x = (parsed.part as unknown as Record<string, { data: Buffer }>).A!.data;
-  return { fingerprint: parsed.fingerprint('sha256').toString(), key: createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: x.toString('base64url') }, format: 'jwk' }) };
+  return {
+    fingerprint: parsed.fingerprint('sha256').toString(),
+    key: createPublicKey({ key: { kty: 'OKP', crv: 'Ed25519', x: x.toString('base64url') }, format: 'jwk' }),
+  };
 }
 
 export interface SigningKey {
@@ -41,13 +56,20 @@ export function parsePrivateKey(text: string | Buffer): SigningKey {
   try {
     parsed = sshpk.parsePrivateKey(text, 'auto');
   } catch (err) {
-    const why = /encrypted/i.test((err as Error).message) ? 'it is encrypted (use a key without a passphrase for signing, or decrypt a copy)' : (err as Error).message;
+    const why = /encrypted/i.test((err as Error).message)
+      ? 'it is encrypted (use a key without a passphrase for signing, or decrypt a copy)'
+      : (err as Error).message;
     throw new KeyError(`cannot read the private key: ${why}`);
   }
   if (parsed.type !== 'ed25519') throw new KeyError(`expected an Ed25519 private key, got ${parsed.type}`);
   const parts = parsed.part as unknown as Record<string, { data: Buffer }>;
   const key = createPrivateKey({
-    key: { kty: 'OKP', crv: 'Ed25519', d: parts.k!.data.subarray(0, 32).toString('base64url'), x: parts.A!.data.toString('base64url') },
+    key: {
+      kty: 'OKP',
+      crv: 'Ed25519',
+      d: parts.k!.data.subarray(0, 32).toString('base64url'),
+      x: parts.A!.data.toString('base64url'),
+    },
     format: 'jwk',
   });
   const pub = parsed.toPublic();
@@ -65,14 +87,25 @@ export function generateSigningKey(comment: string): { privateKey: string; publi
 export type StatementFields = Omit<Statement, 'v' | 'issuedAt' | 'expiresAt' | 'nonce'>;
 
 /** Signs a statement valid for `validForMs` from now. */
-export function signStatement(fields: StatementFields, signer: SigningKey, validForMs = 15 * 60_000, now = new Date()): Proof {
+export function signStatement(
+  fields: StatementFields,
+  signer: SigningKey,
+  validForMs = 15 * 60_000,
+  now = new Date(),
+): Proof {
   const statement = ApprovalStatement.parse({
-    v: STATEMENT_VERSION, ...fields,
-    issuedAt: now.toISOString(), expiresAt: new Date(now.getTime() + Math.min(validForMs, MAX_STATEMENT_LIFETIME_MS)).toISOString(),
+    v: STATEMENT_VERSION,
+    ...fields,
+    issuedAt: now.toISOString(),
+    expiresAt: new Date(now.getTime() + Math.min(validForMs, MAX_STATEMENT_LIFETIME_MS)).toISOString(),
     nonce: randomBytes(12).toString('base64url'),
   });
   const bytes = Buffer.from(JSON.stringify(statement), 'utf8');
-  return { statement: bytes.toString('base64url'), signature: sign(null, bytes, signer.key).toString('base64'), key: signer.fingerprint };
+  return {
+    statement: bytes.toString('base64url'),
+    signature: sign(null, bytes, signer.key).toString('base64'),
+    key: signer.fingerprint,
+  };
 }
 
 export type SignatureCheck = { ok: true; statement: Statement } | { ok: false; reason: string };
@@ -88,7 +121,11 @@ export function verifyProof(proof: Proof, key: KeyObject): SignatureCheck {
     return { ok: false, reason: 'malformed proof: the signed statement is not JSON' };
   }
   const parsed = ApprovalStatement.safeParse(json);
-  if (!parsed.success) return { ok: false, reason: `malformed statement: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(statement)'}: ${i.message}`).join('; ')}` };
+  if (!parsed.success)
+    return {
+      ok: false,
+      reason: `malformed statement: ${parsed.error.issues.map((i) => `${i.path.join('.') || '(statement)'}: ${i.message}`).join('; ')}`,
+    };
   return { ok: true, statement: parsed.data };
 }
 

@@ -1,5 +1,13 @@
 import { fileURLToPath } from 'node:url';
-import { Runtime, Worker, bundleWorkflowCode, makeTelemetryFilterString, type BundleOptions, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import {
+  Runtime,
+  Worker,
+  bundleWorkflowCode,
+  makeTelemetryFilterString,
+  type BundleOptions,
+  type NativeConnection,
+  type WorkerOptions,
+} from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
 import { createClients, type Clients } from './clients.js';
 import { loadConfigOrExit } from './config/load.js';
@@ -16,12 +24,22 @@ export const PAYLOAD_CONVERTER_PATH = fileURLToPath(new URL('./payload-converter
 
 /** The workflow bundle every worker, test and prebuilt image runs. */
 export function bundleMaintenanceWorkflows(options: Partial<BundleOptions> = {}) {
-  return bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, payloadConverterPath: PAYLOAD_CONVERTER_PATH, ...options });
+  return bundleWorkflowCode({
+    workflowsPath: WORKFLOWS_PATH,
+    payloadConverterPath: PAYLOAD_CONVERTER_PATH,
+    ...options,
+  });
 }
 
 /** The same bundle, reused from node_modules/.cache while its sources are unchanged (webpack runs only after an edit). */
 export async function cachedMaintenanceBundle(options: Partial<BundleOptions> = {}): Promise<CachedBundle['bundle']> {
-  return (await cachedWorkflowBundle({ workflowsPath: WORKFLOWS_PATH, payloadConverterPath: PAYLOAD_CONVERTER_PATH, ...options })).bundle;
+  return (
+    await cachedWorkflowBundle({
+      workflowsPath: WORKFLOWS_PATH,
+      payloadConverterPath: PAYLOAD_CONVERTER_PATH,
+      ...options,
+    })
+  ).bundle;
 }
 
 export interface MaintenanceWorkerOptions {
@@ -42,7 +60,7 @@ export async function createMaintenanceWorker(options: MaintenanceWorkerOptions)
     taskQueue: options.taskQueue ?? config.temporal.taskQueue,
     // Bundled here rather than through `dataConverter.payloadConverterPath`, which would also
     // require() the TypeScript module in the main thread; activities only decode our own JSON.
-    workflowBundle: options.workflowBundle ?? await cachedMaintenanceBundle(),
+    workflowBundle: options.workflowBundle ?? (await cachedMaintenanceBundle()),
     activities: createActivities(clients, config),
     // The worker drains in-flight activities for this long on SIGTERM before it exits.
     shutdownGraceTime: '30 seconds',
@@ -64,12 +82,20 @@ async function main(): Promise<void> {
   const clients = createClients(config, logger, metrics);
   // Checked while the connection and the worker come up; awaited before the first task is taken.
   const reportSchemaReady = ensureReportSchema(clients.reports).catch((err) =>
-    logger.warn({ err: (err as Error).message }, 'report store unavailable; run reports will record the delivery failure'),
+    logger.warn(
+      { err: (err as Error).message },
+      'report store unavailable; run reports will record the delivery failure',
+    ),
   );
   const connection = await connectWorker(config);
   // A prebuilt bundle (npm run build) skips even the cache check; production images use one.
   const bundlePath = process.env.WORKFLOW_BUNDLE;
-  const worker = await createMaintenanceWorker({ connection, config, clients, workflowBundle: bundlePath ? { codePath: bundlePath } : undefined });
+  const worker = await createMaintenanceWorker({
+    connection,
+    config,
+    clients,
+    workflowBundle: bundlePath ? { codePath: bundlePath } : undefined,
+  });
   const server = await startMetricsServer(metrics, {
     host: config.metrics.host,
     port: config.metrics.port,
@@ -78,7 +104,14 @@ async function main(): Promise<void> {
   });
   await reportSchemaReady;
   logger.info(
-    { taskQueue: config.temporal.taskQueue, namespace: config.temporal.namespace, temporal: config.temporal.address, metrics: `http://${config.metrics.host}:${config.metrics.port}/metrics`, slack: clients.notifier.destination, kubernetes: clients.kube ? 'configured' : 'no cluster configured' },
+    {
+      taskQueue: config.temporal.taskQueue,
+      namespace: config.temporal.namespace,
+      temporal: config.temporal.address,
+      metrics: `http://${config.metrics.host}:${config.metrics.port}/metrics`,
+      slack: clients.notifier.destination,
+      kubernetes: clients.kube ? 'configured' : 'no cluster configured',
+    },
     'worker polling',
   );
   // Worker.run() returns after SIGINT/SIGTERM once in-flight tasks finished (the SDK installs the handlers).

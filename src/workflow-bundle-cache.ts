@@ -9,7 +9,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode, type BundleOptions } from '@temporalio/worker';
 
-export const DEFAULT_BUNDLE_CACHE_DIR = fileURLToPath(new URL('../node_modules/.cache/trixtech-maintenance/workflow-bundles', import.meta.url));
+export const DEFAULT_BUNDLE_CACHE_DIR = fileURLToPath(
+  new URL('../node_modules/.cache/trixtech-maintenance/workflow-bundles', import.meta.url),
+);
 const STALE_BUNDLE_MS = 10 * 60_000;
 
 interface Manifest {
@@ -58,13 +60,17 @@ function writeAtomically(path: string, data: string): void {
 
 function isCurrent(manifest: Manifest, dir: string): boolean {
   if (!existsSync(join(dir, manifest.bundle))) return false;
-  return Object.entries(manifest.sources).every(([path, hash]) => (hash === null ? !existsSync(path) : fileHash(path) === hash));
+  return Object.entries(manifest.sources).every(([path, hash]) =>
+    hash === null ? !existsSync(path) : fileHash(path) === hash,
+  );
 }
 
 /** Bundles no manifest names, once old enough that no starting worker is still reading them. */
 function removeStaleBundles(dir: string): void {
   const names = readdirSync(dir);
-  const named = new Set(names.filter((n) => n.endsWith('.manifest.json')).map((n) => readManifest(join(dir, n))?.bundle));
+  const named = new Set(
+    names.filter((n) => n.endsWith('.manifest.json')).map((n) => readManifest(join(dir, n))?.bundle),
+  );
   for (const name of names) {
     if (named.has(name) || !name.endsWith('.js')) continue;
     const path = join(dir, name);
@@ -77,15 +83,25 @@ function removeStaleBundles(dir: string): void {
  * The bundle for `options` from the cache in `cacheDir`, built (and stored) when a source changed.
  * Options other than paths (a logger) do not key the cache; interceptor and converter paths do.
  */
-export async function cachedWorkflowBundle(options: BundleOptions, cacheDir = DEFAULT_BUNDLE_CACHE_DIR): Promise<CachedBundle> {
+export async function cachedWorkflowBundle(
+  options: BundleOptions,
+  cacheDir = DEFAULT_BUNDLE_CACHE_DIR,
+): Promise<CachedBundle> {
   const sdkVersion = (createRequire(import.meta.url)('@temporalio/worker/package.json') as { version: string }).version;
-  const key = sha256(JSON.stringify({
-    sdkVersion, workflowsPath: options.workflowsPath, payloadConverterPath: options.payloadConverterPath,
-    failureConverterPath: options.failureConverterPath, interceptors: options.workflowInterceptorModules, ignoreModules: options.ignoreModules,
-  })).slice(0, 16);
+  const key = sha256(
+    JSON.stringify({
+      sdkVersion,
+      workflowsPath: options.workflowsPath,
+      payloadConverterPath: options.payloadConverterPath,
+      failureConverterPath: options.failureConverterPath,
+      interceptors: options.workflowInterceptorModules,
+      ignoreModules: options.ignoreModules,
+    }),
+  ).slice(0, 16);
   const manifestPath = join(cacheDir, `${key}.manifest.json`);
   const cached = readManifest(manifestPath);
-  if (cached && isCurrent(cached, cacheDir)) return { bundle: { codePath: join(cacheDir, cached.bundle) }, built: false };
+  if (cached && isCurrent(cached, cacheDir))
+    return { bundle: { codePath: join(cacheDir, cached.bundle) }, built: false };
 
   let read: string[] = [];
   let probed: string[] = [];
@@ -94,12 +110,16 @@ export async function cachedWorkflowBundle(options: BundleOptions, cacheDir = DE
     ...options,
     webpackConfigHook: (config) => {
       const configured = options.webpackConfigHook ? options.webpackConfigHook(config) : config;
-      configured.plugins = [...(configured.plugins ?? []), {
-        apply: (compiler) => compiler.hooks.done.tap('record-workflow-sources', ({ compilation }) => {
-          read = [...compilation.fileDependencies];
-          probed = [...compilation.missingDependencies];
-        }),
-      }];
+      configured.plugins = [
+        ...(configured.plugins ?? []),
+        {
+          apply: (compiler) =>
+            compiler.hooks.done.tap('record-workflow-sources', ({ compilation }) => {
+              read = [...compilation.fileDependencies];
+              probed = [...compilation.missingDependencies];
+            }),
+        },
+      ];
       return configured;
     },
   });

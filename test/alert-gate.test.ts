@@ -16,10 +16,17 @@ import { runActivity } from './helpers/kube.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { testConfig, withWorker } from './helpers/temporal.js';
 
-const FAST = { drain: { timeout: '30s', pollInterval: 200, evictionRetry: 250 }, readyTimeout: '30s', pollInterval: 200 } satisfies Partial<NodeUpdateInput>;
+const FAST = {
+  drain: { timeout: '30s', pollInterval: 200, evictionRetry: 250 },
+  readyTimeout: '30s',
+  pollInterval: 200,
+} satisfies Partial<NodeUpdateInput>;
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(WorkflowFailedError);
   return (err as WorkflowFailedError).cause as ApplicationFailure;
 }
@@ -29,7 +36,11 @@ describe('alert gate', () => {
   let t: TestCluster;
   let db: TestDatabase;
   beforeAll(async () => {
-    [am, t, db] = await Promise.all([startAlertmanager(), clusterForFile('alert-gate'), createTestDatabase('maint_alert_gate')]);
+    [am, t, db] = await Promise.all([
+      startAlertmanager(),
+      clusterForFile('alert-gate'),
+      createTestDatabase('maint_alert_gate'),
+    ]);
   });
   afterAll(async () => {
     if (t) {
@@ -40,13 +51,21 @@ describe('alert gate', () => {
   });
 
   const alertsConfig = (over: object = {}) => ({ alertmanagerUrl: am.url, ignore: ['Watchdog'], ...over });
-  const inCluster = <T>(fn: Parameters<typeof withWorker<T>>[1], alerts: object = alertsConfig()) => withWorker(
-    testConfig({ MAINT_DATABASE_URL: db.url, KUBECONFIG: t.workerKubeconfig }, { targets: { kubernetes: { namespace: t.namespace } }, alerts }), fn);
+  const inCluster = <T>(fn: Parameters<typeof withWorker<T>>[1], alerts: object = alertsConfig()) =>
+    withWorker(
+      testConfig(
+        { MAINT_DATABASE_URL: db.url, KUBECONFIG: t.workerKubeconfig },
+        { targets: { kubernetes: { namespace: t.namespace } }, alerts },
+      ),
+      fn,
+    );
   const stored = async (workflowId: string) =>
-    (await db.pool.query('SELECT outcome, report FROM maintenance_runs WHERE workflow_id = $1', [workflowId])).rows[0] as { outcome: string; report: RunReport } | undefined;
+    (await db.pool.query('SELECT outcome, report FROM maintenance_runs WHERE workflow_id = $1', [workflowId]))
+      .rows[0] as { outcome: string; report: RunReport } | undefined;
   const unschedulable = async (node: string) => (await t.core.readNode({ name: node })).spec?.unschedulable ?? false;
   /** This file's node patches (cordons) so far, from the audit log. */
-  const nodePatches = (node: string) => t.audit().filter((e) => e.verb === 'patch' && e.objectRef?.resource === 'nodes' && e.objectRef.name === node);
+  const nodePatches = (node: string) =>
+    t.audit().filter((e) => e.verb === 'patch' && e.objectRef?.resource === 'nodes' && e.objectRef.name === node);
 
   it('checkMaintenanceAlerts: the ignore and block lists decide what blocks; receivers that notify nobody do not count; Alertmanager down is an error', async () => {
     const tag = t.namespace;
@@ -58,19 +77,46 @@ describe('alert gate', () => {
       expect(state.blocking.map((a) => a.name)).toEqual(['DiskPressure']);
       expect(state.blocking[0]!.labels).toBe(`node=n7, tag=${tag}`);
       expect(state.checks).toEqual([
-        { check: 'alerts.configured', target: 'alertmanager', status: 'ok', value: 1, unit: 'receivers', detail: 'routes alerts to oncall' },
-        expect.objectContaining({ check: 'alerts.firing', status: 'warn', value: 1, threshold: 'blocking: all but Watchdog', detail: expect.stringMatching(/^firing: DiskPressure \{node=n7, tag=.*\} since .* \(1 ignored\)$/) }),
+        {
+          check: 'alerts.configured',
+          target: 'alertmanager',
+          status: 'ok',
+          value: 1,
+          unit: 'receivers',
+          detail: 'routes alerts to oncall',
+        },
+        expect.objectContaining({
+          check: 'alerts.firing',
+          status: 'warn',
+          value: 1,
+          threshold: 'blocking: all but Watchdog',
+          detail: expect.stringMatching(/^firing: DiskPressure \{node=n7, tag=.*\} since .* \(1 ignored\)$/),
+        }),
       ]);
-      const onlyNodeDown = await createAlertActivities({ alerts: alertsConfig({ block: ['NodeDown'] }) }).checkMaintenanceAlerts();
+      const onlyNodeDown = await createAlertActivities({
+        alerts: alertsConfig({ block: ['NodeDown'] }),
+      }).checkMaintenanceAlerts();
       expect(onlyNodeDown.blocking).toEqual([]);
-      expect(onlyNodeDown.checks[1]).toMatchObject({ status: 'ok', detail: 'no blocking alert firing (2 ignored)', threshold: 'blocking: NodeDown' });
+      expect(onlyNodeDown.checks[1]).toMatchObject({
+        status: 'ok',
+        detail: 'no blocking alert firing (2 ignored)',
+        threshold: 'blocking: NodeDown',
+      });
 
-      const down = createAlertActivities({ alerts: { alertmanagerUrl: `http://127.0.0.1:${await freePort()}`, ignore: [] } });
-      const err = await down.checkMaintenanceAlerts().then(() => undefined, (e: unknown) => e);
+      const down = createAlertActivities({
+        alerts: { alertmanagerUrl: `http://127.0.0.1:${await freePort()}`, ignore: [] },
+      });
+      const err = await down.checkMaintenanceAlerts().then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(err).toBeInstanceOf(ApplicationFailure);
       expect((err as ApplicationFailure).type).toBe('AlertmanagerUnavailable');
       expect((err as ApplicationFailure).message).toMatch(/^Alertmanager did not answer \/api\/v2\/\w+: ECONNREFUSED$/);
-      expect(await createAlertActivities({ alerts: { ignore: [] } }).checkMaintenanceAlerts()).toMatchObject({ blocking: [], checks: [{ status: 'skipped' }, { status: 'skipped' }] });
+      expect(await createAlertActivities({ alerts: { ignore: [] } }).checkMaintenanceAlerts()).toMatchObject({
+        blocking: [],
+        checks: [{ status: 'skipped' }, { status: 'skipped' }],
+      });
     } finally {
       await am.resolve('Watchdog', { tag });
       await am.resolve('DiskPressure', { tag, node: 'n7' });
@@ -82,15 +128,25 @@ describe('alert gate', () => {
     await am.fire('NodeDown', { node: node! });
     try {
       const workflowId = `alert-refuse-${t.namespace}`;
-      const failure = await inCluster(({ client, taskQueue }) => failureOf(client.workflow.execute(nodeUpdate, {
-        taskQueue, workflowId, args: [{ node: node!, ...FAST, alerts: { whileFiring: 'refuse' } }],
-      })));
-      expect(failure.message).toContain(`refused: blocking alerts firing: NodeDown {node=${node}} (alerts.whileFiring: refuse)`);
+      const failure = await inCluster(({ client, taskQueue }) =>
+        failureOf(
+          client.workflow.execute(nodeUpdate, {
+            taskQueue,
+            workflowId,
+            args: [{ node: node!, ...FAST, alerts: { whileFiring: 'refuse' } }],
+          }),
+        ),
+      );
+      expect(failure.message).toContain(
+        `refused: blocking alerts firing: NodeDown {node=${node}} (alerts.whileFiring: refuse)`,
+      );
       expect(await unschedulable(node!)).toBe(false);
       expect(nodePatches(node!)).toEqual([]);
       const row = await stored(workflowId);
       expect(row?.outcome).toBe('failed');
-      expect(row?.report.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual([`no blocking alert firing before cordoning ${node}: failed`]);
+      expect(row?.report.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual([
+        `no blocking alert firing before cordoning ${node}: failed`,
+      ]);
     } finally {
       await am.resolve('NodeDown', { node: node! });
     }
@@ -103,12 +159,30 @@ describe('alert gate', () => {
     const workflowId = `alert-wait-${t.namespace}`;
     const { report, history } = await inCluster(async ({ client, taskQueue }) => {
       const handle = await client.workflow.start(nodeUpdate, {
-        taskQueue, workflowId, args: [{ node: node!, ...FAST, update: { doneWhen: 'signal', timeout: '2 minutes' }, alerts: { whileFiring: 'wait', waitUpTo: '5 minutes', pollInterval: 200 } }],
+        taskQueue,
+        workflowId,
+        args: [
+          {
+            node: node!,
+            ...FAST,
+            update: { doneWhen: 'signal', timeout: '2 minutes' },
+            alerts: { whileFiring: 'wait', waitUpTo: '5 minutes', pollInterval: 200 },
+          },
+        ],
       });
-      await waitUntil('the run to wait for the alert', async () => (await handle.query(statusQuery)).waitingFor?.startsWith(`blocking alerts to clear: NodeDown {node=${node}}`) || undefined);
+      await waitUntil(
+        'the run to wait for the alert',
+        async () =>
+          (await handle.query(statusQuery)).waitingFor?.startsWith(
+            `blocking alerts to clear: NodeDown {node=${node}}`,
+          ) || undefined,
+      );
       expect(await unschedulable(node!)).toBe(false);
       await am.resolve('NodeDown', { node: node! });
-      await waitUntil('the run to wait for the update', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal nodeUpdated') || undefined);
+      await waitUntil(
+        'the run to wait for the update',
+        async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal nodeUpdated') || undefined,
+      );
       expect(await unschedulable(node!)).toBe(true);
       await handle.signal(nodeUpdatedSignal, { by: 'test' });
       return { report: await handle.result(), history: await handle.fetchHistory() };
@@ -116,10 +190,19 @@ describe('alert gate', () => {
     await am.resolve('Watchdog');
     await recordHistory('nodeUpdate-alert-gate', history, workflowId);
     expect(report.outcome).toBe('ok');
-    expect(report.checks.map((c) => `${c.check}: ${c.status}`)).toEqual(['alerts.configured: ok', 'alerts.cleared: ok']);
+    expect(report.checks.map((c) => `${c.check}: ${c.status}`)).toEqual([
+      'alerts.configured: ok',
+      'alerts.cleared: ok',
+    ]);
     expect(report.checks[1]!.detail).toBe('no blocking alert firing (1 ignored)');
     expect(report.steps.map((s) => s.name)).toEqual([
-      `no blocking alert firing before cordoning ${node}`, `cordon ${node}`, `drain ${node}`, 'wait for the update', `${node} Ready`, `uncordon ${node}`, 'monitoring alerts cleared',
+      `no blocking alert firing before cordoning ${node}`,
+      `cordon ${node}`,
+      `drain ${node}`,
+      'wait for the update',
+      `${node} Ready`,
+      `uncordon ${node}`,
+      'monitoring alerts cleared',
     ]);
     expect(await unschedulable(node!)).toBe(false);
   });
@@ -127,9 +210,17 @@ describe('alert gate', () => {
   it('nodeUpdate with Alertmanager down: a clear failure, nothing cordoned', async () => {
     const [node] = await t.addNodes(1);
     const workflowId = `alert-down-${t.namespace}`;
-    const failure = await inCluster(({ client, taskQueue }) => failureOf(client.workflow.execute(nodeUpdate, {
-      taskQueue, workflowId, args: [{ node: node!, ...FAST }],
-    })), alertsConfig({ alertmanagerUrl: `http://127.0.0.1:${await freePort()}` }));
+    const failure = await inCluster(
+      ({ client, taskQueue }) =>
+        failureOf(
+          client.workflow.execute(nodeUpdate, {
+            taskQueue,
+            workflowId,
+            args: [{ node: node!, ...FAST }],
+          }),
+        ),
+      alertsConfig({ alertmanagerUrl: `http://127.0.0.1:${await freePort()}` }),
+    );
     expect(failure.message).toMatch(/Alertmanager did not answer \/api\/v2\/\w+: ECONNREFUSED/);
     expect(await unschedulable(node!)).toBe(false);
     expect(nodePatches(node!)).toEqual([]);
@@ -140,22 +231,48 @@ describe('alert gate', () => {
     await t.deploy('api', { replicas: 1, image: 'ghcr.io/trixtech/api:1.0.0' });
     await waitForDeployment(t, 'api');
     await am.fire('HighErrorRate', { service: 'api' });
-    const args = { deployment: 'api', container: 'app', image: 'ghcr.io/trixtech/api:1.1.0', rolloutTimeout: '60s', pollInterval: 200 };
-    const refused = await inCluster(({ client, taskQueue }) => failureOf(client.workflow.execute(applicationUpdate, {
-      taskQueue, workflowId: `alert-app-refuse-${t.namespace}`, args: [{ ...args, alerts: { whileFiring: 'refuse' } }],
-    })));
+    const args = {
+      deployment: 'api',
+      container: 'app',
+      image: 'ghcr.io/trixtech/api:1.1.0',
+      rolloutTimeout: '60s',
+      pollInterval: 200,
+    };
+    const refused = await inCluster(({ client, taskQueue }) =>
+      failureOf(
+        client.workflow.execute(applicationUpdate, {
+          taskQueue,
+          workflowId: `alert-app-refuse-${t.namespace}`,
+          args: [{ ...args, alerts: { whileFiring: 'refuse' } }],
+        }),
+      ),
+    );
     expect(refused.message).toContain('refused: blocking alerts firing: HighErrorRate {service=api}');
-    expect((await runActivity(t.activities.readDeploymentRevision, { deployment: 'api' }))).toMatchObject({ revision: '1', images: { app: 'ghcr.io/trixtech/api:1.0.0' } });
+    expect(await runActivity(t.activities.readDeploymentRevision, { deployment: 'api' })).toMatchObject({
+      revision: '1',
+      images: { app: 'ghcr.io/trixtech/api:1.0.0' },
+    });
 
     await am.resolve('HighErrorRate', { service: 'api' });
     const workflowId = `alert-app-${t.namespace}`;
     const { report, history } = await inCluster(async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start(applicationUpdate, { taskQueue, workflowId, args: [{ ...args, alerts: { whileFiring: 'refuse' } }] });
+      const handle = await client.workflow.start(applicationUpdate, {
+        taskQueue,
+        workflowId,
+        args: [{ ...args, alerts: { whileFiring: 'refuse' } }],
+      });
       return { report: await handle.result(), history: await handle.fetchHistory() };
     });
     await recordHistory('applicationUpdate-alert-gate', history, workflowId);
     expect(report.outcome).toBe('ok');
-    expect(report.checks.map((c) => `${c.check}: ${c.status}`)).toEqual(['http: skipped', 'alerts.configured: ok', 'alerts.cleared: ok']);
-    expect((await runActivity(t.activities.readDeploymentRevision, { deployment: 'api' }))).toMatchObject({ revision: '2', images: { app: 'ghcr.io/trixtech/api:1.1.0' } });
+    expect(report.checks.map((c) => `${c.check}: ${c.status}`)).toEqual([
+      'http: skipped',
+      'alerts.configured: ok',
+      'alerts.cleared: ok',
+    ]);
+    expect(await runActivity(t.activities.readDeploymentRevision, { deployment: 'api' })).toMatchObject({
+      revision: '2',
+      images: { app: 'ghcr.io/trixtech/api:1.1.0' },
+    });
   });
 });

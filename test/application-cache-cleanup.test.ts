@@ -15,18 +15,24 @@ const TOKEN = 'cache-admin-token-3f9a';
  * The backend's admin API: `/admin/cache/clear` wants the bearer token; `/flaky` answers 503 once,
  * then clears.
  */
-async function startAdminApi(): Promise<{ url: string; requests: { path: string; method: string; headers: IncomingHttpHeaders }[]; close(): Promise<void> }> {
+async function startAdminApi(): Promise<{
+  url: string;
+  requests: { path: string; method: string; headers: IncomingHttpHeaders }[];
+  close(): Promise<void>;
+}> {
   const requests: { path: string; method: string; headers: IncomingHttpHeaders }[] = [];
   let flakyCalls = 0;
   const server: Server = createServer((req, res) => {
     requests.push({ path: req.url ?? '', method: req.method ?? '', headers: req.headers });
-    if (req.url === '/admin/cache/clear') res.writeHead(req.headers.authorization === `Bearer ${TOKEN}` ? 204 : 401).end();
+    if (req.url === '/admin/cache/clear')
+      res.writeHead(req.headers.authorization === `Bearer ${TOKEN}` ? 204 : 401).end();
     else if (req.url === '/flaky') res.writeHead(++flakyCalls === 1 ? 503 : 200).end('cleared');
     else res.writeHead(404).end();
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    requests,
     close: () => new Promise((r) => server.close(() => r())),
   };
 }
@@ -43,21 +49,32 @@ describe('applicationCacheCleanup', () => {
     await Promise.all([db?.drop(), slack?.stop(), api?.close()]);
   });
 
-  const config = (cacheClear: unknown[], env: Record<string, string> = { TRIXTECH_ADMIN_TOKEN: TOKEN }) => testConfig(
-    { DATABASE_URL: db.url, MAINT_DATABASE_URL: db.url, SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`, ...env },
-    { targets: { cacheClear } },
-  );
-  const postsAbout = (path: string, workflowId: string) => slack.postsTo(path).filter((p) => JSON.stringify(p.body).includes(workflowId));
+  const config = (cacheClear: unknown[], env: Record<string, string> = { TRIXTECH_ADMIN_TOKEN: TOKEN }) =>
+    testConfig(
+      {
+        DATABASE_URL: db.url,
+        MAINT_DATABASE_URL: db.url,
+        SLACK_WEBHOOK_URL: `${slack.url}/report`,
+        SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
+        ...env,
+      },
+      { targets: { cacheClear } },
+    );
+  const postsAbout = (path: string, workflowId: string) =>
+    slack.postsTo(path).filter((p) => JSON.stringify(p.body).includes(workflowId));
 
   it('clears every endpoint with its token, retries a 5xx, stores the report and posts nothing when all is well', async () => {
     const workflowId = `app-cache-cleanup-${Date.now()}`;
-    const { report, history } = await withWorker(config([
-      { name: 'backend', url: `${api.url}/admin/cache/clear`, tokenEnv: 'TRIXTECH_ADMIN_TOKEN' },
-      { name: 'search', url: `${api.url}/flaky` },
-    ]), async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start(applicationCacheCleanup, { taskQueue, workflowId, args: [{}] });
-      return { report: await handle.result(), history: await handle.fetchHistory() };
-    });
+    const { report, history } = await withWorker(
+      config([
+        { name: 'backend', url: `${api.url}/admin/cache/clear`, tokenEnv: 'TRIXTECH_ADMIN_TOKEN' },
+        { name: 'search', url: `${api.url}/flaky` },
+      ]),
+      async ({ client, taskQueue }) => {
+        const handle = await client.workflow.start(applicationCacheCleanup, { taskQueue, workflowId, args: [{}] });
+        return { report: await handle.result(), history: await handle.fetchHistory() };
+      },
+    );
     await recordHistory('applicationCacheCleanup', history, workflowId);
 
     expect(report.outcome).toBe('ok');
@@ -66,7 +83,9 @@ describe('applicationCacheCleanup', () => {
       ['backend', 'ok', `${api.url}/admin/cache/clear answered HTTP 204`],
       ['search', 'ok', `${api.url}/flaky answered HTTP 200`],
     ]);
-    expect(api.requests.filter((r) => r.path === '/admin/cache/clear').map((r) => [r.method, r.headers.authorization])).toEqual([['POST', `Bearer ${TOKEN}`]]);
+    expect(
+      api.requests.filter((r) => r.path === '/admin/cache/clear').map((r) => [r.method, r.headers.authorization]),
+    ).toEqual([['POST', `Bearer ${TOKEN}`]]);
     expect(api.requests.filter((r) => r.path === '/flaky')).toHaveLength(2);
     // The token went to the API and nowhere else: not into history, not into the report.
     expect(JSON.stringify(history)).not.toContain(TOKEN);
@@ -79,10 +98,19 @@ describe('applicationCacheCleanup', () => {
   it('reports a rejected token as critical without retrying it, posts the report and alerts', async () => {
     const workflowId = `app-cache-cleanup-401-${Date.now()}`;
     const before = api.requests.length;
-    const report = await withWorker(config([{ name: 'backend', url: `${api.url}/admin/cache/clear`, tokenEnv: 'TRIXTECH_ADMIN_TOKEN' }], { TRIXTECH_ADMIN_TOKEN: 'stale-token' }),
-      ({ client, taskQueue }) => client.workflow.execute(applicationCacheCleanup, { taskQueue, workflowId, args: [{}] }));
+    const report = await withWorker(
+      config([{ name: 'backend', url: `${api.url}/admin/cache/clear`, tokenEnv: 'TRIXTECH_ADMIN_TOKEN' }], {
+        TRIXTECH_ADMIN_TOKEN: 'stale-token',
+      }),
+      ({ client, taskQueue }) =>
+        client.workflow.execute(applicationCacheCleanup, { taskQueue, workflowId, args: [{}] }),
+    );
     expect(report.outcome).toBe('critical');
-    expect(report.checks[0]).toMatchObject({ target: 'backend', status: 'critical', detail: `${api.url}/admin/cache/clear answered HTTP 401 (check the token)` });
+    expect(report.checks[0]).toMatchObject({
+      target: 'backend',
+      status: 'critical',
+      detail: `${api.url}/admin/cache/clear answered HTTP 401 (check the token)`,
+    });
     expect(api.requests.length - before).toBe(1);
     expect(postsAbout('/report', workflowId)).toHaveLength(1);
     expect(postsAbout('/alert', workflowId)).toHaveLength(1);
@@ -91,13 +119,29 @@ describe('applicationCacheCleanup', () => {
 
   it('skips without endpoints, refuses a token variable that is not set, and bad input', async () => {
     const report = await withWorker(config([]), async ({ client, taskQueue }) => {
-      await expectWorkflowRejects(client, taskQueue, 'applicationCacheCleanup', 'app-cache-bad', [[{ endpoints: ['x'] }, 'endpoints']]);
-      return client.workflow.execute(applicationCacheCleanup, { taskQueue, workflowId: `app-cache-none-${Date.now()}`, args: [{}] });
+      await expectWorkflowRejects(client, taskQueue, 'applicationCacheCleanup', 'app-cache-bad', [
+        [{ endpoints: ['x'] }, 'endpoints'],
+      ]);
+      return client.workflow.execute(applicationCacheCleanup, {
+        taskQueue,
+        workflowId: `app-cache-none-${Date.now()}`,
+        args: [{}],
+      });
     });
-    expect(report.checks).toEqual([expect.objectContaining({ status: 'skipped', detail: 'no cache endpoints configured (targets.cacheClear)' })]);
-    expect(() => config([{ name: 'backend', url: `${api.url}/x`, tokenEnv: 'NOT_SET_ANYWHERE' }], {})).toThrow(ConfigError);
-    expect(() => config([{ name: 'backend', url: `${api.url}/x`, tokenEnv: 'NOT_SET_ANYWHERE' }], {}))
-      .toThrow(/targets\.cacheClear\[0\]\.tokenEnv: environment variable NOT_SET_ANYWHERE is not set/);
-    expect(() => config([{ name: 'backend', url: `${api.url}/a` }, { name: 'backend', url: `${api.url}/b` }])).toThrow('targets.cacheClear: endpoint names must be unique');
+    expect(report.checks).toEqual([
+      expect.objectContaining({ status: 'skipped', detail: 'no cache endpoints configured (targets.cacheClear)' }),
+    ]);
+    expect(() => config([{ name: 'backend', url: `${api.url}/x`, tokenEnv: 'NOT_SET_ANYWHERE' }], {})).toThrow(
+      ConfigError,
+    );
+    expect(() => config([{ name: 'backend', url: `${api.url}/x`, tokenEnv: 'NOT_SET_ANYWHERE' }], {})).toThrow(
+      /targets\.cacheClear\[0\]\.tokenEnv: environment variable NOT_SET_ANYWHERE is not set/,
+    );
+    expect(() =>
+      config([
+        { name: 'backend', url: `${api.url}/a` },
+        { name: 'backend', url: `${api.url}/b` },
+      ]),
+    ).toThrow('targets.cacheClear: endpoint names must be unique');
   });
 });

@@ -20,25 +20,34 @@ import { openWindow, openWindowRefusal } from './helpers/window.js';
 
 const exec = promisify(execFile);
 const backendImage = async (stack: Stack) =>
-  (await stack.kube.apps.readNamespacedDeployment({ name: 'trixtech-backend', namespace: stack.kube.namespace })).spec?.template.spec?.containers[0]?.image;
+  (await stack.kube.apps.readNamespacedDeployment({ name: 'trixtech-backend', namespace: stack.kube.namespace })).spec
+    ?.template.spec?.containers[0]?.image;
 /** A window an hour away: nobody waits for it; the test opens it (`openWindow`) when it is ready. */
 const farWindow = () => ({ windowStart: new Date(Date.now() + 3_600_000).toISOString(), windowDuration: '1 hour' });
 // Nothing here races a clock; this bound only catches a hang (each test spawns CLIs and a bridge, slow on a busy machine).
 const SLOW_MACHINE_MS = 240_000;
-const waitingForWindow = (handle: WorkflowHandle) => until('the wait for the window', async () => (await handle.query(statusQuery)).phase === 'waiting for the window');
+const waitingForWindow = (handle: WorkflowHandle) =>
+  until('the wait for the window', async () => (await handle.query(statusQuery)).phase === 'waiting for the window');
 
 describe('annualUpgrade: two-person approval before the window, then the upgrade inside it', () => {
   let stack: Stack;
   let hook: Awaited<ReturnType<typeof startUpdateHook>>;
 
   beforeAll(async () => {
-    stack = await startStack({
-      annualUpgrade: { approvers: ['carol', 'dave', 'erin'], required: 2 },
-      slackUsers: { UCAROL: 'carol', UDAVE: 'dave' },
-    }, { name: 'annual' });
+    stack = await startStack(
+      {
+        annualUpgrade: { approvers: ['carol', 'dave', 'erin'], required: 2 },
+        slackUsers: { UCAROL: 'carol', UDAVE: 'dave' },
+      },
+      { name: 'annual' },
+    );
     // Nodes start on the control plane's version; the update hook brings them to the next.
     [nodeA, nodeB] = (await stack.kube.addNodes(2)) as [string, string];
-    await stack.kube.deploy('trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0', podAnnotations: QUICK_PODS });
+    await stack.kube.deploy('trixtech-backend', {
+      replicas: 2,
+      image: 'trixtech/backend:1.0.0',
+      podAnnotations: QUICK_PODS,
+    });
     await waitForDeployment(stack.kube, 'trixtech-backend');
     hook = await startUpdateHook(stack.kube.admin, 50, 'v1.35.0');
   });
@@ -51,97 +60,186 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
   let nodeA = '';
   let nodeB = '';
   const image = () => backendImage(stack);
-  const kubelet = async (node: string) => (await stack.kube.core.readNode({ name: node })).status?.nodeInfo?.kubeletVersion;
+  const kubelet = async (node: string) =>
+    (await stack.kube.core.readNode({ name: node })).status?.nodeInfo?.kubeletVersion;
   const input = (): AnnualUpgradeInput => ({
     ...farWindow(),
     // Approval is asked for at once (the window is nearer than the lead time), and escalated at once.
-    approvalLeadTime: '7 days', escalateBefore: '2 hours',
+    approvalLeadTime: '7 days',
+    escalateBefore: '2 hours',
     nodes: [nodeA, nodeB],
-    nodeUpdate: { drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 }, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' }, readyTimeout: '30s', pollInterval: 200 },
-    applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0', rolloutTimeout: '60s', pollInterval: 200 }],
+    nodeUpdate: {
+      drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 },
+      update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' },
+      readyTimeout: '30s',
+      pollInterval: 200,
+    },
+    applications: [
+      {
+        deployment: 'trixtech-backend',
+        container: 'app',
+        image: 'trixtech/backend:2.0.0',
+        rolloutTimeout: '60s',
+        pollInterval: 200,
+      },
+    ],
     databaseUpgrade: { description: 'pg_upgrade 15 -> 16 on the primary', timeout: '20s' },
   });
   const approvals = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).approvals;
 
-  it('one person is one approval, whatever the path or key: with one when the window opens, nothing runs', async () => {
-    await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
-      const workflowId = uniqueId('annual-one');
-      const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input()] });
-      await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
-      const env = { ...process.env, ...temporalEnv(), MAINT_CONFIG: '' };
-      const first = await exec(process.execPath, ['bin/maint.js', 'approve', workflowId, '--as', 'carol', '--key', stack.keys.keyFile('carol')], { env });
-      expect(first.stdout).toContain(`${workflowId}: counted: approve by carol (1 of 2 approvals)`);
-      expect(first.stdout).toContain('window: ');
-      // carol again through Slack (the bridge's key): still one person.
-      const body = interactionBody('UCAROL', 'approve', workflowId, `${stack.slack.url}/respond/annual-one`);
-      expect((await fetch(`${bridgeUrl}/slack/interactions`, { method: 'POST', body, headers: slackHeaders(body, SIGNING_SECRET) })).status).toBe(200);
-      await until('the Slack verdict', () => stack.slack.postsTo('/respond/annual-one').length > 0);
-      expect(stack.slack.postsTo('/respond/annual-one')[0]?.body.text).toBe(':warning: Approval by carol via slack ignored: already counted: the same person counts once (1 of 2 approvals)');
-      // The same signed statement presented twice: the second time is a replay.
-      const { proof } = await signedDecision(client, workflowId, stack.keys.key('carol'), { principal: 'carol' });
-      expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'ignored', reason: 'already counted: the same person counts once' });
-      expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'ignored', reason: 'replayed: this statement was already presented' });
-      expect((await approvals(handle)).map((a) => a.ignored ?? 'counted')).toEqual([
-        'counted', 'already counted: the same person counts once', 'already counted: the same person counts once', 'replayed: this statement was already presented',
-      ]);
-      // The people running the window open it: the approval closes with one of two.
-      await openWindow(handle);
+  it(
+    'one person is one approval, whatever the path or key: with one when the window opens, nothing runs',
+    async () => {
+      await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
+        const workflowId = uniqueId('annual-one');
+        const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input()] });
+        await until(
+          'the approval request',
+          async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false,
+        );
+        const env = { ...process.env, ...temporalEnv(), MAINT_CONFIG: '' };
+        const first = await exec(
+          process.execPath,
+          ['bin/maint.js', 'approve', workflowId, '--as', 'carol', '--key', stack.keys.keyFile('carol')],
+          { env },
+        );
+        expect(first.stdout).toContain(`${workflowId}: counted: approve by carol (1 of 2 approvals)`);
+        expect(first.stdout).toContain('window: ');
+        // carol again through Slack (the bridge's key): still one person.
+        const body = interactionBody('UCAROL', 'approve', workflowId, `${stack.slack.url}/respond/annual-one`);
+        expect(
+          (
+            await fetch(`${bridgeUrl}/slack/interactions`, {
+              method: 'POST',
+              body,
+              headers: slackHeaders(body, SIGNING_SECRET),
+            })
+          ).status,
+        ).toBe(200);
+        await until('the Slack verdict', () => stack.slack.postsTo('/respond/annual-one').length > 0);
+        expect(stack.slack.postsTo('/respond/annual-one')[0]?.body.text).toBe(
+          ':warning: Approval by carol via slack ignored: already counted: the same person counts once (1 of 2 approvals)',
+        );
+        // The same signed statement presented twice: the second time is a replay.
+        const { proof } = await signedDecision(client, workflowId, stack.keys.key('carol'), { principal: 'carol' });
+        expect(await decide(client, workflowId, proof)).toMatchObject({
+          verdict: 'ignored',
+          reason: 'already counted: the same person counts once',
+        });
+        expect(await decide(client, workflowId, proof)).toMatchObject({
+          verdict: 'ignored',
+          reason: 'replayed: this statement was already presented',
+        });
+        expect((await approvals(handle)).map((a) => a.ignored ?? 'counted')).toEqual([
+          'counted',
+          'already counted: the same person counts once',
+          'already counted: the same person counts once',
+          'replayed: this statement was already presented',
+        ]);
+        // The people running the window open it: the approval closes with one of two.
+        await openWindow(handle);
 
-      const report = await handle.result();
-      expect(report.outcome).toBe('skipped');
-      expect(report.summary).toContain('approved by 1 of the 2 required');
-      expect(await image()).toBe('trixtech/backend:1.0.0');
-      expect(await kubelet(nodeA)).toBe('v1.34.2');
-      expect(hook.requests).toEqual([]);
-      expect(stack.slack.postsTo('/alert').some((p) => p.body.text?.includes('ESCALATION') && JSON.stringify(p.body).includes(workflowId))).toBe(true);
-    });
-  }, SLOW_MACHINE_MS);
+        const report = await handle.result();
+        expect(report.outcome).toBe('skipped');
+        expect(report.summary).toContain('approved by 1 of the 2 required');
+        expect(await image()).toBe('trixtech/backend:1.0.0');
+        expect(await kubelet(nodeA)).toBe('v1.34.2');
+        expect(hook.requests).toEqual([]);
+        expect(
+          stack.slack
+            .postsTo('/alert')
+            .some((p) => p.body.text?.includes('ESCALATION') && JSON.stringify(p.body).includes(workflowId)),
+        ).toBe(true);
+      });
+    },
+    SLOW_MACHINE_MS,
+  );
 
-  it('with two distinct approvers it updates the nodes and the application, waits for the database step, and checks health', async () => {
-    await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
-      const workflowId = uniqueId('annual-two');
-      const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input()] });
-      await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
-      for (const user of ['UCAROL', 'UDAVE']) {
-        const body = interactionBody(user, 'approve', workflowId, `${stack.slack.url}/respond/annual`);
-        expect((await fetch(`${bridgeUrl}/slack/interactions`, { method: 'POST', body, headers: slackHeaders(body, SIGNING_SECRET) })).status).toBe(200);
-      }
-      await waitingForWindow(handle);
-      // Bad input and a second opening are refused and change nothing.
-      expect(await openWindowRefusal(handle, { by: ' ' })).toMatch(/^openWindow refused: by: /);
-      expect((await handle.query(statusQuery)).phase).toBe('waiting for the window');
-      await openWindow(handle);
-      expect(await openWindowRefusal(handle, { by: 'someone-else' })).toMatch(/^openWindow refused: already opened by test-operator at /);
-      await until('the database checkpoint', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal databaseUpgraded') ?? false, 90_000);
-      // The nodes and the application are done before the people's database step.
-      expect(await image()).toBe('trixtech/backend:2.0.0');
-      expect([await kubelet(nodeA), await kubelet(nodeB)]).toEqual(['v1.35.0', 'v1.35.0']);
-      await handle.signal(databaseUpgradedSignal, { by: 'erin', detail: 'pg 16.4 running' });
-      const report = await handle.result();
-      await recordHistory('annualUpgrade-opened-early', await handle.fetchHistory(), workflowId);
+  it(
+    'with two distinct approvers it updates the nodes and the application, waits for the database step, and checks health',
+    async () => {
+      await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
+        const workflowId = uniqueId('annual-two');
+        const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input()] });
+        await until(
+          'the approval request',
+          async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false,
+        );
+        for (const user of ['UCAROL', 'UDAVE']) {
+          const body = interactionBody(user, 'approve', workflowId, `${stack.slack.url}/respond/annual`);
+          expect(
+            (
+              await fetch(`${bridgeUrl}/slack/interactions`, {
+                method: 'POST',
+                body,
+                headers: slackHeaders(body, SIGNING_SECRET),
+              })
+            ).status,
+          ).toBe(200);
+        }
+        await waitingForWindow(handle);
+        // Bad input and a second opening are refused and change nothing.
+        expect(await openWindowRefusal(handle, { by: ' ' })).toMatch(/^openWindow refused: by: /);
+        expect((await handle.query(statusQuery)).phase).toBe('waiting for the window');
+        await openWindow(handle);
+        expect(await openWindowRefusal(handle, { by: 'someone-else' })).toMatch(
+          /^openWindow refused: already opened by test-operator at /,
+        );
+        await until(
+          'the database checkpoint',
+          async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal databaseUpgraded') ?? false,
+          90_000,
+        );
+        // The nodes and the application are done before the people's database step.
+        expect(await image()).toBe('trixtech/backend:2.0.0');
+        expect([await kubelet(nodeA), await kubelet(nodeB)]).toEqual(['v1.35.0', 'v1.35.0']);
+        await handle.signal(databaseUpgradedSignal, { by: 'erin', detail: 'pg 16.4 running' });
+        const report = await handle.result();
+        await recordHistory('annualUpgrade-opened-early', await handle.fetchHistory(), workflowId);
 
-      expect(['ok', 'warn']).toContain(report.outcome);
-      expect(report.approvals.filter((a) => !a.ignored).map((a) => a.approver)).toEqual(['carol', 'dave']);
-      expect(report.approvals.map((a) => a.proof?.signer)).toEqual(['bridge', 'bridge']);
-      await until('both Slack verdicts', () => stack.slack.postsTo('/respond/annual').length === 2);
-      expect(stack.slack.postsTo('/respond/annual').map((p) => p.body.text).sort()).toEqual([
-        ':white_check_mark: Approval by carol via slack counted: approve by carol (1 of 2 approvals)',
-        ':white_check_mark: Approval by dave via slack counted: approve by dave (2 of 2 approvals)',
-      ]);
-      expect(hook.requests).toEqual([nodeA, nodeB]);
-      expect(report.steps.map((s) => s.name)).toEqual(expect.arrayContaining([
-        'wait for the window', 'fresh backup verified readable', 'monitoring alive', 'record the revision of trixtech-backend', 'rolling node updates',
-        'upgrade trixtech-backend to trixtech/backend:2.0.0', 'database major-version upgrade (human checkpoint)', 'post-maintenance health check',
-      ]));
-      expect(report.steps.find((s) => s.name === 'wait for the window')?.detail).toMatch(/^opened early by test-operator at \S+ \(the test opens it\); scheduled /);
-      expect((report.details?.recordedRevisions as { revision: string }[])[0]?.revision).toBe('1');
-      // The gate took its own dump and read every byte back; the report names file, checksum and level.
-      const taken = report.details?.preMaintenanceBackup as { file: string; sha256: string; level: string };
-      expect(taken).toMatchObject({ level: 'readable', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
-      expect(taken.file).not.toBe(stack.backupFile);
-      expect(report.checks.find((c) => c.check === 'backup')).toMatchObject({ status: 'ok', target: taken.file, detail: expect.stringMatching(/^level readable: .*sha256 [0-9a-f]{12}/) });
-    });
-  }, SLOW_MACHINE_MS);
+        expect(['ok', 'warn']).toContain(report.outcome);
+        expect(report.approvals.filter((a) => !a.ignored).map((a) => a.approver)).toEqual(['carol', 'dave']);
+        expect(report.approvals.map((a) => a.proof?.signer)).toEqual(['bridge', 'bridge']);
+        await until('both Slack verdicts', () => stack.slack.postsTo('/respond/annual').length === 2);
+        expect(
+          stack.slack
+            .postsTo('/respond/annual')
+            .map((p) => p.body.text)
+            .sort(),
+        ).toEqual([
+          ':white_check_mark: Approval by carol via slack counted: approve by carol (1 of 2 approvals)',
+          ':white_check_mark: Approval by dave via slack counted: approve by dave (2 of 2 approvals)',
+        ]);
+        expect(hook.requests).toEqual([nodeA, nodeB]);
+        expect(report.steps.map((s) => s.name)).toEqual(
+          expect.arrayContaining([
+            'wait for the window',
+            'fresh backup verified readable',
+            'monitoring alive',
+            'record the revision of trixtech-backend',
+            'rolling node updates',
+            'upgrade trixtech-backend to trixtech/backend:2.0.0',
+            'database major-version upgrade (human checkpoint)',
+            'post-maintenance health check',
+          ]),
+        );
+        expect(report.steps.find((s) => s.name === 'wait for the window')?.detail).toMatch(
+          /^opened early by test-operator at \S+ \(the test opens it\); scheduled /,
+        );
+        expect((report.details?.recordedRevisions as { revision: string }[])[0]?.revision).toBe('1');
+        // The gate took its own dump and read every byte back; the report names file, checksum and level.
+        const taken = report.details?.preMaintenanceBackup as { file: string; sha256: string; level: string };
+        expect(taken).toMatchObject({ level: 'readable', sha256: expect.stringMatching(/^[0-9a-f]{64}$/) });
+        expect(taken.file).not.toBe(stack.backupFile);
+        expect(report.checks.find((c) => c.check === 'backup')).toMatchObject({
+          status: 'ok',
+          target: taken.file,
+          detail: expect.stringMatching(/^level readable: .*sha256 [0-9a-f]{12}/),
+        });
+      });
+    },
+    SLOW_MACHINE_MS,
+  );
 });
 
 describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
@@ -151,12 +249,22 @@ describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
   beforeAll(async () => {
     // A pg_dump that "succeeds" writing the 6-byte file the old gate accepted; pg_restore is the real one.
     pgBinDir = mkdtempSync(join(tmpdir(), 'maint-six-byte-pgdump-'));
-    writeFileSync(join(pgBinDir, 'pg_dump'), '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = "-f" ] && printf backup > "$2"; shift; done\nexit 0\n');
+    writeFileSync(
+      join(pgBinDir, 'pg_dump'),
+      '#!/bin/sh\nwhile [ $# -gt 0 ]; do [ "$1" = "-f" ] && printf backup > "$2"; shift; done\nexit 0\n',
+    );
     chmodSync(join(pgBinDir, 'pg_dump'), 0o755);
     symlinkSync(findPgBinary('pg_restore'), join(pgBinDir, 'pg_restore'));
-    stack = await startStack({ annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } }, { name: 'annual-gate', file: { database: { pgBinDir } } });
+    stack = await startStack(
+      { annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } },
+      { name: 'annual-gate', file: { database: { pgBinDir } } },
+    );
     await stack.kube.addNodes(1);
-    await stack.kube.deploy('trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0', podAnnotations: QUICK_PODS });
+    await stack.kube.deploy('trixtech-backend', {
+      replicas: 2,
+      image: 'trixtech/backend:1.0.0',
+      podAnnotations: QUICK_PODS,
+    });
     await waitForDeployment(stack.kube, 'trixtech-backend');
   });
   afterAll(async () => {
@@ -164,46 +272,85 @@ describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
     await stack?.stop();
   });
 
-  it('stops the window before anything disruptive when the fresh dump is a 6-byte file', async () => {
-    await stack.withBridge(async ({ client, taskQueue }) => {
-      const workflowId = uniqueId('annual-six-bytes');
-      const handle = await client.workflow.start(annualUpgrade, {
-        taskQueue, workflowId,
-        args: [{ ...farWindow(), nodes: [], applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }] }],
+  it(
+    'stops the window before anything disruptive when the fresh dump is a 6-byte file',
+    async () => {
+      await stack.withBridge(async ({ client, taskQueue }) => {
+        const workflowId = uniqueId('annual-six-bytes');
+        const handle = await client.workflow.start(annualUpgrade, {
+          taskQueue,
+          workflowId,
+          args: [
+            {
+              ...farWindow(),
+              nodes: [],
+              applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }],
+            },
+          ],
+        });
+        await until(
+          'the approval request',
+          async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false,
+        );
+        for (const approver of ['carol', 'dave']) {
+          const { proof } = await signedDecision(client, workflowId, stack.keys.key(approver), {
+            principal: approver,
+            via: 'temporal-cli',
+          });
+          expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'counted' });
+        }
+        await waitingForWindow(handle);
+        await openWindow(handle);
+        const err = await handle.result().then(
+          () => undefined,
+          (e: Error) => e,
+        );
+        expect(err).toBeDefined();
+        const status = await handle.query(statusQuery);
+        const gate = status.steps.find((s) => s.name === 'fresh backup verified readable');
+        expect(gate).toMatchObject({ outcome: 'critical' });
+        const description = await handle.describe();
+        expect(description.status.name).toBe('FAILED');
+        const sixBytes = readdirSync(stack.backupDir)
+          .filter((f) => f.endsWith('.dump'))
+          .map((f) => join(stack.backupDir, f))
+          .filter((f) => statSync(f).size === 6);
+        expect(sixBytes).toHaveLength(1);
+        expect(status.steps.map((s) => s.name)).not.toContain('record the revision of trixtech-backend');
+        expect(await backendImage(stack)).toBe('trixtech/backend:1.0.0');
+        // Not the escalation (sent at once when the approvals come after the first workflow task): the checklist's alert.
+        const alert = stack.slack
+          .postsTo('/alert')
+          .find((p) => JSON.stringify(p.body).includes(workflowId) && !p.body.text?.includes('ESCALATION'));
+        expect(JSON.stringify(alert?.body)).toMatch(
+          /pre-maintenance checklist failed, nothing was changed: backup: level intact \(required readable\): .* is not readable: pg_restore/,
+        );
       });
-      await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
-      for (const approver of ['carol', 'dave']) {
-        const { proof } = await signedDecision(client, workflowId, stack.keys.key(approver), { principal: approver, via: 'temporal-cli' });
-        expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'counted' });
-      }
-      await waitingForWindow(handle);
-      await openWindow(handle);
-      const err = await handle.result().then(() => undefined, (e: Error) => e);
-      expect(err).toBeDefined();
-      const status = await handle.query(statusQuery);
-      const gate = status.steps.find((s) => s.name === 'fresh backup verified readable');
-      expect(gate).toMatchObject({ outcome: 'critical' });
-      const description = await handle.describe();
-      expect(description.status.name).toBe('FAILED');
-      const sixBytes = readdirSync(stack.backupDir).filter((f) => f.endsWith('.dump')).map((f) => join(stack.backupDir, f)).filter((f) => statSync(f).size === 6);
-      expect(sixBytes).toHaveLength(1);
-      expect(status.steps.map((s) => s.name)).not.toContain('record the revision of trixtech-backend');
-      expect(await backendImage(stack)).toBe('trixtech/backend:1.0.0');
-      // Not the escalation (sent at once when the approvals come after the first workflow task): the checklist's alert.
-      const alert = stack.slack.postsTo('/alert').find((p) => JSON.stringify(p.body).includes(workflowId) && !p.body.text?.includes('ESCALATION'));
-      expect(JSON.stringify(alert?.body)).toMatch(/pre-maintenance checklist failed, nothing was changed: backup: level intact \(required readable\): .* is not readable: pg_restore/);
-    });
-  }, SLOW_MACHINE_MS);
+    },
+    SLOW_MACHINE_MS,
+  );
 });
 
 describe('annualUpgrade under a blackout', () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    const freeze = { name: 'year-end-sale', start: new Date(Date.now() - 60_000).toISOString(), end: new Date(Date.now() + 2 * 3_600_000).toISOString(), reason: 'sale freeze' };
-    stack = await startStack({ annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } }, { name: 'annual-blackout', file: { blackouts: [freeze] } });
+    const freeze = {
+      name: 'year-end-sale',
+      start: new Date(Date.now() - 60_000).toISOString(),
+      end: new Date(Date.now() + 2 * 3_600_000).toISOString(),
+      reason: 'sale freeze',
+    };
+    stack = await startStack(
+      { annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } },
+      { name: 'annual-blackout', file: { blackouts: [freeze] } },
+    );
     [node] = (await stack.kube.addNodes(1)) as [string];
-    await stack.kube.deploy('trixtech-backend', { replicas: 2, image: 'trixtech/backend:1.0.0', podAnnotations: QUICK_PODS });
+    await stack.kube.deploy('trixtech-backend', {
+      replicas: 2,
+      image: 'trixtech/backend:1.0.0',
+      podAnnotations: QUICK_PODS,
+    });
     await waitForDeployment(stack.kube, 'trixtech-backend');
   });
   let node = '';
@@ -212,28 +359,45 @@ describe('annualUpgrade under a blackout', () => {
     await stack?.stop();
   });
 
-  it('does nothing, even approved by two, when a configured blackout covers the window', async () => {
-    await stack.withBridge(async ({ client, taskQueue }) => {
-      const workflowId = uniqueId('annual-blackout');
-      const handle = await client.workflow.start(annualUpgrade, {
-        taskQueue, workflowId,
-        args: [{ ...farWindow(), nodes: [node], applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }] }],
-      });
-      await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
-      for (const approver of ['carol', 'dave']) {
-        const { proof } = await signedDecision(client, workflowId, stack.keys.key(approver), { principal: approver, via: 'temporal-cli' });
-        expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'counted' });
-      }
-      await waitingForWindow(handle);
-      await openWindow(handle);
-      const report = await handle.result();
-      await recordHistory('annualUpgrade-blackout-opened-early', await handle.fetchHistory(), workflowId);
+  it(
+    'does nothing, even approved by two, when a configured blackout covers the window',
+    async () => {
+      await stack.withBridge(async ({ client, taskQueue }) => {
+        const workflowId = uniqueId('annual-blackout');
+        const handle = await client.workflow.start(annualUpgrade, {
+          taskQueue,
+          workflowId,
+          args: [
+            {
+              ...farWindow(),
+              nodes: [node],
+              applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }],
+            },
+          ],
+        });
+        await until(
+          'the approval request',
+          async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false,
+        );
+        for (const approver of ['carol', 'dave']) {
+          const { proof } = await signedDecision(client, workflowId, stack.keys.key(approver), {
+            principal: approver,
+            via: 'temporal-cli',
+          });
+          expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'counted' });
+        }
+        await waitingForWindow(handle);
+        await openWindow(handle);
+        const report = await handle.result();
+        await recordHistory('annualUpgrade-blackout-opened-early', await handle.fetchHistory(), workflowId);
 
-      expect(report.outcome).toBe('skipped');
-      expect(report.summary).toContain('blackout year-end-sale');
-      expect(report.summary).toContain('sale freeze) covers the window; nothing was changed');
-      expect(report.steps.map((s) => s.name)).not.toContain('record the revision of trixtech-backend');
-      expect(await backendImage(stack)).toBe('trixtech/backend:1.0.0');
-    });
-  }, SLOW_MACHINE_MS);
+        expect(report.outcome).toBe('skipped');
+        expect(report.summary).toContain('blackout year-end-sale');
+        expect(report.summary).toContain('sale freeze) covers the window; nothing was changed');
+        expect(report.steps.map((s) => s.name)).not.toContain('record the revision of trixtech-backend');
+        expect(await backendImage(stack)).toBe('trixtech/backend:1.0.0');
+      });
+    },
+    SLOW_MACHINE_MS,
+  );
 });

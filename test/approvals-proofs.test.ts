@@ -17,7 +17,10 @@ describe('signed approvals: what does not count, and why', () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    stack = await startStack({ emergencyMaintenance: { approvers: ['alice', 'bob'], required: 1 } }, { name: 'approvals-proofs', people: ['mallory'] });
+    stack = await startStack(
+      { emergencyMaintenance: { approvers: ['alice', 'bob'], required: 1 } },
+      { name: 'approvals-proofs', people: ['mallory'] },
+    );
     await stack.kube.addNodes(1);
     await stack.kube.deploy('trixtech-backend', { replicas: 2, podAnnotations: QUICK_PODS });
     await waitForDeployment(stack.kube, 'trixtech-backend');
@@ -27,14 +30,29 @@ describe('signed approvals: what does not count, and why', () => {
     await stack?.stop();
   });
 
-  const replicas = async () => (await stack.kube.apps.readNamespacedDeployment({ name: 'trixtech-backend', namespace: stack.kube.namespace })).spec?.replicas;
-  const start = async (client: Client, taskQueue: string, replicasWanted: number, extra: Partial<EmergencyInput> = {}) => {
+  const replicas = async () =>
+    (await stack.kube.apps.readNamespacedDeployment({ name: 'trixtech-backend', namespace: stack.kube.namespace })).spec
+      ?.replicas;
+  const start = async (
+    client: Client,
+    taskQueue: string,
+    replicasWanted: number,
+    extra: Partial<EmergencyInput> = {},
+  ) => {
     const workflowId = uniqueId('emergency-proofs');
     const input: EmergencyInput = {
-      reason: 'connection storm', severity: 'high', requestedBy: 'alice', postMortemDelaySeconds: 1,
-      actions: [{ kind: 'scale-deployment', deployment: 'trixtech-backend', replicas: replicasWanted }], ...extra,
+      reason: 'connection storm',
+      severity: 'high',
+      requestedBy: 'alice',
+      postMortemDelaySeconds: 1,
+      actions: [{ kind: 'scale-deployment', deployment: 'trixtech-backend', replicas: replicasWanted }],
+      ...extra,
     };
-    const handle = await client.workflow.start(emergencyMaintenance, { taskQueue, workflowId, args: [signedRequest(stack.keys.key('alice'), workflowId, input)] });
+    const handle = await client.workflow.start(emergencyMaintenance, {
+      taskQueue,
+      workflowId,
+      args: [signedRequest(stack.keys.key('alice'), workflowId, input)],
+    });
     await until('the approval request', async () => (await handle.query(statusQuery)).approval?.open ?? false);
     return handle;
   };
@@ -54,42 +72,94 @@ describe('signed approvals: what does not count, and why', () => {
       await attempt('unsigned', undefined);
       await attempt('malformed', { statement: 'not base64!', signature: 42 });
       // bob's statement with the signature of another statement: forged.
-      const otherStatement = (await signedDecision(client, workflowId, bob, { principal: 'bob', comment: 'other words' })).proof;
+      const otherStatement = (
+        await signedDecision(client, workflowId, bob, { principal: 'bob', comment: 'other words' })
+      ).proof;
       await attempt('forged signature', { ...valid, signature: otherStatement.signature });
       // mallory signs "bob approves" with her own key and names bob's key.
-      const mallorys = (await signedDecision(client, workflowId, stack.keys.key('mallory'), { principal: 'bob' })).proof;
+      const mallorys = (await signedDecision(client, workflowId, stack.keys.key('mallory'), { principal: 'bob' }))
+        .proof;
       await attempt('key of another', { ...mallorys, key: bob.fingerprint });
       await attempt('signing as someone else', mallorys);
       const retired = parsePrivateKey(generateSigningKey('bob-old-laptop').privateKey);
       await attempt('unknown key', (await signedDecision(client, workflowId, retired, { principal: 'bob' })).proof);
       await attempt('other run', (await signedDecision(client, other.workflowId, bob, { principal: 'bob' })).proof);
-      await attempt('other plan', (await signedDecision(client, workflowId, bob, {
-        principal: 'bob', planHash: planHash(emergencyPlan([{ kind: 'scale-deployment', namespace: 'default', deployment: 'trixtech-backend', replicas: 0 }])),
-      })).proof);
-      await attempt('expired', (await signedDecision(client, workflowId, bob, { principal: 'bob' }, { validForMs: 60_000, now: new Date(Date.now() - 10 * 60_000) })).proof);
-      await attempt('from the future', (await signedDecision(client, workflowId, bob, { principal: 'bob' }, { now: new Date(Date.now() + 3_600_000) })).proof);
-      await attempt('the bridge for the CLI', (await signedDecision(client, workflowId, stack.keys.bridge, { principal: 'bob', via: 'cli' })).proof);
-      await attempt('not an approver', (await signedDecision(client, workflowId, stack.keys.key('mallory'), { principal: 'mallory' })).proof);
-      const once = (await signedDecision(client, workflowId, stack.keys.key('mallory'), { principal: 'mallory' })).proof;
+      await attempt(
+        'other plan',
+        (
+          await signedDecision(client, workflowId, bob, {
+            principal: 'bob',
+            planHash: planHash(
+              emergencyPlan([
+                { kind: 'scale-deployment', namespace: 'default', deployment: 'trixtech-backend', replicas: 0 },
+              ]),
+            ),
+          })
+        ).proof,
+      );
+      await attempt(
+        'expired',
+        (
+          await signedDecision(
+            client,
+            workflowId,
+            bob,
+            { principal: 'bob' },
+            { validForMs: 60_000, now: new Date(Date.now() - 10 * 60_000) },
+          )
+        ).proof,
+      );
+      await attempt(
+        'from the future',
+        (await signedDecision(client, workflowId, bob, { principal: 'bob' }, { now: new Date(Date.now() + 3_600_000) }))
+          .proof,
+      );
+      await attempt(
+        'the bridge for the CLI',
+        (await signedDecision(client, workflowId, stack.keys.bridge, { principal: 'bob', via: 'cli' })).proof,
+      );
+      await attempt(
+        'not an approver',
+        (await signedDecision(client, workflowId, stack.keys.key('mallory'), { principal: 'mallory' })).proof,
+      );
+      const once = (await signedDecision(client, workflowId, stack.keys.key('mallory'), { principal: 'mallory' }))
+        .proof;
       await attempt('first use', once);
       await attempt('second use', once);
-      await attempt('the requester', (await signedDecision(client, workflowId, stack.keys.key('alice'), { principal: 'alice' })).proof);
+      await attempt(
+        'the requester',
+        (await signedDecision(client, workflowId, stack.keys.key('alice'), { principal: 'alice' })).proof,
+      );
       // A signed "approve" sent as the reject signal: the signal's name cannot turn it around.
       await handle.signal(rejectSignal, { proof: valid });
       // Too big to enter history at all: refused by the validator, the caller told why.
-      const huge = await decide(client, workflowId, { statement: 'A'.repeat(20_000), signature: 'x', key: 'y' }).catch((e: unknown) => e);
+      const huge = await decide(client, workflowId, { statement: 'A'.repeat(20_000), signature: 'x', key: 'y' }).catch(
+        (e: unknown) => e,
+      );
       expect(huge).toBeInstanceOf(WorkflowUpdateFailedError);
-      expect(((huge as WorkflowUpdateFailedError).cause as Error).message).toMatch(/^decision refused: \d+ bytes, more than 8192$/);
+      expect(((huge as WorkflowUpdateFailedError).cause as Error).message).toMatch(
+        /^decision refused: \d+ bytes, more than 8192$/,
+      );
 
-      const reason = (name: string) => (verdicts[name] as { verdict: string; reason: string });
-      expect(reason('unsigned')).toEqual({ verdict: 'ignored', reason: 'no proof: the decision is unsigned', progress: '0 of 1 approval' });
-      expect(reason('malformed').reason).toMatch(/^malformed proof: statement: expected base64url; signature: .*; key: /);
+      const reason = (name: string) => verdicts[name] as { verdict: string; reason: string };
+      expect(reason('unsigned')).toEqual({
+        verdict: 'ignored',
+        reason: 'no proof: the decision is unsigned',
+        progress: '0 of 1 approval',
+      });
+      expect(reason('malformed').reason).toMatch(
+        /^malformed proof: statement: expected base64url; signature: .*; key: /,
+      );
       expect(reason('forged signature').reason).toBe('bad signature');
       expect(reason('key of another').reason).toBe('bad signature');
-      expect(reason('signing as someone else').reason).toBe(`key ${stack.keys.key('mallory').fingerprint} belongs to mallory, not bob`);
+      expect(reason('signing as someone else').reason).toBe(
+        `key ${stack.keys.key('mallory').fingerprint} belongs to mallory, not bob`,
+      );
       expect(reason('unknown key').reason).toBe(`unknown or revoked key ${retired.fingerprint}`);
       expect(reason('other run').reason).toBe(`for another run (workflow ${other.workflowId})`);
-      expect(reason('other plan').reason).toBe('for another plan (it changed after it was signed, or was never this one)');
+      expect(reason('other plan').reason).toBe(
+        'for another plan (it changed after it was signed, or was never this one)',
+      );
       expect(reason('expired').reason).toMatch(/^expired at /);
       expect(reason('from the future').reason).toMatch(/^issued in the future/);
       expect(reason('the bridge for the CLI').reason).toBe("the bridge's key signs Slack decisions only, not cli");
@@ -100,14 +170,27 @@ describe('signed approvals: what does not count, and why', () => {
 
       await until('the reject signal recorded', async () => (await handle.query(statusQuery)).approvals.length === 16);
       const status = await handle.query(statusQuery);
-      expect(status.approvals.at(-1)).toMatchObject({ approver: 'bob', decision: 'approve', ignored: 'signed as approve, sent as reject' });
+      expect(status.approvals.at(-1)).toMatchObject({
+        approver: 'bob',
+        decision: 'approve',
+        ignored: 'signed as approve, sent as reject',
+      });
       expect(status.approvals.every((a) => a.ignored)).toBe(true);
       // Unproven claims are kept for the audit, marked as such.
-      expect(status.approvals.find((a) => a.ignored?.startsWith(`key ${stack.keys.key('mallory').fingerprint} belongs to mallory`))?.approver).toBe('bob (unverified)');
+      expect(
+        status.approvals.find((a) =>
+          a.ignored?.startsWith(`key ${stack.keys.key('mallory').fingerprint} belongs to mallory`),
+        )?.approver,
+      ).toBe('bob (unverified)');
       expect(status.waitingFor).toMatch(/^approval by an approver/);
       expect(await replicas()).toBe(2);
 
-      expect(await decide(client, workflowId, valid)).toEqual({ verdict: 'counted', decision: 'approve', principal: 'bob', progress: '1 of 1 approval' });
+      expect(await decide(client, workflowId, valid)).toEqual({
+        verdict: 'counted',
+        decision: 'approve',
+        principal: 'bob',
+        progress: '1 of 1 approval',
+      });
       const report = await handle.result();
       expect(report.outcome).toBe('ok');
       expect(await replicas()).toBe(5);
@@ -122,11 +205,24 @@ describe('signed approvals: what does not count, and why', () => {
       const handle: WorkflowHandle = await start(client, taskQueue, 3, { postMortemDelaySeconds: 3600 });
       const bob = stack.keys.key('bob');
       const first = (await signedDecision(client, handle.workflowId, bob, { principal: 'bob' })).proof;
-      const second = (await signedDecision(client, handle.workflowId, bob, { principal: 'bob', decision: 'reject', comment: 'changed my mind' })).proof;
+      const second = (
+        await signedDecision(client, handle.workflowId, bob, {
+          principal: 'bob',
+          decision: 'reject',
+          comment: 'changed my mind',
+        })
+      ).proof;
       expect(await decide(client, handle.workflowId, first)).toMatchObject({ verdict: 'counted' });
-      await until('the post-mortem wait', async () => (await handle.query(statusQuery)).phase === 'awaiting post-mortem');
+      await until(
+        'the post-mortem wait',
+        async () => (await handle.query(statusQuery)).phase === 'awaiting post-mortem',
+      );
       expect(await replicas()).toBe(3);
-      expect(await decide(client, handle.workflowId, second)).toEqual({ verdict: 'ignored', reason: 'after the deadline: the approval gate is closed', progress: '1 of 1 approval' });
+      expect(await decide(client, handle.workflowId, second)).toEqual({
+        verdict: 'ignored',
+        reason: 'after the deadline: the approval gate is closed',
+        progress: '1 of 1 approval',
+      });
       await handle.terminate('test done');
       const finished = await decide(client, handle.workflowId, second).catch((e: unknown) => e);
       expect((finished as Error).message).toMatch(/workflow execution already completed/i);

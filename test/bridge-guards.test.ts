@@ -10,7 +10,8 @@ import { until } from './helpers/stack.js';
 import { testClient, testConfig } from './helpers/temporal.js';
 
 const SECRET = 'guards-signing-secret';
-const connections = (server: Server) => new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
+const connections = (server: Server) =>
+  new Promise<number>((resolve, reject) => server.getConnections((err, n) => (err ? reject(err) : resolve(n))));
 
 describe('approval bridge guards against hostile clients', () => {
   let client: Client;
@@ -23,7 +24,11 @@ describe('approval bridge guards against hostile clients', () => {
     client = await testClient();
     const env = { SLACK_SIGNING_SECRET: SECRET, BRIDGE_RATE_LIMIT_PER_MINUTE: '10000' };
     const file = { approvals: { slackUsers: { UBOB: 'oncall-lead' } } };
-    const deps = (extra: Record<string, string>) => ({ config: testConfig({ ...env, ...extra }, file), client, logger: createLogger('silent') });
+    const deps = (extra: Record<string, string>) => ({
+      config: testConfig({ ...env, ...extra }, file),
+      client,
+      logger: createLogger('silent'),
+    });
     const loopback = { host: '127.0.0.1', port: 0, healthPort: 0 };
     quick = await startBridge(deps({ BRIDGE_REQUEST_TIMEOUT_MS: '1000' }), loopback);
     capped = await startBridge(deps({ BRIDGE_MAX_CONNECTIONS: '20' }), loopback);
@@ -34,7 +39,8 @@ describe('approval bridge guards against hostile clients', () => {
     await client?.connection.close();
   });
 
-  const post = (path: string, body: string, headers = slackHeaders(body, SECRET)) => fetch(`${quick.url}${path}`, { method: 'POST', body, headers });
+  const post = (path: string, body: string, headers = slackHeaders(body, SECRET)) =>
+    fetch(`${quick.url}${path}`, { method: 'POST', body, headers });
 
   it('cuts off a client trickling its body once the request timeout has passed: 408, connection closed', async () => {
     const conn = await openRaw(quick.url);
@@ -69,9 +75,18 @@ describe('approval bridge guards against hostile clients', () => {
     for (const [payload, error] of [
       ['null', /^payload: /],
       ['"text"', /^payload: /],
-      ['{"type":"block_actions","user":{"id":"UBOB"},"actions":[{"action_id":"approve"}]}', /^payload\.actions\[0\]\.value: /],
-      ['{"type":"view_submission","user":{"id":"UBOB"},"actions":[{"action_id":"approve","value":"x"}]}', /^payload\.type: expected "block_actions"/],
-      ['{"type":"block_actions","user":{"id":"UBOB"},"actions":[]}', /^payload\.actions: expected an approve or reject button/],
+      [
+        '{"type":"block_actions","user":{"id":"UBOB"},"actions":[{"action_id":"approve"}]}',
+        /^payload\.actions\[0\]\.value: /,
+      ],
+      [
+        '{"type":"view_submission","user":{"id":"UBOB"},"actions":[{"action_id":"approve","value":"x"}]}',
+        /^payload\.type: expected "block_actions"/,
+      ],
+      [
+        '{"type":"block_actions","user":{"id":"UBOB"},"actions":[]}',
+        /^payload\.actions: expected an approve or reject button/,
+      ],
       ['{', /^payload is not JSON$/],
     ] as const) {
       const body = new URLSearchParams({ payload }).toString();
@@ -92,7 +107,14 @@ describe('approval bridge guards against hostile clients', () => {
       expect((await post('/slack/commands', command)).status, user).toBe(403);
     }
     // A mapped user gets past the mapping, to the workflow lookup.
-    expect((await post('/slack/interactions', interactionBody('UBOB', 'approve', 'emergency-none', 'https://hooks.slack.com/actions/x'))).status).toBe(404);
+    expect(
+      (
+        await post(
+          '/slack/interactions',
+          interactionBody('UBOB', 'approve', 'emergency-none', 'https://hooks.slack.com/actions/x'),
+        )
+      ).status,
+    ).toBe(404);
   });
 
   it('refuses timestamps more than 5 minutes in the future, as it does stale ones (401)', async () => {
@@ -100,9 +122,14 @@ describe('approval bridge guards against hostile clients', () => {
     const now = Math.floor(Date.now() / 1000);
     const ahead = await post('/slack/interactions', body, slackHeaders(body, SECRET, now + 6 * 60));
     expect(ahead.status).toBe(401);
-    expect(await ahead.json()).toEqual({ error: 'request refused: x-slack-request-timestamp is more than 5 minutes in the future' });
+    expect(await ahead.json()).toEqual({
+      error: 'request refused: x-slack-request-timestamp is more than 5 minutes in the future',
+    });
     expect((await post('/slack/interactions', body, slackHeaders(body, SECRET, now - 6 * 60))).status).toBe(401);
-    const garbled = await post('/slack/interactions', body, { ...slackHeaders(body, SECRET), 'x-slack-request-timestamp': '1e12' });
+    const garbled = await post('/slack/interactions', body, {
+      ...slackHeaders(body, SECRET),
+      'x-slack-request-timestamp': '1e12',
+    });
     expect(await garbled.json()).toEqual({ error: 'request refused: x-slack-request-timestamp must be Unix seconds' });
     // A clock a minute ahead is tolerated: verified, then refused for the missing workflow.
     expect((await post('/slack/interactions', body, slackHeaders(body, SECRET, now + 60))).status).toBe(404);
@@ -127,20 +154,33 @@ describe('approval bridge guards against hostile clients', () => {
       for (const hog of hogs) hog.socket.destroy();
     }
     // Once the hogs leave, the public port serves again.
-    await until('the public port answering', () => fetch(`${capped.url}/healthz`).then((r) => r.ok, () => false));
+    await until('the public port answering', () =>
+      fetch(`${capped.url}/healthz`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    );
   });
 
   it('answers 503 on the health port while the event loop is stalled, 200 once it ticks again', async () => {
     // The health thread answers by itself; it judges the bridge by the heartbeat of this thread's loop.
     Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 5_500);
-    const during = execFileSync(process.execPath, ['-e', `fetch('${quick.healthUrl}/healthz').then(async (r) => console.log(r.status, await r.text()))`], { encoding: 'utf8' });
+    const during = execFileSync(
+      process.execPath,
+      ['-e', `fetch('${quick.healthUrl}/healthz').then(async (r) => console.log(r.status, await r.text()))`],
+      { encoding: 'utf8' },
+    );
     expect(during).toMatch(/^503 /);
     expect(JSON.parse(during.slice(4))).toMatchObject({ ok: false, listening: true });
-    await until('the health port answering 200 again', () => fetch(`${quick.healthUrl}/healthz`).then((r) => r.status === 200));
+    await until('the health port answering 200 again', () =>
+      fetch(`${quick.healthUrl}/healthz`).then((r) => r.status === 200),
+    );
   });
 
   it('refuses bridge settings that cannot work, naming the variable', () => {
-    expect(() => testConfig({ BRIDGE_PORT: '3000', BRIDGE_HEALTH_PORT: '3000' })).toThrow(/env BRIDGE_HEALTH_PORT: must differ from BRIDGE_PORT \(3000\)/);
+    expect(() => testConfig({ BRIDGE_PORT: '3000', BRIDGE_HEALTH_PORT: '3000' })).toThrow(
+      /env BRIDGE_HEALTH_PORT: must differ from BRIDGE_PORT \(3000\)/,
+    );
     expect(() => testConfig({ BRIDGE_MAX_CONNECTIONS: '0' })).toThrow(/env BRIDGE_MAX_CONNECTIONS/);
     expect(() => testConfig({ BRIDGE_REQUEST_TIMEOUT_MS: 'soon' })).toThrow(/env BRIDGE_REQUEST_TIMEOUT_MS/);
   });

@@ -15,9 +15,15 @@ describe('approval bridge rate limit', () => {
 
   beforeAll(async () => {
     client = await testClient();
-    const sink = new Writable({ write: (chunk: Buffer, _enc, done) => done(void logLines.push(JSON.parse(chunk.toString()))) });
+    const sink = new Writable({
+      write: (chunk: Buffer, _enc, done) => done(void logLines.push(JSON.parse(chunk.toString()))),
+    });
     bridge = await startBridge(
-      { config: testConfig({ SLACK_SIGNING_SECRET: 'the-real-secret', BRIDGE_RATE_LIMIT_PER_MINUTE: '3' }), client, logger: pino({ level: 'info' }, sink) },
+      {
+        config: testConfig({ SLACK_SIGNING_SECRET: 'the-real-secret', BRIDGE_RATE_LIMIT_PER_MINUTE: '3' }),
+        client,
+        logger: pino({ level: 'info' }, sink),
+      },
       { host: '127.0.0.1', port: 0, healthPort: 0 },
     );
     url = bridge.url;
@@ -27,7 +33,8 @@ describe('approval bridge rate limit', () => {
     await client?.connection.close();
   });
 
-  const forge = (path: string, body: string) => fetch(`${url}${path}`, { method: 'POST', body, headers: slackHeaders(body, 'a-guess') });
+  const forge = (path: string, body: string) =>
+    fetch(`${url}${path}`, { method: 'POST', body, headers: slackHeaders(body, 'a-guess') });
 
   it('answers 429 with Retry-After once an address exceeds its requests per minute, per route, never on /healthz', async () => {
     const body = interactionBody('UMALLORY', 'approve', 'emergency-x', 'https://hooks.slack.com/actions/x');

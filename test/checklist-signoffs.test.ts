@@ -15,7 +15,11 @@ import { uniqueId } from './helpers/stack.js';
 async function maint(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(['node', 'maint', ...args], (s) => out.push(s), (s) => err.push(s));
+  const code = await runCli(
+    ['node', 'maint', ...args],
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -34,10 +38,24 @@ describe('checklist sign-offs', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('maint_checklist');
-    Object.assign(process.env, { MAINT_DATABASE_URL: db.url, DATABASE_URL: db.url, LOG_LEVEL: 'silent', MAINT_CONFIG: withRoles });
+    Object.assign(process.env, {
+      MAINT_DATABASE_URL: db.url,
+      DATABASE_URL: db.url,
+      LOG_LEVEL: 'silent',
+      MAINT_CONFIG: withRoles,
+    });
     const report: RunReport = {
-      workflowId, runId: 'run-1', kind: 'quarterlyReview', target: 'maintenance-program', outcome: 'ok',
-      startedAt: new Date(Date.now() - 60_000).toISOString(), finishedAt: new Date().toISOString(), summary: 'quarter', checks: [], steps: [], approvals: [],
+      workflowId,
+      runId: 'run-1',
+      kind: 'quarterlyReview',
+      target: 'maintenance-program',
+      outcome: 'ok',
+      startedAt: new Date(Date.now() - 60_000).toISOString(),
+      finishedAt: new Date().toISOString(),
+      summary: 'quarter',
+      checks: [],
+      steps: [],
+      approvals: [],
       checklist: accountChecklist('quarterlyReview', []),
     };
     await createReportActivities({ reports: db.pool }).persistRunReport(report);
@@ -47,27 +65,71 @@ describe('checklist sign-offs', () => {
     await db?.drop();
   });
 
-  const signoffs = async () => (await db.pool.query('SELECT item, principal, comment FROM checklist_signoffs WHERE workflow_id = $1', [workflowId]).catch(() => ({ rows: [] }))).rows;
+  const signoffs = async () =>
+    (
+      await db.pool
+        .query('SELECT item, principal, comment FROM checklist_signoffs WHERE workflow_id = $1', [workflowId])
+        .catch(() => ({ rows: [] }))
+    ).rows;
 
   it('lists every item of a stored run, the tasks as awaiting their owner', async () => {
     const r = await maint('tasks', workflowId);
     expect(r).toMatchObject({ code: 0, err: '' });
     expect(r.out).toContain('checklist open: 0 of 18 items checked, 18 awaiting sign-off');
-    expect(r.out).toMatch(/awaiting-sign-off +quarter-security\.pentest: awaiting sign-off by security-engineer \(backup engineering-lead\)/);
+    expect(r.out).toMatch(
+      /awaiting-sign-off +quarter-security\.pentest: awaiting sign-off by security-engineer \(backup engineering-lead\)/,
+    );
   });
 
   it('refuses a signer without the role, a key that is not theirs, an unknown item and a check item; nothing is written', async () => {
-    const outsider = await maint('signoff', workflowId, 'quarter-security.pentest', '--as', 'mallory', '--key', keys.keyFile('mallory'));
+    const outsider = await maint(
+      'signoff',
+      workflowId,
+      'quarter-security.pentest',
+      '--as',
+      'mallory',
+      '--key',
+      keys.keyFile('mallory'),
+    );
     expect(outsider.code).toBe(1);
-    expect(outsider.err).toContain('mallory holds neither security-engineer nor engineering-lead (allowed: kim, sre-lead)');
-    const borrowed = await maint('signoff', workflowId, 'quarter-security.pentest', '--as', 'kim', '--key', keys.keyFile('mallory'));
+    expect(outsider.err).toContain(
+      'mallory holds neither security-engineer nor engineering-lead (allowed: kim, sre-lead)',
+    );
+    const borrowed = await maint(
+      'signoff',
+      workflowId,
+      'quarter-security.pentest',
+      '--as',
+      'kim',
+      '--key',
+      keys.keyFile('mallory'),
+    );
     expect(borrowed.err).toMatch(/belongs to mallory, not kim/);
-    const unknown = await maint('signoff', workflowId, 'quarter-security.nothing', '--as', 'kim', '--key', keys.keyFile('kim'));
-    expect(unknown.err).toMatch(/quarterlyReview has no checklist item 'quarter-security.nothing' \(tasks: quarter-strategy.slo, /);
+    const unknown = await maint(
+      'signoff',
+      workflowId,
+      'quarter-security.nothing',
+      '--as',
+      'kim',
+      '--key',
+      keys.keyFile('kim'),
+    );
+    expect(unknown.err).toMatch(
+      /quarterlyReview has no checklist item 'quarter-security.nothing' \(tasks: quarter-strategy.slo, /,
+    );
     const weekly = uniqueId('daily');
     await createReportActivities({ reports: db.pool }).persistRunReport({
-      workflowId: weekly, runId: 'r', kind: 'dailyHealthCheck', target: 'x', outcome: 'ok', startedAt: new Date().toISOString(), finishedAt: new Date().toISOString(),
-      summary: '', checks: [], steps: [], approvals: [],
+      workflowId: weekly,
+      runId: 'r',
+      kind: 'dailyHealthCheck',
+      target: 'x',
+      outcome: 'ok',
+      startedAt: new Date().toISOString(),
+      finishedAt: new Date().toISOString(),
+      summary: '',
+      checks: [],
+      steps: [],
+      approvals: [],
     });
     const checkItem = await maint('signoff', weekly, 'morning.disk', '--as', 'kim', '--key', keys.keyFile('kim'));
     expect(checkItem.err).toContain('morning.disk is met by a check (disk), not by a sign-off');
@@ -75,16 +137,38 @@ describe('checklist sign-offs', () => {
   });
 
   it('records a sign-off by the backup role with its comment, shows it in the run, and refuses a second one', async () => {
-    const r = await maint('signoff', workflowId, 'quarter-security.pentest', '--as', 'sre-lead', '--key', keys.keyFile('sre-lead'), '--comment', 'https://wiki/pentest-2026-q4');
+    const r = await maint(
+      'signoff',
+      workflowId,
+      'quarter-security.pentest',
+      '--as',
+      'sre-lead',
+      '--key',
+      keys.keyFile('sre-lead'),
+      '--comment',
+      'https://wiki/pentest-2026-q4',
+    );
     expect(r).toMatchObject({ code: 0, err: '' });
     expect(r.out).toMatch(/^quarter-security\.pentest signed off by sre-lead at \S+Z: Conduct penetration testing$/);
-    expect(await signoffs()).toEqual([{ item: 'quarter-security.pentest', principal: 'sre-lead', comment: 'https://wiki/pentest-2026-q4' }]);
+    expect(await signoffs()).toEqual([
+      { item: 'quarter-security.pentest', principal: 'sre-lead', comment: 'https://wiki/pentest-2026-q4' },
+    ]);
 
     const tasks = await maint('tasks', workflowId);
     expect(tasks.out).toContain('1 signed off, 17 awaiting sign-off');
-    expect(tasks.out).toMatch(/signed-off +quarter-security\.pentest: signed off by sre-lead at \S+: https:\/\/wiki\/pentest-2026-q4/);
+    expect(tasks.out).toMatch(
+      /signed-off +quarter-security\.pentest: signed off by sre-lead at \S+: https:\/\/wiki\/pentest-2026-q4/,
+    );
 
-    const again = await maint('signoff', workflowId, 'quarter-security.pentest', '--as', 'kim', '--key', keys.keyFile('kim'));
+    const again = await maint(
+      'signoff',
+      workflowId,
+      'quarter-security.pentest',
+      '--as',
+      'kim',
+      '--key',
+      keys.keyFile('kim'),
+    );
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/already signed off by sre-lead at /);
     expect(await signoffs()).toHaveLength(1);

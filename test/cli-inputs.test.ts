@@ -9,7 +9,11 @@ import { temporalEnv, testConfig, withWorker } from './helpers/temporal.js';
 async function maint(...args: string[]): Promise<{ code: number; out: string; err: string }> {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await runCli(['node', 'maint', ...args], (s) => out.push(s), (s) => err.push(s));
+  const code = await runCli(
+    ['node', 'maint', ...args],
+    (s) => out.push(s),
+    (s) => err.push(s),
+  );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
@@ -19,7 +23,12 @@ describe('maint with bad arguments', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase('maint_cli_inputs');
-    Object.assign(process.env, { ...temporalEnv(), MAINT_DATABASE_URL: db.url, DATABASE_URL: db.url, LOG_LEVEL: 'silent' });
+    Object.assign(process.env, {
+      ...temporalEnv(),
+      MAINT_DATABASE_URL: db.url,
+      DATABASE_URL: db.url,
+      LOG_LEVEL: 'silent',
+    });
     delete process.env.MAINT_CONFIG;
   });
   afterAll(async () => {
@@ -44,19 +53,26 @@ describe('maint with bad arguments', () => {
   });
 
   it('status: a run whose workflow task keeps failing exits non-zero and says it is stuck', async () => {
-    await withWorker(testConfig({ MAINT_DATABASE_URL: db.url, DATABASE_URL: db.url }), async ({ client, taskQueue }) => {
-      const workflowId = uniqueId('cli-stuck');
-      const handle = await client.workflow.start('noSuchWorkflowType', { taskQueue, workflowId, args: [] });
-      try {
-        await until('a failed workflow task', async () => ((await handle.describe()).raw.pendingWorkflowTask?.attempt ?? 0) > 1, 30_000);
-        const r = await maint('status', workflowId);
-        expect(r.code).toBe(1);
-        expect(r.out).toContain(`${workflowId} (noSuchWorkflowType) RUNNING`);
-        expect(r.err).toMatch(/is stuck: its workflow task has failed \d+ time\(s\)/);
-      } finally {
-        await handle.terminate('test over');
-      }
-    });
+    await withWorker(
+      testConfig({ MAINT_DATABASE_URL: db.url, DATABASE_URL: db.url }),
+      async ({ client, taskQueue }) => {
+        const workflowId = uniqueId('cli-stuck');
+        const handle = await client.workflow.start('noSuchWorkflowType', { taskQueue, workflowId, args: [] });
+        try {
+          await until(
+            'a failed workflow task',
+            async () => ((await handle.describe()).raw.pendingWorkflowTask?.attempt ?? 0) > 1,
+            30_000,
+          );
+          const r = await maint('status', workflowId);
+          expect(r.code).toBe(1);
+          expect(r.out).toContain(`${workflowId} (noSuchWorkflowType) RUNNING`);
+          expect(r.err).toMatch(/is stuck: its workflow task has failed \d+ time\(s\)/);
+        } finally {
+          await handle.terminate('test over');
+        }
+      },
+    );
   });
 
   it('plan --input: checked like the run would check it, and honoured', async () => {
@@ -76,7 +92,12 @@ describe('maint with bad arguments', () => {
     expect(evening.out).toContain('input: {"windowHorizonHours":1}');
     const quarterly = await maint('plan', 'quarterlyReview', '--input', '{"lookbackDays":30}');
     expect(quarterly.out).toContain('over the last 30 days');
-    const annual = await maint('plan', 'annualUpgrade', '--input', JSON.stringify({ windowStart: '2027-01-10T00:00:00Z', windowDuration: '2 hours', nodes: ['n1', 'n2'] }));
+    const annual = await maint(
+      'plan',
+      'annualUpgrade',
+      '--input',
+      JSON.stringify({ windowStart: '2027-01-10T00:00:00Z', windowDuration: '2 hours', nodes: ['n1', 'n2'] }),
+    );
     expect(annual.out).toContain('window: 2027-01-10T00:00:00.000Z to 2027-01-10T02:00:00.000Z');
     expect(annual.out).toContain('nodes: n1, n2');
   });

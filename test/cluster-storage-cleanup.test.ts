@@ -29,8 +29,14 @@ describe('clusterStorageCleanup on a real control plane', () => {
     await db?.drop();
   });
 
-  const inCluster = <T>(fn: Parameters<typeof withWorker<T>>[1]) => withWorker(
-    testConfig({ MAINT_DATABASE_URL: db.url, KUBECONFIG: t.workerKubeconfig }, { targets: { kubernetes: { namespace: t.namespace } } }), fn);
+  const inCluster = <T>(fn: Parameters<typeof withWorker<T>>[1]) =>
+    withWorker(
+      testConfig(
+        { MAINT_DATABASE_URL: db.url, KUBECONFIG: t.workerKubeconfig },
+        { targets: { kubernetes: { namespace: t.namespace } } },
+      ),
+      fn,
+    );
 
   it('report dry-runs every deletion on the server and deletes nothing; apply deletes exactly that, keeps the rollback revision, and a second run finds nothing', async () => {
     const tag = t.namespace;
@@ -42,37 +48,104 @@ describe('clusterStorageCleanup on a real control plane', () => {
     // replicas beyond the limit, and so is revision 1.
     await t.deploy('shop', { replicas: 1, image: 'ghcr.io/trixtech/shop:1.0' });
     await waitForDeployment(t, 'shop');
-    const revision1 = (await runActivity(t.activities.readDeploymentRevision, { deployment: 'shop' })) as { replicaSet: string };
-    await runActivity(t.activities.setDeploymentImage, { deployment: 'shop', container: 'app', image: 'ghcr.io/trixtech/shop:1.1' });
+    const revision1 = (await runActivity(t.activities.readDeploymentRevision, { deployment: 'shop' })) as {
+      replicaSet: string;
+    };
+    await runActivity(t.activities.setDeploymentImage, {
+      deployment: 'shop',
+      container: 'app',
+      image: 'ghcr.io/trixtech/shop:1.1',
+    });
     await waitForDeployment(t, 'shop');
-    const revision2 = (await runActivity(t.activities.readDeploymentRevision, { deployment: 'shop' })) as { replicaSet: string; revision: string };
+    const revision2 = (await runActivity(t.activities.readDeploymentRevision, { deployment: 'shop' })) as {
+      replicaSet: string;
+      revision: string;
+    };
     expect(revision2.revision).toBe('2');
     await t.apps.patchNamespacedDeployment(
-      { name: 'shop', namespace: t.namespace, body: { spec: { revisionHistoryLimit: 0, strategy: { type: 'Recreate', rollingUpdate: null } } } },
+      {
+        name: 'shop',
+        namespace: t.namespace,
+        body: { spec: { revisionHistoryLimit: 0, strategy: { type: 'Recreate', rollingUpdate: null } } },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
     );
     await t.apps.patchNamespacedDeployment(
-      { name: 'shop', namespace: t.namespace, body: { spec: { template: { metadata: { annotations: STUCK }, spec: { containers: [{ name: 'app', image: 'ghcr.io/trixtech/shop:1.2' }] } } } } },
+      {
+        name: 'shop',
+        namespace: t.namespace,
+        body: {
+          spec: {
+            template: {
+              metadata: { annotations: STUCK },
+              spec: { containers: [{ name: 'app', image: 'ghcr.io/trixtech/shop:1.2' }] },
+            },
+          },
+        },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
     );
 
     // A Job finished now, and one still running.
-    for (const [name, delay] of [['export-done', '0s'], ['export-running', '1h']] as const) {
-      await batch.createNamespacedJob({ namespace: t.namespace, body: { metadata: { name }, spec: { template: {
-        metadata: { annotations: { 'pod-complete.stage.kwok.x-k8s.io/delay': delay, 'pod-complete.stage.kwok.x-k8s.io/jitter-delay': delay } },
-        spec: { restartPolicy: 'Never', containers: [{ name: 'export', image: 'ghcr.io/trixtech/export:1.0' }], tolerations: [{ key: 'trixtech.test/pool', operator: 'Exists' }], nodeSelector: { 'trixtech.test/pool': t.namespace } },
-      } } } });
+    for (const [name, delay] of [
+      ['export-done', '0s'],
+      ['export-running', '1h'],
+    ] as const) {
+      await batch.createNamespacedJob({
+        namespace: t.namespace,
+        body: {
+          metadata: { name },
+          spec: {
+            template: {
+              metadata: {
+                annotations: {
+                  'pod-complete.stage.kwok.x-k8s.io/delay': delay,
+                  'pod-complete.stage.kwok.x-k8s.io/jitter-delay': delay,
+                },
+              },
+              spec: {
+                restartPolicy: 'Never',
+                containers: [{ name: 'export', image: 'ghcr.io/trixtech/export:1.0' }],
+                tolerations: [{ key: 'trixtech.test/pool', operator: 'Exists' }],
+                nodeSelector: { 'trixtech.test/pool': t.namespace },
+              },
+            },
+          },
+        },
+      });
     }
     // A Retain volume whose claim is gone (Released), one never claimed (Available), a claim whose volume is gone (Lost).
-    const volume = (name: string, claimRef?: object) => t.core.createPersistentVolume({ body: { metadata: { name }, spec: {
-      capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], persistentVolumeReclaimPolicy: 'Retain', hostPath: { path: `/tmp/${name}` }, ...(claimRef ? { claimRef } : {}),
-    } } });
-    await volume(`${tag}-released`, { namespace: t.namespace, name: 'old-data', uid: '00000000-0000-0000-0000-000000000001' });
+    const volume = (name: string, claimRef?: object) =>
+      t.core.createPersistentVolume({
+        body: {
+          metadata: { name },
+          spec: {
+            capacity: { storage: '1Gi' },
+            accessModes: ['ReadWriteOnce'],
+            persistentVolumeReclaimPolicy: 'Retain',
+            hostPath: { path: `/tmp/${name}` },
+            ...(claimRef ? { claimRef } : {}),
+          },
+        },
+      });
+    await volume(`${tag}-released`, {
+      namespace: t.namespace,
+      name: 'old-data',
+      uid: '00000000-0000-0000-0000-000000000001',
+    });
     await volume(`${tag}-available`);
-    await t.core.createNamespacedPersistentVolumeClaim({ namespace: t.namespace, body: {
-      metadata: { name: 'data-lost', annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } },
-      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, volumeName: `${tag}-gone`, storageClassName: '' },
-    } });
+    await t.core.createNamespacedPersistentVolumeClaim({
+      namespace: t.namespace,
+      body: {
+        metadata: { name: 'data-lost', annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: '1Gi' } },
+          volumeName: `${tag}-gone`,
+          storageClassName: '',
+        },
+      },
+    });
     await waitUntil('the Job, volumes, claim and ReplicaSets to reach their states', async () => {
       const [job, released, available, claim, rs1, rs2] = await Promise.all([
         batch.readNamespacedJob({ name: 'export-done', namespace: t.namespace }),
@@ -84,20 +157,42 @@ describe('clusterStorageCleanup on a real control plane', () => {
       ]);
       const complete = job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
       const drained = [rs1, rs2].every((rs) => rs.spec?.replicas === 0 && (rs.status?.replicas ?? 0) === 0);
-      return complete && drained && released.status?.phase === 'Released' && available.status?.phase === 'Available' && claim.status?.phase === 'Lost' ? true : undefined;
+      return complete &&
+        drained &&
+        released.status?.phase === 'Released' &&
+        available.status?.phase === 'Available' &&
+        claim.status?.phase === 'Lost'
+        ? true
+        : undefined;
     });
 
-    const ours = (list: CleanupCandidate[]) => list.filter((c) => c.namespace === t.namespace || c.name.startsWith(tag)).map((c) => `${c.kind}/${c.name}`).sort();
+    const ours = (list: CleanupCandidate[]) =>
+      list
+        .filter((c) => c.namespace === t.namespace || c.name.startsWith(tag))
+        .map((c) => `${c.kind}/${c.name}`)
+        .sort();
     const auditMark = t.audit().length;
     const workflowId = `cluster-storage-cleanup-${tag}`;
     const { report, applied, again, history } = await inCluster(async ({ client, taskQueue }) => {
       // Report with the default age: the Job finished seconds ago is too young to go.
-      const report = await client.workflow.execute(clusterStorageCleanup, { taskQueue, workflowId: `${workflowId}-report`, args: [{ mode: 'report' }] });
-      const handle = await client.workflow.start(clusterStorageCleanup, { taskQueue, workflowId, args: [{ mode: 'apply', completedJobsOlderThan: 0 }] });
+      const report = await client.workflow.execute(clusterStorageCleanup, {
+        taskQueue,
+        workflowId: `${workflowId}-report`,
+        args: [{ mode: 'report' }],
+      });
+      const handle = await client.workflow.start(clusterStorageCleanup, {
+        taskQueue,
+        workflowId,
+        args: [{ mode: 'apply', completedJobsOlderThan: 0 }],
+      });
       const applied = await handle.result();
       const history = await handle.fetchHistory();
       const again = await waitUntil('the deletions to land', async () => {
-        const r = await client.workflow.execute(clusterStorageCleanup, { taskQueue, workflowId: `${workflowId}-again-${Date.now()}`, args: [{ mode: 'report', completedJobsOlderThan: 0 }] });
+        const r = await client.workflow.execute(clusterStorageCleanup, {
+          taskQueue,
+          workflowId: `${workflowId}-again-${Date.now()}`,
+          args: [{ mode: 'report', completedJobsOlderThan: 0 }],
+        });
         return ours(r.details!.deleted as CleanupCandidate[]).length === 0 ? r : undefined;
       });
       return { report, applied, again, history };
@@ -105,44 +200,76 @@ describe('clusterStorageCleanup on a real control plane', () => {
     await recordHistory('clusterStorageCleanup', history, workflowId);
 
     const listed = (r: RunReport, key: 'deleted' | 'kept') => ours(r.details![key] as CleanupCandidate[]);
-    expect(listed(report, 'deleted')).toEqual(['claims/data-lost', `replicasets/${revision1.replicaSet}`, `volumes/${tag}-released`].sort());
+    expect(listed(report, 'deleted')).toEqual(
+      ['claims/data-lost', `replicasets/${revision1.replicaSet}`, `volumes/${tag}-released`].sort(),
+    );
     expect(listed(report, 'kept')).toEqual([`replicasets/${revision2.replicaSet}`]);
-    expect((report.details!.kept as CleanupCandidate[])[0]!.reason).toMatch(/kept: the revision a rollback from 3 goes back to/);
-    expect(report.summary).toMatch(/^Cluster storage cleanup \(report only, server dry run\): \d+ object\(s\) would be deleted/);
+    expect((report.details!.kept as CleanupCandidate[])[0]!.reason).toMatch(
+      /kept: the revision a rollback from 3 goes back to/,
+    );
+    expect(report.summary).toMatch(
+      /^Cluster storage cleanup \(report only, server dry run\): \d+ object\(s\) would be deleted/,
+    );
     expect(report.outcome).toBe('ok');
 
     // The report's deletions reached the API server as dry runs only; the apply run's for real.
     // (The runs after it repeat dry runs while deletions land: each object counted once.)
-    const deletes = t.audit().slice(auditMark).filter((e) => e.verb === 'delete' && e.objectRef?.namespace === t.namespace) as (ReturnType<TestCluster['audit']>[number] & { requestURI: string })[];
-    const objects = (dryRun: boolean) => [...new Set(deletes.filter((e) => e.requestURI.includes('dryRun=All') === dryRun).map((e) => `${e.objectRef!.resource}/${e.objectRef!.name}`))].sort();
-    expect(objects(false)).toEqual(['jobs/export-done', 'persistentvolumeclaims/data-lost', `replicasets/${revision1.replicaSet}`].sort());
+    const deletes = t
+      .audit()
+      .slice(auditMark)
+      .filter((e) => e.verb === 'delete' && e.objectRef?.namespace === t.namespace) as (ReturnType<
+      TestCluster['audit']
+    >[number] & { requestURI: string })[];
+    const objects = (dryRun: boolean) =>
+      [
+        ...new Set(
+          deletes
+            .filter((e) => e.requestURI.includes('dryRun=All') === dryRun)
+            .map((e) => `${e.objectRef!.resource}/${e.objectRef!.name}`),
+        ),
+      ].sort();
+    expect(objects(false)).toEqual(
+      ['jobs/export-done', 'persistentvolumeclaims/data-lost', `replicasets/${revision1.replicaSet}`].sort(),
+    );
     // The report run's dry runs came first: the Job was too young for it, so only the apply run deleted it.
     const firstReal = deletes.findIndex((e) => !e.requestURI.includes('dryRun=All'));
-    expect([...new Set(deletes.slice(0, firstReal).map((e) => `${e.objectRef!.resource}/${e.objectRef!.name}`))].sort())
-      .toEqual(['persistentvolumeclaims/data-lost', `replicasets/${revision1.replicaSet}`].sort());
+    expect(
+      [...new Set(deletes.slice(0, firstReal).map((e) => `${e.objectRef!.resource}/${e.objectRef!.name}`))].sort(),
+    ).toEqual(['persistentvolumeclaims/data-lost', `replicasets/${revision1.replicaSet}`].sort());
 
-    expect(listed(applied, 'deleted')).toEqual(['claims/data-lost', 'jobs/export-done', `replicasets/${revision1.replicaSet}`, `volumes/${tag}-released`].sort());
+    expect(listed(applied, 'deleted')).toEqual(
+      ['claims/data-lost', 'jobs/export-done', `replicasets/${revision1.replicaSet}`, `volumes/${tag}-released`].sort(),
+    );
     expect(applied.summary).toMatch(/^Cluster storage cleanup: \d+ object\(s\) deleted/);
-    expect(applied.checks.find((c) => c.target === 'jobs')!.detail).toContain(`deleted: ${t.namespace}/export-done (completed `);
+    expect(applied.checks.find((c) => c.target === 'jobs')!.detail).toContain(
+      `deleted: ${t.namespace}/export-done (completed `,
+    );
     expect(listed(again, 'kept')).toEqual([`replicasets/${revision2.replicaSet}`]);
     const stored = await db.pool.query('SELECT outcome FROM maintenance_runs WHERE workflow_id = $1', [workflowId]);
     expect(stored.rows).toEqual([{ outcome: 'ok' }]);
 
     // What must stay stayed: the running Job, the Available volume, and the revision to roll back to, which still works.
-    expect((await batch.readNamespacedJob({ name: 'export-running', namespace: t.namespace })).metadata?.deletionTimestamp).toBeUndefined();
+    expect(
+      (await batch.readNamespacedJob({ name: 'export-running', namespace: t.namespace })).metadata?.deletionTimestamp,
+    ).toBeUndefined();
     expect((await t.core.readPersistentVolume({ name: `${tag}-available` })).status?.phase).toBe('Available');
     await t.core.deletePersistentVolume({ name: `${tag}-available` });
-    expect(await runActivity(t.activities.rollbackDeployment, { deployment: 'shop', toRevision: '2' })).toEqual({ changed: true, replicaSet: revision2.replicaSet });
+    expect(await runActivity(t.activities.rollbackDeployment, { deployment: 'shop', toRevision: '2' })).toEqual({
+      changed: true,
+      replicaSet: revision2.replicaSet,
+    });
     await waitForDeployment(t, 'shop');
   });
 
   it('bad input: an unknown kind, repeated kinds, a negative age or another mode are refused, naming the field', async () => {
-    await inCluster(({ client, taskQueue }) => expectWorkflowRejects(client, taskQueue, 'clusterStorageCleanup', `cluster-cleanup-bad-${t.namespace}`, [
-      [{ kinds: ['secrets'] }, 'kinds'],
-      [{ kinds: ['jobs', 'jobs'] }, 'kinds'],
-      [{ completedJobsOlderThan: -1 }, 'completedJobsOlderThan'],
-      [{ mode: 'delete' }, 'mode'],
-      [{ mode: 'apply', extra: true }, 'extra'],
-    ]));
+    await inCluster(({ client, taskQueue }) =>
+      expectWorkflowRejects(client, taskQueue, 'clusterStorageCleanup', `cluster-cleanup-bad-${t.namespace}`, [
+        [{ kinds: ['secrets'] }, 'kinds'],
+        [{ kinds: ['jobs', 'jobs'] }, 'kinds'],
+        [{ completedJobsOlderThan: -1 }, 'completedJobsOlderThan'],
+        [{ mode: 'delete' }, 'mode'],
+        [{ mode: 'apply', extra: true }, 'extra'],
+      ]),
+    );
   });
 });

@@ -40,7 +40,10 @@ describe('configuration', () => {
 
   it('accepts the shipped production example, with the seed retention rules and no file deleted by default', () => {
     const c = loadConfig({ MAINT_CONFIG: join(import.meta.dirname, '..', 'config', 'production.example.json') });
-    expect(c.retention.map((r) => [r.name, r.directory, r.olderThanDays])).toEqual([['app-logs', '/var/log/trixtech', 30], ['archived-logs', '/var/log/trixtech/archive', 90]]);
+    expect(c.retention.map((r) => [r.name, r.directory, r.olderThanDays])).toEqual([
+      ['app-logs', '/var/log/trixtech', 30],
+      ['archived-logs', '/var/log/trixtech/archive', 90],
+    ]);
     expect(loadConfig({}).retention).toEqual([]);
     expect(loadConfig({}).database.backupRetention).toEqual({ olderThanDays: 14, keepNewest: 7 });
   });
@@ -51,11 +54,24 @@ describe('configuration', () => {
       thresholds: { certWarnDays: -1 },
       windows: [{ name: 'w', every: 'week', dayOfWeek: 9, start: '25:00', durationMinutes: 60 }],
     });
-    const found = problems({ TEMPORAL_ADDRESS: 'no-port', METRICS_PORT: 'abc', DATABASE_URL: 'mysql://db/x', LOG_LEVEL: 'loud', MAINT_CONFIG: file });
+    const found = problems({
+      TEMPORAL_ADDRESS: 'no-port',
+      METRICS_PORT: 'abc',
+      DATABASE_URL: 'mysql://db/x',
+      LOG_LEVEL: 'loud',
+      MAINT_CONFIG: file,
+    });
     const text = found.join('\n');
     for (const field of [
-      'env TEMPORAL_ADDRESS', 'env METRICS_PORT', 'env DATABASE_URL', 'env LOG_LEVEL',
-      'targets.http[0].url', 'targets.diskPaths[0]', 'thresholds.certWarnDays', 'windows[0].dayOfWeek', 'windows[0].start',
+      'env TEMPORAL_ADDRESS',
+      'env METRICS_PORT',
+      'env DATABASE_URL',
+      'env LOG_LEVEL',
+      'targets.http[0].url',
+      'targets.diskPaths[0]',
+      'thresholds.certWarnDays',
+      'windows[0].dayOfWeek',
+      'windows[0].start',
     ]) {
       expect(text).toContain(field);
     }
@@ -63,7 +79,9 @@ describe('configuration', () => {
 
   it('rejects unknown keys and inconsistent thresholds', () => {
     expect(problems({ MAINT_CONFIG: configFile({ targets: { htpp: [] } }) }).join()).toMatch(/targets.*htpp/);
-    const text = problems({ MAINT_CONFIG: configFile({ thresholds: { diskWarnPercent: 95, diskCriticalPercent: 85 } }) }).join();
+    const text = problems({
+      MAINT_CONFIG: configFile({ thresholds: { diskWarnPercent: 95, diskCriticalPercent: 85 } }),
+    }).join();
     expect(text).toContain('thresholds.diskWarnPercent');
     expect(text).toMatch(/diskWarnPercent \(95\) must not exceed diskCriticalPercent \(85\)/);
   });
@@ -71,13 +89,23 @@ describe('configuration', () => {
   it('refuses approval keys that are not ssh-ed25519, or that one key is listed for two signers', () => {
     const alice = generateSigningKey('alice').publicLine;
     const rsa = 'ssh-rsa AAAAB3NzaC1yc2EAAAADAQABAAAAgQC7 someone';
-    const found = problems({ MAINT_CONFIG: configFile({ approvals: { operatorKeys: { alice: [alice, rsa], bob: [alice] }, bridgeKeys: ['not a key'] } }) });
-    expect(found).toEqual(expect.arrayContaining([
-      expect.stringMatching(/approvals\.operatorKeys\.alice\[1\]: not an OpenSSH public key/),
-      expect.stringMatching(/approvals\.bridgeKeys\[0\]: not an OpenSSH public key/),
-      expect.stringMatching(/approvals\.operatorKeys\.bob\[0\]: key SHA256:\S+ is already listed for alice/),
-    ]));
-    const ok = loadConfig({ MAINT_CONFIG: configFile({ approvals: { operatorKeys: { alice: [alice] }, bridgeKeys: [generateSigningKey('bridge').publicLine] } }) });
+    const found = problems({
+      MAINT_CONFIG: configFile({
+        approvals: { operatorKeys: { alice: [alice, rsa], bob: [alice] }, bridgeKeys: ['not a key'] },
+      }),
+    });
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/approvals\.operatorKeys\.alice\[1\]: not an OpenSSH public key/),
+        expect.stringMatching(/approvals\.bridgeKeys\[0\]: not an OpenSSH public key/),
+        expect.stringMatching(/approvals\.operatorKeys\.bob\[0\]: key SHA256:\S+ is already listed for alice/),
+      ]),
+    );
+    const ok = loadConfig({
+      MAINT_CONFIG: configFile({
+        approvals: { operatorKeys: { alice: [alice] }, bridgeKeys: [generateSigningKey('bridge').publicLine] },
+      }),
+    });
     expect(ok.approvals.operatorKeys.alice).toEqual([alice]);
   });
 

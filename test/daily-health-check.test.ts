@@ -38,17 +38,31 @@ describe('dailyHealthCheck on real targets', () => {
 
   beforeAll(async () => {
     [bookingDb, reportDb, slack, probes, tls] = await Promise.all([
-      createTestDatabase('maint_booking'), createTestDatabase('maint_reports'), new SlackSink().start(), startProbeTargets(700), startTlsServer(10),
+      createTestDatabase('maint_booking'),
+      createTestDatabase('maint_reports'),
+      new SlackSink().start(),
+      startProbeTargets(700),
+      startTlsServer(10),
     ]);
     metricsPort = await freePort();
-    metricsServer = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: metricsPort, health: () => ({ ok: true, detail: 'test' }) });
+    metricsServer = await startMetricsServer(createMetrics(), {
+      host: '127.0.0.1',
+      port: metricsPort,
+      health: () => ({ ok: true, detail: 'test' }),
+    });
     backupDir = mkdtempSync(join(tmpdir(), 'maint-backups-'));
     writeFileSync(join(backupDir, 'trixtech-old.dump'), 'old backup');
     const twoDaysAgo = new Date(Date.now() - 48 * 3_600_000);
     utimesSync(join(backupDir, 'trixtech-old.dump'), twoDaysAgo, twoDaysAgo);
     // A real dump with its manifest: the check reads it back, it does not only look at a file's age.
-    freshBackup = (await createBackupActivities({ db: bookingDb.pool, databaseUrl: bookingDb.url, backupDirectory: backupDir, timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 60_000 } })
-      .createDatabaseBackup()).file;
+    freshBackup = (
+      await createBackupActivities({
+        db: bookingDb.pool,
+        databaseUrl: bookingDb.url,
+        backupDirectory: backupDir,
+        timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 60_000 },
+      }).createDatabaseBackup()
+    ).file;
   });
 
   afterAll(async () => {
@@ -58,7 +72,13 @@ describe('dailyHealthCheck on real targets', () => {
 
   const configFor = (env: Record<string, string> = {}, extra: Record<string, unknown> = {}) =>
     testConfig(
-      { DATABASE_URL: bookingDb.url, MAINT_DATABASE_URL: reportDb.url, SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`, ...env },
+      {
+        DATABASE_URL: bookingDb.url,
+        MAINT_DATABASE_URL: reportDb.url,
+        SLACK_WEBHOOK_URL: `${slack.url}/report`,
+        SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
+        ...env,
+      },
       {
         targets: {
           http: [
@@ -80,13 +100,19 @@ describe('dailyHealthCheck on real targets', () => {
   it('grades every checklist item, stores and posts the report, and alerts on criticals', async () => {
     const config = configFor();
     const report = await withWorker(config, async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start(dailyHealthCheck, { taskQueue, workflowId: `daily-health-check-test-${Date.now()}`, args: [{}] });
+      const handle = await client.workflow.start(dailyHealthCheck, {
+        taskQueue,
+        workflowId: `daily-health-check-test-${Date.now()}`,
+        args: [{}],
+      });
       const result = await handle.result();
       await recordHistory('dailyHealthCheck-local-delivery', await handle.fetchHistory());
 
       const status = await handle.query(statusQuery);
       expect(status.phase).toBe('done');
-      expect(status.steps.find((s) => s.name === 'application availability and response time')?.outcome).toBe('critical');
+      expect(status.steps.find((s) => s.name === 'application availability and response time')?.outcome).toBe(
+        'critical',
+      );
       expect(status.steps.find((s) => s.name === 'certificate expiration')?.outcome).toBe('warn');
 
       const description = await handle.describe();
@@ -122,7 +148,9 @@ describe('dailyHealthCheck on real targets', () => {
     expect(find(report.checks, 'monitoring', 'worker-metrics')?.status).toBe('ok');
     expect(find(report.checks, 'k8s.error-logs')).toMatchObject({ status: 'skipped', detail: 'no cluster configured' });
 
-    const stored = await reportDb.pool.query('SELECT outcome, report FROM maintenance_runs WHERE workflow_id = $1', [report.workflowId]);
+    const stored = await reportDb.pool.query('SELECT outcome, report FROM maintenance_runs WHERE workflow_id = $1', [
+      report.workflowId,
+    ]);
     expect(stored.rows).toHaveLength(1);
     expect(stored.rows[0].outcome).toBe('critical');
     expect((stored.rows[0].report as RunReport).checks.length).toBe(report.checks.length);
@@ -140,7 +168,11 @@ describe('dailyHealthCheck on real targets', () => {
     const deadDatabasePort = await freePort();
     const config = configFor({ DATABASE_URL: `postgresql://postgres:s3cret@127.0.0.1:${deadDatabasePort}/trixtech` });
     const report = await withWorker(config, ({ client, taskQueue }) =>
-      client.workflow.execute(dailyHealthCheck, { taskQueue, workflowId: `dhc-db-down-${Date.now()}`, args: [{ checks: ['database'] }] }),
+      client.workflow.execute(dailyHealthCheck, {
+        taskQueue,
+        workflowId: `dhc-db-down-${Date.now()}`,
+        args: [{ checks: ['database'] }],
+      }),
     );
     expect(report.outcome).toBe('critical');
     expect(find(report.checks, 'db.connectivity')).toMatchObject({ status: 'critical' });
@@ -153,12 +185,18 @@ describe('dailyHealthCheck on real targets', () => {
     slack.failWith = 503;
     try {
       const report = await withWorker(configFor(), ({ client, taskQueue }) =>
-        client.workflow.execute(dailyHealthCheck, { taskQueue, workflowId: `dhc-slack-down-${Date.now()}`, args: [{ checks: ['disk'] }] }),
+        client.workflow.execute(dailyHealthCheck, {
+          taskQueue,
+          workflowId: `dhc-slack-down-${Date.now()}`,
+          args: [{ checks: ['disk'] }],
+        }),
       );
       const deliveries = report.details?.deliveries as { channel: string; ok: boolean; detail: string }[];
       expect(deliveries.find((d) => d.channel === 'slack')).toMatchObject({ ok: false });
       expect(deliveries.find((d) => d.channel === 'slack')!.detail).toContain('HTTP 503');
-      const stored = await reportDb.pool.query('SELECT report FROM maintenance_runs WHERE workflow_id = $1', [report.workflowId]);
+      const stored = await reportDb.pool.query('SELECT report FROM maintenance_runs WHERE workflow_id = $1', [
+        report.workflowId,
+      ]);
       expect(stored.rows[0].report.details.deliveries[0]).toMatchObject({ channel: 'slack', ok: false });
     } finally {
       slack.failWith = null;
@@ -166,14 +204,18 @@ describe('dailyHealthCheck on real targets', () => {
   });
 
   it('fails at once, non-retryable, naming the bad field, on bad input', async () => {
-    await withWorker(configFor(), ({ client, taskQueue }) => expectWorkflowRejects(client, taskQueue, 'dailyHealthCheck', 'dhc-bad-input', [
-      [{ checks: ['disk', 'nope'] }, 'checks.1'],
-      [{ thresholds: { diskWarnPercent: 'high' } }, 'thresholds.diskWarnPercent'],
-      [{ thresholds: { diskWarnPercent: 90, diskCriticalPercent: 85 } }, 'diskWarnPercent'],
-      [{ unexpected: true }, 'unexpected'],
-    ]));
+    await withWorker(configFor(), ({ client, taskQueue }) =>
+      expectWorkflowRejects(client, taskQueue, 'dailyHealthCheck', 'dhc-bad-input', [
+        [{ checks: ['disk', 'nope'] }, 'checks.1'],
+        [{ thresholds: { diskWarnPercent: 'high' } }, 'thresholds.diskWarnPercent'],
+        [{ thresholds: { diskWarnPercent: 90, diskCriticalPercent: 85 } }, 'diskWarnPercent'],
+        [{ unexpected: true }, 'unexpected'],
+      ]),
+    );
     // Nothing ran, so nothing was reported.
-    const { rows } = await reportDb.pool.query(`SELECT count(*)::int AS n FROM maintenance_runs WHERE workflow_id LIKE 'dhc-bad-input-%'`);
+    const { rows } = await reportDb.pool.query(
+      `SELECT count(*)::int AS n FROM maintenance_runs WHERE workflow_id LIKE 'dhc-bad-input-%'`,
+    );
     expect(rows[0].n).toBe(0);
   });
 
@@ -183,39 +225,85 @@ describe('dailyHealthCheck on real targets', () => {
     try {
       const day = new Date(Date.now() - 2 * 86_400_000).toISOString().slice(0, 10);
       const at = (hhmm: string) => `${day}T${hhmm}:00.000Z`;
-      const check = (c: string, target: string, status: CheckResult['status']): CheckResult => ({ check: c, target, status, detail: status });
+      const check = (c: string, target: string, status: CheckResult['status']): CheckResult => ({
+        check: c,
+        target,
+        status,
+        detail: status,
+      });
       const run = (id: string, start: string, outcome: RunReport['outcome'], checks: CheckResult[]): RunReport => ({
-        workflowId: `evening-own-${id}`, runId: 'r1', kind: 'dailyHealthCheck', target: 'booking-platform', outcome,
-        startedAt: at(start), finishedAt: at(start), summary: id, checks, steps: [], approvals: [],
+        workflowId: `evening-own-${id}`,
+        runId: 'r1',
+        kind: 'dailyHealthCheck',
+        target: 'booking-platform',
+        outcome,
+        startedAt: at(start),
+        finishedAt: at(start),
+        summary: id,
+        checks,
+        steps: [],
+        approvals: [],
       });
       const reports = createReportActivities({ reports: store.pool });
       for (const r of [
-        run('morning', '08:00', 'critical', [check('http', 'bookings-api', 'critical'), check('http', 'frontend', 'critical'), check('tls', 'api-cert', 'warn')]),
+        run('morning', '08:00', 'critical', [
+          check('http', 'bookings-api', 'critical'),
+          check('http', 'frontend', 'critical'),
+          check('tls', 'api-cert', 'warn'),
+        ]),
         run('db-down', '09:00', 'critical', [check('db.connectivity', '127.0.0.1:1/trixtech', 'critical')]),
         // A later check of the frontend is ok: that finding is resolved.
         run('recheck', '10:00', 'ok', [check('http', 'frontend', 'ok')]),
         // The day before and the day after are not this day's.
-        { ...run('before', '08:00', 'critical', [check('disk', '/', 'critical')]), startedAt: new Date(Date.parse(day) - 16 * 3_600_000).toISOString() },
-        { ...run('after', '08:00', 'critical', [check('disk', '/', 'critical')]), startedAt: new Date(Date.parse(day) + 86_400_000).toISOString() },
-      ]) await reports.persistRunReport(r);
+        {
+          ...run('before', '08:00', 'critical', [check('disk', '/', 'critical')]),
+          startedAt: new Date(Date.parse(day) - 16 * 3_600_000).toISOString(),
+        },
+        {
+          ...run('after', '08:00', 'critical', [check('disk', '/', 'critical')]),
+          startedAt: new Date(Date.parse(day) + 86_400_000).toISOString(),
+        },
+      ])
+        await reports.persistRunReport(r);
 
       const report = await withWorker(configFor({ MAINT_DATABASE_URL: store.url }), async ({ client, taskQueue }) => {
-        const handle = await client.workflow.start(eveningStatus, { taskQueue, workflowId: `evening-status-test-${Date.now()}`, args: [{ day }] });
+        const handle = await client.workflow.start(eveningStatus, {
+          taskQueue,
+          workflowId: `evening-status-test-${Date.now()}`,
+          args: [{ day }],
+        });
         const result = await handle.result();
         await recordHistory('eveningStatus-day', await handle.fetchHistory());
         return result;
       });
-      const details = report.details as { runs: { workflowId: string }[]; unresolvedCriticals: CheckResult[]; upcomingWindows: { name: string; start: string }[]; noticesSent: unknown[] };
-      expect(details.runs.map((r) => r.workflowId).sort()).toEqual(['evening-own-db-down', 'evening-own-morning', 'evening-own-recheck']);
-      expect(details.unresolvedCriticals.map((c) => `${c.check}/${c.target}`)).toEqual(['http/bookings-api', 'db.connectivity/127.0.0.1:1/trixtech']);
+      const details = report.details as {
+        runs: { workflowId: string }[];
+        unresolvedCriticals: CheckResult[];
+        upcomingWindows: { name: string; start: string }[];
+        noticesSent: unknown[];
+      };
+      expect(details.runs.map((r) => r.workflowId).sort()).toEqual([
+        'evening-own-db-down',
+        'evening-own-morning',
+        'evening-own-recheck',
+      ]);
+      expect(details.unresolvedCriticals.map((c) => `${c.check}/${c.target}`)).toEqual([
+        'http/bookings-api',
+        'db.connectivity/127.0.0.1:1/trixtech',
+      ]);
       expect(report.outcome).toBe('critical');
       expect(report.details?.countsByOutcome).toEqual({ critical: 2, ok: 1 });
-      expect(report.summary).toMatch(new RegExp(`^Evening status: 3 run\\(s\\) on ${day} \\(.*\\); 2 unresolved critical finding\\(s\\)`));
+      expect(report.summary).toMatch(
+        new RegExp(`^Evening status: 3 run\\(s\\) on ${day} \\(.*\\); 2 unresolved critical finding\\(s\\)`),
+      );
       expect(details.noticesSent).toEqual([]);
       expect(details.upcomingWindows.filter((w) => w.name === 'daily').length).toBeGreaterThanOrEqual(2);
       for (const w of details.upcomingWindows) expect(Date.parse(w.start)).toBeLessThan(Date.now() + 48 * 3_600_000);
       // Seed: "Confirm backup completion for the day": no dailyBackup ran that day, and the report says so.
-      expect(report.checks.find((c) => c.check === 'backup.today')).toMatchObject({ status: 'critical', detail: expect.stringContaining('no dailyBackup run') });
+      expect(report.checks.find((c) => c.check === 'backup.today')).toMatchObject({
+        status: 'critical',
+        detail: expect.stringContaining('no dailyBackup run'),
+      });
     } finally {
       await store.drop();
     }
@@ -230,7 +318,8 @@ describe('dailyHealthCheck on real targets', () => {
       { name: 'daily-test', every: 'day', start, durationMinutes: 60 },
     ];
     const report = await withWorker(configFor({}, { windows }), ({ client, taskQueue }) =>
-      client.workflow.execute(eveningStatus, { taskQueue, workflowId: `evening-notice-${Date.now()}`, args: [{}] }));
+      client.workflow.execute(eveningStatus, { taskQueue, workflowId: `evening-notice-${Date.now()}`, args: [{}] }),
+    );
     const sent = report.details?.noticesSent as { name: string; start: string }[];
     expect(sent.map((w) => w.name)).toEqual(['monthly-test', 'weekly-test']);
     const ahead = (name: string) => (Date.parse(sent.find((w) => w.name === name)!.start) - Date.now()) / 3_600_000;
@@ -239,23 +328,43 @@ describe('dailyHealthCheck on real targets', () => {
     expect(ahead('monthly-test')).toBeLessThan(8 * 24);
     expect(ahead('weekly-test')).toBeGreaterThan(48);
     expect(ahead('weekly-test')).toBeLessThan(72);
-    expect(slack.postsTo('/report').filter((p) => p.body.text?.includes('Maintenance notice: the monthly-test window'))).toHaveLength(1);
-    expect(slack.postsTo('/report').filter((p) => /Maintenance notice: the weekly-test window opens .* \(in (4[89]|[56]\d|7[01]) hours\)/.test(p.body.text ?? ''))).toHaveLength(1);
+    expect(
+      slack.postsTo('/report').filter((p) => p.body.text?.includes('Maintenance notice: the monthly-test window')),
+    ).toHaveLength(1);
+    expect(
+      slack
+        .postsTo('/report')
+        .filter((p) =>
+          /Maintenance notice: the weekly-test window opens .* \(in (4[89]|[56]\d|7[01]) hours\)/.test(
+            p.body.text ?? '',
+          ),
+        ),
+    ).toHaveLength(1);
   });
 
   it('a broken checker still ends with a report: stored, alerted, outcome failed, then a typed failure', async () => {
     const kube = new KubeConfig();
     const deadPort = await freePort();
     kube.loadFromOptions({
-      clusters: [{ name: 'gone', server: `http://127.0.0.1:${deadPort}`, skipTLSVerify: true }], users: [{ name: 'u' }],
-      contexts: [{ name: 'gone', cluster: 'gone', user: 'u' }], currentContext: 'gone',
+      clusters: [{ name: 'gone', server: `http://127.0.0.1:${deadPort}`, skipTLSVerify: true }],
+      users: [{ name: 'u' }],
+      contexts: [{ name: 'gone', cluster: 'gone', user: 'u' }],
+      currentContext: 'gone',
     });
     const workflowId = `dhc-broken-${Date.now()}`;
-    const err = await withWorker(configFor(), ({ client, taskQueue }) =>
-      client.workflow.execute(dailyHealthCheck, { taskQueue, workflowId, args: [{ checks: ['kubernetes'] }] }).catch((e: unknown) => e), { kube });
+    const err = await withWorker(
+      configFor(),
+      ({ client, taskQueue }) =>
+        client.workflow
+          .execute(dailyHealthCheck, { taskQueue, workflowId, args: [{ checks: ['kubernetes'] }] })
+          .catch((e: unknown) => e),
+      { kube },
+    );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('dailyHealthCheckFailed');
-    const stored = await reportDb.pool.query('SELECT outcome, summary FROM maintenance_runs WHERE workflow_id = $1', [workflowId]);
+    const stored = await reportDb.pool.query('SELECT outcome, summary FROM maintenance_runs WHERE workflow_id = $1', [
+      workflowId,
+    ]);
     expect(stored.rows[0]).toMatchObject({ outcome: 'failed' });
     expect(slack.postsTo('/alert').some((p) => JSON.stringify(p.body).includes(workflowId))).toBe(true);
   });

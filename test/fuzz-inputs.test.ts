@@ -38,42 +38,76 @@ describe('workflow input schemas under property-based inputs', () => {
       expect(problems(c, c.valid())).toBeUndefined();
     });
 
-    test.prop([mutation(c.valid())], { seed: SEED, numRuns: 300 })(`${type}: a mutated input is accepted within bounds or refused naming the field`, (m) => {
-      const input = apply(c.valid(), m);
-      const found = problems(c, input);
-      if (!found) {
-        expectSane(c.schema.parse(input));
-        return;
-      }
-      const message = found.join('; ');
-      expect(message.length).toBeLessThan(4000);
-      expect(found.length).toBeLessThanOrEqual(11);
-      for (const line of found) expect(line).toMatch(/^[^:]+: ./);
-      if (m.kind === 'unknown-key') expect(message).toMatch(/Unrecognized key/);
-      else {
-        const field = String(m.path[0]);
-        expect([field, ...(RELATED[field] ?? [])].some((f) => message.includes(f)), message).toBe(true);
-      }
-    });
+    test.prop([mutation(c.valid())], { seed: SEED, numRuns: 300 })(
+      `${type}: a mutated input is accepted within bounds or refused naming the field`,
+      (m) => {
+        const input = apply(c.valid(), m);
+        const found = problems(c, input);
+        if (!found) {
+          expectSane(c.schema.parse(input));
+          return;
+        }
+        const message = found.join('; ');
+        expect(message.length).toBeLessThan(4000);
+        expect(found.length).toBeLessThanOrEqual(11);
+        for (const line of found) expect(line).toMatch(/^[^:]+: ./);
+        if (m.kind === 'unknown-key') expect(message).toMatch(/Unrecognized key/);
+        else {
+          const field = String(m.path[0]);
+          expect(
+            [field, ...(RELATED[field] ?? [])].some((f) => message.includes(f)),
+            message,
+          ).toBe(true);
+        }
+      },
+    );
 
-    test.prop([fc.jsonValue({ maxDepth: 3 })], { seed: SEED, numRuns: 100 })(`${type}: arbitrary JSON never throws and never echoes much`, (value) => {
-      const found = problems(c, value ?? {});
-      if (found) expect(found.join('; ').length).toBeLessThan(4000);
-      else expectSane(c.schema.parse(value ?? {}));
-    });
+    test.prop([fc.jsonValue({ maxDepth: 3 })], { seed: SEED, numRuns: 100 })(
+      `${type}: arbitrary JSON never throws and never echoes much`,
+      (value) => {
+        const found = problems(c, value ?? {});
+        if (found) expect(found.join('; ').length).toBeLessThan(4000);
+        else expectSane(c.schema.parse(value ?? {}));
+      },
+    );
   }
 
   // The cases issue 21 reported, one by one.
   const refused: [string, Record<string, unknown>, string][] = [
     ['emergencyMaintenance', { postMortemDelaySeconds: 1e300 }, 'postMortemDelaySeconds'],
     ['emergencyMaintenance', { postMortemDelaySeconds: -5 }, 'postMortemDelaySeconds'],
-    ['emergencyMaintenance', { actions: [{ kind: 'vacuum-table', table: 'bookings' }, { kind: 'vacuum-table', table: 'bookings' }] }, 'actions'],
+    [
+      'emergencyMaintenance',
+      {
+        actions: [
+          { kind: 'vacuum-table', table: 'bookings' },
+          { kind: 'vacuum-table', table: 'bookings' },
+        ],
+      },
+      'actions',
+    ],
     ['emergencyMaintenance', { actions: [{ kind: 'drain-node', node: 'Worker_1' }] }, 'actions.0.node'],
-    ['weeklyDatabaseMaintenance', { window: { name: 'w', every: 'week', dayOfWeek: 0, start: '02:00', durationMinutes: 9007199254740991 } }, 'window.durationMinutes'],
-    ['weeklyDatabaseMaintenance', { window: { name: 'w', every: 'day', start: '02:00', durationMinutes: 1e9 } }, 'window.durationMinutes'],
-    ['monthlyApplicationMaintenance', { window: { name: 'w', every: 'day', start: '02:00', durationMinutes: 0 } }, 'window.durationMinutes'],
+    [
+      'weeklyDatabaseMaintenance',
+      { window: { name: 'w', every: 'week', dayOfWeek: 0, start: '02:00', durationMinutes: 9007199254740991 } },
+      'window.durationMinutes',
+    ],
+    [
+      'weeklyDatabaseMaintenance',
+      { window: { name: 'w', every: 'day', start: '02:00', durationMinutes: 1e9 } },
+      'window.durationMinutes',
+    ],
+    [
+      'monthlyApplicationMaintenance',
+      { window: { name: 'w', every: 'day', start: '02:00', durationMinutes: 0 } },
+      'window.durationMinutes',
+    ],
     ['nodeUpdate', { pollInterval: 0 }, 'pollInterval'],
-    ['nodeUpdate', { drain: { ...INPUTS.nodeUpdate!.valid().drain as object, pollInterval: 'Infinity' } }, 'drain.pollInterval'],
+    [
+      'nodeUpdate',
+      { drain: { ...(INPUTS.nodeUpdate!.valid().drain as object), pollInterval: 'Infinity' } },
+      'drain.pollInterval',
+    ],
     ['nodeUpdate', { node: 'a'.repeat(254) }, 'node'],
     ['applicationUpdate', { rolloutTimeout: '-10 minutes' }, 'rolloutTimeout'],
     ['applicationUpdate', { rolloutTimeout: '1e300' }, 'rolloutTimeout'],
@@ -99,15 +133,21 @@ describe('workflow input schemas under property-based inputs', () => {
     expect(found?.[0]).toMatch(/^\(input\): Unrecognized key: "k+…\(\d+ chars\)$/);
   });
 
-  test.prop([fc.string({ unit: 'binary', maxLength: 200 })], { seed: SEED, numRuns: 500 })('text from input: Slack-escaped it has no markup; cleaned it is valid for PostgreSQL', (text) => {
-    expect(escapeSlack(text)).not.toMatch(/[<>]/);
-    const clean = cleanText(text);
-    expect(clean).not.toContain('\u0000');
-    expect(Buffer.from(clean, 'utf8').toString('utf8')).toBe(clean);
-  });
+  test.prop([fc.string({ unit: 'binary', maxLength: 200 })], { seed: SEED, numRuns: 500 })(
+    'text from input: Slack-escaped it has no markup; cleaned it is valid for PostgreSQL',
+    (text) => {
+      expect(escapeSlack(text)).not.toMatch(/[<>]/);
+      const clean = cleanText(text);
+      expect(clean).not.toContain('\u0000');
+      expect(Buffer.from(clean, 'utf8').toString('utf8')).toBe(clean);
+    },
+  );
 
   it('error messages lose the URLs fetch put in them', () => {
-    expect(withoutUrls('Request cannot be constructed from a URL that includes credentials: http://u:hunter2@h.example/x?token=t')).toBe(
-      'Request cannot be constructed from a URL that includes credentials: <url>');
+    expect(
+      withoutUrls(
+        'Request cannot be constructed from a URL that includes credentials: http://u:hunter2@h.example/x?token=t',
+      ),
+    ).toBe('Request cannot be constructed from a URL that includes credentials: <url>');
   });
 });

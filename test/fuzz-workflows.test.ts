@@ -20,14 +20,22 @@ const SEED = 2126;
 const PER_TYPE = 3;
 const READ_VERBS = new Set(['get', 'list', 'watch']);
 /** A payload no converter knows: it used to hang every workflow type (workflow task failing forever). */
-const undecodable = () => RawValue.fromPayload({ metadata: { encoding: new TextEncoder().encode('binary/fuzz') }, data: new TextEncoder().encode('\u0000') });
+const undecodable = () =>
+  RawValue.fromPayload({
+    metadata: { encoding: new TextEncoder().encode('binary/fuzz') },
+    data: new TextEncoder().encode('\u0000'),
+  });
 
 /** The first few refused mutations of each type's valid input, each of another field or kind, with the field each names. */
 function badInputs(): { type: string; input: unknown; field: string }[] {
   return Object.entries(INPUTS).flatMap(([type, c]) => {
     const seen = new Set<string>();
-    const refused = fc.sample(mutation(c.valid()), { seed: SEED, numRuns: 200 })
-      .filter((m) => { const key = m.kind === 'replace' ? m.path.join('.') : m.kind; return !seen.has(key) && Boolean(seen.add(key)); })
+    const refused = fc
+      .sample(mutation(c.valid()), { seed: SEED, numRuns: 200 })
+      .filter((m) => {
+        const key = m.kind === 'replace' ? m.path.join('.') : m.kind;
+        return !seen.has(key) && Boolean(seen.add(key));
+      })
       .flatMap((m) => {
         const input = apply(c.valid(), m);
         const r = c.schema.safeParse(input);
@@ -42,23 +50,34 @@ function badInputs(): { type: string; input: unknown; field: string }[] {
 }
 
 async function failureOf(p: Promise<unknown>): Promise<unknown> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   return err instanceof WorkflowFailedError ? err.cause : err;
 }
 
 describe('hostile inputs, signals and Updates against real runs', () => {
   let stack: Stack;
-  const bookings = async () => Number((await stack.db.pool.query<{ n: string }>('SELECT count(*) AS n FROM bookings')).rows[0]!.n);
-  const replicas = async () => (await stack.kube.apps.readNamespacedDeployment({ name: 'trixtech-backend', namespace: stack.kube.namespace })).spec?.replicas;
+  const bookings = async () =>
+    Number((await stack.db.pool.query<{ n: string }>('SELECT count(*) AS n FROM bookings')).rows[0]!.n);
+  const replicas = async () =>
+    (await stack.kube.apps.readNamespacedDeployment({ name: 'trixtech-backend', namespace: stack.kube.namespace })).spec
+      ?.replicas;
   /** The worker's requests so far, from the apiserver's audit log. */
   const workerRequests = () => stack.kube.audit().filter((e) => e.objectRef?.resource);
 
   beforeAll(async () => {
-    stack = await startStack({ emergencyMaintenance: { approvers: ['alice', 'bob'], required: 1 } }, { name: 'fuzz-workflows' });
+    stack = await startStack(
+      { emergencyMaintenance: { approvers: ['alice', 'bob'], required: 1 } },
+      { name: 'fuzz-workflows' },
+    );
     await stack.kube.addNodes(3);
     await stack.kube.deploy('trixtech-backend', { replicas: 2, podAnnotations: QUICK_PODS });
     await waitForDeployment(stack.kube, 'trixtech-backend');
-    await stack.db.pool.query('CREATE TABLE bookings (id int PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now() - interval \'3 years\'); INSERT INTO bookings (id) SELECT generate_series(1, 500)');
+    await stack.db.pool.query(
+      "CREATE TABLE bookings (id int PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now() - interval '3 years'); INSERT INTO bookings (id) SELECT generate_series(1, 500)",
+    );
   });
   afterAll(async () => {
     if (stack) expectRbacExact(stack.kube, { everyGrantUsed: false });
@@ -69,10 +88,19 @@ describe('hostile inputs, signals and Updates against real runs', () => {
     await withWorker(stack.config, async ({ client, taskQueue }) => {
       const cases = badInputs();
       const before = { bookings: await bookings(), served: workerRequests().length, slack: stack.slack.posts.length };
-      const outcomes = await Promise.all(cases.map(async (c, i) => ({
-        ...c,
-        err: await failureOf(client.workflow.execute(c.type, { taskQueue, workflowId: uniqueId(`fuzz-${c.type}-${i}`), args: [c.input], workflowExecutionTimeout: '60s' })),
-      })));
+      const outcomes = await Promise.all(
+        cases.map(async (c, i) => ({
+          ...c,
+          err: await failureOf(
+            client.workflow.execute(c.type, {
+              taskQueue,
+              workflowId: uniqueId(`fuzz-${c.type}-${i}`),
+              args: [c.input],
+              workflowExecutionTimeout: '60s',
+            }),
+          ),
+        })),
+      );
       for (const o of outcomes) {
         const failure = o.err as ApplicationFailure;
         expect(failure, `${o.type} ${o.field}`).toBeInstanceOf(ApplicationFailure);
@@ -83,10 +111,19 @@ describe('hostile inputs, signals and Updates against real runs', () => {
       }
       // None hung: a run that did would end by its execution timeout, not as InvalidInput (checked above).
       expect(await bookings()).toBe(before.bookings);
-      expect(workerRequests().slice(before.served).filter((r) => !READ_VERBS.has(r.verb)).map((r) => `${r.verb} ${r.objectRef!.resource}`)).toEqual([]);
+      expect(
+        workerRequests()
+          .slice(before.served)
+          .filter((r) => !READ_VERBS.has(r.verb))
+          .map((r) => `${r.verb} ${r.objectRef!.resource}`),
+      ).toEqual([]);
       expect(stack.slack.posts.length).toBe(before.slack);
 
-      const report = await client.workflow.execute(dailyHealthCheck, { taskQueue, workflowId: uniqueId('fuzz-after'), args: [{ checks: ['database'] }] });
+      const report = await client.workflow.execute(dailyHealthCheck, {
+        taskQueue,
+        workflowId: uniqueId('fuzz-after'),
+        args: [{ checks: ['database'] }],
+      });
       expect(report.outcome).not.toBe('failed');
     });
   });
@@ -95,28 +132,59 @@ describe('hostile inputs, signals and Updates against real runs', () => {
     await withWorker(stack.config, async ({ client, taskQueue }) => {
       const workflowId = uniqueId('fuzz-gated');
       const handle: WorkflowHandle = await client.workflow.start(emergencyMaintenance, {
-        taskQueue, workflowId,
-        args: [signedRequest(stack.keys.key('alice'), workflowId, {
-          reason: 'fuzz <!channel> \u0000 gated', severity: 'high', requestedBy: 'alice', postMortemDelaySeconds: 1,
-          actions: [{ kind: 'scale-deployment', deployment: 'trixtech-backend', replicas: 3 }],
-        })],
+        taskQueue,
+        workflowId,
+        args: [
+          signedRequest(stack.keys.key('alice'), workflowId, {
+            reason: 'fuzz <!channel> \u0000 gated',
+            severity: 'high',
+            requestedBy: 'alice',
+            postMortemDelaySeconds: 1,
+            actions: [{ kind: 'scale-deployment', deployment: 'trixtech-backend', replicas: 3 }],
+          }),
+        ],
       });
-      await until('the approval request', async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false);
-      const garbage: unknown[] = [null, 'x', 42, [], { proof: null }, { proof: 'x'.repeat(10_000) }, { approver: { toString: 1 } }, { comment: 'c'.repeat(200_000) }];
+      await until(
+        'the approval request',
+        async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false,
+      );
+      const garbage: unknown[] = [
+        null,
+        'x',
+        42,
+        [],
+        { proof: null },
+        { proof: 'x'.repeat(10_000) },
+        { approver: { toString: 1 } },
+        { comment: 'c'.repeat(200_000) },
+      ];
       for (const g of garbage) {
         await handle.signal(approveSignal, g as never);
         await handle.signal(rejectSignal, g as never);
       }
       await handle.signal('approve', undecodable());
       await client.workflowService.signalWorkflowExecution({
-        namespace: stack.config.temporal.namespace, workflowExecution: { workflowId }, signalName: 'reject',
-        input: { payloads: [{ metadata: { encoding: new TextEncoder().encode('json/plain') }, data: new TextEncoder().encode('{not json') }] },
+        namespace: stack.config.temporal.namespace,
+        workflowExecution: { workflowId },
+        signalName: 'reject',
+        input: {
+          payloads: [
+            {
+              metadata: { encoding: new TextEncoder().encode('json/plain') },
+              data: new TextEncoder().encode('{not json'),
+            },
+          ],
+        },
       });
       for (const g of [null, 'x', { proof: { statement: 1 } }]) {
-        const verdict = await handle.executeUpdate(decideUpdate, { args: [g as never] }).catch((e: Error) => ({ verdict: 'refused', reason: e.message }));
+        const verdict = await handle
+          .executeUpdate(decideUpdate, { args: [g as never] })
+          .catch((e: Error) => ({ verdict: 'refused', reason: e.message }));
         expect(['ignored', 'refused']).toContain(verdict.verdict);
       }
-      const big = await handle.executeUpdate(decideUpdate, { args: [{ comment: 'c'.repeat(200_000) } as never] }).catch((e: Error) => e);
+      const big = await handle
+        .executeUpdate(decideUpdate, { args: [{ comment: 'c'.repeat(200_000) } as never] })
+        .catch((e: Error) => e);
       expect(big).toBeInstanceOf(Error);
 
       const status = await handle.query(statusQuery);
@@ -131,7 +199,10 @@ describe('hostile inputs, signals and Updates against real runs', () => {
       expect(report.outcome).not.toBe('failed');
       expect(await replicas()).toBe(3);
       // The NUL in the reason no longer keeps the run out of maintenance_runs; Slack gets it escaped.
-      const { rows } = await stack.db.pool.query<{ summary: string }>('SELECT summary FROM maintenance_runs WHERE workflow_id = $1', [workflowId]);
+      const { rows } = await stack.db.pool.query<{ summary: string }>(
+        'SELECT summary FROM maintenance_runs WHERE workflow_id = $1',
+        [workflowId],
+      );
       expect(rows).toEqual([{ summary: expect.stringContaining('fuzz <!channel> \uFFFD gated') }]);
       const posted = JSON.stringify(stack.slack.posts.filter((p) => JSON.stringify(p.body).includes(workflowId)));
       expect(posted).toContain('&lt;!channel&gt;');
@@ -141,12 +212,18 @@ describe('hostile inputs, signals and Updates against real runs', () => {
 
   it('a report that cannot be stored alerts', async () => {
     const config = testConfig({
-      DATABASE_URL: stack.db.url, MAINT_DATABASE_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/nowhere`,
-      SLACK_WEBHOOK_URL: `${stack.slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${stack.slack.url}/alert`,
+      DATABASE_URL: stack.db.url,
+      MAINT_DATABASE_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/nowhere`,
+      SLACK_WEBHOOK_URL: `${stack.slack.url}/report`,
+      SLACK_ALERT_WEBHOOK_URL: `${stack.slack.url}/alert`,
     });
     await withWorker(config, async ({ client, taskQueue }) => {
       const workflowId = uniqueId('fuzz-unstored');
-      const report = await client.workflow.execute(dailyHealthCheck, { taskQueue, workflowId, args: [{ checks: ['disk'] }] });
+      const report = await client.workflow.execute(dailyHealthCheck, {
+        taskQueue,
+        workflowId,
+        args: [{ checks: ['disk'] }],
+      });
       expect(report.outcome).not.toBe('failed');
       const alert = stack.slack.postsTo('/alert').find((p) => p.body.text?.includes(workflowId));
       expect(alert?.body.text).toMatch(/could not be stored in maintenance_runs/);

@@ -42,12 +42,17 @@ export async function setup(project: TestProject): Promise<void> {
   try {
     await startTemporal(project);
   } catch (err) {
-    await kube.then((c) => c.stop(), () => undefined);
+    await kube.then(
+      (c) => c.stop(),
+      () => undefined,
+    );
     throw err;
   }
   cluster = await kube;
   await bundle;
-  console.log(`global-setup: Kubernetes ${cluster.server}: apiserver ready in ${cluster.timings.apiserverReadyMs} ms, nodes Ready in ${cluster.timings.nodesReadyMs} ms`);
+  console.log(
+    `global-setup: Kubernetes ${cluster.server}: apiserver ready in ${cluster.timings.apiserverReadyMs} ms, nodes Ready in ${cluster.timings.nodesReadyMs} ms`,
+  );
   project.provide('kubeAdminKubeconfig', cluster.adminKubeconfig);
   project.provide('kubeAuditLog', cluster.auditLog);
   project.provide('kubeDir', kubeDir);
@@ -65,10 +70,14 @@ async function startTemporal(project: TestProject): Promise<void> {
     address = process.env.TEMPORAL_ADDRESS;
     namespace = process.env.TEST_TEMPORAL_NAMESPACE ?? '';
     if (!namespace) {
-      throw new Error(`TEMPORAL_ADDRESS=${address} is a server these tests did not start: set TEST_TEMPORAL_NAMESPACE to a namespace of their own (they create, change and delete schedules and workflows in it)`);
+      throw new Error(
+        `TEMPORAL_ADDRESS=${address} is a server these tests did not start: set TEST_TEMPORAL_NAMESPACE to a namespace of their own (they create, change and delete schedules and workflows in it)`,
+      );
     }
     if (namespace === (process.env.TEMPORAL_NAMESPACE ?? 'default')) {
-      throw new Error(`TEST_TEMPORAL_NAMESPACE=${namespace} is the namespace the product uses; give the tests one of their own`);
+      throw new Error(
+        `TEST_TEMPORAL_NAMESPACE=${namespace} is the namespace the product uses; give the tests one of their own`,
+      );
     }
   } else {
     dir = mkdtempSync(join(tmpdir(), 'maint-test-temporal-'));
@@ -84,7 +93,8 @@ async function startTemporal(project: TestProject): Promise<void> {
 async function ensureNamespace(address: string, namespace: string): Promise<void> {
   const connection = await Connection.connect({ address });
   try {
-    await connection.workflowService.registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') })
+    await connection.workflowService
+      .registerNamespace({ namespace, workflowExecutionRetentionPeriod: msToTs('3 days') })
       .catch((err: { code?: number }) => {
         if (err.code !== 6 /* ALREADY_EXISTS */) throw err;
       });

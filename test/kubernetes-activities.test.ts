@@ -5,7 +5,14 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubernetesActivities } from '../activities/kubernetes/index.js';
 import type { DrainResult } from '../activities/kubernetes/nodes.js';
-import { clusterForFile, expectRbacExact, PART_OF, QUICK_PODS, waitForDeployment, type TestCluster } from './helpers/cluster.js';
+import {
+  clusterForFile,
+  expectRbacExact,
+  PART_OF,
+  QUICK_PODS,
+  waitForDeployment,
+  type TestCluster,
+} from './helpers/cluster.js';
 import { startKubeProxy, type KubeProxy } from './helpers/kube-proxy.js';
 import { runActivity } from './helpers/kube.js';
 
@@ -38,10 +45,17 @@ describe('Kubernetes activities through the fault-injecting proxy', () => {
       proxy.beforeAnswer = undefined;
       await t.core.deleteNamespacedPod({ name, namespace: t.namespace, gracePeriodSeconds: 0 });
     };
-    const result = (await runActivity(activities.drainNode, { node: n1!, timeoutSeconds: 30, pollIntervalMs: 200 })) as DrainResult;
+    const result = (await runActivity(activities.drainNode, {
+      node: n1!,
+      timeoutSeconds: 30,
+      pollIntervalMs: 200,
+    })) as DrainResult;
     expect(result).toMatchObject({ evicted: [], alreadyGone: [`${t.namespace}/${name}`] });
     expect(proxy.served.filter((r) => r.subresource === 'eviction').map((r) => r.code)).toEqual([404]);
-    const audited = t.audit().filter((e) => e.objectRef?.subresource === 'eviction').map((e) => e.responseStatus?.code);
+    const audited = t
+      .audit()
+      .filter((e) => e.objectRef?.subresource === 'eviction')
+      .map((e) => e.responseStatus?.code);
     expect(audited).toEqual([404]);
   });
 });

@@ -3,17 +3,33 @@
 // of deploy/rbac.yaml: every 403, 429 and revision here comes from Kubernetes itself.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { BatchV1Api, CustomObjectsApi, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
+import {
+  BatchV1Api,
+  CustomObjectsApi,
+  PatchStrategy,
+  RbacAuthorizationV1Api,
+  setHeaderOptions,
+} from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CleanupResult } from '../activities/kubernetes/cleanup.js';
 import { createKubernetesActivities } from '../activities/kubernetes/index.js';
 import type { DrainResult } from '../activities/kubernetes/nodes.js';
-import { clusterForFile, expectRbacExact, isReady, waitForDeployment, waitUntil, type TestCluster } from './helpers/cluster.js';
+import {
+  clusterForFile,
+  expectRbacExact,
+  isReady,
+  waitForDeployment,
+  waitUntil,
+  type TestCluster,
+} from './helpers/cluster.js';
 import { runActivity } from './helpers/kube.js';
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(ApplicationFailure);
   return err as ApplicationFailure;
 }
@@ -44,11 +60,21 @@ describe('Kubernetes activities on a real control plane', () => {
     });
 
     await runActivity(t.activities.cordonNode, { node: n1!, owner: 'test' });
-    const result = (await runActivity(t.activities.drainNode, { node: n1!, timeoutSeconds: 60, pollIntervalMs: 200, evictionRetryMs: 250 })) as DrainResult;
+    const result = (await runActivity(t.activities.drainNode, {
+      node: n1!,
+      timeoutSeconds: 60,
+      pollIntervalMs: 200,
+      evictionRetryMs: 250,
+    })) as DrainResult;
 
     expect(result.evicted).toHaveLength(2);
-    const evictions = t.audit().filter((e) => e.objectRef?.subresource === 'eviction' && e.objectRef.namespace === t.namespace);
-    expect(evictions.some((e) => e.responseStatus?.code === 429), 'a 429 from the disruption budget').toBe(true);
+    const evictions = t
+      .audit()
+      .filter((e) => e.objectRef?.subresource === 'eviction' && e.objectRef.namespace === t.namespace);
+    expect(
+      evictions.some((e) => e.responseStatus?.code === 429),
+      'a 429 from the disruption budget',
+    ).toBe(true);
     expect(evictions.filter((e) => e.responseStatus?.code === 201)).toHaveLength(2);
     expect(await podsOn(n1!)).toEqual([]);
     await waitForDeployment(t, 'web');
@@ -56,13 +82,20 @@ describe('Kubernetes activities on a real control plane', () => {
     expect(web.every((p) => p.spec?.nodeName === n2 && isReady(p))).toBe(true);
   });
 
-  it('drain times out with the budget\'s own reason when the PDB never allows a disruption', async () => {
+  it("drain times out with the budget's own reason when the PDB never allows a disruption", async () => {
     const nodes = await t.addNodes(2);
     await t.deploy('strict', { replicas: 2, nodes: [nodes[0]!] });
     await t.pdb('strict', 'strict', { minAvailable: 2 });
     await waitForDeployment(t, 'strict');
     await runActivity(t.activities.cordonNode, { node: nodes[0]!, owner: 'test' });
-    const failure = await failureOf(runActivity(t.activities.drainNode, { node: nodes[0]!, timeoutSeconds: 2, pollIntervalMs: 100, evictionRetryMs: 200 }));
+    const failure = await failureOf(
+      runActivity(t.activities.drainNode, {
+        node: nodes[0]!,
+        timeoutSeconds: 2,
+        pollIntervalMs: 100,
+        evictionRetryMs: 200,
+      }),
+    );
     expect(failure.type).toBe('DrainTimeout');
     expect(failure.nonRetryable).toBe(true);
     expect(failure.message).toContain('The disruption budget strict needs 2 healthy pods and has 2 currently');
@@ -72,7 +105,13 @@ describe('Kubernetes activities on a real control plane', () => {
   it('drain refuses pods that would be lost before evicting anything, and evicts them when allowed', async () => {
     const [n1] = await t.addNodes(1);
     await t.deploy('cache', { replicas: 1, nodes: [n1!], volumes: [{ name: 'scratch', emptyDir: {} }] });
-    await t.core.createNamespacedPod({ namespace: t.namespace, body: { metadata: { name: 'debug-shell', labels: { app: 'debug' } }, spec: { nodeName: n1!, containers: [{ name: 'sh', image: 'busybox:1.36' }] } } });
+    await t.core.createNamespacedPod({
+      namespace: t.namespace,
+      body: {
+        metadata: { name: 'debug-shell', labels: { app: 'debug' } },
+        spec: { nodeName: n1!, containers: [{ name: 'sh', image: 'busybox:1.36' }] },
+      },
+    });
     await waitForDeployment(t, 'cache');
     await runActivity(t.activities.cordonNode, { node: n1!, owner: 'test' });
     const before = t.audit().filter((e) => e.objectRef?.subresource === 'eviction').length;
@@ -82,14 +121,22 @@ describe('Kubernetes activities on a real control plane', () => {
     expect(failure.message).toMatch(/\/cache-\w+-\w+: has emptyDir data/);
     expect(t.audit().filter((e) => e.objectRef?.subresource === 'eviction')).toHaveLength(before);
 
-    const result = (await runActivity(t.activities.drainNode, { node: n1!, timeoutSeconds: 30, pollIntervalMs: 200, deleteEmptyDirData: true, evictUnmanagedPods: true })) as DrainResult;
+    const result = (await runActivity(t.activities.drainNode, {
+      node: n1!,
+      timeoutSeconds: 30,
+      pollIntervalMs: 200,
+      deleteEmptyDirData: true,
+      evictUnmanagedPods: true,
+    })) as DrainResult;
     expect(result.evicted).toContain(`${t.namespace}/debug-shell`);
     expect(await podsOn(n1!)).toEqual([]);
   });
 
   it('cordon, drain and uncordon run twice leave the same end state as once; a node not cordoned is not drained', async () => {
     const [n1] = await t.addNodes(1);
-    expect((await failureOf(runActivity(t.activities.drainNode, { node: n1!, timeoutSeconds: 1 }))).type).toBe('NodeNotCordoned');
+    expect((await failureOf(runActivity(t.activities.drainNode, { node: n1!, timeoutSeconds: 1 }))).type).toBe(
+      'NodeNotCordoned',
+    );
     const first = await runActivity(t.activities.cordonNode, { node: n1!, owner: 'wf-1' });
     const second = await runActivity(t.activities.cordonNode, { node: n1!, owner: 'wf-1' });
     expect(first).toMatchObject({ changed: true, unschedulable: true, cordonedBy: 'wf-1', kubeletVersion: 'v1.34.2' });
@@ -97,23 +144,43 @@ describe('Kubernetes activities on a real control plane', () => {
     const again = (await runActivity(t.activities.drainNode, { node: n1!, timeoutSeconds: 5 })) as DrainResult;
     expect(again.evicted).toEqual([]);
     // An uncordon for someone else's cordon is a no-op; ours lifts it once.
-    expect(await runActivity(t.activities.uncordonNode, { node: n1!, onlyIfCordonedBy: 'wf-2' })).toMatchObject({ changed: false, unschedulable: true });
-    expect(await runActivity(t.activities.uncordonNode, { node: n1!, onlyIfCordonedBy: 'wf-1' })).toMatchObject({ changed: true, unschedulable: false, cordonedBy: null });
-    expect(await runActivity(t.activities.uncordonNode, { node: n1!, onlyIfCordonedBy: 'wf-1' })).toMatchObject({ changed: false, unschedulable: false });
+    expect(await runActivity(t.activities.uncordonNode, { node: n1!, onlyIfCordonedBy: 'wf-2' })).toMatchObject({
+      changed: false,
+      unschedulable: true,
+    });
+    expect(await runActivity(t.activities.uncordonNode, { node: n1!, onlyIfCordonedBy: 'wf-1' })).toMatchObject({
+      changed: true,
+      unschedulable: false,
+      cordonedBy: null,
+    });
+    expect(await runActivity(t.activities.uncordonNode, { node: n1!, onlyIfCordonedBy: 'wf-1' })).toMatchObject({
+      changed: false,
+      unschedulable: false,
+    });
     expect((await t.core.readNode({ name: n1! })).spec?.unschedulable).toBeUndefined();
   });
 
   it('waits for a rebooted node (new boot id) to be Ready, and names the node that is not there', async () => {
     const [n1] = await t.addNodes(1);
     const before = (await runActivity(t.activities.cordonNode, { node: n1!, owner: 't' })) as { bootId: string };
-    const waiting = runActivity(t.activities.waitForNodeReady, { node: n1!, timeoutSeconds: 30, pollIntervalMs: 100, rebootedFrom: before.bootId });
+    const waiting = runActivity(t.activities.waitForNodeReady, {
+      node: n1!,
+      timeoutSeconds: 30,
+      pollIntervalMs: 100,
+      rebootedFrom: before.bootId,
+    });
     // What a kubelet reports after a reboot: a new boot id in the node's status.
-    await t.core.patchNodeStatus({ name: n1!, body: { status: { nodeInfo: { bootID: 'rebooted-boot-id' } } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+    await t.core.patchNodeStatus(
+      { name: n1!, body: { status: { nodeInfo: { bootID: 'rebooted-boot-id' } } } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
     expect(await waiting).toMatchObject({ ready: true, bootId: 'rebooted-boot-id' });
-    expect((await failureOf(runActivity(t.activities.cordonNode, { node: `${n1}-absent`, owner: 't' }))).type).toBe('NodeNotFound');
+    expect((await failureOf(runActivity(t.activities.cordonNode, { node: `${n1}-absent`, owner: 't' }))).type).toBe(
+      'NodeNotFound',
+    );
   });
 
-  it('a rollout past its progress deadline fails with the controller\'s reason; rollback lands on the recorded revision, however often it runs', async () => {
+  it("a rollout past its progress deadline fails with the controller's reason; rollback lands on the recorded revision, however often it runs", async () => {
     await t.addNodes(1);
     await t.deploy('backend', { replicas: 2, image: 'ghcr.io/trixtech/backend:1.0', progressDeadlineSeconds: 2 });
     await waitForDeployment(t, 'backend');
@@ -122,12 +189,41 @@ describe('Kubernetes activities on a real control plane', () => {
 
     // A release whose pods never become Ready (kwok's ready stage waits an hour for them).
     await t.apps.patchNamespacedDeployment(
-      { name: 'backend', namespace: t.namespace, body: { spec: { template: { metadata: { annotations: { 'pod-ready.stage.kwok.x-k8s.io/delay': '1h', 'pod-ready.stage.kwok.x-k8s.io/jitter-delay': '1h' } } } } } },
+      {
+        name: 'backend',
+        namespace: t.namespace,
+        body: {
+          spec: {
+            template: {
+              metadata: {
+                annotations: {
+                  'pod-ready.stage.kwok.x-k8s.io/delay': '1h',
+                  'pod-ready.stage.kwok.x-k8s.io/jitter-delay': '1h',
+                },
+              },
+            },
+          },
+        },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
     );
-    expect(await runActivity(t.activities.setDeploymentImage, { deployment: 'backend', container: 'app', image: 'ghcr.io/trixtech/backend:2.0' })).toEqual({ changed: true, previousImage: 'ghcr.io/trixtech/backend:1.0' });
-    expect(await runActivity(t.activities.setDeploymentImage, { deployment: 'backend', container: 'app', image: 'ghcr.io/trixtech/backend:2.0' })).toEqual({ changed: false, previousImage: 'ghcr.io/trixtech/backend:2.0' });
-    const failure = await failureOf(runActivity(t.activities.waitForRollout, { deployment: 'backend', timeoutSeconds: 60, pollIntervalMs: 200 }));
+    expect(
+      await runActivity(t.activities.setDeploymentImage, {
+        deployment: 'backend',
+        container: 'app',
+        image: 'ghcr.io/trixtech/backend:2.0',
+      }),
+    ).toEqual({ changed: true, previousImage: 'ghcr.io/trixtech/backend:1.0' });
+    expect(
+      await runActivity(t.activities.setDeploymentImage, {
+        deployment: 'backend',
+        container: 'app',
+        image: 'ghcr.io/trixtech/backend:2.0',
+      }),
+    ).toEqual({ changed: false, previousImage: 'ghcr.io/trixtech/backend:2.0' });
+    const failure = await failureOf(
+      runActivity(t.activities.waitForRollout, { deployment: 'backend', timeoutSeconds: 60, pollIntervalMs: 200 }),
+    );
     expect(failure.type).toBe('RolloutFailed');
     expect(failure.message).toMatch(/ProgressDeadlineExceeded: ReplicaSet "backend-\w+" has timed out progressing/);
 
@@ -139,10 +235,20 @@ describe('Kubernetes activities on a real control plane', () => {
 
     // The controller reused revision 1's ReplicaSet as revision 4 (the broken release took two:
     // its annotation, then its image), remembering 1.
-    const reused = await t.apps.readNamespacedReplicaSet({ name: (first as { replicaSet: string }).replicaSet, namespace: t.namespace });
-    expect(reused.metadata?.annotations).toMatchObject({ 'deployment.kubernetes.io/revision': '4', 'deployment.kubernetes.io/revision-history': '1' });
-    expect(await runActivity(t.activities.rollbackDeployment, { deployment: 'backend', toRevision: '1' })).toMatchObject({ changed: false });
-    expect((await failureOf(runActivity(t.activities.rollbackDeployment, { deployment: 'backend', toRevision: '7' }))).type).toBe('RevisionNotFound');
+    const reused = await t.apps.readNamespacedReplicaSet({
+      name: (first as { replicaSet: string }).replicaSet,
+      namespace: t.namespace,
+    });
+    expect(reused.metadata?.annotations).toMatchObject({
+      'deployment.kubernetes.io/revision': '4',
+      'deployment.kubernetes.io/revision-history': '1',
+    });
+    expect(
+      await runActivity(t.activities.rollbackDeployment, { deployment: 'backend', toRevision: '1' }),
+    ).toMatchObject({ changed: false });
+    expect(
+      (await failureOf(runActivity(t.activities.rollbackDeployment, { deployment: 'backend', toRevision: '7' }))).type,
+    ).toBe('RevisionNotFound');
     await waitForDeployment(t, 'backend');
     const pods = await t.pods('app=backend');
     expect(pods.every((p) => p.spec?.containers[0]!.image === 'ghcr.io/trixtech/backend:1.0' && isReady(p))).toBe(true);
@@ -153,15 +259,29 @@ describe('Kubernetes activities on a real control plane', () => {
     await t.deploy('worker', { replicas: 1 });
     await waitForDeployment(t, 'worker');
     const stamp = '2026-11-24T10:00:00Z';
-    expect(await runActivity(t.activities.restartDeployment, { deployment: 'worker', restartedAt: stamp })).toEqual({ changed: true });
-    expect(await runActivity(t.activities.restartDeployment, { deployment: 'worker', restartedAt: stamp })).toEqual({ changed: false });
-    expect(await runActivity(t.activities.scaleDeployment, { deployment: 'worker', replicas: 3 })).toEqual({ changed: true, previousReplicas: 1 });
-    expect(await runActivity(t.activities.scaleDeployment, { deployment: 'worker', replicas: 3 })).toEqual({ changed: false, previousReplicas: 3 });
-    expect(await runActivity(t.activities.waitForRollout, { deployment: 'worker', timeoutSeconds: 60, pollIntervalMs: 200 })).toMatchObject({ revision: '2', replicas: 3 });
+    expect(await runActivity(t.activities.restartDeployment, { deployment: 'worker', restartedAt: stamp })).toEqual({
+      changed: true,
+    });
+    expect(await runActivity(t.activities.restartDeployment, { deployment: 'worker', restartedAt: stamp })).toEqual({
+      changed: false,
+    });
+    expect(await runActivity(t.activities.scaleDeployment, { deployment: 'worker', replicas: 3 })).toEqual({
+      changed: true,
+      previousReplicas: 1,
+    });
+    expect(await runActivity(t.activities.scaleDeployment, { deployment: 'worker', replicas: 3 })).toEqual({
+      changed: false,
+      previousReplicas: 3,
+    });
+    expect(
+      await runActivity(t.activities.waitForRollout, { deployment: 'worker', timeoutSeconds: 60, pollIntervalMs: 200 }),
+    ).toMatchObject({ revision: '2', replicas: 3 });
     const pods = await t.pods('app=worker');
     expect(pods).toHaveLength(3);
     expect(pods.every((p) => p.metadata?.annotations?.['kubectl.kubernetes.io/restartedAt'] === stamp)).toBe(true);
-    expect((await failureOf(runActivity(t.activities.scaleDeployment, { deployment: 'absent', replicas: 1 }))).type).toBe('DeploymentNotFound');
+    expect(
+      (await failureOf(runActivity(t.activities.scaleDeployment, { deployment: 'absent', replicas: 1 }))).type,
+    ).toBe('DeploymentNotFound');
   });
 
   it('health checks: real log lines per container, no metrics API said plainly, node conditions and inventory', async () => {
@@ -174,40 +294,88 @@ describe('Kubernetes activities on a real control plane', () => {
     const apiPods = (await t.pods('app=api')).map((p) => p.metadata!.name!);
     const logFile = join(t.workDir, 'api.log');
     const now = Date.now();
-    writeFileSync(logFile, ['GET /health 200', 'ERROR db timeout', 'panic: nil map'].map((l, i) => `${new Date(now - 60_000 + i * 1000).toISOString()} stdout F ${l}\n`).join(''));
+    writeFileSync(
+      logFile,
+      ['GET /health 200', 'ERROR db timeout', 'panic: nil map']
+        .map((l, i) => `${new Date(now - 60_000 + i * 1000).toISOString()} stdout F ${l}\n`)
+        .join(''),
+    );
     await t.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
-      group: 'kwok.x-k8s.io', version: 'v1alpha1', plural: 'clusterlogs',
-      body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterLogs', metadata: { name: t.namespace }, spec: { selector: { matchNamespaces: [t.namespace], matchNames: apiPods }, logs: [{ logsFile: logFile }] } },
+      group: 'kwok.x-k8s.io',
+      version: 'v1alpha1',
+      plural: 'clusterlogs',
+      body: {
+        apiVersion: 'kwok.x-k8s.io/v1alpha1',
+        kind: 'ClusterLogs',
+        metadata: { name: t.namespace },
+        spec: { selector: { matchNamespaces: [t.namespace], matchNames: apiPods }, logs: [{ logsFile: logFile }] },
+      },
     });
 
-    const [logs] = await waitUntil('kwok to serve the logs', async () => {
-      const r = await runActivity(t.activities.scanApplicationErrorLogs, 3600);
-      return r[0]?.value === 4 ? r : undefined;
-    }, 30_000);
+    const [logs] = await waitUntil(
+      'kwok to serve the logs',
+      async () => {
+        const r = await runActivity(t.activities.scanApplicationErrorLogs, 3600);
+        return r[0]?.value === 4 ? r : undefined;
+      },
+      30_000,
+    );
     expect(logs).toMatchObject({ check: 'k8s.error-logs', status: 'warn', value: 4 });
     for (const pod of apiPods) expect(logs!.detail).toContain(`${pod}/app: 2`);
     expect(logs!.detail).toMatch(/logs unreadable: .*worker-\w+-\w+\/app: no logs found for container "app"/);
 
-    expect(await runActivity(t.activities.checkPodResourceUsage)).toEqual([expect.objectContaining({
-      status: 'skipped', detail: 'the metrics API (metrics.k8s.io) is not installed in this cluster: install metrics-server for pod usage',
-    })]);
+    expect(await runActivity(t.activities.checkPodResourceUsage)).toEqual([
+      expect.objectContaining({
+        status: 'skipped',
+        detail:
+          'the metrics API (metrics.k8s.io) is not installed in this cluster: install metrics-server for pod usage',
+      }),
+    ]);
 
     // A node whose kubelet reported NotReady (no kwok behind it to report otherwise).
     const sick = `${t.namespace}-sick`;
-    await t.core.createNode({ body: { metadata: { name: sick }, status: { conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'PLEG is not healthy' }] } } });
+    await t.core.createNode({
+      body: {
+        metadata: { name: sick },
+        status: {
+          conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'PLEG is not healthy' }],
+        },
+      },
+    });
     try {
-      const health = (await runActivity(t.activities.checkNodeHealth)).filter((r) => [...nodes, sick].includes(r.target));
-      expect(Object.fromEntries(health.map((r) => [r.target, r.status]))).toEqual({ [nodes[0]!]: 'ok', [nodes[1]!]: 'ok', [sick]: 'critical' });
+      const health = (await runActivity(t.activities.checkNodeHealth)).filter((r) =>
+        [...nodes, sick].includes(r.target),
+      );
+      expect(Object.fromEntries(health.map((r) => [r.target, r.status]))).toEqual({
+        [nodes[0]!]: 'ok',
+        [nodes[1]!]: 'ok',
+        [sick]: 'critical',
+      });
       expect(health.find((r) => r.target === sick)!.detail).toBe('NotReady: KubeletNotReady (PLEG is not healthy)');
     } finally {
       await t.core.deleteNode({ name: sick });
     }
 
     const inventory = await runActivity(t.activities.collectClusterInventory);
-    const inv = inventory as { nodes: { name: string }[]; deployments: { name: string }[]; pdbs: { namespace: string; name: string; disruptionsAllowed: number; expectedPods: number }[] };
-    expect(inv.deployments.filter((d) => d.name === 'api')).toEqual([{ namespace: t.namespace, name: 'api', images: ['ghcr.io/trixtech/api:1.0.0'], replicas: 2, available: 2, revision: '1' }]);
+    const inv = inventory as {
+      nodes: { name: string }[];
+      deployments: { name: string }[];
+      pdbs: { namespace: string; name: string; disruptionsAllowed: number; expectedPods: number }[];
+    };
+    expect(inv.deployments.filter((d) => d.name === 'api')).toEqual([
+      {
+        namespace: t.namespace,
+        name: 'api',
+        images: ['ghcr.io/trixtech/api:1.0.0'],
+        replicas: 2,
+        available: 2,
+        revision: '1',
+      },
+    ]);
     expect(inv.nodes.map((n) => n.name)).toEqual(expect.arrayContaining(nodes));
-    expect(inv.pdbs.filter((p) => p.namespace === t.namespace && p.name === 'api')).toEqual([expect.objectContaining({ disruptionsAllowed: 0, expectedPods: 2 })]);
+    expect(inv.pdbs.filter((p) => p.namespace === t.namespace && p.name === 'api')).toEqual([
+      expect.objectContaining({ disruptionsAllowed: 0, expectedPods: 2 }),
+    ]);
   });
 
   it('cleanup: report-only by default, a dry run lists exactly what a real run deletes, and a second run finds nothing', async () => {
@@ -217,30 +385,90 @@ describe('Kubernetes activities on a real control plane', () => {
     // stuck rollout, revisionHistoryLimit leaves revision 1 beyond it.
     await t.deploy('hist', { replicas: 1, image: 'ghcr.io/trixtech/hist:1.1' });
     await waitForDeployment(t, 'hist');
-    const revision1 = (await runActivity(t.activities.readDeploymentRevision, { deployment: 'hist' })) as { replicaSet: string };
-    await runActivity(t.activities.setDeploymentImage, { deployment: 'hist', container: 'app', image: 'ghcr.io/trixtech/hist:1.2' });
+    const revision1 = (await runActivity(t.activities.readDeploymentRevision, { deployment: 'hist' })) as {
+      replicaSet: string;
+    };
+    await runActivity(t.activities.setDeploymentImage, {
+      deployment: 'hist',
+      container: 'app',
+      image: 'ghcr.io/trixtech/hist:1.2',
+    });
     await waitForDeployment(t, 'hist');
     await t.apps.patchNamespacedDeployment(
-      { name: 'hist', namespace: t.namespace, body: { spec: { revisionHistoryLimit: 0, template: { metadata: { annotations: { 'pod-ready.stage.kwok.x-k8s.io/delay': '1h', 'pod-ready.stage.kwok.x-k8s.io/jitter-delay': '1h' } }, spec: { containers: [{ name: 'app', image: 'ghcr.io/trixtech/hist:1.3' }] } } } } },
+      {
+        name: 'hist',
+        namespace: t.namespace,
+        body: {
+          spec: {
+            revisionHistoryLimit: 0,
+            template: {
+              metadata: {
+                annotations: {
+                  'pod-ready.stage.kwok.x-k8s.io/delay': '1h',
+                  'pod-ready.stage.kwok.x-k8s.io/jitter-delay': '1h',
+                },
+              },
+              spec: { containers: [{ name: 'app', image: 'ghcr.io/trixtech/hist:1.3' }] },
+            },
+          },
+        },
+      },
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
     );
     // A finished Job (kwok completes its pod, the Job controller marks it Complete) and a running one.
     const batch = t.admin.makeApiClient(BatchV1Api);
-    for (const [name, delay] of [['report-done', '0s'], ['report-running', '1h']] as const) {
-      await batch.createNamespacedJob({ namespace: t.namespace, body: { metadata: { name }, spec: { template: {
-        metadata: { annotations: { 'pod-complete.stage.kwok.x-k8s.io/delay': delay, 'pod-complete.stage.kwok.x-k8s.io/jitter-delay': delay } },
-        spec: { restartPolicy: 'Never', containers: [{ name: 'report', image: 'ghcr.io/trixtech/reports:1.0' }], tolerations: [{ key: 'trixtech.test/pool', operator: 'Exists' }], nodeSelector: { 'trixtech.test/pool': t.namespace } },
-      } } } });
+    for (const [name, delay] of [
+      ['report-done', '0s'],
+      ['report-running', '1h'],
+    ] as const) {
+      await batch.createNamespacedJob({
+        namespace: t.namespace,
+        body: {
+          metadata: { name },
+          spec: {
+            template: {
+              metadata: {
+                annotations: {
+                  'pod-complete.stage.kwok.x-k8s.io/delay': delay,
+                  'pod-complete.stage.kwok.x-k8s.io/jitter-delay': delay,
+                },
+              },
+              spec: {
+                restartPolicy: 'Never',
+                containers: [{ name: 'report', image: 'ghcr.io/trixtech/reports:1.0' }],
+                tolerations: [{ key: 'trixtech.test/pool', operator: 'Exists' }],
+                nodeSelector: { 'trixtech.test/pool': t.namespace },
+              },
+            },
+          },
+        },
+      });
     }
     // The volume controller marks a Retain volume whose claim is gone Released, and a bound claim whose volume is gone Lost.
-    await t.core.createPersistentVolume({ body: { metadata: { name: `${tag}-released` }, spec: {
-      capacity: { storage: '1Gi' }, accessModes: ['ReadWriteOnce'], persistentVolumeReclaimPolicy: 'Retain', hostPath: { path: '/tmp/released' },
-      claimRef: { namespace: t.namespace, name: 'old-data', uid: '00000000-0000-0000-0000-000000000001' },
-    } } });
-    await t.core.createNamespacedPersistentVolumeClaim({ namespace: t.namespace, body: {
-      metadata: { name: 'data-lost', annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } },
-      spec: { accessModes: ['ReadWriteOnce'], resources: { requests: { storage: '1Gi' } }, volumeName: `${tag}-gone`, storageClassName: '' },
-    } });
+    await t.core.createPersistentVolume({
+      body: {
+        metadata: { name: `${tag}-released` },
+        spec: {
+          capacity: { storage: '1Gi' },
+          accessModes: ['ReadWriteOnce'],
+          persistentVolumeReclaimPolicy: 'Retain',
+          hostPath: { path: '/tmp/released' },
+          claimRef: { namespace: t.namespace, name: 'old-data', uid: '00000000-0000-0000-0000-000000000001' },
+        },
+      },
+    });
+    await t.core.createNamespacedPersistentVolumeClaim({
+      namespace: t.namespace,
+      body: {
+        metadata: { name: 'data-lost', annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } },
+        spec: {
+          accessModes: ['ReadWriteOnce'],
+          resources: { requests: { storage: '1Gi' } },
+          volumeName: `${tag}-gone`,
+          storageClassName: '',
+        },
+      },
+    });
     await waitUntil('the Job, volume and claim states', async () => {
       const job = await batch.readNamespacedJob({ name: 'report-done', namespace: t.namespace });
       const pv = await t.core.readPersistentVolume({ name: `${tag}-released` });
@@ -249,30 +477,59 @@ describe('Kubernetes activities on a real control plane', () => {
       return complete && pv.status?.phase === 'Released' && pvc.status?.phase === 'Lost' ? true : undefined;
     });
 
-    const ours = (r: CleanupResult['deleted']) => r.filter((c) => c.namespace === t.namespace || c.name.startsWith(tag)).map((c) => `${c.kind}/${c.name}`).sort();
-    const expected = ['claims/data-lost', 'jobs/report-done', `replicasets/${revision1.replicaSet}`, `volumes/${tag}-released`].sort();
-    const report = (await runActivity(t.activities.cleanupClusterResources, { mode: 'report', completedJobMinAgeSeconds: 0 })) as CleanupResult;
+    const ours = (r: CleanupResult['deleted']) =>
+      r
+        .filter((c) => c.namespace === t.namespace || c.name.startsWith(tag))
+        .map((c) => `${c.kind}/${c.name}`)
+        .sort();
+    const expected = [
+      'claims/data-lost',
+      'jobs/report-done',
+      `replicasets/${revision1.replicaSet}`,
+      `volumes/${tag}-released`,
+    ].sort();
+    const report = (await runActivity(t.activities.cleanupClusterResources, {
+      mode: 'report',
+      completedJobMinAgeSeconds: 0,
+    })) as CleanupResult;
     expect(ours(report.candidates)).toEqual(expected);
     expect(report.deleted).toEqual([]);
-    const dryRun = (await runActivity(t.activities.cleanupClusterResources, { mode: 'dry-run', completedJobMinAgeSeconds: 0 })) as CleanupResult;
+    const dryRun = (await runActivity(t.activities.cleanupClusterResources, {
+      mode: 'dry-run',
+      completedJobMinAgeSeconds: 0,
+    })) as CleanupResult;
     expect(ours(dryRun.deleted)).toEqual(expected);
-    expect((await batch.readNamespacedJob({ name: 'report-done', namespace: t.namespace })).metadata?.deletionTimestamp).toBeUndefined();
+    expect(
+      (await batch.readNamespacedJob({ name: 'report-done', namespace: t.namespace })).metadata?.deletionTimestamp,
+    ).toBeUndefined();
 
-    const real = (await runActivity(t.activities.cleanupClusterResources, { mode: 'delete', completedJobMinAgeSeconds: 0 })) as CleanupResult;
+    const real = (await runActivity(t.activities.cleanupClusterResources, {
+      mode: 'delete',
+      completedJobMinAgeSeconds: 0,
+    })) as CleanupResult;
     expect(ours(real.deleted)).toEqual(expected);
     expect(real.failed.filter((f) => f.namespace === t.namespace || f.name.startsWith(tag))).toEqual([]);
     await waitUntil('the deletions to land', async () => {
-      const again = (await runActivity(t.activities.cleanupClusterResources, { mode: 'report', completedJobMinAgeSeconds: 0 })) as CleanupResult;
+      const again = (await runActivity(t.activities.cleanupClusterResources, {
+        mode: 'report',
+        completedJobMinAgeSeconds: 0,
+      })) as CleanupResult;
       return ours(again.candidates).length === 0 ? true : undefined;
     });
-    expect((await batch.readNamespacedJob({ name: 'report-running', namespace: t.namespace })).metadata?.name).toBe('report-running');
+    expect((await batch.readNamespacedJob({ name: 'report-running', namespace: t.namespace })).metadata?.name).toBe(
+      'report-running',
+    );
   });
 
   it('reviewClusterAdminBindings names a person holding cluster-admin', async () => {
     const name = `${t.namespace}-ops`;
-    await t.admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({ body: {
-      metadata: { name }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', name: `bob-${t.namespace}`, apiGroup: 'rbac.authorization.k8s.io' }],
-    } });
+    await t.admin.makeApiClient(RbacAuthorizationV1Api).createClusterRoleBinding({
+      body: {
+        metadata: { name },
+        roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' },
+        subjects: [{ kind: 'User', name: `bob-${t.namespace}`, apiGroup: 'rbac.authorization.k8s.io' }],
+      },
+    });
     try {
       const findings = await runActivity(t.activities.reviewClusterAdminBindings);
       expect(findings.filter((f) => f.target === `User/bob-${t.namespace}`)).toMatchObject([{ status: 'warn' }]);

@@ -28,11 +28,21 @@ describe('the real kubectl through the test proxy', { timeout: 180_000 }, () => 
     proxy = await startKubeProxy(t.admin, t.workDir);
     const cacheDir = mkdtempSync(join(tmpdir(), 'kubectl-cache-'));
     // Admin through the proxy: kubectl drain and wait need more than deploy/rbac.yaml grants the worker.
-    kubectl = async (...args) => (await run(findKubeBinaries().kubectl, ['--kubeconfig', proxy.kubeconfig, '--cache-dir', cacheDir, '-n', t.namespace, ...args], { timeout: 120_000 })).stdout;
+    kubectl = async (...args) =>
+      (
+        await run(
+          findKubeBinaries().kubectl,
+          ['--kubeconfig', proxy.kubeconfig, '--cache-dir', cacheDir, '-n', t.namespace, ...args],
+          { timeout: 120_000 },
+        )
+      ).stdout;
     nodes = await t.addNodes(2);
     // Both pods on the first node: the second is cordoned while they are scheduled.
     const unschedulable = (name: string, value: boolean) =>
-      t.core.patchNode({ name, body: { spec: { unschedulable: value || null } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+      t.core.patchNode(
+        { name, body: { spec: { unschedulable: value || null } } },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
     await unschedulable(nodes[1]!, true);
     await t.deploy('web', { replicas: 2, nodes, podAnnotations: QUICK_PODS });
     await t.pdb('web', 'web', { maxUnavailable: 1 });
@@ -57,12 +67,25 @@ describe('the real kubectl through the test proxy', { timeout: 180_000 }, () => 
     expect((await t.core.readNode({ name: nodes[1]! })).spec?.unschedulable).toBe(true);
     expect(await kubectl('uncordon', nodes[1]!)).toContain(`node/${nodes[1]} uncordoned`);
     expect((await t.core.readNode({ name: nodes[1]! })).spec?.unschedulable).toBeFalsy();
-    expect(proxy.served.slice(from).filter((r) => r.resource === 'nodes' && r.verb === 'patch').map((r) => r.code)).toEqual([200, 200]);
+    expect(
+      proxy.served
+        .slice(from)
+        .filter((r) => r.resource === 'nodes' && r.verb === 'patch')
+        .map((r) => r.code),
+    ).toEqual([200, 200]);
   });
 
   it('drain evicts through the Eviction API past the PDB and waits', async () => {
     const from = proxy.served.length;
-    const out = await kubectl('drain', nodes[0]!, '--ignore-daemonsets', '--delete-emptydir-data', '--pod-selector', 'app=web', '--timeout=90s');
+    const out = await kubectl(
+      'drain',
+      nodes[0]!,
+      '--ignore-daemonsets',
+      '--delete-emptydir-data',
+      '--pod-selector',
+      'app=web',
+      '--timeout=90s',
+    );
     expect(out).toContain(`node/${nodes[0]} drained`);
     expect((await t.pods('app=web')).filter((p) => p.spec?.nodeName === nodes[0])).toEqual([]);
     const evictions = proxy.served.slice(from).filter((r) => r.subresource === 'eviction');
@@ -86,11 +109,14 @@ describe('the real kubectl through the test proxy', { timeout: 180_000 }, () => 
     for (const n of nodes) await kubectl('cordon', n);
     await kubectl('set', 'image', 'deployment/web', 'app=trixtech/web:3.0');
     const watchesBefore = proxy.served.filter((r) => r.verb === 'watch').length;
-    const deploymentWatches = () => proxy.served.filter((r) => r.verb === 'watch' && r.resource === 'deployments').length;
+    const deploymentWatches = () =>
+      proxy.served.filter((r) => r.verb === 'watch' && r.resource === 'deployments').length;
     // kubectl's first watch is cut after 200 ms: it must watch again to see the rollout end.
     proxy.faults.push({ kind: 'drop-watch', verb: 'watch', resource: 'deployments', ms: 200 });
     const status = kubectl('rollout', 'status', 'deployment/web', '--timeout=90s');
-    await waitUntil('kubectl to watch the rollout again after the cut', async () => (deploymentWatches() >= 2 ? true : undefined));
+    await waitUntil('kubectl to watch the rollout again after the cut', async () =>
+      deploymentWatches() >= 2 ? true : undefined,
+    );
     for (const n of nodes) await kubectl('uncordon', n);
     const out = await status;
     expect(out).toContain('Waiting for deployment "web" rollout to finish');
@@ -106,8 +132,13 @@ describe('the real kubectl through the test proxy', { timeout: 180_000 }, () => 
     try {
       const watchesNow = proxy.served.filter((r) => r.verb === 'watch' && r.resource === 'nodes').length;
       const waited = kubectl('wait', '--for=condition=Ready', `node/${late}`, '--timeout=90s');
-      await waitUntil('kubectl to watch the node', async () => (proxy.served.filter((r) => r.verb === 'watch' && r.resource === 'nodes').length > watchesNow ? true : undefined));
-      await t.core.patchNode({ name: late, body: { metadata: { annotations: KWOK_NODE_ANNOTATION } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+      await waitUntil('kubectl to watch the node', async () =>
+        proxy.served.filter((r) => r.verb === 'watch' && r.resource === 'nodes').length > watchesNow ? true : undefined,
+      );
+      await t.core.patchNode(
+        { name: late, body: { metadata: { annotations: KWOK_NODE_ANNOTATION } } },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
       expect(await waited).toContain(`node/${late} condition met`);
     } finally {
       await t.core.deleteNode({ name: late });

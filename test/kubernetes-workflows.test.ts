@@ -11,7 +11,15 @@ import { dailyHealthCheck } from '../workflows/daily-health-check.js';
 import { nodeUpdatedSignal, statusQuery } from '../workflows/lib/definitions.js';
 import { nodeUpdate, type NodeUpdateInput } from '../workflows/node-update.js';
 import { rollingNodeUpdate } from '../workflows/rolling-node-update.js';
-import { clusterForFile, expectRbacExact, QUICK_PODS, waitForDeployment, waitUntil, type DeploymentSpec, type TestCluster } from './helpers/cluster.js';
+import {
+  clusterForFile,
+  expectRbacExact,
+  QUICK_PODS,
+  waitForDeployment,
+  waitUntil,
+  type DeploymentSpec,
+  type TestCluster,
+} from './helpers/cluster.js';
 import { recordHistory } from './helpers/histories.js';
 import { startKubeProxy, type KubeProxy, type ProxiedRequest } from './helpers/kube-proxy.js';
 import { rebootNode, sleep, startUpdateHook } from './helpers/kube.js';
@@ -20,13 +28,20 @@ import { startProbeTargets } from './helpers/targets.js';
 import { testConfig, withWorker, type WorkerContext } from './helpers/temporal.js';
 
 // Durations sized for the real control plane on a loaded machine: they bound a run, the tests wait for states.
-const FAST = { drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 }, readyTimeout: '30s', pollInterval: 200 } satisfies Partial<NodeUpdateInput>;
+const FAST = {
+  drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 },
+  readyTimeout: '30s',
+  pollInterval: 200,
+} satisfies Partial<NodeUpdateInput>;
 const VERSION = 'v1.34.2';
 const NEXT_VERSION = 'v1.35.0';
 const id = (name: string) => `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(() => undefined, (e: unknown) => e);
+  const err = await p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   expect(err).toBeInstanceOf(WorkflowFailedError);
   return (err as WorkflowFailedError).cause as ApplicationFailure;
 }
@@ -60,23 +75,42 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     await t?.cleanup();
   });
 
-  const inCluster = <T>(fn: (ctx: WorkerContext) => Promise<T>, kubeconfig = proxy.kubeconfig, namespace = t.namespace) =>
-    withWorker(testConfig({ MAINT_DATABASE_URL: reportDb.url, KUBECONFIG: kubeconfig }, { targets: { kubernetes: { namespace } } }), fn);
+  const inCluster = <T>(
+    fn: (ctx: WorkerContext) => Promise<T>,
+    kubeconfig = proxy.kubeconfig,
+    namespace = t.namespace,
+  ) =>
+    withWorker(
+      testConfig(
+        { MAINT_DATABASE_URL: reportDb.url, KUBECONFIG: kubeconfig },
+        { targets: { kubernetes: { namespace } } },
+      ),
+      fn,
+    );
   const storedOutcome = async (workflowId: string) =>
-    (await reportDb.pool.query('SELECT outcome, report FROM maintenance_runs WHERE workflow_id = $1', [workflowId])).rows[0] as { outcome: string; report: RunReport } | undefined;
+    (await reportDb.pool.query('SELECT outcome, report FROM maintenance_runs WHERE workflow_id = $1', [workflowId]))
+      .rows[0] as { outcome: string; report: RunReport } | undefined;
   const node = (name: string) => t.core.readNode({ name });
   const setUnschedulable = (name: string, unschedulable: boolean) =>
-    t.core.patchNode({ name, body: { spec: { unschedulable: unschedulable || null } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
-  const podsOf = async (app: string) => (await t.pods(`app=${app}`)).filter((p) => p.status?.phase !== 'Pending' || p.spec?.nodeName);
+    t.core.patchNode(
+      { name, body: { spec: { unschedulable: unschedulable || null } } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
+  const podsOf = async (app: string) =>
+    (await t.pods(`app=${app}`)).filter((p) => p.status?.phase !== 'Pending' || p.spec?.nodeName);
   /** The requests the proxy passed from here on. */
   const requestsFrom = () => {
     const from = proxy.served.length;
     return () => proxy.served.slice(from);
   };
-  const waitForPdb = (name: string, disruptionsAllowed: number) => waitUntil(`PDB ${name} to allow ${disruptionsAllowed} disruption(s)`, async () => {
-    const pdb = await t.policy.readNamespacedPodDisruptionBudget({ name, namespace: t.namespace });
-    return (pdb.status?.observedGeneration ?? 0) >= (pdb.metadata?.generation ?? 1) && pdb.status?.disruptionsAllowed === disruptionsAllowed ? true : undefined;
-  });
+  const waitForPdb = (name: string, disruptionsAllowed: number) =>
+    waitUntil(`PDB ${name} to allow ${disruptionsAllowed} disruption(s)`, async () => {
+      const pdb = await t.policy.readNamespacedPodDisruptionBudget({ name, namespace: t.namespace });
+      return (pdb.status?.observedGeneration ?? 0) >= (pdb.metadata?.generation ?? 1) &&
+        pdb.status?.disruptionsAllowed === disruptionsAllowed
+        ? true
+        : undefined;
+    });
 
   /** n1 holds both pods of `app` (n2 is cordoned while they are scheduled); n2 takes them over. */
   async function twoNodesWith(app: string, spec: DeploymentSpec = {}): Promise<[string, string]> {
@@ -96,8 +130,15 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     const requests = requestsFrom();
     const workflowId = id('node-update');
     const report = await inCluster(async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start(nodeUpdate, { taskQueue, workflowId, args: [{ node: n1, ...FAST, update: { doneWhen: 'signal', timeout: '60s' } }] });
-      await until('the run to wait for the update', async () => (await waitingFor(handle))?.startsWith('signal nodeUpdated') ?? false);
+      const handle = await client.workflow.start(nodeUpdate, {
+        taskQueue,
+        workflowId,
+        args: [{ node: n1, ...FAST, update: { doneWhen: 'signal', timeout: '60s' } }],
+      });
+      await until(
+        'the run to wait for the update',
+        async () => (await waitingFor(handle))?.startsWith('signal nodeUpdated') ?? false,
+      );
       expect((await node(n1)).spec?.unschedulable).toBe(true);
       expect((await t.pods()).filter((p) => p.spec?.nodeName === n1)).toEqual([]);
       // The update reboots the node: its kubelet reports a new boot id after the signal, so the run waits for it.
@@ -123,13 +164,21 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
   it('nodeUpdate: API errors are retried and every step still lands once', async () => {
     const [n1, n2] = await twoNodesWith('web-faults');
     // One 500 each from the proxy: the cordon and uncordon (local activities) and an eviction (fails the drain attempt, which Temporal retries).
-    proxy.faults.push({ kind: 'error', verb: 'patch', resource: 'nodes', name: n1 }, { kind: 'error', verb: 'create', resource: 'pods', subresource: 'eviction' }, { kind: 'error', verb: 'patch', resource: 'nodes', name: n1 });
+    proxy.faults.push(
+      { kind: 'error', verb: 'patch', resource: 'nodes', name: n1 },
+      { kind: 'error', verb: 'create', resource: 'pods', subresource: 'eviction' },
+      { kind: 'error', verb: 'patch', resource: 'nodes', name: n1 },
+    );
     const requests = requestsFrom();
     const hook = await startUpdateHook(t.admin, 50);
     try {
-      const report = await inCluster(({ client, taskQueue }) => client.workflow.execute(nodeUpdate, {
-        taskQueue, workflowId: id('node-update-faults'), args: [{ node: n1, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
-      }));
+      const report = await inCluster(({ client, taskQueue }) =>
+        client.workflow.execute(nodeUpdate, {
+          taskQueue,
+          workflowId: id('node-update-faults'),
+          args: [{ node: n1, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
+        }),
+      );
       expect(report.outcome).toBe('ok');
       expect(proxy.faults).toEqual([]);
       expect(requests().filter((r) => r.code === 500)).toHaveLength(3);
@@ -150,9 +199,13 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     const requests = requestsFrom();
     const hook = await startUpdateHook(t.admin, 50);
     try {
-      const report = await inCluster(({ client, taskQueue }) => client.workflow.execute(nodeUpdate, {
-        taskQueue, workflowId: id('node-update-slow'), args: [{ node: n1!, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
-      }));
+      const report = await inCluster(({ client, taskQueue }) =>
+        client.workflow.execute(nodeUpdate, {
+          taskQueue,
+          workflowId: id('node-update-slow'),
+          args: [{ node: n1!, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
+        }),
+      );
       expect(report.outcome).toBe('ok');
       expect(proxy.faults).toEqual([]);
       expect(requests().filter((r) => r.resource === 'nodes' && r.verb === 'patch' && r.code === 200)).toHaveLength(2);
@@ -169,7 +222,14 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     await waitForPdb('web-strict', 0);
     const workflowId = id('node-update-timeout');
     const failure = await inCluster(({ client, taskQueue }) =>
-      failureOf(client.workflow.execute(nodeUpdate, { taskQueue, workflowId, args: [{ node: n1, ...FAST, drain: { ...FAST.drain, timeout: '1s' } }] })));
+      failureOf(
+        client.workflow.execute(nodeUpdate, {
+          taskQueue,
+          workflowId,
+          args: [{ node: n1, ...FAST, drain: { ...FAST.drain, timeout: '1s' } }],
+        }),
+      ),
+    );
     expect(failure.type).toBe('nodeUpdateFailed');
     expect(failure.message).toContain(`drain of ${n1} timed out after 1 s`);
     expect(failure.message).toContain('The disruption budget web-strict needs 2 healthy pods and has 2 currently');
@@ -177,7 +237,11 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     expect((await node(n1)).spec?.unschedulable).toBeUndefined();
     const stored = await storedOutcome(workflowId);
     expect(stored?.outcome).toBe('failed');
-    expect(stored?.report.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual([`cordon ${n1}: ok`, `drain ${n1}: failed`, `compensate: uncordon ${n1}: ok`]);
+    expect(stored?.report.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual([
+      `cordon ${n1}: ok`,
+      `drain ${n1}: failed`,
+      `compensate: uncordon ${n1}: ok`,
+    ]);
   });
 
   it('nodeUpdate: cancelled while waiting for the update, it uncordons and reports the cancellation', async () => {
@@ -200,9 +264,13 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     await setUnschedulable(n1, true);
     const hook = await startUpdateHook(t.admin, 50);
     try {
-      const report = await inCluster(({ client, taskQueue }) => client.workflow.execute(nodeUpdate, {
-        taskQueue, workflowId: id('node-update-operator'), args: [{ node: n1, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
-      }));
+      const report = await inCluster(({ client, taskQueue }) =>
+        client.workflow.execute(nodeUpdate, {
+          taskQueue,
+          workflowId: id('node-update-operator'),
+          args: [{ node: n1, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
+        }),
+      );
       expect(report.summary).toContain('left cordoned: cordoned by someone else');
       expect(hook.requests).toEqual([n1]);
       expect((await node(n1)).spec?.unschedulable).toBe(true);
@@ -237,7 +305,11 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       const requests = requestsFrom();
       const report = await inCluster(async ({ client, taskQueue }) => {
         // Child ids derive from the parent's id: the stored history keeps it for the replay test.
-        const handle = await client.workflow.start(rollingNodeUpdate, { taskQueue, workflowId: id('rolling-node-update'), args: [{ nodes, concurrency: 2, node: nodeInput }] });
+        const handle = await client.workflow.start(rollingNodeUpdate, {
+          taskQueue,
+          workflowId: id('rolling-node-update'),
+          args: [{ nodes, concurrency: 2, node: nodeInput }],
+        });
         const result = await handle.result();
         await recordHistory('rollingNodeUpdate', await handle.fetchHistory(), handle.workflowId);
         return result;
@@ -245,7 +317,9 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       expect(report.outcome).toBe('ok');
       expect(cordonTrail(requests()).most).toBe(2);
       const after = await Promise.all(nodes.map(node));
-      expect(after.map((n) => [n.status?.nodeInfo?.kubeletVersion, Boolean(n.spec?.unschedulable)])).toEqual(Array(4).fill([NEXT_VERSION, false]));
+      expect(after.map((n) => [n.status?.nodeInfo?.kubeletVersion, Boolean(n.spec?.unschedulable)])).toEqual(
+        Array(4).fill([NEXT_VERSION, false]),
+      );
 
       // A budget that never allows a disruption fails the second node; the third is never touched.
       // First a node with nothing to evict (the deployment keeps to the four), then one holding a pod.
@@ -257,16 +331,28 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       await waitForPdb('web-rolling-strict', 0);
       const failing = requestsFrom();
       const workflowId = id('rolling-fail');
-      const failure = await inCluster(({ client, taskQueue }) => failureOf(client.workflow.execute(rollingNodeUpdate, {
-        taskQueue, workflowId, args: [{ nodes: [idle!, busy, untouched], node: { ...nodeInput, drain: { ...nodeInput.drain, timeout: '1s' } } }],
-      })));
+      const failure = await inCluster(({ client, taskQueue }) =>
+        failureOf(
+          client.workflow.execute(rollingNodeUpdate, {
+            taskQueue,
+            workflowId,
+            args: [
+              { nodes: [idle!, busy, untouched], node: { ...nodeInput, drain: { ...nodeInput.drain, timeout: '1s' } } },
+            ],
+          }),
+        ),
+      );
       expect(failure.type).toBe('rollingNodeUpdateFailed');
       expect(failure.message).toContain(`Rolling update stopped: ${busy}: drain of ${busy} timed out`);
       expect(failure.message).toContain(`1 updated, not started: ${untouched}`);
       expect(cordonTrail(failing()).ever).toEqual([idle!, busy].sort());
       expect((await Promise.all([idle!, ...nodes].map(node))).every((n) => !n.spec?.unschedulable)).toBe(true);
       const stored = await storedOutcome(workflowId);
-      expect((stored?.report.details?.nodes as { outcome: string }[]).map((n) => n.outcome)).toEqual(['ok', 'failed', 'not started']);
+      expect((stored?.report.details?.nodes as { outcome: string }[]).map((n) => n.outcome)).toEqual([
+        'ok',
+        'failed',
+        'not started',
+      ]);
     } finally {
       await hook.close();
     }
@@ -276,25 +362,49 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     // The node fits two pods of 500m: the new release's surge pod stays Pending (Insufficient cpu) until the deadline.
     const [n1] = await t.addNodes(1, { cpu: '1' });
     const resources = { requests: { cpu: '500m' }, limits: { cpu: '500m' } };
-    await t.deploy('backend-deadline', { replicas: 2, image: 'trixtech/backend:1.0', progressDeadlineSeconds: 2, nodes: [n1!], resources, podAnnotations: QUICK_PODS });
+    await t.deploy('backend-deadline', {
+      replicas: 2,
+      image: 'trixtech/backend:1.0',
+      progressDeadlineSeconds: 2,
+      nodes: [n1!],
+      resources,
+      podAnnotations: QUICK_PODS,
+    });
     await waitForDeployment(t, 'backend-deadline');
     const workflowId = id('app-update-fail');
-    const failure = await inCluster(({ client, taskQueue }) => failureOf(client.workflow.execute(applicationUpdate, {
-      taskQueue, workflowId, args: [{ deployment: 'backend-deadline', container: 'app', image: 'trixtech/backend:2.0', rolloutTimeout: '60s', pollInterval: 200 }],
-    })));
+    const failure = await inCluster(({ client, taskQueue }) =>
+      failureOf(
+        client.workflow.execute(applicationUpdate, {
+          taskQueue,
+          workflowId,
+          args: [
+            {
+              deployment: 'backend-deadline',
+              container: 'app',
+              image: 'trixtech/backend:2.0',
+              rolloutTimeout: '60s',
+              pollInterval: 200,
+            },
+          ],
+        }),
+      ),
+    );
     expect(failure.type).toBe('applicationUpdateFailed');
     expect(failure.message).toContain('ProgressDeadlineExceeded');
     expect(failure.message).toContain('compensated: roll back to revision 1');
     const dep = await waitForDeployment(t, 'backend-deadline');
     expect(dep.spec?.template.spec?.containers[0]!.image).toBe('trixtech/backend:1.0');
     expect(dep.status?.availableReplicas).toBe(2);
-    const live = await waitUntil('the new release\'s pod gone', async () => {
+    const live = await waitUntil("the new release's pod gone", async () => {
       const pods = await t.pods('app=backend-deadline');
       return pods.length === 2 ? pods : undefined;
     });
     expect(live.map((p) => p.spec?.containers[0]!.image)).toEqual(['trixtech/backend:1.0', 'trixtech/backend:1.0']);
     expect((await storedOutcome(workflowId))?.report.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual([
-      'record the current revision: ok', 'set app to trixtech/backend:2.0: ok', 'wait for the rollout: failed', 'compensate: roll back to revision 1: ok',
+      'record the current revision: ok',
+      'set app to trixtech/backend:2.0: ok',
+      'wait for the rollout: failed',
+      'compensate: roll back to revision 1: ok',
     ]);
   });
 
@@ -305,19 +415,37 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     const probes = await startProbeTargets(10);
     try {
       const update = (image: string, path: string) => ({
-        deployment: 'backend', container: 'app', image, rolloutTimeout: '60s', pollInterval: 200, healthChecks: [{ name: 'backend', url: `${probes.url}${path}` }],
+        deployment: 'backend',
+        container: 'app',
+        image,
+        rolloutTimeout: '60s',
+        pollInterval: 200,
+        healthChecks: [{ name: 'backend', url: `${probes.url}${path}` }],
       });
       const report = await inCluster(async ({ client, taskQueue }) => {
-        const handle = await client.workflow.start(applicationUpdate, { taskQueue, workflowId: id('app-update'), args: [update('trixtech/backend:1.1', '/ok')] });
+        const handle = await client.workflow.start(applicationUpdate, {
+          taskQueue,
+          workflowId: id('app-update'),
+          args: [update('trixtech/backend:1.1', '/ok')],
+        });
         const result = await handle.result();
         await recordHistory('applicationUpdate', await handle.fetchHistory());
         return result;
       });
       expect(report.outcome).toBe('ok');
-      expect(report.summary).toContain('backend runs trixtech/backend:1.1 (revision 2, was 1 with trixtech/backend:1.0)');
+      expect(report.summary).toContain(
+        'backend runs trixtech/backend:1.1 (revision 2, was 1 with trixtech/backend:1.0)',
+      );
 
       const failure = await inCluster(({ client, taskQueue }) =>
-        failureOf(client.workflow.execute(applicationUpdate, { taskQueue, workflowId: id('app-update-probe'), args: [update('trixtech/backend:1.2', '/error')] })));
+        failureOf(
+          client.workflow.execute(applicationUpdate, {
+            taskQueue,
+            workflowId: id('app-update-probe'),
+            args: [update('trixtech/backend:1.2', '/error')],
+          }),
+        ),
+      );
       expect(failure.message).toMatch(/health probes failed after the rollout: backend: .* answered HTTP 500/);
       expect(failure.message).toContain('roll back to revision 2');
       const dep = await waitForDeployment(t, 'backend');
@@ -329,21 +457,42 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
 
   it('without a cluster, node and application updates report "skipped: no cluster configured"', async () => {
     const config = testConfig({ MAINT_DATABASE_URL: reportDb.url });
-    const [nodeReport, app] = await withWorker(config, ({ client, taskQueue }) => Promise.all([
-      client.workflow.execute(rollingNodeUpdate, { taskQueue, workflowId: id('rolling-no-cluster'), args: [{ nodes: ['n1'] }] }),
-      client.workflow.execute(applicationUpdate, { taskQueue, workflowId: id('app-no-cluster'), args: [{ deployment: 'backend', container: 'app', image: 'x:2' }] }),
-    ]));
-    expect(nodeReport).toMatchObject({ outcome: 'skipped', summary: 'Rolling update of 1 node(s), 1 at a time: 0 updated, 1 skipped' });
+    const [nodeReport, app] = await withWorker(config, ({ client, taskQueue }) =>
+      Promise.all([
+        client.workflow.execute(rollingNodeUpdate, {
+          taskQueue,
+          workflowId: id('rolling-no-cluster'),
+          args: [{ nodes: ['n1'] }],
+        }),
+        client.workflow.execute(applicationUpdate, {
+          taskQueue,
+          workflowId: id('app-no-cluster'),
+          args: [{ deployment: 'backend', container: 'app', image: 'x:2' }],
+        }),
+      ]),
+    );
+    expect(nodeReport).toMatchObject({
+      outcome: 'skipped',
+      summary: 'Rolling update of 1 node(s), 1 at a time: 0 updated, 1 skipped',
+    });
     expect(nodeReport.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual(['update n1: skipped']);
-    expect((nodeReport.details?.nodes as { detail: string }[])[0]!.detail).toBe('Node update of n1 skipped: no cluster configured');
+    expect((nodeReport.details?.nodes as { detail: string }[])[0]!.detail).toBe(
+      'Node update of n1 skipped: no cluster configured',
+    );
     expect(app).toMatchObject({ outcome: 'skipped', summary: 'Update of backend skipped: no cluster configured' });
   });
 
   it('applicationUpdate names the bad field and changes nothing', async () => {
     const requests = requestsFrom();
-    const failure = await inCluster(({ client, taskQueue }) => failureOf(client.workflow.execute('applicationUpdate', {
-      taskQueue, workflowId: id('app-update-bad'), args: [{ deployment: 'backend', container: 'app', image: 'x:1', rolloutTimeout: 'soon' }],
-    })));
+    const failure = await inCluster(({ client, taskQueue }) =>
+      failureOf(
+        client.workflow.execute('applicationUpdate', {
+          taskQueue,
+          workflowId: id('app-update-bad'),
+          args: [{ deployment: 'backend', container: 'app', image: 'x:1', rolloutTimeout: 'soon' }],
+        }),
+      ),
+    );
     expect(failure.type).toBe('InvalidInput');
     expect(failure.message).toContain('rolloutTimeout');
     expect(requests().filter((r) => r.verb !== 'get' && r.verb !== 'list')).toEqual([]);
@@ -356,30 +505,72 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       const [n1] = await h.addNodes(1);
       // A node whose kubelet reported NotReady (no kwok manages it to report otherwise).
       const sick = `${h.namespace}-sick`;
-      await h.core.createNode({ body: { metadata: { name: sick }, status: {
-        conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'PLEG is not healthy' }], nodeInfo: { kubeletVersion: VERSION } as never,
-      } } });
-      await h.deploy('backend', { replicas: 1, resources: { limits: { cpu: '1', memory: '1Gi' } }, podAnnotations: QUICK_PODS });
+      await h.core.createNode({
+        body: {
+          metadata: { name: sick },
+          status: {
+            conditions: [{ type: 'Ready', status: 'False', reason: 'KubeletNotReady', message: 'PLEG is not healthy' }],
+            nodeInfo: { kubeletVersion: VERSION } as never,
+          },
+        },
+      });
+      await h.deploy('backend', {
+        replicas: 1,
+        resources: { limits: { cpu: '1', memory: '1Gi' } },
+        podAnnotations: QUICK_PODS,
+      });
       await waitForDeployment(h, 'backend');
       // The pod's log as its kubelet (kwok) serves it, in the CRI format.
       const logFile = join(h.workDir, 'backend.log');
       const now = Date.now();
-      writeFileSync(logFile, ['started', 'ERROR payment gateway timeout'].map((l, i) => `${new Date(now - 60_000 + i * 1000).toISOString()} stdout F ${l}\n`).join(''));
+      writeFileSync(
+        logFile,
+        ['started', 'ERROR payment gateway timeout']
+          .map((l, i) => `${new Date(now - 60_000 + i * 1000).toISOString()} stdout F ${l}\n`)
+          .join(''),
+      );
       await h.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
-        group: 'kwok.x-k8s.io', version: 'v1alpha1', plural: 'clusterlogs',
-        body: { apiVersion: 'kwok.x-k8s.io/v1alpha1', kind: 'ClusterLogs', metadata: { name: h.namespace }, spec: { selector: { matchNamespaces: [h.namespace] }, logs: [{ logsFile: logFile }] } },
+        group: 'kwok.x-k8s.io',
+        version: 'v1alpha1',
+        plural: 'clusterlogs',
+        body: {
+          apiVersion: 'kwok.x-k8s.io/v1alpha1',
+          kind: 'ClusterLogs',
+          metadata: { name: h.namespace },
+          spec: { selector: { matchNamespaces: [h.namespace] }, logs: [{ logsFile: logFile }] },
+        },
       });
-      await waitUntil('kwok to serve the log', async () => ((await servedLog(h)).includes('ERROR') ? true : undefined), 30_000);
+      await waitUntil(
+        'kwok to serve the log',
+        async () => ((await servedLog(h)).includes('ERROR') ? true : undefined),
+        30_000,
+      );
       try {
-        const report = await inCluster(({ client, taskQueue }) =>
-          client.workflow.execute(dailyHealthCheck, { taskQueue, workflowId: id('dhc-k8s'), args: [{ checks: ['kubernetes'] }] }), h.workerKubeconfig, h.namespace);
-        const byCheck = (check: string) => report.checks.filter((c) => c.check === check).map((c) => [c.target, c.status, c.value]);
+        const report = await inCluster(
+          ({ client, taskQueue }) =>
+            client.workflow.execute(dailyHealthCheck, {
+              taskQueue,
+              workflowId: id('dhc-k8s'),
+              args: [{ checks: ['kubernetes'] }],
+            }),
+          h.workerKubeconfig,
+          h.namespace,
+        );
+        const byCheck = (check: string) =>
+          report.checks.filter((c) => c.check === check).map((c) => [c.target, c.status, c.value]);
         expect(byCheck('k8s.error-logs')).toEqual([[h.namespace, 'warn', 1]]);
         // No metrics-server in the suite's cluster: the check says so plainly rather than failing.
-        expect(report.checks.filter((c) => c.check === 'k8s.pod-resources')).toEqual([expect.objectContaining({
-          status: 'skipped', detail: 'the metrics API (metrics.k8s.io) is not installed in this cluster: install metrics-server for pod usage',
-        })]);
-        expect(byCheck('k8s.node').filter(([target]) => target === n1 || target === sick)).toEqual([[n1, 'ok', VERSION], [sick, 'critical', VERSION]]);
+        expect(report.checks.filter((c) => c.check === 'k8s.pod-resources')).toEqual([
+          expect.objectContaining({
+            status: 'skipped',
+            detail:
+              'the metrics API (metrics.k8s.io) is not installed in this cluster: install metrics-server for pod usage',
+          }),
+        ]);
+        expect(byCheck('k8s.node').filter(([target]) => target === n1 || target === sick)).toEqual([
+          [n1, 'ok', VERSION],
+          [sick, 'critical', VERSION],
+        ]);
         expect(report.outcome).toBe('critical');
         expectRbacExact(h, { everyGrantUsed: false });
       } finally {
@@ -395,5 +586,9 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
 async function servedLog(h: TestCluster): Promise<string> {
   const [pod] = await h.pods();
   if (!pod) return '';
-  return String(await h.core.readNamespacedPodLog({ name: pod.metadata!.name!, namespace: h.namespace, container: 'app' }).catch(() => ''));
+  return String(
+    await h.core
+      .readNamespacedPodLog({ name: pod.metadata!.name!, namespace: h.namespace, container: 'app' })
+      .catch(() => ''),
+  );
 }

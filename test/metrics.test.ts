@@ -8,8 +8,17 @@ import { createMetrics } from '../src/metrics.js';
 const exec = promisify(execFile);
 
 const report = (kind: string, outcome: RunReport['outcome']): RunReport => ({
-  workflowId: `${kind}-1`, runId: 'r', kind, target: 't', outcome, startedAt: '2026-11-22T08:00:00Z', finishedAt: '2026-11-22T08:01:00Z',
-  summary: '', steps: [], approvals: [], checks: [{ check: 'disk', target: '/', status: 'warn', value: 82.5, unit: '%', detail: '' }],
+  workflowId: `${kind}-1`,
+  runId: 'r',
+  kind,
+  target: 't',
+  outcome,
+  startedAt: '2026-11-22T08:00:00Z',
+  finishedAt: '2026-11-22T08:01:00Z',
+  summary: '',
+  steps: [],
+  approvals: [],
+  checks: [{ check: 'disk', target: '/', status: 'warn', value: 82.5, unit: '%', detail: '' }],
 });
 
 describe('metrics and alerting rules', () => {
@@ -22,13 +31,33 @@ describe('metrics and alerting rules', () => {
   it('the worker exports every series the rules read', async () => {
     const metrics = createMetrics();
     metrics.recordChecks([{ check: 'disk', target: '/', status: 'warn', value: 82.5, detail: '' }]);
-    metrics.recordTableBloat([{ table: 'bookings', deadRatio: 0.31 }, { table: 'empty', deadRatio: null }]);
+    metrics.recordTableBloat([
+      { table: 'bookings', deadRatio: 0.31 },
+      { table: 'empty', deadRatio: null },
+    ]);
     metrics.recordRun(report('weeklyDatabaseMaintenance', 'failed'));
     metrics.recordRun(report('dailyHealthCheck', 'critical'));
-    metrics.recordRun({ ...report('monthlyAudit', 'critical'), checks: [
-      { check: 'backup.rto', target: 'db', status: 'ok', value: 12.5, unit: 's', threshold: 'objective 3600 s', detail: '' },
-      { check: 'backup.rpo', target: 'db', status: 'critical', threshold: 'objective 86400 s', detail: 'RPO unbounded' },
-    ] });
+    metrics.recordRun({
+      ...report('monthlyAudit', 'critical'),
+      checks: [
+        {
+          check: 'backup.rto',
+          target: 'db',
+          status: 'ok',
+          value: 12.5,
+          unit: 's',
+          threshold: 'objective 3600 s',
+          detail: '',
+        },
+        {
+          check: 'backup.rpo',
+          target: 'db',
+          status: 'critical',
+          threshold: 'objective 86400 s',
+          detail: 'RPO unbounded',
+        },
+      ],
+    });
     const text = await metrics.registry.metrics();
     expect(text).toContain('maintenance_job_status{kind="weeklyDatabaseMaintenance",status="failed"} 1');
     expect(text).toContain('maintenance_job_status{kind="weeklyDatabaseMaintenance",status="success"} 0');
@@ -48,7 +77,12 @@ describe('metrics and alerting rules', () => {
 
     const rules = readFileSync('deploy/prometheus/rules.yml', 'utf8');
     for (const series of rules.matchAll(/\b(maintenance_[a-z_]+|disk_usage_percent|database_bloat_ratio)\b/g)) {
-      if (series[1] === 'maintenance_job_success_rate' || series[1] === 'maintenance_metrics' || series[1] === 'maintenance_alerts') continue;
+      if (
+        series[1] === 'maintenance_job_success_rate' ||
+        series[1] === 'maintenance_metrics' ||
+        series[1] === 'maintenance_alerts'
+      )
+        continue;
       expect(text, `${series[1]} is read by a rule`).toContain(series[1]);
     }
   });

@@ -16,12 +16,29 @@ const started: { process: ChildProcess; dir: string }[] = [];
 async function startPrometheus(ruleFiles: string[], alertmanagers: string[]): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'maint-prometheus-'));
   const port = await freePort();
-  const alerting = alertmanagers.length ? `alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [${alertmanagers.map((a) => `'${a}'`).join(', ')}]\n` : '';
-  writeFileSync(join(dir, 'prometheus.yml'), `global:\n  evaluation_interval: 1s\n  scrape_interval: 1s\nrule_files: [${ruleFiles.map((f) => `'${f}'`).join(', ')}]\n${alerting}`);
-  const process = spawn('prometheus', [`--config.file=${join(dir, 'prometheus.yml')}`, `--storage.tsdb.path=${join(dir, 'data')}`, `--web.listen-address=127.0.0.1:${port}`], { stdio: 'ignore' });
+  const alerting = alertmanagers.length
+    ? `alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [${alertmanagers.map((a) => `'${a}'`).join(', ')}]\n`
+    : '';
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global:\n  evaluation_interval: 1s\n  scrape_interval: 1s\nrule_files: [${ruleFiles.map((f) => `'${f}'`).join(', ')}]\n${alerting}`,
+  );
+  const process = spawn(
+    'prometheus',
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: 'ignore' },
+  );
   started.push({ process, dir });
   const url = `http://127.0.0.1:${port}`;
-  await until('Prometheus ready', async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200, 60_000);
+  await until(
+    'Prometheus ready',
+    async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200,
+    60_000,
+  );
   return url;
 }
 
@@ -42,8 +59,16 @@ describe('the alerting pipeline check', () => {
   it('is ok when the rules are loaded, an Alertmanager is configured and the watchdog fires', async () => {
     const url = await startPrometheus([RULES], [`127.0.0.1:${await freePort()}`]);
     // Rule evaluation and Alertmanager discovery start after /-/ready: wait for both, as a scheduled run would find them.
-    await until(`${WATCHDOG_ALERT} firing`, async () => JSON.stringify(await (await fetch(`${url}/api/v1/alerts`)).json()).includes('"firing"'), 60_000);
-    await until('Alertmanager discovered', async () => JSON.stringify(await (await fetch(`${url}/api/v1/alertmanagers`)).json()).includes('/api/v2/alerts'), 60_000);
+    await until(
+      `${WATCHDOG_ALERT} firing`,
+      async () => JSON.stringify(await (await fetch(`${url}/api/v1/alerts`)).json()).includes('"firing"'),
+      60_000,
+    );
+    await until(
+      'Alertmanager discovered',
+      async () => JSON.stringify(await (await fetch(`${url}/api/v1/alertmanagers`)).json()).includes('/api/v2/alerts'),
+      60_000,
+    );
     const findings = await checkAlertingPipeline({ name: 'prometheus', url });
     expect(findings.map((f) => [f.check, f.status, f.detail])).toEqual([
       ['monitoring.rules', 'ok', '3 group(s) loaded, every rule healthy'],
@@ -55,11 +80,17 @@ describe('the alerting pipeline check', () => {
   it('is critical when Prometheus has no rules and no Alertmanager, and when it does not answer; skipped when none is configured', async () => {
     const url = await startPrometheus([], []);
     const findings = await checkAlertingPipeline({ name: 'prometheus', url });
-    expect(findings.map((f) => [f.check, f.status])).toEqual([['monitoring.rules', 'critical'], ['monitoring.alertmanagers', 'critical'], ['monitoring.watchdog', 'critical']]);
+    expect(findings.map((f) => [f.check, f.status])).toEqual([
+      ['monitoring.rules', 'critical'],
+      ['monitoring.alertmanagers', 'critical'],
+      ['monitoring.watchdog', 'critical'],
+    ]);
     expect(findings[0]!.detail).toContain('not loaded: maintenance_metrics, maintenance_alerts, watchdog');
     expect(findings[1]!.detail).toContain('no Alertmanager');
     const down = await checkAlertingPipeline({ name: 'gone', url: `http://127.0.0.1:${await freePort()}` });
     expect(down.every((f) => f.status === 'critical' && f.detail.startsWith('Prometheus unreadable: '))).toBe(true);
-    expect(await checkAlertingPipeline(undefined)).toEqual([expect.objectContaining({ check: 'monitoring.alerting', status: 'skipped' })]);
+    expect(await checkAlertingPipeline(undefined)).toEqual([
+      expect.objectContaining({ check: 'monitoring.alerting', status: 'skipped' }),
+    ]);
   });
 });

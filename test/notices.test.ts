@@ -7,7 +7,11 @@ const HOUR = 3_600_000;
 describe('advance notices for planned windows', () => {
   it('gives the Sunday window its 48-hour notice from Thursday evening, not from Wednesday or Friday', () => {
     expect(noticesDue(SEED_WINDOWS, new Date('2026-11-26T18:00:00Z'))).toEqual([
-      { label: '48-hour', window: { name: 'weekly', start: '2026-11-29T02:00:00.000Z', end: '2026-11-29T06:00:00.000Z' }, hoursAhead: 56 },
+      {
+        label: '48-hour',
+        window: { name: 'weekly', start: '2026-11-29T02:00:00.000Z', end: '2026-11-29T06:00:00.000Z' },
+        hoursAhead: 56,
+      },
     ]);
     expect(noticesDue(SEED_WINDOWS, new Date('2026-11-25T18:00:00Z')).filter((n) => n.label === '48-hour')).toEqual([]);
     expect(noticesDue(SEED_WINDOWS, new Date('2026-11-27T18:00:00Z')).filter((n) => n.label === '48-hour')).toEqual([]);

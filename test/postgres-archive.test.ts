@@ -8,8 +8,18 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { ArchiveProgress } from '../activities/postgres/archive.js';
 import type { ArchiveResult } from '../domain/database.js';
 import type { RunReport } from '../domain/run.js';
-import { weeklyDatabaseMaintenance, type WeeklyDatabaseMaintenanceInput } from '../workflows/weekly-database-maintenance.js';
-import { createBookingSchema, idFingerprint, OLD, postgresActivitiesFor, seedBookings, windowFromNow } from './helpers/bookings.js';
+import {
+  weeklyDatabaseMaintenance,
+  type WeeklyDatabaseMaintenanceInput,
+} from '../workflows/weekly-database-maintenance.js';
+import {
+  createBookingSchema,
+  idFingerprint,
+  OLD,
+  postgresActivitiesFor,
+  seedBookings,
+  windowFromNow,
+} from './helpers/bookings.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { until } from './helpers/stack.js';
 import { temporalEnv, testClient, testConfig, uniqueTaskQueue, withWorker } from './helpers/temporal.js';
@@ -18,8 +28,11 @@ import { killHard, startWorkerProcess } from './helpers/worker-process.js';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const archiveOf = (report: RunReport) => report.details!.archive as ArchiveResult;
 /** Only the archive, inside a window that opened a minute ago. */
-const archiveOnly = (extra: WeeklyDatabaseMaintenanceInput = {}): WeeklyDatabaseMaintenanceInput =>
-  ({ steps: ['archive'], window: windowFromNow(-60, 120), ...extra });
+const archiveOnly = (extra: WeeklyDatabaseMaintenanceInput = {}): WeeklyDatabaseMaintenanceInput => ({
+  steps: ['archive'],
+  window: windowFromNow(-60, 120),
+  ...extra,
+});
 
 describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', () => {
   let db: TestDatabase;
@@ -35,7 +48,10 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
   });
 
   beforeEach(async () => {
-    [db, reports] = await Promise.all([createTestDatabase('maint_archive'), createTestDatabase('maint_archive_reports')]);
+    [db, reports] = await Promise.all([
+      createTestDatabase('maint_archive'),
+      createTestDatabase('maint_archive_reports'),
+    ]);
     await createBookingSchema(db.pool);
     backupDir = mkdtempSync(join(tmpdir(), 'maint-archive-backups-'));
   });
@@ -53,14 +69,30 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     expect(oldIds.count).toBe(3000);
 
     const [first, second] = await withWorker(config(), async ({ client, taskQueue }) => {
-      const run = (n: number) => client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `archive-twice-${n}-${Date.now()}`, args: [archiveOnly({ archiveBatchSize: 500 })] });
+      const run = (n: number) =>
+        client.workflow.execute(weeklyDatabaseMaintenance, {
+          taskQueue,
+          workflowId: `archive-twice-${n}-${Date.now()}`,
+          args: [archiveOnly({ archiveBatchSize: 500 })],
+        });
       return [await run(1), await run(2)];
     });
 
     const a = archiveOf(first);
-    expect(a).toMatchObject({ status: 'done', rowsMoved: 3000, alreadyArchived: 100, batches: 6, conserved: true, resumedAfterId: null });
+    expect(a).toMatchObject({
+      status: 'done',
+      rowsMoved: 3000,
+      alreadyArchived: 100,
+      batches: 6,
+      conserved: true,
+      resumedAfterId: null,
+    });
     expect(a.before.rows).toBe(3000);
-    expect(a.after).toMatchObject({ remainingInBookings: 0, inBothTables: 0, census: { rows: 3000, idChecksum: a.before.idChecksum } });
+    expect(a.after).toMatchObject({
+      remainingInBookings: 0,
+      inBothTables: 0,
+      census: { rows: 3000, idChecksum: a.before.idChecksum },
+    });
     expect(a.batchMs.max).toBeGreaterThan(0);
     expect(first.checks.find((c) => c.check === 'db.archive')).toMatchObject({ status: 'ok' });
     expect(first.checks.find((c) => c.check === 'db.backup')!.detail).toMatch(/^backup taken/);
@@ -94,7 +126,9 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     try {
       workers.push(await startWorkerProcess(childEnv, taskQueue));
       const handle = await client.workflow.start(weeklyDatabaseMaintenance, {
-        taskQueue, workflowId: `archive-kill-${Date.now()}`, args: [archiveOnly({ archiveBatchSize: 500, lockTimeoutMs: 600_000 })],
+        taskQueue,
+        workflowId: `archive-kill-${Date.now()}`,
+        args: [archiveOnly({ archiveBatchSize: 500, lockTimeoutMs: 600_000 })],
       });
 
       // Wait until the server holds a heartbeat with progress: that is what the retry resumes from.
@@ -105,12 +139,15 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
         return Boolean(recorded?.lastId);
       });
       await killHard(workers[0]!);
-      const { n: archivedAtKill, last: lastArchivedAtKill } = (await db.pool.query(
-        `SELECT count(*)::int AS n, max(id)::text AS last FROM bookings_archive`)).rows[0] as { n: number; last: string };
+      const { n: archivedAtKill, last: lastArchivedAtKill } = (
+        await db.pool.query(`SELECT count(*)::int AS n, max(id)::text AS last FROM bookings_archive`)
+      ).rows[0] as { n: number; last: string };
       expect(archivedAtKill).toBeGreaterThan(0);
       expect(archivedAtKill).toBeLessThan(30_000);
       // The dead worker's session goes with it (as TCP keepalive would end it), then the row is free.
-      await db.pool.query(`SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`);
+      await db.pool.query(
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+      );
       await locker.query('ROLLBACK');
 
       workers.push(await startWorkerProcess(childEnv, taskQueue));
@@ -144,7 +181,12 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     let report: RunReport;
     try {
       report = await withWorker(config(), ({ client, taskQueue }) =>
-        client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `archive-locked-${Date.now()}`, args: [archiveOnly({ lockTimeoutMs: 300 })] }));
+        client.workflow.execute(weeklyDatabaseMaintenance, {
+          taskQueue,
+          workflowId: `archive-locked-${Date.now()}`,
+          args: [archiveOnly({ lockTimeoutMs: 300 })],
+        }),
+      );
     } finally {
       await locker.query('ROLLBACK');
       await locker.end();
@@ -159,10 +201,16 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     await seedBookings(db.pool, 10_000, 2_000);
     const oldIds = await idFingerprint(db.pool, `bookings WHERE ${OLD}`);
     const recentIds = await idFingerprint(db.pool, `bookings WHERE NOT (${OLD})`);
-    const archived = () => db.pool.query(`SELECT count(*)::int AS n FROM bookings_archive`).then((r) => r.rows[0].n as number, () => 0);
+    const archived = () =>
+      db.pool.query(`SELECT count(*)::int AS n FROM bookings_archive`).then(
+        (r) => r.rows[0].n as number,
+        () => 0,
+      );
     const [first, second] = await withWorker(config(), async ({ client, taskQueue }) => {
       const handle = await client.workflow.start(weeklyDatabaseMaintenance, {
-        taskQueue, workflowId: `archive-lock-mid-${Date.now()}`, args: [archiveOnly({ archiveBatchSize: 200, archivePauseMs: 100, lockTimeoutMs: 300 })],
+        taskQueue,
+        workflowId: `archive-lock-mid-${Date.now()}`,
+        args: [archiveOnly({ archiveBatchSize: 200, archivePauseMs: 100, lockTimeoutMs: 300 })],
       });
       for (let i = 0; i < 200 && (await archived()) === 0; i++) await sleep(100);
       const locker = new pg.Client({ connectionString: db.url });
@@ -175,7 +223,11 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
         await locker.query('ROLLBACK');
         await locker.end();
       }
-      const rerun = await client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `archive-lock-rerun-${Date.now()}`, args: [archiveOnly()] });
+      const rerun = await client.workflow.execute(weeklyDatabaseMaintenance, {
+        taskQueue,
+        workflowId: `archive-lock-rerun-${Date.now()}`,
+        args: [archiveOnly()],
+      });
       return [report, rerun];
     });
 
@@ -198,8 +250,16 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     await db.pool.query(`CREATE TABLE bookings_archive (LIKE bookings INCLUDING DEFAULTS)`); // no primary key
     const before = await idFingerprint(db.pool, 'bookings');
     const report = await withWorker(config(), ({ client, taskQueue }) =>
-      client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `archive-no-key-${Date.now()}`, args: [archiveOnly()] }));
-    expect(report.checks.find((c) => c.check === 'db.step')).toMatchObject({ target: 'archive old bookings', status: 'critical' });
+      client.workflow.execute(weeklyDatabaseMaintenance, {
+        taskQueue,
+        workflowId: `archive-no-key-${Date.now()}`,
+        args: [archiveOnly()],
+      }),
+    );
+    expect(report.checks.find((c) => c.check === 'db.step')).toMatchObject({
+      target: 'archive old bookings',
+      status: 'critical',
+    });
     expect(report.checks.find((c) => c.check === 'db.step')!.detail).toMatch(/no primary key or unique index on id/);
     expect(report.outcome).toBe('critical');
     expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);

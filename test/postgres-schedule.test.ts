@@ -13,7 +13,12 @@ describe('schedule weekly-db-maintenance', () => {
     const handle = await client.schedule.create({
       scheduleId: `${def.id}-spec-${randomBytes(3).toString('hex')}`,
       spec: { calendars: def.calendars, timezone: 'UTC' },
-      action: { type: 'startWorkflow', workflowType: def.workflowType, taskQueue: 'unused-by-a-paused-schedule', args: [def.input ?? {}] },
+      action: {
+        type: 'startWorkflow',
+        workflowType: def.workflowType,
+        taskQueue: 'unused-by-a-paused-schedule',
+        args: [def.input ?? {}],
+      },
       policies: { overlap: def.overlap, catchupWindow: def.catchupWindow },
       state: { paused: true },
     });

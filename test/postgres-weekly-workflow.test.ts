@@ -6,7 +6,14 @@ import type { RunReport } from '../domain/run.js';
 import { statusQuery } from '../workflows/lib/definitions.js';
 import type { WindowGate } from '../workflows/lib/window.js';
 import { weeklyDatabaseMaintenance } from '../workflows/weekly-database-maintenance.js';
-import { createBookingSchema, idFingerprint, OLD, seedBookings, seedExpiringRows, windowFromNow } from './helpers/bookings.js';
+import {
+  createBookingSchema,
+  idFingerprint,
+  OLD,
+  seedBookings,
+  seedExpiringRows,
+  windowFromNow,
+} from './helpers/bookings.js';
 import { expectWorkflowRejects } from './helpers/failures.js';
 import { recordHistory } from './helpers/histories.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
@@ -40,11 +47,21 @@ describe('weeklyDatabaseMaintenance end to end', () => {
     backupDir = mkdtempSync(join(tmpdir(), 'maint-weekly-backups-'));
   });
 
-  const config = (database: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => testConfig(
-    { DATABASE_URL: db.url, MAINT_DATABASE_URL: reports.url, SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert` },
-    { database: { backupDirectory: backupDir, tempTables: { namePrefix: 'tmp_', minAgeHours: 1 }, ...database }, ...extra },
-  );
-  const postsFor = (path: string, workflowId: string) => slack.postsTo(path).filter((p) => JSON.stringify(p.body).includes(workflowId));
+  const config = (database: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
+    testConfig(
+      {
+        DATABASE_URL: db.url,
+        MAINT_DATABASE_URL: reports.url,
+        SLACK_WEBHOOK_URL: `${slack.url}/report`,
+        SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
+      },
+      {
+        database: { backupDirectory: backupDir, tempTables: { namePrefix: 'tmp_', minAgeHours: 1 }, ...database },
+        ...extra,
+      },
+    );
+  const postsFor = (path: string, workflowId: string) =>
+    slack.postsTo(path).filter((p) => JSON.stringify(p.body).includes(workflowId));
 
   it('announces, waits durably for the window, then runs the checklist in it once opened, and reports', async () => {
     const workflowId = `weekly-db-wait-${Date.now()}`;
@@ -52,8 +69,15 @@ describe('weeklyDatabaseMaintenance end to end', () => {
     const { report, window } = await withWorker(config(), async ({ client, taskQueue }) => {
       // Two hours away: nobody waits for it; the test opens it once it has seen the run waiting.
       const window = windowFromNow(2 * 3600, 60);
-      const handle = await client.workflow.start(weeklyDatabaseMaintenance, { taskQueue, workflowId, args: [{ window, archiveBatchSize: 500 }] });
-      await until('the wait for the window', async () => (await handle.query(statusQuery)).phase === 'waiting for window');
+      const handle = await client.workflow.start(weeklyDatabaseMaintenance, {
+        taskQueue,
+        workflowId,
+        args: [{ window, archiveBatchSize: 500 }],
+      });
+      await until(
+        'the wait for the window',
+        async () => (await handle.query(statusQuery)).phase === 'waiting for window',
+      );
       expect((await handle.query(statusQuery)).waitingFor).toMatch(/^maintenance window test opening at /);
       expect((await idFingerprint(db.pool, `bookings WHERE ${OLD}`)).count).toBe(2000); // nothing moves before the window
       // Bad input is refused at the edge and changes nothing.
@@ -67,21 +91,42 @@ describe('weeklyDatabaseMaintenance end to end', () => {
 
     expect(gateOf(report).decision).toBe('waited');
     const opened = Date.parse(gateOf(report).window.start);
-    expect(gateOf(report).openedEarly).toMatchObject({ by: 'dba', reason: 'ready early', at: gateOf(report).window.start });
+    expect(gateOf(report).openedEarly).toMatchObject({
+      by: 'dba',
+      reason: 'ready early',
+      at: gateOf(report).window.start,
+    });
     expect(gateOf(report).openedEarly!.scheduledStart.slice(11, 19)).toBe(window.start);
     expect(opened).toBeLessThan(Date.parse(gateOf(report).openedEarly!.scheduledStart));
-    expect(stepOf(report, 'maintenance window test')).toMatchObject({ outcome: 'ok', detail: expect.stringMatching(/^window opened early by dba at \S+ \(ready early\), scheduled /) });
+    expect(stepOf(report, 'maintenance window test')).toMatchObject({
+      outcome: 'ok',
+      detail: expect.stringMatching(/^window opened early by dba at \S+ \(ready early\), scheduled /),
+    });
     expect(Date.parse(stepOf(report, 'maintenance notice')!.startedAt)).toBeLessThan(opened);
     expect(Date.parse(stepOf(report, 'archive old bookings')!.startedAt)).toBeGreaterThanOrEqual(opened);
-    expect(slack.postsTo('/report').slice(noticesBefore).some((p) => String(p.body.text).includes('Window test open'))).toBe(true);
+    expect(
+      slack
+        .postsTo('/report')
+        .slice(noticesBefore)
+        .some((p) => String(p.body.text).includes('Window test open')),
+    ).toBe(true);
     expect(report.steps.map((s) => s.name)).toEqual([
-      'resolve database maintenance plan', 'maintenance notice', 'maintenance window test', 'window status', 'verified backup younger than 24 h',
-      'vacuum analyze', 'reindex invalid or bloated indexes', 'bloat, index usage, statistics, cache hits, slow queries',
-      'archive old bookings', 'delete expired sessions and reset tokens', 'drop old temporary tables',
+      'resolve database maintenance plan',
+      'maintenance notice',
+      'maintenance window test',
+      'window status',
+      'verified backup younger than 24 h',
+      'vacuum analyze',
+      'reindex invalid or bloated indexes',
+      'bloat, index usage, statistics, cache hits, slow queries',
+      'archive old bookings',
+      'delete expired sessions and reset tokens',
+      'drop old temporary tables',
     ]);
     expect(report.steps.every((s) => s.outcome !== 'failed')).toBe(true);
 
-    const find = (check: string, target?: string) => report.checks.find((c) => c.check === check && (!target || c.target === target));
+    const find = (check: string, target?: string) =>
+      report.checks.find((c) => c.check === check && (!target || c.target === target));
     expect(find('db.backup')!.detail).toMatch(/^backup taken/);
     expect(readdirSync(backupDir).filter((f) => f.endsWith('.dump'))).toHaveLength(1);
     expect(find('db.vacuum', 'public.bookings')).toMatchObject({ status: 'ok' });
@@ -96,19 +141,36 @@ describe('weeklyDatabaseMaintenance end to end', () => {
     expect((await db.pool.query('SELECT count(*)::int AS n FROM user_sessions')).rows[0].n).toBe(50);
     expect((await db.pool.query(`SELECT to_regclass('tmp_scratch') IS NOT NULL AS ok`)).rows[0].ok).toBe(true);
 
-    const notices = slack.postsTo('/report').slice(noticesBefore).filter((p) => String(p.body.text).includes('Database maintenance on'));
+    const notices = slack
+      .postsTo('/report')
+      .slice(noticesBefore)
+      .filter((p) => String(p.body.text).includes('Database maintenance on'));
     expect(notices).toHaveLength(1);
     expect(notices[0]!.body.text).toMatch(/starts at .* \(window test until /);
     expect(postsFor('/report', workflowId)).toHaveLength(1);
-    const stored = await reports.pool.query('SELECT kind, outcome FROM maintenance_runs WHERE workflow_id = $1', [workflowId]);
+    const stored = await reports.pool.query('SELECT kind, outcome FROM maintenance_runs WHERE workflow_id = $1', [
+      workflowId,
+    ]);
     expect(stored.rows).toEqual([{ kind: 'weeklyDatabaseMaintenance', outcome: report.outcome }]);
   });
 
   it('a blackout closes an open window: policy skip changes nothing and names the blackout', async () => {
     const before = await idFingerprint(db.pool, 'bookings');
-    const blackouts = [{ name: 'black-friday', start: new Date(Date.now() - 3_600_000).toISOString(), end: new Date(Date.now() + 3_600_000).toISOString(), reason: 'sale' }];
+    const blackouts = [
+      {
+        name: 'black-friday',
+        start: new Date(Date.now() - 3_600_000).toISOString(),
+        end: new Date(Date.now() + 3_600_000).toISOString(),
+        reason: 'sale',
+      },
+    ];
     const report = await withWorker(config({}, { blackouts }), ({ client, taskQueue }) =>
-      client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `weekly-db-blackout-${Date.now()}`, args: [{ window: windowFromNow(-60, 60), windowPolicy: 'skip' }] }));
+      client.workflow.execute(weeklyDatabaseMaintenance, {
+        taskQueue,
+        workflowId: `weekly-db-blackout-${Date.now()}`,
+        args: [{ window: windowFromNow(-60, 60), windowPolicy: 'skip' }],
+      }),
+    );
     expect(gateOf(report).decision).toBe('skipped');
     expect(stepOf(report, 'maintenance window test')?.detail).toContain('blackout black-friday (sale)');
     expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
@@ -117,12 +179,26 @@ describe('weeklyDatabaseMaintenance end to end', () => {
   it('with policy skip outside the window, changes nothing and says so', async () => {
     const before = await idFingerprint(db.pool, 'bookings');
     const report = await withWorker(config(), ({ client, taskQueue }) =>
-      client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId: `weekly-db-skip-${Date.now()}`, args: [{ window: windowFromNow(2 * 3600, 60), windowPolicy: 'skip' }] }));
+      client.workflow.execute(weeklyDatabaseMaintenance, {
+        taskQueue,
+        workflowId: `weekly-db-skip-${Date.now()}`,
+        args: [{ window: windowFromNow(2 * 3600, 60), windowPolicy: 'skip' }],
+      }),
+    );
 
     expect(gateOf(report).decision).toBe('skipped');
     expect(report.summary).toMatch(/disruptive steps skipped: outside window test/);
-    for (const name of ['vacuum analyze', 'reindex invalid or bloated indexes', 'archive old bookings', 'delete expired sessions and reset tokens', 'drop old temporary tables']) {
-      expect(stepOf(report, name)).toMatchObject({ outcome: 'skipped', detail: 'outside the maintenance window (policy skip)' });
+    for (const name of [
+      'vacuum analyze',
+      'reindex invalid or bloated indexes',
+      'archive old bookings',
+      'delete expired sessions and reset tokens',
+      'drop old temporary tables',
+    ]) {
+      expect(stepOf(report, name)).toMatchObject({
+        outcome: 'skipped',
+        detail: 'outside the maintenance window (policy skip)',
+      });
     }
     // Reading statistics disrupts nothing: it still runs.
     expect(stepOf(report, 'bloat, index usage, statistics, cache hits, slow queries')!.outcome).toBe('ok');
@@ -137,34 +213,53 @@ describe('weeklyDatabaseMaintenance end to end', () => {
     const before = await idFingerprint(db.pool, 'bookings');
     const workflowId = `weekly-db-no-backup-${Date.now()}`;
     const report = await withWorker(config({ backupDirectory: '/dev/null/backups' }), ({ client, taskQueue }) =>
-      client.workflow.execute(weeklyDatabaseMaintenance, { taskQueue, workflowId, args: [{ window: windowFromNow(-60, 60) }] }));
+      client.workflow.execute(weeklyDatabaseMaintenance, {
+        taskQueue,
+        workflowId,
+        args: [{ window: windowFromNow(-60, 60) }],
+      }),
+    );
 
     expect(report.outcome).toBe('failed');
     expect(report.summary).toMatch(/aborted: no verified backup younger than 24 h/);
-    expect(report.checks.find((c) => c.check === 'db.step')!.detail).toMatch(/cannot use backup directory \/dev\/null\/backups/);
+    expect(report.checks.find((c) => c.check === 'db.step')!.detail).toMatch(
+      /cannot use backup directory \/dev\/null\/backups/,
+    );
     expect(stepOf(report, 'archive old bookings')).toBeUndefined();
     expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
     expect(postsFor('/alert', workflowId)).toHaveLength(1);
-    const stored = await reports.pool.query('SELECT outcome FROM maintenance_runs WHERE workflow_id = $1', [workflowId]);
+    const stored = await reports.pool.query('SELECT outcome FROM maintenance_runs WHERE workflow_id = $1', [
+      workflowId,
+    ]);
     expect(stored.rows).toEqual([{ outcome: 'failed' }]);
   });
 
   it('fails at once, non-retryable, naming the bad field, and changes nothing', async () => {
     const before = await idFingerprint(db.pool, 'bookings');
-    await withWorker(config(), ({ client, taskQueue }) => expectWorkflowRejects(client, taskQueue, 'weeklyDatabaseMaintenance', 'weekly-db-bad-input', [
-      [{ windowPolicy: 'later' }, 'windowPolicy'],
-      [{ fullVacuumTables: ['bookings; DROP TABLE bookings'] }, 'fullVacuumTables.0'],
-      [{ vacuumTables: ['"bookings"'] }, 'vacuumTables.0'],
-      [{ window: { name: 'w', every: 'day', start: '25:00', durationMinutes: 60 } }, 'window.start'],
-      [{ archiveAfterDays: 5 }, 'archiveAfterDays'],
-      [{ steps: ['archive', 'truncate'] }, 'steps.1'],
-      [{ surprise: true }, 'surprise'],
-    ]));
+    await withWorker(config(), ({ client, taskQueue }) =>
+      expectWorkflowRejects(client, taskQueue, 'weeklyDatabaseMaintenance', 'weekly-db-bad-input', [
+        [{ windowPolicy: 'later' }, 'windowPolicy'],
+        [{ fullVacuumTables: ['bookings; DROP TABLE bookings'] }, 'fullVacuumTables.0'],
+        [{ vacuumTables: ['"bookings"'] }, 'vacuumTables.0'],
+        [{ window: { name: 'w', every: 'day', start: '25:00', durationMinutes: 60 } }, 'window.start'],
+        [{ archiveAfterDays: 5 }, 'archiveAfterDays'],
+        [{ steps: ['archive', 'truncate'] }, 'steps.1'],
+        [{ surprise: true }, 'surprise'],
+      ]),
+    );
     expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
     expect(readdirSync(backupDir)).toEqual([]);
     // No table means nothing was ever stored; any other error fails the test.
-    const { rows: [store] } = await reports.pool.query(`SELECT to_regclass('maintenance_runs') IS NOT NULL AS present`);
-    const stored = store.present ? (await reports.pool.query(`SELECT count(*)::int AS n FROM maintenance_runs WHERE workflow_id LIKE 'weekly-db-bad-input-%'`)).rows[0].n : 0;
+    const {
+      rows: [store],
+    } = await reports.pool.query(`SELECT to_regclass('maintenance_runs') IS NOT NULL AS present`);
+    const stored = store.present
+      ? (
+          await reports.pool.query(
+            `SELECT count(*)::int AS n FROM maintenance_runs WHERE workflow_id LIKE 'weekly-db-bad-input-%'`,
+          )
+        ).rows[0].n
+      : 0;
     expect(stored).toBe(0);
   });
 });

@@ -28,26 +28,41 @@ describe('schedules as code', () => {
   let client: Client;
   const taskQueue = uniqueTaskQueue('sched');
   const extra: ManagedSchedule = {
-    id: `test-extra-${Date.now()}`, workflowType: 'dailyHealthCheck', summary: 'temporary', checklist: ['nothing'], calendars: [{ hour: 3 }],
-    overlap: ScheduleOverlapPolicy.SKIP, catchupWindow: '1 minute',
+    id: `test-extra-${Date.now()}`,
+    workflowType: 'dailyHealthCheck',
+    summary: 'temporary',
+    checklist: ['nothing'],
+    calendars: [{ hour: 3 }],
+    overlap: ScheduleOverlapPolicy.SKIP,
+    catchupWindow: '1 minute',
   };
   const foreignId = `someone-elses-${Date.now()}`;
 
   beforeAll(async () => {
     client = await testClient();
     await client.schedule.create({
-      scheduleId: foreignId, spec: { calendars: [{ hour: 4 }] },
+      scheduleId: foreignId,
+      spec: { calendars: [{ hour: 4 }] },
       action: { type: 'startWorkflow', workflowType: 'dailyHealthCheck', taskQueue, args: [{}] },
     });
   });
   afterAll(async () => {
-    for (const id of [...SCHEDULES.map((s) => s.id), extra.id, foreignId]) await client.schedule.getHandle(id).delete().catch(() => undefined);
+    for (const id of [...SCHEDULES.map((s) => s.id), extra.id, foreignId])
+      await client.schedule
+        .getHandle(id)
+        .delete()
+        .catch(() => undefined);
     await client.connection.close();
   });
 
   it('creates, then reports every schedule unchanged on a second apply', async () => {
     const first = await applySchedules(client, [...SCHEDULES, extra], { taskQueue });
-    expect(first.filter((r) => r.action === 'created').map((r) => r.id).sort()).toEqual([...SCHEDULES.map((s) => s.id), extra.id].sort());
+    expect(
+      first
+        .filter((r) => r.action === 'created')
+        .map((r) => r.id)
+        .sort(),
+    ).toEqual([...SCHEDULES.map((s) => s.id), extra.id].sort());
     const second = await applySchedules(client, [...SCHEDULES, extra], { taskQueue });
     expect(second.every((r) => r.action === 'unchanged')).toBe(true);
     expect(second).toHaveLength(SCHEDULES.length + 1);
@@ -58,7 +73,14 @@ describe('schedules as code', () => {
   const SEED_CALENDAR: Record<string, { spec: WindowSpec | WindowSpec[]; months?: number[]; skipDays?: string[] }> = {
     'daily-health-check': { spec: { name: 'x', every: 'day', start: '08:00', ...minute } },
     'evening-status': { spec: { name: 'x', every: 'day', start: '18:00', ...minute } },
-    'app-cache-cleanup': { spec: ['00:00', '06:00', '12:00', '18:00'].map((start) => ({ name: 'x', every: 'day' as const, start, ...minute })) },
+    'app-cache-cleanup': {
+      spec: ['00:00', '06:00', '12:00', '18:00'].map((start) => ({
+        name: 'x',
+        every: 'day' as const,
+        start,
+        ...minute,
+      })),
+    },
     'storage-cleanup': { spec: { name: 'x', every: 'day', start: '01:00', ...minute } },
     'app-update-weekly': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '03:00', ...minute } },
     'cluster-storage-cleanup': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '04:00', ...minute } },
@@ -69,7 +91,10 @@ describe('schedules as code', () => {
     'weekly-performance-review': { spec: { name: 'x', every: 'week', dayOfWeek: 5, start: '14:00', ...minute } },
     'monthly-audit': { spec: { name: 'x', every: 'month', nth: 1, dayOfWeek: 1, start: '09:00', ...minute } },
     'monthly-app-maintenance': { spec: { name: 'x', every: 'month', nth: 3, dayOfWeek: 1, start: '09:00', ...minute } },
-    'quarterly-review': { spec: { name: 'x', every: 'month', nth: -1, dayOfWeek: 5, start: '09:00', ...minute }, months: [2, 5, 8, 11] },
+    'quarterly-review': {
+      spec: { name: 'x', every: 'month', nth: -1, dayOfWeek: 5, start: '09:00', ...minute },
+      months: [2, 5, 8, 11],
+    },
     'annual-upgrade': { spec: { name: 'x', every: 'year', month: 6, day: 25, start: '00:00', ...minute } },
   };
 
@@ -80,7 +105,9 @@ describe('schedules as code', () => {
       const next = d.info.nextActionTimes.slice(0, 5).map((t) => t.toISOString());
       const { spec, months, skipDays } = SEED_CALENDAR[s.id]!;
       const expected = windowOccurrences([spec].flat(), new Date(), new Date(Date.now() + 6 * 366 * 86_400_000))
-        .filter((o) => Date.parse(o.start) > Date.now() && (!months || months.includes(new Date(o.start).getUTCMonth())))
+        .filter(
+          (o) => Date.parse(o.start) > Date.now() && (!months || months.includes(new Date(o.start).getUTCMonth())),
+        )
         .filter((o) => !skipDays?.includes(o.start.slice(5, 10)))
         .slice(0, 5)
         .map((o) => o.start);
@@ -88,15 +115,21 @@ describe('schedules as code', () => {
       expect(d.policies.overlap, s.id).toBe(ScheduleOverlapPolicy.SKIP);
       expect(d.memo?.managedBy).toBe(MANAGED_BY);
       // What the UI shows for every fired run: its summary and its checklist.
-      expect(d.action).toMatchObject({ staticSummary: s.summary, staticDetails: expect.stringMatching(/^- .+(\n- .+)*$/) });
+      expect(d.action).toMatchObject({
+        staticSummary: s.summary,
+        staticDetails: expect.stringMatching(/^- .+(\n- .+)*$/),
+      });
     }
   });
 
   it('daily-backup fires outside every seed maintenance window (skipping the annual one), and before the Sunday window opens', async () => {
     const { spec, skipDays } = SEED_CALENDAR['daily-backup']!;
     // Each firing, with the hour a dump of the demo database takes at most, for a year.
-    const fires = windowOccurrences([{ ...(spec as WindowSpec), durationMinutes: 60 }], new Date(), new Date(Date.now() + 366 * 86_400_000))
-      .filter((o) => !skipDays!.includes(o.start.slice(5, 10)));
+    const fires = windowOccurrences(
+      [{ ...(spec as WindowSpec), durationMinutes: 60 }],
+      new Date(),
+      new Date(Date.now() + 366 * 86_400_000),
+    ).filter((o) => !skipDays!.includes(o.start.slice(5, 10)));
     expect(fires.length).toBeGreaterThan(360);
     // The server skips what the spec says: the same spec starting Dec 24 (a paused copy that never
     // runs) next fires Dec 24, then Dec 27.
@@ -105,13 +138,23 @@ describe('schedules as code', () => {
     // A December 24 still ahead, so startAt decides where the listing begins.
     const year = Date.now() < Date.UTC(thisYear, 11, 23) ? thisYear : thisYear + 1;
     const copy = await client.schedule.create({
-      scheduleId: `test-skip-${Date.now()}`, state: { paused: true },
-      spec: { calendars: backupSchedule.calendars, skip: backupSchedule.skip, timezone: 'UTC', startAt: new Date(Date.UTC(year, 11, 24)) },
+      scheduleId: `test-skip-${Date.now()}`,
+      state: { paused: true },
+      spec: {
+        calendars: backupSchedule.calendars,
+        skip: backupSchedule.skip,
+        timezone: 'UTC',
+        startAt: new Date(Date.UTC(year, 11, 24)),
+      },
       action: { type: 'startWorkflow', workflowType: 'dailyBackup', taskQueue, args: [{}] },
     });
     try {
       const next = (await copy.describe()).info.nextActionTimes.slice(0, 3).map((t) => t.toISOString());
-      expect(next).toEqual([`${year}-12-24T01:00:00.000Z`, `${year}-12-27T01:00:00.000Z`, `${year}-12-28T01:00:00.000Z`]);
+      expect(next).toEqual([
+        `${year}-12-24T01:00:00.000Z`,
+        `${year}-12-27T01:00:00.000Z`,
+        `${year}-12-28T01:00:00.000Z`,
+      ]);
     } finally {
       await copy.delete();
     }
@@ -153,15 +196,26 @@ describe('schedules as code', () => {
 
     const before = (await client.schedule.getHandle('evening-status').describe()).info.numActionsTaken;
     expect((await maint('schedules', 'trigger', 'evening-status')).code).toBe(0);
-    await expect.poll(async () => (await client.schedule.getHandle('evening-status').describe()).info.numActionsTaken, { timeout: 30_000 }).toBe(before + 1);
+    await expect
+      .poll(async () => (await client.schedule.getHandle('evening-status').describe()).info.numActionsTaken, {
+        timeout: 30_000,
+      })
+      .toBe(before + 1);
 
     const unknown = await maint('schedules', 'trigger', 'nightly-party');
     expect(unknown.code).not.toBe(0);
-    expect(unknown.stderr.trim().split('\n').filter((l) => l.startsWith('maint:'))).toEqual(["maint: unknown schedule 'nightly-party' (known: " + SCHEDULES.map((s) => s.id).join(', ') + ')']);
+    expect(
+      unknown.stderr
+        .trim()
+        .split('\n')
+        .filter((l) => l.startsWith('maint:')),
+    ).toEqual(["maint: unknown schedule 'nightly-party' (known: " + SCHEDULES.map((s) => s.id).join(', ') + ')']);
 
     const missing = await maint('status', 'no-such-workflow');
     expect(missing.code).toBe(1);
-    expect(missing.stderr.trim().split('\n').at(-1)).toBe(`maint: no workflow 'no-such-workflow' in namespace ${inject('temporalNamespace')}`);
+    expect(missing.stderr.trim().split('\n').at(-1)).toBe(
+      `maint: no workflow 'no-such-workflow' in namespace ${inject('temporalNamespace')}`,
+    );
 
     const badDate = await maint('runs', '--since', 'yesterday-ish');
     expect(badDate.code).not.toBe(0);

@@ -16,8 +16,13 @@ function imageContents(dockerfile: string): string[] {
 }
 
 describe('the worker manifest and the image', () => {
-  const manifests = loadAllYaml(read('deploy/worker.yaml')) as { kind: string; spec?: { template: { spec: { containers: { name: string; image: string; command?: string[] }[] } } } }[];
-  const worker = manifests.find((m) => m.kind === 'Deployment')!.spec!.template.spec.containers.find((c) => c.name === 'worker')!;
+  const manifests = loadAllYaml(read('deploy/worker.yaml')) as {
+    kind: string;
+    spec?: { template: { spec: { containers: { name: string; image: string; command?: string[] }[] } } };
+  }[];
+  const worker = manifests
+    .find((m) => m.kind === 'Deployment')!
+    .spec!.template.spec.containers.find((c) => c.name === 'worker')!;
   const version = (JSON.parse(read('package.json')) as { version: string }).version;
 
   it('starts a compiled file the image holds, built from a source the build compiles', () => {

@@ -11,11 +11,15 @@ const dir = fileURLToPath(new URL(`../.data/bundle-cache-test-${randomBytes(4).t
 const cacheDir = join(dir, 'cache');
 const workflowsPath = join(dir, 'workflows.ts');
 mkdirSync(dir, { recursive: true });
-writeFileSync(workflowsPath, "import { greeting } from './greeting.js';\nexport async function greet(): Promise<string> { return greeting; }\n");
+writeFileSync(
+  workflowsPath,
+  "import { greeting } from './greeting.js';\nexport async function greet(): Promise<string> { return greeting; }\n",
+);
 writeFileSync(join(dir, 'greeting.js'), "export const greeting = 'from-js-file';\n");
 
 const bundle = () => cachedWorkflowBundle({ workflowsPath, logger: new DefaultLogger('WARN') }, cacheDir);
-const codeOf = (b: Awaited<ReturnType<typeof bundle>>) => ('codePath' in b.bundle ? readFileSync(b.bundle.codePath, 'utf8') : b.bundle.code);
+const codeOf = (b: Awaited<ReturnType<typeof bundle>>) =>
+  'codePath' in b.bundle ? readFileSync(b.bundle.codePath, 'utf8') : b.bundle.code;
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -26,7 +26,11 @@ export const ApplicationUpdateInput = z
     rolloutTimeout: duration(5 * SECOND, 2 * HOUR).prefault('10 minutes'),
     pollInterval: duration(MIN_POLL_MS, MINUTE).prefault('2 seconds'),
     /** Probed once the rollout is complete; any critical answer rolls the update back. */
-    healthChecks: z.array(HttpTargetSchema).max(20).refine((h) => distinct(h, (t) => t.name), 'health check names must be distinct').default([]),
+    healthChecks: z
+      .array(HttpTargetSchema)
+      .max(20)
+      .refine((h) => distinct(h, (t) => t.name), 'health check names must be distinct')
+      .default([]),
     /** Before the image changes: wait for, or refuse over, blocking alerts (config `alerts`). */
     alerts: AlertGateOptions,
     reason: z.string().max(500).optional(),
@@ -49,7 +53,8 @@ export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promi
   return runWithCompensations(run, saga, async () => {
     run.phase = 'recording';
     const before = await run.step('record the current revision', () => readDeploymentRevision(ref));
-    if ('skipped' in before) return { summary: `Update of ${input.deployment} skipped: ${before.skipped}`, outcome: 'skipped' };
+    if ('skipped' in before)
+      return { summary: `Update of ${input.deployment} skipped: ${before.skipped}`, outcome: 'skipped' };
 
     // Since this patch: no rollout starts while blocking alerts fire; the report says whether they cleared after.
     const gated = patched(ALERT_GATE_PATCH);
@@ -62,18 +67,26 @@ export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promi
       await rollbackDeployment({ ...ref, toRevision: before.revision });
       return waitForRollout(rollout);
     });
-    await run.step(`set ${input.container} to ${input.image}`, () => setDeploymentImage({ ...ref, container: input.container, image: input.image }));
+    await run.step(`set ${input.container} to ${input.image}`, () =>
+      setDeploymentImage({ ...ref, container: input.container, image: input.image }),
+    );
     const done = await run.step('wait for the rollout', () => waitForRollout(rollout));
 
     run.phase = 'verifying';
     // Pass/fail is reachability and status; thresholds only grade slowness (a warning).
-    const checks = await run.checkStep('health probes', () => probeHttpEndpoints(input.healthChecks, DEFAULT_THRESHOLDS));
+    const checks = await run.checkStep('health probes', () =>
+      probeHttpEndpoints(input.healthChecks, DEFAULT_THRESHOLDS),
+    );
     const failing = checks.filter((c) => c.status === 'critical');
     if (failing.length > 0) {
-      throw failure(FailureType.HealthCheckFailed, `health probes failed after the rollout: ${failing.map((c) => `${c.target}: ${c.detail}`).join('; ')}`);
+      throw failure(
+        FailureType.HealthCheckFailed,
+        `health probes failed after the rollout: ${failing.map((c) => `${c.target}: ${c.detail}`).join('; ')}`,
+      );
     }
     const revision = 'skipped' in done ? '?' : done.revision;
-    if (gated) checks.push(...alertChecks.filter((c) => c.check === 'alerts.configured'), ...(await alertsClearedCheck(run)));
+    if (gated)
+      checks.push(...alertChecks.filter((c) => c.check === 'alerts.configured'), ...(await alertsClearedCheck(run)));
     return {
       summary: `${input.deployment} runs ${input.image} (revision ${revision}, was ${before.revision} with ${before.images[input.container] ?? '?'})${input.reason ? ` (${input.reason})` : ''}`,
       checks,

@@ -30,17 +30,33 @@ export async function dailyBackup(rawInput?: DailyBackupInput): Promise<RunRepor
     const plan = await run.step('resolve backup plan', () => resolveBackupPlan());
 
     run.phase = 'backing up';
-    const taken = await run.step(`${plan.source === 'pgbackrest' ? `pgbackrest backup of stanza ${plan.stanza}` : 'pg_dump'} of ${plan.database}`, () => createDatabaseBackup({}));
+    const taken = await run.step(
+      `${plan.source === 'pgbackrest' ? `pgbackrest backup of stanza ${plan.stanza}` : 'pg_dump'} of ${plan.database}`,
+      () => createDatabaseBackup({}),
+    );
 
     run.phase = 'verifying';
-    const verified = await run.step(`verify ${GUARD_LEVEL}`, () => verifyBackup({ file: taken.file, level: GUARD_LEVEL }),
-      (v) => (v.status === 'ok' ? 'ok' : 'critical'));
-    const growthPercent = taken.previous && taken.previous.bytes > 0 ? round(((taken.bytes - taken.previous.bytes) / taken.previous.bytes) * 100) : null;
-    const growth = growthPercent === null ? 'no previous dump to compare' : `${growthPercent >= 0 ? '+' : ''}${growthPercent}% since the previous dump`;
+    const verified = await run.step(
+      `verify ${GUARD_LEVEL}`,
+      () => verifyBackup({ file: taken.file, level: GUARD_LEVEL }),
+      (v) => (v.status === 'ok' ? 'ok' : 'critical'),
+    );
+    const growthPercent =
+      taken.previous && taken.previous.bytes > 0
+        ? round(((taken.bytes - taken.previous.bytes) / taken.previous.bytes) * 100)
+        : null;
+    const growth =
+      growthPercent === null
+        ? 'no previous dump to compare'
+        : `${growthPercent >= 0 ? '+' : ''}${growthPercent}% since the previous dump`;
     const checks: CheckResult[] = [
       verificationCheck('backup', plan.database, verified),
       {
-        check: 'backup.size', target: plan.database, status: 'ok', value: taken.bytes, unit: 'bytes',
+        check: 'backup.size',
+        target: plan.database,
+        status: 'ok',
+        value: taken.bytes,
+        unit: 'bytes',
         detail: `${taken.file.split('/').pop()}: ${formatBytes(taken.bytes)}${taken.tables !== undefined ? ` of ${taken.tables} tables` : ''}${taken.type ? ` (${taken.type})` : ''} in ${round(taken.durationMs / 1000)} s; ${growth}`,
       },
     ];
@@ -53,8 +69,18 @@ export async function dailyBackup(rawInput?: DailyBackupInput): Promise<RunRepor
       alertOnCritical: true,
       details: {
         backup: {
-          source: taken.source, type: taken.type ?? null, file: taken.file, sha256: taken.sha256 ?? null, bytes: taken.bytes, durationMs: taken.durationMs, level: verified.level,
-          tables: taken.tables ?? null, serverVersion: taken.serverVersion ?? null, growthPercent, previous: taken.previous ?? null, timings: verified.timings,
+          source: taken.source,
+          type: taken.type ?? null,
+          file: taken.file,
+          sha256: taken.sha256 ?? null,
+          bytes: taken.bytes,
+          durationMs: taken.durationMs,
+          level: verified.level,
+          tables: taken.tables ?? null,
+          serverVersion: taken.serverVersion ?? null,
+          growthPercent,
+          previous: taken.previous ?? null,
+          timings: verified.timings,
         },
       },
     };

@@ -11,7 +11,19 @@ import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
 
-const { cancelRunawayQueries, collectClusterInventory, cordonNode, findMissingTables, postSlackAlert, postSlackMessage, resolveApprovalPolicy, restartDeployment, rollbackDeployment, scaleDeployment, uncordonNode } = apiCall;
+const {
+  cancelRunawayQueries,
+  collectClusterInventory,
+  cordonNode,
+  findMissingTables,
+  postSlackAlert,
+  postSlackMessage,
+  resolveApprovalPolicy,
+  restartDeployment,
+  rollbackDeployment,
+  scaleDeployment,
+  uncordonNode,
+} = apiCall;
 const { drainNode, waitForRollout } = boundedWait;
 const { vacuumAnalyzeTables } = heavyDatabaseWork;
 
@@ -38,7 +50,10 @@ async function checkTargetsExist(actions: EmergencyAction[]): Promise<void> {
     if (a.kind === 'drain-node' && !inventory.nodes.some((n) => n.name === a.node)) {
       throw invalidTarget(i, `node ${a.node} does not exist (nodes: ${inventory.nodes.map((n) => n.name).join(', ')})`);
     }
-    if (a.kind !== 'drain-node' && !inventory.deployments.some((d) => d.namespace === a.namespace && d.name === a.deployment)) {
+    if (
+      a.kind !== 'drain-node' &&
+      !inventory.deployments.some((d) => d.namespace === a.namespace && d.name === a.deployment)
+    ) {
       throw invalidTarget(i, `deployment ${a.namespace}/${a.deployment} does not exist`);
     }
   }
@@ -55,20 +70,34 @@ async function execute(a: EmergencyAction, saga: Compensations, restartedAt: str
       saga.push(`uncordon ${a.node}`, () => uncordonNode({ node: a.node, onlyIfCordonedBy: owner }));
       await cordonNode({ node: a.node, owner });
       const drained = await drainNode({
-        node: a.node, timeoutSeconds: DRAIN_TIMEOUT_SECONDS, ignoreDaemonSets: true, deleteEmptyDirData: true, evictUnmanagedPods: a.allowUnmanagedPods,
+        node: a.node,
+        timeoutSeconds: DRAIN_TIMEOUT_SECONDS,
+        ignoreDaemonSets: true,
+        deleteEmptyDirData: true,
+        evictUnmanagedPods: a.allowUnmanagedPods,
       });
       saga.drop(`uncordon ${a.node}`);
-      return isSkipped(drained) ? drained.skipped : `${drained.evicted.length + drained.alreadyGone.length} pod(s) evicted, node left cordoned`;
+      return isSkipped(drained)
+        ? drained.skipped
+        : `${drained.evicted.length + drained.alreadyGone.length} pod(s) evicted, node left cordoned`;
     }
     case 'rollback-deployment': {
-      const r = await rollbackDeployment({ namespace: a.namespace, deployment: a.deployment, toRevision: String(a.revision) });
+      const r = await rollbackDeployment({
+        namespace: a.namespace,
+        deployment: a.deployment,
+        toRevision: String(a.revision),
+      });
       await rolledOut(a.namespace, a.deployment);
-      return isSkipped(r) ? r.skipped : `${r.changed ? 'rolled back' : 'already'} on revision ${a.revision}'s template (${r.replicaSet})`;
+      return isSkipped(r)
+        ? r.skipped
+        : `${r.changed ? 'rolled back' : 'already'} on revision ${a.revision}'s template (${r.replicaSet})`;
     }
     case 'restart-deployment': {
       const r = await restartDeployment({ namespace: a.namespace, deployment: a.deployment, restartedAt });
       await rolledOut(a.namespace, a.deployment);
-      return isSkipped(r) ? r.skipped : `${r.changed ? 'restarted' : 'already restarted by this run'}, rollout complete`;
+      return isSkipped(r)
+        ? r.skipped
+        : `${r.changed ? 'restarted' : 'already restarted by this run'}, rollout complete`;
     }
     case 'scale-deployment': {
       const r = await scaleDeployment({ namespace: a.namespace, deployment: a.deployment, replicas: a.replicas });
@@ -77,7 +106,8 @@ async function execute(a: EmergencyAction, saga: Compensations, restartedAt: str
     }
     case 'vacuum-table': {
       const [r] = await vacuumAnalyzeTables({ tables: [a.table], allowFull: false });
-      if (!r || r.status !== 'done') throw failure(FailureType.VacuumSkipped, `VACUUM of ${a.table} did not run: ${r?.reason ?? 'no result'}`);
+      if (!r || r.status !== 'done')
+        throw failure(FailureType.VacuumSkipped, `VACUUM of ${a.table} did not run: ${r?.reason ?? 'no result'}`);
       return `dead tuples ${r.deadTuplesBefore} -> ${r.deadTuplesAfter} in ${r.durationMs} ms`;
     }
     case 'cancel-runaway-queries': {
@@ -98,45 +128,80 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
   const { workflowId, namespace } = workflowInfo();
   const approvalPlan = emergencyPlan(input.actions);
   const plan = approvalPlan.actions;
-  const run = new MaintenanceRun('emergencyMaintenance', [...new Set(input.actions.map((a) => ('node' in a ? a.node : 'deployment' in a ? a.deployment : 'database')))].join(','));
+  const run = new MaintenanceRun(
+    'emergencyMaintenance',
+    [...new Set(input.actions.map((a) => ('node' in a ? a.node : 'deployment' in a ? a.deployment : 'database')))].join(
+      ',',
+    ),
+  );
   const saga = new Compensations(run);
   // Fixed once in history so a retried restart is recognised as the same restart.
   const restartedAt = new Date().toISOString();
-  const status = (text: string) => postSlackMessage({ text: `:construction: ${workflowId}: ${text}` }).catch(() => 'undelivered');
+  const status = (text: string) =>
+    postSlackMessage({ text: `:construction: ${workflowId}: ${text}` }).catch(() => 'undelivered');
 
   const report = await runWithCompensations(run, saga, async () => {
     run.phase = 'assessment';
     await run.step('check the targets exist', () => checkTargetsExist(input.actions));
     // Since signed approvals, the requester is whoever signed the request, never a typed name.
     const requester = patched('signed-approvals')
-      ? await run.step('verify the requester', () => verifyRequester(input.requestProof, approvalPlan, input.requestedBy, 'emergencyMaintenance'))
+      ? await run.step('verify the requester', () =>
+          verifyRequester(input.requestProof, approvalPlan, input.requestedBy, 'emergencyMaintenance'),
+        )
       : input.requestedBy;
     const policy = await resolveApprovalPolicy('emergencyMaintenance');
-    const gate = new ApprovalGate(run, { approvers: policy.approvers, required: policy.required, requester }, approvalPlan);
-    const assessment = await run.step('health snapshot', () => executeChild(dailyHealthCheck, {
-      workflowId: `${workflowId}-assessment`, args: [{ reason: `emergency assessment: ${input.reason}` }],
-    }), (r) => (r.outcome === 'critical' || r.outcome === 'warn' ? r.outcome : 'ok'));
+    const gate = new ApprovalGate(
+      run,
+      { approvers: policy.approvers, required: policy.required, requester },
+      approvalPlan,
+    );
+    const assessment = await run.step(
+      'health snapshot',
+      () =>
+        executeChild(dailyHealthCheck, {
+          workflowId: `${workflowId}-assessment`,
+          args: [{ reason: `emergency assessment: ${input.reason}` }],
+        }),
+      (r) => (r.outcome === 'critical' || r.outcome === 'warn' ? r.outcome : 'ok'),
+    );
 
     run.phase = 'approval';
     const timing = input.approval ?? APPROVAL_TIMING[input.severity];
     const request = {
-      workflowId, kind: 'emergencyMaintenance', title: `[${input.severity}] ${input.reason} (requested by ${requester}; assessment: ${assessment.outcome})`,
-      plan, planHash: run.approval?.planHash, approvers: policy.approvers, required: policy.required, requester,
+      workflowId,
+      kind: 'emergencyMaintenance',
+      title: `[${input.severity}] ${input.reason} (requested by ${requester}; assessment: ${assessment.outcome})`,
+      plan,
+      planHash: run.approval?.planHash,
+      approvers: policy.approvers,
+      required: policy.required,
+      requester,
       deadline: new Date(Date.now() + timing.timeoutSeconds * 1000).toISOString(),
       uiUrl: `${policy.temporalUiUrl}/namespaces/${encodeURIComponent(namespace)}/workflows/${encodeURIComponent(workflowId)}`,
     };
     await run.step('request approval', () => postSlackMessage(approvalRequestMessage(request)));
-    const decision = await run.step('approval', () => gate.wait(
-      { escalateAfterMs: timing.escalateAfterSeconds * 1000, timeoutMs: timing.timeoutSeconds * 1000 },
-      async () => {
-        await run.step('escalate', () => postSlackAlert(approvalRequestMessage(request, true)));
-      },
-    ), (d) => (d.outcome === 'approved' ? 'ok' : 'skipped'));
+    const decision = await run.step(
+      'approval',
+      () =>
+        gate.wait(
+          { escalateAfterMs: timing.escalateAfterSeconds * 1000, timeoutMs: timing.timeoutSeconds * 1000 },
+          async () => {
+            await run.step('escalate', () => postSlackAlert(approvalRequestMessage(request, true)));
+          },
+        ),
+      (d) => (d.outcome === 'approved' ? 'ok' : 'skipped'),
+    );
     if (decision.outcome === 'rejected') {
-      return { summary: `Emergency rejected by ${decision.by}: ${decision.reason}; nothing was changed`, outcome: 'rejected' };
+      return {
+        summary: `Emergency rejected by ${decision.by}: ${decision.reason}; nothing was changed`,
+        outcome: 'rejected',
+      };
     }
     if (decision.outcome === 'timed-out') {
-      return { summary: `Emergency approval timed out after ${timing.timeoutSeconds} s (escalated); nothing was changed`, outcome: 'timed-out' };
+      return {
+        summary: `Emergency approval timed out after ${timing.timeoutSeconds} s (escalated); nothing was changed`,
+        outcome: 'timed-out',
+      };
     }
 
     run.phase = 'execution';
@@ -148,9 +213,15 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
     }
 
     run.phase = 'verification';
-    const verification = await run.step('health check after', () => executeChild(dailyHealthCheck, {
-      workflowId: `${workflowId}-verification`, args: [{ reason: 'emergency verification' }],
-    }), (r) => (r.outcome === 'critical' || r.outcome === 'warn' ? r.outcome : 'ok'));
+    const verification = await run.step(
+      'health check after',
+      () =>
+        executeChild(dailyHealthCheck, {
+          workflowId: `${workflowId}-verification`,
+          args: [{ reason: 'emergency verification' }],
+        }),
+      (r) => (r.outcome === 'critical' || r.outcome === 'warn' ? r.outcome : 'ok'),
+    );
     await status(`done; verification ${verification.outcome}`);
     return {
       summary: `Emergency "${input.reason}" executed (${done.length} action(s), approved by ${decision.approvers.join(', ')}); verification ${verification.outcome}`,
@@ -165,8 +236,9 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
     const due = new Date(Date.now() + input.postMortemDelaySeconds * 1000);
     run.waitingFor = `post-mortem reminder at ${due.toISOString()}`;
     await sleep(input.postMortemDelaySeconds * 1000);
-    await postSlackMessage({ text: `:memo: Post-mortem due for emergency ${workflowId} ("${input.reason}"): document the incident, the response and the improvements (seed: within 24 h).` })
-      .catch(() => undefined);
+    await postSlackMessage({
+      text: `:memo: Post-mortem due for emergency ${workflowId} ("${input.reason}"): document the incident, the response and the improvements (seed: within 24 h).`,
+    }).catch(() => undefined);
     run.waitingFor = null;
     run.phase = 'done';
   }

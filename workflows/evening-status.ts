@@ -16,14 +16,25 @@ const NOTICE_A_WEEK_AHEAD = /^(monthly|annual)/;
 export const EveningStatusInput = z
   .object({
     /** How far ahead to list maintenance windows. */
-    windowHorizonHours: z.number().int().positive().max(24 * 14).default(48),
+    windowHorizonHours: z
+      .number()
+      .int()
+      .positive()
+      .max(24 * 14)
+      .default(48),
     /** The UTC day whose runs are reported (default today; a past day is covered whole, e.g. to resend it). */
     day: z.iso.date().optional(),
   })
   .strict()
   // Workflow time: deterministic.
-  .refine((i) => !i.day || i.day <= new Date().toISOString().slice(0, 10), { message: 'the day has not begun yet', path: ['day'] })
-  .refine((i) => !i.day || Date.parse(i.day) > Date.now() - 400 * DAY_MS, { message: 'more than 400 days ago', path: ['day'] });
+  .refine((i) => !i.day || i.day <= new Date().toISOString().slice(0, 10), {
+    message: 'the day has not begun yet',
+    path: ['day'],
+  })
+  .refine((i) => !i.day || Date.parse(i.day) > Date.now() - 400 * DAY_MS, {
+    message: 'more than 400 days ago',
+    path: ['day'],
+  });
 export type EveningStatusInput = z.input<typeof EveningStatusInput>;
 
 /** Routine Maintenance Guide, "Evening Status Update": the day's runs, open criticals, upcoming windows. */
@@ -36,24 +47,36 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
     const dayLabel = (input.day ?? today) === today ? 'today' : `on ${input.day}`;
 
     run.phase = 'collecting';
-    const digest = await run.step("today's runs", () => summarizeRunsBetween(startOfDay.toISOString(), endOfPeriod.toISOString()));
+    const digest = await run.step("today's runs", () =>
+      summarizeRunsBetween(startOfDay.toISOString(), endOfPeriod.toISOString()),
+    );
     const windowSpecs = await run.step('maintenance windows', () => resolveMaintenanceWindows());
-    const upcomingWindows = windowOccurrences(windowSpecs, now, new Date(now.getTime() + input.windowHorizonHours * 3_600_000));
+    const upcomingWindows = windowOccurrences(
+      windowSpecs,
+      now,
+      new Date(now.getTime() + input.windowHorizonHours * 3_600_000),
+    );
     // Seed: "Maintenance notifications sent 1 week in advance" (monthly, annual) and "minimum 48-hour
     // notice" (the weekly window, since the patch). This run is daily, so each window gets each
     // notice from exactly one run: the one a lead time to a lead time plus a day before it opens.
     // A past day's digest (a resend) sends no notices: those belong to the evening they were due.
-    const notices = dayLabel !== 'today' ? [] : patched('weekly-48h-notice')
-      ? noticesDue(windowSpecs, now)
-      : windowOccurrences(windowSpecs, new Date(now.getTime() + 7 * DAY_MS), new Date(now.getTime() + 8 * DAY_MS))
-        .filter((w) => NOTICE_A_WEEK_AHEAD.test(w.name) && Date.parse(w.start) >= now.getTime() + 7 * DAY_MS)
-        .map((window) => ({ label: 'one-week', window, hoursAhead: 7 * 24 }));
+    const notices =
+      dayLabel !== 'today'
+        ? []
+        : patched('weekly-48h-notice')
+          ? noticesDue(windowSpecs, now)
+          : windowOccurrences(windowSpecs, new Date(now.getTime() + 7 * DAY_MS), new Date(now.getTime() + 8 * DAY_MS))
+              .filter((w) => NOTICE_A_WEEK_AHEAD.test(w.name) && Date.parse(w.start) >= now.getTime() + 7 * DAY_MS)
+              .map((window) => ({ label: 'one-week', window, hoursAhead: 7 * 24 }));
     for (const { label, window: w, hoursAhead } of notices) {
-      await run.step(`${label} notice: ${w.name}`, () => postSlackMessage({
-        text: label === 'one-week'
-          ? `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (one week from now).`
-          : `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (in ${hoursAhead} hours).`,
-      }));
+      await run.step(`${label} notice: ${w.name}`, () =>
+        postSlackMessage({
+          text:
+            label === 'one-week'
+              ? `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (one week from now).`
+              : `:calendar: Maintenance notice: the ${w.name} window opens ${w.start} and closes ${w.end} (in ${hoursAhead} hours).`,
+        }),
+      );
     }
     const weekAhead = notices.map((n) => n.window);
 
@@ -63,15 +86,20 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
       ? dailyBackupConfirmation(digest.runs, await run.step('backup plan', () => resolveBackupPlan()))
       : undefined;
 
-    const failed = (digest.countsByOutcome.failed ?? 0);
+    const failed = digest.countsByOutcome.failed ?? 0;
     const open = digest.unresolvedCriticals.length;
-    const outcomes = Object.entries(digest.countsByOutcome).map(([o, n]) => `${n} ${o}`).join(', ') || 'none';
+    const outcomes =
+      Object.entries(digest.countsByOutcome)
+        .map(([o, n]) => `${n} ${o}`)
+        .join(', ') || 'none';
     const next = upcomingWindows[0];
     const summary = [
       `Evening status: ${digest.runs.length} run(s) ${dayLabel} (${outcomes})`,
       `${open} unresolved critical finding(s)`,
       ...(backupToday ? [`backup today: ${backupToday.status}`] : []),
-      next ? `next window ${next.name} ${next.start} to ${next.end}` : `no window in the next ${input.windowHorizonHours} h`,
+      next
+        ? `next window ${next.name} ${next.start} to ${next.end}`
+        : `no window in the next ${input.windowHorizonHours} h`,
     ].join('; ');
 
     return {
@@ -81,11 +109,23 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
       checks: [
         ...(backupToday ? [backupToday] : []),
         {
-          check: 'windows.upcoming', target: 'maintenance calendar', status: 'ok', value: upcomingWindows.length, unit: 'windows',
-          detail: next ? `next: ${next.name} ${next.start} to ${next.end}` : `none in the next ${input.windowHorizonHours} h`,
+          check: 'windows.upcoming',
+          target: 'maintenance calendar',
+          status: 'ok',
+          value: upcomingWindows.length,
+          unit: 'windows',
+          detail: next
+            ? `next: ${next.name} ${next.start} to ${next.end}`
+            : `none in the next ${input.windowHorizonHours} h`,
         },
       ],
-      details: { runs: digest.runs, countsByOutcome: digest.countsByOutcome, unresolvedCriticals: digest.unresolvedCriticals, upcomingWindows, noticesSent: weekAhead },
+      details: {
+        runs: digest.runs,
+        countsByOutcome: digest.countsByOutcome,
+        unresolvedCriticals: digest.unresolvedCriticals,
+        upcomingWindows,
+        noticesSent: weekAhead,
+      },
     };
   });
 }

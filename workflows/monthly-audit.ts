@@ -8,7 +8,8 @@ import { heavyDatabaseWork, quickRead } from './lib/activity-profiles.js';
 import { reportedWorkflow } from './lib/run.js';
 
 const { restoreTestBackup } = heavyDatabaseWork;
-const { collectClusterInventory, forecastDiskUsage, measureRecoveryPoint, resolveBackupPlan, resolveHealthCheckPlan } = quickRead;
+const { collectClusterInventory, forecastDiskUsage, measureRecoveryPoint, resolveBackupPlan, resolveHealthCheckPlan } =
+  quickRead;
 
 export const MonthlyAuditInput = z
   .object({
@@ -38,22 +39,42 @@ export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunRep
         // Runs recorded before RTO/RPO made only the restore test.
         if (!patched('monthly-audit-recovery-objectives')) {
           const r = await restoreTestBackup();
-          return [verificationCheck('db.restore-test', plan.database, r, r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {})];
+          return [
+            verificationCheck(
+              'db.restore-test',
+              plan.database,
+              r,
+              r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {},
+            ),
+          ];
         }
         const backupPlan = await resolveBackupPlan();
         const r = await restoreTestBackup();
         const point = await measureRecoveryPoint();
         return [
-          verificationCheck('db.restore-test', plan.database, r, r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {}),
+          verificationCheck(
+            'db.restore-test',
+            plan.database,
+            r,
+            r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {},
+          ),
           ...recoveryObjectiveChecks(plan.database, r, point, backupPlan.objectives),
         ];
       }),
       run.checkStep('capacity forecast', () => forecastDiskUsage(since, plan.thresholds.diskCriticalPercent)),
     ]);
-    const cluster: CheckResult[] = 'skipped' in inventory
-      ? [skipped('inventory', '-', inventory.skipped)]
-      : [...inventory.findings, ...standardsFindings(inventory.deployments, plan.standards), ...imageTagFindings(inventory.deployments)];
-    const counts = 'skipped' in inventory ? 'no cluster' : `${inventory.nodes.length} node(s), ${inventory.deployments.length} deployment(s), ${inventory.pdbs.length} PDB(s)`;
+    const cluster: CheckResult[] =
+      'skipped' in inventory
+        ? [skipped('inventory', '-', inventory.skipped)]
+        : [
+            ...inventory.findings,
+            ...standardsFindings(inventory.deployments, plan.standards),
+            ...imageTagFindings(inventory.deployments),
+          ];
+    const counts =
+      'skipped' in inventory
+        ? 'no cluster'
+        : `${inventory.nodes.length} node(s), ${inventory.deployments.length} deployment(s), ${inventory.pdbs.length} PDB(s)`;
 
     return {
       summary: `Monthly audit: ${counts}`,

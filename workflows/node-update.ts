@@ -81,14 +81,23 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
 
     run.phase = 'draining';
     const d = input.drain;
-    const drained = await run.step(`drain ${node}`, () => drainNode({
-      node, timeoutSeconds: seconds(d.timeout), gracePeriodSeconds: d.gracePeriodSeconds, deleteEmptyDirData: d.deleteEmptyDirData,
-      evictUnmanagedPods: d.evictUnmanagedPods, pollIntervalMs: d.pollInterval, evictionRetryMs: d.evictionRetry, ignoreDaemonSets: true,
-    }));
+    const drained = await run.step(`drain ${node}`, () =>
+      drainNode({
+        node,
+        timeoutSeconds: seconds(d.timeout),
+        gracePeriodSeconds: d.gracePeriodSeconds,
+        deleteEmptyDirData: d.deleteEmptyDirData,
+        evictUnmanagedPods: d.evictUnmanagedPods,
+        pollIntervalMs: d.pollInterval,
+        evictionRetryMs: d.evictionRetry,
+        ignoreDaemonSets: true,
+      }),
+    );
 
     run.phase = 'updating';
     const { hookUrl, doneWhen, timeout } = input.update;
-    if (hookUrl) await run.step('request the node update', () => requestNodeUpdate({ url: hookUrl, node, runId: owner }));
+    if (hookUrl)
+      await run.step('request the node update', () => requestNodeUpdate({ url: hookUrl, node, runId: owner }));
     if (doneWhen === 'signal') {
       run.waitingFor = `signal nodeUpdated (up to ${seconds(timeout)} s)`;
       await run.step('wait for the update', async () => {
@@ -100,22 +109,30 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
     }
 
     run.phase = 'waiting for Ready';
-    const ready = await run.step(`${node} Ready${doneWhen === 'rebooted' ? ' after reboot' : ''}`, () => waitForNodeReady({
-      node, pollIntervalMs: input.pollInterval,
-      timeoutSeconds: seconds(doneWhen === 'rebooted' ? timeout + input.readyTimeout : input.readyTimeout),
-      rebootedFrom: doneWhen === 'rebooted' ? cordon.bootId : undefined,
-    }));
+    const ready = await run.step(`${node} Ready${doneWhen === 'rebooted' ? ' after reboot' : ''}`, () =>
+      waitForNodeReady({
+        node,
+        pollIntervalMs: input.pollInterval,
+        timeoutSeconds: seconds(doneWhen === 'rebooted' ? timeout + input.readyTimeout : input.readyTimeout),
+        rebootedFrom: doneWhen === 'rebooted' ? cordon.bootId : undefined,
+      }),
+    );
 
     run.phase = 'uncordoning';
     const uncordon = await run.step(`uncordon ${node}`, () => uncordonNode({ node, onlyIfCordonedBy: owner }));
     const evicted = isSkipped(drained) ? 0 : drained.evicted.length + drained.alreadyGone.length;
-    const versions = isSkipped(ready) || ready.kubeletVersion === cordon.kubeletVersion ? `kubelet ${cordon.kubeletVersion}` : `kubelet ${cordon.kubeletVersion} -> ${ready.kubeletVersion}`;
+    const versions =
+      isSkipped(ready) || ready.kubeletVersion === cordon.kubeletVersion
+        ? `kubelet ${cordon.kubeletVersion}`
+        : `kubelet ${cordon.kubeletVersion} -> ${ready.kubeletVersion}`;
     const lifted = isSkipped(uncordon) ? '' : uncordon.changed ? '' : `; ${uncordon.detail}`;
     const cleared = gated ? await alertsClearedCheck(run) : [];
     return {
       summary: `Node ${node} updated: ${evicted} pod(s) evicted, ${versions}${lifted}${input.reason ? ` (${input.reason})` : ''}`,
       // Graded by the alert checks when there are any: alerts firing after the update are a warning.
-      ...(gated ? { checks: [...alertChecks.filter((c) => c.check === 'alerts.configured'), ...cleared] } : { outcome: 'ok' as const }),
+      ...(gated
+        ? { checks: [...alertChecks.filter((c) => c.check === 'alerts.configured'), ...cleared] }
+        : { outcome: 'ok' as const }),
       details: { drain: drained, ready, uncordon },
     };
   });

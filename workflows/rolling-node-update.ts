@@ -12,7 +12,11 @@ import { nodeUpdate, NodeUpdateOptions } from './node-update.js';
 
 export const RollingNodeUpdateInput = z
   .object({
-    nodes: z.array(k8sObjectName).min(1).max(1000).refine((n) => distinct(n), 'nodes must be distinct'),
+    nodes: z
+      .array(k8sObjectName)
+      .min(1)
+      .max(1000)
+      .refine((n) => distinct(n), 'nodes must be distinct'),
     /** Nodes updated at the same time; 1 keeps all but one node serving. */
     concurrency: z.number().int().min(1).max(50).default(1),
     /** Options for every node's `nodeUpdate` child. */
@@ -34,16 +38,23 @@ export async function rollingNodeUpdate(rawInput: RollingNodeUpdateInput): Promi
   let outcomes;
   try {
     outcomes = await inTurnUntilFailure(input.nodes, input.concurrency, (node) =>
-      run.step(`update ${node}`, () => executeChild(nodeUpdate, {
-        workflowId: `${parentId}/${node}`,
-        args: [{ ...input.node, node }],
-        // A cancelled rolling update cancels its running children, which then uncordon.
-        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-      }), (report) => (report.outcome === 'skipped' ? 'skipped' : 'ok')),
+      run.step(
+        `update ${node}`,
+        () =>
+          executeChild(nodeUpdate, {
+            workflowId: `${parentId}/${node}`,
+            args: [{ ...input.node, node }],
+            // A cancelled rolling update cancels its running children, which then uncordon.
+            parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+          }),
+        (report) => (report.outcome === 'skipped' ? 'skipped' : 'ok'),
+      ),
     );
   } catch (err) {
     if (!isCancellation(err)) throw err;
-    await CancellationScope.nonCancellable(() => run.finish({ summary: `Cancelled: ${innermostMessage(err)}`, outcome: 'cancelled' }));
+    await CancellationScope.nonCancellable(() =>
+      run.finish({ summary: `Cancelled: ${innermostMessage(err)}`, outcome: 'cancelled' }),
+    );
     throw err;
   }
   const nodes = outcomes.map((o) => ({
@@ -56,9 +67,10 @@ export async function rollingNodeUpdate(rawInput: RollingNodeUpdateInput): Promi
   const notStarted = nodes.filter((n) => n.outcome === 'not started').map((n) => n.node);
   const updated = nodes.length - failed.length - notStarted.length - count('skipped');
   const skippedNote = count('skipped') > 0 ? `, ${count('skipped')} skipped` : '';
-  const summary = failed.length === 0
-    ? `Rolling update of ${nodes.length} node(s), ${input.concurrency} at a time: ${updated} updated${skippedNote}`
-    : `Rolling update stopped: ${failed.map((n) => `${n.node}: ${n.detail}`).join('; ')}; ${updated} updated${skippedNote}, not started: ${notStarted.join(', ') || 'none'}`;
+  const summary =
+    failed.length === 0
+      ? `Rolling update of ${nodes.length} node(s), ${input.concurrency} at a time: ${updated} updated${skippedNote}`
+      : `Rolling update stopped: ${failed.map((n) => `${n.node}: ${n.detail}`).join('; ')}; ${updated} updated${skippedNote}, not started: ${notStarted.join(', ') || 'none'}`;
   const outcome = failed.length > 0 ? 'failed' : count('skipped') === nodes.length ? 'skipped' : 'ok';
   const report = await run.finish({ summary, outcome, details: { nodes } });
   if (failed.length > 0) throw failure(runFailedType('rollingNodeUpdate'), summary);

@@ -38,31 +38,61 @@ export async function storageCleanup(rawInput?: StorageCleanupInput): Promise<Ru
       const c = retentionCheck(r);
       return { outcome: c.status, detail: c.detail };
     };
-    const results = await Promise.all(plan.rules.map((rule) =>
-      run.step(`retention ${rule.name}`, () => applyRetentionRule({ rule, olderThan: cutoff(rule.olderThanDays), mode: input.mode }), graded)));
+    const results = await Promise.all(
+      plan.rules.map((rule) =>
+        run.step(
+          `retention ${rule.name}`,
+          () => applyRetentionRule({ rule, olderThan: cutoff(rule.olderThanDays), mode: input.mode }),
+          graded,
+        ),
+      ),
+    );
     const backups = plan.backupRetention;
     if (backups) {
-      results.push(await run.step('backup retention', () => pruneDatabaseBackups({
-        olderThan: cutoff(backups.olderThanDays), keepNewest: backups.keepNewest, mode: input.mode,
-      }), graded));
+      results.push(
+        await run.step(
+          'backup retention',
+          () =>
+            pruneDatabaseBackups({
+              olderThan: cutoff(backups.olderThanDays),
+              keepNewest: backups.keepNewest,
+              mode: input.mode,
+            }),
+          graded,
+        ),
+      );
     }
-    const diskAfter = input.mode === 'delete' ? await run.checkStep('disk usage after', () => checkDiskUsage(plan.diskPaths, plan.thresholds)) : diskBefore;
+    const diskAfter =
+      input.mode === 'delete'
+        ? await run.checkStep('disk usage after', () => checkDiskUsage(plan.diskPaths, plan.thresholds))
+        : diskBefore;
 
     const checks: CheckResult[] = [
       ...results.map(retentionCheck),
-      ...(backups ? [] : [{ check: 'retention', target: 'database-backups', status: 'skipped' as const, detail: 'no backup directory configured' }]),
+      ...(backups
+        ? []
+        : [
+            {
+              check: 'retention',
+              target: 'database-backups',
+              status: 'skipped' as const,
+              detail: 'no backup directory configured',
+            },
+          ]),
       ...diskAfter,
     ];
     const files = results.reduce((n, r) => n + (input.mode === 'delete' ? r.deleted : r.expired), 0);
     const mib = Math.round((results.reduce((n, r) => n + r.expiredBytes, 0) / 2 ** 20) * 10) / 10;
     return {
-      summary: input.mode === 'delete'
-        ? `Storage cleanup: ${files} file(s) deleted, ${mib} MiB, under ${results.length} rule(s)`
-        : `Storage cleanup (report only): ${files} file(s), ${mib} MiB would go under ${results.length} rule(s)`,
+      summary:
+        input.mode === 'delete'
+          ? `Storage cleanup: ${files} file(s) deleted, ${mib} MiB, under ${results.length} rule(s)`
+          : `Storage cleanup (report only): ${files} file(s), ${mib} MiB would go under ${results.length} rule(s)`,
       checks,
       // Disk still over its critical threshold after cleanup needs a human; a routine day posts
       // nothing (the run is stored and in the evening digest).
-      alertOnCritical: true, postOnlyProblems: true,
+      alertOnCritical: true,
+      postOnlyProblems: true,
       details: { mode: input.mode, rules: results, diskBefore, diskAfter },
     };
   });

@@ -8,7 +8,13 @@ import type { RunReport } from '../domain/run.js';
 import { activeWindow, windowOccurrences, WindowSpecSchema } from '../domain/windows.js';
 import { batchedArchive, bestEffortNotice, databaseStatement, heavyDatabaseWork } from './lib/activity-profiles.js';
 import {
-  archiveChecks, backupChecks, expiredRowChecks, reindexChecks, stepFailed, tempTableChecks, vacuumChecks,
+  archiveChecks,
+  backupChecks,
+  expiredRowChecks,
+  reindexChecks,
+  stepFailed,
+  tempTableChecks,
+  vacuumChecks,
 } from './lib/database-checks.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
@@ -16,7 +22,13 @@ import { awaitMaintenanceWindow, stillInside } from './lib/window.js';
 
 const { archiveBookingsOlderThan } = batchedArchive;
 const { postSlackMessage } = bestEffortNotice;
-const { collectDatabaseStatistics, deleteExpiredSessions, dropOldTempTables, resolveDatabaseMaintenancePlan, verifyNewestBackup } = databaseStatement;
+const {
+  collectDatabaseStatistics,
+  deleteExpiredSessions,
+  dropOldTempTables,
+  resolveDatabaseMaintenancePlan,
+  verifyNewestBackup,
+} = databaseStatement;
 const { createDatabaseBackup, reindexInvalidOrBloatedIndexes, vacuumAnalyzeTables } = heavyDatabaseWork;
 
 export const DB_MAINTENANCE_STEPS = ['vacuum', 'reindex', 'statistics', 'archive', 'sessions', 'tempTables'] as const;
@@ -33,11 +45,24 @@ export const WeeklyDatabaseMaintenanceInput = z
     /** Default: the configured "weekly" window (seed: Sunday 02:00-06:00 UTC). */
     window: WindowSpecSchema.optional(),
     /** Run only these steps (default: all). */
-    steps: z.array(z.enum(DB_MAINTENANCE_STEPS)).min(1).max(DB_MAINTENANCE_STEPS.length).refine((s) => distinct(s), 'steps must be distinct').optional(),
+    steps: z
+      .array(z.enum(DB_MAINTENANCE_STEPS))
+      .min(1)
+      .max(DB_MAINTENANCE_STEPS.length)
+      .refine((s) => distinct(s), 'steps must be distinct')
+      .optional(),
     /** Tables to vacuum (default: all). */
-    vacuumTables: z.array(tableName).max(500).refine((t) => distinct(t), 'tables must be distinct').optional(),
+    vacuumTables: z
+      .array(tableName)
+      .max(500)
+      .refine((t) => distinct(t), 'tables must be distinct')
+      .optional(),
     /** Tables that get VACUUM FULL, inside the window only. */
-    fullVacuumTables: z.array(tableName).max(50).refine((t) => distinct(t), 'tables must be distinct').default([]),
+    fullVacuumTables: z
+      .array(tableName)
+      .max(50)
+      .refine((t) => distinct(t), 'tables must be distinct')
+      .default([]),
     archiveAfterDays: z.number().int().min(30).max(36_500).optional(),
     /** Most rows per archive batch; batches adapt below it to take about archiveBatchTargetMs. */
     archiveBatchSize: z.number().int().min(100).max(50_000).optional(),
@@ -45,7 +70,11 @@ export const WeeklyDatabaseMaintenanceInput = z
     archivePauseMs: z.number().int().min(0).max(60_000).default(0),
     lockTimeoutMs: z.number().int().min(10).max(600_000).optional(),
     /** Data moves only with a verified backup younger than this (seed: 24 h). */
-    backupMaxAgeHours: z.number().positive().max(24 * 7).default(24),
+    backupMaxAgeHours: z
+      .number()
+      .positive()
+      .max(24 * 7)
+      .default(24),
     reason: z.string().max(500).optional(),
   })
   .strict();
@@ -62,7 +91,9 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
   const plan = await run.step('resolve database maintenance plan', () => resolveDatabaseMaintenancePlan());
   const spec = input.window ?? plan.weeklyWindow;
   const selected = new Set<DbStep>(input.steps ?? DB_MAINTENANCE_STEPS);
-  const cutoff = new Date(startedAt.getTime() - (input.archiveAfterDays ?? plan.archiveAfterDays) * 86_400_000).toISOString();
+  const cutoff = new Date(
+    startedAt.getTime() - (input.archiveAfterDays ?? plan.archiveAfterDays) * 86_400_000,
+  ).toISOString();
   const timeouts = input.lockTimeoutMs ? { lockTimeoutMs: input.lockTimeoutMs } : undefined;
   const batchSize = input.archiveBatchSize ?? plan.batchSize;
   const checks: CheckResult[] = [];
@@ -70,20 +101,33 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
   const title = input.reason ? `Weekly database maintenance (${input.reason})` : 'Weekly database maintenance';
   /** A step that failed after its retries is reported critical; the other steps still run. */
   const attempt = <T>(name: string, fn: () => Promise<T>, grade?: (r: T) => CheckResult[]): Promise<T | undefined> =>
-    run.step(name, fn, (r) => (grade ? worstStatus(grade(r).map((c) => c.status)) : 'ok')).then(
-      (r) => { if (grade) checks.push(...grade(r)); return r; },
-      (err: unknown) => { checks.push(stepFailed(name, innermostMessage(err))); return undefined; },
-    );
+    run
+      .step(name, fn, (r) => (grade ? worstStatus(grade(r).map((c) => c.status)) : 'ok'))
+      .then(
+        (r) => {
+          if (grade) checks.push(...grade(r));
+          return r;
+        },
+        (err: unknown) => {
+          checks.push(stepFailed(name, innermostMessage(err)));
+          return undefined;
+        },
+      );
 
   // The schedule fires an hour before the window: announce, then wait. Nothing to announce when skipping.
   run.phase = 'notifying';
   const inside = activeWindow(spec, startedAt);
   const next = inside ?? windowOccurrences([spec], startedAt, new Date(startedAt.getTime() + 367 * 86_400_000))[0];
   if (next && (inside || input.windowPolicy === 'wait')) {
-    await run.step('maintenance notice', () => postSlackMessage({
-      text: `:wrench: Database maintenance on ${plan.database} ${inside ? 'is starting' : `starts at ${next.start}`} (window ${spec.name} until ${next.end}): `
-        + `${[...selected].join(', ')}; bookings created before ${cutoff} move to bookings_archive.`,
-    })).catch(() => undefined); // recorded as a failed step; a notice never stops maintenance
+    await run
+      .step('maintenance notice', () =>
+        postSlackMessage({
+          text:
+            `:wrench: Database maintenance on ${plan.database} ${inside ? 'is starting' : `starts at ${next.start}`} (window ${spec.name} until ${next.end}): ` +
+            `${[...selected].join(', ')}; bookings created before ${cutoff} move to bookings_archive.`,
+        }),
+      )
+      .catch(() => undefined); // recorded as a failed step; a notice never stops maintenance
   }
 
   const gate = await awaitMaintenanceWindow(run, spec, input.windowPolicy, plan.blackouts);
@@ -93,54 +137,142 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
   run.phase = 'maintaining';
   // Seed: "Status updates provided regularly" during a window: one when the work begins (the report follows at the end).
   if (gate.decision === 'waited' && patched('window-open-status')) {
-    await run.step('window status', () => postSlackMessage({
-      text: `:hourglass_flowing_sand: Window ${spec.name} open (${gate.window.start} to ${gate.window.end}): database maintenance on ${plan.database} running now.`,
-    })).catch(() => undefined);
+    await run
+      .step('window status', () =>
+        postSlackMessage({
+          text: `:hourglass_flowing_sand: Window ${spec.name} open (${gate.window.start} to ${gate.window.end}): database maintenance on ${plan.database} running now.`,
+        }),
+      )
+      .catch(() => undefined);
   }
   if (gate.decision !== 'skipped' && disruptive.length > 0) {
     // Seed: "Backup completed and verified" before anything moves. Without one, nothing else runs.
-    const backup = await attempt(`verified backup younger than ${input.backupMaxAgeHours} h`, async () => {
-      const newest = await verifyNewestBackup({ maxAgeHours: input.backupMaxAgeHours });
-      if (newest.status === 'ok') return { ...newest, taken: false };
-      await createDatabaseBackup({});
-      return { ...(await verifyNewestBackup({ maxAgeHours: input.backupMaxAgeHours })), taken: true, before: newest.detail };
-    }, (b) => backupChecks(plan.database, b));
+    const backup = await attempt(
+      `verified backup younger than ${input.backupMaxAgeHours} h`,
+      async () => {
+        const newest = await verifyNewestBackup({ maxAgeHours: input.backupMaxAgeHours });
+        if (newest.status === 'ok') return { ...newest, taken: false };
+        await createDatabaseBackup({});
+        return {
+          ...(await verifyNewestBackup({ maxAgeHours: input.backupMaxAgeHours })),
+          taken: true,
+          before: newest.detail,
+        };
+      },
+      (b) => backupChecks(plan.database, b),
+    );
     details.backup = backup;
     if (backup?.status !== 'ok') {
-      return run.finish({ summary: `${title} aborted: no verified backup younger than ${input.backupMaxAgeHours} h`, checks, outcome: 'failed', details, alertOnCritical: true });
+      return run.finish({
+        summary: `${title} aborted: no verified backup younger than ${input.backupMaxAgeHours} h`,
+        checks,
+        outcome: 'failed',
+        details,
+        alertOnCritical: true,
+      });
     }
   }
 
   // The checklist, in order. Each step's failure is reported and the next step still runs.
   const steps: Record<DbStep, [string, (label: string) => Promise<unknown>]> = {
-    vacuum: ['vacuum analyze', (label) => attempt(label,
-      () => vacuumAnalyzeTables({ tables: input.vacuumTables, fullTables: input.fullVacuumTables, allowFull: true, timeouts }), vacuumChecks)],
-    reindex: ['reindex invalid or bloated indexes', (label) => attempt(label,
-      () => reindexInvalidOrBloatedIndexes({ timeouts }), (actions) => reindexChecks(plan.database, actions))],
-    statistics: ['bloat, index usage, statistics, cache hits, slow queries', (label) => attempt(label,
-      () => collectDatabaseStatistics({ timeouts }), (s) => { details.statistics = s; return s.checks; })],
-    archive: ['archive old bookings', (label) => attempt(label,
-      () => archiveBookingsOlderThan({
-        cutoff, batchSize, batchTargetMs: input.archiveBatchTargetMs ?? plan.archiveBatchTargetMs, pauseBetweenBatchesMs: input.archivePauseMs, timeouts,
-      }),
-      (a) => { details.archive = a; return archiveChecks(plan.database, a); })],
-    sessions: ['delete expired sessions and reset tokens', (label) => attempt(label,
-      () => deleteExpiredSessions({ asOf: startedAt.toISOString(), batchSize, timeouts }), expiredRowChecks)],
-    tempTables: ['drop old temporary tables', (label) => attempt(label,
-      () => dropOldTempTables({ timeouts }), (r) => tempTableChecks(plan.database, r))],
+    vacuum: [
+      'vacuum analyze',
+      (label) =>
+        attempt(
+          label,
+          () =>
+            vacuumAnalyzeTables({
+              tables: input.vacuumTables,
+              fullTables: input.fullVacuumTables,
+              allowFull: true,
+              timeouts,
+            }),
+          vacuumChecks,
+        ),
+    ],
+    reindex: [
+      'reindex invalid or bloated indexes',
+      (label) =>
+        attempt(
+          label,
+          () => reindexInvalidOrBloatedIndexes({ timeouts }),
+          (actions) => reindexChecks(plan.database, actions),
+        ),
+    ],
+    statistics: [
+      'bloat, index usage, statistics, cache hits, slow queries',
+      (label) =>
+        attempt(
+          label,
+          () => collectDatabaseStatistics({ timeouts }),
+          (s) => {
+            details.statistics = s;
+            return s.checks;
+          },
+        ),
+    ],
+    archive: [
+      'archive old bookings',
+      (label) =>
+        attempt(
+          label,
+          () =>
+            archiveBookingsOlderThan({
+              cutoff,
+              batchSize,
+              batchTargetMs: input.archiveBatchTargetMs ?? plan.archiveBatchTargetMs,
+              pauseBetweenBatchesMs: input.archivePauseMs,
+              timeouts,
+            }),
+          (a) => {
+            details.archive = a;
+            return archiveChecks(plan.database, a);
+          },
+        ),
+    ],
+    sessions: [
+      'delete expired sessions and reset tokens',
+      (label) =>
+        attempt(
+          label,
+          () => deleteExpiredSessions({ asOf: startedAt.toISOString(), batchSize, timeouts }),
+          expiredRowChecks,
+        ),
+    ],
+    tempTables: [
+      'drop old temporary tables',
+      (label) =>
+        attempt(
+          label,
+          () => dropOldTempTables({ timeouts }),
+          (r) => tempTableChecks(plan.database, r),
+        ),
+    ],
   };
 
   for (const name of DB_MAINTENANCE_STEPS) {
     if (!selected.has(name)) continue;
     const [label, go] = steps[name];
-    const notNow = READ_ONLY.has(name) ? undefined
-      : gate.decision === 'skipped' ? 'outside the maintenance window (policy skip)'
-      : !stillInside(gate.window) ? `the maintenance window closed at ${gate.window.end}` : undefined;
-    if (notNow) await run.step(label, async () => notNow, () => ({ outcome: 'skipped', detail: notNow }));
+    const notNow = READ_ONLY.has(name)
+      ? undefined
+      : gate.decision === 'skipped'
+        ? 'outside the maintenance window (policy skip)'
+        : !stillInside(gate.window)
+          ? `the maintenance window closed at ${gate.window.end}`
+          : undefined;
+    if (notNow)
+      await run.step(
+        label,
+        async () => notNow,
+        () => ({ outcome: 'skipped', detail: notNow }),
+      );
     else await go(label);
   }
 
-  const skippedSummary = gate.decision === 'skipped' ? `disruptive steps skipped: outside window ${spec.name}, next ${gate.window.start}` : `${gate.decision} window ${gate.window.start}`;
+  const skippedSummary =
+    gate.decision === 'skipped'
+      ? `disruptive steps skipped: outside window ${spec.name}, next ${gate.window.start}`
+      : `${gate.decision} window ${gate.window.start}`;
   return run.finish({
     summary: `${title}: ${skippedSummary}`,
     checks,

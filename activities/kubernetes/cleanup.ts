@@ -31,7 +31,11 @@ const REVISION = 'deployment.kubernetes.io/revision';
  * claims whose volume is lost. Jobs, ReplicaSets and claims in the application namespace.
  */
 export function createCleanupActivities({ kube, namespace }: KubernetesDeps) {
-  async function findCandidates(kinds: readonly CleanupKind[], minAgeSeconds: number, kept: CleanupCandidate[]): Promise<CleanupCandidate[]> {
+  async function findCandidates(
+    kinds: readonly CleanupKind[],
+    minAgeSeconds: number,
+    kept: CleanupCandidate[],
+  ): Promise<CleanupCandidate[]> {
     const core = kube!.makeApiClient(CoreV1Api);
     const found: CleanupCandidate[] = [];
     if (kinds.includes('jobs')) {
@@ -39,35 +43,62 @@ export function createCleanupActivities({ kube, namespace }: KubernetesDeps) {
       for (const job of (await kube!.makeApiClient(BatchV1Api).listNamespacedJob({ namespace })).items) {
         const complete = job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
         const finished = job.status?.completionTime ? new Date(job.status.completionTime).getTime() : NaN;
-        if (complete && finished <= cutoff) found.push({ kind: 'jobs', namespace, name: job.metadata!.name!, reason: `completed ${new Date(finished).toISOString()}` });
+        if (complete && finished <= cutoff)
+          found.push({
+            kind: 'jobs',
+            namespace,
+            name: job.metadata!.name!,
+            reason: `completed ${new Date(finished).toISOString()}`,
+          });
       }
     }
     if (kinds.includes('replicasets')) {
       const apps = kube!.makeApiClient(AppsV1Api);
-      const [deployments, replicaSets] = await Promise.all([apps.listNamespacedDeployment({ namespace }), apps.listNamespacedReplicaSet({ namespace })]);
+      const [deployments, replicaSets] = await Promise.all([
+        apps.listNamespacedDeployment({ namespace }),
+        apps.listNamespacedReplicaSet({ namespace }),
+      ]);
       for (const d of deployments.items) {
         const limit = d.spec?.revisionHistoryLimit ?? 10;
         const current = Number(annotation(d, REVISION) ?? 0);
         const revision = (rs: (typeof replicaSets.items)[number]) => Number(annotation(rs, REVISION) ?? 0);
-        const owned = replicaSets.items.filter((rs) => rs.metadata?.ownerReferences?.some((o) => o.controller && o.uid === d.metadata?.uid));
+        const owned = replicaSets.items.filter((rs) =>
+          rs.metadata?.ownerReferences?.some((o) => o.controller && o.uid === d.metadata?.uid),
+        );
         // What `kubectl rollout undo` and applicationUpdate's recorded rollback go back to while a
         // rollout is under way: the newest revision below the current one. Never deleted.
         const rollbackTarget = Math.max(0, ...owned.map(revision).filter((r) => r < current));
         const old = owned
-          .filter((rs) => (rs.spec?.replicas ?? 0) === 0 && (rs.status?.replicas ?? 0) === 0 && revision(rs) !== current)
+          .filter(
+            (rs) => (rs.spec?.replicas ?? 0) === 0 && (rs.status?.replicas ?? 0) === 0 && revision(rs) !== current,
+          )
           .sort((a, b) => revision(b) - revision(a));
         for (const rs of old.slice(limit)) {
-          const candidate = { kind: 'replicasets' as const, namespace, name: rs.metadata!.name!, reason: `revision ${revision(rs)} of ${d.metadata!.name}, beyond revisionHistoryLimit ${limit}` };
-          if (revision(rs) === rollbackTarget) kept.push({ ...candidate, reason: `${candidate.reason}, kept: the revision a rollback from ${current} goes back to` });
+          const candidate = {
+            kind: 'replicasets' as const,
+            namespace,
+            name: rs.metadata!.name!,
+            reason: `revision ${revision(rs)} of ${d.metadata!.name}, beyond revisionHistoryLimit ${limit}`,
+          };
+          if (revision(rs) === rollbackTarget)
+            kept.push({
+              ...candidate,
+              reason: `${candidate.reason}, kept: the revision a rollback from ${current} goes back to`,
+            });
           else found.push(candidate);
         }
       }
     }
-    const volumes = kinds.includes('volumes') || kinds.includes('claims') ? (await core.listPersistentVolume()).items : [];
+    const volumes =
+      kinds.includes('volumes') || kinds.includes('claims') ? (await core.listPersistentVolume()).items : [];
     if (kinds.includes('volumes')) {
       for (const pv of volumes.filter((v) => v.status?.phase === 'Released')) {
         const claim = pv.spec?.claimRef ? ` (was ${pv.spec.claimRef.namespace}/${pv.spec.claimRef.name})` : '';
-        found.push({ kind: 'volumes', name: pv.metadata!.name!, reason: `Released, reclaim policy ${pv.spec?.persistentVolumeReclaimPolicy ?? '?'}${claim}` });
+        found.push({
+          kind: 'volumes',
+          name: pv.metadata!.name!,
+          reason: `Released, reclaim policy ${pv.spec?.persistentVolumeReclaimPolicy ?? '?'}${claim}`,
+        });
       }
     }
     if (kinds.includes('claims')) {
@@ -75,7 +106,13 @@ export function createCleanupActivities({ kube, namespace }: KubernetesDeps) {
       for (const pvc of (await core.listNamespacedPersistentVolumeClaim({ namespace })).items) {
         const lost = pvc.status?.phase === 'Lost';
         const missing = pvc.spec?.volumeName && !volumeNames.has(pvc.spec.volumeName);
-        if (lost || missing) found.push({ kind: 'claims', namespace, name: pvc.metadata!.name!, reason: lost ? 'Lost: its volume is gone' : `bound volume ${pvc.spec!.volumeName} does not exist` });
+        if (lost || missing)
+          found.push({
+            kind: 'claims',
+            namespace,
+            name: pvc.metadata!.name!,
+            reason: lost ? 'Lost: its volume is gone' : `bound volume ${pvc.spec!.volumeName} does not exist`,
+          });
       }
     }
     return found;
@@ -87,10 +124,18 @@ export function createCleanupActivities({ kube, namespace }: KubernetesDeps) {
     // Background propagation: a Job's pods and a ReplicaSet's (none) go with them, as kubectl does.
     const options = { dryRun, propagationPolicy: 'Background' };
     switch (c.kind) {
-      case 'jobs': await kube!.makeApiClient(BatchV1Api).deleteNamespacedJob({ name, namespace: ns, ...options }); break;
-      case 'replicasets': await kube!.makeApiClient(AppsV1Api).deleteNamespacedReplicaSet({ name, namespace: ns, ...options }); break;
-      case 'volumes': await kube!.makeApiClient(CoreV1Api).deletePersistentVolume({ name, ...options }); break;
-      case 'claims': await kube!.makeApiClient(CoreV1Api).deleteNamespacedPersistentVolumeClaim({ name, namespace: ns, ...options }); break;
+      case 'jobs':
+        await kube!.makeApiClient(BatchV1Api).deleteNamespacedJob({ name, namespace: ns, ...options });
+        break;
+      case 'replicasets':
+        await kube!.makeApiClient(AppsV1Api).deleteNamespacedReplicaSet({ name, namespace: ns, ...options });
+        break;
+      case 'volumes':
+        await kube!.makeApiClient(CoreV1Api).deletePersistentVolume({ name, ...options });
+        break;
+      case 'claims':
+        await kube!.makeApiClient(CoreV1Api).deleteNamespacedPersistentVolumeClaim({ name, namespace: ns, ...options });
+        break;
     }
   }
 

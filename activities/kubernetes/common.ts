@@ -54,13 +54,20 @@ export async function pollUntil<T>(options: {
   }
 }
 
-type Obj = { metadata?: { annotations?: Record<string, string> | undefined; labels?: Record<string, string> | undefined } };
+type Obj = {
+  metadata?: { annotations?: Record<string, string> | undefined; labels?: Record<string, string> | undefined };
+};
 export const annotation = (o: Obj | undefined, key: string): string | undefined => o?.metadata?.annotations?.[key];
 
 /** JSON with sorted keys and no undefined fields: compares API objects however they were built. */
 export function canonicalJson(value: unknown): string {
   return JSON.stringify(value, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
-      ? Object.fromEntries(Object.entries(v).filter(([, x]) => x !== undefined).sort(([a], [b]) => a.localeCompare(b)))
-      : v);
+      ? Object.fromEntries(
+          Object.entries(v)
+            .filter(([, x]) => x !== undefined)
+            .sort(([a], [b]) => a.localeCompare(b)),
+        )
+      : v,
+  );
 }

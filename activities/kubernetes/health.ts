@@ -1,4 +1,12 @@
-import { ApisApi, AppsV1Api, CoreV1Api, Metrics, PolicyV1Api, type KubeConfig, type V1Node } from '@kubernetes/client-node';
+import {
+  ApisApi,
+  AppsV1Api,
+  CoreV1Api,
+  Metrics,
+  PolicyV1Api,
+  type KubeConfig,
+  type V1Node,
+} from '@kubernetes/client-node';
 import { skipped, type CheckResult, type CheckStatus } from '../../domain/checks.js';
 import { apiStatus, type KubernetesDeps } from './common.js';
 import { NO_CLUSTER, type Skipped } from '../../domain/cluster.js';
@@ -10,7 +18,17 @@ const USAGE_CRITICAL_PERCENT = 95;
 const PRESSURE_CONDITIONS = ['MemoryPressure', 'DiskPressure', 'PIDPressure', 'NetworkUnavailable'];
 
 const CPU_UNITS: Record<string, number> = { n: 1e-9, u: 1e-6, m: 1e-3, '': 1 };
-const MEMORY_UNITS: Record<string, number> = { Ki: 2 ** 10, Mi: 2 ** 20, Gi: 2 ** 30, Ti: 2 ** 40, k: 1e3, M: 1e6, G: 1e9, T: 1e12, '': 1 };
+const MEMORY_UNITS: Record<string, number> = {
+  Ki: 2 ** 10,
+  Mi: 2 ** 20,
+  Gi: 2 ** 30,
+  Ti: 2 ** 40,
+  k: 1e3,
+  M: 1e6,
+  G: 1e9,
+  T: 1e12,
+  '': 1,
+};
 
 /** A Kubernetes quantity ("250m", "128974848", "512Mi") as a number of cores or bytes. */
 export function parseQuantity(q: string, kind: 'cpu' | 'memory'): number {
@@ -22,8 +40,22 @@ export function parseQuantity(q: string, kind: 'cpu' | 'memory'): number {
 
 export interface ClusterInventory {
   nodes: { name: string; kubeletVersion: string; ready: boolean; unschedulable: boolean }[];
-  deployments: { namespace: string; name: string; images: string[]; replicas: number; available: number; revision: string }[];
-  pdbs: { namespace: string; name: string; minAvailable?: string; maxUnavailable?: string; disruptionsAllowed: number; expectedPods: number }[];
+  deployments: {
+    namespace: string;
+    name: string;
+    images: string[];
+    replicas: number;
+    available: number;
+    revision: string;
+  }[];
+  pdbs: {
+    namespace: string;
+    name: string;
+    minAvailable?: string;
+    maxUnavailable?: string;
+    disruptionsAllowed: number;
+    expectedPods: number;
+  }[];
   findings: CheckResult[];
 }
 
@@ -33,9 +65,21 @@ function nodeFindings(nodes: V1Node[]): CheckResult[] {
   return nodes.map((n): CheckResult => {
     const name = n.metadata!.name!;
     const ready = n.status?.conditions?.find((c) => c.type === 'Ready');
-    const pressure = (n.status?.conditions ?? []).filter((c) => PRESSURE_CONDITIONS.includes(c.type) && c.status === 'True').map((c) => c.type);
-    const base = { check: 'k8s.node', target: name, value: n.status?.nodeInfo?.kubeletVersion, threshold: 'Ready, schedulable, no pressure' };
-    if (ready?.status !== 'True') return { ...base, status: 'critical', detail: `NotReady: ${ready?.reason ?? 'no Ready condition'}${ready?.message ? ` (${ready.message})` : ''}` };
+    const pressure = (n.status?.conditions ?? [])
+      .filter((c) => PRESSURE_CONDITIONS.includes(c.type) && c.status === 'True')
+      .map((c) => c.type);
+    const base = {
+      check: 'k8s.node',
+      target: name,
+      value: n.status?.nodeInfo?.kubeletVersion,
+      threshold: 'Ready, schedulable, no pressure',
+    };
+    if (ready?.status !== 'True')
+      return {
+        ...base,
+        status: 'critical',
+        detail: `NotReady: ${ready?.reason ?? 'no Ready condition'}${ready?.message ? ` (${ready.message})` : ''}`,
+      };
     if (pressure.length > 0) return { ...base, status: 'warn', detail: `under ${pressure.join(', ')}` };
     if (n.spec?.unschedulable) return { ...base, status: 'warn', detail: 'Ready but cordoned (unschedulable)' };
     return { ...base, status: 'ok', detail: 'Ready' };
@@ -47,8 +91,15 @@ function nodeFindings(nodes: V1Node[]): CheckResult[] {
  * reports the apiserver's plain-text 404 as "HTTP 500 invalid json"; discovery tells the real reason.
  */
 async function metricsUnavailable(kube: KubeConfig, err: unknown): Promise<string> {
-  const groups = await kube.makeApiClient(ApisApi).getAPIVersions().then((g) => g.groups.map((x) => x.name), () => undefined);
-  if (groups && !groups.includes('metrics.k8s.io')) return 'the metrics API (metrics.k8s.io) is not installed in this cluster: install metrics-server for pod usage';
+  const groups = await kube
+    .makeApiClient(ApisApi)
+    .getAPIVersions()
+    .then(
+      (g) => g.groups.map((x) => x.name),
+      () => undefined,
+    );
+  if (groups && !groups.includes('metrics.k8s.io'))
+    return 'the metrics API (metrics.k8s.io) is not installed in this cluster: install metrics-server for pod usage';
   return `metrics API unavailable: ${apiStatus(err).message}`;
 }
 
@@ -58,7 +109,9 @@ export function createHealthActivities({ kube, namespace, appLabelSelector }: Ku
     async scanApplicationErrorLogs(sinceSeconds = 86_400): Promise<CheckResult[]> {
       if (!kube) return [skipped('k8s.error-logs', namespace, NO_CLUSTER)];
       const core = kube.makeApiClient(CoreV1Api);
-      const pods = (await core.listNamespacedPod({ namespace, labelSelector: appLabelSelector })).items.filter((p) => p.status?.phase === 'Running');
+      const pods = (await core.listNamespacedPod({ namespace, labelSelector: appLabelSelector })).items.filter(
+        (p) => p.status?.phase === 'Running',
+      );
       if (pods.length === 0) return [skipped('k8s.error-logs', namespace, `no running pods match ${appLabelSelector}`)];
       let errorLines = 0;
       const perPod: string[] = [];
@@ -67,8 +120,16 @@ export function createHealthActivities({ kube, namespace, appLabelSelector }: Ku
         const name = pod.metadata!.name!;
         for (const container of pod.spec?.containers ?? []) {
           try {
-            const log = await core.readNamespacedPodLog({ name, namespace, container: container.name, sinceSeconds, tailLines: 10_000 });
-            const hits = String(log).split('\n').filter((line) => ERROR_LINE.test(line)).length;
+            const log = await core.readNamespacedPodLog({
+              name,
+              namespace,
+              container: container.name,
+              sinceSeconds,
+              tailLines: 10_000,
+            });
+            const hits = String(log)
+              .split('\n')
+              .filter((line) => ERROR_LINE.test(line)).length;
             errorLines += hits;
             if (hits > 0) perPod.push(`${name}/${container.name}: ${hits}`);
           } catch (err) {
@@ -79,10 +140,22 @@ export function createHealthActivities({ kube, namespace, appLabelSelector }: Ku
       const hours = Math.round(sinceSeconds / 360) / 10;
       const status: CheckStatus = errorLines > 0 || unreadable.length > 0 ? 'warn' : 'ok';
       const parts = [
-        errorLines > 0 ? `error lines in the last ${hours} h: ${perPod.join(', ')}` : `no error lines in ${pods.length} pod(s) over ${hours} h`,
+        errorLines > 0
+          ? `error lines in the last ${hours} h: ${perPod.join(', ')}`
+          : `no error lines in ${pods.length} pod(s) over ${hours} h`,
         ...(unreadable.length > 0 ? [`logs unreadable: ${unreadable.join(', ')}`] : []),
       ];
-      return [{ check: 'k8s.error-logs', target: namespace, value: errorLines, unit: 'lines', threshold: 'warn > 0 error lines', status, detail: parts.join('; ') }];
+      return [
+        {
+          check: 'k8s.error-logs',
+          target: namespace,
+          value: errorLines,
+          unit: 'lines',
+          threshold: 'warn > 0 error lines',
+          status,
+          detail: parts.join('; '),
+        },
+      ];
     },
 
     /** Seed: `kubectl top pods`: each application pod's usage against its containers' limits (metrics API). */
@@ -94,7 +167,9 @@ export function createHealthActivities({ kube, namespace, appLabelSelector }: Ku
       } catch (err) {
         return [skipped('k8s.pod-resources', namespace, await metricsUnavailable(kube, err))];
       }
-      const pods = (await kube.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: appLabelSelector })).items;
+      const pods = (
+        await kube.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: appLabelSelector })
+      ).items;
       const threshold = `of the container limit: warn > ${USAGE_WARN_PERCENT}%, critical > ${USAGE_CRITICAL_PERCENT}%`;
       const results = pods.flatMap((pod): CheckResult[] => {
         const name = pod.metadata!.name!;
@@ -109,15 +184,27 @@ export function createHealthActivities({ kube, namespace, appLabelSelector }: Ku
               unlimited.push(`${c.name} ${kind}`);
               continue;
             }
-            const percent = Math.round((parseQuantity(c.usage[kind], kind) / parseQuantity(limits[kind], kind)) * 1000) / 10;
-            if (percent >= worst.percent) worst = { percent, what: `${c.name} ${kind} ${c.usage[kind]} of ${limits[kind]}` };
+            const percent =
+              Math.round((parseQuantity(c.usage[kind], kind) / parseQuantity(limits[kind], kind)) * 1000) / 10;
+            if (percent >= worst.percent)
+              worst = { percent, what: `${c.name} ${kind} ${c.usage[kind]} of ${limits[kind]}` };
           }
         }
-        const status: CheckStatus = worst.percent > USAGE_CRITICAL_PERCENT ? 'critical' : worst.percent > USAGE_WARN_PERCENT ? 'warn' : 'ok';
-        const detail = [worst.what && `highest: ${worst.what} (${worst.percent}%)`, unlimited.length > 0 && `no limit: ${unlimited.join(', ')}`].filter(Boolean).join('; ');
-        return [{ check: 'k8s.pod-resources', target: name, value: worst.percent, unit: '%', threshold, status, detail }];
+        const status: CheckStatus =
+          worst.percent > USAGE_CRITICAL_PERCENT ? 'critical' : worst.percent > USAGE_WARN_PERCENT ? 'warn' : 'ok';
+        const detail = [
+          worst.what && `highest: ${worst.what} (${worst.percent}%)`,
+          unlimited.length > 0 && `no limit: ${unlimited.join(', ')}`,
+        ]
+          .filter(Boolean)
+          .join('; ');
+        return [
+          { check: 'k8s.pod-resources', target: name, value: worst.percent, unit: '%', threshold, status, detail },
+        ];
       });
-      return results.length > 0 ? results : [skipped('k8s.pod-resources', namespace, `no metrics for pods matching ${appLabelSelector}`)];
+      return results.length > 0
+        ? results
+        : [skipped('k8s.pod-resources', namespace, `no metrics for pods matching ${appLabelSelector}`)];
     },
 
     /** Every node Ready, schedulable and free of pressure conditions. */
@@ -136,27 +223,47 @@ export function createHealthActivities({ kube, namespace, appLabelSelector }: Ku
       ]);
       const inventory: ClusterInventory = {
         nodes: nodes.items.map((n) => ({
-          name: n.metadata!.name!, kubeletVersion: n.status?.nodeInfo?.kubeletVersion ?? '', unschedulable: Boolean(n.spec?.unschedulable),
+          name: n.metadata!.name!,
+          kubeletVersion: n.status?.nodeInfo?.kubeletVersion ?? '',
+          unschedulable: Boolean(n.spec?.unschedulable),
           ready: n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false,
         })),
         deployments: deployments.items.map((d) => ({
-          namespace, name: d.metadata!.name!, images: (d.spec?.template.spec?.containers ?? []).map((c) => c.image ?? ''),
-          replicas: d.spec?.replicas ?? 0, available: d.status?.availableReplicas ?? 0, revision: d.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? '',
+          namespace,
+          name: d.metadata!.name!,
+          images: (d.spec?.template.spec?.containers ?? []).map((c) => c.image ?? ''),
+          replicas: d.spec?.replicas ?? 0,
+          available: d.status?.availableReplicas ?? 0,
+          revision: d.metadata?.annotations?.['deployment.kubernetes.io/revision'] ?? '',
         })),
         pdbs: pdbs.items.map((p) => ({
-          namespace: p.metadata!.namespace!, name: p.metadata!.name!,
+          namespace: p.metadata!.namespace!,
+          name: p.metadata!.name!,
           ...(p.spec?.minAvailable !== undefined ? { minAvailable: String(p.spec.minAvailable) } : {}),
           ...(p.spec?.maxUnavailable !== undefined ? { maxUnavailable: String(p.spec.maxUnavailable) } : {}),
-          disruptionsAllowed: p.status?.disruptionsAllowed ?? 0, expectedPods: p.status?.expectedPods ?? 0,
+          disruptionsAllowed: p.status?.disruptionsAllowed ?? 0,
+          expectedPods: p.status?.expectedPods ?? 0,
         })),
         findings: nodeFindings(nodes.items),
       };
       const versions = [...new Set(inventory.nodes.map((n) => n.kubeletVersion))];
       if (versions.length > 1) {
-        inventory.findings.push({ check: 'k8s.kubelet-versions', target: 'cluster', value: versions.length, status: 'warn', detail: `nodes run ${versions.sort().join(', ')}` });
+        inventory.findings.push({
+          check: 'k8s.kubelet-versions',
+          target: 'cluster',
+          value: versions.length,
+          status: 'warn',
+          detail: `nodes run ${versions.sort().join(', ')}`,
+        });
       }
       for (const p of inventory.pdbs.filter((b) => b.expectedPods > 0 && b.disruptionsAllowed === 0)) {
-        inventory.findings.push({ check: 'k8s.pdb', target: `${p.namespace}/${p.name}`, value: 0, status: 'warn', detail: `allows no disruption now (${p.expectedPods} pods expected): a drain of their nodes will wait` });
+        inventory.findings.push({
+          check: 'k8s.pdb',
+          target: `${p.namespace}/${p.name}`,
+          value: 0,
+          status: 'warn',
+          detail: `allows no disruption now (${p.expectedPods} pods expected): a drain of their nodes will wait`,
+        });
       }
       return inventory;
     },

@@ -83,10 +83,14 @@ function classify(pod: V1Pod, input: DrainInput): { left?: string; refused?: str
   if (pod.status?.phase === 'Succeeded' || pod.status?.phase === 'Failed') return undefined;
   const controller = pod.metadata?.ownerReferences?.find((o) => o.controller);
   if (controller?.kind === 'DaemonSet') {
-    return input.ignoreDaemonSets === false ? { refused: 'DaemonSet-managed (drain with ignoreDaemonSets)' } : { left: 'DaemonSet-managed' };
+    return input.ignoreDaemonSets === false
+      ? { refused: 'DaemonSet-managed (drain with ignoreDaemonSets)' }
+      : { left: 'DaemonSet-managed' };
   }
-  if (!controller && !input.evictUnmanagedPods) return { refused: 'not managed by a controller, so it would not come back (drain with evictUnmanagedPods)' };
-  if (pod.spec?.volumes?.some((v) => v.emptyDir) && !input.deleteEmptyDirData) return { refused: 'has emptyDir data that eviction deletes (drain with deleteEmptyDirData)' };
+  if (!controller && !input.evictUnmanagedPods)
+    return { refused: 'not managed by a controller, so it would not come back (drain with evictUnmanagedPods)' };
+  if (pod.spec?.volumes?.some((v) => v.emptyDir) && !input.deleteEmptyDirData)
+    return { refused: 'has emptyDir data that eviction deletes (drain with deleteEmptyDirData)' };
   return undefined;
 }
 
@@ -119,7 +123,13 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
       const current = await readNode(node);
       if (current.spec?.unschedulable) return { ...facts(current), changed: false };
       const patched = await core().patchNode(
-        { name: node, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { [CORDONED_BY]: owner } }, spec: { unschedulable: true } } },
+        {
+          name: node,
+          body: {
+            metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { [CORDONED_BY]: owner } },
+            spec: { unschedulable: true },
+          },
+        },
         setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
       );
       return { ...facts(patched), changed: true };
@@ -129,16 +139,32 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
      * `kubectl uncordon`. With `onlyIfCordonedBy`, only a cordon that owner made is lifted: a
      * compensation must not undo an operator's own cordon.
      */
-    async uncordonNode({ node, onlyIfCordonedBy }: { node: string; onlyIfCordonedBy?: string }): Promise<UncordonResult | Skipped> {
+    async uncordonNode({
+      node,
+      onlyIfCordonedBy,
+    }: {
+      node: string;
+      onlyIfCordonedBy?: string;
+    }): Promise<UncordonResult | Skipped> {
       if (!kube) return SKIPPED;
       const current = await readNode(node);
       const f = facts(current);
       if (!f.unschedulable && !f.cordonedBy) return { ...f, changed: false, detail: 'node was schedulable' };
       if (onlyIfCordonedBy && f.cordonedBy !== onlyIfCordonedBy) {
-        return { ...f, changed: false, detail: `left cordoned: cordoned by ${f.cordonedBy ?? 'someone else'}, not by ${onlyIfCordonedBy}` };
+        return {
+          ...f,
+          changed: false,
+          detail: `left cordoned: cordoned by ${f.cordonedBy ?? 'someone else'}, not by ${onlyIfCordonedBy}`,
+        };
       }
       const patched = await core().patchNode(
-        { name: node, body: { metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { [CORDONED_BY]: null } }, spec: { unschedulable: null } } },
+        {
+          name: node,
+          body: {
+            metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { [CORDONED_BY]: null } },
+            spec: { unschedulable: null },
+          },
+        },
         setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
       );
       return { ...facts(patched), changed: true, detail: 'uncordoned' };
@@ -160,7 +186,10 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
       const api = core();
 
       if (!(await readNode(node)).spec?.unschedulable) {
-        throw failure(FailureType.NodeNotCordoned, `node ${node} is schedulable: cordon it before draining, or evicted pods may come back to it`);
+        throw failure(
+          FailureType.NodeNotCordoned,
+          `node ${node} is schedulable: cordon it before draining, or evicted pods may come back to it`,
+        );
       }
       const onNode = async () => (await api.listPodForAllNamespaces({ fieldSelector: `spec.nodeName=${node}` })).items;
       const pods = await onNode();
@@ -173,50 +202,69 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
         else if (verdict?.refused) refused.push(`${podName(pod)}: ${verdict.refused}`);
         else toEvict.push(pod);
       }
-      if (refused.length > 0) throw failure(FailureType.DrainRefused, `cannot drain ${node}: ${refused.join('; ')}`, { details: { refused } });
+      if (refused.length > 0)
+        throw failure(FailureType.DrainRefused, `cannot drain ${node}: ${refused.join('; ')}`, {
+          details: { refused },
+        });
 
       const blocked = new Map<string, string>();
       const evicted: string[] = [];
       const alreadyGone: string[] = [];
-      const progress = () => ({ node, toEvict: toEvict.length, evicted: evicted.length, alreadyGone: alreadyGone.length, blocked: Object.fromEntries(blocked) });
-      const timeout = (what: string) => failure(FailureType.DrainTimeout,
-        `drain of ${node} timed out after ${timeoutSeconds} s: ${what}${blocked.size ? `; blocked: ${blockedSummary(blocked)}` : ''}`,
-        { details: progress() },
-      );
+      const progress = () => ({
+        node,
+        toEvict: toEvict.length,
+        evicted: evicted.length,
+        alreadyGone: alreadyGone.length,
+        blocked: Object.fromEntries(blocked),
+      });
+      const timeout = (what: string) =>
+        failure(
+          FailureType.DrainTimeout,
+          `drain of ${node} timed out after ${timeoutSeconds} s: ${what}${blocked.size ? `; blocked: ${blockedSummary(blocked)}` : ''}`,
+          { details: progress() },
+        );
 
       // Once one pod's eviction has failed the drain, the others stop asking: nothing is evicted after the activity has failed.
       let failed = false;
-      await Promise.all(toEvict.map(async (pod) => {
-        const name = podName(pod);
-        for (let wait = retryMs; !failed; wait = Math.min(wait * 2, retryMs * 8)) {
-          try {
-            await api.createNamespacedPodEviction({
-              name: pod.metadata!.name!, namespace: pod.metadata!.namespace!,
-              body: { apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: pod.metadata!.name!, namespace: pod.metadata!.namespace! }, ...(gracePeriodSeconds !== undefined ? { deleteOptions: { gracePeriodSeconds } } : {}) },
-            });
-            blocked.delete(name);
-            evicted.push(name);
-            return;
-          } catch (err) {
-            const status = apiStatus(err);
-            if (status.code === 404) {
-              alreadyGone.push(name);
+      await Promise.all(
+        toEvict.map(async (pod) => {
+          const name = podName(pod);
+          for (let wait = retryMs; !failed; wait = Math.min(wait * 2, retryMs * 8)) {
+            try {
+              await api.createNamespacedPodEviction({
+                name: pod.metadata!.name!,
+                namespace: pod.metadata!.namespace!,
+                body: {
+                  apiVersion: 'policy/v1',
+                  kind: 'Eviction',
+                  metadata: { name: pod.metadata!.name!, namespace: pod.metadata!.namespace! },
+                  ...(gracePeriodSeconds !== undefined ? { deleteOptions: { gracePeriodSeconds } } : {}),
+                },
+              });
+              blocked.delete(name);
+              evicted.push(name);
               return;
+            } catch (err) {
+              const status = apiStatus(err);
+              if (status.code === 404) {
+                alreadyGone.push(name);
+                return;
+              }
+              if (status.code !== 429) {
+                failed = true;
+                throw err;
+              }
+              blocked.set(name, status.message);
+              heartbeat(progress());
+              if (Date.now() + wait > deadline) {
+                failed = true;
+                throw timeout(`${blocked.size} pod(s) could not be evicted`);
+              }
+              await sleep(wait);
             }
-            if (status.code !== 429) {
-              failed = true;
-              throw err;
-            }
-            blocked.set(name, status.message);
-            heartbeat(progress());
-            if (Date.now() + wait > deadline) {
-              failed = true;
-              throw timeout(`${blocked.size} pod(s) could not be evicted`);
-            }
-            await sleep(wait);
           }
-        }
-      }));
+        }),
+      );
 
       // Gone means no pod with that uid is on the node any more (a same-named replacement is not the pod we evicted).
       const evictedUids = new Set(toEvict.map((p) => p.metadata!.uid!));
@@ -237,21 +285,32 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
      * Asks the automation that updates nodes (an HTTP hook, e.g. a job runner's webhook) to update
      * this drained node. The run id is the idempotency key: a retried request names the same run.
      */
-    async requestNodeUpdate({ url, node, runId }: { url: string; node: string; runId: string }): Promise<{ status: number }> {
+    async requestNodeUpdate({
+      url,
+      node,
+      runId,
+    }: {
+      url: string;
+      node: string;
+      runId: string;
+    }): Promise<{ status: number }> {
       const res = await fetch(url, {
-        method: 'POST', headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `${runId}/${node}` },
-        body: JSON.stringify({ node, runId }), signal: AbortSignal.timeout(30_000),
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', 'Idempotency-Key': `${runId}/${node}` },
+        body: JSON.stringify({ node, runId }),
+        signal: AbortSignal.timeout(30_000),
       }).catch((err: unknown) => {
         throw new Error(`node update hook unreachable for ${node}: ${fetchFailure(err, 30_000)}`);
       });
       await res.body?.cancel();
-      if (res.status >= 400 && res.status < 500) throw failure(FailureType.UpdateHookRejected, `node update hook answered HTTP ${res.status} for ${node}`);
+      if (res.status >= 400 && res.status < 500)
+        throw failure(FailureType.UpdateHookRejected, `node update hook answered HTTP ${res.status} for ${node}`);
       if (!res.ok) throw new Error(`node update hook answered HTTP ${res.status} for ${node}`);
       return { status: res.status };
     },
 
     /** Waits until the node reports Ready (and, with `rebootedFrom`, has booted again). */
-    async waitForNodeReady(input: WaitForNodeReadyInput): Promise<NodeFacts & { waitedMs: number } | Skipped> {
+    async waitForNodeReady(input: WaitForNodeReadyInput): Promise<(NodeFacts & { waitedMs: number }) | Skipped> {
       if (!kube) return SKIPPED;
       const started = Date.now();
       let last: NodeFacts | undefined;
@@ -263,14 +322,18 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
           const node = await readNode(input.node);
           last = facts(node);
           const ready = node.status?.conditions?.find((c) => c.type === 'Ready');
-          lastCondition = ready ? `Ready=${ready.status} (${ready.reason ?? ''}${ready.message ? `: ${ready.message}` : ''})` : 'no Ready condition';
+          lastCondition = ready
+            ? `Ready=${ready.status} (${ready.reason ?? ''}${ready.message ? `: ${ready.message}` : ''})`
+            : 'no Ready condition';
           const rebooted = !input.rebootedFrom || last.bootId !== input.rebootedFrom;
           return last.ready && rebooted ? last : undefined;
         },
         progress: () => ({ node: input.node, lastCondition }),
-        onTimeout: () => failure(FailureType.NodeNotReady,
-          `node ${input.node} not ${input.rebootedFrom && last?.bootId === input.rebootedFrom ? 'rebooted' : 'Ready'} after ${input.timeoutSeconds} s: ${lastCondition}`,
-        ),
+        onTimeout: () =>
+          failure(
+            FailureType.NodeNotReady,
+            `node ${input.node} not ${input.rebootedFrom && last?.bootId === input.rebootedFrom ? 'rebooted' : 'Ready'} after ${input.timeoutSeconds} s: ${lastCondition}`,
+          ),
       });
       return { ...result, waitedMs: Date.now() - started };
     },

@@ -18,14 +18,24 @@ export function createAccessActivities({ db, databaseLabel }: { db: pg.Pool; dat
       );
       const unexpected = rows.filter((r) => !expectedSuperusers.includes(r.name));
       if (unexpected.length === 0) {
-        return [{
-          check: 'db.privileged-roles', target: databaseLabel, status: 'ok', value: rows.length, unit: 'roles',
-          threshold: `only ${expectedSuperusers.join(', ')}`, detail: `privileged login roles: ${rows.map((r) => r.name).join(', ') || 'none'}`,
-        }];
+        return [
+          {
+            check: 'db.privileged-roles',
+            target: databaseLabel,
+            status: 'ok',
+            value: rows.length,
+            unit: 'roles',
+            threshold: `only ${expectedSuperusers.join(', ')}`,
+            detail: `privileged login roles: ${rows.map((r) => r.name).join(', ') || 'none'}`,
+          },
+        ];
       }
       return unexpected.map((r) => ({
-        check: 'db.privileged-roles', target: r.name, status: r.powers.includes('SUPERUSER') ? 'critical' : 'warn',
-        threshold: `only ${expectedSuperusers.join(', ')}`, detail: `login role ${r.name} has ${r.powers.join(', ')} on ${databaseLabel}`,
+        check: 'db.privileged-roles',
+        target: r.name,
+        status: r.powers.includes('SUPERUSER') ? 'critical' : 'warn',
+        threshold: `only ${expectedSuperusers.join(', ')}`,
+        detail: `login role ${r.name} has ${r.powers.join(', ')} on ${databaseLabel}`,
       }));
     },
   };

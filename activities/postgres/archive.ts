@@ -58,11 +58,14 @@ const STARTING_CENSUS_SQL = `
          (SELECT count(*) AS n, ${HASH('b.id')} AS h FROM bookings b JOIN bookings_archive r ON r.id = b.id
            WHERE b.created_at < $1 AND r.created_at < $1) x`;
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
 /** Creates the archive (as the seed did) and checks that it can hold every bookings column; returns the quoted column list. */
 async function prepareArchive(client: pg.PoolClient): Promise<string | undefined> {
-  const { rows: [exists] } = await client.query<{ ok: boolean }>(`SELECT to_regclass('public.bookings') IS NOT NULL AS ok`);
+  const {
+    rows: [exists],
+  } = await client.query<{ ok: boolean }>(`SELECT to_regclass('public.bookings') IS NOT NULL AS ok`);
   if (!exists!.ok) return undefined;
   await client.query('CREATE TABLE IF NOT EXISTS bookings_archive (LIKE bookings INCLUDING ALL)');
   const { rows } = await client.query<{ name: string; archived: boolean }>(
@@ -71,14 +74,21 @@ async function prepareArchive(client: pg.PoolClient): Promise<string | undefined
        FROM pg_attribute a WHERE a.attrelid = 'public.bookings'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
   );
   // Without a unique index on the archive's id nothing would stop a row being archived twice.
-  const { rows: [key] } = await client.query<{ unique: boolean }>(
+  const {
+    rows: [key],
+  } = await client.query<{ unique: boolean }>(
     `SELECT EXISTS (SELECT 1 FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
                      WHERE i.indrelid = 'public.bookings_archive'::regclass AND i.indisunique AND i.indnatts = 1 AND a.attname = 'id') AS unique`,
   );
   const missing = rows.filter((r) => !r.archived).map((r) => r.name);
-  const problem = missing.length > 0 ? `bookings_archive lacks bookings column(s) ${missing.join(', ')}: add them before archiving`
-    : !rows.some((r) => r.name === 'id') || !rows.some((r) => r.name === 'created_at') ? 'bookings needs "id" and "created_at" columns to be archived'
-    : !key!.unique ? 'bookings_archive has no primary key or unique index on id: add one before archiving' : undefined;
+  const problem =
+    missing.length > 0
+      ? `bookings_archive lacks bookings column(s) ${missing.join(', ')}: add them before archiving`
+      : !rows.some((r) => r.name === 'id') || !rows.some((r) => r.name === 'created_at')
+        ? 'bookings needs "id" and "created_at" columns to be archived'
+        : !key!.unique
+          ? 'bookings_archive has no primary key or unique index on id: add one before archiving'
+          : undefined;
   if (problem) throw failure(FailureType.ArchiveSchemaMismatch, problem);
   return rows.map((r) => pg.escapeIdentifier(r.name)).join(', ');
 }
@@ -110,8 +120,14 @@ function overlapSql(resume: boolean): string {
 }
 
 async function startingCensus(c: pg.PoolClient, cutoff: Date): Promise<StartingCensus> {
-  const { rows: [census] } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
-  const { rows: [ceiling] } = await c.query<{ id: string | null }>('SELECT max(id)::text AS id FROM bookings_archive WHERE id <= $1', [census!.lastOldId]);
+  const {
+    rows: [census],
+  } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
+  const {
+    rows: [ceiling],
+  } = await c.query<{ id: string | null }>('SELECT max(id)::text AS id FROM bookings_archive WHERE id <= $1', [
+    census!.lastOldId,
+  ]);
   return { ...census!, archivedCeiling: ceiling!.id };
 }
 
@@ -121,13 +137,21 @@ async function startingCensus(c: pg.PoolClient, cutoff: Date): Promise<StartingC
  * and the ceiling taken before the first batch (one index range scan over the rows since the
  * heartbeat). Without a ceiling (progress from an older version) the heartbeat stands.
  */
-async function committedSinceHeartbeat(c: pg.PoolClient, cutoff: Date, before: StartingCensus, heartbeatId: string | null) {
+async function committedSinceHeartbeat(
+  c: pg.PoolClient,
+  cutoff: Date,
+  before: StartingCensus,
+  heartbeatId: string | null,
+) {
   if (before.archivedCeiling === undefined || before.lastOldId === null) return { lastId: null, rows: 0 };
   const above = [before.archivedCeiling, heartbeatId].filter((id) => id !== null);
-  const { rows: [r] } = await c.query<{ lastId: string | null; rows: number }>(
+  const {
+    rows: [r],
+  } = await c.query<{ lastId: string | null; rows: number }>(
     `SELECT max(id)::text AS "lastId", count(*)::int AS rows FROM bookings_archive
       WHERE id <= $2 AND created_at < $1 ${above.map((_, i) => `AND id > $${i + 3}`).join(' ')}`,
-    [cutoff, before.lastOldId, ...above]);
+    [cutoff, before.lastOldId, ...above],
+  );
   return r!;
 }
 
@@ -144,24 +168,46 @@ export async function moveBookingsInBatches(
   isCancelled: () => boolean = () => false,
 ): Promise<ArchiveResult> {
   const cutoff = new Date(request.cutoff);
-  if (Number.isNaN(cutoff.getTime())) throw failure(FailureType.InvalidInput, `cutoff: ${JSON.stringify(request.cutoff)} is not a timestamp`);
-  if (!Number.isInteger(request.batchSize) || request.batchSize < 1) throw failure(FailureType.InvalidInput, `batchSize: expected a positive whole number, got ${request.batchSize}`);
+  if (Number.isNaN(cutoff.getTime()))
+    throw failure(FailureType.InvalidInput, `cutoff: ${JSON.stringify(request.cutoff)} is not a timestamp`);
+  if (!Number.isInteger(request.batchSize) || request.batchSize < 1)
+    throw failure(FailureType.InvalidInput, `batchSize: expected a positive whole number, got ${request.batchSize}`);
   const target = request.batchTargetMs;
-  if (target !== undefined && !(target > 0)) throw failure(FailureType.InvalidInput, `batchTargetMs: expected a positive number of milliseconds, got ${target}`);
+  if (target !== undefined && !(target > 0))
+    throw failure(FailureType.InvalidInput, `batchTargetMs: expected a positive number of milliseconds, got ${target}`);
   const t = request.timeouts;
   const durations: number[] = [];
   const sizes = { min: Infinity, max: 0 };
   const clock = performance.now();
   const empty = { rows: 0, idChecksum: '0', lastOldId: null };
-  const result = (status: ArchiveResult['status'], reason: string | undefined, rest: Partial<ArchiveResult>): ArchiveResult => {
+  const result = (
+    status: ArchiveResult['status'],
+    reason: string | undefined,
+    rest: Partial<ArchiveResult>,
+  ): ArchiveResult => {
     const sorted = [...durations].sort((a, b) => a - b);
     const round = (ms: number) => Math.round(ms * 10) / 10;
     return {
       // Progress an earlier attempt reported still counts when this one cannot go on.
-      cutoff: request.cutoff, status, ...(reason ? { reason } : {}), rowsMoved: resume?.rowsMoved ?? 0, alreadyArchived: 0, batches: resume?.batches ?? 0,
-      resumedAfterId: resume?.lastId ?? null, resumedPastHeartbeatRows: 0, before: resume?.before ?? empty, after: { census: empty, remainingInBookings: 0, inBothTables: 0 }, conserved: null,
-      batchMs: { max: round(sorted.at(-1) ?? 0), p99: round(percentile(sorted, 0.99)), median: round(percentile(sorted, 0.5)) },
-      phaseMs: { census: 0, move: 0, verify: 0 }, batchRows: { min: sizes.min === Infinity ? 0 : sizes.min, max: sizes.max }, ...rest,
+      cutoff: request.cutoff,
+      status,
+      ...(reason ? { reason } : {}),
+      rowsMoved: resume?.rowsMoved ?? 0,
+      alreadyArchived: 0,
+      batches: resume?.batches ?? 0,
+      resumedAfterId: resume?.lastId ?? null,
+      resumedPastHeartbeatRows: 0,
+      before: resume?.before ?? empty,
+      after: { census: empty, remainingInBookings: 0, inBothTables: 0 },
+      conserved: null,
+      batchMs: {
+        max: round(sorted.at(-1) ?? 0),
+        p99: round(percentile(sorted, 0.99)),
+        median: round(percentile(sorted, 0.5)),
+      },
+      phaseMs: { census: 0, move: 0, verify: 0 },
+      batchRows: { min: sizes.min === Infinity ? 0 : sizes.min, max: sizes.max },
+      ...rest,
     };
   };
 
@@ -170,10 +216,18 @@ export async function moveBookingsInBatches(
     prepared = await inTransaction(db, t, async (c) => {
       const columns = await prepareArchive(c);
       if (columns === undefined) return undefined;
-      const before = resume?.before ?? await startingCensus(c, cutoff);
-      const committed = resume ? await committedSinceHeartbeat(c, cutoff, before, resume.lastId) : { lastId: null, rows: 0 };
+      const before = resume?.before ?? (await startingCensus(c, cutoff));
+      const committed = resume
+        ? await committedSinceHeartbeat(c, cutoff, before, resume.lastId)
+        : { lastId: null, rows: 0 };
       const resumeAfter = committed.lastId ?? resume?.lastId ?? null;
-      const { rows: [o] } = await c.query<{ overlap: boolean }>(overlapSql(resumeAfter != null), [cutoff, before.lastOldId, ...(resumeAfter != null ? [resumeAfter] : [])]);
+      const {
+        rows: [o],
+      } = await c.query<{ overlap: boolean }>(overlapSql(resumeAfter != null), [
+        cutoff,
+        before.lastOldId,
+        ...(resumeAfter != null ? [resumeAfter] : []),
+      ]);
       return { columns, before, overlap: o!.overlap, resumeAfter, committedRows: committed.rows };
     });
   } catch (err) {
@@ -186,13 +240,19 @@ export async function moveBookingsInBatches(
 
   // Batches committed after the last heartbeat count as moved (their number of batches is unknown).
   const progress: ArchiveProgress = {
-    lastId: prepared.resumeAfter, rowsMoved: (resume?.rowsMoved ?? 0) + prepared.committedRows, batches: resume?.batches ?? 0, before: prepared.before,
+    lastId: prepared.resumeAfter,
+    rowsMoved: (resume?.rowsMoved ?? 0) + prepared.committedRows,
+    batches: resume?.batches ?? 0,
+    before: prepared.before,
   };
   onProgress(progress); // the census can take a while on a large table: report liveness before the first batch
   let alreadyArchived = 0;
   let stoppedBy: string | undefined;
   const stopAt = prepared.before.lastOldId;
-  const sql = { first: batchSql(prepared.columns, false, prepared.overlap), next: batchSql(prepared.columns, true, prepared.overlap) };
+  const sql = {
+    first: batchSql(prepared.columns, false, prepared.overlap),
+    next: batchSql(prepared.columns, true, prepared.overlap),
+  };
   // Adaptive sizing starts small (cold cache) and moves by at most x1.5 / x0.5 a batch, so one slow
   // batch does not swing the next one.
   let size = target ? Math.min(request.batchSize, 500) : request.batchSize;
@@ -205,8 +265,11 @@ export async function moveBookingsInBatches(
       let batch;
       try {
         const resuming = progress.lastId !== null;
-        ({ rows: [batch] } = await client.query<{ selected: number; upper: string; moved: number; inserted: number }>(
-          resuming ? sql.next : sql.first, [cutoff, size, stopAt, ...(resuming ? [progress.lastId] : [])],
+        ({
+          rows: [batch],
+        } = await client.query<{ selected: number; upper: string; moved: number; inserted: number }>(
+          resuming ? sql.next : sql.first,
+          [cutoff, size, stopAt, ...(resuming ? [progress.lastId] : [])],
         ));
       } catch (err) {
         stoppedBy = timeoutReason(err, t);
@@ -218,7 +281,11 @@ export async function moveBookingsInBatches(
       if (batch!.selected === 0) return;
       sizes.min = Math.min(sizes.min, batch!.selected);
       sizes.max = Math.max(sizes.max, batch!.selected);
-      if (target) size = Math.max(Math.min(100, request.batchSize), Math.min(request.batchSize, Math.round(size * Math.min(1.5, Math.max(0.5, target / elapsed)))));
+      if (target)
+        size = Math.max(
+          Math.min(100, request.batchSize),
+          Math.min(request.batchSize, Math.round(size * Math.min(1.5, Math.max(0.5, target / elapsed)))),
+        );
       progress.lastId = batch!.upper;
       progress.rowsMoved += batch!.moved;
       progress.batches += 1;
@@ -230,33 +297,62 @@ export async function moveBookingsInBatches(
 
   const verifyStarted = performance.now();
   const before = prepared.before;
-  const phaseMs = () => ({ census: Math.round(censusMs), move: Math.round(verifyStarted - clock - censusMs), verify: Math.round(performance.now() - verifyStarted) });
+  const phaseMs = () => ({
+    census: Math.round(censusMs),
+    move: Math.round(verifyStarted - clock - censusMs),
+    verify: Math.round(performance.now() - verifyStarted),
+  });
   const resumed = { resumedAfterId: prepared.resumeAfter, resumedPastHeartbeatRows: prepared.committedRows };
   const stopped = stoppedBy && `stopped after ${progress.batches} batch(es): bookings ${stoppedBy}`;
   let after: ArchiveResult['after'];
   try {
     after = await inTransaction(db, t, async (c) => {
-      const { rows: [left] } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings WHERE created_at < $1', [cutoff]);
+      const {
+        rows: [left],
+      } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings WHERE created_at < $1', [cutoff]);
       // Usually nothing old is left in bookings: then the archive alone is the census and nothing can be in both.
       if (left!.n === 0) {
-        const { rows: [census] } = await c.query<Census>(`SELECT ${CHECKSUM} FROM bookings_archive WHERE created_at < $1`, [cutoff]);
+        const {
+          rows: [census],
+        } = await c.query<Census>(`SELECT ${CHECKSUM} FROM bookings_archive WHERE created_at < $1`, [cutoff]);
         return { census: census!, remainingInBookings: 0, inBothTables: 0 };
       }
-      const { rows: [census] } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
-      const { rows: [both] } = await c.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM bookings b JOIN bookings_archive a ON a.id = b.id WHERE b.created_at < $1', [cutoff]);
-      return { census: { rows: census!.rows, idChecksum: census!.idChecksum }, remainingInBookings: left!.n, inBothTables: both!.n };
+      const {
+        rows: [census],
+      } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
+      const {
+        rows: [both],
+      } = await c.query<{ n: number }>(
+        'SELECT count(*)::int AS n FROM bookings b JOIN bookings_archive a ON a.id = b.id WHERE b.created_at < $1',
+        [cutoff],
+      );
+      return {
+        census: { rows: census!.rows, idChecksum: census!.idChecksum },
+        remainingInBookings: left!.n,
+        inBothTables: both!.n,
+      };
     });
   } catch (err) {
     const reason = timeoutReason(err, t);
     if (!reason) throw err;
     return result('incomplete', `${stopped ?? 'batches done'}; not verified: bookings ${reason}`, {
-      rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, phaseMs: phaseMs(), ...resumed,
+      rowsMoved: progress.rowsMoved,
+      alreadyArchived,
+      batches: progress.batches,
+      before,
+      phaseMs: phaseMs(),
+      ...resumed,
     });
   }
   return result(stopped ? 'incomplete' : 'done', stopped, {
-    rowsMoved: progress.rowsMoved, alreadyArchived, batches: progress.batches, before, after, ...resumed,
-    conserved: after.census.rows === before.rows && after.census.idChecksum === before.idChecksum && after.inBothTables === 0,
+    rowsMoved: progress.rowsMoved,
+    alreadyArchived,
+    batches: progress.batches,
+    before,
+    after,
+    ...resumed,
+    conserved:
+      after.census.rows === before.rows && after.census.idChecksum === before.idChecksum && after.inBothTables === 0,
     phaseMs: phaseMs(),
   });
 }
@@ -277,7 +373,11 @@ export function createArchiveActivities({ db, timeouts }: { db: pg.Pool; timeout
         (progress) => ctx.heartbeat(progress),
         () => ctx.cancellationSignal.aborted,
       );
-      ctx.log.info('archive finished', { rowsMoved: result.rowsMoved, batches: result.batches, conserved: result.conserved });
+      ctx.log.info('archive finished', {
+        rowsMoved: result.rowsMoved,
+        batches: result.batches,
+        conserved: result.conserved,
+      });
       return result;
     },
   };

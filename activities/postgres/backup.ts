@@ -6,8 +6,16 @@ import { basename, delimiter, isAbsolute, join } from 'node:path';
 import { ApplicationFailure } from '@temporalio/common';
 import pg from 'pg';
 import {
-  atLeast, BACKUP_LEVELS, formatBytes, GUARD_LEVEL, verificationCheck,
-  type BackupLevel, type BackupManifest, type BackupVerification, type RecoveryPoint, type TableCount,
+  atLeast,
+  BACKUP_LEVELS,
+  formatBytes,
+  GUARD_LEVEL,
+  verificationCheck,
+  type BackupLevel,
+  type BackupManifest,
+  type BackupVerification,
+  type RecoveryPoint,
+  type TableCount,
 } from '../../domain/backup.js';
 import { skipped, gradeAbove, type CheckResult } from '../../domain/checks.js';
 import { failure, FailureType } from '../../domain/failures.js';
@@ -64,14 +72,17 @@ const LEGACY_MANIFEST_SUFFIX = '.counts.json';
 export function findPgBinary(name: 'pg_dump' | 'pg_restore' | 'pg_ctl', pgBinDir?: string): string {
   const debian = (() => {
     try {
-      return readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)).map((v) => join('/usr/lib/postgresql', v, 'bin'));
+      return readdirSync('/usr/lib/postgresql')
+        .sort((a, b) => Number(b) - Number(a))
+        .map((v) => join('/usr/lib/postgresql', v, 'bin'));
     } catch {
       return [];
     }
   })();
   const dirs = pgBinDir ? [pgBinDir] : [...(process.env.PATH ?? '').split(delimiter).filter(Boolean), ...debian];
   const found = dirs.map((d) => join(d, name)).find(isExecutable);
-  if (!found) throw failure(FailureType.MissingTool, `${name} not found in ${pgBinDir ?? 'PATH or /usr/lib/postgresql/*/bin'}`);
+  if (!found)
+    throw failure(FailureType.MissingTool, `${name} not found in ${pgBinDir ?? 'PATH or /usr/lib/postgresql/*/bin'}`);
   return found;
 }
 
@@ -79,8 +90,10 @@ export function findPgBinary(name: 'pg_dump' | 'pg_restore' | 'pg_ctl', pgBinDir
 export function libpqEnv(url: string, database?: string): NodeJS.ProcessEnv {
   const u = new URL(url);
   const env: NodeJS.ProcessEnv = {
-    PATH: process.env.PATH, LANG: 'C',
-    PGHOST: decodeURIComponent(u.hostname) || 'localhost', PGPORT: u.port || '5432',
+    PATH: process.env.PATH,
+    LANG: 'C',
+    PGHOST: decodeURIComponent(u.hostname) || 'localhost',
+    PGPORT: u.port || '5432',
     PGDATABASE: database ?? decodeURIComponent(u.pathname.replace(/^\//, '')),
     PGAPPNAME: 'trixtech-maintenance',
   };
@@ -101,7 +114,14 @@ function run(binary: string, args: string[], env: NodeJS.ProcessEnv, url: string
     execFile(binary, args, { env, timeout: timeoutMs, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
       if (!err) return resolve(stdout);
       const why = err.killed ? `killed after ${timeoutMs} ms` : `exit ${err.code ?? '?'}`;
-      reject(new Error(scrubSecret(`${binary.split('/').pop()} failed (${why}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`, url)));
+      reject(
+        new Error(
+          scrubSecret(
+            `${binary.split('/').pop()} failed (${why}): ${stderr.trim().split('\n').slice(-3).join(' | ')}`,
+            url,
+          ),
+        ),
+      );
     });
   });
 }
@@ -132,7 +152,13 @@ async function listDumps(directory: string, pattern: RegExp): Promise<BackupFile
   for (const name of await readdir(directory)) {
     if (name.startsWith('.') || !pattern.test(name)) continue;
     const s = await stat(join(directory, name)).catch(() => undefined);
-    if (s?.isFile()) found.push({ file: join(directory, name), bytes: s.size, mtimeMs: s.mtimeMs, ageHours: (Date.now() - s.mtimeMs) / 3_600_000 });
+    if (s?.isFile())
+      found.push({
+        file: join(directory, name),
+        bytes: s.size,
+        mtimeMs: s.mtimeMs,
+        ageHours: (Date.now() - s.mtimeMs) / 3_600_000,
+      });
   }
   found.sort((a, b) => b.mtimeMs - a.mtimeMs || b.file.localeCompare(a.file));
   return found.map(({ file, bytes, ageHours }) => ({ file, bytes, ageHours }));
@@ -144,11 +170,19 @@ async function readManifest(file: string): Promise<BackupManifest | string> {
   try {
     text = await readFile(`${file}${MANIFEST_SUFFIX}`, 'utf8');
   } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ENOENT' ? `manifest ${basename(file)}${MANIFEST_SUFFIX} is missing` : `cannot read manifest: ${(err as Error).message}`;
+    return (err as NodeJS.ErrnoException).code === 'ENOENT'
+      ? `manifest ${basename(file)}${MANIFEST_SUFFIX} is missing`
+      : `cannot read manifest: ${(err as Error).message}`;
   }
   try {
     const m = JSON.parse(text) as Partial<BackupManifest>;
-    if (m.format !== 1 || typeof m.sha256 !== 'string' || typeof m.bytes !== 'number' || typeof m.counts !== 'object' || m.counts === null) {
+    if (
+      m.format !== 1 ||
+      typeof m.sha256 !== 'string' ||
+      typeof m.bytes !== 'number' ||
+      typeof m.counts !== 'object' ||
+      m.counts === null
+    ) {
       return `manifest ${basename(file)}${MANIFEST_SUFFIX} lacks sha256, bytes or counts`;
     }
     return m as BackupManifest;
@@ -165,7 +199,11 @@ async function tableCounts(client: pg.ClientBase): Promise<Record<string, number
   );
   const counts: Record<string, number> = {};
   for (const r of rows) {
-    const { rows: [n] } = await client.query<{ n: number }>(`SELECT count(*)::float8 AS n FROM ONLY ${pg.escapeIdentifier(r.schema)}.${pg.escapeIdentifier(r.name)}`);
+    const {
+      rows: [n],
+    } = await client.query<{ n: number }>(
+      `SELECT count(*)::float8 AS n FROM ONLY ${pg.escapeIdentifier(r.schema)}.${pg.escapeIdentifier(r.name)}`,
+    );
     counts[`${r.schema}.${r.name}`] = n!.n;
   }
   return counts;
@@ -176,7 +214,10 @@ const hours = (h: number) => `${Math.round(h * 100) / 100} h old`;
 
 function parseLevel(level: unknown, field = 'level'): BackupLevel {
   if (typeof level === 'string' && (BACKUP_LEVELS as readonly string[]).includes(level)) return level as BackupLevel;
-  throw failure(FailureType.InvalidInput, `${field}: ${JSON.stringify(level)} is not one of ${BACKUP_LEVELS.join(', ')}`);
+  throw failure(
+    FailureType.InvalidInput,
+    `${field}: ${JSON.stringify(level)} is not one of ${BACKUP_LEVELS.join(', ')}`,
+  );
 }
 
 export interface BackupDeps {
@@ -190,18 +231,33 @@ export interface BackupDeps {
   timeouts: Timeouts;
 }
 
-export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBinDir, timeouts, pgbackrest }: BackupDeps) {
+export function createBackupActivities({
+  db,
+  databaseUrl,
+  backupDirectory,
+  pgBinDir,
+  timeouts,
+  pgbackrest,
+}: BackupDeps) {
   const databaseName = decodeURIComponent(new URL(databaseUrl).pathname.replace(/^\//, '')) || 'postgres';
   const ourDumps = new RegExp(`^${escapeRegex(databaseName)}-.*${escapeRegex(DUMP_SUFFIX)}$`);
   const anyDump = new RegExp(`${escapeRegex(DUMP_SUFFIX)}$`);
   const directory = () => {
-    if (!backupDirectory) throw failure(FailureType.NotConfigured, 'no backup directory configured (database.backupDirectory or targets.backup.directory)');
+    if (!backupDirectory)
+      throw failure(
+        FailureType.NotConfigured,
+        'no backup directory configured (database.backupDirectory or targets.backup.directory)',
+      );
     return backupDirectory;
   };
   const longMs = () => resolveTimeouts(timeouts).statementTimeoutMs;
 
   /** Level `restored`: into a scratch database of its own, dropped afterwards whatever happens. */
-  async function restoreAndCount(file: string, manifest: BackupManifest, timeoutMs: number): Promise<{ ms: number; tables: TableCount[]; mismatches: string[]; error?: string }> {
+  async function restoreAndCount(
+    file: string,
+    manifest: BackupManifest,
+    timeoutMs: number,
+  ): Promise<{ ms: number; tables: TableCount[]; mismatches: string[]; error?: string }> {
     // Unique per attempt: two restore tests (the audit and an operator) never share a scratch database.
     const scratch = `${databaseName.slice(0, 30)}_${randomBytes(3).toString('hex')}_restore_check`;
     const quoted = pg.escapeIdentifier(scratch);
@@ -209,10 +265,20 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
     const started = performance.now();
     try {
       try {
-        await run(findPgBinary('pg_restore', pgBinDir), ['--exit-on-error', '--no-owner', '--no-privileges', '-d', scratch, file],
-          libpqEnv(databaseUrl, scratch), databaseUrl, timeoutMs);
+        await run(
+          findPgBinary('pg_restore', pgBinDir),
+          ['--exit-on-error', '--no-owner', '--no-privileges', '-d', scratch, file],
+          libpqEnv(databaseUrl, scratch),
+          databaseUrl,
+          timeoutMs,
+        );
       } catch (err) {
-        return { ms: Math.round(performance.now() - started), tables: [], mismatches: [], error: (err as Error).message };
+        return {
+          ms: Math.round(performance.now() - started),
+          tables: [],
+          mismatches: [],
+          error: (err as Error).message,
+        };
       }
       const ms = Math.round(performance.now() - started);
       const url = Object.assign(new URL(databaseUrl), { pathname: `/${encodeURIComponent(scratch)}` }).toString();
@@ -220,8 +286,14 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
       await client.connect();
       const restored = await tableCounts(client).finally(() => client.end());
       const names = [...new Set([...Object.keys(manifest.counts), ...Object.keys(restored)])].sort();
-      const tables = names.map((table) => ({ table, expected: manifest.counts[table] ?? null, restored: restored[table] ?? null }));
-      const mismatches = tables.filter((r) => r.expected !== r.restored).map((r) => `${r.table}: expected ${r.expected ?? 'absent'}, restored ${r.restored ?? 'absent'}`);
+      const tables = names.map((table) => ({
+        table,
+        expected: manifest.counts[table] ?? null,
+        restored: restored[table] ?? null,
+      }));
+      const mismatches = tables
+        .filter((r) => r.expected !== r.restored)
+        .map((r) => `${r.table}: expected ${r.expected ?? 'absent'}, restored ${r.restored ?? 'absent'}`);
       return { ms, tables, mismatches };
     } finally {
       await db.query(`DROP DATABASE IF EXISTS ${quoted} WITH (FORCE)`);
@@ -232,18 +304,41 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
    * The one verification: each level in order, stopping at the first that fails; the answer names
    * the file, the level reached and the level that failed.
    */
-  async function verifyFile(f: BackupFile, required: BackupLevel, maxAgeHours = Number.POSITIVE_INFINITY, timeoutMs = longMs()): Promise<BackupVerification> {
+  async function verifyFile(
+    f: BackupFile,
+    required: BackupLevel,
+    maxAgeHours = Number.POSITIVE_INFINITY,
+    timeoutMs = longMs(),
+  ): Promise<BackupVerification> {
     const base = { source: 'pg_dump' as const, required, file: f.file, bytes: f.bytes, ageHours: f.ageHours };
     const timings: Partial<Record<BackupLevel, number>> = {};
-    const failed = (level: BackupLevel, reached: BackupLevel | 'none', detail: string, extra: Partial<BackupVerification> = {}): BackupVerification =>
-      ({ ...base, status: 'failed', level: reached, failedLevel: level, detail: `${f.file} is not ${level}: ${detail}`, timings, ...extra });
+    const failed = (
+      level: BackupLevel,
+      reached: BackupLevel | 'none',
+      detail: string,
+      extra: Partial<BackupVerification> = {},
+    ): BackupVerification => ({
+      ...base,
+      status: 'failed',
+      level: reached,
+      failedLevel: level,
+      detail: `${f.file} is not ${level}: ${detail}`,
+      timings,
+      ...extra,
+    });
 
     let t = performance.now();
     const manifest = await readManifest(f.file);
     if (typeof manifest === 'string') return failed('intact', 'none', manifest);
-    if (manifest.bytes !== f.bytes) return failed('intact', 'none', `size ${f.bytes} bytes, manifest says ${manifest.bytes} (cut or appended)`);
+    if (manifest.bytes !== f.bytes)
+      return failed('intact', 'none', `size ${f.bytes} bytes, manifest says ${manifest.bytes} (cut or appended)`);
     const sha256 = await sha256File(f.file);
-    if (sha256 !== manifest.sha256) return failed('intact', 'none', `sha256 ${sha256.slice(0, 12)}… differs from the manifest's ${manifest.sha256.slice(0, 12)}… (bytes changed)`);
+    if (sha256 !== manifest.sha256)
+      return failed(
+        'intact',
+        'none',
+        `sha256 ${sha256.slice(0, 12)}… differs from the manifest's ${manifest.sha256.slice(0, 12)}… (bytes changed)`,
+      );
     timings.intact = Math.round(performance.now() - t);
     const withSha = { sha256 };
 
@@ -251,7 +346,13 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
       t = performance.now();
       try {
         // Reads every byte and decompresses every entry; --list would read only the catalogue.
-        await run(findPgBinary('pg_restore', pgBinDir), ['-f', '/dev/null', f.file], libpqEnv(databaseUrl), databaseUrl, timeoutMs);
+        await run(
+          findPgBinary('pg_restore', pgBinDir),
+          ['-f', '/dev/null', f.file],
+          libpqEnv(databaseUrl),
+          databaseUrl,
+          timeoutMs,
+        );
       } catch (err) {
         return failed('readable', 'intact', (err as Error).message, withSha);
       }
@@ -263,31 +364,60 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
       timings.restored = r.ms;
       if (r.error) return failed('restored', 'readable', r.error, withSha);
       if (r.mismatches.length > 0) {
-        return failed('restored', 'readable', `${r.mismatches.length} table(s) differ from the manifest: ${r.mismatches.slice(0, 3).join('; ')}`, { ...withSha, tables: r.tables, mismatches: r.mismatches });
+        return failed(
+          'restored',
+          'readable',
+          `${r.mismatches.length} table(s) differ from the manifest: ${r.mismatches.slice(0, 3).join('; ')}`,
+          { ...withSha, tables: r.tables, mismatches: r.mismatches },
+        );
       }
       restore = { tables: r.tables, mismatches: [] };
     }
 
-    const what = required === 'restored'
-      ? `restored in ${timings.restored} ms, ${restore!.tables.length} tables' row counts match the manifest`
-      : required === 'readable' ? `every byte read back in ${timings.readable} ms` : `sha256 and size match the manifest`;
+    const what =
+      required === 'restored'
+        ? `restored in ${timings.restored} ms, ${restore!.tables.length} tables' row counts match the manifest`
+        : required === 'readable'
+          ? `every byte read back in ${timings.readable} ms`
+          : `sha256 and size match the manifest`;
     const summary = `${basename(f.file)}: ${formatBytes(f.bytes)}, sha256 ${sha256.slice(0, 12)}…, ${what}, ${hours(f.ageHours)}`;
     if (f.ageHours > maxAgeHours) {
-      return { ...base, ...withSha, ...restore, status: 'stale', level: required, timings, detail: `${summary}: older than ${maxAgeHours} h` };
+      return {
+        ...base,
+        ...withSha,
+        ...restore,
+        status: 'stale',
+        level: required,
+        timings,
+        detail: `${summary}: older than ${maxAgeHours} h`,
+      };
     }
     return { ...base, ...withSha, ...restore, status: 'ok', level: required, timings, detail: summary };
   }
 
   async function fileFor(path: string): Promise<BackupFile> {
-    if (!isAbsolute(path)) throw failure(FailureType.InvalidInput, `file: ${JSON.stringify(path)} is not an absolute path`);
+    if (!isAbsolute(path))
+      throw failure(FailureType.InvalidInput, `file: ${JSON.stringify(path)} is not an absolute path`);
     const s = await stat(path).catch(() => undefined);
     if (!s?.isFile()) throw failure(FailureType.InvalidInput, `file: ${path} is not a regular file`);
     return { file: path, bytes: s.size, ageHours: (Date.now() - s.mtimeMs) / 3_600_000 };
   }
 
-  async function verifyNewest(required: BackupLevel, maxAgeHours: number, dir = directory(), pattern = anyDump): Promise<BackupVerification> {
+  async function verifyNewest(
+    required: BackupLevel,
+    maxAgeHours: number,
+    dir = directory(),
+    pattern = anyDump,
+  ): Promise<BackupVerification> {
     const newest = (await listDumps(dir, pattern).catch(() => []))[0];
-    if (!newest) return { status: 'missing', source: 'pg_dump', required, level: 'none', detail: `no backup matching /${pattern.source}/ in ${dir}` };
+    if (!newest)
+      return {
+        status: 'missing',
+        source: 'pg_dump',
+        required,
+        level: 'none',
+        detail: `no backup matching /${pattern.source}/ in ${dir}`,
+      };
     return verifyFile(newest, required, maxAgeHours);
   }
 
@@ -297,17 +427,31 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
      * sha256 and size. Nothing appears under a dump name until the dump and its manifest are
      * complete and on disk.
      */
-    async createDatabaseBackup(request: { timeoutMs?: number; type?: 'full' | 'diff' | 'incr' } = {}): Promise<TakenBackup> {
+    async createDatabaseBackup(
+      request: { timeoutMs?: number; type?: 'full' | 'diff' | 'incr' } = {},
+    ): Promise<TakenBackup> {
       if (pgbackrest) {
         const b = await pgbackrest.takePgbackrestBackup({ type: request.type });
-        return { source: 'pgbackrest', file: b.file, bytes: b.bytes, ageHours: 0, durationMs: b.durationMs, database: databaseName, type: b.type, ...(b.previous ? { previous: b.previous } : {}) };
+        return {
+          source: 'pgbackrest',
+          file: b.file,
+          bytes: b.bytes,
+          ageHours: 0,
+          durationMs: b.durationMs,
+          database: databaseName,
+          type: b.type,
+          ...(b.previous ? { previous: b.previous } : {}),
+        };
       }
       const dir = directory();
       try {
         await mkdir(dir, { recursive: true });
       } catch (err) {
         // Permissions, a file in the way, a read-only mount: a retry cannot help.
-        throw failure(FailureType.BackupDirectoryUnusable, `cannot use backup directory ${dir}: ${(err as Error).message}`);
+        throw failure(
+          FailureType.BackupDirectoryUnusable,
+          `cannot use backup directory ${dir}: ${(err as Error).message}`,
+        );
       }
       // Partial files from attempts that crashed: ours by name, and old enough not to be a live dump.
       for (const name of await readdir(dir)) {
@@ -329,21 +473,41 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
         snapshot = await inTransaction(db, t, async (c) => {
           // The dump reads the very snapshot the counts were taken in, so the manifest is exact.
           await c.query('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY');
-          const { rows: [snap] } = await c.query<{ id: string; version: string; at: Date }>('SELECT pg_export_snapshot() AS id, current_setting(\'server_version\') AS version, now() AS at');
+          const {
+            rows: [snap],
+          } = await c.query<{ id: string; version: string; at: Date }>(
+            "SELECT pg_export_snapshot() AS id, current_setting('server_version') AS version, now() AS at",
+          );
           const counts = await tableCounts(c);
-          await run(findPgBinary('pg_dump', pgBinDir), ['-Fc', '--snapshot', snap!.id, `--lock-wait-timeout=${t.lockTimeoutMs}`, '-f', partial], libpqEnv(databaseUrl), databaseUrl, request.timeoutMs ?? t.statementTimeoutMs);
+          await run(
+            findPgBinary('pg_dump', pgBinDir),
+            ['-Fc', '--snapshot', snap!.id, `--lock-wait-timeout=${t.lockTimeoutMs}`, '-f', partial],
+            libpqEnv(databaseUrl),
+            databaseUrl,
+            request.timeoutMs ?? t.statementTimeoutMs,
+          );
           return { counts, serverVersion: snap!.version, at: snap!.at.toISOString() };
         });
       } catch (err) {
         await cleanup();
         if (err instanceof ApplicationFailure) throw err;
-        throw failure(FailureType.BackupFailed, `backup of ${databaseName} failed, nothing was kept: ${(err as Error).message}`);
+        throw failure(
+          FailureType.BackupFailed,
+          `backup of ${databaseName} failed, nothing was kept: ${(err as Error).message}`,
+        );
       }
       try {
         const bytes = (await stat(partial)).size;
         const manifest: BackupManifest = {
-          format: 1, file: basename(final), sha256: await sha256File(partial), bytes, database: databaseName,
-          serverVersion: snapshot.serverVersion, snapshotAt: snapshot.at, durationMs: Math.round(performance.now() - started), counts: snapshot.counts,
+          format: 1,
+          file: basename(final),
+          sha256: await sha256File(partial),
+          bytes,
+          database: databaseName,
+          serverVersion: snapshot.serverVersion,
+          snapshotAt: snapshot.at,
+          durationMs: Math.round(performance.now() - started),
+          counts: snapshot.counts,
         };
         await writeFile(manifestPartial, `${JSON.stringify(manifest, null, 1)}\n`);
         await fsyncPath(partial);
@@ -353,15 +517,25 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
         await rename(partial, final);
         await fsyncPath(dir);
         return {
-          source: 'pg_dump', file: final, bytes, ageHours: 0, sha256: manifest.sha256, durationMs: Math.round(performance.now() - started),
-          tables: Object.keys(snapshot.counts).length, database: databaseName, serverVersion: snapshot.serverVersion,
+          source: 'pg_dump',
+          file: final,
+          bytes,
+          ageHours: 0,
+          sha256: manifest.sha256,
+          durationMs: Math.round(performance.now() - started),
+          tables: Object.keys(snapshot.counts).length,
+          database: databaseName,
+          serverVersion: snapshot.serverVersion,
           ...(previous ? { previous: { file: previous.file, bytes: previous.bytes } } : {}),
         };
       } catch (err) {
         // A full disk while writing the manifest: leave nothing half-written behind.
         await cleanup();
         await rm(`${final}${MANIFEST_SUFFIX}`, { force: true });
-        throw failure(FailureType.BackupFailed, `backup of ${databaseName} could not be completed in ${dir}, nothing was kept: ${(err as Error).message}`);
+        throw failure(
+          FailureType.BackupFailed,
+          `backup of ${databaseName} could not be completed in ${dir}, nothing was kept: ${(err as Error).message}`,
+        );
       }
     },
 
@@ -369,9 +543,12 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
      * One backup (a given file, else the newest dump) verified to `level`. Guards use `readable` or
      * more; `restored` restores into a scratch database and compares every table with the manifest.
      */
-    async verifyBackup(request: { file?: string; level?: BackupLevel; maxAgeHours?: number; timeoutMs?: number } = {}): Promise<BackupVerification> {
+    async verifyBackup(
+      request: { file?: string; level?: BackupLevel; maxAgeHours?: number; timeoutMs?: number } = {},
+    ): Promise<BackupVerification> {
       const level = parseLevel(request.level ?? GUARD_LEVEL);
-      if (pgbackrest) return pgbackrest.verifyPgbackrest(level, request.maxAgeHours, request.file?.replace(/^[^/]*\//, ''));
+      if (pgbackrest)
+        return pgbackrest.verifyPgbackrest(level, request.maxAgeHours, request.file?.replace(/^[^/]*\//, ''));
       if (request.file === undefined) return verifyNewest(level, request.maxAgeHours ?? Number.POSITIVE_INFINITY);
       return verifyFile(await fileFor(request.file), level, request.maxAgeHours, request.timeoutMs);
     },
@@ -379,7 +556,8 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
     /** The guard before data moves: the newest dump, verified `readable` (or more), young enough. */
     async verifyNewestBackup(request: { maxAgeHours: number; level?: BackupLevel }): Promise<BackupVerification> {
       const level = parseLevel(request.level ?? GUARD_LEVEL);
-      if (!atLeast(level, GUARD_LEVEL)) throw failure(FailureType.InvalidInput, `level: a guard accepts no less than ${GUARD_LEVEL}, got ${level}`);
+      if (!atLeast(level, GUARD_LEVEL))
+        throw failure(FailureType.InvalidInput, `level: a guard accepts no less than ${GUARD_LEVEL}, got ${level}`);
       if (pgbackrest) return pgbackrest.verifyPgbackrest(level, request.maxAgeHours);
       return verifyNewest(level, request.maxAgeHours);
     },
@@ -393,7 +571,12 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
       const out: ListedBackup[] = [];
       for (const d of dumps) {
         const v = await verifyFile(d, 'intact');
-        out.push({ ...d, manifest: !(v.detail.includes('is missing')), level: v.status === 'ok' ? 'intact' : 'none', detail: v.detail });
+        out.push({
+          ...d,
+          manifest: !v.detail.includes('is missing'),
+          level: v.status === 'ok' ? 'intact' : 'none',
+          detail: v.detail,
+        });
       }
       return out;
     },
@@ -403,19 +586,35 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
      * guards, at `readable`: a dump pg_dump wrote wrong has a matching manifest (intact) and still
      * cannot be restored. Age graded against the thresholds.
      */
-    async checkBackupFreshness(backup: { directory: string; pattern: string } | undefined, thresholds: Thresholds): Promise<CheckResult[]> {
+    async checkBackupFreshness(
+      backup: { directory: string; pattern: string } | undefined,
+      thresholds: Thresholds,
+    ): Promise<CheckResult[]> {
       if (pgbackrest) {
         const threshold = `verified ${GUARD_LEVEL}, WAL archiving working; warn > ${thresholds.backupWarnAgeHours} h, critical > ${thresholds.backupMaxAgeHours} h`;
         const [v, wal] = await Promise.all([pgbackrest.verifyPgbackrest(GUARD_LEVEL), pgbackrest.walArchiveStatus()]);
         const check = verificationCheck('backup', `pgbackrest ${v.file?.split('/')[0] ?? ''}`.trim(), v, { threshold });
-        const graded = v.status !== 'ok' || v.ageHours === undefined ? check.status : gradeAbove(v.ageHours, thresholds.backupWarnAgeHours, thresholds.backupMaxAgeHours);
+        const graded =
+          v.status !== 'ok' || v.ageHours === undefined
+            ? check.status
+            : gradeAbove(v.ageHours, thresholds.backupWarnAgeHours, thresholds.backupMaxAgeHours);
         return [
           { ...check, status: graded },
-          { check: 'backup.wal-archive', target: 'pgbackrest', status: wal.failing ? 'critical' : wal.lastArchivedAt ? 'ok' : 'warn',
-            detail: wal.failing ?? (wal.lastArchivedAt ? `last WAL segment ${wal.lastArchivedWal} archived at ${wal.lastArchivedAt}` : 'no WAL segment archived yet') },
+          {
+            check: 'backup.wal-archive',
+            target: 'pgbackrest',
+            status: wal.failing ? 'critical' : wal.lastArchivedAt ? 'ok' : 'warn',
+            detail:
+              wal.failing ??
+              (wal.lastArchivedAt
+                ? `last WAL segment ${wal.lastArchivedWal} archived at ${wal.lastArchivedAt}`
+                : 'no WAL segment archived yet'),
+          },
         ];
       }
-      const target = backup ?? (backupDirectory ? { directory: backupDirectory, pattern: `${escapeRegex(DUMP_SUFFIX)}$` } : undefined);
+      const target =
+        backup ??
+        (backupDirectory ? { directory: backupDirectory, pattern: `${escapeRegex(DUMP_SUFFIX)}$` } : undefined);
       if (!target) return [skipped('backup', '-', 'no backup location configured')];
       const threshold = `verified ${GUARD_LEVEL}; warn > ${thresholds.backupWarnAgeHours} h, critical > ${thresholds.backupMaxAgeHours} h`;
       let v: BackupVerification;
@@ -423,11 +622,21 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
         await readdir(target.directory);
         v = await verifyNewest(GUARD_LEVEL, Number.POSITIVE_INFINITY, target.directory, new RegExp(target.pattern));
       } catch (err) {
-        return [{ check: 'backup', target: target.directory, status: 'critical', threshold, detail: `cannot read backup directory: ${(err as Error).message}` }];
+        return [
+          {
+            check: 'backup',
+            target: target.directory,
+            status: 'critical',
+            threshold,
+            detail: `cannot read backup directory: ${(err as Error).message}`,
+          },
+        ];
       }
       const check = verificationCheck('backup', target.directory, v, { threshold });
       if (v.status !== 'ok' || v.ageHours === undefined) return [check];
-      return [{ ...check, status: gradeAbove(v.ageHours, thresholds.backupWarnAgeHours, thresholds.backupMaxAgeHours) }];
+      return [
+        { ...check, status: gradeAbove(v.ageHours, thresholds.backupWarnAgeHours, thresholds.backupMaxAgeHours) },
+      ];
     },
 
     /**
@@ -436,11 +645,22 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
      * that verifies `readable`. With no readable dump, nothing is deleted: any of them might be
      * the one to restore. The result names the dump kept and why.
      */
-    async pruneDatabaseBackups(request: { olderThan: string; keepNewest: number; mode: 'report' | 'delete' }): Promise<RetentionResult> {
+    async pruneDatabaseBackups(request: {
+      olderThan: string;
+      keepNewest: number;
+      mode: 'report' | 'delete';
+    }): Promise<RetentionResult> {
       const dir = directory();
-      const rule = { name: 'database-backups', directory: dir, keepNewest: Math.max(1, request.keepNewest), recursive: false, pattern: ourDumps.source };
+      const rule = {
+        name: 'database-backups',
+        directory: dir,
+        keepNewest: Math.max(1, request.keepNewest),
+        recursive: false,
+        pattern: ourDumps.source,
+      };
       const dumps = await listDumps(dir, ourDumps).catch(() => []);
-      if (dumps.length === 0) return retentionSkipped(rule, request.mode, `no dump of ${databaseName} in ${dir}: nothing to prune`);
+      if (dumps.length === 0)
+        return retentionSkipped(rule, request.mode, `no dump of ${databaseName} in ${dir}: nothing to prune`);
       const rejected: string[] = [];
       let good: BackupVerification | undefined;
       for (const d of dumps) {
@@ -453,12 +673,17 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
         heartbeat();
       }
       if (!good) {
-        return retentionSkipped(rule, request.mode, `keeping every backup: none of ${dumps.length} verifies ${GUARD_LEVEL}: ${rejected.slice(0, 3).join('; ')}`);
+        return retentionSkipped(
+          rule,
+          request.mode,
+          `keeping every backup: none of ${dumps.length} verifies ${GUARD_LEVEL}: ${rejected.slice(0, 3).join('; ')}`,
+        );
       }
       const keptName = basename(good.file!);
-      const why = rejected.length === 0
-        ? `kept ${keptName}: the newest dump, verified ${GUARD_LEVEL}`
-        : `kept ${keptName}: the newest dump that verifies ${GUARD_LEVEL}; ${rejected.length} newer do not: ${rejected.slice(0, 2).join('; ')}`;
+      const why =
+        rejected.length === 0
+          ? `kept ${keptName}: the newest dump, verified ${GUARD_LEVEL}`
+          : `kept ${keptName}: the newest dump that verifies ${GUARD_LEVEL}; ${rejected.length} newer do not: ${rejected.slice(0, 2).join('; ')}`;
       const result = await applyRetention(
         { rule, olderThan: request.olderThan, mode: request.mode },
         (file) => [`${file}${MANIFEST_SUFFIX}`, `${file}${LEGACY_MANIFEST_SUFFIX}`],
@@ -475,11 +700,20 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
     async measureRecoveryPoint(): Promise<RecoveryPoint> {
       if (pgbackrest) {
         const [v, wal] = await Promise.all([pgbackrest.verifyPgbackrest(GUARD_LEVEL), pgbackrest.walArchiveStatus()]);
-        if (v.status === 'missing' || v.status === 'failed') return { source: 'pgbackrest', rpoSeconds: null, basis: `no readable backup: ${v.detail}` };
-        if (!wal.lastArchivedAt) return { source: 'pgbackrest', rpoSeconds: (v.ageHours ?? 0) * 3600, basis: `no WAL archived; newest backup ${v.file}`, problem: wal.failing ?? undefined };
+        if (v.status === 'missing' || v.status === 'failed')
+          return { source: 'pgbackrest', rpoSeconds: null, basis: `no readable backup: ${v.detail}` };
+        if (!wal.lastArchivedAt)
+          return {
+            source: 'pgbackrest',
+            rpoSeconds: (v.ageHours ?? 0) * 3600,
+            basis: `no WAL archived; newest backup ${v.file}`,
+            problem: wal.failing ?? undefined,
+          };
         return {
-          source: 'pgbackrest', rpoSeconds: (Date.now() - Date.parse(wal.lastArchivedAt)) / 1000,
-          basis: `last WAL segment ${wal.lastArchivedWal} archived at ${wal.lastArchivedAt}, on top of ${v.file}`, ...(wal.failing ? { problem: wal.failing } : {}),
+          source: 'pgbackrest',
+          rpoSeconds: (Date.now() - Date.parse(wal.lastArchivedAt)) / 1000,
+          basis: `last WAL segment ${wal.lastArchivedWal} archived at ${wal.lastArchivedAt}, on top of ${v.file}`,
+          ...(wal.failing ? { problem: wal.failing } : {}),
         };
       }
       const dumps = await listDumps(directory(), anyDump).catch(() => []);
@@ -489,7 +723,11 @@ export function createBackupActivities({ db, databaseUrl, backupDirectory, pgBin
         const m = await readManifest(d.file);
         const at = typeof m === 'string' ? undefined : m.snapshotAt;
         const seconds = at ? (Date.now() - Date.parse(at)) / 1000 : d.ageHours * 3600;
-        return { source: 'pg_dump', rpoSeconds: seconds, basis: `newest readable dump ${basename(d.file)}, snapshot ${at ?? 'time unknown, file age used'}` };
+        return {
+          source: 'pg_dump',
+          rpoSeconds: seconds,
+          basis: `newest readable dump ${basename(d.file)}, snapshot ${at ?? 'time unknown, file age used'}`,
+        };
       }
       return { source: 'pg_dump', rpoSeconds: null, basis: `no readable dump in ${directory()}` };
     },

@@ -17,7 +17,13 @@ CREATE TABLE IF NOT EXISTS temp_table_sightings (
   PRIMARY KEY (database, table_oid)
 )`;
 
-export function createCleanupActivities({ db, reports, timeouts, databaseLabel, tempTableRule }: {
+export function createCleanupActivities({
+  db,
+  reports,
+  timeouts,
+  databaseLabel,
+  tempTableRule,
+}: {
   db: pg.Pool;
   /** The maintenance store, where temp-table sightings are kept (never in the booking database). */
   reports: pg.Pool;
@@ -27,30 +33,49 @@ export function createCleanupActivities({ db, reports, timeouts, databaseLabel, 
 }) {
   return {
     /** Deletes rows whose expires_at is before `asOf` (fixed by the workflow), one short transaction per batch. */
-    async deleteExpiredSessions(request: { asOf: string; batchSize: number; timeouts?: Partial<Timeouts> }): Promise<CleanupResult[]> {
+    async deleteExpiredSessions(request: {
+      asOf: string;
+      batchSize: number;
+      timeouts?: Partial<Timeouts>;
+    }): Promise<CleanupResult[]> {
       const asOf = new Date(request.asOf);
-      if (Number.isNaN(asOf.getTime())) throw failure(FailureType.InvalidInput, `asOf: ${JSON.stringify(request.asOf)} is not a timestamp`);
+      if (Number.isNaN(asOf.getTime()))
+        throw failure(FailureType.InvalidInput, `asOf: ${JSON.stringify(request.asOf)} is not a timestamp`);
       const t = resolveTimeouts(timeouts, request.timeouts);
       const results: CleanupResult[] = [];
       for (const name of EXPIRING_TABLES) {
         const table = tableName(name, 'table');
-        const { rows: [shape] } = await db.query<{ exists: boolean; hasExpiry: boolean }>(
+        const {
+          rows: [shape],
+        } = await db.query<{ exists: boolean; hasExpiry: boolean }>(
           `SELECT to_regclass($1) IS NOT NULL AS exists,
                   EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'expires_at' AND NOT attisdropped) AS "hasExpiry"`,
           [table.sql],
         );
         if (!shape!.exists || !shape!.hasExpiry) {
-          results.push({ table: table.label, status: 'skipped', deleted: 0, reason: shape!.exists ? 'no expires_at column' : 'no such table' });
+          results.push({
+            table: table.label,
+            status: 'skipped',
+            deleted: 0,
+            reason: shape!.exists ? 'no expires_at column' : 'no such table',
+          });
           continue;
         }
         let deleted = 0;
         try {
           for (;;) {
             // ctid batches need no primary key; a row updated meanwhile is simply left for the next batch.
-            const n = await inTransaction(db, t, async (c) => (await c.query(
-              `DELETE FROM ${table.sql} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table.sql} WHERE expires_at < $1 LIMIT $2))`,
-              [asOf, request.batchSize],
-            )).rowCount ?? 0);
+            const n = await inTransaction(
+              db,
+              t,
+              async (c) =>
+                (
+                  await c.query(
+                    `DELETE FROM ${table.sql} WHERE ctid = ANY(ARRAY(SELECT ctid FROM ${table.sql} WHERE expires_at < $1 LIMIT $2))`,
+                    [asOf, request.batchSize],
+                  )
+                ).rowCount ?? 0,
+            );
             deleted += n;
             if (n < request.batchSize) break;
           }
@@ -103,14 +128,19 @@ export function createCleanupActivities({ db, reports, timeouts, databaseLabel, 
         try {
           const dropped = await inTransaction(db, t, async (c) => {
             // Same oid still under this name: never drop a table recreated since it was seen.
-            const { rows } = await c.query('SELECT 1 FROM pg_class WHERE oid = $1::bigint::oid AND oid = to_regclass($2)', [m.oid, quoted]);
+            const { rows } = await c.query(
+              'SELECT 1 FROM pg_class WHERE oid = $1::bigint::oid AND oid = to_regclass($2)',
+              [m.oid, quoted],
+            );
             if (rows.length === 0) return false;
             await c.query(`DROP TABLE ${quoted}`);
             return true;
           });
           if (dropped) result.dropped.push(label);
         } catch (err) {
-          const reason = timeoutReason(err, t) ?? ((err as { code?: string }).code === '2BP01' ? 'other objects depend on it; not dropped' : undefined);
+          const reason =
+            timeoutReason(err, t) ??
+            ((err as { code?: string }).code === '2BP01' ? 'other objects depend on it; not dropped' : undefined);
           if (!reason) throw err;
           result.skipped.push({ table: label, reason });
         }

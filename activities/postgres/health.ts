@@ -43,11 +43,18 @@ export function createPostgresHealthActivities({ db, databaseLabel }: PostgresHe
         await client.query('COMMIT');
         return [
           {
-            check: 'db.connectivity', target: databaseLabel, status: 'ok', value: latencyMs, unit: 'ms',
+            check: 'db.connectivity',
+            target: databaseLabel,
+            status: 'ok',
+            value: latencyMs,
+            unit: 'ms',
             detail: `connected and answered in ${latencyMs} ms`,
           },
           {
-            check: 'db.connections', target: databaseLabel, value: connPercent, unit: '%',
+            check: 'db.connections',
+            target: databaseLabel,
+            value: connPercent,
+            unit: '%',
             threshold: `warn > ${thresholds.connectionsWarnPercent}%, critical > ${thresholds.connectionsCriticalPercent}%`,
             status: gradeAbove(connPercent, thresholds.connectionsWarnPercent, thresholds.connectionsCriticalPercent),
             detail: `${used} of max_connections ${max} in use`,
@@ -56,7 +63,14 @@ export function createPostgresHealthActivities({ db, databaseLabel }: PostgresHe
         ];
       } catch (err) {
         await client.query('ROLLBACK').catch(() => undefined);
-        return [{ check: 'db.connectivity', target: databaseLabel, status: 'critical', detail: `health query failed: ${(err as Error).message}` }];
+        return [
+          {
+            check: 'db.connectivity',
+            target: databaseLabel,
+            status: 'critical',
+            detail: `health query failed: ${(err as Error).message}`,
+          },
+        ];
       } finally {
         client.release();
       }
@@ -66,14 +80,19 @@ export function createPostgresHealthActivities({ db, databaseLabel }: PostgresHe
 
 async function replicationStatus(client: pg.PoolClient, t: Thresholds): Promise<Omit<CheckResult, 'check' | 'target'>> {
   const threshold = `${t.expectedReplicas} replica(s) expected, lag warn > ${t.replicationLagWarnSeconds} s, critical > ${t.replicationLagCriticalSeconds} s`;
-  const { rows: [role] } = await client.query<{ standby: boolean; lag: number | null }>(
+  const {
+    rows: [role],
+  } = await client.query<{ standby: boolean; lag: number | null }>(
     `SELECT pg_is_in_recovery() AS standby,
             EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp())::float8 AS lag`,
   );
   if (role!.standby) {
     const lag = Math.round((role!.lag ?? 0) * 10) / 10;
     return {
-      status: gradeAbove(lag, t.replicationLagWarnSeconds, t.replicationLagCriticalSeconds), value: lag, unit: 's', threshold,
+      status: gradeAbove(lag, t.replicationLagWarnSeconds, t.replicationLagCriticalSeconds),
+      value: lag,
+      unit: 's',
+      threshold,
       detail: `standby, replaying ${lag} s behind the primary`,
     };
   }
@@ -83,13 +102,22 @@ async function replicationStatus(client: pg.PoolClient, t: Thresholds): Promise<
   const streaming = rows.filter((r) => r.state === 'streaming');
   const maxLag = Math.round(Math.max(0, ...streaming.map((r) => r.lag ?? 0)) * 10) / 10;
   if (streaming.length < t.expectedReplicas) {
-    return { status: 'critical', value: streaming.length, unit: 'replicas', threshold, detail: `${streaming.length} of ${t.expectedReplicas} expected replicas streaming` };
+    return {
+      status: 'critical',
+      value: streaming.length,
+      unit: 'replicas',
+      threshold,
+      detail: `${streaming.length} of ${t.expectedReplicas} expected replicas streaming`,
+    };
   }
   if (t.expectedReplicas === 0 && streaming.length === 0) {
     return { status: 'ok', value: 0, unit: 'replicas', threshold, detail: 'primary with no replicas, none expected' };
   }
   return {
-    status: gradeAbove(maxLag, t.replicationLagWarnSeconds, t.replicationLagCriticalSeconds), value: maxLag, unit: 's', threshold,
+    status: gradeAbove(maxLag, t.replicationLagWarnSeconds, t.replicationLagCriticalSeconds),
+    value: maxLag,
+    unit: 's',
+    threshold,
     detail: `${streaming.length} replica(s) streaming, max replay lag ${maxLag} s`,
   };
 }

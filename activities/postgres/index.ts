@@ -40,14 +40,27 @@ export interface DatabaseMaintenancePlan {
 }
 
 /** Every PostgreSQL activity, one module per concern, sharing the configured timeouts. */
-export function createPostgresActivities({ db, reports, databaseUrl, databaseLabel, settings, windows, blackouts = [], metrics }: PostgresDeps) {
+export function createPostgresActivities({
+  db,
+  reports,
+  databaseUrl,
+  databaseLabel,
+  settings,
+  windows,
+  blackouts = [],
+  metrics,
+}: PostgresDeps) {
   const timeouts = { lockTimeoutMs: settings.lockTimeoutMs, statementTimeoutMs: settings.statementTimeoutMs };
   const weeklyWindow = windows.find((w) => w.name === 'weekly') ?? SEED_WINDOWS.find((w) => w.name === 'weekly')!;
   return {
     async resolveDatabaseMaintenancePlan(): Promise<DatabaseMaintenancePlan> {
       return {
-        database: databaseLabel, archiveAfterDays: settings.archiveAfterDays, batchSize: settings.batchSize,
-        archiveBatchTargetMs: settings.archiveBatchTargetMs, weeklyWindow, blackouts,
+        database: databaseLabel,
+        archiveAfterDays: settings.archiveAfterDays,
+        batchSize: settings.batchSize,
+        archiveBatchTargetMs: settings.archiveBatchTargetMs,
+        weeklyWindow,
+        blackouts,
       };
     },
     ...createPostgresHealthActivities({ db, databaseLabel }),
@@ -56,10 +69,21 @@ export function createPostgresActivities({ db, reports, databaseUrl, databaseLab
     ...createArchiveActivities({ db, timeouts }),
     ...createCleanupActivities({ db, reports, timeouts, databaseLabel, tempTableRule: settings.tempTables }),
     ...createBackupActivities({
-      db, databaseUrl, backupDirectory: settings.backupDirectory, pgBinDir: settings.pgBinDir, timeouts,
-      pgbackrest: settings.backupSource === 'pgbackrest' && settings.pgbackrest
-        ? createPgbackrestActivities({ db, databaseUrl, settings: settings.pgbackrest, pgBinDir: settings.pgBinDir, timeouts })
-        : undefined,
+      db,
+      databaseUrl,
+      backupDirectory: settings.backupDirectory,
+      pgBinDir: settings.pgBinDir,
+      timeouts,
+      pgbackrest:
+        settings.backupSource === 'pgbackrest' && settings.pgbackrest
+          ? createPgbackrestActivities({
+              db,
+              databaseUrl,
+              settings: settings.pgbackrest,
+              pgBinDir: settings.pgBinDir,
+              timeouts,
+            })
+          : undefined,
     }),
     ...createQueryActivities({ db }),
     ...createAccessActivities({ db, databaseLabel }),

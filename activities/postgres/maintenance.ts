@@ -1,5 +1,12 @@
 import pg from 'pg';
-import { resolveTimeouts, tableName, timeoutReason, withSessionTimeouts, type TableName, type Timeouts } from './sql.js';
+import {
+  resolveTimeouts,
+  tableName,
+  timeoutReason,
+  withSessionTimeouts,
+  type TableName,
+  type Timeouts,
+} from './sql.js';
 import type { IndexAction, TableVacuum } from '../../domain/database.js';
 
 /**
@@ -38,7 +45,12 @@ async function userTables(db: pg.Pool): Promise<TableName[]> {
   const { rows } = await db.query<{ schema: string; table: string }>(
     `SELECT schemaname AS schema, relname AS table FROM pg_stat_user_tables ORDER BY schemaname, relname`,
   );
-  return rows.map(({ schema, table }) => ({ schema, table, label: `${schema}.${table}`, sql: `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}` }));
+  return rows.map(({ schema, table }) => ({
+    schema,
+    table,
+    label: `${schema}.${table}`,
+    sql: `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`,
+  }));
 }
 
 // A rough btree size model (8-byte tuple header + 4-byte line pointer per entry, 90% fill); expression
@@ -77,11 +89,20 @@ export function createMaintenanceActivities({ db, timeouts }: { db: pg.Pool; tim
         for (const table of tables) {
           const wantsFull = full.has(table.label);
           const mode = wantsFull && request.allowFull ? 'full' : 'analyze';
-          const note = wantsFull && !request.allowFull ? 'VACUUM FULL not run: outside the maintenance window; plain VACUUM ANALYZE instead' : undefined;
+          const note =
+            wantsFull && !request.allowFull
+              ? 'VACUUM FULL not run: outside the maintenance window; plain VACUUM ANALYZE instead'
+              : undefined;
           const started = performance.now();
           const before = await deadTuples(client, table);
           const record = (r: Pick<TableVacuum, 'status' | 'deadTuplesAfter' | 'reason'>) =>
-            results.push({ table: table.label, mode, deadTuplesBefore: before, durationMs: Math.round(performance.now() - started), ...r });
+            results.push({
+              table: table.label,
+              mode,
+              deadTuplesBefore: before,
+              durationMs: Math.round(performance.now() - started),
+              ...r,
+            });
           if (before === null) {
             record({ status: 'skipped', deadTuplesAfter: null, reason: 'no such table' });
             continue;
@@ -94,7 +115,11 @@ export function createMaintenanceActivities({ db, timeouts }: { db: pg.Pool; tim
             record({ status: 'skipped', deadTuplesAfter: before, reason });
             continue;
           }
-          record({ status: 'done', deadTuplesAfter: await deadTuples(client, table), ...(note ? { reason: note } : {}) });
+          record({
+            status: 'done',
+            deadTuplesAfter: await deadTuples(client, table),
+            ...(note ? { reason: note } : {}),
+          });
         }
       });
       return results;
@@ -109,23 +134,46 @@ export function createMaintenanceActivities({ db, timeouts }: { db: pg.Pool; tim
       const bloatRatio = request.bloatRatio ?? 0.3;
       const minIndexBytes = request.minIndexBytes ?? 8 * 1024 * 1024;
       const t = resolveTimeouts(timeouts, request.timeouts);
-      const { rows } = await db.query<{ schema: string; index: string; table: string; bytes: number; valid: boolean; leftover: boolean; bloat: number | null }>(INDEX_CANDIDATES_SQL);
+      const { rows } = await db.query<{
+        schema: string;
+        index: string;
+        table: string;
+        bytes: number;
+        valid: boolean;
+        leftover: boolean;
+        bloat: number | null;
+      }>(INDEX_CANDIDATES_SQL);
       const actions: IndexAction[] = [];
       await withSessionTimeouts(db, t, async (client) => {
         for (const r of rows) {
-          const why: IndexAction['why'] | undefined = r.leftover && !r.valid
-            ? 'leftover of an interrupted REINDEX CONCURRENTLY'
-            : !r.valid ? 'invalid' : r.bloat !== null && r.bloat > bloatRatio && r.bytes >= minIndexBytes ? 'bloated' : undefined;
+          const why: IndexAction['why'] | undefined =
+            r.leftover && !r.valid
+              ? 'leftover of an interrupted REINDEX CONCURRENTLY'
+              : !r.valid
+                ? 'invalid'
+                : r.bloat !== null && r.bloat > bloatRatio && r.bytes >= minIndexBytes
+                  ? 'bloated'
+                  : undefined;
           if (!why) continue;
           const index = `${pg.escapeIdentifier(r.schema)}.${pg.escapeIdentifier(r.index)}`;
-          const base = { index: `${r.schema}.${r.index}`, table: `${r.schema}.${r.table}`, why, bytesBefore: r.bytes, ...(r.bloat !== null ? { estimatedBloat: Math.round(r.bloat * 1000) / 1000 } : {}) };
+          const base = {
+            index: `${r.schema}.${r.index}`,
+            table: `${r.schema}.${r.table}`,
+            why,
+            bytesBefore: r.bytes,
+            ...(r.bloat !== null ? { estimatedBloat: Math.round(r.bloat * 1000) / 1000 } : {}),
+          };
           try {
             if (why === 'leftover of an interrupted REINDEX CONCURRENTLY') {
               await client.query(`DROP INDEX CONCURRENTLY IF EXISTS ${index}`);
               actions.push({ ...base, action: 'dropped' });
             } else {
               await client.query(`REINDEX INDEX CONCURRENTLY ${index}`);
-              const { rows: [after] } = await client.query<{ bytes: number }>('SELECT pg_relation_size(to_regclass($1))::float8 AS bytes', [index]);
+              const {
+                rows: [after],
+              } = await client.query<{ bytes: number }>('SELECT pg_relation_size(to_regclass($1))::float8 AS bytes', [
+                index,
+              ]);
               actions.push({ ...base, action: 'reindexed', bytesAfter: after!.bytes });
             }
           } catch (err) {

@@ -20,11 +20,19 @@ export interface TableName {
 /** "table" or "schema.table" (plain identifiers only); anything else fails, non-retryable, before any SQL runs. */
 export function tableName(name: string, field: string): TableName {
   if (typeof name !== 'string' || !TABLE_NAME.test(name)) {
-    throw failure(FailureType.InvalidInput, `${field}: ${JSON.stringify(name)} is not a table name (expected "table" or "schema.table", letters, digits and "_")`);
+    throw failure(
+      FailureType.InvalidInput,
+      `${field}: ${JSON.stringify(name)} is not a table name (expected "table" or "schema.table", letters, digits and "_")`,
+    );
   }
   const parts = name.split('.');
   const [schema, table] = parts.length === 2 ? (parts as [string, string]) : ['public', parts[0]!];
-  return { schema, table, label: `${schema}.${table}`, sql: `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}` };
+  return {
+    schema,
+    table,
+    label: `${schema}.${table}`,
+    sql: `${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(table)}`,
+  };
 }
 
 export function resolveTimeouts(defaults: Timeouts, override: Partial<Timeouts> = {}): Timeouts {
@@ -34,7 +42,11 @@ export function resolveTimeouts(defaults: Timeouts, override: Partial<Timeouts> 
     statementTimeoutMs: override.statementTimeoutMs ?? defaults.statementTimeoutMs,
   };
   for (const [k, v] of Object.entries(t)) {
-    if (!Number.isInteger(v) || v <= 0) throw failure(FailureType.InvalidInput, `${k}: expected a positive whole number of milliseconds, got ${JSON.stringify(v)}`);
+    if (!Number.isInteger(v) || v <= 0)
+      throw failure(
+        FailureType.InvalidInput,
+        `${k}: expected a positive whole number of milliseconds, got ${JSON.stringify(v)}`,
+      );
   }
   return t;
 }
@@ -44,7 +56,11 @@ const setTimeouts = (scope: 'LOCAL' | 'SESSION', t: Timeouts) =>
   `SET ${scope} lock_timeout = ${t.lockTimeoutMs}; SET ${scope} statement_timeout = ${t.statementTimeoutMs}`;
 
 /** One transaction whose statements and lock waits are bounded by SET LOCAL timeouts. */
-export async function inTransaction<T>(db: pg.Pool, t: Timeouts, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function inTransaction<T>(
+  db: pg.Pool,
+  t: Timeouts,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await db.connect();
   try {
     await client.query(`BEGIN; ${setTimeouts('LOCAL', t)}`);
@@ -63,7 +79,11 @@ export async function inTransaction<T>(db: pg.Pool, t: Timeouts, fn: (client: pg
  * For statements that cannot run in a transaction block (VACUUM, REINDEX CONCURRENTLY): a dedicated
  * client with session-level timeouts, reset before it returns to the pool (or discarded if that fails).
  */
-export async function withSessionTimeouts<T>(db: pg.Pool, t: Timeouts, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+export async function withSessionTimeouts<T>(
+  db: pg.Pool,
+  t: Timeouts,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
   const client = await db.connect();
   let broken = false;
   try {

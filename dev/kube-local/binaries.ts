@@ -37,7 +37,9 @@ export function findKubeBinaries(env: NodeJS.ProcessEnv = process.env): KubeBina
   };
   const missing = Object.values(found).filter((p) => !isExecutable(p));
   if (missing.length > 0) {
-    throw new Error(`no local Kubernetes: missing ${missing.join(', ')}; run scripts/bootstrap.sh (builds them once), or set KUBERNETES_BIN_DIR and KWOK_BIN`);
+    throw new Error(
+      `no local Kubernetes: missing ${missing.join(', ')}; run scripts/bootstrap.sh (builds them once), or set KUBERNETES_BIN_DIR and KWOK_BIN`,
+    );
   }
   return found;
 }

@@ -9,7 +9,14 @@ import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import {
-  ApiextensionsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, PatchStrategy, loadAllYaml, type KubernetesObject, type V1Node,
+  ApiextensionsV1Api,
+  CoreV1Api,
+  KubeConfig,
+  KubernetesObjectApi,
+  PatchStrategy,
+  loadAllYaml,
+  type KubernetesObject,
+  type V1Node,
 } from '@kubernetes/client-node';
 import { freePort } from '../../src/net.js';
 import { findKubeBinaries, KUBERNETES_VERSION, type KubeBinaries } from './binaries.js';
@@ -78,23 +85,36 @@ interface Component {
 }
 
 function kubeconfigFor(server: string, ca: string, user: string, token: string, namespace = 'default'): string {
-  return `${JSON.stringify({
-    apiVersion: 'v1',
-    kind: 'Config',
-    clusters: [{ name: 'trixtech-local', cluster: { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') } }],
-    users: [{ name: user, user: { token } }],
-    contexts: [{ name: `${user}@trixtech-local`, context: { cluster: 'trixtech-local', user, namespace } }],
-    'current-context': `${user}@trixtech-local`,
-  }, null, 2)}\n`;
+  return `${JSON.stringify(
+    {
+      apiVersion: 'v1',
+      kind: 'Config',
+      clusters: [
+        {
+          name: 'trixtech-local',
+          cluster: { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') },
+        },
+      ],
+      users: [{ name: user, user: { token } }],
+      contexts: [{ name: `${user}@trixtech-local`, context: { cluster: 'trixtech-local', user, namespace } }],
+      'current-context': `${user}@trixtech-local`,
+    },
+    null,
+    2,
+  )}\n`;
 }
 
 /** GET over TLS with the cluster's CA and a bearer token; resolves to the status code (0: no answer). */
 function probe(url: string, ca: string | undefined, token: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = request(url, { ca, rejectUnauthorized: Boolean(ca), headers: { Authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode ?? 0);
-    });
+    const req = request(
+      url,
+      { ca, rejectUnauthorized: Boolean(ca), headers: { Authorization: `Bearer ${token}` }, timeout: 2000 },
+      (res) => {
+        res.resume();
+        resolve(res.statusCode ?? 0);
+      },
+    );
     req.on('error', () => resolve(0));
     req.on('timeout', () => req.destroy());
     req.end();
@@ -114,7 +134,12 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const pki = join(dir, 'pki');
   const logs = join(dir, 'logs');
   for (const d of [dir, pki, logs]) mkdirSync(d, { recursive: true, mode: 0o700 });
-  const [etcdPort, etcdPeerPort, apiPort, kwokPort] = await Promise.all([freePort(), freePort(), freePort(), freePort()]);
+  const [etcdPort, etcdPeerPort, apiPort, kwokPort] = await Promise.all([
+    freePort(),
+    freePort(),
+    freePort(),
+    freePort(),
+  ]);
   const server = `https://127.0.0.1:${apiPort}`;
 
   const saKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -127,7 +152,13 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     'system:kube-scheduler': randomBytes(24).toString('hex'),
     'system:kwok': randomBytes(24).toString('hex'),
   };
-  writeFileSync(join(pki, 'tokens.csv'), Object.entries(tokens).map(([user, t]) => `${t},${user},${randomUUID()},"system:masters"`).join('\n') + '\n', { mode: 0o600 });
+  writeFileSync(
+    join(pki, 'tokens.csv'),
+    Object.entries(tokens)
+      .map(([user, t]) => `${t},${user},${randomUUID()},"system:masters"`)
+      .join('\n') + '\n',
+    { mode: 0o600 },
+  );
   writeFileSync(join(dir, 'audit-policy.yaml'), AUDIT_POLICY);
   const auditLog = join(dir, 'audit.log');
 
@@ -153,8 +184,12 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
   const waitFor = async (c: Component, what: string, ready: () => Promise<boolean>, timeoutMs = 60_000) => {
     const deadline = Date.now() + timeoutMs;
     while (!(await ready())) {
-      if (c.child.exitCode !== null) throw new Error(`${c.name} exited with code ${c.child.exitCode} before ${what}:\n${tail(join(logs, `${c.name}.log`))}`);
-      if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs / 1000} s (log: ${join(logs, `${c.name}.log`)})`);
+      if (c.child.exitCode !== null)
+        throw new Error(
+          `${c.name} exited with code ${c.child.exitCode} before ${what}:\n${tail(join(logs, `${c.name}.log`))}`,
+        );
+      if (Date.now() > deadline)
+        throw new Error(`${what}: not within ${timeoutMs / 1000} s (log: ${join(logs, `${c.name}.log`)})`);
       await pause(200);
     }
   };
@@ -163,25 +198,69 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     const started = Date.now();
     const etcdUrl = `http://127.0.0.1:${etcdPort}`;
     const etcd = start('etcd', bin.etcd, [
-      '--name', 'local', '--data-dir', join(dir, 'etcd'), '--log-level', 'warn',
-      '--listen-client-urls', etcdUrl, '--advertise-client-urls', etcdUrl,
-      '--listen-peer-urls', `http://127.0.0.1:${etcdPeerPort}`, '--initial-advertise-peer-urls', `http://127.0.0.1:${etcdPeerPort}`,
-      '--initial-cluster', `local=http://127.0.0.1:${etcdPeerPort}`,
+      '--name',
+      'local',
+      '--data-dir',
+      join(dir, 'etcd'),
+      '--log-level',
+      'warn',
+      '--listen-client-urls',
+      etcdUrl,
+      '--advertise-client-urls',
+      etcdUrl,
+      '--listen-peer-urls',
+      `http://127.0.0.1:${etcdPeerPort}`,
+      '--initial-advertise-peer-urls',
+      `http://127.0.0.1:${etcdPeerPort}`,
+      '--initial-cluster',
+      `local=http://127.0.0.1:${etcdPeerPort}`,
       // A throwaway cluster: losing it on a power cut is fine, and fsync on a shared disk is slow.
       '--unsafe-no-fsync',
     ]);
-    await waitFor(etcd, 'etcd answering', () => fetch(`${etcdUrl}/health`).then((r) => r.ok, () => false));
+    await waitFor(etcd, 'etcd answering', () =>
+      fetch(`${etcdUrl}/health`).then(
+        (r) => r.ok,
+        () => false,
+      ),
+    );
 
     const apiserver = start('kube-apiserver', bin.apiserver, [
-      '--etcd-servers', etcdUrl, '--bind-address', '127.0.0.1', '--advertise-address', '127.0.0.1', '--secure-port', String(apiPort),
-      '--cert-dir', pki, '--token-auth-file', join(pki, 'tokens.csv'),
-      '--service-account-issuer', 'https://kubernetes.default.svc.cluster.local',
-      '--service-account-key-file', join(pki, 'sa.pub'), '--service-account-signing-key-file', join(pki, 'sa.key'),
-      '--authorization-mode', 'Node,RBAC', '--service-cluster-ip-range', '10.96.0.0/16',
-      '--audit-policy-file', join(dir, 'audit-policy.yaml'), '--audit-log-path', auditLog, '--audit-log-format', 'json',
+      '--etcd-servers',
+      etcdUrl,
+      '--bind-address',
+      '127.0.0.1',
+      '--advertise-address',
+      '127.0.0.1',
+      '--secure-port',
+      String(apiPort),
+      '--cert-dir',
+      pki,
+      '--token-auth-file',
+      join(pki, 'tokens.csv'),
+      '--service-account-issuer',
+      'https://kubernetes.default.svc.cluster.local',
+      '--service-account-key-file',
+      join(pki, 'sa.pub'),
+      '--service-account-signing-key-file',
+      join(pki, 'sa.key'),
+      '--authorization-mode',
+      'Node,RBAC',
+      '--service-cluster-ip-range',
+      '10.96.0.0/16',
+      '--audit-policy-file',
+      join(dir, 'audit-policy.yaml'),
+      '--audit-log-path',
+      auditLog,
+      '--audit-log-format',
+      'json',
     ]);
-    await waitFor(apiserver, 'kube-apiserver /readyz', async () => existsSync(join(pki, 'apiserver.crt'))
-      && (await probe(`${server}/readyz`, readFileSync(join(pki, 'apiserver.crt'), 'utf8'), tokens.admin)) === 200);
+    await waitFor(
+      apiserver,
+      'kube-apiserver /readyz',
+      async () =>
+        existsSync(join(pki, 'apiserver.crt')) &&
+        (await probe(`${server}/readyz`, readFileSync(join(pki, 'apiserver.crt'), 'utf8'), tokens.admin)) === 200,
+    );
     const apiserverReadyMs = Date.now() - started;
     // The self-signed serving certificate and its CA, as written by the apiserver: what clients trust.
     const ca = readFileSync(join(pki, 'apiserver.crt'), 'utf8');
@@ -200,40 +279,72 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
     kc.loadFromFile(adminKubeconfig);
 
     start('kube-controller-manager', bin.controllerManager, [
-      '--kubeconfig', cmKubeconfig, '--authentication-kubeconfig', cmKubeconfig, '--authorization-kubeconfig', cmKubeconfig,
-      '--leader-elect=false', '--secure-port', '0',
+      '--kubeconfig',
+      cmKubeconfig,
+      '--authentication-kubeconfig',
+      cmKubeconfig,
+      '--authorization-kubeconfig',
+      cmKubeconfig,
+      '--leader-elect=false',
+      '--secure-port',
+      '0',
       // nodeipam wants a cluster CIDR to hand out; kwok assigns pod IPs itself. nodelifecycle stays:
       // it lifts the not-ready taint once kwok reports a node Ready.
-      '--controllers', '*,-nodeipam',
+      '--controllers',
+      '*,-nodeipam',
     ]);
     start('kube-scheduler', bin.scheduler, [
-      '--kubeconfig', schedulerKubeconfig, '--authentication-kubeconfig', schedulerKubeconfig, '--authorization-kubeconfig', schedulerKubeconfig,
-      '--leader-elect=false', '--secure-port', '0',
+      '--kubeconfig',
+      schedulerKubeconfig,
+      '--authentication-kubeconfig',
+      schedulerKubeconfig,
+      '--authorization-kubeconfig',
+      schedulerKubeconfig,
+      '--leader-elect=false',
+      '--secure-port',
+      '0',
     ]);
 
     // kwok serves pod logs (as a kubelet would) from ClusterLogs objects: the CRD must exist first.
     const objects = KubernetesObjectApi.makeApiClient(kc);
-    await applyObjects(objects, loadAllYaml(readFileSync(join(KWOK_FILES, 'kwok-clusterlogs-crd.yaml'), 'utf8')) as KubernetesObject[]);
+    await applyObjects(
+      objects,
+      loadAllYaml(readFileSync(join(KWOK_FILES, 'kwok-clusterlogs-crd.yaml'), 'utf8')) as KubernetesObject[],
+    );
     const extensions = kc.makeApiClient(ApiextensionsV1Api);
     await waitFor(apiserver, 'the ClusterLogs CRD established', async () => {
       const crd = await extensions.readCustomResourceDefinition({ name: 'clusterlogs.kwok.x-k8s.io' });
       return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
     });
     const kwok = start('kwok', bin.kwok, [
-      '--kubeconfig', kwokKubeconfig, '--config', join(KWOK_FILES, 'kwok-stages.yaml'),
-      '--manage-nodes-with-annotation-selector', 'kwok.x-k8s.io/node=fake',
-      '--enable-crds', 'ClusterLogs',
+      '--kubeconfig',
+      kwokKubeconfig,
+      '--config',
+      join(KWOK_FILES, 'kwok-stages.yaml'),
+      '--manage-nodes-with-annotation-selector',
+      'kwok.x-k8s.io/node=fake',
+      '--enable-crds',
+      'ClusterLogs',
       // The apiserver reaches "kubelets" at the node's InternalIP and port: all of them are kwok here.
-      '--server-address', `127.0.0.1:${kwokPort}`, '--node-ip', '127.0.0.1', '--node-port', String(kwokPort),
-      '--cidr', '10.128.0.0/12',
+      '--server-address',
+      `127.0.0.1:${kwokPort}`,
+      '--node-ip',
+      '127.0.0.1',
+      '--node-port',
+      String(kwokPort),
+      '--cidr',
+      '10.128.0.0/12',
     ]);
 
     const core = kc.makeApiClient(CoreV1Api);
     const addNodes = async (names: string[], nodeOptions: NodeOptions = {}) => {
       const ready = addKwokNodes(kc, names, nodeOptions);
-      await Promise.race([ready, kwok.exited.then((code) => {
-        throw new Error(`kwok exited with code ${code}:\n${tail(join(logs, 'kwok.log'))}`);
-      })]);
+      await Promise.race([
+        ready,
+        kwok.exited.then((code) => {
+          throw new Error(`kwok exited with code ${code}:\n${tail(join(logs, 'kwok.log'))}`);
+        }),
+      ]);
     };
     const prefix = options.nodePrefix ?? 'kwok-node';
     await addNodes(Array.from({ length: options.nodes ?? 3 }, (_, i) => `${prefix}-${i + 1}`));
@@ -250,12 +361,20 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       body: { spec: { audiences: [], expirationSeconds: options.workerTokenSeconds ?? 7 * 86_400 } },
     });
     const workerKubeconfig = join(dir, 'worker.kubeconfig');
-    writeFileSync(workerKubeconfig, kubeconfigFor(server, ca, WORKER_SERVICE_ACCOUNT.name, token.status!.token), { mode: 0o600 });
+    writeFileSync(workerKubeconfig, kubeconfigFor(server, ca, WORKER_SERVICE_ACCOUNT.name, token.status!.token), {
+      mode: 0o600,
+    });
 
     return {
-      server, adminKubeconfig, workerKubeconfig, auditLog, dir, kubectl: bin.kubectl,
+      server,
+      adminKubeconfig,
+      workerKubeconfig,
+      auditLog,
+      dir,
+      kubectl: bin.kubectl,
       timings: { apiserverReadyMs, nodesReadyMs },
-      addNodes, stop,
+      addNodes,
+      stop,
     };
   } catch (err) {
     await stop();
@@ -264,7 +383,12 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
 }
 
 /** Creates nodes kwok will manage and waits until they are Ready and untainted by the node controller. */
-export async function addKwokNodes(kc: KubeConfig, names: string[], options: NodeOptions = {}, timeoutMs = 120_000): Promise<void> {
+export async function addKwokNodes(
+  kc: KubeConfig,
+  names: string[],
+  options: NodeOptions = {},
+  timeoutMs = 120_000,
+): Promise<void> {
   const core = kc.makeApiClient(CoreV1Api);
   await Promise.all(names.map((name) => core.createNode({ body: nodeObject(name, options) })));
   const deadline = Date.now() + timeoutMs;
@@ -276,8 +400,9 @@ export async function addKwokNodes(kc: KubeConfig, names: string[], options: Nod
   }
 }
 
-const schedulable = (n: V1Node) => n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True')
-  && !(n.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
+const schedulable = (n: V1Node) =>
+  n.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') &&
+  !(n.spec?.taints ?? []).some((t) => t.key.startsWith('node.kubernetes.io/'));
 
 /** A node kwok will manage, looking like a real worker node of the version we run. */
 function nodeObject(name: string, o: NodeOptions): V1Node {
@@ -288,15 +413,29 @@ function nodeObject(name: string, o: NodeOptions): V1Node {
     metadata: {
       name,
       annotations: { ...KWOK_NODE_ANNOTATION },
-      labels: { 'kubernetes.io/hostname': name, 'kubernetes.io/os': 'linux', 'kubernetes.io/arch': 'amd64', type: 'kwok', ...o.labels },
+      labels: {
+        'kubernetes.io/hostname': name,
+        'kubernetes.io/os': 'linux',
+        'kubernetes.io/arch': 'amd64',
+        type: 'kwok',
+        ...o.labels,
+      },
     },
     spec: o.taints ? { taints: o.taints } : {},
     status: {
       capacity: resources,
       allocatable: resources,
       nodeInfo: {
-        kubeletVersion: KUBERNETES_VERSION, kubeProxyVersion: KUBERNETES_VERSION, bootID: randomUUID(), machineID: randomUUID(), systemUUID: randomUUID(),
-        osImage: 'Ubuntu 24.04.1 LTS', kernelVersion: '6.8.0-49-generic', containerRuntimeVersion: 'containerd://1.7.22', architecture: 'amd64', operatingSystem: 'linux',
+        kubeletVersion: KUBERNETES_VERSION,
+        kubeProxyVersion: KUBERNETES_VERSION,
+        bootID: randomUUID(),
+        machineID: randomUUID(),
+        systemUUID: randomUUID(),
+        osImage: 'Ubuntu 24.04.1 LTS',
+        kernelVersion: '6.8.0-49-generic',
+        containerRuntimeVersion: 'containerd://1.7.22',
+        architecture: 'amd64',
+        operatingSystem: 'linux',
       },
     },
   };

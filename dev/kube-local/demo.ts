@@ -2,18 +2,45 @@
 // PodDisruptionBudgets, with logs kwok serves as their kubelet would.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { KubeConfig} from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { AppsV1Api, KubernetesObjectApi, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
 import { applyObjects } from './cluster.js';
 
 export const DEMO_NAMESPACE = 'default';
 const PART_OF = 'trixtech';
 
-interface App { name: string; component: string; image: string; replicas: number; port: number; pdb: { minAvailable?: number; maxUnavailable?: number }; cpu: string; memory: string }
+interface App {
+  name: string;
+  component: string;
+  image: string;
+  replicas: number;
+  port: number;
+  pdb: { minAvailable?: number; maxUnavailable?: number };
+  cpu: string;
+  memory: string;
+}
 
 export const DEMO_APPS: App[] = [
-  { name: 'trixtech-backend', component: 'api', image: 'ghcr.io/trixtech/booking-backend', replicas: 3, port: 3000, pdb: { minAvailable: 2 }, cpu: '500m', memory: '512Mi' },
-  { name: 'trixtech-frontend', component: 'web', image: 'ghcr.io/trixtech/booking-frontend', replicas: 2, port: 8080, pdb: { maxUnavailable: 1 }, cpu: '200m', memory: '256Mi' },
+  {
+    name: 'trixtech-backend',
+    component: 'api',
+    image: 'ghcr.io/trixtech/booking-backend',
+    replicas: 3,
+    port: 3000,
+    pdb: { minAvailable: 2 },
+    cpu: '500m',
+    memory: '512Mi',
+  },
+  {
+    name: 'trixtech-frontend',
+    component: 'web',
+    image: 'ghcr.io/trixtech/booking-frontend',
+    replicas: 2,
+    port: 8080,
+    pdb: { maxUnavailable: 1 },
+    cpu: '200m',
+    memory: '256Mi',
+  },
 ];
 /** Released versions, oldest first: the demo rolls through them so a rollback has a revision to go to. */
 const RELEASES: Record<string, string[]> = { 'trixtech-backend': ['2.14.2', '2.14.3'], 'trixtech-frontend': ['1.9.0'] };
@@ -33,13 +60,18 @@ function deployment(app: App, version: string, namespace: string): V1Deployment 
       template: {
         metadata: { labels: { ...labels, 'app.kubernetes.io/version': version } },
         spec: {
-          containers: [{
-            name: app.component,
-            image: `${app.image}:${version}`,
-            ports: [{ name: 'http', containerPort: app.port }],
-            resources: { requests: { cpu: app.cpu, memory: app.memory }, limits: { cpu: app.cpu, memory: app.memory } },
-            readinessProbe: { httpGet: { path: '/healthz', port: 'http' } },
-          }],
+          containers: [
+            {
+              name: app.component,
+              image: `${app.image}:${version}`,
+              ports: [{ name: 'http', containerPort: app.port }],
+              resources: {
+                requests: { cpu: app.cpu, memory: app.memory },
+                limits: { cpu: app.cpu, memory: app.memory },
+              },
+              readinessProbe: { httpGet: { path: '/healthz', port: 'http' } },
+            },
+          ],
         },
       },
     },
@@ -49,7 +81,9 @@ function deployment(app: App, version: string, namespace: string): V1Deployment 
 /** Log lines in the CRI format kubelets keep, timestamped just now so a 24 h scan reads them. */
 function criLog(lines: string[]): string {
   const now = Date.now();
-  return lines.map((line, i) => `${new Date(now - (lines.length - i) * 60_000).toISOString()} stdout F ${line}\n`).join('');
+  return lines
+    .map((line, i) => `${new Date(now - (lines.length - i) * 60_000).toISOString()} stdout F ${line}\n`)
+    .join('');
 }
 
 const DEMO_LOGS: Record<string, string[]> = {
@@ -61,7 +95,11 @@ const DEMO_LOGS: Record<string, string[]> = {
     'warn: slow query bookings_by_day 812ms',
     'info: GET /healthz 200 1ms',
   ],
-  web: ['nginx: start worker processes', '10.128.0.7 - - "GET / HTTP/1.1" 200 5120', '10.128.0.9 - - "GET /static/app.js HTTP/1.1" 200 88211'],
+  web: [
+    'nginx: start worker processes',
+    '10.128.0.7 - - "GET / HTTP/1.1" 200 5120',
+    '10.128.0.9 - - "GET /static/app.js HTTP/1.1" 200 88211',
+  ],
 };
 
 /**
@@ -71,31 +109,50 @@ const DEMO_LOGS: Record<string, string[]> = {
 export async function deployDemoWorkloads(kc: KubeConfig, logDir: string, namespace = DEMO_NAMESPACE): Promise<void> {
   const objects = KubernetesObjectApi.makeApiClient(kc);
   mkdirSync(logDir, { recursive: true });
-  for (const [container, lines] of Object.entries(DEMO_LOGS)) writeFileSync(join(logDir, `${container}.log`), criLog(lines));
+  for (const [container, lines] of Object.entries(DEMO_LOGS))
+    writeFileSync(join(logDir, `${container}.log`), criLog(lines));
   const clusterLogs: KubernetesObject & { spec: unknown } = {
     apiVersion: 'kwok.x-k8s.io/v1alpha1',
     kind: 'ClusterLogs',
     metadata: { name: `trixtech-demo-${namespace}` },
-    spec: { selector: { matchNamespaces: [namespace] }, logs: Object.keys(DEMO_LOGS).map((c) => ({ containers: [c], logsFile: join(logDir, `${c}.log`) })) },
+    spec: {
+      selector: { matchNamespaces: [namespace] },
+      logs: Object.keys(DEMO_LOGS).map((c) => ({ containers: [c], logsFile: join(logDir, `${c}.log`) })),
+    },
   };
   await applyObjects(objects, [clusterLogs]);
-  await applyObjects(objects, DEMO_APPS.map((app) => ({
-    apiVersion: 'policy/v1',
-    kind: 'PodDisruptionBudget',
-    metadata: { name: app.name, namespace, labels: { 'app.kubernetes.io/part-of': PART_OF } },
-    spec: { ...app.pdb, selector: { matchLabels: { 'app.kubernetes.io/name': app.name } } },
-  })));
+  await applyObjects(
+    objects,
+    DEMO_APPS.map((app) => ({
+      apiVersion: 'policy/v1',
+      kind: 'PodDisruptionBudget',
+      metadata: { name: app.name, namespace, labels: { 'app.kubernetes.io/part-of': PART_OF } },
+      spec: { ...app.pdb, selector: { matchLabels: { 'app.kubernetes.io/name': app.name } } },
+    })),
+  );
   const apps = kc.makeApiClient(AppsV1Api);
   const releases = Math.max(...Object.values(RELEASES).map((r) => r.length));
   for (let i = 0; i < releases; i++) {
     const batch = DEMO_APPS.filter((app) => RELEASES[app.name]![i]);
-    await applyObjects(objects, batch.map((app) => deployment(app, RELEASES[app.name]![i]!, namespace)));
-    await waitForAvailable(apps, namespace, batch.map((a) => a.name));
+    await applyObjects(
+      objects,
+      batch.map((app) => deployment(app, RELEASES[app.name]![i]!, namespace)),
+    );
+    await waitForAvailable(
+      apps,
+      namespace,
+      batch.map((a) => a.name),
+    );
   }
 }
 
 /** Until each deployment has observed its spec and every replica is updated and available. */
-export async function waitForAvailable(apps: AppsV1Api, namespace: string, names: string[], timeoutMs = 120_000): Promise<void> {
+export async function waitForAvailable(
+  apps: AppsV1Api,
+  namespace: string,
+  names: string[],
+  timeoutMs = 120_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const pending: string[] = [];
@@ -103,11 +160,16 @@ export async function waitForAvailable(apps: AppsV1Api, namespace: string, names
       const d = await apps.readNamespacedDeployment({ name, namespace });
       const want = d.spec?.replicas ?? 1;
       const s = d.status;
-      const done = (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && s?.updatedReplicas === want && s?.availableReplicas === want && (s?.replicas ?? 0) === want;
+      const done =
+        (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+        s?.updatedReplicas === want &&
+        s?.availableReplicas === want &&
+        (s?.replicas ?? 0) === want;
       if (!done) pending.push(`${name} (${s?.availableReplicas ?? 0}/${want} available)`);
     }
     if (pending.length === 0) return;
-    if (Date.now() > deadline) throw new Error(`deployments not available within ${timeoutMs / 1000} s: ${pending.join(', ')}`);
+    if (Date.now() > deadline)
+      throw new Error(`deployments not available within ${timeoutMs / 1000} s: ${pending.join(', ')}`);
     await new Promise((r) => setTimeout(r, 250));
   }
 }

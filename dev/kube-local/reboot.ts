@@ -5,5 +5,10 @@ import { CoreV1Api, PatchStrategy, setHeaderOptions, type KubeConfig } from '@ku
 
 export async function reportReboot(kc: KubeConfig, node: string, kubeletVersion?: string): Promise<void> {
   const nodeInfo = { bootID: randomUUID(), ...(kubeletVersion ? { kubeletVersion } : {}) };
-  await kc.makeApiClient(CoreV1Api).patchNodeStatus({ name: node, body: { status: { nodeInfo } } }, setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch));
+  await kc
+    .makeApiClient(CoreV1Api)
+    .patchNodeStatus(
+      { name: node, body: { status: { nodeInfo } } },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
 }

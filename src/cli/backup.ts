@@ -8,7 +8,8 @@ import { BACKUP_LEVELS, formatBytes, type BackupLevel, type BackupVerification }
 import { createLogger } from '../logger.js';
 
 function level(value: string): BackupLevel {
-  if (!(BACKUP_LEVELS as readonly string[]).includes(value)) throw new InvalidArgumentError(`'${value}' is not one of ${BACKUP_LEVELS.join(', ')}`);
+  if (!(BACKUP_LEVELS as readonly string[]).includes(value))
+    throw new InvalidArgumentError(`'${value}' is not one of ${BACKUP_LEVELS.join(', ')}`);
   return value as BackupLevel;
 }
 
@@ -36,7 +37,13 @@ export function registerBackupCommands(program: Command, io: { out: (s: string) 
   const report = (v: BackupVerification, asJson?: boolean) => {
     if (asJson) io.out(JSON.stringify(v, null, 2));
     else for (const l of describe(v)) io.out(l);
-    if (v.status !== 'ok') throw new BackupCheckFailed(`backup ${v.file ?? ''} is not ${v.failedLevel ?? v.required}${v.status === 'missing' ? ': none found' : ''}`.replace('  ', ' '));
+    if (v.status !== 'ok')
+      throw new BackupCheckFailed(
+        `backup ${v.file ?? ''} is not ${v.failedLevel ?? v.required}${v.status === 'missing' ? ': none found' : ''}`.replace(
+          '  ',
+          ' ',
+        ),
+      );
   };
 
   const backup = program.command('backup').description('database backups: list them, verify them, prove a restore');
@@ -48,11 +55,16 @@ export function registerBackupCommands(program: Command, io: { out: (s: string) 
       const rows = await withActivities((a) => a.listBackups());
       if (opts.json) return io.out(JSON.stringify(rows, null, 2));
       if (rows.length === 0) return io.out('(no backups)');
-      for (const r of rows) io.out(`${r.level === 'intact' ? 'intact' : 'BROKEN'}  ${formatBytes(r.bytes).padStart(10)}  ${(Math.round(r.ageHours * 10) / 10).toString().padStart(6)} h  ${r.file}${r.level === 'intact' ? '' : `\n        ${r.detail}`}`);
+      for (const r of rows)
+        io.out(
+          `${r.level === 'intact' ? 'intact' : 'BROKEN'}  ${formatBytes(r.bytes).padStart(10)}  ${(Math.round(r.ageHours * 10) / 10).toString().padStart(6)} h  ${r.file}${r.level === 'intact' ? '' : `\n        ${r.detail}`}`,
+        );
     });
   backup
     .command('verify [file]')
-    .description('verify a dump (default: the newest) to a level: intact (sha256 + size), readable (every byte read back), restored (scratch restore, row counts)')
+    .description(
+      'verify a dump (default: the newest) to a level: intact (sha256 + size), readable (every byte read back), restored (scratch restore, row counts)',
+    )
     .option('--level <level>', `one of ${BACKUP_LEVELS.join(', ')}`, level, 'readable' as BackupLevel)
     .option('--json', 'machine-readable output')
     .action(async (file: string | undefined, opts: { level: BackupLevel; json?: boolean }) => {
@@ -60,7 +72,9 @@ export function registerBackupCommands(program: Command, io: { out: (s: string) 
     });
   backup
     .command('restore-test [file]')
-    .description('restore a dump (default: the newest) into a scratch database, compare every table with the manifest, time it, drop it')
+    .description(
+      'restore a dump (default: the newest) into a scratch database, compare every table with the manifest, time it, drop it',
+    )
     .option('--json', 'machine-readable output')
     .action(async (file: string | undefined, opts: { json?: boolean }) => {
       report(await withActivities((a) => a.restoreTestBackup({ file })), opts.json);

@@ -2,17 +2,32 @@
 // left to people, and a signed sign-off of one of its tasks.
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
-import { listSignOffs, recordSignOff, SignOffError, signersFor, signOffPlan, storedReport, type RunRef } from '../checklist-signoffs.js';
+import {
+  listSignOffs,
+  recordSignOff,
+  SignOffError,
+  signersFor,
+  signOffPlan,
+  storedReport,
+  type RunRef,
+} from '../checklist-signoffs.js';
 import { createPool } from '../clients.js';
 import type { Config } from '../config/schema.js';
 import type { CliIo } from './common.js';
-import { accountChecklist, CHECKLISTS, checklistFor, describeAccount, describeDue, findItem, type ChecklistItem } from '../../domain/checklists.js';
+import {
+  accountChecklist,
+  CHECKLISTS,
+  checklistFor,
+  describeAccount,
+  describeDue,
+  findItem,
+  type ChecklistItem,
+} from '../../domain/checklists.js';
 import { planHash } from '../../domain/approval-proof.js';
 import type { CheckResult } from '../../domain/checks.js';
 import { loadSigningKey } from '../decisions.js';
 import { createLogger } from '../logger.js';
 import { signStatement } from '../signing.js';
-
 
 function means(item: ChecklistItem): string {
   if ('task' in item.means) return `task: ${item.means.task}`;
@@ -22,7 +37,7 @@ function means(item: ChecklistItem): string {
 
 function who(item: ChecklistItem, config: Config): string {
   const roles = config.checklistRoles;
-  const people = (role: string) => (roles[role as keyof typeof roles]?.join(', ') || 'nobody mapped');
+  const people = (role: string) => roles[role as keyof typeof roles]?.join(', ') || 'nobody mapped';
   return `owner ${item.owner} (${people(item.owner)}), backup ${item.backup} (${people(item.backup)})`;
 }
 
@@ -37,28 +52,52 @@ export function registerChecklistCommands(program: Command, io: CliIo): void {
   };
 
   /** The run a sign-off is for: its stored report, else (still running) what Temporal says it is. */
-  const resolveRun = async (pool: ReturnType<typeof createPool>, workflowId: string): Promise<RunRef & { checks?: CheckResult[] }> => {
+  const resolveRun = async (
+    pool: ReturnType<typeof createPool>,
+    workflowId: string,
+  ): Promise<RunRef & { checks?: CheckResult[] }> => {
     const report = await storedReport(pool, workflowId);
     if (report) return { workflowId, runId: report.runId, kind: report.kind, checks: report.checks };
-    const d = await (await io.temporal()).workflow.getHandle(workflowId).describe().catch((err: unknown) => {
-      if (err instanceof WorkflowNotFoundError) throw new SignOffError(`no run '${workflowId.slice(0, 200)}': neither in maintenance_runs nor on the Temporal server`);
-      throw err;
-    });
+    const d = await (
+      await io.temporal()
+    ).workflow
+      .getHandle(workflowId)
+      .describe()
+      .catch((err: unknown) => {
+        if (err instanceof WorkflowNotFoundError)
+          throw new SignOffError(
+            `no run '${workflowId.slice(0, 200)}': neither in maintenance_runs nor on the Temporal server`,
+          );
+        throw err;
+      });
     return { workflowId, runId: d.runId, kind: d.type };
   };
 
   program
     .command('checklist [workflowType]')
-    .description('every seed checklist item: its source, how it is met (check or sign-off task), who owns it, when it is due')
+    .description(
+      'every seed checklist item: its source, how it is met (check or sign-off task), who owns it, when it is due',
+    )
     .option('--json', 'machine-readable output')
     .action((kind: string | undefined, opts: { json?: boolean }) => {
       const config = io.config();
       const sections = kind ? CHECKLISTS.filter((s) => s.workflows.includes(kind)) : CHECKLISTS;
       if (kind && sections.length === 0) {
-        throw new SignOffError(`no checklist for '${kind.slice(0, 80)}' (workflows with one: ${[...new Set(CHECKLISTS.flatMap((s) => s.workflows))].join(', ')})`);
+        throw new SignOffError(
+          `no checklist for '${kind.slice(0, 80)}' (workflows with one: ${[...new Set(CHECKLISTS.flatMap((s) => s.workflows))].join(', ')})`,
+        );
       }
       if (opts.json) {
-        io.out(JSON.stringify(sections.map((s) => ({ ...s, items: s.items.map((i) => ({ ...i, people: signersFor(i, config.checklistRoles).people })) })), null, 2));
+        io.out(
+          JSON.stringify(
+            sections.map((s) => ({
+              ...s,
+              items: s.items.map((i) => ({ ...i, people: signersFor(i, config.checklistRoles).people })),
+            })),
+            null,
+            2,
+          ),
+        );
         return;
       }
       for (const s of sections) {
@@ -78,18 +117,26 @@ export function registerChecklistCommands(program: Command, io: CliIo): void {
     .command('tasks <workflowId>')
     .description("a run's checklist: each item's finding or who must still sign it off")
     .option('--json', 'machine-readable output')
-    .action(async (workflowId: string, opts: { json?: boolean }) => withPool(async (pool) => {
-      const run = await resolveRun(pool, workflowId);
-      const account = accountChecklist(run.kind, run.checks ?? [], await listSignOffs(pool, run.workflowId, run.runId));
-      if (!account) throw new SignOffError(`${run.kind} has no checklist`);
-      if (opts.json) {
-        io.out(JSON.stringify({ ...run, checks: undefined, checklist: account }, null, 2));
-        return;
-      }
-      io.out(`${workflowId} (${run.kind}, run ${run.runId})${run.checks ? '' : ': still running, its findings are not in yet'}`);
-      io.out(describeAccount(account));
-      for (const i of account.items) io.out(`  ${i.state.padEnd(17)} ${i.id}: ${i.detail}`);
-    }));
+    .action(async (workflowId: string, opts: { json?: boolean }) =>
+      withPool(async (pool) => {
+        const run = await resolveRun(pool, workflowId);
+        const account = accountChecklist(
+          run.kind,
+          run.checks ?? [],
+          await listSignOffs(pool, run.workflowId, run.runId),
+        );
+        if (!account) throw new SignOffError(`${run.kind} has no checklist`);
+        if (opts.json) {
+          io.out(JSON.stringify({ ...run, checks: undefined, checklist: account }, null, 2));
+          return;
+        }
+        io.out(
+          `${workflowId} (${run.kind}, run ${run.runId})${run.checks ? '' : ': still running, its findings are not in yet'}`,
+        );
+        io.out(describeAccount(account));
+        for (const i of account.items) io.out(`  ${i.state.padEnd(17)} ${i.id}: ${i.detail}`);
+      }),
+    );
 
   program
     .command('signoff <workflowId> <item>')
@@ -97,20 +144,41 @@ export function registerChecklistCommands(program: Command, io: CliIo): void {
     .option('--as <name>', 'who you are (default: MAINT_APPROVER or USER), proven by your key')
     .option('--key <file>', 'your Ed25519 private key (default: MAINT_SIGNING_KEY or ~/.ssh/id_ed25519)')
     .option('--comment <text>', 'what was done, or a link to the evidence')
-    .action(async (workflowId: string, itemId: string, opts: { as?: string; key?: string; comment?: string }) => withPool(async (pool) => {
-      const principal = opts.as ?? process.env.MAINT_APPROVER ?? process.env.USER;
-      if (!principal) throw new SignOffError('say who you are: --as <name> (or set MAINT_APPROVER)');
-      const config = io.config();
-      const run = await resolveRun(pool, workflowId);
-      const item = findItem(run.kind, itemId);
-      if (!item) {
-        const tasks = checklistFor(run.kind).filter((i) => 'task' in i.means).map((i) => i.id);
-        throw new SignOffError(`${run.kind} has no checklist item '${itemId.slice(0, 80)}'${tasks.length ? ` (tasks: ${tasks.join(', ')})` : ''}`);
-      }
-      const proof = signStatement({
-        decision: 'approve', workflowId, runId: run.runId, planHash: planHash(signOffPlan(run.kind, item)), principal, comment: opts.comment, via: 'cli',
-      }, loadSigningKey(opts.key));
-      const signed = await recordSignOff(pool, { approvals: config.approvals, roles: config.checklistRoles }, run, item.id, proof);
-      io.out(`${item.id} signed off by ${signed.by} at ${signed.at}: ${item.text}`);
-    }));
+    .action(async (workflowId: string, itemId: string, opts: { as?: string; key?: string; comment?: string }) =>
+      withPool(async (pool) => {
+        const principal = opts.as ?? process.env.MAINT_APPROVER ?? process.env.USER;
+        if (!principal) throw new SignOffError('say who you are: --as <name> (or set MAINT_APPROVER)');
+        const config = io.config();
+        const run = await resolveRun(pool, workflowId);
+        const item = findItem(run.kind, itemId);
+        if (!item) {
+          const tasks = checklistFor(run.kind)
+            .filter((i) => 'task' in i.means)
+            .map((i) => i.id);
+          throw new SignOffError(
+            `${run.kind} has no checklist item '${itemId.slice(0, 80)}'${tasks.length ? ` (tasks: ${tasks.join(', ')})` : ''}`,
+          );
+        }
+        const proof = signStatement(
+          {
+            decision: 'approve',
+            workflowId,
+            runId: run.runId,
+            planHash: planHash(signOffPlan(run.kind, item)),
+            principal,
+            comment: opts.comment,
+            via: 'cli',
+          },
+          loadSigningKey(opts.key),
+        );
+        const signed = await recordSignOff(
+          pool,
+          { approvals: config.approvals, roles: config.checklistRoles },
+          run,
+          item.id,
+          proof,
+        );
+        io.out(`${item.id} signed off by ${signed.by} at ${signed.at}: ${item.text}`);
+      }),
+    );
 }

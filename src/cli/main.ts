@@ -40,13 +40,20 @@ export function buildProgram(io: { out: (s: string) => void; config: () => Confi
 }
 
 /** Runs the CLI; returns the exit code. Every failure is one line on stderr. */
-export async function runCli(argv: string[], out: (s: string) => void = (s) => console.log(s), err: (s: string) => void = (s) => console.error(s)): Promise<number> {
+export async function runCli(
+  argv: string[],
+  out: (s: string) => void = (s) => console.log(s),
+  err: (s: string) => void = (s) => console.error(s),
+): Promise<number> {
   let config: Config | undefined;
   const { program, close } = buildProgram({ out, config: () => (config ??= loadConfig()) });
   // Subcommands copied the output settings when they were made: set them on every one. Commander's
   // errors quote the argument as given, so long words are clipped.
   const route = (c: Command): void => {
-    c.configureOutput({ writeOut: (s) => out(s.trimEnd()), writeErr: (s) => err(s.trimEnd().replace(/\S{100,}/g, (w) => clipText(w, 60))) });
+    c.configureOutput({
+      writeOut: (s) => out(s.trimEnd()),
+      writeErr: (s) => err(s.trimEnd().replace(/\S{100,}/g, (w) => clipText(w, 60))),
+    });
     c.commands.forEach(route);
   };
   route(program);

@@ -33,27 +33,53 @@ import { WeeklySecurityReviewInput } from '../../workflows/weekly-security-revie
 import { WeeklySystemReviewInput } from '../../workflows/weekly-system-review.js';
 
 export const PLANNABLE = [
-  'dailyHealthCheck', 'eveningStatus', 'weeklySystemReview', 'weeklySecurityReview', 'weeklyPerformanceReview',
-  'weeklyDatabaseMaintenance', 'monthlyAudit', 'monthlyApplicationMaintenance', 'quarterlyReview', 'annualUpgrade', 'emergencyMaintenance',
-  'storageCleanup', 'applicationCacheCleanup', 'dailyBackup', 'clusterStorageCleanup', 'applicationImageUpdate',
+  'dailyHealthCheck',
+  'eveningStatus',
+  'weeklySystemReview',
+  'weeklySecurityReview',
+  'weeklyPerformanceReview',
+  'weeklyDatabaseMaintenance',
+  'monthlyAudit',
+  'monthlyApplicationMaintenance',
+  'quarterlyReview',
+  'annualUpgrade',
+  'emergencyMaintenance',
+  'storageCleanup',
+  'applicationCacheCleanup',
+  'dailyBackup',
+  'clusterStorageCleanup',
+  'applicationImageUpdate',
 ] as const;
 export type Plannable = (typeof PLANNABLE)[number];
 
 /** Each plannable type's input schema: `--input` is checked exactly as the run would check it. */
 const INPUT_SCHEMAS: Record<Plannable, z.ZodType> = {
-  dailyHealthCheck: DailyHealthCheckInput, eveningStatus: EveningStatusInput, weeklySystemReview: WeeklySystemReviewInput,
-  weeklySecurityReview: WeeklySecurityReviewInput, weeklyPerformanceReview: WeeklyPerformanceReviewInput,
-  weeklyDatabaseMaintenance: WeeklyDatabaseMaintenanceInput, monthlyAudit: MonthlyAuditInput,
-  monthlyApplicationMaintenance: MonthlyApplicationMaintenanceInput, quarterlyReview: QuarterlyReviewInput, annualUpgrade: AnnualUpgradeInput,
-  emergencyMaintenance: EmergencyInput, storageCleanup: StorageCleanupInput, applicationCacheCleanup: ApplicationCacheCleanupInput,
-  dailyBackup: DailyBackupInput, clusterStorageCleanup: ClusterStorageCleanupInput, applicationImageUpdate: ApplicationImageUpdateInput,
+  dailyHealthCheck: DailyHealthCheckInput,
+  eveningStatus: EveningStatusInput,
+  weeklySystemReview: WeeklySystemReviewInput,
+  weeklySecurityReview: WeeklySecurityReviewInput,
+  weeklyPerformanceReview: WeeklyPerformanceReviewInput,
+  weeklyDatabaseMaintenance: WeeklyDatabaseMaintenanceInput,
+  monthlyAudit: MonthlyAuditInput,
+  monthlyApplicationMaintenance: MonthlyApplicationMaintenanceInput,
+  quarterlyReview: QuarterlyReviewInput,
+  annualUpgrade: AnnualUpgradeInput,
+  emergencyMaintenance: EmergencyInput,
+  storageCleanup: StorageCleanupInput,
+  applicationCacheCleanup: ApplicationCacheCleanupInput,
+  dailyBackup: DailyBackupInput,
+  clusterStorageCleanup: ClusterStorageCleanupInput,
+  applicationImageUpdate: ApplicationImageUpdateInput,
 };
 
 /** The input as the run would see it (defaults filled in), or an error naming every bad field. */
 function parsePlanInput<T extends Plannable>(type: T, raw: unknown): Record<string, unknown> {
   const parsed = INPUT_SCHEMAS[type].safeParse(raw ?? {});
   if (!parsed.success) {
-    const hint = type === 'emergencyMaintenance' && raw === undefined ? ' (plan emergencyMaintenance needs --input with the request)' : '';
+    const hint =
+      type === 'emergencyMaintenance' && raw === undefined
+        ? ' (plan emergencyMaintenance needs --input with the request)'
+        : '';
     throw new Error(`invalid --input for ${type}${hint}: ${describeInputIssues(parsed.error.issues).join('; ')}`);
   }
   return parsed.data as Record<string, unknown>;
@@ -62,11 +88,20 @@ function parsePlanInput<T extends Plannable>(type: T, raw: unknown): Record<stri
 function nextWindow(windows: WindowSpec[], name: string, override?: WindowSpec): string {
   const spec = override ?? windows.find((w) => w.name === name);
   name = spec?.name ?? name;
-  const next = spec && windowOccurrences([spec], new Date(), new Date(Date.now() + 367 * 86_400_000)).find((o) => Date.parse(o.end) > Date.now());
+  const next =
+    spec &&
+    windowOccurrences([spec], new Date(), new Date(Date.now() + 367 * 86_400_000)).find(
+      (o) => Date.parse(o.end) > Date.now(),
+    );
   return next ? `window ${name}: ${next.start} to ${next.end}` : `window ${name}: not configured`;
 }
 
-export async function planFor(type: Plannable, config: Config, client: Client | undefined, rawInput: unknown): Promise<string[]> {
+export async function planFor(
+  type: Plannable,
+  config: Config,
+  client: Client | undefined,
+  rawInput: unknown,
+): Promise<string[]> {
   // Checked before anything is looked up: a bad input is refused, not planned around.
   const input = parsePlanInput(type, rawInput);
   const clients = createClients(config, createLogger('silent'));
@@ -77,7 +112,9 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
     if (schedule && client) {
       try {
         const d = await client.schedule.getHandle(schedule.id).describe();
-        lines.push(`schedule ${schedule.id}: next run ${d.info.nextActionTimes[0]?.toISOString() ?? 'none'}${d.state.paused ? ' (PAUSED)' : ''}`);
+        lines.push(
+          `schedule ${schedule.id}: next run ${d.info.nextActionTimes[0]?.toISOString() ?? 'none'}${d.state.paused ? ' (PAUSED)' : ''}`,
+        );
       } catch (err) {
         if (!(err instanceof ScheduleNotFoundError)) throw err;
         lines.push(`schedule ${schedule.id}: not applied (maint schedules apply)`);
@@ -92,76 +129,140 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
       case 'weeklySystemReview':
       case 'weeklyPerformanceReview':
         if (type === 'dailyHealthCheck' && input.checks) lines.push(`only: ${(input.checks as string[]).join(', ')}`);
-        lines.push(`HTTP probes: ${http}`, `database: ${plan.database}`, `disk: ${plan.diskPaths.join(', ')}`,
-          `backup: ${plan.backup?.directory ?? 'none configured'}`, `TLS: ${tls}`, `Kubernetes: ${cluster}`,
-          `thresholds: ${Object.entries({ ...plan.thresholds, ...(input.thresholds as object | undefined) }).map(([k, v]) => `${k}=${v}`).join(' ')}`);
+        lines.push(
+          `HTTP probes: ${http}`,
+          `database: ${plan.database}`,
+          `disk: ${plan.diskPaths.join(', ')}`,
+          `backup: ${plan.backup?.directory ?? 'none configured'}`,
+          `TLS: ${tls}`,
+          `Kubernetes: ${cluster}`,
+          `thresholds: ${Object.entries({ ...plan.thresholds, ...(input.thresholds as object | undefined) })
+            .map(([k, v]) => `${k}=${v}`)
+            .join(' ')}`,
+        );
         break;
       case 'weeklySecurityReview':
-        lines.push(`TLS: ${tls}`, `database roles on ${plan.database} (expected superusers: ${plan.expectedDatabaseSuperusers.join(', ')})`,
-          `cluster-admin bindings and image tags: ${cluster}`, `approval log of the last ${input.lookbackDays as number} days`);
+        lines.push(
+          `TLS: ${tls}`,
+          `database roles on ${plan.database} (expected superusers: ${plan.expectedDatabaseSuperusers.join(', ')})`,
+          `cluster-admin bindings and image tags: ${cluster}`,
+          `approval log of the last ${input.lookbackDays as number} days`,
+        );
         break;
       case 'weeklyDatabaseMaintenance':
       case 'monthlyApplicationMaintenance': {
         const db = await a.resolveDatabaseMaintenancePlan();
-        const cutoff = new Date(Date.now() - ((input.archiveAfterDays as number | undefined) ?? db.archiveAfterDays) * 86_400_000).toISOString();
+        const cutoff = new Date(
+          Date.now() - ((input.archiveAfterDays as number | undefined) ?? db.archiveAfterDays) * 86_400_000,
+        ).toISOString();
         const [pending, backup, stats] = await Promise.all([
           a.countPendingMaintenance(cutoff),
-          a.verifyNewestBackup({ maxAgeHours: 24 }).catch((err: Error) => ({ status: 'unavailable', detail: err.message })),
+          a
+            .verifyNewestBackup({ maxAgeHours: 24 })
+            .catch((err: Error) => ({ status: 'unavailable', detail: err.message })),
           a.collectDatabaseStatistics(),
         ]);
         lines.push(
           `${nextWindow(plan.windows, type === 'weeklyDatabaseMaintenance' ? 'weekly' : 'monthly-application', input.window as WindowSpec | undefined)} (outside it: ${input.windowPolicy as string})`,
           `backup guard: ${backup.status} (${backup.detail})${backup.status === 'ok' ? '' : '; a backup would be taken first'}`,
-          `VACUUM ANALYZE: ${stats.tables.length} table(s); most dead tuples: ${stats.tables.slice(0, 3).map((t) => `${t.table} ${t.deadTuples}`).join(', ') || 'none'}`,
+          `VACUUM ANALYZE: ${stats.tables.length} table(s); most dead tuples: ${
+            stats.tables
+              .slice(0, 3)
+              .map((t) => `${t.table} ${t.deadTuples}`)
+              .join(', ') || 'none'
+          }`,
           `REINDEX CONCURRENTLY: invalid or bloated indexes found at run time`,
           `archive: ${pending.bookingsToArchive ?? 'no bookings table'} booking(s) created before ${cutoff} would move to bookings_archive in batches of ${(input.archiveBatchSize as number | undefined) ?? db.batchSize}`,
-          `expired rows: ${Object.entries(pending.expiredRows).map(([t, n]) => `${t} ${n ?? 'absent'}`).join(', ')}`,
+          `expired rows: ${Object.entries(pending.expiredRows)
+            .map(([t, n]) => `${t} ${n ?? 'absent'}`)
+            .join(', ')}`,
           `temp tables: ${config.database.tempTables ? JSON.stringify(config.database.tempTables) : 'no rule configured: nothing is dropped'}`,
         );
         break;
       }
       case 'monthlyAudit':
-        lines.push(`inventory: ${cluster}`, `restore test of the newest backup in ${plan.backup?.directory ?? 'none configured'}`,
-          `capacity forecast from ${input.forecastHistoryDays as number} days of stored disk figures for ${plan.diskPaths.join(', ')}`);
+        lines.push(
+          `inventory: ${cluster}`,
+          `restore test of the newest backup in ${plan.backup?.directory ?? 'none configured'}`,
+          `capacity forecast from ${input.forecastHistoryDays as number} days of stored disk figures for ${plan.diskPaths.join(', ')}`,
+        );
         break;
       case 'eveningStatus':
-        lines.push(input.day ? `the runs of ${input.day as string} (UTC) from maintenance_runs` : "today's runs from maintenance_runs", ...windowOccurrences(plan.windows, new Date(), new Date(Date.now() + (input.windowHorizonHours as number) * 3_600_000)).map((w) => `upcoming: ${w.name} ${w.start} to ${w.end}`));
+        lines.push(
+          input.day
+            ? `the runs of ${input.day as string} (UTC) from maintenance_runs`
+            : "today's runs from maintenance_runs",
+          ...windowOccurrences(
+            plan.windows,
+            new Date(),
+            new Date(Date.now() + (input.windowHorizonHours as number) * 3_600_000),
+          ).map((w) => `upcoming: ${w.name} ${w.start} to ${w.end}`),
+        );
         break;
       case 'quarterlyReview':
-        lines.push(`success rate (target ${(input.successRateTarget as number) * 100}%), durations, failures and approval latency of every maintenance kind over the last ${input.lookbackDays as number} days`);
+        lines.push(
+          `success rate (target ${(input.successRateTarget as number) * 100}%), durations, failures and approval latency of every maintenance kind over the last ${input.lookbackDays as number} days`,
+        );
         break;
       case 'annualUpgrade': {
         const inventory = await a.collectClusterInventory();
         const approvals = await a.resolveApprovalPolicy('annualUpgrade');
         const start = input.windowStart as string | undefined;
-        lines.push(start ? `window: ${new Date(start).toISOString()} to ${new Date(Date.parse(start) + (input.windowDuration as number)).toISOString()}` : nextWindow(plan.windows, 'annual'),
-          input.nodes ? `nodes: ${(input.nodes as string[]).join(', ')}` : 'skipped' in inventory ? `nodes: ${inventory.skipped}` : `nodes: ${inventory.nodes.map((n) => `${n.name} (${n.kubeletVersion})`).join(', ')}`,
-          `approval: ${approvals.required} distinct of ${approvals.approvers.join(', ')}`);
+        lines.push(
+          start
+            ? `window: ${new Date(start).toISOString()} to ${new Date(Date.parse(start) + (input.windowDuration as number)).toISOString()}`
+            : nextWindow(plan.windows, 'annual'),
+          input.nodes
+            ? `nodes: ${(input.nodes as string[]).join(', ')}`
+            : 'skipped' in inventory
+              ? `nodes: ${inventory.skipped}`
+              : `nodes: ${inventory.nodes.map((n) => `${n.name} (${n.kubeletVersion})`).join(', ')}`,
+          `approval: ${approvals.required} distinct of ${approvals.approvers.join(', ')}`,
+        );
         break;
       }
       case 'storageCleanup': {
         // The activities' own report mode: exactly the selection a run would delete.
         const storage = await a.resolveStorageCleanupPlan();
         const cutoff = (days: number) => new Date(Date.now() - days * 86_400_000).toISOString();
-        if (input.mode === 'delete') lines.push('mode delete: a run deletes what is listed below (this plan deletes nothing)');
-        const results = await Promise.all(storage.rules.map((rule) => a.applyRetentionRule({ rule, olderThan: cutoff(rule.olderThanDays), mode: 'report' })));
+        if (input.mode === 'delete')
+          lines.push('mode delete: a run deletes what is listed below (this plan deletes nothing)');
+        const results = await Promise.all(
+          storage.rules.map((rule) =>
+            a.applyRetentionRule({ rule, olderThan: cutoff(rule.olderThanDays), mode: 'report' }),
+          ),
+        );
         const backups = storage.backupRetention;
-        if (backups) results.push(await a.pruneDatabaseBackups({ olderThan: cutoff(backups.olderThanDays), keepNewest: backups.keepNewest, mode: 'report' }));
+        if (backups)
+          results.push(
+            await a.pruneDatabaseBackups({
+              olderThan: cutoff(backups.olderThanDays),
+              keepNewest: backups.keepNewest,
+              mode: 'report',
+            }),
+          );
         lines.push(...results.map(retentionCheck).map((c) => `${c.target}: ${c.detail}`));
         if (!backups) lines.push('database-backups: no backup directory configured');
-        if (storage.rules.length === 0) lines.push('file retention: no rule configured (config `retention`): no file is deleted');
+        if (storage.rules.length === 0)
+          lines.push('file retention: no rule configured (config `retention`): no file is deleted');
         break;
       }
       case 'clusterStorageCleanup': {
         // The activity's list-only mode: the selection a run would delete, nothing sent to delete.
-        const r = await a.cleanupClusterResources({ mode: 'report', kinds: input.kinds as CleanupKind[], completedJobMinAgeSeconds: (input.completedJobsOlderThan as number) / 1000 });
+        const r = await a.cleanupClusterResources({
+          mode: 'report',
+          kinds: input.kinds as CleanupKind[],
+          completedJobMinAgeSeconds: (input.completedJobsOlderThan as number) / 1000,
+        });
         if ('skipped' in r) {
           lines.push(`Kubernetes: ${r.skipped}`);
           break;
         }
-        lines.push(`mode ${input.mode as string}: ${input.mode === 'apply' ? 'a run deletes' : 'a run dry-runs the deletion of'} what is listed below (this plan deletes nothing)`,
+        lines.push(
+          `mode ${input.mode as string}: ${input.mode === 'apply' ? 'a run deletes' : 'a run dry-runs the deletion of'} what is listed below (this plan deletes nothing)`,
           ...r.candidates.map((c) => `${c.kind}: ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`),
-          ...r.kept.map((c) => `kept ${c.kind}: ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`));
+          ...r.kept.map((c) => `kept ${c.kind}: ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`),
+        );
         if (r.candidates.length === 0) lines.push('nothing to clean up');
         break;
       }
@@ -179,7 +280,9 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
               continue;
             }
             const found = await a.findNewestImageTag({ image, policy: t.policy, registryUrl: t.registryUrl });
-            lines.push(`${name}: ${found.image ? `${found.current} -> ${found.newest}` : `${found.current} is the newest ${t.policy} release`}`);
+            lines.push(
+              `${name}: ${found.image ? `${found.current} -> ${found.newest}` : `${found.current} is the newest ${t.policy} release`}`,
+            );
           } catch (err) {
             lines.push(`${name}: not updated: ${(err as Error).message}`);
           }
@@ -188,24 +291,36 @@ export async function planFor(type: Plannable, config: Config, client: Client | 
       }
       case 'dailyBackup': {
         const b = await a.resolveBackupPlan();
-        const newest = await a.verifyBackup({ level: 'intact' }).catch((err: Error) => ({ status: 'unavailable', level: 'none', detail: err.message }));
-        lines.push(b.source === 'pgbackrest'
-          ? `pgbackrest backup of stanza ${b.stanza}: full on ${b.fullOn.join(', ')}, differential otherwise; then pgbackrest verify (readable)`
-          : `pg_dump of ${b.database} into ${b.directory ?? 'no directory configured'} with its manifest; then pg_restore -f /dev/null (readable)`,
-        `newest backup now: ${newest.status}, level ${newest.level}: ${newest.detail}`);
+        const newest = await a
+          .verifyBackup({ level: 'intact' })
+          .catch((err: Error) => ({ status: 'unavailable', level: 'none', detail: err.message }));
+        lines.push(
+          b.source === 'pgbackrest'
+            ? `pgbackrest backup of stanza ${b.stanza}: full on ${b.fullOn.join(', ')}, differential otherwise; then pgbackrest verify (readable)`
+            : `pg_dump of ${b.database} into ${b.directory ?? 'no directory configured'} with its manifest; then pg_restore -f /dev/null (readable)`,
+          `newest backup now: ${newest.status}, level ${newest.level}: ${newest.detail}`,
+        );
         break;
       }
       case 'applicationCacheCleanup': {
         const targets = await a.resolveCacheClearTargets();
-        lines.push(...(targets.length === 0
-          ? ['no cache endpoints configured (targets.cacheClear): nothing is cleared']
-          : targets.map((t) => `POST ${redactUrl(t.url)} (${t.name}${t.tokenEnv ? `, bearer token from $${t.tokenEnv}` : ', no token'})`)));
+        lines.push(
+          ...(targets.length === 0
+            ? ['no cache endpoints configured (targets.cacheClear): nothing is cleared']
+            : targets.map(
+                (t) =>
+                  `POST ${redactUrl(t.url)} (${t.name}${t.tokenEnv ? `, bearer token from $${t.tokenEnv}` : ', no token'})`,
+              )),
+        );
         break;
       }
       case 'emergencyMaintenance': {
         const request = input as z.output<typeof EmergencyInput>;
         const approvals = await a.resolveApprovalPolicy('emergencyMaintenance');
-        lines.push(...request.actions.map((x) => `action: ${describeAction(x)}`), `approval: ${approvals.required} of ${approvals.approvers.join(', ')}, never the requester (${request.requestedBy}, proven by a signed request)`);
+        lines.push(
+          ...request.actions.map((x) => `action: ${describeAction(x)}`),
+          `approval: ${approvals.required} of ${approvals.approvers.join(', ')}, never the requester (${request.requestedBy}, proven by a signed request)`,
+        );
         break;
       }
     }
@@ -222,7 +337,8 @@ export function registerPlanCommand(program: Command, io: CliIo): void {
     .description('dry run: what the next run would do against the current targets; changes nothing')
     .option('--input <json>', 'the workflow input (needed for emergencyMaintenance)')
     .action(async (type: string, opts: { input?: string }) => {
-      if (!(PLANNABLE as readonly string[]).includes(type)) throw new CliError(`cannot plan '${type}' (known: ${PLANNABLE.join(', ')})`);
+      if (!(PLANNABLE as readonly string[]).includes(type))
+        throw new CliError(`cannot plan '${type}' (known: ${PLANNABLE.join(', ')})`);
       let input: unknown;
       try {
         input = opts.input ? JSON.parse(opts.input) : undefined;

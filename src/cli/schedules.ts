@@ -37,13 +37,23 @@ export function registerScheduleCommands(program: Command, io: CliIo): void {
         try {
           const d = await c.schedule.getHandle(s.id).describe();
           rows.push({
-            schedule: s.id, workflow: s.workflowType, paused: d.state.paused,
-            next: d.info.nextActionTimes[0]?.toISOString() ?? '', lastRun: d.info.recentActions.at(-1)?.takenAt.toISOString() ?? '',
+            schedule: s.id,
+            workflow: s.workflowType,
+            paused: d.state.paused,
+            next: d.info.nextActionTimes[0]?.toISOString() ?? '',
+            lastRun: d.info.recentActions.at(-1)?.takenAt.toISOString() ?? '',
             note: d.state.note ?? '',
           });
         } catch (err) {
           if (!(err instanceof ScheduleNotFoundError)) throw err;
-          rows.push({ schedule: s.id, workflow: s.workflowType, paused: '', next: 'not applied (run: maint schedules apply)', lastRun: '', note: '' });
+          rows.push({
+            schedule: s.id,
+            workflow: s.workflowType,
+            paused: '',
+            next: 'not applied (run: maint schedules apply)',
+            lastRun: '',
+            note: '',
+          });
         }
       }
       if (opts.json) json(rows);
@@ -57,7 +67,9 @@ export function registerScheduleCommands(program: Command, io: CliIo): void {
       .action(async (id: string, opts: { note: string }) => {
         const scheduleId = knownSchedule(id); // bad input is refused before connecting anywhere
         const handle = (await temporal()).schedule.getHandle(scheduleId);
-        await (verb === 'pause' ? handle.pause(opts.note) : handle.unpause(opts.note)).catch(notFound(`schedule '${id}' is not on the server (run: maint schedules apply)`));
+        await (verb === 'pause' ? handle.pause(opts.note) : handle.unpause(opts.note)).catch(
+          notFound(`schedule '${id}' is not on the server (run: maint schedules apply)`),
+        );
         io.out(`${id}: ${verb}d`);
       });
   }
@@ -66,7 +78,7 @@ export function registerScheduleCommands(program: Command, io: CliIo): void {
     .description("start the schedule's workflow now, as if it fired")
     .action(async (id: string) => {
       const scheduleId = knownSchedule(id); // bad input is refused before connecting anywhere
-        const handle = (await temporal()).schedule.getHandle(scheduleId);
+      const handle = (await temporal()).schedule.getHandle(scheduleId);
       await handle.trigger().catch(notFound(`schedule '${id}' is not on the server (run: maint schedules apply)`));
       io.out(`${id}: triggered`);
     });

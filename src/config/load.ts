@@ -14,7 +14,10 @@ export class ConfigError extends Error {
 
 function describeIssues(source: string, error: z.ZodError): string[] {
   return error.issues.map((issue) => {
-    const field = issue.path.map((p) => (typeof p === 'number' ? `[${p}]` : String(p))).join('.').replace(/\.\[/g, '[');
+    const field = issue.path
+      .map((p) => (typeof p === 'number' ? `[${p}]` : String(p)))
+      .join('.')
+      .replace(/\.\[/g, '[');
     return `${source}${field ? ` ${field}` : ''}: ${issue.message}`;
   });
 }
@@ -43,9 +46,16 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     if (!t.tokenEnv) return;
     const token = env[t.tokenEnv];
     if (token) cacheClearTokens[t.name] = token;
-    else problems.push(`config file ${file} targets.cacheClear[${i}].tokenEnv: environment variable ${t.tokenEnv} is not set`);
+    else
+      problems.push(
+        `config file ${file} targets.cacheClear[${i}].tokenEnv: environment variable ${t.tokenEnv} is not set`,
+      );
   });
-  if (envResult.success && envResult.data.BRIDGE_PORT !== 0 && envResult.data.BRIDGE_PORT === envResult.data.BRIDGE_HEALTH_PORT) {
+  if (
+    envResult.success &&
+    envResult.data.BRIDGE_PORT !== 0 &&
+    envResult.data.BRIDGE_PORT === envResult.data.BRIDGE_HEALTH_PORT
+  ) {
     problems.push(`env BRIDGE_HEALTH_PORT: must differ from BRIDGE_PORT (${envResult.data.BRIDGE_PORT})`);
   }
   if (!envResult.success || !fileResult.success || problems.length > 0) throw new ConfigError(problems);
@@ -62,11 +72,22 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     },
     databaseUrl: e.DATABASE_URL,
     reportDatabaseUrl: e.MAINT_DATABASE_URL,
-    slack: { webhookUrl: e.SLACK_WEBHOOK_URL, alertWebhookUrl: e.SLACK_ALERT_WEBHOOK_URL, signingSecret: e.SLACK_SIGNING_SECRET },
+    slack: {
+      webhookUrl: e.SLACK_WEBHOOK_URL,
+      alertWebhookUrl: e.SLACK_ALERT_WEBHOOK_URL,
+      signingSecret: e.SLACK_SIGNING_SECRET,
+    },
     metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, sdkPort: e.SDK_METRICS_PORT },
-    bridge: { host: e.BRIDGE_HOST, port: e.BRIDGE_PORT, healthPort: e.BRIDGE_HEALTH_PORT, maxConnections: e.BRIDGE_MAX_CONNECTIONS,
-      requestTimeoutMs: e.BRIDGE_REQUEST_TIMEOUT_MS, responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX, rateLimitPerMinute: e.BRIDGE_RATE_LIMIT_PER_MINUTE,
-      signingKeyFile: e.BRIDGE_SIGNING_KEY_FILE, signingKey: e.BRIDGE_SIGNING_KEY,
+    bridge: {
+      host: e.BRIDGE_HOST,
+      port: e.BRIDGE_PORT,
+      healthPort: e.BRIDGE_HEALTH_PORT,
+      maxConnections: e.BRIDGE_MAX_CONNECTIONS,
+      requestTimeoutMs: e.BRIDGE_REQUEST_TIMEOUT_MS,
+      responseUrlPrefix: e.SLACK_RESPONSE_URL_PREFIX,
+      rateLimitPerMinute: e.BRIDGE_RATE_LIMIT_PER_MINUTE,
+      signingKeyFile: e.BRIDGE_SIGNING_KEY_FILE,
+      signingKey: e.BRIDGE_SIGNING_KEY,
     },
     temporalUiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
     approvals: f.approvals,

@@ -1,5 +1,10 @@
 import { z } from 'zod';
-import { HttpTargetSchema, httpUrlSchema as httpUrl, nameSchema as name, type HttpTarget } from '../../domain/http-target.js';
+import {
+  HttpTargetSchema,
+  httpUrlSchema as httpUrl,
+  nameSchema as name,
+  type HttpTarget,
+} from '../../domain/http-target.js';
 import { TempTableRuleSchema } from '../../domain/database.js';
 import { k8sLabelName, k8sObjectName } from '../../domain/kubernetes-names.js';
 import { regexSchema, RetentionRuleSchema } from '../../domain/retention.js';
@@ -31,7 +36,10 @@ const ApprovalKindSchema = z
     required: z.number().int().min(1).max(5),
   })
   .strict()
-  .refine((k) => new Set(k.approvers).size >= k.required, { message: 'fewer distinct approvers than required', path: ['approvers'] });
+  .refine((k) => new Set(k.approvers).size >= k.required, {
+    message: 'fewer distinct approvers than required',
+    path: ['approvers'],
+  });
 
 /** An OpenSSH ssh-ed25519 public key line; refused here when it does not parse. */
 const publicKeyLine = z.string().superRefine((line, ctx) => {
@@ -48,7 +56,9 @@ export const ApprovalsSchema = z
     emergencyMaintenance: ApprovalKindSchema.default({ approvers: ['oncall-lead', 'sre-lead'], required: 1 }),
     annualUpgrade: ApprovalKindSchema.default({ approvers: ['engineering-director', 'sre-lead', 'cto'], required: 2 }),
     /** Slack user id → approver name, for the approval bridge. */
-    slackUsers: z.record(z.string().regex(/^[UW][A-Z0-9]+$/, 'expected a Slack user id like U012ABCDEF'), approverName).default({}),
+    slackUsers: z
+      .record(z.string().regex(/^[UW][A-Z0-9]+$/, 'expected a Slack user id like U012ABCDEF'), approverName)
+      .default({}),
     /** Person → their OpenSSH ed25519 public keys; several rotate, a removed one is revoked. */
     operatorKeys: z.record(approverName, z.array(publicKeyLine).max(20)).default({}),
     /** The approval bridge's public keys (statements it signs for verified Slack users). */
@@ -66,11 +76,13 @@ export const ApprovalsSchema = z
         return;
       }
       const previous = owners.get(fingerprint);
-      if (previous && previous !== owner) ctx.addIssue({ code: 'custom', path, message: `key ${fingerprint} is already listed for ${previous}` });
+      if (previous && previous !== owner)
+        ctx.addIssue({ code: 'custom', path, message: `key ${fingerprint} is already listed for ${previous}` });
       owners.set(fingerprint, owner);
     };
     a.bridgeKeys.forEach((line, i) => claim(line, 'the bridge', ['bridgeKeys', i]));
-    for (const [person, lines] of Object.entries(a.operatorKeys)) lines.forEach((line, i) => claim(line, person, ['operatorKeys', person, i]));
+    for (const [person, lines] of Object.entries(a.operatorKeys))
+      lines.forEach((line, i) => claim(line, person, ['operatorKeys', person, i]));
   });
 export type Approvals = z.infer<typeof ApprovalsSchema>;
 
@@ -99,7 +111,12 @@ export const DatabaseMaintenanceSchema = z
       .strict()
       .default({ olderThanDays: 14, keepNewest: 7 }),
     lockTimeoutMs: z.number().int().min(10).max(600_000).default(5_000),
-    statementTimeoutMs: z.number().int().min(100).max(24 * 3_600_000).default(30 * 60_000),
+    statementTimeoutMs: z
+      .number()
+      .int()
+      .min(100)
+      .max(24 * 3_600_000)
+      .default(30 * 60_000),
     /** Directory holding pg_dump/pg_restore; default: PATH, then /usr/lib/postgresql/<newest>/bin. */
     pgBinDir: z.string().startsWith('/', 'expected an absolute path').optional(),
     /**
@@ -109,18 +126,26 @@ export const DatabaseMaintenanceSchema = z
     backupSource: z.enum(['pg_dump', 'pgbackrest']).default('pg_dump'),
     pgbackrest: z
       .object({
-        stanza: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected a stanza name (letters, digits, "_", ".", "-")'),
+        stanza: z
+          .string()
+          .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/, 'expected a stanza name (letters, digits, "_", ".", "-")'),
         /** pgbackrest.conf passed as --config to every call. */
         configFile: z.string().startsWith('/', 'expected an absolute path'),
         /** Days (UTC) dailyBackup takes a full backup; differential otherwise. */
-        fullOn: z.array(z.enum(['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY'])).min(1).default(['SUNDAY']),
+        fullOn: z
+          .array(z.enum(['SUNDAY', 'MONDAY', 'TUESDAY', 'WEDNESDAY', 'THURSDAY', 'FRIDAY', 'SATURDAY']))
+          .min(1)
+          .default(['SUNDAY']),
         /** The pgbackrest binary; default: PATH. */
         binary: z.string().startsWith('/', 'expected an absolute path').optional(),
         /**
          * OS user pgbackrest and the restore test's scratch server run as (through runuser), when the
          * worker runs as root: PostgreSQL refuses to start as root and the repository belongs to it.
          */
-        runAs: z.string().regex(/^[a-z_][a-z0-9_-]*$/, 'expected a user name').optional(),
+        runAs: z
+          .string()
+          .regex(/^[a-z_][a-z0-9_-]*$/, 'expected a user name')
+          .optional(),
         /** Where the restore test creates its scratch data directory (removed afterwards); default the OS temp dir. */
         scratchDirectory: z.string().startsWith('/', 'expected an absolute path').optional(),
       })
@@ -128,12 +153,21 @@ export const DatabaseMaintenanceSchema = z
       .optional(),
     /** Recovery objectives the monthly audit compares its measured RTO and RPO with. */
     recoveryObjectives: z
-      .object({ rtoMinutes: z.number().positive().default(60), rpoMinutes: z.number().positive().default(24 * 60) })
+      .object({
+        rtoMinutes: z.number().positive().default(60),
+        rpoMinutes: z
+          .number()
+          .positive()
+          .default(24 * 60),
+      })
       .strict()
       .default({ rtoMinutes: 60, rpoMinutes: 24 * 60 }),
   })
   .strict()
-  .refine((d) => d.backupSource !== 'pgbackrest' || d.pgbackrest !== undefined, { message: 'backupSource "pgbackrest" needs database.pgbackrest (stanza, configFile)', path: ['pgbackrest'] });
+  .refine((d) => d.backupSource !== 'pgbackrest' || d.pgbackrest !== undefined, {
+    message: 'backupSource "pgbackrest" needs database.pgbackrest (stanza, configFile)',
+    path: ['pgbackrest'],
+  });
 export type DatabaseMaintenanceConfig = z.infer<typeof DatabaseMaintenanceSchema>;
 const DATABASE_DEFAULTS = DatabaseMaintenanceSchema.parse({});
 
@@ -159,9 +193,23 @@ export const FileConfigSchema = z
          * from the environment variable `tokenEnv` names, so it never sits in this file or in history.
          */
         cacheClear: z
-          .array(z.object({ name, url: httpUrl, tokenEnv: z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name').optional() }).strict())
+          .array(
+            z
+              .object({
+                name,
+                url: httpUrl,
+                tokenEnv: z
+                  .string()
+                  .regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name')
+                  .optional(),
+              })
+              .strict(),
+          )
           .default([])
-          .refine((targets) => new Set(targets.map((t) => t.name)).size === targets.length, 'endpoint names must be unique'),
+          .refine(
+            (targets) => new Set(targets.map((t) => t.name)).size === targets.length,
+            'endpoint names must be unique',
+          ),
         kubernetes: z
           .object({
             namespace: z.string().min(1).default('default'),
@@ -171,7 +219,13 @@ export const FileConfigSchema = z
           .default({ namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' }),
       })
       .strict()
-      .default({ http: [], tls: [], diskPaths: ['/'], cacheClear: [], kubernetes: { namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' } }),
+      .default({
+        http: [],
+        tls: [],
+        diskPaths: ['/'],
+        cacheClear: [],
+        kubernetes: { namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' },
+      }),
     thresholds: thresholdsSchema().default(DEFAULT_THRESHOLDS),
     windows: z.array(WindowSpecSchema).default(SEED_WINDOWS),
     blackouts: z.array(BlackoutSchema).default([]),
@@ -206,16 +260,23 @@ export const FileConfigSchema = z
      * it is not https://<image host> (a plain-HTTP registry on loopback, a mirror).
      */
     imageUpdates: z
-      .array(z.object({
-        deployment: k8sObjectName,
-        namespace: k8sLabelName.optional(),
-        container: k8sLabelName,
-        policy: z.enum(['patch', 'minor', 'major']),
-        registryUrl: httpUrl.optional(),
-      }).strict())
+      .array(
+        z
+          .object({
+            deployment: k8sObjectName,
+            namespace: k8sLabelName.optional(),
+            container: k8sLabelName,
+            policy: z.enum(['patch', 'minor', 'major']),
+            registryUrl: httpUrl.optional(),
+          })
+          .strict(),
+      )
       .max(100)
       .default([])
-      .refine((t) => new Set(t.map((x) => `${x.namespace ?? ''}/${x.deployment}/${x.container}`)).size === t.length, 'each deployment container once'),
+      .refine(
+        (t) => new Set(t.map((x) => `${x.namespace ?? ''}/${x.deployment}/${x.container}`)).size === t.length,
+        'each deployment container once',
+      ),
     /**
      * Alert-aware maintenance (as kured does): nothing disruptive starts while a blocking alert
      * fires in this Alertmanager. Without `alertmanagerUrl` the gate is skipped (and says so).
@@ -234,7 +295,10 @@ export const FileConfigSchema = z
   .strict();
 
 export const EnvSchema = z.object({
-  TEMPORAL_ADDRESS: z.string().regex(/^[^\s:]+:\d+$/, 'expected host:port').default('localhost:7233'),
+  TEMPORAL_ADDRESS: z
+    .string()
+    .regex(/^[^\s:]+:\d+$/, 'expected host:port')
+    .default('localhost:7233'),
   TEMPORAL_NAMESPACE: z.string().min(1).default('default'),
   TASK_QUEUE: z.string().min(1).default('maintenance'),
   TEMPORAL_API_KEY: z.string().min(1).optional(),
@@ -283,8 +347,15 @@ export interface Config {
   slack: { webhookUrl?: string; alertWebhookUrl?: string; signingSecret?: string };
   metrics: { host: string; port: number; sdkPort: number };
   bridge: {
-    host: string; port: number; healthPort: number; maxConnections: number; requestTimeoutMs: number;
-    responseUrlPrefix: string; rateLimitPerMinute: number; signingKeyFile?: string; signingKey?: string;
+    host: string;
+    port: number;
+    healthPort: number;
+    maxConnections: number;
+    requestTimeoutMs: number;
+    responseUrlPrefix: string;
+    rateLimitPerMinute: number;
+    signingKeyFile?: string;
+    signingKey?: string;
   };
   /** Links in Slack messages point here. */
   temporalUiUrl: string;

@@ -32,16 +32,31 @@ export async function startAlertmanager(): Promise<TestAlertmanager> {
   writeFileSync(join(dir, 'alertmanager.yml'), CONFIG);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  const child = spawn('prometheus-alertmanager', [
-    `--config.file=${join(dir, 'alertmanager.yml')}`, `--storage.path=${join(dir, 'data')}`,
-    `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=',
-  ], { stdio: 'ignore' });
+  const child = spawn(
+    'prometheus-alertmanager',
+    [
+      `--config.file=${join(dir, 'alertmanager.yml')}`,
+      `--storage.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+    ],
+    { stdio: 'ignore' },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  await waitUntil('Alertmanager to be ready', async () => (await fetch(`${url}/-/ready`).then((r) => r.ok, () => false)) || undefined, 30_000);
+  await waitUntil(
+    'Alertmanager to be ready',
+    async () =>
+      (await fetch(`${url}/-/ready`).then(
+        (r) => r.ok,
+        () => false,
+      )) || undefined,
+    30_000,
+  );
 
   const post = async (alertname: string, labels: Record<string, string>, endsAt?: string) => {
     const res = await fetch(`${url}/api/v2/alerts`, {
-      method: 'POST', headers: { 'content-type': 'application/json' },
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
       body: JSON.stringify([{ labels: { alertname, ...labels }, ...(endsAt ? { endsAt } : {}) }]),
     });
     if (!res.ok) throw new Error(`Alertmanager answered ${res.status} to an alert: ${await res.text()}`);

@@ -33,13 +33,21 @@ export async function seedBookings(pool: pg.Pool, old: number, recent: number): 
 
 export async function seedExpiringRows(pool: pg.Pool, expired: number, valid: number): Promise<void> {
   const expiry = `now() + CASE WHEN i <= $1 THEN -interval '1 hour' ELSE interval '1 hour' END`;
-  await pool.query(`INSERT INTO user_sessions (user_id, expires_at) SELECT i, ${expiry} FROM generate_series(1, $1::int + $2::int) AS i`, [expired, valid]);
-  await pool.query(`INSERT INTO password_reset_tokens (token, user_id, expires_at) SELECT 't' || i, i, ${expiry} FROM generate_series(1, $1::int + $2::int) AS i`, [expired, valid]);
+  await pool.query(
+    `INSERT INTO user_sessions (user_id, expires_at) SELECT i, ${expiry} FROM generate_series(1, $1::int + $2::int) AS i`,
+    [expired, valid],
+  );
+  await pool.query(
+    `INSERT INTO password_reset_tokens (token, user_id, expires_at) SELECT 't' || i, i, ${expiry} FROM generate_series(1, $1::int + $2::int) AS i`,
+    [expired, valid],
+  );
 }
 
 /** Count and an order-independent digest of the ids a query selects: equal fingerprints, same rows. */
 export async function idFingerprint(pool: pg.Pool, from: string): Promise<{ count: number; digest: string }> {
-  const { rows: [r] } = await pool.query<{ count: number; digest: string }>(
+  const {
+    rows: [r],
+  } = await pool.query<{ count: number; digest: string }>(
     `SELECT count(*)::int AS count, md5(coalesce(string_agg(id::text, ',' ORDER BY id), '')) AS digest FROM ${from}`,
   );
   return r!;
@@ -55,10 +63,19 @@ export function windowFromNow(offsetSeconds: number, durationMinutes = 10): Wind
 }
 
 /** The PostgreSQL activities on test databases, called directly (the archive, which heartbeats, runs in workflows). */
-export function postgresActivitiesFor(db: TestDatabase, reports: TestDatabase, settings: Partial<DatabaseMaintenanceConfig> = {}, databaseUrl = db.url) {
+export function postgresActivitiesFor(
+  db: TestDatabase,
+  reports: TestDatabase,
+  settings: Partial<DatabaseMaintenanceConfig> = {},
+  databaseUrl = db.url,
+) {
   return createPostgresActivities({
-    db: db.pool, reports: reports.pool, databaseUrl, databaseLabel: db.name,
-    settings: DatabaseMaintenanceSchema.parse(settings), windows: SEED_WINDOWS,
+    db: db.pool,
+    reports: reports.pool,
+    databaseUrl,
+    databaseLabel: db.name,
+    settings: DatabaseMaintenanceSchema.parse(settings),
+    windows: SEED_WINDOWS,
   });
 }
 
@@ -70,7 +87,10 @@ export function recordingPgBinDir(realBinDir: string): { dir: string; log: strin
   const dir = mkdtempSync(join(tmpdir(), 'maint-pgbin-'));
   const log = join(dir, 'calls.log');
   for (const tool of ['pg_dump', 'pg_restore']) {
-    writeFileSync(join(dir, tool), `#!/bin/sh\necho "${tool} argv: $* password-env: \${PGPASSWORD:+set}" >> ${log}\nexec ${join(realBinDir, tool)} "$@"\n`);
+    writeFileSync(
+      join(dir, tool),
+      `#!/bin/sh\necho "${tool} argv: $* password-env: \${PGPASSWORD:+set}" >> ${log}\nexec ${join(realBinDir, tool)} "$@"\n`,
+    );
     chmodSync(join(dir, tool), 0o755);
   }
   return { dir, log };

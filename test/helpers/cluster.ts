@@ -6,7 +6,17 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import {
-  AppsV1Api, CoreV1Api, CustomObjectsApi, KubeConfig, KubernetesObjectApi, loadAllYaml, PolicyV1Api, RbacAuthorizationV1Api, type KubernetesObject, type V1Deployment, type V1Pod,
+  AppsV1Api,
+  CoreV1Api,
+  CustomObjectsApi,
+  KubeConfig,
+  KubernetesObjectApi,
+  loadAllYaml,
+  PolicyV1Api,
+  RbacAuthorizationV1Api,
+  type KubernetesObject,
+  type V1Deployment,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { expect, inject } from 'vitest';
 import { createKubernetesActivities } from '../../activities/kubernetes/index.js';
@@ -14,8 +24,16 @@ import { addKwokNodes, applyObjects, RBAC_FILE, type NodeOptions } from '../../d
 
 export const PART_OF = 'app.kubernetes.io/part-of=trixtech';
 
-interface RbacDoc extends KubernetesObject { kind: string; metadata: { name: string; namespace?: string }; rules?: Rule[] }
-interface Rule { apiGroups?: string[]; resources?: string[]; verbs?: string[] }
+interface RbacDoc extends KubernetesObject {
+  kind: string;
+  metadata: { name: string; namespace?: string };
+  rules?: Rule[];
+}
+interface Rule {
+  apiGroups?: string[];
+  resources?: string[];
+  verbs?: string[];
+}
 
 const shipped = () => (loadAllYaml(readFileSync(RBAC_FILE, 'utf8')) as RbacDoc[]).filter(Boolean);
 
@@ -67,9 +85,12 @@ export interface DeploymentSpec {
 }
 
 /** kwok starts these pods and makes them Ready without its default 1-6 s delays. */
-export const QUICK_PODS = Object.fromEntries(['pod-create', 'pod-ready'].flatMap((stage) => [
-  [`${stage}.stage.kwok.x-k8s.io/delay`, '0s'], [`${stage}.stage.kwok.x-k8s.io/jitter-delay`, '0s'],
-]));
+export const QUICK_PODS = Object.fromEntries(
+  ['pod-create', 'pod-ready'].flatMap((stage) => [
+    [`${stage}.stage.kwok.x-k8s.io/delay`, '0s'],
+    [`${stage}.stage.kwok.x-k8s.io/jitter-delay`, '0s'],
+  ]),
+);
 
 /** Polls `check` until it returns a value (not undefined), or fails with what `describe` says. */
 export async function waitUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
@@ -88,7 +109,8 @@ const kubeconfigFrom = (file: string) => {
   return kc;
 };
 
-export const isReady = (p: V1Pod) => p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
+export const isReady = (p: V1Pod) =>
+  p.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 
 /** A namespace, ServiceAccount, bindings and kubeconfig of this test file's own. */
 export async function clusterForFile(name: string): Promise<TestCluster> {
@@ -106,21 +128,43 @@ export async function clusterForFile(name: string): Promise<TestCluster> {
     { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: serviceAccount, namespace } },
     // The shipped Role's rules in this namespace (what an operator does for targets.kubernetes.namespace).
     { ...role, metadata: { name: role.metadata.name, namespace } } as KubernetesObject,
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'RoleBinding', metadata: { name: role.metadata.name, namespace }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name }, subjects } as KubernetesObject,
-    { apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: `${clusterRole.metadata.name}-${namespace}` }, roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole.metadata.name }, subjects } as KubernetesObject,
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'RoleBinding',
+      metadata: { name: role.metadata.name, namespace },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'Role', name: role.metadata.name },
+      subjects,
+    } as KubernetesObject,
+    {
+      apiVersion: 'rbac.authorization.k8s.io/v1',
+      kind: 'ClusterRoleBinding',
+      metadata: { name: `${clusterRole.metadata.name}-${namespace}` },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: clusterRole.metadata.name },
+      subjects,
+    } as KubernetesObject,
   ]);
   const core = admin.makeApiClient(CoreV1Api);
-  const token = await core.createNamespacedServiceAccountToken({ name: serviceAccount, namespace, body: { spec: { audiences: [], expirationSeconds: 3600 } } });
+  const token = await core.createNamespacedServiceAccountToken({
+    name: serviceAccount,
+    namespace,
+    body: { spec: { audiences: [], expirationSeconds: 3600 } },
+  });
   const workDir = join(inject('kubeDir'), namespace);
   mkdirSync(workDir);
   const workerKubeconfig = join(workDir, 'worker.kubeconfig');
   const cluster = admin.getCurrentCluster()!;
-  writeFileSync(workerKubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'worker',
-    clusters: [{ name: 'local', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } }],
-    users: [{ name: 'worker', user: { token: token.status!.token } }],
-    contexts: [{ name: 'worker', context: { cluster: 'local', user: 'worker', namespace } }],
-  }), { mode: 0o600 });
+  writeFileSync(
+    workerKubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'worker',
+      clusters: [{ name: 'local', cluster: { server: cluster.server, 'certificate-authority-data': cluster.caData } }],
+      users: [{ name: 'worker', user: { token: token.status!.token } }],
+      contexts: [{ name: 'worker', context: { cluster: 'local', user: 'worker', namespace } }],
+    }),
+    { mode: 0o600 },
+  );
   const worker = kubeconfigFrom(workerKubeconfig);
   const activities = createKubernetesActivities({ kube: worker, namespace, appLabelSelector: PART_OF });
   const apps = admin.makeApiClient(AppsV1Api);
@@ -128,11 +172,24 @@ export async function clusterForFile(name: string): Promise<TestCluster> {
   const pool = { key: 'trixtech.test/pool', value: namespace };
 
   return {
-    namespace, username, admin, worker, workerKubeconfig, workDir, activities, core, apps, policy: admin.makeApiClient(PolicyV1Api),
+    namespace,
+    username,
+    admin,
+    worker,
+    workerKubeconfig,
+    workDir,
+    activities,
+    core,
+    apps,
+    policy: admin.makeApiClient(PolicyV1Api),
     async addNodes(count, options = {}) {
       const names = Array.from({ length: count }, () => `${namespace}-${randomBytes(2).toString('hex')}`);
       nodes.push(...names);
-      await addKwokNodes(admin, names, { ...options, labels: { [pool.key]: pool.value, ...options.labels }, taints: [{ ...pool, effect: 'NoSchedule' }, ...(options.taints ?? [])] });
+      await addKwokNodes(admin, names, {
+        ...options,
+        labels: { [pool.key]: pool.value, ...options.labels },
+        taints: [{ ...pool, effect: 'NoSchedule' }, ...(options.taints ?? [])],
+      });
       return names;
     },
     async deploy(app, spec = {}) {
@@ -147,13 +204,29 @@ export async function clusterForFile(name: string): Promise<TestCluster> {
           template: {
             metadata: { labels, ...(spec.podAnnotations ? { annotations: spec.podAnnotations } : {}) },
             spec: {
-              containers: [{ name: 'app', image: spec.image ?? `ghcr.io/trixtech/${app}:1.0.0`, ...(spec.resources ? { resources: spec.resources } : {}) }],
+              containers: [
+                {
+                  name: 'app',
+                  image: spec.image ?? `ghcr.io/trixtech/${app}:1.0.0`,
+                  ...(spec.resources ? { resources: spec.resources } : {}),
+                },
+              ],
               // kwok removes an evicted pod at a random moment within its grace period: these apps stop within 1 s.
               terminationGracePeriodSeconds: 1,
               tolerations: [{ ...pool, operator: 'Equal', effect: 'NoSchedule' }],
-              affinity: { nodeAffinity: { requiredDuringSchedulingIgnoredDuringExecution: { nodeSelectorTerms: [{ matchExpressions: spec.nodes
-                ? [{ key: 'kubernetes.io/hostname', operator: 'In', values: spec.nodes }]
-                : [{ key: pool.key, operator: 'In', values: [pool.value] }] }] } } },
+              affinity: {
+                nodeAffinity: {
+                  requiredDuringSchedulingIgnoredDuringExecution: {
+                    nodeSelectorTerms: [
+                      {
+                        matchExpressions: spec.nodes
+                          ? [{ key: 'kubernetes.io/hostname', operator: 'In', values: spec.nodes }]
+                          : [{ key: pool.key, operator: 'In', values: [pool.value] }],
+                      },
+                    ],
+                  },
+                },
+              },
               ...(spec.volumes ? { volumes: spec.volumes } : {}),
             },
           },
@@ -162,34 +235,62 @@ export async function clusterForFile(name: string): Promise<TestCluster> {
       return apps.createNamespacedDeployment({ namespace, body });
     },
     async pdb(pdbName, app, budget) {
-      await admin.makeApiClient(PolicyV1Api).createNamespacedPodDisruptionBudget({ namespace, body: { metadata: { name: pdbName, namespace }, spec: { ...budget, selector: { matchLabels: { app } } } } });
+      await admin
+        .makeApiClient(PolicyV1Api)
+        .createNamespacedPodDisruptionBudget({
+          namespace,
+          body: { metadata: { name: pdbName, namespace }, spec: { ...budget, selector: { matchLabels: { app } } } },
+        });
     },
     async pods(selector) {
-      return (await core.listNamespacedPod({ namespace, labelSelector: selector })).items.filter((p) => !p.metadata?.deletionTimestamp);
+      return (await core.listNamespacedPod({ namespace, labelSelector: selector })).items.filter(
+        (p) => !p.metadata?.deletionTimestamp,
+      );
     },
     audit() {
-      return readFileSync(inject('kubeAuditLog'), 'utf8').split('\n').filter(Boolean)
+      return readFileSync(inject('kubeAuditLog'), 'utf8')
+        .split('\n')
+        .filter(Boolean)
         .map((line) => JSON.parse(line) as AuditEvent)
         .filter((e) => e.user.username === username);
     },
     async cleanup() {
       await core.deleteNamespace({ name: namespace }).catch(() => undefined);
       await Promise.all(nodes.map((n) => core.deleteNode({ name: n }).catch(() => undefined)));
-      await admin.makeApiClient(CustomObjectsApi).deleteClusterCustomObject({ group: 'kwok.x-k8s.io', version: 'v1alpha1', plural: 'clusterlogs', name: namespace }).catch(() => undefined);
-      await admin.makeApiClient(RbacAuthorizationV1Api).deleteClusterRoleBinding({ name: `${clusterRole.metadata.name}-${namespace}` }).catch(() => undefined);
+      await admin
+        .makeApiClient(CustomObjectsApi)
+        .deleteClusterCustomObject({
+          group: 'kwok.x-k8s.io',
+          version: 'v1alpha1',
+          plural: 'clusterlogs',
+          name: namespace,
+        })
+        .catch(() => undefined);
+      await admin
+        .makeApiClient(RbacAuthorizationV1Api)
+        .deleteClusterRoleBinding({ name: `${clusterRole.metadata.name}-${namespace}` })
+        .catch(() => undefined);
     },
   };
 }
 
 /** Until the deployment has observed its spec and every replica is updated and available. */
 export async function waitForDeployment(t: TestCluster, name: string, timeoutMs = 60_000): Promise<V1Deployment> {
-  return waitUntil(`deployment ${name} available`, async () => {
-    const d = await t.apps.readNamespacedDeployment({ name, namespace: t.namespace });
-    const want = d.spec?.replicas ?? 1;
-    const s = d.status;
-    const done = (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) && s?.updatedReplicas === want && s?.availableReplicas === want && (s?.replicas ?? 0) === want;
-    return done ? d : undefined;
-  }, timeoutMs);
+  return waitUntil(
+    `deployment ${name} available`,
+    async () => {
+      const d = await t.apps.readNamespacedDeployment({ name, namespace: t.namespace });
+      const want = d.spec?.replicas ?? 1;
+      const s = d.status;
+      const done =
+        (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
+        s?.updatedReplicas === want &&
+        s?.availableReplicas === want &&
+        (s?.replicas ?? 0) === want;
+      return done ? d : undefined;
+    },
+    timeoutMs,
+  );
 }
 
 const grantKey = (verb: string, group: string, resource: string) => `${verb} ${group || 'core'}/${resource}`;
@@ -200,14 +301,22 @@ const grantKey = (verb: string, group: string, resource: string) => `${verb} ${g
  */
 export function expectRbacExact(t: TestCluster, { everyGrantUsed }: { everyGrantUsed: boolean }): void {
   const events = t.audit().filter((e) => e.objectRef?.resource);
-  const denied = events.filter((e) => e.responseStatus?.code === 403).map((e) => `${grantKey(e.verb, e.objectRef!.apiGroup ?? '', e.objectRef!.resource!)}: ${e.responseStatus?.message}`);
+  const denied = events
+    .filter((e) => e.responseStatus?.code === 403)
+    .map(
+      (e) => `${grantKey(e.verb, e.objectRef!.apiGroup ?? '', e.objectRef!.resource!)}: ${e.responseStatus?.message}`,
+    );
   expect([...new Set(denied)], 'requests the real authorizer refused under deploy/rbac.yaml').toEqual([]);
   if (!everyGrantUsed) return;
-  const used = new Set(events.map((e) => {
-    const resource = e.objectRef!.subresource ? `${e.objectRef!.resource}/${e.objectRef!.subresource}` : e.objectRef!.resource!;
-    const scope = e.objectRef!.namespace ? 'ns' : 'cluster';
-    return `${scope} ${grantKey(e.verb, e.objectRef!.apiGroup ?? '', resource)}`;
-  }));
+  const used = new Set(
+    events.map((e) => {
+      const resource = e.objectRef!.subresource
+        ? `${e.objectRef!.resource}/${e.objectRef!.subresource}`
+        : e.objectRef!.resource!;
+      const scope = e.objectRef!.namespace ? 'ns' : 'cluster';
+      return `${scope} ${grantKey(e.verb, e.objectRef!.apiGroup ?? '', resource)}`;
+    }),
+  );
   const unused: string[] = [];
   for (const doc of shipped().filter((d) => d.kind === 'Role' || d.kind === 'ClusterRole')) {
     for (const rule of doc.rules ?? []) {
@@ -216,7 +325,8 @@ export function expectRbacExact(t: TestCluster, { everyGrantUsed }: { everyGrant
           for (const verb of rule.verbs ?? []) {
             const key = grantKey(verb, group, resource);
             // A ClusterRole grant counts when used at any scope; a Role's only in the namespace.
-            const hit = doc.kind === 'Role' ? used.has(`ns ${key}`) : used.has(`ns ${key}`) || used.has(`cluster ${key}`);
+            const hit =
+              doc.kind === 'Role' ? used.has(`ns ${key}`) : used.has(`ns ${key}`) || used.has(`cluster ${key}`);
             if (!hit) unused.push(`${doc.kind} ${doc.metadata.name}: ${key}`);
           }
         }

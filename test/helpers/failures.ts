@@ -13,7 +13,11 @@ export function expectInvalidInput(err: unknown, field: string): void {
 
 /** Starts `workflowType` with each bad input and expects it to fail at once naming the field. */
 export async function expectWorkflowRejects(
-  client: Client, taskQueue: string, workflowType: string, idPrefix: string, cases: readonly (readonly [unknown, string])[],
+  client: Client,
+  taskQueue: string,
+  workflowType: string,
+  idPrefix: string,
+  cases: readonly (readonly [unknown, string])[],
 ): Promise<void> {
   for (const [input, field] of cases) {
     const err = await client.workflow

@@ -10,7 +10,11 @@ export const HISTORIES_DIR = join(import.meta.dirname, '..', 'histories');
  * recorded once per released workflow version and committed; replaying them proves that changed
  * workflow code still makes the same decisions (or is guarded by `patched()`).
  */
-export async function recordHistory(name: string, history: temporal.api.history.v1.IHistory, workflowId?: string): Promise<void> {
+export async function recordHistory(
+  name: string,
+  history: temporal.api.history.v1.IHistory,
+  workflowId?: string,
+): Promise<void> {
   if (process.env.RECORD_HISTORIES !== '1') return;
   mkdirSync(HISTORIES_DIR, { recursive: true });
   // The workflow id is kept beside the events: workflows that derive child ids from it replay only under it.
@@ -20,6 +24,8 @@ export async function recordHistory(name: string, history: temporal.api.history.
 
 /** A stored history and the workflow id it ran under (the file name when none was kept). */
 export function readHistory(file: string): { workflowId: string; history: unknown } {
-  const { workflowId, ...history } = JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')) as { workflowId?: string };
+  const { workflowId, ...history } = JSON.parse(readFileSync(join(HISTORIES_DIR, file), 'utf8')) as {
+    workflowId?: string;
+  };
   return { workflowId: workflowId ?? file.replace(/\.json$/, ''), history };
 }

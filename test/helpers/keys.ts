@@ -4,7 +4,13 @@ import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
 import { planHash, type Proof, type Verdict } from '../../domain/approval-proof.js';
 import { EmergencyInput, emergencyPlan } from '../../domain/emergency.js';
-import { generateSigningKey, parsePrivateKey, signStatement, type SigningKey, type StatementFields } from '../../src/signing.js';
+import {
+  generateSigningKey,
+  parsePrivateKey,
+  signStatement,
+  type SigningKey,
+  type StatementFields,
+} from '../../src/signing.js';
 import { decideUpdate, statusQuery } from '../../workflows/lib/definitions.js';
 
 export interface TestKeys {
@@ -39,7 +45,8 @@ export function makeTestKeys(people: string[]): TestKeys {
   return {
     operatorKeys: Object.fromEntries([...keys].map(([person, k]) => [person, [k.key.publicLine]])),
     bridgeKeys: [bridge.publicLine],
-    bridgePrivateKey, bridge,
+    bridgePrivateKey,
+    bridge,
     key: (person) => get(person).key,
     keyFile: (person) => get(person).file,
   };
@@ -47,15 +54,28 @@ export function makeTestKeys(people: string[]): TestKeys {
 
 /** Signs a decision for the run's current plan, as `maint approve` would; `fields` bend any part of the statement. */
 export async function signedDecision(
-  client: Client, workflowId: string, key: SigningKey, fields: Partial<StatementFields> & Pick<StatementFields, 'principal'>,
+  client: Client,
+  workflowId: string,
+  key: SigningKey,
+  fields: Partial<StatementFields> & Pick<StatementFields, 'principal'>,
   { validForMs, now }: { validForMs?: number; now?: Date } = {},
 ): Promise<{ proof: Proof; runId: string }> {
   const handle = client.workflow.getHandle(workflowId);
   const [description, status] = await Promise.all([handle.describe(), handle.query(statusQuery)]);
   if (!status.approval) throw new Error(`${workflowId} shows no approval`);
-  const proof = signStatement({
-    decision: 'approve', workflowId, runId: description.runId, planHash: status.approval.planHash, via: 'cli', ...fields,
-  }, key, validForMs, now);
+  const proof = signStatement(
+    {
+      decision: 'approve',
+      workflowId,
+      runId: description.runId,
+      planHash: status.approval.planHash,
+      via: 'cli',
+      ...fields,
+    },
+    key,
+    validForMs,
+    now,
+  );
   return { proof, runId: description.runId };
 }
 
@@ -66,5 +86,17 @@ export async function decide(client: Client, workflowId: string, proof: unknown)
 /** An emergency request signed by its requester for `workflowId`, as `maint emergency start --as` makes it. */
 export function signedRequest(key: SigningKey, workflowId: string, input: EmergencyInput): EmergencyInput {
   const { actions } = EmergencyInput.parse(input);
-  return { ...input, requestProof: signStatement({ decision: 'request', workflowId, planHash: planHash(emergencyPlan(actions)), principal: input.requestedBy, via: 'cli' }, key) };
+  return {
+    ...input,
+    requestProof: signStatement(
+      {
+        decision: 'request',
+        workflowId,
+        planHash: planHash(emergencyPlan(actions)),
+        principal: input.requestedBy,
+        via: 'cli',
+      },
+      key,
+    ),
+  };
 }

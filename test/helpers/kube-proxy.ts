@@ -60,7 +60,10 @@ export function describeRequest(method: string, rawUrl: string): Omit<ProxiedReq
 }
 
 const matches = (f: Match, r: Omit<ProxiedRequest, 'code' | 'body'>) =>
-  (f.verb ?? r.verb) === r.verb && (f.resource ?? r.resource) === r.resource && (f.subresource ?? '') === r.subresource && (f.name ?? r.name) === r.name;
+  (f.verb ?? r.verb) === r.verb &&
+  (f.resource ?? r.resource) === r.resource &&
+  (f.subresource ?? '') === r.subresource &&
+  (f.name ?? r.name) === r.name;
 
 const readBody = async (req: IncomingMessage) => {
   const chunks: Buffer[] = [];
@@ -74,55 +77,91 @@ export async function startKubeProxy(upstream: KubeConfig, dir: string): Promise
   const user = upstream.getCurrentUser()!;
   const target = new URL(cluster.server);
   const ca = cluster.caData ? Buffer.from(cluster.caData, 'base64') : undefined;
-  const proxy: KubeProxy = { url: '', kubeconfig: join(dir, 'proxy.kubeconfig'), faults: [], served: [], close: async () => undefined };
+  const proxy: KubeProxy = {
+    url: '',
+    kubeconfig: join(dir, 'proxy.kubeconfig'),
+    faults: [],
+    served: [],
+    close: async () => undefined,
+  };
 
-  const server: Server = createServer((req, res) => void (async () => {
-    const body = await readBody(req);
-    const about = describeRequest(req.method ?? 'GET', req.url ?? '/');
-    const record = (code: number) => {
-      const r = { ...about, code, body: body.toString() };
-      if (about.resource) proxy.served.push(r);
-      return r;
-    };
-    const at = proxy.faults.findIndex((f) => matches(f, about));
-    const fault = at >= 0 ? proxy.faults.splice(at, 1)[0] : undefined;
-    if (fault?.kind === 'error') {
-      record(500);
-      res.writeHead(500, { 'Content-Type': 'application/json' }).end(JSON.stringify({
-        kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'InternalError', code: 500, message: 'Internal error occurred: injected by the test proxy',
-      }));
-      return;
-    }
-    if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
-    const upstreamReq = request({
-      host: target.hostname, port: target.port, path: req.url, method: req.method, ca, rejectUnauthorized: Boolean(ca),
-      headers: { ...req.headers, host: target.host },
-    }, (upstreamRes) => void (async () => {
-      const code = upstreamRes.statusCode ?? 502;
-      const r = record(code);
-      await proxy.beforeAnswer?.(r);
-      res.writeHead(code, upstreamRes.headers);
-      upstreamRes.pipe(res);
-      if (fault?.kind === 'drop-watch') setTimeout(() => { upstreamRes.destroy(); res.destroy(); }, fault.ms);
-    })().catch((err: unknown) => res.destroy(err as Error)));
-    upstreamReq.on('error', (err) => res.destroy(err));
-    res.on('close', () => upstreamReq.destroy());
-    upstreamReq.end(body);
-  })().catch((err: unknown) => res.destroy(err as Error)));
+  const server: Server = createServer(
+    (req, res) =>
+      void (async () => {
+        const body = await readBody(req);
+        const about = describeRequest(req.method ?? 'GET', req.url ?? '/');
+        const record = (code: number) => {
+          const r = { ...about, code, body: body.toString() };
+          if (about.resource) proxy.served.push(r);
+          return r;
+        };
+        const at = proxy.faults.findIndex((f) => matches(f, about));
+        const fault = at >= 0 ? proxy.faults.splice(at, 1)[0] : undefined;
+        if (fault?.kind === 'error') {
+          record(500);
+          res.writeHead(500, { 'Content-Type': 'application/json' }).end(
+            JSON.stringify({
+              kind: 'Status',
+              apiVersion: 'v1',
+              status: 'Failure',
+              reason: 'InternalError',
+              code: 500,
+              message: 'Internal error occurred: injected by the test proxy',
+            }),
+          );
+          return;
+        }
+        if (fault?.kind === 'delay') await new Promise((r) => setTimeout(r, fault.ms));
+        const upstreamReq = request(
+          {
+            host: target.hostname,
+            port: target.port,
+            path: req.url,
+            method: req.method,
+            ca,
+            rejectUnauthorized: Boolean(ca),
+            headers: { ...req.headers, host: target.host },
+          },
+          (upstreamRes) =>
+            void (async () => {
+              const code = upstreamRes.statusCode ?? 502;
+              const r = record(code);
+              await proxy.beforeAnswer?.(r);
+              res.writeHead(code, upstreamRes.headers);
+              upstreamRes.pipe(res);
+              if (fault?.kind === 'drop-watch')
+                setTimeout(() => {
+                  upstreamRes.destroy();
+                  res.destroy();
+                }, fault.ms);
+            })().catch((err: unknown) => res.destroy(err as Error)),
+        );
+        upstreamReq.on('error', (err) => res.destroy(err));
+        res.on('close', () => upstreamReq.destroy());
+        upstreamReq.end(body);
+      })().catch((err: unknown) => res.destroy(err as Error)),
+  );
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   proxy.url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   const namespace = upstream.getContextObject(upstream.getCurrentContext())?.namespace ?? 'default';
-  writeFileSync(proxy.kubeconfig, JSON.stringify({
-    apiVersion: 'v1', kind: 'Config', 'current-context': 'proxy',
-    // Plain HTTP on loopback (the proxy forwards over TLS): @kubernetes/client-node refuses an http://
-    // server unless TLS verification is marked off, though there is no TLS on this hop to verify.
-    clusters: [{ name: 'proxy', cluster: { server: proxy.url, 'insecure-skip-tls-verify': true } }],
-    users: [{ name: 'proxy', user: { token: user.token } }],
-    contexts: [{ name: 'proxy', context: { cluster: 'proxy', user: 'proxy', namespace } }],
-  }), { mode: 0o600 });
-  proxy.close = () => new Promise((resolve) => {
-    server.closeAllConnections();
-    server.close(() => resolve());
-  });
+  writeFileSync(
+    proxy.kubeconfig,
+    JSON.stringify({
+      apiVersion: 'v1',
+      kind: 'Config',
+      'current-context': 'proxy',
+      // Plain HTTP on loopback (the proxy forwards over TLS): @kubernetes/client-node refuses an http://
+      // server unless TLS verification is marked off, though there is no TLS on this hop to verify.
+      clusters: [{ name: 'proxy', cluster: { server: proxy.url, 'insecure-skip-tls-verify': true } }],
+      users: [{ name: 'proxy', user: { token: user.token } }],
+      contexts: [{ name: 'proxy', context: { cluster: 'proxy', user: 'proxy', namespace } }],
+    }),
+    { mode: 0o600 },
+  );
+  proxy.close = () =>
+    new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(() => resolve());
+    });
   return proxy;
 }

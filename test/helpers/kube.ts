@@ -16,7 +16,11 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * `rebootMs` the node's kubelet reports a new boot id (and `kubeletVersion`, if given), as a real
  * one does when it comes back; kwok keeps the node Ready throughout.
  */
-export async function startUpdateHook(kc: KubeConfig, rebootMs: number, kubeletVersion?: string): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
+export async function startUpdateHook(
+  kc: KubeConfig,
+  rebootMs: number,
+  kubeletVersion?: string,
+): Promise<{ url: string; requests: string[]; close(): Promise<void> }> {
   const requests: string[] = [];
   const reboots: Promise<unknown>[] = [];
   const server = createServer((req, res) => {
@@ -31,14 +35,23 @@ export async function startUpdateHook(kc: KubeConfig, rebootMs: number, kubeletV
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/update`;
-  return { url, requests, close: async () => {
-    await new Promise((r) => server.close(() => r(undefined)));
-    await Promise.all(reboots);
-  } };
+  return {
+    url,
+    requests,
+    close: async () => {
+      await new Promise((r) => server.close(() => r(undefined)));
+      await Promise.all(reboots);
+    },
+  };
 }
 
 /** After `delayMs`, the node reports a new boot id (and kubelet version) in its status. */
-export async function rebootNode(kc: KubeConfig, node: string, delayMs: number, kubeletVersion?: string): Promise<void> {
+export async function rebootNode(
+  kc: KubeConfig,
+  node: string,
+  delayMs: number,
+  kubeletVersion?: string,
+): Promise<void> {
   await sleep(delayMs);
   await reportReboot(kc, node, kubeletVersion);
 }

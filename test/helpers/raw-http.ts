@@ -25,7 +25,11 @@ export function openRaw(url: string): Promise<RawConnection> {
 
 /** The start of a request whose body (of `contentLength` bytes) the caller sends, or not. */
 export function requestHead(path: string, contentLength: number, headers: Record<string, string> = {}): string {
-  const lines = Object.entries({ host: '127.0.0.1', 'content-type': 'application/x-www-form-urlencoded', 'content-length': String(contentLength), ...headers })
-    .map(([k, v]) => `${k}: ${v}`);
+  const lines = Object.entries({
+    host: '127.0.0.1',
+    'content-type': 'application/x-www-form-urlencoded',
+    'content-length': String(contentLength),
+    ...headers,
+  }).map(([k, v]) => `${k}: ${v}`);
   return `POST ${path} HTTP/1.1\r\n${lines.join('\r\n')}\r\n\r\n`;
 }

@@ -47,28 +47,53 @@ interface StackApprovals {
  */
 export async function startStack(
   approvals: StackApprovals,
-  { name = 'stack', targets = {}, file = {}, people = [] }:
-    { name?: string; targets?: Record<string, unknown>; file?: Record<string, unknown>; people?: string[] } = {},
+  {
+    name = 'stack',
+    targets = {},
+    file = {},
+    people = [],
+  }: { name?: string; targets?: Record<string, unknown>; file?: Record<string, unknown>; people?: string[] } = {},
 ): Promise<Stack> {
   const keys = makeTestKeys([
-    ...(approvals.emergencyMaintenance?.approvers ?? []), ...(approvals.annualUpgrade?.approvers ?? []), ...Object.values(approvals.slackUsers ?? {}), ...people,
+    ...(approvals.emergencyMaintenance?.approvers ?? []),
+    ...(approvals.annualUpgrade?.approvers ?? []),
+    ...Object.values(approvals.slackUsers ?? {}),
+    ...people,
   ]);
-  const [db, slack, kube] = await Promise.all([createTestDatabase('maint_stack'), new SlackSink().start(), clusterForFile(name)]);
+  const [db, slack, kube] = await Promise.all([
+    createTestDatabase('maint_stack'),
+    new SlackSink().start(),
+    clusterForFile(name),
+  ]);
   const backupDir = mkdtempSync(join(tmpdir(), 'maint-stack-backups-'));
   // A real dump with its manifest, as the daily backup leaves it: checks verify it, they do not just see a file.
-  const backup = await createBackupActivities({ db: db.pool, databaseUrl: db.url, backupDirectory: backupDir, timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 60_000 } })
-    .createDatabaseBackup();
+  const backup = await createBackupActivities({
+    db: db.pool,
+    databaseUrl: db.url,
+    backupDirectory: backupDir,
+    timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 60_000 },
+  }).createDatabaseBackup();
   const metricsPort = await freePort();
-  const metrics: Server = await startMetricsServer(createMetrics(), { host: '127.0.0.1', port: metricsPort, health: () => ({ ok: true, detail: 'test' }) });
+  const metrics: Server = await startMetricsServer(createMetrics(), {
+    host: '127.0.0.1',
+    port: metricsPort,
+    health: () => ({ ok: true, detail: 'test' }),
+  });
   const config = testConfig(
     {
-      DATABASE_URL: db.url, MAINT_DATABASE_URL: db.url, KUBECONFIG: kube.workerKubeconfig,
-      SLACK_WEBHOOK_URL: `${slack.url}/report`, SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
-      SLACK_SIGNING_SECRET: SIGNING_SECRET, SLACK_RESPONSE_URL_PREFIX: `${slack.url}/`, BRIDGE_SIGNING_KEY: keys.bridgePrivateKey,
+      DATABASE_URL: db.url,
+      MAINT_DATABASE_URL: db.url,
+      KUBECONFIG: kube.workerKubeconfig,
+      SLACK_WEBHOOK_URL: `${slack.url}/report`,
+      SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
+      SLACK_SIGNING_SECRET: SIGNING_SECRET,
+      SLACK_RESPONSE_URL_PREFIX: `${slack.url}/`,
+      BRIDGE_SIGNING_KEY: keys.bridgePrivateKey,
     },
     {
       targets: {
-        kubernetes: { namespace: kube.namespace }, backup: { directory: backupDir },
+        kubernetes: { namespace: kube.namespace },
+        backup: { directory: backupDir },
         monitoring: [{ name: 'worker-metrics', url: `http://127.0.0.1:${metricsPort}/metrics` }],
         ...targets,
       },
@@ -77,16 +102,23 @@ export async function startStack(
     },
   );
   return {
-    db, slack, kube, config, keys, backupDir, backupFile: backup.file,
-    withBridge: (fn) => withWorker(config, async (ctx) => {
-      const app = await createBridge({ config, client: ctx.client, logger: createLogger('silent') });
-      await app.listen({ host: '127.0.0.1', port: 0 });
-      try {
-        return await fn({ ...ctx, bridgeUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
-      } finally {
-        await app.close();
-      }
-    }),
+    db,
+    slack,
+    kube,
+    config,
+    keys,
+    backupDir,
+    backupFile: backup.file,
+    withBridge: (fn) =>
+      withWorker(config, async (ctx) => {
+        const app = await createBridge({ config, client: ctx.client, logger: createLogger('silent') });
+        await app.listen({ host: '127.0.0.1', port: 0 });
+        try {
+          return await fn({ ...ctx, bridgeUrl: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` });
+        } finally {
+          await app.close();
+        }
+      }),
     async stop() {
       metrics.close();
       await Promise.all([kube.cleanup(), slack.stop(), db.drop()]);
@@ -96,7 +128,11 @@ export async function startStack(
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-export async function until(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
+export async function until(
+  what: string,
+  predicate: () => Promise<boolean> | boolean,
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await predicate())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);

@@ -28,11 +28,29 @@ export async function startProbeTargets(slowMs: number): Promise<{ url: string; 
 /** An HTTPS server with a fresh self-signed certificate valid for `days` days (made by openssl). */
 export async function startTlsServer(days: number): Promise<{ port: number; close(): Promise<void> }> {
   const dir = mkdtempSync(join(tmpdir(), 'maint-tls-'));
-  execFileSync('openssl', [
-    'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', String(days), '-subj', '/CN=localhost',
-    '-keyout', join(dir, 'key.pem'), '-out', join(dir, 'cert.pem'),
-  ], { stdio: 'ignore' });
-  const server = createHttpsServer({ key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) }, (_req, res) => res.end('ok'));
+  execFileSync(
+    'openssl',
+    [
+      'req',
+      '-x509',
+      '-newkey',
+      'rsa:2048',
+      '-nodes',
+      '-days',
+      String(days),
+      '-subj',
+      '/CN=localhost',
+      '-keyout',
+      join(dir, 'key.pem'),
+      '-out',
+      join(dir, 'cert.pem'),
+    ],
+    { stdio: 'ignore' },
+  );
+  const server = createHttpsServer(
+    { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) },
+    (_req, res) => res.end('ok'),
+  );
   const port = await listen(server as unknown as Server);
   return { port, close: () => new Promise((r) => server.close(() => r())) };
 }

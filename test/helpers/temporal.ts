@@ -64,14 +64,24 @@ export interface WorkerContext {
 }
 
 /** Runs `fn` while a real maintenance worker polls its own task queue on the shared dev server. */
-export async function withWorker<T>(config: Config, fn: (ctx: WorkerContext) => Promise<T>, overrides: Partial<Clients> = {}): Promise<T> {
+export async function withWorker<T>(
+  config: Config,
+  fn: (ctx: WorkerContext) => Promise<T>,
+  overrides: Partial<Clients> = {},
+): Promise<T> {
   quietRuntime();
   const taskQueue = uniqueTaskQueue('wf');
   const clients: Clients = { ...createClients(config, createLogger('silent'), createMetrics()), ...overrides };
   const connection = await NativeConnection.connect({ address: config.temporal.address });
   const client = await testClient();
   try {
-    const worker = await createMaintenanceWorker({ connection, config, clients, taskQueue, workflowBundle: await workflowBundle() });
+    const worker = await createMaintenanceWorker({
+      connection,
+      config,
+      clients,
+      taskQueue,
+      workflowBundle: await workflowBundle(),
+    });
     return await worker.runUntil(fn({ client, taskQueue, config, clients }));
   } finally {
     await client.connection.close();

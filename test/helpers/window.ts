@@ -7,7 +7,11 @@ export const openWindow = (handle: WorkflowHandle, by = 'test-operator', reason 
 
 /** Why the run refused an `openWindow` update (its validator's message); fails when it was accepted. */
 export async function openWindowRefusal(handle: WorkflowHandle, input: unknown): Promise<string> {
-  const err = await handle.executeUpdate(openWindowUpdate, { args: [input as never] }).then(() => undefined, (e: unknown) => e);
-  if (!(err instanceof WorkflowUpdateFailedError)) throw new Error(`openWindow ${JSON.stringify(input)} was not refused: ${String(err)}`);
+  const err = await handle.executeUpdate(openWindowUpdate, { args: [input as never] }).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  if (!(err instanceof WorkflowUpdateFailedError))
+    throw new Error(`openWindow ${JSON.stringify(input)} was not refused: ${String(err)}`);
   return (err.cause as Error).message;
 }

@@ -58,9 +58,17 @@ const WAIT_RETRY = { initialInterval: '1 second', backoffCoefficient: 2, maximum
  * Drains, rollouts, retention sweeps: they bound themselves by their input's timeouts; the limit
  * only catches a lost worker, heartbeats notice it sooner.
  */
-export const boundedWait = proxyActivities<Activities>({ startToCloseTimeout: '2 hours', heartbeatTimeout: '1 minute', retry: WAIT_RETRY });
+export const boundedWait = proxyActivities<Activities>({
+  startToCloseTimeout: '2 hours',
+  heartbeatTimeout: '1 minute',
+  retry: WAIT_RETRY,
+});
 /** A node update's drain and wait for Ready: the wait for a rebooted node spans the whole update (2 h by default). */
-export const nodeUpdateWait = proxyActivities<Activities>({ startToCloseTimeout: '12 hours', heartbeatTimeout: '1 minute', retry: WAIT_RETRY });
+export const nodeUpdateWait = proxyActivities<Activities>({
+  startToCloseTimeout: '12 hours',
+  heartbeatTimeout: '1 minute',
+  retry: WAIT_RETRY,
+});
 
 const NOTICE = {
   startToCloseTimeout: '30 seconds',

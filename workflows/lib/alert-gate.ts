@@ -22,7 +22,8 @@ export const AlertGateOptions = z
   .prefault({});
 export type AlertGateOptions = z.output<typeof AlertGateOptions>;
 
-const names = (blocking: { name: string; labels: string }[]) => blocking.map((a) => `${a.name}${a.labels ? ` {${a.labels}}` : ''}`).join('; ');
+const names = (blocking: { name: string; labels: string }[]) =>
+  blocking.map((a) => `${a.name}${a.labels ? ` {${a.labels}}` : ''}`).join('; ');
 
 /**
  * kured's rule: nothing disruptive starts while a blocking alert fires. Asks Alertmanager (the
@@ -30,27 +31,41 @@ const names = (blocking: { name: string; labels: string }[]) => blocking.map((a)
  * or refuses; a refusal is a non-retryable `AlertsFiring` naming the alerts, before anything
  * changed. Returns the last answer's checks ("monitoring alerts configured", firing) for the report.
  */
-export async function awaitQuietAlerts(run: MaintenanceRun, options: AlertGateOptions, before: string): Promise<CheckResult[]> {
-  return run.step(`no blocking alert firing before ${before}`, async () => {
-    const deadline = Date.now() + options.waitUpTo;
-    try {
-      for (;;) {
-        const state = await checkMaintenanceAlerts();
-        if (state.blocking.length === 0) return state.checks;
-        const firing = names(state.blocking);
-        if (options.whileFiring === 'refuse') {
-          throw failure(FailureType.AlertsFiring, `refused: blocking alerts firing: ${firing} (alerts.whileFiring: refuse)`);
+export async function awaitQuietAlerts(
+  run: MaintenanceRun,
+  options: AlertGateOptions,
+  before: string,
+): Promise<CheckResult[]> {
+  return run.step(
+    `no blocking alert firing before ${before}`,
+    async () => {
+      const deadline = Date.now() + options.waitUpTo;
+      try {
+        for (;;) {
+          const state = await checkMaintenanceAlerts();
+          if (state.blocking.length === 0) return state.checks;
+          const firing = names(state.blocking);
+          if (options.whileFiring === 'refuse') {
+            throw failure(
+              FailureType.AlertsFiring,
+              `refused: blocking alerts firing: ${firing} (alerts.whileFiring: refuse)`,
+            );
+          }
+          if (Date.now() >= deadline) {
+            throw failure(
+              FailureType.AlertsFiring,
+              `blocking alerts still firing after ${seconds(options.waitUpTo)} s: ${firing}`,
+            );
+          }
+          run.waitingFor = `blocking alerts to clear: ${firing}`.slice(0, 500);
+          await sleep(Math.min(options.pollInterval, deadline - Date.now()));
         }
-        if (Date.now() >= deadline) {
-          throw failure(FailureType.AlertsFiring, `blocking alerts still firing after ${seconds(options.waitUpTo)} s: ${firing}`);
-        }
-        run.waitingFor = `blocking alerts to clear: ${firing}`.slice(0, 500);
-        await sleep(Math.min(options.pollInterval, deadline - Date.now()));
+      } finally {
+        run.waitingFor = null;
       }
-    } finally {
-      run.waitingFor = null;
-    }
-  }, (checks) => (checks.some((c) => c.status === 'warn') ? 'warn' : 'ok'));
+    },
+    (checks) => (checks.some((c) => c.status === 'warn') ? 'warn' : 'ok'),
+  );
 }
 
 /** The post-maintenance checklist's "monitoring alerts cleared": a finding, not a failure (the work is done). */

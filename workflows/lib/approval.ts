@@ -1,7 +1,14 @@
 import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import { failure, FailureType } from '../../domain/failures.js';
 import {
-  CLOCK_SKEW_MS, MAX_DECISION_BYTES, MAX_STATEMENT_LIFETIME_MS, planHash, type ApprovalPlan, type ApprovalStatement, type DecisionInput, type ProofCheck,
+  CLOCK_SKEW_MS,
+  MAX_DECISION_BYTES,
+  MAX_STATEMENT_LIFETIME_MS,
+  planHash,
+  type ApprovalPlan,
+  type ApprovalStatement,
+  type DecisionInput,
+  type ProofCheck,
   type Verdict,
 } from '../../domain/approval-proof.js';
 import type { ApprovalRecord } from '../../domain/run.js';
@@ -41,7 +48,8 @@ export interface ApprovalTiming {
   closeWhen?: () => boolean;
 }
 
-const clip = (s: unknown) => (typeof s === 'string' ? (s.length > MAX_RECORDED_TEXT ? `${s.slice(0, MAX_RECORDED_TEXT)}…` : s) : undefined);
+const clip = (s: unknown) =>
+  typeof s === 'string' ? (s.length > MAX_RECORDED_TEXT ? `${s.slice(0, MAX_RECORDED_TEXT)}…` : s) : undefined;
 
 /** Why a verified statement does not fit this run and plan now, or undefined when it does. */
 function misfit(s: ApprovalStatement, hash: string, runBound: boolean): string | undefined {
@@ -53,7 +61,8 @@ function misfit(s: ApprovalStatement, hash: string, runBound: boolean): string |
   const issued = Date.parse(s.issuedAt);
   const expires = Date.parse(s.expiresAt);
   if (issued > now + CLOCK_SKEW_MS) return `issued in the future (${s.issuedAt})`;
-  if (expires - issued > MAX_STATEMENT_LIFETIME_MS) return `valid for longer than ${MAX_STATEMENT_LIFETIME_MS / 60_000} minutes`;
+  if (expires - issued > MAX_STATEMENT_LIFETIME_MS)
+    return `valid for longer than ${MAX_STATEMENT_LIFETIME_MS / 60_000} minutes`;
   if (expires <= now) return `expired at ${s.expiresAt}`;
   return undefined;
 }
@@ -70,11 +79,17 @@ async function verify(proof: unknown): Promise<ProofCheck> {
  * Proves who asked for the work: a statement of decision `request`, signed by the requester's key,
  * for this workflow id and plan. Without one the run is refused before anyone is asked.
  */
-export async function verifyRequester(proof: unknown, plan: ApprovalPlan, claimed: string, workflowType: string): Promise<string> {
-  const refuse = (why: string) => failure(
-    FailureType.InvalidInput,
-    `Invalid input for ${workflowType}: requestProof: ${why}. Sign the request with \`maint emergency start --as <you>\` (add --print for the plain temporal CLI)`,
-  );
+export async function verifyRequester(
+  proof: unknown,
+  plan: ApprovalPlan,
+  claimed: string,
+  workflowType: string,
+): Promise<string> {
+  const refuse = (why: string) =>
+    failure(
+      FailureType.InvalidInput,
+      `Invalid input for ${workflowType}: requestProof: ${why}. Sign the request with \`maint emergency start --as <you>\` (add --print for the plain temporal CLI)`,
+    );
   const check = await verify(proof);
   if (!check.ok) throw refuse(check.reason);
   const s = check.statement;
@@ -101,10 +116,22 @@ export class ApprovalGate {
   private closed = false;
   private ignored = 0;
 
-  constructor(private readonly run: MaintenanceRun, private readonly policy: ApprovalPolicy, plan: ApprovalPlan) {
+  constructor(
+    private readonly run: MaintenanceRun,
+    private readonly policy: ApprovalPolicy,
+    plan: ApprovalPlan,
+  ) {
     this.signed = patched(SIGNED_APPROVALS);
     this.hash = planHash(plan);
-    run.approval = { plan, planHash: this.hash, approvers: policy.approvers, required: policy.required, requester: policy.requester, deadline: '', open: false };
+    run.approval = {
+      plan,
+      planHash: this.hash,
+      approvers: policy.approvers,
+      required: policy.required,
+      requester: policy.requester,
+      deadline: '',
+      open: false,
+    };
     if (!this.signed) {
       setHandler(approveSignal, (input) => void this.legacy('approve', input));
       setHandler(rejectSignal, (input) => void this.legacy('reject', input));
@@ -116,7 +143,8 @@ export class ApprovalGate {
       // Synchronous on purpose: the SDK ignores what an async validator returns.
       validator: (input) => {
         const size = JSON.stringify(input ?? null).length;
-        if (size > MAX_DECISION_BYTES) throw new Error(`decision refused: ${size} bytes, more than ${MAX_DECISION_BYTES}`);
+        if (size > MAX_DECISION_BYTES)
+          throw new Error(`decision refused: ${size} bytes, more than ${MAX_DECISION_BYTES}`);
       },
     });
   }
@@ -126,8 +154,11 @@ export class ApprovalGate {
     const input = raw ?? {};
     const approver = typeof input.approver === 'string' ? input.approver : 'unknown';
     const comment = clip(decision === 'approve' ? input.comment : input.reason);
-    const ignored = !this.policy.approvers.includes(approver) ? 'not on the approver allow-list'
-      : decision === 'approve' && this.counted.has(approver) ? 'already counted' : undefined;
+    const ignored = !this.policy.approvers.includes(approver)
+      ? 'not on the approver allow-list'
+      : decision === 'approve' && this.counted.has(approver)
+        ? 'already counted'
+        : undefined;
     this.record({ decision, approver, comment, via: clip(input.via), ignored });
     if (ignored) return;
     if (decision === 'approve') this.counted.add(approver);
@@ -143,19 +174,35 @@ export class ApprovalGate {
     this.ignored += 1;
     if (this.ignored <= MAX_IGNORED_RECORDS) this.record({ ...record, ignored: reason });
     else if (this.ignored === MAX_IGNORED_RECORDS + 1) {
-      this.record({ decision: record.decision, approver: '(flood)', ignored: `more than ${MAX_IGNORED_RECORDS} ignored decisions; later ones are counted, not recorded` });
+      this.record({
+        decision: record.decision,
+        approver: '(flood)',
+        ignored: `more than ${MAX_IGNORED_RECORDS} ignored decisions; later ones are counted, not recorded`,
+      });
     }
     return { verdict: 'ignored', reason, progress: this.progress() };
   }
 
   private async receive(sentAs: 'approve' | 'reject' | undefined, raw: DecisionInput | undefined): Promise<Verdict> {
     const input: DecisionInput = raw && typeof raw === 'object' ? raw : {};
-    const claim = (who: unknown) => ({ decision: sentAs ?? 'approve', approver: `${clip(who) ?? 'unknown'} (unverified)`, via: clip(input.via), comment: clip(input.comment ?? input.reason) } as const);
+    const claim = (who: unknown) =>
+      ({
+        decision: sentAs ?? 'approve',
+        approver: `${clip(who) ?? 'unknown'} (unverified)`,
+        via: clip(input.via),
+        comment: clip(input.comment ?? input.reason),
+      }) as const;
     if (this.closed) return this.ignore(claim(input.approver), 'after the deadline: the approval gate is closed');
     const check = await verify(input.proof);
     if (!check.ok) return this.ignore(claim(check.claimed ?? input.approver), check.reason);
     const s = check.statement;
-    const record = { decision: s.decision === 'reject' ? 'reject' : 'approve', approver: s.principal, via: s.via, comment: clip(s.comment), proof: { signer: check.signer, key: check.key } } as const;
+    const record = {
+      decision: s.decision === 'reject' ? 'reject' : 'approve',
+      approver: s.principal,
+      via: s.via,
+      comment: clip(s.comment),
+      proof: { signer: check.signer, key: check.key },
+    } as const;
     if (this.closed) return this.ignore(record, 'after the deadline: the approval gate is closed');
     if (s.decision === 'request') return this.ignore(record, 'a signed request is not a decision');
     if (sentAs && s.decision !== sentAs) return this.ignore(record, `signed as ${s.decision}, sent as ${sentAs}`);
@@ -163,9 +210,11 @@ export class ApprovalGate {
     if (why) return this.ignore(record, why);
     if (this.nonces.has(s.nonce)) return this.ignore(record, 'replayed: this statement was already presented');
     this.nonces.add(s.nonce);
-    if (!this.policy.approvers.includes(s.principal)) return this.ignore(record, `not an approver (allowed: ${this.policy.approvers.join(', ')})`);
+    if (!this.policy.approvers.includes(s.principal))
+      return this.ignore(record, `not an approver (allowed: ${this.policy.approvers.join(', ')})`);
     if (s.decision === 'approve') {
-      if (s.principal === this.policy.requester) return this.ignore(record, 'the requester cannot approve their own request');
+      if (s.principal === this.policy.requester)
+        return this.ignore(record, 'the requester cannot approve their own request');
       if (this.counted.has(s.principal)) return this.ignore(record, 'already counted: the same person counts once');
       this.counted.add(s.principal);
     } else {
@@ -189,7 +238,8 @@ export class ApprovalGate {
     const decided = () => this.approved || this.rejection !== undefined || (timing.closeWhen?.() ?? false);
     const need = this.policy.required > 1 ? `${this.policy.required} distinct approvers` : 'an approver';
     this.run.waitingFor = `approval by ${need} from: ${this.policy.approvers.join(', ')}`;
-    if (this.run.approval) Object.assign(this.run.approval, { open: true, deadline: new Date(Date.now() + timing.timeoutMs).toISOString() });
+    if (this.run.approval)
+      Object.assign(this.run.approval, { open: true, deadline: new Date(Date.now() + timing.timeoutMs).toISOString() });
     try {
       if (!(await condition(decided, timing.escalateAfterMs))) {
         await escalate();

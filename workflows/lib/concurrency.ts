@@ -9,7 +9,11 @@ export interface ItemOutcome<T, R> {
  * Runs `fn` for each item in order, at most `limit` at a time, and starts no new item once one
  * has failed (those already running finish). Deterministic: safe in workflow code.
  */
-export async function inTurnUntilFailure<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<ItemOutcome<T, R>[]> {
+export async function inTurnUntilFailure<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T) => Promise<R>,
+): Promise<ItemOutcome<T, R>[]> {
   const outcomes: ItemOutcome<T, R>[] = items.map((item) => ({ item, started: false }));
   let next = 0;
   let failed = false;

@@ -28,20 +28,24 @@ function human(ms: number): string {
  */
 export function duration(min: number, max: number) {
   const range = `between ${human(min)} and ${human(max)}`;
-  return z.union([z.number().int(), z.string().min(1).max(40)], { error: 'expected a duration (e.g. 30000, "30s", "15 minutes")' }).transform((value, ctx) => {
-    let ms: number;
-    try {
-      ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
-    } catch {
-      ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (e.g. 30000, "30s", "15 minutes")` });
-      return z.NEVER;
-    }
-    if (!Number.isFinite(ms) || ms < min || ms > max) {
-      ctx.addIssue({ code: 'custom', message: `must be ${range}` });
-      return z.NEVER;
-    }
-    return ms;
-  });
+  return z
+    .union([z.number().int(), z.string().min(1).max(40)], {
+      error: 'expected a duration (e.g. 30000, "30s", "15 minutes")',
+    })
+    .transform((value, ctx) => {
+      let ms: number;
+      try {
+        ms = msToNumber(value as Parameters<typeof msToNumber>[0]);
+      } catch {
+        ctx.addIssue({ code: 'custom', message: `"${value}" is not a duration (e.g. 30000, "30s", "15 minutes")` });
+        return z.NEVER;
+      }
+      if (!Number.isFinite(ms) || ms < min || ms > max) {
+        ctx.addIssue({ code: 'custom', message: `must be ${range}` });
+        return z.NEVER;
+      }
+      return ms;
+    });
 }
 
 export const seconds = (ms: number) => ms / 1000;

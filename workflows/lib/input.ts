@@ -17,5 +17,7 @@ export function parseInput<S extends z.ZodType>(schema: S, raw: unknown, workflo
     if (result.success) return result.data;
     problems = describeInputIssues(result.error.issues);
   }
-  throw failure(FailureType.InvalidInput, `Invalid input for ${workflowType}: ${problems.join('; ')}`, { details: problems });
+  throw failure(FailureType.InvalidInput, `Invalid input for ${workflowType}: ${problems.join('; ')}`, {
+    details: problems,
+  });
 }

@@ -1,5 +1,12 @@
 import {
-  CancellationScope, isCancellation, patched, setCurrentDetails, setHandler, upsertMemo, upsertSearchAttributes, workflowInfo,
+  CancellationScope,
+  isCancellation,
+  patched,
+  setCurrentDetails,
+  setHandler,
+  upsertMemo,
+  upsertSearchAttributes,
+  workflowInfo,
 } from '@temporalio/workflow';
 import type { ApprovalRequestState } from '../../domain/approval-proof.js';
 import { summarizeChecks, alertSlackMessage, reportMarkdown, reportSlackMessage } from '../../domain/format.js';
@@ -8,7 +15,14 @@ import { worstStatus, type CheckResult } from '../../domain/checks.js';
 import { failure, FailureType, innermostMessage, isFailure, runFailedType } from '../../domain/failures.js';
 import { accountChecklist, describeAccount } from '../../domain/checklists.js';
 import {
-  SEARCH_ATTRIBUTES, type ApprovalRecord, type DeliveryRecord, type Outcome, type RunReport, type RunStatus, type StepOutcome, type StepRecord,
+  SEARCH_ATTRIBUTES,
+  type ApprovalRecord,
+  type DeliveryRecord,
+  type Outcome,
+  type RunReport,
+  type RunStatus,
+  type StepOutcome,
+  type StepRecord,
 } from '../../domain/run.js';
 import { bestEffortNotice, localBestEffortNotice } from './activity-profiles.js';
 import { statusQuery } from './definitions.js';
@@ -41,15 +55,24 @@ export class MaintenanceRun {
   approval: ApprovalRequestState | null = null;
   private outcome: Outcome = 'running';
 
-  constructor(readonly kind: string, readonly target: string) {
+  constructor(
+    readonly kind: string,
+    readonly target: string,
+  ) {
     upsertSearchAttributes([
       { key: SEARCH_ATTRIBUTES.kind, value: kind },
       { key: SEARCH_ATTRIBUTES.target, value: target },
       { key: SEARCH_ATTRIBUTES.outcome, value: 'running' },
     ]);
     setHandler(statusQuery, (): RunStatus => ({
-      kind: this.kind, target: this.target, phase: this.phase, steps: this.steps, approvals: this.approvals,
-      approval: this.approval, waitingFor: this.waitingFor, outcome: this.outcome,
+      kind: this.kind,
+      target: this.target,
+      phase: this.phase,
+      steps: this.steps,
+      approvals: this.approvals,
+      approval: this.approval,
+      waitingFor: this.waitingFor,
+      outcome: this.outcome,
     }));
   }
 
@@ -57,7 +80,11 @@ export class MaintenanceRun {
    * Runs one step, recording its outcome (and, if `grade` gives one, a detail); a thrown error is
    * recorded as "failed" and re-thrown.
    */
-  async step<T>(name: string, fn: () => Promise<T>, grade: (result: T) => StepOutcome | { outcome: StepOutcome; detail: string } = () => 'ok'): Promise<T> {
+  async step<T>(
+    name: string,
+    fn: () => Promise<T>,
+    grade: (result: T) => StepOutcome | { outcome: StepOutcome; detail: string } = () => 'ok',
+  ): Promise<T> {
     const record: StepRecord = { name, outcome: 'running', startedAt: new Date().toISOString() };
     this.steps.push(record);
     try {
@@ -89,10 +116,19 @@ export class MaintenanceRun {
     // Every item of the seed's checklist for this kind, once the run did its work: a finding, or a task left to people.
     const checklist = RAN.has(this.outcome) ? accountChecklist(this.kind, checks) : undefined;
     const report: RunReport = {
-      workflowId: info.workflowId, runId: info.runId, kind: this.kind, target: this.target, outcome: this.outcome,
-      startedAt: info.startTime.toISOString(), finishedAt: new Date().toISOString(),
+      workflowId: info.workflowId,
+      runId: info.runId,
+      kind: this.kind,
+      target: this.target,
+      outcome: this.outcome,
+      startedAt: info.startTime.toISOString(),
+      finishedAt: new Date().toISOString(),
       summary: checklist ? `${summary}; ${describeAccount(checklist)}` : summary,
-      checks, steps: this.steps, approvals: this.approvals, details: options.details, ...(checklist ? { checklist } : {}),
+      checks,
+      steps: this.steps,
+      approvals: this.approvals,
+      details: options.details,
+      ...(checklist ? { checklist } : {}),
     };
     this.phase = 'reporting';
     const send = patched('report-delivery-local-activities') ? localBestEffortNotice : bestEffortNotice;
@@ -102,7 +138,11 @@ export class MaintenanceRun {
         : await deliver('slack', () => send.postSlackMessage(reportSlackMessage(report))),
     ];
     // Failures always alert; critical findings alert where the workflow asks (checks, not digests).
-    if (report.outcome === 'failed' || report.outcome === 'timed-out' || (options.alertOnCritical && report.outcome === 'critical')) {
+    if (
+      report.outcome === 'failed' ||
+      report.outcome === 'timed-out' ||
+      (options.alertOnCritical && report.outcome === 'critical')
+    ) {
       deliveries.push(await deliver('alert', () => send.postSlackAlert(alertSlackMessage(report))));
     }
     report.details = { ...report.details, deliveries };
@@ -110,12 +150,17 @@ export class MaintenanceRun {
     deliveries.push(stored);
     // A run missing from maintenance_runs is missing from every digest and audit: someone must know.
     if (!stored.ok && patched('alert-unstored-report')) {
-      deliveries.push(await deliver('alert', () => send.postSlackAlert({
-        text: `:rotating_light: the report of ${report.kind} ${report.workflowId} (${report.outcome}) could not be stored in maintenance_runs: ${stored.detail.slice(0, 500)}`,
-      })));
+      deliveries.push(
+        await deliver('alert', () =>
+          send.postSlackAlert({
+            text: `:rotating_light: the report of ${report.kind} ${report.workflowId} (${report.outcome}) could not be stored in maintenance_runs: ${stored.detail.slice(0, 500)}`,
+          }),
+        ),
+      );
     }
 
-    const memoReport = JSON.stringify(report).length <= MEMO_REPORT_LIMIT ? report : { ...report, steps: [], details: undefined };
+    const memoReport =
+      JSON.stringify(report).length <= MEMO_REPORT_LIMIT ? report : { ...report, steps: [], details: undefined };
     upsertMemo({ summary: report.summary, outcome: report.outcome, deliveries, report: memoReport });
     upsertSearchAttributes([{ key: SEARCH_ATTRIBUTES.outcome, value: report.outcome }]);
     setCurrentDetails(reportMarkdown(report));
@@ -131,7 +176,9 @@ export class MaintenanceRun {
  * undone (or stays cancelled).
  */
 export async function runReported(
-  run: MaintenanceRun, body: () => Promise<FinishOptions>, undo: () => Promise<string[]> = async () => [],
+  run: MaintenanceRun,
+  body: () => Promise<FinishOptions>,
+  undo: () => Promise<string[]> = async () => [],
 ): Promise<RunReport> {
   let options: FinishOptions;
   try {
@@ -156,7 +203,11 @@ export async function runReported(
  * anything runs), the run started as `kind` on `target`, then `body` run and reported.
  */
 export function reportedWorkflow<S extends z.ZodType>(
-  kind: string, target: string, schema: S, rawInput: unknown, body: (run: MaintenanceRun, input: z.output<S>) => Promise<FinishOptions>,
+  kind: string,
+  target: string,
+  schema: S,
+  rawInput: unknown,
+  body: (run: MaintenanceRun, input: z.output<S>) => Promise<FinishOptions>,
 ): Promise<RunReport> {
   const input = parseInput(schema, rawInput, kind);
   const run = new MaintenanceRun(kind, target);

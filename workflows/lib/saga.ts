@@ -37,6 +37,10 @@ export class Compensations {
 }
 
 /** Runs `body` and reports (see runReported); on failure or cancellation the compensations run first. */
-export function runWithCompensations(run: MaintenanceRun, saga: Compensations, body: () => Promise<FinishOptions>): Promise<RunReport> {
+export function runWithCompensations(
+  run: MaintenanceRun,
+  saga: Compensations,
+  body: () => Promise<FinishOptions>,
+): Promise<RunReport> {
   return runReported(run, body, () => saga.unwind());
 }

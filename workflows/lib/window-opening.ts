@@ -3,7 +3,9 @@ import { z } from 'zod';
 import { describeInputIssues } from '../../domain/input-errors.js';
 import { openWindowUpdate } from './definitions.js';
 
-const OpenWindowInput = z.object({ by: z.string().trim().min(1).max(100), reason: z.string().trim().max(500).optional() }).strict();
+const OpenWindowInput = z
+  .object({ by: z.string().trim().min(1).max(100), reason: z.string().trim().max(500).optional() })
+  .strict();
 
 export interface WindowOpened {
   by: string;
@@ -23,18 +25,24 @@ export class WindowOpening {
   waiting = false;
 
   constructor() {
-    setHandler(openWindowUpdate, (input) => {
-      const { by, reason } = OpenWindowInput.parse(input);
-      this.opened = { by, ...(reason ? { reason } : {}), at: new Date().toISOString() };
-      return `window opened by ${by}`;
-    }, {
-      validator: (input) => {
-        const parsed = OpenWindowInput.safeParse(input ?? {});
-        if (!parsed.success) throw new Error(`openWindow refused: ${describeInputIssues(parsed.error.issues).join('; ')}`);
-        if (this.opened) throw new Error(`openWindow refused: already opened by ${this.opened.by} at ${this.opened.at}`);
-        if (!this.waiting) throw new Error('openWindow refused: the run is not waiting for a maintenance window');
+    setHandler(
+      openWindowUpdate,
+      (input) => {
+        const { by, reason } = OpenWindowInput.parse(input);
+        this.opened = { by, ...(reason ? { reason } : {}), at: new Date().toISOString() };
+        return `window opened by ${by}`;
       },
-    });
+      {
+        validator: (input) => {
+          const parsed = OpenWindowInput.safeParse(input ?? {});
+          if (!parsed.success)
+            throw new Error(`openWindow refused: ${describeInputIssues(parsed.error.issues).join('; ')}`);
+          if (this.opened)
+            throw new Error(`openWindow refused: already opened by ${this.opened.by} at ${this.opened.at}`);
+          if (!this.waiting) throw new Error('openWindow refused: the run is not waiting for a maintenance window');
+        },
+      },
+    );
   }
 
   /** Waits until the window's scheduled start or until someone opens it, whichever comes first. */

@@ -1,5 +1,12 @@
 import { failure, FailureType } from '../../domain/failures.js';
-import { activeWindow, closedBecause, windowOccurrences, type Blackout, type WindowOccurrence, type WindowSpec } from '../../domain/windows.js';
+import {
+  activeWindow,
+  closedBecause,
+  windowOccurrences,
+  type Blackout,
+  type WindowOccurrence,
+  type WindowSpec,
+} from '../../domain/windows.js';
 import type { MaintenanceRun } from './run.js';
 import { WindowOpening, type WindowOpened } from './window-opening.js';
 
@@ -24,43 +31,68 @@ const HORIZON_MS = 367 * 86_400_000;
  * inside the window; otherwise sleeps durably until it opens (policy "wait", shown as `waitingFor`)
  * or returns "skipped". Recorded as a step either way.
  */
-export function awaitMaintenanceWindow(run: MaintenanceRun, spec: WindowSpec, policy: WindowPolicy, blackouts: readonly Blackout[] = []): Promise<WindowGate> {
-  return run.step(`maintenance window ${spec.name}`, async (): Promise<WindowGate> => {
-    const now = new Date();
-    const passedOver: string[] = [];
-    const usable = (o: WindowOccurrence) => {
-      const why = closedBecause(o, spec, blackouts);
-      if (why) passedOver.push(`${o.start}: ${why}`);
-      return !why;
-    };
-    const active = activeWindow(spec, now);
-    if (active && usable(active)) return { decision: 'inside', window: active, passedOver };
-    const next = windowOccurrences([spec], now, new Date(now.getTime() + HORIZON_MS)).find((o) => Date.parse(o.start) > now.getTime() && usable(o));
-    if (!next) throw failure(FailureType.InvalidInput, `window ${spec.name} never opens within a year${passedOver.length ? ` (${passedOver.slice(0, 3).join('; ')})` : ''}`);
-    if (policy === 'skip') return { decision: 'skipped', window: next, passedOver };
-    const phase = run.phase;
-    run.phase = 'waiting for window';
-    run.waitingFor = `maintenance window ${spec.name} opening at ${next.start}`;
-    const opening = new WindowOpening();
-    try {
-      await opening.until(new Date(next.start));
-    } finally {
-      run.waitingFor = null;
-      run.phase = phase;
-    }
-    const opened = opening.opened;
-    if (opened) return { decision: 'waited', window: { ...next, start: opened.at }, passedOver, openedEarly: { ...opened, scheduledStart: next.start } };
-    return { decision: 'waited', window: next, passedOver };
-  }, (gate) => {
-    const passed = gate.passedOver.length ? `; passed over ${gate.passedOver.join('; ')}` : '';
-    return {
-      outcome: gate.decision === 'skipped' ? 'skipped' : 'ok',
-      detail: (gate.decision === 'inside' ? `inside window ${gate.window.start} to ${gate.window.end}`
-        : gate.openedEarly ? `window opened early by ${gate.openedEarly.by} at ${gate.openedEarly.at}${gate.openedEarly.reason ? ` (${gate.openedEarly.reason})` : ''}, scheduled ${gate.openedEarly.scheduledStart} to ${gate.window.end}`
-        : gate.decision === 'waited' ? `waited for window ${gate.window.start} to ${gate.window.end}`
-        : `outside the window (policy skip); next opens ${gate.window.start}`) + passed,
-    };
-  });
+export function awaitMaintenanceWindow(
+  run: MaintenanceRun,
+  spec: WindowSpec,
+  policy: WindowPolicy,
+  blackouts: readonly Blackout[] = [],
+): Promise<WindowGate> {
+  return run.step(
+    `maintenance window ${spec.name}`,
+    async (): Promise<WindowGate> => {
+      const now = new Date();
+      const passedOver: string[] = [];
+      const usable = (o: WindowOccurrence) => {
+        const why = closedBecause(o, spec, blackouts);
+        if (why) passedOver.push(`${o.start}: ${why}`);
+        return !why;
+      };
+      const active = activeWindow(spec, now);
+      if (active && usable(active)) return { decision: 'inside', window: active, passedOver };
+      const next = windowOccurrences([spec], now, new Date(now.getTime() + HORIZON_MS)).find(
+        (o) => Date.parse(o.start) > now.getTime() && usable(o),
+      );
+      if (!next)
+        throw failure(
+          FailureType.InvalidInput,
+          `window ${spec.name} never opens within a year${passedOver.length ? ` (${passedOver.slice(0, 3).join('; ')})` : ''}`,
+        );
+      if (policy === 'skip') return { decision: 'skipped', window: next, passedOver };
+      const phase = run.phase;
+      run.phase = 'waiting for window';
+      run.waitingFor = `maintenance window ${spec.name} opening at ${next.start}`;
+      const opening = new WindowOpening();
+      try {
+        await opening.until(new Date(next.start));
+      } finally {
+        run.waitingFor = null;
+        run.phase = phase;
+      }
+      const opened = opening.opened;
+      if (opened)
+        return {
+          decision: 'waited',
+          window: { ...next, start: opened.at },
+          passedOver,
+          openedEarly: { ...opened, scheduledStart: next.start },
+        };
+      return { decision: 'waited', window: next, passedOver };
+    },
+    (gate) => {
+      const passed = gate.passedOver.length ? `; passed over ${gate.passedOver.join('; ')}` : '';
+      return {
+        outcome: gate.decision === 'skipped' ? 'skipped' : 'ok',
+        detail:
+          (gate.decision === 'inside'
+            ? `inside window ${gate.window.start} to ${gate.window.end}`
+            : gate.openedEarly
+              ? `window opened early by ${gate.openedEarly.by} at ${gate.openedEarly.at}${gate.openedEarly.reason ? ` (${gate.openedEarly.reason})` : ''}, scheduled ${gate.openedEarly.scheduledStart} to ${gate.window.end}`
+              : gate.decision === 'waited'
+                ? `waited for window ${gate.window.start} to ${gate.window.end}`
+                : `outside the window (policy skip); next opens ${gate.window.start}`) + passed,
+      };
+    },
+  );
 }
 
 /** Whether workflow time is still inside the given occurrence (a long run can outlast its window). */
