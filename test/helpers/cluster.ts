@@ -235,12 +235,10 @@ export async function clusterForFile(name: string): Promise<TestCluster> {
       return apps.createNamespacedDeployment({ namespace, body });
     },
     async pdb(pdbName, app, budget) {
-      await admin
-        .makeApiClient(PolicyV1Api)
-        .createNamespacedPodDisruptionBudget({
-          namespace,
-          body: { metadata: { name: pdbName, namespace }, spec: { ...budget, selector: { matchLabels: { app } } } },
-        });
+      await admin.makeApiClient(PolicyV1Api).createNamespacedPodDisruptionBudget({
+        namespace,
+        body: { metadata: { name: pdbName, namespace }, spec: { ...budget, selector: { matchLabels: { app } } } },
+      });
     },
     async pods(selector) {
       return (await core.listNamespacedPod({ namespace, labelSelector: selector })).items.filter(
