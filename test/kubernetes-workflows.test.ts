@@ -141,10 +141,9 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       );
       expect((await node(n1)).spec?.unschedulable).toBe(true);
       expect((await t.pods()).filter((p) => p.spec?.nodeName === n1)).toEqual([]);
-      // The update reboots the node: its kubelet reports a new boot id after the signal, so the run waits for it.
-      const rebooted = rebootNode(t.admin, n1, 300, NEXT_VERSION);
+      // The people's update reboots the node onto the next kubelet, then they signal: the run reads the new version.
+      await rebootNode(t.admin, n1, 0, NEXT_VERSION);
       await handle.signal(nodeUpdatedSignal, { by: 'test' });
-      await rebooted;
       const result = await handle.result();
       await recordHistory('nodeUpdate', await handle.fetchHistory());
       return result;
@@ -238,6 +237,7 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     const stored = await storedOutcome(workflowId);
     expect(stored?.outcome).toBe('failed');
     expect(stored?.report.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual([
+      `no blocking alert firing before cordoning ${n1}: ok`,
       `cordon ${n1}: ok`,
       `drain ${n1}: failed`,
       `compensate: uncordon ${n1}: ok`,
@@ -402,6 +402,7 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     expect(live.map((p) => p.spec?.containers[0]!.image)).toEqual(['trixtech/backend:1.0', 'trixtech/backend:1.0']);
     expect((await storedOutcome(workflowId))?.report.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual([
       'record the current revision: ok',
+      'no blocking alert firing before rolling out trixtech/backend:2.0: ok',
       'set app to trixtech/backend:2.0: ok',
       'wait for the rollout: failed',
       'compensate: roll back to revision 1: ok',
