@@ -7,7 +7,7 @@ import { findTemporalBinary } from '../dev/devserver.js';
 import type { EmergencyInput } from '../domain/emergency.js';
 import { emergencyMaintenance } from '../workflows/emergency-maintenance.js';
 import { statusQuery } from '../workflows/lib/definitions.js';
-import { expectRbacExact, QUICK_PODS, waitForDeployment, type TestCluster } from './helpers/cluster.js';
+import { expectRbacExact, QUICK_PODS, serveLogs, waitForDeployment, type TestCluster } from './helpers/cluster.js';
 import { recordHistory } from './helpers/histories.js';
 import { signedRequest } from './helpers/keys.js';
 import type { TestDatabase } from './helpers/postgres.js';
@@ -40,6 +40,8 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
     nodes = await kube.addNodes(2);
     await kube.deploy('trixtech-backend', { replicas: 2, podAnnotations: QUICK_PODS });
     await waitForDeployment(kube, 'trixtech-backend');
+    // Clean application logs, read through kwok: the health check after the work finds no error lines.
+    await serveLogs(kube, ['started', 'GET /healthz 200']);
     await db.pool.query(
       'CREATE TABLE bookings (id int PRIMARY KEY); INSERT INTO bookings SELECT generate_series(1, 2000); DELETE FROM bookings WHERE id % 2 = 0',
     );
@@ -79,7 +81,11 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
       const handle = await client.workflow.start(emergencyMaintenance, {
         taskQueue,
         workflowId,
-        args: [request(workflowId, [{ kind: 'scale-deployment', deployment: 'trixtech-backend', replicas: 4 }])],
+        args: [
+          request(workflowId, [
+            { kind: 'scale-deployment', namespace: kube.namespace, deployment: 'trixtech-backend', replicas: 4 },
+          ]),
+        ],
       });
       await until('the approval request', () => waitingForApproval(handle));
       const ask = slack
@@ -152,7 +158,11 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
       const handle = await client.workflow.start(emergencyMaintenance, {
         taskQueue,
         workflowId,
-        args: [request(workflowId, [{ kind: 'scale-deployment', deployment: 'trixtech-backend', replicas: 9 }])],
+        args: [
+          request(workflowId, [
+            { kind: 'scale-deployment', namespace: kube.namespace, deployment: 'trixtech-backend', replicas: 9 },
+          ]),
+        ],
       });
       await until('the approval request', () => waitingForApproval(handle));
       const url = `${bridgeUrl}/slack/commands`;
@@ -186,9 +196,13 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
         taskQueue,
         workflowId,
         args: [
-          request(workflowId, [{ kind: 'restart-deployment', deployment: 'trixtech-backend' }], {
-            approval: { escalateAfterSeconds: 1, timeoutSeconds: 2.5 },
-          }),
+          request(
+            workflowId,
+            [{ kind: 'restart-deployment', namespace: kube.namespace, deployment: 'trixtech-backend' }],
+            {
+              approval: { escalateAfterSeconds: 1, timeoutSeconds: 2.5 },
+            },
+          ),
         ],
       });
       expect(report.outcome).toBe('timed-out');
@@ -295,7 +309,7 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
         '--severity',
         'critical',
         '--action',
-        'scale-deployment deployment=trixtech-backend replicas=5',
+        `scale-deployment namespace=${kube.namespace} deployment=trixtech-backend replicas=5`,
       ];
       const anonymous: NodeJS.ProcessEnv = { ...cli };
       delete anonymous.USER;
@@ -327,7 +341,9 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
               reason: 'runaway batch job',
               severity: 'critical',
               requestedBy: 'alice',
-              actions: [{ kind: 'scale-deployment', deployment: 'trixtech-backend', replicas: 5 }],
+              actions: [
+                { kind: 'scale-deployment', namespace: kube.namespace, deployment: 'trixtech-backend', replicas: 5 },
+              ],
             },
           ],
         })
@@ -426,7 +442,7 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
           `actions.1: node ${kube.namespace}-absent does not exist`,
         ],
         [
-          [{ kind: 'rollback-deployment', deployment: 'payments', revision: 3 }],
+          [{ kind: 'rollback-deployment', namespace: kube.namespace, deployment: 'payments', revision: 3 }],
           `actions.0: deployment ${kube.namespace}/payments does not exist`,
         ],
         [[{ kind: 'vacuum-table', table: 'no_such_table' }], 'actions.0: table no_such_table does not exist'],

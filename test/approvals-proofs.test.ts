@@ -45,7 +45,14 @@ describe('signed approvals: what does not count, and why', () => {
       severity: 'high',
       requestedBy: 'alice',
       postMortemDelaySeconds: 1,
-      actions: [{ kind: 'scale-deployment', deployment: 'trixtech-backend', replicas: replicasWanted }],
+      actions: [
+        {
+          kind: 'scale-deployment',
+          namespace: stack.kube.namespace,
+          deployment: 'trixtech-backend',
+          replicas: replicasWanted,
+        },
+      ],
       ...extra,
     };
     const handle = await client.workflow.start(emergencyMaintenance, {

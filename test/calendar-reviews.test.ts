@@ -112,7 +112,7 @@ describe('calendar reviews against the local targets', () => {
     await stack.db.pool
       .query(`CREATE TABLE bookings (id bigserial PRIMARY KEY, created_at timestamptz NOT NULL DEFAULT now());
       INSERT INTO bookings (created_at) SELECT now() - g * interval '1 day' FROM generate_series(1, 1000) g;
-      CREATE INDEX bookings_unused_idx ON bookings ((created_at::text));`);
+      CREATE INDEX bookings_unused_idx ON bookings ((id % 7));`);
     // A disk filling by about 10 points a month: critical within 3 months.
     const store = createReportActivities({ reports: stack.db.pool });
     for (const [days, pct] of [

@@ -73,7 +73,7 @@ describe('the seed checklists as data', () => {
 
   it('meets every check with an activity that exists, that its workflow calls, and a finding key the code produces', () => {
     const activities = sources('activities');
-    const code = `${activities}\n${sources('workflows')}\n${sources('src/domain')}`;
+    const code = `${activities}\n${sources('workflows')}\n${sources('domain')}`;
     const problems: string[] = [];
     for (const s of CHECKLISTS) {
       for (const item of s.items) {

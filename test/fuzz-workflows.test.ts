@@ -140,7 +140,14 @@ describe('hostile inputs, signals and Updates against real runs', () => {
             severity: 'high',
             requestedBy: 'alice',
             postMortemDelaySeconds: 1,
-            actions: [{ kind: 'scale-deployment', deployment: 'trixtech-backend', replicas: 3 }],
+            actions: [
+              {
+                kind: 'scale-deployment',
+                namespace: stack.kube.namespace,
+                deployment: 'trixtech-backend',
+                replicas: 3,
+              },
+            ],
           }),
         ],
       });

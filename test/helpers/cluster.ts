@@ -333,3 +333,40 @@ export function expectRbacExact(t: TestCluster, { everyGrantUsed }: { everyGrant
   }
   expect(unused, 'grants in deploy/rbac.yaml no request in the audit log used').toEqual([]);
 }
+
+/**
+ * Has kwok serve `lines` (CRI format) as the log of every pod in the file's namespace, as a kubelet
+ * would, and waits until a pod's log reads back. Without it the error-log scan finds the logs
+ * unreadable, which it reports as a warning.
+ */
+export async function serveLogs(t: TestCluster, lines: string[]): Promise<void> {
+  const logFile = join(t.workDir, 'pods.log');
+  const now = Date.now();
+  writeFileSync(
+    logFile,
+    lines.map((l, i) => `${new Date(now - 60_000 + i * 1000).toISOString()} stdout F ${l}\n`).join(''),
+  );
+  await t.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+    group: 'kwok.x-k8s.io',
+    version: 'v1alpha1',
+    plural: 'clusterlogs',
+    body: {
+      apiVersion: 'kwok.x-k8s.io/v1alpha1',
+      kind: 'ClusterLogs',
+      metadata: { name: t.namespace },
+      spec: { selector: { matchNamespaces: [t.namespace] }, logs: [{ logsFile: logFile }] },
+    },
+  });
+  await waitUntil('kwok to serve the pods their log', async () => {
+    const [pod] = await t.pods();
+    if (!pod) return undefined;
+    const log = await t.core
+      .readNamespacedPodLog({
+        name: pod.metadata!.name!,
+        namespace: t.namespace,
+        container: pod.spec!.containers[0]!.name,
+      })
+      .catch(() => '');
+    return log.includes(lines[0]!) ? true : undefined;
+  });
+}

@@ -2,7 +2,7 @@
 // request unchanged (the worker's own token, the real authorizer), and on demand answers one with
 // a 500, holds it back, or cuts a watch short. It also tells which requests passed, and lets a
 // test act between a request and its answer. Nothing here answers as Kubernetes would.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { request } from 'node:https';
 import type { AddressInfo } from 'node:net';
@@ -76,7 +76,13 @@ export async function startKubeProxy(upstream: KubeConfig, dir: string): Promise
   const cluster = upstream.getCurrentCluster()!;
   const user = upstream.getCurrentUser()!;
   const target = new URL(cluster.server);
-  const ca = cluster.caData ? Buffer.from(cluster.caData, 'base64') : undefined;
+  const fileOrData = (data?: string, file?: string) =>
+    data ? Buffer.from(data, 'base64') : file ? readFileSync(file) : undefined;
+  const ca = fileOrData(cluster.caData, cluster.caFile);
+  // An upstream user with a client certificate (the admin) is authenticated by the proxy's own TLS
+  // connection; a token (a ServiceAccount) travels in the clients' requests.
+  const cert = fileOrData(user.certData, user.certFile);
+  const key = fileOrData(user.keyData, user.keyFile);
   const proxy: KubeProxy = {
     url: '',
     kubeconfig: join(dir, 'proxy.kubeconfig'),
@@ -119,6 +125,8 @@ export async function startKubeProxy(upstream: KubeConfig, dir: string): Promise
             path: req.url,
             method: req.method,
             ca,
+            cert,
+            key,
             rejectUnauthorized: Boolean(ca),
             headers: { ...req.headers, host: target.host },
           },
