@@ -6,7 +6,7 @@ import { emergencyPlan } from '../domain/emergency.js';
 import { generateSigningKey, parsePrivateKey } from '../src/signing.js';
 import { emergencyMaintenance } from '../workflows/emergency-maintenance.js';
 import { rejectSignal, statusQuery } from '../workflows/lib/definitions.js';
-import { expectRbacExact, QUICK_PODS, waitForDeployment } from './helpers/cluster.js';
+import { expectRbacExact, QUICK_PODS, serveLogs, waitForDeployment } from './helpers/cluster.js';
 import { decide, signedDecision, signedRequest } from './helpers/keys.js';
 import { startStack, uniqueId, until, type Stack } from './helpers/stack.js';
 
@@ -24,6 +24,8 @@ describe('signed approvals: what does not count, and why', () => {
     await stack.kube.addNodes(1);
     await stack.kube.deploy('trixtech-backend', { replicas: 2, podAnnotations: QUICK_PODS });
     await waitForDeployment(stack.kube, 'trixtech-backend');
+    // Clean application logs, read through kwok: the health check after the work finds no error lines.
+    await serveLogs(stack.kube, ['started', 'GET /healthz 200']);
   });
   afterAll(async () => {
     if (stack) expectRbacExact(stack.kube, { everyGrantUsed: false });

@@ -347,7 +347,11 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       ]);
     };
     const prefix = options.nodePrefix ?? 'kwok-node';
-    await addNodes(Array.from({ length: options.nodes ?? 3 }, (_, i) => `${prefix}-${i + 1}`));
+    const names = Array.from({ length: options.nodes ?? 3 }, (_, i) => `${prefix}-${i + 1}`);
+    // One node first: kwok v0.8.0 builds its CEL type registry on the first node it sees, and
+    // several arriving together can crash it ("concurrent map writes"); once built, it is safe.
+    await addNodes(names.slice(0, 1));
+    await addNodes(names.slice(1));
     const nodesReadyMs = Date.now() - started;
 
     // The worker's identity: deploy/rbac.yaml as it is, its ServiceAccount, and a token for it.
