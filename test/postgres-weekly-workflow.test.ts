@@ -176,6 +176,35 @@ describe('weeklyDatabaseMaintenance end to end', () => {
     expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
   });
 
+  it('refuses to open a window early into a blackout that ends before its scheduled start', async () => {
+    const before = await idFingerprint(db.pool, 'bookings');
+    const blackouts = [
+      {
+        name: 'payroll-run',
+        start: new Date(Date.now() - 60_000).toISOString(),
+        end: new Date(Date.now() + 3_600_000).toISOString(),
+      },
+    ];
+    await withWorker(config({}, { blackouts }), async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(weeklyDatabaseMaintenance, {
+        taskQueue,
+        workflowId: `weekly-db-early-blackout-${Date.now()}`,
+        // Two hours away, after the blackout: the scheduled window is usable, an early opening is not.
+        args: [{ window: windowFromNow(2 * 3600, 60) }],
+      });
+      await until(
+        'the wait for the window',
+        async () => (await handle.query(statusQuery)).phase === 'waiting for window',
+      );
+      expect(await openWindowRefusal(handle, { by: 'dba' })).toMatch(
+        /^openWindow refused: opening now would run the work in blackout payroll-run$/,
+      );
+      expect((await handle.query(statusQuery)).phase).toBe('waiting for window');
+      await handle.terminate('test done');
+    });
+    expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
+  });
+
   it('with policy skip outside the window, changes nothing and says so', async () => {
     const before = await idFingerprint(db.pool, 'bookings');
     const report = await withWorker(config(), ({ client, taskQueue }) =>

@@ -24,7 +24,11 @@ export class WindowOpening {
   /** Set by the run while it waits for a window (or for approvals the window's start closes). */
   waiting = false;
 
-  constructor() {
+  /**
+   * @param refuseAt why the work may not start at a given moment (a blackout, business hours), if
+   * it may not: opening early must not move the work into time its window rules keep it out of.
+   */
+  constructor(refuseAt: (now: Date) => string | undefined = () => undefined) {
     setHandler(
       openWindowUpdate,
       (input) => {
@@ -40,6 +44,8 @@ export class WindowOpening {
           if (this.opened)
             throw new Error(`openWindow refused: already opened by ${this.opened.by} at ${this.opened.at}`);
           if (!this.waiting) throw new Error('openWindow refused: the run is not waiting for a maintenance window');
+          const why = refuseAt(new Date());
+          if (why) throw new Error(`openWindow refused: opening now would run the work in ${why}`);
         },
       },
     );

@@ -61,7 +61,8 @@ export function awaitMaintenanceWindow(
       const phase = run.phase;
       run.phase = 'waiting for window';
       run.waitingFor = `maintenance window ${spec.name} opening at ${next.start}`;
-      const opening = new WindowOpening();
+      // Opened early, the window runs from then to its end: the same rules apply to that span.
+      const opening = new WindowOpening((at) => closedBecause({ ...next, start: at.toISOString() }, spec, blackouts));
       try {
         await opening.until(new Date(next.start));
       } finally {
