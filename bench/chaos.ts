@@ -435,25 +435,36 @@ function emergencyOutcome(report: RunReport, approvalsSent: number) {
   };
 }
 
+/** An emergency run's end after a fault: complete when it executed on exactly one counted approval and `judge` agrees. */
+async function emergencyFaultResult(
+  handle: Awaited<ReturnType<typeof startEmergency>>['handle'],
+  judge: (report: RunReport, o: ReturnType<typeof emergencyOutcome>) => { ok: boolean; detail: string },
+): Promise<FaultResult> {
+  const report = (await persistently('result', () => handle.result())) as RunReport;
+  const o = emergencyOutcome(report, 1);
+  const { ok, detail } = judge(report, o);
+  return {
+    fault: '',
+    runs: 1,
+    completed: ok && o.executed && o.counted === 1 ? 1 : 0,
+    lost: 0,
+    duplicated: o.duplicated,
+    cordonedLeft: 0,
+    decisionsLost: o.decisionsLost,
+    detail,
+  };
+}
+
 async function approvalWaitUnderServerRestart(ctx: Ctx): Promise<FaultResult> {
   const { workflowId, handle } = await startEmergency(ctx, 'approval-wait', 1);
   const delay = between(0, 3000);
   await sleep(delay);
   await ctx.restartTemporal();
   const verdict = await approveAsSreLead(ctx, workflowId);
-  const report = (await persistently('result', () => handle.result())) as RunReport;
-  const o = emergencyOutcome(report, 1);
-  const ok = o.executed && o.counted === 1;
-  return {
-    fault: '',
-    runs: 1,
-    completed: ok ? 1 : 0,
-    lost: 0,
-    duplicated: o.duplicated,
-    cordonedLeft: 0,
-    decisionsLost: o.decisionsLost,
+  return emergencyFaultResult(handle, (report) => ({
+    ok: true,
     detail: `killed -9 and restarted the server ${(delay / 1000).toFixed(1)} s into the approval wait; approval after it: ${verdict.verdict}; ${report.summary}`,
-  };
+  }));
 }
 
 async function timerUnderServerRestart(ctx: Ctx): Promise<FaultResult> {
@@ -475,21 +486,14 @@ async function timerUnderServerRestart(ctx: Ctx): Promise<FaultResult> {
   const into = between(1000, (delaySeconds - 5) * 1000);
   await sleep(into);
   await ctx.restartTemporal();
-  const report = (await persistently('result', () => handle.result())) as RunReport;
-  const reminded = ctx.sink.posts.some((p) => p.body.includes(`Post-mortem due for emergency ${workflowId}`));
-  const elapsed = (Date.now() - timerSet) / 1000;
-  const o = emergencyOutcome(report, 1);
-  const ok = o.executed && reminded && elapsed >= delaySeconds - 1;
-  return {
-    fault: '',
-    runs: 1,
-    completed: ok ? 1 : 0,
-    lost: 0,
-    duplicated: o.duplicated,
-    cordonedLeft: 0,
-    decisionsLost: o.decisionsLost,
-    detail: `killed -9 and restarted the server ${(into / 1000).toFixed(1)} s into a ${delaySeconds} s timer; it fired ${elapsed.toFixed(1)} s after it was set, reminder posted: ${reminded}; ${report.summary}`,
-  };
+  return emergencyFaultResult(handle, (report) => {
+    const reminded = ctx.sink.posts.some((p) => p.body.includes(`Post-mortem due for emergency ${workflowId}`));
+    const elapsed = (Date.now() - timerSet) / 1000;
+    return {
+      ok: reminded && elapsed >= delaySeconds - 1,
+      detail: `killed -9 and restarted the server ${(into / 1000).toFixed(1)} s into a ${delaySeconds} s timer; it fired ${elapsed.toFixed(1)} s after it was set, reminder posted: ${reminded}; ${report.summary}`,
+    };
+  });
 }
 
 async function vacuumUnderPostgresRestart(ctx: Ctx): Promise<FaultResult> {
@@ -570,21 +574,12 @@ async function slackClickAcrossBridgeRestart(ctx: Ctx): Promise<FaultResult> {
   // Slack shows a click that got no 200 as failed: the approver clicks again. After a 200 nobody does.
   const retry =
     first === 'HTTP 200' ? 'none (the first click was acknowledged)' : await click().then((r) => `HTTP ${r.status}`);
-  const report = (await persistently('result', () => handle.result())) as RunReport;
-  const o = emergencyOutcome(report, 1);
-  const ok = o.executed && o.counted === 1;
-  return {
-    fault: '',
-    runs: 1,
-    completed: ok ? 1 : 0,
-    lost: 0,
-    duplicated: o.duplicated,
-    cordonedLeft: 0,
-    decisionsLost: o.decisionsLost,
+  return emergencyFaultResult(handle, (report, o) => ({
+    ok: true,
     detail:
       `bridge killed -9 ${before ? 'before' : 'right after'} the click (first try: ${first}), restarted; second click: ${retry}; ` +
       `approvals recorded ${report.approvals.length}, counted ${o.counted}; ${report.summary}`,
-  };
+  }));
 }
 
 /**

@@ -3,7 +3,7 @@ import { chmodSync, mkdtempSync, readdirSync, statSync, symlinkSync, writeFileSy
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import type { WorkflowHandle } from '@temporalio/client';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPgBinary } from '../activities/postgres/backup.js';
 import type { AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
@@ -28,6 +28,36 @@ const farWindow = () => ({ windowStart: new Date(Date.now() + 3_600_000).toISOSt
 const SLOW_MACHINE_MS = 240_000;
 const waitingForWindow = (handle: WorkflowHandle) =>
   until('the wait for the window', async () => (await handle.query(statusQuery)).phase === 'waiting for the window');
+/** Starts an annual upgrade and returns once it asks for approval. */
+async function startAwaitingApproval(client: Client, taskQueue: string, workflowId: string, input: AnnualUpgradeInput) {
+  const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input] });
+  await until(
+    'the approval request',
+    async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false,
+  );
+  return handle;
+}
+/** A signed Slack click on the bridge; returns the HTTP status the bridge answered. */
+async function clickSlack(bridgeUrl: string, user: string, workflowId: string, responseUrl: string) {
+  const body = interactionBody(user, 'approve', workflowId, responseUrl);
+  const res = await fetch(`${bridgeUrl}/slack/interactions`, {
+    method: 'POST',
+    body,
+    headers: slackHeaders(body, SIGNING_SECRET),
+  });
+  return res.status;
+}
+/** carol and dave approve with their own keys, as `maint approve` does; then the run waits for its window. */
+async function approveByTwo(stack: Stack, client: Client, handle: WorkflowHandle) {
+  for (const approver of ['carol', 'dave']) {
+    const { proof } = await signedDecision(client, handle.workflowId, stack.keys.key(approver), {
+      principal: approver,
+      via: 'temporal-cli',
+    });
+    expect(await decide(client, handle.workflowId, proof)).toMatchObject({ verdict: 'counted' });
+  }
+  await waitingForWindow(handle);
+}
 
 describe('annualUpgrade: two-person approval before the window, then the upgrade inside it', () => {
   let stack: Stack;
@@ -92,11 +122,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
     async () => {
       await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
         const workflowId = uniqueId('annual-one');
-        const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input()] });
-        await until(
-          'the approval request',
-          async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false,
-        );
+        const handle = await startAwaitingApproval(client, taskQueue, workflowId, input());
         const env = { ...process.env, ...temporalEnv(), MAINT_CONFIG: '' };
         const first = await exec(
           process.execPath,
@@ -106,16 +132,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
         expect(first.stdout).toContain(`${workflowId}: counted: approve by carol (1 of 2 approvals)`);
         expect(first.stdout).toContain('window: ');
         // carol again through Slack (the bridge's key): still one person.
-        const body = interactionBody('UCAROL', 'approve', workflowId, `${stack.slack.url}/respond/annual-one`);
-        expect(
-          (
-            await fetch(`${bridgeUrl}/slack/interactions`, {
-              method: 'POST',
-              body,
-              headers: slackHeaders(body, SIGNING_SECRET),
-            })
-          ).status,
-        ).toBe(200);
+        expect(await clickSlack(bridgeUrl, 'UCAROL', workflowId, `${stack.slack.url}/respond/annual-one`)).toBe(200);
         await until('the Slack verdict', () => stack.slack.postsTo('/respond/annual-one').length > 0);
         expect(stack.slack.postsTo('/respond/annual-one')[0]?.body.text).toBe(
           ':warning: Approval by carol via slack ignored: already counted: the same person counts once (1 of 2 approvals)',
@@ -160,23 +177,9 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
     async () => {
       await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
         const workflowId = uniqueId('annual-two');
-        const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input()] });
-        await until(
-          'the approval request',
-          async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false,
-        );
-        for (const user of ['UCAROL', 'UDAVE']) {
-          const body = interactionBody(user, 'approve', workflowId, `${stack.slack.url}/respond/annual`);
-          expect(
-            (
-              await fetch(`${bridgeUrl}/slack/interactions`, {
-                method: 'POST',
-                body,
-                headers: slackHeaders(body, SIGNING_SECRET),
-              })
-            ).status,
-          ).toBe(200);
-        }
+        const handle = await startAwaitingApproval(client, taskQueue, workflowId, input());
+        for (const user of ['UCAROL', 'UDAVE'])
+          expect(await clickSlack(bridgeUrl, user, workflowId, `${stack.slack.url}/respond/annual`)).toBe(200);
         await waitingForWindow(handle);
         // Bad input and a second opening are refused and change nothing.
         expect(await openWindowRefusal(handle, { by: ' ' })).toMatch(/^openWindow refused: by: /);
@@ -277,29 +280,12 @@ describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
     async () => {
       await stack.withBridge(async ({ client, taskQueue }) => {
         const workflowId = uniqueId('annual-six-bytes');
-        const handle = await client.workflow.start(annualUpgrade, {
-          taskQueue,
-          workflowId,
-          args: [
-            {
-              ...farWindow(),
-              nodes: [],
-              applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }],
-            },
-          ],
+        const handle = await startAwaitingApproval(client, taskQueue, workflowId, {
+          ...farWindow(),
+          nodes: [],
+          applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }],
         });
-        await until(
-          'the approval request',
-          async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false,
-        );
-        for (const approver of ['carol', 'dave']) {
-          const { proof } = await signedDecision(client, workflowId, stack.keys.key(approver), {
-            principal: approver,
-            via: 'temporal-cli',
-          });
-          expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'counted' });
-        }
-        await waitingForWindow(handle);
+        await approveByTwo(stack, client, handle);
         await openWindow(handle);
         const err = await handle.result().then(
           () => undefined,
@@ -364,29 +350,12 @@ describe('annualUpgrade under a blackout', () => {
     async () => {
       await stack.withBridge(async ({ client, taskQueue }) => {
         const workflowId = uniqueId('annual-blackout');
-        const handle = await client.workflow.start(annualUpgrade, {
-          taskQueue,
-          workflowId,
-          args: [
-            {
-              ...farWindow(),
-              nodes: [node],
-              applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }],
-            },
-          ],
+        const handle = await startAwaitingApproval(client, taskQueue, workflowId, {
+          ...farWindow(),
+          nodes: [node],
+          applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }],
         });
-        await until(
-          'the approval request',
-          async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false,
-        );
-        for (const approver of ['carol', 'dave']) {
-          const { proof } = await signedDecision(client, workflowId, stack.keys.key(approver), {
-            principal: approver,
-            via: 'temporal-cli',
-          });
-          expect(await decide(client, workflowId, proof)).toMatchObject({ verdict: 'counted' });
-        }
-        await waitingForWindow(handle);
+        await approveByTwo(stack, client, handle);
         await openWindow(handle);
         const report = await handle.result();
         await recordHistory('annualUpgrade-blackout-opened-early', await handle.fetchHistory(), workflowId);

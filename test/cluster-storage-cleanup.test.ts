@@ -1,19 +1,18 @@
 // clusterStorageCleanup (the seed's storage-maintenance CronJob) run by a real worker against the
 // suite's real control plane, as a ServiceAccount bound to deploy/rbac.yaml: the volume, Job and
 // deployment controllers produce every state it cleans up.
-import { BatchV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
+import { BatchV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CleanupCandidate } from '../domain/cluster.js';
 import type { RunReport } from '../domain/run.js';
 import { clusterStorageCleanup } from '../workflows/cluster-storage-cleanup.js';
+import { stageCleanupCandidates } from './helpers/cleanup-fixture.js';
 import { clusterForFile, expectRbacExact, waitForDeployment, waitUntil, type TestCluster } from './helpers/cluster.js';
 import { expectWorkflowRejects } from './helpers/failures.js';
 import { recordHistory } from './helpers/histories.js';
 import { runActivity } from './helpers/kube.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { testConfig, withWorker } from './helpers/temporal.js';
-
-const STUCK = { 'pod-ready.stage.kwok.x-k8s.io/delay': '1h', 'pod-ready.stage.kwok.x-k8s.io/jitter-delay': '1h' };
 
 describe('clusterStorageCleanup on a real control plane', () => {
   let t: TestCluster;
@@ -42,129 +41,8 @@ describe('clusterStorageCleanup on a real control plane', () => {
     const tag = t.namespace;
     const batch = t.admin.makeApiClient(BatchV1Api);
     await t.addNodes(1);
-
-    // Recreate scales the old ReplicaSet to zero before the new one starts: with the new release
-    // stuck and the history limit lowered to 0, revision 2 (the one to roll back to) is at zero
-    // replicas beyond the limit, and so is revision 1.
-    await t.deploy('shop', { replicas: 1, image: 'ghcr.io/trixtech/shop:1.0' });
-    await waitForDeployment(t, 'shop');
-    const revision1 = (await runActivity(t.activities.readDeploymentRevision, { deployment: 'shop' })) as {
-      replicaSet: string;
-    };
-    await runActivity(t.activities.setDeploymentImage, {
-      deployment: 'shop',
-      container: 'app',
-      image: 'ghcr.io/trixtech/shop:1.1',
-    });
-    await waitForDeployment(t, 'shop');
-    const revision2 = (await runActivity(t.activities.readDeploymentRevision, { deployment: 'shop' })) as {
-      replicaSet: string;
-      revision: string;
-    };
+    const { revision1, revision2, jobs } = await stageCleanupCandidates(t, 'shop');
     expect(revision2.revision).toBe('2');
-    await t.apps.patchNamespacedDeployment(
-      {
-        name: 'shop',
-        namespace: t.namespace,
-        body: { spec: { revisionHistoryLimit: 0, strategy: { type: 'Recreate', rollingUpdate: null } } },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-    );
-    await t.apps.patchNamespacedDeployment(
-      {
-        name: 'shop',
-        namespace: t.namespace,
-        body: {
-          spec: {
-            template: {
-              metadata: { annotations: STUCK },
-              spec: { containers: [{ name: 'app', image: 'ghcr.io/trixtech/shop:1.2' }] },
-            },
-          },
-        },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-    );
-
-    // A Job finished now, and one still running.
-    for (const [name, delay] of [
-      ['export-done', '0s'],
-      ['export-running', '1h'],
-    ] as const) {
-      await batch.createNamespacedJob({
-        namespace: t.namespace,
-        body: {
-          metadata: { name },
-          spec: {
-            template: {
-              metadata: {
-                annotations: {
-                  'pod-complete.stage.kwok.x-k8s.io/delay': delay,
-                  'pod-complete.stage.kwok.x-k8s.io/jitter-delay': delay,
-                },
-              },
-              spec: {
-                restartPolicy: 'Never',
-                containers: [{ name: 'export', image: 'ghcr.io/trixtech/export:1.0' }],
-                tolerations: [{ key: 'trixtech.test/pool', operator: 'Exists' }],
-                nodeSelector: { 'trixtech.test/pool': t.namespace },
-              },
-            },
-          },
-        },
-      });
-    }
-    // A Retain volume whose claim is gone (Released), one never claimed (Available), a claim whose volume is gone (Lost).
-    const volume = (name: string, claimRef?: object) =>
-      t.core.createPersistentVolume({
-        body: {
-          metadata: { name },
-          spec: {
-            capacity: { storage: '1Gi' },
-            accessModes: ['ReadWriteOnce'],
-            persistentVolumeReclaimPolicy: 'Retain',
-            hostPath: { path: `/tmp/${name}` },
-            ...(claimRef ? { claimRef } : {}),
-          },
-        },
-      });
-    await volume(`${tag}-released`, {
-      namespace: t.namespace,
-      name: 'old-data',
-      uid: '00000000-0000-0000-0000-000000000001',
-    });
-    await volume(`${tag}-available`);
-    await t.core.createNamespacedPersistentVolumeClaim({
-      namespace: t.namespace,
-      body: {
-        metadata: { name: 'data-lost', annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } },
-        spec: {
-          accessModes: ['ReadWriteOnce'],
-          resources: { requests: { storage: '1Gi' } },
-          volumeName: `${tag}-gone`,
-          storageClassName: '',
-        },
-      },
-    });
-    await waitUntil('the Job, volumes, claim and ReplicaSets to reach their states', async () => {
-      const [job, released, available, claim, rs1, rs2] = await Promise.all([
-        batch.readNamespacedJob({ name: 'export-done', namespace: t.namespace }),
-        t.core.readPersistentVolume({ name: `${tag}-released` }),
-        t.core.readPersistentVolume({ name: `${tag}-available` }),
-        t.core.readNamespacedPersistentVolumeClaim({ name: 'data-lost', namespace: t.namespace }),
-        t.apps.readNamespacedReplicaSet({ name: revision1.replicaSet, namespace: t.namespace }),
-        t.apps.readNamespacedReplicaSet({ name: revision2.replicaSet, namespace: t.namespace }),
-      ]);
-      const complete = job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
-      const drained = [rs1, rs2].every((rs) => rs.spec?.replicas === 0 && (rs.status?.replicas ?? 0) === 0);
-      return complete &&
-        drained &&
-        released.status?.phase === 'Released' &&
-        available.status?.phase === 'Available' &&
-        claim.status?.phase === 'Lost'
-        ? true
-        : undefined;
-    });
 
     const ours = (list: CleanupCandidate[]) =>
       list
@@ -229,7 +107,7 @@ describe('clusterStorageCleanup on a real control plane', () => {
         ),
       ].sort();
     expect(objects(false)).toEqual(
-      ['jobs/export-done', 'persistentvolumeclaims/data-lost', `replicasets/${revision1.replicaSet}`].sort(),
+      [`jobs/${jobs.done}`, 'persistentvolumeclaims/data-lost', `replicasets/${revision1.replicaSet}`].sort(),
     );
     // The report run's dry runs came first: the Job was too young for it, so only the apply run deleted it.
     const firstReal = deletes.findIndex((e) => !e.requestURI.includes('dryRun=All'));
@@ -238,11 +116,16 @@ describe('clusterStorageCleanup on a real control plane', () => {
     ).toEqual(['persistentvolumeclaims/data-lost', `replicasets/${revision1.replicaSet}`].sort());
 
     expect(listed(applied, 'deleted')).toEqual(
-      ['claims/data-lost', 'jobs/export-done', `replicasets/${revision1.replicaSet}`, `volumes/${tag}-released`].sort(),
+      [
+        'claims/data-lost',
+        `jobs/${jobs.done}`,
+        `replicasets/${revision1.replicaSet}`,
+        `volumes/${tag}-released`,
+      ].sort(),
     );
     expect(applied.summary).toMatch(/^Cluster storage cleanup: \d+ object\(s\) deleted/);
     expect(applied.checks.find((c) => c.target === 'jobs')!.detail).toContain(
-      `deleted: ${t.namespace}/export-done (completed `,
+      `deleted: ${t.namespace}/${jobs.done} (completed `,
     );
     expect(listed(again, 'kept')).toEqual([`replicasets/${revision2.replicaSet}`]);
     const stored = await db.pool.query('SELECT outcome FROM maintenance_runs WHERE workflow_id = $1', [workflowId]);
@@ -250,7 +133,7 @@ describe('clusterStorageCleanup on a real control plane', () => {
 
     // What must stay stayed: the running Job, the Available volume, and the revision to roll back to, which still works.
     expect(
-      (await batch.readNamespacedJob({ name: 'export-running', namespace: t.namespace })).metadata?.deletionTimestamp,
+      (await batch.readNamespacedJob({ name: jobs.running, namespace: t.namespace })).metadata?.deletionTimestamp,
     ).toBeUndefined();
     expect((await t.core.readPersistentVolume({ name: `${tag}-available` })).status?.phase).toBe('Available');
     await t.core.deletePersistentVolume({ name: `${tag}-available` });

@@ -23,6 +23,7 @@ import {
   waitUntil,
   type TestCluster,
 } from './helpers/cluster.js';
+import { stageCleanupCandidates } from './helpers/cleanup-fixture.js';
 import { runActivity } from './helpers/kube.js';
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
@@ -381,101 +382,9 @@ describe('Kubernetes activities on a real control plane', () => {
   it('cleanup: report-only by default, a dry run lists exactly what a real run deletes, and a second run finds nothing', async () => {
     await t.addNodes(1);
     const tag = t.namespace;
-    // The controller prunes old ReplicaSets only once a rollout completes: lowered to 0 during a
-    // stuck rollout, revisionHistoryLimit leaves revision 1 beyond it.
-    await t.deploy('hist', { replicas: 1, image: 'ghcr.io/trixtech/hist:1.1' });
-    await waitForDeployment(t, 'hist');
-    const revision1 = (await runActivity(t.activities.readDeploymentRevision, { deployment: 'hist' })) as {
-      replicaSet: string;
-    };
-    await runActivity(t.activities.setDeploymentImage, {
-      deployment: 'hist',
-      container: 'app',
-      image: 'ghcr.io/trixtech/hist:1.2',
-    });
-    await waitForDeployment(t, 'hist');
-    await t.apps.patchNamespacedDeployment(
-      {
-        name: 'hist',
-        namespace: t.namespace,
-        body: {
-          spec: {
-            revisionHistoryLimit: 0,
-            template: {
-              metadata: {
-                annotations: {
-                  'pod-ready.stage.kwok.x-k8s.io/delay': '1h',
-                  'pod-ready.stage.kwok.x-k8s.io/jitter-delay': '1h',
-                },
-              },
-              spec: { containers: [{ name: 'app', image: 'ghcr.io/trixtech/hist:1.3' }] },
-            },
-          },
-        },
-      },
-      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-    );
-    // A finished Job (kwok completes its pod, the Job controller marks it Complete) and a running one.
     const batch = t.admin.makeApiClient(BatchV1Api);
-    for (const [name, delay] of [
-      ['report-done', '0s'],
-      ['report-running', '1h'],
-    ] as const) {
-      await batch.createNamespacedJob({
-        namespace: t.namespace,
-        body: {
-          metadata: { name },
-          spec: {
-            template: {
-              metadata: {
-                annotations: {
-                  'pod-complete.stage.kwok.x-k8s.io/delay': delay,
-                  'pod-complete.stage.kwok.x-k8s.io/jitter-delay': delay,
-                },
-              },
-              spec: {
-                restartPolicy: 'Never',
-                containers: [{ name: 'report', image: 'ghcr.io/trixtech/reports:1.0' }],
-                tolerations: [{ key: 'trixtech.test/pool', operator: 'Exists' }],
-                nodeSelector: { 'trixtech.test/pool': t.namespace },
-              },
-            },
-          },
-        },
-      });
-    }
-    // The volume controller marks a Retain volume whose claim is gone Released, and a bound claim whose volume is gone Lost.
-    await t.core.createPersistentVolume({
-      body: {
-        metadata: { name: `${tag}-released` },
-        spec: {
-          capacity: { storage: '1Gi' },
-          accessModes: ['ReadWriteOnce'],
-          persistentVolumeReclaimPolicy: 'Retain',
-          hostPath: { path: '/tmp/released' },
-          claimRef: { namespace: t.namespace, name: 'old-data', uid: '00000000-0000-0000-0000-000000000001' },
-        },
-      },
-    });
-    await t.core.createNamespacedPersistentVolumeClaim({
-      namespace: t.namespace,
-      body: {
-        metadata: { name: 'data-lost', annotations: { 'pv.kubernetes.io/bind-completed': 'yes' } },
-        spec: {
-          accessModes: ['ReadWriteOnce'],
-          resources: { requests: { storage: '1Gi' } },
-          volumeName: `${tag}-gone`,
-          storageClassName: '',
-        },
-      },
-    });
-    await waitUntil('the Job, volume and claim states', async () => {
-      const job = await batch.readNamespacedJob({ name: 'report-done', namespace: t.namespace });
-      const pv = await t.core.readPersistentVolume({ name: `${tag}-released` });
-      const pvc = await t.core.readNamespacedPersistentVolumeClaim({ name: 'data-lost', namespace: t.namespace });
-      const complete = job.status?.conditions?.some((c) => c.type === 'Complete' && c.status === 'True');
-      return complete && pv.status?.phase === 'Released' && pvc.status?.phase === 'Lost' ? true : undefined;
-    });
+    // Revision 2 is beyond the history limit as well, but kept: a rollback from 3 goes back to it.
+    const { revision1, revision2, jobs } = await stageCleanupCandidates(t, 'hist');
 
     const ours = (r: CleanupResult['deleted']) =>
       r
@@ -484,7 +393,7 @@ describe('Kubernetes activities on a real control plane', () => {
         .sort();
     const expected = [
       'claims/data-lost',
-      'jobs/report-done',
+      `jobs/${jobs.done}`,
       `replicasets/${revision1.replicaSet}`,
       `volumes/${tag}-released`,
     ].sort();
@@ -494,13 +403,14 @@ describe('Kubernetes activities on a real control plane', () => {
     })) as CleanupResult;
     expect(ours(report.candidates)).toEqual(expected);
     expect(report.deleted).toEqual([]);
+    expect(ours(report.kept)).toEqual([`replicasets/${revision2.replicaSet}`]);
     const dryRun = (await runActivity(t.activities.cleanupClusterResources, {
       mode: 'dry-run',
       completedJobMinAgeSeconds: 0,
     })) as CleanupResult;
     expect(ours(dryRun.deleted)).toEqual(expected);
     expect(
-      (await batch.readNamespacedJob({ name: 'report-done', namespace: t.namespace })).metadata?.deletionTimestamp,
+      (await batch.readNamespacedJob({ name: jobs.done, namespace: t.namespace })).metadata?.deletionTimestamp,
     ).toBeUndefined();
 
     const real = (await runActivity(t.activities.cleanupClusterResources, {
@@ -516,8 +426,8 @@ describe('Kubernetes activities on a real control plane', () => {
       })) as CleanupResult;
       return ours(again.candidates).length === 0 ? true : undefined;
     });
-    expect((await batch.readNamespacedJob({ name: 'report-running', namespace: t.namespace })).metadata?.name).toBe(
-      'report-running',
+    expect((await batch.readNamespacedJob({ name: jobs.running, namespace: t.namespace })).metadata?.name).toBe(
+      jobs.running,
     );
   });
 

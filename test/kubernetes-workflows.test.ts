@@ -91,6 +91,22 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     (await reportDb.pool.query('SELECT outcome, report FROM maintenance_runs WHERE workflow_id = $1', [workflowId]))
       .rows[0] as { outcome: string; report: RunReport } | undefined;
   const node = (name: string) => t.core.readNode({ name });
+  /** nodeUpdate of `target` through a fresh update hook (it "reboots" a node 50 ms after asked): the report and the nodes it was asked for. */
+  const updateThroughHook = async (target: string, name: string) => {
+    const hook = await startUpdateHook(t.admin, 50);
+    try {
+      const report = await inCluster(({ client, taskQueue }) =>
+        client.workflow.execute(nodeUpdate, {
+          taskQueue,
+          workflowId: id(name),
+          args: [{ node: target, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
+        }),
+      );
+      return { report, updated: hook.requests };
+    } finally {
+      await hook.close();
+    }
+  };
   const setUnschedulable = (name: string, unschedulable: boolean) =>
     t.core.patchNode(
       { name, body: { spec: { unschedulable: unschedulable || null } } },
@@ -177,26 +193,15 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       { kind: 'error', verb: 'patch', resource: 'nodes', name: n1 },
     );
     const requests = requestsFrom();
-    const hook = await startUpdateHook(t.admin, 50);
-    try {
-      const report = await inCluster(({ client, taskQueue }) =>
-        client.workflow.execute(nodeUpdate, {
-          taskQueue,
-          workflowId: id('node-update-faults'),
-          args: [{ node: n1, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
-        }),
-      );
-      expect(report.outcome).toBe('ok');
-      expect(proxy.faults).toEqual([]);
-      expect(requests().filter((r) => r.code === 500)).toHaveLength(3);
-      expect(hook.requests).toEqual([n1]);
-      const after = await node(n1);
-      expect([after.spec?.unschedulable, after.metadata?.annotations?.[CORDONED_BY]]).toEqual([undefined, undefined]);
-      await waitForDeployment(t, 'web-faults');
-      expect((await podsOf('web-faults')).map((p) => p.spec?.nodeName)).toEqual([n2, n2]);
-    } finally {
-      await hook.close();
-    }
+    const { report, updated } = await updateThroughHook(n1, 'node-update-faults');
+    expect(report.outcome).toBe('ok');
+    expect(proxy.faults).toEqual([]);
+    expect(requests().filter((r) => r.code === 500)).toHaveLength(3);
+    expect(updated).toEqual([n1]);
+    const after = await node(n1);
+    expect([after.spec?.unschedulable, after.metadata?.annotations?.[CORDONED_BY]]).toEqual([undefined, undefined]);
+    await waitForDeployment(t, 'web-faults');
+    expect((await podsOf('web-faults')).map((p) => p.spec?.nodeName)).toEqual([n2, n2]);
   });
 
   it('nodeUpdate: an apiserver answer held back 1.5 s changes nothing in the outcome', async () => {
@@ -204,22 +209,14 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     // The cordon's read of the node held back: the local activity waits for it rather than failing or repeating the cordon.
     proxy.faults.push({ kind: 'delay', verb: 'get', resource: 'nodes', name: n1, ms: 1_500 });
     const requests = requestsFrom();
-    const hook = await startUpdateHook(t.admin, 50);
     try {
-      const report = await inCluster(({ client, taskQueue }) =>
-        client.workflow.execute(nodeUpdate, {
-          taskQueue,
-          workflowId: id('node-update-slow'),
-          args: [{ node: n1!, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
-        }),
-      );
+      const { report } = await updateThroughHook(n1!, 'node-update-slow');
       expect(report.outcome).toBe('ok');
       expect(proxy.faults).toEqual([]);
       expect(requests().filter((r) => r.resource === 'nodes' && r.verb === 'patch' && r.code === 200)).toHaveLength(2);
       expect((await node(n1!)).spec?.unschedulable).toBeUndefined();
     } finally {
       proxy.faults.length = 0;
-      await hook.close();
     }
   });
 
@@ -270,21 +267,10 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
   it("nodeUpdate leaves an operator's own cordon in place", async () => {
     const [n1] = (await t.addNodes(1)) as [string];
     await setUnschedulable(n1, true);
-    const hook = await startUpdateHook(t.admin, 50);
-    try {
-      const report = await inCluster(({ client, taskQueue }) =>
-        client.workflow.execute(nodeUpdate, {
-          taskQueue,
-          workflowId: id('node-update-operator'),
-          args: [{ node: n1, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
-        }),
-      );
-      expect(report.summary).toContain('left cordoned: cordoned by someone else');
-      expect(hook.requests).toEqual([n1]);
-      expect((await node(n1)).spec?.unschedulable).toBe(true);
-    } finally {
-      await hook.close();
-    }
+    const { report, updated } = await updateThroughHook(n1, 'node-update-operator');
+    expect(report.summary).toContain('left cordoned: cordoned by someone else');
+    expect(updated).toEqual([n1]);
+    expect((await node(n1)).spec?.unschedulable).toBe(true);
   });
 
   /** Which nodes each successful cordon/uncordon request left cordoned, in the order the apiserver answered them. */

@@ -24,6 +24,8 @@ export const ApplicationImageUpdateInput = z
   .strict();
 export type ApplicationImageUpdateInput = z.input<typeof ApplicationImageUpdateInput>;
 
+const reportedRun = reportedWorkflow('applicationImageUpdate', 'deployments', ApplicationImageUpdateInput);
+
 const finding = (t: ImageUpdateTarget, status: CheckStatus, detail: string, value?: string): CheckResult => ({
   check: 'image.update',
   target: `${t.namespace ?? 'default'}/${t.deployment}/${t.container}`,
@@ -41,100 +43,94 @@ const finding = (t: ImageUpdateTarget, status: CheckStatus, detail: string, valu
  */
 export async function applicationImageUpdate(rawInput?: ApplicationImageUpdateInput): Promise<RunReport> {
   const parentId = workflowInfo().workflowId;
-  return reportedWorkflow(
-    'applicationImageUpdate',
-    'deployments',
-    ApplicationImageUpdateInput,
-    rawInput,
-    async (run, input) => {
-      run.phase = 'planning';
-      const targets = await run.step('resolve image update targets', () => resolveImageUpdateTargets());
-      const checks: CheckResult[] = [];
-      run.phase = 'updating';
-      for (const t of targets) {
-        const ref = { deployment: t.deployment, namespace: t.namespace };
-        let image: string | undefined;
-        try {
-          const current = await run.step(`read ${t.deployment}`, () => readDeploymentRevision(ref));
-          if ('skipped' in current) {
-            checks.push(finding(t, 'skipped', current.skipped));
-            continue;
-          }
-          image = current.images[t.container];
-          if (image === undefined) {
-            checks.push(
-              finding(
-                t,
-                'warn',
-                `deployment ${t.deployment} has no container ${t.container} (has: ${Object.keys(current.images).join(', ')})`,
-              ),
-            );
-            continue;
-          }
-          const running = image;
-          const found = await run.step(`newest ${t.policy} tag for ${running}`, () =>
-            findNewestImageTag({ image: running, policy: t.policy, registryUrl: t.registryUrl }),
+  return reportedRun(rawInput, async (run, input) => {
+    run.phase = 'planning';
+    const targets = await run.step('resolve image update targets', () => resolveImageUpdateTargets());
+    const checks: CheckResult[] = [];
+    run.phase = 'updating';
+    for (const t of targets) {
+      const ref = { deployment: t.deployment, namespace: t.namespace };
+      let image: string | undefined;
+      try {
+        const current = await run.step(`read ${t.deployment}`, () => readDeploymentRevision(ref));
+        if ('skipped' in current) {
+          checks.push(finding(t, 'skipped', current.skipped));
+          continue;
+        }
+        image = current.images[t.container];
+        if (image === undefined) {
+          checks.push(
+            finding(
+              t,
+              'warn',
+              `deployment ${t.deployment} has no container ${t.container} (has: ${Object.keys(current.images).join(', ')})`,
+            ),
           );
-          if (!found.image) {
-            checks.push(
-              finding(
-                t,
-                'ok',
-                `up to date: ${found.current} is the newest ${t.policy} release of ${found.repository} (${found.tags} tag(s) listed)`,
-                found.current,
-              ),
-            );
-            continue;
-          }
-          const next = found.image;
-          await run.step(`update ${t.deployment} to ${found.newest}`, () =>
-            executeChild(applicationUpdate, {
-              workflowId: `${parentId}/${t.namespace ?? 'default'}/${t.deployment}/${t.container}`,
-              args: [
-                {
-                  ...ref,
-                  container: t.container,
-                  image: next,
-                  rolloutTimeout: input.rolloutTimeout,
-                  pollInterval: input.pollInterval,
-                  alerts: input.alerts,
-                  reason: `weekly image update (${t.policy})`,
-                },
-              ],
-            }),
-          );
+          continue;
+        }
+        const running = image;
+        const found = await run.step(`newest ${t.policy} tag for ${running}`, () =>
+          findNewestImageTag({ image: running, policy: t.policy, registryUrl: t.registryUrl }),
+        );
+        if (!found.image) {
           checks.push(
             finding(
               t,
               'ok',
-              `updated ${found.current} -> ${found.newest} (newest ${t.policy} release of ${found.repository})`,
-              found.newest ?? undefined,
+              `up to date: ${found.current} is the newest ${t.policy} release of ${found.repository} (${found.tags} tag(s) listed)`,
+              found.current,
             ),
           );
-        } catch (err) {
-          // Before the child: nothing changed (registry refused, unreachable...). The child's own
-          // failure says what it undid (its compensations: the rollback to the recorded revision).
-          const updating = run.steps.at(-1)?.name.startsWith(`update ${t.deployment} `) ?? false;
-          checks.push(
-            updating
-              ? finding(
-                  t,
-                  'critical',
-                  `update failed: ${(err as { cause?: Error }).cause?.message ?? innermostMessage(err)}`,
-                )
-              : finding(t, 'warn', `not updated${image ? ` (${image} left as it is)` : ''}: ${innermostMessage(err)}`),
-          );
+          continue;
         }
+        const next = found.image;
+        await run.step(`update ${t.deployment} to ${found.newest}`, () =>
+          executeChild(applicationUpdate, {
+            workflowId: `${parentId}/${t.namespace ?? 'default'}/${t.deployment}/${t.container}`,
+            args: [
+              {
+                ...ref,
+                container: t.container,
+                image: next,
+                rolloutTimeout: input.rolloutTimeout,
+                pollInterval: input.pollInterval,
+                alerts: input.alerts,
+                reason: `weekly image update (${t.policy})`,
+              },
+            ],
+          }),
+        );
+        checks.push(
+          finding(
+            t,
+            'ok',
+            `updated ${found.current} -> ${found.newest} (newest ${t.policy} release of ${found.repository})`,
+            found.newest ?? undefined,
+          ),
+        );
+      } catch (err) {
+        // Before the child: nothing changed (registry refused, unreachable...). The child's own
+        // failure says what it undid (its compensations: the rollback to the recorded revision).
+        const updating = run.steps.at(-1)?.name.startsWith(`update ${t.deployment} `) ?? false;
+        checks.push(
+          updating
+            ? finding(
+                t,
+                'critical',
+                `update failed: ${(err as { cause?: Error }).cause?.message ?? innermostMessage(err)}`,
+              )
+            : finding(t, 'warn', `not updated${image ? ` (${image} left as it is)` : ''}: ${innermostMessage(err)}`),
+        );
       }
-      const updated = checks.filter((c) => c.detail.startsWith('updated ')).length;
-      return {
-        summary:
-          targets.length === 0
-            ? 'Weekly image update: no deployments configured (config imageUpdates)'
-            : `Weekly image update: ${updated} of ${targets.length} deployment container(s) updated`,
-        checks,
-        alertOnCritical: true,
-      };
-    },
-  );
+    }
+    const updated = checks.filter((c) => c.detail.startsWith('updated ')).length;
+    return {
+      summary:
+        targets.length === 0
+          ? 'Weekly image update: no deployments configured (config imageUpdates)'
+          : `Weekly image update: ${updated} of ${targets.length} deployment container(s) updated`,
+      checks,
+      alertOnCritical: true,
+    };
+  });
 }

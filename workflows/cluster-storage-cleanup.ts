@@ -29,6 +29,8 @@ export const ClusterStorageCleanupInput = z
   .strict();
 export type ClusterStorageCleanupInput = z.input<typeof ClusterStorageCleanupInput>;
 
+const reportedRun = reportedWorkflow('clusterStorageCleanup', 'cluster', ClusterStorageCleanupInput);
+
 const describe = (c: CleanupCandidate) => `${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`;
 
 /**
@@ -39,66 +41,60 @@ const describe = (c: CleanupCandidate) => `${c.namespace ? `${c.namespace}/` : '
  * server accepted in a dry run) is listed in the report.
  */
 export async function clusterStorageCleanup(rawInput?: ClusterStorageCleanupInput): Promise<RunReport> {
-  return reportedWorkflow(
-    'clusterStorageCleanup',
-    'cluster',
-    ClusterStorageCleanupInput,
-    rawInput,
-    async (run, input) => {
-      const apply = input.mode === 'apply';
-      run.phase = apply ? 'deleting' : 'listing';
-      const result = await run.step(
-        apply ? 'delete leftovers' : 'list leftovers (server dry run)',
-        () =>
-          cleanupClusterResources({
-            mode: apply ? 'delete' : 'dry-run',
-            kinds: input.kinds,
-            completedJobMinAgeSeconds: seconds(input.completedJobsOlderThan),
-          }),
-        (r) => ('skipped' in r ? 'skipped' : r.failed.length > 0 ? 'warn' : 'ok'),
-      );
-      if ('skipped' in result) {
-        return {
-          summary: `Cluster storage cleanup skipped: ${result.skipped}`,
-          checks: [skipped('k8s.cleanup', 'cluster', result.skipped)],
-        };
-      }
-
-      // One finding per kind: what went (or would go), what could not, what was kept and why.
-      const checks: CheckResult[] = input.kinds.map((kind) => {
-        const done = result.deleted.filter((c) => c.kind === kind);
-        const failed = result.failed.filter((c) => c.kind === kind);
-        const kept = result.kept.filter((c) => c.kind === kind);
-        const parts = [
-          done.length
-            ? `${apply ? 'deleted' : 'would delete'}: ${done.map(describe).join('; ')}`
-            : `nothing to ${apply ? 'delete' : 'clean up'}`,
-          ...(failed.length ? [`failed: ${failed.map((f) => `${describe(f)}: ${f.error}`).join('; ')}`] : []),
-          ...(kept.length ? [`kept: ${kept.map(describe).join('; ')}`] : []),
-        ];
-        return {
-          check: 'k8s.cleanup',
-          target: kind,
-          status: failed.length ? 'warn' : 'ok',
-          value: done.length,
-          unit: 'objects',
-          detail: parts.join('; ').slice(0, 2000),
-        };
-      });
-      const counts = input.kinds.map((k) => `${result.deleted.filter((c) => c.kind === k).length} ${k}`).join(', ');
+  return reportedRun(rawInput, async (run, input) => {
+    const apply = input.mode === 'apply';
+    run.phase = apply ? 'deleting' : 'listing';
+    const result = await run.step(
+      apply ? 'delete leftovers' : 'list leftovers (server dry run)',
+      () =>
+        cleanupClusterResources({
+          mode: apply ? 'delete' : 'dry-run',
+          kinds: input.kinds,
+          completedJobMinAgeSeconds: seconds(input.completedJobsOlderThan),
+        }),
+      (r) => ('skipped' in r ? 'skipped' : r.failed.length > 0 ? 'warn' : 'ok'),
+    );
+    if ('skipped' in result) {
       return {
-        summary: apply
-          ? `Cluster storage cleanup: ${result.deleted.length} object(s) deleted (${counts})`
-          : `Cluster storage cleanup (report only, server dry run): ${result.deleted.length} object(s) would be deleted (${counts})`,
-        checks,
-        details: {
-          mode: input.mode,
-          completedJobsOlderThanSeconds: seconds(input.completedJobsOlderThan),
-          deleted: result.deleted,
-          failed: result.failed,
-          kept: result.kept,
-        },
+        summary: `Cluster storage cleanup skipped: ${result.skipped}`,
+        checks: [skipped('k8s.cleanup', 'cluster', result.skipped)],
       };
-    },
-  );
+    }
+
+    // One finding per kind: what went (or would go), what could not, what was kept and why.
+    const checks: CheckResult[] = input.kinds.map((kind) => {
+      const done = result.deleted.filter((c) => c.kind === kind);
+      const failed = result.failed.filter((c) => c.kind === kind);
+      const kept = result.kept.filter((c) => c.kind === kind);
+      const parts = [
+        done.length
+          ? `${apply ? 'deleted' : 'would delete'}: ${done.map(describe).join('; ')}`
+          : `nothing to ${apply ? 'delete' : 'clean up'}`,
+        ...(failed.length ? [`failed: ${failed.map((f) => `${describe(f)}: ${f.error}`).join('; ')}`] : []),
+        ...(kept.length ? [`kept: ${kept.map(describe).join('; ')}`] : []),
+      ];
+      return {
+        check: 'k8s.cleanup',
+        target: kind,
+        status: failed.length ? 'warn' : 'ok',
+        value: done.length,
+        unit: 'objects',
+        detail: parts.join('; ').slice(0, 2000),
+      };
+    });
+    const counts = input.kinds.map((k) => `${result.deleted.filter((c) => c.kind === k).length} ${k}`).join(', ');
+    return {
+      summary: apply
+        ? `Cluster storage cleanup: ${result.deleted.length} object(s) deleted (${counts})`
+        : `Cluster storage cleanup (report only, server dry run): ${result.deleted.length} object(s) would be deleted (${counts})`,
+      checks,
+      details: {
+        mode: input.mode,
+        completedJobsOlderThanSeconds: seconds(input.completedJobsOlderThan),
+        deleted: result.deleted,
+        failed: result.failed,
+        kept: result.kept,
+      },
+    };
+  });
 }

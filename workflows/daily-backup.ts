@@ -16,6 +16,8 @@ export const DailyBackupInput = z
   .strict();
 export type DailyBackupInput = z.input<typeof DailyBackupInput>;
 
+const reportedRun = reportedWorkflow('dailyBackup', 'booking-database', DailyBackupInput);
+
 const round = (n: number, places = 1) => Math.round(n * 10 ** places) / 10 ** places;
 
 /**
@@ -25,7 +27,7 @@ const round = (n: number, places = 1) => Math.round(n * 10 ** places) / 10 ** pl
  * to read back the backup fails the run, which alerts; the evening status confirms the day's run.
  */
 export async function dailyBackup(rawInput?: DailyBackupInput): Promise<RunReport> {
-  return reportedWorkflow('dailyBackup', 'booking-database', DailyBackupInput, rawInput, async (run, input) => {
+  return reportedRun(rawInput, async (run, input) => {
     run.phase = 'planning';
     const plan = await run.step('resolve backup plan', () => resolveBackupPlan());
 

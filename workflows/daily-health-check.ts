@@ -40,56 +40,52 @@ export const DailyHealthCheckInput = z
   .strict();
 export type DailyHealthCheckInput = z.input<typeof DailyHealthCheckInput>;
 
+const reportedRun = reportedWorkflow('dailyHealthCheck', 'booking-platform', DailyHealthCheckInput);
+
 /** Routine Maintenance Guide, "Morning Health Check": every item this product can measure, in parallel. */
 export async function dailyHealthCheck(rawInput?: DailyHealthCheckInput): Promise<RunReport> {
-  return reportedWorkflow(
-    'dailyHealthCheck',
-    'booking-platform',
-    DailyHealthCheckInput,
-    rawInput,
-    async (run, input) => {
-      run.phase = 'planning';
-      const plan = await run.step('resolve targets and thresholds', () => resolveHealthCheckPlan());
-      const thresholds = parseInput(
-        thresholdsSchema(plan.thresholds),
-        input.thresholds ?? {},
-        'dailyHealthCheck.thresholds',
-      );
+  return reportedRun(rawInput, async (run, input) => {
+    run.phase = 'planning';
+    const plan = await run.step('resolve targets and thresholds', () => resolveHealthCheckPlan());
+    const thresholds = parseInput(
+      thresholdsSchema(plan.thresholds),
+      input.thresholds ?? {},
+      'dailyHealthCheck.thresholds',
+    );
 
-      const checklist: Record<(typeof HEALTH_CHECK_GROUPS)[number], [string, () => Promise<CheckResult[]>]> = {
-        http: ['application availability and response time', () => probeHttpEndpoints(plan.http, thresholds)],
-        database: ['database connectivity, connections and replication', () => checkDatabaseHealth(thresholds)],
-        disk: ['disk space utilization', () => checkDiskUsage(plan.diskPaths, thresholds)],
-        backup: ['backup status', () => checkBackupFreshness(plan.backup, thresholds)],
-        tls: ['certificate expiration', () => checkCertificateExpiry(plan.tls, thresholds)],
-        kubernetes: [
-          'error logs, pod resources and node health',
-          async () => [
-            ...(await scanApplicationErrorLogs()),
-            ...(await checkPodResourceUsage()),
-            // Added after release: runs recorded before it replay without the node check.
-            ...(patched('kubernetes-node-health') ? await checkNodeHealth() : []),
-          ],
+    const checklist: Record<(typeof HEALTH_CHECK_GROUPS)[number], [string, () => Promise<CheckResult[]>]> = {
+      http: ['application availability and response time', () => probeHttpEndpoints(plan.http, thresholds)],
+      database: ['database connectivity, connections and replication', () => checkDatabaseHealth(thresholds)],
+      disk: ['disk space utilization', () => checkDiskUsage(plan.diskPaths, thresholds)],
+      backup: ['backup status', () => checkBackupFreshness(plan.backup, thresholds)],
+      tls: ['certificate expiration', () => checkCertificateExpiry(plan.tls, thresholds)],
+      kubernetes: [
+        'error logs, pod resources and node health',
+        async () => [
+          ...(await scanApplicationErrorLogs()),
+          ...(await checkPodResourceUsage()),
+          // Added after release: runs recorded before it replay without the node check.
+          ...(patched('kubernetes-node-health') ? await checkNodeHealth() : []),
         ],
-        monitoring: [
-          'monitoring is alive',
-          async () => [
-            ...(await checkMonitoringAlive(plan.monitoring)),
-            // Added after release: rules loaded, an Alertmanager, the watchdog firing (not only a metrics URL).
-            ...(patched('monitoring-alerting-pipeline') ? await checkAlertingPipeline(plan.prometheus) : []),
-          ],
+      ],
+      monitoring: [
+        'monitoring is alive',
+        async () => [
+          ...(await checkMonitoringAlive(plan.monitoring)),
+          // Added after release: rules loaded, an Alertmanager, the watchdog firing (not only a metrics URL).
+          ...(patched('monitoring-alerting-pipeline') ? await checkAlertingPipeline(plan.prometheus) : []),
         ],
-      };
+      ],
+    };
 
-      run.phase = 'checking';
-      const selected = input.checks ?? HEALTH_CHECK_GROUPS;
-      const results = (await Promise.all(selected.map((group) => run.checkStep(...checklist[group])))).flat();
+    run.phase = 'checking';
+    const selected = input.checks ?? HEALTH_CHECK_GROUPS;
+    const results = (await Promise.all(selected.map((group) => run.checkStep(...checklist[group])))).flat();
 
-      return {
-        summary: input.reason ? `Morning health check (${input.reason})` : 'Morning health check',
-        checks: results,
-        alertOnCritical: true,
-      };
-    },
-  );
+    return {
+      summary: input.reason ? `Morning health check (${input.reason})` : 'Morning health check',
+      checks: results,
+      alertOnCritical: true,
+    };
+  });
 }

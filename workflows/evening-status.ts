@@ -37,9 +37,11 @@ export const EveningStatusInput = z
   });
 export type EveningStatusInput = z.input<typeof EveningStatusInput>;
 
+const reportedRun = reportedWorkflow('eveningStatus', 'booking-platform', EveningStatusInput);
+
 /** Routine Maintenance Guide, "Evening Status Update": the day's runs, open criticals, upcoming windows. */
 export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunReport> {
-  return reportedWorkflow('eveningStatus', 'booking-platform', EveningStatusInput, rawInput, async (run, input) => {
+  return reportedRun(rawInput, async (run, input) => {
     const now = new Date();
     const today = now.toISOString().slice(0, 10);
     const startOfDay = new Date(`${input.day ?? today}T00:00:00.000Z`);

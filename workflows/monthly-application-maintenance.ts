@@ -19,6 +19,12 @@ export const MonthlyApplicationMaintenanceInput = z
   .strict();
 export type MonthlyApplicationMaintenanceInput = z.input<typeof MonthlyApplicationMaintenanceInput>;
 
+const reportedRun = reportedWorkflow(
+  'monthlyApplicationMaintenance',
+  'booking-platform',
+  MonthlyApplicationMaintenanceInput,
+);
+
 /**
  * Routine Maintenance Guide, "Third Monday of Month - Application Maintenance": the database tasks
  * (VACUUM, REINDEX, retention and archive) as a `weeklyDatabaseMaintenance` child in this slot's
@@ -27,64 +33,58 @@ export type MonthlyApplicationMaintenanceInput = z.input<typeof MonthlyApplicati
  * archive), which is why the seed can schedule them on a weekday morning.
  */
 export async function monthlyApplicationMaintenance(rawInput?: MonthlyApplicationMaintenanceInput): Promise<RunReport> {
-  return reportedWorkflow(
-    'monthlyApplicationMaintenance',
-    'booking-platform',
-    MonthlyApplicationMaintenanceInput,
-    rawInput,
-    async (run, input) => {
-      run.phase = 'planning';
-      const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
-      const window =
-        input.window ??
-        plan.windows.find((w) => w.name === 'monthly-application') ??
-        SEED_WINDOWS.find((w) => w.name === 'monthly-application')!;
+  return reportedRun(rawInput, async (run, input) => {
+    run.phase = 'planning';
+    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
+    const window =
+      input.window ??
+      plan.windows.find((w) => w.name === 'monthly-application') ??
+      SEED_WINDOWS.find((w) => w.name === 'monthly-application')!;
 
-      run.phase = 'application images';
-      const images = await run.checkStep('outdated image versions', async () => {
-        const inventory = await collectClusterInventory();
-        if ('skipped' in inventory) return [skipped('image-version', '-', inventory.skipped)];
-        const findings = outdatedImageFindings(inventory.deployments, plan.standards.currentImages);
-        return findings.length
-          ? findings
-          : [
-              skipped(
-                'image-version',
-                '-',
-                'no current versions declared for the running images (standards.currentImages)',
-              ),
-            ];
-      });
+    run.phase = 'application images';
+    const images = await run.checkStep('outdated image versions', async () => {
+      const inventory = await collectClusterInventory();
+      if ('skipped' in inventory) return [skipped('image-version', '-', inventory.skipped)];
+      const findings = outdatedImageFindings(inventory.deployments, plan.standards.currentImages);
+      return findings.length
+        ? findings
+        : [
+            skipped(
+              'image-version',
+              '-',
+              'no current versions declared for the running images (standards.currentImages)',
+            ),
+          ];
+    });
 
-      run.phase = 'database maintenance';
-      const database = await run.step(
-        'database maintenance (VACUUM, REINDEX, archive)',
-        () =>
-          executeChild(weeklyDatabaseMaintenance, {
-            workflowId: `${workflowInfo().workflowId}/database`,
-            args: [
-              {
-                windowPolicy: input.windowPolicy,
-                window,
-                steps: ['vacuum', 'reindex', 'statistics', 'archive'],
-                reason: 'monthly application maintenance',
-              },
-            ],
-          }),
-        (r) =>
-          r.outcome === 'critical' || r.outcome === 'warn' || r.outcome === 'skipped'
-            ? r.outcome
-            : r.outcome === 'failed'
-              ? 'failed'
-              : 'ok',
-      );
+    run.phase = 'database maintenance';
+    const database = await run.step(
+      'database maintenance (VACUUM, REINDEX, archive)',
+      () =>
+        executeChild(weeklyDatabaseMaintenance, {
+          workflowId: `${workflowInfo().workflowId}/database`,
+          args: [
+            {
+              windowPolicy: input.windowPolicy,
+              window,
+              steps: ['vacuum', 'reindex', 'statistics', 'archive'],
+              reason: 'monthly application maintenance',
+            },
+          ],
+        }),
+      (r) =>
+        r.outcome === 'critical' || r.outcome === 'warn' || r.outcome === 'skipped'
+          ? r.outcome
+          : r.outcome === 'failed'
+            ? 'failed'
+            : 'ok',
+    );
 
-      return {
-        summary: `Monthly application maintenance: database ${database.outcome} (${database.summary})`,
-        checks: [...images, ...database.checks],
-        alertOnCritical: true,
-        details: { database: database.workflowId },
-      };
-    },
-  );
+    return {
+      summary: `Monthly application maintenance: database ${database.outcome} (${database.summary})`,
+      checks: [...images, ...database.checks],
+      alertOnCritical: true,
+      details: { database: database.workflowId },
+    };
+  });
 }

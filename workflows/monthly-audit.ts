@@ -19,6 +19,8 @@ export const MonthlyAuditInput = z
   .strict();
 export type MonthlyAuditInput = z.input<typeof MonthlyAuditInput>;
 
+const reportedRun = reportedWorkflow('monthlyAudit', 'booking-platform', MonthlyAuditInput);
+
 /**
  * Routine Maintenance Guide, "First Monday of Month - Full System Audit": the infrastructure
  * inventory, configuration against the declared standards, the backup restore test (seed: "Test
@@ -26,7 +28,7 @@ export type MonthlyAuditInput = z.input<typeof MonthlyAuditInput>;
  * product has stored. Compliance paperwork and DR failover drills stay with people.
  */
 export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunReport> {
-  return reportedWorkflow('monthlyAudit', 'booking-platform', MonthlyAuditInput, rawInput, async (run, input) => {
+  return reportedRun(rawInput, async (run, input) => {
     run.phase = 'planning';
     const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
     const since = new Date(Date.now() - input.forecastHistoryDays * 86_400_000).toISOString();

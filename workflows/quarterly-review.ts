@@ -16,6 +16,8 @@ export const QuarterlyReviewInput = z
   .strict();
 export type QuarterlyReviewInput = z.input<typeof QuarterlyReviewInput>;
 
+const reportedRun = reportedWorkflow('quarterlyReview', 'maintenance-program', QuarterlyReviewInput);
+
 /**
  * Routine Maintenance Guide, "End of Quarter - Comprehensive Review": how every maintenance kind
  * performed against its target, which runs failed and why, and how long approvals took. The
@@ -23,37 +25,29 @@ export type QuarterlyReviewInput = z.input<typeof QuarterlyReviewInput>;
  * them the figures.
  */
 export async function quarterlyReview(rawInput?: QuarterlyReviewInput): Promise<RunReport> {
-  return reportedWorkflow(
-    'quarterlyReview',
-    'maintenance-program',
-    QuarterlyReviewInput,
-    rawInput,
-    async (run, input) => {
-      const until = new Date();
-      const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
+  return reportedRun(rawInput, async (run, input) => {
+    const until = new Date();
+    const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
 
-      run.phase = 'collecting';
-      const history = await run.step('run history', () =>
-        summarizeRunHistory(since.toISOString(), until.toISOString()),
-      );
+    run.phase = 'collecting';
+    const history = await run.step('run history', () => summarizeRunHistory(since.toISOString(), until.toISOString()));
 
-      const checks: CheckResult[] = history.kinds.map((k) => ({
-        check: 'success-rate',
-        target: k.kind,
-        status: k.successRate === null ? 'skipped' : k.successRate < input.successRateTarget ? 'warn' : 'ok',
-        value: k.successRate === null ? undefined : Math.round(k.successRate * 1000) / 10,
-        unit: '%',
-        threshold: `target >= ${input.successRateTarget * 100}%`,
-        detail:
-          `${k.runs} run(s), ${k.failed} failed; duration p50 ${k.p50Seconds} s, p95 ${k.p95Seconds} s, max ${k.maxSeconds} s` +
-          (k.medianApprovalSeconds === null ? '' : `; median approval ${k.medianApprovalSeconds} s`),
-      }));
-      const runs = history.kinds.reduce((n, k) => n + k.runs, 0);
-      return {
-        summary: `Quarterly review of ${input.lookbackDays} days: ${runs} run(s) over ${history.kinds.length} kind(s), ${history.failures.length} failure(s)`,
-        checks,
-        details: { history },
-      };
-    },
-  );
+    const checks: CheckResult[] = history.kinds.map((k) => ({
+      check: 'success-rate',
+      target: k.kind,
+      status: k.successRate === null ? 'skipped' : k.successRate < input.successRateTarget ? 'warn' : 'ok',
+      value: k.successRate === null ? undefined : Math.round(k.successRate * 1000) / 10,
+      unit: '%',
+      threshold: `target >= ${input.successRateTarget * 100}%`,
+      detail:
+        `${k.runs} run(s), ${k.failed} failed; duration p50 ${k.p50Seconds} s, p95 ${k.p95Seconds} s, max ${k.maxSeconds} s` +
+        (k.medianApprovalSeconds === null ? '' : `; median approval ${k.medianApprovalSeconds} s`),
+    }));
+    const runs = history.kinds.reduce((n, k) => n + k.runs, 0);
+    return {
+      summary: `Quarterly review of ${input.lookbackDays} days: ${runs} run(s) over ${history.kinds.length} kind(s), ${history.failures.length} failure(s)`,
+      checks,
+      details: { history },
+    };
+  });
 }

@@ -18,6 +18,8 @@ export const StorageCleanupInput = z
   .strict();
 export type StorageCleanupInput = z.input<typeof StorageCleanupInput>;
 
+const reportedRun = reportedWorkflow('storageCleanup', 'storage', StorageCleanupInput);
+
 /**
  * Maintenance Setup Guide, "Log Cleanup CronJob" and "Disk Cleanup", with the audit's "Review
  * backup retention policies": every configured retention rule applied, old database dumps pruned
@@ -25,7 +27,7 @@ export type StorageCleanupInput = z.input<typeof StorageCleanupInput>;
  * Only files matching a configured rule are ever deleted.
  */
 export async function storageCleanup(rawInput?: StorageCleanupInput): Promise<RunReport> {
-  return reportedWorkflow('storageCleanup', 'storage', StorageCleanupInput, rawInput, async (run, input) => {
+  return reportedRun(rawInput, async (run, input) => {
     run.phase = 'planning';
     const plan = await run.step('resolve retention rules', () => resolveStorageCleanupPlan());
     // One cutoff per rule, fixed here: every retry of an attempt selects the same files.

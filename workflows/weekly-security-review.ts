@@ -22,6 +22,8 @@ export const WeeklySecurityReviewInput = z
   .strict();
 export type WeeklySecurityReviewInput = z.input<typeof WeeklySecurityReviewInput>;
 
+const reportedRun = reportedWorkflow('weeklySecurityReview', 'booking-platform', WeeklySecurityReviewInput);
+
 /**
  * Routine Maintenance Guide, "Wednesday Security Review": certificate expiry, access control
  * (database roles with superuser powers, cluster-admin bindings), images running by a mutable
@@ -29,35 +31,29 @@ export type WeeklySecurityReviewInput = z.input<typeof WeeklySecurityReviewInput
  * the scanners; their results are not reachable from here.
  */
 export async function weeklySecurityReview(rawInput?: WeeklySecurityReviewInput): Promise<RunReport> {
-  return reportedWorkflow(
-    'weeklySecurityReview',
-    'booking-platform',
-    WeeklySecurityReviewInput,
-    rawInput,
-    async (run, input) => {
-      const until = new Date();
-      const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
+  return reportedRun(rawInput, async (run, input) => {
+    const until = new Date();
+    const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
 
-      run.phase = 'planning';
-      const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
+    run.phase = 'planning';
+    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
 
-      run.phase = 'reviewing';
-      const results = (
-        await Promise.all([
-          run.checkStep('certificate expiration', () => checkCertificateExpiry(plan.tls, plan.thresholds)),
-          run.checkStep('database roles', () => reviewDatabaseRoles(plan.expectedDatabaseSuperusers)),
-          run.checkStep('cluster-admin bindings', () => reviewClusterAdminBindings()),
-          run.checkStep('image tags', async () => {
-            const inventory = await collectClusterInventory();
-            return 'skipped' in inventory
-              ? [skipped('image-tag', '-', inventory.skipped)]
-              : imageTagFindings(inventory.deployments);
-          }),
-          run.checkStep('approval log', () => auditApprovalLog(since.toISOString(), until.toISOString())),
-        ])
-      ).flat();
+    run.phase = 'reviewing';
+    const results = (
+      await Promise.all([
+        run.checkStep('certificate expiration', () => checkCertificateExpiry(plan.tls, plan.thresholds)),
+        run.checkStep('database roles', () => reviewDatabaseRoles(plan.expectedDatabaseSuperusers)),
+        run.checkStep('cluster-admin bindings', () => reviewClusterAdminBindings()),
+        run.checkStep('image tags', async () => {
+          const inventory = await collectClusterInventory();
+          return 'skipped' in inventory
+            ? [skipped('image-tag', '-', inventory.skipped)]
+            : imageTagFindings(inventory.deployments);
+        }),
+        run.checkStep('approval log', () => auditApprovalLog(since.toISOString(), until.toISOString())),
+      ])
+    ).flat();
 
-      return { summary: 'Weekly security review', checks: results, alertOnCritical: true };
-    },
-  );
+    return { summary: 'Weekly security review', checks: results, alertOnCritical: true };
+  });
 }

@@ -32,82 +32,78 @@ export const WeeklySystemReviewInput = z
   .strict();
 export type WeeklySystemReviewInput = z.input<typeof WeeklySystemReviewInput>;
 
+const reportedRun = reportedWorkflow('weeklySystemReview', 'booking-platform', WeeklySystemReviewInput);
+
 /**
  * Routine Maintenance Guide, "Monday Morning System Review": the database, application and
  * infrastructure items of its checklist that can be measured, in parallel. Nothing here changes
  * anything: orphaned cluster resources are listed (a dry run), not deleted.
  */
 export async function weeklySystemReview(rawInput?: WeeklySystemReviewInput): Promise<RunReport> {
-  return reportedWorkflow(
-    'weeklySystemReview',
-    'booking-platform',
-    WeeklySystemReviewInput,
-    rawInput,
-    async (run, input) => {
-      run.phase = 'planning';
-      const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
+  return reportedRun(rawInput, async (run, input) => {
+    run.phase = 'planning';
+    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
 
-      run.phase = 'reviewing';
-      let statistics: Awaited<ReturnType<typeof collectDatabaseStatistics>> | undefined;
-      const results = (
-        await Promise.all([
-          // Database: slow queries, index usage, table statistics, cache hit ratio, backup integrity.
-          run.checkStep('database statistics', async () => {
-            statistics = await collectDatabaseStatistics();
-            return [
-              ...statistics.checks,
-              ...slowQueryFindings(plan.database, statistics.slowQueries, input.slowQueryCount),
-            ];
+    run.phase = 'reviewing';
+    let statistics: Awaited<ReturnType<typeof collectDatabaseStatistics>> | undefined;
+    const results = (
+      await Promise.all([
+        // Database: slow queries, index usage, table statistics, cache hit ratio, backup integrity.
+        run.checkStep('database statistics', async () => {
+          statistics = await collectDatabaseStatistics();
+          return [
+            ...statistics.checks,
+            ...slowQueryFindings(plan.database, statistics.slowQueries, input.slowQueryCount),
+          ];
+        }),
+        run.checkStep('backup integrity', async () =>
+          backupChecks(plan.database, {
+            ...(await verifyNewestBackup({ maxAgeHours: plan.thresholds.backupMaxAgeHours })),
+            taken: false,
           }),
-          run.checkStep('backup integrity', async () =>
-            backupChecks(plan.database, {
-              ...(await verifyNewestBackup({ maxAgeHours: plan.thresholds.backupMaxAgeHours })),
-              taken: false,
-            }),
-          ),
-          // Application: error patterns, memory against limits (leaks show as creeping usage).
-          run.checkStep('application error logs', () => scanApplicationErrorLogs(input.logWindowHours * 3600)),
-          run.checkStep('pod resources', () => checkPodResourceUsage()),
-          // Infrastructure: nodes, storage, connectivity, leftovers.
-          run.checkStep('node health', () => checkNodeHealth()),
-          run.checkStep('storage utilization', () => checkDiskUsage(plan.diskPaths, plan.thresholds)),
-          run.checkStep('network connectivity', () => probeHttpEndpoints(plan.http, plan.thresholds)),
-          run.checkStep('orphaned cluster resources', async (): Promise<CheckResult[]> => {
-            const r = await cleanupClusterResources({ mode: 'report' });
-            if ('skipped' in r) return [skipped('k8s.leftovers', '-', r.skipped)];
-            return [
-              {
-                check: 'k8s.leftovers',
-                target: 'cluster',
-                status: r.candidates.length > 0 ? 'warn' : 'ok',
-                value: r.candidates.length,
-                unit: 'objects',
-                detail: r.candidates.length
-                  ? r.candidates
-                      .map((c) => `${c.kind} ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`)
-                      .join('; ')
-                      .slice(0, 1000)
-                  : 'nothing to clean up',
-              },
-            ];
-          }),
-        ])
-      ).flat();
+        ),
+        // Application: error patterns, memory against limits (leaks show as creeping usage).
+        run.checkStep('application error logs', () => scanApplicationErrorLogs(input.logWindowHours * 3600)),
+        run.checkStep('pod resources', () => checkPodResourceUsage()),
+        // Infrastructure: nodes, storage, connectivity, leftovers.
+        run.checkStep('node health', () => checkNodeHealth()),
+        run.checkStep('storage utilization', () => checkDiskUsage(plan.diskPaths, plan.thresholds)),
+        run.checkStep('network connectivity', () => probeHttpEndpoints(plan.http, plan.thresholds)),
+        run.checkStep('orphaned cluster resources', async (): Promise<CheckResult[]> => {
+          const r = await cleanupClusterResources({ mode: 'report' });
+          if ('skipped' in r) return [skipped('k8s.leftovers', '-', r.skipped)];
+          return [
+            {
+              check: 'k8s.leftovers',
+              target: 'cluster',
+              status: r.candidates.length > 0 ? 'warn' : 'ok',
+              value: r.candidates.length,
+              unit: 'objects',
+              detail: r.candidates.length
+                ? r.candidates
+                    .map((c) => `${c.kind} ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`)
+                    .join('; ')
+                    .slice(0, 1000)
+                : 'nothing to clean up',
+            },
+          ];
+        }),
+      ])
+    ).flat();
 
-      // The lists behind the findings, with their figures: what someone acts on.
-      const database = statistics && {
-        slowQueries: statistics.slowQueries,
-        unusedIndexes: statistics.unusedIndexes,
-        bloatedTables: statistics.bloated,
-        seqScanHeavyTables: statistics.seqScanHeavyTables,
-        staleStatistics: statistics.staleStatistics,
-      };
-      return {
-        summary: 'Weekly system review',
-        checks: results,
-        alertOnCritical: true,
-        details: database && { database },
-      };
-    },
-  );
+    // The lists behind the findings, with their figures: what someone acts on.
+    const database = statistics && {
+      slowQueries: statistics.slowQueries,
+      unusedIndexes: statistics.unusedIndexes,
+      bloatedTables: statistics.bloated,
+      seqScanHeavyTables: statistics.seqScanHeavyTables,
+      staleStatistics: statistics.staleStatistics,
+    };
+    return {
+      summary: 'Weekly system review',
+      checks: results,
+      alertOnCritical: true,
+      details: database && { database },
+    };
+  });
 }

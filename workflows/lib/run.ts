@@ -199,19 +199,19 @@ export async function runReported(
 }
 
 /**
- * A routine workflow's opening: the input checked against `schema` (bad input fails the run before
- * anything runs), the run started as `kind` on `target`, then `body` run and reported.
+ * A routine workflow's opening, declared once per workflow module: each call checks the input
+ * against `schema` (bad input fails the run before anything runs), starts the run as `kind` on
+ * `target`, then runs `body` and reports it.
  */
-export function reportedWorkflow<S extends z.ZodType>(
-  kind: string,
-  target: string,
-  schema: S,
-  rawInput: unknown,
-  body: (run: MaintenanceRun, input: z.output<S>) => Promise<FinishOptions>,
-): Promise<RunReport> {
-  const input = parseInput(schema, rawInput, kind);
-  const run = new MaintenanceRun(kind, target);
-  return runReported(run, () => body(run, input));
+export function reportedWorkflow<S extends z.ZodType>(kind: string, target: string, schema: S) {
+  return (
+    rawInput: unknown,
+    body: (run: MaintenanceRun, input: z.output<S>) => Promise<FinishOptions>,
+  ): Promise<RunReport> => {
+    const input = parseInput(schema, rawInput, kind);
+    const run = new MaintenanceRun(kind, target);
+    return runReported(run, () => body(run, input));
+  };
 }
 
 async function deliver(channel: DeliveryRecord['channel'], send: () => Promise<string>): Promise<DeliveryRecord> {
