@@ -5,6 +5,16 @@ import pg from 'pg';
  * seeds maintain (`bookings`, `user_sessions`, `password_reset_tokens`) with three years of rows,
  * some sessions and reset tokens expired, so every maintenance step has real work to find.
  */
+/** Sessions and reset tokens share one shape: a hashed token that expires (what cleanup deletes). */
+const expiringTokenTable = (table: string) => `CREATE TABLE IF NOT EXISTS ${table} (
+  id         bigserial PRIMARY KEY,
+  user_id    bigint NOT NULL,
+  token_hash text NOT NULL UNIQUE,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  expires_at timestamptz NOT NULL
+);
+CREATE INDEX IF NOT EXISTS ${table}_expires_at_idx ON ${table} (expires_at);`;
+
 const SCHEMA = `
 CREATE TABLE IF NOT EXISTS bookings (
   id          bigserial PRIMARY KEY,
@@ -19,23 +29,21 @@ CREATE TABLE IF NOT EXISTS bookings (
 );
 CREATE INDEX IF NOT EXISTS bookings_created_at_idx ON bookings (created_at);
 CREATE INDEX IF NOT EXISTS bookings_user_id_idx ON bookings (user_id);
-CREATE TABLE IF NOT EXISTS user_sessions (
-  id         bigserial PRIMARY KEY,
-  user_id    bigint NOT NULL,
-  token_hash text NOT NULL UNIQUE,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  expires_at timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS user_sessions_expires_at_idx ON user_sessions (expires_at);
-CREATE TABLE IF NOT EXISTS password_reset_tokens (
-  id         bigserial PRIMARY KEY,
-  user_id    bigint NOT NULL,
-  token_hash text NOT NULL UNIQUE,
-  created_at timestamptz NOT NULL DEFAULT now(),
-  expires_at timestamptz NOT NULL
-);
-CREATE INDEX IF NOT EXISTS password_reset_tokens_expires_at_idx ON password_reset_tokens (expires_at);
+${expiringTokenTable('user_sessions')}
+${expiringTokenTable('password_reset_tokens')}
 `;
+
+/** Tokens created `age` ago expiring across `spread` centred on now: about half are expired. */
+function expiringTokenRows(table: string, size: keyof DemoSize, prefix: string, age: string, spread: string) {
+  return {
+    table,
+    size,
+    sql: `INSERT INTO ${table} (user_id, token_hash, created_at, expires_at)
+          SELECT 1 + (random() * 4999)::int, md5('${prefix}' || g), now() - interval '${age}',
+                 now() - interval '${spread}' / 2 + (random() * interval '${spread}')
+            FROM generate_series(1, $1::int) g`,
+  };
+}
 
 /** Row generators; `$1` is the row count. Timestamps spread so archive and cleanup have work. */
 const ROW_GENERATORS: { table: string; size: keyof DemoSize; sql: string }[] = [
@@ -48,22 +56,8 @@ const ROW_GENERATORS: { table: string; size: keyof DemoSize; sql: string }[] = [
                  c + interval '3 days', c + interval '3 days 2 hours', 1500 + (random() * 20000)::int, c, c
             FROM (SELECT now() - (random() * interval '1095 days') AS c FROM generate_series(1, $1::int)) s`,
   },
-  {
-    table: 'user_sessions',
-    size: 'sessions',
-    sql: `INSERT INTO user_sessions (user_id, token_hash, created_at, expires_at)
-          SELECT 1 + (random() * 4999)::int, md5('session' || g), now() - interval '2 days',
-                 now() - interval '1 day' + (random() * interval '3 days')
-            FROM generate_series(1, $1::int) g`,
-  },
-  {
-    table: 'password_reset_tokens',
-    size: 'resetTokens',
-    sql: `INSERT INTO password_reset_tokens (user_id, token_hash, created_at, expires_at)
-          SELECT 1 + (random() * 4999)::int, md5('reset' || g), now() - interval '1 day',
-                 now() - interval '12 hours' + (random() * interval '1 day')
-            FROM generate_series(1, $1::int) g`,
-  },
+  expiringTokenRows('user_sessions', 'sessions', 'session', '2 days', '3 days'),
+  expiringTokenRows('password_reset_tokens', 'resetTokens', 'reset', '1 day', '1 day'),
 ];
 
 export interface DemoSize {

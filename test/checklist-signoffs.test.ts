@@ -5,23 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportActivities } from '../activities/reports.js';
-import { runCli } from '../src/cli/main.js';
 import { accountChecklist } from '../domain/checklists.js';
 import type { RunReport } from '../domain/run.js';
 import { makeTestKeys } from './helpers/keys.js';
+import { maint } from './helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { uniqueId } from './helpers/stack.js';
-
-async function maint(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(
-    ['node', 'maint', ...args],
-    (s) => out.push(s),
-    (s) => err.push(s),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('checklist sign-offs', () => {
   let db: TestDatabase;

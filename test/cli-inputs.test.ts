@@ -1,21 +1,10 @@
 // `maint` against bad arguments (issue 21): impossible dates and limits refused cleanly, a stuck
 // run reported with a non-zero exit, `plan --input` checked and honoured for every plannable type.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../src/cli/main.js';
+import { maint } from './helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { until, uniqueId } from './helpers/stack.js';
 import { temporalEnv, testConfig, withWorker } from './helpers/temporal.js';
-
-async function maint(...args: string[]): Promise<{ code: number; out: string; err: string }> {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await runCli(
-    ['node', 'maint', ...args],
-    (s) => out.push(s),
-    (s) => err.push(s),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('maint with bad arguments', () => {
   let db: TestDatabase;

@@ -1,15 +1,7 @@
 // The Kubernetes activities against the suite's real control plane (kube-apiserver with RBAC,
 // controller-manager, scheduler; kwok nodes and kubelets), as a ServiceAccount bound to the roles
 // of deploy/rbac.yaml: every 403, 429 and revision here comes from Kubernetes itself.
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import {
-  BatchV1Api,
-  CustomObjectsApi,
-  PatchStrategy,
-  RbacAuthorizationV1Api,
-  setHeaderOptions,
-} from '@kubernetes/client-node';
+import { BatchV1Api, PatchStrategy, RbacAuthorizationV1Api, setHeaderOptions } from '@kubernetes/client-node';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CleanupResult } from '../activities/kubernetes/cleanup.js';
@@ -22,6 +14,7 @@ import {
   waitForDeployment,
   waitUntil,
   type TestCluster,
+  serveLogs,
 } from './helpers/cluster.js';
 import { stageCleanupCandidates } from './helpers/cleanup-fixture.js';
 import { runActivity } from './helpers/kube.js';
@@ -293,25 +286,7 @@ describe('Kubernetes activities on a real control plane', () => {
     // kwok serves these lines as the api pods' kubelet would (CRI log format); the namespace's
     // other pods have no logs configured, which the scan must say plainly.
     const apiPods = (await t.pods('app=api')).map((p) => p.metadata!.name!);
-    const logFile = join(t.workDir, 'api.log');
-    const now = Date.now();
-    writeFileSync(
-      logFile,
-      ['GET /health 200', 'ERROR db timeout', 'panic: nil map']
-        .map((l, i) => `${new Date(now - 60_000 + i * 1000).toISOString()} stdout F ${l}\n`)
-        .join(''),
-    );
-    await t.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
-      group: 'kwok.x-k8s.io',
-      version: 'v1alpha1',
-      plural: 'clusterlogs',
-      body: {
-        apiVersion: 'kwok.x-k8s.io/v1alpha1',
-        kind: 'ClusterLogs',
-        metadata: { name: t.namespace },
-        spec: { selector: { matchNamespaces: [t.namespace], matchNames: apiPods }, logs: [{ logsFile: logFile }] },
-      },
-    });
+    await serveLogs(t, ['GET /health 200', 'ERROR db timeout', 'panic: nil map'], apiPods);
 
     const [logs] = await waitUntil(
       'kwok to serve the logs',

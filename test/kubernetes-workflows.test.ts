@@ -1,6 +1,4 @@
-import { writeFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
+import { PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -19,6 +17,7 @@ import {
   waitUntil,
   type DeploymentSpec,
   type TestCluster,
+  serveLogs,
 } from './helpers/cluster.js';
 import { recordHistory } from './helpers/histories.js';
 import { startKubeProxy, type KubeProxy, type ProxiedRequest } from './helpers/kube-proxy.js';
@@ -516,30 +515,7 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       });
       await waitForDeployment(h, 'backend');
       // The pod's log as its kubelet (kwok) serves it, in the CRI format.
-      const logFile = join(h.workDir, 'backend.log');
-      const now = Date.now();
-      writeFileSync(
-        logFile,
-        ['started', 'ERROR payment gateway timeout']
-          .map((l, i) => `${new Date(now - 60_000 + i * 1000).toISOString()} stdout F ${l}\n`)
-          .join(''),
-      );
-      await h.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
-        group: 'kwok.x-k8s.io',
-        version: 'v1alpha1',
-        plural: 'clusterlogs',
-        body: {
-          apiVersion: 'kwok.x-k8s.io/v1alpha1',
-          kind: 'ClusterLogs',
-          metadata: { name: h.namespace },
-          spec: { selector: { matchNamespaces: [h.namespace] }, logs: [{ logsFile: logFile }] },
-        },
-      });
-      await waitUntil(
-        'kwok to serve the log',
-        async () => ((await servedLog(h)).includes('ERROR') ? true : undefined),
-        30_000,
-      );
+      await serveLogs(h, ['started', 'ERROR payment gateway timeout']);
       try {
         const report = await inCluster(
           ({ client, taskQueue }) =>
@@ -576,14 +552,3 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     }
   });
 });
-
-/** What the apiserver serves as the log of the namespace's first pod (read as admin). */
-async function servedLog(h: TestCluster): Promise<string> {
-  const [pod] = await h.pods();
-  if (!pod) return '';
-  return String(
-    await h.core
-      .readNamespacedPodLog({ name: pod.metadata!.name!, namespace: h.namespace, container: 'app' })
-      .catch(() => ''),
-  );
-}

@@ -191,7 +191,8 @@ async function readManifest(file: string): Promise<BackupManifest | string> {
   }
 }
 
-async function tableCounts(client: pg.ClientBase): Promise<Record<string, number>> {
+/** Exact row counts of every user table, the figures a restore is compared against. */
+export async function tableCounts(client: pg.ClientBase): Promise<Record<string, number>> {
   const { rows } = await client.query<{ schema: string; name: string }>(
     `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
       WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(temp|toast)'

@@ -9,7 +9,7 @@ import pg from 'pg';
 import type { BackupLevel, BackupVerification, TableCount } from '../../domain/backup.js';
 import { atLeast, formatBytes } from '../../domain/backup.js';
 import { heartbeat } from '../storage.js';
-import { findPgBinary, scrubSecret } from './backup.js';
+import { findPgBinary, scrubSecret, tableCounts } from './backup.js';
 import { inTransaction, resolveTimeouts, type Timeouts } from './sql.js';
 import { failure, FailureType } from '../../domain/failures.js';
 
@@ -216,23 +216,6 @@ export function createPgbackrestActivities({
         );
     }
     return missing;
-  }
-
-  async function tableCounts(client: pg.ClientBase): Promise<Record<string, number>> {
-    const { rows } = await client.query<{ schema: string; name: string }>(
-      `SELECT n.nspname AS schema, c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname !~ '^pg_(temp|toast)' ORDER BY 1, 2`,
-    );
-    const counts: Record<string, number> = {};
-    for (const r of rows) {
-      const {
-        rows: [n],
-      } = await client.query<{ n: number }>(
-        `SELECT count(*)::float8 AS n FROM ONLY ${pg.escapeIdentifier(r.schema)}.${pg.escapeIdentifier(r.name)}`,
-      );
-      counts[`${r.schema}.${r.name}`] = n!.n;
-    }
-    return counts;
   }
 
   /**

@@ -335,12 +335,12 @@ export function expectRbacExact(t: TestCluster, { everyGrantUsed }: { everyGrant
 }
 
 /**
- * Has kwok serve `lines` (CRI format) as the log of every pod in the file's namespace, as a kubelet
- * would, and waits until a pod's log reads back. Without it the error-log scan finds the logs
- * unreadable, which it reports as a warning.
+ * Has kwok serve `lines` (CRI format) as the log of every pod in the file's namespace (or of the
+ * pods named), as a kubelet would, and waits until such a pod's log reads back. Without it the
+ * error-log scan finds the logs unreadable, which it reports as a warning.
  */
-export async function serveLogs(t: TestCluster, lines: string[]): Promise<void> {
-  const logFile = join(t.workDir, 'pods.log');
+export async function serveLogs(t: TestCluster, lines: string[], pods?: string[]): Promise<void> {
+  const logFile = join(t.workDir, `pods-${Date.now()}.log`);
   const now = Date.now();
   writeFileSync(
     logFile,
@@ -354,11 +354,14 @@ export async function serveLogs(t: TestCluster, lines: string[]): Promise<void> 
       apiVersion: 'kwok.x-k8s.io/v1alpha1',
       kind: 'ClusterLogs',
       metadata: { name: t.namespace },
-      spec: { selector: { matchNamespaces: [t.namespace] }, logs: [{ logsFile: logFile }] },
+      spec: {
+        selector: { matchNamespaces: [t.namespace], ...(pods ? { matchNames: pods } : {}) },
+        logs: [{ logsFile: logFile }],
+      },
     },
   });
   await waitUntil('kwok to serve the pods their log', async () => {
-    const [pod] = await t.pods();
+    const pod = (await t.pods()).find((p) => !pods || pods.includes(p.metadata!.name!));
     if (!pod) return undefined;
     const log = await t.core
       .readNamespacedPodLog({
