@@ -1,6 +1,5 @@
 // The alert gate (kured's rule: nothing disruptive starts while alerts fire) against a real
 // Alertmanager started here and the suite's real control plane, with a real worker.
-import { WorkflowFailedError } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAlertActivities } from '../activities/alerts.js';
@@ -15,21 +14,13 @@ import { recordHistory } from './helpers/histories.js';
 import { runActivity } from './helpers/kube.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { testConfig, withWorker } from './helpers/temporal.js';
+import { workflowFailureOf } from './helpers/failures.js';
 
 const FAST = {
   drain: { timeout: '30s', pollInterval: 200, evictionRetry: 250 },
   readyTimeout: '30s',
   pollInterval: 200,
 } satisfies Partial<NodeUpdateInput>;
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  return (err as WorkflowFailedError).cause as ApplicationFailure;
-}
 
 describe('alert gate', () => {
   let am: TestAlertmanager;
@@ -129,7 +120,7 @@ describe('alert gate', () => {
     try {
       const workflowId = `alert-refuse-${t.namespace}`;
       const failure = await inCluster(({ client, taskQueue }) =>
-        failureOf(
+        workflowFailureOf(
           client.workflow.execute(nodeUpdate, {
             taskQueue,
             workflowId,
@@ -212,7 +203,7 @@ describe('alert gate', () => {
     const workflowId = `alert-down-${t.namespace}`;
     const failure = await inCluster(
       ({ client, taskQueue }) =>
-        failureOf(
+        workflowFailureOf(
           client.workflow.execute(nodeUpdate, {
             taskQueue,
             workflowId,
@@ -239,7 +230,7 @@ describe('alert gate', () => {
       pollInterval: 200,
     };
     const refused = await inCluster(({ client, taskQueue }) =>
-      failureOf(
+      workflowFailureOf(
         client.workflow.execute(applicationUpdate, {
           taskQueue,
           workflowId: `alert-app-refuse-${t.namespace}`,

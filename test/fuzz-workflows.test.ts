@@ -15,6 +15,7 @@ import { decide, signedDecision, signedRequest } from './helpers/keys.js';
 import { startStack, uniqueId, until, type Stack } from './helpers/stack.js';
 import { freePort } from './helpers/net.js';
 import { testConfig, withWorker } from './helpers/temporal.js';
+import { rejectionOf } from './helpers/failures.js';
 
 const SEED = 2126;
 const PER_TYPE = 3;
@@ -50,10 +51,7 @@ function badInputs(): { type: string; input: unknown; field: string }[] {
 }
 
 async function failureOf(p: Promise<unknown>): Promise<unknown> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const err = await rejectionOf(p);
   return err instanceof WorkflowFailedError ? err.cause : err;
 }
 

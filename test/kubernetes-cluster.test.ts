@@ -18,12 +18,10 @@ import {
 } from './helpers/cluster.js';
 import { stageCleanupCandidates } from './helpers/cleanup-fixture.js';
 import { runActivity } from './helpers/kube.js';
+import { rejectionOf } from './helpers/failures.js';
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
+  const err = await rejectionOf(p);
   expect(err).toBeInstanceOf(ApplicationFailure);
   return err as ApplicationFailure;
 }

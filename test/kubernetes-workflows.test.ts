@@ -1,6 +1,6 @@
 import { PatchStrategy, setHeaderOptions, type V1Node } from '@kubernetes/client-node';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
-import { CancelledFailure, type ApplicationFailure } from '@temporalio/common';
+import type { WorkflowFailedError, WorkflowHandle } from '@temporalio/client';
+import { CancelledFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CORDONED_BY } from '../activities/kubernetes/nodes.js';
 import type { RunReport } from '../domain/run.js';
@@ -21,10 +21,12 @@ import {
 } from './helpers/cluster.js';
 import { recordHistory } from './helpers/histories.js';
 import { startKubeProxy, type KubeProxy, type ProxiedRequest } from './helpers/kube-proxy.js';
-import { rebootNode, sleep, startUpdateHook } from './helpers/kube.js';
+import { rebootNode, startUpdateHook } from './helpers/kube.js';
+import { uniqueId, until } from './helpers/stack.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { startProbeTargets } from './helpers/targets.js';
 import { testConfig, withWorker, type WorkerContext } from './helpers/temporal.js';
+import { workflowFailureOf } from './helpers/failures.js';
 
 // Durations sized for the real control plane on a loaded machine: they bound a run, the tests wait for states.
 const FAST = {
@@ -34,24 +36,6 @@ const FAST = {
 } satisfies Partial<NodeUpdateInput>;
 const VERSION = 'v1.34.2';
 const NEXT_VERSION = 'v1.35.0';
-const id = (name: string) => `${name}-${Date.now()}-${Math.random().toString(36).slice(2, 6)}`;
-
-async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(WorkflowFailedError);
-  return (err as WorkflowFailedError).cause as ApplicationFailure;
-}
-
-async function until(what: string, predicate: () => Promise<boolean> | boolean, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await predicate())) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const waitingFor = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).waitingFor;
 
@@ -97,7 +81,7 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       const report = await inCluster(({ client, taskQueue }) =>
         client.workflow.execute(nodeUpdate, {
           taskQueue,
-          workflowId: id(name),
+          workflowId: uniqueId(name),
           args: [{ node: target, ...FAST, update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' } }],
         }),
       );
@@ -145,7 +129,7 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     await t.pdb('web-signal', 'web-signal', { minAvailable: 2 });
     await waitForPdb('web-signal', 0);
     const requests = requestsFrom();
-    const workflowId = id('node-update');
+    const workflowId = uniqueId('node-update');
     const report = await inCluster(async ({ client, taskQueue }) => {
       const handle = await client.workflow.start(nodeUpdate, {
         taskQueue,
@@ -223,9 +207,9 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
     const [n1] = await twoNodesWith('web-strict');
     await t.pdb('web-strict', 'web-strict', { minAvailable: 2 });
     await waitForPdb('web-strict', 0);
-    const workflowId = id('node-update-timeout');
+    const workflowId = uniqueId('node-update-timeout');
     const failure = await inCluster(({ client, taskQueue }) =>
-      failureOf(
+      workflowFailureOf(
         client.workflow.execute(nodeUpdate, {
           taskQueue,
           workflowId,
@@ -250,7 +234,7 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
 
   it('nodeUpdate: cancelled while waiting for the update, it uncordons and reports the cancellation', async () => {
     const [n1] = await twoNodesWith('web-cancel');
-    const workflowId = id('node-update-cancel');
+    const workflowId = uniqueId('node-update-cancel');
     const err = await inCluster(async ({ client, taskQueue }) => {
       const handle = await client.workflow.start(nodeUpdate, { taskQueue, workflowId, args: [{ node: n1, ...FAST }] });
       await until('the run to wait for the update', async () => (await waitingFor(handle)) !== null);
@@ -300,7 +284,7 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
         // Child ids derive from the parent's id: the stored history keeps it for the replay test.
         const handle = await client.workflow.start(rollingNodeUpdate, {
           taskQueue,
-          workflowId: id('rolling-node-update'),
+          workflowId: uniqueId('rolling-node-update'),
           args: [{ nodes, concurrency: 2, node: nodeInput }],
         });
         const result = await handle.result();
@@ -323,9 +307,9 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       await t.pdb('web-rolling-strict', 'web-rolling', { minAvailable: 4 });
       await waitForPdb('web-rolling-strict', 0);
       const failing = requestsFrom();
-      const workflowId = id('rolling-fail');
+      const workflowId = uniqueId('rolling-fail');
       const failure = await inCluster(({ client, taskQueue }) =>
-        failureOf(
+        workflowFailureOf(
           client.workflow.execute(rollingNodeUpdate, {
             taskQueue,
             workflowId,
@@ -364,9 +348,9 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       podAnnotations: QUICK_PODS,
     });
     await waitForDeployment(t, 'backend-deadline');
-    const workflowId = id('app-update-fail');
+    const workflowId = uniqueId('app-update-fail');
     const failure = await inCluster(({ client, taskQueue }) =>
-      failureOf(
+      workflowFailureOf(
         client.workflow.execute(applicationUpdate, {
           taskQueue,
           workflowId,
@@ -419,7 +403,7 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       const report = await inCluster(async ({ client, taskQueue }) => {
         const handle = await client.workflow.start(applicationUpdate, {
           taskQueue,
-          workflowId: id('app-update'),
+          workflowId: uniqueId('app-update'),
           args: [update('trixtech/backend:1.1', '/ok')],
         });
         const result = await handle.result();
@@ -432,10 +416,10 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       );
 
       const failure = await inCluster(({ client, taskQueue }) =>
-        failureOf(
+        workflowFailureOf(
           client.workflow.execute(applicationUpdate, {
             taskQueue,
-            workflowId: id('app-update-probe'),
+            workflowId: uniqueId('app-update-probe'),
             args: [update('trixtech/backend:1.2', '/error')],
           }),
         ),
@@ -455,12 +439,12 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
       Promise.all([
         client.workflow.execute(rollingNodeUpdate, {
           taskQueue,
-          workflowId: id('rolling-no-cluster'),
+          workflowId: uniqueId('rolling-no-cluster'),
           args: [{ nodes: ['n1'] }],
         }),
         client.workflow.execute(applicationUpdate, {
           taskQueue,
-          workflowId: id('app-no-cluster'),
+          workflowId: uniqueId('app-no-cluster'),
           args: [{ deployment: 'backend', container: 'app', image: 'x:2' }],
         }),
       ]),
@@ -479,10 +463,10 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
   it('applicationUpdate names the bad field and changes nothing', async () => {
     const requests = requestsFrom();
     const failure = await inCluster(({ client, taskQueue }) =>
-      failureOf(
+      workflowFailureOf(
         client.workflow.execute('applicationUpdate', {
           taskQueue,
-          workflowId: id('app-update-bad'),
+          workflowId: uniqueId('app-update-bad'),
           args: [{ deployment: 'backend', container: 'app', image: 'x:1', rolloutTimeout: 'soon' }],
         }),
       ),
@@ -521,7 +505,7 @@ describe('Kubernetes maintenance workflows on the real control plane', { timeout
           ({ client, taskQueue }) =>
             client.workflow.execute(dailyHealthCheck, {
               taskQueue,
-              workflowId: id('dhc-k8s'),
+              workflowId: uniqueId('dhc-k8s'),
               args: [{ checks: ['kubernetes'] }],
             }),
           h.workerKubeconfig,

@@ -64,6 +64,12 @@ function rolloutState(d: V1Deployment): { done: true } | { failed: string } | un
   return { done: true };
 }
 
+/** Rolled out: every replica updated and available, as `kubectl rollout status` waits for. */
+export function isRolledOut(d: V1Deployment): boolean {
+  const state = rolloutState(d);
+  return state !== undefined && 'done' in state;
+}
+
 export function createDeploymentActivities({ kube, namespace: defaultNamespace }: KubernetesDeps) {
   const apps = () => kube!.makeApiClient(AppsV1Api);
 

@@ -4,6 +4,7 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AppsV1Api, KubernetesObjectApi, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
+import { isRolledOut } from '../../activities/kubernetes/deployments.js';
 import { applyObjects } from './cluster.js';
 
 export const DEMO_NAMESPACE = 'default';
@@ -158,14 +159,8 @@ export async function waitForAvailable(
     const pending: string[] = [];
     for (const name of names) {
       const d = await apps.readNamespacedDeployment({ name, namespace });
-      const want = d.spec?.replicas ?? 1;
-      const s = d.status;
-      const done =
-        (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-        s?.updatedReplicas === want &&
-        s?.availableReplicas === want &&
-        (s?.replicas ?? 0) === want;
-      if (!done) pending.push(`${name} (${s?.availableReplicas ?? 0}/${want} available)`);
+      if (!isRolledOut(d))
+        pending.push(`${name} (${d.status?.availableReplicas ?? 0}/${d.spec?.replicas ?? 1} available)`);
     }
     if (pending.length === 0) return;
     if (Date.now() > deadline)

@@ -20,6 +20,7 @@ import {
 } from '@kubernetes/client-node';
 import { expect, inject } from 'vitest';
 import { createKubernetesActivities } from '../../activities/kubernetes/index.js';
+import { isRolledOut } from '../../activities/kubernetes/deployments.js';
 import { addKwokNodes, applyObjects, RBAC_FILE, type NodeOptions } from '../../dev/kube-local/cluster.js';
 
 export const PART_OF = 'app.kubernetes.io/part-of=trixtech';
@@ -278,14 +279,7 @@ export async function waitForDeployment(t: TestCluster, name: string, timeoutMs 
     `deployment ${name} available`,
     async () => {
       const d = await t.apps.readNamespacedDeployment({ name, namespace: t.namespace });
-      const want = d.spec?.replicas ?? 1;
-      const s = d.status;
-      const done =
-        (s?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 0) &&
-        s?.updatedReplicas === want &&
-        s?.availableReplicas === want &&
-        (s?.replicas ?? 0) === want;
-      return done ? d : undefined;
+      return isRolledOut(d) ? d : undefined;
     },
     timeoutMs,
   );

@@ -27,3 +27,17 @@ export async function expectWorkflowRejects(
     expectInvalidInput((err as WorkflowFailedError).cause, field);
   }
 }
+
+/** What `p` rejects with, or undefined when it resolves. */
+export const rejectionOf = (p: Promise<unknown>): Promise<unknown> =>
+  p.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+
+/** The failure a workflow ended with: `p` (its result) must reject with WorkflowFailedError. */
+export async function workflowFailureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await rejectionOf(p);
+  expect(err).toBeInstanceOf(WorkflowFailedError);
+  return (err as WorkflowFailedError).cause as ApplicationFailure;
+}
