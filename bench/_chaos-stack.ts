@@ -3,17 +3,7 @@
 // server built by scripts/build-temporal-server.sh on it, N product workers (src/worker.ts) and
 // the approval bridge (src/bridge.ts), all on loopback. Every piece can be killed and restarted.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import {
-  appendFileSync,
-  chmodSync,
-  chownSync,
-  copyFileSync,
-  mkdirSync,
-  openSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { createServer as createNetServer } from 'node:net';
 import { hostname } from 'node:os';
@@ -51,66 +41,6 @@ export async function waitFor(
     if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}`);
     await sleep(everyMs);
   }
-}
-
-function newestPgBin(): string {
-  const versions = readdirSync('/usr/lib/postgresql')
-    .filter((v) => /^\d+$/.test(v))
-    .sort((a, b) => Number(b) - Number(a));
-  if (!versions[0])
-    throw new Error('no PostgreSQL server under /usr/lib/postgresql (scripts/bootstrap.sh installs it)');
-  return `/usr/lib/postgresql/${versions[0]}/bin`;
-}
-
-export interface ScratchPostgres {
-  port: number;
-  url(database: string): string;
-  /** pg_ctl restart -m fast: every session is terminated, the server comes back on the same port. */
-  restart(): Promise<void>;
-  stop(): Promise<void>;
-}
-
-/** initdb + pg_ctl on a free port in `dir`; the machine's cluster on 5432 is never touched. */
-export async function startScratchPostgres(dir: string): Promise<ScratchPostgres> {
-  const bin = newestPgBin();
-  const runAs = process.getuid?.() === 0 ? 'postgres' : undefined;
-  const as = (tool: string, args: string[]) =>
-    runAs ? exec('runuser', ['-u', runAs, '--', join(bin, tool), ...args]) : exec(join(bin, tool), args);
-  const root = join(dir, 'postgres');
-  const data = join(root, 'data');
-  mkdirSync(join(root, 'sock'), { recursive: true });
-  if (runAs) {
-    chmodSync(dir, 0o755); // mkdtemp makes it 0700: the postgres user must reach its data directory
-    const uid = Number((await exec('id', ['-u', runAs])).stdout.trim());
-    const gid = Number((await exec('id', ['-g', runAs])).stdout.trim());
-    for (const p of [root, join(root, 'sock')]) chownSync(p, uid, gid);
-  }
-  const port = await freePort();
-  await as('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  appendFileSync(
-    join(data, 'postgresql.conf'),
-    [
-      '',
-      `port=${port}`,
-      "listen_addresses='127.0.0.1'",
-      `unix_socket_directories='${root}/sock'`,
-      'max_connections=200',
-      'fsync=off',
-      '',
-    ].join('\n'),
-  );
-  const log = join(root, 'server.log');
-  await as('pg_ctl', ['-D', data, '-l', log, '-w', 'start']);
-  return {
-    port,
-    url: (database) => `postgresql://postgres@127.0.0.1:${port}/${database}`,
-    restart: async () => {
-      await as('pg_ctl', ['-D', data, '-l', log, '-m', 'fast', '-w', 'restart']);
-    },
-    stop: async () => {
-      await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
-    },
-  };
 }
 
 /** Runs scripts/build-temporal-server.sh (builds once); returns the directory of the binaries and schema. */

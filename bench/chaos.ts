@@ -3,7 +3,7 @@
 // binaries are built), then faults, each at a random moment, and a check that every run still ends
 // with its report and the right outcome. Prints what it did; the last line sums it up:
 // chaos: runs=.. completed=.. lost=0 duplicated=0 cordoned_left=0 decisions_lost=0 max_resume_gap_rows=..
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node';
@@ -12,6 +12,7 @@ import pg from 'pg';
 import type { ArchiveResult } from '../domain/database.js';
 import { ensureSearchAttributes } from '../schedules/apply.js';
 import { ensureDatabase, seedDemoBookings } from '../dev/demo-db.js';
+import { startScratchPostgres } from '../dev/scratch-postgres.js';
 import type { RunReport } from '../domain/run.js';
 import { findKubeBinaries } from '../dev/kube-local/binaries.js';
 import { startLocalCluster, type LocalCluster } from '../dev/kube-local/cluster.js';
@@ -25,7 +26,6 @@ import {
   ensureNamespace,
   killHard,
   setupTemporalSchema,
-  startScratchPostgres,
   startService,
   startSlackSink,
   startTemporalServer,
@@ -71,7 +71,8 @@ export async function main(): Promise<void> {
     const started = Date.now();
     const build = await temporalServerBuild();
     say(`Temporal server v1.29.1 and temporal-sql-tool from ${build}`);
-    const postgres = await startScratchPostgres(dir);
+    chmodSync(dir, 0o755); // mkdtemp makes it 0700: the cluster's user must reach its data directory
+    const postgres = await startScratchPostgres(join(dir, 'postgres'), { settings: ['max_connections=200'] });
     cleanups.push(() => postgres.stop());
     say(`scratch PostgreSQL on 127.0.0.1:${postgres.port} (${dir}/postgres)`);
     say(`schema tool: ${(await setupTemporalSchema(build, postgres.port)).join(', ')}`);

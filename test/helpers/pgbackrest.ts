@@ -1,12 +1,8 @@
-import { execFile } from 'node:child_process';
-import { chownSync, mkdirSync, mkdtempSync, rmSync, writeFileSync, appendFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { startScratchPostgres } from '../../dev/scratch-postgres.js';
 import { freePort } from './net.js';
-
-const exec = promisify(execFile);
-const PG_BIN = '/usr/lib/postgresql/15/bin';
 
 export interface ScratchCluster {
   port: number;
@@ -29,13 +25,10 @@ export interface ScratchCluster {
  */
 export async function startScratchCluster(prefix = 'maint-pgbr'): Promise<ScratchCluster> {
   const root = mkdtempSync(join(tmpdir(), `${prefix}-`));
-  const runAs = process.getuid?.() === 0 ? 'postgres' : undefined;
-  const as = (bin: string, args: string[]) =>
-    runAs ? exec('runuser', ['-u', runAs, '--', bin, ...args]) : exec(bin, args);
   const port = await freePort();
   const stanza = `test${port}`;
-  const data = join(root, 'data');
-  for (const d of ['repo', 'log', 'spool', 'lock', 'sock']) mkdirSync(join(root, d));
+  const stores = ['repo', 'log', 'spool', 'lock'].map((d) => join(root, d));
+  for (const d of stores) mkdirSync(d);
   const configFile = join(root, 'pgbackrest.conf');
   writeFileSync(
     configFile,
@@ -50,47 +43,34 @@ export async function startScratchCluster(prefix = 'maint-pgbr'): Promise<Scratc
       'log-level-file=off',
       '',
       `[${stanza}]`,
-      `pg1-path=${data}`,
+      `pg1-path=${root}/data`,
       `pg1-port=${port}`,
       `pg1-socket-path=${root}/sock`,
       '',
     ].join('\n'),
   );
-  if (runAs) {
-    const uid = Number((await exec('id', ['-u', runAs])).stdout.trim());
-    const gid = Number((await exec('id', ['-g', runAs])).stdout.trim());
-    for (const p of [root, configFile, ...['repo', 'log', 'spool', 'lock', 'sock'].map((d) => join(root, d))])
-      chownSync(p, uid, gid);
-  }
-  await as(join(PG_BIN, 'initdb'), ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync']);
-  appendFileSync(
-    join(data, 'postgresql.conf'),
-    [
-      '',
-      `port=${port}`,
-      "listen_addresses='127.0.0.1'",
-      `unix_socket_directories='${root}/sock'`,
+  const server = await startScratchPostgres(root, {
+    port,
+    ownedPaths: [configFile, ...stores],
+    settings: [
       'archive_mode=on',
       'wal_level=replica',
-      'fsync=off',
       `archive_command='pgbackrest --config=${configFile} --stanza=${stanza} archive-push %p'`,
-      '',
-    ].join('\n'),
-  );
-  await as(join(PG_BIN, 'pg_ctl'), ['-D', data, '-l', join(root, 'server.log'), '-w', 'start']);
+    ],
+  });
   const pgbackrest = async (...args: string[]) =>
-    (await as('pgbackrest', [`--config=${configFile}`, `--stanza=${stanza}`, ...args])).stdout;
+    (await server.as('pgbackrest', [`--config=${configFile}`, `--stanza=${stanza}`, ...args])).stdout;
   await pgbackrest('stanza-create');
   return {
     port,
     root,
     stanza,
     configFile,
-    runAs,
+    runAs: server.runAs,
     pgbackrest,
-    url: (database) => `postgresql://postgres@127.0.0.1:${port}/${database}`,
+    url: server.url,
     async stop() {
-      await as(join(PG_BIN, 'pg_ctl'), ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);
+      await server.stop();
       rmSync(root, { recursive: true, force: true });
     },
   };
