@@ -389,12 +389,16 @@ describe('dailyHealthCheck on real targets', () => {
 
       const report = await withWorker(
         configFor({ MAINT_DATABASE_URL: store.url }, { windows }),
-        ({ client, taskQueue }) =>
-          client.workflow.execute(eveningStatus, {
+        async ({ client, taskQueue }) => {
+          const handle = await client.workflow.start(eveningStatus, {
             taskQueue,
             workflowId: `evening-reports-${Date.now()}`,
             args: [{}],
-          }),
+          });
+          const result = await handle.result();
+          await recordHistory('eveningStatus-report-deadline', await handle.fetchHistory());
+          return result;
+        },
       );
       const end = window('x').end;
       expect(
