@@ -84,6 +84,8 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       },
     ],
     databaseUpgrade: { description: 'pg_upgrade 15 -> 16 on the primary', timeout: '20s' },
+    // A status update every second while the window's work runs.
+    statusUpdateEvery: '1s',
   });
   const approvals = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).approvals;
 
@@ -160,15 +162,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
     async () => {
       await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
         const workflowId = uniqueId('annual-two');
-        const handle = await client.workflow.start(annualUpgrade, {
-          taskQueue,
-          workflowId,
-          args: [{ ...input(), statusUpdateEvery: '1s' }],
-        });
-        const statusPosts = () =>
-          stack.slack
-            .postsTo('/report')
-            .filter((p) => String(p.body.text).startsWith(`:hourglass_flowing_sand: annualUpgrade ${workflowId} `));
+        const handle = await client.workflow.start(annualUpgrade, { taskQueue, workflowId, args: [input()] });
         await until(
           'the approval request',
           async () => (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false,
@@ -199,6 +193,10 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
           90_000,
         );
         // While people do the database step, the window's status keeps coming.
+        const statusPosts = () =>
+          stack.slack
+            .postsTo('/report')
+            .filter((p) => String(p.body.text).startsWith(`:hourglass_flowing_sand: annualUpgrade ${workflowId} `));
         const atCheckpoint = () =>
           statusPosts().filter((p) =>
             String(p.body.text).includes('running: database major-version upgrade (human checkpoint)'),
