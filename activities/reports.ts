@@ -1,7 +1,8 @@
 import type pg from 'pg';
 import type { CheckResult } from '../domain/checks.js';
+import type { WindowReport } from '../domain/notices.js';
 import type { DayDigest, KindStatistics, Measurement, RunHistory } from '../domain/run-history.js';
-import type { RunReport } from '../domain/run.js';
+import type { DeliveryRecord, RunReport } from '../domain/run.js';
 import { cleanDeep } from '../domain/text.js';
 import { ensureReportSchema, listRuns, upsertRunReport } from '../src/maintenance-runs.js';
 import type { MaintenanceMetrics } from '../src/metrics.js';
@@ -218,6 +219,43 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
       );
       const unresolvedCriticals = rows.map((r) => ({ ...r.result, kind: r.kind, workflowId: r.workflowId, at: r.at }));
       return { runs, countsByOutcome, unresolvedCriticals };
+    },
+
+    /**
+     * Seed "Post-maintenance reports within 24 hours": the stored reports of runs whose window
+     * (`RunReport.window`) ended in [since, until), when each finished and whether its Slack post went
+     * out; and when the store's first run started (windows before it owe it nothing).
+     */
+    async windowReportsEndedBetween(
+      since: string,
+      until: string,
+    ): Promise<{ reports: WindowReport[]; recordingSince: string | null }> {
+      await ready();
+      const { rows } = await reports.query<
+        Omit<WindowReport, 'posted' | 'postDetail'> & { post: DeliveryRecord | null }
+      >(
+        `SELECT kind, workflow_id AS "workflowId", report->'window' AS window,
+                to_char(finished_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS "finishedAt",
+                (SELECT d FROM jsonb_array_elements(COALESCE(report->'details'->'deliveries', '[]'::jsonb)) d
+                  WHERE d->>'channel' = 'slack' LIMIT 1) AS post
+           FROM maintenance_runs
+          WHERE (report->'window'->>'end')::timestamptz >= $1 AND (report->'window'->>'end')::timestamptz < $2
+          ORDER BY (report->'window'->>'end')::timestamptz, workflow_id`,
+        [since, until],
+      );
+      const {
+        rows: [first],
+      } = await reports.query<{ since: string | null }>(
+        `SELECT to_char(min(started_at) AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS since FROM maintenance_runs`,
+      );
+      return {
+        reports: rows.map(({ post, ...r }) => ({
+          ...r,
+          posted: post?.ok === true,
+          postDetail: post?.detail ?? 'no Slack delivery recorded',
+        })),
+        recordingSince: first?.since ?? null,
+      };
     },
   };
 }

@@ -661,7 +661,10 @@ export const CHECKLISTS: readonly ChecklistSection[] = [
       [
         'status-updates',
         'Status updates provided regularly',
-        task('post status updates to the stakeholders during the window'),
+        limited(
+          'updates in the maintenance channel while the work runs (stakeholders outside it are not told)',
+          c('postSlackMessage', 'window.status-updates'),
+        ),
       ],
       ['issues', 'Issues documented and escalated as needed', task('document and escalate issues met in the window')],
       ['testing', 'Testing performed at each step', task('test after each step')],
@@ -687,7 +690,16 @@ export const CHECKLISTS: readonly ChecklistSection[] = [
       ],
       ['changes', 'All changes documented', task('document every change made in the window')],
       ['alerts-cleared', 'Monitoring alerts cleared', task('confirm no alert fired by the window is still firing')],
-      ['stakeholders', 'Stakeholders notified of completion', task('tell the stakeholders the window is over')],
+      [
+        'stakeholders',
+        'Stakeholders notified of completion',
+        {
+          check: [c('windowReportsEndedBetween', 'window.report')],
+          limit:
+            "the run's report in the maintenance channel within 24 h of the window's end (stakeholders outside it are not told)",
+          by: 'eveningStatus',
+        },
+      ],
       ['post-mortem', 'Post-mortem conducted within 24 hours', task('hold the post-mortem and link it')],
       ['lessons', 'Lessons learned documented', task('write down the lessons learned')],
     ],

@@ -2,6 +2,7 @@ import { defineSearchAttributeKey, SearchAttributeType } from '@temporalio/commo
 import type { ApprovalRequestState } from './approval-proof.js';
 import type { ChecklistAccount } from './checklists.js';
 import type { CheckResult } from './checks.js';
+import type { WindowOccurrence } from './windows.js';
 
 /** Custom search attributes, registered on the dev server by `npm run up` and by `maint schedules apply`. */
 export const SEARCH_ATTRIBUTES = {
@@ -80,6 +81,8 @@ export interface RunReport {
   approvals: ApprovalRecord[];
   /** Extra structured facts specific to the workflow (e.g. the evening status digest). */
   details?: Record<string, unknown>;
+  /** The maintenance window the run worked in (or was for): its report is due within 24 h of the window's end. */
+  window?: WindowOccurrence;
   /** Every item of the seed checklist for this kind: its finding, or the sign-off it awaits. */
   checklist?: ChecklistAccount;
 }

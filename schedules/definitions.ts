@@ -45,6 +45,7 @@ export const SCHEDULES: ManagedSchedule[] = [
       "today's runs and outcomes from `maintenance_runs`",
       "findings still critical, the day's backup confirmed from its dailyBackup result",
       'maintenance windows of the next 48 h; one-week notices for monthly and annual windows, the 48-hour notice for the weekly one',
+      'the post-maintenance report of every window that closed 24 to 48 h ago: posted, and within 24 h',
     ],
     calendars: [{ hour: 18, minute: 0, comment: 'daily 18:00 UTC' }],
     overlap: ScheduleOverlapPolicy.SKIP,
@@ -147,6 +148,7 @@ export const SCHEDULES: ManagedSchedule[] = [
       'VACUUM ANALYZE, REINDEX CONCURRENTLY, statistics',
       'archive of bookings older than 2 years in short batches, conservation verified',
       'expired sessions and reset tokens, temp tables matching the configured rule',
+      'a status update every 30 minutes while the work runs in the window',
     ],
     // Fires an hour early: the run posts the notice (seed "maintenance-notification" CronJob, Sunday
     // 01:00) and then waits durably for the window.

@@ -114,6 +114,8 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       },
     ],
     databaseUpgrade: { description: 'pg_upgrade 15 -> 16 on the primary', timeout: '20s' },
+    // A status update every second while the window's work runs.
+    statusUpdateEvery: '1s',
   });
   const approvals = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).approvals;
 
@@ -193,6 +195,24 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
           async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal databaseUpgraded') ?? false,
           90_000,
         );
+        // While people do the database step, the window's status keeps coming.
+        const statusPosts = () =>
+          stack.slack
+            .postsTo('/report')
+            .filter((p) => String(p.body.text).startsWith(`:hourglass_flowing_sand: annualUpgrade ${workflowId} `));
+        const atCheckpoint = () =>
+          statusPosts().filter((p) =>
+            String(p.body.text).includes('running: database major-version upgrade (human checkpoint)'),
+          );
+        await until('a status update at the database checkpoint', () => atCheckpoint().length > 0);
+        expect(atCheckpoint()[0]!.body.text).toMatch(
+          new RegExp(
+            `^:hourglass_flowing_sand: annualUpgrade ${workflowId} in window annual \\(until \\S+\\), in the window: ` +
+              'done: fresh backup verified readable \\(ok\\), monitoring alive \\(\\w+\\), record the revision of trixtech-backend \\(ok\\), ' +
+              'rolling node updates \\(ok\\), upgrade trixtech-backend to trixtech/backend:2\\.0\\.0 \\(ok\\); ' +
+              'running: database major-version upgrade \\(human checkpoint\\); remaining: post-maintenance health check$',
+          ),
+        );
         // The nodes and the application are done before the people's database step.
         expect(await image()).toBe('trixtech/backend:2.0.0');
         expect([await kubelet(nodeA), await kubelet(nodeB)]).toEqual(['v1.35.0', 'v1.35.0']);
@@ -201,6 +221,11 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
         await recordHistory('annualUpgrade-opened-early', await handle.fetchHistory(), workflowId);
 
         expect(['ok', 'warn']).toContain(report.outcome);
+        expect(report.checks.find((c) => c.check === 'window.status-updates')).toMatchObject({
+          status: 'ok',
+          value: statusPosts().length,
+        });
+        expect(report.window).toMatchObject({ name: 'annual' });
         expect(report.approvals.filter((a) => !a.ignored).map((a) => a.approver)).toEqual(['carol', 'dave']);
         expect(report.approvals.map((a) => a.proof?.signer)).toEqual(['bridge', 'bridge']);
         await until('both Slack verdicts', () => stack.slack.postsTo('/respond/annual').length === 2);

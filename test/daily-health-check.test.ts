@@ -342,6 +342,96 @@ describe('dailyHealthCheck on real targets', () => {
     ).toHaveLength(1);
   });
 
+  it('eveningStatus finds the post-maintenance reports of windows closed 24 to 48 h ago that are missing, late or not posted', async () => {
+    const store = await createTestDatabase('maint_evening_reports');
+    try {
+      const hour = 3_600_000;
+      const now = Date.now();
+      // Daily windows that opened 31 h ago for an hour: each closed 30 h ago, in the period tonight's run judges.
+      const start = Math.floor((now - 31 * hour) / 1000) * 1000;
+      const window = (name: string) => ({
+        name,
+        start: new Date(start).toISOString(),
+        end: new Date(start + hour).toISOString(),
+      });
+      const windows = ['weekly-on-time', 'weekly-late', 'weekly-unposted', 'weekly-missing', 'daily-unreported'].map(
+        (name) => ({
+          name,
+          every: 'day',
+          start: new Date(start).toISOString().slice(11, 19),
+          durationMinutes: 60,
+          duringBusinessHours: true,
+        }),
+      );
+      const run = (id: string, finishedAt: number, slack?: { ok: boolean; detail: string }): RunReport => ({
+        workflowId: `evening-reports-${id}`,
+        runId: 'r1',
+        kind: 'weeklyDatabaseMaintenance',
+        target: 'booking-database',
+        outcome: 'ok',
+        startedAt: new Date(start).toISOString(),
+        finishedAt: new Date(finishedAt).toISOString(),
+        summary: id,
+        checks: [],
+        steps: [],
+        approvals: [],
+        ...(slack ? { window: window(`weekly-${id}`), details: { deliveries: [{ channel: 'slack', ...slack }] } } : {}),
+      });
+      const reports = createReportActivities({ reports: store.pool });
+      for (const r of [
+        // The store held runs before the windows opened: they owe reports.
+        { ...run('earlier', start - 48 * hour), startedAt: new Date(start - 48 * hour).toISOString() },
+        run('on-time', start + 2 * hour, { ok: true, detail: 'delivered to slack' }),
+        run('late', now - 2 * hour, { ok: true, detail: 'delivered to slack' }),
+        run('unposted', start + hour, { ok: false, detail: 'Slack answered 500' }),
+      ])
+        await reports.persistRunReport(r);
+
+      const report = await withWorker(
+        configFor({ MAINT_DATABASE_URL: store.url }, { windows }),
+        async ({ client, taskQueue }) => {
+          const handle = await client.workflow.start(eveningStatus, {
+            taskQueue,
+            workflowId: `evening-reports-${Date.now()}`,
+            args: [{}],
+          });
+          const result = await handle.result();
+          await recordHistory('eveningStatus-report-deadline', await handle.fetchHistory());
+          return result;
+        },
+      );
+      const end = window('x').end;
+      expect(
+        report.checks.filter((c) => c.check === 'window.report').map((c) => [c.target, c.status, c.detail]),
+      ).toEqual([
+        [
+          'weeklyDatabaseMaintenance evening-reports-late',
+          'warn',
+          `window weekly-late closed ${end}; report posted 28 h later, at ${new Date(now - 2 * hour).toISOString()}`,
+        ],
+        [
+          'weeklyDatabaseMaintenance evening-reports-on-time',
+          'ok',
+          `window weekly-on-time closed ${end}; report posted ${new Date(start + 2 * hour).toISOString()}`,
+        ],
+        [
+          'weeklyDatabaseMaintenance evening-reports-unposted',
+          'warn',
+          `window weekly-unposted closed ${end}; report not posted to Slack: Slack answered 500`,
+        ],
+        [
+          `window weekly-missing ${window('x').start}`,
+          'warn',
+          `no report 24 h after the window closed at ${end}: the run did not finish, or never ran`,
+        ],
+      ]);
+      expect(report.summary).toContain('; 3 post-maintenance report(s) missing or late;');
+      expect(report.steps.find((s) => s.name === 'post-maintenance reports')).toMatchObject({ outcome: 'ok' });
+    } finally {
+      await store.drop();
+    }
+  });
+
   it('a broken checker still ends with a report: stored, alerted, outcome failed, then a typed failure', async () => {
     const kube = new KubeConfig();
     const deadPort = await freePort();

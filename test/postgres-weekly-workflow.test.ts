@@ -136,6 +136,17 @@ describe('weeklyDatabaseMaintenance end to end', () => {
     expect(find('db.temp-tables')).toMatchObject({ status: 'ok', value: 0 });
     expect(find('db.temp-tables')!.detail).toMatch(/1 seen for less than 1 h/);
     expect(find('db.slow-queries')).toMatchObject({ status: 'skipped' });
+    // The work took less than the default 30 minutes: no status update was due.
+    expect(find('window.status-updates')).toEqual({
+      check: 'window.status-updates',
+      target: 'window test',
+      status: 'ok',
+      value: 0,
+      unit: 'updates',
+      threshold: 'every 30 minute(s) while the work runs',
+      detail: 'none due: the work took less than 30 minute(s)',
+    });
+    expect(report.window).toEqual({ name: 'test', start: gateOf(report).window.start, end: gateOf(report).window.end });
 
     expect((await idFingerprint(db.pool, `bookings WHERE ${OLD}`)).count).toBe(0);
     expect((await db.pool.query('SELECT count(*)::int AS n FROM user_sessions')).rows[0].n).toBe(50);
@@ -152,6 +163,66 @@ describe('weeklyDatabaseMaintenance end to end', () => {
       workflowId,
     ]);
     expect(stored.rows).toEqual([{ kind: 'weeklyDatabaseMaintenance', outcome: report.outcome }]);
+  });
+
+  it('posts a status update every statusUpdateEvery while the work runs in its window, and none once the work ends', async () => {
+    const workflowId = `weekly-db-status-${Date.now()}`;
+    const statusPosts = () =>
+      postsFor('/report', workflowId).filter((p) =>
+        String(p.body.text).startsWith(`:hourglass_flowing_sand: weeklyDatabaseMaintenance ${workflowId} `),
+      );
+    // The test holds a lock the session cleanup waits for: the work stays in its window until the test lets go.
+    const holder = await db.pool.connect();
+    await holder.query('BEGIN');
+    await holder.query('LOCK TABLE user_sessions IN SHARE MODE');
+    let held = true;
+    try {
+      const { report, blockedText } = await withWorker(config(), async ({ client, taskQueue }) => {
+        const handle = await client.workflow.start(weeklyDatabaseMaintenance, {
+          taskQueue,
+          workflowId,
+          args: [
+            { window: windowFromNow(-60, 60), steps: ['sessions'], lockTimeoutMs: 600_000, statusUpdateEvery: '1s' },
+          ],
+        });
+        const blocked = () =>
+          statusPosts().filter((p) =>
+            String(p.body.text).includes('running: delete expired sessions and reset tokens'),
+          );
+        await until('two status updates while the cleanup waits', () => blocked().length >= 2);
+        expect((await handle.query(statusQuery)).phase).toBe('maintaining');
+        const blockedText = String(blocked()[0]!.body.text);
+        await holder.query('COMMIT');
+        held = false;
+        const report = await handle.result();
+        await recordHistory('weeklyDatabaseMaintenance-status-updates', await handle.fetchHistory(), workflowId);
+        return { report, blockedText };
+      });
+
+      const window = gateOf(report).window;
+      expect(blockedText).toBe(
+        `:hourglass_flowing_sand: weeklyDatabaseMaintenance ${workflowId} in window test (until ${window.end}), maintaining: ` +
+          'done: verified backup younger than 24 h (ok); running: delete expired sessions and reset tokens; remaining: nothing',
+      );
+      for (const p of statusPosts())
+        expect(p.body.text).toMatch(
+          /^:hourglass_flowing_sand: weeklyDatabaseMaintenance \S+ in window test \(until \S+\), maintaining: done: .*; running: .*; remaining: .*$/,
+        );
+      expect(report.outcome).toBe('ok');
+      expect(report.checks.find((c) => c.check === 'window.status-updates')).toMatchObject({
+        status: 'ok',
+        value: statusPosts().length,
+        detail: `${statusPosts().length} posted`,
+      });
+      // The updates stopped when the work ended: every one of them came before the run's report.
+      const posts = postsFor('/report', workflowId);
+      expect(posts.at(-1)!.body.blocks).toBeDefined(); // the report
+      expect(posts.slice(0, -1)).toEqual(statusPosts());
+      expect(report.checklist!.items.find((i) => i.id === 'during.status-updates')).toMatchObject({ state: 'ok' });
+    } finally {
+      if (held) await holder.query('ROLLBACK');
+      holder.release();
+    }
   });
 
   it('a blackout closes an open window: policy skip changes nothing and names the blackout', async () => {

@@ -13,8 +13,9 @@ import { ApprovalGate } from './lib/approval.js';
 import { databaseUpgradedSignal } from './lib/definitions.js';
 import { DAY, duration, HOUR, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
+import { MaintenanceRun, type FinishOptions } from './lib/run.js';
 import { Compensations, runWithCompensations } from './lib/saga.js';
+import { withStatusUpdates } from './lib/window.js';
 import { WindowOpening } from './lib/window-opening.js';
 import { NodeUpdateOptions } from './node-update.js';
 import { rollingNodeUpdate } from './rolling-node-update.js';
@@ -70,6 +71,8 @@ export const AnnualUpgradeInput = z
       })
       .strict()
       .optional(),
+    /** Seed "Status updates during maintenance windows": how often one is posted while the window's work runs. */
+    statusUpdateEvery: duration(SECOND, DAY).prefault('30 minutes'),
   })
   .strict()
   .refine((i) => i.escalateBefore < i.approvalLeadTime, {
@@ -116,6 +119,9 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
   const opening = new WindowOpening();
   const windowEnd = new Date(windowStart.getTime() + input.windowDuration);
   const run = new MaintenanceRun('annualUpgrade', `window ${windowStart.toISOString().slice(0, 10)}`);
+  // The run's report, whatever it says, is the window's: due within 24 h of its end.
+  const window = { name: 'annual', start: windowStart.toISOString(), end: windowEnd.toISOString() };
+  run.window = window;
   const saga = new Compensations(run);
   let databaseUpgraded: { by?: string; detail?: string } | undefined;
   setHandler(databaseUpgradedSignal, (s) => {
@@ -235,115 +241,133 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
       }
     }
 
-    run.phase = 'pre-maintenance checklist';
-    const targets = await resolveHealthCheckPlan();
-    // Seed: "Backup completed and verified". Runs recorded before it checked only the newest file's
-    // age and size (a 6-byte file passed); now the window takes a fresh dump and reads every byte back.
-    let preMaintenanceBackup: { file: string; sha256?: string; level: string } | undefined;
-    const pre: CheckResult[] = [
-      ...(patched('annual-verified-backup')
-        ? await run.checkStep('fresh backup verified readable', async () => {
-            let file: string;
-            try {
-              file = (await createDatabaseBackup({})).file;
-            } catch (err) {
-              return [
-                {
-                  check: 'backup',
-                  target: targets.database,
-                  status: 'critical' as const,
-                  threshold: `verified ${GUARD_LEVEL}`,
-                  detail: `level none: no fresh backup could be taken: ${innermostMessage(err)}`,
-                },
-              ];
-            }
-            const v = await verifyBackup({ file, level: GUARD_LEVEL });
-            preMaintenanceBackup = { file, sha256: v.sha256, level: v.level };
-            return [verificationCheck('backup', file, v)];
-          })
-        : await run.checkStep('backup younger than 24 h', () =>
-            checkBackupFreshness(targets.backup, targets.thresholds),
-          )),
-      ...(await run.checkStep('monitoring alive', () => checkMonitoringAlive(targets.monitoring))),
-    ];
-    const blocking = pre.filter((c) => c.status === 'critical');
-    if (blocking.length > 0) {
-      throw failure(
-        FailureType.PreMaintenanceCheckFailed,
-        `pre-maintenance checklist failed, nothing was changed: ${blocking.map((c) => `${c.check}: ${c.detail}`).join('; ')}`,
-      );
-    }
-    const recorded = [];
-    for (const a of input.applications) {
-      const before = await run.step(`record the revision of ${a.deployment}`, () =>
-        readDeploymentRevision({ deployment: a.deployment, namespace: a.namespace }),
-      );
-      if ('skipped' in before)
-        throw failure(FailureType.NoCluster, `cannot upgrade ${a.deployment}: ${before.skipped}`);
-      recorded.push(before);
-    }
-
-    run.phase = 'in the window';
-    await postSlackMessage({
-      text: `:wrench: Annual maintenance ${workflowId} started (approved by ${decision.approvers.join(', ')})`,
-    }).catch(() => undefined);
-    if (nodes.length > 0) {
-      await run.step('rolling node updates', () =>
-        executeChild(rollingNodeUpdate, {
-          workflowId: `${workflowId}/nodes`,
-          args: [{ nodes, concurrency: input.concurrency, node: input.nodeUpdate }],
-        }),
-      );
-    }
-    for (const [i, a] of input.applications.entries()) {
-      const before = recorded[i]!;
-      await run.step(`upgrade ${a.deployment} to ${a.image}`, () =>
-        executeChild(applicationUpdate, {
-          workflowId: `${workflowId}/app-${a.deployment}`,
-          args: [{ ...a, reason: 'annual upgrade' }],
-        }),
-      );
-      // A later failure rolls this upgrade back to the revision recorded at the window.
-      saga.push(`roll ${a.deployment} back to revision ${before.revision}`, async () => {
-        await rollbackDeployment({ deployment: a.deployment, namespace: a.namespace, toRevision: before.revision });
-        return waitForRollout({
-          deployment: a.deployment,
-          namespace: a.namespace,
-          timeoutSeconds: seconds(a.rolloutTimeout),
-        });
-      });
-    }
-    if (input.databaseUpgrade) {
-      const { description, timeout } = input.databaseUpgrade;
-      await postSlackMessage({
-        text: `:elephant: ${workflowId}: database step for people: ${description}. Signal databaseUpgraded when done.`,
-      }).catch(() => undefined);
-      run.waitingFor = `signal databaseUpgraded: ${description}`;
-      await run.step('database major-version upgrade (human checkpoint)', async () => {
-        if (!(await condition(() => databaseUpgraded !== undefined, timeout))) {
-          throw failure(FailureType.CheckpointTimeout, `no databaseUpgraded signal within ${seconds(timeout)} s`);
-        }
-      });
-      run.waitingFor = null;
-    }
-
-    run.phase = 'post-maintenance checklist';
-    const after = await run.step(
+    const planned = [
+      ...(nodes.length > 0 ? ['rolling node updates'] : []),
+      ...input.applications.map((a) => `upgrade ${a.deployment} to ${a.image}`),
+      ...(input.databaseUpgrade ? ['database major-version upgrade (human checkpoint)'] : []),
       'post-maintenance health check',
-      () =>
-        executeChild(dailyHealthCheck, {
-          workflowId: `${workflowId}/post-check`,
-          args: [{ reason: 'annual maintenance post-check' }],
-        }),
-      (r) => (r.outcome === 'critical' || r.outcome === 'warn' ? r.outcome : 'ok'),
+    ];
+    const { result, finding } = await withStatusUpdates(
+      run,
+      window,
+      input.statusUpdateEvery,
+      planned,
+      async (): Promise<FinishOptions> => {
+        run.phase = 'pre-maintenance checklist';
+        const targets = await resolveHealthCheckPlan();
+        // Seed: "Backup completed and verified". Runs recorded before it checked only the newest file's
+        // age and size (a 6-byte file passed); now the window takes a fresh dump and reads every byte back.
+        let preMaintenanceBackup: { file: string; sha256?: string; level: string } | undefined;
+        const pre: CheckResult[] = [
+          ...(patched('annual-verified-backup')
+            ? await run.checkStep('fresh backup verified readable', async () => {
+                let file: string;
+                try {
+                  file = (await createDatabaseBackup({})).file;
+                } catch (err) {
+                  return [
+                    {
+                      check: 'backup',
+                      target: targets.database,
+                      status: 'critical' as const,
+                      threshold: `verified ${GUARD_LEVEL}`,
+                      detail: `level none: no fresh backup could be taken: ${innermostMessage(err)}`,
+                    },
+                  ];
+                }
+                const v = await verifyBackup({ file, level: GUARD_LEVEL });
+                preMaintenanceBackup = { file, sha256: v.sha256, level: v.level };
+                return [verificationCheck('backup', file, v)];
+              })
+            : await run.checkStep('backup younger than 24 h', () =>
+                checkBackupFreshness(targets.backup, targets.thresholds),
+              )),
+          ...(await run.checkStep('monitoring alive', () => checkMonitoringAlive(targets.monitoring))),
+        ];
+        const blocking = pre.filter((c) => c.status === 'critical');
+        if (blocking.length > 0) {
+          throw failure(
+            FailureType.PreMaintenanceCheckFailed,
+            `pre-maintenance checklist failed, nothing was changed: ${blocking.map((c) => `${c.check}: ${c.detail}`).join('; ')}`,
+          );
+        }
+        const recorded = [];
+        for (const a of input.applications) {
+          const before = await run.step(`record the revision of ${a.deployment}`, () =>
+            readDeploymentRevision({ deployment: a.deployment, namespace: a.namespace }),
+          );
+          if ('skipped' in before)
+            throw failure(FailureType.NoCluster, `cannot upgrade ${a.deployment}: ${before.skipped}`);
+          recorded.push(before);
+        }
+
+        run.phase = 'in the window';
+        await postSlackMessage({
+          text: `:wrench: Annual maintenance ${workflowId} started (approved by ${decision.approvers.join(', ')})`,
+        }).catch(() => undefined);
+        if (nodes.length > 0) {
+          await run.step('rolling node updates', () =>
+            executeChild(rollingNodeUpdate, {
+              workflowId: `${workflowId}/nodes`,
+              args: [{ nodes, concurrency: input.concurrency, node: input.nodeUpdate }],
+            }),
+          );
+        }
+        for (const [i, a] of input.applications.entries()) {
+          const before = recorded[i]!;
+          await run.step(`upgrade ${a.deployment} to ${a.image}`, () =>
+            executeChild(applicationUpdate, {
+              workflowId: `${workflowId}/app-${a.deployment}`,
+              args: [{ ...a, reason: 'annual upgrade' }],
+            }),
+          );
+          // A later failure rolls this upgrade back to the revision recorded at the window.
+          saga.push(`roll ${a.deployment} back to revision ${before.revision}`, async () => {
+            await rollbackDeployment({ deployment: a.deployment, namespace: a.namespace, toRevision: before.revision });
+            return waitForRollout({
+              deployment: a.deployment,
+              namespace: a.namespace,
+              timeoutSeconds: seconds(a.rolloutTimeout),
+            });
+          });
+        }
+        if (input.databaseUpgrade) {
+          const { description, timeout } = input.databaseUpgrade;
+          await postSlackMessage({
+            text: `:elephant: ${workflowId}: database step for people: ${description}. Signal databaseUpgraded when done.`,
+          }).catch(() => undefined);
+          run.waitingFor = `signal databaseUpgraded: ${description}`;
+          await run.step('database major-version upgrade (human checkpoint)', async () => {
+            if (!(await condition(() => databaseUpgraded !== undefined, timeout))) {
+              throw failure(FailureType.CheckpointTimeout, `no databaseUpgraded signal within ${seconds(timeout)} s`);
+            }
+          });
+          run.waitingFor = null;
+        }
+
+        run.phase = 'post-maintenance checklist';
+        const after = await run.step(
+          'post-maintenance health check',
+          () =>
+            executeChild(dailyHealthCheck, {
+              workflowId: `${workflowId}/post-check`,
+              args: [{ reason: 'annual maintenance post-check' }],
+            }),
+          (r) => (r.outcome === 'critical' || r.outcome === 'warn' ? r.outcome : 'ok'),
+        );
+        if (after.outcome === 'critical') {
+          throw failure(
+            FailureType.PostMaintenanceCheckFailed,
+            `post-maintenance health check critical: ${after.summary}`,
+          );
+        }
+        return {
+          summary: `Annual maintenance done: ${nodes.length} node(s) updated, ${input.applications.length} application(s) upgraded${input.databaseUpgrade ? ', database step confirmed' : ''}; approved by ${decision.approvers.join(', ')}`,
+          checks: [...pre, ...after.checks],
+          details: { plan, preMaintenanceBackup, recordedRevisions: recorded, databaseUpgrade: databaseUpgraded },
+        };
+      },
     );
-    if (after.outcome === 'critical') {
-      throw failure(FailureType.PostMaintenanceCheckFailed, `post-maintenance health check critical: ${after.summary}`);
-    }
-    return {
-      summary: `Annual maintenance done: ${nodes.length} node(s) updated, ${input.applications.length} application(s) upgraded${input.databaseUpgrade ? ', database step confirmed' : ''}; approved by ${decision.approvers.join(', ')}`,
-      checks: [...pre, ...after.checks],
-      details: { plan, preMaintenanceBackup, recordedRevisions: recorded, databaseUpgrade: databaseUpgraded },
-    };
+    return finding ? { ...result, checks: [...(result.checks ?? []), finding] } : result;
   });
 }

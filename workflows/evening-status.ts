@@ -1,13 +1,20 @@
 import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
 import { dailyBackupConfirmation } from '../domain/backup.js';
+import type { CheckResult } from '../domain/checks.js';
 import type { RunReport } from '../domain/run.js';
-import { noticesDue } from '../domain/notices.js';
+import { noticesDue, reportDeadlineFindings, reportDeadlinePeriod } from '../domain/notices.js';
 import { windowOccurrences } from '../domain/windows.js';
 import { quickRead } from './lib/activity-profiles.js';
 import { reportedWorkflow } from './lib/run.js';
 
-const { postSlackMessage, resolveBackupPlan, resolveMaintenanceWindows, summarizeRunsBetween } = quickRead;
+const {
+  postSlackMessage,
+  resolveBackupPlan,
+  resolveMaintenanceWindows,
+  summarizeRunsBetween,
+  windowReportsEndedBetween,
+} = quickRead;
 
 const DAY_MS = 86_400_000;
 /** Before the 'weekly-48h-notice' patch: the windows whose notice went out a week ahead. */
@@ -88,6 +95,16 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
       ? dailyBackupConfirmation(digest.runs, await run.step('backup plan', () => resolveBackupPlan()))
       : undefined;
 
+    // Seed: "Post-maintenance reports within 24 hours": each window that closed 24 to 48 h ago is
+    // judged by exactly one evening, like the notices (not by a past day's resend).
+    let reports: CheckResult[] = [];
+    if (dayLabel === 'today' && patched('window-report-deadline')) {
+      const { since, until } = reportDeadlinePeriod(now);
+      const stored = await run.step('post-maintenance reports', () => windowReportsEndedBetween(since, until));
+      reports = reportDeadlineFindings(windowSpecs, stored.reports, stored.recordingSince, now);
+    }
+    const overdue = reports.filter((r) => r.status !== 'ok').length;
+
     const failed = digest.countsByOutcome.failed ?? 0;
     const open = digest.unresolvedCriticals.length;
     const outcomes =
@@ -99,6 +116,7 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
       `Evening status: ${digest.runs.length} run(s) ${dayLabel} (${outcomes})`,
       `${open} unresolved critical finding(s)`,
       ...(backupToday ? [`backup today: ${backupToday.status}`] : []),
+      ...(overdue > 0 ? [`${overdue} post-maintenance report(s) missing or late`] : []),
       next
         ? `next window ${next.name} ${next.start} to ${next.end}`
         : `no window in the next ${input.windowHorizonHours} h`,
@@ -107,9 +125,10 @@ export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunR
     return {
       summary,
       // Open criticals were alerted when found; the evening digest repeats them in its report only.
-      outcome: open > 0 || backupToday?.status === 'critical' ? 'critical' : failed > 0 ? 'warn' : 'ok',
+      outcome: open > 0 || backupToday?.status === 'critical' ? 'critical' : failed > 0 || overdue > 0 ? 'warn' : 'ok',
       checks: [
         ...(backupToday ? [backupToday] : []),
+        ...reports,
         {
           check: 'windows.upcoming',
           target: 'maintenance calendar',

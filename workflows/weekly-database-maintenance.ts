@@ -17,8 +17,9 @@ import {
   vacuumChecks,
 } from './lib/database-checks.js';
 import { parseInput } from './lib/input.js';
-import { MaintenanceRun } from './lib/run.js';
-import { awaitMaintenanceWindow, stillInside } from './lib/window.js';
+import { DAY, duration, SECOND } from './lib/duration.js';
+import { MaintenanceRun, runReported, type FinishOptions } from './lib/run.js';
+import { awaitMaintenanceWindow, stillInside, withStatusUpdates } from './lib/window.js';
 
 const { archiveBookingsOlderThan } = batchedArchive;
 const { postSlackMessage } = bestEffortNotice;
@@ -75,6 +76,8 @@ export const WeeklyDatabaseMaintenanceInput = z
       .positive()
       .max(24 * 7)
       .default(24),
+    /** Seed "Status updates during maintenance windows": how often one is posted while the work runs. */
+    statusUpdateEvery: duration(SECOND, DAY).prefault('30 minutes'),
     reason: z.string().max(500).optional(),
   })
   .strict();
@@ -86,7 +89,15 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
   // Workflow time, fixed once: every attempt and replay archives and expires against the same instant.
   const startedAt = new Date();
   const run = new MaintenanceRun('weeklyDatabaseMaintenance', 'booking-database');
+  // A run that breaks or is cancelled still reports (the window's report is due within 24 h).
+  return runReported(run, () => maintain(run, input, startedAt));
+}
 
+async function maintain(
+  run: MaintenanceRun,
+  input: z.output<typeof WeeklyDatabaseMaintenanceInput>,
+  startedAt: Date,
+): Promise<FinishOptions> {
   run.phase = 'planning';
   const plan = await run.step('resolve database maintenance plan', () => resolveDatabaseMaintenancePlan());
   const spec = input.window ?? plan.weeklyWindow;
@@ -145,10 +156,12 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
       )
       .catch(() => undefined);
   }
-  if (gate.decision !== 'skipped' && disruptive.length > 0) {
-    // Seed: "Backup completed and verified" before anything moves. Without one, nothing else runs.
+  const backupLabel = `verified backup younger than ${input.backupMaxAgeHours} h`;
+  // Seed: "Backup completed and verified" before anything moves. Without one, nothing else runs.
+  const guarded = async (): Promise<boolean> => {
+    if (gate.decision === 'skipped' || disruptive.length === 0) return true;
     const backup = await attempt(
-      `verified backup younger than ${input.backupMaxAgeHours} h`,
+      backupLabel,
       async () => {
         const newest = await verifyNewestBackup({ maxAgeHours: input.backupMaxAgeHours });
         if (newest.status === 'ok') return { ...newest, taken: false };
@@ -162,16 +175,8 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
       (b) => backupChecks(plan.database, b),
     );
     details.backup = backup;
-    if (backup?.status !== 'ok') {
-      return run.finish({
-        summary: `${title} aborted: no verified backup younger than ${input.backupMaxAgeHours} h`,
-        checks,
-        outcome: 'failed',
-        details,
-        alertOnCritical: true,
-      });
-    }
-  }
+    return backup?.status === 'ok';
+  };
 
   // The checklist, in order. Each step's failure is reported and the next step still runs.
   const steps: Record<DbStep, [string, (label: string) => Promise<unknown>]> = {
@@ -250,34 +255,60 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
     ],
   };
 
-  for (const name of DB_MAINTENANCE_STEPS) {
-    if (!selected.has(name)) continue;
-    const [label, go] = steps[name];
-    const notNow = READ_ONLY.has(name)
-      ? undefined
-      : gate.decision === 'skipped'
-        ? 'outside the maintenance window (policy skip)'
-        : !stillInside(gate.window)
-          ? `the maintenance window closed at ${gate.window.end}`
-          : undefined;
-    if (notNow)
-      await run.step(
-        label,
-        async () => notNow,
-        () => ({ outcome: 'skipped', detail: notNow }),
-      );
-    else await go(label);
+  const work = async (): Promise<boolean> => {
+    if (!(await guarded())) return false;
+    for (const name of DB_MAINTENANCE_STEPS) {
+      if (!selected.has(name)) continue;
+      const [label, go] = steps[name];
+      const notNow = READ_ONLY.has(name)
+        ? undefined
+        : gate.decision === 'skipped'
+          ? 'outside the maintenance window (policy skip)'
+          : !stillInside(gate.window)
+            ? `the maintenance window closed at ${gate.window.end}`
+            : undefined;
+      if (notNow)
+        await run.step(
+          label,
+          async () => notNow,
+          () => ({ outcome: 'skipped', detail: notNow }),
+        );
+      else await go(label);
+    }
+    return true;
+  };
+
+  const planned = [
+    ...(disruptive.length > 0 ? [backupLabel] : []),
+    ...DB_MAINTENANCE_STEPS.filter((n) => selected.has(n)).map((n) => steps[n][0]),
+  ];
+  let completed: boolean;
+  if (gate.decision === 'skipped') completed = await work();
+  else {
+    run.window = gate.window;
+    const updates = await withStatusUpdates(run, gate.window, input.statusUpdateEvery, planned, work);
+    completed = updates.result;
+    if (updates.finding) checks.push(updates.finding);
+  }
+  if (!completed) {
+    return {
+      summary: `${title} aborted: no verified backup younger than ${input.backupMaxAgeHours} h`,
+      checks,
+      outcome: 'failed',
+      details,
+      alertOnCritical: true,
+    };
   }
 
   const skippedSummary =
     gate.decision === 'skipped'
       ? `disruptive steps skipped: outside window ${spec.name}, next ${gate.window.start}`
       : `${gate.decision} window ${gate.window.start}`;
-  return run.finish({
+  return {
     summary: `${title}: ${skippedSummary}`,
     checks,
     ...(gate.decision === 'skipped' && checks.length === 0 ? { outcome: 'skipped' as const } : {}),
     details,
     alertOnCritical: true,
-  });
+  };
 }

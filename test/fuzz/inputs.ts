@@ -94,6 +94,7 @@ export const INPUTS: Record<string, InputCase> = {
       archivePauseMs: 0,
       lockTimeoutMs: 5000,
       backupMaxAgeHours: 24,
+      statusUpdateEvery: '30 minutes',
       reason: 'fuzz',
     }),
   },
@@ -121,6 +122,7 @@ export const INPUTS: Record<string, InputCase> = {
       nodeUpdate: nodeOptions,
       applications: [{ ...app, healthChecks: [] }],
       databaseUpgrade: { description: 'pg_upgrade 15 -> 16', timeout: '8 hours' },
+      statusUpdateEvery: '30 minutes',
     }),
   },
   emergencyMaintenance: {

@@ -13,7 +13,8 @@ export const DAY = 24 * HOUR;
  */
 export const MIN_POLL_MS = 20;
 
-function human(ms: number): string {
+/** A duration as people write it: "30 minute(s)", "2 hour(s)", "1500 ms". */
+export function human(ms: number): string {
   if (ms % DAY === 0) return `${ms / DAY} day(s)`;
   if (ms % HOUR === 0) return `${ms / HOUR} hour(s)`;
   if (ms % MINUTE === 0) return `${ms / MINUTE} minute(s)`;

@@ -24,6 +24,7 @@ import {
   type StepOutcome,
   type StepRecord,
 } from '../../domain/run.js';
+import type { WindowOccurrence } from '../../domain/windows.js';
 import { bestEffortNotice, localBestEffortNotice } from './activity-profiles.js';
 import { statusQuery } from './definitions.js';
 import { parseInput } from './input.js';
@@ -53,6 +54,8 @@ export class MaintenanceRun {
   readonly steps: StepRecord[] = [];
   readonly approvals: ApprovalRecord[] = [];
   approval: ApprovalRequestState | null = null;
+  /** The maintenance window the run works in, once known: recorded in the report. */
+  window: WindowOccurrence | null = null;
   private outcome: Outcome = 'running';
 
   constructor(
@@ -128,6 +131,7 @@ export class MaintenanceRun {
       steps: this.steps,
       approvals: this.approvals,
       details: options.details,
+      ...(this.window ? { window: this.window } : {}),
       ...(checklist ? { checklist } : {}),
     };
     this.phase = 'reporting';

@@ -1,4 +1,6 @@
-import { failure, FailureType } from '../../domain/failures.js';
+import { CancellationScope, isCancellation, patched, sleep, workflowInfo } from '@temporalio/workflow';
+import type { CheckResult } from '../../domain/checks.js';
+import { failure, FailureType, innermostMessage } from '../../domain/failures.js';
 import {
   activeWindow,
   closedBecause,
@@ -7,8 +9,12 @@ import {
   type WindowOccurrence,
   type WindowSpec,
 } from '../../domain/windows.js';
+import { bestEffortNotice } from './activity-profiles.js';
+import { human } from './duration.js';
 import type { MaintenanceRun } from './run.js';
 import { WindowOpening, type WindowOpened } from './window-opening.js';
+
+const { postSlackMessage } = bestEffortNotice;
 
 /** What a run started outside its window does: wait for it durably, or skip the disruptive work. */
 export type WindowPolicy = 'wait' | 'skip';
@@ -100,4 +106,84 @@ export function awaitMaintenanceWindow(
 export function stillInside(window: WindowOccurrence): boolean {
   const now = Date.now();
   return now >= Date.parse(window.start) && now < Date.parse(window.end);
+}
+
+/** At most this many names per list in a status update; the rest are counted. */
+const STATUS_LIST_LIMIT = 10;
+
+function listed(names: string[]): string {
+  if (names.length === 0) return 'nothing';
+  const more = names.length - STATUS_LIST_LIMIT;
+  return names.slice(0, STATUS_LIST_LIMIT).join(', ') + (more > 0 ? ` and ${more} more` : '');
+}
+
+/** The run's phase, the steps done and running since the work began, and the planned steps not begun. */
+function statusText(run: MaintenanceRun, window: WindowOccurrence, from: number, planned: readonly string[]): string {
+  const since = run.steps.slice(from);
+  const done = since.filter((s) => s.outcome !== 'running').map((s) => `${s.name} (${s.outcome})`);
+  const running = since.filter((s) => s.outcome === 'running').map((s) => s.name);
+  const remaining = planned.filter((p) => !since.some((s) => s.name === p));
+  return (
+    `:hourglass_flowing_sand: ${run.kind} ${workflowInfo().workflowId} in window ${window.name} (until ${window.end}), ${run.phase}: ` +
+    `done: ${listed(done)}; running: ${listed(running)}; remaining: ${listed(remaining)}`
+  );
+}
+
+/**
+ * Seed "Status updates during maintenance windows": while `work` runs, posts the run's phase, the
+ * steps done and those of `planned` that remain every `every` ms, on workflow timers
+ * (deterministic), and stops when the work ends, however it ends. Returns the work's result and a
+ * `window.status-updates` finding; runs recorded before the 'window-status-updates' patch post
+ * none and have no finding.
+ */
+export async function withStatusUpdates<T>(
+  run: MaintenanceRun,
+  window: WindowOccurrence,
+  every: number,
+  planned: readonly string[],
+  work: () => Promise<T>,
+): Promise<{ result: T; finding?: CheckResult }> {
+  if (!patched('window-status-updates')) return { result: await work() };
+  const from = run.steps.length;
+  let posted = 0;
+  const undelivered: string[] = [];
+  const updates = new CancellationScope();
+  const loop = updates
+    .run(async () => {
+      for (;;) {
+        await sleep(every);
+        // Never cut off mid-post: every update lands before whatever follows the work (its report).
+        await CancellationScope.nonCancellable(() =>
+          postSlackMessage({ text: statusText(run, window, from, planned) }),
+        ).then(
+          () => posted++,
+          (err: unknown) => undelivered.push(innermostMessage(err)),
+        );
+      }
+    })
+    .catch((err: unknown) => {
+      if (!isCancellation(err)) throw err;
+    });
+  let result: T;
+  try {
+    result = await work();
+  } finally {
+    updates.cancel();
+    await loop;
+  }
+  return {
+    result,
+    finding: {
+      check: 'window.status-updates',
+      target: `window ${window.name}`,
+      status: undelivered.length > 0 ? 'warn' : 'ok',
+      value: posted,
+      unit: 'updates',
+      threshold: `every ${human(every)} while the work runs`,
+      detail:
+        posted + undelivered.length === 0
+          ? `none due: the work took less than ${human(every)}`
+          : `${posted} posted${undelivered.length > 0 ? `, ${undelivered.length} undelivered (${undelivered[0]})` : ''}`,
+    },
+  };
 }
