@@ -319,7 +319,7 @@ export const FileConfigSchema = z
               .min(1)
               .max(20)
               // Alertmanager refuses such a silence: it would silence every alert.
-              .refine((ms) => ms.some((m) => !validRegex(m) || !matcherMatches(m, '')), {
+              .refine((ms) => ms.length === 0 || ms.some((m) => !validRegex(m) || !matcherMatches(m, '')), {
                 message: 'at least one matcher must not match the empty string (this would silence every alert)',
               }),
             comment: z.string().trim().min(1).max(500).default('maintenance window'),
