@@ -1,6 +1,6 @@
 // The alert gate (kured's rule: nothing disruptive starts while alerts fire) against a real
 // Alertmanager started here and the suite's real control plane, with a real worker.
-import { WorkflowFailedError } from '@temporalio/client';
+import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createAlertActivities } from '../activities/alerts.js';
@@ -15,13 +15,15 @@ import { clusterForFile, expectRbacExact, waitForDeployment, waitUntil, type Tes
 import { recordHistory } from './helpers/histories.js';
 import { runActivity } from './helpers/kube.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
-import { testConfig, withWorker } from './helpers/temporal.js';
+import { testConfig, withWorker, type WorkerContext } from './helpers/temporal.js';
 
 const FAST = {
   drain: { timeout: '30s', pollInterval: 200, evictionRetry: 250 },
   readyTimeout: '30s',
   pollInterval: 200,
 } satisfies Partial<NodeUpdateInput>;
+/** Waits for the `nodeUpdated` signal (up to 2 minutes) once the node is drained. */
+const SIGNALLED = { ...FAST, update: { doneWhen: 'signal', timeout: '2 minutes' } } satisfies Partial<NodeUpdateInput>;
 
 async function failureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await p.then(
@@ -71,6 +73,34 @@ describe('alert gate', () => {
     (await server.silences()).filter((s) => s.comment.includes(`[workflow ${workflowId} run `));
   /** What the run adds to the silence's end beyond its timeouts (workflows/lib/alert-gate.ts). */
   const MARGIN = 10 * 60_000;
+  /** A nodeUpdate of a node (a new one unless given) run to its failure, against the alerts config (default: the gate's). */
+  async function failedNodeUpdate(
+    name: string,
+    options: Omit<NodeUpdateInput, 'node'>,
+    alerts?: object,
+    node?: string,
+  ) {
+    node ??= (await t.addNodes(1))[0]!;
+    const workflowId = `${name}-${t.namespace}`;
+    const failure = await inCluster(
+      ({ client, taskQueue }) =>
+        failureOf(client.workflow.execute(nodeUpdate, { taskQueue, workflowId, args: [{ ...options, node }] })),
+      alerts,
+    );
+    return { node, workflowId, failure };
+  }
+  /** Starts a nodeUpdate that waits for the `nodeUpdated` signal once the node is drained. */
+  const startSignalled = (
+    { client, taskQueue }: WorkerContext,
+    workflowId: string,
+    node: string,
+    alerts: NodeUpdateInput['alerts'] = {},
+  ) => client.workflow.start(nodeUpdate, { taskQueue, workflowId, args: [{ node, ...SIGNALLED, alerts }] });
+  const untilUpdating = (handle: WorkflowHandle) =>
+    waitUntil(
+      'the run to wait for the update',
+      async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal nodeUpdated') || undefined,
+    );
   const inCluster = <T>(fn: Parameters<typeof withWorker<T>>[1], alerts: object = alertsConfig()) =>
     withWorker(
       testConfig(
@@ -147,15 +177,11 @@ describe('alert gate', () => {
     const [node] = await t.addNodes(1);
     await am.fire('NodeDown', { node: node! });
     try {
-      const workflowId = `alert-refuse-${t.namespace}`;
-      const failure = await inCluster(({ client, taskQueue }) =>
-        failureOf(
-          client.workflow.execute(nodeUpdate, {
-            taskQueue,
-            workflowId,
-            args: [{ node: node!, ...FAST, alerts: { whileFiring: 'refuse' } }],
-          }),
-        ),
+      const { workflowId, failure } = await failedNodeUpdate(
+        'alert-refuse',
+        { ...FAST, alerts: { whileFiring: 'refuse' } },
+        undefined,
+        node,
       );
       expect(failure.message).toContain(
         `refused: blocking alerts firing: NodeDown {node=${node}} (alerts.whileFiring: refuse)`,
@@ -177,18 +203,11 @@ describe('alert gate', () => {
     await am.fire('Watchdog');
     await am.fire('NodeDown', { node: node! });
     const workflowId = `alert-wait-${t.namespace}`;
-    const { report, history } = await inCluster(async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start(nodeUpdate, {
-        taskQueue,
-        workflowId,
-        args: [
-          {
-            node: node!,
-            ...FAST,
-            update: { doneWhen: 'signal', timeout: '2 minutes' },
-            alerts: { whileFiring: 'wait', waitUpTo: '5 minutes', pollInterval: 200 },
-          },
-        ],
+    const { report, history } = await inCluster(async (worker) => {
+      const handle = await startSignalled(worker, workflowId, node!, {
+        whileFiring: 'wait',
+        waitUpTo: '5 minutes',
+        pollInterval: 200,
       });
       await waitUntil(
         'the run to wait for the alert',
@@ -199,10 +218,7 @@ describe('alert gate', () => {
       );
       expect(await unschedulable(node!)).toBe(false);
       await am.resolve('NodeDown', { node: node! });
-      await waitUntil(
-        'the run to wait for the update',
-        async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal nodeUpdated') || undefined,
-      );
+      await untilUpdating(handle);
       expect(await unschedulable(node!)).toBe(true);
       await handle.signal(nodeUpdatedSignal, { by: 'test' });
       return { report: await handle.result(), history: await handle.fetchHistory() };
@@ -228,17 +244,9 @@ describe('alert gate', () => {
   });
 
   it('nodeUpdate with Alertmanager down: a clear failure, nothing cordoned', async () => {
-    const [node] = await t.addNodes(1);
-    const workflowId = `alert-down-${t.namespace}`;
-    const failure = await inCluster(
-      ({ client, taskQueue }) =>
-        failureOf(
-          client.workflow.execute(nodeUpdate, {
-            taskQueue,
-            workflowId,
-            args: [{ node: node!, ...FAST }],
-          }),
-        ),
+    const { node, workflowId, failure } = await failedNodeUpdate(
+      'alert-down',
+      FAST,
       silencing({ alertmanagerUrl: `http://127.0.0.1:${await freePort()}` }),
     );
     expect(failure.message).toMatch(/Alertmanager did not answer \/api\/v2\/\w+: ECONNREFUSED/);
@@ -380,23 +388,9 @@ describe('alert gate', () => {
     const workflowId = `silence-ok-${t.namespace}`;
     // Sooner than the run's own bound (30 s + 2 min + 30 s + the margin): the window's end caps the silence.
     const until = new Date(Date.now() + 5 * 60_000).toISOString();
-    const { report, history, held } = await inCluster(async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start(nodeUpdate, {
-        taskQueue,
-        workflowId,
-        args: [
-          {
-            node: node!,
-            ...FAST,
-            update: { doneWhen: 'signal', timeout: '2 minutes' },
-            alerts: { whileFiring: 'refuse', silenceUntil: until },
-          },
-        ],
-      });
-      await waitUntil(
-        'the run to wait for the update',
-        async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal nodeUpdated') || undefined,
-      );
+    const { report, history, held } = await inCluster(async (worker) => {
+      const handle = await startSignalled(worker, workflowId, node!, { whileFiring: 'refuse', silenceUntil: until });
+      await untilUpdating(handle);
       const held = await silencesOf(workflowId);
       await handle.signal(nodeUpdatedSignal, { by: 'test' });
       return { report: await handle.result(), history: await handle.fetchHistory(), held };
@@ -435,17 +429,9 @@ describe('alert gate', () => {
   });
 
   it('nodeUpdate that fails while silenced: its compensations lift its cordon and expire its silence, which was bounded by its own timeouts', async () => {
-    const [node] = await t.addNodes(1);
-    const workflowId = `silence-fail-${t.namespace}`;
-    const failure = await inCluster(
-      ({ client, taskQueue }) =>
-        failureOf(
-          client.workflow.execute(nodeUpdate, {
-            taskQueue,
-            workflowId,
-            args: [{ node: node!, ...FAST, update: { doneWhen: 'signal', timeout: '1s' } }],
-          }),
-        ),
+    const { node, workflowId, failure } = await failedNodeUpdate(
+      'silence-fail',
+      { ...FAST, update: { doneWhen: 'signal', timeout: '1s' } },
       silencing(),
     );
     const silences = await silencesOf(workflowId);
@@ -518,16 +504,9 @@ describe('alert gate', () => {
       const [node] = await t.addNodes(1);
       const workflowId = `silence-down-${t.namespace}`;
       const { report, held } = await inCluster(
-        async ({ client, taskQueue }) => {
-          const handle = await client.workflow.start(nodeUpdate, {
-            taskQueue,
-            workflowId,
-            args: [{ node: node!, ...FAST, update: { doneWhen: 'signal', timeout: '2 minutes' } }],
-          });
-          await waitUntil(
-            'the run to wait for the update',
-            async () => (await handle.query(statusQuery)).waitingFor?.startsWith('signal nodeUpdated') || undefined,
-          );
+        async (worker) => {
+          const handle = await startSignalled(worker, workflowId, node!);
+          await untilUpdating(handle);
           const held = await silencesOf(workflowId, am2);
           await am2.stop();
           stopped = true;
