@@ -221,8 +221,11 @@ export function createAlertActivities({ alerts }: { alerts: Config['alerts'] }) 
       const res = await request('DELETE', path);
       if (res.ok) return { id, detail: 'expired' };
       if (res.status === 404) return { id, detail: 'absent: already gone' };
-      // Alertmanager answers an error to expiring a silence that has already expired.
-      const silence = await get<ApiSilence>(path);
+      // Alertmanager answers an error to expiring a silence it does not hold (0.25: 500) or, in later versions, one already expired.
+      const known = await request('GET', path);
+      if (known.status === 404) return { id, detail: 'absent: already gone' };
+      if (!known.ok) throw refused(known, 'GET', path);
+      const silence = (await known.json()) as ApiSilence;
       if (silence.status.state === 'expired') return { id, detail: `already expired at ${silence.endsAt}` };
       throw refused(res, 'DELETE', path);
     },

@@ -360,9 +360,10 @@ describe('alert gate', () => {
         cleared('ok', 0, 'no blocking or expected alert firing (1 ignored)'),
       );
       expect(await acts.expireWindowSilence({ id: first.id })).toEqual({ id: first.id, detail: 'expired' });
+      // Alertmanager 0.25 (Debian's) expires it again with a 200; later versions answer an error, then it reads as expired.
       expect(await acts.expireWindowSilence({ id: first.id })).toEqual({
         id: first.id,
-        detail: expect.stringMatching(/^already expired at /),
+        detail: expect.stringMatching(/^(expired|already expired at \S+)$/),
       });
       expect(await acts.expireWindowSilence({ id: other.id })).toEqual({ id: other.id, detail: 'expired' });
       const unknown = '00000000-0000-4000-8000-000000000000';
