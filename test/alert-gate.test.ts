@@ -462,23 +462,23 @@ describe('alert gate', () => {
     await t.deploy('web', { replicas: 1, image: 'ghcr.io/trixtech/web:1.0.0' });
     await waitForDeployment(t, 'web');
     const workflowId = `silence-app-${t.namespace}`;
-    const report = await inCluster(
-      ({ client, taskQueue }) =>
-        client.workflow.execute(applicationUpdate, {
-          taskQueue,
-          workflowId,
-          args: [
-            {
-              deployment: 'web',
-              container: 'app',
-              image: 'ghcr.io/trixtech/web:1.1.0',
-              rolloutTimeout: '60s',
-              pollInterval: 200,
-            },
-          ],
-        }),
-      silencing(),
-    );
+    const { report, history } = await inCluster(async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(applicationUpdate, {
+        taskQueue,
+        workflowId,
+        args: [
+          {
+            deployment: 'web',
+            container: 'app',
+            image: 'ghcr.io/trixtech/web:1.1.0',
+            rolloutTimeout: '60s',
+            pollInterval: 200,
+          },
+        ],
+      });
+      return { report: await handle.result(), history: await handle.fetchHistory() };
+    }, silencing());
+    await recordHistory('applicationUpdate-window-silences', history, workflowId);
     const silences = await silencesOf(workflowId);
     expect(silences.map((s) => s.status.state)).toEqual(['expired']);
     const { id, comment } = silences[0]!;
