@@ -498,6 +498,24 @@ describe('alert gate', () => {
     ]);
   });
 
+  it('nodeUpdate with nothing to update (no cluster configured) does not leave its silence behind', async () => {
+    const workflowId = `silence-skip-${t.namespace}`;
+    const report = await withWorker(
+      testConfig({ MAINT_DATABASE_URL: db.url }, { alerts: silencing() }),
+      ({ client, taskQueue }) =>
+        client.workflow.execute(nodeUpdate, { taskQueue, workflowId, args: [{ node: 'n1', ...FAST }] }),
+    );
+    expect(report).toMatchObject({ outcome: 'skipped', summary: 'Node update of n1 skipped: no cluster configured' });
+    const silences = await silencesOf(workflowId);
+    expect(silences.map((s) => s.status.state)).toEqual(['expired']);
+    expect(report.steps.map((s) => `${s.name}: ${s.outcome}`)).toEqual([
+      'no blocking alert firing before cordoning n1: ok',
+      expect.stringMatching(/^silence the expected alerts until \S+: ok$/),
+      'cordon n1: ok',
+      `expire silence ${silences[0]!.id}: ok`,
+    ]);
+  });
+
   it('Alertmanager gone in the middle of the work: the node is uncordoned all the same; the report says the silence could not be expired and when it ends by itself, and that nobody can say the alerts cleared', async () => {
     const am2 = await startAlertmanager();
     let stopped = false;

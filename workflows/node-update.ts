@@ -79,7 +79,10 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
     run.phase = 'cordoning';
     saga.push(`uncordon ${node}`, () => uncordonNode({ node, onlyIfCordonedBy: owner }));
     const cordon = await run.step(`cordon ${node}`, () => cordonNode({ node, owner }));
-    if (isSkipped(cordon)) return { summary: `Node update of ${node} skipped: ${cordon.skipped}`, outcome: 'skipped' };
+    if (isSkipped(cordon)) {
+      await alerts.endSilence();
+      return { summary: `Node update of ${node} skipped: ${cordon.skipped}`, outcome: 'skipped' };
+    }
 
     run.phase = 'draining';
     const drained = await run.step(`drain ${node}`, () =>

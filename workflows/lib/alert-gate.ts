@@ -126,31 +126,41 @@ export class AlertAwareWork {
     this.saga.push(this.expiry(silence), () => expireWindowSilence({ id: silence.id }));
   }
 
-  /** After the work: the silence expired (even if this run is cancelled meanwhile), then the alerts-cleared findings. */
-  async after(): Promise<CheckResult[]> {
-    if (!this.gated) return [];
-    const findings = [...this.configured];
+  /**
+   * Ends the run's silence now, even if the run is cancelled meanwhile; for a run that stops short
+   * of its work without failing (nothing to update), `after` does it otherwise. Returns a finding when
+   * Alertmanager could not end it: the work is done, and the silence ends by itself.
+   */
+  async endSilence(): Promise<CheckResult[]> {
     const silence = this.silence;
-    if (silence) {
-      this.saga.drop(this.expiry(silence));
-      try {
-        await CancellationScope.nonCancellable(() =>
-          this.run.step(
-            `expire silence ${silence.id}`,
-            () => expireWindowSilence({ id: silence.id }),
-            (r) => ({ outcome: 'ok', detail: r.detail }),
-          ),
-        );
-      } catch (err) {
-        // The work is done: a silence Alertmanager could not end is a finding, and it ends by itself.
-        findings.push({
+    if (!silence) return [];
+    this.silence = undefined;
+    this.saga.drop(this.expiry(silence));
+    try {
+      await CancellationScope.nonCancellable(() =>
+        this.run.step(
+          `expire silence ${silence.id}`,
+          () => expireWindowSilence({ id: silence.id }),
+          (r) => ({ outcome: 'ok', detail: r.detail }),
+        ),
+      );
+      return [];
+    } catch (err) {
+      return [
+        {
           check: 'alerts.silence',
           target: 'alertmanager',
           status: 'warn',
           detail: `silence ${silence.id} could not be expired (${innermostMessage(err)}); it ends by itself at ${silence.endsAt}`,
-        });
-      }
+        },
+      ];
     }
+  }
+
+  /** After the work: the silence ended, then the alerts-cleared findings. */
+  async after(): Promise<CheckResult[]> {
+    if (!this.gated) return [];
+    const findings = [...this.configured, ...(await this.endSilence())];
     const cleared = await this.run.checkStep('monitoring alerts cleared', async () => {
       if (!this.silences) {
         const state = await checkMaintenanceAlerts();
