@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Client, WorkflowHandle } from '@temporalio/client';
+import { defaultPayloadConverter } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findPgBinary } from '../activities/postgres/backup.js';
 import type { AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
@@ -179,7 +180,8 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
     async () => {
       await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
         const workflowId = uniqueId('annual-two');
-        const handle = await startAwaitingApproval(client, taskQueue, workflowId, input());
+        const args = input();
+        const handle = await startAwaitingApproval(client, taskQueue, workflowId, args);
         for (const user of ['UCAROL', 'UDAVE'])
           expect(await clickSlack(bridgeUrl, user, workflowId, `${stack.slack.url}/respond/annual`)).toBe(200);
         await waitingForWindow(handle);
@@ -219,6 +221,17 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
         await handle.signal(databaseUpgradedSignal, { by: 'erin', detail: 'pg 16.4 running' });
         const report = await handle.result();
         await recordHistory('annualUpgrade-opened-early', await handle.fetchHistory(), workflowId);
+        // Since 'window-silences': the silences its children take end with the window at the latest.
+        const childInput = async (id: string) => {
+          const { events } = await client.workflow.getHandle(id).fetchHistory();
+          const payload = events![0]!.workflowExecutionStartedEventAttributes!.input!.payloads![0]!;
+          return defaultPayloadConverter.fromPayload<{ alerts?: object; node?: { alerts?: object } }>(payload);
+        };
+        const windowEnd = new Date(Date.parse(args.windowStart!) + 3_600_000).toISOString();
+        expect((await childInput(`${workflowId}/app-trixtech-backend`)).alerts).toMatchObject({
+          silenceUntil: windowEnd,
+        });
+        expect((await childInput(`${workflowId}/nodes`)).node?.alerts).toMatchObject({ silenceUntil: windowEnd });
 
         expect(['ok', 'warn']).toContain(report.outcome);
         expect(report.checks.find((c) => c.check === 'window.status-updates')).toMatchObject({

@@ -109,6 +109,67 @@ describe('configuration', () => {
     expect(ok.approvals.operatorKeys.alice).toEqual([alice]);
   });
 
+  it('takes window silences as Alertmanager matchers, refusing bad ones by field, and one that would silence everything', () => {
+    const refused = (alerts: object) => {
+      const file = configFile({ alerts });
+      return problems({ MAINT_CONFIG: file }).map((p) => p.replace(`config file ${file} `, ''));
+    };
+    const url = 'http://alertmanager:9093';
+    const ok = loadConfig({
+      MAINT_CONFIG: configFile({
+        alerts: {
+          alertmanagerUrl: url,
+          silenceDuringWindows: {
+            matchers: [{ name: 'alertname', value: 'KubeNode(NotReady|Unreachable)', isRegex: true }],
+          },
+        },
+      }),
+    });
+    expect(ok.alerts.silenceDuringWindows).toEqual({
+      matchers: [{ name: 'alertname', value: 'KubeNode(NotReady|Unreachable)', isRegex: true, isEqual: true }],
+      comment: 'maintenance window',
+      createdBy: 'trixtech-maintenance',
+    });
+    const silence = 'alerts.silenceDuringWindows';
+    expect(
+      refused({
+        alertmanagerUrl: url,
+        silenceDuringWindows: {
+          matchers: [
+            { name: 'alert-name', value: 'x' },
+            { name: 'alertname', value: '(unclosed', isRegex: true },
+            { name: 'severity', value: 'page', isRegexp: true },
+          ],
+          comment: ' ',
+        },
+      }),
+    ).toEqual([
+      `${silence}.matchers[0].name: expected a label name like alertname`,
+      `${silence}.matchers[1].value: not a valid regular expression`,
+      `${silence}.matchers[2]: Unrecognized key: "isRegexp"`,
+      `${silence}.comment: Too small: expected string to have >=1 characters`,
+    ]);
+    expect(
+      refused({
+        alertmanagerUrl: url,
+        silenceDuringWindows: {
+          matchers: [
+            { name: 'alertname', value: '.*', isRegex: true },
+            { name: 'team', value: 'db', isEqual: false },
+          ],
+        },
+      }),
+    ).toEqual([
+      `${silence}.matchers: at least one matcher must not match the empty string (this would silence every alert)`,
+    ]);
+    expect(refused({ alertmanagerUrl: url, silenceDuringWindows: { matchers: [] } })).toEqual([
+      `${silence}.matchers: Too small: expected array to have >=1 items`,
+    ]);
+    expect(refused({ silenceDuringWindows: { matchers: [{ name: 'alertname', value: 'NodeDown' }] } })).toEqual([
+      `${silence}: silenceDuringWindows needs alertmanagerUrl (the Alertmanager to create the silences in)`,
+    ]);
+  });
+
   it('reports an unreadable or malformed file by path', () => {
     expect(problems({ MAINT_CONFIG: '/nonexistent/maint.json' }).join()).toContain('/nonexistent/maint.json');
     expect(problems({ MAINT_CONFIG: configFile('{ not json') }).join()).toMatch(/JSON/);

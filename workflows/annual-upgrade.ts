@@ -9,6 +9,7 @@ import type { RunReport } from '../domain/run.js';
 import { applicationUpdate, ApplicationUpdateInput } from './application-update.js';
 import { dailyHealthCheck } from './daily-health-check.js';
 import { apiCall, boundedWait, heavyDatabaseWork } from './lib/activity-profiles.js';
+import { WINDOW_SILENCES_PATCH } from './lib/alert-gate.js';
 import { ApprovalGate } from './lib/approval.js';
 import { databaseUpgradedSignal } from './lib/definitions.js';
 import { DAY, duration, HOUR, MINUTE, SECOND, seconds } from './lib/duration.js';
@@ -302,6 +303,8 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
         }
 
         run.phase = 'in the window';
+        // Since this patch: the silences the children hold while they work end with the window at the latest.
+        const silenceUntil = patched(WINDOW_SILENCES_PATCH) ? { silenceUntil: windowEnd.toISOString() } : {};
         await postSlackMessage({
           text: `:wrench: Annual maintenance ${workflowId} started (approved by ${decision.approvers.join(', ')})`,
         }).catch(() => undefined);
@@ -309,7 +312,13 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
           await run.step('rolling node updates', () =>
             executeChild(rollingNodeUpdate, {
               workflowId: `${workflowId}/nodes`,
-              args: [{ nodes, concurrency: input.concurrency, node: input.nodeUpdate }],
+              args: [
+                {
+                  nodes,
+                  concurrency: input.concurrency,
+                  node: { ...input.nodeUpdate, alerts: { ...input.nodeUpdate.alerts, ...silenceUntil } },
+                },
+              ],
             }),
           );
         }
@@ -318,7 +327,7 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
           await run.step(`upgrade ${a.deployment} to ${a.image}`, () =>
             executeChild(applicationUpdate, {
               workflowId: `${workflowId}/app-${a.deployment}`,
-              args: [{ ...a, reason: 'annual upgrade' }],
+              args: [{ ...a, alerts: { ...a.alerts, ...silenceUntil }, reason: 'annual upgrade' }],
             }),
           );
           // A later failure rolls this upgrade back to the revision recorded at the window.

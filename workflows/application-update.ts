@@ -1,4 +1,3 @@
-import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
 import { failure, FailureType } from '../domain/failures.js';
 import { HttpTargetSchema } from '../domain/http-target.js';
@@ -7,7 +6,7 @@ import type { RunReport } from '../domain/run.js';
 import { DEFAULT_THRESHOLDS } from '../domain/thresholds.js';
 // Rollout waits bound themselves by the input's timeout; `waits` only catches a lost worker.
 import { apiCall, boundedWait } from './lib/activity-profiles.js';
-import { ALERT_GATE_PATCH, AlertGateOptions, alertsClearedCheck, awaitQuietAlerts } from './lib/alert-gate.js';
+import { AlertAwareWork, AlertGateOptions, silenceBudget } from './lib/alert-gate.js';
 import { duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';
 import { MaintenanceRun } from './lib/run.js';
@@ -56,10 +55,14 @@ export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promi
     if ('skipped' in before)
       return { summary: `Update of ${input.deployment} skipped: ${before.skipped}`, outcome: 'skipped' };
 
-    // Since this patch: no rollout starts while blocking alerts fire; the report says whether they cleared after.
-    const gated = patched(ALERT_GATE_PATCH);
+    // No rollout starts while blocking alerts fire; the alerts it raises are silenced until it (or its rollback) is done.
+    const alerts = new AlertAwareWork(run, saga, input.alerts);
     run.phase = 'checking alerts';
-    const alertChecks = gated ? await awaitQuietAlerts(run, input.alerts, `rolling out ${input.image}`) : [];
+    await alerts.before(
+      `rolling out ${input.image}`,
+      run.target,
+      silenceBudget(input.rolloutTimeout, input.rolloutTimeout),
+    );
 
     run.phase = 'rolling out';
     // Registered before the change: a set-image whose reply was lost may still have happened.
@@ -85,8 +88,7 @@ export async function applicationUpdate(rawInput: ApplicationUpdateInput): Promi
       );
     }
     const revision = 'skipped' in done ? '?' : done.revision;
-    if (gated)
-      checks.push(...alertChecks.filter((c) => c.check === 'alerts.configured'), ...(await alertsClearedCheck(run)));
+    checks.push(...(await alerts.after()));
     return {
       summary: `${input.deployment} runs ${input.image} (revision ${revision}, was ${before.revision} with ${before.images[input.container] ?? '?'})${input.reason ? ` (${input.reason})` : ''}`,
       checks,

@@ -1,4 +1,4 @@
-import { condition, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, setHandler, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import { isSkipped } from '../domain/cluster.js';
 import { failure, FailureType } from '../domain/failures.js';
@@ -6,7 +6,7 @@ import { httpUrlSchema } from '../domain/http-target.js';
 import { k8sObjectName } from '../domain/kubernetes-names.js';
 import type { RunReport } from '../domain/run.js';
 import { localApiCall, nodeUpdateWait } from './lib/activity-profiles.js';
-import { ALERT_GATE_PATCH, AlertGateOptions, alertsClearedCheck, awaitQuietAlerts } from './lib/alert-gate.js';
+import { AlertAwareWork, AlertGateOptions, silenceBudget } from './lib/alert-gate.js';
 import { nodeUpdatedSignal } from './lib/definitions.js';
 import { DAY, duration, HOUR, MIN_POLL_MS, MINUTE, SECOND, seconds } from './lib/duration.js';
 import { parseInput } from './lib/input.js';
@@ -69,18 +69,22 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
   });
 
   return runWithCompensations(run, saga, async () => {
-    // Since this patch: nothing is cordoned while blocking alerts fire, and the report says whether they cleared after.
-    const gated = patched(ALERT_GATE_PATCH);
+    // Nothing is cordoned while blocking alerts fire; the alerts the update raises are silenced until it is done.
+    const alerts = new AlertAwareWork(run, saga, input.alerts);
     run.phase = 'checking alerts';
-    const alertChecks = gated ? await awaitQuietAlerts(run, input.alerts, `cordoning ${node}`) : [];
+    const d = input.drain;
+    const { hookUrl, doneWhen, timeout } = input.update;
+    await alerts.before(`cordoning ${node}`, node, silenceBudget(d.timeout, timeout, input.readyTimeout));
 
     run.phase = 'cordoning';
     saga.push(`uncordon ${node}`, () => uncordonNode({ node, onlyIfCordonedBy: owner }));
     const cordon = await run.step(`cordon ${node}`, () => cordonNode({ node, owner }));
-    if (isSkipped(cordon)) return { summary: `Node update of ${node} skipped: ${cordon.skipped}`, outcome: 'skipped' };
+    if (isSkipped(cordon)) {
+      await alerts.endSilence();
+      return { summary: `Node update of ${node} skipped: ${cordon.skipped}`, outcome: 'skipped' };
+    }
 
     run.phase = 'draining';
-    const d = input.drain;
     const drained = await run.step(`drain ${node}`, () =>
       drainNode({
         node,
@@ -95,7 +99,6 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
     );
 
     run.phase = 'updating';
-    const { hookUrl, doneWhen, timeout } = input.update;
     if (hookUrl)
       await run.step('request the node update', () => requestNodeUpdate({ url: hookUrl, node, runId: owner }));
     if (doneWhen === 'signal') {
@@ -126,13 +129,11 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
         ? `kubelet ${cordon.kubeletVersion}`
         : `kubelet ${cordon.kubeletVersion} -> ${ready.kubeletVersion}`;
     const lifted = isSkipped(uncordon) ? '' : uncordon.changed ? '' : `; ${uncordon.detail}`;
-    const cleared = gated ? await alertsClearedCheck(run) : [];
+    const alertChecks = await alerts.after();
     return {
       summary: `Node ${node} updated: ${evicted} pod(s) evicted, ${versions}${lifted}${input.reason ? ` (${input.reason})` : ''}`,
       // Graded by the alert checks when there are any: alerts firing after the update are a warning.
-      ...(gated
-        ? { checks: [...alertChecks.filter((c) => c.check === 'alerts.configured'), ...cleared] }
-        : { outcome: 'ok' as const }),
+      ...(alerts.gated ? { checks: alertChecks } : { outcome: 'ok' as const }),
       details: { drain: drained, ready, uncordon },
     };
   });

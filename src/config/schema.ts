@@ -28,6 +28,29 @@ export const TlsTargetSchema = z
   .object({ name, host: z.string().min(1), port: z.number().int().min(1).max(65535).default(443) })
   .strict();
 
+const validRegex = (m: { value: string; isRegex: boolean }) => !m.isRegex || regexSchema.safeParse(m.value).success;
+
+/** An Alertmanager silence matcher (API v2 form); the value is an RE2 regex when `isRegex`, checked here as a JS one. */
+export const SilenceMatcherSchema = z
+  .object({
+    name: z.string().regex(/^[a-zA-Z_][a-zA-Z0-9_]*$/, 'expected a label name like alertname'),
+    value: z.string().max(1000),
+    isRegex: z.boolean().default(false),
+    isEqual: z.boolean().default(true),
+  })
+  .strict()
+  .refine(validRegex, {
+    message: 'not a valid regular expression',
+    path: ['value'],
+  });
+export type SilenceMatcher = z.output<typeof SilenceMatcherSchema>;
+
+/** Alertmanager's matching: a label's value (absent = ""), against an anchored regex or a string, negated by !isEqual. */
+export function matcherMatches(m: SilenceMatcher, labelValue: string): boolean {
+  const hit = m.isRegex ? new RegExp(`^(?:${m.value})$`).test(labelValue) : labelValue === m.value;
+  return hit === m.isEqual;
+}
+
 const approverName = z.string().regex(/^[a-z0-9][a-z0-9._@-]*$/i, 'use letters, digits, ".", "_", "@" or "-"');
 const ApprovalKindSchema = z
   .object({
@@ -288,8 +311,28 @@ export const FileConfigSchema = z
         ignore: z.array(z.string().min(1).max(200)).max(100).default(['Watchdog', 'InfoInhibitor']),
         /** When given, only these alert names hold maintenance back (kured's --alert-filter-match-only). */
         block: z.array(z.string().min(1).max(200)).min(1).max(100).optional(),
+        /** Silenced while a disruptive step works (nodeUpdate, applicationUpdate): the alerts the work is expected to raise. */
+        silenceDuringWindows: z
+          .object({
+            matchers: z
+              .array(SilenceMatcherSchema)
+              .min(1)
+              .max(20)
+              // Alertmanager refuses such a silence: it would silence every alert.
+              .refine((ms) => ms.length === 0 || ms.some((m) => !validRegex(m) || !matcherMatches(m, '')), {
+                message: 'at least one matcher must not match the empty string (this would silence every alert)',
+              }),
+            comment: z.string().trim().min(1).max(500).default('maintenance window'),
+            createdBy: z.string().trim().min(1).max(100).default('trixtech-maintenance'),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
+      .refine((a) => !a.silenceDuringWindows || a.alertmanagerUrl, {
+        message: 'silenceDuringWindows needs alertmanagerUrl (the Alertmanager to create the silences in)',
+        path: ['silenceDuringWindows'],
+      })
       .default({ ignore: ['Watchdog', 'InfoInhibitor'] }),
   })
   .strict();

@@ -13,7 +13,19 @@ export interface TestAlertmanager {
   fire(alertname: string, labels?: Record<string, string>): Promise<void>;
   /** Posts the same alert with an end in the past: Alertmanager marks it resolved. */
   resolve(alertname: string, labels?: Record<string, string>): Promise<void>;
+  /** Every silence Alertmanager holds (active, pending and expired), as GET /api/v2/silences answers. */
+  silences(): Promise<AlertmanagerSilence[]>;
   stop(): Promise<void>;
+}
+
+export interface AlertmanagerSilence {
+  id: string;
+  matchers: { name: string; value: string; isRegex: boolean; isEqual: boolean }[];
+  startsAt: string;
+  endsAt: string;
+  createdBy: string;
+  comment: string;
+  status: { state: 'active' | 'pending' | 'expired' };
 }
 
 // One receiver that notifies somewhere (nobody listens there: delivery is not under test) and one that notifies nobody.
@@ -65,6 +77,11 @@ export async function startAlertmanager(): Promise<TestAlertmanager> {
     url,
     fire: (name, labels = {}) => post(name, labels),
     resolve: (name, labels = {}) => post(name, labels, new Date(Date.now() - 1000).toISOString()),
+    async silences() {
+      const res = await fetch(`${url}/api/v2/silences`);
+      if (!res.ok) throw new Error(`Alertmanager answered ${res.status} to GET /api/v2/silences`);
+      return (await res.json()) as AlertmanagerSilence[];
+    },
     async stop() {
       child.kill('SIGTERM');
       await exited;

@@ -1,15 +1,23 @@
-import { sleep } from '@temporalio/workflow';
+import { CancellationScope, isCancellation, patched, sleep, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
+import type { AlertState, WindowSilence } from '../../domain/alerts.js';
 import type { CheckResult } from '../../domain/checks.js';
-import { failure, FailureType } from '../../domain/failures.js';
-import { quickRead } from './activity-profiles.js';
+import { isSkipped } from '../../domain/cluster.js';
+import { failure, FailureType, innermostMessage } from '../../domain/failures.js';
+import { apiCall, quickRead } from './activity-profiles.js';
 import { duration, HOUR, MIN_POLL_MS, MINUTE, seconds } from './duration.js';
 import type { MaintenanceRun } from './run.js';
+import type { Compensations } from './saga.js';
 
-const { checkMaintenanceAlerts } = quickRead;
+const { checkAlertsCleared, checkMaintenanceAlerts } = quickRead;
+const { createWindowSilence, expireWindowSilence } = apiCall;
 
 /** Patch id of the alert gate in the disruptive workflows (nodeUpdate, applicationUpdate). */
 export const ALERT_GATE_PATCH = 'alert-gate';
+/** Patch id of the window's silence (and of "alerts cleared" counting the silenced alerts) in the same workflows. */
+export const WINDOW_SILENCES_PATCH = 'window-silences';
+/** Time a run takes beyond its own timeouts (cordon, hooks, retries, compensations): part of its silence. */
+const SILENCE_MARGIN_MS = 10 * MINUTE;
 
 export const AlertGateOptions = z
   .object({
@@ -17,6 +25,8 @@ export const AlertGateOptions = z
     whileFiring: z.enum(['wait', 'refuse']).default('wait'),
     waitUpTo: duration(0, 12 * HOUR).prefault('30 minutes'),
     pollInterval: duration(MIN_POLL_MS, 10 * MINUTE).prefault('1 minute'),
+    /** The end of the window the run works in (annualUpgrade sets it): the silence ends then at the latest. */
+    silenceUntil: z.iso.datetime().optional(),
   })
   .strict()
   .prefault({});
@@ -35,7 +45,7 @@ export async function awaitQuietAlerts(
   run: MaintenanceRun,
   options: AlertGateOptions,
   before: string,
-): Promise<CheckResult[]> {
+): Promise<AlertState> {
   return run.step(
     `no blocking alert firing before ${before}`,
     async () => {
@@ -43,7 +53,7 @@ export async function awaitQuietAlerts(
       try {
         for (;;) {
           const state = await checkMaintenanceAlerts();
-          if (state.blocking.length === 0) return state.checks;
+          if (state.blocking.length === 0) return state;
           const firing = names(state.blocking);
           if (options.whileFiring === 'refuse') {
             throw failure(
@@ -64,14 +74,119 @@ export async function awaitQuietAlerts(
         run.waitingFor = null;
       }
     },
-    (checks) => (checks.some((c) => c.status === 'warn') ? 'warn' : 'ok'),
+    (state) => (state.checks.some((c) => c.status === 'warn') ? 'warn' : 'ok'),
   );
 }
 
-/** The post-maintenance checklist's "monitoring alerts cleared": a finding, not a failure (the work is done). */
-export async function alertsClearedCheck(run: MaintenanceRun): Promise<CheckResult[]> {
-  return run.checkStep('monitoring alerts cleared', async () => {
-    const state = await checkMaintenanceAlerts();
-    return state.checks.filter((c) => c.check === 'alerts.firing').map((c) => ({ ...c, check: 'alerts.cleared' }));
-  });
+/**
+ * The alert-aware frame of a disruptive run (nodeUpdate, applicationUpdate): the gate before the
+ * work, since 'window-silences' a silence of the alerts the work is expected to raise (config
+ * `alerts.silenceDuringWindows`) while it runs, and "monitoring alerts cleared" after it. Create
+ * one where the run's first disruptive step is decided: the patches are checked there.
+ */
+export class AlertAwareWork {
+  /** Since 'alert-gate': nothing starts while blocking alerts fire; the report says whether they cleared. */
+  readonly gated = patched(ALERT_GATE_PATCH);
+  private readonly silences = this.gated && patched(WINDOW_SILENCES_PATCH);
+  private configured: CheckResult[] = [];
+  private silence: WindowSilence | undefined;
+
+  constructor(
+    private readonly run: MaintenanceRun,
+    private readonly saga: Compensations,
+    private readonly options: AlertGateOptions,
+  ) {}
+
+  /**
+   * Waits for quiet alerts, then silences the expected ones until the window ends, at most
+   * `budget` ms from now (the run's own timeouts), so a crashed worker cannot leave the silence
+   * behind for longer. Its expiry is a compensation: on failure or cancellation the saga runs it.
+   */
+  async before(what: string, target: string, budget: number): Promise<void> {
+    if (!this.gated) return;
+    const state = await awaitQuietAlerts(this.run, this.options, what);
+    this.configured = state.checks.filter((c) => c.check === 'alerts.configured');
+    if (!this.silences || !state.silenceConfigured) return;
+    const until = this.options.silenceUntil ? Date.parse(this.options.silenceUntil) : Infinity;
+    const endsAt = new Date(Math.min(Date.now() + budget, until)).toISOString();
+    const { workflowId, runId } = workflowInfo();
+    const silence = await this.run.step(
+      `silence the expected alerts until ${endsAt}`,
+      () => createWindowSilence({ workflowId, runId, target, endsAt }),
+      (s) =>
+        isSkipped(s)
+          ? { outcome: 'skipped', detail: s.skipped }
+          : {
+              outcome: 'ok',
+              detail: `silence ${s.id}: ${s.matchers}${s.created ? '' : ' (created by an earlier attempt)'}`,
+            },
+    );
+    if (isSkipped(silence)) return;
+    this.silence = silence;
+    this.saga.push(this.expiry(silence), () => expireWindowSilence({ id: silence.id }));
+  }
+
+  /**
+   * Ends the run's silence now, even if the run is cancelled meanwhile; for a run that stops short
+   * of its work without failing (nothing to update), `after` does it otherwise. Returns a finding when
+   * Alertmanager could not end it: the work is done, and the silence ends by itself.
+   */
+  async endSilence(): Promise<CheckResult[]> {
+    const silence = this.silence;
+    if (!silence) return [];
+    this.silence = undefined;
+    this.saga.drop(this.expiry(silence));
+    try {
+      await CancellationScope.nonCancellable(() =>
+        this.run.step(
+          `expire silence ${silence.id}`,
+          () => expireWindowSilence({ id: silence.id }),
+          (r) => ({ outcome: 'ok', detail: r.detail }),
+        ),
+      );
+      return [];
+    } catch (err) {
+      return [
+        {
+          check: 'alerts.silence',
+          target: 'alertmanager',
+          status: 'warn',
+          detail: `silence ${silence.id} could not be expired (${innermostMessage(err)}); it ends by itself at ${silence.endsAt}`,
+        },
+      ];
+    }
+  }
+
+  /** After the work: the silence ended, then the alerts-cleared findings. */
+  async after(): Promise<CheckResult[]> {
+    if (!this.gated) return [];
+    const findings = [...this.configured, ...(await this.endSilence())];
+    const cleared = await this.run.checkStep('monitoring alerts cleared', async () => {
+      if (!this.silences) {
+        const state = await checkMaintenanceAlerts();
+        return state.checks.filter((c) => c.check === 'alerts.firing').map((c) => ({ ...c, check: 'alerts.cleared' }));
+      }
+      try {
+        return await checkAlertsCleared();
+      } catch (err) {
+        if (isCancellation(err)) throw err;
+        return [
+          {
+            check: 'alerts.cleared',
+            target: 'alertmanager',
+            status: 'warn',
+            detail: `not known: ${innermostMessage(err)}`,
+          },
+        ];
+      }
+    });
+    return [...findings, ...cleared];
+  }
+
+  private expiry(s: WindowSilence): string {
+    return `expire silence ${s.id} (else it ends at ${s.endsAt})`;
+  }
 }
+
+/** What a run may take beyond its timeouts; with them, the longest its window's silence lasts. */
+export const silenceBudget = (...timeouts: number[]) => timeouts.reduce((a, b) => a + b, SILENCE_MARGIN_MS);
