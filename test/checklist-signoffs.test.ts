@@ -160,10 +160,10 @@ describe('checklist sign-offs', () => {
     const noReason = await as('kim', '--status', 'blocked', '--comment', ' ');
     expect(noReason).toMatchObject({
       code: 1,
-      err: 'a blocked sign-off needs a reason: --reason <why>; nothing was recorded',
+      err: 'maint: a blocked sign-off needs a reason: --reason <why>; nothing was recorded',
     });
     expect((await as('kim', '--status', 'maybe')).err).toBe(
-      "--status 'maybe' is not one of done, blocked, not-applicable",
+      "maint: --status 'maybe' is not one of done, blocked, not-applicable",
     );
 
     const blocked = await as('kim', '--status', 'blocked', '--reason', 'waiting on the vendor');
@@ -212,7 +212,7 @@ describe('checklist sign-offs', () => {
     });
     const again = await as('kim', '--status', 'blocked', '--reason', 'x');
     expect(again.err).toMatch(
-      /^quarter-security\.threat-models was already marked not-applicable by sre-lead at \S+Z$/,
+      /^maint: quarter-security\.threat-models was already marked not-applicable by sre-lead at \S+Z$/,
     );
   });
 
