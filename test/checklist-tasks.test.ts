@@ -15,6 +15,7 @@ import type { DeliveryRecord } from '../domain/run.js';
 import { checklistFollowUp } from '../workflows/checklist-follow-up.js';
 import { quarterlyReview } from '../workflows/quarterly-review.js';
 import { storeOpenQuarterlyRun } from './helpers/checklists.js';
+import { recordHistory } from './helpers/histories.js';
 import { makeTestKeys } from './helpers/keys.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { SlackSink } from './helpers/slack-sink.js';
@@ -89,9 +90,12 @@ describe('checklist tasks in Slack', () => {
     ).rows;
 
   it('a quarterly review posts each open task once, with its owner, reason box and Done / Blocked / Not applicable buttons', async () => {
-    const report = await withWorker(config, async ({ client: c, taskQueue }) =>
-      c.workflow.execute(quarterlyReview, { taskQueue, workflowId: run.workflowId, args: [{}] }),
-    );
+    const report = await withWorker(config, async ({ client: c, taskQueue }) => {
+      const handle = await c.workflow.start(quarterlyReview, { taskQueue, workflowId: run.workflowId, args: [{}] });
+      const result = await handle.result();
+      await recordHistory('quarterlyReview-task-posts', await handle.fetchHistory());
+      return result;
+    });
     run.runId = report.runId;
     expect(report.checklist?.openTasks).toBe(TASKS.length);
     expect((report.details?.deliveries as DeliveryRecord[]).find((d) => d.channel === 'tasks')).toEqual({
@@ -219,9 +223,16 @@ describe('checklist tasks in Slack', () => {
         tasks.followUpChecklistTasks({ remindAfterMs, handOffAfterMs, lookbackMs: 3_600_000 });
 
       // Through the scheduled workflow, with its defaults: a day has not passed, nothing is sent.
-      const followUp = await withWorker({ ...config, reportDatabaseUrl: own.url }, ({ client: c, taskQueue }) =>
-        c.workflow.execute(checklistFollowUp, { taskQueue, workflowId: uniqueId('follow-up'), args: [{}] }),
-      );
+      const followUp = await withWorker({ ...config, reportDatabaseUrl: own.url }, async ({ client: c, taskQueue }) => {
+        const handle = await c.workflow.start(checklistFollowUp, {
+          taskQueue,
+          workflowId: uniqueId('follow-up'),
+          args: [{}],
+        });
+        const result = await handle.result();
+        await recordHistory('checklistFollowUp', await handle.fetchHistory());
+        return result;
+      });
       expect(followUp.summary).toBe(
         `Checklist follow-up: ${TASKS.length} open task(s), 0 reminder(s), 0 handoff(s) (0 critical, 0 warn, 1 ok, 0 skipped)`,
       );
