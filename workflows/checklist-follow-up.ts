@@ -19,6 +19,8 @@ export const ChecklistFollowUpInput = z
   .strict();
 export type ChecklistFollowUpInput = z.input<typeof ChecklistFollowUpInput>;
 
+const reportedRun = reportedWorkflow('checklistFollowUp', 'checklists', ChecklistFollowUpInput);
+
 /**
  * Seed "Team Coordination: assign maintenance owners, define backup personnel": the checklist tasks
  * runs left to people (`checklist_signoffs`), followed up in Slack: a reminder to the owner role, then
@@ -26,7 +28,7 @@ export type ChecklistFollowUpInput = z.input<typeof ChecklistFollowUpInput>;
  * when a notice could not be sent.
  */
 export async function checklistFollowUp(rawInput?: ChecklistFollowUpInput): Promise<RunReport> {
-  return reportedWorkflow('checklistFollowUp', 'checklists', ChecklistFollowUpInput, rawInput, async (run, input) => {
+  return reportedRun(rawInput, async (run, input) => {
     const sent = await run.step('remind and hand off open tasks', () =>
       followUpChecklistTasks({
         remindAfterMs: input.remindAfter,
