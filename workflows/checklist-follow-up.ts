@@ -1,11 +1,12 @@
 import { z } from 'zod';
 import type { CheckResult } from '../domain/checks.js';
 import type { RunReport } from '../domain/run.js';
-import { quickRead } from './lib/activity-profiles.js';
+import { apiCall } from './lib/activity-profiles.js';
 import { DAY, MINUTE, SECOND, duration } from './lib/duration.js';
 import { reportedWorkflow } from './lib/run.js';
 
-const { followUpChecklistTasks } = quickRead;
+// Slack posts, each notice claimed once: a retried attempt sends only what the last one did not.
+const { followUpChecklistTasks } = apiCall;
 
 export const ChecklistFollowUpInput = z
   .object({
