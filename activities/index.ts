@@ -2,6 +2,7 @@ import type { Clients } from '../src/clients.js';
 import type { Config } from '../src/config/schema.js';
 import { createAlertActivities } from './alerts.js';
 import { createApprovalActivities } from './approvals.js';
+import { createChecklistTaskActivities } from './checklist-tasks.js';
 import { createHttpActivities } from './http.js';
 import { createKubernetesActivities } from './kubernetes/index.js';
 import { createMonitoringActivities } from './monitoring.js';
@@ -50,6 +51,12 @@ export function createActivities(clients: Clients, config: Config) {
     }),
     ...createReportActivities({ reports: clients.reports, metrics: clients.metrics }),
     ...createSlackActivities({ notifier: clients.notifier }),
+    ...createChecklistTaskActivities({
+      reports: clients.reports,
+      notifier: clients.notifier,
+      roles: config.checklistRoles,
+      approvals: config.approvals,
+    }),
   };
 }
 

@@ -757,7 +757,8 @@ export type ChecklistRoles = z.output<typeof ChecklistRolesSchema>;
 
 // --- How a run accounts for its checklist ---------------------------------------------------
 
-export type ItemState = CheckStatus | 'not-measured' | 'elsewhere' | 'awaiting-sign-off' | 'signed-off';
+export type ItemState =
+  CheckStatus | 'not-measured' | 'elsewhere' | 'awaiting-sign-off' | 'signed-off' | 'blocked' | 'not-applicable';
 
 export interface ItemAccount {
   id: string;
@@ -775,10 +776,17 @@ export interface ChecklistAccount {
   status: 'complete' | 'open';
 }
 
+/** What a person says of a task: done, blocked (still open, with why), or not applicable here (with why). */
+export const SIGN_OFF_STATUSES = ['done', 'blocked', 'not-applicable'] as const;
+export type SignOffStatus = (typeof SIGN_OFF_STATUSES)[number];
+
 export interface SignOff {
   item: string;
   by: string;
   at: string;
+  /** Absent: done (sign-offs recorded before statuses existed). */
+  status?: SignOffStatus;
+  /** The evidence of a done task; the reason of a blocked or not-applicable one. */
   comment?: string;
 }
 
@@ -786,17 +794,17 @@ function accountFor(item: ChecklistItem, checks: readonly CheckResult[], signOff
   const base = { id: item.id, text: item.text };
   if ('task' in item.means) {
     const signed = signOffs.find((s) => s.item === item.id);
-    return signed
-      ? {
-          ...base,
-          state: 'signed-off',
-          detail: `signed off by ${signed.by} at ${signed.at}${signed.comment ? `: ${signed.comment}` : ''}`,
-        }
-      : {
-          ...base,
-          state: 'awaiting-sign-off',
-          detail: `awaiting sign-off by ${item.owner} (backup ${item.backup}): ${item.means.task}`,
-        };
+    if (!signed)
+      return {
+        ...base,
+        state: 'awaiting-sign-off',
+        detail: `awaiting sign-off by ${item.owner} (backup ${item.backup}): ${item.means.task}`,
+      };
+    const said = signed.comment ? `: ${signed.comment}` : '';
+    const status = signed.status ?? 'done';
+    return status === 'done'
+      ? { ...base, state: 'signed-off', detail: `signed off by ${signed.by} at ${signed.at}${said}` }
+      : { ...base, state: status, detail: `${status} per ${signed.by} at ${signed.at}${said}` };
   }
   const keys = item.means.check.map((r) => r.finding);
   if (item.means.by)
@@ -826,7 +834,9 @@ export function accountChecklist(
   const openTasks = accounts.filter((a) => a.state === 'awaiting-sign-off').length;
   const checked = accounts.filter((a) => MEASURED.has(a.state)).length;
   const unmet = accounts.filter((a) => UNMEASURED.has(a.state)).length;
-  return { items: accounts, checked, openTasks, status: openTasks + unmet === 0 ? 'complete' : 'open' };
+  // A blocked task was answered, so nobody is chased for it, but it is not done: the checklist stays open.
+  const blocked = accounts.filter((a) => a.state === 'blocked').length;
+  return { items: accounts, checked, openTasks, status: openTasks + unmet + blocked === 0 ? 'complete' : 'open' };
 }
 
 const MEASURED: ReadonlySet<ItemState> = new Set(['ok', 'warn', 'critical']);
@@ -836,11 +846,16 @@ const UNMEASURED: ReadonlySet<ItemState> = new Set(['not-measured', 'skipped']);
 /** One line for the summary: how much of the checklist the run met and what is left to people. */
 export function describeAccount(a: ChecklistAccount): string {
   const unmet = a.items.filter((i) => UNMEASURED.has(i.state)).length;
-  const signed = a.items.filter((i) => i.state === 'signed-off').length;
-  const elsewhere = a.items.filter((i) => i.state === 'elsewhere').length;
+  const count = (state: ItemState) => a.items.filter((i) => i.state === state).length;
+  const signed = count('signed-off');
+  const notApplicable = count('not-applicable');
+  const blocked = count('blocked');
+  const elsewhere = count('elsewhere');
   return [
     `checklist ${a.status}: ${a.checked} of ${a.items.length} items checked`,
     ...(signed ? [`${signed} signed off`] : []),
+    ...(notApplicable ? [`${notApplicable} not applicable`] : []),
+    ...(blocked ? [`${blocked} blocked`] : []),
     ...(a.openTasks ? [`${a.openTasks} awaiting sign-off`] : []),
     ...(unmet ? [`${unmet} not measured`] : []),
     ...(elsewhere ? [`${elsewhere} met by other runs`] : []),

@@ -1,4 +1,5 @@
 import type { CheckResult, CheckStatus } from './checks.js';
+import { describeDue, type ChecklistItem, type SignOffStatus } from './checklists.js';
 import type { RunReport } from './run.js';
 import { escapeSlack as e } from './text.js';
 
@@ -176,6 +177,59 @@ export function approvalRequestMessage(r: ApprovalRequest, escalation = false) {
             value: r.workflowId,
           },
         ],
+      },
+    ],
+  };
+}
+
+/** What a task button carries back to the bridge: the run and the item (the button says the status). */
+export interface TaskRef {
+  workflowId: string;
+  runId: string;
+  item: string;
+}
+
+export const TASK_BUTTONS: Record<SignOffStatus, { actionId: string; label: string }> = {
+  done: { actionId: 'task-done', label: 'Done' },
+  blocked: { actionId: 'task-blocked', label: 'Blocked' },
+  'not-applicable': { actionId: 'task-not-applicable', label: 'Not applicable' },
+};
+/** The block and element ids of the reason box, read back from the click's state. */
+export const TASK_REASON = { blockId: 'reason', actionId: 'reason' } as const;
+
+/**
+ * One open checklist task as a Slack message: `lead` (ours, already formatted: whom it is for and
+ * why now), the item, a reason box and Done / Blocked / Not applicable buttons for the bridge.
+ */
+export function taskSlackMessage(
+  run: { workflowId: string; runId: string; kind: string },
+  item: ChecklistItem,
+  lead: string,
+) {
+  const what = 'task' in item.means ? item.means.task : item.text;
+  const value = JSON.stringify({ workflowId: run.workflowId, runId: run.runId, item: item.id } satisfies TaskRef);
+  const body = `${lead}\n*${e(item.text)}* (\`${e(item.id)}\` of ${e(run.kind)} \`${e(run.workflowId)}\`)\n${e(what)}; due ${describeDue(item.due)}`;
+  return {
+    text: `${lead} ${e(item.id)} of ${e(run.kind)} ${e(run.workflowId)}: ${e(item.text)}`.slice(0, 3000),
+    blocks: [
+      { type: 'section', text: { type: 'mrkdwn', text: body.slice(0, 3000) } },
+      {
+        type: 'input',
+        block_id: TASK_REASON.blockId,
+        optional: true,
+        label: { type: 'plain_text', text: 'Reason (needed for Blocked and Not applicable)' },
+        element: { type: 'plain_text_input', action_id: TASK_REASON.actionId, max_length: 1000 },
+      },
+      {
+        type: 'actions',
+        block_id: 'task',
+        elements: Object.values(TASK_BUTTONS).map((b) => ({
+          type: 'button',
+          action_id: b.actionId,
+          text: { type: 'plain_text', text: b.label },
+          value,
+          ...(b.actionId === 'task-done' ? { style: 'primary' } : {}),
+        })),
       },
     ],
   };

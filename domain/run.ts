@@ -62,7 +62,7 @@ export interface RunStatus {
 
 /** A delivery that was attempted on the way out: report storage, Slack post, alert. */
 export interface DeliveryRecord {
-  channel: 'report-store' | 'slack' | 'alert';
+  channel: 'report-store' | 'slack' | 'alert' | 'tasks';
   ok: boolean;
   detail: string;
 }

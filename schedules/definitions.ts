@@ -66,6 +66,19 @@ export const SCHEDULES: ManagedSchedule[] = [
     catchupWindow: '1 hour',
   },
   {
+    id: 'checklist-follow-up',
+    workflowType: 'checklistFollowUp',
+    summary: 'Checklist tasks followed up, hourly at :30 UTC (Routine Maintenance Guide, Team Coordination)',
+    checklist: [
+      'tasks of the last 14 days nobody signed off: the owner role reminded after 24 h',
+      'still unanswered 24 h after the reminder: handed to the backup role, each notice once',
+    ],
+    calendars: [{ hour: { start: 0, end: 23 }, minute: 30, comment: 'hourly at :30 UTC' }],
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // A missed pass is made up by the next one.
+    catchupWindow: '1 hour',
+  },
+  {
     id: 'storage-cleanup',
     workflowType: 'storageCleanup',
     summary: 'Log and backup retention, daily 01:00 UTC (Maintenance Setup Guide log-cleanup-daily)',

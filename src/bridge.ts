@@ -3,6 +3,8 @@
 // (stale or forged: 401) and mapped to an approver on the workflow kind's allow-list (anyone else:
 // 403); Slack is acknowledged at once, then the bridge signs a statement for that person with its
 // own Ed25519 key (which the worker checks), sends it, and posts the verdict to the response_url.
+// Checklist task buttons (Done / Blocked / Not applicable, a reason required for the last two)
+// become a sign-off signed the same way, for the mapped person, recorded through recordSignOff.
 // Hostile traffic is bounded: per-address rate limit, connection cap, request/header/body timeouts,
 // refused connections closed, one summary log line per interval; /healthz and /metrics answer from
 // a thread and a port of their own (BRIDGE_HEALTH_PORT) so a flood of the Slack port cannot fail the probes.
@@ -16,9 +18,14 @@ import { WorkflowNotFoundError, type Client } from '@temporalio/client';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { Counter, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
+import { needsReason, recordSignOff, SignOffError, signOffPlan, storedReport, taskItem } from './checklist-signoffs.js';
+import { createPool } from './clients.js';
 import { loadConfigOrExit } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { DecisionError, describeVerdict, pendingApproval, sendDecision } from './decisions.js';
+import { planHash } from '../domain/approval-proof.js';
+import type { SignOffStatus } from '../domain/checklists.js';
+import { TASK_BUTTONS, TASK_REASON, taskSlackMessage, type TaskRef } from '../domain/format.js';
 import { escapeSlack } from '../domain/text.js';
 import type { RunStatus } from '../domain/run.js';
 import { createLogger, type Logger } from './logger.js';
@@ -128,15 +135,40 @@ class RefusalLog {
   }
 }
 
+/** A task button's action id -> the status it signs. */
+const TASK_STATUS = new Map(
+  Object.entries(TASK_BUTTONS).map(([status, b]) => [b.actionId, status as SignOffStatus] as const),
+);
+
 /** The part of Slack's block_actions payload the bridge uses; anything else in it is ignored. */
 const InteractionPayloadSchema = z.object({
   type: z.literal('block_actions', 'expected "block_actions"'),
   user: z.object({ id: z.string().min(1).max(64) }),
   actions: z
-    .array(z.object({ action_id: z.enum(['approve', 'reject']), value: z.string().min(1).max(256) }))
+    .array(
+      z.object({
+        action_id: z.enum(['approve', 'reject', ...TASK_STATUS.keys()]),
+        // An approval's workflow id, or a task's reference (TaskRef as JSON).
+        value: z.string().min(1).max(2_000),
+      }),
+    )
     .min(1, 'expected an approve or reject button'),
+  // What the message's input boxes hold at the click: the task's reason.
+  state: z
+    .object({
+      values: z.record(z.string(), z.record(z.string(), z.object({ value: z.string().max(3_000).nullish() }))),
+    })
+    .optional(),
   response_url: z.string().max(2_048).optional(),
 });
+
+const TaskRefSchema = z
+  .object({
+    workflowId: z.string().min(1).max(1_000),
+    runId: z.string().min(1).max(100),
+    item: z.string().min(1).max(200),
+  })
+  .strict();
 
 class HttpError extends Error {
   constructor(
@@ -163,6 +195,12 @@ export function loadBridgeKey(config: Config): SigningKey | undefined {
   }
 }
 
+/** A message of one mrkdwn section. */
+const section = (text: string) => ({
+  text,
+  blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }] as unknown[],
+});
+
 function describeStatus(workflowId: string, s: RunStatus): string {
   const counted = s.approvals.filter((a) => !a.ignored);
   return [
@@ -182,6 +220,8 @@ export async function createBridge({
 }: BridgeDeps): Promise<FastifyInstance> {
   const key = loadBridgeKey(config);
   const slackUsers = new Map(Object.entries(config.approvals.slackUsers));
+  // Task sign-offs are stored next to the reports; pg connects on first use, so a bridge that only relays approvals never does.
+  const reports = createPool(config.reportDatabaseUrl, logger, 'maint-bridge');
   const timeoutMs = config.bridge.requestTimeoutMs;
   const app = Fastify({
     logger: false,
@@ -212,6 +252,7 @@ export async function createBridge({
   app.addHook('onClose', async () => {
     await Promise.allSettled([...inFlight]);
     refusals.close();
+    await reports.end();
   });
   // A refused request's connection is closed: what the client has not sent yet is never read, and
   // a flood pays for a new connection per request.
@@ -351,7 +392,11 @@ export async function createBridge({
       );
   }
 
-  async function updateSlackMessage(responseUrl: string | undefined, text: string): Promise<void> {
+  function updateSlackMessage(responseUrl: string | undefined, text: string): Promise<void> {
+    return respond(responseUrl, { replace_original: true, ...section(text) });
+  }
+
+  async function respond(responseUrl: string | undefined, body: object): Promise<void> {
     if (!responseUrl) return;
     if (!responseUrl.startsWith(config.bridge.responseUrlPrefix)) {
       logger.warn({ responsePrefix: responseUrl.slice(0, 30) }, 'response_url outside the Slack prefix; not posting');
@@ -360,14 +405,64 @@ export async function createBridge({
     const res = await fetch(responseUrl, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        replace_original: true,
-        text,
-        blocks: [{ type: 'section', text: { type: 'mrkdwn', text } }],
-      }),
+      body: JSON.stringify(body),
       signal: AbortSignal.timeout(5_000),
     }).catch((err: Error) => ({ ok: false, status: err.message }));
     if (!res.ok) logger.warn({ status: res.status }, 'could not update the Slack message');
+  }
+
+  /**
+   * A task button: the Slack user mapped to a person, the reason a blocked or not-applicable task
+   * needs, then a statement signed for that person, run, item and status, recorded by recordSignOff
+   * (which checks the person holds the item's owner or backup role). Refused: nothing is recorded.
+   */
+  async function signOffTask(slackUser: string, value: string, status: SignOffStatus, reason: string | undefined) {
+    const person = slackUsers.get(slackUser);
+    if (!person) throw new HttpError(403, `Slack user ${slackUser} is not mapped to a person (approvals.slackUsers)`);
+    let ref: TaskRef;
+    try {
+      ref = TaskRefSchema.parse(JSON.parse(value));
+    } catch {
+      throw new HttpError(400, 'payload.actions[0].value: expected a task reference');
+    }
+    const label = TASK_BUTTONS[status].label;
+    if (needsReason(status, reason))
+      throw new HttpError(
+        400,
+        `${label} needs a reason: type it in the Reason box, then click ${label} again (nothing was recorded)`,
+      );
+    requireKey();
+    const report = await storedReport(reports, ref.workflowId, ref.runId);
+    if (!report) throw new HttpError(404, `no stored run ${ref.workflowId} (run ${ref.runId})`);
+    const run = { workflowId: ref.workflowId, runId: ref.runId, kind: report.kind };
+    try {
+      const item = taskItem(run.kind, ref.item);
+      const proof = signStatement(
+        {
+          decision: 'approve',
+          workflowId: run.workflowId,
+          runId: run.runId,
+          planHash: planHash(signOffPlan(run.kind, item, status)),
+          principal: person,
+          slackUser,
+          via: 'slack',
+          comment: reason,
+        },
+        key!,
+      );
+      const roles = { approvals: config.approvals, roles: config.checklistRoles };
+      const signed = await recordSignOff(reports, roles, run, item.id, proof, status);
+      metrics.decisions.inc({ via: 'slack-task', result: 'delivered' });
+      logger.info({ workflowId: run.workflowId, item: item.id, person, status }, 'task signed off');
+      const said = `${label} by ${escapeSlack(person)} at ${signed.at}${reason ? `: ${escapeSlack(reason)}` : ''}`;
+      // A blocked task keeps its buttons: whoever unblocks it signs it again.
+      return status === 'blocked'
+        ? taskSlackMessage(run, item, `:no_entry: ${said}`)
+        : section(`${status === 'done' ? ':white_check_mark:' : ':heavy_minus_sign:'} ${item.id}: ${said}`);
+    } catch (err) {
+      if (err instanceof SignOffError) throw new HttpError(403, err.message);
+      throw err;
+    }
   }
 
   function fail(reply: FastifyReply, err: unknown) {
@@ -399,6 +494,24 @@ export async function createBridge({
       const payload = parsed.data;
       const action = payload.actions[0]!;
       const user = payload.user.id;
+      const status = TASK_STATUS.get(action.action_id);
+      if (status) {
+        const reason = payload.state?.values[TASK_REASON.blockId]?.[TASK_REASON.actionId]?.value ?? undefined;
+        try {
+          const signed = await signOffTask(user, action.value, status, reason?.trim() || undefined);
+          await respond(payload.response_url, { replace_original: true, ...signed });
+        } catch (err) {
+          // The clicker sees why, under the message, which keeps its buttons.
+          if (err instanceof HttpError)
+            await respond(payload.response_url, {
+              response_type: 'ephemeral',
+              replace_original: false,
+              text: `:warning: ${escapeSlack(err.message)}`,
+            });
+          throw err;
+        }
+        return reply.code(200).send();
+      }
       const { approver } = await authorize(user, action.value);
       requireKey();
       const decision: Decision =

@@ -14,7 +14,9 @@ export interface SlackMessage {
 export interface Notifier {
   /** Where messages go, for reports ("slack" or "log"); never the webhook URL itself. */
   readonly destination: 'slack' | 'log';
-  post(message: SlackMessage, channel?: 'report' | 'alert'): Promise<void>;
+  /** Whether checklist tasks have a webhook (SLACK_TASKS_WEBHOOK_URL): their buttons only work in the bridge's Slack app. */
+  readonly postsTasks: boolean;
+  post(message: SlackMessage, channel?: 'report' | 'alert' | 'tasks'): Promise<void>;
 }
 
 export interface Clients {
@@ -62,10 +64,11 @@ export function loadKubeConfig(config: Config): KubeConfig | null {
 
 /** Slack incoming webhooks when configured, the log otherwise. Errors never carry the webhook URL. */
 export function createNotifier(config: Config, logger: Logger): Notifier {
-  const { webhookUrl, alertWebhookUrl } = config.slack;
+  const { webhookUrl, alertWebhookUrl, tasksWebhookUrl } = config.slack;
   if (!webhookUrl) {
     return {
       destination: 'log',
+      postsTasks: false,
       async post(message, channel = 'report') {
         logger.info({ channel, slack: message.text }, 'slack message (no SLACK_WEBHOOK_URL configured)');
       },
@@ -74,9 +77,11 @@ export function createNotifier(config: Config, logger: Logger): Notifier {
   const hooks = {
     report: new IncomingWebhook(webhookUrl, { timeout: 10_000 }),
     alert: new IncomingWebhook(alertWebhookUrl ?? webhookUrl, { timeout: 10_000 }),
+    tasks: new IncomingWebhook(tasksWebhookUrl ?? webhookUrl, { timeout: 10_000 }),
   };
   return {
     destination: 'slack',
+    postsTasks: tasksWebhookUrl !== undefined,
     async post(message, channel = 'report') {
       try {
         await hooks[channel].send({ text: message.text, blocks: message.blocks as never });

@@ -8,6 +8,7 @@ const REDACT = [
   '*.apiKey',
   '*.webhookUrl',
   '*.alertWebhookUrl',
+  '*.tasksWebhookUrl',
   '*.signingSecret',
   '*.databaseUrl',
   '*.reportDatabaseUrl',

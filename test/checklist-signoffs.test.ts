@@ -5,8 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportActivities } from '../activities/reports.js';
-import { accountChecklist } from '../domain/checklists.js';
-import type { RunReport } from '../domain/run.js';
+import { recordSignOff, signOffPlan } from '../src/checklist-signoffs.js';
+import { loadConfig } from '../src/config/load.js';
+import { signStatement } from '../src/signing.js';
+import { planHash } from '../domain/approval-proof.js';
+import { findItem } from '../domain/checklists.js';
+import { storeOpenQuarterlyRun } from './helpers/checklists.js';
 import { makeTestKeys } from './helpers/keys.js';
 import { maint } from './helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
@@ -33,21 +37,7 @@ describe('checklist sign-offs', () => {
       LOG_LEVEL: 'silent',
       MAINT_CONFIG: withRoles,
     });
-    const report: RunReport = {
-      workflowId,
-      runId: 'run-1',
-      kind: 'quarterlyReview',
-      target: 'maintenance-program',
-      outcome: 'ok',
-      startedAt: new Date(Date.now() - 60_000).toISOString(),
-      finishedAt: new Date().toISOString(),
-      summary: 'quarter',
-      checks: [],
-      steps: [],
-      approvals: [],
-      checklist: accountChecklist('quarterlyReview', []),
-    };
-    await createReportActivities({ reports: db.pool }).persistRunReport(report);
+    await storeOpenQuarterlyRun(db.pool, workflowId);
   });
   afterAll(async () => {
     process.env = saved;
@@ -161,6 +151,69 @@ describe('checklist sign-offs', () => {
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/already signed off by sre-lead at /);
     expect(await signoffs()).toHaveLength(1);
+  });
+
+  it('takes a status: blocked and not-applicable need a reason, a blocked task is signed again, the status is signed', async () => {
+    const item = 'quarter-security.threat-models';
+    const as = (person: string, ...rest: string[]) =>
+      maint('signoff', workflowId, item, '--as', person, '--key', keys.keyFile(person), ...rest);
+    const noReason = await as('kim', '--status', 'blocked', '--comment', ' ');
+    expect(noReason).toMatchObject({
+      code: 1,
+      err: 'maint: a blocked sign-off needs a reason: --reason <why>; nothing was recorded',
+    });
+    expect((await as('kim', '--status', 'maybe')).err).toBe(
+      "maint: --status 'maybe' is not one of done, blocked, not-applicable",
+    );
+
+    const blocked = await as('kim', '--status', 'blocked', '--reason', 'waiting on the vendor');
+    expect(blocked).toMatchObject({ code: 0, err: '' });
+    expect(blocked.out).toMatch(
+      /^quarter-security\.threat-models marked blocked by kim at \S+Z: Update threat models \(reason: waiting on the vendor\)$/,
+    );
+    const tasks = await maint('tasks', workflowId);
+    expect(tasks.out).toContain('checklist open: 0 of 18 items checked, 1 signed off, 1 blocked, 16 awaiting sign-off');
+    expect(tasks.out).toMatch(
+      /blocked +quarter-security\.threat-models: blocked per kim at \S+Z: waiting on the vendor/,
+    );
+
+    // A proof of "done" is no proof of "not-applicable": the status is part of what is signed.
+    const config = loadConfig({ ...process.env });
+    const run = { workflowId, runId: 'run-1', kind: 'quarterlyReview' };
+    const doneProof = signStatement(
+      {
+        decision: 'approve',
+        workflowId,
+        runId: 'run-1',
+        planHash: planHash(signOffPlan('quarterlyReview', findItem('quarterlyReview', item)!)),
+        principal: 'sre-lead',
+        comment: 'out of scope',
+        via: 'cli',
+      },
+      keys.key('sre-lead'),
+    );
+    await expect(
+      recordSignOff(
+        db.pool,
+        { approvals: config.approvals, roles: config.checklistRoles },
+        run,
+        item,
+        doneProof,
+        'not-applicable',
+      ),
+    ).rejects.toThrow(`sign-off refused: signed for another item or status than ${item} not-applicable`);
+
+    const na = await as('sre-lead', '--status', 'not-applicable', '--reason', 'no threat model changes this quarter');
+    expect(na).toMatchObject({ code: 0, err: '' });
+    expect(await signoffs()).toContainEqual({
+      item,
+      principal: 'sre-lead',
+      comment: 'no threat model changes this quarter',
+    });
+    const again = await as('kim', '--status', 'blocked', '--reason', 'x');
+    expect(again.err).toMatch(
+      /^maint: quarter-security\.threat-models was already marked not-applicable by sre-lead at \S+Z$/,
+    );
   });
 
   it('says which role maps nobody when no one may sign', async () => {

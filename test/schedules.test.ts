@@ -82,6 +82,15 @@ describe('schedules as code', () => {
       })),
     },
     'storage-cleanup': { spec: { name: 'x', every: 'day', start: '01:00', ...minute } },
+    // Not a seed job: the hourly follow-up of checklist tasks nobody answered (issue 20).
+    'checklist-follow-up': {
+      spec: Array.from({ length: 24 }, (_, h) => ({
+        name: 'x',
+        every: 'day' as const,
+        start: `${String(h).padStart(2, '0')}:30`,
+        ...minute,
+      })),
+    },
     'app-update-weekly': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '03:00', ...minute } },
     'cluster-storage-cleanup': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '04:00', ...minute } },
     'daily-backup': { spec: { name: 'x', every: 'day', start: '01:00', ...minute }, skipDays: ['12-25', '12-26'] },

@@ -3,6 +3,7 @@ export { annualUpgrade } from './annual-upgrade.js';
 export { applicationCacheCleanup } from './application-cache-cleanup.js';
 export { applicationImageUpdate } from './application-image-update.js';
 export { applicationUpdate } from './application-update.js';
+export { checklistFollowUp } from './checklist-follow-up.js';
 export { clusterStorageCleanup } from './cluster-storage-cleanup.js';
 export { dailyBackup } from './daily-backup.js';
 export { dailyHealthCheck } from './daily-health-check.js';

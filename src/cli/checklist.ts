@@ -4,11 +4,13 @@ import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import {
   listSignOffs,
+  needsReason,
   recordSignOff,
   SignOffError,
   signersFor,
   signOffPlan,
   storedReport,
+  taskItem,
   type RunRef,
 } from '../checklist-signoffs.js';
 import { createPool } from '../clients.js';
@@ -17,11 +19,11 @@ import type { CliIo } from './common.js';
 import {
   accountChecklist,
   CHECKLISTS,
-  checklistFor,
   describeAccount,
   describeDue,
-  findItem,
+  SIGN_OFF_STATUSES,
   type ChecklistItem,
+  type SignOffStatus,
 } from '../../domain/checklists.js';
 import { planHash } from '../../domain/approval-proof.js';
 import type { CheckResult } from '../../domain/checks.js';
@@ -143,42 +145,54 @@ export function registerChecklistCommands(program: Command, io: CliIo): void {
     .description("sign off one task of a run's checklist, signed with your key (see `maint tasks <workflowId>`)")
     .option('--as <name>', 'who you are (default: MAINT_APPROVER or USER), proven by your key')
     .option('--key <file>', 'your Ed25519 private key (default: MAINT_SIGNING_KEY or ~/.ssh/id_ed25519)')
+    .option('--status <status>', `${SIGN_OFF_STATUSES.join(' | ')}; blocked and not-applicable need --reason`, 'done')
+    .option('--reason <text>', 'why the task is blocked or not applicable')
     .option('--comment <text>', 'what was done, or a link to the evidence')
-    .action(async (workflowId: string, itemId: string, opts: { as?: string; key?: string; comment?: string }) =>
-      withPool(async (pool) => {
-        const principal = opts.as ?? process.env.MAINT_APPROVER ?? process.env.USER;
-        if (!principal) throw new SignOffError('say who you are: --as <name> (or set MAINT_APPROVER)');
-        const config = io.config();
-        const run = await resolveRun(pool, workflowId);
-        const item = findItem(run.kind, itemId);
-        if (!item) {
-          const tasks = checklistFor(run.kind)
-            .filter((i) => 'task' in i.means)
-            .map((i) => i.id);
-          throw new SignOffError(
-            `${run.kind} has no checklist item '${itemId.slice(0, 80)}'${tasks.length ? ` (tasks: ${tasks.join(', ')})` : ''}`,
+    .action(
+      async (
+        workflowId: string,
+        itemId: string,
+        opts: { as?: string; key?: string; status: string; reason?: string; comment?: string },
+      ) =>
+        withPool(async (pool) => {
+          const principal = opts.as ?? process.env.MAINT_APPROVER ?? process.env.USER;
+          if (!principal) throw new SignOffError('say who you are: --as <name> (or set MAINT_APPROVER)');
+          if (!(SIGN_OFF_STATUSES as readonly string[]).includes(opts.status))
+            throw new SignOffError(
+              `--status '${opts.status.slice(0, 40)}' is not one of ${SIGN_OFF_STATUSES.join(', ')}`,
+            );
+          const status = opts.status as SignOffStatus;
+          const said = opts.reason ?? opts.comment;
+          if (needsReason(status, said))
+            throw new SignOffError(`a ${status} sign-off needs a reason: --reason <why>; nothing was recorded`);
+          const config = io.config();
+          const run = await resolveRun(pool, workflowId);
+          const item = taskItem(run.kind, itemId);
+          const proof = signStatement(
+            {
+              decision: 'approve',
+              workflowId,
+              runId: run.runId,
+              planHash: planHash(signOffPlan(run.kind, item, status)),
+              principal,
+              comment: said,
+              via: 'cli',
+            },
+            loadSigningKey(opts.key),
           );
-        }
-        const proof = signStatement(
-          {
-            decision: 'approve',
-            workflowId,
-            runId: run.runId,
-            planHash: planHash(signOffPlan(run.kind, item)),
-            principal,
-            comment: opts.comment,
-            via: 'cli',
-          },
-          loadSigningKey(opts.key),
-        );
-        const signed = await recordSignOff(
-          pool,
-          { approvals: config.approvals, roles: config.checklistRoles },
-          run,
-          item.id,
-          proof,
-        );
-        io.out(`${item.id} signed off by ${signed.by} at ${signed.at}: ${item.text}`);
-      }),
+          const signed = await recordSignOff(
+            pool,
+            { approvals: config.approvals, roles: config.checklistRoles },
+            run,
+            item.id,
+            proof,
+            status,
+          );
+          io.out(
+            status === 'done'
+              ? `${item.id} signed off by ${signed.by} at ${signed.at}: ${item.text}`
+              : `${item.id} marked ${status} by ${signed.by} at ${signed.at}: ${item.text} (reason: ${said})`,
+          );
+        }),
     );
 }

@@ -75,6 +75,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     slack: {
       webhookUrl: e.SLACK_WEBHOOK_URL,
       alertWebhookUrl: e.SLACK_ALERT_WEBHOOK_URL,
+      tasksWebhookUrl: e.SLACK_TASKS_WEBHOOK_URL,
       signingSecret: e.SLACK_SIGNING_SECRET,
     },
     metrics: { host: e.METRICS_HOST, port: e.METRICS_PORT, sdkPort: e.SDK_METRICS_PORT },

@@ -350,6 +350,8 @@ export const EnvSchema = z.object({
   MAINT_DATABASE_URL: postgresUrl.default('postgresql://postgres@127.0.0.1:5432/trixtech_maintenance'),
   SLACK_WEBHOOK_URL: httpUrl.optional(),
   SLACK_ALERT_WEBHOOK_URL: httpUrl.optional(),
+  /** Checklist tasks with Done / Blocked / Not applicable buttons (a webhook of the Slack app the bridge serves); unset: not posted. */
+  SLACK_TASKS_WEBHOOK_URL: httpUrl.optional(),
   SLACK_SIGNING_SECRET: z.string().min(1).optional(),
   BRIDGE_HOST: z.string().min(1).default('0.0.0.0'),
   BRIDGE_PORT: port.default(3000),
@@ -387,7 +389,7 @@ export interface Config {
   databaseUrl: string;
   /** Where run reports live (`maintenance_runs`). */
   reportDatabaseUrl: string;
-  slack: { webhookUrl?: string; alertWebhookUrl?: string; signingSecret?: string };
+  slack: { webhookUrl?: string; alertWebhookUrl?: string; tasksWebhookUrl?: string; signingSecret?: string };
   metrics: { host: string; port: number; sdkPort: number };
   bridge: {
     host: string;

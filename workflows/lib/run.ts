@@ -163,6 +163,13 @@ export class MaintenanceRun {
       );
     }
 
+    // Open tasks go to Slack with their buttons once the report is stored: the bridge reads the run from it.
+    if (stored.ok && report.checklist?.openTasks && patched('checklist-task-posts')) {
+      deliveries.push(
+        await deliver('tasks', () => send.postChecklistTasks({ workflowId: report.workflowId, runId: report.runId })),
+      );
+    }
+
     const memoReport =
       JSON.stringify(report).length <= MEMO_REPORT_LIMIT ? report : { ...report, steps: [], details: undefined };
     upsertMemo({ summary: report.summary, outcome: report.outcome, deliveries, report: memoReport });
