@@ -4,6 +4,7 @@
 import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
 import { ApplicationFailure, RawValue } from '@temporalio/common';
 import fc from 'fast-check';
+import type { RunReport } from '../domain/run.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeInputIssues } from '../domain/input-errors.js';
 import { dailyHealthCheck } from '../workflows/daily-health-check.js';
@@ -200,7 +201,7 @@ describe('hostile inputs, signals and Updates against real runs', () => {
 
       const { proof } = await signedDecision(client, workflowId, stack.keys.key('bob'), { principal: 'bob' });
       expect((await decide(client, workflowId, proof)).verdict).toBe('counted');
-      const report = await handle.result();
+      const report = (await handle.result()) as RunReport;
       // Executed on bob's approval; its one warning is kwok serving no pod logs here (no serveLogs in this file).
       expect(report.outcome).toBe('warn');
       expect(report.summary).toContain(
