@@ -29,6 +29,8 @@ export interface TokenServer {
   /** The PEM certificate the registry's rootcertbundle must hold. */
   certFile: string;
   requests: TokenRequest[];
+  /** expires_in of the tokens it signs from now on, seconds (the JWT's exp follows it). */
+  expiresIn: number;
   /** A token for these scopes, signed without a request (for the pushing side). */
   mint(subject: string, scopes: string[]): string;
   stop(): Promise<void>;
@@ -46,7 +48,6 @@ function parseScope(scope: string) {
 export async function startTokenServer(options: {
   /** User name -> password and the actions it may be granted (e.g. ["pull"]). */
   users: Record<string, { password: string; actions: string[] }>;
-  /** expires_in of every token, seconds. */
   expiresIn: number;
 }): Promise<TokenServer> {
   const dir = mkdtempSync(join(tmpdir(), 'maint-token-server-'));
@@ -84,7 +85,7 @@ export async function startTokenServer(options: {
         aud: service,
         iat: now,
         nbf: now - 1,
-        exp: now + options.expiresIn,
+        exp: now + self.expiresIn,
         jti: randomUUID(),
         access: scopes.map(parseScope).map((s) => ({
           ...s,
@@ -115,11 +116,12 @@ export async function startTokenServer(options: {
     if (url.searchParams.get('service') !== service) return answer(400, { error: 'unknown service' });
     if (!account || account.password !== password) return answer(401, { error: 'authentication required' });
     const token = mint(user!, scopes, account.actions);
-    answer(200, { token, access_token: token, expires_in: options.expiresIn, issued_at: new Date().toISOString() });
+    answer(200, { token, access_token: token, expires_in: self.expiresIn, issued_at: new Date().toISOString() });
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const self: TokenServer = {
+    expiresIn: options.expiresIn,
     realm: `http://127.0.0.1:${port}/token`,
     service,
     issuer,
@@ -132,4 +134,5 @@ export async function startTokenServer(options: {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+  return self;
 }
