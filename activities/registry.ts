@@ -35,12 +35,17 @@ const unavailable = (message: string) => failure(FailureType.RegistryUnavailable
 /** A token's lifetime when the realm does not say (the distribution spec's default). */
 const DEFAULT_TOKEN_SECONDS = 60;
 
-/** One challenge of a `WWW-Authenticate` header: `Bearer realm="…",service="…",scope="…"`. */
+/**
+ * The first challenge of a `WWW-Authenticate` header: `Bearer realm="…",service="…",scope="…"`.
+ * Its parameters end where the next challenge's scheme starts (`…, Basic realm="…"`).
+ */
 export function parseChallenge(header: string): { scheme: string; params: Record<string, string> } | null {
-  const m = /^\s*([A-Za-z][\w-]*)\s*(.*)$/.exec(header);
+  const m = /^\s*([A-Za-z][\w-]*)/.exec(header);
   if (!m) return null;
   const params: Record<string, string> = {};
-  for (const p of m[2]!.matchAll(/([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,]*))/g))
+  const param = /\s*,?\s*([\w-]+)\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]*))/y;
+  param.lastIndex = m[0].length;
+  for (let p = param.exec(header); p; p = param.exec(header))
     params[p[1]!.toLowerCase()] = p[2] !== undefined ? p[2].replace(/\\(.)/g, '$1') : p[3]!;
   return { scheme: m[1]!.toLowerCase(), params };
 }

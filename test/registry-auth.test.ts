@@ -189,6 +189,11 @@ describe('registry authentication', () => {
       scheme: 'bearer',
       params: { realm: 'https://a/token', service: 'reg', scope: 'repository:x/y:pull,push' },
     });
+    // A second challenge in the same header does not lend the first its realm.
+    expect(parseChallenge('Bearer realm="https://a/token", Basic realm="https://evil.example/"')).toEqual({
+      scheme: 'bearer',
+      params: { realm: 'https://a/token' },
+    });
   });
 
   it('a realm that does not answer is retried, naming the realm', async () => {
