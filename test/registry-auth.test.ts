@@ -292,8 +292,8 @@ describe('registry authentication', () => {
     expect(
       problems([{ host: 'ghcr.io', username: 'b:ot', passwordEnv: 'X', password: secret }], { X: secret }),
     ).toEqual([
-      'registries[0]: Unrecognized key: "password"',
       'registries[0].username: expected a user name without ":" or spaces',
+      'registries[0]: Unrecognized key: "password"',
     ]);
   });
 });
