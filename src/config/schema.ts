@@ -319,7 +319,8 @@ export const FileConfigSchema = z
     /**
      * Seed app-update-weekly: deployments whose container follows the newest tag in its registry
      * allowed by `policy` (semver; pre-releases never). `registryUrl`: the registry's API base when
-     * it is not https://<image host> (a plain-HTTP registry on loopback, a mirror).
+     * it is not https://<image host> (a plain-HTTP registry on loopback, a mirror). Private registries:
+     * `registries`, by the host of that URL.
      */
     imageUpdates: z
       .array(
