@@ -31,7 +31,7 @@ export function createActivities(clients: Clients, config: Config) {
     ...createTargetActivities({ config, databaseLabel: label, kubernetesConfigured: clients.kube !== null }),
     ...createHttpActivities({ cacheClearTokens: config.cacheClearTokens }),
     ...createAlertActivities({ alerts: config.alerts }),
-    ...createRegistryActivities({ targets: config.imageUpdates }),
+    ...createRegistryActivities({ targets: config.imageUpdates, credentials: config.registryCredentials }),
     ...createMonitoringActivities(),
     ...createStorageActivities({ metrics: clients.metrics }),
     ...createPostgresActivities({

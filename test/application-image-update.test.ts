@@ -1,5 +1,6 @@
 // applicationImageUpdate (the seed's app-update-weekly) against a real registry started here
 // (tags pushed through its HTTP API) and the suite's real control plane, with a real worker.
+import { randomUUID } from 'node:crypto';
 import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryActivities, parseImage } from '../activities/registry.js';
@@ -12,6 +13,7 @@ import { runActivity } from './helpers/kube.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { testConfig, withWorker } from './helpers/temporal.js';
+import { startTokenServer } from './helpers/token-server.js';
 
 async function refusal(p: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await p.then(
@@ -44,11 +46,15 @@ describe('applicationImageUpdate', () => {
     await Promise.all([reg?.stop(), db?.drop()]);
   });
 
-  const inCluster = <T>(imageUpdates: object[], fn: Parameters<typeof withWorker<T>>[1]) =>
+  const inCluster = <T>(
+    imageUpdates: object[],
+    fn: Parameters<typeof withWorker<T>>[1],
+    { env = {}, registries = [] }: { env?: Record<string, string>; registries?: object[] } = {},
+  ) =>
     withWorker(
       testConfig(
-        { MAINT_DATABASE_URL: db.url, KUBECONFIG: t.workerKubeconfig },
-        { targets: { kubernetes: { namespace: t.namespace } }, imageUpdates },
+        { MAINT_DATABASE_URL: db.url, KUBECONFIG: t.workerKubeconfig, ...env },
+        { targets: { kubernetes: { namespace: t.namespace } }, imageUpdates, registries },
       ),
       fn,
     );
@@ -161,6 +167,67 @@ describe('applicationImageUpdate', () => {
     expect(await image('shop')).toBe(`${reg.host}/trixtech/shop:1.1.0`);
     expect(await image('cart')).toBe(`${reg.host}/trixtech/cart:2.3.1`);
     expect(await image('ghost')).toBe(`${reg.host}/trixtech/ghost:1.0.0`);
+  });
+
+  it('private registries: updated through the token flow; a wrong password is a finding that never shows it', async () => {
+    const password = `pw-${randomUUID()}`;
+    const wrong = `wrong-${randomUUID()}`;
+    const tokens = await startTokenServer({ users: { bot: { password, actions: ['pull'] } }, expiresIn: 300 });
+    const [open, locked] = await Promise.all([startRegistry({ token: tokens }), startRegistry({ token: tokens })]);
+    try {
+      await Promise.all([
+        open.push('trixtech/vault', ['1.0.0', '1.0.1']),
+        locked.push('trixtech/safe', ['1.0.0', '1.0.1']),
+      ]);
+      await t.addNodes(1);
+      await t.deploy('vault', { replicas: 1, image: `${open.host}/trixtech/vault:1.0.0` });
+      await t.deploy('safe', { replicas: 1, image: `${locked.host}/trixtech/safe:1.0.0` });
+      await Promise.all(['vault', 'safe'].map((d) => waitForDeployment(t, d)));
+      const realmHost = new URL(tokens.realm).host;
+      const workflowId = `image-update-private-${t.namespace}`;
+      const { report, history } = await inCluster(
+        [
+          { deployment: 'vault', container: 'app', policy: 'patch', registryUrl: open.url },
+          { deployment: 'safe', container: 'app', policy: 'patch', registryUrl: locked.url },
+        ],
+        async ({ client, taskQueue }) => {
+          const handle = await client.workflow.start(applicationImageUpdate, {
+            taskQueue,
+            workflowId,
+            args: [{ rolloutTimeout: '60s', pollInterval: 200 }],
+          });
+          return { report: await handle.result(), history: await handle.fetchHistory() };
+        },
+        {
+          env: { VAULT_REGISTRY_PASSWORD: password, SAFE_REGISTRY_PASSWORD: wrong },
+          registries: [
+            { host: open.host, username: 'bot', passwordEnv: 'VAULT_REGISTRY_PASSWORD', realmHost },
+            { host: locked.host, username: 'bot', passwordEnv: 'SAFE_REGISTRY_PASSWORD', realmHost },
+          ],
+        },
+      );
+      const by = Object.fromEntries(report.checks.map((c) => [c.target.split('/')[1], c]));
+      expect(by.vault).toMatchObject({
+        status: 'ok',
+        value: '1.0.1',
+        detail: 'updated 1.0.0 -> 1.0.1 (newest patch release of trixtech/vault)',
+      });
+      expect(by.safe).toMatchObject({
+        status: 'warn',
+        detail: `not updated (${locked.host}/trixtech/safe:1.0.0 left as it is): token realm ${tokens.realm} of registry ${locked.url} answered 401 to user bot asking for repository:trixtech/safe:pull (wrong user name or password?)`,
+      });
+      for (const text of [JSON.stringify(report), JSON.stringify(history)]) {
+        expect(text).not.toContain(password);
+        expect(text).not.toContain(wrong);
+      }
+      expect(tokens.requests.map((r) => [r.scopes, r.status])).toEqual([
+        [['repository:trixtech/vault:pull'], 200],
+        [['repository:trixtech/safe:pull'], 401],
+      ]);
+    } finally {
+      await Promise.all([open.stop(), locked.stop()]);
+      await tokens.stop();
+    }
   });
 
   it('a rollout the cluster cannot complete is rolled back to the recorded revision and reported critical', async () => {

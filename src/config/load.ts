@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { z } from 'zod';
-import { EnvSchema, FileConfigSchema, type Config } from './schema.js';
+import { EnvSchema, FileConfigSchema, type Config, type RegistryCredential } from './schema.js';
 
 // Loading: the environment and the optional JSON file (MAINT_CONFIG) checked against the schema
 // once, at process start, and mapped to the Config every entry point uses.
@@ -50,6 +50,24 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       problems.push(
         `config file ${file} targets.cacheClear[${i}].tokenEnv: environment variable ${t.tokenEnv} is not set`,
       );
+  });
+  const registryCredentials: Record<string, RegistryCredential> = {};
+  fileResult.data?.registries.forEach((r, i) => {
+    const field = `config file ${file} registries[${i}]`;
+    let password: string | undefined;
+    if (r.passwordEnv) {
+      password = env[r.passwordEnv];
+      if (!password) problems.push(`${field}.passwordEnv: environment variable ${r.passwordEnv} is not set`);
+    } else if (r.passwordFile) {
+      try {
+        // One trailing newline is the file's, not the password's (echo, Kubernetes secrets from files).
+        password = readFileSync(r.passwordFile, 'utf8').replace(/\r?\n$/, '');
+        if (!password) problems.push(`${field}.passwordFile: ${r.passwordFile} is empty`);
+      } catch (err) {
+        problems.push(`${field}.passwordFile: ${(err as Error).message}`);
+      }
+    }
+    if (password) registryCredentials[r.host] = { username: r.username, password, realmHost: r.realmHost };
   });
   if (
     envResult.success &&
@@ -122,6 +140,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     database: { ...f.database, backupDirectory: f.database.backupDirectory ?? f.targets.backup?.directory },
     alerts: f.alerts,
     imageUpdates: f.imageUpdates,
+    registryCredentials,
     configFile: file,
   };
 }

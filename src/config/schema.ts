@@ -194,6 +194,48 @@ export const DatabaseMaintenanceSchema = z
 export type DatabaseMaintenanceConfig = z.infer<typeof DatabaseMaintenanceSchema>;
 const DATABASE_DEFAULTS = DatabaseMaintenanceSchema.parse({});
 
+/** A registry as image references name it: `host[:port]`, no scheme, path or credentials. */
+const registryHost = z
+  .string()
+  .regex(
+    /^(?:[a-z0-9](?:[a-z0-9-]*[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]*[a-z0-9])?)*|\[[0-9a-f:.]+\])(?::\d{1,5})?$/i,
+    'expected a registry host such as ghcr.io or 127.0.0.1:5000 (no scheme, path or credentials)',
+  )
+  .transform((h) => h.toLowerCase());
+const envVarName = z.string().regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name');
+
+/**
+ * Credentials for one registry, used only when it answers 401 with a challenge: HTTP Basic to the
+ * registry itself, or to its Bearer token realm when that is on the registry's host or `realmHost`.
+ * The password is read from an environment variable or a file, never written here.
+ */
+export const RegistryCredentialSchema = z
+  .object({
+    host: registryHost,
+    // HTTP Basic joins user and password with ":", so a user name cannot hold one.
+    username: z.string().regex(/^[^:\s]{1,256}$/, 'expected a user name without ":" or spaces'),
+    passwordEnv: envVarName.optional(),
+    passwordFile: z.string().startsWith('/', 'expected an absolute path').optional(),
+    /** The token service's host when it is not the registry's own (Docker Hub: auth.docker.io). */
+    realmHost: registryHost.optional(),
+  })
+  .strict()
+  .superRefine((r, ctx) => {
+    if ((r.passwordEnv === undefined) === (r.passwordFile === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: ['passwordEnv'],
+        message: `the password of ${r.username} at ${r.host}: give exactly one of passwordEnv (an environment variable) or passwordFile (a file)`,
+      });
+  });
+
+/** Registry credentials by host, passwords resolved. Secret: never logged or reported. */
+export interface RegistryCredential {
+  username: string;
+  password: string;
+  realmHost?: string;
+}
+
 export const FileConfigSchema = z
   .object({
     targets: z
@@ -221,10 +263,7 @@ export const FileConfigSchema = z
               .object({
                 name,
                 url: httpUrl,
-                tokenEnv: z
-                  .string()
-                  .regex(/^[A-Z_][A-Z0-9_]*$/, 'expected an environment variable name')
-                  .optional(),
+                tokenEnv: envVarName.optional(),
               })
               .strict(),
           )
@@ -280,7 +319,8 @@ export const FileConfigSchema = z
     /**
      * Seed app-update-weekly: deployments whose container follows the newest tag in its registry
      * allowed by `policy` (semver; pre-releases never). `registryUrl`: the registry's API base when
-     * it is not https://<image host> (a plain-HTTP registry on loopback, a mirror).
+     * it is not https://<image host> (a plain-HTTP registry on loopback, a mirror). Private registries:
+     * `registries`, by the host of that URL.
      */
     imageUpdates: z
       .array(
@@ -300,6 +340,12 @@ export const FileConfigSchema = z
         (t) => new Set(t.map((x) => `${x.namespace ?? ''}/${x.deployment}/${x.container}`)).size === t.length,
         'each deployment container once',
       ),
+    /** Credentials for private registries (imageUpdates), one entry per registry host. */
+    registries: z
+      .array(RegistryCredentialSchema)
+      .max(100)
+      .default([])
+      .refine((r) => new Set(r.map((x) => x.host)).size === r.length, 'each registry host once'),
     /**
      * Alert-aware maintenance (as kured does): nothing disruptive starts while a blocking alert
      * fires in this Alertmanager. Without `alertmanagerUrl` the gate is skipped (and says so).
@@ -420,5 +466,7 @@ export interface Config {
   database: DatabaseMaintenanceConfig;
   alerts: FileConfig['alerts'];
   imageUpdates: FileConfig['imageUpdates'];
+  /** Registry credentials by host (config `registries`, passwords from env or file). Secret: never logged. */
+  registryCredentials: Record<string, RegistryCredential>;
   configFile?: string;
 }

@@ -1,13 +1,43 @@
 // A real OCI distribution registry (Debian's docker-registry, installed by scripts/bootstrap.sh)
 // on a loopback port of its own; images are "pushed" as a client would, through its HTTP API: one
 // config blob, then a manifest per tag (no layers: nothing pulls them, kwok runs no containers).
-import { spawn } from 'node:child_process';
-import { createHash } from 'node:crypto';
+// Open, or with `auth: token` (tokens from a test token server) or `auth: htpasswd` (Basic).
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/net.js';
 import { waitUntil } from './cluster.js';
+import type { TokenServer } from './token-server.js';
+
+export type RegistryAuth = { token: TokenServer } | { basic: { username: string; password: string } };
+
+/** bcrypt, as htpasswd files hold it: the system's crypt(3) through perl (no bcrypt in node:crypto). */
+function bcrypt(password: string): string {
+  const salt = randomBytes(16).toString('base64').replace(/[+=]/g, '.').slice(0, 22);
+  return execFileSync('perl', ['-e', 'print crypt($ARGV[0], $ARGV[1])', password, `$2b$05$${salt}`], {
+    encoding: 'utf8',
+  });
+}
+
+function authSection(dir: string, auth: RegistryAuth | undefined): string {
+  if (!auth) return '';
+  if ('token' in auth)
+    return `auth:
+  token:
+    realm: ${auth.token.realm}
+    service: ${auth.token.service}
+    issuer: ${auth.token.issuer}
+    rootcertbundle: ${auth.token.certFile}
+`;
+  writeFileSync(join(dir, 'htpasswd'), `${auth.basic.username}:${bcrypt(auth.basic.password)}\n`);
+  return `auth:
+  htpasswd:
+    realm: maint-test
+    path: ${join(dir, 'htpasswd')}
+`;
+}
 
 export interface TestRegistry {
   /** The registry's API base, e.g. http://127.0.0.1:PORT. */
@@ -18,7 +48,7 @@ export interface TestRegistry {
   stop(): Promise<void>;
 }
 
-export async function startRegistry(): Promise<TestRegistry> {
+export async function startRegistry(auth?: RegistryAuth): Promise<TestRegistry> {
   const dir = mkdtempSync(join(tmpdir(), 'maint-registry-'));
   const port = await freePort();
   const host = `127.0.0.1:${port}`;
@@ -32,7 +62,7 @@ storage:
     rootdirectory: ${join(dir, 'data')}
 http:
   addr: ${host}
-`,
+${authSection(dir, auth)}`,
   );
   const child = spawn('docker-registry', ['serve', join(dir, 'config.yml')], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -41,7 +71,7 @@ http:
     'the registry to answer /v2/',
     async () =>
       (await fetch(`${url}/v2/`).then(
-        (r) => r.ok,
+        (r) => r.status === (auth ? 401 : 200),
         () => false,
       )) || undefined,
     30_000,
@@ -55,16 +85,28 @@ http:
     url,
     host,
     async push(repository, tags) {
+      // The pushing side logs in too: a token for pull and push, or the Basic credentials.
+      const authorization: Record<string, string> = !auth
+        ? {}
+        : 'token' in auth
+          ? { authorization: `Bearer ${auth.token.mint('pusher', [`repository:${repository}:pull,push`])}` }
+          : {
+              authorization: `Basic ${Buffer.from(`${auth.basic.username}:${auth.basic.password}`).toString('base64')}`,
+            };
       const config = Buffer.from(JSON.stringify({ architecture: 'amd64', os: 'linux' }));
       const digest = `sha256:${createHash('sha256').update(config).digest('hex')}`;
       const upload = await check(
-        await fetch(`${url}/v2/${repository}/blobs/uploads/`, { method: 'POST' }),
+        await fetch(`${url}/v2/${repository}/blobs/uploads/`, { method: 'POST', headers: authorization }),
         'a blob upload',
       );
       const location = new URL(upload.headers.get('location')!, url);
       location.searchParams.set('digest', digest);
       await check(
-        await fetch(location, { method: 'PUT', headers: { 'content-type': 'application/octet-stream' }, body: config }),
+        await fetch(location, {
+          method: 'PUT',
+          headers: { ...authorization, 'content-type': 'application/octet-stream' },
+          body: config,
+        }),
         'the config blob',
       );
       const manifest = JSON.stringify({
@@ -77,7 +119,7 @@ http:
         await check(
           await fetch(`${url}/v2/${repository}/manifests/${tag}`, {
             method: 'PUT',
-            headers: { 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
+            headers: { ...authorization, 'content-type': 'application/vnd.oci.image.manifest.v1+json' },
             body: manifest,
           }),
           `the manifest ${tag}`,
