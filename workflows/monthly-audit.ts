@@ -17,7 +17,6 @@ export const MonthlyAuditInput = z
     forecastHistoryDays: z.number().int().min(7).max(730).default(180),
   })
   .strict();
-export type MonthlyAuditInput = z.input<typeof MonthlyAuditInput>;
 
 const reportedRun = reportedWorkflow('monthlyAudit', 'booking-platform', MonthlyAuditInput);
 
@@ -27,10 +26,9 @@ const reportedRun = reportedWorkflow('monthlyAudit', 'booking-platform', Monthly
  * backup restoration procedures"), and a 3-6 month capacity forecast from the history this
  * product has stored. Compliance paperwork and DR failover drills stay with people.
  */
-export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunReport> {
+export async function monthlyAudit(rawInput?: z.input<typeof MonthlyAuditInput>): Promise<RunReport> {
   return reportedRun(rawInput, async (run, input) => {
-    run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
+    const plan = await run.plan('resolve targets', () => resolveHealthCheckPlan());
     const since = new Date(Date.now() - input.forecastHistoryDays * 86_400_000).toISOString();
 
     run.phase = 'auditing';
