@@ -4,13 +4,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReportActivities } from '../activities/reports.js';
 import { recordSignOff, signOffPlan } from '../src/checklist-signoffs.js';
 import { loadConfig } from '../src/config/load.js';
 import { signStatement } from '../src/signing.js';
 import { planHash } from '../domain/approval-proof.js';
 import { findItem } from '../domain/checklists.js';
-import { storeOpenQuarterlyRun } from './helpers/checklists.js';
+import { storeOpenQuarterlyRun, storeReport } from './helpers/checklists.js';
 import { makeTestKeys } from './helpers/keys.js';
 import { maint } from './helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
@@ -76,19 +75,7 @@ describe('checklist sign-offs', () => {
       /quarterlyReview has no checklist item 'quarter-security.nothing' \(tasks: quarter-strategy.slo, /,
     );
     const weekly = uniqueId('daily');
-    await createReportActivities({ reports: db.pool }).persistRunReport({
-      workflowId: weekly,
-      runId: 'r',
-      kind: 'dailyHealthCheck',
-      target: 'x',
-      outcome: 'ok',
-      startedAt: new Date().toISOString(),
-      finishedAt: new Date().toISOString(),
-      summary: '',
-      checks: [],
-      steps: [],
-      approvals: [],
-    });
+    await storeReport(db.pool, { workflowId: weekly, kind: 'dailyHealthCheck' });
     const checkItem = await maint('signoff', weekly, 'morning.disk', '--as', 'kim', '--key', keys.keyFile('kim'));
     expect(checkItem.err).toContain('morning.disk is met by a check (disk), not by a sign-off');
     expect(await signoffs()).toEqual([]);
