@@ -212,10 +212,7 @@ describe('hostile inputs, signals and Updates against real runs', () => {
 
   it('a report that cannot be stored alerts', async () => {
     const config = testConfig({
-      DATABASE_URL: stack.db.url,
-      MAINT_DATABASE_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/nowhere`,
-      SLACK_WEBHOOK_URL: `${stack.slack.url}/report`,
-      SLACK_ALERT_WEBHOOK_URL: `${stack.slack.url}/alert`,
+      ...stack.slack.workerEnv(stack.db.url, `postgresql://postgres@127.0.0.1:${await freePort()}/nowhere`),
     });
     await withWorker(config, async ({ client, taskQueue }) => {
       const workflowId = uniqueId('fuzz-unstored');

@@ -50,10 +50,7 @@ describe('weeklyDatabaseMaintenance end to end', () => {
   const config = (database: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
     testConfig(
       {
-        DATABASE_URL: db.url,
-        MAINT_DATABASE_URL: reports.url,
-        SLACK_WEBHOOK_URL: `${slack.url}/report`,
-        SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
+        ...slack.workerEnv(db.url, reports.url),
       },
       {
         database: { backupDirectory: backupDir, tempTables: { namePrefix: 'tmp_', minAgeHours: 1 }, ...database },
