@@ -3,7 +3,7 @@
 // `<kind> <bridge url> <count> <first source index>`; says 'ready', floods from the parent's 'go'
 // until its 'stop' (or FLOOD_MS + 5 s), then closes everything and sends its counts back.
 import { createHmac } from 'node:crypto';
-import { request } from 'node:http';
+import { request, type RequestOptions } from 'node:http';
 import { connect, type Socket } from 'node:net';
 
 type Kind = 'forged' | 'bodies' | 'slow';
@@ -32,25 +32,27 @@ function forgedHeaders(body: string): Record<string, string> {
   };
 }
 
+/** A POST to the bridge's interactions endpoint on a fresh connection from `from`. */
+function toInteractions(from: string, timeout: number, headers: Record<string, string>): RequestOptions {
+  return {
+    host: hostname,
+    port,
+    path: '/slack/interactions',
+    method: 'POST',
+    agent: false,
+    localAddress: from,
+    headers,
+    timeout,
+  };
+}
+
 /** One forged click on a fresh connection: 401 while under the rate limit, 429 after. */
 function forge(from: string, done: () => void): void {
   const body = `payload=${encodeURIComponent(JSON.stringify({ type: 'block_actions', user: { id: 'UMALLORY' }, actions: [{ action_id: 'approve', value: 'x' }] }))}`;
-  const req = request(
-    {
-      host: hostname,
-      port,
-      path: '/slack/interactions',
-      method: 'POST',
-      agent: false,
-      localAddress: from,
-      headers: forgedHeaders(body),
-      timeout: 5_000,
-    },
-    (res) => {
-      tally(String(res.statusCode));
-      res.resume();
-    },
-  );
+  const req = request(toInteractions(from, 5_000, forgedHeaders(body)), (res) => {
+    tally(String(res.statusCode));
+    res.resume();
+  });
   req.on('error', () => tally('error'));
   req.on('timeout', () => req.destroy());
   req.on('close', done);
@@ -85,16 +87,10 @@ function bodies(): void {
     if (stopped) return;
     const chunked = n % 2 === 1;
     const req = request(
-      {
-        host: hostname,
-        port,
-        path: '/slack/interactions',
-        method: 'POST',
-        agent: false,
-        localAddress: source(firstSource + (n % count)),
-        timeout: 10_000,
-        headers: { ...forgedHeaders(''), ...(chunked ? {} : { 'content-length': String(BIG_BODY) }) },
-      },
+      toInteractions(source(firstSource + (n % count)), 10_000, {
+        ...forgedHeaders(''),
+        ...(chunked ? {} : { 'content-length': String(BIG_BODY) }),
+      }),
       (res) => {
         tally(String(res.statusCode));
         res.resume();

@@ -7,9 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import pg from 'pg';
 import { buildWorkflowBundle } from '../scripts/build-workflow-bundle.js';
 import { ensureDatabase, seedDemoBookings } from '../dev/demo-db.js';
+import { runStatement } from '../dev/postgres-admin.js';
 import { freePort } from '../src/net.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -89,10 +89,7 @@ export async function startProductionWorker({
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     }
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
+    await runStatement(ADMIN_URL, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
     rmSync(dir, { recursive: true, force: true });
   };
   try {

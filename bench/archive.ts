@@ -3,6 +3,7 @@
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import { moveBookingsInBatches } from '../activities/postgres/archive.js';
+import { runStatement } from '../dev/postgres-admin.js';
 import { DatabaseMaintenanceSchema } from '../src/config/schema.js';
 
 const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -20,15 +21,7 @@ function arg(args: string[], name: string, fallback: number, zeroAllowed = false
 
 const urlFor = (db: string) => Object.assign(new URL(ADMIN_URL), { pathname: `/${db}` }).toString();
 
-async function admin(sql: string): Promise<void> {
-  const c = new pg.Client({ connectionString: ADMIN_URL });
-  await c.connect();
-  try {
-    await c.query(sql);
-  } finally {
-    await c.end();
-  }
-}
+const admin = (sql: string) => runStatement(ADMIN_URL, sql);
 
 /** Bookings over four years in id order (as a live system creates them), a few days of jitter on created_at. */
 async function buildBookings(db: string, rows: number): Promise<void> {

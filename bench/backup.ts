@@ -9,6 +9,7 @@ import pg from 'pg';
 import { createBackupActivities } from '../activities/postgres/backup.js';
 import { formatBytes } from '../domain/backup.js';
 import { ensureDatabase, seedDemoBookings } from '../dev/demo-db.js';
+import { runStatement } from '../dev/postgres-admin.js';
 
 const ADMIN_URL = process.env.BENCH_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
 
@@ -74,9 +75,6 @@ export async function main(args: string[]): Promise<void> {
   } finally {
     await db.end();
     rmSync(directory, { recursive: true, force: true });
-    const admin = new pg.Client({ connectionString: ADMIN_URL });
-    await admin.connect();
-    await admin.query(`DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
-    await admin.end();
+    await runStatement(ADMIN_URL, `DROP DATABASE IF EXISTS ${pg.escapeIdentifier(database)} WITH (FORCE)`);
   }
 }

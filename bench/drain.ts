@@ -24,6 +24,7 @@ import { ensureReportSchema } from '../src/maintenance-runs.js';
 import { createClients } from '../src/clients.js';
 import { loadConfig } from '../src/config/load.js';
 import { startDevServer } from '../dev/devserver.js';
+import { runStatement } from '../dev/postgres-admin.js';
 import { applyObjects, startLocalCluster, WORKER_USERNAME, type LocalCluster } from '../dev/kube-local/cluster.js';
 import { waitForAvailable } from '../dev/kube-local/demo.js';
 import { reportReboot } from '../dev/kube-local/reboot.js';
@@ -264,15 +265,7 @@ async function startRebootHook(kc: () => KubeConfig): Promise<{ url: string; clo
 async function createDatabase(): Promise<{ url: string; drop(): Promise<void> }> {
   const adminUrl = process.env.TEST_PG_ADMIN_URL ?? 'postgresql://postgres@127.0.0.1:5432/postgres';
   const name = `bench_drain_${randomBytes(4).toString('hex')}`;
-  const sql = async (q: string) => {
-    const c = new pg.Client({ connectionString: adminUrl });
-    await c.connect();
-    try {
-      await c.query(q);
-    } finally {
-      await c.end();
-    }
-  };
+  const sql = (q: string) => runStatement(adminUrl, q);
   await sql(`CREATE DATABASE "${name}"`);
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;

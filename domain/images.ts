@@ -68,34 +68,19 @@ export function standardsFindings(
   standards: { minReplicas: number },
 ): CheckResult[] {
   return deployments.map((d): CheckResult => {
-    const target = `${d.namespace}/${d.name}`;
-    const threshold = `>= ${standards.minReplicas} replicas, all available`;
-    if (d.replicas < standards.minReplicas)
-      return {
-        check: 'standards',
-        target,
-        status: 'warn',
-        value: d.replicas,
-        threshold,
-        detail: `${d.replicas} replica(s): a single failure takes it down`,
-      };
-    if (d.available < d.replicas)
-      return {
-        check: 'standards',
-        target,
-        status: 'warn',
-        value: d.available,
-        threshold,
-        detail: `${d.available} of ${d.replicas} replicas available`,
-      };
-    return {
+    const finding = (status: 'ok' | 'warn', value: number, detail: string): CheckResult => ({
       check: 'standards',
-      target,
-      status: 'ok',
-      value: d.replicas,
-      threshold,
-      detail: `${d.replicas} replicas, all available`,
-    };
+      target: `${d.namespace}/${d.name}`,
+      status,
+      value,
+      threshold: `>= ${standards.minReplicas} replicas, all available`,
+      detail,
+    });
+    if (d.replicas < standards.minReplicas)
+      return finding('warn', d.replicas, `${d.replicas} replica(s): a single failure takes it down`);
+    if (d.available < d.replicas)
+      return finding('warn', d.available, `${d.available} of ${d.replicas} replicas available`);
+    return finding('ok', d.replicas, `${d.replicas} replicas, all available`);
   });
 }
 

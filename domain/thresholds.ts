@@ -1,29 +1,27 @@
 import { z } from 'zod';
 
+const percent = z.number().min(0).max(100);
+const ageHours = z
+  .number()
+  .positive()
+  .max(24 * 366);
+const days = z.number().nonnegative().max(3650);
+const lagSeconds = z
+  .number()
+  .nonnegative()
+  .max(7 * 86_400);
 const bounds = {
-  diskWarnPercent: z.number().min(0).max(100),
-  diskCriticalPercent: z.number().min(0).max(100),
-  backupMaxAgeHours: z
-    .number()
-    .positive()
-    .max(24 * 366),
-  backupWarnAgeHours: z
-    .number()
-    .positive()
-    .max(24 * 366),
-  certWarnDays: z.number().nonnegative().max(3650),
-  certCriticalDays: z.number().nonnegative().max(3650),
+  diskWarnPercent: percent,
+  diskCriticalPercent: percent,
+  backupMaxAgeHours: ageHours,
+  backupWarnAgeHours: ageHours,
+  certWarnDays: days,
+  certCriticalDays: days,
   responseTimeBudgetMs: z.number().int().positive().max(600_000),
-  connectionsWarnPercent: z.number().min(0).max(100),
-  connectionsCriticalPercent: z.number().min(0).max(100),
-  replicationLagWarnSeconds: z
-    .number()
-    .nonnegative()
-    .max(7 * 86_400),
-  replicationLagCriticalSeconds: z
-    .number()
-    .nonnegative()
-    .max(7 * 86_400),
+  connectionsWarnPercent: percent,
+  connectionsCriticalPercent: percent,
+  replicationLagWarnSeconds: lagSeconds,
+  replicationLagCriticalSeconds: lagSeconds,
   expectedReplicas: z.number().int().nonnegative().max(100),
 };
 export type Thresholds = { [K in keyof typeof bounds]: number };

@@ -52,10 +52,7 @@ describe('applicationCacheCleanup', () => {
   const config = (cacheClear: unknown[], env: Record<string, string> = { TRIXTECH_ADMIN_TOKEN: TOKEN }) =>
     testConfig(
       {
-        DATABASE_URL: db.url,
-        MAINT_DATABASE_URL: db.url,
-        SLACK_WEBHOOK_URL: `${slack.url}/report`,
-        SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
+        ...slack.workerEnv(db.url, db.url),
         ...env,
       },
       { targets: { cacheClear } },

@@ -10,6 +10,7 @@ import { findPgBinary } from '../activities/postgres/backup.js';
 import type { AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
 import { annualUpgrade } from '../workflows/annual-upgrade.js';
 import { databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
+import { blackoutFromNow } from './helpers/bookings.js';
 import { expectRbacExact, QUICK_PODS, waitForDeployment } from './helpers/cluster.js';
 import { recordHistory } from './helpers/histories.js';
 import { decide, signedDecision } from './helpers/keys.js';
@@ -359,12 +360,7 @@ describe('annualUpgrade under a blackout', () => {
   let stack: Stack;
 
   beforeAll(async () => {
-    const freeze = {
-      name: 'year-end-sale',
-      start: new Date(Date.now() - 60_000).toISOString(),
-      end: new Date(Date.now() + 2 * 3_600_000).toISOString(),
-      reason: 'sale freeze',
-    };
+    const freeze = blackoutFromNow('year-end-sale', -60, 2 * 3600, 'sale freeze');
     stack = await startStack(
       { annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } },
       { name: 'annual-blackout', file: { blackouts: [freeze] } },

@@ -1,6 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { WorkflowFailedError, type WorkflowHandle } from '@temporalio/client';
+import { WorkflowFailedError, type Client, type WorkflowHandle } from '@temporalio/client';
 import type { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findTemporalBinary } from '../dev/devserver.js';
@@ -67,6 +67,21 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
     });
   const waitingForApproval = async (handle: WorkflowHandle) =>
     (await handle.query(statusQuery)).waitingFor?.startsWith('approval') ?? false;
+  /** Starts alice's signed request and waits until it asks for approval. */
+  const startAwaitingApproval = async (
+    client: Client,
+    taskQueue: string,
+    workflowId: string,
+    actions: EmergencyInput['actions'],
+  ) => {
+    const handle = await client.workflow.start(emergencyMaintenance, {
+      taskQueue,
+      workflowId,
+      args: [request(workflowId, actions)],
+    });
+    await until('the approval request', () => waitingForApproval(handle));
+    return handle;
+  };
   const decisionsRecorded = async (handle: WorkflowHandle, n: number) =>
     (await handle.query(statusQuery)).approvals.length >= n;
   const post = (url: string, body: string, headers: Record<string, string>) =>
@@ -78,16 +93,9 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
   it('proceeds once a correctly signed Slack button press approves it, and tells the approver; forged, stale and unauthorised presses change nothing', async () => {
     await withBridge(async ({ client, taskQueue, bridgeUrl }) => {
       const workflowId = id('emergency-slack');
-      const handle = await client.workflow.start(emergencyMaintenance, {
-        taskQueue,
-        workflowId,
-        args: [
-          request(workflowId, [
-            { kind: 'scale-deployment', namespace: kube.namespace, deployment: 'trixtech-backend', replicas: 4 },
-          ]),
-        ],
-      });
-      await until('the approval request', () => waitingForApproval(handle));
+      const handle = await startAwaitingApproval(client, taskQueue, workflowId, [
+        { kind: 'scale-deployment', namespace: kube.namespace, deployment: 'trixtech-backend', replicas: 4 },
+      ]);
       const ask = slack
         .postsTo('/report')
         .find((p) => JSON.stringify(p.body).includes(workflowId) && p.body.text?.includes('needs approval'));
@@ -155,16 +163,9 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
   it('a rejection through the slash command executes nothing, and its verdict comes back to Slack', async () => {
     await withBridge(async ({ client, taskQueue, bridgeUrl }) => {
       const workflowId = id('emergency-reject');
-      const handle = await client.workflow.start(emergencyMaintenance, {
-        taskQueue,
-        workflowId,
-        args: [
-          request(workflowId, [
-            { kind: 'scale-deployment', namespace: kube.namespace, deployment: 'trixtech-backend', replicas: 9 },
-          ]),
-        ],
-      });
-      await until('the approval request', () => waitingForApproval(handle));
+      const handle = await startAwaitingApproval(client, taskQueue, workflowId, [
+        { kind: 'scale-deployment', namespace: kube.namespace, deployment: 'trixtech-backend', replicas: 9 },
+      ]);
       const url = `${bridgeUrl}/slack/commands`;
       const noReason = commandBody('UBOB', `reject ${workflowId}`);
       expect((await post(url, noReason, slackHeaders(noReason, SECRET))).status).toBe(400);
@@ -219,17 +220,10 @@ describe('emergency maintenance behind signed approvals (Slack bridge, maint, pl
   it("ignores the plain-CLI spoof and a null signal, refuses the requester's own approval, and counts a signed approval sent through `temporal`", async () => {
     await withBridge(async ({ client, taskQueue }) => {
       const workflowId = id('emergency-cli');
-      const handle = await client.workflow.start(emergencyMaintenance, {
-        taskQueue,
-        workflowId,
-        args: [
-          request(workflowId, [
-            { kind: 'cancel-runaway-queries', olderThanSeconds: 3600 },
-            { kind: 'vacuum-table', table: 'bookings' },
-          ]),
-        ],
-      });
-      await until('the approval request', () => waitingForApproval(handle));
+      const handle = await startAwaitingApproval(client, taskQueue, workflowId, [
+        { kind: 'cancel-runaway-queries', olderThanSeconds: 3600 },
+        { kind: 'vacuum-table', table: 'bookings' },
+      ]);
       const temporal = (...args: string[]) => exec(findTemporalBinary(), [...args, ...temporalCliArgs()]);
       // Anyone with namespace access can type bob's name; without bob's signature it is only a claim.
       await temporal(

@@ -7,7 +7,7 @@ import { generateSigningKey, parsePrivateKey } from '../src/signing.js';
 import { emergencyMaintenance } from '../workflows/emergency-maintenance.js';
 import { rejectSignal, statusQuery } from '../workflows/lib/definitions.js';
 import { expectRbacExact, QUICK_PODS, serveLogs, waitForDeployment } from './helpers/cluster.js';
-import { decide, signedDecision, signedRequest } from './helpers/keys.js';
+import { alicesBackendScaling, decide, signedDecision } from './helpers/keys.js';
 import { startStack, uniqueId, until, type Stack } from './helpers/stack.js';
 
 // Every way around the approval gate we could think of, each against a real run on the dev server:
@@ -42,25 +42,15 @@ describe('signed approvals: what does not count, and why', () => {
     extra: Partial<EmergencyInput> = {},
   ) => {
     const workflowId = uniqueId('emergency-proofs');
-    const input: EmergencyInput = {
-      reason: 'connection storm',
-      severity: 'high',
-      requestedBy: 'alice',
-      postMortemDelaySeconds: 1,
-      actions: [
-        {
-          kind: 'scale-deployment',
-          namespace: stack.kube.namespace,
-          deployment: 'trixtech-backend',
-          replicas: replicasWanted,
-        },
-      ],
-      ...extra,
-    };
     const handle = await client.workflow.start(emergencyMaintenance, {
       taskQueue,
       workflowId,
-      args: [signedRequest(stack.keys.key('alice'), workflowId, input)],
+      args: [
+        alicesBackendScaling(stack.keys.key('alice'), workflowId, stack.kube.namespace, replicasWanted, {
+          reason: 'connection storm',
+          ...extra,
+        }),
+      ],
     });
     await until('the approval request', async () => (await handle.query(statusQuery)).approval?.open ?? false);
     return handle;

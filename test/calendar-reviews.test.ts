@@ -1,7 +1,6 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { BatchV1Api } from '@kubernetes/client-node';
-import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportActivities } from '../activities/reports.js';
 import type { CheckResult } from '../domain/checks.js';
@@ -11,26 +10,12 @@ import { monthlyAudit } from '../workflows/monthly-audit.js';
 import { weeklyPerformanceReview } from '../workflows/weekly-performance-review.js';
 import { weeklySystemReview } from '../workflows/weekly-system-review.js';
 import { expectRbacExact, QUICK_PODS, waitForDeployment, waitUntil } from './helpers/cluster.js';
-import { recordHistory } from './helpers/histories.js';
-import { startStack, uniqueId, type Stack } from './helpers/stack.js';
+import { runAndRecord } from './helpers/histories.js';
+import { startStack, type Stack } from './helpers/stack.js';
 import { startProbeTargets } from './helpers/targets.js';
 import { temporalEnv } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
-/** Runs a scheduled workflow to its report and stores its history for the replay test (RECORD_HISTORIES=1). */
-async function runAndRecord<A>(
-  client: Client,
-  type: string,
-  workflow: (input: A) => Promise<RunReport>,
-  taskQueue: string,
-  input: A,
-): Promise<RunReport> {
-  const handle = await client.workflow.start(workflow, { taskQueue, workflowId: uniqueId(type), args: [input] });
-  const report = await handle.result();
-  await recordHistory(type, await handle.fetchHistory(), handle.workflowId);
-  return report;
-}
-
 const find = (checks: CheckResult[], check: string, target?: string) =>
   checks.find((c) => c.check === check && (target === undefined || c.target === target));
 
@@ -132,14 +117,7 @@ describe('calendar reviews against the local targets', () => {
 
   it('weeklySystemReview covers the database, application and infrastructure items and changes nothing', async () => {
     const report = await stack.withBridge(async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start(weeklySystemReview, {
-        taskQueue,
-        workflowId: uniqueId('weekly-system-review'),
-        args: [{}],
-      });
-      const result = await handle.result();
-      await recordHistory('weeklySystemReview', await handle.fetchHistory(), handle.workflowId);
-      return result;
+      return runAndRecord(client, 'weeklySystemReview', weeklySystemReview, taskQueue, {});
     });
     expect(find(report.checks, 'k8s.node', sickNode)?.status).toBe('critical');
     expect(find(report.checks, 'k8s.node', healthyNode)?.status).toBe('ok');

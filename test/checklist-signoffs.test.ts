@@ -4,13 +4,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReportActivities } from '../activities/reports.js';
 import { recordSignOff, signOffPlan } from '../src/checklist-signoffs.js';
 import { loadConfig } from '../src/config/load.js';
 import { signStatement } from '../src/signing.js';
 import { planHash } from '../domain/approval-proof.js';
 import { findItem } from '../domain/checklists.js';
-import { storeOpenQuarterlyRun } from './helpers/checklists.js';
+import { storeOpenQuarterlyRun, storeReport } from './helpers/checklists.js';
 import { makeTestKeys } from './helpers/keys.js';
 import { maint } from './helpers/cli.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
@@ -44,6 +43,9 @@ describe('checklist sign-offs', () => {
     await db?.drop();
   });
 
+  /** `maint signoff` of this run's `item` as `person`, with the key of `keyOf` (theirs unless said). */
+  const signOff = (item: string, person: string, keyOf = person, ...rest: string[]) =>
+    maint('signoff', workflowId, item, '--as', person, '--key', keys.keyFile(keyOf), ...rest);
   const signoffs = async () =>
     (
       await db.pool
@@ -61,69 +63,29 @@ describe('checklist sign-offs', () => {
   });
 
   it('refuses a signer without the role, a key that is not theirs, an unknown item and a check item; nothing is written', async () => {
-    const outsider = await maint(
-      'signoff',
-      workflowId,
-      'quarter-security.pentest',
-      '--as',
-      'mallory',
-      '--key',
-      keys.keyFile('mallory'),
-    );
+    const outsider = await signOff('quarter-security.pentest', 'mallory');
     expect(outsider.code).toBe(1);
     expect(outsider.err).toContain(
       'mallory holds neither security-engineer nor engineering-lead (allowed: kim, sre-lead)',
     );
-    const borrowed = await maint(
-      'signoff',
-      workflowId,
-      'quarter-security.pentest',
-      '--as',
-      'kim',
-      '--key',
-      keys.keyFile('mallory'),
-    );
+    const borrowed = await signOff('quarter-security.pentest', 'kim', 'mallory');
     expect(borrowed.err).toMatch(/belongs to mallory, not kim/);
-    const unknown = await maint(
-      'signoff',
-      workflowId,
-      'quarter-security.nothing',
-      '--as',
-      'kim',
-      '--key',
-      keys.keyFile('kim'),
-    );
+    const unknown = await signOff('quarter-security.nothing', 'kim');
     expect(unknown.err).toMatch(
       /quarterlyReview has no checklist item 'quarter-security.nothing' \(tasks: quarter-strategy.slo, /,
     );
     const weekly = uniqueId('daily');
-    await createReportActivities({ reports: db.pool }).persistRunReport({
-      workflowId: weekly,
-      runId: 'r',
-      kind: 'dailyHealthCheck',
-      target: 'x',
-      outcome: 'ok',
-      startedAt: new Date().toISOString(),
-      finishedAt: new Date().toISOString(),
-      summary: '',
-      checks: [],
-      steps: [],
-      approvals: [],
-    });
+    await storeReport(db.pool, { workflowId: weekly, kind: 'dailyHealthCheck' });
     const checkItem = await maint('signoff', weekly, 'morning.disk', '--as', 'kim', '--key', keys.keyFile('kim'));
     expect(checkItem.err).toContain('morning.disk is met by a check (disk), not by a sign-off');
     expect(await signoffs()).toEqual([]);
   });
 
   it('records a sign-off by the backup role with its comment, shows it in the run, and refuses a second one', async () => {
-    const r = await maint(
-      'signoff',
-      workflowId,
+    const r = await signOff(
       'quarter-security.pentest',
-      '--as',
       'sre-lead',
-      '--key',
-      keys.keyFile('sre-lead'),
+      'sre-lead',
       '--comment',
       'https://wiki/pentest-2026-q4',
     );
@@ -139,15 +101,7 @@ describe('checklist sign-offs', () => {
       /signed-off +quarter-security\.pentest: signed off by sre-lead at \S+: https:\/\/wiki\/pentest-2026-q4/,
     );
 
-    const again = await maint(
-      'signoff',
-      workflowId,
-      'quarter-security.pentest',
-      '--as',
-      'kim',
-      '--key',
-      keys.keyFile('kim'),
-    );
+    const again = await signOff('quarter-security.pentest', 'kim');
     expect(again.code).toBe(1);
     expect(again.err).toMatch(/already signed off by sre-lead at /);
     expect(await signoffs()).toHaveLength(1);
@@ -155,8 +109,7 @@ describe('checklist sign-offs', () => {
 
   it('takes a status: blocked and not-applicable need a reason, a blocked task is signed again, the status is signed', async () => {
     const item = 'quarter-security.threat-models';
-    const as = (person: string, ...rest: string[]) =>
-      maint('signoff', workflowId, item, '--as', person, '--key', keys.keyFile(person), ...rest);
+    const as = (person: string, ...rest: string[]) => signOff(item, person, person, ...rest);
     const noReason = await as('kim', '--status', 'blocked', '--comment', ' ');
     expect(noReason).toMatchObject({
       code: 1,
@@ -219,7 +172,7 @@ describe('checklist sign-offs', () => {
   it('says which role maps nobody when no one may sign', async () => {
     process.env.MAINT_CONFIG = configFile({});
     try {
-      const r = await maint('signoff', workflowId, 'quarter-strategy.slo', '--as', 'kim', '--key', keys.keyFile('kim'));
+      const r = await signOff('quarter-strategy.slo', 'kim');
       expect(r.code).toBe(1);
       expect(r.err).toContain('checklistRoles maps nobody to engineering-lead or devops-lead');
       const bad = configFile({});

@@ -34,10 +34,7 @@ describe('dailyBackup, its evening confirmation and maint backup', () => {
   });
 
   const env = () => ({
-    DATABASE_URL: db.url,
-    MAINT_DATABASE_URL: db.url,
-    SLACK_WEBHOOK_URL: `${slack.url}/report`,
-    SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
+    ...slack.workerEnv(db.url, db.url),
   });
   const config = (database: Record<string, unknown> = {}) =>
     testConfig(env(), { database: { backupDirectory: backups, ...database } });

@@ -73,10 +73,7 @@ describe('dailyHealthCheck on real targets', () => {
   const configFor = (env: Record<string, string> = {}, extra: Record<string, unknown> = {}) =>
     testConfig(
       {
-        DATABASE_URL: bookingDb.url,
-        MAINT_DATABASE_URL: reportDb.url,
-        SLACK_WEBHOOK_URL: `${slack.url}/report`,
-        SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
+        ...slack.workerEnv(bookingDb.url, reportDb.url),
         ...env,
       },
       {

@@ -12,7 +12,7 @@ import { emergencyMaintenance } from '../workflows/emergency-maintenance.js';
 import { approveSignal, decideUpdate, rejectSignal, statusQuery } from '../workflows/lib/definitions.js';
 import { apply, INPUTS, mutation } from './fuzz/inputs.js';
 import { expectRbacExact, QUICK_PODS, waitForDeployment } from './helpers/cluster.js';
-import { decide, signedDecision, signedRequest } from './helpers/keys.js';
+import { alicesBackendScaling, decide, signedDecision } from './helpers/keys.js';
 import { startStack, uniqueId, until, type Stack } from './helpers/stack.js';
 import { freePort } from './helpers/net.js';
 import { testConfig, withWorker } from './helpers/temporal.js';
@@ -134,19 +134,8 @@ describe('hostile inputs, signals and Updates against real runs', () => {
         taskQueue,
         workflowId,
         args: [
-          signedRequest(stack.keys.key('alice'), workflowId, {
+          alicesBackendScaling(stack.keys.key('alice'), workflowId, stack.kube.namespace, 3, {
             reason: 'fuzz <!channel> \u0000 gated',
-            severity: 'high',
-            requestedBy: 'alice',
-            postMortemDelaySeconds: 1,
-            actions: [
-              {
-                kind: 'scale-deployment',
-                namespace: stack.kube.namespace,
-                deployment: 'trixtech-backend',
-                replicas: 3,
-              },
-            ],
           }),
         ],
       });
@@ -223,10 +212,7 @@ describe('hostile inputs, signals and Updates against real runs', () => {
 
   it('a report that cannot be stored alerts', async () => {
     const config = testConfig({
-      DATABASE_URL: stack.db.url,
-      MAINT_DATABASE_URL: `postgresql://postgres@127.0.0.1:${await freePort()}/nowhere`,
-      SLACK_WEBHOOK_URL: `${stack.slack.url}/report`,
-      SLACK_ALERT_WEBHOOK_URL: `${stack.slack.url}/alert`,
+      ...stack.slack.workerEnv(stack.db.url, `postgresql://postgres@127.0.0.1:${await freePort()}/nowhere`),
     });
     await withWorker(config, async ({ client, taskQueue }) => {
       const workflowId = uniqueId('fuzz-unstored');

@@ -202,20 +202,15 @@ describe('Kubernetes activities on a real control plane', () => {
       },
       setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
     );
-    expect(
-      await runActivity(t.activities.setDeploymentImage, {
+    const setImage = () =>
+      runActivity(t.activities.setDeploymentImage, {
         deployment: 'backend',
         container: 'app',
         image: 'ghcr.io/trixtech/backend:2.0',
-      }),
-    ).toEqual({ changed: true, previousImage: 'ghcr.io/trixtech/backend:1.0' });
-    expect(
-      await runActivity(t.activities.setDeploymentImage, {
-        deployment: 'backend',
-        container: 'app',
-        image: 'ghcr.io/trixtech/backend:2.0',
-      }),
-    ).toEqual({ changed: false, previousImage: 'ghcr.io/trixtech/backend:2.0' });
+      });
+    expect(await setImage()).toEqual({ changed: true, previousImage: 'ghcr.io/trixtech/backend:1.0' });
+    // Idempotent: the same image again changes nothing.
+    expect(await setImage()).toEqual({ changed: false, previousImage: 'ghcr.io/trixtech/backend:2.0' });
     const failure = await failureOf(
       runActivity(t.activities.waitForRollout, { deployment: 'backend', timeoutSeconds: 60, pollIntervalMs: 200 }),
     );

@@ -7,6 +7,7 @@ import { statusQuery } from '../workflows/lib/definitions.js';
 import type { WindowGate } from '../workflows/lib/window.js';
 import { weeklyDatabaseMaintenance } from '../workflows/weekly-database-maintenance.js';
 import {
+  blackoutFromNow,
   createBookingSchema,
   idFingerprint,
   OLD,
@@ -50,10 +51,7 @@ describe('weeklyDatabaseMaintenance end to end', () => {
   const config = (database: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) =>
     testConfig(
       {
-        DATABASE_URL: db.url,
-        MAINT_DATABASE_URL: reports.url,
-        SLACK_WEBHOOK_URL: `${slack.url}/report`,
-        SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
+        ...slack.workerEnv(db.url, reports.url),
       },
       {
         database: { backupDirectory: backupDir, tempTables: { namePrefix: 'tmp_', minAgeHours: 1 }, ...database },
@@ -227,14 +225,7 @@ describe('weeklyDatabaseMaintenance end to end', () => {
 
   it('a blackout closes an open window: policy skip changes nothing and names the blackout', async () => {
     const before = await idFingerprint(db.pool, 'bookings');
-    const blackouts = [
-      {
-        name: 'black-friday',
-        start: new Date(Date.now() - 3_600_000).toISOString(),
-        end: new Date(Date.now() + 3_600_000).toISOString(),
-        reason: 'sale',
-      },
-    ];
+    const blackouts = [blackoutFromNow('black-friday', -3600, 3600, 'sale')];
     const report = await withWorker(config({}, { blackouts }), ({ client, taskQueue }) =>
       client.workflow.execute(weeklyDatabaseMaintenance, {
         taskQueue,
@@ -249,13 +240,7 @@ describe('weeklyDatabaseMaintenance end to end', () => {
 
   it('refuses to open a window early into a blackout that ends before its scheduled start', async () => {
     const before = await idFingerprint(db.pool, 'bookings');
-    const blackouts = [
-      {
-        name: 'payroll-run',
-        start: new Date(Date.now() - 60_000).toISOString(),
-        end: new Date(Date.now() + 3_600_000).toISOString(),
-      },
-    ];
+    const blackouts = [blackoutFromNow('payroll-run', -60, 3600)];
     await withWorker(config({}, { blackouts }), async ({ client, taskQueue }) => {
       const handle = await client.workflow.start(weeklyDatabaseMaintenance, {
         taskQueue,

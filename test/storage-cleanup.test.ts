@@ -182,10 +182,7 @@ describe('storageCleanup end to end', () => {
   const config = () =>
     testConfig(
       {
-        DATABASE_URL: db.url,
-        MAINT_DATABASE_URL: db.url,
-        SLACK_WEBHOOK_URL: `${slack.url}/report`,
-        SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
+        ...slack.workerEnv(db.url, db.url),
       },
       {
         retention: [{ name: 'app-logs', directory: logs, pattern: '\\.log$', olderThanDays: 30 }],

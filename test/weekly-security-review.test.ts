@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { RbacAuthorizationV1Api } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createReportActivities } from '../activities/reports.js';
 import type { CheckResult } from '../domain/checks.js';
 import { weeklySecurityReview } from '../workflows/weekly-security-review.js';
 import { expectRbacExact, waitForDeployment } from './helpers/cluster.js';
-import { recordHistory } from './helpers/histories.js';
-import { startStack, uniqueId, type Stack } from './helpers/stack.js';
+import { storeReport } from './helpers/checklists.js';
+import { runAndRecord } from './helpers/histories.js';
+import { startStack, type Stack } from './helpers/stack.js';
 import { startTlsServer } from './helpers/targets.js';
 
 describe('weeklySecurityReview', () => {
@@ -37,17 +37,10 @@ describe('weeklySecurityReview', () => {
       ['trixtech-frontend', 'trixtech-backend', 'trixtech-worker'].map((d) => waitForDeployment(kube, d)),
     );
     await stack.db.pool.query(`CREATE ROLE ${rogue} SUPERUSER LOGIN`);
-    await createReportActivities({ reports: stack.db.pool }).persistRunReport({
+    await storeReport(stack.db.pool, {
       workflowId: 'emergency-old',
-      runId: 'r',
       kind: 'emergencyMaintenance',
-      target: 'x',
-      outcome: 'ok',
       startedAt: new Date(Date.now() - 86_400_000).toISOString(),
-      finishedAt: new Date().toISOString(),
-      summary: 's',
-      checks: [],
-      steps: [],
       approvals: [
         {
           decision: 'approve',
@@ -79,14 +72,7 @@ describe('weeklySecurityReview', () => {
 
   it('flags the expiring certificate, the rogue superuser, the human cluster-admin, mutable image tags and ignored approval attempts', async () => {
     const report = await stack.withBridge(async ({ client, taskQueue }) => {
-      const handle = await client.workflow.start(weeklySecurityReview, {
-        taskQueue,
-        workflowId: uniqueId('weekly-security-review'),
-        args: [{}],
-      });
-      const result = await handle.result();
-      await recordHistory('weeklySecurityReview', await handle.fetchHistory(), handle.workflowId);
-      return result;
+      return runAndRecord(client, 'weeklySecurityReview', weeklySecurityReview, taskQueue, {});
     });
     const find = (check: string, target: string) =>
       report.checks.find((c: CheckResult) => c.check === check && c.target === target);

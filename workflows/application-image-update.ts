@@ -44,8 +44,7 @@ const finding = (t: ImageUpdateTarget, status: CheckStatus, detail: string, valu
 export async function applicationImageUpdate(rawInput?: ApplicationImageUpdateInput): Promise<RunReport> {
   const parentId = workflowInfo().workflowId;
   return reportedRun(rawInput, async (run, input) => {
-    run.phase = 'planning';
-    const targets = await run.step('resolve image update targets', () => resolveImageUpdateTargets());
+    const targets = await run.plan('resolve image update targets', () => resolveImageUpdateTargets());
     const checks: CheckResult[] = [];
     run.phase = 'updating';
     for (const t of targets) {

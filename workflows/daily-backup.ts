@@ -28,8 +28,7 @@ const round = (n: number, places = 1) => Math.round(n * 10 ** places) / 10 ** pl
  */
 export async function dailyBackup(rawInput?: DailyBackupInput): Promise<RunReport> {
   return reportedRun(rawInput, async (run, input) => {
-    run.phase = 'planning';
-    const plan = await run.step('resolve backup plan', () => resolveBackupPlan());
+    const plan = await run.plan('resolve backup plan', () => resolveBackupPlan());
 
     run.phase = 'backing up';
     const taken = await run.step(

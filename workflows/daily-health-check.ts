@@ -38,15 +38,13 @@ export const DailyHealthCheckInput = z
     reason: z.string().max(500).optional(),
   })
   .strict();
-export type DailyHealthCheckInput = z.input<typeof DailyHealthCheckInput>;
 
 const reportedRun = reportedWorkflow('dailyHealthCheck', 'booking-platform', DailyHealthCheckInput);
 
 /** Routine Maintenance Guide, "Morning Health Check": every item this product can measure, in parallel. */
-export async function dailyHealthCheck(rawInput?: DailyHealthCheckInput): Promise<RunReport> {
+export async function dailyHealthCheck(rawInput?: z.input<typeof DailyHealthCheckInput>): Promise<RunReport> {
   return reportedRun(rawInput, async (run, input) => {
-    run.phase = 'planning';
-    const plan = await run.step('resolve targets and thresholds', () => resolveHealthCheckPlan());
+    const plan = await run.plan('resolve targets and thresholds', () => resolveHealthCheckPlan());
     const thresholds = parseInput(
       thresholdsSchema(plan.thresholds),
       input.thresholds ?? {},

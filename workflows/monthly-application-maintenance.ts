@@ -34,8 +34,7 @@ const reportedRun = reportedWorkflow(
  */
 export async function monthlyApplicationMaintenance(rawInput?: MonthlyApplicationMaintenanceInput): Promise<RunReport> {
   return reportedRun(rawInput, async (run, input) => {
-    run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
+    const plan = await run.plan('resolve targets', () => resolveHealthCheckPlan());
     const window =
       input.window ??
       plan.windows.find((w) => w.name === 'monthly-application') ??

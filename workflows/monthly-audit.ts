@@ -5,6 +5,7 @@ import { skipped, type CheckResult } from '../domain/checks.js';
 import { imageTagFindings, standardsFindings } from '../domain/images.js';
 import type { RunReport } from '../domain/run.js';
 import { heavyDatabaseWork, quickRead } from './lib/activity-profiles.js';
+import { DAY } from './lib/duration.js';
 import { reportedWorkflow } from './lib/run.js';
 
 const { restoreTestBackup } = heavyDatabaseWork;
@@ -17,7 +18,6 @@ export const MonthlyAuditInput = z
     forecastHistoryDays: z.number().int().min(7).max(730).default(180),
   })
   .strict();
-export type MonthlyAuditInput = z.input<typeof MonthlyAuditInput>;
 
 const reportedRun = reportedWorkflow('monthlyAudit', 'booking-platform', MonthlyAuditInput);
 
@@ -27,11 +27,17 @@ const reportedRun = reportedWorkflow('monthlyAudit', 'booking-platform', Monthly
  * backup restoration procedures"), and a 3-6 month capacity forecast from the history this
  * product has stored. Compliance paperwork and DR failover drills stay with people.
  */
-export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunReport> {
+export async function monthlyAudit(rawInput?: z.input<typeof MonthlyAuditInput>): Promise<RunReport> {
   return reportedRun(rawInput, async (run, input) => {
-    run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
-    const since = new Date(Date.now() - input.forecastHistoryDays * 86_400_000).toISOString();
+    const plan = await run.plan('resolve targets', () => resolveHealthCheckPlan());
+    const since = new Date(Date.now() - input.forecastHistoryDays * DAY).toISOString();
+    const restoreTestCheck = (r: Awaited<ReturnType<typeof restoreTestBackup>>) =>
+      verificationCheck(
+        'db.restore-test',
+        plan.database,
+        r,
+        r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {},
+      );
 
     run.phase = 'auditing';
     const [inventory, ...groups] = await Promise.all([
@@ -41,27 +47,12 @@ export async function monthlyAudit(rawInput?: MonthlyAuditInput): Promise<RunRep
         // Runs recorded before RTO/RPO made only the restore test.
         if (!patched('monthly-audit-recovery-objectives')) {
           const r = await restoreTestBackup();
-          return [
-            verificationCheck(
-              'db.restore-test',
-              plan.database,
-              r,
-              r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {},
-            ),
-          ];
+          return [restoreTestCheck(r)];
         }
         const backupPlan = await resolveBackupPlan();
         const r = await restoreTestBackup();
         const point = await measureRecoveryPoint();
-        return [
-          verificationCheck(
-            'db.restore-test',
-            plan.database,
-            r,
-            r.timings?.restored !== undefined ? { value: r.timings.restored, unit: 'ms' } : {},
-          ),
-          ...recoveryObjectiveChecks(plan.database, r, point, backupPlan.objectives),
-        ];
+        return [restoreTestCheck(r), ...recoveryObjectiveChecks(plan.database, r, point, backupPlan.objectives)];
       }),
       run.checkStep('capacity forecast', () => forecastDiskUsage(since, plan.thresholds.diskCriticalPercent)),
     ]);

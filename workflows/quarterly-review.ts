@@ -2,6 +2,7 @@ import { z } from 'zod';
 import type { CheckResult } from '../domain/checks.js';
 import type { RunReport } from '../domain/run.js';
 import { quickRead } from './lib/activity-profiles.js';
+import { lastDays } from './lib/duration.js';
 import { reportedWorkflow } from './lib/run.js';
 
 const { summarizeRunHistory } = quickRead;
@@ -14,7 +15,6 @@ export const QuarterlyReviewInput = z
     successRateTarget: z.number().min(0).max(1).default(0.95),
   })
   .strict();
-export type QuarterlyReviewInput = z.input<typeof QuarterlyReviewInput>;
 
 const reportedRun = reportedWorkflow('quarterlyReview', 'maintenance-program', QuarterlyReviewInput);
 
@@ -24,13 +24,12 @@ const reportedRun = reportedWorkflow('quarterlyReview', 'maintenance-program', Q
  * strategic items of the checklist (penetration tests, contracts) stay with people; this gives
  * them the figures.
  */
-export async function quarterlyReview(rawInput?: QuarterlyReviewInput): Promise<RunReport> {
+export async function quarterlyReview(rawInput?: z.input<typeof QuarterlyReviewInput>): Promise<RunReport> {
   return reportedRun(rawInput, async (run, input) => {
-    const until = new Date();
-    const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
+    const { since, until } = lastDays(input.lookbackDays);
 
     run.phase = 'collecting';
-    const history = await run.step('run history', () => summarizeRunHistory(since.toISOString(), until.toISOString()));
+    const history = await run.step('run history', () => summarizeRunHistory(since, until));
 
     const checks: CheckResult[] = history.kinds.map((k) => ({
       check: 'success-rate',

@@ -16,7 +16,6 @@ export const StorageCleanupInput = z
     mode: z.enum(['delete', 'report']).default('delete'),
   })
   .strict();
-export type StorageCleanupInput = z.input<typeof StorageCleanupInput>;
 
 const reportedRun = reportedWorkflow('storageCleanup', 'storage', StorageCleanupInput);
 
@@ -26,10 +25,9 @@ const reportedRun = reportedWorkflow('storageCleanup', 'storage', StorageCleanup
  * (never the newest, never without a readable newest), and disk usage measured before and after.
  * Only files matching a configured rule are ever deleted.
  */
-export async function storageCleanup(rawInput?: StorageCleanupInput): Promise<RunReport> {
+export async function storageCleanup(rawInput?: z.input<typeof StorageCleanupInput>): Promise<RunReport> {
   return reportedRun(rawInput, async (run, input) => {
-    run.phase = 'planning';
-    const plan = await run.step('resolve retention rules', () => resolveStorageCleanupPlan());
+    const plan = await run.plan('resolve retention rules', () => resolveStorageCleanupPlan());
     // One cutoff per rule, fixed here: every retry of an attempt selects the same files.
     const now = Date.now();
     const cutoff = (days: number) => new Date(now - days * DAY_MS).toISOString();

@@ -16,7 +16,6 @@ export const WeeklyPerformanceReviewInput = z
     slowQueryCount: z.number().int().positive().max(50).default(5),
   })
   .strict();
-export type WeeklyPerformanceReviewInput = z.input<typeof WeeklyPerformanceReviewInput>;
 
 const reportedRun = reportedWorkflow('weeklyPerformanceReview', 'booking-platform', WeeklyPerformanceReviewInput);
 
@@ -25,10 +24,11 @@ const reportedRun = reportedWorkflow('weeklyPerformanceReview', 'booking-platfor
  * queries, the cache hit ratio, and every figure compared with its baseline, which is then
  * updated. Query optimisation and autoscaling changes stay with people; this gives them the list.
  */
-export async function weeklyPerformanceReview(rawInput?: WeeklyPerformanceReviewInput): Promise<RunReport> {
+export async function weeklyPerformanceReview(
+  rawInput?: z.input<typeof WeeklyPerformanceReviewInput>,
+): Promise<RunReport> {
   return reportedRun(rawInput, async (run, input) => {
-    run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
+    const plan = await run.plan('resolve targets', () => resolveHealthCheckPlan());
 
     run.phase = 'measuring';
     const [endpoints, stats] = await Promise.all([

@@ -3,6 +3,7 @@ import { skipped } from '../domain/checks.js';
 import { imageTagFindings } from '../domain/images.js';
 import type { RunReport } from '../domain/run.js';
 import { quickRead } from './lib/activity-profiles.js';
+import { lastDays } from './lib/duration.js';
 import { reportedWorkflow } from './lib/run.js';
 
 const {
@@ -20,7 +21,6 @@ export const WeeklySecurityReviewInput = z
     lookbackDays: z.number().int().positive().max(90).default(7),
   })
   .strict();
-export type WeeklySecurityReviewInput = z.input<typeof WeeklySecurityReviewInput>;
 
 const reportedRun = reportedWorkflow('weeklySecurityReview', 'booking-platform', WeeklySecurityReviewInput);
 
@@ -30,13 +30,11 @@ const reportedRun = reportedWorkflow('weeklySecurityReview', 'booking-platform',
  * tag, and an audit of our own approval log. Vulnerability scans and signature updates belong to
  * the scanners; their results are not reachable from here.
  */
-export async function weeklySecurityReview(rawInput?: WeeklySecurityReviewInput): Promise<RunReport> {
+export async function weeklySecurityReview(rawInput?: z.input<typeof WeeklySecurityReviewInput>): Promise<RunReport> {
   return reportedRun(rawInput, async (run, input) => {
-    const until = new Date();
-    const since = new Date(until.getTime() - input.lookbackDays * 86_400_000);
+    const { since, until } = lastDays(input.lookbackDays);
 
-    run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
+    const plan = await run.plan('resolve targets', () => resolveHealthCheckPlan());
 
     run.phase = 'reviewing';
     const results = (
@@ -50,7 +48,7 @@ export async function weeklySecurityReview(rawInput?: WeeklySecurityReviewInput)
             ? [skipped('image-tag', '-', inventory.skipped)]
             : imageTagFindings(inventory.deployments);
         }),
-        run.checkStep('approval log', () => auditApprovalLog(since.toISOString(), until.toISOString())),
+        run.checkStep('approval log', () => auditApprovalLog(since, until)),
       ])
     ).flat();
 

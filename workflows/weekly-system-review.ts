@@ -30,7 +30,6 @@ export const WeeklySystemReviewInput = z
     slowQueryCount: z.number().int().positive().max(50).default(10),
   })
   .strict();
-export type WeeklySystemReviewInput = z.input<typeof WeeklySystemReviewInput>;
 
 const reportedRun = reportedWorkflow('weeklySystemReview', 'booking-platform', WeeklySystemReviewInput);
 
@@ -39,10 +38,9 @@ const reportedRun = reportedWorkflow('weeklySystemReview', 'booking-platform', W
  * infrastructure items of its checklist that can be measured, in parallel. Nothing here changes
  * anything: orphaned cluster resources are listed (a dry run), not deleted.
  */
-export async function weeklySystemReview(rawInput?: WeeklySystemReviewInput): Promise<RunReport> {
+export async function weeklySystemReview(rawInput?: z.input<typeof WeeklySystemReviewInput>): Promise<RunReport> {
   return reportedRun(rawInput, async (run, input) => {
-    run.phase = 'planning';
-    const plan = await run.step('resolve targets', () => resolveHealthCheckPlan());
+    const plan = await run.plan('resolve targets', () => resolveHealthCheckPlan());
 
     run.phase = 'reviewing';
     let statistics: Awaited<ReturnType<typeof collectDatabaseStatistics>> | undefined;

@@ -62,6 +62,12 @@ export function windowFromNow(offsetSeconds: number, durationMinutes = 10): Wind
   return { name: 'test', every: 'day', start, durationMinutes, duringBusinessHours: true };
 }
 
+/** A blackout (config `blackouts`) from `fromSeconds` to `toSeconds` around now. */
+export function blackoutFromNow(name: string, fromSeconds: number, toSeconds: number, reason?: string) {
+  const at = (s: number) => new Date(Date.now() + s * 1000).toISOString();
+  return { name, start: at(fromSeconds), end: at(toSeconds), ...(reason ? { reason } : {}) };
+}
+
 /** The PostgreSQL activities on test databases, called directly (the archive, which heartbeats, runs in workflows). */
 export function postgresActivitiesFor(
   db: TestDatabase,

@@ -3,22 +3,34 @@ import { createReportActivities } from '../../activities/reports.js';
 import { accountChecklist } from '../../domain/checklists.js';
 import type { RunReport } from '../../domain/run.js';
 
-/** A stored quarterlyReview run (run id `run-1`) that just finished with every task of its checklist open. */
-export async function storeOpenQuarterlyRun(pool: pg.Pool, workflowId: string): Promise<RunReport> {
-  const report: RunReport = {
-    workflowId,
+/** Stores a finished run's report, filling what the test does not care about. */
+export async function storeReport(
+  pool: pg.Pool,
+  report: Pick<RunReport, 'workflowId' | 'kind'> & Partial<RunReport>,
+): Promise<RunReport> {
+  const full: RunReport = {
     runId: 'run-1',
-    kind: 'quarterlyReview',
-    target: 'maintenance-program',
+    target: 'x',
     outcome: 'ok',
     startedAt: new Date(Date.now() - 60_000).toISOString(),
     finishedAt: new Date().toISOString(),
-    summary: 'quarter',
+    summary: report.kind,
     checks: [],
     steps: [],
     approvals: [],
-    checklist: accountChecklist('quarterlyReview', []),
+    ...report,
   };
-  await createReportActivities({ reports: pool }).persistRunReport(report);
-  return report;
+  await createReportActivities({ reports: pool }).persistRunReport(full);
+  return full;
+}
+
+/** A stored quarterlyReview run (run id `run-1`) that just finished with every task of its checklist open. */
+export function storeOpenQuarterlyRun(pool: pg.Pool, workflowId: string): Promise<RunReport> {
+  return storeReport(pool, {
+    workflowId,
+    kind: 'quarterlyReview',
+    target: 'maintenance-program',
+    summary: 'quarter',
+    checklist: accountChecklist('quarterlyReview', []),
+  });
 }

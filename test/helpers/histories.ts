@@ -1,7 +1,10 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
+import type { Client } from '@temporalio/client';
 import type { temporal } from '@temporalio/proto';
+import type { RunReport } from '../../domain/run.js';
+import { uniqueId } from './stack.js';
 
 export const HISTORIES_DIR = join(import.meta.dirname, '..', 'histories');
 
@@ -28,4 +31,18 @@ export function readHistory(file: string): { workflowId: string; history: unknow
     workflowId?: string;
   };
   return { workflowId: workflowId ?? file.replace(/\.json$/, ''), history };
+}
+
+/** Runs a scheduled workflow to its report and stores its history for the replay test (RECORD_HISTORIES=1). */
+export async function runAndRecord<A>(
+  client: Client,
+  type: string,
+  workflow: (input: A) => Promise<RunReport>,
+  taskQueue: string,
+  input: A,
+): Promise<RunReport> {
+  const handle = await client.workflow.start(workflow, { taskQueue, workflowId: uniqueId(type), args: [input] });
+  const report = await handle.result();
+  await recordHistory(type, await handle.fetchHistory(), handle.workflowId);
+  return report;
 }

@@ -31,6 +31,16 @@ export class SlackSink {
     return this;
   }
 
+  /** The environment of a worker on these databases whose reports and alerts post here. */
+  workerEnv(bookingsUrl: string, reportsUrl: string): Record<string, string> {
+    return {
+      DATABASE_URL: bookingsUrl,
+      MAINT_DATABASE_URL: reportsUrl,
+      SLACK_WEBHOOK_URL: `${this.url}/report`,
+      SLACK_ALERT_WEBHOOK_URL: `${this.url}/alert`,
+    };
+  }
+
   postsTo(path: string): SlackPost[] {
     return this.posts.filter((p) => p.path === path);
   }

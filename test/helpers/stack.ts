@@ -81,11 +81,8 @@ export async function startStack(
   });
   const config = testConfig(
     {
-      DATABASE_URL: db.url,
-      MAINT_DATABASE_URL: db.url,
+      ...slack.workerEnv(db.url, db.url),
       KUBECONFIG: kube.workerKubeconfig,
-      SLACK_WEBHOOK_URL: `${slack.url}/report`,
-      SLACK_ALERT_WEBHOOK_URL: `${slack.url}/alert`,
       SLACK_SIGNING_SECRET: SIGNING_SECRET,
       SLACK_RESPONSE_URL_PREFIX: `${slack.url}/`,
       BRIDGE_SIGNING_KEY: keys.bridgePrivateKey,

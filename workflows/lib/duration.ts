@@ -7,11 +7,16 @@ export const HOUR = 60 * MINUTE;
 export const DAY = 24 * HOUR;
 
 /**
- * Poll and retry intervals may go down to 20 ms: the tests, benchmarks and stored histories drive
- * the Kubernetes double at that pace, and it still bounds a wait to 50 requests/s (0 sent 16,000
- * GETs in 30 s). The defaults stay in seconds.
+ * Poll and retry intervals may go down to 20 ms, the pace the tests, benchmarks and stored
+ * histories use; a wait then still sends at most 50 requests/s. The defaults stay in seconds.
  */
 export const MIN_POLL_MS = 20;
+
+/** The `days` before now, as the ISO bounds that history queries take. */
+export function lastDays(days: number): { since: string; until: string } {
+  const until = new Date();
+  return { since: new Date(until.getTime() - days * DAY).toISOString(), until: until.toISOString() };
+}
 
 /** A duration as people write it: "30 minute(s)", "2 hour(s)", "1500 ms". */
 export function human(ms: number): string {

@@ -105,6 +105,12 @@ export class MaintenanceRun {
     }
   }
 
+  /** The opening step of most runs: resolve what the run works on, in the "planning" phase. */
+  plan<T>(name: string, fn: () => Promise<T>): Promise<T> {
+    this.phase = 'planning';
+    return this.step(name, fn);
+  }
+
   /** A step that yields check results; its outcome is the worst of them. */
   checkStep(name: string, fn: () => Promise<CheckResult[]>): Promise<CheckResult[]> {
     return this.step(name, fn, (results) => worstStatus(results.map((r) => r.status)));
