@@ -400,12 +400,13 @@ function blockHtml(b: Block): string {
   return '';
 }
 
+/** Each message is a form; its first, disabled button keeps Enter in the Reason box from clicking Done. */
 function page(messages: EmulatedMessage[], user: SlackUser): string {
   const items = [...messages]
     .reverse()
     .map(
       (m) => `<form id="m${m.id}" class="msg ${html(m.channel)}" method="post" action="/click">
-<input type="hidden" name="message" value="${m.id}">
+<input type="hidden" name="message" value="${m.id}"><button type="submit" disabled hidden></button>
 <div class="meta">#${html(m.channel)} · [${m.id}] · ${html(m.at)}${m.replacedAt ? ` · replaced by the bridge ${html(m.replacedAt)}` : ''}</div>
 ${m.blocks.length ? (m.blocks as Block[]).map(blockHtml).join('\n') : `<div class="text">${mrkdwn(m.text)}</div>`}
 ${m.notes.map((n) => `<div class="note">${mrkdwn(n)}</div>`).join('\n')}
