@@ -318,9 +318,11 @@ async function main(): Promise<void> {
     say(`schedules: ${results.map((r) => `${r.id} ${r.action}`).join(', ')}`);
 
     if (demoReady) await demoReady;
-    const workflowId = await triggerSchedule(client, 'daily-health-check');
     // A quarterly review leaves its checklist tasks to people: they are posted to Slack (the emulator).
-    const reviewId = await triggerSchedule(client, 'quarterly-review');
+    const [workflowId, reviewId] = await Promise.all([
+      triggerSchedule(client, 'daily-health-check'),
+      triggerSchedule(client, 'quarterly-review'),
+    ]);
     const ui = `http://localhost:${UI_PORT}`;
     const ns = encodeURIComponent(config.temporal.namespace);
     console.log(`

@@ -221,7 +221,7 @@ describe('the Slack emulator of npm run up', () => {
     );
     expect(open).toHaveLength(TASKS.length - 2);
     expect(lines).toContain(
-      '  awaiting-sign-off  quarter-security.threat-models: not signed off (owner security-engineer, backup engineering-lead)',
+      '  awaiting-sign-off quarter-security.threat-models: not signed off (owner security-engineer, backup engineering-lead)',
     );
 
     const asJson = await maint('report', workflowId, '--json');
