@@ -61,7 +61,7 @@ function ensureDemoKey(name: string): string {
 }
 
 /** The local demo's targets: real local services (the Temporal UI, the worker), a local backup folder. */
-function writeDemoConfig(metricsPort: number): string {
+function writeDemoConfig(metricsPort: number, slackEmulated: boolean): string {
   const path = join(DATA, 'local-config.json');
   writeFileSync(
     path,
@@ -70,7 +70,8 @@ function writeDemoConfig(metricsPort: number): string {
         approvals: {
           operatorKeys: Object.fromEntries([DEMO_REQUESTER, DEMO_APPROVER].map((p) => [p, [ensureDemoKey(p)]])),
           bridgeKeys: [ensureDemoKey('bridge')],
-          slackUsers: { [DEMO_SLACK_USER.id]: DEMO_SLACK_USER.name },
+          // Only the emulator's user: in a real workspace that id could be anybody.
+          slackUsers: slackEmulated ? { [DEMO_SLACK_USER.id]: DEMO_SLACK_USER.name } : {},
         },
         // Both demo people may sign off any checklist task: one from the emulated Slack, the other with `maint signoff`.
         checklistRoles: Object.fromEntries(ROLES.map((role) => [role, [DEMO_APPROVER, DEMO_REQUESTER]])),
@@ -187,10 +188,10 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   const metricsPort = Number(env.METRICS_PORT ?? 9464);
   const demo = !env.MAINT_CONFIG;
-  env.MAINT_CONFIG ??= writeDemoConfig(metricsPort);
-  if (demo) env.BRIDGE_SIGNING_KEY_FILE ??= join(KEYS, 'bridge');
   // No Slack of yours: every webhook goes to the emulator, whose clicks reach the bridge signed.
   const emulateSlack = !env.SLACK_WEBHOOK_URL && !env.SLACK_TASKS_WEBHOOK_URL && !env.SLACK_ALERT_WEBHOOK_URL;
+  env.MAINT_CONFIG ??= writeDemoConfig(metricsPort, emulateSlack);
+  if (demo) env.BRIDGE_SIGNING_KEY_FILE ??= join(KEYS, 'bridge');
   const slackUrl = `http://127.0.0.1:${SLACK_EMULATOR_PORT}`;
   if (emulateSlack) {
     env.SLACK_WEBHOOK_URL = `${slackUrl}/hooks/report`;
@@ -268,6 +269,8 @@ async function main(): Promise<void> {
         signingSecret: config.slack.signingSecret!,
         user: DEMO_SLACK_USER,
         logFile: join(DATA, 'slack.log'),
+      }).catch((err: Error) => {
+        throw new Error(`Slack emulator on :${SLACK_EMULATOR_PORT}: ${err.message} (set SLACK_EMULATOR_PORT)`);
       });
       started.push({ name: 'slack emulator', stop: () => slack!.close() });
       say(`Slack emulator on ${slackUrl} (log: .data/slack.log)`);
@@ -335,7 +338,7 @@ TRIXTECH maintenance is up.
     slack
       ? `
   Slack (emulated)   ${slackUrl}   reports, alerts and checklist tasks with their buttons; a click reaches the bridge
-                     signed, as Slack user ${DEMO_SLACK_USER.id} (${DEMO_SLACK_USER.name}); log .data/slack.log`
+                     signed, as Slack user ${DEMO_SLACK_USER.id} (${demo ? DEMO_SLACK_USER.name : 'map it to a person in approvals.slackUsers of your config'}); log .data/slack.log`
       : ''
   }
   bridge health      http://localhost:${config.bridge.healthPort}/healthz, /metrics
