@@ -6,6 +6,7 @@
 import { appendFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { escapeSlack } from '../domain/text.js';
 import { slackHeaders } from './slack-signing.js';
 
 export interface SlackUser {
@@ -280,7 +281,8 @@ export async function startSlackEmulator(options: SlackEmulatorOptions): Promise
       // not JSON: kept as text
     }
     const error = (answer as { error?: unknown } | null)?.error;
-    const said = `${button.label} clicked as ${user.name}${signing === 'valid' ? '' : ` (signature ${signing})`}: bridge answered ${res.status}${typeof error === 'string' ? `: ${error}` : ''}`;
+    // Kept as Slack text (escaped), like the bridge's own replies, so the page shows it as written.
+    const said = `${button.label} clicked as ${user.name}${signing === 'valid' ? '' : ` (signature ${signing})`}: bridge answered ${res.status}${typeof error === 'string' ? `: ${escapeSlack(error)}` : ''}`;
     m.notes.push(said);
     log(`[${m.id}] ${said}`);
     return { status: res.status, body: answer, message: m };
@@ -314,7 +316,7 @@ export async function startSlackEmulator(options: SlackEmulatorOptions): Promise
         const form = new URLSearchParams(raw);
         const id = Number(form.get('message'));
         await click({ message: id, action: form.get('action') ?? '', reason: form.get('reason') ?? undefined }).catch(
-          (err: Error) => messages.find((m) => m.id === id)?.notes.push(`click failed: ${err.message}`),
+          (err: Error) => messages.find((m) => m.id === id)?.notes.push(`click failed: ${escapeSlack(err.message)}`),
         );
         res.writeHead(303, { location: `/#m${id}` }).end();
         return;

@@ -193,6 +193,7 @@ async function main(): Promise<void> {
   env.MAINT_CONFIG ??= writeDemoConfig(metricsPort, emulateSlack);
   if (demo) env.BRIDGE_SIGNING_KEY_FILE ??= join(KEYS, 'bridge');
   const slackUrl = `http://127.0.0.1:${SLACK_EMULATOR_PORT}`;
+  const slackPage = `http://localhost:${SLACK_EMULATOR_PORT}`;
   if (emulateSlack) {
     env.SLACK_WEBHOOK_URL = `${slackUrl}/hooks/report`;
     env.SLACK_ALERT_WEBHOOK_URL = `${slackUrl}/hooks/alert`;
@@ -273,7 +274,7 @@ async function main(): Promise<void> {
         throw new Error(`Slack emulator on :${SLACK_EMULATOR_PORT}: ${err.message} (set SLACK_EMULATOR_PORT)`);
       });
       started.push({ name: 'slack emulator', stop: () => slack!.close() });
-      say(`Slack emulator on ${slackUrl} (log: .data/slack.log)`);
+      say(`Slack emulator on ${slackPage} (log: .data/slack.log)`);
     }
 
     // The databases get ready while Temporal starts (and the cluster, above): none needs another.
@@ -337,7 +338,7 @@ TRIXTECH maintenance is up.
   approval bridge    http://localhost:${config.bridge.port}/slack/interactions, /slack/commands${config.slack.signingSecret ? '' : ' (set SLACK_SIGNING_SECRET to accept Slack requests)'}${
     slack
       ? `
-  Slack (emulated)   ${slackUrl}   reports, alerts and checklist tasks with their buttons; a click reaches the bridge
+  Slack (emulated)   ${slackPage}   reports, alerts and checklist tasks with their buttons; a click reaches the bridge
                      signed, as Slack user ${DEMO_SLACK_USER.id} (${demo ? DEMO_SLACK_USER.name : 'map it to a person in approvals.slackUsers of your config'}); log .data/slack.log`
       : ''
   }
@@ -360,7 +361,7 @@ TRIXTECH maintenance is up.
     npx maint approve <workflowId> --as ${DEMO_APPROVER} --key .data/keys/${DEMO_APPROVER}     (add --print for the plain temporal CLI)`
       : ''
   }
-  quarterly review   ${reviewId ?? '(triggered; see npx maint runs --kind quarterlyReview)'}: its checklist tasks${slack ? ` are on ${slackUrl}` : ' go to SLACK_TASKS_WEBHOOK_URL'}${
+  quarterly review   ${reviewId ?? '(triggered; see npx maint runs --kind quarterlyReview)'}: its checklist tasks${slack ? ` are on ${slackPage}` : ' go to SLACK_TASKS_WEBHOOK_URL'}${
     demo
       ? `
     export MAINT_CONFIG=${relative(process.cwd(), env.MAINT_CONFIG!) || env.MAINT_CONFIG}
