@@ -1,9 +1,11 @@
 // `npm run up`: the whole product on one machine, on embedded defaults. Starts the Temporal dev
 // server (UI on :8233, history in .data/temporal.db), a local Kubernetes cluster with the demo
 // workloads unless KUBECONFIG is set, the worker, applies the schedules, makes a demo booking
-// database when none is configured, triggers one dailyHealthCheck, and prints where to look.
-// Ctrl-C stops everything it started.
+// database when none is configured, a Slack emulator when no Slack is configured, triggers one
+// dailyHealthCheck and one quarterlyReview (whose checklist tasks reach the emulator), and prints
+// where to look. Ctrl-C stops everything it started.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,14 +14,16 @@ import { Connection } from '@temporalio/client';
 import pg from 'pg';
 import { createBackupActivities } from '../activities/postgres/backup.js';
 import { SCHEDULES } from '../schedules/definitions.js';
-import { applySchedules, ensureSearchAttributes } from '../schedules/apply.js';
+import { applySchedules, ensureSearchAttributes, triggerSchedule } from '../schedules/apply.js';
 import { loadConfigOrExit } from '../src/config/load.js';
 import { redactUrl } from '../src/config/redact.js';
 import type { Config } from '../src/config/schema.js';
+import { ROLES } from '../domain/checklists.js';
 import { ensureDatabase, seedDemoBookings } from './demo-db.js';
 import { startDevServer, type DevServer } from './devserver.js';
 import { startLocalCluster, WORKER_USERNAME, type LocalCluster } from './kube-local/cluster.js';
 import { deployDemoWorkloads } from './kube-local/demo.js';
+import { startSlackEmulator, type SlackEmulator } from './slack-emulator.js';
 import { generateSigningKey, parsePrivateKey } from '../src/signing.js';
 import { connectClient } from '../src/temporal.js';
 
@@ -32,6 +36,16 @@ const KEYS = join(DATA, 'keys');
 /** Demo people with keys: one requests an emergency, the other approves it (nobody approves their own). */
 const DEMO_REQUESTER = 'oncall-lead';
 const DEMO_APPROVER = 'sre-lead';
+/** The emulated Slack's user: mapped to the demo approver, who holds every checklist role (so do both demo people). */
+const DEMO_SLACK_USER = { id: 'U0DEMOSRE', name: DEMO_APPROVER };
+const SLACK_EMULATOR_PORT = Number(process.env.SLACK_EMULATOR_PORT ?? 3002);
+
+/** The signing secret the bridge and the Slack emulator share, made once under .data/ (0600); never printed. */
+function ensureSlackSigningSecret(): string {
+  const file = join(DATA, 'slack-signing-secret');
+  if (!existsSync(file)) writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  return readFileSync(file, 'utf8').trim();
+}
 
 /** An Ed25519 key pair under .data/keys/ (private 0600), made once; returns its OpenSSH public line. */
 function ensureDemoKey(name: string): string {
@@ -47,7 +61,7 @@ function ensureDemoKey(name: string): string {
 }
 
 /** The local demo's targets: real local services (the Temporal UI, the worker), a local backup folder. */
-function writeDemoConfig(metricsPort: number): string {
+function writeDemoConfig(metricsPort: number, slackEmulated: boolean): string {
   const path = join(DATA, 'local-config.json');
   writeFileSync(
     path,
@@ -56,7 +70,11 @@ function writeDemoConfig(metricsPort: number): string {
         approvals: {
           operatorKeys: Object.fromEntries([DEMO_REQUESTER, DEMO_APPROVER].map((p) => [p, [ensureDemoKey(p)]])),
           bridgeKeys: [ensureDemoKey('bridge')],
+          // Only the emulator's user: in a real workspace that id could be anybody.
+          slackUsers: slackEmulated ? { [DEMO_SLACK_USER.id]: DEMO_SLACK_USER.name } : {},
         },
+        // Both demo people may sign off any checklist task: one from the emulated Slack, the other with `maint signoff`.
+        checklistRoles: Object.fromEntries(ROLES.map((role) => [role, [DEMO_APPROVER, DEMO_REQUESTER]])),
         targets: {
           http: [
             { name: 'temporal-ui', url: `http://127.0.0.1:${UI_PORT}/` },
@@ -170,8 +188,19 @@ async function main(): Promise<void> {
   const env: NodeJS.ProcessEnv = { ...process.env };
   const metricsPort = Number(env.METRICS_PORT ?? 9464);
   const demo = !env.MAINT_CONFIG;
-  env.MAINT_CONFIG ??= writeDemoConfig(metricsPort);
+  // No Slack of yours: every webhook goes to the emulator, whose clicks reach the bridge signed.
+  const emulateSlack = !env.SLACK_WEBHOOK_URL && !env.SLACK_TASKS_WEBHOOK_URL && !env.SLACK_ALERT_WEBHOOK_URL;
+  env.MAINT_CONFIG ??= writeDemoConfig(metricsPort, emulateSlack);
   if (demo) env.BRIDGE_SIGNING_KEY_FILE ??= join(KEYS, 'bridge');
+  const slackUrl = `http://127.0.0.1:${SLACK_EMULATOR_PORT}`;
+  const slackPage = `http://localhost:${SLACK_EMULATOR_PORT}`;
+  if (emulateSlack) {
+    env.SLACK_WEBHOOK_URL = `${slackUrl}/hooks/report`;
+    env.SLACK_ALERT_WEBHOOK_URL = `${slackUrl}/hooks/alert`;
+    env.SLACK_TASKS_WEBHOOK_URL = `${slackUrl}/hooks/tasks`;
+    env.SLACK_RESPONSE_URL_PREFIX = `${slackUrl}/respond/`;
+    env.SLACK_SIGNING_SECRET ??= ensureSlackSigningSecret();
+  }
   const config = loadConfigOrExit(env);
   if (Object.keys(config.approvals.operatorKeys).length === 0)
     say('warning: no approvals.operatorKeys configured: no `maint approve` can count');
@@ -233,6 +262,21 @@ async function main(): Promise<void> {
   };
 
   try {
+    let slack: SlackEmulator | undefined;
+    if (emulateSlack) {
+      slack = await startSlackEmulator({
+        port: SLACK_EMULATOR_PORT,
+        bridgeUrl: `http://127.0.0.1:${config.bridge.port}`,
+        signingSecret: config.slack.signingSecret!,
+        user: DEMO_SLACK_USER,
+        logFile: join(DATA, 'slack.log'),
+      }).catch((err: Error) => {
+        throw new Error(`Slack emulator on :${SLACK_EMULATOR_PORT}: ${err.message} (set SLACK_EMULATOR_PORT)`);
+      });
+      started.push({ name: 'slack emulator', stop: () => slack!.close() });
+      say(`Slack emulator on ${slackPage} (log: .data/slack.log)`);
+    }
+
     // The databases get ready while Temporal starts (and the cluster, above): none needs another.
     const databasesReady = prepareDatabases(config);
     databasesReady.catch(() => undefined);
@@ -278,15 +322,11 @@ async function main(): Promise<void> {
     say(`schedules: ${results.map((r) => `${r.id} ${r.action}`).join(', ')}`);
 
     if (demoReady) await demoReady;
-    const handle = client.schedule.getHandle('daily-health-check');
-    const before = (await handle.describe()).info.recentActions.length;
-    await handle.trigger();
-    let workflowId: string | undefined;
-    for (let i = 0; i < 50 && !workflowId; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      const actions = (await handle.describe()).info.recentActions;
-      if (actions.length > before) workflowId = actions.at(-1)?.action.workflow.workflowId;
-    }
+    // A quarterly review leaves its checklist tasks to people: they are posted to Slack (the emulator).
+    const [workflowId, reviewId] = await Promise.all([
+      triggerSchedule(client, 'daily-health-check'),
+      triggerSchedule(client, 'quarterly-review'),
+    ]);
     const ui = `http://localhost:${UI_PORT}`;
     const ns = encodeURIComponent(config.temporal.namespace);
     console.log(`
@@ -295,7 +335,13 @@ TRIXTECH maintenance is up.
   health check run   ${workflowId ? `${ui}/namespaces/${ns}/workflows/${encodeURIComponent(workflowId)}` : '(triggered; see the UI)'}
   schedules          ${ui}/namespaces/${ns}/schedules   (or: npx maint schedules list)
   worker metrics     http://localhost:${metricsPort}/metrics
-  approval bridge    http://localhost:${config.bridge.port}/slack/interactions, /slack/commands${config.slack.signingSecret ? '' : ' (set SLACK_SIGNING_SECRET to accept Slack requests)'}
+  approval bridge    http://localhost:${config.bridge.port}/slack/interactions, /slack/commands${config.slack.signingSecret ? '' : ' (set SLACK_SIGNING_SECRET to accept Slack requests)'}${
+    slack
+      ? `
+  Slack (emulated)   ${slackPage}   reports, alerts and checklist tasks with their buttons; a click reaches the bridge
+                     signed, as Slack user ${DEMO_SLACK_USER.id} (${demo ? DEMO_SLACK_USER.name : 'map it to a person in approvals.slackUsers of your config'}); log .data/slack.log`
+      : ''
+  }
   bridge health      http://localhost:${config.bridge.healthPort}/healthz, /metrics
   run history        npx maint runs
   config in use      ${relative(process.cwd(), env.MAINT_CONFIG!) || env.MAINT_CONFIG}   (maint plan reads it with MAINT_CONFIG=<that path>)
@@ -315,14 +361,23 @@ TRIXTECH maintenance is up.
     npx maint approve <workflowId> --as ${DEMO_APPROVER} --key .data/keys/${DEMO_APPROVER}     (add --print for the plain temporal CLI)`
       : ''
   }
-  logs               .data/worker.log, .data/temporal.log
+  quarterly review   ${reviewId ?? '(triggered; see npx maint runs --kind quarterlyReview)'}: its checklist tasks${slack ? ` are on ${slackPage}` : ' go to SLACK_TASKS_WEBHOOK_URL'}${
+    demo
+      ? `
+    export MAINT_CONFIG=${relative(process.cwd(), env.MAINT_CONFIG!) || env.MAINT_CONFIG}
+    npx maint signoff ${reviewId ?? '<workflowId>'} quarter-strategy.slo --as ${DEMO_REQUESTER} --key .data/keys/${DEMO_REQUESTER} --comment "SLOs met"
+    npx maint report ${reviewId ?? '<workflowId>'}     (who signed off which task, how and when)`
+      : ''
+  }
+  logs               .data/worker.log, .data/bridge.log, .data/temporal.log
 Ctrl-C stops everything started here.`);
-    if (workflowId) {
+    for (const id of [workflowId, reviewId]) {
+      if (!id) continue;
       const result = await client.workflow
-        .getHandle(workflowId)
+        .getHandle(id)
         .result()
         .catch((err: Error) => ({ summary: `failed: ${err.message}` }));
-      say(`${workflowId}: ${(result as { summary: string }).summary}`);
+      say(`${id}: ${(result as { summary: string }).summary}`);
     }
   } catch (err) {
     console.error(`up: ${(err as Error).message}`);

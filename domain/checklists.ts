@@ -788,6 +788,8 @@ export interface SignOff {
   status?: SignOffStatus;
   /** The evidence of a done task; the reason of a blocked or not-applicable one. */
   comment?: string;
+  /** Where it was signed: `cli` (`maint signoff`) or `slack` (a button, through the bridge). */
+  via?: string;
 }
 
 function accountFor(item: ChecklistItem, checks: readonly CheckResult[], signOffs: readonly SignOff[]): ItemAccount {

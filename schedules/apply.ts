@@ -123,3 +123,25 @@ export async function applySchedules(
   }
   return results;
 }
+
+/**
+ * Starts the schedule's workflow now, as if it fired, and returns the id the server gave the run
+ * (`<schedule id>-<time>`), or undefined when none showed up within `waitMs`. The newest recent
+ * action is compared, not their count: the server keeps only the last ten.
+ */
+export async function triggerSchedule(
+  client: Client,
+  scheduleId: string,
+  waitMs = 10_000,
+): Promise<string | undefined> {
+  const handle = client.schedule.getHandle(scheduleId);
+  const newest = async () => (await handle.describe()).info.recentActions.at(-1)?.action.workflow.workflowId;
+  const before = await newest();
+  await handle.trigger();
+  for (const deadline = Date.now() + waitMs; Date.now() < deadline;) {
+    const now = await newest();
+    if (now && now !== before) return now;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  return undefined;
+}

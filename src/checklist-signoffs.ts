@@ -100,14 +100,29 @@ export async function storedReport(pool: pg.Pool, workflowId: string, runId?: st
   return rows[0]?.report;
 }
 
+/** Where a stored proof's statement says it was signed (cli, slack, ...); undefined for a proof without one. */
+function signedVia(proof: { statement?: unknown } | null): string | undefined {
+  if (typeof proof?.statement !== 'string') return undefined;
+  try {
+    const via: unknown = JSON.parse(Buffer.from(proof.statement, 'base64url').toString('utf8')).via;
+    return typeof via === 'string' ? via : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** A run's sign-offs as recorded (whenever they came: before or after its report was stored), oldest first. */
 export async function listSignOffs(pool: pg.Pool, workflowId: string, runId: string): Promise<SignOff[]> {
   await pool.query(SCHEMA);
-  const { rows } = await pool.query<SignOff>(
-    `SELECT item, principal AS by, to_char(signed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS at, status, comment
+  const { rows } = await pool.query<SignOff & { comment: string | null; proof: { statement?: unknown } | null }>(
+    `SELECT item, principal AS by, to_char(signed_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS at, status, comment, proof
        FROM checklist_signoffs WHERE workflow_id = $1 AND run_id = $2 ORDER BY signed_at`,
     [workflowId, runId],
   );
-  return rows.map((r) => (r.comment === null ? { item: r.item, by: r.by, at: r.at, status: r.status } : r));
+  return rows.map(({ comment, proof, ...r }) => {
+    const via = signedVia(proof);
+    return { ...r, ...(comment === null ? {} : { comment }), ...(via ? { via } : {}) };
+  });
 }
 
 /**

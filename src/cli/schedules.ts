@@ -1,7 +1,7 @@
 // `maint schedules apply | list | pause | unpause | trigger`: the maintenance calendar as Temporal Schedules.
 import { ScheduleNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
-import { applySchedules, ensureSearchAttributes } from '../../schedules/apply.js';
+import { applySchedules, ensureSearchAttributes, triggerSchedule } from '../../schedules/apply.js';
 import { SCHEDULES } from '../../schedules/definitions.js';
 import { CliError, notFound, table, type CliIo } from './common.js';
 
@@ -78,8 +78,9 @@ export function registerScheduleCommands(program: Command, io: CliIo): void {
     .description("start the schedule's workflow now, as if it fired")
     .action(async (id: string) => {
       const scheduleId = knownSchedule(id); // bad input is refused before connecting anywhere
-      const handle = (await temporal()).schedule.getHandle(scheduleId);
-      await handle.trigger().catch(notFound(`schedule '${id}' is not on the server (run: maint schedules apply)`));
-      io.out(`${id}: triggered`);
+      const workflowId = await triggerSchedule(await temporal(), scheduleId).catch(
+        notFound(`schedule '${id}' is not on the server (run: maint schedules apply)`),
+      );
+      io.out(`${id}: triggered${workflowId ? `, workflow ${workflowId}` : ''}`);
     });
 }

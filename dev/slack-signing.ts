@@ -1,0 +1,18 @@
+import { createHmac } from 'node:crypto';
+
+/**
+ * Signs a request body the way Slack does (v0 HMAC-SHA256 over "v0:<timestamp>:<body>"), so the
+ * Slack emulator of `npm run up` and the tests send the bridge what Slack would send.
+ */
+export function slackHeaders(
+  body: string,
+  secret: string,
+  timestamp = Math.floor(Date.now() / 1000),
+): Record<string, string> {
+  const signature = `v0=${createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`;
+  return {
+    'content-type': 'application/x-www-form-urlencoded',
+    'x-slack-request-timestamp': String(timestamp),
+    'x-slack-signature': signature,
+  };
+}
