@@ -13,7 +13,7 @@ const ROUNDS = 3;
 async function upOnce(env: NodeJS.ProcessEnv): Promise<{ seconds: number; summary: string }> {
   const t0 = performance.now();
   // What `npm run up` runs, with `exec` so the signal reaches up.ts itself.
-  const child = spawn('bash', ['-c', 'bash scripts/bootstrap.sh && exec node --import tsx src/up.ts'], {
+  const child = spawn('bash', ['-c', 'bash scripts/bootstrap.sh && exec node --import tsx dev/up.ts'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -41,8 +41,8 @@ async function upOnce(env: NodeJS.ProcessEnv): Promise<{ seconds: number; summar
 }
 
 export async function main(): Promise<void> {
-  const [temporal, ui, metrics, sdkMetrics, bridge, bridgeHealth] = await Promise.all(
-    Array.from({ length: 6 }, () => freePort()),
+  const [temporal, ui, metrics, sdkMetrics, bridge, bridgeHealth, slackEmulator] = await Promise.all(
+    Array.from({ length: 7 }, () => freePort()),
   );
   const env = {
     ...process.env,
@@ -52,6 +52,7 @@ export async function main(): Promise<void> {
     SDK_METRICS_PORT: String(sdkMetrics),
     BRIDGE_PORT: String(bridge),
     BRIDGE_HEALTH_PORT: String(bridgeHealth),
+    SLACK_EMULATOR_PORT: String(slackEmulator),
   };
   const warmUp = await upOnce(env);
   console.log(`warm-up round: ${warmUp.seconds.toFixed(1)} s (${warmUp.summary})`);
