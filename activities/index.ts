@@ -48,6 +48,8 @@ export function createActivities(clients: Clients, config: Config) {
       kube: clients.kube,
       namespace: config.kubernetes.namespace,
       appLabelSelector: config.kubernetes.appLabelSelector,
+      nodeJobs: config.nodeJobs,
+      prometheus: config.targets.prometheus,
     }),
     ...createReportActivities({ reports: clients.reports, metrics: clients.metrics }),
     ...createSlackActivities({ notifier: clients.notifier }),

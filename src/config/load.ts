@@ -122,6 +122,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     database: { ...f.database, backupDirectory: f.database.backupDirectory ?? f.targets.backup?.directory },
     alerts: f.alerts,
     imageUpdates: f.imageUpdates,
+    nodeJobs: f.nodeJobs,
     configFile: file,
   };
 }
