@@ -50,6 +50,7 @@ export function createActivities(clients: Clients, config: Config) {
       appLabelSelector: config.kubernetes.appLabelSelector,
       nodeJobs: config.nodeJobs,
       prometheus: config.targets.prometheus,
+      diskThresholdPercent: config.thresholds.diskWarnPercent,
     }),
     ...createReportActivities({ reports: clients.reports, metrics: clients.metrics }),
     ...createSlackActivities({ notifier: clients.notifier }),

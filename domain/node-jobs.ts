@@ -38,6 +38,18 @@ export interface NodeDiskFigure {
   diskPressure: boolean;
   /** Root filesystem used, from node-exporter through Prometheus; undefined without one. */
   usedPercent?: number;
+  /** Why the node needs a cleanup (DiskPressure, or use over the threshold); undefined: it does not. */
+  over?: string;
+}
+
+/** Every node's disk state, and what a cleanup would run. */
+export interface NodeDiskSurvey {
+  thresholdPercent: number;
+  /** Where the figures come from: node-exporter through Prometheus, or the kubelets' conditions alone. */
+  source: string;
+  image: string;
+  commands: string[];
+  nodes: NodeDiskFigure[];
 }
 
 /** The last line a job's script prints: whether the host has kured's sentinel `/var/run/reboot-required`. */

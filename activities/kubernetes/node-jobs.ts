@@ -3,6 +3,7 @@ import { apiStatus, isNotFound, pollUntil, type KubernetesDeps } from './common.
 import { SKIPPED, type Skipped } from '../../domain/cluster.js';
 import { failure, FailureType } from '../../domain/failures.js';
 import type { HttpTarget } from '../../domain/http-target.js';
+import { DEFAULT_THRESHOLDS } from '../../domain/thresholds.js';
 import {
   commandsFor,
   NODE_JOB_DEFAULTS,
@@ -11,7 +12,7 @@ import {
   nodeJobName,
   nodeJobScript,
   rebootRequiredFrom,
-  type NodeDiskFigure,
+  type NodeDiskSurvey,
   type NodeJobPurpose,
   type NodeJobRef,
   type NodeJobResult,
@@ -32,6 +33,8 @@ export interface NodeJobDeps extends KubernetesDeps {
   nodeJobs?: NodeJobSettings;
   /** Prometheus with node-exporter's filesystem figures (config `targets.prometheus`), when there is one. */
   prometheus?: HttpTarget;
+  /** Root filesystem use over this is a node to clean (config `thresholds.diskWarnPercent`). */
+  diskThresholdPercent?: number;
 }
 
 /** `https://user:secret@host` -> `https://user:***@host`: apt prints its sources, which may carry credentials. */
@@ -69,7 +72,13 @@ const jobDone = (job: V1Job, type: 'Complete' | 'Failed') =>
  * (the node is cordoned), no retries (backoffLimit 0), bounded by activeDeadlineSeconds, removed by
  * Kubernetes `ttlSecondsAfterFinished` after it ends. Jobs live in the application namespace.
  */
-export function createNodeJobActivities({ kube, namespace, nodeJobs = NODE_JOB_DEFAULTS, prometheus }: NodeJobDeps) {
+export function createNodeJobActivities({
+  kube,
+  namespace,
+  nodeJobs = NODE_JOB_DEFAULTS,
+  prometheus,
+  diskThresholdPercent = DEFAULT_THRESHOLDS.diskWarnPercent,
+}: NodeJobDeps) {
   const batch = () => kube!.makeApiClient(BatchV1Api);
   const core = () => kube!.makeApiClient(CoreV1Api);
 
@@ -250,23 +259,41 @@ export function createNodeJobActivities({ kube, namespace, nodeJobs = NODE_JOB_D
     },
 
     /**
-     * Every node's disk state: the kubelet's DiskPressure condition, and, with Prometheus, the
-     * root filesystem's use from node-exporter (`node_filesystem_*` by `instance`, which must be
-     * the node's name, as kube-prometheus-stack labels it).
+     * Every node's disk state against the disk threshold (config `thresholds.diskWarnPercent`, the
+     * seed's THRESHOLD=80, or `thresholdPercent`): the kubelet's DiskPressure condition, and, with
+     * Prometheus, the root filesystem's use from node-exporter (`node_filesystem_*` by `instance`,
+     * which must be the node's name, as kube-prometheus-stack labels it).
      */
-    async listNodeDiskUsage(): Promise<NodeDiskFigure[] | Skipped> {
+    async surveyNodeDisks({ thresholdPercent }: { thresholdPercent?: number } = {}): Promise<NodeDiskSurvey | Skipped> {
       if (!kube) return SKIPPED;
+      const threshold = thresholdPercent ?? diskThresholdPercent;
       const nodes = (await core().listNode()).items;
       const used = prometheus ? await rootFilesystemUse(prometheus) : new Map<string, number>();
-      return nodes.map((n) => {
-        const name = n.metadata!.name!;
-        const percent = used.get(name);
-        return {
-          node: name,
-          diskPressure: n.status?.conditions?.some((c) => c.type === 'DiskPressure' && c.status === 'True') ?? false,
-          ...(percent !== undefined ? { usedPercent: percent } : {}),
-        };
-      });
+      return {
+        thresholdPercent: threshold,
+        source: prometheus
+          ? `node-exporter through Prometheus ${prometheus.name}, and the kubelets' DiskPressure`
+          : "the kubelets' DiskPressure condition (no targets.prometheus: no usage figures)",
+        image: nodeJobs.image,
+        commands: nodeJobs.diskCleanup,
+        nodes: nodes.map((n) => {
+          const node = n.metadata!.name!;
+          const usedPercent = used.get(node);
+          const diskPressure =
+            n.status?.conditions?.some((c) => c.type === 'DiskPressure' && c.status === 'True') ?? false;
+          const over = diskPressure
+            ? 'DiskPressure'
+            : usedPercent !== undefined && usedPercent > threshold
+              ? `${usedPercent} % used > ${threshold} %`
+              : undefined;
+          return {
+            node,
+            diskPressure,
+            ...(usedPercent !== undefined ? { usedPercent } : {}),
+            ...(over ? { over } : {}),
+          };
+        }),
+      };
     },
   };
 }
