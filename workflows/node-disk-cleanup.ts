@@ -43,7 +43,9 @@ export async function nodeDiskCleanup(rawInput?: NodeDiskCleanupInput): Promise<
   const workflowId = workflowInfo().workflowId;
   return reportedRun(rawInput, async (run, input) => {
     run.phase = 'measuring';
-    const survey = await run.step('node disk usage', () => surveyNodeDisks({ thresholdPercent: input.thresholdPercent }));
+    const survey = await run.step('node disk usage', () =>
+      surveyNodeDisks({ thresholdPercent: input.thresholdPercent }),
+    );
     if (isSkipped(survey))
       return {
         summary: `Node disk cleanup skipped: ${survey.skipped}`,
@@ -53,7 +55,14 @@ export async function nodeDiskCleanup(rawInput?: NodeDiskCleanupInput): Promise<
     const over = survey.nodes.filter((n) => n.over);
     const checks: CheckResult[] = survey.nodes
       .filter((n) => !n.over)
-      .map((n): CheckResult => ({ check: 'node.disk', target: n.node, status: 'ok', threshold, detail: figure(n), ...value(n) }));
+      .map((n): CheckResult => ({
+        check: 'node.disk',
+        target: n.node,
+        status: 'ok',
+        threshold,
+        detail: figure(n),
+        ...value(n),
+      }));
     const cleaned: { node: string; job: string; log: string[] }[] = [];
 
     if (input.mode === 'report') {

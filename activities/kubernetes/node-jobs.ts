@@ -51,7 +51,7 @@ function tidyLog(raw: string): string[] {
 
 /** Why a Job failed, in the controller's and the kubelet's words. */
 function jobFailure(job: V1Job, pod: V1Pod | undefined): string {
-  const failed = job.status?.conditions?.find((c) => c.type === 'Failed' && c.status === 'True');
+  const failed = job.status?.conditions?.find((c) => FAILED.has(c.type) && c.status === 'True');
   const terminated = pod?.status?.containerStatuses?.[0]?.state?.terminated;
   return [
     failed ? `${failed.reason ?? 'Failed'}: ${failed.message ?? ''}`.trim() : 'failed',
@@ -63,8 +63,15 @@ function jobFailure(job: V1Job, pod: V1Pod | undefined): string {
   ].join('; ');
 }
 
-const jobDone = (job: V1Job, type: 'Complete' | 'Failed') =>
-  job.status?.conditions?.some((c) => c.type === type && c.status === 'True') ?? false;
+/**
+ * The controller's verdicts: `FailureTarget` is final at once (the Job then waits for its pods to
+ * terminate before it says `Failed`, up to their grace period); `Complete` comes with the pod done.
+ */
+const FAILED: ReadonlySet<string> = new Set(['Failed', 'FailureTarget']);
+const jobDone = (job: V1Job, verdict: 'Complete' | 'Failed') =>
+  job.status?.conditions?.some(
+    (c) => (verdict === 'Failed' ? FAILED.has(c.type) : c.type === 'Complete') && c.status === 'True',
+  ) ?? false;
 
 /**
  * Work on a node's host OS as a Job pinned to the node (kured's and system-upgrade-controller's
