@@ -2,8 +2,10 @@
 // and nodeDiskCleanup. The Job controller is Kubernetes' own; kwok plays the kubelet: it runs the
 // Job's pod to completion (or, for the tests that ask through pod annotations, fails it or keeps it
 // running) and serves its log from the files this file writes.
+import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { BatchV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { NODE_JOB_LABELS } from '../activities/kubernetes/node-jobs.js';
@@ -18,8 +20,9 @@ import { workflowFailureOf } from './helpers/failures.js';
 import { recordHistory } from './helpers/histories.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { uniqueId } from './helpers/stack.js';
-import { testConfig, withWorker, type WorkerContext } from './helpers/temporal.js';
+import { temporalEnv, testConfig, withWorker, type WorkerContext } from './helpers/temporal.js';
 
+const exec = promisify(execFile);
 const FAST = {
   drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 },
   readyTimeout: '60s',
@@ -84,23 +87,22 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
     await t?.cleanup();
   });
 
-  const inCluster = <T>(podAnnotations: Record<string, string>, fn: (ctx: WorkerContext) => Promise<T>) =>
-    withWorker(
-      testConfig(
-        { MAINT_DATABASE_URL: reportDb.url, KUBECONFIG: t.workerKubeconfig },
-        {
-          targets: { kubernetes: { namespace: t.namespace } },
-          nodeJobs: {
-            image: IMAGE,
-            systemUpdate: UPDATE_COMMANDS,
-            diskCleanup: CLEANUP_COMMANDS,
-            ttlSecondsAfterFinished: 600,
-            podAnnotations,
-          },
+  const configWith = (podAnnotations: Record<string, string>) =>
+    testConfig(
+      { MAINT_DATABASE_URL: reportDb.url, KUBECONFIG: t.workerKubeconfig },
+      {
+        targets: { kubernetes: { namespace: t.namespace } },
+        nodeJobs: {
+          image: IMAGE,
+          systemUpdate: UPDATE_COMMANDS,
+          diskCleanup: CLEANUP_COMMANDS,
+          ttlSecondsAfterFinished: 600,
+          podAnnotations,
         },
-      ),
-      fn,
+      },
     );
+  const inCluster = <T>(podAnnotations: Record<string, string>, fn: (ctx: WorkerContext) => Promise<T>) =>
+    withWorker(configWith(podAnnotations), fn);
   const storedReport = async (workflowId: string) =>
     (await reportDb.pool.query('SELECT outcome, report FROM maintenance_runs WHERE workflow_id = $1', [workflowId]))
       .rows[0] as { outcome: string; report: RunReport } | undefined;
@@ -336,6 +338,21 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
       `DiskPressure: a clean run would run on it: ${CLEANUP_COMMANDS.join('; ')}`,
     );
     expect(listed.summary).toContain('(report only)');
+    // maint plan: the same survey, as the operator reads it; nothing runs.
+    const { stdout } = await exec(process.execPath, ['bin/maint.js', 'plan', 'nodeDiskCleanup'], {
+      env: {
+        ...process.env,
+        ...temporalEnv(),
+        MAINT_CONFIG: configWith({}).configFile!,
+        MAINT_DATABASE_URL: reportDb.url,
+        KUBECONFIG: t.workerKubeconfig,
+      },
+    });
+    expect(stdout).toContain('plan for nodeDiskCleanup (nothing was changed)');
+    expect(stdout).toContain('mode report: a run lists the nodes below (this plan runs nothing)');
+    expect(stdout).toContain(`${full}: CLEAN (DiskPressure)`);
+    expect(stdout).toContain(`${fine}: no DiskPressure`);
+    expect(stdout).toContain(`a privileged Job (${IMAGE}, nsenter into the host) runs: ${CLEANUP_COMMANDS.join('; ')}`);
     expect(await jobsOn(full, 'disk-cleanup')).toEqual([]);
 
     const cleanId = uniqueId('node-disk-cleanup');
