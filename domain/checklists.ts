@@ -525,7 +525,9 @@ export const CHECKLISTS: readonly ChecklistSection[] = [
       [
         'os',
         'Operating system upgrades',
-        task('confirm the node OS upgrades the run drove (rollingNodeUpdate) are complete'),
+        task(
+          'confirm the node OS upgrades the run drove (rollingNodeUpdate) are complete (with nodeUpdate.update.method "job", each node\'s report holds its update job\'s log)',
+        ),
       ],
       [
         'applications',

@@ -110,10 +110,10 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
         ignoreDaemonSets: true,
       }),
     );
+    const evicted = isSkipped(drained) ? 0 : drained.evicted.length + drained.alreadyGone.length;
 
     if (input.update.method === 'job') {
       const { job, rebootJob, ready, uncordon } = await updateByJob(run, saga, input, owner, cordon.bootId);
-      const evicted = isSkipped(drained) ? 0 : drained.evicted.length + drained.alreadyGone.length;
       const rebooted = rebootJob ? 'rebooted (the host required it)' : 'no reboot required';
       const alertChecks = await alerts.after();
       return {
@@ -148,7 +148,6 @@ export async function nodeUpdate(rawInput: NodeUpdateInput): Promise<RunReport> 
 
     run.phase = 'uncordoning';
     const uncordon = await run.step(`uncordon ${node}`, () => uncordonNode({ node, onlyIfCordonedBy: owner }));
-    const evicted = isSkipped(drained) ? 0 : drained.evicted.length + drained.alreadyGone.length;
     const alertChecks = await alerts.after();
     return {
       summary: `Node ${node} updated: ${evicted} pod(s) evicted, ${versionChange(cordon.kubeletVersion, ready)}${lifted(uncordon)}${input.reason ? ` (${input.reason})` : ''}`,
