@@ -4,21 +4,33 @@
 // running) and serves its log from the files this file writes.
 import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { BatchV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createKubernetesActivities } from '../activities/kubernetes/index.js';
 import { NODE_JOB_LABELS } from '../activities/kubernetes/node-jobs.js';
 import { CORDONED_BY } from '../activities/kubernetes/nodes.js';
 import { reportReboot } from '../dev/kube-local/reboot.js';
-import { REBOOT_MARKER } from '../domain/node-jobs.js';
+import { REBOOT_MARKER, type NodeDiskSurvey } from '../domain/node-jobs.js';
 import type { RunReport } from '../domain/run.js';
 import { nodeDiskCleanup } from '../workflows/node-disk-cleanup.js';
 import { nodeUpdate, type NodeUpdateInput } from '../workflows/node-update.js';
-import { clusterForFile, expectRbacExact, QUICK_PODS, waitUntil, type TestCluster } from './helpers/cluster.js';
+import {
+  clusterForFile,
+  expectRbacExact,
+  PART_OF,
+  QUICK_PODS,
+  waitUntil,
+  type TestCluster,
+} from './helpers/cluster.js';
 import { workflowFailureOf } from './helpers/failures.js';
 import { recordHistory } from './helpers/histories.js';
+import { runActivity } from './helpers/kube.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
+import { startPrometheus } from './helpers/prometheus.js';
 import { uniqueId } from './helpers/stack.js';
 import { temporalEnv, testConfig, withWorker, type WorkerContext } from './helpers/temporal.js';
 
@@ -293,6 +305,49 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
     expect((await node(n1)).spec?.unschedulable).toBeUndefined();
     expect(await jobsOn(n1, 'system-update')).toEqual([]);
     expect((await storedReport(workflowId))?.outcome).toBe('failed');
+  });
+
+  it("node disk figures: node-exporter's through a real Prometheus, over the threshold is a node to clean", async () => {
+    const [full, fine] = (await t.addNodes(2)) as [string, string];
+    // A node-exporter's root filesystem series; `instance` relabelled to the node's name (kube-prometheus-stack), or host:port.
+    const series = (instance: string, avail: number) =>
+      [
+        `node_filesystem_avail_bytes{instance="${instance}",mountpoint="/",fstype="ext4"} ${avail}`,
+        `node_filesystem_size_bytes{instance="${instance}",mountpoint="/",fstype="ext4"} 10000000000`,
+        `node_filesystem_avail_bytes{instance="${instance}",mountpoint="/run",fstype="tmpfs"} 1`,
+        `node_filesystem_size_bytes{instance="${instance}",mountpoint="/run",fstype="tmpfs"} 10000000000`,
+      ].join('\n');
+    const exporter = createServer((_req, res) =>
+      res.end(`${series(full, 1_000_000_000)}\n${series(`${fine}:9100`, 8_000_000_000)}\n`),
+    );
+    await new Promise<void>((r) => exporter.listen(0, '127.0.0.1', r));
+    const prometheus = await startPrometheus({
+      scrapeTargets: [`127.0.0.1:${(exporter.address() as AddressInfo).port}`],
+    });
+    try {
+      const activities = createKubernetesActivities({
+        kube: t.worker,
+        namespace: t.namespace,
+        appLabelSelector: PART_OF,
+        prometheus: { name: 'prometheus', url: prometheus.url },
+        diskThresholdPercent: 80,
+      });
+      const ours = (s: NodeDiskSurvey) => [full, fine].map((n) => s.nodes.find((x) => x.node === n));
+      const survey = await waitUntil('Prometheus to have scraped the exporter', async () => {
+        const s = (await runActivity(activities.surveyNodeDisks)) as NodeDiskSurvey;
+        return ours(s).every((n) => n?.usedPercent !== undefined) ? s : undefined;
+      });
+      expect(ours(survey)).toEqual([
+        { node: full, diskPressure: false, usedPercent: 90, over: '90 % used > 80 %' },
+        { node: fine, diskPressure: false, usedPercent: 20 },
+      ]);
+      expect(survey.source).toContain('node-exporter through Prometheus prometheus');
+      const higher = (await runActivity(activities.surveyNodeDisks, { thresholdPercent: 95 })) as NodeDiskSurvey;
+      expect(ours(higher).map((n) => n?.over)).toEqual([undefined, undefined]);
+    } finally {
+      prometheus.stop();
+      exporter.close();
+    }
   });
 
   it('nodeDiskCleanup: report lists the node under DiskPressure and the commands; clean runs them there as a job', async () => {
