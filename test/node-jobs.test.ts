@@ -175,7 +175,8 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
       await waitUntil('the reboot job', async () => (await jobsOn(n1, 'reboot'))[0]);
       await reportReboot(t.admin, n1, NEXT_VERSION);
       const result = await handle.result();
-      await recordHistory('nodeUpdate-job', await handle.fetchHistory());
+      // Job names derive from the workflow id: the replay runs under the same one.
+      await recordHistory('nodeUpdate-job', await handle.fetchHistory(), workflowId);
       return result;
     });
 
@@ -215,6 +216,7 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
       `${n1} Ready after reboot: ok`,
       expect.stringMatching(/^delete job node-reboot-[0-9a-f]{16}: ok$/),
       `uncordon ${n1}: ok`,
+      'monitoring alerts cleared: skipped',
     ]);
     const details = report.details as { job: { log: string[]; rebootRequired: boolean }; rebootJob: { name: string } };
     expect(details.job.rebootRequired).toBe(true);
@@ -246,6 +248,7 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
       `update job on ${n1}: ok`,
       `${n1} Ready: ok`,
       `uncordon ${n1}: ok`,
+      'monitoring alerts cleared: skipped',
     ]);
     expect(await jobsOn(n1, 'reboot')).toEqual([]);
     const after = await node(n1);
@@ -419,7 +422,7 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
         args: [{ mode: 'clean', timeout: '60s', pollInterval: 200 }],
       });
       const result = await handle.result();
-      await recordHistory('nodeDiskCleanup', await handle.fetchHistory());
+      await recordHistory('nodeDiskCleanup', await handle.fetchHistory(), cleanId);
       return result;
     });
     expect(ours(cleaned)).toEqual(

@@ -169,7 +169,11 @@ export function createNodeJobActivities({
         await batch().createNamespacedJob({ namespace, body: jobObject(input, name, commands) });
         return { ...ref, created: true };
       } catch (err) {
-        if (apiStatus(err).code !== 409) throw err;
+        const status = apiStatus(err);
+        // Refused as invalid or by policy (privileged pods not allowed, a quota): no retry changes that.
+        if (status.code === 422 || status.code === 403)
+          throw failure(FailureType.NodeJobFailed, `cannot create job ${namespace}/${name}: ${status.message}`);
+        if (status.code !== 409) throw err;
         const existing = await batch().readNamespacedJob({ name, namespace });
         if (existing.metadata?.annotations?.[WORKFLOW_ID] !== input.workflowId)
           throw failure(FailureType.NodeJobFailed, `job ${namespace}/${name} exists and belongs to another run`);
