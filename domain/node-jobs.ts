@@ -182,6 +182,9 @@ export function nodeJobName(workflowId: string, node: string, purpose: NodeJobPu
   return `node-${purpose}-${hash}`;
 }
 
+/** A label value naming the run (workflow ids may hold characters labels may not): every Job of one run shares it. */
+export const nodeJobRunLabel = (workflowId: string): string => bytesToHex(sha256(utf8ToBytes(workflowId))).slice(0, 16);
+
 /** `yes`/`no` from the marker line of a log, or undefined when the script never got there. */
 export function rebootRequiredFrom(log: readonly string[]): boolean | undefined {
   const line = log.findLast((l) => l.includes(REBOOT_MARKER));

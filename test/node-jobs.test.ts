@@ -14,7 +14,7 @@ import { createKubernetesActivities } from '../activities/kubernetes/index.js';
 import { NODE_JOB_LABELS } from '../activities/kubernetes/node-jobs.js';
 import { CORDONED_BY } from '../activities/kubernetes/nodes.js';
 import { reportReboot } from '../dev/kube-local/reboot.js';
-import { REBOOT_MARKER, type NodeDiskSurvey } from '../domain/node-jobs.js';
+import { nodeJobRunLabel, REBOOT_MARKER, type NodeDiskSurvey } from '../domain/node-jobs.js';
 import type { RunReport } from '../domain/run.js';
 import { nodeDiskCleanup } from '../workflows/node-disk-cleanup.js';
 import { nodeUpdate, type NodeUpdateInput } from '../workflows/node-update.js';
@@ -201,6 +201,7 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
     expect(job.metadata?.labels).toMatchObject({
       [NODE_JOB_LABELS.purpose]: 'system-update',
       [NODE_JOB_LABELS.node]: n1,
+      [NODE_JOB_LABELS.run]: nodeJobRunLabel(workflowId),
     });
     expect(job.metadata?.annotations?.['maintenance.trixtech.io/workflow-id']).toBe(workflowId);
 

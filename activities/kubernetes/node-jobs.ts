@@ -10,6 +10,7 @@ import {
   NODE_JOB_LOG_LINES,
   nodeJobCommand,
   nodeJobName,
+  nodeJobRunLabel,
   nodeJobScript,
   rebootRequiredFrom,
   type NodeDiskSurvey,
@@ -94,7 +95,7 @@ export function createNodeJobActivities({
       [MANAGED_BY]: 'trixtech-maintenance',
       [NODE_JOB_LABELS.purpose]: input.purpose,
       [NODE_JOB_LABELS.node]: input.node.slice(0, 63).replace(/[^a-z0-9]+$/, ''),
-      [NODE_JOB_LABELS.run]: name.slice(name.lastIndexOf('-') + 1),
+      [NODE_JOB_LABELS.run]: nodeJobRunLabel(input.workflowId),
     };
     return {
       apiVersion: 'batch/v1',
