@@ -14,10 +14,11 @@ import { createKubernetesActivities } from '../activities/kubernetes/index.js';
 import { NODE_JOB_LABELS } from '../activities/kubernetes/node-jobs.js';
 import { CORDONED_BY } from '../activities/kubernetes/nodes.js';
 import { reportReboot } from '../dev/kube-local/reboot.js';
-import { nodeJobRunLabel, REBOOT_MARKER, type NodeDiskSurvey } from '../domain/node-jobs.js';
+import { nodeJobName, nodeJobRunLabel, REBOOT_MARKER, type NodeDiskSurvey } from '../domain/node-jobs.js';
 import type { RunReport } from '../domain/run.js';
 import { nodeDiskCleanup } from '../workflows/node-disk-cleanup.js';
 import { nodeUpdate, type NodeUpdateInput } from '../workflows/node-update.js';
+import { rollingNodeUpdate } from '../workflows/rolling-node-update.js';
 import {
   clusterForFile,
   expectRbacExact,
@@ -255,6 +256,33 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
     const after = await node(n1);
     expect(after.status?.nodeInfo?.bootID).toBe(bootId);
     expect(after.spec?.unschedulable).toBeUndefined();
+  });
+
+  it('rollingNodeUpdate passes the method to its nodeUpdate children', async () => {
+    const n1 = await nodeWithPod('web-rolling-job');
+    writeLog('system-update', ['+ apt-get update', `${REBOOT_MARKER}no`]);
+    const workflowId = uniqueId('rolling-job');
+    const report = await inCluster(QUICK_JOB_PODS, ({ client, taskQueue }) =>
+      client.workflow.execute(rollingNodeUpdate, {
+        taskQueue,
+        workflowId,
+        args: [{ nodes: [n1], node: { ...FAST, update: { method: 'job', timeout: '60s' } } }],
+      }),
+    );
+    expect(report.outcome).toBe('ok');
+    const nodes = (report.details as { nodes: { node: string; detail: string }[] }).nodes;
+    expect(nodes).toEqual([
+      {
+        node: n1,
+        outcome: 'ok',
+        detail: expect.stringMatching(
+          /^Node \S+ updated by job node-system-update-[0-9a-f]{16}: 1 pod\(s\) evicted, no reboot required/,
+        ),
+      },
+    ]);
+    expect((await batch.listNamespacedJob({ namespace: t.namespace })).items.map((j) => j.metadata?.name)).toContain(
+      nodeJobName(`${workflowId}/${n1}`, n1, 'system-update'),
+    );
   });
 
   it('a failing update job: the node is uncordoned, the job deleted, the report names the reason and the log', async () => {

@@ -1,4 +1,4 @@
-import { workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import { skipped, type CheckResult } from '../domain/checks.js';
 import { isSkipped } from '../domain/cluster.js';
@@ -120,8 +120,11 @@ export async function nodeDiskCleanup(rawInput?: NodeDiskCleanupInput): Promise<
         } finally {
           run.waitingFor = null;
           // A failed Job would linger until its TTL; a finished one has given its log to the report.
-          // A deletion that still fails after its retries is in the step's record; the next node goes on.
-          await run.step(`delete job ${name}`, () => deleteNodeJob({ name })).catch(() => undefined);
+          // Also when the run is cancelled mid-job. A deletion that still fails after its retries is in
+          // the step's record; the next node goes on.
+          await CancellationScope.nonCancellable(() =>
+            run.step(`delete job ${name}`, () => deleteNodeJob({ name })).catch(() => undefined),
+          );
         }
       }
     }
