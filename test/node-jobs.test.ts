@@ -17,7 +17,7 @@ import { reportReboot } from '../dev/kube-local/reboot.js';
 import { nodeJobName, nodeJobRunLabel, REBOOT_MARKER, type NodeDiskSurvey } from '../domain/node-jobs.js';
 import type { RunReport } from '../domain/run.js';
 import { nodeDiskCleanup } from '../workflows/node-disk-cleanup.js';
-import { nodeUpdate, type NodeUpdateInput } from '../workflows/node-update.js';
+import { nodeUpdate, NodeUpdateInput } from '../workflows/node-update.js';
 import { rollingNodeUpdate } from '../workflows/rolling-node-update.js';
 import {
   clusterForFile,
@@ -256,6 +256,21 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
     const after = await node(n1);
     expect(after.status?.nodeInfo?.bootID).toBe(bootId);
     expect(after.spec?.unschedulable).toBeUndefined();
+  });
+
+  it('method "job" refuses the hook options, naming them', () => {
+    const parsed = NodeUpdateInput.safeParse({
+      node: 'n1',
+      update: { method: 'job', hookUrl: 'http://127.0.0.1:9/update', doneWhen: 'rebooted' },
+    });
+    expect(parsed.success).toBe(false);
+    expect(parsed.error!.issues).toEqual([
+      expect.objectContaining({
+        path: ['update'],
+        message: expect.stringContaining('hookUrl and doneWhen belong to method "hook"'),
+      }),
+    ]);
+    expect(NodeUpdateInput.parse({ node: 'n1' }).update.method).toBe('hook');
   });
 
   it('rollingNodeUpdate passes the method to its nodeUpdate children', async () => {
