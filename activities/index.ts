@@ -50,7 +50,10 @@ export function createActivities(clients: Clients, config: Config) {
       appLabelSelector: config.kubernetes.appLabelSelector,
       nodeJobs: config.nodeJobs,
       prometheus: config.targets.prometheus,
-      diskThresholdPercent: config.thresholds.diskWarnPercent,
+      diskThresholds: {
+        warnPercent: config.thresholds.diskWarnPercent,
+        criticalPercent: config.thresholds.diskCriticalPercent,
+      },
     }),
     ...createReportActivities({ reports: clients.reports, metrics: clients.metrics }),
     ...createSlackActivities({ notifier: clients.notifier }),

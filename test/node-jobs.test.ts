@@ -377,7 +377,7 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
         namespace: t.namespace,
         appLabelSelector: PART_OF,
         prometheus: { name: 'prometheus', url: prometheus.url },
-        diskThresholdPercent: 80,
+        diskThresholds: { warnPercent: 80, criticalPercent: 85 },
       });
       const ours = (s: NodeDiskSurvey) => [full, fine].map((n) => s.nodes.find((x) => x.node === n));
       const survey = await waitUntil('Prometheus to have scraped the exporter', async () => {
@@ -391,6 +391,18 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
       expect(survey.source).toContain('node-exporter through Prometheus prometheus');
       const higher = (await runActivity(activities.surveyNodeDisks, { thresholdPercent: 95 })) as NodeDiskSurvey;
       expect(ours(higher).map((n) => n?.over)).toEqual([undefined, undefined]);
+      // The morning and Monday checks grade the same figures (node health): the checklist's disk items cover the nodes.
+      const health = await runActivity(activities.checkNodeHealth);
+      const diskFindings = health
+        .filter((f) => f.check === 'node.disk' && [full, fine].includes(f.target))
+        .map((f) => [f.target, f.status, f.value]);
+      expect(diskFindings).toHaveLength(2);
+      expect(diskFindings).toEqual(
+        expect.arrayContaining([
+          [full, 'critical', 90],
+          [fine, 'ok', 20],
+        ]),
+      );
     } finally {
       prometheus.stop();
       exporter.close();

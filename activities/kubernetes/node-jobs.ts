@@ -32,11 +32,12 @@ const WORKFLOW_ID = 'maintenance.trixtech.io/workflow-id';
 
 export interface NodeJobDeps extends KubernetesDeps {
   nodeJobs?: NodeJobSettings;
-  /** Prometheus with node-exporter's filesystem figures (config `targets.prometheus`), when there is one. */
-  prometheus?: HttpTarget;
-  /** Root filesystem use over this is a node to clean (config `thresholds.diskWarnPercent`). */
-  diskThresholdPercent?: number;
 }
+
+export const DEFAULT_DISK_THRESHOLDS = {
+  warnPercent: DEFAULT_THRESHOLDS.diskWarnPercent,
+  criticalPercent: DEFAULT_THRESHOLDS.diskCriticalPercent,
+};
 
 /** `https://user:secret@host` -> `https://user:***@host`: apt prints its sources, which may carry credentials. */
 const maskUrlPasswords = (line: string) => line.replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^\s:/@]+):[^\s@/]+@/gi, '$1:***@');
@@ -85,7 +86,7 @@ export function createNodeJobActivities({
   namespace,
   nodeJobs = NODE_JOB_DEFAULTS,
   prometheus,
-  diskThresholdPercent = DEFAULT_THRESHOLDS.diskWarnPercent,
+  diskThresholds = DEFAULT_DISK_THRESHOLDS,
 }: NodeJobDeps) {
   const batch = () => kube!.makeApiClient(BatchV1Api);
   const core = () => kube!.makeApiClient(CoreV1Api);
@@ -278,7 +279,7 @@ export function createNodeJobActivities({
      */
     async surveyNodeDisks({ thresholdPercent }: { thresholdPercent?: number } = {}): Promise<NodeDiskSurvey | Skipped> {
       if (!kube) return SKIPPED;
-      const threshold = thresholdPercent ?? diskThresholdPercent;
+      const threshold = thresholdPercent ?? diskThresholds.warnPercent;
       const nodes = (await core().listNode()).items;
       const used = prometheus ? await rootFilesystemUse(prometheus) : new Map<string, number>();
       return {
@@ -322,7 +323,8 @@ export interface StartNodeJobInput {
 const ROOT_FS_QUERY =
   '100 * (1 - max by (instance) (node_filesystem_avail_bytes{mountpoint="/",fstype!~"tmpfs|overlay"}) / max by (instance) (node_filesystem_size_bytes{mountpoint="/",fstype!~"tmpfs|overlay"}))';
 
-async function rootFilesystemUse(prometheus: HttpTarget): Promise<Map<string, number>> {
+/** Each node's root filesystem use (%) from node-exporter through Prometheus, by node name. */
+export async function rootFilesystemUse(prometheus: HttpTarget): Promise<Map<string, number>> {
   const url = new URL('api/v1/query', prometheus.url.endsWith('/') ? prometheus.url : `${prometheus.url}/`);
   url.searchParams.set('query', ROOT_FS_QUERY);
   const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
