@@ -136,9 +136,9 @@ export function createNodeJobActivities({
 
   async function jobPod(name: string): Promise<V1Pod | undefined> {
     const pods = await core().listNamespacedPod({ namespace, labelSelector: `job-name=${name}` });
-    return pods.items.sort((a, b) =>
-      String(b.metadata?.creationTimestamp ?? '').localeCompare(String(a.metadata?.creationTimestamp ?? '')),
-    )[0];
+    // backoffLimit 0 makes one pod; should there be more (a pod deleted and replaced), the newest.
+    const created = (p: V1Pod) => new Date(p.metadata?.creationTimestamp ?? 0).getTime();
+    return pods.items.sort((a, b) => created(b) - created(a))[0];
   }
 
   async function podLog(pod: V1Pod | undefined): Promise<string[]> {
