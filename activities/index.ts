@@ -48,6 +48,12 @@ export function createActivities(clients: Clients, config: Config) {
       kube: clients.kube,
       namespace: config.kubernetes.namespace,
       appLabelSelector: config.kubernetes.appLabelSelector,
+      nodeJobs: config.nodeJobs,
+      prometheus: config.targets.prometheus,
+      diskThresholds: {
+        warnPercent: config.thresholds.diskWarnPercent,
+        criticalPercent: config.thresholds.diskCriticalPercent,
+      },
     }),
     ...createReportActivities({ reports: clients.reports, metrics: clients.metrics }),
     ...createSlackActivities({ notifier: clients.notifier }),

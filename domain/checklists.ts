@@ -107,6 +107,9 @@ function section(
 }
 
 const during = (hours: number): Due => ({ when: 'during', hours });
+/** Node root filesystems come from node-exporter through Prometheus; without it only the worker's own mounts are measured. */
+const NODE_DISKS_LIMIT =
+  "the worker's own mounts (targets.diskPaths), and each node's root filesystem only with targets.prometheus (node-exporter)";
 const MORNING = 'Morning Health Check (8:00 AM UTC)';
 const EVENING = 'Evening Status Update (6:00 PM UTC)';
 const MONDAY = 'Monday Morning System Review (9:00 AM UTC)';
@@ -138,7 +141,7 @@ export const CHECKLISTS: readonly ChecklistSection[] = [
       [
         'disk',
         'Check disk space utilization (< 85%)',
-        limited("the worker's own mounts only (targets.diskPaths)", c('checkDiskUsage', 'disk')),
+        limited(NODE_DISKS_LIMIT, c('checkDiskUsage', 'disk'), c('checkNodeHealth', 'node.disk')),
       ],
       ['backup', 'Review backup status (last successful backup < 24h old)', check(c('checkBackupFreshness', 'backup'))],
       [
@@ -268,7 +271,7 @@ export const CHECKLISTS: readonly ChecklistSection[] = [
       [
         'storage',
         'Check storage utilization',
-        limited("the worker's own mounts only (targets.diskPaths)", c('checkDiskUsage', 'disk')),
+        limited(NODE_DISKS_LIMIT, c('checkDiskUsage', 'disk'), c('checkNodeHealth', 'node.disk')),
       ],
     ],
   ),
@@ -525,7 +528,9 @@ export const CHECKLISTS: readonly ChecklistSection[] = [
       [
         'os',
         'Operating system upgrades',
-        task('confirm the node OS upgrades the run drove (rollingNodeUpdate) are complete'),
+        task(
+          'confirm the node OS upgrades the run drove (rollingNodeUpdate) are complete (with nodeUpdate.update.method "job", each node\'s report holds its update job\'s log)',
+        ),
       ],
       [
         'applications',

@@ -28,6 +28,8 @@ const PERMANENT = [
   'DrainRefused',
   'DrainTimeout',
   'UpdateHookRejected',
+  /** A node job (update, cleanup, reboot) failed, passed its deadline, or left no verdict in its log. */
+  'NodeJobFailed',
   // Workflow checkpoints
   'HealthCheckFailed',
   'PreMaintenanceCheckFailed',

@@ -94,6 +94,21 @@ export const SCHEDULES: ManagedSchedule[] = [
     catchupWindow: '12 hours',
   },
   {
+    id: 'node-disk-cleanup',
+    workflowType: 'nodeDiskCleanup',
+    summary: 'Node disk cleanup, daily 05:00 UTC, report only (Maintenance Setup Guide disk_cleanup.sh)',
+    checklist: [
+      "every node's root filesystem against the disk threshold (node-exporter through Prometheus) and its DiskPressure",
+      'report mode: the nodes a cleanup would touch and the commands it would run there; nothing runs',
+      'mode clean (by hand, or set in this input): the cleanup as a privileged Job on each such node, one at a time',
+    ],
+    calendars: [{ hour: 5, minute: 0, comment: 'daily 05:00 UTC' }],
+    overlap: ScheduleOverlapPolicy.SKIP,
+    // A report more than a few hours late is superseded by the next day's.
+    catchupWindow: '6 hours',
+    input: { mode: 'report' },
+  },
+  {
     id: 'app-update-weekly',
     workflowType: 'applicationImageUpdate',
     summary: 'Weekly image updates from the registry, Sunday 03:00 UTC (Maintenance Setup Guide app-update-weekly)',

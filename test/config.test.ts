@@ -109,6 +109,28 @@ describe('configuration', () => {
     expect(ok.approvals.operatorKeys.alice).toEqual([alice]);
   });
 
+  it("node jobs: the seed's scripts by default; a floating image or a multi-line command is refused by field", () => {
+    const defaults = loadConfig({}).nodeJobs;
+    expect(defaults.image).toBe('debian:12.8-slim');
+    expect(defaults.systemUpdate).toContain('apt-get update');
+    expect(defaults.diskCleanup).toContain('crictl rmi --prune');
+    const file = configFile({ nodeJobs: { image: 'debian:latest', diskCleanup: ['apt-get clean\nreboot'] } });
+    const found = problems({ MAINT_CONFIG: file }).map((p) => p.replace(`config file ${file} `, ''));
+    expect(found).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/nodeJobs\.image: expected a pinned image .*never :latest/),
+        expect.stringMatching(/nodeJobs\.diskCleanup\[0\]: one command per entry/),
+      ]),
+    );
+    expect(problems({ MAINT_CONFIG: configFile({ nodeJobs: { image: 'debian' } }) }).join()).toContain(
+      'nodeJobs.image',
+    );
+    expect(
+      loadConfig({ MAINT_CONFIG: configFile({ nodeJobs: { image: 'debian@sha256:' + 'a'.repeat(64) } }) }).nodeJobs
+        .image,
+    ).toMatch(/@sha256:/);
+  });
+
   it('takes window silences as Alertmanager matchers, refusing bad ones by field, and one that would silence everything', () => {
     const refused = (alerts: object) => {
       const file = configFile({ alerts });

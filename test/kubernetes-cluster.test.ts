@@ -6,7 +6,15 @@ import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CleanupResult } from '../activities/kubernetes/cleanup.js';
 import { createKubernetesActivities } from '../activities/kubernetes/index.js';
+import { NODE_JOB_LABELS } from '../activities/kubernetes/node-jobs.js';
 import type { DrainResult } from '../activities/kubernetes/nodes.js';
+import {
+  DEFAULT_NODE_JOB_IMAGE,
+  DISK_CLEANUP_COMMANDS,
+  nodeJobName,
+  type NodeJobRef,
+  type NodeJobResult,
+} from '../domain/node-jobs.js';
 import {
   clusterForFile,
   expectRbacExact,
@@ -277,6 +285,45 @@ describe('Kubernetes activities on a real control plane', () => {
     ).toBe('DeploymentNotFound');
   });
 
+  it('node jobs: a retried start finds the Job it made, the wait reads its verdict and log, delete is idempotent', async () => {
+    const [n1] = await t.addNodes(1);
+    const input = { node: n1!, purpose: 'disk-cleanup' as const, workflowId: `wf/${t.namespace}`, deadlineSeconds: 60 };
+    const first = (await runActivity(t.activities.startNodeJob, input)) as NodeJobRef;
+    expect(first).toMatchObject({
+      created: true,
+      name: nodeJobName(input.workflowId, n1!, 'disk-cleanup'),
+      namespace: t.namespace,
+      image: DEFAULT_NODE_JOB_IMAGE,
+      commands: DISK_CLEANUP_COMMANDS,
+    });
+    // The retry of an attempt whose reply was lost: the same Job, not a second one.
+    expect(await runActivity(t.activities.startNodeJob, input)).toMatchObject({ created: false, name: first.name });
+    const batch = t.admin.makeApiClient(BatchV1Api);
+    const ours = await batch.listNamespacedJob({
+      namespace: t.namespace,
+      labelSelector: `${NODE_JOB_LABELS.node}=${n1}`,
+    });
+    expect(ours.items.map((j) => j.metadata?.name)).toEqual([first.name]);
+    const done = (await runActivity(t.activities.waitForNodeJob, {
+      name: first.name,
+      node: n1!,
+      timeoutSeconds: 60,
+      pollIntervalMs: 200,
+      expectMarker: false,
+    })) as NodeJobResult;
+    expect(done).toMatchObject({ name: first.name, node: n1 });
+    expect(done.rebootRequired).toBeUndefined();
+    expect((await batch.readNamespacedJob({ name: first.name, namespace: t.namespace })).status?.succeeded).toBe(1);
+    expect(await runActivity(t.activities.deleteNodeJob, { name: first.name })).toEqual({
+      name: first.name,
+      deleted: true,
+    });
+    expect(await runActivity(t.activities.deleteNodeJob, { name: first.name })).toEqual({
+      name: first.name,
+      deleted: false,
+    });
+  });
+
   it('health checks: real log lines per container, no metrics API said plainly, node conditions and inventory', async () => {
     const nodes = await t.addNodes(2);
     await t.deploy('api', { replicas: 2, resources: { limits: { cpu: '500m', memory: '256Mi' } } });
@@ -436,6 +483,12 @@ it('every activity answers "skipped: no cluster configured" without a cluster', 
   expect(await none.rollbackDeployment({ deployment: 'd', toRevision: '1' })).toEqual(skipped);
   expect(await none.cleanupClusterResources({ mode: 'delete' })).toEqual(skipped);
   expect(await none.collectClusterInventory()).toEqual(skipped);
+  expect(
+    await none.startNodeJob({ node: 'n1', purpose: 'system-update', workflowId: 'w', deadlineSeconds: 1 }),
+  ).toEqual(skipped);
+  expect(await none.waitForNodeJob({ name: 'j', node: 'n1', timeoutSeconds: 1, expectMarker: true })).toEqual(skipped);
+  expect(await none.deleteNodeJob({ name: 'j' })).toEqual(skipped);
+  expect(await none.surveyNodeDisks()).toEqual(skipped);
   for (const check of [none.scanApplicationErrorLogs, none.checkPodResourceUsage, none.checkNodeHealth]) {
     expect((await check())[0]).toMatchObject({ status: 'skipped', detail: 'no cluster configured' });
   }

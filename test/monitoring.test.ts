@@ -1,53 +1,26 @@
 // "Verify monitoring alerts are functioning" against a real Prometheus (Debian's, installed by
 // scripts/bootstrap.sh): the product's rules loaded, an Alertmanager to send to, the watchdog firing.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMonitoringActivities, PRODUCT_RULE_GROUPS, WATCHDOG_ALERT } from '../activities/monitoring.js';
 import { freePort } from './helpers/net.js';
+import { startPrometheus as startTestPrometheus, type TestPrometheus } from './helpers/prometheus.js';
 import { until } from './helpers/stack.js';
 
 const RULES = join(import.meta.dirname, '..', 'deploy', 'prometheus', 'rules.yml');
-const started: { process: ChildProcess; dir: string }[] = [];
+const started: TestPrometheus[] = [];
 
 /** A Prometheus evaluating every second, with the given rule files and Alertmanager addresses. */
 async function startPrometheus(ruleFiles: string[], alertmanagers: string[]): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'maint-prometheus-'));
-  const port = await freePort();
-  const alerting = alertmanagers.length
-    ? `alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [${alertmanagers.map((a) => `'${a}'`).join(', ')}]\n`
-    : '';
-  writeFileSync(
-    join(dir, 'prometheus.yml'),
-    `global:\n  evaluation_interval: 1s\n  scrape_interval: 1s\nrule_files: [${ruleFiles.map((f) => `'${f}'`).join(', ')}]\n${alerting}`,
-  );
-  const process = spawn(
-    'prometheus',
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  started.push({ process, dir });
-  const url = `http://127.0.0.1:${port}`;
-  await until(
-    'Prometheus ready',
-    async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200,
-    60_000,
-  );
-  return url;
+  const prometheus = await startTestPrometheus({ ruleFiles, alertmanagers });
+  started.push(prometheus);
+  return prometheus.url;
 }
 
 describe('the alerting pipeline check', () => {
   afterAll(() => {
-    for (const s of started) {
-      s.process.kill();
-      rmSync(s.dir, { recursive: true, force: true });
-    }
+    for (const s of started) s.stop();
   });
   const { checkAlertingPipeline } = createMonitoringActivities();
 

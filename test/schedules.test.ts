@@ -92,6 +92,8 @@ describe('schedules as code', () => {
       })),
     },
     'app-update-weekly': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '03:00', ...minute } },
+    // The seed's disk_cleanup.sh names no time: daily 05:00, after the night's backup and cleanups (issue 13).
+    'node-disk-cleanup': { spec: { name: 'x', every: 'day', start: '05:00', ...minute } },
     'cluster-storage-cleanup': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '04:00', ...minute } },
     'daily-backup': { spec: { name: 'x', every: 'day', start: '01:00', ...minute }, skipDays: ['12-25', '12-26'] },
     'weekly-db-maintenance': { spec: { name: 'x', every: 'week', dayOfWeek: 0, start: '01:00', ...minute } },

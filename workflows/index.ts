@@ -11,6 +11,7 @@ export { emergencyMaintenance } from './emergency-maintenance.js';
 export { eveningStatus } from './evening-status.js';
 export { monthlyApplicationMaintenance } from './monthly-application-maintenance.js';
 export { monthlyAudit } from './monthly-audit.js';
+export { nodeDiskCleanup } from './node-disk-cleanup.js';
 export { nodeUpdate } from './node-update.js';
 export { quarterlyReview } from './quarterly-review.js';
 export { rollingNodeUpdate } from './rolling-node-update.js';

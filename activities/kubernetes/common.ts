@@ -1,5 +1,6 @@
 import { heartbeat, sleep } from '@temporalio/activity';
 import type { KubeConfig } from '@kubernetes/client-node';
+import type { HttpTarget } from '../../domain/http-target.js';
 
 export interface KubernetesDeps {
   /** Null when no cluster is configured: every activity then answers "skipped: no cluster configured". */
@@ -7,6 +8,10 @@ export interface KubernetesDeps {
   /** The application's namespace (deployments, jobs, claims, error logs). */
   namespace: string;
   appLabelSelector: string;
+  /** Prometheus with node-exporter's filesystem figures (config `targets.prometheus`), when there is one. */
+  prometheus?: HttpTarget;
+  /** Node root filesystems are graded against these (config `thresholds.diskWarnPercent`, `diskCriticalPercent`). */
+  diskThresholds?: { warnPercent: number; criticalPercent: number };
 }
 
 export interface ApiStatus {

@@ -9,6 +9,9 @@ import {
 } from '@kubernetes/client-node';
 import { skipped, type CheckResult, type CheckStatus } from '../../domain/checks.js';
 import { apiStatus, type KubernetesDeps } from './common.js';
+import { DEFAULT_DISK_THRESHOLDS, rootFilesystemUse } from './node-jobs.js';
+import type { HttpTarget } from '../../domain/http-target.js';
+import { withoutUrls } from '../../domain/text.js';
 import { NO_CLUSTER, type Skipped } from '../../domain/cluster.js';
 
 const ERROR_LINE = /\b(error|fatal|panic)\b/i;
@@ -103,7 +106,54 @@ async function metricsUnavailable(kube: KubeConfig, err: unknown): Promise<strin
   return `metrics API unavailable: ${apiStatus(err).message}`;
 }
 
-export function createHealthActivities({ kube, namespace, appLabelSelector }: KubernetesDeps) {
+/**
+ * Each node's root filesystem against the disk thresholds, from node-exporter through Prometheus
+ * (the seed's "disk space utilization", on the nodes rather than the worker's own mounts).
+ */
+async function nodeDiskFindings(
+  nodes: V1Node[],
+  prometheus: HttpTarget,
+  { warnPercent, criticalPercent }: { warnPercent: number; criticalPercent: number },
+): Promise<CheckResult[]> {
+  let used: Map<string, number>;
+  try {
+    used = await rootFilesystemUse(prometheus);
+  } catch (err) {
+    return [
+      {
+        check: 'node.disk',
+        target: prometheus.name,
+        status: 'warn',
+        detail: `node disk figures unreadable: ${withoutUrls((err as Error).message)}`,
+      },
+    ];
+  }
+  const threshold = `warn > ${warnPercent}%, critical > ${criticalPercent}%`;
+  return nodes.map((n): CheckResult => {
+    const node = n.metadata!.name!;
+    const percent = used.get(node);
+    if (percent === undefined)
+      return skipped('node.disk', node, `no node-exporter figure for ${node} in Prometheus ${prometheus.name}`);
+    const status = percent > criticalPercent ? 'critical' : percent > warnPercent ? 'warn' : 'ok';
+    return {
+      check: 'node.disk',
+      target: node,
+      status,
+      value: percent,
+      unit: '%',
+      threshold,
+      detail: `/ ${percent}% used`,
+    };
+  });
+}
+
+export function createHealthActivities({
+  kube,
+  namespace,
+  appLabelSelector,
+  prometheus,
+  diskThresholds = DEFAULT_DISK_THRESHOLDS,
+}: KubernetesDeps) {
   return {
     /** Seed: `kubectl logs --since=24h deployment/trixtech-backend | grep -i error`, for every container of every application pod. */
     async scanApplicationErrorLogs(sinceSeconds = 86_400): Promise<CheckResult[]> {
@@ -207,10 +257,17 @@ export function createHealthActivities({ kube, namespace, appLabelSelector }: Ku
         : [skipped('k8s.pod-resources', namespace, `no metrics for pods matching ${appLabelSelector}`)];
     },
 
-    /** Every node Ready, schedulable and free of pressure conditions. */
+    /**
+     * Every node Ready, schedulable and free of pressure conditions; with Prometheus, each node's
+     * root filesystem against the disk thresholds too (`node.disk`).
+     */
     async checkNodeHealth(): Promise<CheckResult[]> {
       if (!kube) return [skipped('k8s.node', '-', NO_CLUSTER)];
-      return nodeFindings((await kube.makeApiClient(CoreV1Api).listNode()).items);
+      const nodes = (await kube.makeApiClient(CoreV1Api).listNode()).items;
+      return [
+        ...nodeFindings(nodes),
+        ...(prometheus && nodes.length > 0 ? await nodeDiskFindings(nodes, prometheus, diskThresholds) : []),
+      ];
     },
 
     /** What runs where: nodes and kubelet versions, the application's deployments and images, and every PDB (a PDB allowing no disruption blocks every drain). */

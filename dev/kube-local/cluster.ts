@@ -245,6 +245,8 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       join(pki, 'sa.key'),
       '--authorization-mode',
       'Node,RBAC',
+      // As kubeadm and managed clusters run it: node jobs (nodeUpdate method "job", nodeDiskCleanup) are privileged pods.
+      '--allow-privileged=true',
       '--service-cluster-ip-range',
       '10.96.0.0/16',
       '--audit-policy-file',

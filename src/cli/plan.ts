@@ -24,6 +24,7 @@ import { DailyHealthCheckInput } from '../../workflows/daily-health-check.js';
 import { EveningStatusInput } from '../../workflows/evening-status.js';
 import { MonthlyApplicationMaintenanceInput } from '../../workflows/monthly-application-maintenance.js';
 import { MonthlyAuditInput } from '../../workflows/monthly-audit.js';
+import { NodeDiskCleanupInput } from '../../workflows/node-disk-cleanup.js';
 import { QuarterlyReviewInput } from '../../workflows/quarterly-review.js';
 import { StorageCleanupInput } from '../../workflows/storage-cleanup.js';
 import { WeeklyDatabaseMaintenanceInput } from '../../workflows/weekly-database-maintenance.js';
@@ -49,6 +50,7 @@ export const PLANNABLE = [
   'dailyBackup',
   'clusterStorageCleanup',
   'applicationImageUpdate',
+  'nodeDiskCleanup',
 ] as const;
 export type Plannable = (typeof PLANNABLE)[number];
 
@@ -70,6 +72,7 @@ const INPUT_SCHEMAS: Record<Plannable, z.ZodType> = {
   dailyBackup: DailyBackupInput,
   clusterStorageCleanup: ClusterStorageCleanupInput,
   applicationImageUpdate: ApplicationImageUpdateInput,
+  nodeDiskCleanup: NodeDiskCleanupInput,
 };
 
 /** The input as the run would see it (defaults filled in), or an error naming every bad field. */
@@ -264,6 +267,27 @@ export async function planFor(
           ...r.kept.map((c) => `kept ${c.kind}: ${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`),
         );
         if (r.candidates.length === 0) lines.push('nothing to clean up');
+        break;
+      }
+      case 'nodeDiskCleanup': {
+        // The run's own survey: the nodes a clean run would touch and what it runs there.
+        const survey = await a.surveyNodeDisks({ thresholdPercent: input.thresholdPercent as number | undefined });
+        if ('skipped' in survey) {
+          lines.push(`Kubernetes: ${survey.skipped}`);
+          break;
+        }
+        const over = survey.nodes.filter((n) => n.over);
+        lines.push(
+          `mode ${input.mode as string}: ${input.mode === 'clean' ? 'a run cleans' : 'a run lists'} the nodes below (this plan runs nothing)`,
+          `figures: ${survey.source}; threshold ${survey.thresholdPercent} %`,
+          ...survey.nodes.map(
+            (n) =>
+              `${n.node}: ${n.over ? `CLEAN (${n.over})` : n.usedPercent !== undefined ? `${n.usedPercent} % used` : 'no DiskPressure'}`,
+          ),
+          ...(over.length
+            ? [`on each, a privileged Job (${survey.image}, nsenter into the host) runs: ${survey.commands.join('; ')}`]
+            : ['no node to clean']),
+        );
         break;
       }
       case 'applicationImageUpdate': {

@@ -141,6 +141,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     alerts: f.alerts,
     imageUpdates: f.imageUpdates,
     registryCredentials,
+    nodeJobs: f.nodeJobs,
     configFile: file,
   };
 }

@@ -7,6 +7,7 @@ import {
 } from '../../domain/http-target.js';
 import { TempTableRuleSchema } from '../../domain/database.js';
 import { k8sLabelName, k8sObjectName } from '../../domain/kubernetes-names.js';
+import { NodeJobSettingsSchema, type NodeJobSettings } from '../../domain/node-jobs.js';
 import { regexSchema, RetentionRuleSchema } from '../../domain/retention.js';
 import { DEFAULT_THRESHOLDS, thresholdsSchema } from '../../domain/thresholds.js';
 import { BlackoutSchema, SEED_WINDOWS, WindowSpecSchema } from '../../domain/windows.js';
@@ -380,6 +381,8 @@ export const FileConfigSchema = z
         path: ['silenceDuringWindows'],
       })
       .default({ ignore: ['Watchdog', 'InfoInhibitor'] }),
+    /** Node jobs (nodeUpdate's `update.method: "job"`, nodeDiskCleanup): the image and the commands run on the host. */
+    nodeJobs: NodeJobSettingsSchema.prefault({}),
   })
   .strict();
 
@@ -464,6 +467,7 @@ export interface Config {
   blackouts: FileConfig['blackouts'];
   retention: FileConfig['retention'];
   database: DatabaseMaintenanceConfig;
+  nodeJobs: NodeJobSettings;
   alerts: FileConfig['alerts'];
   imageUpdates: FileConfig['imageUpdates'];
   /** Registry credentials by host (config `registries`, passwords from env or file). Secret: never logged. */

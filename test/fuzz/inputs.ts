@@ -12,6 +12,7 @@ import { DailyHealthCheckInput } from '../../workflows/daily-health-check.js';
 import { EveningStatusInput } from '../../workflows/evening-status.js';
 import { MonthlyApplicationMaintenanceInput } from '../../workflows/monthly-application-maintenance.js';
 import { MonthlyAuditInput } from '../../workflows/monthly-audit.js';
+import { NodeDiskCleanupInput } from '../../workflows/node-disk-cleanup.js';
 import { NodeUpdateInput } from '../../workflows/node-update.js';
 import { QuarterlyReviewInput } from '../../workflows/quarterly-review.js';
 import { RollingNodeUpdateInput } from '../../workflows/rolling-node-update.js';
@@ -145,6 +146,10 @@ export const INPUTS: Record<string, InputCase> = {
     valid: () => ({ nodes: ['n1', 'n2', 'n3'], concurrency: 2, node: nodeOptions }),
   },
   applicationUpdate: { schema: ApplicationUpdateInput, valid: () => ({ ...app, reason: 'fuzz' }) },
+  nodeDiskCleanup: {
+    schema: NodeDiskCleanupInput,
+    valid: () => ({ mode: 'report', thresholdPercent: 80, timeout: '10 minutes', pollInterval: 20 }),
+  },
 };
 
 /** What attackers and careless operators sent (issue 21), plus fast-check's own values. */

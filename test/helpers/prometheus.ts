@@ -1,0 +1,65 @@
+// A real Prometheus (Debian's, installed by scripts/bootstrap.sh) on loopback, evaluating and
+// scraping every second, in a temporary directory of its own.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './net.js';
+import { until } from './stack.js';
+
+export interface PrometheusOptions {
+  ruleFiles?: string[];
+  alertmanagers?: string[];
+  /** host:port targets scraped with their own labels kept (honor_labels), e.g. a fake node-exporter. */
+  scrapeTargets?: string[];
+}
+
+export interface TestPrometheus {
+  url: string;
+  stop(): void;
+}
+
+export async function startPrometheus({
+  ruleFiles = [],
+  alertmanagers = [],
+  scrapeTargets = [],
+}: PrometheusOptions = {}): Promise<TestPrometheus> {
+  const dir = mkdtempSync(join(tmpdir(), 'maint-prometheus-'));
+  const port = await freePort();
+  const list = (items: string[]) => `[${items.map((i) => `'${i}'`).join(', ')}]`;
+  const alerting = alertmanagers.length
+    ? `alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ${list(alertmanagers)}\n`
+    : '';
+  const scrape = scrapeTargets.length
+    ? `scrape_configs:\n  - job_name: node\n    honor_labels: true\n    static_configs:\n      - targets: ${list(scrapeTargets)}\n`
+    : '';
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global:\n  evaluation_interval: 1s\n  scrape_interval: 1s\nrule_files: ${list(ruleFiles)}\n${alerting}${scrape}`,
+  );
+  const child: ChildProcess = spawn(
+    'prometheus',
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: 'ignore' },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    child.kill();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await until(
+      'Prometheus ready',
+      async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200,
+      60_000,
+    );
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  return { url, stop };
+}
