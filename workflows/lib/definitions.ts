@@ -18,3 +18,8 @@ export const databaseUpgradedSignal = defineSignal<[{ by?: string; detail?: stri
  * `annualUpgrade`): the people running the window open it now; it still closes at its scheduled end.
  */
 export const openWindowUpdate = defineUpdate<string, [{ by: string; reason?: string }]>('openWindow');
+/**
+ * `annualUpgrade`: its stored plan was amended (`maint plan annual amend` sends it). Only a nudge: the
+ * run reads the plan again from the store, and whatever it reads needs approval again.
+ */
+export const annualPlanAmendedSignal = defineSignal('annualPlanAmended');
