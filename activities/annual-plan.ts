@@ -11,7 +11,11 @@ export function createAnnualPlanActivities({ reports }: { reports: pg.Pool }) {
     },
 
     /** The plan when the window opens: recorded as read by this run, and closed to amendments from then on. */
-    async readAnnualPlanAtOpening(r: { windowStart: string; workflowId: string; runId: string }): Promise<StoredAnnualPlan> {
+    async readAnnualPlanAtOpening(r: {
+      windowStart: string;
+      workflowId: string;
+      runId: string;
+    }): Promise<StoredAnnualPlan> {
       return recordReadAtOpening(reports, r);
     },
   };

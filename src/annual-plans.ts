@@ -128,11 +128,7 @@ export interface Amendment {
  * in between is refused: review it and amend again), fresh; the window has not started and no run
  * has read the plan at its opening. Anything else is refused and nothing is written.
  */
-export async function amendAnnualPlan(
-  pool: pg.Pool,
-  approvals: Approvals,
-  a: Amendment,
-): Promise<StoredAnnualPlan> {
+export async function amendAnnualPlan(pool: pg.Pool, approvals: Approvals, a: Amendment): Promise<StoredAnnualPlan> {
   const check = await createApprovalActivities({ approvals }).verifyApprovalProof(a.proof);
   if (!check.ok) throw new PlanAmendmentError(`amendment refused: ${check.reason}`);
   const s = check.statement;
@@ -174,7 +170,15 @@ export async function amendAnnualPlan(
     await c.query(
       `INSERT INTO annual_upgrade_plans (window_start, revision, plan, plan_hash, amended_by, comment, proof)
        VALUES ($1, $2, $3, $4, $5, $6, $7)`,
-      [a.windowStart, a.baseRevision + 1, JSON.stringify(a.plan), hash, s.principal, s.comment ?? null, JSON.stringify(a.proof)],
+      [
+        a.windowStart,
+        a.baseRevision + 1,
+        JSON.stringify(a.plan),
+        hash,
+        s.principal,
+        s.comment ?? null,
+        JSON.stringify(a.proof),
+      ],
     );
     return stored(a.windowStart, (await rows(c, a.windowStart, a.baseRevision + 1))[0]);
   });

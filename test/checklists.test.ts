@@ -50,7 +50,9 @@ function workflowText(
   const file = files.find((f) => read(join('workflows', f)).includes(`export async function ${kind}(`));
   if (!file) throw new Error(`no workflow file exports ${kind}`);
   const text = read(join('workflows', file));
-  const libs = [...text.matchAll(/from '\.\/lib\/([\w-]+)\.js'/g)].map((m) => read(join('workflows', 'lib', `${m[1]}.ts`)));
+  const libs = [...text.matchAll(/from '\.\/lib\/([\w-]+)\.js'/g)].map((m) =>
+    read(join('workflows', 'lib', `${m[1]}.ts`)),
+  );
   const children = [...text.matchAll(/executeChild\((\w+)/g)].map((m) => m[1]!).filter((c) => c !== kind);
   return [text, ...libs, ...children.map((c) => workflowText(c, files))].join('\n');
 }

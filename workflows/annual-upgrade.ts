@@ -1,12 +1,7 @@
 import { condition, executeChild, patched, setHandler, sleep, workflowInfo } from '@temporalio/workflow';
 import { z } from 'zod';
 import { GUARD_LEVEL, verificationCheck } from '../domain/backup.js';
-import {
-  describeAnnualPlan,
-  describeNodeRule,
-  nextDecember25,
-  type StoredAnnualPlan,
-} from '../domain/annual-plan.js';
+import { describeAnnualPlan, describeNodeRule, nextDecember25, type StoredAnnualPlan } from '../domain/annual-plan.js';
 import type { CheckResult } from '../domain/checks.js';
 import { failure, FailureType, innermostMessage } from '../domain/failures.js';
 import { distinct, k8sObjectName } from '../domain/kubernetes-names.js';
@@ -142,7 +137,13 @@ interface Approved {
 }
 type Gated = Approved | { finish: FinishOptions };
 
-function approvalRequest(run: MaintenanceRun, policy: ApprovalPolicy & { temporalUiUrl: string }, w: Window, plan: string[], title: string) {
+function approvalRequest(
+  run: MaintenanceRun,
+  policy: ApprovalPolicy & { temporalUiUrl: string },
+  w: Window,
+  plan: string[],
+  title: string,
+) {
   const { workflowId, namespace } = workflowInfo();
   return {
     workflowId,
@@ -157,7 +158,10 @@ function approvalRequest(run: MaintenanceRun, policy: ApprovalPolicy & { tempora
   };
 }
 
-function notApproved(decision: Exclude<ApprovalDecision, { outcome: 'approved' }>, required: number): { finish: FinishOptions } {
+function notApproved(
+  decision: Exclude<ApprovalDecision, { outcome: 'approved' }>,
+  required: number,
+): { finish: FinishOptions } {
   const why =
     decision.outcome === 'rejected'
       ? `rejected by ${decision.by}: ${decision.reason}`
@@ -221,11 +225,17 @@ async function approveInputPlan(run: MaintenanceRun, input: Input, w: Window): P
     `Annual maintenance window ${w.start.toISOString().slice(0, 10)} (one-week notice)`,
   );
   await run.step('request approval', () => postSlackMessage(approvalRequestMessage(request)));
-  const decision = await awaitApproval(run, input, w, gate, () => postSlackAlert(approvalRequestMessage(request, true)));
+  const decision = await awaitApproval(run, input, w, gate, () =>
+    postSlackAlert(approvalRequestMessage(request, true)),
+  );
   if (decision.outcome !== 'approved') return notApproved(decision, policy.required);
 
   run.phase = 'waiting for the window';
-  await run.step('wait for the window', () => w.opening.until(w.start), () => openedEarly(w));
+  await run.step(
+    'wait for the window',
+    () => w.opening.until(w.start),
+    () => openedEarly(w),
+  );
   return { approvers: decision.approvers, plan, nodes };
 }
 
@@ -311,7 +321,11 @@ async function approveStoredPlan(run: MaintenanceRun, input: Input, w: Window): 
 
   /** A new approval round for one revision: the plan shown, hashed into what approvers sign, and requested. */
   const ask = async (stored: StoredAnnualPlan, previous?: StoredAnnualPlan) => {
-    const plan = [`window ${windowStart} to ${w.end.toISOString()}`, ...describeAnnualPlan(stored), ...closingLines(input)];
+    const plan = [
+      `window ${windowStart} to ${w.end.toISOString()}`,
+      ...describeAnnualPlan(stored),
+      ...closingLines(input),
+    ];
     const gate = new ApprovalGate(
       run,
       { approvers: policy.approvers, required: policy.required },
@@ -333,7 +347,9 @@ async function approveStoredPlan(run: MaintenanceRun, input: Input, w: Window): 
   };
 
   amended = false; // what is read now is the latest anyway
-  let round = await ask(await run.step('read the plan for approval', () => readAnnualPlan({ windowStart }), revisionDetail));
+  let round = await ask(
+    await run.step('read the plan for approval', () => readAnnualPlan({ windowStart }), revisionDetail),
+  );
   let approvers: string[] | undefined;
   for (;;) {
     if (!approvers) {
@@ -440,16 +456,23 @@ export async function annualUpgrade(rawInput?: AnnualUpgradeInput): Promise<RunR
         const summary = !atOpening.plan
           ? `Annual maintenance did not run: no plan was stored for the window; nothing was changed`
           : `Annual maintenance did not run: the plan read when the window opened is revision ${atOpening.revision} (by ${atOpening.amendedBy} at ${atOpening.amendedAt}), not the approved revision ${approved.revision}; nothing was changed`;
-        if (atOpening.plan) await run.step('alert: plan not approved', () => postSlackAlert({ text: `:no_entry: ${workflowId}: ${summary}` }));
+        if (atOpening.plan)
+          await run.step('alert: plan not approved', () =>
+            postSlackAlert({ text: `:no_entry: ${workflowId}: ${summary}` }),
+          );
         return { summary, outcome: 'skipped' };
       }
       const rule = atOpening.plan.nodes;
       const chosen = await run.step(
         'choose the nodes',
         () => selectNodes({ rule }),
-        (r) => ({ outcome: 'ok', detail: 'skipped' in r ? r.skipped : `${describeNodeRule(rule)}: ${r.nodes.join(', ') || 'none'}` }),
+        (r) => ({
+          outcome: 'ok',
+          detail: 'skipped' in r ? r.skipped : `${describeNodeRule(rule)}: ${r.nodes.join(', ') || 'none'}`,
+        }),
       );
-      if ('skipped' in chosen) throw failure(FailureType.NoCluster, `cannot update ${describeNodeRule(rule)}: ${chosen.skipped}`);
+      if ('skipped' in chosen)
+        throw failure(FailureType.NoCluster, `cannot update ${describeNodeRule(rule)}: ${chosen.skipped}`);
       if (rule !== 'none' && chosen.nodes.length === 0)
         throw failure(
           FailureType.PreMaintenanceCheckFailed,
