@@ -1,53 +1,21 @@
 // "Verify monitoring alerts are functioning" against a real Prometheus (Debian's, installed by
 // scripts/bootstrap.sh): the product's rules loaded, an Alertmanager to send to, the watchdog firing.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createMonitoringActivities, PRODUCT_RULE_GROUPS, WATCHDOG_ALERT } from '../activities/monitoring.js';
 import { freePort } from './helpers/net.js';
-import { until } from './helpers/stack.js';
+import { RULES, startPrometheus as start, type TestPrometheus } from './helpers/prometheus.js';
 
-const RULES = join(import.meta.dirname, '..', 'deploy', 'prometheus', 'rules.yml');
-const started: { process: ChildProcess; dir: string }[] = [];
-
-/** A Prometheus evaluating every second, with the given rule files and Alertmanager addresses. */
-async function startPrometheus(ruleFiles: string[], alertmanagers: string[]): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'maint-prometheus-'));
-  const port = await freePort();
-  const alerting = alertmanagers.length
-    ? `alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [${alertmanagers.map((a) => `'${a}'`).join(', ')}]\n`
-    : '';
-  writeFileSync(
-    join(dir, 'prometheus.yml'),
-    `global:\n  evaluation_interval: 1s\n  scrape_interval: 1s\nrule_files: [${ruleFiles.map((f) => `'${f}'`).join(', ')}]\n${alerting}`,
-  );
-  const process = spawn(
-    'prometheus',
-    [
-      `--config.file=${join(dir, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-    ],
-    { stdio: 'ignore' },
-  );
-  started.push({ process, dir });
-  const url = `http://127.0.0.1:${port}`;
-  await until(
-    'Prometheus ready',
-    async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200,
-    60_000,
-  );
-  return url;
-}
+const started: TestPrometheus[] = [];
+const startPrometheus = async (ruleFiles: string[], alertmanagers: string[]) => {
+  const p = await start(ruleFiles, alertmanagers);
+  started.push(p);
+  return p;
+};
 
 describe('the alerting pipeline check', () => {
   afterAll(() => {
-    for (const s of started) {
-      s.process.kill();
-      rmSync(s.dir, { recursive: true, force: true });
-    }
+    for (const p of started) p.stop();
   });
   const { checkAlertingPipeline } = createMonitoringActivities();
 
@@ -57,19 +25,9 @@ describe('the alerting pipeline check', () => {
   });
 
   it('is ok when the rules are loaded, an Alertmanager is configured and the watchdog fires', async () => {
-    const url = await startPrometheus([RULES], [`127.0.0.1:${await freePort()}`]);
-    // Rule evaluation and Alertmanager discovery start after /-/ready: wait for both, as a scheduled run would find them.
-    await until(
-      `${WATCHDOG_ALERT} firing`,
-      async () => JSON.stringify(await (await fetch(`${url}/api/v1/alerts`)).json()).includes('"firing"'),
-      60_000,
-    );
-    await until(
-      'Alertmanager discovered',
-      async () => JSON.stringify(await (await fetch(`${url}/api/v1/alertmanagers`)).json()).includes('/api/v2/alerts'),
-      60_000,
-    );
-    const findings = await checkAlertingPipeline({ name: 'prometheus', url });
+    const prometheus = await startPrometheus([RULES], [`127.0.0.1:${await freePort()}`]);
+    await prometheus.settled();
+    const findings = await checkAlertingPipeline({ name: 'prometheus', url: prometheus.url });
     expect(findings.map((f) => [f.check, f.status, f.detail])).toEqual([
       ['monitoring.rules', 'ok', '3 group(s) loaded, every rule healthy'],
       ['monitoring.alertmanagers', 'ok', 'alerts go to 1 Alertmanager(s)'],
@@ -78,7 +36,7 @@ describe('the alerting pipeline check', () => {
   });
 
   it('is critical when Prometheus has no rules and no Alertmanager, and when it does not answer; skipped when none is configured', async () => {
-    const url = await startPrometheus([], []);
+    const { url } = await startPrometheus([], []);
     const findings = await checkAlertingPipeline({ name: 'prometheus', url });
     expect(findings.map((f) => [f.check, f.status])).toEqual([
       ['monitoring.rules', 'critical'],

@@ -1,0 +1,71 @@
+// A real Prometheus (Debian's, installed by scripts/bootstrap.sh) on a loopback port of its own,
+// evaluating every second, with the given rule files and Alertmanager addresses.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from './net.js';
+import { until } from './stack.js';
+
+export const RULES = join(import.meta.dirname, '..', '..', 'deploy', 'prometheus', 'rules.yml');
+
+export interface TestPrometheus {
+  url: string;
+  /** Waits until the rules are evaluated (the watchdog fires) and every Alertmanager is discovered, as a scheduled run finds them. */
+  settled(): Promise<void>;
+  stop(): void;
+}
+
+export async function startPrometheus(ruleFiles: string[], alertmanagers: string[]): Promise<TestPrometheus> {
+  const dir = mkdtempSync(join(tmpdir(), 'maint-prometheus-'));
+  const port = await freePort();
+  const alerting = alertmanagers.length
+    ? `alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: [${alertmanagers.map((a) => `'${a}'`).join(', ')}]\n`
+    : '';
+  writeFileSync(
+    join(dir, 'prometheus.yml'),
+    `global:\n  evaluation_interval: 1s\n  scrape_interval: 1s\nrule_files: [${ruleFiles.map((f) => `'${f}'`).join(', ')}]\n${alerting}`,
+  );
+  const child = spawn(
+    'prometheus',
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
+    { stdio: 'ignore' },
+  );
+  const url = `http://127.0.0.1:${port}`;
+  const stop = () => {
+    child.kill();
+    rmSync(dir, { recursive: true, force: true });
+  };
+  try {
+    await until(
+      'Prometheus ready',
+      async () => (await fetch(`${url}/-/ready`).catch(() => undefined))?.status === 200,
+      60_000,
+    );
+  } catch (err) {
+    stop();
+    throw err;
+  }
+  return {
+    url,
+    stop,
+    async settled() {
+      // Rule evaluation and Alertmanager discovery start after /-/ready.
+      await until(
+        'the rules evaluated',
+        async () => JSON.stringify(await (await fetch(`${url}/api/v1/alerts`)).json()).includes('"firing"'),
+        60_000,
+      );
+      await until(
+        'Alertmanager discovered',
+        async () =>
+          JSON.stringify(await (await fetch(`${url}/api/v1/alertmanagers`)).json()).includes('/api/v2/alerts'),
+        60_000,
+      );
+    },
+  };
+}
