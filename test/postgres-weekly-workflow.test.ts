@@ -263,7 +263,7 @@ describe('weeklyDatabaseMaintenance end to end', () => {
       expect(find('monitoring.watchdog')).toMatchObject({ status: 'ok' });
       expect(find('alerts.cleared')).toMatchObject({
         status: 'warn',
-        detail: expect.stringMatching(/^still firing: BookingLatencyHigh \{service=backend\} since \S+ \(1 ignored\)$/),
+        detail: expect.stringContaining('still firing: BookingLatencyHigh {service=backend} since '),
       });
       expect(report.outcome).toBe('warn');
       const item = (id: string) => report.checklist!.items.find((i) => i.id === id);
