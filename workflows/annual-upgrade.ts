@@ -297,8 +297,8 @@ async function approveStoredPlan(run: MaintenanceRun, input: Input, w: Window): 
   const { workflowId } = workflowInfo();
   const windowStart = w.start.toISOString();
   let amended = false;
-  setHandler(annualPlanAmendedSignal, () => {
-    amended = true;
+  setHandler(annualPlanAmendedSignal, (s) => {
+    if (!s?.windowStart || Date.parse(s.windowStart) === w.start.getTime()) amended = true;
   });
   const review = `review it with \`maint plan annual --window ${windowStart}\`, amend it with \`maint plan annual amend\` until the window opens`;
 

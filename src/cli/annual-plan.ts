@@ -32,11 +32,11 @@ import { approverIdentity, CliError, isoDate, type CliIo } from './common.js';
 type Kube = ReturnType<typeof createKubernetesActivities>;
 
 /** Why the plan cannot run on this cluster now, one line per problem; empty when it can. */
-async function planProblems(plan: AnnualPlan, kube: Kube): Promise<string[]> {
+async function planProblems(plan: AnnualPlan, kube: Kube, namespace: string): Promise<string[]> {
   const problems: string[] = [];
   const failed = (err: unknown) => (err instanceof ApplicationFailure ? err.message : (err as Error).message);
   for (const a of plan.applications) {
-    const name = `${a.namespace ?? 'default'}/${a.deployment}`;
+    const name = `${a.namespace ?? namespace}/${a.deployment}`;
     try {
       const found = await kube.readDeploymentRevision({ deployment: a.deployment, namespace: a.namespace });
       if ('skipped' in found) {
@@ -120,7 +120,7 @@ export function registerAnnualPlanCommands(plan: Command, io: CliIo): void {
     if (!parsed.success)
       throw new CliError(`invalid plan, nothing stored: ${describeInputIssues(parsed.error.issues).join('; ')}`);
     const next = parsed.data;
-    const problems = await planProblems(next, kube());
+    const problems = await planProblems(next, kube(), io.config().kubernetes.namespace);
     if (problems.length) throw new CliError(`plan refused, nothing stored: ${problems.join('; ')}`);
     const principal = approverIdentity(opts.as);
     const proof = signStatement(
@@ -151,12 +151,14 @@ export function registerAnnualPlanCommands(plan: Command, io: CliIo): void {
       const query = `WorkflowType="annualUpgrade" AND ExecutionStatus="Running" AND ${SEARCH_ATTRIBUTES.target.name}="window ${base.windowStart.slice(0, 10)}"`;
       const told: string[] = [];
       for await (const w of client.workflow.list({ query })) {
-        await client.workflow.getHandle(w.workflowId, w.runId).signal(annualPlanAmendedSignal);
+        await client.workflow
+          .getHandle(w.workflowId, w.runId)
+          .signal(annualPlanAmendedSignal, { windowStart: base.windowStart });
         told.push(w.workflowId);
       }
       io.out(
         told.length
-          ? `  told ${told.join(', ')}: approval is asked again for revision ${saved.revision}`
+          ? `  told the running annualUpgrade run(s) of ${base.windowStart.slice(0, 10)}: ${told.join(', ')}; the one of this window asks for approval of revision ${saved.revision}`
           : '  no run of this window is waiting yet: it will read this revision',
       );
     } catch (err) {

@@ -19,7 +19,8 @@ export const databaseUpgradedSignal = defineSignal<[{ by?: string; detail?: stri
  */
 export const openWindowUpdate = defineUpdate<string, [{ by: string; reason?: string }]>('openWindow');
 /**
- * `annualUpgrade`: its stored plan was amended (`maint plan annual amend` sends it). Only a nudge: the
- * run reads the plan again from the store, and whatever it reads needs approval again.
+ * `annualUpgrade`: the stored plan of the window starting `windowStart` was amended (`maint plan annual
+ * amend` sends it; runs of other windows ignore it). Only a nudge: the run reads the plan again from
+ * the store, and a new revision needs approval again.
  */
-export const annualPlanAmendedSignal = defineSignal('annualPlanAmended');
+export const annualPlanAmendedSignal = defineSignal<[{ windowStart?: string }?]>('annualPlanAmended');
