@@ -107,7 +107,8 @@ export function registerAnnualPlanCommands(plan: Command, io: CliIo): void {
       appLabelSelector: config.kubernetes.appLabelSelector,
     });
   };
-  const windowOf = (opts: { window?: string }) => opts.window ?? nextDecember25(new Date()).toISOString();
+  // `--window` belongs to `plan annual` and is read there for `set` and `amend` too (commander parses it on the parent).
+  const windowOf = () => (annual.opts() as { window?: string }).window ?? nextDecember25(new Date()).toISOString();
 
   /** Checks, signs and stores `next` on top of `base`, then nudges the window's waiting runs to read it. */
   const store = async (
@@ -174,9 +175,9 @@ export function registerAnnualPlanCommands(plan: Command, io: CliIo): void {
     .option('--window <start>', 'the window start (default: the next December 25, 00:00 UTC)', isoDate)
     .option('--history', 'every revision, newest first')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { window?: string; history?: boolean; json?: boolean }) =>
+    .action(async (opts: { history?: boolean; json?: boolean }) =>
       withPool(async (pool) => {
-        const windowStart = windowOf(opts);
+        const windowStart = windowOf();
         const current = await currentAnnualPlan(pool, windowStart);
         const revisions = opts.history ? await annualPlanRevisions(pool, windowStart) : undefined;
         if (opts.json) return io.json({ ...current, ...(revisions ? { revisions } : {}) });
@@ -195,7 +196,6 @@ export function registerAnnualPlanCommands(plan: Command, io: CliIo): void {
 
   const signing = (c: Command) =>
     c
-      .option('--window <start>', 'the window start (default: the next December 25, 00:00 UTC)', isoDate)
       .option('--as <name>', 'who you are (default: MAINT_APPROVER or USER), proven by your key')
       .option('--key <file>', 'your Ed25519 private key (default: MAINT_SIGNING_KEY or ~/.ssh/id_ed25519)')
       .option('--comment <text>', 'why: kept with the revision');
@@ -204,18 +204,17 @@ export function registerAnnualPlanCommands(plan: Command, io: CliIo): void {
     .description('store a whole plan (JSON: {"nodes": "all" | "none" | {"selector": "..."}, "applications": [...]})')
     .option('--plan <json>', 'the plan')
     .option('--file <path>', 'the plan, from a file')
-    .action(
-      async (opts: { window?: string; plan?: string; file?: string; as?: string; key?: string; comment?: string }) =>
-        withPool(async (pool) => {
-          if (!opts.plan === !opts.file) throw new CliError('give the plan with --plan <json> or --file <path>');
-          let raw: unknown;
-          try {
-            raw = JSON.parse(opts.plan ?? readFileSync(opts.file!, 'utf8'));
-          } catch (err) {
-            throw new CliError(`the plan is not readable JSON: ${(err as Error).message.slice(0, 200)}`);
-          }
-          await store(pool, await currentAnnualPlan(pool, windowOf(opts)), raw, opts);
-        }),
+    .action(async (opts: { plan?: string; file?: string; as?: string; key?: string; comment?: string }) =>
+      withPool(async (pool) => {
+        if (!opts.plan === !opts.file) throw new CliError('give the plan with --plan <json> or --file <path>');
+        let raw: unknown;
+        try {
+          raw = JSON.parse(opts.plan ?? readFileSync(opts.file!, 'utf8'));
+        } catch (err) {
+          throw new CliError(`the plan is not readable JSON: ${(err as Error).message.slice(0, 200)}`);
+        }
+        await store(pool, await currentAnnualPlan(pool, windowOf()), raw, opts);
+      }),
     );
 
   signing(annual.command('amend'))
@@ -229,17 +228,9 @@ export function registerAnnualPlanCommands(plan: Command, io: CliIo): void {
     )
     .option('--drop-app <name>', '[namespace/]deployment; repeat for more', (v, all: string[]) => [...all, v], [])
     .action(
-      async (opts: {
-        window?: string;
-        nodes?: string;
-        app: string[];
-        dropApp: string[];
-        as?: string;
-        key?: string;
-        comment?: string;
-      }) =>
+      async (opts: { nodes?: string; app: string[]; dropApp: string[]; as?: string; key?: string; comment?: string }) =>
         withPool(async (pool) => {
-          const base = await currentAnnualPlan(pool, windowOf(opts));
+          const base = await currentAnnualPlan(pool, windowOf());
           if (!base.plan)
             throw new CliError(`no plan stored for ${base.windowStart}: store one with maint plan annual set`);
           if (!opts.nodes && opts.app.length === 0 && opts.dropApp.length === 0)
