@@ -18,7 +18,8 @@ import { recordHistory } from './helpers/histories.js';
 import { decide, signedDecision } from './helpers/keys.js';
 import { startUpdateHook } from './helpers/kube.js';
 import { RULES, startPrometheus, type TestPrometheus } from './helpers/prometheus.js';
-import { startStack, uniqueId, until, type Stack } from './helpers/stack.js';
+import { interactionBody, slackHeaders } from './helpers/slack-signing.js';
+import { SIGNING_SECRET, startStack, uniqueId, until, type Stack } from './helpers/stack.js';
 import { openWindow } from './helpers/window.js';
 
 // Nothing here races a clock; this bound only catches a hang on a busy machine.
@@ -36,7 +37,7 @@ describe('the annual upgrade plan: reviewed data, approved as it is, read when t
     am = await startAlertmanager();
     prometheus = await startPrometheus([RULES], [new URL(am.url).host]);
     stack = await startStack(
-      { annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } },
+      { annualUpgrade: { approvers: ['carol', 'dave'], required: 2 }, slackUsers: { UDAVE: 'dave' } },
       {
         name: 'annual-plan',
         people: ['olga'],
@@ -159,6 +160,20 @@ describe('the annual upgrade plan: reviewed data, approved as it is, read when t
       const shown = await maint('plan', 'annual', '--window', start);
       expect(shown.out).toContain('no plan stored for the window');
 
+      // A window already started: nothing can be stored for it any more.
+      const started = await maint(
+        'plan',
+        'annual',
+        'set',
+        '--window',
+        new Date(Date.now() - 60_000).toISOString(),
+        '--plan',
+        JSON.stringify(plan('trixtech/backend:2.0.0')),
+        ...sign('olga'),
+      );
+      expect(started.code).toBe(1);
+      expect(started.err).toMatch(/amendment refused: the window started at \S+; the plan can no longer change/);
+
       const ok = await set(plan('trixtech/backend:2.0.0'));
       expect(ok.code, ok.err).toBe(0);
       expect(ok.out).toContain('stored as revision 1 by olga');
@@ -190,7 +205,7 @@ describe('the annual upgrade plan: reviewed data, approved as it is, read when t
   it(
     'approvers approve the revision they are shown; an amendment asks them again; nodes added before the opening are chosen; after the opening the plan cannot change; alerts are checked before and after',
     async () => {
-      await stack.withBridge(async ({ client, taskQueue }) => {
+      await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
         const start = windowStart();
         const workflowId = uniqueId('annual-plan');
         await storeAnnualPlan(stack, start, plan('trixtech/backend:2.0.0'), 'olga');
@@ -228,6 +243,30 @@ describe('the annual upgrade plan: reviewed data, approved as it is, read when t
         );
         const second = await awaitingApproval(client, handle, 2);
         expect(second.planHash).not.toBe(first.planHash);
+        // The Slack request of revision 1 carries its plan hash: a click on it after the amendment decides nothing.
+        const firstRequest = stack.slack
+          .postsTo('/report')
+          .find(
+            (p) =>
+              String(p.body.text).includes(`${start.slice(0, 10)} (one-week notice), plan revision 1`) &&
+              JSON.stringify(p.body).includes(workflowId),
+          )!;
+        const buttons = (firstRequest.body.blocks as { type: string; elements?: { value?: string }[] }[]).find(
+          (b) => b.type === 'actions',
+        )!;
+        const staleValue = buttons.elements![0]!.value!;
+        expect(JSON.parse(staleValue)).toEqual({ workflowId, planHash: first.planHash });
+        const click = interactionBody('UDAVE', 'approve', staleValue, `${stack.slack.url}/respond/stale`);
+        const clicked = await fetch(`${bridgeUrl}/slack/interactions`, {
+          method: 'POST',
+          body: click,
+          headers: slackHeaders(click, SIGNING_SECRET),
+        });
+        expect(clicked.status).toBe(200);
+        await until('the stale click verdict', () => stack.slack.postsTo('/respond/stale').length > 0);
+        expect(stack.slack.postsTo('/respond/stale')[0]?.body.text).toMatch(
+          /^:warning: Approval by dave via slack not delivered: the plan changed after this request was posted \(now sha256 [0-9a-f]{16}\): decide on the new request$/,
+        );
         // A decision signed for revision 1 is for another plan; carol's earlier one no longer counts.
         const stale = await signedDecision(client, workflowId, stack.keys.key('dave'), {
           principal: 'dave',
