@@ -3,7 +3,6 @@
 // against the cluster first (nothing is stored when a deployment, container, version or node
 // selection is wrong), and refused once the window has started or its run has read the plan.
 import { readFileSync } from 'node:fs';
-import { ApplicationFailure } from '@temporalio/common';
 import type { Command } from 'commander';
 import { createKubernetesActivities } from '../../activities/kubernetes/index.js';
 import {
@@ -34,7 +33,7 @@ type Kube = ReturnType<typeof createKubernetesActivities>;
 /** Why the plan cannot run on this cluster now, one line per problem; empty when it can. */
 async function planProblems(plan: AnnualPlan, kube: Kube, namespace: string): Promise<string[]> {
   const problems: string[] = [];
-  const failed = (err: unknown) => (err instanceof ApplicationFailure ? err.message : (err as Error).message);
+  const failed = (err: unknown) => (err as Error).message;
   for (const a of plan.applications) {
     const name = `${a.namespace ?? namespace}/${a.deployment}`;
     try {
