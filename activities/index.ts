@@ -1,6 +1,7 @@
 import type { Clients } from '../src/clients.js';
 import type { Config } from '../src/config/schema.js';
 import { createAlertActivities } from './alerts.js';
+import { createAnnualPlanActivities } from './annual-plan.js';
 import { createApprovalActivities } from './approvals.js';
 import { createChecklistTaskActivities } from './checklist-tasks.js';
 import { createHttpActivities } from './http.js';
@@ -56,6 +57,7 @@ export function createActivities(clients: Clients, config: Config) {
       },
     }),
     ...createReportActivities({ reports: clients.reports, metrics: clients.metrics }),
+    ...createAnnualPlanActivities({ reports: clients.reports }),
     ...createSlackActivities({ notifier: clients.notifier }),
     ...createChecklistTaskActivities({
       reports: clients.reports,

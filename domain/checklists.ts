@@ -644,7 +644,18 @@ export const CHECKLISTS: readonly ChecklistSection[] = [
         'Backup completed and verified',
         check(c('createDatabaseBackup', 'db.backup'), c('verifyBackup', 'backup')),
       ],
-      ['monitoring', 'Monitoring alerts configured', task('confirm the alert rules cover the systems in the window')],
+      [
+        'monitoring',
+        'Monitoring alerts configured',
+        limited(
+          'that alerts reach a receiver and the rules are evaluated, not that the rules cover every system in the window',
+          c('checkMaintenanceAlerts', 'alerts.configured'),
+          c('checkAlertingPipeline', 'monitoring.rules'),
+          c('checkAlertingPipeline', 'monitoring.alertmanagers'),
+          c('checkAlertingPipeline', 'monitoring.watchdog'),
+          c('checkAlertingPipeline', 'monitoring.alerting'),
+        ),
+      ],
       ['communication', 'Communication plan in place', task('put the communication plan in place')],
       ['standby', 'Support team on standby', task('name the support team on standby')],
     ],
@@ -694,7 +705,14 @@ export const CHECKLISTS: readonly ChecklistSection[] = [
         ),
       ],
       ['changes', 'All changes documented', task('document every change made in the window')],
-      ['alerts-cleared', 'Monitoring alerts cleared', task('confirm no alert fired by the window is still firing')],
+      [
+        'alerts-cleared',
+        'Monitoring alerts cleared',
+        limited(
+          'the blocking alerts and those the window silence expected, as Alertmanager shows them after the work',
+          c('checkAlertsCleared', 'alerts.cleared'),
+        ),
+      ],
       [
         'stakeholders',
         'Stakeholders notified of completion',

@@ -135,6 +135,29 @@ export interface ApprovalRequest {
 }
 
 /** The approval request: the plan, who may decide, and Approve / Reject buttons carrying the workflow id. */
+/**
+ * What an approval button carries: the run and, when the request has one, the hash of the plan it
+ * showed, so a click on a request whose plan was amended since (the annual plan) decides nothing.
+ */
+const approvalButtonValue = (r: { workflowId: string; planHash?: string }) =>
+  r.planHash ? JSON.stringify({ workflowId: r.workflowId, planHash: r.planHash }) : r.workflowId;
+
+/**
+ * An approval button's value: a bare workflow id (requests posted before plan hashes), or the run
+ * with its plan hash; undefined when it is neither.
+ */
+export function parseApprovalButton(value: string): { workflowId: string; planHash?: string } | undefined {
+  if (!value.startsWith('{')) return { workflowId: value };
+  try {
+    const v = JSON.parse(value) as { workflowId?: unknown; planHash?: unknown };
+    if (typeof v.workflowId === 'string' && typeof v.planHash === 'string')
+      return { workflowId: v.workflowId, planHash: v.planHash };
+  } catch {
+    // not JSON: no button of ours
+  }
+  return undefined;
+}
+
 export function approvalRequestMessage(r: ApprovalRequest, escalation = false) {
   const who = `${r.required > 1 ? `${r.required} distinct approvers` : 'one approver'} from ${e(r.approvers.join(', '))}${r.requester ? ` (not the requester, ${e(r.requester)})` : ''}`;
   const text = `${escalation ? ':rotating_light: ESCALATION: still waiting for approval. ' : ''}${r.kind} needs approval: ${e(r.title)}`;
@@ -167,14 +190,14 @@ export function approvalRequestMessage(r: ApprovalRequest, escalation = false) {
             action_id: 'approve',
             style: 'primary',
             text: { type: 'plain_text', text: 'Approve' },
-            value: r.workflowId,
+            value: approvalButtonValue(r),
           },
           {
             type: 'button',
             action_id: 'reject',
             style: 'danger',
             text: { type: 'plain_text', text: 'Reject' },
-            value: r.workflowId,
+            value: approvalButtonValue(r),
           },
         ],
       },

@@ -176,6 +176,7 @@ export const SCHEDULES: ManagedSchedule[] = [
       'VACUUM ANALYZE, REINDEX CONCURRENTLY, statistics',
       'archive of bookings older than 2 years in short batches, conservation verified',
       'expired sessions and reset tokens, temp tables matching the configured rule',
+      'monitoring alerts configured before the work, cleared after it',
       'a status update every 30 minutes while the work runs in the window',
     ],
     // Fires an hour early: the run posts the notice (seed "maintenance-notification" CronJob, Sunday
@@ -298,10 +299,11 @@ export const SCHEDULES: ManagedSchedule[] = [
     workflowType: 'annualUpgrade',
     summary: 'Year-end maintenance window Dec 25-26: planning starts six months ahead (Routine Maintenance Guide)',
     checklist: [
-      "six months' notice, two-person approval asked a week ahead",
-      'when the window opens: fresh backup verified readable, recorded rollback revisions, monitoring alive',
-      'rolling node updates, application upgrades, database step as a human checkpoint',
-      'nothing runs without both approvals or under a blackout',
+      "six months' notice of the stored plan (maint plan annual), two-person approval of it as it is a week ahead",
+      'an amended plan is approved again; when the window opens it is read once more and its nodes chosen by its rule',
+      'then: fresh backup verified readable, monitoring alive and alerts configured, recorded rollback revisions',
+      'rolling node updates, application upgrades, database step as a human checkpoint, monitoring alerts cleared',
+      'nothing runs without both approvals, with a plan amended since, or under a blackout',
     ],
     // June 25 gives the seed's six-month notice; the run then sleeps durably until the
     // one-week notice and approval, and the window itself.

@@ -24,6 +24,7 @@ import { loadConfigOrExit } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { DecisionError, describeVerdict, pendingApproval, sendDecision } from './decisions.js';
 import { planHash } from '../domain/approval-proof.js';
+import { parseApprovalButton } from '../domain/format.js';
 import type { SignOffStatus } from '../domain/checklists.js';
 import { TASK_BUTTONS, TASK_REASON, taskSlackMessage, type TaskRef } from '../domain/format.js';
 import { escapeSlack } from '../domain/text.js';
@@ -179,7 +180,8 @@ class HttpError extends Error {
   }
 }
 
-type Decision = { verb: 'approve'; comment?: string } | { verb: 'reject'; reason: string };
+/** `shown`: the plan hash of the Slack message clicked; a plan amended since is not decided on from it. */
+type Decision = ({ verb: 'approve'; comment?: string } | { verb: 'reject'; reason: string }) & { shown?: string };
 
 /** The bridge's private key, from BRIDGE_SIGNING_KEY or the file BRIDGE_SIGNING_KEY_FILE names; none: decisions get 503. */
 export function loadBridgeKey(config: Config): SigningKey | undefined {
@@ -331,6 +333,11 @@ export async function createBridge({
     const what = `${decision.verb === 'approve' ? 'Approval' : 'Rejection'} by ${approver} via ${via}`;
     try {
       const { runId, approval } = await pendingApproval(client, workflowId);
+      if (decision.shown && decision.shown !== approval.planHash)
+        return {
+          delivered: false,
+          text: `:warning: ${what} not delivered: the plan changed after this request was posted (now sha256 ${approval.planHash.slice(0, 16)}): decide on the new request`,
+        };
       const proof = signStatement(
         {
           decision: decision.verb,
@@ -512,13 +519,18 @@ export async function createBridge({
         }
         return reply.code(200).send();
       }
-      const { approver } = await authorize(user, action.value);
+      const button = parseApprovalButton(action.value);
+      if (!button)
+        throw new HttpError(400, 'payload.actions[0].value: expected a workflow id, or its id and plan hash as JSON');
+      const { approver } = await authorize(user, button.workflowId);
       requireKey();
       const decision: Decision =
-        action.action_id === 'approve' ? { verb: 'approve' } : { verb: 'reject', reason: 'rejected in Slack' };
+        action.action_id === 'approve'
+          ? { verb: 'approve', shown: button.planHash }
+          : { verb: 'reject', reason: 'rejected in Slack', shown: button.planHash };
       // Acknowledge once the decision reached the run (Slack allows 3 s): a bridge killed before then
       // never said 200, so the approver sees the click fail and clicks again (npm run chaos).
-      const delivered = decideLater(action.value, approver, user, decision, 'slack', payload.response_url);
+      const delivered = decideLater(button.workflowId, approver, user, decision, 'slack', payload.response_url);
       await Promise.race([delivered, new Promise((r) => setTimeout(r, SLACK_ACK_WITHIN_MS))]);
       return reply.code(200).send();
     } catch (err) {

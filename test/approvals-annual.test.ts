@@ -12,6 +12,7 @@ import { annualUpgrade } from '../workflows/annual-upgrade.js';
 import { databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
 import { blackoutFromNow } from './helpers/bookings.js';
 import { expectRbacExact, QUICK_PODS, waitForDeployment } from './helpers/cluster.js';
+import { poolSelector, storeAnnualPlan } from './helpers/annual-plan.js';
 import { recordHistory } from './helpers/histories.js';
 import { decide, signedDecision } from './helpers/keys.js';
 import { startUpdateHook } from './helpers/kube.js';
@@ -26,6 +27,8 @@ const backendImage = async (stack: Stack) =>
     ?.template.spec?.containers[0]?.image;
 /** A window an hour away: nobody waits for it; the test opens it (`openWindow`) when it is ready. */
 const farWindow = () => ({ windowStart: new Date(Date.now() + 3_600_000).toISOString(), windowDuration: '1 hour' });
+/** The backend upgrade every plan here makes. */
+const BACKEND_TO_2 = { deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' };
 // Nothing here races a clock; this bound only catches a hang (each test spawns CLIs and a bridge, slow on a busy machine).
 const SLOW_MACHINE_MS = 240_000;
 const waitingForWindow = (handle: WorkflowHandle) =>
@@ -94,27 +97,28 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
   const image = () => backendImage(stack);
   const kubelet = async (node: string) =>
     (await stack.kube.core.readNode({ name: node })).status?.nodeInfo?.kubeletVersion;
-  const input = (): AnnualUpgradeInput => ({
-    ...farWindow(),
+  /** A window an hour away whose stored plan updates this file's nodes and upgrades the backend. */
+  const input = async (): Promise<AnnualUpgradeInput> => {
+    const window = farWindow();
+    await storeAnnualPlan(
+      stack,
+      window.windowStart,
+      { nodes: { selector: poolSelector(stack) }, applications: [BACKEND_TO_2] },
+      'erin',
+    );
+    return { ...window, ...options() };
+  };
+  const options = (): AnnualUpgradeInput => ({
     // Approval is asked for at once (the window is nearer than the lead time), and escalated at once.
     approvalLeadTime: '7 days',
     escalateBefore: '2 hours',
-    nodes: [nodeA, nodeB],
     nodeUpdate: {
       drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 },
       update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' },
       readyTimeout: '30s',
       pollInterval: 200,
     },
-    applications: [
-      {
-        deployment: 'trixtech-backend',
-        container: 'app',
-        image: 'trixtech/backend:2.0.0',
-        rolloutTimeout: '60s',
-        pollInterval: 200,
-      },
-    ],
+    applicationUpdate: { rolloutTimeout: '60s', pollInterval: 200 },
     databaseUpgrade: { description: 'pg_upgrade 15 -> 16 on the primary', timeout: '20s' },
     // A status update every second while the window's work runs.
     statusUpdateEvery: '1s',
@@ -126,7 +130,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
     async () => {
       await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
         const workflowId = uniqueId('annual-one');
-        const handle = await startAwaitingApproval(client, taskQueue, workflowId, input());
+        const handle = await startAwaitingApproval(client, taskQueue, workflowId, await input());
         const env = { ...process.env, ...temporalEnv(), MAINT_CONFIG: '' };
         const first = await exec(
           process.execPath,
@@ -181,7 +185,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
     async () => {
       await stack.withBridge(async ({ client, taskQueue, bridgeUrl }) => {
         const workflowId = uniqueId('annual-two');
-        const args = input();
+        const args = await input();
         const handle = await startAwaitingApproval(client, taskQueue, workflowId, args);
         for (const user of ['UCAROL', 'UDAVE'])
           expect(await clickSlack(bridgeUrl, user, workflowId, `${stack.slack.url}/respond/annual`)).toBe(200);
@@ -211,9 +215,9 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
         expect(atCheckpoint()[0]!.body.text).toMatch(
           new RegExp(
             `^:hourglass_flowing_sand: annualUpgrade ${workflowId} in window annual \\(until \\S+\\), in the window: ` +
-              'done: fresh backup verified readable \\(ok\\), monitoring alive \\(\\w+\\), record the revision of trixtech-backend \\(ok\\), ' +
-              'rolling node updates \\(ok\\), upgrade trixtech-backend to trixtech/backend:2\\.0\\.0 \\(ok\\); ' +
-              'running: database major-version upgrade \\(human checkpoint\\); remaining: post-maintenance health check$',
+              'done: fresh backup verified readable \\(ok\\), monitoring alive \\(\\w+\\), monitoring alerts configured \\(\\w+\\), ' +
+              'record the revision of trixtech-backend \\(ok\\), rolling node updates \\(ok\\), upgrade trixtech-backend to trixtech/backend:2\\.0\\.0 \\(ok\\); ' +
+              'running: database major-version upgrade \\(human checkpoint\\); remaining: post-maintenance health check, monitoring alerts cleared$',
           ),
         );
         // The nodes and the application are done before the people's database step.
@@ -221,7 +225,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
         expect([await kubelet(nodeA), await kubelet(nodeB)]).toEqual(['v1.35.0', 'v1.35.0']);
         await handle.signal(databaseUpgradedSignal, { by: 'erin', detail: 'pg 16.4 running' });
         const report = await handle.result();
-        await recordHistory('annualUpgrade-opened-early', await handle.fetchHistory(), workflowId);
+        await recordHistory('annualUpgrade-stored-plan-opened-early', await handle.fetchHistory(), workflowId);
         // Since 'window-silences': the silences its children take end with the window at the latest.
         const childInput = async (id: string) => {
           const { events } = await client.workflow.getHandle(id).fetchHistory();
@@ -252,7 +256,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
           ':white_check_mark: Approval by carol via slack counted: approve by carol (1 of 2 approvals)',
           ':white_check_mark: Approval by dave via slack counted: approve by dave (2 of 2 approvals)',
         ]);
-        expect(hook.requests).toEqual([nodeA, nodeB]);
+        expect(hook.requests).toEqual([nodeA, nodeB].sort());
         expect(report.steps.map((s) => s.name)).toEqual(
           expect.arrayContaining([
             'wait for the window',
@@ -319,11 +323,9 @@ describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
     async () => {
       await stack.withBridge(async ({ client, taskQueue }) => {
         const workflowId = uniqueId('annual-six-bytes');
-        const handle = await startAwaitingApproval(client, taskQueue, workflowId, {
-          ...farWindow(),
-          nodes: [],
-          applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }],
-        });
+        const window = farWindow();
+        await storeAnnualPlan(stack, window.windowStart, { nodes: 'none', applications: [BACKEND_TO_2] }, 'carol');
+        const handle = await startAwaitingApproval(client, taskQueue, workflowId, window);
         await approveByTwo(stack, client, handle);
         await openWindow(handle);
         const err = await handle.result().then(
@@ -365,7 +367,7 @@ describe('annualUpgrade under a blackout', () => {
       { annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } },
       { name: 'annual-blackout', file: { blackouts: [freeze] } },
     );
-    [node] = (await stack.kube.addNodes(1)) as [string];
+    await stack.kube.addNodes(1);
     await stack.kube.deploy('trixtech-backend', {
       replicas: 2,
       image: 'trixtech/backend:1.0.0',
@@ -373,7 +375,6 @@ describe('annualUpgrade under a blackout', () => {
     });
     await waitForDeployment(stack.kube, 'trixtech-backend');
   });
-  let node = '';
   afterAll(async () => {
     if (stack) expectRbacExact(stack.kube, { everyGrantUsed: false });
     await stack?.stop();
@@ -384,15 +385,18 @@ describe('annualUpgrade under a blackout', () => {
     async () => {
       await stack.withBridge(async ({ client, taskQueue }) => {
         const workflowId = uniqueId('annual-blackout');
-        const handle = await startAwaitingApproval(client, taskQueue, workflowId, {
-          ...farWindow(),
-          nodes: [node],
-          applications: [{ deployment: 'trixtech-backend', container: 'app', image: 'trixtech/backend:2.0.0' }],
-        });
+        const window = farWindow();
+        await storeAnnualPlan(
+          stack,
+          window.windowStart,
+          { nodes: { selector: poolSelector(stack) }, applications: [BACKEND_TO_2] },
+          'carol',
+        );
+        const handle = await startAwaitingApproval(client, taskQueue, workflowId, window);
         await approveByTwo(stack, client, handle);
         await openWindow(handle);
         const report = await handle.result();
-        await recordHistory('annualUpgrade-blackout-opened-early', await handle.fetchHistory(), workflowId);
+        await recordHistory('annualUpgrade-stored-plan-blackout', await handle.fetchHistory(), workflowId);
 
         expect(report.outcome).toBe('skipped');
         expect(report.summary).toContain('blackout year-end-sale');

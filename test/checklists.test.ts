@@ -39,7 +39,10 @@ function sources(dir: string): string {
     .join('\n');
 }
 
-/** A workflow's own file and those of the child workflows it starts: where the activities of its checks must be called. */
+/**
+ * A workflow's own file, the workflows/lib modules it imports, and those of the child workflows it
+ * starts: where the activities of its checks must be called.
+ */
 function workflowText(
   kind: string,
   files = readdirSync(join(root, 'workflows')).filter((f) => f.endsWith('.ts')),
@@ -47,8 +50,11 @@ function workflowText(
   const file = files.find((f) => read(join('workflows', f)).includes(`export async function ${kind}(`));
   if (!file) throw new Error(`no workflow file exports ${kind}`);
   const text = read(join('workflows', file));
+  const libs = [...text.matchAll(/from '\.\/lib\/([\w-]+)\.js'/g)].map((m) =>
+    read(join('workflows', 'lib', `${m[1]}.ts`)),
+  );
   const children = [...text.matchAll(/executeChild\((\w+)/g)].map((m) => m[1]!).filter((c) => c !== kind);
-  return [text, ...children.map((c) => workflowText(c, files))].join('\n');
+  return [text, ...libs, ...children.map((c) => workflowText(c, files))].join('\n');
 }
 
 describe('the seed checklists as data', () => {

@@ -85,9 +85,18 @@ describe('maint with bad arguments', () => {
       'plan',
       'annualUpgrade',
       '--input',
-      JSON.stringify({ windowStart: '2027-01-10T00:00:00Z', windowDuration: '2 hours', nodes: ['n1', 'n2'] }),
+      JSON.stringify({ windowStart: '2027-01-10T00:00:00Z', windowDuration: '2 hours' }),
     );
     expect(annual.out).toContain('window: 2027-01-10T00:00:00.000Z to 2027-01-10T02:00:00.000Z');
-    expect(annual.out).toContain('nodes: n1, n2');
+    expect(annual.out).toContain('stored plan: no plan stored for the window starting 2027-01-10T00:00:00.000Z');
+    // The nodes and upgrades are the stored plan's (maint plan annual), no longer an input.
+    const legacy = await maint('plan', 'annualUpgrade', '--input', JSON.stringify({ nodes: ['n1', 'n2'] }));
+    expect(legacy.code).toBe(1);
+    expect(legacy.err).toContain(
+      "invalid --input for annualUpgrade: nodes: the nodes and upgrades are the stored plan's",
+    );
+    const badWindow = await maint('plan', 'annual', '--window', '2027-02-30');
+    expect(badWindow.code).toBe(2);
+    expect(badWindow.err).toContain("'2027-02-30' is not a date");
   });
 });

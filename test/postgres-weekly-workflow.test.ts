@@ -16,7 +16,9 @@ import {
   windowFromNow,
 } from './helpers/bookings.js';
 import { expectWorkflowRejects } from './helpers/failures.js';
+import { startAlertmanager } from './helpers/alertmanager.js';
 import { recordHistory } from './helpers/histories.js';
+import { RULES, startPrometheus } from './helpers/prometheus.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { SlackSink } from './helpers/slack-sink.js';
 import { until } from './helpers/stack.js';
@@ -113,6 +115,8 @@ describe('weeklyDatabaseMaintenance end to end', () => {
       'maintenance notice',
       'maintenance window test',
       'window status',
+      // Since 'window-alert-checks' (no Alertmanager or Prometheus configured here: skipped).
+      'monitoring alerts configured',
       'verified backup younger than 24 h',
       'vacuum analyze',
       'reindex invalid or bloated indexes',
@@ -120,6 +124,7 @@ describe('weeklyDatabaseMaintenance end to end', () => {
       'archive old bookings',
       'delete expired sessions and reset tokens',
       'drop old temporary tables',
+      'monitoring alerts cleared',
     ]);
     expect(report.steps.every((s) => s.outcome !== 'failed')).toBe(true);
 
@@ -200,7 +205,7 @@ describe('weeklyDatabaseMaintenance end to end', () => {
       const window = gateOf(report).window;
       expect(blockedText).toBe(
         `:hourglass_flowing_sand: weeklyDatabaseMaintenance ${workflowId} in window test (until ${window.end}), maintaining: ` +
-          'done: verified backup younger than 24 h (ok); running: delete expired sessions and reset tokens; remaining: nothing',
+          'done: monitoring alerts configured (skipped), verified backup younger than 24 h (ok); running: delete expired sessions and reset tokens; remaining: monitoring alerts cleared',
       );
       for (const p of statusPosts())
         expect(p.body.text).toMatch(
@@ -220,6 +225,62 @@ describe('weeklyDatabaseMaintenance end to end', () => {
     } finally {
       if (held) await holder.query('ROLLBACK');
       holder.release();
+    }
+  });
+
+  it('checks monitoring alerts are configured before the work and cleared after it (real Alertmanager and Prometheus): an alert still firing is a warning', async () => {
+    const am = await startAlertmanager();
+    const prometheus = await startPrometheus({ ruleFiles: [RULES], alertmanagers: [new URL(am.url).host] });
+    try {
+      await prometheus.settled();
+      const workflowId = `weekly-db-alerts-${Date.now()}`;
+      await am.fire('BookingLatencyHigh', { service: 'backend' });
+      const alerting = {
+        alerts: { alertmanagerUrl: am.url, ignore: ['Watchdog'] },
+        targets: { prometheus: { name: 'prometheus', url: prometheus.url } },
+      };
+      const report = await withWorker(config({}, alerting), async ({ client, taskQueue }) => {
+        const handle = await client.workflow.start(weeklyDatabaseMaintenance, {
+          taskQueue,
+          workflowId,
+          args: [{ window: windowFromNow(-60, 60), steps: ['sessions'] }],
+        });
+        const r = await handle.result();
+        await recordHistory('weeklyDatabaseMaintenance-alert-checks', await handle.fetchHistory(), workflowId);
+        return r;
+      });
+      const names = report.steps.map((s) => s.name);
+      expect(names.indexOf('monitoring alerts configured')).toBeLessThan(
+        names.indexOf('verified backup younger than 24 h'),
+      );
+      expect(names.at(-1)).toBe('monitoring alerts cleared');
+      const find = (check: string) => report.checks.find((c) => c.check === check);
+      expect(find('alerts.configured')).toMatchObject({ status: 'ok', detail: 'routes alerts to oncall' });
+      expect(find('monitoring.rules')).toMatchObject({ status: 'ok' });
+      expect(find('monitoring.alertmanagers')).toMatchObject({ status: 'ok' });
+      expect(find('monitoring.watchdog')).toMatchObject({ status: 'ok' });
+      expect(find('alerts.cleared')).toMatchObject({
+        status: 'warn',
+        detail: expect.stringContaining('still firing: BookingLatencyHigh {service=backend} since '),
+      });
+      expect(report.outcome).toBe('warn');
+      const item = (id: string) => report.checklist!.items.find((i) => i.id === id);
+      expect(item('pre.monitoring')).toMatchObject({ state: 'ok' });
+      expect(item('post.alerts-cleared')).toMatchObject({ state: 'warn' });
+
+      // Resolved, the next run finds the alerts cleared.
+      await am.resolve('BookingLatencyHigh', { service: 'backend' });
+      const quiet = await withWorker(config({}, alerting), ({ client, taskQueue }) =>
+        client.workflow.execute(weeklyDatabaseMaintenance, {
+          taskQueue,
+          workflowId: `${workflowId}-quiet`,
+          args: [{ window: windowFromNow(-60, 60), steps: ['sessions'] }],
+        }),
+      );
+      expect(quiet.checks.find((c) => c.check === 'alerts.cleared')).toMatchObject({ status: 'ok' });
+    } finally {
+      prometheus.stop();
+      await am.stop();
     }
   });
 

@@ -16,6 +16,7 @@ import {
   tempTableChecks,
   vacuumChecks,
 } from './lib/database-checks.js';
+import { monitoringAlertsCleared, monitoringAlertsConfigured, WINDOW_ALERT_CHECKS_PATCH } from './lib/alert-gate.js';
 import { parseInput } from './lib/input.js';
 import { DAY, duration, SECOND } from './lib/duration.js';
 import { MaintenanceRun, runReported, type FinishOptions } from './lib/run.js';
@@ -255,7 +256,10 @@ async function maintain(
     ],
   };
 
+  // Since 'window-alert-checks': the checklist's "monitoring alerts configured" before the window's work, "cleared" after it.
+  const alertChecks = gate.decision !== 'skipped' && disruptive.length > 0 && patched(WINDOW_ALERT_CHECKS_PATCH);
   const work = async (): Promise<boolean> => {
+    if (alertChecks) checks.push(...(await monitoringAlertsConfigured(run)));
     if (!(await guarded())) return false;
     for (const name of DB_MAINTENANCE_STEPS) {
       if (!selected.has(name)) continue;
@@ -275,12 +279,15 @@ async function maintain(
         );
       else await go(label);
     }
+    if (alertChecks) checks.push(...(await monitoringAlertsCleared(run)));
     return true;
   };
 
   const planned = [
+    ...(alertChecks ? ['monitoring alerts configured'] : []),
     ...(disruptive.length > 0 ? [backupLabel] : []),
     ...DB_MAINTENANCE_STEPS.filter((n) => selected.has(n)).map((n) => steps[n][0]),
+    ...(alertChecks ? ['monitoring alerts cleared'] : []),
   ];
   let completed: boolean;
   if (gate.decision === 'skipped') completed = await work();

@@ -13,6 +13,8 @@ import { DEFAULT_DISK_THRESHOLDS, rootFilesystemUse } from './node-jobs.js';
 import type { HttpTarget } from '../../domain/http-target.js';
 import { withoutUrls } from '../../domain/text.js';
 import { NO_CLUSTER, type Skipped } from '../../domain/cluster.js';
+import type { NodeRule } from '../../domain/annual-plan.js';
+import { failure, FailureType } from '../../domain/failures.js';
 
 const ERROR_LINE = /\b(error|fatal|panic)\b/i;
 /** Usage against the container limit: the point where a pod is about to be throttled or OOM-killed. */
@@ -255,6 +257,25 @@ export function createHealthActivities({
       return results.length > 0
         ? results
         : [skipped('k8s.pod-resources', namespace, `no metrics for pods matching ${appLabelSelector}`)];
+    },
+
+    /**
+     * The nodes a plan's rule selects now (the annual upgrade chooses them when its window opens):
+     * every node, none, or those matching a label selector. A selector the API server refuses is bad input.
+     */
+    async selectNodes({ rule }: { rule: NodeRule }): Promise<{ nodes: string[] } | Skipped> {
+      if (rule === 'none') return { nodes: [] };
+      if (!kube) return { skipped: NO_CLUSTER };
+      const labelSelector = rule === 'all' ? undefined : rule.selector;
+      try {
+        const { items } = await kube.makeApiClient(CoreV1Api).listNode(labelSelector ? { labelSelector } : {});
+        return { nodes: items.map((n) => n.metadata!.name!).sort() };
+      } catch (err) {
+        const status = apiStatus(err);
+        if (status.code === 400)
+          throw failure(FailureType.InvalidInput, `node selector "${labelSelector}" refused: ${status.message}`);
+        throw err;
+      }
     },
 
     /**

@@ -17,6 +17,8 @@ import { windowOccurrences, type WindowSpec } from '../../domain/windows.js';
 import { createLogger } from '../logger.js';
 import { CliError, type CliIo } from './common.js';
 import { AnnualUpgradeInput } from '../../workflows/annual-upgrade.js';
+import { describeAnnualPlan, nextDecember25 } from '../../domain/annual-plan.js';
+import { registerAnnualPlanCommands } from './annual-plan.js';
 import { ApplicationCacheCleanupInput } from '../../workflows/application-cache-cleanup.js';
 import { ApplicationImageUpdateInput } from '../../workflows/application-image-update.js';
 import { ClusterStorageCleanupInput } from '../../workflows/cluster-storage-cleanup.js';
@@ -208,19 +210,27 @@ export async function planFor(
         );
         break;
       case 'annualUpgrade': {
-        const inventory = await a.collectClusterInventory();
+        const given = ['nodes', 'applications'].filter((k) => (rawInput as Record<string, unknown>)?.[k] !== undefined);
+        if (given.length)
+          throw new Error(
+            `invalid --input for annualUpgrade: ${given.join(', ')}: the nodes and upgrades are the stored plan's (maint plan annual)`,
+          );
         const approvals = await a.resolveApprovalPolicy('annualUpgrade');
-        const start = input.windowStart as string | undefined;
+        const start = input.windowStart ? new Date(input.windowStart as string) : nextDecember25(new Date());
+        const stored = await a.readAnnualPlan({ windowStart: start.toISOString() });
+        const chosen =
+          stored.plan && stored.plan.nodes !== 'none'
+            ? await a.selectNodes({ rule: stored.plan.nodes }).catch((err: Error) => ({ skipped: err.message }))
+            : undefined;
         lines.push(
-          start
-            ? `window: ${new Date(start).toISOString()} to ${new Date(Date.parse(start) + (input.windowDuration as number)).toISOString()}`
-            : nextWindow(plan.windows, 'annual'),
-          input.nodes
-            ? `nodes: ${(input.nodes as string[]).join(', ')}`
-            : 'skipped' in inventory
-              ? `nodes: ${inventory.skipped}`
-              : `nodes: ${inventory.nodes.map((n) => `${n.name} (${n.kubeletVersion})`).join(', ')}`,
-          `approval: ${approvals.required} distinct of ${approvals.approvers.join(', ')}`,
+          `window: ${start.toISOString()} to ${new Date(start.getTime() + (input.windowDuration as number)).toISOString()}`,
+          ...describeAnnualPlan(stored).map((l) => `stored plan: ${l}`),
+          ...(chosen
+            ? [
+                `nodes the rule selects now: ${'skipped' in chosen ? chosen.skipped : chosen.nodes.join(', ') || 'none'} (chosen again when the window opens)`,
+              ]
+            : []),
+          `approval: ${approvals.required} distinct of ${approvals.approvers.join(', ')}, of the revision stored a week ahead (amended later: asked again)`,
         );
         break;
       }
@@ -356,7 +366,7 @@ export async function planFor(
 
 export function registerPlanCommand(program: Command, io: CliIo): void {
   const { temporal } = io;
-  program
+  const plan = program
     .command('plan <workflowType>')
     .description('dry run: what the next run would do against the current targets; changes nothing')
     .option('--input <json>', 'the workflow input (needed for emergencyMaintenance)')
@@ -376,4 +386,5 @@ export function registerPlanCommand(program: Command, io: CliIo): void {
       io.out(`plan for ${type} (nothing was changed):`);
       for (const line of lines) io.out(`  ${line}`);
     });
+  registerAnnualPlanCommands(plan, io);
 }

@@ -11,3 +11,17 @@ export async function maint(...args: string[]): Promise<{ code: number; out: str
   );
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
+
+/** `maint` run in this process with `env` on top of the test's environment (a stack's config file, its database). */
+export async function maintWith(
+  env: Record<string, string>,
+  ...args: string[]
+): Promise<{ code: number; out: string; err: string }> {
+  const saved = process.env;
+  process.env = { ...saved, ...env };
+  try {
+    return await maint(...args);
+  } finally {
+    process.env = saved;
+  }
+}

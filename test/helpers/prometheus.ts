@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { freePort } from './net.js';
 import { until } from './stack.js';
 
+export const RULES = join(import.meta.dirname, '..', '..', 'deploy', 'prometheus', 'rules.yml');
+
 export interface PrometheusOptions {
   ruleFiles?: string[];
   alertmanagers?: string[];
@@ -16,6 +18,8 @@ export interface PrometheusOptions {
 
 export interface TestPrometheus {
   url: string;
+  /** Waits until the rules are evaluated (the watchdog fires) and every Alertmanager is discovered, as a scheduled run finds them. */
+  settled(): Promise<void>;
   stop(): void;
 }
 
@@ -61,5 +65,22 @@ export async function startPrometheus({
     stop();
     throw err;
   }
-  return { url, stop };
+  return {
+    url,
+    stop,
+    async settled() {
+      // Rule evaluation and Alertmanager discovery start after /-/ready.
+      await until(
+        'the rules evaluated',
+        async () => JSON.stringify(await (await fetch(`${url}/api/v1/alerts`)).json()).includes('"firing"'),
+        60_000,
+      );
+      await until(
+        'Alertmanager discovered',
+        async () =>
+          JSON.stringify(await (await fetch(`${url}/api/v1/alertmanagers`)).json()).includes('/api/v2/alerts'),
+        60_000,
+      );
+    },
+  };
 }

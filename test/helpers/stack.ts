@@ -13,7 +13,8 @@ import { makeTestKeys, type TestKeys } from './keys.js';
 import { freePort } from './net.js';
 import { createTestDatabase, type TestDatabase } from './postgres.js';
 import { SlackSink } from './slack-sink.js';
-import { testConfig, withWorker, type WorkerContext } from './temporal.js';
+import { loadConfig } from '../../src/config/load.js';
+import { testConfigEnv, withWorker, type WorkerContext } from './temporal.js';
 
 export const SIGNING_SECRET = 'test-signing-secret';
 
@@ -26,6 +27,8 @@ export interface Stack {
   /** This stack's namespace, nodes and workloads on the suite's real control plane; the worker uses its ServiceAccount. */
   kube: TestCluster;
   config: Config;
+  /** The environment the config was loaded from (MAINT_CONFIG naming its file): `maint` run with it sees the same. */
+  env: Record<string, string>;
   /** Signing keys of every approver, Slack-mapped user and extra person, and of the bridge. */
   keys: TestKeys;
   /** Runs `fn` with a worker and the approval bridge listening on a free port. */
@@ -79,7 +82,7 @@ export async function startStack(
     port: metricsPort,
     health: () => ({ ok: true, detail: 'test' }),
   });
-  const config = testConfig(
+  const env = testConfigEnv(
     {
       ...slack.workerEnv(db.url, db.url),
       KUBECONFIG: kube.workerKubeconfig,
@@ -98,7 +101,9 @@ export async function startStack(
       ...file,
     },
   );
+  const config = loadConfig(env);
   return {
+    env,
     db,
     slack,
     kube,

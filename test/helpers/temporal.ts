@@ -32,13 +32,18 @@ export function uniqueTaskQueue(name: string): string {
 
 /** A validated Config for tests: env entries plus an optional config file body. */
 export function testConfig(env: Record<string, string> = {}, file?: unknown): Config {
+  return loadConfig(testConfigEnv(env, file));
+}
+
+/** The environment `testConfig` loads (the config file written, MAINT_CONFIG naming it): what `maint` needs to see the same. */
+export function testConfigEnv(env: Record<string, string> = {}, file?: unknown): Record<string, string> {
   const vars: Record<string, string> = { ...temporalEnv(), LOG_LEVEL: 'silent', ...env };
   if (file !== undefined) {
     const path = join(mkdtempSync(join(tmpdir(), 'maint-config-')), 'config.json');
     writeFileSync(path, JSON.stringify(file));
     vars.MAINT_CONFIG = path;
   }
-  return loadConfig(vars);
+  return vars;
 }
 
 /** What a child process (maint, a worker) needs to reach the suite's server and namespace. */

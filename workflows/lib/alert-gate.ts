@@ -9,13 +9,15 @@ import { duration, HOUR, MIN_POLL_MS, MINUTE, seconds } from './duration.js';
 import type { MaintenanceRun } from './run.js';
 import type { Compensations } from './saga.js';
 
-const { checkAlertsCleared, checkMaintenanceAlerts } = quickRead;
+const { checkAlertingPipeline, checkAlertsCleared, checkMaintenanceAlerts, resolveHealthCheckPlan } = quickRead;
 const { createWindowSilence, expireWindowSilence } = apiCall;
 
 /** Patch id of the alert gate in the disruptive workflows (nodeUpdate, applicationUpdate). */
 export const ALERT_GATE_PATCH = 'alert-gate';
 /** Patch id of the window's silence (and of "alerts cleared" counting the silenced alerts) in the same workflows. */
 export const WINDOW_SILENCES_PATCH = 'window-silences';
+/** Patch id of the window checklist's "monitoring alerts configured" / "cleared" findings in weeklyDatabaseMaintenance and annualUpgrade. */
+export const WINDOW_ALERT_CHECKS_PATCH = 'window-alert-checks';
 /** Time a run takes beyond its own timeouts (cordon, hooks, retries, compensations): part of its silence. */
 const SILENCE_MARGIN_MS = 10 * MINUTE;
 
@@ -161,31 +163,74 @@ export class AlertAwareWork {
   async after(): Promise<CheckResult[]> {
     if (!this.gated) return [];
     const findings = [...this.configured, ...(await this.endSilence())];
-    const cleared = await this.run.checkStep('monitoring alerts cleared', async () => {
-      if (!this.silences) {
-        const state = await checkMaintenanceAlerts();
-        return state.checks.filter((c) => c.check === 'alerts.firing').map((c) => ({ ...c, check: 'alerts.cleared' }));
-      }
-      try {
-        return await checkAlertsCleared();
-      } catch (err) {
-        if (isCancellation(err)) throw err;
-        return [
-          {
-            check: 'alerts.cleared',
-            target: 'alertmanager',
-            status: 'warn',
-            detail: `not known: ${innermostMessage(err)}`,
-          },
-        ];
-      }
-    });
+    // Runs from before 'window-silences' asked the gate's own question again.
+    const cleared = this.silences
+      ? await monitoringAlertsCleared(this.run)
+      : await this.run.checkStep('monitoring alerts cleared', async () => {
+          const state = await checkMaintenanceAlerts();
+          return state.checks
+            .filter((c) => c.check === 'alerts.firing')
+            .map((c) => ({ ...c, check: 'alerts.cleared' }));
+        });
     return [...findings, ...cleared];
   }
 
   private expiry(s: WindowSilence): string {
     return `expire silence ${s.id} (else it ends at ${s.endsAt})`;
   }
+}
+
+/**
+ * The pre-maintenance checklist's "Monitoring alerts configured", before a window's work: Alertmanager
+ * routes alerts to a receiver that notifies someone (`alerts.configured`), and Prometheus has the
+ * product's rule groups loaded, an Alertmanager to send to and the watchdog firing (`monitoring.*`).
+ * Alertmanager unreadable is critical: nobody can say an alert raised in the window would reach anyone.
+ */
+export function monitoringAlertsConfigured(run: MaintenanceRun): Promise<CheckResult[]> {
+  return run.checkStep('monitoring alerts configured', async () => {
+    const { prometheus } = await resolveHealthCheckPlan();
+    const [routed, pipeline] = await Promise.all([
+      checkMaintenanceAlerts().then(
+        (state) => state.checks.filter((c) => c.check === 'alerts.configured'),
+        (err: unknown): CheckResult[] => {
+          if (isCancellation(err)) throw err;
+          return [
+            {
+              check: 'alerts.configured',
+              target: 'alertmanager',
+              status: 'critical',
+              detail: `Alertmanager unreadable: ${innermostMessage(err)}`,
+            },
+          ];
+        },
+      ),
+      checkAlertingPipeline(prometheus),
+    ]);
+    return [...routed, ...pipeline];
+  });
+}
+
+/**
+ * The post-maintenance checklist's "Monitoring alerts cleared", after the work: the blocking alerts,
+ * and those the window's silence expected, still firing unsilenced (`alerts.cleared`, warn naming
+ * them). Alertmanager unreadable then is a warning: the work is done, whether alerts cleared is not known.
+ */
+export function monitoringAlertsCleared(run: MaintenanceRun): Promise<CheckResult[]> {
+  return run.checkStep('monitoring alerts cleared', async () => {
+    try {
+      return await checkAlertsCleared();
+    } catch (err) {
+      if (isCancellation(err)) throw err;
+      return [
+        {
+          check: 'alerts.cleared',
+          target: 'alertmanager',
+          status: 'warn',
+          detail: `not known: ${innermostMessage(err)}`,
+        },
+      ];
+    }
+  });
 }
 
 /** What a run may take beyond its timeouts; with them, the longest its window's silence lasts. */

@@ -234,7 +234,9 @@ export class ApprovalGate {
     return this.counted.size >= this.policy.required && others.length > 0;
   }
 
+  /** Waits for the decision; may be called again after `closeWhen` closed it early (the gate reopens). */
   async wait(timing: ApprovalTiming, escalate: () => Promise<void>): Promise<ApprovalDecision> {
+    this.closed = false;
     const decided = () => this.approved || this.rejection !== undefined || (timing.closeWhen?.() ?? false);
     const need = this.policy.required > 1 ? `${this.policy.required} distinct approvers` : 'an approver';
     this.run.waitingFor = `approval by ${need} from: ${this.policy.approvers.join(', ')}`;

@@ -18,3 +18,9 @@ export const databaseUpgradedSignal = defineSignal<[{ by?: string; detail?: stri
  * `annualUpgrade`): the people running the window open it now; it still closes at its scheduled end.
  */
 export const openWindowUpdate = defineUpdate<string, [{ by: string; reason?: string }]>('openWindow');
+/**
+ * `annualUpgrade`: the stored plan of the window starting `windowStart` was amended (`maint plan annual
+ * amend` sends it; runs of other windows ignore it). Only a nudge: the run reads the plan again from
+ * the store, and a new revision needs approval again.
+ */
+export const annualPlanAmendedSignal = defineSignal<[{ windowStart?: string }?]>('annualPlanAmended');

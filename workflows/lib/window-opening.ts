@@ -51,13 +51,16 @@ export class WindowOpening {
     );
   }
 
-  /** Waits until the window's scheduled start or until someone opens it, whichever comes first. */
-  async until(start: Date): Promise<void> {
+  /**
+   * Waits until the window's scheduled start or until someone opens it, whichever comes first;
+   * also returns early once `interrupt` holds (the annual plan amended while it waits).
+   */
+  async until(start: Date, interrupt: () => boolean = () => false): Promise<void> {
     const ms = start.getTime() - Date.now();
     if (ms <= 0 || this.opened) return;
     this.waiting = true;
     try {
-      await condition(() => this.opened !== undefined, ms);
+      await condition(() => this.opened !== undefined || interrupt(), ms);
     } finally {
       this.waiting = false;
     }
