@@ -2,6 +2,7 @@
 // revisions and the nodes its rule selects now; set or amended with the operator's own key, checked
 // against the cluster first (nothing is stored when a deployment, container, version or node
 // selection is wrong), and refused once the window has started or its run has read the plan.
+import type pg from 'pg';
 import { readFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { createKubernetesActivities } from '../../activities/kubernetes/index.js';
@@ -22,11 +23,10 @@ import { describeInputIssues } from '../../domain/input-errors.js';
 import { SEARCH_ATTRIBUTES } from '../../domain/run.js';
 import { annualPlanAmendedSignal } from '../../workflows/lib/definitions.js';
 import { amendAnnualPlan, annualPlanRevisions, currentAnnualPlan } from '../annual-plans.js';
-import { createPool, loadKubeConfig } from '../clients.js';
+import { loadKubeConfig } from '../clients.js';
 import { loadSigningKey } from '../decisions.js';
-import { createLogger } from '../logger.js';
 import { signStatement } from '../signing.js';
-import { approverIdentity, CliError, isoDate, type CliIo } from './common.js';
+import { approverIdentity, CliError, isoDate, withReportPool, type CliIo } from './common.js';
 
 type Kube = ReturnType<typeof createKubernetesActivities>;
 
@@ -90,14 +90,7 @@ function show(io: CliIo, p: StoredAnnualPlan, selected: string | undefined): voi
 }
 
 export function registerAnnualPlanCommands(plan: Command, io: CliIo): void {
-  const withPool = async <T>(fn: (pool: ReturnType<typeof createPool>) => Promise<T>): Promise<T> => {
-    const pool = createPool(io.config().reportDatabaseUrl, createLogger('silent'), 'maint-cli');
-    try {
-      return await fn(pool);
-    } finally {
-      await pool.end();
-    }
-  };
+  const withPool = withReportPool(io);
   const kube = () => {
     const config = io.config();
     return createKubernetesActivities({
@@ -111,7 +104,7 @@ export function registerAnnualPlanCommands(plan: Command, io: CliIo): void {
 
   /** Checks, signs and stores `next` on top of `base`, then nudges the window's waiting runs to read it. */
   const store = async (
-    pool: ReturnType<typeof createPool>,
+    pool: pg.Pool,
     base: StoredAnnualPlan,
     raw: unknown,
     opts: { as?: string; key?: string; comment?: string },

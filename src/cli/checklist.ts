@@ -1,5 +1,6 @@
 // `maint checklist | tasks | signoff`: the seed checklists as the product maps them, what a run
 // left to people, and a signed sign-off of one of its tasks.
+import type pg from 'pg';
 import { WorkflowNotFoundError } from '@temporalio/client';
 import type { Command } from 'commander';
 import {
@@ -13,9 +14,8 @@ import {
   taskItem,
   type RunRef,
 } from '../checklist-signoffs.js';
-import { createPool } from '../clients.js';
 import type { Config } from '../config/schema.js';
-import type { CliIo } from './common.js';
+import { withReportPool, type CliIo } from './common.js';
 import {
   accountChecklist,
   CHECKLISTS,
@@ -28,7 +28,6 @@ import {
 import { planHash } from '../../domain/approval-proof.js';
 import type { CheckResult } from '../../domain/checks.js';
 import { loadSigningKey } from '../decisions.js';
-import { createLogger } from '../logger.js';
 import { signStatement } from '../signing.js';
 
 function means(item: ChecklistItem): string {
@@ -44,20 +43,10 @@ function who(item: ChecklistItem, config: Config): string {
 }
 
 export function registerChecklistCommands(program: Command, io: CliIo): void {
-  const withPool = async <T>(fn: (pool: ReturnType<typeof createPool>) => Promise<T>): Promise<T> => {
-    const pool = createPool(io.config().reportDatabaseUrl, createLogger('silent'), 'maint-cli');
-    try {
-      return await fn(pool);
-    } finally {
-      await pool.end();
-    }
-  };
+  const withPool = withReportPool(io);
 
   /** The run a sign-off is for: its stored report, else (still running) what Temporal says it is. */
-  const resolveRun = async (
-    pool: ReturnType<typeof createPool>,
-    workflowId: string,
-  ): Promise<RunRef & { checks?: CheckResult[] }> => {
+  const resolveRun = async (pool: pg.Pool, workflowId: string): Promise<RunRef & { checks?: CheckResult[] }> => {
     const report = await storedReport(pool, workflowId);
     if (report) return { workflowId, runId: report.runId, kind: report.kind, checks: report.checks };
     const d = await (

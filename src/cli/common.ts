@@ -1,6 +1,9 @@
 import { InvalidArgumentError } from 'commander';
 import { ScheduleNotFoundError, WorkflowNotFoundError, type Client } from '@temporalio/client';
+import type pg from 'pg';
+import { createPool } from '../clients.js';
 import type { Config } from '../config/schema.js';
+import { createLogger } from '../logger.js';
 
 // What every command group shares: its view of the outside world, the one-line failure, table
 // output and the argument parsers.
@@ -12,6 +15,18 @@ export interface CliIo {
   temporal: () => Promise<Client>;
   json: (v: unknown) => void;
 }
+
+/** A pool on the report database for one command, closed when it is done. */
+export const withReportPool =
+  (io: CliIo) =>
+  async <T>(fn: (pool: pg.Pool) => Promise<T>): Promise<T> => {
+    const pool = createPool(io.config().reportDatabaseUrl, createLogger('silent'), 'maint-cli');
+    try {
+      return await fn(pool);
+    } finally {
+      await pool.end();
+    }
+  };
 
 /** A user-facing failure: printed as one line, exit code 1. */
 export class CliError extends Error {}

@@ -6,10 +6,8 @@ import { formatValue, outcomeLabel } from '../../domain/format.js';
 import { OUTCOMES, type RunReport } from '../../domain/run.js';
 import { withoutUrls } from '../../domain/text.js';
 import { listSignOffs, storedReport } from '../checklist-signoffs.js';
-import { createPool } from '../clients.js';
-import { createLogger } from '../logger.js';
 import { listRuns } from '../maintenance-runs.js';
-import { CliError, isoDate, positiveInt, table, type CliIo } from './common.js';
+import { CliError, isoDate, positiveInt, table, withReportPool, type CliIo } from './common.js';
 
 function outcome(value: string): string {
   if (!(OUTCOMES as readonly string[]).includes(value))
@@ -84,14 +82,7 @@ function describeReport(report: RunReport, signOffs: SignOff[]): string[] {
 
 export function registerRunsCommand(program: Command, io: CliIo): void {
   const { json } = io;
-  const withPool = async <T>(fn: (pool: ReturnType<typeof createPool>) => Promise<T>): Promise<T> => {
-    const pool = createPool(io.config().reportDatabaseUrl, createLogger('silent'), 'maint-cli');
-    try {
-      return await fn(pool);
-    } finally {
-      await pool.end();
-    }
-  };
+  const withPool = withReportPool(io);
   program
     .command('runs')
     .description('run history from maintenance_runs')
