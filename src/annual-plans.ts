@@ -8,6 +8,7 @@ import {
   type AnnualPlan,
   type StoredAnnualPlan,
 } from '../domain/annual-plan.js';
+import { inTransaction } from '../activities/postgres/sql.js';
 import { planHash, type Proof } from '../domain/approval-proof.js';
 import type { Approvals } from './config/schema.js';
 
@@ -96,22 +97,16 @@ export async function annualPlanRevisions(pool: pg.Pool, windowStart: string): P
   return (await rows(pool, windowStart)).map((r) => stored(windowStart, r));
 }
 
-async function inTransaction<T>(pool: pg.Pool, windowStart: string, fn: (c: pg.PoolClient) => Promise<T>) {
+// Bounded waits: an amendment stuck behind a lock fails with a clear error instead of hanging the CLI.
+const PLAN_TIMEOUTS = { lockTimeoutMs: 30_000, statementTimeoutMs: 60_000 };
+
+async function inPlanTransaction<T>(pool: pg.Pool, windowStart: string, fn: (c: pg.PoolClient) => Promise<T>) {
   await pool.query(SCHEMA);
-  const client = await pool.connect();
-  try {
-    await client.query('BEGIN');
+  return inTransaction(pool, PLAN_TIMEOUTS, async (client) => {
     // One writer per window at a time: an amendment and the run's read never interleave.
     await client.query(`SELECT pg_advisory_xact_lock(hashtextextended('annual-plan ' || $1, 0))`, [windowStart]);
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (err) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw err;
-  } finally {
-    client.release();
-  }
+    return fn(client);
+  });
 }
 
 export interface Amendment {
@@ -146,7 +141,7 @@ export async function amendAnnualPlan(pool: pg.Pool, approvals: Approvals, a: Am
               : undefined;
   if (why) throw new PlanAmendmentError(`amendment refused: ${why}`);
 
-  return inTransaction(pool, a.windowStart, async (c) => {
+  return inPlanTransaction(pool, a.windowStart, async (c) => {
     const read = await readAtOpening(c, a.windowStart);
     if (read)
       throw new PlanAmendmentError(
@@ -192,7 +187,7 @@ export async function readAnnualPlanAtOpening(
   pool: pg.Pool,
   r: { windowStart: string; workflowId: string; runId: string },
 ): Promise<StoredAnnualPlan> {
-  return inTransaction(pool, r.windowStart, async (c) => {
+  return inPlanTransaction(pool, r.windowStart, async (c) => {
     const current = (await rows(c, r.windowStart))[0];
     await c.query(
       `INSERT INTO annual_upgrade_plan_reads (window_start, revision, workflow_id, run_id)
