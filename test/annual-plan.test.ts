@@ -9,10 +9,10 @@ import type { AnnualPlan } from '../domain/annual-plan.js';
 import { currentAnnualPlan } from '../src/annual-plans.js';
 import { annualUpgrade, type AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
 import { databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
-import { poolSelector, storeAnnualPlan } from './helpers/annual-plan.js';
+import { annualCluster, poolSelector, storeAnnualPlan, testPaceAnnualOptions } from './helpers/annual-plan.js';
 import { startAlertmanager, type TestAlertmanager } from './helpers/alertmanager.js';
 import { maintWith } from './helpers/cli.js';
-import { expectRbacExact, QUICK_PODS, waitForDeployment } from './helpers/cluster.js';
+import { expectRbacExact } from './helpers/cluster.js';
 import { workflowFailureOf } from './helpers/failures.js';
 import { recordHistory } from './helpers/histories.js';
 import { decide, signedDecision } from './helpers/keys.js';
@@ -45,13 +45,7 @@ describe('the annual upgrade plan: reviewed data, approved as it is, read when t
         file: { alerts: { alertmanagerUrl: am.url, ignore: ['Watchdog'] } },
       },
     );
-    [firstNode] = (await stack.kube.addNodes(1)) as [string];
-    await stack.kube.deploy('trixtech-backend', {
-      replicas: 2,
-      image: 'trixtech/backend:1.0.0',
-      podAnnotations: QUICK_PODS,
-    });
-    await waitForDeployment(stack.kube, 'trixtech-backend');
+    [firstNode] = (await annualCluster(stack, 1)) as [string];
     hook = await startUpdateHook(stack.kube.admin, 50, 'v1.35.0');
     await prometheus.settled();
   });
@@ -76,16 +70,7 @@ describe('the annual upgrade plan: reviewed data, approved as it is, read when t
   const input = (start: string): AnnualUpgradeInput => ({
     windowStart: start,
     windowDuration: '1 hour',
-    approvalLeadTime: '7 days',
-    escalateBefore: '2 hours',
-    nodeUpdate: {
-      drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 },
-      update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' },
-      readyTimeout: '30s',
-      pollInterval: 200,
-    },
-    applicationUpdate: { rolloutTimeout: '60s', pollInterval: 200 },
-    databaseUpgrade: { description: 'pg_upgrade 15 -> 16', timeout: '60s' },
+    ...testPaceAnnualOptions(hook.url, { description: 'pg_upgrade 15 -> 16', timeout: '60s' }),
   });
   async function awaitingApproval(client: Client, handle: WorkflowHandle, revision: number) {
     await until(`approval asked for revision ${revision}`, async () => {

@@ -11,8 +11,8 @@ import type { AnnualUpgradeInput } from '../workflows/annual-upgrade.js';
 import { annualUpgrade } from '../workflows/annual-upgrade.js';
 import { databaseUpgradedSignal, statusQuery } from '../workflows/lib/definitions.js';
 import { blackoutFromNow } from './helpers/bookings.js';
-import { expectRbacExact, QUICK_PODS, waitForDeployment } from './helpers/cluster.js';
-import { poolSelector, storeAnnualPlan } from './helpers/annual-plan.js';
+import { expectRbacExact } from './helpers/cluster.js';
+import { annualCluster, poolSelector, storeAnnualPlan, testPaceAnnualOptions } from './helpers/annual-plan.js';
 import { recordHistory } from './helpers/histories.js';
 import { decide, signedDecision } from './helpers/keys.js';
 import { startUpdateHook } from './helpers/kube.js';
@@ -77,13 +77,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
       { name: 'annual' },
     );
     // Nodes start on the control plane's version; the update hook brings them to the next.
-    [nodeA, nodeB] = (await stack.kube.addNodes(2)) as [string, string];
-    await stack.kube.deploy('trixtech-backend', {
-      replicas: 2,
-      image: 'trixtech/backend:1.0.0',
-      podAnnotations: QUICK_PODS,
-    });
-    await waitForDeployment(stack.kube, 'trixtech-backend');
+    [nodeA, nodeB] = (await annualCluster(stack, 2)) as [string, string];
     hook = await startUpdateHook(stack.kube.admin, 50, 'v1.35.0');
   });
   afterAll(async () => {
@@ -109,17 +103,7 @@ describe('annualUpgrade: two-person approval before the window, then the upgrade
     return { ...window, ...options() };
   };
   const options = (): AnnualUpgradeInput => ({
-    // Approval is asked for at once (the window is nearer than the lead time), and escalated at once.
-    approvalLeadTime: '7 days',
-    escalateBefore: '2 hours',
-    nodeUpdate: {
-      drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 },
-      update: { hookUrl: hook.url, doneWhen: 'rebooted', timeout: '30s' },
-      readyTimeout: '30s',
-      pollInterval: 200,
-    },
-    applicationUpdate: { rolloutTimeout: '60s', pollInterval: 200 },
-    databaseUpgrade: { description: 'pg_upgrade 15 -> 16 on the primary', timeout: '20s' },
+    ...testPaceAnnualOptions(hook.url, { description: 'pg_upgrade 15 -> 16 on the primary', timeout: '20s' }),
     // A status update every second while the window's work runs.
     statusUpdateEvery: '1s',
   });
@@ -305,13 +289,7 @@ describe('annualUpgrade pre-maintenance gate: a backup must read back', () => {
       { annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } },
       { name: 'annual-gate', file: { database: { pgBinDir } } },
     );
-    await stack.kube.addNodes(1);
-    await stack.kube.deploy('trixtech-backend', {
-      replicas: 2,
-      image: 'trixtech/backend:1.0.0',
-      podAnnotations: QUICK_PODS,
-    });
-    await waitForDeployment(stack.kube, 'trixtech-backend');
+    await annualCluster(stack, 1);
   });
   afterAll(async () => {
     if (stack) expectRbacExact(stack.kube, { everyGrantUsed: false });
@@ -367,13 +345,7 @@ describe('annualUpgrade under a blackout', () => {
       { annualUpgrade: { approvers: ['carol', 'dave'], required: 2 } },
       { name: 'annual-blackout', file: { blackouts: [freeze] } },
     );
-    await stack.kube.addNodes(1);
-    await stack.kube.deploy('trixtech-backend', {
-      replicas: 2,
-      image: 'trixtech/backend:1.0.0',
-      podAnnotations: QUICK_PODS,
-    });
-    await waitForDeployment(stack.kube, 'trixtech-backend');
+    await annualCluster(stack, 1);
   });
   afterAll(async () => {
     if (stack) expectRbacExact(stack.kube, { everyGrantUsed: false });

@@ -8,6 +8,8 @@ import {
 } from '../../domain/annual-plan.js';
 import { planHash } from '../../domain/approval-proof.js';
 import { signStatement } from '../../src/signing.js';
+import type { AnnualUpgradeInput } from '../../workflows/annual-upgrade.js';
+import { QUICK_PODS, waitForDeployment } from './cluster.js';
 import type { Stack } from './stack.js';
 
 /** The label every node a test file adds carries (test/helpers/cluster.ts): a plan's node rule for "this file's nodes". */
@@ -42,3 +44,33 @@ export async function storeAnnualPlan(
     proof,
   });
 }
+
+/** What an annual window works on in a test: `nodes` new nodes of this file's pool and the backend at 1.0.0. */
+export async function annualCluster(stack: Stack, nodes: number): Promise<string[]> {
+  const names = await stack.kube.addNodes(nodes);
+  await stack.kube.deploy('trixtech-backend', {
+    replicas: 2,
+    image: 'trixtech/backend:1.0.0',
+    podAnnotations: QUICK_PODS,
+  });
+  await waitForDeployment(stack.kube, 'trixtech-backend');
+  return names;
+}
+
+/**
+ * Annual window options at test pace: approval asked for at once (the window is nearer than the
+ * lead time) and escalated at once; nodes updated through `hookUrl`; short polls and timeouts.
+ */
+export const testPaceAnnualOptions = (hookUrl: string, databaseUpgrade: { description: string; timeout: string }) =>
+  ({
+    approvalLeadTime: '7 days',
+    escalateBefore: '2 hours',
+    nodeUpdate: {
+      drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 },
+      update: { hookUrl, doneWhen: 'rebooted', timeout: '30s' },
+      readyTimeout: '30s',
+      pollInterval: 200,
+    },
+    applicationUpdate: { rolloutTimeout: '60s', pollInterval: 200 },
+    databaseUpgrade,
+  }) satisfies AnnualUpgradeInput;
