@@ -1,28 +1,19 @@
 // applicationImageUpdate (the seed's app-update-weekly) against a real registry started here
 // (tags pushed through its HTTP API) and the suite's real control plane, with a real worker.
 import { randomUUID } from 'node:crypto';
-import { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryActivities, parseImage } from '../activities/registry.js';
 import { ConfigError } from '../src/config/load.js';
 import { freePort } from '../src/net.js';
 import { applicationImageUpdate } from '../workflows/application-image-update.js';
 import { clusterForFile, expectRbacExact, waitForDeployment, waitUntil, type TestCluster } from './helpers/cluster.js';
+import { refusal } from './helpers/failures.js';
 import { recordHistory } from './helpers/histories.js';
 import { runActivity } from './helpers/kube.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { testConfig, withWorker } from './helpers/temporal.js';
 import { startTokenServer } from './helpers/token-server.js';
-
-async function refusal(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
 
 describe('applicationImageUpdate', () => {
   let reg: TestRegistry;

@@ -8,7 +8,7 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { BatchV1Api, CustomObjectsApi, PatchStrategy, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
+import { BatchV1Api, PatchStrategy, setHeaderOptions, type V1Job } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createKubernetesActivities } from '../activities/kubernetes/index.js';
 import { NODE_JOB_LABELS } from '../activities/kubernetes/node-jobs.js';
@@ -24,6 +24,7 @@ import {
   expectRbacExact,
   PART_OF,
   QUICK_PODS,
+  serveLogFiles,
   waitUntil,
   type TestCluster,
 } from './helpers/cluster.js';
@@ -79,20 +80,10 @@ describe('node jobs on the real control plane', { timeout: 240_000 }, () => {
     batch = t.admin.makeApiClient(BatchV1Api);
     for (const c of ['system-update', 'disk-cleanup', 'reboot']) writeLog(c, []);
     // kwok reads the files at each request: a test rewrites its job's log before the job runs.
-    await t.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
-      group: 'kwok.x-k8s.io',
-      version: 'v1alpha1',
-      plural: 'clusterlogs',
-      body: {
-        apiVersion: 'kwok.x-k8s.io/v1alpha1',
-        kind: 'ClusterLogs',
-        metadata: { name: t.namespace },
-        spec: {
-          selector: { matchNamespaces: [t.namespace] },
-          logs: ['system-update', 'disk-cleanup', 'reboot'].map((c) => ({ containers: [c], logsFile: logFile(c) })),
-        },
-      },
-    });
+    await serveLogFiles(
+      t,
+      ['system-update', 'disk-cleanup', 'reboot'].map((c) => ({ containers: [c], logsFile: logFile(c) })),
+    );
   });
   afterAll(async () => {
     await reportDb?.drop();

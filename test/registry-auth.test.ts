@@ -4,24 +4,16 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ApplicationFailure } from '@temporalio/common';
+import type { ApplicationFailure } from '@temporalio/common';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRegistryActivities, parseChallenge, realmRefusal } from '../activities/registry.js';
 import { ConfigError } from '../src/config/load.js';
 import type { RegistryCredential } from '../src/config/schema.js';
 import { waitUntil } from './helpers/cluster.js';
+import { refusal } from './helpers/failures.js';
 import { startRegistry, type TestRegistry } from './helpers/registry.js';
 import { testConfig } from './helpers/temporal.js';
 import { startTokenServer, type TokenServer } from './helpers/token-server.js';
-
-async function refusal(p: Promise<unknown>): Promise<ApplicationFailure> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(err).toBeInstanceOf(ApplicationFailure);
-  return err as ApplicationFailure;
-}
 
 /** Everything a failure carries that could reach a report, a log or Temporal's history. */
 const everything = (err: ApplicationFailure) =>

@@ -328,6 +328,25 @@ export function expectRbacExact(t: TestCluster, { everyGrantUsed }: { everyGrant
   expect(unused, 'grants in deploy/rbac.yaml no request in the audit log used').toEqual([]);
 }
 
+/** Has kwok serve the pods of the file's namespace (or those named) their log from files it reads at each request. */
+export async function serveLogFiles(
+  t: TestCluster,
+  logs: { containers?: string[]; logsFile: string }[],
+  pods?: string[],
+): Promise<void> {
+  await t.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
+    group: 'kwok.x-k8s.io',
+    version: 'v1alpha1',
+    plural: 'clusterlogs',
+    body: {
+      apiVersion: 'kwok.x-k8s.io/v1alpha1',
+      kind: 'ClusterLogs',
+      metadata: { name: t.namespace },
+      spec: { selector: { matchNamespaces: [t.namespace], ...(pods ? { matchNames: pods } : {}) }, logs },
+    },
+  });
+}
+
 /**
  * Has kwok serve `lines` (CRI format) as the log of every pod in the file's namespace (or of the
  * pods named), as a kubelet would, and waits until such a pod's log reads back. Without it the
@@ -340,20 +359,7 @@ export async function serveLogs(t: TestCluster, lines: string[], pods?: string[]
     logFile,
     lines.map((l, i) => `${new Date(now - 60_000 + i * 1000).toISOString()} stdout F ${l}\n`).join(''),
   );
-  await t.admin.makeApiClient(CustomObjectsApi).createClusterCustomObject({
-    group: 'kwok.x-k8s.io',
-    version: 'v1alpha1',
-    plural: 'clusterlogs',
-    body: {
-      apiVersion: 'kwok.x-k8s.io/v1alpha1',
-      kind: 'ClusterLogs',
-      metadata: { name: t.namespace },
-      spec: {
-        selector: { matchNamespaces: [t.namespace], ...(pods ? { matchNames: pods } : {}) },
-        logs: [{ logsFile: logFile }],
-      },
-    },
-  });
+  await serveLogFiles(t, [{ logsFile: logFile }], pods);
   await waitUntil('kwok to serve the pods their log', async () => {
     const pod = (await t.pods()).find((p) => !pods || pods.includes(p.metadata!.name!));
     if (!pod) return undefined;

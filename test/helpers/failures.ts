@@ -35,6 +35,13 @@ export const rejectionOf = (p: Promise<unknown>): Promise<unknown> =>
     (e: unknown) => e,
   );
 
+/** The ApplicationFailure an activity called directly rejects with. */
+export async function refusal(p: Promise<unknown>): Promise<ApplicationFailure> {
+  const err = await rejectionOf(p);
+  expect(err).toBeInstanceOf(ApplicationFailure);
+  return err as ApplicationFailure;
+}
+
 /** The failure a workflow ended with: `p` (its result) must reject with WorkflowFailedError. */
 export async function workflowFailureOf(p: Promise<unknown>): Promise<ApplicationFailure> {
   const err = await rejectionOf(p);
