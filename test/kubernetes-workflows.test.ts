@@ -7,7 +7,7 @@ import type { RunReport } from '../domain/run.js';
 import { applicationUpdate } from '../workflows/application-update.js';
 import { dailyHealthCheck } from '../workflows/daily-health-check.js';
 import { nodeUpdatedSignal, statusQuery } from '../workflows/lib/definitions.js';
-import { nodeUpdate, type NodeUpdateInput } from '../workflows/node-update.js';
+import { nodeUpdate } from '../workflows/node-update.js';
 import { rollingNodeUpdate } from '../workflows/rolling-node-update.js';
 import {
   clusterForFile,
@@ -21,21 +21,12 @@ import {
 } from './helpers/cluster.js';
 import { recordHistory } from './helpers/histories.js';
 import { startKubeProxy, type KubeProxy, type ProxiedRequest } from './helpers/kube-proxy.js';
-import { rebootNode, startUpdateHook } from './helpers/kube.js';
+import { NEXT_VERSION, rebootNode, startUpdateHook, TEST_PACE_NODE_UPDATE as FAST, VERSION } from './helpers/kube.js';
 import { uniqueId, until } from './helpers/stack.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { startProbeTargets } from './helpers/targets.js';
 import { testConfig, withWorker, type WorkerContext } from './helpers/temporal.js';
 import { workflowFailureOf } from './helpers/failures.js';
-
-// Durations sized for the real control plane on a loaded machine: they bound a run, the tests wait for states.
-const FAST = {
-  drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 },
-  readyTimeout: '30s',
-  pollInterval: 200,
-} satisfies Partial<NodeUpdateInput>;
-const VERSION = 'v1.34.2';
-const NEXT_VERSION = 'v1.35.0';
 
 const waitingFor = async (handle: WorkflowHandle) => (await handle.query(statusQuery)).waitingFor;
 

@@ -30,20 +30,13 @@ import {
 } from './helpers/cluster.js';
 import { workflowFailureOf } from './helpers/failures.js';
 import { recordHistory } from './helpers/histories.js';
-import { runActivity } from './helpers/kube.js';
+import { NEXT_VERSION, runActivity, TEST_PACE_NODE_UPDATE as FAST, VERSION } from './helpers/kube.js';
 import { createTestDatabase, type TestDatabase } from './helpers/postgres.js';
 import { startPrometheus } from './helpers/prometheus.js';
 import { uniqueId } from './helpers/stack.js';
 import { temporalEnv, testConfig, withWorker, type WorkerContext } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
-const FAST = {
-  drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 },
-  readyTimeout: '60s',
-  pollInterval: 200,
-} satisfies Partial<NodeUpdateInput>;
-const VERSION = 'v1.34.2';
-const NEXT_VERSION = 'v1.35.0';
 /** The commands the tests configure: the Job must carry exactly these. */
 const UPDATE_COMMANDS = ['apt-get update', 'apt-get upgrade -y', 'unattended-upgrade -v'];
 const CLEANUP_COMMANDS = ['apt-get clean', 'crictl rmi --prune', 'journalctl --vacuum-time=30d'];

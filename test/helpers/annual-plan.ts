@@ -10,6 +10,7 @@ import { planHash } from '../../domain/approval-proof.js';
 import { signStatement } from '../../src/signing.js';
 import type { AnnualUpgradeInput } from '../../workflows/annual-upgrade.js';
 import { QUICK_PODS, waitForDeployment } from './cluster.js';
+import { TEST_PACE_NODE_UPDATE } from './kube.js';
 import type { Stack } from './stack.js';
 
 /** The label every node a test file adds carries (test/helpers/cluster.ts): a plan's node rule for "this file's nodes". */
@@ -65,12 +66,7 @@ export const testPaceAnnualOptions = (hookUrl: string, databaseUpgrade: { descri
   ({
     approvalLeadTime: '7 days',
     escalateBefore: '2 hours',
-    nodeUpdate: {
-      drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 },
-      update: { hookUrl, doneWhen: 'rebooted', timeout: '30s' },
-      readyTimeout: '30s',
-      pollInterval: 200,
-    },
+    nodeUpdate: { ...TEST_PACE_NODE_UPDATE, update: { hookUrl, doneWhen: 'rebooted', timeout: '30s' } },
     applicationUpdate: { rolloutTimeout: '60s', pollInterval: 200 },
     databaseUpgrade,
   }) satisfies AnnualUpgradeInput;

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { MockActivityEnvironment } from '@temporalio/testing';
 import { reportReboot } from '../../dev/kube-local/reboot.js';
+import type { NodeUpdateInput } from '../../workflows/node-update.js';
 
 /** Runs an activity function with a real activity context (heartbeats, sleep), outside a worker. */
 export function runActivity<A extends unknown[], R>(fn: (...args: A) => Promise<R>, ...args: A): Promise<R> {
@@ -10,6 +11,20 @@ export function runActivity<A extends unknown[], R>(fn: (...args: A) => Promise<
 }
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** The control plane's kubelet version, and the one the update hook "upgrades" nodes to. */
+export const VERSION = 'v1.34.2';
+export const NEXT_VERSION = 'v1.35.0';
+
+/**
+ * Node update options at test pace, sized for the real control plane on a loaded machine: they
+ * bound a run; the tests wait for states.
+ */
+export const TEST_PACE_NODE_UPDATE = {
+  drain: { timeout: '60s', pollInterval: 200, evictionRetry: 250 },
+  readyTimeout: '60s',
+  pollInterval: 200,
+} satisfies Partial<NodeUpdateInput>;
 
 /**
  * Stands in for the automation that updates a node: a POST `{node}` "reboots" it. After
