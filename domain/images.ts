@@ -141,7 +141,8 @@ export interface PatchReleaseLookup {
 
 /**
  * Seed "Check for security patches": the running images whose tag is a release version (x.y.z),
- * each once, with the registry URL of the deployment's `imageUpdates` entry when it has one.
+ * each once, with the registry URL of an `imageUpdates` entry of a deployment running it when one
+ * names it.
  * `latest`, other tags and digest-only references are the image-tag check's business.
  */
 export function patchReleaseLookups(
@@ -155,10 +156,11 @@ export function patchReleaseLookups(
     )?.registryUrl;
     for (const image of d.images) {
       if (!releaseVersion(parseImage(image).tag)) continue;
-      const key = `${image} ${registryUrl ?? ''}`;
-      const lookup = lookups.get(key) ?? { image, ...(registryUrl ? { registryUrl } : {}), runBy: [] };
+      const lookup = lookups.get(image) ?? { image, runBy: [] };
+      // An image is asked once: at the registry URL of any deployment running it that names one.
+      lookup.registryUrl ??= registryUrl;
       lookup.runBy.push(`${d.namespace}/${d.name}`);
-      lookups.set(key, lookup);
+      lookups.set(image, lookup);
     }
   }
   return [...lookups.values()];
