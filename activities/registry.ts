@@ -1,5 +1,11 @@
 import { failure, FailureType } from '../domain/failures.js';
-import { parseImage, releaseVersion as version, type ImageUpdateTarget, type NewestTag, type TagPolicy } from '../domain/images.js';
+import {
+  parseImage,
+  releaseVersion as version,
+  type ImageUpdateTarget,
+  type NewestTag,
+  type TagPolicy,
+} from '../domain/images.js';
 import type { RegistryCredential } from '../src/config/schema.js';
 import { fetchFailure } from './http.js';
 

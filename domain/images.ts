@@ -181,8 +181,7 @@ export function patchReleaseFinding(
     threshold: `the newest ${line} release`,
   } as const;
   const runBy = `run by ${lookup.runBy.join(', ')}`;
-  if ('unchecked' in answer)
-    return { ...base, status: 'warn', detail: `not checked (${runBy}): ${answer.unchecked}` };
+  if ('unchecked' in answer) return { ...base, status: 'warn', detail: `not checked (${runBy}): ${answer.unchecked}` };
   return answer.newest
     ? { ...base, status: 'warn', detail: `${tag} running, ${answer.newest} released (${runBy})` }
     : { ...base, status: 'ok', detail: `${tag} is the newest ${line} (${runBy})` };
