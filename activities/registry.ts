@@ -15,6 +15,7 @@ const MAX_TAGS = 50_000;
 
 const compare = (a: readonly number[], b: readonly number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
 
+// Pure, so workflows can use it too; kept here as well, beside the lookup that depends on it.
 export { parseImage };
 
 const refused = (message: string) => failure(FailureType.RegistryRefused, message);
