@@ -1,5 +1,11 @@
 import { failure, FailureType } from '../domain/failures.js';
-import type { ImageUpdateTarget, NewestTag, TagPolicy } from '../domain/images.js';
+import {
+  parseImage,
+  releaseVersion as version,
+  type ImageUpdateTarget,
+  type NewestTag,
+  type TagPolicy,
+} from '../domain/images.js';
 import type { RegistryCredential } from '../src/config/schema.js';
 import { fetchFailure } from './http.js';
 
@@ -7,27 +13,10 @@ const TIMEOUT_MS = 15_000;
 /** Tags read at most (pages of 1000): a runaway listing must not hold the worker. */
 const MAX_TAGS = 50_000;
 
-// Release versions only: "1.2.3" or "v1.2.3"; pre-releases ("-rc1") and build metadata never qualify.
-const SEMVER = /^(v?)(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)$/;
-const version = (tag: string) => {
-  const m = SEMVER.exec(tag);
-  return m ? { prefix: m[1]!, parts: [Number(m[2]), Number(m[3]), Number(m[4])] as const } : null;
-};
 const compare = (a: readonly number[], b: readonly number[]) => a[0]! - b[0]! || a[1]! - b[1]! || a[2]! - b[2]!;
 
-/** `host[:port]/path:tag` split as container runtimes do: the first part is a host when it has a dot or port, or is localhost. */
-export function parseImage(image: string): { host: string; repository: string; tag: string } {
-  const withoutDigest = image.split('@')[0]!;
-  const slash = withoutDigest.indexOf('/');
-  const first = slash > 0 ? withoutDigest.slice(0, slash) : '';
-  const hasHost = /[.:]/.test(first) || first === 'localhost';
-  const host = hasHost ? first : 'registry-1.docker.io';
-  let rest = hasHost ? withoutDigest.slice(slash + 1) : withoutDigest;
-  const colon = rest.lastIndexOf(':');
-  const tag = colon > rest.lastIndexOf('/') ? rest.slice(colon + 1) : 'latest';
-  if (colon > rest.lastIndexOf('/')) rest = rest.slice(0, colon);
-  return { host, repository: hasHost || rest.includes('/') ? rest : `library/${rest}`, tag };
-}
+// Pure, so workflows can use it too; kept here as well, beside the lookup that depends on it.
+export { parseImage };
 
 const refused = (message: string) => failure(FailureType.RegistryRefused, message);
 const unavailable = (message: string) => failure(FailureType.RegistryUnavailable, message);

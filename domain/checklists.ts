@@ -288,7 +288,8 @@ export const CHECKLISTS: readonly ChecklistSection[] = [
         'patches',
         'Check for security patches',
         limited(
-          'flags images running `latest` or no tag; no registry lookup of newer patch releases',
+          "release-tagged (x.y.z) images only, against their registry's newest patch release: no CVE data, so which patch fixes a vulnerability is the scanners' business",
+          c('findNewestImageTag', 'image.patch-release'),
           c('collectClusterInventory', 'image-tag'),
         ),
       ],

@@ -1,8 +1,11 @@
+import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
-import { skipped } from '../domain/checks.js';
-import { imageTagFindings } from '../domain/images.js';
+import { skipped, type CheckResult } from '../domain/checks.js';
+import { innermostMessage } from '../domain/failures.js';
+import { imageTagFindings, patchReleaseFinding, patchReleaseLookups } from '../domain/images.js';
 import type { RunReport } from '../domain/run.js';
 import { quickRead } from './lib/activity-profiles.js';
+import { inTurnUntilFailure } from './lib/concurrency.js';
 import { lastDays } from './lib/duration.js';
 import { reportedWorkflow } from './lib/run.js';
 
@@ -10,7 +13,9 @@ const {
   auditApprovalLog,
   checkCertificateExpiry,
   collectClusterInventory,
+  findNewestImageTag,
   resolveHealthCheckPlan,
+  resolveImageUpdateTargets,
   reviewClusterAdminBindings,
   reviewDatabaseRoles,
 } = quickRead;
@@ -24,10 +29,34 @@ export const WeeklySecurityReviewInput = z
 
 const reportedRun = reportedWorkflow('weeklySecurityReview', 'booking-platform', WeeklySecurityReviewInput);
 
+/** Registry lookups at a time: many images must not take every activity slot of the worker. */
+const REGISTRY_LOOKUPS_AT_ONCE = 4;
+
+/**
+ * Each running release-tagged image once: the newest patch release of its major.minor, asked of its
+ * registry. A registry that cannot be asked (unreachable, 401, 404) is that image's finding, never
+ * the run's failure.
+ */
+async function patchReleaseFindings(
+  deployments: { namespace: string; name: string; images: string[] }[],
+): Promise<CheckResult[]> {
+  const lookups = patchReleaseLookups(deployments, await resolveImageUpdateTargets());
+  const outcomes = await inTurnUntilFailure(lookups, REGISTRY_LOOKUPS_AT_ONCE, async (lookup) => {
+    try {
+      const found = await findNewestImageTag({ image: lookup.image, policy: 'patch', registryUrl: lookup.registryUrl });
+      return patchReleaseFinding(lookup, found);
+    } catch (err) {
+      return patchReleaseFinding(lookup, { unchecked: innermostMessage(err) });
+    }
+  });
+  return outcomes.map((o) => o.result!);
+}
+
 /**
  * Routine Maintenance Guide, "Wednesday Security Review": certificate expiry, access control
  * (database roles with superuser powers, cluster-admin bindings), images running by a mutable
- * tag, and an audit of our own approval log. Vulnerability scans and signature updates belong to
+ * tag or behind the newest patch release of their version in their registry, and an audit of our
+ * own approval log. Vulnerability scans and signature updates belong to
  * the scanners; their results are not reachable from here.
  */
 export async function weeklySecurityReview(rawInput?: z.input<typeof WeeklySecurityReviewInput>): Promise<RunReport> {
@@ -44,9 +73,10 @@ export async function weeklySecurityReview(rawInput?: z.input<typeof WeeklySecur
         run.checkStep('cluster-admin bindings', () => reviewClusterAdminBindings()),
         run.checkStep('image tags', async () => {
           const inventory = await collectClusterInventory();
-          return 'skipped' in inventory
-            ? [skipped('image-tag', '-', inventory.skipped)]
-            : imageTagFindings(inventory.deployments);
+          if ('skipped' in inventory) return [skipped('image-tag', '-', inventory.skipped)];
+          // Runs recorded before patch releases were looked up only read the tags.
+          if (!patched('security-patch-releases')) return imageTagFindings(inventory.deployments);
+          return [...imageTagFindings(inventory.deployments), ...(await patchReleaseFindings(inventory.deployments))];
         }),
         run.checkStep('approval log', () => auditApprovalLog(since, until)),
       ])

@@ -33,16 +33,21 @@ export function readHistory(file: string): { workflowId: string; history: unknow
   return { workflowId: workflowId ?? file.replace(/\.json$/, ''), history };
 }
 
-/** Runs a scheduled workflow to its report and stores its history for the replay test (RECORD_HISTORIES=1). */
+/**
+ * Runs a scheduled workflow to its report and stores its history for the replay test
+ * (RECORD_HISTORIES=1), as `historyName` when a new version of the workflow must not overwrite
+ * the history of the one before it.
+ */
 export async function runAndRecord<A>(
   client: Client,
   type: string,
   workflow: (input: A) => Promise<RunReport>,
   taskQueue: string,
   input: A,
+  historyName = type,
 ): Promise<RunReport> {
   const handle = await client.workflow.start(workflow, { taskQueue, workflowId: uniqueId(type), args: [input] });
   const report = await handle.result();
-  await recordHistory(type, await handle.fetchHistory(), handle.workflowId);
+  await recordHistory(historyName, await handle.fetchHistory(), handle.workflowId);
   return report;
 }
