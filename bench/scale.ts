@@ -30,6 +30,8 @@ const HEALTH_CHECKS = HEALTH_CHECK_GROUPS.filter((g) => g !== 'kubernetes');
 interface Measured {
   workers: number;
   healthChecksSeconds: number;
+  /** Each run's start to its result, sorted: the phase's time is the slowest one's. */
+  runSeconds: number[];
   /** How many of the runs each worker finished (its maintenance_job_runs_total). */
   runsPerWorker: number[];
   outcomes: Record<string, number>;
@@ -65,6 +67,11 @@ export async function main(args: string[]): Promise<void> {
   const podsPerNode = positiveInt('pods', values.pods);
   const concurrency = positiveInt('concurrency', values.concurrency);
   const workerCounts = values.workers.split(',').map((w) => positiveInt('workers', w));
+  // With every node cordoned at once the evicted pods have nowhere to go: the drain would wait out its timeout.
+  if (concurrency >= nodeCount)
+    throw new Error(
+      `--concurrency (${concurrency}) must be below --nodes (${nodeCount}): pods need an uncordoned node`,
+    );
   const poll = pollSettings(values.poll);
 
   const dir = mkdtempSync(join(tmpdir(), 'bench-scale-'));
@@ -90,7 +97,8 @@ export async function main(args: string[]): Promise<void> {
       const m = await measure({ client, targets, database, address, count, runs, concurrency, poll });
       results.push(m);
       console.log(
-        `  ${count} worker${count > 1 ? 's' : ''}: ${runs} health checks ${m.healthChecksSeconds.toFixed(1)} s (${formatCounts(m.outcomes)}; runs per worker ${m.runsPerWorker.join('/')}), ` +
+        `  ${count} worker${count > 1 ? 's' : ''}: ${runs} health checks ${m.healthChecksSeconds.toFixed(1)} s (${formatCounts(m.outcomes)}; runs per worker ${m.runsPerWorker.join('/')}; ` +
+          `each run ${quantile(m.runSeconds, 0.5)} s median, ${quantile(m.runSeconds, 0.99)} s p99, slowest ${m.runSeconds.at(-1)!.toFixed(1)} s), ` +
           `drain of ${nodeCount} nodes ${m.drainSeconds.toFixed(1)} s (${m.drainOutcome}, ${m.evicted} evictions); ` +
           `rss ${m.rssStartMb} MB after start, peak ${m.rssPeakMb} MB summed (per worker ${m.rssPeakPerWorkerMb.join(' + ')})`,
       );
@@ -165,21 +173,24 @@ async function measure({
     sample();
     const sampler = setInterval(sample, 250);
     try {
+      // All started at once; each run timed from its own start to its result.
       const healthChecks = (n: number, tag: string) =>
         Promise.all(
-          Array.from({ length: n }, async (_, i) =>
-            client.workflow.start('dailyHealthCheck', {
+          Array.from({ length: n }, async (_, i) => {
+            const started = performance.now();
+            const report = (await client.workflow.execute('dailyHealthCheck', {
               taskQueue,
               workflowId: `${taskQueue}-${tag}-${i}`,
               args: [{ checks: HEALTH_CHECKS, reason: 'scale bench' }],
-            }),
-          ),
-        ).then((handles) => Promise.all(handles.map((h) => h.result() as Promise<RunReport>)));
+            })) as RunReport;
+            return { report, seconds: (performance.now() - started) / 1000 };
+          }),
+        );
       // Untimed: every worker's first workflow and activity tasks (isolate, pools) before the clock starts.
       await healthChecks(4 * count, 'warm-up');
       const before = await runsFinished(workers);
       const started = performance.now();
-      const reports = await healthChecks(runs, 'run');
+      const finished = await healthChecks(runs, 'run');
       const healthChecksSeconds = (performance.now() - started) / 1000;
       const after = await runsFinished(workers);
 
@@ -197,7 +208,8 @@ async function measure({
         workers: count,
         healthChecksSeconds,
         runsPerWorker: after.map((n, i) => n - before[i]!),
-        outcomes: countBy(reports.map((r) => r.outcome)),
+        runSeconds: finished.map((f) => f.seconds).sort((a, b) => a - b),
+        outcomes: countBy(finished.map((f) => f.report.outcome)),
         drainSeconds,
         drainOutcome: drain.outcome,
         evicted: targets.audit(from, (u) => u === WORKER_USERNAME).evicted,
@@ -226,6 +238,10 @@ async function runsFinished(workers: ProductionWorker[]): Promise<number[]> {
     }),
   );
 }
+
+/** The q-quantile of sorted seconds, to a tenth. */
+const quantile = (sorted: number[], q: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
 
 const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
 
