@@ -21,6 +21,8 @@ export interface ProductionWorker {
   startSeconds: number;
   /** Resident memory now, from /proc. */
   rssMb(): number;
+  /** Its /metrics endpoint (runs finished by status, checks). */
+  metricsUrl: string;
   stop(): Promise<void>;
 }
 
@@ -33,20 +35,56 @@ export function deploymentMemoryRequestMi(): string {
   return /memory:\s*"?(\d+)Mi"?/.exec(readFileSync(join(ROOT, 'deploy', 'worker.yaml'), 'utf8'))?.[1] ?? '?';
 }
 
+export interface BookingDatabase {
+  url: string;
+  drop(): Promise<void>;
+}
+
+/** A seeded demo booking database on the local PostgreSQL; it is the worker's report store too. */
+export async function createBookingDatabase(): Promise<BookingDatabase> {
+  const database = `bench_worker_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const url = `postgresql://postgres@127.0.0.1:5432/${database}`;
+  await ensureDatabase(ADMIN_URL, database);
+  await seedDemoBookings(url);
+  return {
+    url,
+    drop: () => runStatement(ADMIN_URL, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`),
+  };
+}
+
+let imageBuild: Promise<{ entry: string; bundle: string }> | undefined;
+
+/** The image's worker: compiled inside the repo (git-ignored .data/) so node_modules resolve as they do in the image, with a prebuilt bundle. Once per process. */
+function buildImage(): Promise<{ entry: string; bundle: string }> {
+  imageBuild ??= (async () => {
+    const outDir = join(ROOT, '.data', 'bench-dist');
+    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: ROOT, stdio: 'ignore' });
+    return {
+      entry: join(outDir, 'src', 'worker.js'),
+      bundle: await buildWorkflowBundle(join(outDir, 'workflow-bundle.js')),
+    };
+  })();
+  return imageBuild;
+}
+
 export async function startProductionWorker({
   address,
   taskQueue,
   form,
+  database,
+  env: extraEnv,
 }: {
   address: string;
   taskQueue: string;
   form: 'npm run up' | 'image';
+  /** Shared by several workers, as in production; the worker makes (and drops) its own when absent. */
+  database?: BookingDatabase;
+  /** On top of the bench's environment, e.g. KUBECONFIG. */
+  env?: NodeJS.ProcessEnv;
 }): Promise<ProductionWorker> {
   const dir = mkdtempSync(join(tmpdir(), 'bench-worker-'));
-  const database = `bench_worker_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const databaseUrl = `postgresql://postgres@127.0.0.1:5432/${database}`;
-  await ensureDatabase(ADMIN_URL, database);
-  await seedDemoBookings(databaseUrl);
+  const ownDatabase = database ? undefined : await createBookingDatabase();
+  const databaseUrl = (database ?? ownDatabase!).url;
   const metricsPort = await freePort();
   const config = join(dir, 'config.json');
   writeFileSync(
@@ -68,17 +106,13 @@ export async function startProductionWorker({
     SDK_METRICS_PORT: String(await freePort()),
     LOG_LEVEL: 'warn',
     TASK_QUEUE: taskQueue,
+    ...extraEnv,
   };
   let args: string[];
   if (form === 'image') {
-    // Compiled inside the repo (git-ignored .data/) so node_modules resolve as they do in the image.
-    const outDir = join(ROOT, '.data', 'bench-dist');
-    execFileSync('npx', ['tsc', '-p', 'tsconfig.build.json', '--outDir', outDir], { cwd: ROOT, stdio: 'ignore' });
-    Object.assign(env, {
-      WORKFLOW_BUNDLE: await buildWorkflowBundle(join(dir, 'workflow-bundle.js')),
-      NODE_ENV: 'production',
-    });
-    args = [join(outDir, 'src', 'worker.js')];
+    const { entry, bundle } = await buildImage();
+    Object.assign(env, { WORKFLOW_BUNDLE: bundle, NODE_ENV: 'production' });
+    args = [entry];
   } else {
     args = ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')];
   }
@@ -89,7 +123,7 @@ export async function startProductionWorker({
       child.kill('SIGTERM');
       await new Promise((r) => child.once('exit', r));
     }
-    await runStatement(ADMIN_URL, `DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await ownDatabase?.drop();
     rmSync(dir, { recursive: true, force: true });
   };
   try {
@@ -107,5 +141,11 @@ export async function startProductionWorker({
     await stop();
     throw err;
   }
-  return { pid: child.pid!, startSeconds: (performance.now() - t0) / 1000, rssMb: () => rssMb(child.pid!), stop };
+  return {
+    pid: child.pid!,
+    startSeconds: (performance.now() - t0) / 1000,
+    rssMb: () => rssMb(child.pid!),
+    metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    stop,
+  };
 }

@@ -238,7 +238,7 @@ export async function main(): Promise<void> {
         duplicated: 0,
         cordonedLeft: 0,
         decisionsLost: 0,
-        detail: `FAILED: ${err.message}`,
+        detail: `FAILED: ${failureChain(err)}`,
       }));
       r.fault = name;
       results.push(r);
@@ -277,6 +277,13 @@ interface Ctx {
   killBridge(): Promise<void>;
   startBridge(): Promise<void>;
   cluster?: LocalCluster;
+}
+
+/** "Workflow execution failed" alone says nothing: the messages of the causes, down to the root. */
+function failureChain(err: Error): string {
+  const messages: string[] = [];
+  for (let e: unknown = err; e instanceof Error; e = e.cause) messages.push(e.message);
+  return messages.join(': ');
 }
 
 const window = () => ({
@@ -644,13 +651,17 @@ async function rollingUpdateUnderWorkerKills(ctx: Ctx): Promise<FaultResult> {
     kills.push(`worker ${victim.pid} at +${(at / 1000).toFixed(1)} s`);
     await restart();
   }
-  const report = await result;
+  // A failed run still counts what it left cordoned; the updater stops either way (its queries would outlive the client).
+  const ending = await result.then(
+    (report) => `${report.outcome}: ${report.summary}`,
+    (err: Error) => `FAILED: ${failureChain(err)}`,
+  );
   done = true;
   await updater;
   const cordoned = (await core.listNode()).items
     .filter((n) => nodes.includes(n.metadata!.name!) && n.spec?.unschedulable)
     .map((n) => n.metadata!.name!);
-  const ok = report.outcome === 'ok' && cordoned.length === 0;
+  const ok = ending.startsWith('ok:') && cordoned.length === 0;
   return {
     fault: '',
     runs: 1,
@@ -659,6 +670,6 @@ async function rollingUpdateUnderWorkerKills(ctx: Ctx): Promise<FaultResult> {
     duplicated: 0,
     cordonedLeft: cordoned.length,
     decisionsLost: 0,
-    detail: `killed -9 ${kills.join(', ') || 'no worker (the update finished first)'}; ${report.outcome}: ${report.summary}; cordoned left: ${cordoned.join(', ') || 'none'}`,
+    detail: `killed -9 ${kills.join(', ') || 'no worker (the update finished first)'}; ${ending}; cordoned left: ${cordoned.join(', ') || 'none'}`,
   };
 }

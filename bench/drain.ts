@@ -48,6 +48,83 @@ interface Measure {
   requests: number;
 }
 
+/** The drain's targets: a local cluster of `nodeCount` kwok nodes holding `podsPerNode` pods each, behind PDBs. */
+export interface DrainTargets {
+  cluster: LocalCluster;
+  admin: KubeConfig;
+  nodes: string[];
+  deployments: string[];
+  /** The node-update hook every drained node is "updated" through. */
+  hookUrl: string;
+  setupSeconds: number;
+  /** Waits until every Deployment has all its pods available again (after a drain). */
+  settle(): Promise<void>;
+  /** nodeUpdate's options with the given poll settings, as rollingNodeUpdate's `node` input. */
+  nodeOptions(poll: Poll): Record<string, unknown>;
+  /** Requests by `user` in the audit log after byte `from`, and the evictions granted among them. */
+  audit(from: number, user: (u: string) => boolean): { requests: number; evicted: number };
+  close(): Promise<void>;
+}
+
+export type Poll = (typeof POLL)[keyof typeof POLL];
+
+export function pollSettings(name: string): Poll {
+  const poll = POLL[name as keyof typeof POLL];
+  if (!poll) throw new Error(`--poll must be production or fast, not ${name}`);
+  return poll;
+}
+
+/** Shared with bench/scale.ts: the cluster, nodes, workloads and hook, ready for a drain of every node. */
+export async function setUpDrainTargets({
+  dir,
+  nodeCount,
+  podsPerNode,
+}: {
+  dir: string;
+  nodeCount: number;
+  podsPerNode: number;
+}): Promise<DrainTargets> {
+  const started = performance.now();
+  const nodes = Array.from({ length: nodeCount }, (_, i) => `drain-${String(i + 1).padStart(2, '0')}`);
+  const cluster = await startLocalCluster({ dir, nodes: 0 });
+  const admin = new KubeConfig();
+  admin.loadFromFile(cluster.adminKubeconfig);
+  let hook: Awaited<ReturnType<typeof startRebootHook>> | undefined;
+  try {
+    hook = await startRebootHook(admin);
+    await cluster.addNodes(nodes);
+    const deployments = await deployWorkloads(admin, nodeCount * podsPerNode);
+    const settle = () => waitForAvailable(admin.makeApiClient(AppsV1Api), NAMESPACE, deployments, 15 * 60_000);
+    await settle();
+    const hookUrl = hook.url;
+    const closeHook = hook.close;
+    return {
+      cluster,
+      admin,
+      nodes,
+      deployments,
+      hookUrl,
+      setupSeconds: (performance.now() - started) / 1000,
+      settle,
+      nodeOptions: (poll) => ({
+        drain: { timeout: '15 minutes', pollInterval: poll.pollInterval, evictionRetry: poll.evictionRetry },
+        update: { hookUrl, doneWhen: 'rebooted' as const, timeout: '15 minutes' },
+        readyTimeout: '15 minutes',
+        pollInterval: poll.readyPoll,
+      }),
+      audit: (from, user) => countAudit(cluster.auditLog, from, user),
+      close: async () => {
+        await closeHook();
+        await cluster.stop();
+      },
+    };
+  } catch (err) {
+    await hook?.close();
+    await cluster.stop();
+    throw err;
+  }
+}
+
 export async function main(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
@@ -63,32 +140,23 @@ export async function main(args: string[]): Promise<void> {
   const podsPerNode = Number(values.pods);
   const rounds = Number(values.rounds);
   const levels = values.concurrency.split(',').map(Number);
-  const poll = POLL[values.poll as keyof typeof POLL];
-  if (!poll) throw new Error(`--poll must be production or fast, not ${values.poll}`);
+  const poll = pollSettings(values.poll);
 
   Runtime.install({ logger: new DefaultLogger('ERROR') });
   const dir = mkdtempSync(join(tmpdir(), 'bench-drain-'));
-  const nodes = Array.from({ length: nodeCount }, (_, i) => `drain-${String(i + 1).padStart(2, '0')}`);
-  let cluster: LocalCluster | undefined;
+  let targets: DrainTargets | undefined;
   let server: Awaited<ReturnType<typeof startDevServer>> | undefined;
   const db = await createDatabase();
-  const hook = await startRebootHook(() => admin);
-  let admin!: KubeConfig;
   try {
-    const setupStarted = performance.now();
-    [cluster, server] = await Promise.all([
-      startLocalCluster({ dir, nodes: 0 }),
+    [targets, server] = await Promise.all([
+      setUpDrainTargets({ dir, nodeCount, podsPerNode }),
       process.env.TEMPORAL_ADDRESS ? undefined : startDevServer({ port: await freePort(), headless: true }),
     ]);
-    admin = new KubeConfig();
-    admin.loadFromFile(cluster.adminKubeconfig);
-    await cluster.addNodes(nodes);
-    const deployments = await deployWorkloads(admin, nodeCount * podsPerNode);
-    await waitForAvailable(admin.makeApiClient(AppsV1Api), NAMESPACE, deployments, 15 * 60_000);
+    const { cluster, admin, nodes } = targets;
     // Untimed: loads the workflow bundle and opens the first connections, on a node holding no pods.
     await cluster.addNodes(['drain-warmup']);
     console.log(
-      `drain bench: ${nodeCount} nodes x ${podsPerNode} pods (${deployments.length} Deployments with PDBs), set up in ${((performance.now() - setupStarted) / 1000).toFixed(0)} s; poll ${values.poll} (${JSON.stringify(poll)})`,
+      `drain bench: ${nodeCount} nodes x ${podsPerNode} pods (${targets.deployments.length} Deployments with PDBs), set up in ${targets.setupSeconds.toFixed(0)} s; poll ${values.poll} (${JSON.stringify(poll)})`,
     );
 
     const address = process.env.TEMPORAL_ADDRESS ?? server!.address;
@@ -103,45 +171,36 @@ export async function main(args: string[]): Promise<void> {
     const client = new Client({ connection: await Connection.connect({ address }) });
     const taskQueue = `bench-drain-${randomBytes(3).toString('hex')}`;
     const worker = await createMaintenanceWorker({ connection, config, clients, taskQueue });
-    const c = cluster;
-    const audit = (from: number, user: (u: string) => boolean) => countAudit(c.auditLog, from, user);
-    const nodeOptions = {
-      drain: { timeout: '15 minutes', pollInterval: poll.pollInterval, evictionRetry: poll.evictionRetry },
-      update: { hookUrl: hook.url, doneWhen: 'rebooted' as const, timeout: '15 minutes' },
-      readyTimeout: '15 minutes',
-      pollInterval: poll.readyPoll,
-    };
+    const t = targets;
     const ours = async (concurrency: number, names: string[]): Promise<Measure> => {
-      const from = statSync(c.auditLog).size;
+      const from = statSync(cluster.auditLog).size;
       const started = performance.now();
       await client.workflow.execute(rollingNodeUpdate, {
         taskQueue,
         workflowId: `bench-drain-c${concurrency}-${randomBytes(3).toString('hex')}`,
-        args: [{ nodes: names, concurrency, node: nodeOptions }],
+        args: [{ nodes: names, concurrency, node: t.nodeOptions(poll) }],
       });
       const ms = performance.now() - started;
-      const counted = audit(from, (u) => u === WORKER_USERNAME);
-      return { ms, ...counted };
+      return { ms, ...t.audit(from, (u) => u === WORKER_USERNAME) };
     };
     const baseline = async (concurrency: number): Promise<Measure> => {
-      const from = statSync(c.auditLog).size;
+      const from = statSync(cluster.auditLog).size;
       const started = performance.now();
       const queue = [...nodes];
       const kubectl = (...a: string[]) =>
-        run(c.kubectl, ['--kubeconfig', c.adminKubeconfig, ...a], { maxBuffer: 16 << 20 });
+        run(cluster.kubectl, ['--kubeconfig', cluster.adminKubeconfig, ...a], { maxBuffer: 16 << 20 });
       await Promise.all(
         Array.from({ length: concurrency }, async () => {
           for (let node = queue.shift(); node; node = queue.shift()) {
             await kubectl('drain', node, '--ignore-daemonsets', '--delete-emptydir-data', '--timeout=15m');
-            await fetch(hook.url, { method: 'POST', body: JSON.stringify({ node }) });
+            await fetch(t.hookUrl, { method: 'POST', body: JSON.stringify({ node }) });
             await kubectl('uncordon', node);
           }
         }),
       );
       const ms = performance.now() - started;
-      return { ms, ...audit(from, (u) => u === 'admin') };
+      return { ms, ...t.audit(from, (u) => u === 'admin') };
     };
-    const settle = () => waitForAvailable(admin.makeApiClient(AppsV1Api), NAMESPACE, deployments, 15 * 60_000);
 
     const worst = new Map<number, number>();
     let worstRequestsPerPod = 0;
@@ -151,9 +210,9 @@ export async function main(args: string[]): Promise<void> {
       await admin.makeApiClient(CoreV1Api).deleteNode({ name: 'drain-warmup' });
       for (let round = 1; round <= rounds; round++) {
         for (const concurrency of levels) {
-          await settle();
+          await t.settle();
           const base = await baseline(concurrency);
-          await settle();
+          await t.settle();
           const our = await ours(concurrency, nodes);
           const ratio = our.ms / base.ms;
           const perPod = our.requests / Math.max(1, our.evicted);
@@ -173,8 +232,7 @@ export async function main(args: string[]): Promise<void> {
       `drain: ${levels.map((l) => `ratio_c${l}=${worst.get(l)!.toFixed(2)}`).join(' ')} api_requests_per_pod=${worstRequestsPerPod.toFixed(2)}`,
     );
   } finally {
-    await hook.close();
-    await cluster?.stop();
+    await targets?.close();
     await server?.stop();
     await db.drop();
     rmSync(dir, { recursive: true, force: true });
@@ -241,14 +299,14 @@ function countAudit(file: string, from: number, user: (u: string) => boolean): {
 }
 
 /** The node-update hook: the node "reboots" at once (a new boot id), as if its update took no time. */
-async function startRebootHook(kc: () => KubeConfig): Promise<{ url: string; close(): Promise<void> }> {
+async function startRebootHook(kc: KubeConfig): Promise<{ url: string; close(): Promise<void> }> {
   const server = createServer((req, res) => {
     let body = '';
     req.on('data', (c: Buffer) => (body += c.toString()));
     req.on(
       'end',
       () =>
-        void reportReboot(kc(), (JSON.parse(body) as { node: string }).node).then(
+        void reportReboot(kc, (JSON.parse(body) as { node: string }).node).then(
           () => res.writeHead(202).end(),
           (err: Error) => res.writeHead(500).end(err.message),
         ),

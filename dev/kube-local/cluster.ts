@@ -325,6 +325,12 @@ export async function startLocalCluster(options: LocalClusterOptions): Promise<L
       join(KWOK_FILES, 'kwok-stages.yaml'),
       '--manage-nodes-with-annotation-selector',
       'kwok.x-k8s.io/node=fake',
+      // Node Leases renewed every 10 s, as kubelets (and kwokctl's clusters) do. Without them the node
+      // status heartbeat is the only one, and kwok postpones it by 20-25 s on every change to the node:
+      // a cordon and an uncordon 20 s apart left a node 55 s without one, the node lifecycle controller
+      // (50 s grace) made it Unknown and its pods NotReady, and kwok never made them Ready again.
+      '--node-lease-duration-seconds',
+      '40',
       '--enable-crds',
       'ClusterLogs',
       // The apiserver reaches "kubelets" at the node's InternalIP and port: all of them are kwok here.
