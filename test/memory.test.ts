@@ -28,7 +28,7 @@ describe('memory leak rules', () => {
     const status = (current: number, previous: (number | undefined)[]) =>
       memoryTrendFindings(
         { api: current },
-        previous.map((v) => (v === undefined ? { other: 1 } : { api: v })),
+        previous.map((v): Record<string, number> => (v === undefined ? { other: 1 } : { api: v })),
         DEFAULTS,
       )[0]!.status;
     expect(status(240, [220, 210])).toBe('ok'); // rising, +14 %

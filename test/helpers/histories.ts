@@ -33,16 +33,20 @@ export function readHistory(file: string): { workflowId: string; history: unknow
   return { workflowId: workflowId ?? file.replace(/\.json$/, ''), history };
 }
 
-/** Runs a scheduled workflow to its report and stores its history for the replay test (RECORD_HISTORIES=1). */
+/**
+ * Runs a scheduled workflow to its report and stores its history for the replay test
+ * (RECORD_HISTORIES=1), under `name`: a changed command sequence records under a new one.
+ */
 export async function runAndRecord<A>(
   client: Client,
   type: string,
   workflow: (input: A) => Promise<RunReport>,
   taskQueue: string,
   input: A,
+  name = type,
 ): Promise<RunReport> {
   const handle = await client.workflow.start(workflow, { taskQueue, workflowId: uniqueId(type), args: [input] });
   const report = await handle.result();
-  await recordHistory(type, await handle.fetchHistory(), handle.workflowId);
+  await recordHistory(name, await handle.fetchHistory(), handle.workflowId);
   return report;
 }
