@@ -1,6 +1,7 @@
 import type pg from 'pg';
 import type { CheckResult } from '../domain/checks.js';
 import type { WindowReport } from '../domain/notices.js';
+import type { MemoryByDeployment } from '../domain/memory.js';
 import type { DayDigest, KindStatistics, Measurement, RunHistory } from '../domain/run-history.js';
 import type { DeliveryRecord, RunReport } from '../domain/run.js';
 import { cleanDeep } from '../domain/text.js';
@@ -154,6 +155,21 @@ export function createReportActivities({ reports, metrics }: { reports: pg.Pool;
           detail: `now ${r.latest}%, ${Math.round(r.slope * 30 * 100) / 100} points/month over ${r.samples} samples: ${in90}% in 3 months, ${in180}% in 6 months`,
         };
       });
+    },
+
+    /**
+     * The memory figures the last `runs` weekly system reviews stored (`details.memory`), newest
+     * first: the history a leak shows in. Runs that could not measure memory stored none.
+     */
+    async readMemoryHistory(runs: number): Promise<MemoryByDeployment[]> {
+      await ready();
+      const { rows } = await reports.query<{ memory: MemoryByDeployment }>(
+        `SELECT report->'details'->'memory' AS memory FROM maintenance_runs
+          WHERE kind = 'weeklySystemReview' AND jsonb_typeof(report->'details'->'memory') = 'object'
+          ORDER BY started_at DESC LIMIT $1`,
+        [runs],
+      );
+      return rows.map((r) => r.memory);
     },
 
     /**

@@ -228,8 +228,10 @@ export const CHECKLISTS: readonly ChecklistSection[] = [
         'memory-leaks',
         'Check for memory leaks',
         limited(
-          'memory against limits in this run only: no history across runs, restarts and OOMKilled are not read',
+          'memory figures (against limits, and across weekly runs) need the metrics API (metrics-server) in the cluster; without it only restarts and OOMKilled are read',
+          c('checkContainerRestarts', 'k8s.restarts'),
           c('checkPodResourceUsage', 'k8s.pod-resources'),
+          c('measureDeploymentMemory', 'k8s.memory-trend'),
         ),
       ],
       [

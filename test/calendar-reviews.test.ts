@@ -1,9 +1,10 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { BatchV1Api } from '@kubernetes/client-node';
+import { BatchV1Api, PatchStrategy, setHeaderOptions } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createReportActivities } from '../activities/reports.js';
 import type { CheckResult } from '../domain/checks.js';
+import { memoryTrendFindings } from '../domain/memory.js';
 import type { RunReport } from '../domain/run.js';
 import { monthlyApplicationMaintenance } from '../workflows/monthly-application-maintenance.js';
 import { monthlyAudit } from '../workflows/monthly-audit.js';
@@ -116,9 +117,48 @@ describe('calendar reviews against the local targets', () => {
   });
 
   it('weeklySystemReview covers the database, application and infrastructure items and changes nothing', async () => {
+    // The backend's container was killed at its memory limit once (what its kubelet would report).
+    const [backendPod] = await stack.kube.pods('app=trixtech-backend');
+    await stack.kube.core.patchNamespacedPodStatus(
+      {
+        name: backendPod!.metadata!.name!,
+        namespace: stack.kube.namespace,
+        body: {
+          status: {
+            containerStatuses: [
+              {
+                name: 'app',
+                restartCount: 1,
+                lastState: {
+                  terminated: { exitCode: 137, reason: 'OOMKilled', finishedAt: new Date('2026-11-29T03:04:05Z') },
+                },
+              },
+            ],
+          },
+        },
+      },
+      setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+    );
     const report = await stack.withBridge(async ({ client, taskQueue }) => {
-      return runAndRecord(client, 'weeklySystemReview', weeklySystemReview, taskQueue, {});
+      return runAndRecord(
+        client,
+        'weeklySystemReview',
+        weeklySystemReview,
+        taskQueue,
+        {},
+        'weeklySystemReview-memory-history',
+      );
     });
+    expect(find(report.checks, 'k8s.restarts', `${backendPod!.metadata!.name}/app`)).toMatchObject({
+      status: 'critical',
+      detail: '1 restart(s); last terminated OOMKilled at 2026-11-29T03:04:05.000Z',
+    });
+    // No metrics-server here: the trend says why it measured nothing, and the report stores no figures.
+    expect(find(report.checks, 'k8s.memory-trend')).toMatchObject({
+      status: 'skipped',
+      detail: expect.stringContaining('metrics.k8s.io'),
+    });
+    expect(report.details?.memory).toBeUndefined();
     expect(find(report.checks, 'k8s.node', sickNode)?.status).toBe('critical');
     expect(find(report.checks, 'k8s.node', healthyNode)?.status).toBe('ok');
     expect(find(report.checks, 'k8s.leftovers')?.detail).toContain('nightly-export');
@@ -135,6 +175,8 @@ describe('calendar reviews against the local targets', () => {
         'database statistics',
         'application error logs',
         'pod resources',
+        'container restarts',
+        'memory trend',
         'node health',
         'orphaned cluster resources',
       ]),
@@ -161,12 +203,37 @@ describe('calendar reviews against the local targets', () => {
     const items = Object.fromEntries(report.checklist!.items.map((i) => [i.id, i]));
     expect(report.checklist!.items).toHaveLength(15);
     expect(items['monday-db.indexes']?.state).toBe('ok');
+    expect(items['monday-app.memory-leaks']?.state).toBe('critical');
     expect(items['monday-infra.cluster']?.state).toBe('critical');
     expect(items['monday-app.api-usage']).toMatchObject({
       state: 'awaiting-sign-off',
       detail: expect.stringContaining('devops-engineer'),
     });
     expect(report.summary).toMatch(/checklist open: \d+ of 15 items checked, 3 awaiting sign-off/);
+  });
+
+  it('weekly memory figures stored in maintenance_runs are read back newest first; a creeping series warns', async () => {
+    const store = createReportActivities({ reports: stack.db.pool });
+    const weekly = (daysAgo: number, kind: string, details?: Record<string, unknown>): RunReport => ({
+      ...pastDiskRun(daysAgo, 50),
+      workflowId: `memory-history-${kind}-${daysAgo}`,
+      kind,
+      checks: [],
+      ...(details ? { details } : {}),
+    });
+    for (const run of [
+      weekly(21, 'weeklySystemReview', { memory: { 'trixtech-backend': 150 } }),
+      weekly(14, 'weeklySystemReview', { memory: { 'trixtech-backend': 210 } }),
+      weekly(8, 'dailyHealthCheck', { memory: { 'trixtech-backend': 999 } }), // another kind: not weekly history
+      weekly(7, 'weeklySystemReview', { memory: { 'trixtech-backend': 260 } }),
+      weekly(3, 'weeklySystemReview'), // a run without metrics stored no figures
+    ])
+      await store.persistRunReport(run);
+    const history = await store.readMemoryHistory(2);
+    expect(history).toEqual([{ 'trixtech-backend': 260 }, { 'trixtech-backend': 210 }]);
+    expect(memoryTrendFindings({ 'trixtech-backend': 312 }, history, { runs: 3, tolerance: 0.2 })).toEqual([
+      expect.objectContaining({ status: 'warn', detail: 'memory creeping: 210, 260, 312 MiB (+49% over 3 runs)' }),
+    ]);
   });
 
   it('monthlyAudit audits the inventory against the standards and forecasts capacity from stored history', async () => {

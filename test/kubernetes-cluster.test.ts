@@ -183,6 +183,60 @@ describe('Kubernetes activities on a real control plane', () => {
     );
   });
 
+  it('restarts and OOMKilled are read from pod status: OOMKilled critical, restarts past the threshold a warning', async () => {
+    await t.addNodes(1);
+    await t.deploy('leaky', { replicas: 2 });
+    await waitForDeployment(t, 'leaky');
+    const [oomPod, restartingPod] = (await t.pods('app=leaky')).map((p) => p.metadata!.name!).sort();
+    const leaky = (findings: { target: string; status: string }[]) =>
+      findings.filter((f) => f.target.startsWith('leaky-')).map((f) => [f.target, f.status]);
+    expect(leaky(await runActivity(t.activities.checkContainerRestarts, 3))).toEqual([]);
+    // What a kubelet reports after its container was killed at the memory limit, or restarted.
+    const report = (pod: string, restartCount: number, reason: string) =>
+      t.core.patchNamespacedPodStatus(
+        {
+          name: pod,
+          namespace: t.namespace,
+          body: {
+            status: {
+              containerStatuses: [
+                {
+                  name: 'app',
+                  restartCount,
+                  lastState: { terminated: { exitCode: 137, reason, finishedAt: new Date('2026-11-29T03:04:05Z') } },
+                },
+              ],
+            },
+          },
+        },
+        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
+      );
+    await report(oomPod!, 1, 'OOMKilled');
+    await report(restartingPod!, 4, 'Error');
+
+    const findings = await runActivity(t.activities.checkContainerRestarts, 3);
+    expect(findings).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          check: 'k8s.restarts',
+          target: `${oomPod}/app`,
+          status: 'critical',
+          value: 1,
+          detail: '1 restart(s); last terminated OOMKilled at 2026-11-29T03:04:05.000Z',
+        }),
+        expect.objectContaining({ target: `${restartingPod}/app`, status: 'warn', value: 4 }),
+      ]),
+    );
+    // Four restarts are within a threshold of 10; OOMKilled is critical whatever the threshold.
+    expect(leaky(await runActivity(t.activities.checkContainerRestarts, 10))).toEqual([[`${oomPod}/app`, 'critical']]);
+    // kwok left the reported status alone: it is still what the kubelet said.
+    const status = (await t.core.readNamespacedPodStatus({ name: oomPod!, namespace: t.namespace })).status;
+    expect(status?.containerStatuses?.[0]).toMatchObject({
+      restartCount: 1,
+      lastState: { terminated: { reason: 'OOMKilled' } },
+    });
+  });
+
   it("a rollout past its progress deadline fails with the controller's reason; rollback lands on the recorded revision, however often it runs", async () => {
     await t.addNodes(1);
     await t.deploy('backend', { replicas: 2, image: 'ghcr.io/trixtech/backend:1.0', progressDeadlineSeconds: 2 });
@@ -489,7 +543,13 @@ it('every activity answers "skipped: no cluster configured" without a cluster', 
   expect(await none.waitForNodeJob({ name: 'j', node: 'n1', timeoutSeconds: 1, expectMarker: true })).toEqual(skipped);
   expect(await none.deleteNodeJob({ name: 'j' })).toEqual(skipped);
   expect(await none.surveyNodeDisks()).toEqual(skipped);
-  for (const check of [none.scanApplicationErrorLogs, none.checkPodResourceUsage, none.checkNodeHealth]) {
+  expect(await none.measureDeploymentMemory()).toEqual(skipped);
+  for (const check of [
+    none.scanApplicationErrorLogs,
+    none.checkPodResourceUsage,
+    () => none.checkContainerRestarts(3),
+    none.checkNodeHealth,
+  ]) {
     expect((await check())[0]).toMatchObject({ status: 'skipped', detail: 'no cluster configured' });
   }
 });

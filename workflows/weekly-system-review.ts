@@ -1,17 +1,22 @@
+import { patched } from '@temporalio/workflow';
 import { z } from 'zod';
 import { skipped, type CheckResult } from '../domain/checks.js';
+import { memoryTrendFindings, type MemoryByDeployment } from '../domain/memory.js';
 import type { RunReport } from '../domain/run.js';
 import { quickRead } from './lib/activity-profiles.js';
 import { backupChecks, slowQueryFindings } from './lib/database-checks.js';
 import { reportedWorkflow } from './lib/run.js';
 
 const {
+  checkContainerRestarts,
   checkDiskUsage,
   checkNodeHealth,
   checkPodResourceUsage,
   cleanupClusterResources,
   collectDatabaseStatistics,
+  measureDeploymentMemory,
   probeHttpEndpoints,
+  readMemoryHistory,
   resolveHealthCheckPlan,
   scanApplicationErrorLogs,
   verifyNewestBackup,
@@ -28,6 +33,12 @@ export const WeeklySystemReviewInput = z
       .default(24 * 7),
     /** How many of the slowest queries the report lists. */
     slowQueryCount: z.number().int().positive().max(50).default(10),
+    /** More restarts than this in one application container is a warning (OOMKilled always is critical). */
+    maxRestarts: z.number().int().nonnegative().max(1000).default(3),
+    /** Memory growth across the trend's runs beyond which steady growth is a leak (20 = 20 %). */
+    memoryGrowthPercent: z.number().positive().max(1000).default(20),
+    /** How many weekly runs, this one included, must each measure more than the one before. */
+    memoryTrendRuns: z.number().int().min(2).max(12).default(3),
   })
   .strict();
 
@@ -43,6 +54,9 @@ export async function weeklySystemReview(rawInput?: z.input<typeof WeeklySystemR
     const plan = await run.plan('resolve targets', () => resolveHealthCheckPlan());
 
     run.phase = 'reviewing';
+    // Runs recorded before restarts and memory history were read made neither step.
+    const memoryHistory = patched('memory-history');
+    let memory: MemoryByDeployment | undefined;
     let statistics: Awaited<ReturnType<typeof collectDatabaseStatistics>> | undefined;
     const results = (
       await Promise.all([
@@ -60,9 +74,24 @@ export async function weeklySystemReview(rawInput?: z.input<typeof WeeklySystemR
             taken: false,
           }),
         ),
-        // Application: error patterns, memory against limits (leaks show as creeping usage).
+        // Application: error patterns, memory against limits, restarts and OOMKilled, memory across runs.
         run.checkStep('application error logs', () => scanApplicationErrorLogs(input.logWindowHours * 3600)),
         run.checkStep('pod resources', () => checkPodResourceUsage()),
+        ...(memoryHistory
+          ? [
+              run.checkStep('container restarts', () => checkContainerRestarts(input.maxRestarts)),
+              run.checkStep('memory trend', async (): Promise<CheckResult[]> => {
+                const measured = await measureDeploymentMemory();
+                if ('skipped' in measured) return [skipped('k8s.memory-trend', '-', measured.skipped)];
+                memory = measured.memory;
+                const previous = await readMemoryHistory(input.memoryTrendRuns - 1);
+                return memoryTrendFindings(memory, previous, {
+                  runs: input.memoryTrendRuns,
+                  tolerance: input.memoryGrowthPercent / 100,
+                });
+              }),
+            ]
+          : []),
         // Infrastructure: nodes, storage, connectivity, leftovers.
         run.checkStep('node health', () => checkNodeHealth()),
         run.checkStep('storage utilization', () => checkDiskUsage(plan.diskPaths, plan.thresholds)),
@@ -101,7 +130,8 @@ export async function weeklySystemReview(rawInput?: z.input<typeof WeeklySystemR
       summary: 'Weekly system review',
       checks: results,
       alertOnCritical: true,
-      details: database && { database },
+      // The memory figures are what the next weekly runs compare theirs with.
+      details: database || memory ? { ...(database && { database }), ...(memory && { memory }) } : undefined,
     };
   });
 }

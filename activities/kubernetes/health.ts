@@ -6,6 +6,7 @@ import {
   PolicyV1Api,
   type KubeConfig,
   type V1Node,
+  type V1Pod,
 } from '@kubernetes/client-node';
 import { skipped, type CheckResult, type CheckStatus } from '../../domain/checks.js';
 import { apiStatus, type KubernetesDeps } from './common.js';
@@ -15,6 +16,7 @@ import { withoutUrls } from '../../domain/text.js';
 import { NO_CLUSTER, type Skipped } from '../../domain/cluster.js';
 import type { NodeRule } from '../../domain/annual-plan.js';
 import { failure, FailureType } from '../../domain/failures.js';
+import { restartFindings, type MemoryByDeployment } from '../../domain/memory.js';
 
 const ERROR_LINE = /\b(error|fatal|panic)\b/i;
 /** Usage against the container limit: the point where a pod is about to be throttled or OOM-killed. */
@@ -89,6 +91,14 @@ function nodeFindings(nodes: V1Node[]): CheckResult[] {
     if (n.spec?.unschedulable) return { ...base, status: 'warn', detail: 'Ready but cordoned (unschedulable)' };
     return { ...base, status: 'ok', detail: 'Ready' };
   });
+}
+
+/** The deployment a pod belongs to: its ReplicaSet's name without the pod-template hash (the pod itself otherwise). */
+function deploymentOf(pod: V1Pod): string {
+  const replicaSet = pod.metadata?.ownerReferences?.find((o) => o.kind === 'ReplicaSet')?.name;
+  const hash = pod.metadata?.labels?.['pod-template-hash'];
+  if (replicaSet && hash && replicaSet.endsWith(`-${hash}`)) return replicaSet.slice(0, -hash.length - 1);
+  return replicaSet ?? pod.metadata!.name!;
 }
 
 /**
@@ -257,6 +267,64 @@ export function createHealthActivities({
       return results.length > 0
         ? results
         : [skipped('k8s.pod-resources', namespace, `no metrics for pods matching ${appLabelSelector}`)];
+    },
+
+    /**
+     * Seed "Check for memory leaks", from pod status: each application container's restart count
+     * and last termination (OOMKilled is a leak reaching its limit). Needs no metrics API.
+     */
+    async checkContainerRestarts(maxRestarts: number): Promise<CheckResult[]> {
+      if (!kube) return [skipped('k8s.restarts', namespace, NO_CLUSTER)];
+      const pods = (
+        await kube.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: appLabelSelector })
+      ).items;
+      if (pods.length === 0) return [skipped('k8s.restarts', namespace, `no pods match ${appLabelSelector}`)];
+      const containers = pods.flatMap((pod) =>
+        (pod.status?.containerStatuses ?? []).map((c) => {
+          const terminated = c.lastState?.terminated;
+          return {
+            pod: pod.metadata!.name!,
+            container: c.name,
+            restartCount: c.restartCount,
+            ...(terminated
+              ? {
+                  lastTermination: {
+                    ...(terminated.reason ? { reason: terminated.reason } : {}),
+                    ...(terminated.finishedAt ? { finishedAt: new Date(terminated.finishedAt).toISOString() } : {}),
+                  },
+                }
+              : {}),
+          };
+        }),
+      );
+      return restartFindings(containers, maxRestarts, namespace);
+    },
+
+    /**
+     * Memory in use per deployment (MiB, summed over its application pods) from the metrics API:
+     * the figure the weekly review stores so the next runs can see it creep.
+     */
+    async measureDeploymentMemory(): Promise<{ memory: MemoryByDeployment } | Skipped> {
+      if (!kube) return { skipped: NO_CLUSTER };
+      let usage;
+      try {
+        usage = await new Metrics(kube).getPodMetrics(namespace);
+      } catch (err) {
+        return { skipped: await metricsUnavailable(kube, err) };
+      }
+      const pods = (
+        await kube.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: appLabelSelector })
+      ).items;
+      const memory: MemoryByDeployment = {};
+      for (const pod of pods) {
+        const measured = usage.items.find((m) => m.metadata.name === pod.metadata!.name);
+        if (!measured) continue;
+        const bytes = measured.containers.reduce((sum, c) => sum + parseQuantity(c.usage.memory, 'memory'), 0);
+        const owner = deploymentOf(pod);
+        memory[owner] = Math.round(((memory[owner] ?? 0) + bytes / 2 ** 20) * 10) / 10;
+      }
+      if (Object.keys(memory).length === 0) return { skipped: `no metrics for pods matching ${appLabelSelector}` };
+      return { memory };
     },
 
     /**
