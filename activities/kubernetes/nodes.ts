@@ -113,26 +113,49 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
     }
   }
 
+  /**
+   * A compare-and-set on the node: `decide` sees the node as read and returns either a result (nothing
+   * to change) or a patch, sent with the resourceVersion read. A concurrent change (a kubelet
+   * heartbeat) answers 409: the node is read and decided on again, a few times, before the 409 is
+   * left to the activity's retry.
+   */
+  async function patchNodeIfUnchanged<R>(
+    node: string,
+    strategy: PatchStrategy,
+    decide: (
+      current: V1Node,
+    ) => { result: R } | { patch: { metadata?: object; spec?: object }; then: (n: V1Node) => R },
+  ): Promise<R> {
+    for (let attempt = 1; ; attempt++) {
+      const current = await readNode(node);
+      const next = decide(current);
+      if ('result' in next) return next.result;
+      const body = {
+        ...next.patch,
+        metadata: { ...next.patch.metadata, resourceVersion: current.metadata?.resourceVersion },
+      };
+      try {
+        return next.then(await core().patchNode({ name: node, body }, setHeaderOptions('Content-Type', strategy)));
+      } catch (err) {
+        if (apiStatus(err).code !== 409 || attempt >= 5) throw err;
+      }
+    }
+  }
+
   return {
     /**
-     * `kubectl cordon`, marked with who did it. The resourceVersion in the patch makes it a
-     * compare-and-set: a concurrent change answers 409 and the retry re-reads the node.
+     * `kubectl cordon`, marked with who did it, as a compare-and-set (`patchNodeIfUnchanged`).
      */
     async cordonNode({ node, owner }: { node: string; owner: string }): Promise<CordonResult | Skipped> {
       if (!kube) return SKIPPED;
-      const current = await readNode(node);
-      if (current.spec?.unschedulable) return { ...facts(current), changed: false };
-      const patched = await core().patchNode(
-        {
-          name: node,
-          body: {
-            metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { [CORDONED_BY]: owner } },
-            spec: { unschedulable: true },
-          },
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
+      return patchNodeIfUnchanged<CordonResult>(node, PatchStrategy.MergePatch, (current) =>
+        current.spec?.unschedulable
+          ? { result: { ...facts(current), changed: false } }
+          : {
+              patch: { metadata: { annotations: { [CORDONED_BY]: owner } }, spec: { unschedulable: true } },
+              then: (patched) => ({ ...facts(patched), changed: true }),
+            },
       );
-      return { ...facts(patched), changed: true };
     },
 
     /**
@@ -147,27 +170,21 @@ export function createNodeActivities({ kube }: KubernetesDeps) {
       onlyIfCordonedBy?: string;
     }): Promise<UncordonResult | Skipped> {
       if (!kube) return SKIPPED;
-      const current = await readNode(node);
-      const f = facts(current);
-      if (!f.unschedulable && !f.cordonedBy) return { ...f, changed: false, detail: 'node was schedulable' };
-      if (onlyIfCordonedBy && f.cordonedBy !== onlyIfCordonedBy) {
+      return patchNodeIfUnchanged<UncordonResult>(node, PatchStrategy.StrategicMergePatch, (current) => {
+        const f = facts(current);
+        if (!f.unschedulable && !f.cordonedBy)
+          return { result: { ...f, changed: false, detail: 'node was schedulable' } };
+        if (onlyIfCordonedBy && f.cordonedBy !== onlyIfCordonedBy) {
+          const by = f.cordonedBy ?? 'someone else';
+          return {
+            result: { ...f, changed: false, detail: `left cordoned: cordoned by ${by}, not by ${onlyIfCordonedBy}` },
+          };
+        }
         return {
-          ...f,
-          changed: false,
-          detail: `left cordoned: cordoned by ${f.cordonedBy ?? 'someone else'}, not by ${onlyIfCordonedBy}`,
+          patch: { metadata: { annotations: { [CORDONED_BY]: null } }, spec: { unschedulable: null } },
+          then: (patched) => ({ ...facts(patched), changed: true, detail: 'uncordoned' }),
         };
-      }
-      const patched = await core().patchNode(
-        {
-          name: node,
-          body: {
-            metadata: { resourceVersion: current.metadata?.resourceVersion, annotations: { [CORDONED_BY]: null } },
-            spec: { unschedulable: null },
-          },
-        },
-        setHeaderOptions('Content-Type', PatchStrategy.StrategicMergePatch),
-      );
-      return { ...facts(patched), changed: true, detail: 'uncordoned' };
+      });
     },
 
     /**
