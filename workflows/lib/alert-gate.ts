@@ -192,22 +192,18 @@ export function monitoringAlertsConfigured(run: MaintenanceRun): Promise<CheckRe
     const [routed, pipeline] = await Promise.all([
       checkMaintenanceAlerts().then(
         (state) => state.checks.filter((c) => c.check === 'alerts.configured'),
-        (err: unknown): CheckResult[] => {
-          if (isCancellation(err)) throw err;
-          return [
-            {
-              check: 'alerts.configured',
-              target: 'alertmanager',
-              status: 'critical',
-              detail: `Alertmanager unreadable: ${innermostMessage(err)}`,
-            },
-          ];
-        },
+        (err: unknown) => alertmanagerUnreadable(err, 'alerts.configured', 'critical', 'Alertmanager unreadable'),
       ),
       checkAlertingPipeline(prometheus),
     ]);
     return [...routed, ...pipeline];
   });
+}
+
+/** A window check that could not read Alertmanager; a cancellation is passed on, not graded. */
+function alertmanagerUnreadable(err: unknown, check: string, status: 'warn' | 'critical', why: string): CheckResult[] {
+  if (isCancellation(err)) throw err;
+  return [{ check, target: 'alertmanager', status, detail: `${why}: ${innermostMessage(err)}` }];
 }
 
 /**
@@ -220,15 +216,7 @@ export function monitoringAlertsCleared(run: MaintenanceRun): Promise<CheckResul
     try {
       return await checkAlertsCleared();
     } catch (err) {
-      if (isCancellation(err)) throw err;
-      return [
-        {
-          check: 'alerts.cleared',
-          target: 'alertmanager',
-          status: 'warn',
-          detail: `not known: ${innermostMessage(err)}`,
-        },
-      ];
+      return alertmanagerUnreadable(err, 'alerts.cleared', 'warn', 'not known');
     }
   });
 }
