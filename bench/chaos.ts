@@ -19,8 +19,8 @@ import { startLocalCluster, type LocalCluster } from '../dev/kube-local/cluster.
 import { deployDemoWorkloads } from '../dev/kube-local/demo.js';
 import { freePort } from '../src/net.js';
 import { bundleMaintenanceWorkflows } from '../src/worker.js';
-import { decide, makeTestKeys, signedDecision, signedRequest } from '../test/helpers/keys.js';
-import { interactionBody, slackHeaders } from '../test/helpers/slack-signing.js';
+import { decide, makeTestKeys, signedDecision, signedRequest } from '../dev/signing-keys.js';
+import { interactionBody, slackHeaders } from '../dev/slack-signing.js';
 import { nodeUpdatedSignal, statusQuery } from '../workflows/lib/definitions.js';
 import {
   ensureNamespace,

@@ -16,3 +16,19 @@ export function slackHeaders(
     'x-slack-signature': signature,
   };
 }
+
+/** The form body of an approval button click (`block_actions`), as Slack posts it to the bridge. */
+export function interactionBody(
+  user: string,
+  action: 'approve' | 'reject',
+  workflowId: string,
+  responseUrl: string,
+): string {
+  const payload = {
+    type: 'block_actions',
+    user: { id: user },
+    response_url: responseUrl,
+    actions: [{ action_id: action, value: workflowId }],
+  };
+  return new URLSearchParams({ payload: JSON.stringify(payload) }).toString();
+}
