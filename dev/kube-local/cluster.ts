@@ -4,7 +4,7 @@
 // token of deploy/rbac.yaml's ServiceAccount, never the admin one.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -128,7 +128,23 @@ function tail(file: string, lines = 15): string {
   return existsSync(file) ? readFileSync(file, 'utf8').trimEnd().split('\n').slice(-lines).join('\n') : '(no log)';
 }
 
+/**
+ * Ports are picked free and bound by the components a moment later: another process starting at the
+ * same time (a second suite, `npm run chaos`) can take one in between. A start that loses that race
+ * is tried again on new ports, in a fresh `dir`.
+ */
 export async function startLocalCluster(options: LocalClusterOptions): Promise<LocalCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startLocalClusterOnce(options);
+    } catch (err) {
+      if (attempt >= 3 || !/address already in use/.test((err as Error).message)) throw err;
+      rmSync(options.dir, { recursive: true, force: true });
+    }
+  }
+}
+
+async function startLocalClusterOnce(options: LocalClusterOptions): Promise<LocalCluster> {
   const bin = options.binaries ?? findKubeBinaries();
   const { dir } = options;
   const pki = join(dir, 'pki');
