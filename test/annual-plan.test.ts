@@ -93,8 +93,9 @@ describe('the annual upgrade plan: reviewed data, approved as it is, read when t
     'refuses bad plan input naming what is wrong and stores nothing; an amendment is signed by its author',
     async () => {
       const start = windowStart();
-      const set = (p: unknown, who = 'olga') =>
-        maint('plan', 'annual', 'set', '--window', start, '--plan', JSON.stringify(p), ...sign(who));
+      const setFor = (window: string, p: unknown, signer: string[]) =>
+        maint('plan', 'annual', 'set', '--window', window, '--plan', JSON.stringify(p), ...signer);
+      const set = (p: unknown, who = 'olga') => setFor(start, p, sign(who));
       const refusals = [
         [
           {
@@ -126,19 +127,12 @@ describe('the annual upgrade plan: reviewed data, approved as it is, read when t
         expect(r.err).toContain('nothing stored');
       }
       // Someone else's key: the statement says olga, the key is carol's.
-      const forged = await maint(
-        'plan',
-        'annual',
-        'set',
-        '--window',
-        start,
-        '--plan',
-        JSON.stringify(plan('trixtech/backend:2.0.0')),
+      const forged = await setFor(start, plan('trixtech/backend:2.0.0'), [
         '--as',
         'olga',
         '--key',
         stack.keys.keyFile('carol'),
-      );
+      ]);
       expect(forged.code).toBe(1);
       expect(forged.err).toMatch(/amendment refused: key \S+ belongs to carol, not olga/);
       expect(await currentAnnualPlan(stack.db.pool, start)).toEqual({ windowStart: start, revision: 0 });
@@ -146,15 +140,10 @@ describe('the annual upgrade plan: reviewed data, approved as it is, read when t
       expect(shown.out).toContain('no plan stored for the window');
 
       // A window already started: nothing can be stored for it any more.
-      const started = await maint(
-        'plan',
-        'annual',
-        'set',
-        '--window',
+      const started = await setFor(
         new Date(Date.now() - 60_000).toISOString(),
-        '--plan',
-        JSON.stringify(plan('trixtech/backend:2.0.0')),
-        ...sign('olga'),
+        plan('trixtech/backend:2.0.0'),
+        sign('olga'),
       );
       expect(started.code).toBe(1);
       expect(started.err).toMatch(/amendment refused: the window started at \S+; the plan can no longer change/);
