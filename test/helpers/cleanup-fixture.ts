@@ -37,20 +37,16 @@ export async function stageCleanupCandidates(t: TestCluster, deployment: string)
   await runActivity(t.activities.setDeploymentImage, { deployment, container: 'app', image: image('1.1') });
   await waitForDeployment(t, deployment);
   const revision2 = await revision();
-  await t.apps.patchNamespacedDeployment(
-    {
-      name: deployment,
-      namespace: t.namespace,
-      body: { spec: { revisionHistoryLimit: 0, strategy: { type: 'Recreate', rollingUpdate: null } } },
-    },
-    setHeaderOptions('Content-Type', PatchStrategy.MergePatch),
-  );
+  // One patch: a lowered limit on a completed rollout would let the controller delete revision 1
+  // before the stuck release starts (a 404 seen in CI on a loaded machine).
   await t.apps.patchNamespacedDeployment(
     {
       name: deployment,
       namespace: t.namespace,
       body: {
         spec: {
+          revisionHistoryLimit: 0,
+          strategy: { type: 'Recreate', rollingUpdate: null },
           template: {
             metadata: { annotations: STUCK },
             spec: { containers: [{ name: 'app', image: image('1.2') }] },
