@@ -106,6 +106,22 @@ if ! pg_isready -q -h 127.0.0.1 -p 5432; then
   for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
 fi
 pg_isready -q -h 127.0.0.1 -p 5432 || { say "PostgreSQL is not answering on 127.0.0.1:5432"; exit 1; }
+# The weekly reviews' slowest queries need pg_stat_statements, which only a server start can load.
+# Only for the Debian cluster this script manages (one restart, once; existing libraries kept); a
+# server run some other way is left alone and the reviews say the extension is missing.
+preloaded=$(psql -h 127.0.0.1 -p 5432 -U postgres -d postgres -Atc 'SHOW shared_preload_libraries' 2>/dev/null || true)
+if [[ ",${preloaded// /}," != *,pg_stat_statements,* ]] && command -v pg_lsclusters >/dev/null 2>&1; then
+  cluster=$(pg_lsclusters --no-header | awk '$3 == 5432 && $4 == "online" { print $1 " " $2; exit }')
+  if [ -n "$cluster" ]; then
+    set -- $cluster
+    say "preloading pg_stat_statements in PostgreSQL $1/$2 (one restart)"
+    echo "shared_preload_libraries = '${preloaded:+$preloaded,}pg_stat_statements'" |
+      $SUDO tee "/etc/postgresql/$1/$2/conf.d/trixtech-pg-stat-statements.conf" >/dev/null
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$1" "$2" restart
+    for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
+    pg_isready -q -h 127.0.0.1 -p 5432 || { say "PostgreSQL did not come back after the restart"; exit 1; }
+  fi
+fi
 
 # 5. Validators the suite runs: Debian's docker-compose (docker-compose.yml, no engine needed)
 #    and promtool from Debian's prometheus (the alerting rules); pgbackrest, the optional second
