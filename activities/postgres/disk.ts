@@ -141,70 +141,68 @@ function volumeSpace(
   );
 }
 
+function sizeFinding(target: string, size: DatabaseSize | Error): CheckResult {
+  if (size instanceof Error)
+    return { check: 'db.size', target, status: 'warn', detail: `database size unreadable: ${size.message}` };
+  const largest = size.tables.map((t) => `${t.table} ${formatBytes(t.bytes)}`).join(', ');
+  return {
+    check: 'db.size',
+    target,
+    status: 'ok',
+    value: size.bytes,
+    unit: 'bytes',
+    detail: `${formatBytes(size.bytes)}${largest ? `; largest tables: ${largest}` : ''}`,
+  };
+}
+
+function volumeFinding(
+  target: string,
+  space: VolumeSpace | Error | undefined,
+  size: DatabaseSize | Error,
+  { diskWarnPercent, diskCriticalPercent }: Thresholds,
+): CheckResult {
+  if (!space) return skipped('db.volume', target, NO_SOURCE);
+  const threshold = `warn > ${diskWarnPercent}%, critical > ${diskCriticalPercent}%`;
+  if (space instanceof Error)
+    return {
+      check: 'db.volume',
+      target,
+      status: 'warn',
+      threshold,
+      detail: `volume unreadable: ${withoutUrls(space.message)}`,
+    };
+  const share = size instanceof Error ? undefined : Math.round((size.bytes / space.sizeBytes) * 1000) / 10;
+  return {
+    check: 'db.volume',
+    target,
+    status: gradeAbove(space.usedPercent, diskWarnPercent, diskCriticalPercent),
+    value: space.usedPercent,
+    unit: '%',
+    threshold,
+    detail: `${space.source}: ${space.usedPercent}% used, ${formatBytes(space.availableBytes)} free of ${formatBytes(space.sizeBytes)}${
+      share === undefined ? '' : `; the database is ${share < 0.1 ? 'under 0.1' : share}% of it`
+    }`,
+  };
+}
+
 export function createDatabaseDiskActivities({ db, databaseLabel, volume, prometheus }: DatabaseDiskDeps) {
   return {
     /**
      * Seed "Check disk space utilization" / "Check storage utilization" for the database itself:
      * its size and largest tables (`db.size`), and the free space of the volume its data lives on
-     * (`db.volume`), graded against the disk thresholds. Read-only.
+     * (`db.volume`), graded against the disk thresholds. Read-only; what cannot be read is a finding.
      */
     async checkDatabaseDisk(thresholds: Thresholds): Promise<CheckResult[]> {
       const client = await db.connect().catch((err: Error) => err);
+      const connected = client instanceof Error ? undefined : client;
       try {
-        const connected = client instanceof Error ? undefined : client;
         const size = connected
           ? await databaseSize(connected).catch((err: Error) => err)
           : new Error(`cannot connect: ${(client as Error).message}`);
         const space = volume ? await volumeSpace(volume, prometheus, connected).catch((err: Error) => err) : undefined;
-
-        const sizeFinding: CheckResult =
-          size instanceof Error
-            ? {
-                check: 'db.size',
-                target: databaseLabel,
-                status: 'warn',
-                detail: `database size unreadable: ${size.message}`,
-              }
-            : {
-                check: 'db.size',
-                target: databaseLabel,
-                status: 'ok',
-                value: size.bytes,
-                unit: 'bytes',
-                detail: `${formatBytes(size.bytes)}${
-                  size.tables.length
-                    ? `; largest tables: ${size.tables.map((t) => `${t.table} ${formatBytes(t.bytes)}`).join(', ')}`
-                    : ''
-                }`,
-              };
-        const threshold = `warn > ${thresholds.diskWarnPercent}%, critical > ${thresholds.diskCriticalPercent}%`;
-        let volumeFinding: CheckResult;
-        if (!space) volumeFinding = skipped('db.volume', databaseLabel, NO_SOURCE);
-        else if (space instanceof Error)
-          volumeFinding = {
-            check: 'db.volume',
-            target: databaseLabel,
-            status: 'warn',
-            threshold,
-            detail: `volume unreadable: ${withoutUrls(space.message)}`,
-          };
-        else {
-          const percent = size instanceof Error ? undefined : Math.round((size.bytes / space.sizeBytes) * 1000) / 10;
-          const share =
-            percent === undefined ? '' : `; the database is ${percent < 0.1 ? 'under 0.1' : percent}% of it`;
-          volumeFinding = {
-            check: 'db.volume',
-            target: databaseLabel,
-            status: gradeAbove(space.usedPercent, thresholds.diskWarnPercent, thresholds.diskCriticalPercent),
-            value: space.usedPercent,
-            unit: '%',
-            threshold,
-            detail: `${space.source}: ${space.usedPercent}% used, ${formatBytes(space.availableBytes)} free of ${formatBytes(space.sizeBytes)}${share}`,
-          };
-        }
-        return [sizeFinding, volumeFinding];
+        return [sizeFinding(databaseLabel, size), volumeFinding(databaseLabel, space, size, thresholds)];
       } finally {
-        if (!(client instanceof Error)) client.release();
+        connected?.release();
       }
     },
   };
