@@ -34,7 +34,7 @@ export function createActivities(clients: Clients, config: Config) {
     ...createAlertActivities({ alerts: config.alerts }),
     ...createRegistryActivities({ targets: config.imageUpdates, credentials: config.registryCredentials }),
     ...createMonitoringActivities(),
-    ...createStorageActivities({ metrics: clients.metrics }),
+    ...createStorageActivities(),
     ...createPostgresActivities({
       db: clients.db,
       reports: clients.reports,
@@ -44,6 +44,8 @@ export function createActivities(clients: Clients, config: Config) {
       windows: config.windows,
       blackouts: config.blackouts,
       metrics: clients.metrics,
+      volume: config.targets.databaseVolume,
+      prometheus: config.targets.prometheus,
     }),
     ...createKubernetesActivities({
       kube: clients.kube,

@@ -1,12 +1,12 @@
 import type { HttpTarget } from '../src/config/schema.js';
 import { skipped, type CheckResult } from '../domain/checks.js';
 import { fetchFailure } from './http.js';
+import { PROMETHEUS_TIMEOUT_MS, prometheusApi } from './prometheus.js';
 
 /** The product's rule groups (deploy/prometheus/rules.yml): loaded, or none of its alerts can fire. */
 export const PRODUCT_RULE_GROUPS = ['maintenance_metrics', 'maintenance_alerts', 'watchdog'] as const;
 /** The always-firing alert of deploy/prometheus/rules.yml: firing in Prometheus means rules are evaluated end to end. */
 export const WATCHDOG_ALERT = 'Watchdog';
-const TIMEOUT_MS = 10_000;
 
 interface RulesAnswer {
   groups: { name: string; rules: { name: string; health: string; lastError?: string }[] }[];
@@ -17,16 +17,6 @@ interface AlertmanagersAnswer {
 }
 interface AlertsAnswer {
   alerts: { labels: Record<string, string>; state: string }[];
-}
-
-async function api<T>(base: string, path: string): Promise<T> {
-  const res = await fetch(new URL(path, base.endsWith('/') ? base : `${base}/`), {
-    signal: AbortSignal.timeout(TIMEOUT_MS),
-  });
-  if (res.status !== 200) throw new Error(`HTTP ${res.status} from ${path}`);
-  const body = (await res.json()) as { status?: string; data?: T };
-  if (body.status !== 'success' || !body.data) throw new Error(`${path} did not answer success`);
-  return body.data;
 }
 
 /**
@@ -60,13 +50,13 @@ export function createMonitoringActivities() {
             target,
             threshold,
             status: 'critical',
-            detail: `Prometheus unreadable: ${fetchFailure(err, TIMEOUT_MS)}`,
+            detail: `Prometheus unreadable: ${fetchFailure(err, PROMETHEUS_TIMEOUT_MS)}`,
           };
         }
       };
       return Promise.all([
         attempt('monitoring.rules', `groups ${PRODUCT_RULE_GROUPS.join(', ')} loaded, every rule healthy`, async () => {
-          const { groups } = await api<RulesAnswer>(prometheus.url, 'api/v1/rules');
+          const { groups } = await prometheusApi<RulesAnswer>(prometheus.url, 'api/v1/rules');
           const missing = PRODUCT_RULE_GROUPS.filter((g) => !groups.some((x) => x.name === g));
           const broken = groups
             .filter((g) => (PRODUCT_RULE_GROUPS as readonly string[]).includes(g.name))
@@ -96,7 +86,10 @@ export function createMonitoringActivities() {
           };
         }),
         attempt('monitoring.alertmanagers', 'at least one active Alertmanager', async () => {
-          const { activeAlertmanagers } = await api<AlertmanagersAnswer>(prometheus.url, 'api/v1/alertmanagers');
+          const { activeAlertmanagers } = await prometheusApi<AlertmanagersAnswer>(
+            prometheus.url,
+            'api/v1/alertmanagers',
+          );
           return activeAlertmanagers.length > 0
             ? {
                 status: 'ok',
@@ -112,7 +105,7 @@ export function createMonitoringActivities() {
               };
         }),
         attempt('monitoring.watchdog', `${WATCHDOG_ALERT} firing`, async () => {
-          const { alerts } = await api<AlertsAnswer>(prometheus.url, 'api/v1/alerts');
+          const { alerts } = await prometheusApi<AlertsAnswer>(prometheus.url, 'api/v1/alerts');
           const firing = alerts.some((a) => a.labels.alertname === WATCHDOG_ALERT && a.state === 'firing');
           return firing
             ? {

@@ -1,11 +1,11 @@
-import { lstat, readdir, stat, statfs, unlink } from 'node:fs/promises';
+import { lstat, readdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Context } from '@temporalio/activity';
 import { gradeAbove, skipped, type CheckResult } from '../domain/checks.js';
 import { failure, FailureType } from '../domain/failures.js';
 import { retentionSkipped, type RetentionRequest, type RetentionResult } from '../domain/retention.js';
 import type { Thresholds } from '../domain/thresholds.js';
-import type { MaintenanceMetrics } from '../src/metrics.js';
+import { measureFilesystem } from '../src/disk-usage.js';
 
 /** Heartbeats when running as an activity; a no-op when called directly (maint plan, tests). */
 export function heartbeat(): void {
@@ -118,7 +118,7 @@ export async function applyRetention(
   return result;
 }
 
-export function createStorageActivities({ metrics }: { metrics?: MaintenanceMetrics } = {}) {
+export function createStorageActivities() {
   return {
     /** Seed log-cleanup-daily / disk_cleanup.sh: deletes (or, in report mode, lists) the files a retention rule expires. */
     async applyRetentionRule(request: RetentionRequest): Promise<RetentionResult> {
@@ -129,21 +129,19 @@ export function createStorageActivities({ metrics }: { metrics?: MaintenanceMetr
     async checkDiskUsage(paths: string[], thresholds: Thresholds): Promise<CheckResult[]> {
       if (paths.length === 0) return [skipped('disk', '-', 'no disk paths configured')];
       const threshold = `warn > ${thresholds.diskWarnPercent}%, critical > ${thresholds.diskCriticalPercent}%`;
-      const results = await Promise.all(
+      return Promise.all(
         paths.map(async (path): Promise<CheckResult> => {
           try {
-            const s = await statfs(path);
-            const used = s.blocks - s.bfree;
-            const percent = Math.round((used / (used + s.bavail)) * 1000) / 10;
-            const freeGiB = Math.round(((s.bavail * s.bsize) / 2 ** 30) * 10) / 10;
+            const { usedPercent, availableBytes } = await measureFilesystem(path);
+            const freeGiB = Math.round((availableBytes / 2 ** 30) * 10) / 10;
             return {
               check: 'disk',
               target: path,
-              value: percent,
+              value: usedPercent,
               unit: '%',
               threshold,
-              status: gradeAbove(percent, thresholds.diskWarnPercent, thresholds.diskCriticalPercent),
-              detail: `${path} is ${percent}% used, ${freeGiB} GiB free`,
+              status: gradeAbove(usedPercent, thresholds.diskWarnPercent, thresholds.diskCriticalPercent),
+              detail: `${path} is ${usedPercent}% used, ${freeGiB} GiB free`,
             };
           } catch (err) {
             return {
@@ -156,8 +154,6 @@ export function createStorageActivities({ metrics }: { metrics?: MaintenanceMetr
           }
         }),
       );
-      metrics?.recordChecks(results);
-      return results;
     },
   };
 }

@@ -82,6 +82,8 @@ function writeDemoConfig(metricsPort: number, slackEmulated: boolean): string {
           ],
           diskPaths: ['/'],
           backup: { directory: join(DATA, 'backups') },
+          // The demo database lives in this machine's PostgreSQL: its data directory is visible here.
+          ...(process.env.DATABASE_URL ? {} : { databaseVolume: { source: 'data-directory' } }),
         },
       },
       null,

@@ -107,9 +107,20 @@ function section(
 }
 
 const during = (hours: number): Due => ({ when: 'during', hours });
-/** Node root filesystems come from node-exporter through Prometheus; without it only the worker's own mounts are measured. */
-const NODE_DISKS_LIMIT =
-  "the worker's own mounts (targets.diskPaths), and each node's root filesystem only with targets.prometheus (node-exporter)";
+/**
+ * Node root filesystems come from node-exporter through Prometheus, the database's volume from the
+ * source configured for it; without them only the worker's own mounts and the database's size are measured.
+ */
+const DISKS_LIMIT =
+  "the worker's own mounts (targets.diskPaths) and the database's size; the database's volume only with targets.databaseVolume, and each node's root filesystem only with targets.prometheus (node-exporter)";
+/** The seed's disk-space items: the worker's mounts, the database and its volume, the nodes' root filesystems. */
+const DISKS = limited(
+  DISKS_LIMIT,
+  c('checkDiskUsage', 'disk'),
+  c('checkDatabaseDisk', 'db.size'),
+  c('checkDatabaseDisk', 'db.volume'),
+  c('checkNodeHealth', 'node.disk'),
+);
 const MORNING = 'Morning Health Check (8:00 AM UTC)';
 const EVENING = 'Evening Status Update (6:00 PM UTC)';
 const MONDAY = 'Monday Morning System Review (9:00 AM UTC)';
@@ -138,11 +149,7 @@ export const CHECKLISTS: readonly ChecklistSection[] = [
         'Verify database connectivity and performance',
         check(c('checkDatabaseHealth', 'db.connectivity'), c('checkDatabaseHealth', 'db.connections')),
       ],
-      [
-        'disk',
-        'Check disk space utilization (< 85%)',
-        limited(NODE_DISKS_LIMIT, c('checkDiskUsage', 'disk'), c('checkNodeHealth', 'node.disk')),
-      ],
+      ['disk', 'Check disk space utilization (< 85%)', DISKS],
       ['backup', 'Review backup status (last successful backup < 24h old)', check(c('checkBackupFreshness', 'backup'))],
       [
         'monitoring',
@@ -270,11 +277,7 @@ export const CHECKLISTS: readonly ChecklistSection[] = [
       ],
       ['network', 'Verify network connectivity', check(c('probeHttpEndpoints', 'http'))],
       ['load-balancer', 'Review load balancer configuration', task('review the load balancer / ingress configuration')],
-      [
-        'storage',
-        'Check storage utilization',
-        limited(NODE_DISKS_LIMIT, c('checkDiskUsage', 'disk'), c('checkNodeHealth', 'node.disk')),
-      ],
+      ['storage', 'Check storage utilization', DISKS],
     ],
   ),
   section(

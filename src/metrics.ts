@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
-import type { CheckResult } from '../domain/checks.js';
 import type { Outcome, RunReport } from '../domain/run.js';
+import { measureFilesystem } from './disk-usage.js';
 import { SEED_WINDOWS, windowOccurrences, type WindowSpec } from '../domain/windows.js';
 
 /** The seed's job states: a run that finished (whatever it found) succeeded; one that broke failed. */
@@ -20,8 +20,14 @@ const JOB_STATUSES = ['success', 'failed', 'skipped', 'running'] as const;
 
 const STATUS_VALUE = { ok: 0, warn: 1, critical: 2, skipped: -1 } as const;
 
-/** Our own metrics; the SDK's runtime metrics are merged in at scrape time (see startMetricsServer). */
-export function createMetrics(windows: readonly WindowSpec[] = SEED_WINDOWS) {
+/**
+ * Our own metrics; the SDK's runtime metrics are merged in at scrape time (see startMetricsServer).
+ * `diskPaths` (targets.diskPaths) are measured at every scrape, so the disk trend rule has a series to follow.
+ */
+export function createMetrics({
+  windows = SEED_WINDOWS,
+  diskPaths = [],
+}: { windows?: readonly WindowSpec[]; diskPaths?: readonly string[] } = {}) {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'maintenance_worker_' });
   const metrics = {
@@ -38,11 +44,25 @@ export function createMetrics(windows: readonly WindowSpec[] = SEED_WINDOWS) {
       labelNames: ['check', 'target'],
       registers: [registry],
     }),
+    // Labelled `path`: an `instance` label would be replaced by Prometheus' own target label.
     diskUsagePercent: new Gauge({
       name: 'disk_usage_percent',
-      help: 'Used disk space in percent, as df reports it',
-      labelNames: ['instance'],
+      help: 'Used space of the filesystem holding each configured disk path, in percent as df reports it, measured at scrape time',
+      labelNames: ['path'],
       registers: [registry],
+      async collect() {
+        const measured = await Promise.all(
+          diskPaths.map((path) =>
+            measureFilesystem(path).then(
+              (u) => ({ path, percent: u.usedPercent }),
+              // Unmeasurable now (unmounted, unreadable): no figure rather than a stale one; the disk check says why.
+              () => undefined,
+            ),
+          ),
+        );
+        this.reset();
+        for (const m of measured) if (m) this.set({ path: m.path }, m.percent);
+      },
     }),
     // Seed rules: maintenance_job_status is 1 for the latest status of each job, 0 for the others.
     jobStatus: new Gauge({
@@ -120,12 +140,6 @@ export function createMetrics(windows: readonly WindowSpec[] = SEED_WINDOWS) {
     /** Feeds DatabaseBloatHigh: dead / (live + dead) per table, from the statistics a run collected. */
     recordTableBloat(tables: { table: string; deadRatio: number | null }[]) {
       for (const t of tables) if (t.deadRatio !== null) metrics.bloatRatio.set({ table: t.table }, t.deadRatio);
-    },
-    recordChecks(results: CheckResult[]) {
-      for (const r of results) {
-        if (r.check === 'disk' && typeof r.value === 'number')
-          metrics.diskUsagePercent.set({ instance: r.target }, r.value);
-      }
     },
   };
 }

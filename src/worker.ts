@@ -78,7 +78,7 @@ async function main(): Promise<void> {
     },
   });
 
-  const metrics = createMetrics(config.windows);
+  const metrics = createMetrics({ windows: config.windows, diskPaths: config.targets.diskPaths });
   const clients = createClients(config, logger, metrics);
   // Checked while the connection and the worker come up; awaited before the first task is taken.
   const reportSchemaReady = ensureReportSchema(clients.reports).catch((err) =>

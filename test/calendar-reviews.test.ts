@@ -146,7 +146,8 @@ describe('calendar reviews against the local targets', () => {
         weeklySystemReview,
         taskQueue,
         {},
-        'weeklySystemReview-memory-history',
+        // Since patch 'database-disk'; the runs before it are 'weeklySystemReview-memory-history'.
+        'weeklySystemReview-database-disk',
       );
     });
     expect(find(report.checks, 'k8s.restarts', `${backendPod!.metadata!.name}/app`)).toMatchObject({
@@ -169,6 +170,12 @@ describe('calendar reviews against the local targets', () => {
     });
     expect(find(report.checks, 'db.cache-hit')).toBeDefined();
     expect(find(report.checks, 'disk')?.unit).toBe('%');
+    // The database's own storage: its size always; its volume only with a source configured, and says so.
+    expect(find(report.checks, 'db.size')).toMatchObject({ status: 'ok', unit: 'bytes', value: expect.any(Number) });
+    expect(find(report.checks, 'db.volume')).toMatchObject({
+      status: 'skipped',
+      detail: expect.stringContaining('no source configured (targets.databaseVolume'),
+    });
     expect(find(report.checks, 'http', 'api')?.status).toBe('ok');
     expect(report.steps.map((s) => s.name)).toEqual(
       expect.arrayContaining([

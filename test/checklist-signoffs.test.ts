@@ -77,7 +77,9 @@ describe('checklist sign-offs', () => {
     const weekly = uniqueId('daily');
     await storeReport(db.pool, { workflowId: weekly, kind: 'dailyHealthCheck' });
     const checkItem = await maint('signoff', weekly, 'morning.disk', '--as', 'kim', '--key', keys.keyFile('kim'));
-    expect(checkItem.err).toContain('morning.disk is met by a check (disk, node.disk), not by a sign-off');
+    expect(checkItem.err).toContain(
+      'morning.disk is met by a check (disk, db.size, db.volume, node.disk), not by a sign-off',
+    );
     expect(await signoffs()).toEqual([]);
   });
 

@@ -77,6 +77,42 @@ describe('configuration', () => {
     }
   });
 
+  it("takes the database volume's source and refuses a bad one naming the field", () => {
+    const prometheus = { name: 'prometheus', url: 'http://prometheus:9090' };
+    const load = (targets: unknown) => loadConfig({ MAINT_CONFIG: configFile({ targets }) });
+    expect(load({}).targets.databaseVolume).toBeUndefined();
+    expect(
+      load({
+        prometheus,
+        databaseVolume: { source: 'kubelet-volume-stats', namespace: 'db', claim: 'data-postgres-0' },
+      }).targets.databaseVolume,
+    ).toEqual({ source: 'kubelet-volume-stats', namespace: 'db', claim: 'data-postgres-0' });
+    expect(load({ databaseVolume: { source: 'data-directory' } }).targets.databaseVolume).toEqual({
+      source: 'data-directory',
+    });
+    const bad = (targets: unknown) => problems({ MAINT_CONFIG: configFile({ targets }) }).join('\n');
+    expect(
+      bad({ databaseVolume: { source: 'kubelet-volume-stats', namespace: 'db', claim: 'data-postgres-0' } }),
+    ).toMatch(
+      /targets\.databaseVolume\.source: the kubelet-volume-stats and node-exporter sources are read through Prometheus: set targets\.prometheus/,
+    );
+    expect(bad({ databaseVolume: { source: 'df' } })).toMatch(
+      /targets\.databaseVolume\.source: expected source "kubelet-volume-stats", "node-exporter" or "data-directory"/,
+    );
+    expect(
+      bad({ prometheus, databaseVolume: { source: 'kubelet-volume-stats', namespace: 'DB', claim: 'x' } }),
+    ).toMatch(/targets\.databaseVolume\.namespace: /);
+    expect(
+      bad({
+        prometheus,
+        databaseVolume: { source: 'node-exporter', instance: 'db-1"} or vector(1)', mountpoint: '/data' },
+      }),
+    ).toMatch(/targets\.databaseVolume\.instance: expected an instance label/);
+    expect(
+      bad({ prometheus, databaseVolume: { source: 'node-exporter', instance: 'db-1:9100', mountpoint: 'data' } }),
+    ).toMatch(/targets\.databaseVolume\.mountpoint: expected an absolute path/);
+  });
+
   it('rejects unknown keys and inconsistent thresholds', () => {
     expect(problems({ MAINT_CONFIG: configFile({ targets: { htpp: [] } }) }).join()).toMatch(/targets.*htpp/);
     const text = problems({

@@ -70,7 +70,11 @@ describe('dailyHealthCheck on real targets', () => {
     metricsServer?.close();
   });
 
-  const configFor = (env: Record<string, string> = {}, extra: Record<string, unknown> = {}) =>
+  const configFor = (
+    env: Record<string, string> = {},
+    extra: Record<string, unknown> = {},
+    targets: Record<string, unknown> = {},
+  ) =>
     testConfig(
       {
         ...slack.workerEnv(bookingDb.url, reportDb.url),
@@ -87,6 +91,7 @@ describe('dailyHealthCheck on real targets', () => {
           diskPaths: ['/'],
           backup: { directory: backupDir },
           monitoring: [{ name: 'worker-metrics', url: `http://127.0.0.1:${metricsPort}/metrics` }],
+          ...targets,
         },
         // The host's own disk is not this test's: only a completely full one would grade it.
         thresholds: { diskWarnPercent: 100, diskCriticalPercent: 100 },
@@ -198,6 +203,33 @@ describe('dailyHealthCheck on real targets', () => {
     } finally {
       slack.failWith = null;
     }
+  });
+
+  it("measures the database's size and its volume (the data directory, beside the database) and accounts the disk item with them", async () => {
+    const config = configFor({}, {}, { databaseVolume: { source: 'data-directory' } });
+    const report = await withWorker(config, async ({ client, taskQueue }) => {
+      const handle = await client.workflow.start(dailyHealthCheck, {
+        taskQueue,
+        workflowId: `dhc-database-disk-${Date.now()}`,
+        args: [{ checks: ['disk'] }],
+      });
+      const result = await handle.result();
+      await recordHistory('dailyHealthCheck-database-disk', await handle.fetchHistory());
+      return result;
+    });
+    const directory = (await bookingDb.pool.query('SHOW data_directory')).rows[0].data_directory as string;
+    expect(find(report.checks, 'db.size')).toMatchObject({ status: 'ok', unit: 'bytes', value: expect.any(Number) });
+    expect(find(report.checks, 'db.volume')).toMatchObject({
+      status: 'ok',
+      unit: '%',
+      value: expect.any(Number),
+      detail: expect.stringContaining(`data directory ${directory} (statfs)`),
+    });
+    const disk = report.checklist?.items.find((i) => i.id === 'morning.disk');
+    expect(disk).toMatchObject({
+      state: 'ok',
+      detail: expect.stringContaining('disk, db.size, db.volume, node.disk: 3 ok'),
+    });
   });
 
   it('fails at once, non-retryable, naming the bad field, on bad input', async () => {

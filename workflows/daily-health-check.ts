@@ -11,6 +11,7 @@ const {
   checkAlertingPipeline,
   checkBackupFreshness,
   checkCertificateExpiry,
+  checkDatabaseDisk,
   checkDatabaseHealth,
   checkDiskUsage,
   checkMonitoringAlive,
@@ -54,7 +55,17 @@ export async function dailyHealthCheck(rawInput?: z.input<typeof DailyHealthChec
     const checklist: Record<(typeof HEALTH_CHECK_GROUPS)[number], [string, () => Promise<CheckResult[]>]> = {
       http: ['application availability and response time', () => probeHttpEndpoints(plan.http, thresholds)],
       database: ['database connectivity, connections and replication', () => checkDatabaseHealth(thresholds)],
-      disk: ['disk space utilization', () => checkDiskUsage(plan.diskPaths, thresholds)],
+      disk: [
+        'disk space utilization',
+        async () =>
+          (
+            await Promise.all([
+              checkDiskUsage(plan.diskPaths, thresholds),
+              // Added after release: the database's size and its volume's free space.
+              ...(patched('database-disk') ? [checkDatabaseDisk(thresholds)] : []),
+            ])
+          ).flat(),
+      ],
       backup: ['backup status', () => checkBackupFreshness(plan.backup, thresholds)],
       tls: ['certificate expiration', () => checkCertificateExpiry(plan.tls, thresholds)],
       kubernetes: [

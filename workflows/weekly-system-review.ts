@@ -9,6 +9,7 @@ import { reportedWorkflow } from './lib/run.js';
 
 const {
   checkContainerRestarts,
+  checkDatabaseDisk,
   checkDiskUsage,
   checkNodeHealth,
   checkPodResourceUsage,
@@ -56,6 +57,7 @@ export async function weeklySystemReview(rawInput?: z.input<typeof WeeklySystemR
     run.phase = 'reviewing';
     // Runs recorded before restarts and memory history were read made neither step.
     const memoryHistory = patched('memory-history');
+    const databaseDisk = patched('database-disk');
     let memory: MemoryByDeployment | undefined;
     let statistics: Awaited<ReturnType<typeof collectDatabaseStatistics>> | undefined;
     const results = (
@@ -94,7 +96,15 @@ export async function weeklySystemReview(rawInput?: z.input<typeof WeeklySystemR
           : []),
         // Infrastructure: nodes, storage, connectivity, leftovers.
         run.checkStep('node health', () => checkNodeHealth()),
-        run.checkStep('storage utilization', () => checkDiskUsage(plan.diskPaths, plan.thresholds)),
+        run.checkStep('storage utilization', async () =>
+          (
+            await Promise.all([
+              checkDiskUsage(plan.diskPaths, plan.thresholds),
+              // Added after release: the database's size and its volume's free space.
+              ...(databaseDisk ? [checkDatabaseDisk(plan.thresholds)] : []),
+            ])
+          ).flat(),
+        ),
         run.checkStep('network connectivity', () => probeHttpEndpoints(plan.http, plan.thresholds)),
         run.checkStep('orphaned cluster resources', async (): Promise<CheckResult[]> => {
           const r = await cleanupClusterResources({ mode: 'report' });

@@ -20,6 +20,7 @@ import {
   type NodeJobSettings,
 } from '../../domain/node-jobs.js';
 import { clipText as clip } from '../../domain/input-errors.js';
+import { instantQuery } from '../prometheus.js';
 
 const MANAGED_BY = 'app.kubernetes.io/managed-by';
 export const NODE_JOB_LABELS = {
@@ -325,21 +326,10 @@ const ROOT_FS_QUERY =
 
 /** Each node's root filesystem use (%) from node-exporter through Prometheus, by node name. */
 export async function rootFilesystemUse(prometheus: HttpTarget): Promise<Map<string, number>> {
-  const url = new URL('api/v1/query', prometheus.url.endsWith('/') ? prometheus.url : `${prometheus.url}/`);
-  url.searchParams.set('query', ROOT_FS_QUERY);
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  if (res.status !== 200)
-    throw new Error(`Prometheus ${prometheus.name} answered HTTP ${res.status} to the disk query`);
-  const body = (await res.json()) as {
-    status?: string;
-    data?: { result?: { metric: Record<string, string>; value: [number, string] }[] };
-  };
-  if (body.status !== 'success') throw new Error(`Prometheus ${prometheus.name} did not answer the disk query`);
   const figures = new Map<string, number>();
-  for (const r of body.data?.result ?? []) {
-    const value = Number(r.value[1]);
+  for (const { metric, value } of await instantQuery(prometheus, ROOT_FS_QUERY, 'the node disk query')) {
     // node-exporter's instance is host:port unless relabelled to the node's name.
-    const node = (r.metric.instance ?? '').replace(/:\d+$/, '');
+    const node = (metric.instance ?? '').replace(/:\d+$/, '');
     if (node && Number.isFinite(value)) figures.set(node, Math.round(value * 10) / 10);
   }
   return figures;

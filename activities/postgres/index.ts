@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import type { DatabaseMaintenanceConfig } from '../../src/config/schema.js';
+import type { DatabaseMaintenanceConfig, DatabaseVolume } from '../../src/config/schema.js';
+import type { HttpTarget } from '../../domain/http-target.js';
 import { SEED_WINDOWS, type Blackout, type WindowSpec } from '../../domain/windows.js';
 import type { MaintenanceMetrics } from '../../src/metrics.js';
 import { createAccessActivities } from './access.js';
@@ -7,6 +8,7 @@ import { createArchiveActivities } from './archive.js';
 import { createBackupActivities } from './backup.js';
 import { createPgbackrestActivities } from './pgbackrest.js';
 import { createCleanupActivities } from './cleanup.js';
+import { createDatabaseDiskActivities } from './disk.js';
 import { createPostgresHealthActivities } from './health.js';
 import { createMaintenanceActivities } from './maintenance.js';
 import { createQueryActivities } from './queries.js';
@@ -27,6 +29,10 @@ export interface PostgresDeps {
   /** Periods in which no disruptive work runs. */
   blackouts?: Blackout[];
   metrics?: MaintenanceMetrics;
+  /** Where the free space of the database's volume is read (targets.databaseVolume). */
+  volume?: DatabaseVolume;
+  /** Prometheus, for the volume sources read through it. */
+  prometheus?: HttpTarget;
 }
 
 /** What a database maintenance run works with, read once and recorded in history. Holds no secrets. */
@@ -49,6 +55,8 @@ export function createPostgresActivities({
   windows,
   blackouts = [],
   metrics,
+  volume,
+  prometheus,
 }: PostgresDeps) {
   const timeouts = { lockTimeoutMs: settings.lockTimeoutMs, statementTimeoutMs: settings.statementTimeoutMs };
   const weeklyWindow = windows.find((w) => w.name === 'weekly') ?? SEED_WINDOWS.find((w) => w.name === 'weekly')!;
@@ -64,6 +72,7 @@ export function createPostgresActivities({
       };
     },
     ...createPostgresHealthActivities({ db, databaseLabel }),
+    ...createDatabaseDiskActivities({ db, databaseLabel, volume, prometheus }),
     ...createMaintenanceActivities({ db, timeouts }),
     ...createStatisticsActivities({ db, timeouts, databaseLabel, metrics }),
     ...createArchiveActivities({ db, timeouts }),

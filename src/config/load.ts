@@ -127,6 +127,7 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
       backup: f.targets.backup,
       cacheClear: f.targets.cacheClear,
       prometheus: f.targets.prometheus,
+      databaseVolume: f.targets.databaseVolume,
       // By default monitoring is "alive" when our own metrics endpoint answers.
       monitoring: f.targets.monitoring ?? [
         { name: 'worker-metrics', url: `http://127.0.0.1:${e.METRICS_PORT}/metrics` },

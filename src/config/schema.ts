@@ -237,6 +237,43 @@ export interface RegistryCredential {
   realmHost?: string;
 }
 
+/**
+ * Where the free space of the booking database's volume is read (`db.volume`): the PostgreSQL
+ * StatefulSet's claim from the kubelet's volume stats, or a database host's filesystem from
+ * node-exporter (both through targets.prometheus), or the data directory itself when the worker
+ * runs beside the database and sees it.
+ */
+export const DatabaseVolumeSchema = z.discriminatedUnion(
+  'source',
+  [
+    z
+      .object({
+        source: z.literal('kubelet-volume-stats'),
+        namespace: k8sLabelName,
+        /** The PersistentVolumeClaim holding the data directory, e.g. data-postgres-0. */
+        claim: k8sObjectName,
+      })
+      .strict(),
+    z
+      .object({
+        source: z.literal('node-exporter'),
+        /** node-exporter's `instance` label, with or without its port (db-1 or db-1:9100). */
+        instance: z
+          .string()
+          .regex(/^[A-Za-z0-9._[\]:-]{1,253}$/, 'expected an instance label such as db-1:9100 or db-1'),
+        /** The mount point holding the data directory, as node-exporter's `mountpoint` label names it. */
+        mountpoint: z
+          .string()
+          .max(4096)
+          .regex(/^\/[^"\\\n]*$/, 'expected an absolute path without quotes, backslashes or newlines'),
+      })
+      .strict(),
+    z.object({ source: z.literal('data-directory') }).strict(),
+  ],
+  { error: 'expected source "kubelet-volume-stats", "node-exporter" or "data-directory"' },
+);
+export type DatabaseVolume = z.infer<typeof DatabaseVolumeSchema>;
+
 export const FileConfigSchema = z
   .object({
     targets: z
@@ -254,6 +291,7 @@ export const FileConfigSchema = z
         monitoring: z.array(HttpTargetSchema).optional(),
         /** Prometheus whose rules, Alertmanagers and watchdog alert the daily health check reads. */
         prometheus: HttpTargetSchema.optional(),
+        databaseVolume: DatabaseVolumeSchema.optional(),
         /**
          * Seed app-cache-cleanup: endpoints applicationCacheCleanup POSTs to. The bearer token is read
          * from the environment variable `tokenEnv` names, so it never sits in this file or in history.
@@ -282,6 +320,11 @@ export const FileConfigSchema = z
           .default({ namespace: 'default', appLabelSelector: 'app.kubernetes.io/part-of=trixtech' }),
       })
       .strict()
+      .refine((t) => !t.databaseVolume || t.databaseVolume.source === 'data-directory' || t.prometheus, {
+        message:
+          'the kubelet-volume-stats and node-exporter sources are read through Prometheus: set targets.prometheus',
+        path: ['databaseVolume', 'source'],
+      })
       .default({
         http: [],
         tls: [],

@@ -1,0 +1,21 @@
+import { statfs } from 'node:fs/promises';
+
+/** One filesystem's space as `df` reports it. */
+export interface FilesystemUsage {
+  /** Used / (used + available to unprivileged users), as `df`'s Use% (blocks reserved for root excluded). */
+  usedPercent: number;
+  /** Available to unprivileged users. */
+  availableBytes: number;
+  sizeBytes: number;
+}
+
+/** The filesystem holding `path`, measured now (statfs). Throws what statfs throws (ENOENT, EACCES). */
+export async function measureFilesystem(path: string): Promise<FilesystemUsage> {
+  const s = await statfs(path);
+  const used = s.blocks - s.bfree;
+  return {
+    usedPercent: Math.round((used / (used + s.bavail)) * 1000) / 10,
+    availableBytes: s.bavail * s.bsize,
+    sizeBytes: s.blocks * s.bsize,
+  };
+}
