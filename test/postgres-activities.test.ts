@@ -215,13 +215,8 @@ describe('PostgreSQL maintenance activities on a real database', () => {
     expect(stats.unusedIndexes.map((i) => i.index)).toContain('public.bookings_created_at_idx');
     expect(stats.unusedIndexes.map((i) => i.index)).not.toContain('public.bookings_pkey');
     expect(stats.cacheHitPercent).toBeGreaterThan(0);
+    // Not created in this database (installed but not preloaded: test/postgres-slow-queries.test.ts).
     expect(stats.slowQueries).toEqual({ status: 'unavailable', reason: expect.stringMatching(/not installed/) });
-
-    // Installed but not preloaded by the server: still not an error, and the reason says so.
-    await db.pool.query('CREATE EXTENSION pg_stat_statements');
-    const again = await acts.collectDatabaseStatistics({});
-    expect(again.slowQueries.status).toBe('unavailable');
-    expect((again.slowQueries as { reason: string }).reason).toMatch(/shared_preload_libraries/);
   });
 
   it('deletes expired sessions and reset tokens in batches; a second run deletes nothing more', async () => {

@@ -1,6 +1,6 @@
 // The weekly reviews' slowest queries, with figures: pg_stat_statements has to be preloaded by the
-// server, which the machine's cluster on 5432 is not (changing that would restart a shared
-// server), so this runs on a scratch cluster of its own started with the library preloaded.
+// server. Whether the machine's cluster on 5432 preloads it depends on who set it up (bootstrap.sh
+// does), so both cases run on scratch clusters of their own: one with the library preloaded, one without.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,4 +52,23 @@ describe('slow queries from pg_stat_statements', () => {
     expect(findings[0]!.value).toBeGreaterThanOrEqual(120);
     expect(findings[0]!.detail).toMatch(/^3 calls, mean \d+ ms: SELECT pg_sleep/);
   });
+
+  it('says the server must preload the library when the extension exists but is not loaded', async () => {
+    const bareRoot = mkdtempSync(join(tmpdir(), 'maint-slow-queries-bare-'));
+    const bare = await startScratchPostgres(bareRoot);
+    const pool = new pg.Pool({ connectionString: bare.url('postgres'), max: 2 });
+    try {
+      await pool.query('CREATE EXTENSION pg_stat_statements');
+      const target = { name: 'postgres', url: bare.url('postgres'), pool, drop: () => pool.end() };
+      const stats = await postgresActivitiesFor(target, target).collectDatabaseStatistics({});
+      expect(stats.slowQueries).toEqual({
+        status: 'unavailable',
+        reason: expect.stringMatching(/shared_preload_libraries/),
+      });
+    } finally {
+      await pool.end();
+      await bare.stop();
+      rmSync(bareRoot, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
