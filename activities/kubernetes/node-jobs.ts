@@ -1,5 +1,6 @@
 import { BatchV1Api, CoreV1Api, type V1Job, type V1Pod } from '@kubernetes/client-node';
 import { apiStatus, isNotFound, pollUntil, type KubernetesDeps } from './common.js';
+import { instantQuery } from './prometheus.js';
 import { SKIPPED, type Skipped } from '../../domain/cluster.js';
 import { failure, FailureType } from '../../domain/failures.js';
 import type { HttpTarget } from '../../domain/http-target.js';
@@ -325,22 +326,11 @@ const ROOT_FS_QUERY =
 
 /** Each node's root filesystem use (%) from node-exporter through Prometheus, by node name. */
 export async function rootFilesystemUse(prometheus: HttpTarget): Promise<Map<string, number>> {
-  const url = new URL('api/v1/query', prometheus.url.endsWith('/') ? prometheus.url : `${prometheus.url}/`);
-  url.searchParams.set('query', ROOT_FS_QUERY);
-  const res = await fetch(url, { signal: AbortSignal.timeout(10_000) });
-  if (res.status !== 200)
-    throw new Error(`Prometheus ${prometheus.name} answered HTTP ${res.status} to the disk query`);
-  const body = (await res.json()) as {
-    status?: string;
-    data?: { result?: { metric: Record<string, string>; value: [number, string] }[] };
-  };
-  if (body.status !== 'success') throw new Error(`Prometheus ${prometheus.name} did not answer the disk query`);
   const figures = new Map<string, number>();
-  for (const r of body.data?.result ?? []) {
-    const value = Number(r.value[1]);
+  for (const { metric, value } of await instantQuery(prometheus, ROOT_FS_QUERY, 'the disk query')) {
     // node-exporter's instance is host:port unless relabelled to the node's name.
-    const node = (r.metric.instance ?? '').replace(/:\d+$/, '');
-    if (node && Number.isFinite(value)) figures.set(node, Math.round(value * 10) / 10);
+    const node = (metric.instance ?? '').replace(/:\d+$/, '');
+    if (node) figures.set(node, Math.round(value * 10) / 10);
   }
   return figures;
 }
