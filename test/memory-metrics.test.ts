@@ -64,9 +64,12 @@ describe('memory per deployment from the kubelets through Prometheus', () => {
       appLabelSelector: PART_OF,
       prometheus: { name: 'prometheus', url: prometheusUrl },
     });
+    let last: Awaited<ReturnType<typeof activities.measureDeploymentMemory>> | undefined;
     return waitUntil(`${expected} MiB measured for ${BACKEND}`, async () => {
-      const result = await activities.measureDeploymentMemory();
+      const result = (last = await activities.measureDeploymentMemory());
       return 'memory' in result && result.memory[BACKEND] === expected ? result.memory : undefined;
+    }).catch((err: Error) => {
+      throw new Error(`${err.message}; last measured: ${JSON.stringify(last)}`);
     });
   }
 
@@ -78,7 +81,7 @@ describe('memory per deployment from the kubelets through Prometheus', () => {
     try {
       for (const [url, why] of [
         [empty.url, /Prometheus empty holds no container_memory_working_set_bytes for the pods matching/],
-        ['http://127.0.0.1:1', /Prometheus empty unreachable: ECONNREFUSED/],
+        [`http://127.0.0.1:${await freePort()}`, /Prometheus empty unreachable: ECONNREFUSED/],
       ] as const) {
         const result = await createKubernetesActivities({
           kube: stack.kube.worker,
