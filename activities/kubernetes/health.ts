@@ -357,7 +357,7 @@ export function createHealthActivities({
             `Prometheus ${prometheus.name} holds no container_memory_working_set_bytes for the pods matching ${appLabelSelector} (are the kubelets scraped?)`,
           );
         } catch (err) {
-          unavailable.push((err as Error).message);
+          unavailable.push(withoutUrls((err as Error).message));
         }
       }
       try {
