@@ -10,12 +10,17 @@ export const PROMETHEUS_TIMEOUT_MS = 10_000;
 export async function prometheusApi<T>(base: string, path: string, params: Record<string, string> = {}): Promise<T> {
   const url = new URL(path, base.endsWith('/') ? base : `${base}/`);
   for (const [k, v] of Object.entries(params)) url.searchParams.set(k, v);
-  const res = await fetch(url, { signal: AbortSignal.timeout(PROMETHEUS_TIMEOUT_MS) });
+  const res = await fetch(url, { signal: AbortSignal.timeout(PROMETHEUS_TIMEOUT_MS) }).catch((err: unknown) => {
+    throw new PrometheusUnreachable(fetchFailure(err, PROMETHEUS_TIMEOUT_MS));
+  });
   if (res.status !== 200) throw new Error(`HTTP ${res.status} from ${path}`);
   const body = (await res.json()) as { status?: string; data?: T };
   if (body.status !== 'success' || !body.data) throw new Error(`${path} did not answer success`);
   return body.data;
 }
+
+/** No HTTP answer at all (refused, reset, timed out), as opposed to an answer that is not a result. */
+export class PrometheusUnreachable extends Error {}
 
 export interface Sample {
   metric: Record<string, string>;
@@ -33,11 +38,13 @@ export async function instantQuery(prometheus: HttpTarget, query: string, what: 
       'api/v1/query',
       { query },
     );
-    return result.map((r) => ({ metric: r.metric, value: Number(r.value[1]) }));
+    return result
+      .map((r) => ({ metric: r.metric, value: Number(r.value[1]) }))
+      .filter((sample) => Number.isFinite(sample.value));
   } catch (err) {
-    throw new Error(
-      `Prometheus ${prometheus.name} did not answer ${what}: ${fetchFailure(err, PROMETHEUS_TIMEOUT_MS)}`,
-    );
+    if (err instanceof PrometheusUnreachable)
+      throw new Error(`Prometheus ${prometheus.name} unreachable: ${err.message}`);
+    throw new Error(`Prometheus ${prometheus.name} did not answer ${what}: ${(err as Error).message}`);
   }
 }
 

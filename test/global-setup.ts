@@ -20,6 +20,8 @@ declare module 'vitest' {
     /** The suite's Kubernetes control plane: cluster-admin, for set-up only (test/helpers/cluster.ts). */
     kubeAdminKubeconfig: string;
     kubeAuditLog: string;
+    /** Prometheus http_sd of the kwok nodes' emulated kubelet resource metrics. */
+    kubeletMetricsDiscovery: string;
     /** Where test files write their own kubeconfigs. */
     kubeDir: string;
   }
@@ -55,6 +57,7 @@ export async function setup(project: TestProject): Promise<void> {
   );
   project.provide('kubeAdminKubeconfig', cluster.adminKubeconfig);
   project.provide('kubeAuditLog', cluster.auditLog);
+  project.provide('kubeletMetricsDiscovery', cluster.kubeletMetricsDiscovery);
   project.provide('kubeDir', kubeDir);
 }
 

@@ -8,7 +8,10 @@ export interface KubernetesDeps {
   /** The application's namespace (deployments, jobs, claims, error logs). */
   namespace: string;
   appLabelSelector: string;
-  /** Prometheus with node-exporter's filesystem figures (config `targets.prometheus`), when there is one. */
+  /**
+   * Prometheus (config `targets.prometheus`), when there is one: node-exporter's filesystem figures and
+   * the kubelets' container working set.
+   */
   prometheus?: HttpTarget;
   /** Node root filesystems are graded against these (config `thresholds.diskWarnPercent`, `diskCriticalPercent`). */
   diskThresholds?: { warnPercent: number; criticalPercent: number };

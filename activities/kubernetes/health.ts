@@ -11,6 +11,7 @@ import {
 import { skipped, type CheckResult, type CheckStatus } from '../../domain/checks.js';
 import { apiStatus, type KubernetesDeps } from './common.js';
 import { DEFAULT_DISK_THRESHOLDS, rootFilesystemUse } from './node-jobs.js';
+import { instantQuery } from '../prometheus.js';
 import type { HttpTarget } from '../../domain/http-target.js';
 import { withoutUrls } from '../../domain/text.js';
 import { NO_CLUSTER, type Skipped } from '../../domain/cluster.js';
@@ -99,6 +100,41 @@ function deploymentOf(pod: V1Pod): string {
   const hash = pod.metadata?.labels?.['pod-template-hash'];
   if (replicaSet && hash && replicaSet.endsWith(`-${hash}`)) return replicaSet.slice(0, -hash.length - 1);
   return replicaSet ?? pod.metadata!.name!;
+}
+
+/**
+ * Each pod's working set in bytes (its containers summed) from the kubelets' `container_memory_working_set_bytes`
+ * in Prometheus: cAdvisor's (`/metrics/cadvisor`) or the resource endpoint's (`/metrics/resource`), as
+ * kube-prometheus-stack scrapes them. Pod-level (`container=""`) and pause (`POD`) series are left out,
+ * and a container scraped from both endpoints counts once.
+ */
+async function podWorkingSetFromPrometheus(prometheus: HttpTarget, namespace: string): Promise<Map<string, number>> {
+  const query = `sum by (pod) (max by (pod, container) (container_memory_working_set_bytes{namespace=${JSON.stringify(namespace)},container!="",container!="POD"}))`;
+  const samples = await instantQuery(prometheus, query, 'the memory query');
+  return new Map(samples.filter((s) => s.metric.pod).map((s) => [s.metric.pod!, s.value]));
+}
+
+/** Each pod's working set in bytes (its containers summed) from the metrics API (`kubectl top pods`). */
+async function podWorkingSetFromMetricsApi(kube: KubeConfig, namespace: string): Promise<Map<string, number>> {
+  const usage = await new Metrics(kube).getPodMetrics(namespace);
+  return new Map(
+    usage.items.map((m) => [
+      m.metadata.name,
+      m.containers.reduce((sum, c) => sum + parseQuantity(c.usage.memory, 'memory'), 0),
+    ]),
+  );
+}
+
+/** MiB per deployment, summed over those of `pods` with a figure; undefined when none has one. */
+function memoryByDeployment(pods: V1Pod[], bytesByPod: Map<string, number>): MemoryByDeployment | undefined {
+  const memory: MemoryByDeployment = {};
+  for (const pod of pods) {
+    const bytes = bytesByPod.get(pod.metadata!.name!);
+    if (bytes === undefined) continue;
+    const owner = deploymentOf(pod);
+    memory[owner] = Math.round(((memory[owner] ?? 0) + bytes / 2 ** 20) * 10) / 10;
+  }
+  return Object.keys(memory).length > 0 ? memory : undefined;
 }
 
 /**
@@ -301,30 +337,37 @@ export function createHealthActivities({
     },
 
     /**
-     * Memory in use per deployment (MiB, summed over its application pods) from the metrics API:
-     * the figure the weekly review stores so the next runs can see it creep.
+     * Memory in use per deployment (MiB, summed over its application pods): the figure the weekly
+     * review stores so the next runs can see it creep. From the kubelets' working set through
+     * Prometheus when `targets.prometheus` is set (what kube-prometheus-stack clusters have), else,
+     * or when Prometheus has no figure for these pods, from the metrics API (metrics-server).
      */
     async measureDeploymentMemory(): Promise<{ memory: MemoryByDeployment } | Skipped> {
       if (!kube) return { skipped: NO_CLUSTER };
-      let usage;
-      try {
-        usage = await new Metrics(kube).getPodMetrics(namespace);
-      } catch (err) {
-        return { skipped: await metricsUnavailable(kube, err) };
-      }
       const pods = (
         await kube.makeApiClient(CoreV1Api).listNamespacedPod({ namespace, labelSelector: appLabelSelector })
       ).items;
-      const memory: MemoryByDeployment = {};
-      for (const pod of pods) {
-        const measured = usage.items.find((m) => m.metadata.name === pod.metadata!.name);
-        if (!measured) continue;
-        const bytes = measured.containers.reduce((sum, c) => sum + parseQuantity(c.usage.memory, 'memory'), 0);
-        const owner = deploymentOf(pod);
-        memory[owner] = Math.round(((memory[owner] ?? 0) + bytes / 2 ** 20) * 10) / 10;
+      if (pods.length === 0) return { skipped: `no pods match ${appLabelSelector}` };
+      const unavailable: string[] = [];
+      if (prometheus) {
+        try {
+          const memory = memoryByDeployment(pods, await podWorkingSetFromPrometheus(prometheus, namespace));
+          if (memory) return { memory };
+          unavailable.push(
+            `Prometheus ${prometheus.name} holds no container_memory_working_set_bytes for the pods matching ${appLabelSelector} (are the kubelets scraped?)`,
+          );
+        } catch (err) {
+          unavailable.push(withoutUrls((err as Error).message));
+        }
       }
-      if (Object.keys(memory).length === 0) return { skipped: `no metrics for pods matching ${appLabelSelector}` };
-      return { memory };
+      try {
+        const memory = memoryByDeployment(pods, await podWorkingSetFromMetricsApi(kube, namespace));
+        if (memory) return { memory };
+        unavailable.push(`no metrics for pods matching ${appLabelSelector}`);
+      } catch (err) {
+        unavailable.push(await metricsUnavailable(kube, err));
+      }
+      return { skipped: unavailable.join('; ') };
     },
 
     /**

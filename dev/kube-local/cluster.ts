@@ -53,6 +53,11 @@ export interface LocalCluster {
   auditLog: string;
   /** Directory of ClusterLogs files and component logs. */
   dir: string;
+  /**
+   * Prometheus HTTP service discovery (`http_sd_configs`) of every node's emulated kubelet
+   * resource metrics, `/metrics/nodes/<node>/metrics/resource` (scripts/kubernetes/kwok-metrics.yaml).
+   */
+  kubeletMetricsDiscovery: string;
   kubectl: string;
   timings: { apiserverReadyMs: number; nodesReadyMs: number };
   addNodes(names: string[], options?: NodeOptions): Promise<void>;
@@ -339,6 +344,9 @@ async function startLocalClusterOnce(options: LocalClusterOptions): Promise<Loca
       kwokKubeconfig,
       '--config',
       join(KWOK_FILES, 'kwok-stages.yaml'),
+      // Each node's kubelet /metrics/resource, pod usage from annotations: what Prometheus scrapes.
+      '--config',
+      join(KWOK_FILES, 'kwok-metrics.yaml'),
       '--manage-nodes-with-annotation-selector',
       'kwok.x-k8s.io/node=fake',
       // Node Leases renewed every 10 s, as kubelets (and kwokctl's clusters) do. Without them the node
@@ -399,6 +407,7 @@ async function startLocalClusterOnce(options: LocalClusterOptions): Promise<Loca
       workerKubeconfig,
       auditLog,
       dir,
+      kubeletMetricsDiscovery: `http://127.0.0.1:${kwokPort}/discovery/prometheus`,
       kubectl: bin.kubectl,
       timings: { apiserverReadyMs, nodesReadyMs },
       addNodes,

@@ -289,7 +289,10 @@ export const FileConfigSchema = z
           .strict()
           .optional(),
         monitoring: z.array(HttpTargetSchema).optional(),
-        /** Prometheus whose rules, Alertmanagers and watchdog alert the daily health check reads. */
+        /**
+         * Prometheus whose rules, Alertmanagers and watchdog alert the daily health check reads, and
+         * where node-exporter's disk figures and the kubelets' container working set are read.
+         */
         prometheus: HttpTargetSchema.optional(),
         databaseVolume: DatabaseVolumeSchema.optional(),
         /**

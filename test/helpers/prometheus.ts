@@ -14,6 +14,13 @@ export interface PrometheusOptions {
   alertmanagers?: string[];
   /** host:port targets scraped with their own labels kept (honor_labels), e.g. a fake node-exporter. */
   scrapeTargets?: string[];
+  /**
+   * Kubelets scraped at their resource metrics endpoint as kube-prometheus-stack does, found through
+   * kwok's service discovery (the suite's `kubeletMetricsDiscovery`); only `nodes` are kept.
+   */
+  kubelets?: { discoveryUrl: string; nodes: string[] };
+  /** Listen here (a port picked for a config written before Prometheus starts); a free one otherwise. */
+  port?: number;
 }
 
 export interface TestPrometheus {
@@ -27,16 +34,27 @@ export async function startPrometheus({
   ruleFiles = [],
   alertmanagers = [],
   scrapeTargets = [],
+  kubelets,
+  port,
 }: PrometheusOptions = {}): Promise<TestPrometheus> {
   const dir = mkdtempSync(join(tmpdir(), 'maint-prometheus-'));
-  const port = await freePort();
+  port ??= await freePort();
   const list = (items: string[]) => `[${items.map((i) => `'${i}'`).join(', ')}]`;
   const alerting = alertmanagers.length
     ? `alerting:\n  alertmanagers:\n    - static_configs:\n        - targets: ${list(alertmanagers)}\n`
     : '';
-  const scrape = scrapeTargets.length
-    ? `scrape_configs:\n  - job_name: node\n    honor_labels: true\n    static_configs:\n      - targets: ${list(scrapeTargets)}\n`
-    : '';
+  const jobs = [
+    ...(scrapeTargets.length
+      ? [`  - job_name: node\n    honor_labels: true\n    static_configs:\n      - targets: ${list(scrapeTargets)}\n`]
+      : []),
+    ...(kubelets
+      ? [
+          `  - job_name: kubelet\n    http_sd_configs:\n      - url: '${kubelets.discoveryUrl}'\n        refresh_interval: 1s\n` +
+            `    relabel_configs:\n      - source_labels: [__metrics_path__]\n        regex: '/metrics/nodes/(${kubelets.nodes.join('|')})/metrics/resource'\n        action: keep\n`,
+        ]
+      : []),
+  ];
+  const scrape = jobs.length ? `scrape_configs:\n${jobs.join('')}` : '';
   writeFileSync(
     join(dir, 'prometheus.yml'),
     `global:\n  evaluation_interval: 1s\n  scrape_interval: 1s\nrule_files: ${list(ruleFiles)}\n${alerting}${scrape}`,
