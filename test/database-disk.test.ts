@@ -152,9 +152,7 @@ describe("the database's size and its volume", () => {
     const volume = byCheck(results)['db.volume']!;
     expect(volume).toMatchObject({
       status: 'warn',
-      detail: expect.stringMatching(
-        /^volume unreadable: Prometheus prom-gone unreachable: ECONNREFUSED$/,
-      ),
+      detail: expect.stringMatching(/^volume unreadable: Prometheus prom-gone unreachable: ECONNREFUSED$/),
     });
     expect(JSON.stringify(results)).not.toContain(`127.0.0.1:${port}`);
     // The database's size does not depend on the volume's source.
