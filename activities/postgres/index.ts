@@ -66,7 +66,7 @@ export function createPostgresActivities({
     ...createPostgresHealthActivities({ db, databaseLabel }),
     ...createMaintenanceActivities({ db, timeouts }),
     ...createStatisticsActivities({ db, timeouts, databaseLabel, metrics }),
-    ...createArchiveActivities({ db, timeouts }),
+    ...createArchiveActivities({ db, timeouts, streams: settings.archiveStreams }),
     ...createCleanupActivities({ db, reports, timeouts, databaseLabel, tempTableRule: settings.tempTables }),
     ...createBackupActivities({
       db,

@@ -127,6 +127,11 @@ export const DatabaseMaintenanceSchema = z
      * longest batch under 100 ms while moving rows at >= 0.8x the seed's rate (bench/archive.ts).
      */
     archiveBatchTargetMs: z.number().int().min(5).max(10_000).default(70),
+    /**
+     * Archive keyset streams, each over a slice of the old ids on a connection of its own (PostgreSQL
+     * runs a statement on one core). At most 4: the worker's pool holds 4 connections.
+     */
+    archiveStreams: z.number().int().min(1).max(4).default(2),
     /** What counts as an old temporary table; without a rule, none is ever dropped. */
     tempTables: TempTableRuleSchema.optional(),
     /** Dumps older than this go, the newest `keepNewest` always stay (storageCleanup). */
