@@ -84,12 +84,12 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
 
     const a = archiveOf(first);
     expect(a).toMatchObject({ status: 'done', rowsMoved: 3000, alreadyArchived: 100, conserved: true });
-    // The default two streams over adjacent slices, each in batches of 500, none resumed.
+    // The default two streams over adjacent slices of the old ids, each in batches of 500 ids, none resumed.
     expect(a.streams).toHaveLength(2);
     expect(a.streams[1]!.after).toBe(a.streams[0]!.upTo);
     expect(a.streams.map((s) => s.resumedAfterId)).toEqual([null, null]);
     expect(a.streams.reduce((n, s) => n + s.rowsMoved, 0)).toBe(3000);
-    expect(a.batches).toBe(a.streams.reduce((n, s) => n + Math.ceil(s.rowsMoved / 500), 0));
+    expect(a.batches).toBe(a.streams.reduce((n, s) => n + Math.ceil((Number(s.upTo) - Number(s.after)) / 500), 0));
     expect(a.before.rows).toBe(3000);
     expect(a.after).toMatchObject({
       remainingInBookings: 0,
@@ -126,8 +126,9 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     const locker = new pg.Client({ connectionString: db.url });
     locker.on('error', () => undefined); // a failed test's cleanup drops the database under it
     await locker.connect();
-    await locker.query(`BEGIN; SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM bookings WHERE ${OLD}) o
-                         WHERE n IN (6000, 16500, 25500) FOR UPDATE OF bookings`);
+    await locker.query(`BEGIN; SELECT id FROM bookings WHERE id IN (
+                           SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM bookings WHERE ${OLD}) o
+                            WHERE n IN (6000, 16500, 25500)) FOR UPDATE`);
     try {
       workers.push(await startWorkerProcess(childEnv, taskQueue));
       const handle = await client.workflow.start(weeklyDatabaseMaintenance, {
@@ -203,7 +204,7 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     // Its batches moved the first 1,000 old rows; its last heartbeat reached the server after 600.
     const moved = async (n: number) => {
       const { rows } = await db.pool.query<{ id: string }>(
-        `SELECT id::text FROM bookings WHERE created_at < $1 ORDER BY id OFFSET $2 - 1 LIMIT 1`,
+        `SELECT id::text FROM bookings WHERE created_at < $1 ORDER BY bookings.id OFFSET $2 - 1 LIMIT 1`,
         [cutoff, n],
       );
       return rows[0]!.id;

@@ -94,15 +94,18 @@ function slice(upTo: string, lowers: (string | null | undefined)[], column = 'id
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
-/** Creates the archive (as the seed did) and checks that it can hold every bookings column; returns the quoted column list. */
-async function prepareArchive(client: pg.PoolClient): Promise<string | undefined> {
+/**
+ * Creates the archive (as the seed did) and checks that it can hold every bookings column; returns
+ * the quoted column list and whether ids are integers.
+ */
+async function prepareArchive(client: pg.PoolClient): Promise<{ columns: string; integerIds: boolean } | undefined> {
   const {
     rows: [exists],
   } = await client.query<{ ok: boolean }>(`SELECT to_regclass('public.bookings') IS NOT NULL AS ok`);
   if (!exists!.ok) return undefined;
   await client.query('CREATE TABLE IF NOT EXISTS bookings_archive (LIKE bookings INCLUDING ALL)');
-  const { rows } = await client.query<{ name: string; archived: boolean }>(
-    `SELECT a.attname AS name, EXISTS (SELECT 1 FROM pg_attribute x WHERE x.attrelid = 'public.bookings_archive'::regclass
+  const { rows } = await client.query<{ name: string; integer: boolean; archived: boolean }>(
+    `SELECT a.attname AS name, a.atttypid = ANY ('{int2,int4,int8}'::regtype[]) AS integer, EXISTS (SELECT 1 FROM pg_attribute x WHERE x.attrelid = 'public.bookings_archive'::regclass
               AND x.attname = a.attname AND x.attnum > 0 AND NOT x.attisdropped) AS archived
        FROM pg_attribute a WHERE a.attrelid = 'public.bookings'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
   );
@@ -123,29 +126,36 @@ async function prepareArchive(client: pg.PoolClient): Promise<string | undefined
           ? 'bookings_archive has no primary key or unique index on id: add one before archiving'
           : undefined;
   if (problem) throw failure(FailureType.ArchiveSchemaMismatch, problem);
-  return rows.map((r) => pg.escapeIdentifier(r.name)).join(', ');
+  return {
+    columns: rows.map((r) => pg.escapeIdentifier(r.name)).join(', '),
+    integerIds: rows.find((r) => r.name === 'id')!.integer,
+  };
 }
 
 // One statement per batch, so each batch is its own transaction: keyset in primary-key order, the
-// batch is the id range [lower, upper] of the next `$2` old rows after the last one moved, and that
-// range is moved with the cutoff re-checked (a row that changed meanwhile stays). A range scans the
-// index once, where `id = ANY(ARRAY(...))` descends it once per id (4x slower deletes here). The
-// scan stops at the end of the stream's slice (the last one ends at the highest old id found before
-// the first batch): without that bound the last batch would walk every younger booking looking for
-// more (60 ms per 500k rows here, unbounded in production).
+// batch is an id range after the last id handled, moved with the cutoff re-checked (a row that
+// changed meanwhile stays). Integer ids take the next `$2 - $3` ids (one index range scan); other
+// key types the range [lower, upper] of the next `$2` old rows, found by a scan of its own first. A
+// range scans the index once, where `id = ANY(ARRAY(...))` descends it once per id (4x slower
+// deletes here). The scan stops at the end of the stream's slice (the last one ends at the highest
+// old id found before the first batch): without that bound the last batch would walk every younger
+// booking looking for more (60 ms per 500k rows here, unbounded in production).
 // ON CONFLICT DO NOTHING (speculative insertion) costs ~50% more per row than a plain INSERT, so it is
 // used only when the archive already holds ids in the range still to move (what a crash of the seed
 // script leaves). Should another writer insert such ids meanwhile, the batch fails on the archive's
 // key and rolls back whole; the retry sees them and takes the ON CONFLICT path.
-// The census of what it inserted comes from the rows in hand: the archive is counted again only at the end.
-function batchSql(columns: string, resume: boolean, skipArchived: boolean): string {
+// The census of what a batch inserted comes from the rows in hand: the archive is counted again only at the end.
+function batchSql(columns: string, pick: 'ids' | 'first' | 'next', skipArchived: boolean): string {
+  const move = (range: string) => `
+    moved AS (DELETE FROM bookings WHERE ${range} AND created_at < $1 RETURNING *),
+    inserted AS (INSERT INTO bookings_archive (${columns}) SELECT ${columns} FROM moved ${skipArchived ? 'ON CONFLICT DO NOTHING' : ''} RETURNING id),
+    census AS (SELECT (SELECT count(*) FROM moved)::int AS moved, ${CENSUS()} FROM inserted)`;
+  if (pick === 'ids') return `WITH ${move('id > $3 AND id <= $2')} SELECT * FROM census`;
   return `
     WITH b AS (SELECT count(*)::int AS selected, min(id) AS lower, max(id) AS upper
-                 FROM (SELECT id FROM bookings WHERE created_at < $1 AND id <= $3 ${resume ? 'AND id > $4' : ''} ORDER BY id LIMIT $2) s),
-         moved AS (DELETE FROM bookings WHERE id BETWEEN (SELECT lower FROM b) AND (SELECT upper FROM b) AND created_at < $1 RETURNING *),
-         inserted AS (INSERT INTO bookings_archive (${columns}) SELECT ${columns} FROM moved ${skipArchived ? 'ON CONFLICT DO NOTHING' : ''} RETURNING id)
-    SELECT selected, upper::text AS upper, (SELECT count(*) FROM moved)::int AS moved, i.rows, i."idChecksum"
-      FROM b, (SELECT ${CENSUS()} FROM inserted) i`;
+                 FROM (SELECT id FROM bookings WHERE created_at < $1 AND id <= $3 ${pick === 'next' ? 'AND id > $4' : ''} ORDER BY id LIMIT $2) s),
+         ${move('id BETWEEN (SELECT lower FROM b) AND (SELECT upper FROM b)')}
+    SELECT selected, upper::text AS upper, census.* FROM b, census`;
 }
 
 /** Whether the archive holds ids from the first old booking still to move up to the end of the slice. */
@@ -167,18 +177,23 @@ async function archiveOverlaps(c: pg.PoolClient, cutoff: Date, s: StreamProgress
  * when ids are integers, and what the archive holds in each slice. One aggregate over the old rows;
  * the census of those rows comes from the batches themselves.
  */
-async function startStreams(c: pg.PoolClient, cutoff: Date, streams: number): Promise<ArchiveProgress> {
+async function startStreams(
+  c: pg.PoolClient,
+  cutoff: Date,
+  streams: number,
+  integerIds: boolean,
+): Promise<ArchiveProgress> {
   const {
     rows: [bounds],
-  } = await c.query<{ first: string | null; last: string | null; integer: boolean }>(
-    `SELECT min(id)::text AS first, max(id)::text AS last,
-            pg_typeof(min(id)) = ANY ('{smallint,integer,bigint}'::regtype[]) AS integer
-       FROM bookings WHERE created_at < $1`,
+  } = await c.query<{ first: string | null; last: string | null }>(
+    // count(*) keeps the planner from walking the primary key from its end for max(id): that walk
+    // crosses every younger booking (most of the table in production), this scans the old ones.
+    `SELECT min(id)::text AS first, max(id)::text AS last, count(*) AS old FROM bookings WHERE created_at < $1`,
     [cutoff],
   );
   const { first, last } = bounds!;
   const slices: { after: string | null; upTo: string }[] = [];
-  if (first !== null && last !== null && bounds!.integer) {
+  if (first !== null && last !== null && integerIds) {
     const lowest = BigInt(first) - 1n;
     const span = BigInt(last) - lowest;
     const n = BigInt(streams) < span ? BigInt(streams) : span;
@@ -359,11 +374,11 @@ export async function moveBookingsInBatches(
   let prepared;
   try {
     prepared = await inTransaction(db, t, async (c) => {
-      const columns = await prepareArchive(c);
-      if (columns === undefined) return undefined;
+      const archive = await prepareArchive(c);
+      if (archive === undefined) return undefined;
       let progress: ArchiveProgress;
       let gapRows = 0;
-      if (resume === undefined) progress = await startStreams(c, cutoff, streams);
+      if (resume === undefined) progress = await startStreams(c, cutoff, streams, archive.integerIds);
       else if ('streams' in resume) {
         progress = structuredClone(resume);
         for (const s of progress.streams) {
@@ -376,7 +391,7 @@ export async function moveBookingsInBatches(
       } else ({ progress, gapRows } = await fromSingleKeyset(c, cutoff, resume));
       const overlaps: boolean[] = [];
       for (const s of progress.streams) overlaps.push(await archiveOverlaps(c, cutoff, s));
-      return { columns, progress, overlaps, gapRows, resumedAfter: progress.streams.map((s) => s.lastId) };
+      return { ...archive, progress, overlaps, gapRows, resumedAfter: progress.streams.map((s) => s.lastId) };
     });
   } catch (err) {
     const reason = timeoutReason(err, t);
@@ -387,7 +402,7 @@ export async function moveBookingsInBatches(
   const censusMs = performance.now() - clock;
 
   // Batches committed after the last heartbeat count as moved (their number of batches is unknown).
-  const { progress, overlaps, columns } = prepared;
+  const { progress, overlaps, columns, integerIds } = prepared;
   onProgress(progress); // the census can take a while on a large table: report liveness before the first batch
   let alreadyArchived = 0;
   const stopped: string[] = [];
@@ -398,21 +413,29 @@ export async function moveBookingsInBatches(
   let halted = false;
 
   const moveSlice = async (client: pg.PoolClient, s: StreamProgress, overlap: boolean) => {
-    const sql = { first: batchSql(columns, false, overlap), next: batchSql(columns, true, overlap) };
-    // Adaptive sizing starts small (cold cache) and moves by at most x1.5 / x0.5 a batch, so one slow
-    // batch does not swing the next one.
+    const sql = {
+      ids: batchSql(columns, 'ids', overlap),
+      first: batchSql(columns, 'first', overlap),
+      next: batchSql(columns, 'next', overlap),
+    };
+    // Adaptive sizing (ids or rows) starts small (cold cache) and moves by at most x1.5 / x0.5 a
+    // batch, so one slow batch does not swing the next one. At most batchSize ids hold at most batchSize rows.
     let size = target ? Math.min(request.batchSize, 500) : request.batchSize;
     while (s.lastId !== s.upTo && !halted) {
       if (isCancelled()) throw failure(FailureType.Cancelled, 'archive cancelled between batches; rerun continues');
       const from = s.lastId ?? s.after;
+      const byIds = integerIds && from !== null;
+      const upper = byIds
+        ? `${BigInt(from) + BigInt(size) < BigInt(s.upTo) ? BigInt(from) + BigInt(size) : s.upTo}`
+        : '';
       const started = performance.now();
       let batch;
       try {
         ({
           rows: [batch],
-        } = await client.query<Census & { selected: number; upper: string; moved: number }>(
-          from === null ? sql.first : sql.next,
-          [cutoff, size, s.upTo, ...(from === null ? [] : [from])],
+        } = await client.query<Census & { selected?: number; upper?: string; moved: number }>(
+          byIds ? sql.ids : from === null ? sql.first : sql.next,
+          byIds ? [cutoff, upper, from] : [cutoff, size, s.upTo, ...(from === null ? [] : [from])],
         ));
       } catch (err) {
         const reason = timeoutReason(err, t);
@@ -427,14 +450,16 @@ export async function moveBookingsInBatches(
         onProgress(progress);
         return;
       }
-      sizes.min = Math.min(sizes.min, batch!.selected);
-      sizes.max = Math.max(sizes.max, batch!.selected);
+      if (batch!.moved > 0) {
+        sizes.min = Math.min(sizes.min, batch!.moved);
+        sizes.max = Math.max(sizes.max, batch!.moved);
+      }
       if (target)
         size = Math.max(
           Math.min(100, request.batchSize),
           Math.min(request.batchSize, Math.round(size * Math.min(1.5, Math.max(0.5, target / elapsed)))),
         );
-      s.lastId = batch!.upper;
+      s.lastId = byIds ? upper : batch!.upper!;
       s.rowsMoved += batch!.moved;
       s.batches += 1;
       s.inserted = plus(s.inserted, batch!);
