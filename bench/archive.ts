@@ -1,6 +1,7 @@
 // `npm run bench -- archive [--rows 1000000] [--batch 5000] [--target 40] [--streams 2] [--rounds 3]`: the seed's two-statement
 // archive against our batched one, on identical copies of one generated bookings table, in the same run.
 import { randomBytes } from 'node:crypto';
+import { loadavg } from 'node:os';
 import pg from 'pg';
 import { moveBookingsInBatches } from '../activities/postgres/archive.js';
 import { runStatement } from '../dev/postgres-admin.js';
@@ -153,6 +154,8 @@ export async function main(args: string[]): Promise<void> {
         await admin('CHECKPOINT');
         return ourArchive(oursDb, cutoff, batchSize, batchTargetMs, streams);
       };
+      // The machine is shared: the load average says how much the figures of this round can be trusted.
+      const loadBefore = loadavg()[0]!;
       let seedMs: number;
       let ours: Awaited<ReturnType<typeof ourArchive>>;
       if (round % 2 === 1) {
@@ -173,7 +176,7 @@ export async function main(args: string[]): Promise<void> {
       lost += check.lost;
       duplicated += check.duplicated;
       console.log(
-        `round ${round}: seed ${Math.round(seedMs)} ms (${Math.round(seedRates.at(-1)!)} rows/s) | ours ${Math.round(ours.ms)} ms (${Math.round(ourRates.at(-1)!)} rows/s), ratio ${ratios.at(-1)!.toFixed(2)}: ` +
+        `round ${round} (load ${loadBefore.toFixed(1)} -> ${loadavg()[0]!.toFixed(1)}): seed ${Math.round(seedMs)} ms (${Math.round(seedRates.at(-1)!)} rows/s) | ours ${Math.round(ours.ms)} ms (${Math.round(ourRates.at(-1)!)} rows/s), ratio ${ratios.at(-1)!.toFixed(2)}: ` +
           `${r.streams.length} stream(s) (${r.streams.map((s) => s.rowsMoved).join(' + ')} rows), census ${r.phaseMs.census} ms, ${r.batches} batches ${r.phaseMs.move} ms, verify ${r.phaseMs.verify} ms; ` +
           `rows/batch ${r.batchRows.min}-${r.batchRows.max}, batch ms median ${r.batchMs.median} p99 ${r.batchMs.p99} max ${r.batchMs.max}; conserved=${r.conserved} lost=${check.lost} duplicated=${check.duplicated}`,
       );
