@@ -84,10 +84,10 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
 
     const a = archiveOf(first);
     expect(a).toMatchObject({ status: 'done', rowsMoved: 3000, alreadyArchived: 100, conserved: true });
-    // The default two streams over adjacent slices of the old ids, each in batches of 500 ids, none resumed.
-    expect(a.streams).toHaveLength(2);
-    expect(a.streams[1]!.after).toBe(a.streams[0]!.upTo);
-    expect(a.streams.map((s) => s.resumedAfterId)).toEqual([null, null]);
+    // The default three streams over adjacent slices of the old ids, each in batches of 500 ids, none resumed.
+    expect(a.streams).toHaveLength(3);
+    expect(a.streams.slice(1).map((s) => s.after)).toEqual(a.streams.slice(0, 2).map((s) => s.upTo));
+    expect(a.streams.map((s) => s.resumedAfterId)).toEqual([null, null, null]);
     expect(a.streams.reduce((n, s) => n + s.rowsMoved, 0)).toBe(3000);
     expect(a.batches).toBe(a.streams.reduce((n, s) => n + Math.ceil((Number(s.upTo) - Number(s.after)) / 500), 0));
     expect(a.before.rows).toBe(3000);
