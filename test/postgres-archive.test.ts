@@ -121,8 +121,9 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     const client = await testClient();
     const workers: ChildProcess[] = [];
     // Old bookings at 20%, 55% and 85% of the old ids (in id order) locked by another session: the
-    // three streams (thirds of the old id span) each move a dozen batches of 500 and then wait on
-    // their locked row however fast or slow the machine is, so the kill lands with all three mid-slice.
+    // three streams (thirds of the old id span) each move thousands of rows in batches of up to 500
+    // ids and then wait on their locked row however fast or slow the machine is, so the kill lands
+    // with all three mid-slice.
     const locker = new pg.Client({ connectionString: db.url });
     locker.on('error', () => undefined); // a failed test's cleanup drops the database under it
     await locker.connect();
@@ -137,26 +138,33 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
         args: [archiveOnly({ archiveBatchSize: 500, lockTimeoutMs: 600_000 })],
       });
 
-      // Wait until the server holds a heartbeat with progress in every stream: what the retry resumes from.
-      let recorded: ArchiveProgress | undefined;
-      await until('a heartbeat with progress in three streams', async () => {
+      const recordedHeartbeat = async () => {
         const payload = ((await handle.describe()).raw.pendingActivities ?? [])[0]?.heartbeatDetails?.payloads?.[0];
-        recorded = payload ? defaultPayloadConverter.fromPayload<ArchiveProgress>(payload) : undefined;
-        return recorded?.streams.length === 3 && recorded.streams.every((s) => s.lastId !== null);
+        return payload ? defaultPayloadConverter.fromPayload<ArchiveProgress>(payload) : undefined;
+      };
+      // Kill as soon as all three streams wait on their locked row: heartbeats are throttled (8 s
+      // here), so the one the server holds then is usually batches behind what was committed.
+      await until('the three streams waiting on their locked rows, a heartbeat recorded', async () => {
+        const { rows } = await db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return rows[0]!.n === 3 && (await recordedHeartbeat())?.streams.length === 3;
       });
       await killHard(workers[0]!);
-      // Each slice's highest archived id at the kill: every batch committed before it.
-      const lastArchivedAtKill = await Promise.all(
-        recorded!.streams.map(async (s) => {
+      // What the retry resumes from: the server's last heartbeat, which a dead worker can no longer change.
+      const recorded = (await recordedHeartbeat())!;
+      // Each slice's archived rows at the kill: every batch committed before it.
+      const atKill = await Promise.all(
+        recorded.streams.map(async (s) => {
           const { rows } = await db.pool.query<{ n: number; last: string }>(
             `SELECT count(*)::int AS n, max(id)::text AS last FROM bookings_archive WHERE id > $1 AND id <= $2`,
             [s.after, s.upTo],
           );
           expect(rows[0]!.n).toBeGreaterThan(0);
-          return rows[0]!.last;
+          return rows[0]!;
         }),
       );
-      const archivedAtKill = (await db.pool.query(`SELECT count(*)::int AS n FROM bookings_archive`)).rows[0].n;
+      const archivedAtKill = atKill.reduce((n, k) => n + k.n, 0);
       expect(archivedAtKill).toBeLessThan(30_000);
       // The dead worker's sessions go with it (as TCP keepalive would end them), then the rows are free.
       await db.pool.query(
@@ -168,15 +176,16 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
       const report = await handle.result();
       const a = archiveOf(report);
       expect(a.status).toBe('done');
+      // Conserved: the rows committed after the last heartbeat are counted as inserted, found in the archive.
       expect(a.conserved).toBe(true);
       // A retried attempt: the same three slices as recorded, each started after its recorded heartbeat
       // and, not only the (throttled) heartbeat, after every batch it committed before the kill.
-      expect(a.streams.map((s) => [s.after, s.upTo])).toEqual(recorded!.streams.map((s) => [s.after, s.upTo]));
+      expect(a.streams.map((s) => [s.after, s.upTo])).toEqual(recorded.streams.map((s) => [s.after, s.upTo]));
       a.streams.forEach((s, i) => {
-        expect(s.resumedAfterId).not.toBeNull();
-        expect(BigInt(s.resumedAfterId!)).toBeGreaterThanOrEqual(BigInt(recorded!.streams[i]!.lastId!));
-        expect(BigInt(s.resumedAfterId!)).toBeGreaterThanOrEqual(BigInt(lastArchivedAtKill[i]!));
+        expect(BigInt(s.resumedAfterId!)).toBeGreaterThanOrEqual(BigInt(recorded.streams[i]!.lastId ?? 0));
+        expect(BigInt(s.resumedAfterId!)).toBeGreaterThanOrEqual(BigInt(atKill[i]!.last));
       });
+      expect(a.resumedPastHeartbeatRows).toBe(archivedAtKill - recorded.streams.reduce((n, s) => n + s.rowsMoved, 0));
       expect(a.rowsMoved).toBe(30_000);
       expect(a.after).toMatchObject({ remainingInBookings: 0, inBothTables: 0, census: { rows: 30_000 } });
     } finally {
