@@ -381,6 +381,7 @@ export async function moveBookingsInBatches(
       if (resume === undefined) progress = await startStreams(c, cutoff, streams, archive.integerIds);
       else if ('streams' in resume) {
         progress = structuredClone(resume);
+        // Batches committed after the last heartbeat count as moved and inserted (how many batches is unknown).
         for (const s of progress.streams) {
           const gap = await committedSinceHeartbeat(c, cutoff, s);
           s.lastId = gap.lastId ?? s.lastId;
@@ -401,7 +402,6 @@ export async function moveBookingsInBatches(
   if (!prepared) return result('skipped', 'no bookings table in this database', {});
   const censusMs = performance.now() - clock;
 
-  // Batches committed after the last heartbeat count as moved (their number of batches is unknown).
   const { progress, overlaps, columns, integerIds } = prepared;
   onProgress(progress); // the census can take a while on a large table: report liveness before the first batch
   let alreadyArchived = 0;
