@@ -316,7 +316,7 @@ async function persistently<T>(what: string, call: () => Promise<T>): Promise<T>
  */
 async function archiveUnderFault(ctx: Ctx, fault: 'worker' | 'postgres'): Promise<FaultResult> {
   const { db, client } = ctx;
-  await db.query(`DROP TABLE IF EXISTS bookings_archive, chaos_expected; TRUNCATE bookings;
+  await db.query(`DROP TABLE IF EXISTS bookings_archive, chaos_expected, chaos_at_fault; TRUNCATE bookings;
     INSERT INTO bookings (user_id, resource_id, status, starts_at, ends_at, amount_cents, created_at, updated_at)
       SELECT 1, 1, 'completed', c, c, 100, c, c FROM (SELECT now() - (g % 1095) * interval '1 day' AS c FROM generate_series(1, 150000) g) s;
     CREATE TABLE chaos_expected AS SELECT id FROM bookings WHERE created_at < now() - interval '729 days 12 hours'; ANALYZE bookings`);
@@ -336,19 +336,16 @@ async function archiveUnderFault(ctx: Ctx, fault: 'worker' | 'postgres'): Promis
     300_000,
     50,
   );
-  // The committed state at the fault: what the retry should not scan again.
+  // The committed state at the fault (its ids kept): what the retry should not scan again.
   const committed = () =>
-    persistently(
-      'archive state',
-      async () =>
-        (
-          await db.query<{ n: number; last: string | null }>(
-            'SELECT count(*)::int AS n, max(id)::text AS last FROM bookings_archive',
-          )
-        ).rows[0]!,
-    );
+    persistently('archive state', async () => {
+      await db.query(
+        'DROP TABLE IF EXISTS chaos_at_fault; CREATE TABLE chaos_at_fault AS SELECT id FROM bookings_archive',
+      );
+      return (await db.query<{ n: number }>('SELECT count(*)::int AS n FROM chaos_at_fault')).rows[0]!;
+    });
   let what: string;
-  let atFault: { n: number; last: string | null };
+  let atFault: { n: number };
   if (fault === 'worker') {
     const pending = (await handle.describe()).raw.pendingActivities ?? [];
     const identity = pending[0]?.lastWorkerIdentity ?? undefined;
@@ -364,18 +361,20 @@ async function archiveUnderFault(ctx: Ctx, fault: 'worker' | 'postgres'): Promis
     await ctx.restartPostgres();
     what = 'restarted PostgreSQL (pg_ctl restart -m fast)';
   }
-  const last = atFault.last;
   const report = (await handle.result()) as RunReport;
   const a = report.details?.archive as ArchiveResult | undefined;
-  const gap =
-    a && last !== null
-      ? (
-          await db.query<{ n: number }>(
-            `SELECT count(*)::int AS n FROM bookings_archive WHERE id <= $1 ${a.resumedAfterId ? 'AND id > $2' : ''}`,
-            [last, ...(a.resumedAfterId ? [a.resumedAfterId] : [])],
-          )
-        ).rows[0]!.n
-      : 0;
+  // Per stream: rows committed in its slice at the fault that its retry did not resume after.
+  const gap = a
+    ? (
+        await db.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM chaos_at_fault f
+             JOIN jsonb_to_recordset($1::jsonb) AS s(after bigint, "upTo" bigint, "resumedAfterId" bigint)
+               ON (s.after IS NULL OR f.id > s.after) AND f.id <= s."upTo"
+            WHERE s."resumedAfterId" IS NULL OR f.id > s."resumedAfterId"`,
+          [JSON.stringify(a.streams)],
+        )
+      ).rows[0]!.n
+    : 0;
   const {
     rows: [c],
   } = await db.query<{ lost: number; both: number; left: number; stray: number }>(`SELECT
@@ -395,7 +394,7 @@ async function archiveUnderFault(ctx: Ctx, fault: 'worker' | 'postgres'): Promis
     decisionsLost: 0,
     resumeGapRows: gap,
     detail:
-      `${what} at ${atFault.n}/${expected} rows archived; the retry resumed after id ${a?.resumedAfterId ?? 'none'} (${a?.resumedPastHeartbeatRows ?? 0} rows past its last heartbeat), ` +
+      `${what} at ${atFault.n}/${expected} rows archived; the retry's ${a?.streams.length ?? 0} stream(s) resumed after id(s) ${a?.streams.map((st) => st.resumedAfterId ?? 'none').join(', ') || 'none'} (${a?.resumedPastHeartbeatRows ?? 0} rows past the last heartbeat), ` +
       `re-scanned ${gap} committed rows; archive ${a?.status}, conserved ${a?.conserved}, ${a?.rowsMoved} moved; lost ${c!.lost}, in both tables ${c!.both}, old left ${c!.left}, wrongly archived ${c!.stray}`,
   };
 }

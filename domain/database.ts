@@ -26,6 +26,16 @@ export interface Census {
   idChecksum: string;
 }
 
+export interface ArchiveStreamResult {
+  /** Its slice: ids above `after` (null: from the lowest old id) up to `upTo`. */
+  after: string | null;
+  upTo: string;
+  /** Where this attempt started in the slice: null on a first attempt, else the last batch a previous attempt committed. */
+  resumedAfterId: string | null;
+  rowsMoved: number;
+  batches: number;
+}
+
 export interface ArchiveResult {
   cutoff: string;
   /** incomplete: a batch could not get its lock in time; what was moved stays moved, a rerun continues. */
@@ -35,17 +45,23 @@ export interface ArchiveResult {
   /** Rows found in both tables (left by the seed script's crash): removed from bookings, not inserted again. */
   alreadyArchived: number;
   batches: number;
-  resumedAfterId: string | null;
+  /** The keyset streams, each over a slice of the old ids on a connection of its own. */
+  streams: ArchiveStreamResult[];
   /**
    * Rows a crashed attempt committed after its last heartbeat reached the server: a retry finds them
    * in the archive and resumes after them instead of scanning them again.
    */
   resumedPastHeartbeatRows: number;
+  /**
+   * Over the streams' id slices: the old bookings the archive held before the first batch plus every
+   * row a batch inserted (and any old row still in bookings only); `after` is counted afresh.
+   */
   before: Census;
   after: { census: Census; remainingInBookings: number; inBothTables: number };
   /**
-   * No row lost (same distinct ids across both tables as before) and none in both tables; null when it
-   * could not be checked (skipped, or bookings still locked when the batches stopped).
+   * The archive holds, in the streams' slices, exactly what it held before plus every row the batches
+   * inserted (count and id checksum), and no row is in both tables; null when it could not be checked
+   * (skipped, or bookings still locked when the batches stopped).
    */
   conserved: boolean | null;
   batchMs: { max: number; p99: number; median: number };

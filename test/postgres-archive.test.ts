@@ -5,7 +5,11 @@ import type { ChildProcess } from 'node:child_process';
 import { defaultPayloadConverter } from '@temporalio/common';
 import pg from 'pg';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { ArchiveProgress } from '../activities/postgres/archive.js';
+import {
+  moveBookingsInBatches,
+  type ArchiveProgress,
+  type SingleKeysetProgress,
+} from '../activities/postgres/archive.js';
 import type { ArchiveResult } from '../domain/database.js';
 import type { RunReport } from '../domain/run.js';
 import {
@@ -79,14 +83,13 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     });
 
     const a = archiveOf(first);
-    expect(a).toMatchObject({
-      status: 'done',
-      rowsMoved: 3000,
-      alreadyArchived: 100,
-      batches: 6,
-      conserved: true,
-      resumedAfterId: null,
-    });
+    expect(a).toMatchObject({ status: 'done', rowsMoved: 3000, alreadyArchived: 100, conserved: true });
+    // The default three streams over adjacent slices of the old ids, each in batches of 500 ids, none resumed.
+    expect(a.streams).toHaveLength(3);
+    expect(a.streams.slice(1).map((s) => s.after)).toEqual(a.streams.slice(0, 2).map((s) => s.upTo));
+    expect(a.streams.map((s) => s.resumedAfterId)).toEqual([null, null, null]);
+    expect(a.streams.reduce((n, s) => n + s.rowsMoved, 0)).toBe(3000);
+    expect(a.batches).toBe(a.streams.reduce((n, s) => n + Math.ceil((Number(s.upTo) - Number(s.after)) / 500), 0));
     expect(a.before.rows).toBe(3000);
     expect(a.after).toMatchObject({
       remainingInBookings: 0,
@@ -107,22 +110,26 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     expect(await fingerprints()).toEqual(state);
   });
 
-  it('survives SIGKILL of its worker mid-archive: the retry resumes after the last committed batch, no row lost, none duplicated', async () => {
+  it('survives SIGKILL of its worker mid-archive with three streams: each resumes after its last committed batch, every row exactly once', async () => {
     await seedBookings(db.pool, 30_000, 10_000);
     const oldIds = await idFingerprint(db.pool, `bookings WHERE ${OLD}`);
     const recentIds = await idFingerprint(db.pool, `bookings WHERE NOT (${OLD})`);
     const file = join(mkdtempSync(join(tmpdir(), 'maint-config-')), 'config.json');
-    writeFileSync(file, JSON.stringify({ database: { backupDirectory: backupDir } }));
+    writeFileSync(file, JSON.stringify({ database: { backupDirectory: backupDir, archiveStreams: 3 } }));
     const childEnv = { ...env(), ...temporalEnv(), MAINT_CONFIG: file, LOG_LEVEL: 'silent' };
     const taskQueue = uniqueTaskQueue('archive-kill');
     const client = await testClient();
     const workers: ChildProcess[] = [];
-    // The newest old booking locked by another session: the archive moves 59 batches of 500 and then
-    // waits on that row however fast or slow the machine is, so the kill always lands mid-archive.
+    // Old bookings at 20%, 55% and 85% of the old ids (in id order) locked by another session: the
+    // three streams (thirds of the old id span) each move thousands of rows in batches of up to 500
+    // ids and then wait on their locked row however fast or slow the machine is, so the kill lands
+    // with all three mid-slice.
     const locker = new pg.Client({ connectionString: db.url });
     locker.on('error', () => undefined); // a failed test's cleanup drops the database under it
     await locker.connect();
-    await locker.query(`BEGIN; SELECT id FROM bookings WHERE ${OLD} ORDER BY id DESC LIMIT 1 FOR UPDATE`);
+    await locker.query(`BEGIN; SELECT id FROM bookings WHERE id IN (
+                           SELECT id FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM bookings WHERE ${OLD}) o
+                            WHERE n IN (6000, 16500, 25500)) FOR UPDATE`);
     try {
       workers.push(await startWorkerProcess(childEnv, taskQueue));
       const handle = await client.workflow.start(weeklyDatabaseMaintenance, {
@@ -131,20 +138,35 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
         args: [archiveOnly({ archiveBatchSize: 500, lockTimeoutMs: 600_000 })],
       });
 
-      // Wait until the server holds a heartbeat with progress: that is what the retry resumes from.
-      let recorded: ArchiveProgress | undefined;
-      await until('a heartbeat with progress', async () => {
+      const recordedHeartbeat = async () => {
         const payload = ((await handle.describe()).raw.pendingActivities ?? [])[0]?.heartbeatDetails?.payloads?.[0];
-        recorded = payload ? defaultPayloadConverter.fromPayload<ArchiveProgress>(payload) : undefined;
-        return Boolean(recorded?.lastId);
+        return payload ? defaultPayloadConverter.fromPayload<ArchiveProgress>(payload) : undefined;
+      };
+      // Kill as soon as all three streams wait on their locked row: heartbeats are throttled (8 s
+      // here), so the one the server holds then is usually batches behind what was committed.
+      await until('the three streams waiting on their locked rows, a heartbeat recorded', async () => {
+        const { rows } = await db.pool.query<{ n: number }>(
+          `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+        );
+        return rows[0]!.n === 3 && (await recordedHeartbeat())?.streams.length === 3;
       });
       await killHard(workers[0]!);
-      const { n: archivedAtKill, last: lastArchivedAtKill } = (
-        await db.pool.query(`SELECT count(*)::int AS n, max(id)::text AS last FROM bookings_archive`)
-      ).rows[0] as { n: number; last: string };
-      expect(archivedAtKill).toBeGreaterThan(0);
+      // What the retry resumes from: the server's last heartbeat, which a dead worker can no longer change.
+      const recorded = (await recordedHeartbeat())!;
+      // Each slice's archived rows at the kill: every batch committed before it.
+      const atKill = await Promise.all(
+        recorded.streams.map(async (s) => {
+          const { rows } = await db.pool.query<{ n: number; last: string }>(
+            `SELECT count(*)::int AS n, max(id)::text AS last FROM bookings_archive WHERE id > $1 AND id <= $2`,
+            [s.after, s.upTo],
+          );
+          expect(rows[0]!.n).toBeGreaterThan(0);
+          return rows[0]!;
+        }),
+      );
+      const archivedAtKill = atKill.reduce((n, k) => n + k.n, 0);
       expect(archivedAtKill).toBeLessThan(30_000);
-      // The dead worker's session goes with it (as TCP keepalive would end it), then the row is free.
+      // The dead worker's sessions go with it (as TCP keepalive would end them), then the rows are free.
       await db.pool.query(
         `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
       );
@@ -154,11 +176,17 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
       const report = await handle.result();
       const a = archiveOf(report);
       expect(a.status).toBe('done');
+      // Conserved: the rows committed after the last heartbeat are counted as inserted, found in the archive.
       expect(a.conserved).toBe(true);
-      expect(a.resumedAfterId).not.toBeNull(); // a retried attempt, started from the recorded heartbeat
-      expect(BigInt(a.resumedAfterId!)).toBeGreaterThanOrEqual(BigInt(recorded!.lastId!));
-      // Not only the (throttled) heartbeat: the retry resumed after every batch committed before the kill.
-      expect(BigInt(a.resumedAfterId!)).toBeGreaterThanOrEqual(BigInt(lastArchivedAtKill));
+      // A retried attempt: the same three slices as recorded, each started after its recorded heartbeat
+      // and, not only the (throttled) heartbeat, after every batch it committed before the kill.
+      expect(a.streams.map((s) => [s.after, s.upTo])).toEqual(recorded.streams.map((s) => [s.after, s.upTo]));
+      a.streams.forEach((s, i) => {
+        expect(BigInt(s.resumedAfterId!)).toBeGreaterThanOrEqual(BigInt(recorded.streams[i]!.lastId ?? 0));
+        expect(BigInt(s.resumedAfterId!)).toBeGreaterThanOrEqual(BigInt(atKill[i]!.last));
+      });
+      expect(a.resumedPastHeartbeatRows).toBe(archivedAtKill - recorded.streams.reduce((n, s) => n + s.rowsMoved, 0));
+      expect(a.rowsMoved).toBe(30_000);
       expect(a.after).toMatchObject({ remainingInBookings: 0, inBothTables: 0, census: { rows: 30_000 } });
     } finally {
       for (const w of workers) await killHard(w);
@@ -169,6 +197,48 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     expect(archived).toEqual(oldIds); // every old id once: none lost, none twice (count and digest)
     expect(await idFingerprint(db.pool, 'bookings')).toEqual(recentIds);
   }, 300_000); // a hang bound only: two worker processes each bundle every workflow at start, slow on a busy machine
+
+  it('resumes an attempt that heartbeated the single-keyset progress of the version before streams', async () => {
+    await seedBookings(db.pool, 3000, 1000);
+    const oldIds = await idFingerprint(db.pool, `bookings WHERE ${OLD}`);
+    const cutoff = new Date(Date.now() - 2 * 365.25 * 86_400_000).toISOString();
+    // What that version recorded before its first batch: both tables' census (its own SQL) and the highest old id.
+    const {
+      rows: [before],
+    } = await db.pool.query<SingleKeysetProgress['before']>(
+      `SELECT count(*)::int AS rows, coalesce(sum(hashtextextended(id::text, 0)::numeric), 0)::text AS "idChecksum",
+              max(id)::text AS "lastOldId", NULL AS "archivedCeiling" FROM bookings WHERE created_at < $1`,
+      [cutoff],
+    );
+    // Its batches moved the first 1,000 old rows; its last heartbeat reached the server after 600.
+    const moved = async (n: number) => {
+      const { rows } = await db.pool.query<{ id: string }>(
+        `SELECT id::text FROM bookings WHERE created_at < $1 ORDER BY bookings.id OFFSET $2 - 1 LIMIT 1`,
+        [cutoff, n],
+      );
+      return rows[0]!.id;
+    };
+    const [heartbeatId, committedId] = [await moved(600), await moved(1000)];
+    await db.pool.query(`CREATE TABLE bookings_archive (LIKE bookings INCLUDING ALL);
+      WITH m AS (DELETE FROM bookings WHERE id <= ${committedId} AND ${OLD} RETURNING *) INSERT INTO bookings_archive SELECT * FROM m`);
+    const heartbeat: SingleKeysetProgress = { lastId: heartbeatId, rowsMoved: 600, batches: 3, before: before! };
+
+    const a = await moveBookingsInBatches(
+      db.pool,
+      { cutoff, batchSize: 500, streams: 2, timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 60_000 } },
+      heartbeat,
+    );
+    expect(a).toMatchObject({
+      status: 'done',
+      conserved: true,
+      rowsMoved: 3000,
+      resumedPastHeartbeatRows: 400,
+      streams: [{ after: null, upTo: before!.lastOldId, resumedAfterId: committedId, rowsMoved: 3000 }],
+      before: { rows: 3000, idChecksum: before!.idChecksum },
+      after: { census: { rows: 3000, idChecksum: before!.idChecksum }, remainingInBookings: 0, inBothTables: 0 },
+    });
+    expect(await idFingerprint(db.pool, 'bookings_archive')).toEqual(oldIds);
+  });
 
   it('skips the archive, within the lock timeout and saying why, while another session locks bookings', async () => {
     await seedBookings(db.pool, 500, 500);

@@ -1,7 +1,7 @@
 import { Context } from '@temporalio/activity';
 import pg from 'pg';
 import { inTransaction, resolveTimeouts, timeoutReason, withSessionTimeouts, type Timeouts } from './sql.js';
-import type { ArchiveResult, Census } from '../../domain/database.js';
+import type { ArchiveResult, ArchiveStreamResult, Census } from '../../domain/database.js';
 import { failure, FailureType } from '../../domain/failures.js';
 
 /**
@@ -9,26 +9,47 @@ import { failure, FailureType } from '../../domain/failures.js';
  * then DELETE): a crash between them left rows in both tables and the next run failed on the
  * archive's primary key. Here every batch deletes and inserts in one transaction, keyset by id, so
  * a crash at any moment leaves each row in exactly one table and a rerun simply continues.
+ *
+ * PostgreSQL runs each DML statement on one core: the old ids are cut into slices, one keyset
+ * stream per slice on a connection of its own, so several cores move rows at once.
  */
 
-/** The census before the first batch, plus the highest old id in bookings: where the keyset stops. */
-interface StartingCensus extends Census {
-  lastOldId: string | null;
+/** One keyset stream: the old ids in (after, upTo], in id order. */
+interface StreamProgress {
+  /** Its slice, fixed before the first batch: ids above `after` (null: from the lowest) up to `upTo`. */
+  after: string | null;
+  upTo: string;
   /**
-   * Highest archive id up to lastOldId before the first batch (absent in progress from older
-   * versions). Archive ids above it up to lastOldId were moved by this run, in id order, each batch
-   * committed whole: the highest of them is where a retry can resume.
+   * Highest archive id in the slice before the first batch (undefined: not known, progress from an
+   * older version). Archive ids above it were moved by this run, in id order, each batch committed
+   * whole: the highest of them is where a retry can resume.
    */
-  archivedCeiling?: string | null;
-}
-
-export interface ArchiveProgress {
-  /** Highest id already handled; a retried attempt resumes after it (as text: ids may be bigint or uuid). */
+  ceiling?: string | null;
+  /** Highest id handled; a retried attempt resumes after it (as text: ids may be bigint or uuid). */
   lastId: string | null;
   rowsMoved: number;
   batches: number;
-  /** Taken once, before the first batch of the first attempt. */
-  before: StartingCensus;
+  /** Count and id checksum of the rows this stream inserted into the archive. */
+  inserted: Census;
+}
+
+/** What the activity heartbeats: a retried attempt resumes every stream where it stood. */
+export interface ArchiveProgress {
+  version: 2;
+  /** Old bookings the archive held in the streams' slices before the first batch. */
+  archivedBefore: Census;
+  streams: StreamProgress[];
+}
+
+/**
+ * Progress as versions before streams heartbeated it (one keyset, a census of both tables up to the
+ * highest old id): an attempt of theirs still in flight is resumed as one stream.
+ */
+export interface SingleKeysetProgress {
+  lastId: string | null;
+  rowsMoved: number;
+  batches: number;
+  before: Census & { lastOldId: string | null; archivedCeiling?: string | null };
 }
 
 export interface ArchiveRequest {
@@ -43,33 +64,48 @@ export interface ArchiveRequest {
   batchTargetMs?: number;
   /** Throttle between batches, e.g. to let replicas keep up. */
   pauseBetweenBatchesMs?: number;
+  /** Keyset streams on connections of their own (integer ids; other key types use one). A retry keeps its first attempt's. */
+  streams?: number;
   timeouts?: Partial<Timeouts>;
 }
 
-const HASH = (column: string) => `coalesce(sum(hashtextextended(${column}::text, 0)::numeric), 0)`;
-const CHECKSUM = `count(*)::int AS rows, ${HASH('id')}::text AS "idChecksum"`;
-// Distinct bookings across both tables as |old in bookings| + |old in archive| - |old in both| (a row
-// in both, left by the seed's crash, is one booking): three plain aggregates, where a UNION would
-// hash every id to deduplicate.
-const STARTING_CENSUS_SQL = `
-  SELECT (o.n + a.n - x.n)::int AS rows, (o.h + a.h - x.h)::text AS "idChecksum", o.last AS "lastOldId"
-    FROM (SELECT count(*) AS n, ${HASH('id')} AS h, max(id)::text AS last FROM bookings WHERE created_at < $1) o,
-         (SELECT count(*) AS n, ${HASH('id')} AS h FROM bookings_archive WHERE created_at < $1) a,
-         (SELECT count(*) AS n, ${HASH('b.id')} AS h FROM bookings b JOIN bookings_archive r ON r.id = b.id
-           WHERE b.created_at < $1 AND r.created_at < $1) x`;
+const EMPTY: Census = { rows: 0, idChecksum: '0' };
+// Sums of 64-bit hashes: additive, so a census is the sum of its parts (numeric text, any size).
+const plus = (a: Census, b: Census): Census => ({
+  rows: a.rows + b.rows,
+  idChecksum: (BigInt(a.idChecksum) + BigInt(b.idChecksum)).toString(),
+});
+const minus = (a: Census, b: Census): Census => plus(a, { rows: -b.rows, idChecksum: `${-BigInt(b.idChecksum)}` });
+const same = (a: Census, b: Census) => a.rows === b.rows && BigInt(a.idChecksum) === BigInt(b.idChecksum);
+
+// hashtextextended over the id's text: any key type, and what earlier versions' censuses used.
+const HASH = (column: string) => `coalesce(sum(hashtextextended(${column}::text, 0)::numeric), 0)::text`;
+const CENSUS = (column = 'id') => `count(*)::int AS rows, ${HASH(column)} AS "idChecksum"`;
+
+/** `id <= $2` and `id > $n` for each given lower bound (nulls dropped), with the parameters to pass. */
+function slice(upTo: string, lowers: (string | null | undefined)[], column = 'id', first = 3) {
+  const above = lowers.filter((id): id is string => id != null);
+  return {
+    sql: `${column} <= $2 ${above.map((_, i) => `AND ${column} > $${first + i}`).join(' ')}`,
+    params: [upTo, ...above],
+  };
+}
 
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 
-/** Creates the archive (as the seed did) and checks that it can hold every bookings column; returns the quoted column list. */
-async function prepareArchive(client: pg.PoolClient): Promise<string | undefined> {
+/**
+ * Creates the archive (as the seed did) and checks that it can hold every bookings column; returns
+ * the quoted column list and whether ids are integers.
+ */
+async function prepareArchive(client: pg.PoolClient): Promise<{ columns: string; integerIds: boolean } | undefined> {
   const {
     rows: [exists],
   } = await client.query<{ ok: boolean }>(`SELECT to_regclass('public.bookings') IS NOT NULL AS ok`);
   if (!exists!.ok) return undefined;
   await client.query('CREATE TABLE IF NOT EXISTS bookings_archive (LIKE bookings INCLUDING ALL)');
-  const { rows } = await client.query<{ name: string; archived: boolean }>(
-    `SELECT a.attname AS name, EXISTS (SELECT 1 FROM pg_attribute x WHERE x.attrelid = 'public.bookings_archive'::regclass
+  const { rows } = await client.query<{ name: string; integer: boolean; archived: boolean }>(
+    `SELECT a.attname AS name, a.atttypid = ANY ('{int2,int4,int8}'::regtype[]) AS integer, EXISTS (SELECT 1 FROM pg_attribute x WHERE x.attrelid = 'public.bookings_archive'::regclass
               AND x.attname = a.attname AND x.attnum > 0 AND NOT x.attisdropped) AS archived
        FROM pg_attribute a WHERE a.attrelid = 'public.bookings'::regclass AND a.attnum > 0 AND NOT a.attisdropped ORDER BY a.attnum`,
   );
@@ -90,80 +126,203 @@ async function prepareArchive(client: pg.PoolClient): Promise<string | undefined
           ? 'bookings_archive has no primary key or unique index on id: add one before archiving'
           : undefined;
   if (problem) throw failure(FailureType.ArchiveSchemaMismatch, problem);
-  return rows.map((r) => pg.escapeIdentifier(r.name)).join(', ');
+  return {
+    columns: rows.map((r) => pg.escapeIdentifier(r.name)).join(', '),
+    integerIds: rows.find((r) => r.name === 'id')!.integer,
+  };
 }
 
 // One statement per batch, so each batch is its own transaction: keyset in primary-key order, the
-// batch is the id range [lower, upper] of the next `$2` old rows after the last one moved, and that
-// range is moved with the cutoff re-checked (a row that changed meanwhile stays). A range scans the
-// index once, where `id = ANY(ARRAY(...))` descends it once per id (4x slower deletes here). The
-// scan stops at the highest old id counted before the first batch: without that bound the last batch
-// would walk every younger booking looking for more (60 ms per 500k rows here, unbounded in production).
+// batch is an id range after the last id handled, moved with the cutoff re-checked (a row that
+// changed meanwhile stays). Integer ids take the next `$2 - $3` ids (one index range scan); other
+// key types the range [lower, upper] of the next `$2` old rows, found by a scan of its own first. A
+// range scans the index once, where `id = ANY(ARRAY(...))` descends it once per id (4x slower
+// deletes here). The scan stops at the end of the stream's slice (the last one ends at the highest
+// old id found before the first batch): without that bound the last batch would walk every younger
+// booking looking for more (60 ms per 500k rows here, unbounded in production).
 // ON CONFLICT DO NOTHING (speculative insertion) costs ~50% more per row than a plain INSERT, so it is
 // used only when the archive already holds ids in the range still to move (what a crash of the seed
 // script leaves). Should another writer insert such ids meanwhile, the batch fails on the archive's
 // key and rolls back whole; the retry sees them and takes the ON CONFLICT path.
-function batchSql(columns: string, resume: boolean, skipArchived: boolean): string {
+// The census of what a batch inserted comes from the rows in hand: the archive is counted again only at the end.
+function batchSql(columns: string, pick: 'ids' | 'first' | 'next', skipArchived: boolean): string {
+  const move = (range: string) => `
+    moved AS (DELETE FROM bookings WHERE ${range} AND created_at < $1 RETURNING *),
+    inserted AS (INSERT INTO bookings_archive (${columns}) SELECT ${columns} FROM moved ${skipArchived ? 'ON CONFLICT DO NOTHING' : ''} RETURNING id),
+    census AS (SELECT (SELECT count(*) FROM moved)::int AS moved, ${CENSUS()} FROM inserted)`;
+  if (pick === 'ids') return `WITH ${move('id > $3 AND id <= $2')} SELECT * FROM census`;
   return `
     WITH b AS (SELECT count(*)::int AS selected, min(id) AS lower, max(id) AS upper
-                 FROM (SELECT id FROM bookings WHERE created_at < $1 AND id <= $3 ${resume ? 'AND id > $4' : ''} ORDER BY id LIMIT $2) s),
-         moved AS (DELETE FROM bookings WHERE id BETWEEN (SELECT lower FROM b) AND (SELECT upper FROM b) AND created_at < $1 RETURNING *),
-         inserted AS (INSERT INTO bookings_archive (${columns}) SELECT ${columns} FROM moved ${skipArchived ? 'ON CONFLICT DO NOTHING' : ''} RETURNING 1)
-    SELECT selected, upper::text AS upper, (SELECT count(*) FROM moved)::int AS moved, (SELECT count(*) FROM inserted)::int AS inserted FROM b`;
+                 FROM (SELECT id FROM bookings WHERE created_at < $1 AND id <= $3 ${pick === 'next' ? 'AND id > $4' : ''} ORDER BY id LIMIT $2) s),
+         ${move('id BETWEEN (SELECT lower FROM b) AND (SELECT upper FROM b)')}
+    SELECT selected, upper::text AS upper, census.* FROM b, census`;
 }
 
-function overlapSql(resume: boolean): string {
-  return `
-    SELECT EXISTS (SELECT 1 FROM bookings_archive a
-                    WHERE a.id >= (SELECT id FROM bookings WHERE created_at < $1 ${resume ? 'AND id > $3' : ''} ORDER BY id LIMIT 1)
-                      AND a.id <= $2) AS overlap`;
+/** Whether the archive holds ids from the first old booking still to move up to the end of the slice. */
+async function archiveOverlaps(c: pg.PoolClient, cutoff: Date, s: StreamProgress): Promise<boolean> {
+  const range = slice(s.upTo, [s.lastId ?? s.after]);
+  const {
+    rows: [o],
+  } = await c.query<{ overlap: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM bookings_archive a
+                     WHERE a.id >= (SELECT id FROM bookings WHERE created_at < $1 AND ${range.sql} ORDER BY id LIMIT 1)
+                       AND a.id <= $2) AS overlap`,
+    [cutoff, ...range.params],
+  );
+  return o!.overlap;
 }
 
-async function startingCensus(c: pg.PoolClient, cutoff: Date): Promise<StartingCensus> {
+/**
+ * Before the first batch: the lowest and highest old ids, cut into `streams` slices of equal width
+ * when ids are integers, and what the archive holds in each slice. One aggregate over the old rows;
+ * the census of those rows comes from the batches themselves.
+ */
+async function startStreams(
+  c: pg.PoolClient,
+  cutoff: Date,
+  streams: number,
+  integerIds: boolean,
+): Promise<ArchiveProgress> {
   const {
-    rows: [census],
-  } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
-  const {
-    rows: [ceiling],
-  } = await c.query<{ id: string | null }>('SELECT max(id)::text AS id FROM bookings_archive WHERE id <= $1', [
-    census!.lastOldId,
-  ]);
-  return { ...census!, archivedCeiling: ceiling!.id };
+    rows: [bounds],
+  } = await c.query<{ first: string | null; last: string | null }>(
+    // count(*) keeps the planner from walking the primary key from its end for max(id): that walk
+    // crosses every younger booking (most of the table in production), this scans the old ones.
+    `SELECT min(id)::text AS first, max(id)::text AS last, count(*) AS old FROM bookings WHERE created_at < $1`,
+    [cutoff],
+  );
+  const { first, last } = bounds!;
+  const slices: { after: string | null; upTo: string }[] = [];
+  if (first !== null && last !== null && integerIds) {
+    const lowest = BigInt(first) - 1n;
+    const span = BigInt(last) - lowest;
+    const n = BigInt(streams) < span ? BigInt(streams) : span;
+    const width = (span + n - 1n) / n;
+    for (let after = lowest; after < BigInt(last); after += width) {
+      const upTo = after + width < BigInt(last) ? after + width : BigInt(last);
+      slices.push({ after: after.toString(), upTo: upTo.toString() });
+    }
+  } else if (last !== null) slices.push({ after: null, upTo: last });
+  const progress: ArchiveProgress = { version: 2, archivedBefore: EMPTY, streams: [] };
+  for (const s of slices) {
+    const range = slice(s.upTo, [s.after]);
+    const {
+      rows: [held],
+    } = await c.query<Census & { ceiling: string | null }>(
+      `SELECT count(*) FILTER (WHERE created_at < $1)::int AS rows,
+              coalesce(sum(hashtextextended(id::text, 0)::numeric) FILTER (WHERE created_at < $1), 0)::text AS "idChecksum",
+              max(id)::text AS ceiling
+         FROM bookings_archive WHERE ${range.sql}`,
+      [cutoff, ...range.params],
+    );
+    progress.archivedBefore = plus(progress.archivedBefore, held!);
+    progress.streams.push({ ...s, ceiling: held!.ceiling, lastId: null, rowsMoved: 0, batches: 0, inserted: EMPTY });
+  }
+  return progress;
 }
 
 /**
  * Heartbeats are throttled, so the last one the server holds can be many batches old when a worker
- * dies. The archive itself says how far this run got: its highest id above both the last heartbeat
- * and the ceiling taken before the first batch (one index range scan over the rows since the
- * heartbeat). Without a ceiling (progress from an older version) the heartbeat stands.
+ * dies. The archive itself says how far each stream got: its highest id in the slice above both the
+ * last heartbeat and the ceiling taken before the first batch (one index range scan over the rows
+ * since the heartbeat), with the census of those rows. Without a ceiling (progress from an older
+ * version) the heartbeat stands.
  */
-async function committedSinceHeartbeat(
-  c: pg.PoolClient,
-  cutoff: Date,
-  before: StartingCensus,
-  heartbeatId: string | null,
-) {
-  if (before.archivedCeiling === undefined || before.lastOldId === null) return { lastId: null, rows: 0 };
-  const above = [before.archivedCeiling, heartbeatId].filter((id) => id !== null);
+async function committedSinceHeartbeat(c: pg.PoolClient, cutoff: Date, s: StreamProgress) {
+  if (s.ceiling === undefined) return { lastId: null, ...EMPTY };
+  const range = slice(s.upTo, [s.after, s.ceiling, s.lastId]);
   const {
     rows: [r],
-  } = await c.query<{ lastId: string | null; rows: number }>(
-    `SELECT max(id)::text AS "lastId", count(*)::int AS rows FROM bookings_archive
-      WHERE id <= $2 AND created_at < $1 ${above.map((_, i) => `AND id > $${i + 3}`).join(' ')}`,
-    [cutoff, before.lastOldId, ...above],
+  } = await c.query<Census & { lastId: string | null }>(
+    `SELECT max(id)::text AS "lastId", ${CENSUS()} FROM bookings_archive WHERE created_at < $1 AND ${range.sql}`,
+    [cutoff, ...range.params],
   );
   return r!;
 }
 
 /**
- * Moves bookings older than `cutoff` into bookings_archive, one short transaction per batch.
- * `resume` is the progress a previous attempt reported; `onProgress` reports progress after each commit.
+ * An attempt of a version before streams: one stream up to its highest old id. Its census covered
+ * both tables at its start, so the archive must end up holding exactly that: what it holds "before"
+ * is that census less what is still to move (old rows in bookings not in the archive), and every row
+ * its batches moved stays counted there.
+ */
+async function fromSingleKeyset(
+  c: pg.PoolClient,
+  cutoff: Date,
+  p: SingleKeysetProgress,
+): Promise<{ progress: ArchiveProgress; gapRows: number }> {
+  const { lastOldId, archivedCeiling } = p.before;
+  if (lastOldId === null) return { progress: { version: 2, archivedBefore: EMPTY, streams: [] }, gapRows: 0 };
+  const stream: StreamProgress = {
+    after: null,
+    upTo: lastOldId,
+    ceiling: archivedCeiling,
+    lastId: p.lastId,
+    rowsMoved: p.rowsMoved,
+    batches: p.batches,
+    inserted: EMPTY,
+  };
+  const gap = await committedSinceHeartbeat(c, cutoff, stream);
+  const {
+    rows: [toMove],
+  } = await c.query<Census>(
+    `SELECT ${CENSUS('b.id')} FROM bookings b
+      WHERE b.created_at < $1 AND b.id <= $2 AND NOT EXISTS (SELECT 1 FROM bookings_archive a WHERE a.id = b.id)`,
+    [cutoff, lastOldId],
+  );
+  return {
+    progress: {
+      version: 2,
+      archivedBefore: minus(p.before, toMove!),
+      streams: [{ ...stream, lastId: gap.lastId ?? stream.lastId, rowsMoved: stream.rowsMoved + gap.rows }],
+    },
+    gapRows: gap.rows,
+  };
+}
+
+/** After a stream's batches: the archive's census of its slice, counted afresh, and the old rows still in bookings there. */
+async function checkSlice(c: pg.PoolClient, cutoff: Date, s: StreamProgress) {
+  const range = slice(s.upTo, [s.after]);
+  const {
+    rows: [r],
+  } = await c.query<Census & { left: number }>(
+    `SELECT a.rows, a."idChecksum", (SELECT count(*)::int FROM bookings WHERE created_at < $1 AND ${range.sql}) AS left
+       FROM (SELECT ${CENSUS()} FROM bookings_archive WHERE created_at < $1 AND ${range.sql}) a`,
+    [cutoff, ...range.params],
+  );
+  const archived = { rows: r!.rows, idChecksum: r!.idChecksum };
+  // Usually nothing old is left: then nothing can be in both tables either.
+  if (r!.left === 0) return { archived, left: 0, onlyInBookings: EMPTY };
+  const {
+    rows: [only],
+  } = await c.query<Census>(
+    `SELECT ${CENSUS('b.id')} FROM bookings b WHERE b.created_at < $1 AND ${slice(s.upTo, [s.after], 'b.id').sql}
+        AND NOT EXISTS (SELECT 1 FROM bookings_archive a WHERE a.id = b.id)`,
+    [cutoff, ...range.params],
+  );
+  return { archived, left: r!.left, onlyInBookings: only! };
+}
+
+const totals = (p: ArchiveProgress | SingleKeysetProgress | undefined) =>
+  p === undefined
+    ? { rowsMoved: 0, batches: 0 }
+    : 'streams' in p
+      ? p.streams.reduce((t, s) => ({ rowsMoved: t.rowsMoved + s.rowsMoved, batches: t.batches + s.batches }), {
+          rowsMoved: 0,
+          batches: 0,
+        })
+      : { rowsMoved: p.rowsMoved, batches: p.batches };
+
+/**
+ * Moves bookings older than `cutoff` into bookings_archive, one short transaction per batch, in
+ * `streams` keyset streams at once. `resume` is the progress a previous attempt reported (this
+ * version's or the single-keyset one before it); `onProgress` reports progress after each commit.
  * Independent of Temporal, so the benchmark measures exactly what the activity runs.
  */
 export async function moveBookingsInBatches(
   db: pg.Pool,
   request: ArchiveRequest & { timeouts: Timeouts },
-  resume: ArchiveProgress | undefined,
+  resume: ArchiveProgress | SingleKeysetProgress | undefined,
   onProgress: (progress: ArchiveProgress) => void = () => undefined,
   isCancelled: () => boolean = () => false,
 ): Promise<ArchiveResult> {
@@ -175,11 +334,13 @@ export async function moveBookingsInBatches(
   const target = request.batchTargetMs;
   if (target !== undefined && !(target > 0))
     throw failure(FailureType.InvalidInput, `batchTargetMs: expected a positive number of milliseconds, got ${target}`);
+  const streams = request.streams ?? 1;
+  if (!Number.isInteger(streams) || streams < 1)
+    throw failure(FailureType.InvalidInput, `streams: expected a positive whole number, got ${request.streams}`);
   const t = request.timeouts;
   const durations: number[] = [];
   const sizes = { min: Infinity, max: 0 };
   const clock = performance.now();
-  const empty = { rows: 0, idChecksum: '0', lastOldId: null };
   const result = (
     status: ArchiveResult['status'],
     reason: string | undefined,
@@ -192,13 +353,12 @@ export async function moveBookingsInBatches(
       cutoff: request.cutoff,
       status,
       ...(reason ? { reason } : {}),
-      rowsMoved: resume?.rowsMoved ?? 0,
+      ...totals(resume),
       alreadyArchived: 0,
-      batches: resume?.batches ?? 0,
-      resumedAfterId: resume?.lastId ?? null,
+      streams: [],
       resumedPastHeartbeatRows: 0,
-      before: resume?.before ?? empty,
-      after: { census: empty, remainingInBookings: 0, inBothTables: 0 },
+      before: EMPTY,
+      after: { census: EMPTY, remainingInBookings: 0, inBothTables: 0 },
       conserved: null,
       batchMs: {
         max: round(sorted.at(-1) ?? 0),
@@ -214,21 +374,25 @@ export async function moveBookingsInBatches(
   let prepared;
   try {
     prepared = await inTransaction(db, t, async (c) => {
-      const columns = await prepareArchive(c);
-      if (columns === undefined) return undefined;
-      const before = resume?.before ?? (await startingCensus(c, cutoff));
-      const committed = resume
-        ? await committedSinceHeartbeat(c, cutoff, before, resume.lastId)
-        : { lastId: null, rows: 0 };
-      const resumeAfter = committed.lastId ?? resume?.lastId ?? null;
-      const {
-        rows: [o],
-      } = await c.query<{ overlap: boolean }>(overlapSql(resumeAfter != null), [
-        cutoff,
-        before.lastOldId,
-        ...(resumeAfter != null ? [resumeAfter] : []),
-      ]);
-      return { columns, before, overlap: o!.overlap, resumeAfter, committedRows: committed.rows };
+      const archive = await prepareArchive(c);
+      if (archive === undefined) return undefined;
+      let progress: ArchiveProgress;
+      let gapRows = 0;
+      if (resume === undefined) progress = await startStreams(c, cutoff, streams, archive.integerIds);
+      else if ('streams' in resume) {
+        progress = structuredClone(resume);
+        // Batches committed after the last heartbeat count as moved and inserted (how many batches is unknown).
+        for (const s of progress.streams) {
+          const gap = await committedSinceHeartbeat(c, cutoff, s);
+          s.lastId = gap.lastId ?? s.lastId;
+          s.rowsMoved += gap.rows;
+          s.inserted = plus(s.inserted, gap);
+          gapRows += gap.rows;
+        }
+      } else ({ progress, gapRows } = await fromSingleKeyset(c, cutoff, resume));
+      const overlaps: boolean[] = [];
+      for (const s of progress.streams) overlaps.push(await archiveOverlaps(c, cutoff, s));
+      return { ...archive, progress, overlaps, gapRows, resumedAfter: progress.streams.map((s) => s.lastId) };
     });
   } catch (err) {
     const reason = timeoutReason(err, t);
@@ -238,137 +402,159 @@ export async function moveBookingsInBatches(
   if (!prepared) return result('skipped', 'no bookings table in this database', {});
   const censusMs = performance.now() - clock;
 
-  // Batches committed after the last heartbeat count as moved (their number of batches is unknown).
-  const progress: ArchiveProgress = {
-    lastId: prepared.resumeAfter,
-    rowsMoved: (resume?.rowsMoved ?? 0) + prepared.committedRows,
-    batches: resume?.batches ?? 0,
-    before: prepared.before,
-  };
+  const { progress, overlaps, columns, integerIds } = prepared;
   onProgress(progress); // the census can take a while on a large table: report liveness before the first batch
   let alreadyArchived = 0;
-  let stoppedBy: string | undefined;
-  const stopAt = prepared.before.lastOldId;
-  const sql = {
-    first: batchSql(prepared.columns, false, prepared.overlap),
-    next: batchSql(prepared.columns, true, prepared.overlap),
-  };
-  // Adaptive sizing starts small (cold cache) and moves by at most x1.5 / x0.5 a batch, so one slow
-  // batch does not swing the next one.
-  let size = target ? Math.min(request.batchSize, 500) : request.batchSize;
-  // A dedicated connection with session-level timeouts: every batch statement is bounded, and none
-  // needs BEGIN/SET/COMMIT round trips of its own.
-  await withSessionTimeouts(db, t, async (client) => {
-    while (stopAt !== null && progress.lastId !== stopAt) {
+  const stopped: string[] = [];
+  const notVerified: string[] = [];
+  const checks: Awaited<ReturnType<typeof checkSlice>>[] = [];
+  let verifyMs = 0;
+  // A stream that fails (cancellation, a lost connection) stops the others after their current batch.
+  let halted = false;
+
+  const moveSlice = async (client: pg.PoolClient, s: StreamProgress, overlap: boolean) => {
+    const sql = {
+      ids: batchSql(columns, 'ids', overlap),
+      first: batchSql(columns, 'first', overlap),
+      next: batchSql(columns, 'next', overlap),
+    };
+    // Adaptive sizing (ids or rows) starts small (cold cache) and moves by at most x1.5 / x0.5 a
+    // batch, so one slow batch does not swing the next one. At most batchSize ids hold at most batchSize rows.
+    let size = target ? Math.min(request.batchSize, 500) : request.batchSize;
+    while (s.lastId !== s.upTo && !halted) {
       if (isCancelled()) throw failure(FailureType.Cancelled, 'archive cancelled between batches; rerun continues');
+      const from = s.lastId ?? s.after;
+      const byIds = integerIds && from !== null;
+      const upper = byIds
+        ? `${BigInt(from) + BigInt(size) < BigInt(s.upTo) ? BigInt(from) + BigInt(size) : s.upTo}`
+        : '';
       const started = performance.now();
       let batch;
       try {
-        const resuming = progress.lastId !== null;
         ({
           rows: [batch],
-        } = await client.query<{ selected: number; upper: string; moved: number; inserted: number }>(
-          resuming ? sql.next : sql.first,
-          [cutoff, size, stopAt, ...(resuming ? [progress.lastId] : [])],
+        } = await client.query<Census & { selected?: number; upper?: string; moved: number }>(
+          byIds ? sql.ids : from === null ? sql.first : sql.next,
+          byIds ? [cutoff, upper, from] : [cutoff, size, s.upTo, ...(from === null ? [] : [from])],
         ));
       } catch (err) {
-        stoppedBy = timeoutReason(err, t);
-        if (!stoppedBy) throw err;
+        const reason = timeoutReason(err, t);
+        if (!reason) throw err;
+        stopped.push(reason);
         return;
       }
       const elapsed = performance.now() - started;
       durations.push(elapsed);
-      if (batch!.selected === 0) return;
-      sizes.min = Math.min(sizes.min, batch!.selected);
-      sizes.max = Math.max(sizes.max, batch!.selected);
+      if (batch!.selected === 0) {
+        s.lastId = s.upTo; // nothing old left in the slice: a retry need not look again
+        onProgress(progress);
+        return;
+      }
+      if (batch!.moved > 0) {
+        sizes.min = Math.min(sizes.min, batch!.moved);
+        sizes.max = Math.max(sizes.max, batch!.moved);
+      }
       if (target)
         size = Math.max(
           Math.min(100, request.batchSize),
           Math.min(request.batchSize, Math.round(size * Math.min(1.5, Math.max(0.5, target / elapsed)))),
         );
-      progress.lastId = batch!.upper;
-      progress.rowsMoved += batch!.moved;
-      progress.batches += 1;
-      alreadyArchived += batch!.moved - batch!.inserted;
+      s.lastId = byIds ? upper : batch!.upper!;
+      s.rowsMoved += batch!.moved;
+      s.batches += 1;
+      s.inserted = plus(s.inserted, batch!);
+      alreadyArchived += batch!.moved - batch!.rows;
       onProgress(progress);
       if (request.pauseBetweenBatchesMs) await new Promise((r) => setTimeout(r, request.pauseBetweenBatchesMs));
     }
-  });
+  };
 
-  const verifyStarted = performance.now();
-  const before = prepared.before;
-  const phaseMs = () => ({
-    census: Math.round(censusMs),
-    move: Math.round(verifyStarted - clock - censusMs),
-    verify: Math.round(performance.now() - verifyStarted),
-  });
-  const resumed = { resumedAfterId: prepared.resumeAfter, resumedPastHeartbeatRows: prepared.committedRows };
-  const stopped = stoppedBy && `stopped after ${progress.batches} batch(es): bookings ${stoppedBy}`;
-  let after: ArchiveResult['after'];
-  try {
-    after = await inTransaction(db, t, async (c) => {
-      const {
-        rows: [left],
-      } = await c.query<{ n: number }>('SELECT count(*)::int AS n FROM bookings WHERE created_at < $1', [cutoff]);
-      // Usually nothing old is left in bookings: then the archive alone is the census and nothing can be in both.
-      if (left!.n === 0) {
-        const {
-          rows: [census],
-        } = await c.query<Census>(`SELECT ${CHECKSUM} FROM bookings_archive WHERE created_at < $1`, [cutoff]);
-        return { census: census!, remainingInBookings: 0, inBothTables: 0 };
+  // A dedicated connection per stream with session-level timeouts: every batch statement is
+  // bounded, and none needs BEGIN/SET/COMMIT round trips of its own. Each stream checks its own
+  // slice once its batches are done, on the same connection, while the others may still move rows.
+  const runs = progress.streams.map((s, i) =>
+    withSessionTimeouts(db, t, async (client) => {
+      await moveSlice(client, s, overlaps[i]!);
+      if (halted) return;
+      const started = performance.now();
+      try {
+        checks[i] = await checkSlice(client, cutoff, s);
+      } catch (err) {
+        const reason = timeoutReason(err, t);
+        if (!reason) throw err;
+        notVerified.push(reason);
       }
-      const {
-        rows: [census],
-      } = await c.query<StartingCensus>(STARTING_CENSUS_SQL, [cutoff]);
-      const {
-        rows: [both],
-      } = await c.query<{ n: number }>(
-        'SELECT count(*)::int AS n FROM bookings b JOIN bookings_archive a ON a.id = b.id WHERE b.created_at < $1',
-        [cutoff],
-      );
-      return {
-        census: { rows: census!.rows, idChecksum: census!.idChecksum },
-        remainingInBookings: left!.n,
-        inBothTables: both!.n,
-      };
-    });
-  } catch (err) {
-    const reason = timeoutReason(err, t);
-    if (!reason) throw err;
-    return result('incomplete', `${stopped ?? 'batches done'}; not verified: bookings ${reason}`, {
-      rowsMoved: progress.rowsMoved,
-      alreadyArchived,
-      batches: progress.batches,
-      before,
-      phaseMs: phaseMs(),
-      ...resumed,
-    });
-  }
-  return result(stopped ? 'incomplete' : 'done', stopped, {
-    rowsMoved: progress.rowsMoved,
+      verifyMs = Math.max(verifyMs, performance.now() - started);
+    }).catch((err: unknown) => {
+      halted = true;
+      throw err;
+    }),
+  );
+  const failed = (await Promise.allSettled(runs)).find((r) => r.status === 'rejected');
+  if (failed) throw failed.reason;
+
+  const { rowsMoved, batches } = totals(progress);
+  const phaseMs = {
+    census: Math.round(censusMs),
+    move: Math.round(performance.now() - clock - censusMs - verifyMs),
+    verify: Math.round(verifyMs),
+  };
+  const common = {
+    rowsMoved,
+    batches,
     alreadyArchived,
-    batches: progress.batches,
-    before,
-    after,
-    ...resumed,
-    conserved:
-      after.census.rows === before.rows && after.census.idChecksum === before.idChecksum && after.inBothTables === 0,
-    phaseMs: phaseMs(),
+    resumedPastHeartbeatRows: prepared.gapRows,
+    streams: progress.streams.map((s, i): ArchiveStreamResult => ({
+      after: s.after,
+      upTo: s.upTo,
+      resumedAfterId: prepared.resumedAfter[i] ?? null,
+      rowsMoved: s.rowsMoved,
+      batches: s.batches,
+    })),
+    phaseMs,
+  };
+  const expected = progress.streams.reduce((sum, s) => plus(sum, s.inserted), progress.archivedBefore);
+  const stoppedBy = stopped[0] && `stopped after ${batches} batch(es): bookings ${stopped[0]}`;
+  if (notVerified.length > 0)
+    return result('incomplete', `${stoppedBy ?? 'batches done'}; not verified: bookings ${notVerified[0]}`, {
+      ...common,
+      before: expected,
+    });
+  const archived = checks.reduce((sum, c) => plus(sum, c.archived), EMPTY);
+  const onlyInBookings = checks.reduce((sum, c) => plus(sum, c.onlyInBookings), EMPTY);
+  const left = checks.reduce((n, c) => n + c.left, 0);
+  const inBothTables = left - onlyInBookings.rows;
+  return result(stoppedBy ? 'incomplete' : 'done', stoppedBy, {
+    ...common,
+    // Distinct old bookings across both tables: a row still only in bookings counts on both sides.
+    before: plus(expected, onlyInBookings),
+    after: { census: plus(archived, onlyInBookings), remainingInBookings: left, inBothTables },
+    conserved: same(archived, expected) && inBothTables === 0,
   });
 }
 
-export function createArchiveActivities({ db, timeouts }: { db: pg.Pool; timeouts: Timeouts }) {
+export function createArchiveActivities({
+  db,
+  timeouts,
+  streams,
+}: {
+  db: pg.Pool;
+  timeouts: Timeouts;
+  /** Keyset streams when the request names none. */
+  streams: number;
+}) {
   return {
     /**
      * Heartbeats its progress after every batch; a retried attempt (worker crash, heartbeat timeout)
-     * resumes after the last batch committed (see committedSinceHeartbeat), not only the last one reported.
+     * resumes each stream after its last batch committed (see committedSinceHeartbeat), not only the
+     * last one reported.
      */
     async archiveBookingsOlderThan(request: ArchiveRequest): Promise<ArchiveResult> {
       const ctx = Context.current();
-      const resume = ctx.info.heartbeatDetails as ArchiveProgress | undefined;
+      const resume = ctx.info.heartbeatDetails as ArchiveProgress | SingleKeysetProgress | undefined;
       const result = await moveBookingsInBatches(
         db,
-        { ...request, timeouts: resolveTimeouts(timeouts, request.timeouts) },
+        { ...request, streams: request.streams ?? streams, timeouts: resolveTimeouts(timeouts, request.timeouts) },
         resume,
         (progress) => ctx.heartbeat(progress),
         () => ctx.cancellationSignal.aborted,
@@ -376,6 +562,7 @@ export function createArchiveActivities({ db, timeouts }: { db: pg.Pool; timeout
       ctx.log.info('archive finished', {
         rowsMoved: result.rowsMoved,
         batches: result.batches,
+        streams: result.streams.length,
         conserved: result.conserved,
       });
       return result;

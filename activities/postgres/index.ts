@@ -75,7 +75,7 @@ export function createPostgresActivities({
     ...createDatabaseDiskActivities({ db, databaseLabel, volume, prometheus }),
     ...createMaintenanceActivities({ db, timeouts }),
     ...createStatisticsActivities({ db, timeouts, databaseLabel, metrics }),
-    ...createArchiveActivities({ db, timeouts }),
+    ...createArchiveActivities({ db, timeouts, streams: settings.archiveStreams }),
     ...createCleanupActivities({ db, reports, timeouts, databaseLabel, tempTableRule: settings.tempTables }),
     ...createBackupActivities({
       db,
