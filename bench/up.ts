@@ -23,7 +23,9 @@ async function upOnce(env: NodeJS.ProcessEnv): Promise<{ seconds: number; summar
     return await new Promise((resolve, reject) => {
       child.stdout.on('data', (chunk: Buffer) => {
         output += chunk.toString();
-        const result = /^up: ([^\s:]+): (.*)$/m.exec(output.slice(output.indexOf('TRIXTECH maintenance is up.')));
+        const result = /^up: (daily-health-check\S*): (.*)$/m.exec(
+          output.slice(output.indexOf('TRIXTECH maintenance is up.')),
+        );
         if (output.includes('TRIXTECH maintenance is up.') && result)
           resolve({ seconds: (performance.now() - t0) / 1000, summary: result[2]! });
       });
