@@ -28,6 +28,14 @@ export const RBAC_FILE = join(ROOT, 'deploy', 'rbac.yaml');
 /** The worker's identity, as deploy/rbac.yaml binds it. */
 export const WORKER_SERVICE_ACCOUNT = { namespace: 'trixtech-maintenance', name: 'trixtech-maintenance' };
 export const WORKER_USERNAME = `system:serviceaccount:${WORKER_SERVICE_ACCOUNT.namespace}:${WORKER_SERVICE_ACCOUNT.name}`;
+/** Pod annotations: kwok starts these pods and makes them Ready without its default 1-6 s delays. */
+export const QUICK_PODS = Object.fromEntries(
+  ['pod-create', 'pod-ready'].flatMap((stage) => [
+    [`${stage}.stage.kwok.x-k8s.io/delay`, '0s'],
+    [`${stage}.stage.kwok.x-k8s.io/jitter-delay`, '0s'],
+  ]),
+);
+
 /** kwok manages only nodes carrying this annotation. */
 export const KWOK_NODE_ANNOTATION = { 'kwok.x-k8s.io/node': 'fake' };
 const FIELD_MANAGER = 'trixtech-local-cluster';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { AppsV1Api, KubernetesObjectApi, type KubernetesObject, type V1Deployment } from '@kubernetes/client-node';
 import { isRolledOut } from '../../activities/kubernetes/deployments.js';
-import { applyObjects } from './cluster.js';
+import { applyObjects, QUICK_PODS } from './cluster.js';
 
 export const DEMO_NAMESPACE = 'default';
 const PART_OF = 'trixtech';
@@ -59,7 +59,8 @@ function deployment(app: App, version: string, namespace: string): V1Deployment 
       selector: { matchLabels: selector },
       strategy: { type: 'RollingUpdate', rollingUpdate: { maxSurge: '100%', maxUnavailable: 0 } },
       template: {
-        metadata: { labels: { ...labels, 'app.kubernetes.io/version': version } },
+        // Started and Ready at once: `npm run up` waits for both releases before its first health check.
+        metadata: { labels: { ...labels, 'app.kubernetes.io/version': version }, annotations: QUICK_PODS },
         spec: {
           containers: [
             {

@@ -21,7 +21,9 @@ import {
 import { expect, inject } from 'vitest';
 import { createKubernetesActivities } from '../../activities/kubernetes/index.js';
 import { isRolledOut } from '../../activities/kubernetes/deployments.js';
-import { addKwokNodes, applyObjects, RBAC_FILE, type NodeOptions } from '../../dev/kube-local/cluster.js';
+import { addKwokNodes, applyObjects, QUICK_PODS, RBAC_FILE, type NodeOptions } from '../../dev/kube-local/cluster.js';
+
+export { QUICK_PODS };
 
 export const PART_OF = 'app.kubernetes.io/part-of=trixtech';
 
@@ -84,14 +86,6 @@ export interface DeploymentSpec {
   /** Pod template annotations, e.g. QUICK_PODS or kwok stage delays. */
   podAnnotations?: Record<string, string>;
 }
-
-/** kwok starts these pods and makes them Ready without its default 1-6 s delays. */
-export const QUICK_PODS = Object.fromEntries(
-  ['pod-create', 'pod-ready'].flatMap((stage) => [
-    [`${stage}.stage.kwok.x-k8s.io/delay`, '0s'],
-    [`${stage}.stage.kwok.x-k8s.io/jitter-delay`, '0s'],
-  ]),
-);
 
 /** Polls `check` until it returns a value (not undefined), or fails with what `describe` says. */
 export async function waitUntil<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 60_000): Promise<T> {
