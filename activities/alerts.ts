@@ -1,4 +1,3 @@
-import { loadYaml } from '@kubernetes/client-node';
 import type { AlertState, FiringAlert, WindowSilence } from '../domain/alerts.js';
 import type { Skipped } from '../domain/cluster.js';
 import { skipped, type CheckResult } from '../domain/checks.js';
@@ -113,6 +112,8 @@ export function createAlertActivities({ alerts }: { alerts: Config['alerts'] }) 
         activeAlerts(),
       ]);
       // Receivers with somewhere to send to: a route into an empty receiver alerts nobody.
+      // (Its YAML parser comes with the Kubernetes client, imported when first needed: see src/clients.ts.)
+      const { loadYaml } = await import('@kubernetes/client-node');
       const config = (loadYaml(status.config?.original ?? '') ?? {}) as { receivers?: Record<string, unknown>[] };
       const receivers = (config.receivers ?? [])
         .filter((r) => Object.keys(r).some((k) => k.endsWith('_configs')))

@@ -5,7 +5,7 @@ import { createAnnualPlanActivities } from './annual-plan.js';
 import { createApprovalActivities } from './approvals.js';
 import { createChecklistTaskActivities } from './checklist-tasks.js';
 import { createHttpActivities } from './http.js';
-import { createKubernetesActivities } from './kubernetes/index.js';
+import { kubernetesActivitiesOnDemand } from './kubernetes/on-demand.js';
 import { createMonitoringActivities } from './monitoring.js';
 import { createPostgresActivities } from './postgres/index.js';
 import { createRegistryActivities } from './registry.js';
@@ -47,7 +47,7 @@ export function createActivities(clients: Clients, config: Config) {
       volume: config.targets.databaseVolume,
       prometheus: config.targets.prometheus,
     }),
-    ...createKubernetesActivities({
+    ...kubernetesActivitiesOnDemand({
       kube: clients.kube,
       namespace: config.kubernetes.namespace,
       appLabelSelector: config.kubernetes.appLabelSelector,

@@ -1,4 +1,5 @@
-import { KubeConfig } from '@kubernetes/client-node';
+import { accessSync, constants } from 'node:fs';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { IncomingWebhook } from '@slack/webhook';
 import pg from 'pg';
 import type { Config } from './config/schema.js';
@@ -25,7 +26,7 @@ export interface Clients {
   /** The store of run reports (`maintenance_runs`). */
   reports: pg.Pool;
   /** Null when no cluster is configured: Kubernetes steps then report "skipped: no cluster configured". */
-  kube: KubeConfig | null;
+  kube: KubeConfigSource | null;
   notifier: Notifier;
   metrics: MaintenanceMetrics;
   logger: Logger;
@@ -54,12 +55,35 @@ export function createPool(
   return pool;
 }
 
-export function loadKubeConfig(config: Config): KubeConfig | null {
-  if (!config.kubernetes.kubeconfigPath && !config.kubernetes.inCluster) return null;
-  const kc = new KubeConfig();
-  if (config.kubernetes.kubeconfigPath) kc.loadFromFile(config.kubernetes.kubeconfigPath);
-  else kc.loadFromCluster();
-  return kc;
+/** `load` run by the first call, its result shared by the later ones; a failure is not kept (the next call tries again). */
+export function loadOnce<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined;
+  return () =>
+    (loaded ??= load().catch((err: unknown) => {
+      loaded = undefined;
+      throw err;
+    }));
+}
+
+/** The cluster's KubeConfig, loaded by the first call and shared by the later ones. */
+export type KubeConfigSource = () => Promise<KubeConfig>;
+
+/**
+ * The configured cluster, loaded on first use: importing @kubernetes/client-node takes about a
+ * second and 50 MB, which a worker start need not wait for. A kubeconfig file that cannot be read
+ * still fails the start.
+ */
+export function kubeConfigSource(config: Config): KubeConfigSource | null {
+  const { kubeconfigPath, inCluster } = config.kubernetes;
+  if (!kubeconfigPath && !inCluster) return null;
+  if (kubeconfigPath) accessSync(kubeconfigPath, constants.R_OK);
+  return loadOnce(async () => {
+    const { KubeConfig } = await import('@kubernetes/client-node');
+    const kc = new KubeConfig();
+    if (kubeconfigPath) kc.loadFromFile(kubeconfigPath);
+    else kc.loadFromCluster();
+    return kc;
+  });
 }
 
 /** Slack incoming webhooks when configured, the log otherwise. Errors never carry the webhook URL. */
@@ -107,7 +131,7 @@ export function createClients(config: Config, logger: Logger, metrics: Maintenan
   return {
     db,
     reports,
-    kube: loadKubeConfig(config),
+    kube: kubeConfigSource(config),
     notifier: createNotifier(config, logger),
     metrics,
     logger,

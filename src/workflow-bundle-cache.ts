@@ -81,7 +81,8 @@ function removeStaleBundles(dir: string): void {
 
 /**
  * The bundle for `options` from the cache in `cacheDir`, built (and stored) when a source changed.
- * Options other than paths (a logger) do not key the cache; interceptor and converter paths do.
+ * Options other than paths (a logger) do not key the cache; interceptor and converter paths and the
+ * webpack hook's source do.
  */
 export async function cachedWorkflowBundle(
   options: BundleOptions,
@@ -96,6 +97,7 @@ export async function cachedWorkflowBundle(
       failureConverterPath: options.failureConverterPath,
       interceptors: options.workflowInterceptorModules,
       ignoreModules: options.ignoreModules,
+      webpackConfigHook: options.webpackConfigHook?.toString(),
     }),
   ).slice(0, 16);
   const manifestPath = join(cacheDir, `${key}.manifest.json`);

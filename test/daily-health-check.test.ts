@@ -477,7 +477,7 @@ describe('dailyHealthCheck on real targets', () => {
         client.workflow
           .execute(dailyHealthCheck, { taskQueue, workflowId, args: [{ checks: ['kubernetes'] }] })
           .catch((e: unknown) => e),
-      { kube },
+      { kube: async () => kube },
     );
     expect(err).toBeInstanceOf(WorkflowFailedError);
     expect(((err as WorkflowFailedError).cause as ApplicationFailure).type).toBe('dailyHealthCheckFailed');

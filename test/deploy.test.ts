@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { loadYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
+import { SERVER_DYNAMIC_CONFIG } from '../dev/devserver.js';
 
 const exec = promisify(execFile);
 
@@ -21,6 +24,17 @@ describe('docker-compose.yml', () => {
       expect(stdout).toContain(`  ${service}`);
     expect(stdout).not.toContain('start-dev');
     expect(stdout).toContain('DB: postgres12');
+  });
+
+  it("mounts the server dynamic config the dev server starts with (tests and npm run up run production's settings)", () => {
+    const production = loadYaml<Record<string, { value: unknown }[]>>(
+      readFileSync('deploy/temporal/dynamicconfig.yaml', 'utf8'),
+    );
+    for (const [key, value] of Object.entries(SERVER_DYNAMIC_CONFIG))
+      expect(
+        production[key]?.map((v) => v.value),
+        key,
+      ).toEqual([value]);
   });
 });
 

@@ -45,4 +45,26 @@ describe('cachedWorkflowBundle', () => {
     expect(codeOf(shadowed)).toContain('from-ts-file');
     expect(await bundle()).toEqual({ bundle: shadowed.bundle, built: false });
   });
+
+  it('the webpack hook keys the bundle: one leaving the sources out of the source map (as the maintenance bundle does) is built anew', async () => {
+    const plain = await bundle();
+    const withoutSources = await cachedWorkflowBundle(
+      {
+        workflowsPath,
+        logger: new DefaultLogger('WARN'),
+        webpackConfigHook: (config) => ({ ...config, devtool: 'inline-nosources-source-map' }),
+      },
+      cacheDir,
+    );
+    expect(withoutSources.built).toBe(true);
+    const sourceMap = (code: string) =>
+      JSON.parse(Buffer.from(code.slice(code.lastIndexOf('base64,') + 7), 'base64').toString()) as {
+        sources: string[];
+        sourcesContent?: string[];
+      };
+    expect(sourceMap(codeOf(plain)).sourcesContent?.length).toBeGreaterThan(0);
+    const map = sourceMap(codeOf(withoutSources));
+    expect(map.sources.some((s) => s.endsWith('workflows.ts'))).toBe(true);
+    expect(map.sourcesContent).toBeUndefined();
+  });
 });

@@ -23,7 +23,7 @@ import { describeInputIssues } from '../../domain/input-errors.js';
 import { SEARCH_ATTRIBUTES } from '../../domain/run.js';
 import { annualPlanAmendedSignal } from '../../workflows/lib/definitions.js';
 import { amendAnnualPlan, annualPlanRevisions, currentAnnualPlan } from '../annual-plans.js';
-import { loadKubeConfig } from '../clients.js';
+import { kubeConfigSource } from '../clients.js';
 import { loadSigningKey } from '../decisions.js';
 import { signStatement } from '../signing.js';
 import { approverIdentity, CliError, isoDate, withReportPool, type CliIo } from './common.js';
@@ -91,10 +91,10 @@ function show(io: CliIo, p: StoredAnnualPlan, selected: string | undefined): voi
 
 export function registerAnnualPlanCommands(plan: Command, io: CliIo): void {
   const withPool = withReportPool(io);
-  const kube = () => {
+  const kube = async () => {
     const config = io.config();
     return createKubernetesActivities({
-      kube: loadKubeConfig(config),
+      kube: (await kubeConfigSource(config)?.()) ?? null,
       namespace: config.kubernetes.namespace,
       appLabelSelector: config.kubernetes.appLabelSelector,
     });
@@ -113,7 +113,7 @@ export function registerAnnualPlanCommands(plan: Command, io: CliIo): void {
     if (!parsed.success)
       throw new CliError(`invalid plan, nothing stored: ${describeInputIssues(parsed.error.issues).join('; ')}`);
     const next = parsed.data;
-    const problems = await planProblems(next, kube(), io.config().kubernetes.namespace);
+    const problems = await planProblems(next, await kube(), io.config().kubernetes.namespace);
     if (problems.length) throw new CliError(`plan refused, nothing stored: ${problems.join('; ')}`);
     const principal = approverIdentity(opts.as);
     const proof = signStatement(
@@ -175,7 +175,9 @@ export function registerAnnualPlanCommands(plan: Command, io: CliIo): void {
         if (opts.json) return io.json({ ...current, ...(revisions ? { revisions } : {}) });
         let selected: string | undefined;
         if (current.plan && current.plan.nodes !== 'none') {
-          const chosen = await kube()
+          const chosen = await (
+            await kube()
+          )
             .selectNodes({ rule: current.plan.nodes })
             .catch((err: Error) => ({ skipped: err.message }));
           selected = 'skipped' in chosen ? chosen.skipped : chosen.nodes.join(', ') || 'none';
