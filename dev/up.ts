@@ -165,10 +165,10 @@ async function prepareDatabases(config: Config): Promise<void> {
 }
 
 /** A fresh local cluster in .data/cluster; the worker gets its ServiceAccount. */
-async function startDemoCluster(): Promise<LocalCluster> {
+async function startDemoCluster(onWorkerKubeconfig: (path: string) => void): Promise<LocalCluster> {
   const dir = join(DATA, 'cluster');
   rmSync(dir, { recursive: true, force: true });
-  const cluster = await startLocalCluster({ dir, nodes: 3 });
+  const cluster = await startLocalCluster({ dir, nodes: 3, onWorkerKubeconfig });
   say(
     `Kubernetes ${cluster.server}: apiserver ready in ${(cluster.timings.apiserverReadyMs / 1000).toFixed(1)} s, 3 nodes Ready in ${(cluster.timings.nodesReadyMs / 1000).toFixed(1)} s (logs: .data/cluster/logs/)`,
   );
@@ -221,15 +221,17 @@ async function main(): Promise<void> {
   process.on('SIGTERM', () => void stopAll(0));
 
   // Kubernetes: the one KUBECONFIG names, else a local cluster, started while the rest comes up.
-  // The worker starts once the cluster answers; the health check waits for the demo workloads too.
+  // The worker starts once the apiserver has given it an identity (kwok may still be making nodes);
+  // the health check waits for the demo workloads too.
   let cluster: LocalCluster | undefined;
+  let identityGiven = () => {};
+  const workerIdentity = new Promise<void>((resolve) => (identityGiven = resolve));
   const clusterReady = env.KUBECONFIG
     ? undefined
-    : startDemoCluster().then((c) => {
-        cluster = c;
-        env.KUBECONFIG = c.workerKubeconfig;
-        return c;
-      });
+    : startDemoCluster((path) => {
+        env.KUBECONFIG = path;
+        identityGiven();
+      }).then((c) => (cluster = c));
   // Registered now, not once it is up: a failure elsewhere during start-up must not orphan it.
   if (clusterReady)
     started.push({ name: 'kubernetes', stop: async () => (await clusterReady.catch(() => undefined))?.stop() });
@@ -312,7 +314,8 @@ async function main(): Promise<void> {
 
     // The worker creates its report table at start and reads the worker kubeconfig the cluster writes.
     await databasesReady;
-    if (clusterReady) await clusterReady;
+    // A cluster that fails before the identity is given fails here.
+    if (clusterReady) await Promise.race([workerIdentity, clusterReady]);
     else say(`using the Kubernetes cluster of KUBECONFIG=${env.KUBECONFIG}`);
     const worker = startService('worker', 'worker.ts');
     await Promise.all([

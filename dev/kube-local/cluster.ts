@@ -48,6 +48,11 @@ export interface LocalClusterOptions {
   nodePrefix?: string;
   /** How long the worker's token lives. */
   workerTokenSeconds?: number;
+  /**
+   * Called once the worker's kubeconfig is written: right after the apiserver answers, while kwok
+   * still brings the nodes up, so a worker can start beside them.
+   */
+  onWorkerKubeconfig?: (path: string) => void;
   binaries?: KubeBinaries;
 }
 
@@ -336,8 +341,29 @@ async function startLocalClusterOnce(options: LocalClusterOptions): Promise<Loca
       '0',
     ]);
 
-    // kwok serves pod logs (as a kubelet would) from ClusterLogs objects: the CRD must exist first.
     const objects = KubernetesObjectApi.makeApiClient(kc);
+    const core = kc.makeApiClient(CoreV1Api);
+    // The worker's identity: deploy/rbac.yaml as it is, its ServiceAccount, and a token for it; made
+    // beside the nodes (the apiserver alone serves all three).
+    const workerIdentity = (async () => {
+      await applyObjects(objects, [
+        { apiVersion: 'v1', kind: 'Namespace', metadata: { name: WORKER_SERVICE_ACCOUNT.namespace } },
+        { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { ...WORKER_SERVICE_ACCOUNT } },
+        ...(loadAllYaml(readFileSync(RBAC_FILE, 'utf8')) as KubernetesObject[]).filter(Boolean),
+      ]);
+      const token = await core.createNamespacedServiceAccountToken({
+        ...WORKER_SERVICE_ACCOUNT,
+        body: { spec: { audiences: [], expirationSeconds: options.workerTokenSeconds ?? 7 * 86_400 } },
+      });
+      const file = join(dir, 'worker.kubeconfig');
+      writeFileSync(file, kubeconfigFor(server, ca, WORKER_SERVICE_ACCOUNT.name, token.status!.token), { mode: 0o600 });
+      options.onWorkerKubeconfig?.(file);
+      return file;
+    })();
+    // Awaited below; a failure before then is reported there, not as an unhandled rejection.
+    workerIdentity.catch(() => undefined);
+
+    // kwok serves pod logs (as a kubelet would) from ClusterLogs objects: the CRD must exist first.
     await applyObjects(
       objects,
       loadAllYaml(readFileSync(join(KWOK_FILES, 'kwok-clusterlogs-crd.yaml'), 'utf8')) as KubernetesObject[],
@@ -376,7 +402,6 @@ async function startLocalClusterOnce(options: LocalClusterOptions): Promise<Loca
       '10.128.0.0/12',
     ]);
 
-    const core = kc.makeApiClient(CoreV1Api);
     const addNodes = async (names: string[], nodeOptions: NodeOptions = {}) => {
       const ready = addKwokNodes(kc, names, nodeOptions);
       await Promise.race([
@@ -394,20 +419,7 @@ async function startLocalClusterOnce(options: LocalClusterOptions): Promise<Loca
     await addNodes(names.slice(1));
     const nodesReadyMs = Date.now() - started;
 
-    // The worker's identity: deploy/rbac.yaml as it is, its ServiceAccount, and a token for it.
-    await applyObjects(objects, [
-      { apiVersion: 'v1', kind: 'Namespace', metadata: { name: WORKER_SERVICE_ACCOUNT.namespace } },
-      { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { ...WORKER_SERVICE_ACCOUNT } },
-      ...(loadAllYaml(readFileSync(RBAC_FILE, 'utf8')) as KubernetesObject[]).filter(Boolean),
-    ]);
-    const token = await core.createNamespacedServiceAccountToken({
-      ...WORKER_SERVICE_ACCOUNT,
-      body: { spec: { audiences: [], expirationSeconds: options.workerTokenSeconds ?? 7 * 86_400 } },
-    });
-    const workerKubeconfig = join(dir, 'worker.kubeconfig');
-    writeFileSync(workerKubeconfig, kubeconfigFor(server, ca, WORKER_SERVICE_ACCOUNT.name, token.status!.token), {
-      mode: 0o600,
-    });
+    const workerKubeconfig = await workerIdentity;
 
     return {
       server,
