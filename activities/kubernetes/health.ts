@@ -11,7 +11,7 @@ import {
 import { skipped, type CheckResult, type CheckStatus } from '../../domain/checks.js';
 import { apiStatus, type KubernetesDeps } from './common.js';
 import { DEFAULT_DISK_THRESHOLDS, rootFilesystemUse } from './node-jobs.js';
-import { instantQuery } from '../prometheus.js';
+import { instantQuery, promString } from '../prometheus.js';
 import type { HttpTarget } from '../../domain/http-target.js';
 import { withoutUrls } from '../../domain/text.js';
 import { NO_CLUSTER, type Skipped } from '../../domain/cluster.js';
@@ -109,7 +109,7 @@ function deploymentOf(pod: V1Pod): string {
  * and a container scraped from both endpoints counts once.
  */
 async function podWorkingSetFromPrometheus(prometheus: HttpTarget, namespace: string): Promise<Map<string, number>> {
-  const query = `sum by (pod) (max by (pod, container) (container_memory_working_set_bytes{namespace=${JSON.stringify(namespace)},container!="",container!="POD"}))`;
+  const query = `sum by (pod) (max by (pod, container) (container_memory_working_set_bytes{namespace=${promString(namespace)},container!="",container!="POD"}))`;
   const samples = await instantQuery(prometheus, query, 'the memory query');
   return new Map(samples.filter((s) => s.metric.pod).map((s) => [s.metric.pod!, s.value]));
 }
