@@ -106,14 +106,17 @@ describe('memory per deployment from the kubelets through Prometheus', () => {
           args: [input],
         }),
       );
-    const trend = (checks: CheckResult[]) => checks.filter((c) => c.check === 'k8s.memory-trend');
     const input = { memoryTrendRuns: 2, memoryGrowthPercent: 20 };
+    /** Each pod at `usage`, the deployment measured at `mib`, then a review: its stored figure and its trend finding. */
+    const reviewAt = async (usage: string, mib: number) => {
+      await setUsage(usage);
+      await measured(mib);
+      const report = await review(input);
+      expect(report.details?.memory).toEqual({ [BACKEND]: mib });
+      return report.checks.filter((c: CheckResult) => c.check === 'k8s.memory-trend');
+    };
 
-    await setUsage('100Mi');
-    await measured(200);
-    const first = await review(input);
-    expect(first.details?.memory).toEqual({ [BACKEND]: 200 });
-    expect(trend(first.checks)).toEqual([
+    expect(await reviewAt('100Mi', 200)).toEqual([
       expect.objectContaining({
         target: BACKEND,
         status: 'skipped',
@@ -121,13 +124,8 @@ describe('memory per deployment from the kubelets through Prometheus', () => {
         detail: expect.stringContaining('1 of 2 runs'),
       }),
     ]);
-
     // A week later each pod uses 150 MiB: +50 %, beyond the 20 % tolerance.
-    await setUsage('150Mi');
-    await measured(300);
-    const second = await review(input);
-    expect(second.details?.memory).toEqual({ [BACKEND]: 300 });
-    expect(trend(second.checks)).toEqual([
+    expect(await reviewAt('150Mi', 300)).toEqual([
       expect.objectContaining({
         target: BACKEND,
         status: 'warn',
@@ -135,12 +133,8 @@ describe('memory per deployment from the kubelets through Prometheus', () => {
         detail: 'memory creeping: 200, 300 MiB (+50% over 2 runs)',
       }),
     ]);
-
     // Growth within the tolerance is no leak: 300 -> 330 MiB is +10 %.
-    await setUsage('165Mi');
-    await measured(330);
-    const third = await review(input);
-    expect(trend(third.checks)).toEqual([
+    expect(await reviewAt('165Mi', 330)).toEqual([
       expect.objectContaining({
         target: BACKEND,
         status: 'ok',
