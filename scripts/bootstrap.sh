@@ -111,13 +111,12 @@ pg_isready -q -h 127.0.0.1 -p 5432 || { say "PostgreSQL is not answering on 127.
 # server run some other way is left alone and the reviews say the extension is missing.
 preloaded=$(psql -h 127.0.0.1 -p 5432 -U postgres -d postgres -Atc 'SHOW shared_preload_libraries' 2>/dev/null || true)
 if [[ ",${preloaded// /}," != *,pg_stat_statements,* ]] && command -v pg_lsclusters >/dev/null 2>&1; then
-  cluster=$(pg_lsclusters --no-header | awk '$3 == 5432 && $4 == "online" { print $1 " " $2; exit }')
-  if [ -n "$cluster" ]; then
-    set -- $cluster
-    say "preloading pg_stat_statements in PostgreSQL $1/$2 (one restart)"
+  read -r pg_version pg_cluster < <(pg_lsclusters --no-header | awk '$3 == 5432 && $4 == "online" { print $1, $2; exit }') || true
+  if [ -n "${pg_cluster:-}" ]; then
+    say "preloading pg_stat_statements in PostgreSQL $pg_version/$pg_cluster (one restart)"
     echo "shared_preload_libraries = '${preloaded:+$preloaded,}pg_stat_statements'" |
-      $SUDO tee "/etc/postgresql/$1/$2/conf.d/trixtech-pg-stat-statements.conf" >/dev/null
-    $SUDO pg_ctlcluster --skip-systemctl-redirect "$1" "$2" restart
+      $SUDO tee "/etc/postgresql/$pg_version/$pg_cluster/conf.d/trixtech-pg-stat-statements.conf" >/dev/null
+    $SUDO pg_ctlcluster --skip-systemctl-redirect "$pg_version" "$pg_cluster" restart
     for _ in $(seq 1 30); do pg_isready -q -h 127.0.0.1 -p 5432 && break; sleep 1; done
     pg_isready -q -h 127.0.0.1 -p 5432 || { say "PostgreSQL did not come back after the restart"; exit 1; }
   fi
