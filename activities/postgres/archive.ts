@@ -78,8 +78,10 @@ const plus = (a: Census, b: Census): Census => ({
 const minus = (a: Census, b: Census): Census => plus(a, { rows: -b.rows, idChecksum: `${-BigInt(b.idChecksum)}` });
 const same = (a: Census, b: Census) => a.rows === b.rows && BigInt(a.idChecksum) === BigInt(b.idChecksum);
 
-// hashtextextended over the id's text: any key type, and what earlier versions' censuses used.
-const HASH = (column: string) => `coalesce(sum(hashtextextended(${column}::text, 0)::numeric), 0)::text`;
+// hashtextextended over the id's text: any key type, and what earlier versions' censuses used. The
+// sum of bigints is exact (a 128-bit accumulator, numeric result): the same figure as summing each
+// hash cast to numeric, at about half the cost per row.
+const HASH = (column: string) => `coalesce(sum(hashtextextended(${column}::text, 0)), 0)::text`;
 const CENSUS = (column = 'id') => `count(*)::int AS rows, ${HASH(column)} AS "idChecksum"`;
 
 /** `id <= $2` and `id > $n` for each given lower bound (nulls dropped), with the parameters to pass. */
@@ -144,12 +146,19 @@ async function prepareArchive(client: pg.PoolClient): Promise<{ columns: string;
 // used only when the archive already holds ids in the range still to move (what a crash of the seed
 // script leaves). Should another writer insert such ids meanwhile, the batch fails on the archive's
 // key and rolls back whole; the retry sees them and takes the ON CONFLICT path.
-// The census of what a batch inserted comes from the rows in hand: the archive is counted again only at the end.
+// The census of what a batch inserted comes from the rows in hand: the archive is counted again only
+// at the end. Without ON CONFLICT the INSERT takes every deleted row or fails the statement, so the
+// deleted rows are the inserted ones (no RETURNING from the INSERT, no second list to count).
 function batchSql(columns: string, pick: 'ids' | 'first' | 'next', skipArchived: boolean): string {
   const move = (range: string) => `
     moved AS (DELETE FROM bookings WHERE ${range} AND created_at < $1 RETURNING *),
-    inserted AS (INSERT INTO bookings_archive (${columns}) SELECT ${columns} FROM moved ${skipArchived ? 'ON CONFLICT DO NOTHING' : ''} RETURNING id),
-    census AS (SELECT (SELECT count(*) FROM moved)::int AS moved, ${CENSUS()} FROM inserted)`;
+    ${
+      skipArchived
+        ? `inserted AS (INSERT INTO bookings_archive (${columns}) SELECT ${columns} FROM moved ON CONFLICT DO NOTHING RETURNING id),
+    census AS (SELECT (SELECT count(*) FROM moved)::int AS moved, ${CENSUS()} FROM inserted)`
+        : `inserted AS (INSERT INTO bookings_archive (${columns}) SELECT ${columns} FROM moved),
+    census AS (SELECT count(*)::int AS moved, ${CENSUS()} FROM moved)`
+    }`;
   if (pick === 'ids') return `WITH ${move('id > $3 AND id <= $2')} SELECT * FROM census`;
   return `
     WITH b AS (SELECT count(*)::int AS selected, min(id) AS lower, max(id) AS upper
@@ -172,10 +181,29 @@ async function archiveOverlaps(c: pg.PoolClient, cutoff: Date, s: StreamProgress
   return o!.overlap;
 }
 
+/** What the archive holds in a slice before its first batch: its old rows' census and its highest id there. */
+async function archivedInSlice(c: pg.PoolClient, cutoff: Date, s: { after: string | null; upTo: string }) {
+  const range = slice(s.upTo, [s.after]);
+  const {
+    rows: [held],
+  } = await c.query<Census & { ceiling: string | null }>(
+    `SELECT count(*) FILTER (WHERE created_at < $1)::int AS rows,
+            coalesce(sum(hashtextextended(id::text, 0)) FILTER (WHERE created_at < $1), 0)::text AS "idChecksum",
+            max(id)::text AS ceiling
+       FROM bookings_archive WHERE ${range.sql}`,
+    [cutoff, ...range.params],
+  );
+  return held!;
+}
+
 /**
- * Before the first batch: the lowest and highest old ids, cut into `streams` slices of equal width
- * when ids are integers, and what the archive holds in each slice. One aggregate over the old rows;
- * the census of those rows comes from the batches themselves.
+ * Before the first batch, from two index probes: the lowest old id (the primary key walked from its
+ * start: the oldest bookings come first) and the id of the newest old booking (the created_at
+ * index). The span between them is cut into `streams` slices of equal width when ids are integers;
+ * the archive's contents are counted in every slice but the last, whose end stays open: the highest
+ * old id can lie above the newest old booking's, and only an aggregate over the old rows finds it
+ * (closeLastSlice, run by the last stream while the others already move rows). The census of the
+ * rows moved comes from the batches themselves.
  */
 async function startStreams(
   c: pg.PoolClient,
@@ -183,42 +211,64 @@ async function startStreams(
   streams: number,
   integerIds: boolean,
 ): Promise<ArchiveProgress> {
+  const progress: ArchiveProgress = { version: 2, archivedBefore: EMPTY, streams: [] };
   const {
-    rows: [bounds],
-  } = await c.query<{ first: string | null; last: string | null }>(
-    // count(*) keeps the planner from walking the primary key from its end for max(id): that walk
-    // crosses every younger booking (most of the table in production), this scans the old ones.
-    `SELECT min(id)::text AS first, max(id)::text AS last, count(*) AS old FROM bookings WHERE created_at < $1`,
+    rows: [newest],
+  } = await c.query<{ newest: string }>(
+    `SELECT id::text AS newest FROM bookings WHERE created_at < $1 ORDER BY created_at DESC LIMIT 1`,
     [cutoff],
   );
-  const { first, last } = bounds!;
+  if (newest === undefined) return progress;
   const slices: { after: string | null; upTo: string }[] = [];
-  if (first !== null && last !== null && integerIds) {
-    const lowest = BigInt(first) - 1n;
-    const span = BigInt(last) - lowest;
+  if (integerIds) {
+    // Only asked once an old row is known to exist: otherwise the walk would cross the whole table.
+    const {
+      rows: [first],
+    } = await c.query<{ first: string }>(
+      `SELECT id::text AS first FROM bookings WHERE created_at < $1 ORDER BY id LIMIT 1`,
+      [cutoff],
+    );
+    const lowest = BigInt(first!.first) - 1n;
+    const last = BigInt(newest.newest) > lowest ? BigInt(newest.newest) : lowest + 1n;
+    const span = last - lowest;
     const n = BigInt(streams) < span ? BigInt(streams) : span;
     const width = (span + n - 1n) / n;
-    for (let after = lowest; after < BigInt(last); after += width) {
-      const upTo = after + width < BigInt(last) ? after + width : BigInt(last);
+    for (let after = lowest; after < last; after += width) {
+      const upTo = after + width < last ? after + width : last;
       slices.push({ after: after.toString(), upTo: upTo.toString() });
     }
-  } else if (last !== null) slices.push({ after: null, upTo: last });
-  const progress: ArchiveProgress = { version: 2, archivedBefore: EMPTY, streams: [] };
-  for (const s of slices) {
-    const range = slice(s.upTo, [s.after]);
-    const {
-      rows: [held],
-    } = await c.query<Census & { ceiling: string | null }>(
-      `SELECT count(*) FILTER (WHERE created_at < $1)::int AS rows,
-              coalesce(sum(hashtextextended(id::text, 0)::numeric) FILTER (WHERE created_at < $1), 0)::text AS "idChecksum",
-              max(id)::text AS ceiling
-         FROM bookings_archive WHERE ${range.sql}`,
-      [cutoff, ...range.params],
-    );
-    progress.archivedBefore = plus(progress.archivedBefore, held!);
-    progress.streams.push({ ...s, ceiling: held!.ceiling, lastId: null, rowsMoved: 0, batches: 0, inserted: EMPTY });
+  } else slices.push({ after: null, upTo: newest.newest });
+  for (const [i, s] of slices.entries()) {
+    if (i === slices.length - 1) {
+      progress.streams.push({ ...s, lastId: null, rowsMoved: 0, batches: 0, inserted: EMPTY });
+      continue;
+    }
+    const held = await archivedInSlice(c, cutoff, s);
+    progress.archivedBefore = plus(progress.archivedBefore, held);
+    progress.streams.push({ ...s, ceiling: held.ceiling, lastId: null, rowsMoved: 0, batches: 0, inserted: EMPTY });
   }
   return progress;
+}
+
+/**
+ * The last slice's end: the highest old id, from one aggregate over the old rows (count(*) keeps the
+ * planner from walking the primary key from its end for max(id): that walk crosses every younger
+ * booking, most of the table in production); then what the archive holds in the slice, before the
+ * slice's first batch. Until this is known nothing is reported: a retry without a heartbeat starts
+ * afresh, which is always correct (a rerun continues).
+ */
+async function closeLastSlice(c: pg.PoolClient, cutoff: Date, progress: ArchiveProgress): Promise<void> {
+  const s = progress.streams.at(-1)!;
+  const {
+    rows: [bounds],
+  } = await c.query<{ last: string | null }>(
+    `SELECT max(id)::text AS last, count(*) AS old FROM bookings WHERE created_at < $1`,
+    [cutoff],
+  );
+  s.upTo = bounds!.last ?? s.upTo;
+  const held = await archivedInSlice(c, cutoff, s);
+  progress.archivedBefore = plus(progress.archivedBefore, held);
+  s.ceiling = held.ceiling;
 }
 
 /**
@@ -390,9 +440,12 @@ export async function moveBookingsInBatches(
           gapRows += gap.rows;
         }
       } else ({ progress, gapRows } = await fromSingleKeyset(c, cutoff, resume));
+      // A fresh start leaves the last slice open until its stream closes it (closeLastSlice).
+      const open = resume === undefined && progress.streams.length > 0;
       const overlaps: boolean[] = [];
-      for (const s of progress.streams) overlaps.push(await archiveOverlaps(c, cutoff, s));
-      return { ...archive, progress, overlaps, gapRows, resumedAfter: progress.streams.map((s) => s.lastId) };
+      for (const s of open ? progress.streams.slice(0, -1) : progress.streams)
+        overlaps.push(await archiveOverlaps(c, cutoff, s));
+      return { ...archive, progress, open, overlaps, gapRows, resumedAfter: progress.streams.map((s) => s.lastId) };
     });
   } catch (err) {
     const reason = timeoutReason(err, t);
@@ -402,8 +455,13 @@ export async function moveBookingsInBatches(
   if (!prepared) return result('skipped', 'no bookings table in this database', {});
   const censusMs = performance.now() - clock;
 
-  const { progress, overlaps, columns, integerIds } = prepared;
-  onProgress(progress); // the census can take a while on a large table: report liveness before the first batch
+  const { progress, open, overlaps, columns, integerIds } = prepared;
+  // Progress is reported once every slice is fixed: a heartbeat is what a retry resumes from.
+  let slicesFixed = !open;
+  const report = () => {
+    if (slicesFixed) onProgress(progress);
+  };
+  report();
   let alreadyArchived = 0;
   const stopped: string[] = [];
   const notVerified: string[] = [];
@@ -447,7 +505,7 @@ export async function moveBookingsInBatches(
       durations.push(elapsed);
       if (batch!.selected === 0) {
         s.lastId = s.upTo; // nothing old left in the slice: a retry need not look again
-        onProgress(progress);
+        report();
         return;
       }
       if (batch!.moved > 0) {
@@ -464,16 +522,31 @@ export async function moveBookingsInBatches(
       s.batches += 1;
       s.inserted = plus(s.inserted, batch!);
       alreadyArchived += batch!.moved - batch!.rows;
-      onProgress(progress);
+      report();
       if (request.pauseBetweenBatchesMs) await new Promise((r) => setTimeout(r, request.pauseBetweenBatchesMs));
     }
   };
 
   // A dedicated connection per stream with session-level timeouts: every batch statement is
-  // bounded, and none needs BEGIN/SET/COMMIT round trips of its own. Each stream checks its own
-  // slice once its batches are done, on the same connection, while the others may still move rows.
+  // bounded, and none needs BEGIN/SET/COMMIT round trips of its own. The last stream of a fresh start
+  // first closes its slice while the others move rows. Each stream checks its own slice once its
+  // batches are done, on the same connection, while the others may still move rows.
   const runs = progress.streams.map((s, i) =>
     withSessionTimeouts(db, t, async (client) => {
+      if (open && i === progress.streams.length - 1) {
+        try {
+          await closeLastSlice(client, cutoff, progress);
+          overlaps[i] = await archiveOverlaps(client, cutoff, s);
+        } catch (err) {
+          const reason = timeoutReason(err, t);
+          if (!reason) throw err;
+          stopped.push(reason);
+          notVerified.push(reason); // the slice's census before its first batch is unknown
+          return;
+        }
+        slicesFixed = true;
+        report();
+      }
       await moveSlice(client, s, overlaps[i]!);
       if (halted) return;
       const started = performance.now();
