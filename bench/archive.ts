@@ -84,7 +84,8 @@ async function ourArchive(
   batchTargetMs: number | undefined,
   streams: number,
 ) {
-  const pool = new pg.Pool({ connectionString: urlFor(db), max: streams });
+  // The worker's pool (src/clients.ts) holds 4: with fewer streams one is free to close the last slice.
+  const pool = new pg.Pool({ connectionString: urlFor(db), max: Math.max(streams, 4) });
   try {
     const t0 = performance.now();
     const result = await moveBookingsInBatches(

@@ -199,11 +199,11 @@ async function archivedInSlice(c: pg.PoolClient, cutoff: Date, s: { after: strin
 /**
  * Before the first batch, from two index probes: the lowest old id (the primary key walked from its
  * start: the oldest bookings come first) and the id of the newest old booking (the created_at
- * index). The span between them is cut into `streams` slices of equal width when ids are integers;
- * the archive's contents are counted in every slice but the last, whose end stays open: the highest
- * old id can lie above the newest old booking's, and only an aggregate over the old rows finds it
- * (closeLastSlice, run by the last stream while the others already move rows). The census of the
- * rows moved comes from the batches themselves.
+ * index). The span between them is cut into `streams` slices of equal width when ids are integers,
+ * and the archive's contents in each are counted. The last slice stays open: the highest old id can
+ * lie above the newest old booking's, and only an aggregate over the old rows finds it
+ * (closeLastSlice, while the streams already move rows). The census of the rows moved comes from the
+ * batches themselves.
  */
 async function startStreams(
   c: pg.PoolClient,
@@ -238,11 +238,7 @@ async function startStreams(
       slices.push({ after: after.toString(), upTo: upTo.toString() });
     }
   } else slices.push({ after: null, upTo: newest.newest });
-  for (const [i, s] of slices.entries()) {
-    if (i === slices.length - 1) {
-      progress.streams.push({ ...s, lastId: null, rowsMoved: 0, batches: 0, inserted: EMPTY });
-      continue;
-    }
+  for (const s of slices) {
     const held = await archivedInSlice(c, cutoff, s);
     progress.archivedBefore = plus(progress.archivedBefore, held);
     progress.streams.push({ ...s, ceiling: held.ceiling, lastId: null, rowsMoved: 0, batches: 0, inserted: EMPTY });
@@ -253,22 +249,25 @@ async function startStreams(
 /**
  * The last slice's end: the highest old id, from one aggregate over the old rows (count(*) keeps the
  * planner from walking the primary key from its end for max(id): that walk crosses every younger
- * booking, most of the table in production); then what the archive holds in the slice, before the
- * slice's first batch. Until this is known nothing is reported: a retry without a heartbeat starts
- * afresh, which is always correct (a rerun continues).
+ * booking, most of the table in production). The last stream has not gone past the slice's
+ * provisional end yet, so old rows above it are untouched: when there are any, the slice extends to
+ * the highest, with what the archive holds in the extension. Returns whether the archive holds ids
+ * there (the stream then moves them with ON CONFLICT DO NOTHING).
  */
-async function closeLastSlice(c: pg.PoolClient, cutoff: Date, progress: ArchiveProgress): Promise<void> {
+async function closeLastSlice(c: pg.PoolClient, cutoff: Date, progress: ArchiveProgress): Promise<boolean> {
   const s = progress.streams.at(-1)!;
   const {
     rows: [bounds],
-  } = await c.query<{ last: string | null }>(
-    `SELECT max(id)::text AS last, count(*) AS old FROM bookings WHERE created_at < $1`,
-    [cutoff],
+  } = await c.query<{ last: string | null; beyond: boolean | null }>(
+    `SELECT max(id)::text AS last, max(id) > $2 AS beyond, count(*) AS old FROM bookings WHERE created_at < $1`,
+    [cutoff, s.upTo],
   );
-  s.upTo = bounds!.last ?? s.upTo;
-  const held = await archivedInSlice(c, cutoff, s);
+  if (!bounds!.beyond) return false;
+  const held = await archivedInSlice(c, cutoff, { after: s.upTo, upTo: bounds!.last! });
   progress.archivedBefore = plus(progress.archivedBefore, held);
-  s.ceiling = held.ceiling;
+  s.ceiling = held.ceiling ?? s.ceiling; // the extension lies above the rest of the slice
+  s.upTo = bounds!.last!;
+  return held.ceiling !== null;
 }
 
 /**
@@ -440,12 +439,9 @@ export async function moveBookingsInBatches(
           gapRows += gap.rows;
         }
       } else ({ progress, gapRows } = await fromSingleKeyset(c, cutoff, resume));
-      // A fresh start leaves the last slice open until its stream closes it (closeLastSlice).
-      const open = resume === undefined && progress.streams.length > 0;
       const overlaps: boolean[] = [];
-      for (const s of open ? progress.streams.slice(0, -1) : progress.streams)
-        overlaps.push(await archiveOverlaps(c, cutoff, s));
-      return { ...archive, progress, open, overlaps, gapRows, resumedAfter: progress.streams.map((s) => s.lastId) };
+      for (const s of progress.streams) overlaps.push(await archiveOverlaps(c, cutoff, s));
+      return { ...archive, progress, overlaps, gapRows, resumedAfter: progress.streams.map((s) => s.lastId) };
     });
   } catch (err) {
     const reason = timeoutReason(err, t);
@@ -455,9 +451,12 @@ export async function moveBookingsInBatches(
   if (!prepared) return result('skipped', 'no bookings table in this database', {});
   const censusMs = performance.now() - clock;
 
-  const { progress, open, overlaps, columns, integerIds } = prepared;
-  // Progress is reported once every slice is fixed: a heartbeat is what a retry resumes from.
-  let slicesFixed = !open;
+  const { progress, overlaps, columns, integerIds } = prepared;
+  // A fresh start's last slice is open until closeLastSlice; progress is reported only once every
+  // slice is fixed (a heartbeat is what a retry resumes from): a retry before that starts afresh,
+  // which is always correct (as a rerun is).
+  const openSlice = resume === undefined ? progress.streams.at(-1) : undefined;
+  let slicesFixed = openSlice === undefined;
   const report = () => {
     if (slicesFixed) onProgress(progress);
   };
@@ -469,86 +468,105 @@ export async function moveBookingsInBatches(
   let verifyMs = 0;
   // A stream that fails (cancellation, a lost connection) stops the others after their current batch.
   let halted = false;
-
-  const moveSlice = async (client: pg.PoolClient, s: StreamProgress, overlap: boolean) => {
-    const sql = {
-      ids: batchSql(columns, 'ids', overlap),
-      first: batchSql(columns, 'first', overlap),
-      next: batchSql(columns, 'next', overlap),
-    };
-    // Adaptive sizing (ids or rows) starts small (cold cache) and moves by at most x1.5 / x0.5 a
-    // batch, so one slow batch does not swing the next one. At most batchSize ids hold at most batchSize rows.
-    let size = target ? Math.min(request.batchSize, 500) : request.batchSize;
-    while (s.lastId !== s.upTo && !halted) {
-      if (isCancelled()) throw failure(FailureType.Cancelled, 'archive cancelled between batches; rerun continues');
-      const from = s.lastId ?? s.after;
-      const byIds = integerIds && from !== null;
-      const upper = byIds
-        ? `${BigInt(from) + BigInt(size) < BigInt(s.upTo) ? BigInt(from) + BigInt(size) : s.upTo}`
-        : '';
-      const started = performance.now();
-      let batch;
-      try {
-        ({
-          rows: [batch],
-        } = await client.query<Census & { selected?: number; upper?: string; moved: number }>(
-          byIds ? sql.ids : from === null ? sql.first : sql.next,
-          byIds ? [cutoff, upper, from] : [cutoff, size, s.upTo, ...(from === null ? [] : [from])],
-        ));
-      } catch (err) {
+  let closing: Promise<boolean> | undefined;
+  let extensionArchived = false;
+  /** Closes the open slice once, on whichever connection asks first; false when a timeout stopped it. */
+  const closeOpenSlice = (c: pg.PoolClient) =>
+    (closing ??= closeLastSlice(c, cutoff, progress).then(
+      (archived) => {
+        extensionArchived = archived;
+        slicesFixed = true;
+        report();
+        return true;
+      },
+      (err: unknown) => {
         const reason = timeoutReason(err, t);
         if (!reason) throw err;
         stopped.push(reason);
-        return;
-      }
-      const elapsed = performance.now() - started;
-      durations.push(elapsed);
-      if (batch!.selected === 0) {
-        s.lastId = s.upTo; // nothing old left in the slice: a retry need not look again
-        report();
-        return;
-      }
-      if (batch!.moved > 0) {
-        sizes.min = Math.min(sizes.min, batch!.moved);
-        sizes.max = Math.max(sizes.max, batch!.moved);
-      }
-      if (target)
-        size = Math.max(
-          Math.min(100, request.batchSize),
-          Math.min(request.batchSize, Math.round(size * Math.min(1.5, Math.max(0.5, target / elapsed)))),
-        );
-      s.lastId = byIds ? upper : batch!.upper!;
-      s.rowsMoved += batch!.moved;
-      s.batches += 1;
-      s.inserted = plus(s.inserted, batch!);
-      alreadyArchived += batch!.moved - batch!.rows;
-      report();
-      if (request.pauseBetweenBatchesMs) await new Promise((r) => setTimeout(r, request.pauseBetweenBatchesMs));
-    }
-  };
+        notVerified.push(reason); // the extension's census before its first batch is unknown
+        return false;
+      },
+    ));
 
-  // A dedicated connection per stream with session-level timeouts: every batch statement is
-  // bounded, and none needs BEGIN/SET/COMMIT round trips of its own. The last stream of a fresh start
-  // first closes its slice while the others move rows. Each stream checks its own slice once its
-  // batches are done, on the same connection, while the others may still move rows.
-  const runs = progress.streams.map((s, i) =>
-    withSessionTimeouts(db, t, async (client) => {
-      if (open && i === progress.streams.length - 1) {
+  const moveSlice = async (client: pg.PoolClient, s: StreamProgress, overlap: boolean) => {
+    // Adaptive sizing (ids or rows) starts small (cold cache) and moves by at most x1.25 / x0.5 a
+    // batch, so one slow batch does not swing the next one. At most batchSize ids hold at most batchSize rows.
+    let size = target ? Math.min(request.batchSize, 500) : request.batchSize;
+    // The open slice is moved up to its provisional end, then closed and, when it grew, moved on.
+    for (;;) {
+      const end = s.upTo;
+      const skipArchived = overlap || (s === openSlice && extensionArchived);
+      const sql = {
+        ids: batchSql(columns, 'ids', skipArchived),
+        first: batchSql(columns, 'first', skipArchived),
+        next: batchSql(columns, 'next', skipArchived),
+      };
+      while (s.lastId !== end && !halted) {
+        if (isCancelled()) throw failure(FailureType.Cancelled, 'archive cancelled between batches; rerun continues');
+        const from = s.lastId ?? s.after;
+        const byIds = integerIds && from !== null;
+        const upper = byIds ? `${BigInt(from) + BigInt(size) < BigInt(end) ? BigInt(from) + BigInt(size) : end}` : '';
+        const started = performance.now();
+        let batch;
         try {
-          await closeLastSlice(client, cutoff, progress);
-          overlaps[i] = await archiveOverlaps(client, cutoff, s);
+          ({
+            rows: [batch],
+          } = await client.query<Census & { selected?: number; upper?: string; moved: number }>(
+            byIds ? sql.ids : from === null ? sql.first : sql.next,
+            byIds ? [cutoff, upper, from] : [cutoff, size, end, ...(from === null ? [] : [from])],
+          ));
         } catch (err) {
           const reason = timeoutReason(err, t);
           if (!reason) throw err;
           stopped.push(reason);
-          notVerified.push(reason); // the slice's census before its first batch is unknown
           return;
         }
-        slicesFixed = true;
+        const elapsed = performance.now() - started;
+        durations.push(elapsed);
+        if (batch!.selected === 0) {
+          s.lastId = end; // nothing old left in the slice: a retry need not look again
+          report();
+          break;
+        }
+        if (batch!.moved > 0) {
+          sizes.min = Math.min(sizes.min, batch!.moved);
+          sizes.max = Math.max(sizes.max, batch!.moved);
+        }
+        if (target)
+          size = Math.max(
+            Math.min(100, request.batchSize),
+            Math.min(request.batchSize, Math.round(size * Math.min(1.25, Math.max(0.5, target / elapsed)))),
+          );
+        s.lastId = byIds ? upper : batch!.upper!;
+        s.rowsMoved += batch!.moved;
+        s.batches += 1;
+        s.inserted = plus(s.inserted, batch!);
+        alreadyArchived += batch!.moved - batch!.rows;
         report();
+        if (request.pauseBetweenBatchesMs) await new Promise((r) => setTimeout(r, request.pauseBetweenBatchesMs));
       }
+      if (halted || s !== openSlice || !(await closeOpenSlice(client)) || s.upTo === end) return;
+    }
+  };
+
+  // A dedicated connection per stream with session-level timeouts: every batch statement is
+  // bounded, and none needs BEGIN/SET/COMMIT round trips of its own. A fresh start's open slice is
+  // closed on a connection of its own while every stream moves rows when the pool has one to spare
+  // (the worker's holds 4, three streams by default); otherwise its stream closes it first. Each
+  // stream checks its own slice once its batches are done, on the same connection, while the others
+  // may still move rows.
+  const spare = openSlice !== undefined && (db.options.max ?? 10) > progress.streams.length;
+  const halting = (err: unknown) => {
+    halted = true;
+    throw err;
+  };
+  const runs: Promise<unknown>[] = progress.streams.map((s, i) =>
+    withSessionTimeouts(db, t, async (client) => {
+      if (s === openSlice && !spare && !(await closeOpenSlice(client))) return;
       await moveSlice(client, s, overlaps[i]!);
       if (halted) return;
+      // A stream stopped early still waits for the closing: its census and its check cover the same ids.
+      if (s === openSlice && !(await closeOpenSlice(client))) return;
       const started = performance.now();
       try {
         checks[i] = await checkSlice(client, cutoff, s);
@@ -558,11 +576,10 @@ export async function moveBookingsInBatches(
         notVerified.push(reason);
       }
       verifyMs = Math.max(verifyMs, performance.now() - started);
-    }).catch((err: unknown) => {
-      halted = true;
-      throw err;
-    }),
+    }).catch(halting),
   );
+  // Asked for after the streams' connections, so it waits when the pool has none to spare.
+  if (spare) runs.push(withSessionTimeouts(db, t, closeOpenSlice).catch(halting));
   const failed = (await Promise.allSettled(runs)).find((r) => r.status === 'rejected');
   if (failed) throw failed.reason;
 
