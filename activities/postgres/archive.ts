@@ -256,18 +256,26 @@ async function startStreams(
  */
 async function closeLastSlice(c: pg.PoolClient, cutoff: Date, progress: ArchiveProgress): Promise<boolean> {
   const s = progress.streams.at(-1)!;
-  const {
-    rows: [bounds],
-  } = await c.query<{ last: string | null; beyond: boolean | null }>(
-    `SELECT max(id)::text AS last, max(id) > $2 AS beyond, count(*) AS old FROM bookings WHERE created_at < $1`,
-    [cutoff, s.upTo],
-  );
-  if (!bounds!.beyond) return false;
-  const held = await archivedInSlice(c, cutoff, { after: s.upTo, upTo: bounds!.last! });
-  progress.archivedBefore = plus(progress.archivedBefore, held);
-  s.ceiling = held.ceiling ?? s.ceiling; // the extension lies above the rest of the slice
-  s.upTo = bounds!.last!;
-  return held.ceiling !== null;
+  // The streams already keep the cores busy: parallel workers would only slow their batches down.
+  await c.query('BEGIN; SET LOCAL max_parallel_workers_per_gather = 0');
+  try {
+    const {
+      rows: [bounds],
+    } = await c.query<{ last: string | null; beyond: boolean | null }>(
+      `SELECT max(id)::text AS last, max(id) > $2 AS beyond, count(*) AS old FROM bookings WHERE created_at < $1`,
+      [cutoff, s.upTo],
+    );
+    const held = bounds!.beyond ? await archivedInSlice(c, cutoff, { after: s.upTo, upTo: bounds!.last! }) : undefined;
+    await c.query('COMMIT');
+    if (held === undefined) return false;
+    progress.archivedBefore = plus(progress.archivedBefore, held);
+    s.ceiling = held.ceiling ?? s.ceiling; // the extension lies above the rest of the slice
+    s.upTo = bounds!.last!;
+    return held.ceiling !== null;
+  } catch (err) {
+    await c.query('ROLLBACK').catch(() => undefined);
+    throw err;
+  }
 }
 
 /**
