@@ -338,7 +338,7 @@ async function fromSingleKeyset(
 }
 
 /** After a stream's batches: the archive's census of its slice, counted afresh, and the old rows still in bookings there. */
-async function checkSlice(c: pg.PoolClient, cutoff: Date, s: StreamProgress) {
+async function checkSlice(c: pg.PoolClient, cutoff: Date, s: { after: string | null; upTo: string }) {
   const range = slice(s.upTo, [s.after]);
   const {
     rows: [r],
@@ -358,6 +358,23 @@ async function checkSlice(c: pg.PoolClient, cutoff: Date, s: StreamProgress) {
     [cutoff, ...range.params],
   );
   return { archived, left: r!.left, onlyInBookings: only! };
+}
+
+type SliceCheck = Awaited<ReturnType<typeof checkSlice>>;
+const addChecks = (a: SliceCheck, b: SliceCheck): SliceCheck => ({
+  archived: plus(a.archived, b.archived),
+  left: a.left + b.left,
+  onlyInBookings: plus(a.onlyInBookings, b.onlyInBookings),
+});
+
+/** An integer slice cut into `n` adjacent parts of about equal width (fewer when it is narrower). */
+function partsOf(s: { after: string; upTo: string }, n: number): { after: string; upTo: string }[] {
+  const [after, upTo] = [BigInt(s.after), BigInt(s.upTo)];
+  const width = upTo > after ? (upTo - after + BigInt(n) - 1n) / BigInt(n) : 1n;
+  const parts: { after: string; upTo: string }[] = [];
+  for (let a = after; a < upTo || parts.length === 0; a += width)
+    parts.push({ after: a.toString(), upTo: (a + width < upTo ? a + width : upTo).toString() });
+  return parts;
 }
 
 const totals = (p: ArchiveProgress | SingleKeysetProgress | undefined) =>
@@ -472,7 +489,7 @@ export async function moveBookingsInBatches(
   let alreadyArchived = 0;
   const stopped: string[] = [];
   const notVerified: string[] = [];
-  const checks: Awaited<ReturnType<typeof checkSlice>>[] = [];
+  const checks: SliceCheck[] = [];
   let verifyMs = 0;
   // A stream that fails (cancellation, a lost connection) stops the others after their current batch.
   let halted = false;
@@ -568,6 +585,7 @@ export async function moveBookingsInBatches(
     halted = true;
     throw err;
   };
+  let moving = progress.streams.length;
   const runs: Promise<unknown>[] = progress.streams.map((s, i) =>
     withSessionTimeouts(db, t, async (client) => {
       if (s === openSlice && !spare && !(await closeOpenSlice(client))) return;
@@ -576,8 +594,22 @@ export async function moveBookingsInBatches(
       // A stream stopped early still waits for the closing: its census and its check cover the same ids.
       if (s === openSlice && !(await closeOpenSlice(client))) return;
       const started = performance.now();
+      // The last stream to finish has the cores to itself: it checks its slice in parts, one per
+      // stream's connection, at once.
+      moving -= 1;
+      const parts =
+        moving === 0 && s.after !== null && integerIds
+          ? partsOf({ ...s, after: s.after }, progress.streams.length)
+          : [s];
       try {
-        checks[i] = await checkSlice(client, cutoff, s);
+        const counted = await Promise.allSettled(
+          parts.map((part, k) =>
+            k === 0 ? checkSlice(client, cutoff, part) : withSessionTimeouts(db, t, (c) => checkSlice(c, cutoff, part)),
+          ),
+        );
+        const failed = counted.find((r) => r.status === 'rejected');
+        if (failed) throw failed.reason;
+        checks[i] = counted.map((r) => (r as PromiseFulfilledResult<SliceCheck>).value).reduce(addChecks);
       } catch (err) {
         const reason = timeoutReason(err, t);
         if (!reason) throw err;
