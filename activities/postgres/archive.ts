@@ -517,7 +517,8 @@ export async function moveBookingsInBatches(
     // Adaptive sizing (ids or rows) starts small (cold cache) and moves by at most x1.25 / x0.5 a
     // batch, so one slow batch does not swing the next one. At most batchSize ids hold at most batchSize rows.
     let size = target ? Math.min(request.batchSize, 500) : request.batchSize;
-    // The open slice is moved up to its provisional end, then closed and, when it grew, moved on.
+    // The open slice is moved up to its provisional end; the batch that would reach it waits for the
+    // closing (the slice may go on), so batches are cut as in a slice fixed from the start.
     for (;;) {
       const end = s.upTo;
       const skipArchived = overlap || (s === openSlice && extensionArchived);
@@ -530,6 +531,7 @@ export async function moveBookingsInBatches(
         if (isCancelled()) throw failure(FailureType.Cancelled, 'archive cancelled between batches; rerun continues');
         const from = s.lastId ?? s.after;
         const byIds = integerIds && from !== null;
+        if (s === openSlice && !slicesFixed && byIds && BigInt(from) + BigInt(size) >= BigInt(end)) break;
         const upper = byIds ? `${BigInt(from) + BigInt(size) < BigInt(end) ? BigInt(from) + BigInt(size) : end}` : '';
         const started = performance.now();
         let batch;
@@ -570,17 +572,18 @@ export async function moveBookingsInBatches(
         report();
         if (request.pauseBetweenBatchesMs) await new Promise((r) => setTimeout(r, request.pauseBetweenBatchesMs));
       }
-      if (halted || s !== openSlice || !(await closeOpenSlice(client)) || s.upTo === end) return;
+      if (halted || (s === openSlice && !(await closeOpenSlice(client))) || s.lastId === s.upTo) return;
     }
   };
 
   // A dedicated connection per stream with session-level timeouts: every batch statement is
   // bounded, and none needs BEGIN/SET/COMMIT round trips of its own. A fresh start's open slice is
   // closed on a connection of its own while every stream moves rows when the pool has one to spare
-  // (the worker's holds 4, three streams by default); otherwise its stream closes it first. Each
+  // (the worker's holds 4, three streams by default) and ids are integers (a batch of other keys
+  // cannot tell whether it would pass the provisional end); otherwise its stream closes it first. Each
   // stream checks its own slice once its batches are done, on the same connection, while the others
   // may still move rows.
-  const spare = openSlice !== undefined && (db.options.max ?? 10) > progress.streams.length;
+  const spare = openSlice !== undefined && integerIds && (db.options.max ?? 10) > progress.streams.length;
   const halting = (err: unknown) => {
     halted = true;
     throw err;
