@@ -240,6 +240,45 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     expect(await idFingerprint(db.pool, 'bookings_archive')).toEqual(oldIds);
   });
 
+  it.each([
+    [3, 'on a spare connection while every stream moves rows'],
+    [4, 'by the last stream before its first batch (no connection to spare)'],
+  ])(
+    'with %i streams finds the highest old id %s: old ids above the newest old booking are moved too, once',
+    async (streams) => {
+      await seedBookings(db.pool, 3000, 1000); // ids in no relation to created_at
+      const cutoff = new Date(Date.now() - 2 * 365.25 * 86_400_000).toISOString();
+      const {
+        rows: [bounds],
+      } = await db.pool.query<{ newest: string; last: string }>(
+        `SELECT (SELECT id FROM bookings WHERE created_at < $1 ORDER BY created_at DESC LIMIT 1)::text AS newest,
+                max(id)::text AS last FROM bookings WHERE created_at < $1`,
+        [cutoff],
+      );
+      expect(BigInt(bounds!.last)).toBeGreaterThan(BigInt(bounds!.newest));
+      // What a crashed seed run left, above the newest old booking's id: the slice's extension holds archived ids.
+      await db.pool.query(`CREATE TABLE bookings_archive (LIKE bookings INCLUDING ALL);
+        INSERT INTO bookings_archive SELECT * FROM bookings WHERE ${OLD} AND id > ${bounds!.newest} ORDER BY id LIMIT 50`);
+      const oldIds = await idFingerprint(db.pool, `bookings WHERE ${OLD}`);
+      const reported: string[] = [];
+
+      const a = await moveBookingsInBatches(
+        db.pool, // 4 connections, as the worker's
+        { cutoff, batchSize: 100, streams, timeouts: { lockTimeoutMs: 5_000, statementTimeoutMs: 60_000 } },
+        undefined,
+        (p) => reported.push(p.streams.at(-1)!.upTo),
+      );
+      expect(a).toMatchObject({ status: 'done', conserved: true, rowsMoved: 3000, alreadyArchived: 50 });
+      expect(a.streams).toHaveLength(streams);
+      expect(a.streams.at(-1)!.upTo).toBe(bounds!.last);
+      // Nothing was reported before the last slice reached its end: a retry resumes from fixed slices.
+      expect(reported.length).toBeGreaterThan(0);
+      expect(new Set(reported)).toEqual(new Set([bounds!.last]));
+      expect(await idFingerprint(db.pool, 'bookings_archive')).toEqual(oldIds);
+      expect((await idFingerprint(db.pool, `bookings WHERE ${OLD}`)).count).toBe(0);
+    },
+  );
+
   it('skips the archive, within the lock timeout and saying why, while another session locks bookings', async () => {
     await seedBookings(db.pool, 500, 500);
     const before = await idFingerprint(db.pool, 'bookings');
