@@ -1,7 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { homedir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { Connection } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../domain/run.js';
 import { isExecutable } from '../src/executables.js';
 
@@ -95,6 +94,8 @@ export async function startDevServer(options: DevServerOptions): Promise<DevServ
   const output = options.output ?? 'ignore';
   const child = spawn(binary, args, { stdio: ['ignore', output, output] });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+  // Imported once the server is starting: loading the client takes a moment the server's own start hides.
+  const { Connection } = await import('@temporalio/client');
   const address = `127.0.0.1:${options.port}`;
   const deadline = Date.now() + 60_000;
   for (;;) {

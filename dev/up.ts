@@ -4,28 +4,21 @@
 // database when none is configured, a Slack emulator when no Slack is configured, triggers one
 // dailyHealthCheck and one quarterlyReview (whose checklist tasks reach the emulator), and prints
 // where to look. Ctrl-C stops everything it started.
+//
+// The local Kubernetes control plane starts first, then the Temporal dev server: their own starts
+// are the longest waits. So only what starts the control plane is imported up front; every other
+// module is imported where it is used, while they start (about 3 s under tsx, mostly the
+// Kubernetes and Temporal clients).
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KubeConfig } from '@kubernetes/client-node';
-import { Connection } from '@temporalio/client';
-import pg from 'pg';
-import { createBackupActivities } from '../activities/postgres/backup.js';
-import { SCHEDULES } from '../schedules/definitions.js';
-import { applySchedules, ensureSearchAttributes, triggerSchedule } from '../schedules/apply.js';
-import { loadConfigOrExit } from '../src/config/load.js';
-import { redactUrl } from '../src/config/redact.js';
 import type { Config } from '../src/config/schema.js';
-import { ROLES } from '../domain/checklists.js';
-import { ensureDatabase, seedDemoBookings } from './demo-db.js';
-import { startDevServer, type DevServer } from './devserver.js';
+import type { DevServer } from './devserver.js';
 import { startLocalCluster, WORKER_USERNAME, type LocalCluster } from './kube-local/cluster.js';
-import { deployDemoWorkloads } from './kube-local/demo.js';
-import { startSlackEmulator, type SlackEmulator } from './slack-emulator.js';
-import { generateSigningKey, parsePrivateKey } from '../src/signing.js';
-import { connectClient } from '../src/temporal.js';
+import type { SlackEmulator } from './slack-emulator.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = join(ROOT, '.data');
@@ -48,7 +41,8 @@ function ensureSlackSigningSecret(): string {
 }
 
 /** An Ed25519 key pair under .data/keys/ (private 0600), made once; returns its OpenSSH public line. */
-function ensureDemoKey(name: string): string {
+async function ensureDemoKey(name: string): Promise<string> {
+  const { generateSigningKey, parsePrivateKey } = await import('../src/signing.js');
   const file = join(KEYS, name);
   if (!existsSync(file)) {
     mkdirSync(KEYS, { recursive: true, mode: 0o700 });
@@ -61,15 +55,18 @@ function ensureDemoKey(name: string): string {
 }
 
 /** The local demo's targets: real local services (the Temporal UI, the worker), a local backup folder. */
-function writeDemoConfig(metricsPort: number, slackEmulated: boolean): string {
+async function writeDemoConfig(metricsPort: number, slackEmulated: boolean): Promise<string> {
+  const { ROLES } = await import('../domain/checklists.js');
+  const people = [DEMO_REQUESTER, DEMO_APPROVER];
+  const [bridgeKey, ...peopleKeys] = await Promise.all(['bridge', ...people].map(ensureDemoKey));
   const path = join(DATA, 'local-config.json');
   writeFileSync(
     path,
     JSON.stringify(
       {
         approvals: {
-          operatorKeys: Object.fromEntries([DEMO_REQUESTER, DEMO_APPROVER].map((p) => [p, [ensureDemoKey(p)]])),
-          bridgeKeys: [ensureDemoKey('bridge')],
+          operatorKeys: Object.fromEntries(people.map((p, i) => [p, [peopleKeys[i]!]])),
+          bridgeKeys: [bridgeKey!],
           // Only the emulator's user: in a real workspace that id could be anybody.
           slackUsers: slackEmulated ? { [DEMO_SLACK_USER.id]: DEMO_SLACK_USER.name } : {},
         },
@@ -93,7 +90,24 @@ function writeDemoConfig(metricsPort: number, slackEmulated: boolean): string {
   return path;
 }
 
+/** Whether anything accepts a TCP connection at host:port: a cheap first look before a Temporal client is loaded. */
+function listening(address: string): Promise<boolean> {
+  const at = address.lastIndexOf(':');
+  return new Promise((resolve) => {
+    const socket = connect({ host: address.slice(0, at), port: Number(address.slice(at + 1)) });
+    socket.setTimeout(1000);
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('error', () => done(false));
+    socket.once('timeout', () => done(false));
+  });
+}
+
 async function answers(address: string): Promise<boolean> {
+  const { Connection } = await import('@temporalio/client');
   try {
     const c = await Connection.connect({ address, connectTimeout: '1 second' });
     await c.close();
@@ -115,6 +129,10 @@ async function ensureDemoBackup(config: Config): Promise<void> {
   const dir = join(DATA, 'backups');
   mkdirSync(dir, { recursive: true });
   if (readdirSync(dir).some((f) => f.endsWith('.dump.manifest.json'))) return;
+  const [{ default: pg }, { createBackupActivities }] = await Promise.all([
+    import('pg'),
+    import('../activities/postgres/backup.js'),
+  ]);
   const db = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
   try {
     const { file } = await createBackupActivities({
@@ -149,6 +167,10 @@ async function waitForHealthz(url: string, service: ChildProcess): Promise<void>
 
 /** The booking database (demo data and first backup) and the report store on the local PostgreSQL, unless configured. */
 async function prepareDatabases(config: Config): Promise<void> {
+  const [{ ensureDatabase, seedDemoBookings }, { redactUrl }] = await Promise.all([
+    import('./demo-db.js'),
+    import('../src/config/redact.js'),
+  ]);
   const admin = new URL(config.databaseUrl);
   admin.pathname = '/postgres';
   if (!process.env.DATABASE_URL) {
@@ -164,22 +186,46 @@ async function prepareDatabases(config: Config): Promise<void> {
   }
 }
 
-/** A fresh local cluster in .data/cluster; the worker gets its ServiceAccount. */
-async function startDemoCluster(onWorkerKubeconfig: (path: string) => void): Promise<LocalCluster> {
+/**
+ * A fresh local cluster in .data/cluster; the worker gets its ServiceAccount. The demo workloads
+ * are applied as soon as the apiserver serves them, while kwok brings the nodes up; the returned
+ * promise holds both.
+ */
+function startDemoCluster(onWorkerKubeconfig: (path: string) => void): {
+  cluster: Promise<LocalCluster>;
+  demo: Promise<void>;
+} {
   const dir = join(DATA, 'cluster');
   rmSync(dir, { recursive: true, force: true });
-  const cluster = await startLocalCluster({ dir, nodes: 3, onWorkerKubeconfig });
-  say(
-    `Kubernetes ${cluster.server}: apiserver ready in ${(cluster.timings.apiserverReadyMs / 1000).toFixed(1)} s, 3 nodes Ready in ${(cluster.timings.nodesReadyMs / 1000).toFixed(1)} s (logs: .data/cluster/logs/)`,
-  );
-  return cluster;
+  // One deployment per start attempt (a start that loses a port race is tried again): the last is the live one's.
+  const deployments: Promise<void>[] = [];
+  const cluster = startLocalCluster({
+    dir,
+    nodes: 3,
+    onWorkerKubeconfig,
+    onApiReady: (adminKubeconfig) => {
+      const deployment = deployDemo(adminKubeconfig, join(dir, 'pod-logs'));
+      deployment.catch(() => undefined);
+      deployments.push(deployment);
+    },
+  }).then((c) => {
+    say(
+      `Kubernetes ${c.server}: apiserver ready in ${(c.timings.apiserverReadyMs / 1000).toFixed(1)} s, 3 nodes Ready in ${(c.timings.nodesReadyMs / 1000).toFixed(1)} s (logs: .data/cluster/logs/)`,
+    );
+    return c;
+  });
+  return { cluster, demo: cluster.then(() => deployments.at(-1)) };
 }
 
-async function deployDemo(cluster: LocalCluster): Promise<void> {
+async function deployDemo(adminKubeconfig: string, podLogs: string): Promise<void> {
   const started = Date.now();
+  const [{ KubeConfig }, { deployDemoWorkloads }] = await Promise.all([
+    import('@kubernetes/client-node'),
+    import('./kube-local/demo.js'),
+  ]);
   const admin = new KubeConfig();
-  admin.loadFromFile(cluster.adminKubeconfig);
-  await deployDemoWorkloads(admin, join(cluster.dir, 'pod-logs'));
+  admin.loadFromFile(adminKubeconfig);
+  await deployDemoWorkloads(admin, podLogs);
   say(
     `demo workloads trixtech-backend and trixtech-frontend available in ${((Date.now() - started) / 1000).toFixed(1)} s`,
   );
@@ -188,25 +234,6 @@ async function deployDemo(cluster: LocalCluster): Promise<void> {
 async function main(): Promise<void> {
   mkdirSync(DATA, { recursive: true });
   const env: NodeJS.ProcessEnv = { ...process.env };
-  const metricsPort = Number(env.METRICS_PORT ?? 9464);
-  const demo = !env.MAINT_CONFIG;
-  // No Slack of yours: every webhook goes to the emulator, whose clicks reach the bridge signed.
-  const emulateSlack = !env.SLACK_WEBHOOK_URL && !env.SLACK_TASKS_WEBHOOK_URL && !env.SLACK_ALERT_WEBHOOK_URL;
-  env.MAINT_CONFIG ??= writeDemoConfig(metricsPort, emulateSlack);
-  if (demo) env.BRIDGE_SIGNING_KEY_FILE ??= join(KEYS, 'bridge');
-  const slackUrl = `http://127.0.0.1:${SLACK_EMULATOR_PORT}`;
-  const slackPage = `http://localhost:${SLACK_EMULATOR_PORT}`;
-  if (emulateSlack) {
-    env.SLACK_WEBHOOK_URL = `${slackUrl}/hooks/report`;
-    env.SLACK_ALERT_WEBHOOK_URL = `${slackUrl}/hooks/alert`;
-    env.SLACK_TASKS_WEBHOOK_URL = `${slackUrl}/hooks/tasks`;
-    env.SLACK_RESPONSE_URL_PREFIX = `${slackUrl}/respond/`;
-    env.SLACK_SIGNING_SECRET ??= ensureSlackSigningSecret();
-  }
-  const config = loadConfigOrExit(env);
-  if (Object.keys(config.approvals.operatorKeys).length === 0)
-    say('warning: no approvals.operatorKeys configured: no `maint approve` can count');
-
   const started: { name: string; stop: () => Promise<void> }[] = [];
   let stopping = false;
   const stopAll = async (code: number) => {
@@ -220,25 +247,25 @@ async function main(): Promise<void> {
   process.on('SIGINT', () => void stopAll(0));
   process.on('SIGTERM', () => void stopAll(0));
 
-  // Kubernetes: the one KUBECONFIG names, else a local cluster, started while the rest comes up.
-  // The worker starts once the apiserver has given it an identity (kwok may still be making nodes);
-  // the health check waits for the demo workloads too.
-  let cluster: LocalCluster | undefined;
-  let identityGiven = () => {};
-  const workerIdentity = new Promise<void>((resolve) => (identityGiven = resolve));
-  const clusterReady = env.KUBECONFIG
+  // Kubernetes: the one KUBECONFIG names, else a local cluster, started before anything else. Its
+  // worker kubeconfig is written before the control plane starts, so the worker need not wait for
+  // the apiserver; the health check waits for the demo workloads.
+  let workerKubeconfigWritten = () => {};
+  const workerKubeconfig = new Promise<void>((resolve) => (workerKubeconfigWritten = resolve));
+  const local = env.KUBECONFIG
     ? undefined
     : startDemoCluster((path) => {
         env.KUBECONFIG = path;
-        identityGiven();
-      }).then((c) => (cluster = c));
+        workerKubeconfigWritten();
+      });
+  let cluster: LocalCluster | undefined;
+  const clusterReady = local?.cluster.then((c) => (cluster = c));
   // Registered now, not once it is up: a failure elsewhere during start-up must not orphan it.
   if (clusterReady)
     started.push({ name: 'kubernetes', stop: async () => (await clusterReady.catch(() => undefined))?.stop() });
-  const demoReady = clusterReady?.then(deployDemo);
   // Until awaited below, a failure is reported there, not as an unhandled rejection.
   clusterReady?.catch(() => undefined);
-  demoReady?.catch(() => undefined);
+  local?.demo.catch(() => undefined);
 
   const startService = (name: string, entry: string): ChildProcess => {
     say(`starting the ${name} (log: .data/${name}.log)`);
@@ -266,8 +293,62 @@ async function main(): Promise<void> {
   };
 
   try {
+    const metricsPort = Number(env.METRICS_PORT ?? 9464);
+    const demo = !env.MAINT_CONFIG;
+    // No Slack of yours: every webhook goes to the emulator, whose clicks reach the bridge signed.
+    const emulateSlack = !env.SLACK_WEBHOOK_URL && !env.SLACK_TASKS_WEBHOOK_URL && !env.SLACK_ALERT_WEBHOOK_URL;
+    env.MAINT_CONFIG ??= await writeDemoConfig(metricsPort, emulateSlack);
+    if (demo) env.BRIDGE_SIGNING_KEY_FILE ??= join(KEYS, 'bridge');
+    const slackUrl = `http://127.0.0.1:${SLACK_EMULATOR_PORT}`;
+    const slackPage = `http://localhost:${SLACK_EMULATOR_PORT}`;
+    if (emulateSlack) {
+      env.SLACK_WEBHOOK_URL = `${slackUrl}/hooks/report`;
+      env.SLACK_ALERT_WEBHOOK_URL = `${slackUrl}/hooks/alert`;
+      env.SLACK_TASKS_WEBHOOK_URL = `${slackUrl}/hooks/tasks`;
+      env.SLACK_RESPONSE_URL_PREFIX = `${slackUrl}/respond/`;
+      env.SLACK_SIGNING_SECRET ??= ensureSlackSigningSecret();
+    }
+    const { loadConfig } = await import('../src/config/load.js');
+    const config = loadConfig(env);
+    if (Object.keys(config.approvals.operatorKeys).length === 0)
+      say('warning: no approvals.operatorKeys configured: no `maint approve` can count');
+
+    // Temporal: reuse a server that already answers, else start the dev server with the UI.
+    let server: DevServer | undefined;
+    let temporalReady: Promise<unknown> = Promise.resolve();
+    if ((await listening(config.temporal.address)) && (await answers(config.temporal.address))) {
+      say(`using the Temporal server already at ${config.temporal.address}`);
+    } else {
+      const port = Number(config.temporal.address.split(':').pop());
+      say(
+        `starting the Temporal dev server on ${config.temporal.address}, UI on :${UI_PORT} (log: .data/temporal.log)`,
+      );
+      const log = openSync(join(DATA, 'temporal.log'), 'a');
+      const { startDevServer } = await import('./devserver.js');
+      temporalReady = startDevServer({
+        port,
+        uiPort: UI_PORT,
+        dbFilename: join(DATA, 'temporal.db'),
+        logLevel: 'warn',
+        output: log,
+      }).then((s) => (server = s));
+      started.push({
+        name: 'temporal',
+        stop: async () => {
+          await temporalReady.catch(() => undefined);
+          await server?.stop();
+        },
+      });
+    }
+    temporalReady.catch(() => undefined);
+
+    // The databases get ready while Temporal starts (and the cluster, above): none needs another.
+    const databasesReady = prepareDatabases(config);
+    databasesReady.catch(() => undefined);
+
     let slack: SlackEmulator | undefined;
     if (emulateSlack) {
+      const { startSlackEmulator } = await import('./slack-emulator.js');
       slack = await startSlackEmulator({
         port: SLACK_EMULATOR_PORT,
         bridgeUrl: `http://127.0.0.1:${config.bridge.port}`,
@@ -281,57 +362,45 @@ async function main(): Promise<void> {
       say(`Slack emulator on ${slackPage} (log: .data/slack.log)`);
     }
 
-    // The databases get ready while Temporal starts (and the cluster, above): none needs another.
-    const databasesReady = prepareDatabases(config);
-    databasesReady.catch(() => undefined);
+    // The worker creates its report table at start and connects to Temporal at once.
+    await Promise.all([databasesReady, temporalReady]);
+    // A cluster that fails before its worker kubeconfig is written fails here.
+    if (clusterReady) await Promise.race([workerKubeconfig, clusterReady]);
+    else say(`using the Kubernetes cluster of KUBECONFIG=${env.KUBECONFIG}`);
+    // The first health check follows at once: the worker loads its Kubernetes activities beside polling.
+    env.KUBERNETES_PRELOAD ??= 'true';
+    const worker = startService('worker', 'worker.ts');
 
-    // Temporal: reuse a server that already answers, else start the dev server with the UI.
-    let server: DevServer | undefined;
-    if (await answers(config.temporal.address)) {
-      say(`using the Temporal server already at ${config.temporal.address}`);
-    } else {
-      const port = Number(config.temporal.address.split(':').pop());
-      say(
-        `starting the Temporal dev server on ${config.temporal.address}, UI on :${UI_PORT} (log: .data/temporal.log)`,
-      );
-      const log = openSync(join(DATA, 'temporal.log'), 'a');
-      server = await startDevServer({
-        port,
-        uiPort: UI_PORT,
-        dbFilename: join(DATA, 'temporal.db'),
-        logLevel: 'warn',
-        output: log,
-      });
-      started.push({ name: 'temporal', stop: () => server!.stop() });
-    }
-
+    const [{ connectClient }, { applySchedules, ensureSearchAttributes, triggerSchedule }, { SCHEDULES }] =
+      await Promise.all([
+        import('../src/temporal.js'),
+        import('../schedules/apply.js'),
+        import('../schedules/definitions.js'),
+      ]);
     const client = await connectClient(config);
     await ensureSearchAttributes(client, config.temporal.namespace);
-    // The bridge needs Temporal only, the schedules the client only: both go ahead of the cluster.
-    const bridge = startService('bridge', 'bridge.ts');
+    // The schedules need the client only: they go ahead of the worker and the cluster.
     const schedulesApplied = applySchedules(client, SCHEDULES, { taskQueue: config.temporal.taskQueue });
     schedulesApplied.catch(() => undefined);
-
-    // The worker creates its report table at start and reads the worker kubeconfig the cluster writes.
-    await databasesReady;
-    // A cluster that fails before the identity is given fails here.
-    if (clusterReady) await Promise.race([workerIdentity, clusterReady]);
-    else say(`using the Kubernetes cluster of KUBECONFIG=${env.KUBECONFIG}`);
-    const worker = startService('worker', 'worker.ts');
-    await Promise.all([
-      waitForHealthz(`http://127.0.0.1:${metricsPort}/healthz`, worker),
-      waitForHealthz(`http://127.0.0.1:${config.bridge.healthPort}/healthz`, bridge),
-    ]);
+    await waitForHealthz(`http://127.0.0.1:${metricsPort}/healthz`, worker);
+    // The bridge serves people's clicks only, none of which can come before the banner: started once
+    // the worker is up, its start does not slow the worker's on these two cores.
+    const bridge = startService('bridge', 'bridge.ts');
+    const bridgeHealthy = waitForHealthz(`http://127.0.0.1:${config.bridge.healthPort}/healthz`, bridge);
+    bridgeHealthy.catch(() => undefined);
 
     const results = await schedulesApplied;
     say(`schedules: ${results.map((r) => `${r.id} ${r.action}`).join(', ')}`);
 
-    if (demoReady) await demoReady;
+    // Both: a cluster whose nodes never come up fails here even while the demo still waits for them.
+    if (local) await Promise.all([local.cluster, local.demo]);
     // A quarterly review leaves its checklist tasks to people: they are posted to Slack (the emulator).
     const [workflowId, reviewId] = await Promise.all([
       triggerSchedule(client, 'daily-health-check'),
       triggerSchedule(client, 'quarterly-review'),
     ]);
+    await bridgeHealthy;
+    const { redactUrl } = await import('../src/config/redact.js');
     const ui = `http://localhost:${UI_PORT}`;
     const ns = encodeURIComponent(config.temporal.namespace);
     console.log(`
@@ -385,8 +454,10 @@ Ctrl-C stops everything started here.`);
       say(`${id}: ${(result as { summary: string }).summary}`);
     }
   } catch (err) {
-    console.error(`up: ${(err as Error).message}`);
-    await stopAll(1);
+    // A configuration error is printed as it is, as every entry point does.
+    const { ConfigError } = await import('../src/config/load.js');
+    console.error(err instanceof ConfigError ? err.message : `up: ${(err as Error).message}`);
+    await stopAll(err instanceof ConfigError ? 2 : 1);
   }
 }
 

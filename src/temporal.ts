@@ -1,5 +1,5 @@
 import { Client, Connection } from '@temporalio/client';
-import { NativeConnection } from '@temporalio/worker';
+import type { NativeConnection } from '@temporalio/worker';
 import type { Config } from './config/schema.js';
 
 function connectionOptions(config: Config) {
@@ -15,6 +15,8 @@ export async function connectClient(config: Config): Promise<Client> {
   return new Client({ connection, namespace: config.temporal.namespace });
 }
 
-export function connectWorker(config: Config): Promise<NativeConnection> {
+/** The worker SDK is imported on use: the bridge and `npm run up` connect clients only and need not load it. */
+export async function connectWorker(config: Config): Promise<NativeConnection> {
+  const { NativeConnection } = await import('@temporalio/worker');
   return NativeConnection.connect(connectionOptions(config));
 }

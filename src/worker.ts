@@ -9,6 +9,7 @@ import {
   type WorkerOptions,
 } from '@temporalio/worker';
 import { createActivities } from '../activities/index.js';
+import { preloadKubernetesActivities } from '../activities/kubernetes/on-demand.js';
 import { createClients, type Clients } from './clients.js';
 import { loadConfigOrExit } from './config/load.js';
 import type { Config } from './config/schema.js';
@@ -113,6 +114,11 @@ async function main(): Promise<void> {
     },
     'worker polling',
   );
+  // Beside polling, not before it: a worker start never waits for the Kubernetes client.
+  if (config.kubernetes.preload && clients.kube)
+    preloadKubernetesActivities().catch((err: Error) =>
+      logger.warn({ err: err.message }, 'Kubernetes activities not preloaded; their first call imports them'),
+    );
   // Worker.run() returns after SIGINT/SIGTERM once in-flight tasks finished (the SDK installs the handlers).
   await worker.run();
   server.close();

@@ -34,11 +34,14 @@ const NAMES: Record<keyof KubernetesActivities, true> = {
   reviewClusterAdminBindings: true,
 };
 
+/** Their modules, Kubernetes client included, imported ahead of the first call (the kubeconfig is still read by it). */
+export const preloadKubernetesActivities = () => import('./index.js');
+
 export function kubernetesActivitiesOnDemand(
   deps: Omit<NodeJobDeps, 'kube'> & { kube: KubeConfigSource | null },
 ): KubernetesActivities {
   const load = loadOnce(async () => {
-    const [{ createKubernetesActivities }, kube] = await Promise.all([import('./index.js'), deps.kube?.()]);
+    const [{ createKubernetesActivities }, kube] = await Promise.all([preloadKubernetesActivities(), deps.kube?.()]);
     return createKubernetesActivities({ ...deps, kube: kube ?? null });
   });
   return Object.fromEntries(

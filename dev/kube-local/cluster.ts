@@ -4,20 +4,11 @@
 // token of deploy/rbac.yaml's ServiceAccount, never the admin one.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { request } from 'node:https';
+import { existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { Agent, request } from 'node:https';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import {
-  ApiextensionsV1Api,
-  CoreV1Api,
-  KubeConfig,
-  KubernetesObjectApi,
-  PatchStrategy,
-  loadAllYaml,
-  type KubernetesObject,
-  type V1Node,
-} from '@kubernetes/client-node';
+import type { KubeConfig, KubernetesObject, KubernetesObjectApi, V1Node } from '@kubernetes/client-node';
 import { freePort } from '../../src/net.js';
 import { findKubeBinaries, KUBERNETES_VERSION, type KubeBinaries } from './binaries.js';
 
@@ -40,6 +31,9 @@ export const QUICK_PODS = Object.fromEntries(
 export const KWOK_NODE_ANNOTATION = { 'kwok.x-k8s.io/node': 'fake' };
 const FIELD_MANAGER = 'trixtech-local-cluster';
 
+/** The Kubernetes client, imported when first needed: about 1.5 s under tsx, which the control plane's own start hides. */
+const kubernetesClient = () => import('@kubernetes/client-node');
+
 export interface LocalClusterOptions {
   /** Holds etcd's data, certificates, kubeconfigs, logs and the audit log; made fresh. */
   dir: string;
@@ -49,10 +43,18 @@ export interface LocalClusterOptions {
   /** How long the worker's token lives. */
   workerTokenSeconds?: number;
   /**
-   * Called once the worker's kubeconfig is written: right after the apiserver answers, while kwok
-   * still brings the nodes up, so a worker can start beside them.
+   * Called with the worker's kubeconfig before the control plane starts, so a worker can start
+   * beside it. The kubeconfig names the apiserver's certificate and the ServiceAccount token by
+   * their files, which exist once the start resolves: a client loading it earlier fails and may
+   * try again (the worker loads it at its first Kubernetes activity).
    */
   onWorkerKubeconfig?: (path: string) => void;
+  /**
+   * Called with the admin kubeconfig once the apiserver serves every API the cluster has (kwok's
+   * ClusterLogs included), while kwok still brings the nodes up: workloads applied then are
+   * scheduled as soon as a node is Ready.
+   */
+  onApiReady?: (adminKubeconfig: string) => void;
   binaries?: KubeBinaries;
 }
 
@@ -102,18 +104,29 @@ interface Component {
   exited: Promise<number | null>;
 }
 
-function kubeconfigFor(server: string, ca: string, user: string, token: string, namespace = 'default'): string {
+/** How a kubeconfig trusts the apiserver: its certificate inline, or the file the apiserver writes it to. */
+type Trust = { 'certificate-authority-data': string } | { 'certificate-authority': string };
+/**
+ * A bearer token inline, or the file holding it. The file's key is spelled twice: client-go
+ * (kubectl) reads `tokenFile`, @kubernetes/client-node `token-file`; each ignores the other's.
+ */
+type Credential = { token: string } | { tokenFile: string; 'token-file': string };
+
+const inlineCa = (ca: string): Trust => ({ 'certificate-authority-data': Buffer.from(ca).toString('base64') });
+
+function kubeconfigFor(
+  server: string,
+  trust: Trust,
+  user: string,
+  credential: Credential,
+  namespace = 'default',
+): string {
   return `${JSON.stringify(
     {
       apiVersion: 'v1',
       kind: 'Config',
-      clusters: [
-        {
-          name: 'trixtech-local',
-          cluster: { server, 'certificate-authority-data': Buffer.from(ca).toString('base64') },
-        },
-      ],
-      users: [{ name: user, user: { token } }],
+      clusters: [{ name: 'trixtech-local', cluster: { server, ...trust } }],
+      users: [{ name: user, user: credential }],
       contexts: [{ name: `${user}@trixtech-local`, context: { cluster: 'trixtech-local', user, namespace } }],
       'current-context': `${user}@trixtech-local`,
     },
@@ -122,17 +135,13 @@ function kubeconfigFor(server: string, ca: string, user: string, token: string, 
   )}\n`;
 }
 
-/** GET over TLS with the cluster's CA and a bearer token; resolves to the status code (0: no answer). */
-function probe(url: string, ca: string | undefined, token: string): Promise<number> {
+/** GET over TLS through `agent` (which trusts the cluster's CA) with a bearer token; resolves to the status code (0: no answer). */
+function probe(url: string, agent: Agent, token: string): Promise<number> {
   return new Promise((resolve) => {
-    const req = request(
-      url,
-      { ca, rejectUnauthorized: Boolean(ca), headers: { Authorization: `Bearer ${token}` }, timeout: 2000 },
-      (res) => {
-        res.resume();
-        resolve(res.statusCode ?? 0);
-      },
-    );
+    const req = request(url, { agent, headers: { Authorization: `Bearer ${token}` }, timeout: 2000 }, (res) => {
+      res.resume();
+      resolve(res.statusCode ?? 0);
+    });
     req.on('error', () => resolve(0));
     req.on('timeout', () => req.destroy());
     req.end();
@@ -176,7 +185,8 @@ async function startLocalClusterOnce(options: LocalClusterOptions): Promise<Loca
   ]);
   const server = `https://127.0.0.1:${apiPort}`;
 
-  const saKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  // ECDSA (ES256 tokens): an RSA key took 0.2 s to make, ahead of everything else.
+  const saKey = generateKeyPairSync('ec', { namedCurve: 'P-256' });
   writeFileSync(join(pki, 'sa.key'), saKey.privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
   writeFileSync(join(pki, 'sa.pub'), saKey.publicKey.export({ type: 'spki', format: 'pem' }));
   // Static tokens: an admin for people and set-up, one identity per component (so the audit policy can leave them out).
@@ -195,6 +205,21 @@ async function startLocalClusterOnce(options: LocalClusterOptions): Promise<Loca
   );
   writeFileSync(join(dir, 'audit-policy.yaml'), AUDIT_POLICY);
   const auditLog = join(dir, 'audit.log');
+  // The apiserver writes its self-signed serving certificate (what clients trust) here at start.
+  const caFile = join(pki, 'apiserver.crt');
+  // Written before anything starts, naming the CA and token files rather than holding them, so a
+  // worker can start beside the control plane; both files exist once the start resolves.
+  const workerTokenFile = join(dir, 'worker.token');
+  const workerKubeconfig = join(dir, 'worker.kubeconfig');
+  writeFileSync(
+    workerKubeconfig,
+    kubeconfigFor(server, { 'certificate-authority': caFile }, WORKER_SERVICE_ACCOUNT.name, {
+      tokenFile: workerTokenFile,
+      'token-file': workerTokenFile,
+    }),
+    { mode: 0o600 },
+  );
+  options.onWorkerKubeconfig?.(workerKubeconfig);
 
   const components: Component[] = [];
   const stop = async () => {
@@ -224,7 +249,7 @@ async function startLocalClusterOnce(options: LocalClusterOptions): Promise<Loca
         );
       if (Date.now() > deadline)
         throw new Error(`${what}: not within ${timeoutMs / 1000} s (log: ${join(logs, `${c.name}.log`)})`);
-      await pause(200);
+      await pause(100);
     }
   };
 
@@ -290,27 +315,37 @@ async function startLocalClusterOnce(options: LocalClusterOptions): Promise<Loca
       '--audit-log-format',
       'json',
     ]);
-    await waitFor(
-      apiserver,
-      'kube-apiserver /readyz',
-      async () =>
-        existsSync(join(pki, 'apiserver.crt')) &&
-        (await probe(`${server}/readyz`, readFileSync(join(pki, 'apiserver.crt'), 'utf8'), tokens.admin)) === 200,
-    );
+    // Loaded while the apiserver starts.
+    const k8s = kubernetesClient();
+    k8s.catch(() => undefined);
+    // One kept-alive connection for the polls: a TLS handshake per poll cost both ends CPU the start
+    // needs. Made again after a poll without an answer, in case the certificate was read half-written.
+    let agent: Agent | undefined;
+    await waitFor(apiserver, 'kube-apiserver /readyz', async () => {
+      if (!existsSync(caFile)) return false;
+      agent ??= new Agent({ ca: readFileSync(caFile, 'utf8'), keepAlive: true, maxSockets: 1 });
+      const status = await probe(`${server}/readyz`, agent, tokens.admin);
+      if (status === 0) {
+        agent.destroy();
+        agent = undefined;
+      }
+      return status === 200;
+    });
+    agent?.destroy();
     const apiserverReadyMs = Date.now() - started;
-    // The self-signed serving certificate and its CA, as written by the apiserver: what clients trust.
-    const ca = readFileSync(join(pki, 'apiserver.crt'), 'utf8');
+    const ca = inlineCa(readFileSync(caFile, 'utf8'));
 
     const adminKubeconfig = join(dir, 'admin.kubeconfig');
-    writeFileSync(adminKubeconfig, kubeconfigFor(server, ca, 'admin', tokens.admin), { mode: 0o600 });
+    writeFileSync(adminKubeconfig, kubeconfigFor(server, ca, 'admin', { token: tokens.admin }), { mode: 0o600 });
     const componentKubeconfig = (user: keyof typeof tokens) => {
       const file = join(pki, `${user.replace(/[^a-z-]/g, '_')}.kubeconfig`);
-      writeFileSync(file, kubeconfigFor(server, ca, user, tokens[user]), { mode: 0o600 });
+      writeFileSync(file, kubeconfigFor(server, ca, user, { token: tokens[user] }), { mode: 0o600 });
       return file;
     };
     const cmKubeconfig = componentKubeconfig('system:kube-controller-manager');
     const schedulerKubeconfig = componentKubeconfig('system:kube-scheduler');
     const kwokKubeconfig = componentKubeconfig('system:kwok');
+    const { ApiextensionsV1Api, CoreV1Api, KubeConfig, KubernetesObjectApi, loadAllYaml } = await k8s;
     const kc = new KubeConfig();
     kc.loadFromFile(adminKubeconfig);
 
@@ -355,10 +390,9 @@ async function startLocalClusterOnce(options: LocalClusterOptions): Promise<Loca
         ...WORKER_SERVICE_ACCOUNT,
         body: { spec: { audiences: [], expirationSeconds: options.workerTokenSeconds ?? 7 * 86_400 } },
       });
-      const file = join(dir, 'worker.kubeconfig');
-      writeFileSync(file, kubeconfigFor(server, ca, WORKER_SERVICE_ACCOUNT.name, token.status!.token), { mode: 0o600 });
-      options.onWorkerKubeconfig?.(file);
-      return file;
+      // Renamed into place: a client never reads half a token.
+      writeFileSync(`${workerTokenFile}.tmp`, token.status!.token, { mode: 0o600 });
+      renameSync(`${workerTokenFile}.tmp`, workerTokenFile);
     })();
     // Awaited below; a failure before then is reported there, not as an unhandled rejection.
     workerIdentity.catch(() => undefined);
@@ -373,6 +407,7 @@ async function startLocalClusterOnce(options: LocalClusterOptions): Promise<Loca
       const crd = await extensions.readCustomResourceDefinition({ name: 'clusterlogs.kwok.x-k8s.io' });
       return crd.status?.conditions?.some((c) => c.type === 'Established' && c.status === 'True') ?? false;
     });
+    options.onApiReady?.(adminKubeconfig);
     const kwok = start('kwok', bin.kwok, [
       '--kubeconfig',
       kwokKubeconfig,
@@ -419,7 +454,7 @@ async function startLocalClusterOnce(options: LocalClusterOptions): Promise<Loca
     await addNodes(names.slice(1));
     const nodesReadyMs = Date.now() - started;
 
-    const workerKubeconfig = await workerIdentity;
+    await workerIdentity;
 
     return {
       server,
@@ -446,6 +481,7 @@ export async function addKwokNodes(
   options: NodeOptions = {},
   timeoutMs = 120_000,
 ): Promise<void> {
+  const { CoreV1Api } = await kubernetesClient();
   const core = kc.makeApiClient(CoreV1Api);
   await Promise.all(names.map((name) => core.createNode({ body: nodeObject(name, options) })));
   const deadline = Date.now() + timeoutMs;
@@ -453,7 +489,7 @@ export async function addKwokNodes(
     const nodes = (await core.listNode()).items.filter((n) => names.includes(n.metadata!.name!));
     if (nodes.length === names.length && nodes.every(schedulable)) return;
     if (Date.now() > deadline) throw new Error(`nodes ${names.join(', ')} not Ready within ${timeoutMs / 1000} s`);
-    await pause(200);
+    await pause(100);
   }
 }
 
@@ -500,6 +536,7 @@ function nodeObject(name: string, o: NodeOptions): V1Node {
 
 /** Server-side apply of each object, in order: run again, it changes nothing. */
 export async function applyObjects(client: KubernetesObjectApi, objects: KubernetesObject[]): Promise<void> {
+  const { PatchStrategy } = await kubernetesClient();
   for (const o of objects) {
     await client.patch(o, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply);
   }

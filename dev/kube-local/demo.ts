@@ -106,7 +106,9 @@ const DEMO_LOGS: Record<string, string[]> = {
 
 /**
  * Deploys the demo applications and waits until every replica is available. Each release is
- * rolled out in turn, so the backend has revision history (a rollback target) like a live one.
+ * applied once the deployment controller has made the previous one a revision (its ReplicaSet),
+ * so the backend has revision history (a rollback target) like a live one; the rollouts then
+ * complete together, as soon as there are nodes to run the pods.
  */
 export async function deployDemoWorkloads(kc: KubeConfig, logDir: string, namespace = DEMO_NAMESPACE): Promise<void> {
   const objects = KubernetesObjectApi.makeApiClient(kc);
@@ -140,19 +142,32 @@ export async function deployDemoWorkloads(kc: KubeConfig, logDir: string, namesp
       objects,
       batch.map((app) => deployment(app, RELEASES[app.name]![i]!, namespace)),
     );
-    await waitForAvailable(
+    await waitForDeployments(
       apps,
       namespace,
       batch.map((a) => a.name),
+      'observed by the deployment controller',
+      (d) => (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1),
     );
   }
+  await waitForAvailable(
+    apps,
+    namespace,
+    DEMO_APPS.map((a) => a.name),
+  );
 }
 
 /** Until each deployment has observed its spec and every replica is updated and available. */
-export async function waitForAvailable(
+export function waitForAvailable(apps: AppsV1Api, namespace: string, names: string[], timeoutMs = 120_000) {
+  return waitForDeployments(apps, namespace, names, 'available', isRolledOut, timeoutMs);
+}
+
+async function waitForDeployments(
   apps: AppsV1Api,
   namespace: string,
   names: string[],
+  what: string,
+  done: (d: V1Deployment) => boolean,
   timeoutMs = 120_000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -160,12 +175,11 @@ export async function waitForAvailable(
     const pending: string[] = [];
     for (const name of names) {
       const d = await apps.readNamespacedDeployment({ name, namespace });
-      if (!isRolledOut(d))
-        pending.push(`${name} (${d.status?.availableReplicas ?? 0}/${d.spec?.replicas ?? 1} available)`);
+      if (!done(d)) pending.push(`${name} (${d.status?.availableReplicas ?? 0}/${d.spec?.replicas ?? 1} available)`);
     }
     if (pending.length === 0) return;
     if (Date.now() > deadline)
-      throw new Error(`deployments not available within ${timeoutMs / 1000} s: ${pending.join(', ')}`);
-    await new Promise((r) => setTimeout(r, 250));
+      throw new Error(`deployments not ${what} within ${timeoutMs / 1000} s: ${pending.join(', ')}`);
+    await new Promise((r) => setTimeout(r, 100));
   }
 }

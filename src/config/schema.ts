@@ -474,6 +474,8 @@ export const EnvSchema = z.object({
   SDK_METRICS_PORT: port.default(9465),
   KUBECONFIG: z.string().min(1).optional(),
   KUBERNETES_SERVICE_HOST: z.string().optional(),
+  /** Import the Kubernetes activities once the worker polls, not at the first one (npm run up sets it). */
+  KUBERNETES_PRELOAD: bool.optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   MAINT_CONFIG: z.string().min(1).optional(),
 });
@@ -508,7 +510,13 @@ export interface Config {
   checklistRoles: ChecklistRoles;
   security: FileConfig['security'];
   standards: FileConfig['standards'];
-  kubernetes: { kubeconfigPath?: string; inCluster: boolean; namespace: string; appLabelSelector: string };
+  kubernetes: {
+    kubeconfigPath?: string;
+    inCluster: boolean;
+    preload: boolean;
+    namespace: string;
+    appLabelSelector: string;
+  };
   logLevel: string;
   targets: Omit<FileConfig['targets'], 'kubernetes' | 'monitoring'> & { monitoring: HttpTarget[] };
   /** Bearer tokens of targets.cacheClear by target name, from the environment. Secret: never logged. */
