@@ -14,7 +14,8 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY --from=build /app/package.json ./
 COPY --from=build /app/bin ./bin
-ENV NODE_ENV=production WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js
+# The worker's Node flags and malloc arenas: src/worker-node-options.ts says why.
+ENV NODE_ENV=production WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js MALLOC_ARENA_MAX=2
 USER node
 EXPOSE 9464
-CMD ["node", "dist/src/worker.js"]
+CMD ["node", "--optimize-for-size", "--max-semi-space-size=2", "dist/src/worker.js"]

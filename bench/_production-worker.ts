@@ -11,6 +11,7 @@ import { buildWorkflowBundle } from '../scripts/build-workflow-bundle.js';
 import { ensureDatabase, seedDemoBookings } from '../dev/demo-db.js';
 import { runStatement } from '../dev/postgres-admin.js';
 import { freePort } from '../src/net.js';
+import { WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -106,15 +107,16 @@ export async function startProductionWorker({
     SDK_METRICS_PORT: String(await freePort()),
     LOG_LEVEL: 'warn',
     TASK_QUEUE: taskQueue,
+    ...WORKER_NODE_ENV,
     ...extraEnv,
   };
   let args: string[];
   if (form === 'image') {
     const { entry, bundle } = await buildImage();
     Object.assign(env, { WORKFLOW_BUNDLE: bundle, NODE_ENV: 'production' });
-    args = [entry];
+    args = [...WORKER_NODE_FLAGS, entry];
   } else {
-    args = ['--import', 'tsx', join(ROOT, 'src', 'worker.ts')];
+    args = ['--import', 'tsx', ...WORKER_NODE_FLAGS, join(ROOT, 'src', 'worker.ts')];
   }
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: 'ignore' });

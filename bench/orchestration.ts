@@ -16,6 +16,7 @@ import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { DEFAULT_BUNDLE_CACHE_DIR } from '../src/workflow-bundle-cache.js';
 import { startDevServer } from '../dev/devserver.js';
 import { freePort } from '../src/net.js';
+import { WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
 import { deploymentMemoryRequestMi, rssMb, startProductionWorker } from './_production-worker.js';
 
 const RUNS = 100;
@@ -55,7 +56,12 @@ export async function main(): Promise<void> {
     const worker = fork(
       fileURLToPath(new URL('./_orchestration-worker.ts', import.meta.url)),
       [server.address, taskQueue, benchBundle],
-      { execArgv: ['--import', 'tsx'], stdio: 'ignore' },
+      // Started as every worker is (src/worker-node-options.ts).
+      {
+        execArgv: ['--import', 'tsx', ...WORKER_NODE_FLAGS],
+        env: { ...process.env, ...WORKER_NODE_ENV },
+        stdio: 'ignore',
+      },
     );
     await new Promise((resolve) => worker.once('message', resolve));
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { ScheduleNotFoundError, type Client, type ScheduleOptions } from '@temporalio/client';
+import { ScheduleNotFoundError, type Client, type ScheduleHandle, type ScheduleOptions } from '@temporalio/client';
 import { SEARCH_ATTRIBUTES } from '../domain/run.js';
 import type { ManagedSchedule } from './definitions.js';
 
@@ -15,6 +15,29 @@ export interface ApplyOptions {
   taskQueue: string;
   /** Report what would change without changing anything. */
   dryRun?: boolean;
+}
+
+// gRPC codes a server still starting answers with: a schedule's describe is a query to its scheduler
+// workflow, which after a restart must replay first (seen from `npm run up` on a loaded machine).
+const RETRIED_CODES = new Set([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */]);
+const DESCRIBE_ATTEMPTS = 5;
+
+/** The schedule's description, undefined when there is none; a failure names the server's reason. */
+async function describeIfExists(handle: ScheduleHandle, id: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await handle.describe();
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) return undefined;
+      const cause = (err as { cause?: { code?: number; details?: string; message?: string } }).cause;
+      if (attempt < DESCRIBE_ATTEMPTS && cause?.code !== undefined && RETRIED_CODES.has(cause.code)) {
+        await new Promise((r) => setTimeout(r, 250 * attempt));
+        continue;
+      }
+      const reason = cause?.details ?? cause?.message;
+      throw new Error(`schedule ${id}: ${(err as Error).message}${reason ? `: ${reason}` : ''}`, { cause: err });
+    }
+  }
 }
 
 /** A fingerprint of everything we manage on a schedule; stored in the action memo to detect drift cheaply. */
@@ -78,12 +101,7 @@ export async function applySchedules(
   for (const s of desired) {
     const handle = client.schedule.getHandle(s.id);
     const wanted = toScheduleOptions(s, options.taskQueue);
-    let current;
-    try {
-      current = await handle.describe();
-    } catch (err) {
-      if (!(err instanceof ScheduleNotFoundError)) throw err;
-    }
+    const current = await describeIfExists(handle, s.id);
     if (!current) {
       if (!options.dryRun) await client.schedule.create(wanted);
       results.push({ id: s.id, action: 'created' });

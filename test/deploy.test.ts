@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { loadYaml } from '@kubernetes/client-node';
 import { describe, expect, it } from 'vitest';
 import { SERVER_DYNAMIC_CONFIG } from '../dev/devserver.js';
+import { WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
 
 const exec = promisify(execFile);
 
@@ -35,6 +36,32 @@ describe('docker-compose.yml', () => {
         production[key]?.map((v) => v.value),
         key,
       ).toEqual([value]);
+  });
+});
+
+describe("the worker's Node process", () => {
+  it('is started by the image and the Deployment with the flags and malloc arenas npm run up and the benchmarks use', () => {
+    const dockerfile = readFileSync('Dockerfile', 'utf8');
+    const cmd = JSON.parse(/^CMD (\[.*\])$/m.exec(dockerfile)![1]!) as string[];
+    expect(cmd).toEqual(['node', ...WORKER_NODE_FLAGS, 'dist/src/worker.js']);
+    for (const [name, value] of Object.entries(WORKER_NODE_ENV))
+      expect(dockerfile).toMatch(new RegExp(`^ENV .*\\b${name}=${value}\\b`, 'm'));
+
+    const deployment = loadYaml<{
+      spec: { template: { spec: { containers: { command: string[]; env: { name: string; value: string }[] }[] } } };
+    }>(
+      readFileSync('deploy/worker.yaml', 'utf8')
+        .split(/^---$/m)
+        .find((d) => /kind: Deployment/.test(d))!,
+    );
+    const [worker] = deployment.spec.template.spec.containers;
+    expect(worker!.command).toEqual(['node', ...WORKER_NODE_FLAGS, 'dist/src/worker.js']);
+    for (const [name, value] of Object.entries(WORKER_NODE_ENV)) expect(worker!.env).toContainEqual({ name, value });
+  });
+
+  it('accepts those flags (a misspelt V8 flag would stop the worker at start) and runs with them', async () => {
+    const { stdout } = await exec(process.execPath, [...WORKER_NODE_FLAGS, '-p', 'JSON.stringify(process.execArgv)']);
+    expect((JSON.parse(stdout) as string[]).slice(0, WORKER_NODE_FLAGS.length)).toEqual(WORKER_NODE_FLAGS);
   });
 });
 

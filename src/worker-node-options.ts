@@ -1,0 +1,9 @@
+// How every worker process is started: the image (Dockerfile CMD and ENV), the Deployment
+// (deploy/worker.yaml), `npm run up` and the benchmarks; test/deploy.test.ts keeps them in step.
+// Measured side by side (bench orchestration): a worker after 120 runs held 253 MB with Node's
+// defaults and 175 MB with these, for the same median run time. V8 keeps smaller young
+// generations (2 MB semi-spaces instead of 16 MB, in the main and the workflow thread alike) and
+// favours memory over peak speed; glibc keeps two malloc arenas instead of one per core and thread
+// of the SDK's Rust runtime.
+export const WORKER_NODE_FLAGS = ['--optimize-for-size', '--max-semi-space-size=2'] as const;
+export const WORKER_NODE_ENV = { MALLOC_ARENA_MAX: '2' } as const;
