@@ -17,26 +17,15 @@ export interface ApplyOptions {
   dryRun?: boolean;
 }
 
-// gRPC codes a server still starting answers with: a schedule's describe is a query to its scheduler
-// workflow, which after a restart must replay first (seen from `npm run up` on a loaded machine).
-const RETRIED_CODES = new Set([4 /* DEADLINE_EXCEEDED */, 14 /* UNAVAILABLE */]);
-const DESCRIBE_ATTEMPTS = 5;
-
-/** The schedule's description, undefined when there is none; a failure names the server's reason. */
+/** The schedule's description, undefined when there is none; a failure names the server's reason (the client's message alone does not). */
 async function describeIfExists(handle: ScheduleHandle, id: string) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await handle.describe();
-    } catch (err) {
-      if (err instanceof ScheduleNotFoundError) return undefined;
-      const cause = (err as { cause?: { code?: number; details?: string; message?: string } }).cause;
-      if (attempt < DESCRIBE_ATTEMPTS && cause?.code !== undefined && RETRIED_CODES.has(cause.code)) {
-        await new Promise((r) => setTimeout(r, 250 * attempt));
-        continue;
-      }
-      const reason = cause?.details ?? cause?.message;
-      throw new Error(`schedule ${id}: ${(err as Error).message}${reason ? `: ${reason}` : ''}`, { cause: err });
-    }
+  try {
+    return await handle.describe();
+  } catch (err) {
+    if (err instanceof ScheduleNotFoundError) return undefined;
+    const cause = (err as { cause?: { details?: string; message?: string } }).cause;
+    const reason = cause?.details ?? cause?.message;
+    throw new Error(`schedule ${id}: ${(err as Error).message}${reason ? `: ${reason}` : ''}`, { cause: err });
   }
 }
 
