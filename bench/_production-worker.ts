@@ -11,7 +11,7 @@ import { buildWorkflowBundle } from '../scripts/build-workflow-bundle.js';
 import { ensureDatabase, seedDemoBookings } from '../dev/demo-db.js';
 import { runStatement } from '../dev/postgres-admin.js';
 import { freePort } from '../src/net.js';
-import { WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
+import { TYPESCRIPT_LOADER, WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
@@ -116,7 +116,7 @@ export async function startProductionWorker({
     Object.assign(env, { WORKFLOW_BUNDLE: bundle, NODE_ENV: 'production' });
     args = [...WORKER_NODE_FLAGS, entry];
   } else {
-    args = ['--import', 'tsx', ...WORKER_NODE_FLAGS, join(ROOT, 'src', 'worker.ts')];
+    args = [...TYPESCRIPT_LOADER, ...WORKER_NODE_FLAGS, join(ROOT, 'src', 'worker.ts')];
   }
   const t0 = performance.now();
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: 'ignore' });

@@ -16,7 +16,7 @@ import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
 import { DEFAULT_BUNDLE_CACHE_DIR } from '../src/workflow-bundle-cache.js';
 import { startDevServer } from '../dev/devserver.js';
 import { freePort } from '../src/net.js';
-import { WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
+import { TYPESCRIPT_LOADER, WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
 import { deploymentMemoryRequestMi, rssMb, startProductionWorker } from './_production-worker.js';
 
 const RUNS = 100;
@@ -58,7 +58,7 @@ export async function main(): Promise<void> {
       [server.address, taskQueue, benchBundle],
       // Started as every worker is (src/worker-node-options.ts).
       {
-        execArgv: ['--import', 'tsx', ...WORKER_NODE_FLAGS],
+        execArgv: [...TYPESCRIPT_LOADER, ...WORKER_NODE_FLAGS],
         env: { ...process.env, ...WORKER_NODE_ENV },
         stdio: 'ignore',
       },

@@ -13,7 +13,7 @@ const ROUNDS = 3;
 async function upOnce(env: NodeJS.ProcessEnv): Promise<{ seconds: number; summary: string }> {
   const t0 = performance.now();
   // What `npm run up` runs, with `exec` so the signal reaches up.ts itself.
-  const child = spawn('bash', ['-c', 'bash scripts/bootstrap.sh && exec node --import tsx dev/up.ts'], {
+  const child = spawn('bash', ['-c', 'bash scripts/bootstrap.sh && exec node --import tsx/esm dev/up.ts'], {
     cwd: ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],

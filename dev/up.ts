@@ -16,7 +16,7 @@ import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config/schema.js';
-import { WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
+import { TYPESCRIPT_LOADER, WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
 import type { DevServer } from './devserver.js';
 import { startLocalCluster, WORKER_USERNAME, type LocalCluster } from './kube-local/cluster.js';
 import type { SlackEmulator } from './slack-emulator.js';
@@ -271,14 +271,15 @@ async function main(): Promise<void> {
   const startService = (
     name: string,
     entry: string,
-    node: { flags: readonly string[]; env: NodeJS.ProcessEnv } = { flags: [], env: {} },
+    node: { flags: readonly string[]; env: NodeJS.ProcessEnv; args?: string[] } = { flags: [], env: {} },
   ): ChildProcess => {
     say(`starting the ${name} (log: .data/${name}.log)`);
     const log = openSync(join(DATA, `${name}.log`), 'a');
-    const child = spawn(process.execPath, ['--import', 'tsx', ...node.flags, join(ROOT, 'src', entry)], {
-      env: { ...env, ...node.env },
-      stdio: ['ignore', log, log],
-    });
+    const child = spawn(
+      process.execPath,
+      [...TYPESCRIPT_LOADER, ...node.flags, join(ROOT, 'src', entry), ...(node.args ?? [])],
+      { env: { ...env, ...node.env }, stdio: ['ignore', log, log] },
+    );
     started.push({
       name,
       stop: () =>
@@ -373,8 +374,11 @@ async function main(): Promise<void> {
     if (clusterReady) await Promise.race([workerKubeconfig, clusterReady]);
     else say(`using the Kubernetes cluster of KUBECONFIG=${env.KUBECONFIG}`);
     // The first health check follows at once: the worker loads its Kubernetes activities beside polling.
-    env.KUBERNETES_PRELOAD ??= 'true';
-    const worker = startService('worker', 'worker.ts', { flags: WORKER_NODE_FLAGS, env: WORKER_NODE_ENV });
+    const worker = startService('worker', 'worker.ts', {
+      flags: WORKER_NODE_FLAGS,
+      env: WORKER_NODE_ENV,
+      args: ['--preload-kubernetes'],
+    });
 
     const [{ connectClient }, { applySchedules, ensureSearchAttributes, triggerSchedule }, { SCHEDULES }] =
       await Promise.all([

@@ -1,4 +1,5 @@
 import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
 import {
   Runtime,
   Worker,
@@ -67,7 +68,13 @@ export async function createMaintenanceWorker(options: MaintenanceWorkerOptions)
   });
 }
 
-async function main(): Promise<void> {
+/**
+ * `worker.ts [--preload-kubernetes]`. With the flag (`npm run up`, whose first health check follows
+ * the start at once) the Kubernetes activities are imported beside polling rather than by the first
+ * one called: that call is 1-2 s faster, the worker holds about 50 MB more from its start.
+ */
+async function main(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { 'preload-kubernetes': { type: 'boolean', default: false } } });
   const config = loadConfigOrExit();
   const logger = createLogger(config.logLevel);
   const sdkMetricsAddress = `127.0.0.1:${config.metrics.sdkPort}`;
@@ -115,7 +122,7 @@ async function main(): Promise<void> {
     'worker polling',
   );
   // Beside polling, not before it: a worker start never waits for the Kubernetes client.
-  if (config.kubernetes.preload && clients.kube)
+  if (values['preload-kubernetes'] && clients.kube)
     preloadKubernetesActivities().catch((err: Error) =>
       logger.warn({ err: err.message }, 'Kubernetes activities not preloaded; their first call imports them'),
     );
@@ -128,7 +135,7 @@ async function main(): Promise<void> {
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
-  main().catch((err) => {
+  main(process.argv.slice(2)).catch((err) => {
     console.error(`worker failed: ${(err as Error).message}`);
     process.exit(1);
   });

@@ -265,4 +265,12 @@ describe('configuration', () => {
     expect((err as { stderr: string }).stderr).toContain('env TEMPORAL_ADDRESS');
     expect((err as { stderr: string }).stderr).toContain('env SLACK_WEBHOOK_URL');
   });
+
+  it('the worker takes --preload-kubernetes only and refuses any other argument', async () => {
+    const err = await run(process.execPath, ['--import', 'tsx', 'src/worker.ts', '--preload-kubernetes', '--prelaod'], {
+      timeout: 30_000,
+    }).catch((e: { code: number; stderr: string }) => e);
+    expect((err as { code: number }).code).toBe(1);
+    expect((err as { stderr: string }).stderr).toMatch(/^worker failed: Unknown option '--prelaod'/);
+  });
 });

@@ -116,7 +116,6 @@ export function loadConfig(rawEnv: NodeJS.ProcessEnv = process.env): Config {
     kubernetes: {
       kubeconfigPath: e.KUBECONFIG,
       inCluster: Boolean(e.KUBERNETES_SERVICE_HOST),
-      preload: e.KUBERNETES_PRELOAD ?? false,
       namespace: f.targets.kubernetes.namespace,
       appLabelSelector: f.targets.kubernetes.appLabelSelector,
     },

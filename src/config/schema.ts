@@ -474,8 +474,6 @@ export const EnvSchema = z.object({
   SDK_METRICS_PORT: port.default(9465),
   KUBECONFIG: z.string().min(1).optional(),
   KUBERNETES_SERVICE_HOST: z.string().optional(),
-  /** Import the Kubernetes activities once the worker polls, not at the first one (npm run up sets it). */
-  KUBERNETES_PRELOAD: bool.optional(),
   LOG_LEVEL: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
   MAINT_CONFIG: z.string().min(1).optional(),
 });
@@ -513,7 +511,6 @@ export interface Config {
   kubernetes: {
     kubeconfigPath?: string;
     inCluster: boolean;
-    preload: boolean;
     namespace: string;
     appLabelSelector: string;
   };
