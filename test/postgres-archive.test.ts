@@ -111,7 +111,8 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
   });
 
   it('survives SIGKILL of its worker mid-archive with three streams: each resumes after its last committed batch, every row exactly once', async () => {
-    await seedBookings(db.pool, 30_000, 10_000);
+    // Ids in time order, as production's serial key: the slices are thirds of the old ids.
+    await seedBookings(db.pool, 30_000, 10_000, true);
     const oldIds = await idFingerprint(db.pool, `bookings WHERE ${OLD}`);
     const recentIds = await idFingerprint(db.pool, `bookings WHERE NOT (${OLD})`);
     const file = join(mkdtempSync(join(tmpdir(), 'maint-config-')), 'config.json');
@@ -150,6 +151,8 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
         );
         return rows[0]!.n === 3 && (await recordedHeartbeat())?.streams.length === 3;
       });
+      // All three are the first attempt's: a live worker's lock waits are not heartbeat timeouts.
+      expect((await handle.describe()).raw.pendingActivities?.[0]?.attempt).toBe(1);
       await killHard(workers[0]!);
       // What the retry resumes from: the server's last heartbeat, which a dead worker can no longer change.
       const recorded = (await recordedHeartbeat())!;
@@ -304,6 +307,42 @@ describe('archive of old bookings (weeklyDatabaseMaintenance, steps: archive)', 
     expect(archiveOf(report).reason).toMatch(/bookings: locked by another session.*300 ms/);
     expect(report.checks.find((c) => c.check === 'db.archive')).toMatchObject({ status: 'warn' });
     expect(await idFingerprint(db.pool, 'bookings')).toEqual(before);
+  });
+
+  it('waits on a locked row longer than its heartbeat timeout without being taken for a lost worker', async () => {
+    await seedBookings(db.pool, 2_000, 500);
+    const locker = new pg.Client({ connectionString: db.url });
+    locker.on('error', () => undefined);
+    await locker.connect();
+    await locker.query(`BEGIN; SELECT id FROM bookings WHERE ${OLD} ORDER BY id OFFSET 1000 LIMIT 1 FOR UPDATE`);
+    try {
+      const report = await withWorker(config(), async ({ client, taskQueue }) => {
+        const handle = await client.workflow.start(weeklyDatabaseMaintenance, {
+          taskQueue,
+          workflowId: `archive-lock-wait-${Date.now()}`,
+          args: [archiveOnly({ archiveBatchSize: 200, lockTimeoutMs: 600_000 })],
+        });
+        await until('a batch waiting on the locked row', async () => {
+          const { rows } = await db.pool.query<{ n: number }>(
+            `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND wait_event_type = 'Lock'`,
+          );
+          return rows[0]!.n > 0;
+        });
+        // The archive's heartbeat timeout is 10 s (workflows/lib/activity-profiles.ts): past it, a
+        // worker that only heartbeats after batches has its attempt timed out and retried.
+        await sleep(14_000);
+        const pending = (await handle.describe()).raw.pendingActivities ?? [];
+        // Released before asserting: the worker's shutdown waits for every attempt still waiting on it.
+        await locker.query('ROLLBACK');
+        expect(pending.map((p) => [p.activityType?.name, p.attempt, p.lastFailure?.message ?? null])).toEqual([
+          ['archiveBookingsOlderThan', 1, null],
+        ]);
+        return handle.result();
+      });
+      expect(archiveOf(report)).toMatchObject({ status: 'done', rowsMoved: 2_000, conserved: true });
+    } finally {
+      await locker.end();
+    }
   });
 
   it('stops cleanly, unverified, when bookings gets locked mid-archive, and a rerun finishes the job', async () => {

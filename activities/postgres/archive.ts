@@ -685,13 +685,22 @@ export function createArchiveActivities({
     async archiveBookingsOlderThan(request: ArchiveRequest): Promise<ArchiveResult> {
       const ctx = Context.current();
       const resume = ctx.info.heartbeatDetails as ArchiveProgress | SingleKeysetProgress | undefined;
+      // Batches waiting on a row lock (lock_timeout may be minutes) send no progress, but the worker
+      // is alive: the last progress (a copy, as reported: the streams go on changing theirs) is sent
+      // again well within the heartbeat timeout, which then notices only a lost worker.
+      let last: ArchiveProgress | SingleKeysetProgress | undefined = resume;
+      const { heartbeatTimeoutMs } = ctx.info;
+      const keepAlive = heartbeatTimeoutMs ? setInterval(() => ctx.heartbeat(last), heartbeatTimeoutMs / 4) : undefined;
       const result = await moveBookingsInBatches(
         db,
         { ...request, streams: request.streams ?? streams, timeouts: resolveTimeouts(timeouts, request.timeouts) },
         resume,
-        (progress) => ctx.heartbeat(progress),
+        (progress) => {
+          last = structuredClone(progress);
+          ctx.heartbeat(last);
+        },
         () => ctx.cancellationSignal.aborted,
-      );
+      ).finally(() => clearInterval(keepAlive));
       ctx.log.info('archive finished', {
         rowsMoved: result.rowsMoved,
         batches: result.batches,

@@ -18,15 +18,18 @@ export async function createBookingSchema(pool: pg.Pool): Promise<void> {
     CREATE TABLE password_reset_tokens (token text PRIMARY KEY, user_id bigint NOT NULL, expires_at timestamptz NOT NULL);`);
 }
 
-/** `old` bookings three years old mixed by id with `recent` ones, so every id range holds both. */
-export async function seedBookings(pool: pg.Pool, old: number, recent: number): Promise<void> {
+/**
+ * `old` bookings three years old mixed by id with `recent` ones, so every id range holds both; or,
+ * with `idsInTimeOrder`, ids rising with `created_at` as a serial key gives them in production.
+ */
+export async function seedBookings(pool: pg.Pool, old: number, recent: number, idsInTimeOrder = false): Promise<void> {
   await pool.query(
     `INSERT INTO bookings (user_id, notes, created_at)
      SELECT i, CASE WHEN i % 3 = 0 THEN 'note ' || i END, ts FROM (
        SELECT i, now() - interval '3 years' - i * interval '1 minute' AS ts, md5('old' || i) AS k FROM generate_series(1, $1::int) AS i
        UNION ALL
        SELECT i, now() - i * interval '1 minute', md5('recent' || i) FROM generate_series(1, $2::int) AS i) s
-     ORDER BY k`,
+     ORDER BY ${idsInTimeOrder ? 'ts' : 'k'}`,
     [old, recent],
   );
 }
