@@ -17,15 +17,29 @@ export interface ApplyOptions {
   dryRun?: boolean;
 }
 
+/**
+ * Describing a schedule queries its own workflow on the server. While the server's internal worker
+ * starts (a dev server restarted on its database file, as `npm run up` does) that query can time
+ * out, DEADLINE_EXCEEDED after 30 s (temporalio/temporal#7037); a second try finds it running.
+ */
+const DESCRIBE_ATTEMPTS = 3;
+const GRPC_DEADLINE_EXCEEDED = 4;
+
 /** The schedule's description, undefined when there is none; a failure names the server's reason (the client's message alone does not). */
-async function describeIfExists(handle: ScheduleHandle, id: string) {
-  try {
-    return await handle.describe();
-  } catch (err) {
-    if (err instanceof ScheduleNotFoundError) return undefined;
-    const cause = (err as { cause?: { details?: string; message?: string } }).cause;
-    const reason = cause?.details ?? cause?.message;
-    throw new Error(`schedule ${id}: ${(err as Error).message}${reason ? `: ${reason}` : ''}`, { cause: err });
+export async function describeIfExists(handle: ScheduleHandle, id: string) {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await handle.describe();
+    } catch (err) {
+      if (err instanceof ScheduleNotFoundError) return undefined;
+      const cause = (err as { cause?: { code?: number; details?: string; message?: string } }).cause;
+      if (cause?.code === GRPC_DEADLINE_EXCEEDED && attempt < DESCRIBE_ATTEMPTS) continue;
+      const reason = cause?.details ?? cause?.message;
+      const tries = attempt > 1 ? ` (${attempt} attempts)` : '';
+      throw new Error(`schedule ${id}: ${(err as Error).message}${reason ? `: ${reason}` : ''}${tries}`, {
+        cause: err,
+      });
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { ScheduleOverlapPolicy, type Client } from '@temporalio/client';
+import { InterceptingCall, type Interceptor } from '@grpc/grpc-js';
+import { Client, Connection, ScheduleOverlapPolicy } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { SCHEDULES, type ManagedSchedule } from '../schedules/definitions.js';
 import { MANAGED_BY, applySchedules } from '../schedules/apply.js';
@@ -66,6 +67,39 @@ describe('schedules as code', () => {
     const second = await applySchedules(client, [...SCHEDULES, extra], { taskQueue });
     expect(second.every((r) => r.action === 'unchanged')).toBe(true);
     expect(second).toHaveLength(SCHEDULES.length + 1);
+  });
+
+  it("tries a describe again when the server's answer comes too late (DEADLINE_EXCEEDED), and names the reason when it never comes", async () => {
+    // The next `late` DescribeSchedule calls get a deadline already past: gRPC ends them with
+    // DEADLINE_EXCEEDED, as the server does while its schedule worker starts.
+    let late = 0;
+    const lateDescribes: Interceptor = (options, nextCall) =>
+      new InterceptingCall(
+        nextCall(
+          options.method_definition.path.endsWith('/DescribeSchedule') && late-- > 0
+            ? { ...options, deadline: Date.now() - 1 }
+            : options,
+        ),
+      );
+    const connection = await Connection.connect({ address: inject('temporalAddress'), interceptors: [lateDescribes] });
+    const slow = new Client({ connection, namespace: inject('temporalNamespace') });
+    try {
+      await applySchedules(client, [...SCHEDULES, extra], { taskQueue });
+      late = 2;
+      const results = await applySchedules(slow, [...SCHEDULES, extra], { taskQueue });
+      expect(late).toBe(-results.length); // both late describes were tried again, then one each
+      expect(results.every((r) => r.action === 'unchanged')).toBe(true);
+
+      late = 3;
+      const failed = await applySchedules(slow, [...SCHEDULES, extra], { taskQueue }).catch((err: Error) => err);
+      expect(String(failed)).toMatch(
+        new RegExp(
+          `^Error: schedule ${SCHEDULES[0]!.id}: Failed to describe schedule: Deadline exceeded.* \\(3 attempts\\)$`,
+        ),
+      );
+    } finally {
+      await connection.close();
+    }
   });
 
   // The seed calendar, as one-minute "windows" computed by our own window math (not Temporal's).
