@@ -147,21 +147,27 @@ export async function applySchedules(
 
 /**
  * Starts the schedule's workflow now, as if it fired, and returns the id the server gave the run
- * (`<schedule id>-<time>`), or undefined when none showed up within `waitMs`. The newest recent
- * action is compared, not their count: the server keeps only the last ten.
+ * (`<schedule id>-<time>`), or undefined when none showed up within `waitMs`. The run is found
+ * through visibility, among the schedule's runs of the last ten minutes: a describe would query the
+ * schedule's own workflow, busy with the trigger itself, which a restarted dev server left
+ * unanswered for 30 s (see DESCRIBE_ATTEMPTS).
  */
 export async function triggerSchedule(
   client: Client,
   scheduleId: string,
   waitMs = 10_000,
 ): Promise<string | undefined> {
-  const handle = client.schedule.getHandle(scheduleId);
-  const newest = async () => (await handle.describe()).info.recentActions.at(-1)?.action.workflow.workflowId;
-  const before = await newest();
-  await handle.trigger();
+  const query = `TemporalScheduledById = '${scheduleId.replaceAll("'", "\\'")}' AND StartTime > '${new Date(Date.now() - 10 * 60_000).toISOString()}'`;
+  const runs = async () => {
+    const ids = new Set<string>();
+    for await (const run of client.workflow.list({ query })) ids.add(run.workflowId);
+    return ids;
+  };
+  const before = await runs();
+  await client.schedule.getHandle(scheduleId).trigger();
   for (const deadline = Date.now() + waitMs; Date.now() < deadline;) {
-    const now = await newest();
-    if (now && now !== before) return now;
+    const started = [...(await runs())].find((id) => !before.has(id));
+    if (started) return started;
     await new Promise((r) => setTimeout(r, 200));
   }
   return undefined;

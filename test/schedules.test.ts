@@ -240,7 +240,11 @@ describe('schedules as code', () => {
     expect((await client.schedule.getHandle('evening-status').describe()).state.paused).toBe(false);
 
     const before = (await client.schedule.getHandle('evening-status').describe()).info.numActionsTaken;
-    expect((await maint('schedules', 'trigger', 'evening-status')).code).toBe(0);
+    const triggered = await maint('schedules', 'trigger', 'evening-status');
+    expect(triggered.code).toBe(0);
+    // The run it started, by the id the server gave it.
+    const run = triggered.stdout.match(/^evening-status: triggered, workflow (evening-status-\S+)$/m)?.[1];
+    expect((await client.workflow.getHandle(run!).describe()).type).toBe('eveningStatus');
     await expect
       .poll(async () => (await client.schedule.getHandle('evening-status').describe()).info.numActionsTaken, {
         timeout: 30_000,
