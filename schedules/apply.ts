@@ -26,7 +26,7 @@ const DESCRIBE_ATTEMPTS = 3;
 const GRPC_DEADLINE_EXCEEDED = 4;
 
 /** The schedule's description, undefined when there is none; a failure names the server's reason (the client's message alone does not). */
-export async function describeIfExists(handle: ScheduleHandle, id: string) {
+async function describeIfExists(handle: ScheduleHandle, id: string) {
   for (let attempt = 1; ; attempt++) {
     try {
       return await handle.describe();
