@@ -15,7 +15,7 @@ COPY --from=build /app/dist ./dist
 COPY --from=build /app/package.json ./
 COPY --from=build /app/bin ./bin
 # The worker's Node flags and malloc arenas: src/worker-node-options.ts says why.
-ENV NODE_ENV=production WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js MALLOC_ARENA_MAX=2
+ENV NODE_ENV=production WORKFLOW_BUNDLE=/app/dist/workflow-bundle.js MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=131072
 USER node
 EXPOSE 9464
 CMD ["node", "--optimize-for-size", "--max-semi-space-size=2", "dist/src/worker.js"]

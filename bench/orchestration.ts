@@ -1,11 +1,12 @@
 // Orchestration overhead: a workflow of 10 no-op activities through our step wrapper
 // (MaintenanceRun.step: status query, step records) against a bare workflow of 10 no-op
 // activities, in one process and one dev server (a worker holding just those two, so the ratio
-// is the wrapper's alone). Cold start and memory come from the production worker
-// (bench/_production-worker.ts): cold start as the image runs it, resident memory as `npm run up`
-// runs it, after start and after 40 dailyHealthChecks. Goals (issue 14): median <= 150 ms, ratio <= 1.05,
-// compiled cold start <= 1.5 s, development start with a cached workflow bundle <= 2 s, the ratio
-// worker's resident memory after its 120 runs <= 180 MB, production memory within the Deployment's request.
+// is the wrapper's alone), in three rounds; the line takes the worst round's median and ratio.
+// Cold start and memory come from the production worker (bench/_production-worker.ts): cold start
+// as the image runs it, resident memory as `npm run up` runs it, after start and after 40
+// dailyHealthChecks. Goals (issue 14): median <= 150 ms, ratio <= 1.05, compiled cold start <= 1.5 s,
+// development start with a cached workflow bundle <= 2 s, the ratio worker's resident memory after
+// its 120th run <= 180 MB, production memory within the Deployment's request.
 import { fork } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,18 +20,23 @@ import { freePort } from '../src/net.js';
 import { TYPESCRIPT_LOADER, WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
 import { deploymentMemoryRequestMi, rssMb, startProductionWorker } from './_production-worker.js';
 
-const RUNS = 100;
+const ROUNDS = 3;
+// Runs vary by tens of ms on a shared machine: a hundred of each per round keeps a round's ratio within a few percent.
+const PAIRS_PER_ROUND = 100;
+const WARM_UP_PAIRS = 10;
+/** The run after which the benchmark worker's memory is read (the figure issue 14 set its goal on). */
+const MEMORY_AFTER_RUNS = 120;
 const HEALTH_CHECKS = 40;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function timeRuns(client: Client, taskQueue: string, type: string, n: number): Promise<number[]> {
-  const times: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const t0 = performance.now();
-    await client.workflow.execute(type, { taskQueue, workflowId: `bench-${type}-${i}-${Date.now()}`, args: [10] });
-    times.push(performance.now() - t0);
-  }
-  return times;
+async function timeRun(client: Client, taskQueue: string, type: string): Promise<number> {
+  const t0 = performance.now();
+  await client.workflow.execute(type, {
+    taskQueue,
+    workflowId: `bench-${type}-${Date.now()}-${Math.random()}`,
+    args: [10],
+  });
+  return performance.now() - t0;
 }
 
 /** Process start to healthy and polling, for the production worker in the given form. */
@@ -65,26 +71,45 @@ export async function main(): Promise<void> {
     );
     await new Promise((resolve) => worker.once('message', resolve));
 
-    await timeRuns(client, taskQueue, 'wrappedNoops', 10); // warm-up
-    await timeRuns(client, taskQueue, 'bareNoops', 10);
-    const ours: number[] = [];
-    const bare: number[] = [];
-    // Interleaved so drift on the shared machine hits both equally.
-    for (let i = 0; i < RUNS / 2; i++) {
-      ours.push(...(await timeRuns(client, taskQueue, 'wrappedNoops', 1)));
-      bare.push(...(await timeRuns(client, taskQueue, 'bareNoops', 1)));
+    // One run of each type at a time, in an order that alternates (wrapped-bare, bare-wrapped): a
+    // run that follows the other kind by turns, so what a run leaves to the server (its closing,
+    // visibility) weighs on both kinds alike.
+    let runs = 0;
+    let benchWorkerRss = 0;
+    const pair = async (i: number) => {
+      const order = i % 2 === 0 ? (['wrappedNoops', 'bareNoops'] as const) : (['bareNoops', 'wrappedNoops'] as const);
+      const times: Record<string, number> = {};
+      for (const type of order) {
+        times[type] = await timeRun(client, taskQueue, type);
+        if (++runs === MEMORY_AFTER_RUNS) benchWorkerRss = rssMb(worker.pid!);
+      }
+      return { wrapped: times.wrappedNoops!, bare: times.bareNoops! };
+    };
+    for (let i = 0; i < WARM_UP_PAIRS; i++) await pair(i);
+    const rounds: { wrapped: number[]; bare: number[] }[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      const round = { wrapped: [] as number[], bare: [] as number[] };
+      for (let i = 0; i < PAIRS_PER_ROUND; i++) {
+        const { wrapped, bare } = await pair(i);
+        round.wrapped.push(wrapped);
+        round.bare.push(bare);
+      }
+      rounds.push(round);
     }
-    // The figure issue 14 set its memory goal on: this worker after its 120 runs.
-    const benchWorkerRss = rssMb(worker.pid!);
     worker.kill('SIGTERM');
-    const ratio = median(ours) / median(bare);
+    const ratios = rounds.map((r) => median(r.wrapped) / median(r.bare));
+    const worst = rounds[ratios.indexOf(Math.max(...ratios))]!;
+    const slowest = Math.max(...rounds.map((r) => median(r.wrapped)));
 
-    const cold = await coldStart(server.address, 'image');
+    const colds: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) colds.push(await coldStart(server.address, 'image'));
     // Development start (npm run up, through tsx): first with an empty workflow bundle cache
     // (webpack at start, as after an edit), then with the bundle that start cached.
     rmSync(DEFAULT_BUNDLE_CACHE_DIR, { recursive: true, force: true });
     const devWebpack = await coldStart(server.address, 'npm run up');
-    const coldDev = await coldStart(server.address, 'npm run up');
+    const devs: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) devs.push(await coldStart(server.address, 'npm run up'));
+    const [cold, coldDev] = [Math.max(...colds), Math.max(...devs)];
 
     // Memory: the worker `npm run up` starts, all workflows and activities, running real health checks.
     const production = await startProductionWorker({
@@ -108,20 +133,23 @@ export async function main(): Promise<void> {
       await production.stop();
     }
 
-    console.log(
-      `median wrapped: ${median(ours).toFixed(1)} ms, median bare: ${median(bare).toFixed(1)} ms, ${RUNS / 2} runs each after 10 warm-up runs each`,
+    rounds.forEach((r, i) =>
+      console.log(
+        `round ${i + 1}: median wrapped ${median(r.wrapped).toFixed(1)} ms, bare ${median(r.bare).toFixed(1)} ms, ratio ${ratios[i]!.toFixed(3)} (${PAIRS_PER_ROUND} runs of each)`,
+      ),
     );
     console.log(
-      `benchmark worker (the two workflows and a no-op activity, through tsx) resident memory after its ${RUNS + 20} runs: ${benchWorkerRss} MB`,
+      `benchmark worker (the two workflows and a no-op activity, through tsx) resident memory after its ${MEMORY_AFTER_RUNS}th run: ${benchWorkerRss} MB`,
     );
+    const seconds = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
     console.log(
-      `worker cold start, process start to healthy and polling: ${cold.toFixed(2)} s compiled with a prebuilt bundle; through tsx (npm run up) ${coldDev.toFixed(2)} s with the cached bundle, ${devWebpack.toFixed(2)} s with webpack at start`,
+      `worker cold start, process start to healthy and polling: ${seconds(colds)} s compiled with a prebuilt bundle; through tsx (npm run up) ${seconds(devs)} s with the cached bundle, ${devWebpack.toFixed(2)} s with webpack at start`,
     );
     console.log(
       `production worker (npm run up) resident memory: ${rssStart} MB after start, ${rssAfter} MB after ${HEALTH_CHECKS} dailyHealthChecks; deployment memory request: ${deploymentMemoryRequestMi()} Mi`,
     );
     console.log(
-      `orchestration: median_ms=${median(ours).toFixed(0)} bare_median_ms=${median(bare).toFixed(0)} ratio=${ratio.toFixed(2)} cold_start_s=${cold.toFixed(2)} dev_start_s=${coldDev.toFixed(2)} dev_start_webpack_s=${devWebpack.toFixed(2)} rss_start_mb=${rssStart} rss_mb=${rssAfter} bench_worker_rss_mb=${benchWorkerRss}`,
+      `orchestration: median_ms=${slowest.toFixed(0)} bare_median_ms=${median(worst.bare).toFixed(0)} ratio=${Math.max(...ratios).toFixed(2)} cold_start_s=${cold.toFixed(2)} dev_start_s=${coldDev.toFixed(2)} dev_start_webpack_s=${devWebpack.toFixed(2)} rss_start_mb=${rssStart} rss_mb=${rssAfter} bench_worker_rss_mb=${benchWorkerRss}`,
     );
     await client.connection.close();
   } finally {

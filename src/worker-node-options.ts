@@ -5,8 +5,11 @@
 // generations (2 MB semi-spaces instead of 16 MB, in the main and the workflow thread alike) and
 // favours memory over peak speed; glibc keeps two malloc arenas instead of one per core and thread
 // of the SDK's Rust runtime.
+// glibc's mmap threshold stays at 128 KiB instead of rising with each large block freed (up to
+// 32 MiB): blocks above it are unmapped when freed rather than kept in the arenas; 10-15 MB less
+// after 120 runs (bench orchestration).
 export const WORKER_NODE_FLAGS = ['--optimize-for-size', '--max-semi-space-size=2'] as const;
-export const WORKER_NODE_ENV = { MALLOC_ARENA_MAX: '2' } as const;
+export const WORKER_NODE_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' } as const;
 
 // How development starts one from its TypeScript sources (`npm run up`, the benchmarks): tsx's ESM
 // hooks only. Our sources are ES modules; `--import tsx` also hooks every require() of the SDK's
