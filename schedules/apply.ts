@@ -15,21 +15,26 @@ export interface ApplyOptions {
   taskQueue: string;
   /** Report what would change without changing anything. */
   dryRun?: boolean;
+  /** How long one describe of a schedule may take before it is tried again (default 10 s). */
+  describeAttemptMs?: number;
 }
 
 /**
  * Describing a schedule queries its own workflow on the server. While the server's internal worker
  * starts (a dev server restarted on its database file, as `npm run up` does) that query can time
- * out, DEADLINE_EXCEEDED after 30 s (temporalio/temporal#7037); a second try finds it running.
+ * out, DEADLINE_EXCEEDED after 30 s (temporalio/temporal#7037); a second try finds it running. An
+ * answer takes well under a second otherwise: each attempt is bounded much sooner than the
+ * server's 30 s, so a stuck one is given up and tried again.
  */
 const DESCRIBE_ATTEMPTS = 3;
+const DESCRIBE_ATTEMPT_MS = 10_000;
 const GRPC_DEADLINE_EXCEEDED = 4;
 
 /** The schedule's description, undefined when there is none; a failure names the server's reason (the client's message alone does not). */
-async function describeIfExists(handle: ScheduleHandle, id: string) {
+async function describeIfExists(handle: ScheduleHandle, id: string, attemptMs: number) {
   for (let attempt = 1; ; attempt++) {
     try {
-      return await handle.describe();
+      return await handle.client.withDeadline(Date.now() + attemptMs, () => handle.describe());
     } catch (err) {
       if (err instanceof ScheduleNotFoundError) return undefined;
       const cause = (err as { cause?: { code?: number; details?: string; message?: string } }).cause;
@@ -104,7 +109,7 @@ export async function applySchedules(
   for (const s of desired) {
     const handle = client.schedule.getHandle(s.id);
     const wanted = toScheduleOptions(s, options.taskQueue);
-    const current = await describeIfExists(handle, s.id);
+    const current = await describeIfExists(handle, s.id, options.describeAttemptMs ?? DESCRIBE_ATTEMPT_MS);
     if (!current) {
       if (!options.dryRun) await client.schedule.create(wanted);
       results.push({ id: s.id, action: 'created' });

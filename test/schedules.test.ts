@@ -102,6 +102,34 @@ describe('schedules as code', () => {
     }
   });
 
+  it('gives up a describe that outlasts its bound and tries it again, rather than waiting for the server', async () => {
+    // The request of the next `held` DescribeSchedule calls is sent only after 6 s: the server has
+    // no answer before then, as when its query waits; each attempt may take 2 s here.
+    let held = 0;
+    let describes = 0;
+    const heldDescribes: Interceptor = (options, nextCall) => {
+      if (!options.method_definition.path.endsWith('/DescribeSchedule')) return new InterceptingCall(nextCall(options));
+      describes++;
+      const hold = held-- > 0;
+      return new InterceptingCall(nextCall(options), {
+        sendMessage: (message, next) => (hold ? setTimeout(() => next(message), 6_000) : next(message)),
+      });
+    };
+    const connection = await Connection.connect({ address: inject('temporalAddress'), interceptors: [heldDescribes] });
+    const slow = new Client({ connection, namespace: inject('temporalNamespace') });
+    try {
+      await applySchedules(client, [...SCHEDULES, extra], { taskQueue });
+      held = 2;
+      const results = await applySchedules(slow, [...SCHEDULES, extra], { taskQueue, describeAttemptMs: 2_000 });
+      expect(results.every((r) => r.action === 'unchanged')).toBe(true);
+      // Two attempts given up (the first schedule's twice), then one each (more if this machine
+      // is so loaded that an answer takes 2 s); without the bound the held ones simply answer late.
+      expect(describes).toBeGreaterThanOrEqual(results.length + 2);
+    } finally {
+      await connection.close();
+    }
+  });
+
   // The seed calendar, as one-minute "windows" computed by our own window math (not Temporal's).
   const minute = { durationMinutes: 1 } as const;
   const SEED_CALENDAR: Record<string, { spec: WindowSpec | WindowSpec[]; months?: number[]; skipDays?: string[] }> = {
