@@ -28,17 +28,23 @@ export interface ApplyOptions {
  */
 const DESCRIBE_ATTEMPTS = 3;
 const DESCRIBE_ATTEMPT_MS = 10_000;
+const GRPC_CANCELLED = 1;
 const GRPC_DEADLINE_EXCEEDED = 4;
 
 /** The schedule's description, undefined when there is none; a failure names the server's reason (the client's message alone does not). */
 async function describeIfExists(handle: ScheduleHandle, id: string, attemptMs: number) {
   for (let attempt = 1; ; attempt++) {
+    const deadline = Date.now() + attemptMs;
     try {
-      return await handle.client.withDeadline(Date.now() + attemptMs, () => handle.describe());
+      return await handle.client.withDeadline(deadline, () => handle.describe());
     } catch (err) {
       if (err instanceof ScheduleNotFoundError) return undefined;
       const cause = (err as { cause?: { code?: number; details?: string; message?: string } }).cause;
-      if (cause?.code === GRPC_DEADLINE_EXCEEDED && attempt < DESCRIBE_ATTEMPTS) continue;
+      // The server also holds the attempt's deadline: when its timer ends the call first, it
+      // resets the stream, which gRPC reports as CANCELLED rather than DEADLINE_EXCEEDED.
+      const late =
+        cause?.code === GRPC_DEADLINE_EXCEEDED || (cause?.code === GRPC_CANCELLED && Date.now() >= deadline - 100);
+      if (late && attempt < DESCRIBE_ATTEMPTS) continue;
       const reason = cause?.details ?? cause?.message;
       const tries = attempt > 1 ? ` (${attempt} attempts)` : '';
       throw new Error(`schedule ${id}: ${(err as Error).message}${reason ? `: ${reason}` : ''}${tries}`, {
