@@ -1,7 +1,8 @@
 // The production worker for benchmarks: src/worker.ts with every workflow and activity, the
 // production config schema and the demo's targets (src/up.ts) against a real, seeded booking
-// database. Started as `npm run up` starts it (tsx, workflows bundled at start) or as the image
-// runs it (compiled, prebuilt workflow bundle, NODE_ENV=production).
+// database. Started as `npm run up` starts it (the transpiled sources, the cached workflow bundle:
+// dev/transpiled.ts), as the image runs it (compiled, prebuilt workflow bundle, NODE_ENV=production)
+// or, for comparison, through tsx's loader (workflow bundle from the cache).
 import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,11 +11,14 @@ import { fileURLToPath } from 'node:url';
 import { buildWorkflowBundle } from '../scripts/build-workflow-bundle.js';
 import { ensureDatabase, seedDemoBookings } from '../dev/demo-db.js';
 import { runStatement } from '../dev/postgres-admin.js';
+import { developmentStart } from '../dev/transpiled.js';
 import { freePort } from '../src/net.js';
 import { TYPESCRIPT_LOADER, WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const ADMIN_URL = 'postgresql://postgres@127.0.0.1:5432/postgres';
+
+export type WorkerForm = 'npm run up' | 'image' | 'tsx';
 
 export interface ProductionWorker {
   pid: number;
@@ -77,7 +81,7 @@ export async function startProductionWorker({
 }: {
   address: string;
   taskQueue: string;
-  form: 'npm run up' | 'image';
+  form: WorkerForm;
   /** Shared by several workers, as in production; the worker makes (and drops) its own when absent. */
   database?: BookingDatabase;
   /** On top of the bench's environment, e.g. KUBECONFIG. */
@@ -111,14 +115,21 @@ export async function startProductionWorker({
     ...extraEnv,
   };
   let args: string[];
-  if (form === 'image') {
-    const { entry, bundle } = await buildImage();
+  // Built ahead, as the image is; a development start's own preparation (the sources' hash, the
+  // bundle cache's check) counts.
+  const image = form === 'image' ? await buildImage() : undefined;
+  const t0 = performance.now();
+  if (image) {
+    const { entry, bundle } = image;
     Object.assign(env, { WORKFLOW_BUNDLE: bundle, NODE_ENV: 'production' });
     args = [...WORKER_NODE_FLAGS, entry];
-  } else {
+  } else if (form === 'tsx') {
     args = [...TYPESCRIPT_LOADER, ...WORKER_NODE_FLAGS, join(ROOT, 'src', 'worker.ts')];
+  } else {
+    const start = await developmentStart('worker.ts');
+    args = start.args;
+    Object.assign(env, start.env);
   }
-  const t0 = performance.now();
   const child = spawn(process.execPath, args, { cwd: ROOT, env, stdio: 'ignore' });
   const stop = async () => {
     if (child.exitCode === null) {

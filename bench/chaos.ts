@@ -18,7 +18,7 @@ import { findKubeBinaries } from '../dev/kube-local/binaries.js';
 import { startLocalCluster, type LocalCluster } from '../dev/kube-local/cluster.js';
 import { deployDemoWorkloads } from '../dev/kube-local/demo.js';
 import { freePort } from '../src/net.js';
-import { bundleMaintenanceWorkflows } from '../src/worker.js';
+import { bundleMaintenanceWorkflows } from '../src/workflow-bundle.js';
 import { decide, makeTestKeys, signedDecision, signedRequest } from '../dev/signing-keys.js';
 import { interactionBody, slackHeaders } from '../dev/slack-signing.js';
 import { nodeUpdatedSignal, statusQuery } from '../workflows/lib/definitions.js';

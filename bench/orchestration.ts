@@ -19,7 +19,7 @@ import { DEFAULT_BUNDLE_CACHE_DIR } from '../src/workflow-bundle-cache.js';
 import { startDevServer } from '../dev/devserver.js';
 import { freePort } from '../src/net.js';
 import { TYPESCRIPT_LOADER, WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
-import { deploymentMemoryRequestMi, rssMb, startProductionWorker } from './_production-worker.js';
+import { deploymentMemoryRequestMi, rssMb, startProductionWorker, type WorkerForm } from './_production-worker.js';
 
 const ROUNDS = 3;
 // Runs vary by tens of ms on a shared machine: a hundred of each per round keeps a round's ratio within a few percent.
@@ -41,7 +41,7 @@ async function timeRun(client: Client, taskQueue: string, type: string): Promise
 }
 
 /** Process start to healthy and polling, for the production worker in the given form. */
-async function coldStart(address: string, form: 'npm run up' | 'image'): Promise<number> {
+async function coldStart(address: string, form: WorkerForm): Promise<number> {
   const worker = await startProductionWorker({ address, taskQueue: 'bench-cold-start', form });
   await worker.stop();
   return worker.startSeconds;
@@ -103,13 +103,18 @@ export async function main(): Promise<void> {
 
     const colds: number[] = [];
     for (let r = 0; r < ROUNDS; r++) colds.push(await coldStart(server.address, 'image'));
-    // Development start (npm run up, through tsx): first with an empty workflow bundle cache
-    // (webpack at start, as after an edit), then with the bundle that start cached.
+    // Development start (npm run up: the transpiled sources), first with an empty workflow bundle
+    // cache (webpack at start, as after an edit), then with the bundle that start cached; beside it,
+    // the same start through tsx's loader, as it was before.
     rmSync(DEFAULT_BUNDLE_CACHE_DIR, { recursive: true, force: true });
     const devWebpack = await coldStart(server.address, 'npm run up');
     const devs: number[] = [];
-    for (let r = 0; r < ROUNDS; r++) devs.push(await coldStart(server.address, 'npm run up'));
-    const [cold, coldDev] = [Math.max(...colds), Math.max(...devs)];
+    const tsxs: number[] = [];
+    for (let r = 0; r < ROUNDS; r++) {
+      devs.push(await coldStart(server.address, 'npm run up'));
+      tsxs.push(await coldStart(server.address, 'tsx'));
+    }
+    const [cold, coldDev, coldTsx] = [Math.max(...colds), Math.max(...devs), Math.max(...tsxs)];
 
     // Memory: the worker `npm run up` starts, all workflows and activities, running real health checks.
     const production = await startProductionWorker({
@@ -143,13 +148,13 @@ export async function main(): Promise<void> {
     );
     const seconds = (xs: number[]) => xs.map((x) => x.toFixed(2)).join(', ');
     console.log(
-      `worker cold start, process start to healthy and polling: ${seconds(colds)} s compiled with a prebuilt bundle; through tsx (npm run up) ${seconds(devs)} s with the cached bundle, ${devWebpack.toFixed(2)} s with webpack at start`,
+      `worker cold start, process start to healthy and polling: ${seconds(colds)} s compiled with a prebuilt bundle; transpiled (npm run up) ${seconds(devs)} s with the cached bundle, ${devWebpack.toFixed(2)} s with webpack at start; through tsx ${seconds(tsxs)} s`,
     );
     console.log(
       `production worker (npm run up) resident memory: ${rssStart} MB after start, ${rssAfter} MB after ${HEALTH_CHECKS} dailyHealthChecks; deployment memory request: ${deploymentMemoryRequestMi()} Mi`,
     );
     console.log(
-      `orchestration: median_ms=${slowest('wrapped').toFixed(0)} bare_median_ms=${slowest('bare').toFixed(0)} ratio=${Math.max(...ratios).toFixed(2)} cold_start_s=${cold.toFixed(2)} dev_start_s=${coldDev.toFixed(2)} dev_start_webpack_s=${devWebpack.toFixed(2)} rss_start_mb=${rssStart} rss_mb=${rssAfter} bench_worker_rss_mb=${benchWorkerRss}`,
+      `orchestration: median_ms=${slowest('wrapped').toFixed(0)} bare_median_ms=${slowest('bare').toFixed(0)} ratio=${Math.max(...ratios).toFixed(2)} cold_start_s=${cold.toFixed(2)} dev_start_s=${coldDev.toFixed(2)} dev_start_tsx_s=${coldTsx.toFixed(2)} dev_start_webpack_s=${devWebpack.toFixed(2)} rss_start_mb=${rssStart} rss_mb=${rssAfter} bench_worker_rss_mb=${benchWorkerRss}`,
     );
     await client.connection.close();
   } finally {

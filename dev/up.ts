@@ -16,10 +16,10 @@ import { connect } from 'node:net';
 import { join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../src/config/schema.js';
-import { TYPESCRIPT_LOADER, WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
 import type { DevServer } from './devserver.js';
 import { startLocalCluster, WORKER_USERNAME, type LocalCluster } from './kube-local/cluster.js';
 import type { SlackEmulator } from './slack-emulator.js';
+import { developmentStart, type DevelopmentStart } from './transpiled.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const DATA = join(ROOT, '.data');
@@ -268,18 +268,13 @@ async function main(): Promise<void> {
   clusterReady?.catch(() => undefined);
   local?.demo.catch(() => undefined);
 
-  const startService = (
-    name: string,
-    entry: string,
-    node: { flags: readonly string[]; env: NodeJS.ProcessEnv; args?: string[] } = { flags: [], env: {} },
-  ): ChildProcess => {
+  const startService = (name: string, start: DevelopmentStart, args: string[] = []): ChildProcess => {
     say(`starting the ${name} (log: .data/${name}.log)`);
     const log = openSync(join(DATA, `${name}.log`), 'a');
-    const child = spawn(
-      process.execPath,
-      [...TYPESCRIPT_LOADER, ...node.flags, join(ROOT, 'src', entry), ...(node.args ?? [])],
-      { env: { ...env, ...node.env }, stdio: ['ignore', log, log] },
-    );
+    const child = spawn(process.execPath, [...start.args, ...args], {
+      env: { ...env, ...start.env },
+      stdio: ['ignore', log, log],
+    });
     started.push({
       name,
       stop: () =>
@@ -314,6 +309,9 @@ async function main(): Promise<void> {
       env.SLACK_RESPONSE_URL_PREFIX = `${slackUrl}/respond/`;
       env.SLACK_SIGNING_SECRET ??= ensureSlackSigningSecret();
     }
+    // Our sources transpiled and the workflow bundle, both cached by content, ready while the rest starts.
+    const workerStart = developmentStart('worker.ts');
+    workerStart.catch(() => undefined);
     const { loadConfig } = await import('../src/config/load.js');
     const config = loadConfig(env);
     if (Object.keys(config.approvals.operatorKeys).length === 0)
@@ -374,11 +372,7 @@ async function main(): Promise<void> {
     if (clusterReady) await Promise.race([workerKubeconfig, clusterReady]);
     else say(`using the Kubernetes cluster of KUBECONFIG=${env.KUBECONFIG}`);
     // The first health check follows at once: the worker loads its Kubernetes activities beside polling.
-    const worker = startService('worker', 'worker.ts', {
-      flags: WORKER_NODE_FLAGS,
-      env: WORKER_NODE_ENV,
-      args: ['--preload-kubernetes'],
-    });
+    const worker = startService('worker', await workerStart, ['--preload-kubernetes']);
 
     const [{ connectClient }, { applySchedules, ensureSearchAttributes, triggerSchedule }, { SCHEDULES }] =
       await Promise.all([
@@ -394,7 +388,7 @@ async function main(): Promise<void> {
     await waitForHealthz(`http://127.0.0.1:${metricsPort}/healthz`, worker);
     // The bridge serves people's clicks only, none of which can come before the banner: started once
     // the worker is up, its start does not slow the worker's on these two cores.
-    const bridge = startService('bridge', 'bridge.ts');
+    const bridge = startService('bridge', await developmentStart('bridge.ts'));
     const bridgeHealthy = waitForHealthz(`http://127.0.0.1:${config.bridge.healthPort}/healthz`, bridge);
     bridgeHealthy.catch(() => undefined);
 

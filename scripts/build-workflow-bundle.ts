@@ -2,7 +2,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DefaultLogger } from '@temporalio/worker';
-import { bundleMaintenanceWorkflows } from '../src/worker.js';
+import { bundleMaintenanceWorkflows } from '../src/workflow-bundle.js';
 
 export async function buildWorkflowBundle(outPath: string): Promise<string> {
   const { code } = await bundleMaintenanceWorkflows({ logger: new DefaultLogger('WARN') });

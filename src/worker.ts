@@ -3,9 +3,7 @@ import { parseArgs } from 'node:util';
 import {
   Runtime,
   Worker,
-  bundleWorkflowCode,
   makeTelemetryFilterString,
-  type BundleOptions,
   type NativeConnection,
   type WorkerOptions,
 } from '@temporalio/worker';
@@ -18,30 +16,7 @@ import { ensureReportSchema } from './maintenance-runs.js';
 import { createLogger } from './logger.js';
 import { createMetrics, startMetricsServer } from './metrics.js';
 import { connectWorker } from './temporal.js';
-import { cachedWorkflowBundle, type CachedBundle } from './workflow-bundle-cache.js';
-
-export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-/** Every workflow bundle carries it: an undecodable input fails its run instead of hanging it (see the module). */
-export const PAYLOAD_CONVERTER_PATH = fileURLToPath(new URL('./payload-converter.ts', import.meta.url));
-
-const MAINTENANCE_BUNDLE: BundleOptions = {
-  workflowsPath: WORKFLOWS_PATH,
-  payloadConverterPath: PAYLOAD_CONVERTER_PATH,
-  // The source map without the sources' text (1.3 of the bundle's 4 MB): stack traces still name
-  // file and line, and the text only serves `showStackTraceSources`, which is off. The SDK decodes
-  // and runs the bundle twice at start; this made Worker.create about 0.3 s faster.
-  webpackConfigHook: (config) => ({ ...config, devtool: 'inline-nosources-source-map' }),
-};
-
-/** The workflow bundle every worker, test and prebuilt image runs. */
-export function bundleMaintenanceWorkflows(options: Partial<BundleOptions> = {}) {
-  return bundleWorkflowCode({ ...MAINTENANCE_BUNDLE, ...options });
-}
-
-/** The same bundle, reused from node_modules/.cache while its sources are unchanged (webpack runs only after an edit). */
-export async function cachedMaintenanceBundle(options: Partial<BundleOptions> = {}): Promise<CachedBundle['bundle']> {
-  return (await cachedWorkflowBundle({ ...MAINTENANCE_BUNDLE, ...options })).bundle;
-}
+import { cachedMaintenanceBundle } from './workflow-bundle.js';
 
 export interface MaintenanceWorkerOptions {
   connection: NativeConnection;

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, s
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, type BundleOptions } from '@temporalio/worker';
+import type { BundleOptions } from '@temporalio/worker';
 
 export const DEFAULT_BUNDLE_CACHE_DIR = fileURLToPath(
   new URL('../node_modules/.cache/trixtech-maintenance/workflow-bundles', import.meta.url),
@@ -108,6 +108,7 @@ export async function cachedWorkflowBundle(
   let read: string[] = [];
   let probed: string[] = [];
   const startedAt = performance.timeOrigin + performance.now(); // sub-millisecond, like file times
+  const { bundleWorkflowCode } = await import('@temporalio/worker');
   const { code } = await bundleWorkflowCode({
     ...options,
     webpackConfigHook: (config) => {

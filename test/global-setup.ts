@@ -9,7 +9,7 @@ import type { TestProject } from 'vitest/node';
 import { ensureSearchAttributes } from '../schedules/apply.js';
 import { startDevServer, type DevServer } from '../dev/devserver.js';
 import { startLocalCluster, type LocalCluster } from '../dev/kube-local/cluster.js';
-import { cachedMaintenanceBundle } from '../src/worker.js';
+import { cachedMaintenanceBundle } from '../src/workflow-bundle.js';
 import { freePort } from './helpers/net.js';
 
 declare module 'vitest' {

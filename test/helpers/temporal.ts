@@ -10,7 +10,8 @@ import { loadConfig } from '../../src/config/load.js';
 import type { Config } from '../../src/config/schema.js';
 import { createLogger } from '../../src/logger.js';
 import { createMetrics } from '../../src/metrics.js';
-import { cachedMaintenanceBundle, createMaintenanceWorker } from '../../src/worker.js';
+import { createMaintenanceWorker } from '../../src/worker.js';
+import { cachedMaintenanceBundle } from '../../src/workflow-bundle.js';
 
 let runtimeInstalled = false;
 export function quietRuntime(): void {
