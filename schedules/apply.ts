@@ -15,36 +15,37 @@ export interface ApplyOptions {
   taskQueue: string;
   /** Report what would change without changing anything. */
   dryRun?: boolean;
-  /** How long one describe of a schedule may take before it is tried again (default 10 s). */
-  describeAttemptMs?: number;
+  /** How long each describe attempt of a schedule may take, in order: as many attempts as bounds (default 2 s, 10 s, 30 s). */
+  describeAttemptsMs?: readonly number[];
 }
 
 /**
  * Describing a schedule queries its own workflow on the server. While the server's internal worker
- * starts (a dev server restarted on its database file, as `npm run up` does) that query can time
- * out, DEADLINE_EXCEEDED after 30 s (temporalio/temporal#7037); a second try finds it running. An
- * answer takes well under a second otherwise: each attempt is bounded much sooner than the
- * server's 30 s, so a stuck one is given up and tried again.
+ * starts (a dev server restarted on its database file, as `npm run up` does) that query can wait
+ * until the call's deadline, 30 s by default (temporalio/temporal#7037), and a second try is
+ * answered at once: a stall lasted as long as the attempt's bound, 30 s and then 10 s. An answer
+ * takes well under a second otherwise. So the first attempt is given up after 2 s, and each
+ * further one is allowed longer: a server that is merely slow (a loaded machine) still has 42 s.
  */
-const DESCRIBE_ATTEMPTS = 3;
-const DESCRIBE_ATTEMPT_MS = 10_000;
+const DESCRIBE_ATTEMPTS_MS = [2_000, 10_000, 30_000] as const;
 const GRPC_CANCELLED = 1;
 const GRPC_DEADLINE_EXCEEDED = 4;
 
 /** The schedule's description, undefined when there is none; a failure names the server's reason (the client's message alone does not). */
-async function describeIfExists(handle: ScheduleHandle, id: string, attemptMs: number) {
+async function describeIfExists(handle: ScheduleHandle, id: string, attemptsMs: readonly number[]) {
   for (let attempt = 1; ; attempt++) {
-    const deadline = Date.now() + attemptMs;
+    const deadline = Date.now() + attemptsMs[attempt - 1]!;
     try {
       return await handle.client.withDeadline(deadline, () => handle.describe());
     } catch (err) {
       if (err instanceof ScheduleNotFoundError) return undefined;
       const cause = (err as { cause?: { code?: number; details?: string; message?: string } }).cause;
       // The server also holds the attempt's deadline: when its timer ends the call first, it
-      // resets the stream, which gRPC reports as CANCELLED rather than DEADLINE_EXCEEDED.
+      // resets the stream, which gRPC reports as CANCELLED rather than DEADLINE_EXCEEDED. The
+      // 100 ms allow for the two clocks' timers ending in either order.
       const late =
         cause?.code === GRPC_DEADLINE_EXCEEDED || (cause?.code === GRPC_CANCELLED && Date.now() >= deadline - 100);
-      if (late && attempt < DESCRIBE_ATTEMPTS) continue;
+      if (late && attempt < attemptsMs.length) continue;
       const reason = cause?.details ?? cause?.message;
       const tries = attempt > 1 ? ` (${attempt} attempts)` : '';
       throw new Error(`schedule ${id}: ${(err as Error).message}${reason ? `: ${reason}` : ''}${tries}`, {
@@ -115,7 +116,7 @@ export async function applySchedules(
   for (const s of desired) {
     const handle = client.schedule.getHandle(s.id);
     const wanted = toScheduleOptions(s, options.taskQueue);
-    const current = await describeIfExists(handle, s.id, options.describeAttemptMs ?? DESCRIBE_ATTEMPT_MS);
+    const current = await describeIfExists(handle, s.id, options.describeAttemptsMs ?? DESCRIBE_ATTEMPTS_MS);
     if (!current) {
       if (!options.dryRun) await client.schedule.create(wanted);
       results.push({ id: s.id, action: 'created' });
@@ -161,7 +162,7 @@ export async function applySchedules(
  * (`<schedule id>-<time>`), or undefined when none showed up within `waitMs`. The run is found
  * through visibility, among the schedule's runs of the last ten minutes: a describe would query the
  * schedule's own workflow, busy with the trigger itself, which a restarted dev server left
- * unanswered for 30 s (see DESCRIBE_ATTEMPTS).
+ * unanswered for 30 s (see DESCRIBE_ATTEMPTS_MS).
  */
 export async function triggerSchedule(
   client: Client,

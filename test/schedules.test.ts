@@ -120,7 +120,10 @@ describe('schedules as code', () => {
     try {
       await applySchedules(client, [...SCHEDULES, extra], { taskQueue });
       held = 2;
-      const results = await applySchedules(slow, [...SCHEDULES, extra], { taskQueue, describeAttemptMs: 2_000 });
+      const results = await applySchedules(slow, [...SCHEDULES, extra], {
+        taskQueue,
+        describeAttemptsMs: [2_000, 2_000, 2_000],
+      });
       expect(results.every((r) => r.action === 'unchanged')).toBe(true);
       // Two attempts given up (the first schedule's twice), then one each (more if this machine
       // is so loaded that an answer takes 2 s); without the bound the held ones simply answer late.
