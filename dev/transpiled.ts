@@ -6,7 +6,9 @@
 // with the sources' layout, so imports of node_modules resolve as from the sources.
 import { createHash } from 'node:crypto';
 import {
+  copyFileSync,
   existsSync,
+  mkdirSync,
   readdirSync,
   readFileSync,
   renameSync,
@@ -16,7 +18,7 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join, relative } from 'node:path';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { WORKER_NODE_ENV, WORKER_NODE_FLAGS } from '../src/worker-node-options.js';
 
@@ -27,13 +29,14 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
  */
 const UNUSED_BUILD_MS = 24 * 3600_000;
 
-function typescriptFiles(dir: string): string[] {
+function filesUnder(dir: string): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((entry) => {
     const path = join(dir, entry.name);
-    if (entry.isDirectory()) return typescriptFiles(path);
-    return entry.name.endsWith('.ts') && !entry.name.endsWith('.d.ts') ? [path] : [];
+    return entry.isDirectory() ? filesUnder(path) : [path];
   });
 }
+
+const isTypeScript = (file: string) => file.endsWith('.ts') && !file.endsWith('.d.ts');
 
 function removeUnusedBuilds(buildsDir: string, current: string): void {
   for (const name of readdirSync(buildsDir)) {
@@ -52,7 +55,8 @@ function removeUnusedBuilds(buildsDir: string, current: string): void {
 export async function transpiledSources(root = ROOT): Promise<string> {
   const tsconfig = join(root, 'tsconfig.build.json');
   const { include } = JSON.parse(readFileSync(tsconfig, 'utf8')) as { include: string[] };
-  const files = include.flatMap((dir) => typescriptFiles(join(root, dir))).sort();
+  // Every file counts: a module may read one beside it (JSON, SQL), which is copied as it is.
+  const files = include.flatMap((dir) => filesUnder(join(root, dir))).sort();
   const esbuildVersion = (createRequire(import.meta.url)('esbuild/package.json') as { version: string }).version;
   const hash = createHash('sha256').update(`esbuild ${esbuildVersion}\n`);
   // The build's settings, and those of the tsconfig.json it extends.
@@ -70,7 +74,7 @@ export async function transpiledSources(root = ROOT): Promise<string> {
   const staging = `${dir}.${process.pid}.${Date.now()}.tmp`;
   try {
     await build({
-      entryPoints: files,
+      entryPoints: files.filter(isTypeScript),
       outbase: root,
       outdir: staging,
       format: 'esm',
@@ -82,6 +86,10 @@ export async function transpiledSources(root = ROOT): Promise<string> {
       logLevel: 'silent',
     });
     // Written last: a directory with it is complete. The sources are ES modules, as the repo's package.json says.
+    for (const file of files.filter((f) => !isTypeScript(f))) {
+      mkdirSync(dirname(join(staging, relative(root, file))), { recursive: true });
+      copyFileSync(file, join(staging, relative(root, file)));
+    }
     writeFileSync(join(staging, 'package.json'), '{ "type": "module" }\n');
     renameSync(staging, dir);
   } catch (err) {

@@ -22,10 +22,16 @@ write(
 );
 write(
   'src/main.ts',
-  "import type { Label } from './types.js';\nimport { greeting } from '../lib/greeting.js';\nconst label: Label = 'main';\nconsole.log(label, greeting(2));\n",
+  "import type { Label } from './types.js';\nimport { greeting } from '../lib/greeting.js';\nimport { mark } from '../lib/punctuation.js';\nconst label: Label = 'main';\nconsole.log(label, greeting(2) + mark);\n",
 );
 write('src/types.ts', "export type Label = 'main';\n");
 write('lib/greeting.ts', 'export const greeting = (n: number): string => `hello ${n}`;\n');
+// A file a module reads beside itself, as a module may read JSON or SQL.
+write(
+  'lib/punctuation.ts',
+  "import { readFileSync } from 'node:fs';\nexport const mark = readFileSync(new URL('./mark.txt', import.meta.url), 'utf8').trim();\n",
+);
+write('lib/mark.txt', '!\n');
 afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 const output = async (dir: string) => (await run(process.execPath, [join(dir, 'src', 'main.js')])).stdout.trim();
@@ -33,7 +39,7 @@ const output = async (dir: string) => (await run(process.execPath, [join(dir, 's
 describe('transpiledSources', () => {
   it('builds once per source state: unchanged sources reuse the build, an edit makes a new one', async () => {
     const first = await transpiledSources(root);
-    expect(await output(first)).toBe('main hello 2');
+    expect(await output(first)).toBe('main hello 2!');
     writeFileSync(join(first, 'marker'), '');
     expect(await transpiledSources(root)).toBe(first);
     expect(existsSync(join(first, 'marker'))).toBe(true);
@@ -41,9 +47,14 @@ describe('transpiledSources', () => {
     write('lib/greeting.ts', 'export const greeting = (n: number): string => `hi ${n * 2}`;\n');
     const second = await transpiledSources(root);
     expect(second).not.toBe(first);
-    expect(await output(second)).toBe('main hi 4');
+    expect(await output(second)).toBe('main hi 4!');
     // The earlier build stays: a process started from it may still import from it.
-    expect(await output(first)).toBe('main hello 2');
+    expect(await output(first)).toBe('main hello 2!');
+    // A file that is not TypeScript is copied, and its content keys the build too.
+    write('lib/mark.txt', '?\n');
+    const third = await transpiledSources(root);
+    expect(third).not.toBe(second);
+    expect(await output(third)).toBe('main hi 4?');
   });
 
   it('processes building the same sources at once end with one complete build and no leftovers', async () => {
@@ -61,7 +72,7 @@ describe('transpiledSources', () => {
       ),
     );
     expect(new Set(dirs).size).toBe(1);
-    expect(await output(dirs[0]!)).toBe('main hi 4');
+    expect(await output(dirs[0]!)).toBe('main hi 4?');
     expect(readdirSync(builds).filter((name) => name.endsWith('.tmp'))).toEqual([]);
   });
 
