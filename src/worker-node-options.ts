@@ -11,7 +11,8 @@
 export const WORKER_NODE_FLAGS = ['--optimize-for-size', '--max-semi-space-size=2'] as const;
 export const WORKER_NODE_ENV = { MALLOC_ARENA_MAX: '2', MALLOC_MMAP_THRESHOLD_: '131072' } as const;
 
-// How development starts one from its TypeScript sources (`npm run up`, the benchmarks): tsx's ESM
+// How a worker is started from its TypeScript sources where no transpiled build is used (the
+// orchestration bench's ratio worker and its tsx baseline; `npm run up` uses dev/transpiled.ts): tsx's ESM
 // hooks only. Our sources are ES modules; `--import tsx` also hooks every require() of the SDK's
 // CommonJS files, in the main and the workflow thread: about 0.3 s of CPU more at each start.
 export const TYPESCRIPT_LOADER = ['--import', 'tsx/esm'] as const;
