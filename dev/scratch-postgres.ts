@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { appendFileSync, chownSync, mkdirSync, readdirSync } from 'node:fs';
+import { appendFileSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort } from '../src/net.js';
@@ -25,6 +25,11 @@ export interface ScratchPostgres {
   as(command: string, args: string[]): Promise<{ stdout: string }>;
   /** pg_ctl restart -m fast: every session is terminated, the server comes back on the same port. */
   restart(): Promise<void>;
+  /**
+   * SIGKILL to the server and every process of it at once, as a crash does (WAL not yet written is
+   * lost), then a start on the same port, which recovers from the WAL.
+   */
+  crash(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -74,6 +79,24 @@ export async function startScratchPostgres(
     url: (database) => `postgresql://postgres@127.0.0.1:${listen}/${database}`,
     restart: async () => {
       await as('pg_ctl', ['-D', data, '-l', log, '-m', 'fast', '-w', 'restart']);
+    },
+    crash: async () => {
+      const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      const children = (await exec('pgrep', ['-P', String(postmaster)]).catch(() => ({ stdout: '' }))).stdout
+        .split('\n')
+        .filter(Boolean)
+        .map(Number);
+      const all = [postmaster, ...children];
+      for (const pid of all) process.kill(pid, 'SIGKILL');
+      // Reaped too: PostgreSQL's checks of its lock files take a zombie for a running server.
+      const alive = (pid: number) => existsSync(`/proc/${pid}`);
+      const deadline = Date.now() + 30_000;
+      while (all.some(alive)) {
+        if (Date.now() > deadline)
+          throw new Error(`PostgreSQL processes ${all.filter(alive).join(', ')} outlived SIGKILL`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      await as('pg_ctl', ['-D', data, '-l', log, '-w', 'start']);
     },
     stop: async () => {
       await as('pg_ctl', ['-D', data, '-m', 'immediate', '-w', 'stop']).catch(() => undefined);

@@ -78,20 +78,22 @@ export async function inTransaction<T>(
 /**
  * For statements that cannot run in a transaction block (VACUUM, REINDEX CONCURRENTLY): a dedicated
  * client with session-level timeouts, reset before it returns to the pool (or discarded if that fails).
+ * `asyncCommit`: its commits do not wait for the WAL flush (synchronous_commit off), reset likewise.
  */
 export async function withSessionTimeouts<T>(
   db: pg.Pool,
   t: Timeouts,
   fn: (client: pg.PoolClient) => Promise<T>,
+  { asyncCommit = false } = {},
 ): Promise<T> {
   const client = await db.connect();
   let broken = false;
   try {
-    await client.query(setTimeouts('SESSION', t));
+    await client.query(`${setTimeouts('SESSION', t)}${asyncCommit ? '; SET synchronous_commit = off' : ''}`);
     return await fn(client);
   } finally {
     try {
-      await client.query('RESET lock_timeout; RESET statement_timeout');
+      await client.query('RESET lock_timeout; RESET statement_timeout; RESET synchronous_commit');
     } catch {
       broken = true;
     }

@@ -126,7 +126,7 @@ export const DatabaseMaintenanceSchema = z
      * Archive batches adapt their size (up to batchSize) to take about this long, each stream its own;
      * what that gives against the seed and the longest batch: README, Benchmarks (bench/archive.ts).
      */
-    archiveBatchTargetMs: z.number().int().min(5).max(10_000).default(50),
+    archiveBatchTargetMs: z.number().int().min(5).max(10_000).default(40),
     /**
      * Archive keyset streams, each over a slice of the old ids on a connection of its own (PostgreSQL
      * runs a statement on one core). At most 4: the worker's pool holds 4 connections.
