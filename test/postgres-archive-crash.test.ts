@@ -18,6 +18,7 @@ const moved = (p: ArchiveProgress) => p.streams.reduce((n, s) => n + s.rowsMoved
 describe('archive across a crash of PostgreSQL', () => {
   let root: string;
   let server: ScratchPostgres;
+  let stoppedWalWriter: number | undefined;
   const pools: pg.Pool[] = [];
   const poolFor = () => {
     const pool = new pg.Pool({ connectionString: server.url('postgres'), max: 4 });
@@ -36,6 +37,14 @@ describe('archive across a crash of PostgreSQL', () => {
     server = await startScratchPostgres(root, { settings: ['autovacuum=off', "wal_buffers='16MB'"] });
   }, 120_000);
   afterEach(async () => {
+    // A test that failed before the crash leaves the WAL writer stopped: it could not quit with the server.
+    if (stoppedWalWriter) {
+      try {
+        process.kill(stoppedWalWriter, 'SIGCONT');
+      } catch {
+        // gone with the crash
+      }
+    }
     await Promise.all(pools.splice(0).map((p) => p.end().catch(() => undefined)));
     await server?.stop();
     if (root) rmSync(root, { recursive: true, force: true });
@@ -50,7 +59,8 @@ describe('archive across a crash of PostgreSQL', () => {
     const {
       rows: [walWriter],
     } = await pool.query<{ pid: number }>(`SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'`);
-    process.kill(walWriter!.pid, 'SIGSTOP');
+    stoppedWalWriter = walWriter!.pid;
+    process.kill(stoppedWalWriter, 'SIGSTOP');
 
     const reports: ArchiveProgress[] = [];
     const request = { cutoff, batchSize: 10, streams: 3, timeouts };
@@ -70,6 +80,7 @@ describe('archive across a crash of PostgreSQL', () => {
       return lastReport !== undefined && moved(lastReport) > 0 && committed >= moved(lastReport) + 30;
     });
     await server.crash();
+    stoppedWalWriter = undefined;
     expect(await first).toMatch(/terminat|connection|ECONNRESET|shutdown/i);
 
     const after = poolFor();
