@@ -103,6 +103,13 @@ describe('archive across a crash of PostgreSQL', () => {
       after: { remainingInBookings: 0, inBothTables: 0 },
     });
     expect(retry.rowsMoved).toBe(9_000);
+    // Its sessions went back to the pool as they came: every commit of others waits for the flush.
+    const clients = await Promise.all([1, 2, 3, 4].map(() => after.connect()));
+    const settings = await Promise.all(
+      clients.map((c) => c.query<{ s: string }>("SELECT current_setting('synchronous_commit') AS s")),
+    );
+    clients.forEach((c) => c.release());
+    expect(settings.map((r) => r.rows[0]!.s)).toEqual(['on', 'on', 'on', 'on']);
     expect(await idFingerprint(after, 'bookings_archive')).toEqual(oldIds);
     expect((await idFingerprint(after, `bookings WHERE ${OLD}`)).count).toBe(0);
   }, 120_000);
