@@ -69,6 +69,11 @@ export interface ArchiveResult {
   batchRows: { min: number; max: number };
   /** Wall time of the census before, the batches, and the verification after. */
   phaseMs: { census: number; move: number; verify: number };
+  /**
+   * The batches committed without waiting for the WAL flush, progress reported once flushed; false
+   * where the role may not write the logical message that flushes (every commit then waits).
+   */
+  asyncCommit: boolean;
 }
 
 export interface CleanupResult {

@@ -100,6 +100,7 @@ describe('archive across a crash of PostgreSQL', () => {
     expect(retry).toMatchObject({
       status: 'done',
       conserved: true,
+      asyncCommit: true,
       after: { remainingInBookings: 0, inBothTables: 0 },
     });
     expect(retry.rowsMoved).toBe(9_000);
@@ -112,5 +113,29 @@ describe('archive across a crash of PostgreSQL', () => {
     expect(settings.map((r) => r.rows[0]!.s)).toEqual(['on', 'on', 'on', 'on']);
     expect(await idFingerprint(after, 'bookings_archive')).toEqual(oldIds);
     expect((await idFingerprint(after, `bookings WHERE ${OLD}`)).count).toBe(0);
+  }, 120_000);
+
+  it('commits every batch waiting for the flush, as before, where the role may not write the logical message', async () => {
+    const admin = poolFor();
+    await createBookingSchema(admin);
+    await seedBookings(admin, 3_000, 500, true);
+    await admin.query(`CREATE ROLE archiver LOGIN; GRANT CREATE ON SCHEMA public TO archiver;
+      ALTER TABLE bookings OWNER TO archiver;
+      REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC`);
+    const oldIds = await idFingerprint(admin, `bookings WHERE ${OLD}`);
+    const url = new URL(server.url('postgres'));
+    url.username = 'archiver';
+    const pool = new pg.Pool({ connectionString: url.toString(), max: 4 });
+    pools.push(pool);
+    await expect(pool.query(`SELECT pg_logical_emit_message(true, 'x', 'y')`)).rejects.toThrow(/permission denied/);
+
+    const reports: ArchiveProgress[] = [];
+    const cutoff = new Date(Date.now() - 2 * 365.25 * 86_400_000).toISOString();
+    const result = await moveBookingsInBatches(pool, { cutoff, batchSize: 100, streams: 3, timeouts }, undefined, (p) =>
+      reports.push(p),
+    );
+    expect(result).toMatchObject({ status: 'done', conserved: true, rowsMoved: 3_000, asyncCommit: false });
+    expect(reports.length).toBeGreaterThan(0);
+    expect(await idFingerprint(pool, 'bookings_archive')).toEqual(oldIds);
   }, 120_000);
 });

@@ -18,7 +18,8 @@ import { failure, FailureType } from '../../domain/failures.js';
  * PostgreSQL (not a restart: that flushes) can then undo the batches of its last moments, each
  * whole, its DELETE with its INSERT, so a row is still in exactly one table. What a retry resumes
  * from must not include them: progress is reported only after a commit that waits for the flush
- * (see reportDurably), which makes every batch committed before it durable too.
+ * (see reportDurably), which makes every batch committed before it durable too. A role that may not
+ * write the logical message this flush needs commits every batch waiting, as before (mayFlushWal).
  */
 
 /** One keyset stream: the old ids in (after, upTo], in id order. */
@@ -100,6 +101,21 @@ const REPORT_EVERY_MS = 1_000;
 const FLUSH_WAL = `BEGIN; SET LOCAL synchronous_commit = on;
   SELECT pg_logical_emit_message(true, 'trixtech-maintenance', 'archive progress'); COMMIT`;
 
+/**
+ * Whether the role may write the logical message FLUSH_WAL needs (PUBLIC may, unless revoked); where
+ * it may not, every batch commits waiting for the flush, as before, and progress needs no flush.
+ */
+async function mayFlushWal(c: pg.PoolClient): Promise<boolean> {
+  const {
+    rows: [r],
+  } = await c.query<{ may: boolean }>(
+    `SELECT coalesce(bool_or(has_function_privilege(p.oid, 'EXECUTE')), false) AS may FROM pg_proc p
+      WHERE p.proname = 'pg_logical_emit_message' AND p.pronamespace = 'pg_catalog'::regnamespace
+        AND p.proargtypes[2] = 'text'::regtype`,
+  );
+  return r!.may;
+}
+
 /** `id <= $2` and `id > $n` for each given lower bound (nulls dropped), with the parameters to pass. */
 function slice(upTo: string, lowers: (string | null | undefined)[], column = 'id', first = 3) {
   const above = lowers.filter((id): id is string => id != null);
@@ -116,7 +132,9 @@ const percentile = (sorted: number[], p: number) =>
  * Creates the archive (as the seed did) and checks that it can hold every bookings column; returns
  * the quoted column list and whether ids are integers.
  */
-async function prepareArchive(client: pg.PoolClient): Promise<{ columns: string; integerIds: boolean } | undefined> {
+async function prepareArchive(
+  client: pg.PoolClient,
+): Promise<{ columns: string; integerIds: boolean; asyncCommit: boolean } | undefined> {
   const {
     rows: [exists],
   } = await client.query<{ ok: boolean }>(`SELECT to_regclass('public.bookings') IS NOT NULL AS ok`);
@@ -147,6 +165,7 @@ async function prepareArchive(client: pg.PoolClient): Promise<{ columns: string;
   return {
     columns: rows.map((r) => pg.escapeIdentifier(r.name)).join(', '),
     integerIds: rows.find((r) => r.name === 'id')!.integer,
+    asyncCommit: await mayFlushWal(client),
   };
 }
 
@@ -456,6 +475,7 @@ export async function moveBookingsInBatches(
         median: round(percentile(sorted, 0.5)),
       },
       phaseMs: { census: 0, move: 0, verify: 0 },
+      asyncCommit: false,
       batchRows: { min: sizes.min === Infinity ? 0 : sizes.min, max: sizes.max },
       ...rest,
     };
@@ -492,7 +512,7 @@ export async function moveBookingsInBatches(
   if (!prepared) return result('skipped', 'no bookings table in this database', {});
   const censusMs = performance.now() - clock;
 
-  const { progress, overlaps, columns, integerIds } = prepared;
+  const { progress, overlaps, columns, integerIds, asyncCommit } = prepared;
   // A fresh start's last slice is open until closeLastSlice; progress is reported only once every
   // slice is fixed (a heartbeat is what a retry resumes from): a retry before that starts afresh,
   // which is always correct (as a rerun is).
@@ -505,7 +525,7 @@ export async function moveBookingsInBatches(
     if (!slicesFixed || (due && performance.now() - reportedAt < (request.reportEveryMs ?? REPORT_EVERY_MS))) return;
     reportedAt = performance.now();
     const [durable, seq] = [structuredClone(progress), ++taken];
-    await client.query(FLUSH_WAL);
+    if (asyncCommit) await client.query(FLUSH_WAL);
     // Streams flush at once: a later snapshot flushed first is not followed by an older one.
     if (seq < reported) return;
     reported = seq;
@@ -653,7 +673,7 @@ export async function moveBookingsInBatches(
         }
         verifyMs = Math.max(verifyMs, performance.now() - started);
       },
-      { asyncCommit: true },
+      { asyncCommit },
     ).catch(halting),
   );
   // Asked for after the streams' connections, so it waits when the pool has none to spare.
@@ -680,6 +700,7 @@ export async function moveBookingsInBatches(
       batches: s.batches,
     })),
     phaseMs,
+    asyncCommit,
   };
   const expected = progress.streams.reduce((sum, s) => plus(sum, s.inserted), progress.archivedBefore);
   const stoppedBy = stopped[0] && `stopped after ${batches} batch(es): bookings ${stopped[0]}`;
