@@ -82,12 +82,20 @@ export async function startScratchPostgres(
     },
     crash: async () => {
       const postmaster = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+      // Stopped first, so it starts no process between the listing of its children and the kill.
+      process.kill(postmaster, 'SIGSTOP');
       const children = (await exec('pgrep', ['-P', String(postmaster)]).catch(() => ({ stdout: '' }))).stdout
         .split('\n')
         .filter(Boolean)
         .map(Number);
       const all = [postmaster, ...children];
-      for (const pid of all) process.kill(pid, 'SIGKILL');
+      for (const pid of all) {
+        try {
+          process.kill(pid, 'SIGKILL');
+        } catch {
+          // a backend that had just exited
+        }
+      }
       // Reaped too: PostgreSQL's checks of its lock files take a zombie for a running server.
       const alive = (pid: number) => existsSync(`/proc/${pid}`);
       const deadline = Date.now() + 30_000;
