@@ -83,26 +83,40 @@ export class MaintenanceRun {
    * Runs one step, recording its outcome (and, if `grade` gives one, a detail); a thrown error is
    * recorded as "failed" and re-thrown.
    */
-  async step<T>(
+  step<T>(
     name: string,
     fn: () => Promise<T>,
     grade: (result: T) => StepOutcome | { outcome: StepOutcome; detail: string } = () => 'ok',
   ): Promise<T> {
     const record: StepRecord = { name, outcome: 'running', startedAt: new Date().toISOString() };
     this.steps.push(record);
-    try {
-      const result = await fn();
-      const graded = grade(result);
-      if (typeof graded === 'string') record.outcome = graded;
-      else Object.assign(record, graded);
-      return result;
-    } catch (err) {
+    const fail = (err: unknown): never => {
       record.outcome = 'failed';
       record.detail = innermostMessage(err);
-      throw err;
-    } finally {
       record.finishedAt = new Date().toISOString();
+      throw err;
+    };
+    const succeed = (result: T): T => {
+      let graded: ReturnType<typeof grade>;
+      try {
+        graded = grade(result);
+      } catch (err) {
+        return fail(err);
+      }
+      if (typeof graded === 'string') record.outcome = graded;
+      else Object.assign(record, graded);
+      record.finishedAt = new Date().toISOString();
+      return result;
+    };
+    let pending: Promise<T>;
+    try {
+      pending = fn();
+    } catch (err) {
+      pending = Promise.reject(err);
     }
+    // `then`, not `async`/`await`: the SDK captures a stack trace for every promise a workflow
+    // creates, and an async wrapper makes two per step (its own and its await's) where this makes one.
+    return pending.then(succeed, fail);
   }
 
   /** The opening step of most runs: resolve what the run works on, in the "planning" phase. */
