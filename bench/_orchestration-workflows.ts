@@ -1,4 +1,4 @@
-// Benchmark-only workflows: the same ten no-op activities, bare and through our step wrapper.
+// Benchmark-only workflows: the same ten no-op activities, bare (twice, under two names) and through our step wrapper.
 import { proxyActivities } from '@temporalio/workflow';
 import { MaintenanceRun } from '../workflows/lib/run.js';
 
@@ -7,6 +7,9 @@ const { noop } = proxyActivities<{ noop(): Promise<void> }>({ startToCloseTimeou
 export async function bareNoops(n: number): Promise<void> {
   for (let i = 0; i < n; i++) await noop();
 }
+
+/** The same workflow under a second type name: its ratio to `bareNoops` is the measure's own noise (an A/A control). */
+export const bareNoopsControl = bareNoops;
 
 export async function wrappedNoops(n: number): Promise<void> {
   const run = new MaintenanceRun('benchmark', 'noop');
