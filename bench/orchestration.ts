@@ -25,7 +25,7 @@ import { deploymentMemoryRequestMi, rssMb, startProductionWorker, type WorkerFor
 
 const ROUNDS = 3;
 // Runs vary by tens of ms on a shared machine: with a hundred of each per round the A/A control's
-// rounds ranged 0.96-1.03, as wide as the goal; three hundred bring a round's noise to about a percent or two.
+// rounds ranged 0.96-1.05, as wide as the goal; with three hundred they stayed within 3 %.
 const RUNS_PER_ROUND = 300;
 const WARM_UP_RUNS = 10;
 const KINDS = ['wrappedNoops', 'bareNoops', 'bareNoopsControl'] as const;
