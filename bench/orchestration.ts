@@ -30,7 +30,7 @@ const RUNS_PER_ROUND = 300;
 const WARM_UP_RUNS = 10;
 const KINDS = ['wrappedNoops', 'bareNoops', 'bareNoopsControl'] as const;
 type Kind = (typeof KINDS)[number];
-/** The six orders of the three kinds, taken in turn: wrapped and bare follow the other kinds equally often. */
+/** The six orders of the three kinds, taken in turn: wrapped and bare runs then follow the same mix of kinds. */
 const ORDERS: Kind[][] = KINDS.flatMap((first) =>
   KINDS.filter((k) => k !== first).map((second) => [first, second, KINDS.find((k) => k !== first && k !== second)!]),
 );
