@@ -1,10 +1,10 @@
 // Orchestration overhead: a workflow of 10 no-op activities through our step wrapper
-// (MaintenanceRun.step: status query, step records) against a bare workflow of 10 no-op
-// activities, in one process and one dev server (a worker holding just those, so the ratio is the
-// wrapper's alone), in three rounds; the line takes the slowest round's medians and the worst
-// round's ratio. Beside them runs an A/A control, the bare workflow under a second name: its ratio
-// to the bare one is the noise of the measure itself (`control_ratio`, the round farthest from 1),
-// the figure to read a `ratio` against.
+// (MaintenanceRun: search attributes, set at start as the schedules set them; status query; step
+// records) against a bare workflow of 10 no-op activities, in one process and one dev server (a
+// worker holding just those, so the ratio is the wrapper's alone), in three rounds; the line takes
+// the slowest round's medians and the worst round's ratio. Beside them runs an A/A control, the bare
+// workflow under a second name: its ratio to the bare one is the noise of the measure itself
+// (`control_ratio`, the round farthest from 1), the figure to read a `ratio` against.
 // Cold start and memory come from the production worker (bench/_production-worker.ts): cold start
 // as the image runs it, resident memory as `npm run up` runs it, after start and after 40
 // dailyHealthChecks. Goals (issue 14): median <= 150 ms, ratio <= 1.05, compiled cold start <= 1.5 s,
@@ -17,6 +17,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, Runtime, bundleWorkflowCode } from '@temporalio/worker';
+import { runningSearchAttributes } from '../domain/run.js';
 import { DEFAULT_BUNDLE_CACHE_DIR } from '../src/workflow-bundle-cache.js';
 import { startDevServer } from '../dev/devserver.js';
 import { freePort } from '../src/net.js';
@@ -39,12 +40,14 @@ const MEMORY_AFTER_RUNS = 120;
 const HEALTH_CHECKS = 40;
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
-async function timeRun(client: Client, taskQueue: string, type: string): Promise<number> {
+async function timeRun(client: Client, taskQueue: string, type: Kind): Promise<number> {
   const t0 = performance.now();
   await client.workflow.execute(type, {
     taskQueue,
     workflowId: `bench-${type}-${Date.now()}-${Math.random()}`,
     args: [10],
+    // Started as the schedules start a routine run: with its kind, target and outcome set.
+    ...(type === 'wrappedNoops' ? { typedSearchAttributes: runningSearchAttributes('benchmark', 'noop') } : {}),
   });
   return performance.now() - t0;
 }

@@ -11,6 +11,46 @@ export const SEARCH_ATTRIBUTES = {
   outcome: defineSearchAttributeKey('MaintenanceOutcome', SearchAttributeType.KEYWORD),
 } as const;
 
+/** What a run carries from its start until its report: its kind, its target, outcome `running`. */
+export function runningSearchAttributes(kind: string, target: string) {
+  return [
+    { key: SEARCH_ATTRIBUTES.kind, value: kind },
+    { key: SEARCH_ATTRIBUTES.target, value: target },
+    { key: SEARCH_ATTRIBUTES.outcome, value: 'running' },
+  ];
+}
+
+/**
+ * The target of each kind that always works on the same one. Its starters (schedules) set all three
+ * attributes at start: the run is findable by kind and target while still queued, and its first
+ * workflow task has no upsert to send.
+ */
+export const FIXED_TARGETS = {
+  applicationCacheCleanup: 'application',
+  applicationImageUpdate: 'deployments',
+  checklistFollowUp: 'checklists',
+  clusterStorageCleanup: 'cluster',
+  dailyBackup: 'booking-database',
+  dailyHealthCheck: 'booking-platform',
+  eveningStatus: 'booking-platform',
+  monthlyApplicationMaintenance: 'booking-platform',
+  monthlyAudit: 'booking-platform',
+  nodeDiskCleanup: 'nodes',
+  quarterlyReview: 'maintenance-program',
+  storageCleanup: 'storage',
+  weeklyDatabaseMaintenance: 'booking-database',
+  weeklyPerformanceReview: 'booking-platform',
+  weeklySecurityReview: 'booking-platform',
+  weeklySystemReview: 'booking-platform',
+} as const;
+export type FixedTargetKind = keyof typeof FIXED_TARGETS;
+
+/** What a starter of `kind` can set at start: all three with a fixed target, else the kind (the run adds the rest). */
+export function startSearchAttributes(kind: string) {
+  const target: string | undefined = (FIXED_TARGETS as Record<string, string>)[kind];
+  return target ? runningSearchAttributes(kind, target) : [{ key: SEARCH_ATTRIBUTES.kind, value: kind }];
+}
+
 export const OUTCOMES = [
   'running',
   'ok',

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { ScheduleNotFoundError, type Client, type ScheduleHandle, type ScheduleOptions } from '@temporalio/client';
-import { SEARCH_ATTRIBUTES } from '../domain/run.js';
+import { SEARCH_ATTRIBUTES, startSearchAttributes } from '../domain/run.js';
 import type { ManagedSchedule } from './definitions.js';
 
 export const MANAGED_BY = 'trixtech-maintenance';
@@ -57,7 +57,9 @@ async function describeIfExists(handle: ScheduleHandle, id: string, attemptsMs: 
 
 /** A fingerprint of everything we manage on a schedule; stored in the action memo to detect drift cheaply. */
 export function scheduleRevision(s: ManagedSchedule, taskQueue: string): string {
-  const canonical = JSON.stringify({ ...s, taskQueue }, (_k, v: unknown) =>
+  // The attributes derived from the kind are managed too: when their derivation changes, apply rewrites the schedule.
+  const attributes = startSearchAttributes(s.workflowType).map(({ key, value }) => [key.name, value]);
+  const canonical = JSON.stringify({ ...s, taskQueue, attributes }, (_k, v: unknown) =>
     v && typeof v === 'object' && !Array.isArray(v)
       ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => a.localeCompare(b)))
       : v,
@@ -74,12 +76,13 @@ function toScheduleOptions(s: ManagedSchedule, taskQueue: string): ScheduleOptio
       workflowType: s.workflowType,
       taskQueue,
       args: [s.input ?? {}],
-      // Every fired run is id'd "<schedule id>-<fire time>" by the server, and findable by kind.
+      // Every fired run is id'd "<schedule id>-<fire time>" by the server, and findable by kind
+      // (and target, for a kind whose target is fixed) from the moment it is fired.
       workflowId: s.id,
       staticSummary: s.summary,
       staticDetails: s.checklist.map((item) => `- ${item}`).join('\n'),
       memo: { schedule: s.id, scheduleRevision: scheduleRevision(s, taskQueue) },
-      typedSearchAttributes: [{ key: SEARCH_ATTRIBUTES.kind, value: s.workflowType }],
+      typedSearchAttributes: startSearchAttributes(s.workflowType),
     },
     policies: { overlap: s.overlap, catchupWindow: s.catchupWindow, pauseOnFailure: false },
     memo: { managedBy: MANAGED_BY },

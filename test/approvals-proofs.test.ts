@@ -219,7 +219,7 @@ describe('signed approvals: what does not count, and why', () => {
       expect(await replicas()).toBe(3);
       expect(await decide(client, handle.workflowId, second)).toEqual({
         verdict: 'ignored',
-        reason: 'after the deadline: the approval gate is closed',
+        reason: 'the approval gate is closed: the request was already approved',
         progress: '1 of 1 approval',
       });
       await handle.terminate('test done');

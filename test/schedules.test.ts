@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it, inject } from 'vitest';
 import { SCHEDULES, type ManagedSchedule } from '../schedules/definitions.js';
 import { MANAGED_BY, applySchedules } from '../schedules/apply.js';
 import { SEED_WINDOWS, windowOccurrences, type WindowSpec } from '../domain/windows.js';
+import { SEARCH_ATTRIBUTES } from '../domain/run.js';
 import { temporalEnv, testClient, uniqueTaskQueue } from './helpers/temporal.js';
 
 const exec = promisify(execFile);
@@ -275,7 +276,14 @@ describe('schedules as code', () => {
     expect(triggered.code).toBe(0);
     // The run it started, by the id the server gave it.
     const run = triggered.stdout.match(/^evening-status: triggered, workflow (evening-status-\S+)$/m)?.[1];
-    expect((await client.workflow.getHandle(run!).describe()).type).toBe('eveningStatus');
+    const fired = await client.workflow.getHandle(run!).describe();
+    expect(fired.type).toBe('eveningStatus');
+    // No worker polls this queue: the kind, target and outcome come from the schedule, at start.
+    expect(
+      [SEARCH_ATTRIBUTES.kind, SEARCH_ATTRIBUTES.target, SEARCH_ATTRIBUTES.outcome].map((k) =>
+        fired.typedSearchAttributes.get(k),
+      ),
+    ).toEqual(['eveningStatus', 'booking-platform', 'running']);
     await expect
       .poll(async () => (await client.schedule.getHandle('evening-status').describe()).info.numActionsTaken, {
         timeout: 30_000,

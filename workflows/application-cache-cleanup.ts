@@ -11,7 +11,7 @@ const { resolveCacheClearTargets } = quickRead;
 export const ApplicationCacheCleanupInput = z.object({}).strict();
 export type ApplicationCacheCleanupInput = z.input<typeof ApplicationCacheCleanupInput>;
 
-const reportedRun = reportedWorkflow('applicationCacheCleanup', 'application', ApplicationCacheCleanupInput);
+const reportedRun = reportedWorkflow('applicationCacheCleanup', ApplicationCacheCleanupInput);
 
 /**
  * Maintenance Setup Guide, "Cache Cleanup" (app-cache-cleanup, every 6 hours): each configured

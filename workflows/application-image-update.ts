@@ -24,7 +24,7 @@ export const ApplicationImageUpdateInput = z
   .strict();
 export type ApplicationImageUpdateInput = z.input<typeof ApplicationImageUpdateInput>;
 
-const reportedRun = reportedWorkflow('applicationImageUpdate', 'deployments', ApplicationImageUpdateInput);
+const reportedRun = reportedWorkflow('applicationImageUpdate', ApplicationImageUpdateInput);
 
 const finding = (t: ImageUpdateTarget, status: CheckStatus, detail: string, value?: string): CheckResult => ({
   check: 'image.update',

@@ -20,7 +20,7 @@ export const ChecklistFollowUpInput = z
   .strict();
 export type ChecklistFollowUpInput = z.input<typeof ChecklistFollowUpInput>;
 
-const reportedRun = reportedWorkflow('checklistFollowUp', 'checklists', ChecklistFollowUpInput);
+const reportedRun = reportedWorkflow('checklistFollowUp', ChecklistFollowUpInput);
 
 /**
  * Seed "Team Coordination: assign maintenance owners, define backup personnel": the checklist tasks

@@ -29,7 +29,7 @@ export const ClusterStorageCleanupInput = z
   .strict();
 export type ClusterStorageCleanupInput = z.input<typeof ClusterStorageCleanupInput>;
 
-const reportedRun = reportedWorkflow('clusterStorageCleanup', 'cluster', ClusterStorageCleanupInput);
+const reportedRun = reportedWorkflow('clusterStorageCleanup', ClusterStorageCleanupInput);
 
 const describe = (c: CleanupCandidate) => `${c.namespace ? `${c.namespace}/` : ''}${c.name} (${c.reason})`;
 

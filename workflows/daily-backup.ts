@@ -16,7 +16,7 @@ export const DailyBackupInput = z
   .strict();
 export type DailyBackupInput = z.input<typeof DailyBackupInput>;
 
-const reportedRun = reportedWorkflow('dailyBackup', 'booking-database', DailyBackupInput);
+const reportedRun = reportedWorkflow('dailyBackup', DailyBackupInput);
 
 const round = (n: number, places = 1) => Math.round(n * 10 ** places) / 10 ** places;
 

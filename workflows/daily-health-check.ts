@@ -40,7 +40,7 @@ export const DailyHealthCheckInput = z
   })
   .strict();
 
-const reportedRun = reportedWorkflow('dailyHealthCheck', 'booking-platform', DailyHealthCheckInput);
+const reportedRun = reportedWorkflow('dailyHealthCheck', DailyHealthCheckInput);
 
 /** Routine Maintenance Guide, "Morning Health Check": every item this product can measure, in parallel. */
 export async function dailyHealthCheck(rawInput?: z.input<typeof DailyHealthCheckInput>): Promise<RunReport> {

@@ -1,6 +1,12 @@
 import { executeChild, patched, sleep, workflowInfo } from '@temporalio/workflow';
 import { isSkipped } from '../domain/cluster.js';
-import { APPROVAL_TIMING, EmergencyInput, emergencyPlan, type EmergencyAction } from '../domain/emergency.js';
+import {
+  APPROVAL_TIMING,
+  EmergencyInput,
+  emergencyPlan,
+  emergencyTarget,
+  type EmergencyAction,
+} from '../domain/emergency.js';
 import { failure, FailureType } from '../domain/failures.js';
 import { approvalRequestMessage } from '../domain/format.js';
 import type { RunReport } from '../domain/run.js';
@@ -128,12 +134,7 @@ export async function emergencyMaintenance(rawInput: EmergencyInput): Promise<Ru
   const { workflowId, namespace } = workflowInfo();
   const approvalPlan = emergencyPlan(input.actions);
   const plan = approvalPlan.actions;
-  const run = new MaintenanceRun(
-    'emergencyMaintenance',
-    [...new Set(input.actions.map((a) => ('node' in a ? a.node : 'deployment' in a ? a.deployment : 'database')))].join(
-      ',',
-    ),
-  );
+  const run = new MaintenanceRun('emergencyMaintenance', emergencyTarget(input.actions));
   const saga = new Compensations(run);
   // Fixed once in history so a retried restart is recognised as the same restart.
   const restartedAt = new Date().toISOString();

@@ -44,7 +44,7 @@ export const EveningStatusInput = z
   });
 export type EveningStatusInput = z.input<typeof EveningStatusInput>;
 
-const reportedRun = reportedWorkflow('eveningStatus', 'booking-platform', EveningStatusInput);
+const reportedRun = reportedWorkflow('eveningStatus', EveningStatusInput);
 
 /** Routine Maintenance Guide, "Evening Status Update": the day's runs, open criticals, upcoming windows. */
 export async function eveningStatus(rawInput?: EveningStatusInput): Promise<RunReport> {

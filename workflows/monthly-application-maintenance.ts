@@ -19,11 +19,7 @@ export const MonthlyApplicationMaintenanceInput = z
   .strict();
 export type MonthlyApplicationMaintenanceInput = z.input<typeof MonthlyApplicationMaintenanceInput>;
 
-const reportedRun = reportedWorkflow(
-  'monthlyApplicationMaintenance',
-  'booking-platform',
-  MonthlyApplicationMaintenanceInput,
-);
+const reportedRun = reportedWorkflow('monthlyApplicationMaintenance', MonthlyApplicationMaintenanceInput);
 
 /**
  * Routine Maintenance Guide, "Third Monday of Month - Application Maintenance": the database tasks

@@ -19,7 +19,7 @@ export const MonthlyAuditInput = z
   })
   .strict();
 
-const reportedRun = reportedWorkflow('monthlyAudit', 'booking-platform', MonthlyAuditInput);
+const reportedRun = reportedWorkflow('monthlyAudit', MonthlyAuditInput);
 
 /**
  * Routine Maintenance Guide, "First Monday of Month - Full System Audit": the infrastructure

@@ -26,7 +26,7 @@ export const NodeDiskCleanupInput = z
   .strict();
 export type NodeDiskCleanupInput = z.input<typeof NodeDiskCleanupInput>;
 
-const reportedRun = reportedWorkflow('nodeDiskCleanup', 'nodes', NodeDiskCleanupInput);
+const reportedRun = reportedWorkflow('nodeDiskCleanup', NodeDiskCleanupInput);
 
 const figure = (n: NodeDiskFigure) =>
   n.usedPercent !== undefined ? `${n.usedPercent} % used` : n.diskPressure ? 'DiskPressure' : 'no DiskPressure';

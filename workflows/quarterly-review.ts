@@ -16,7 +16,7 @@ export const QuarterlyReviewInput = z
   })
   .strict();
 
-const reportedRun = reportedWorkflow('quarterlyReview', 'maintenance-program', QuarterlyReviewInput);
+const reportedRun = reportedWorkflow('quarterlyReview', QuarterlyReviewInput);
 
 /**
  * Routine Maintenance Guide, "End of Quarter - Comprehensive Review": how every maintenance kind

@@ -17,7 +17,7 @@ export const StorageCleanupInput = z
   })
   .strict();
 
-const reportedRun = reportedWorkflow('storageCleanup', 'storage', StorageCleanupInput);
+const reportedRun = reportedWorkflow('storageCleanup', StorageCleanupInput);
 
 /**
  * Maintenance Setup Guide, "Log Cleanup CronJob" and "Disk Cleanup", with the audit's "Review

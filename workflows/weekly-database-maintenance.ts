@@ -4,7 +4,7 @@ import { worstStatus, type CheckResult } from '../domain/checks.js';
 import { innermostMessage } from '../domain/failures.js';
 import { TABLE_NAME } from '../domain/identifiers.js';
 import { distinct } from '../domain/kubernetes-names.js';
-import type { RunReport } from '../domain/run.js';
+import { FIXED_TARGETS, type RunReport } from '../domain/run.js';
 import { activeWindow, windowOccurrences, WindowSpecSchema } from '../domain/windows.js';
 import { batchedArchive, bestEffortNotice, databaseStatement, heavyDatabaseWork } from './lib/activity-profiles.js';
 import {
@@ -89,7 +89,7 @@ export async function weeklyDatabaseMaintenance(rawInput?: WeeklyDatabaseMainten
   const input = parseInput(WeeklyDatabaseMaintenanceInput, rawInput, 'weeklyDatabaseMaintenance');
   // Workflow time, fixed once: every attempt and replay archives and expires against the same instant.
   const startedAt = new Date();
-  const run = new MaintenanceRun('weeklyDatabaseMaintenance', 'booking-database');
+  const run = new MaintenanceRun('weeklyDatabaseMaintenance', FIXED_TARGETS.weeklyDatabaseMaintenance);
   // A run that breaks or is cancelled still reports (the window's report is due within 24 h).
   return runReported(run, () => maintain(run, input, startedAt));
 }

@@ -17,7 +17,7 @@ export const WeeklyPerformanceReviewInput = z
   })
   .strict();
 
-const reportedRun = reportedWorkflow('weeklyPerformanceReview', 'booking-platform', WeeklyPerformanceReviewInput);
+const reportedRun = reportedWorkflow('weeklyPerformanceReview', WeeklyPerformanceReviewInput);
 
 /**
  * Routine Maintenance Guide, "Friday Performance Optimization": the slowest endpoints and

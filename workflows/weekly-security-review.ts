@@ -27,7 +27,7 @@ export const WeeklySecurityReviewInput = z
   })
   .strict();
 
-const reportedRun = reportedWorkflow('weeklySecurityReview', 'booking-platform', WeeklySecurityReviewInput);
+const reportedRun = reportedWorkflow('weeklySecurityReview', WeeklySecurityReviewInput);
 
 /** Registry lookups at a time: many images must not take every activity slot of the worker. */
 const REGISTRY_LOOKUPS_AT_ONCE = 4;

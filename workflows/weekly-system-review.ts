@@ -43,7 +43,7 @@ export const WeeklySystemReviewInput = z
   })
   .strict();
 
-const reportedRun = reportedWorkflow('weeklySystemReview', 'booking-platform', WeeklySystemReviewInput);
+const reportedRun = reportedWorkflow('weeklySystemReview', WeeklySystemReviewInput);
 
 /**
  * Routine Maintenance Guide, "Monday Morning System Review": the database, application and

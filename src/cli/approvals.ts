@@ -1,7 +1,14 @@
 // `maint emergency start`, `maint approve`, `maint reject`: requests and decisions, signed with the operator's key.
 import { InvalidArgumentError, type Command } from 'commander';
 import { planHash } from '../../domain/approval-proof.js';
-import { EMERGENCY_ACTION_KINDS, describeAction, emergencyPlan, EmergencyInput } from '../../domain/emergency.js';
+import {
+  EMERGENCY_ACTION_KINDS,
+  describeAction,
+  emergencyPlan,
+  emergencyTarget,
+  EmergencyInput,
+} from '../../domain/emergency.js';
+import { runningSearchAttributes } from '../../domain/run.js';
 import {
   describePlan,
   describeVerdict,
@@ -97,6 +104,8 @@ export function registerApprovalCommands(program: Command, io: CliIo): void {
           // Shown in the UI's run list before the workflow has said anything itself.
           staticSummary: `Emergency (${severity}) requested by ${requestedBy}: ${reason}`,
           staticDetails: actions.map((a) => `- ${describeAction(a)}`).join('\n'),
+          // Findable by kind and target while it waits for a worker, as the run would set them itself.
+          typedSearchAttributes: runningSearchAttributes('emergencyMaintenance', emergencyTarget(actions)),
         });
         io.out(`${workflowId} started; waiting for approval`);
         io.out(

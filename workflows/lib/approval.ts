@@ -114,6 +114,8 @@ export class ApprovalGate {
   private readonly hash: string;
   private readonly nonces = new Set<string>();
   private closed = false;
+  /** Why the gate closed, for the reason a late decision is given. */
+  private closedBecause = '';
   private ignored = 0;
 
   constructor(
@@ -192,7 +194,7 @@ export class ApprovalGate {
         via: clip(input.via),
         comment: clip(input.comment ?? input.reason),
       }) as const;
-    if (this.closed) return this.ignore(claim(input.approver), 'after the deadline: the approval gate is closed');
+    if (this.closed) return this.ignore(claim(input.approver), this.lateReason());
     const check = await verify(input.proof);
     if (!check.ok) return this.ignore(claim(check.claimed ?? input.approver), check.reason);
     const s = check.statement;
@@ -203,7 +205,7 @@ export class ApprovalGate {
       comment: clip(s.comment),
       proof: { signer: check.signer, key: check.key },
     } as const;
-    if (this.closed) return this.ignore(record, 'after the deadline: the approval gate is closed');
+    if (this.closed) return this.ignore(record, this.lateReason());
     if (s.decision === 'request') return this.ignore(record, 'a signed request is not a decision');
     if (sentAs && s.decision !== sentAs) return this.ignore(record, `signed as ${s.decision}, sent as ${sentAs}`);
     const why = misfit(s, this.hash, true);
@@ -224,6 +226,10 @@ export class ApprovalGate {
     return { verdict: 'counted', decision: record.decision, principal: s.principal, progress: this.progress() };
   }
 
+  private lateReason(): string {
+    return `the approval gate is closed: ${this.closedBecause}`;
+  }
+
   private record(r: Omit<ApprovalRecord, 'at'>): void {
     this.run.approvals.push({ ...r, at: new Date().toISOString() });
   }
@@ -242,14 +248,24 @@ export class ApprovalGate {
     this.run.waitingFor = `approval by ${need} from: ${this.policy.approvers.join(', ')}`;
     if (this.run.approval)
       Object.assign(this.run.approval, { open: true, deadline: new Date(Date.now() + timing.timeoutMs).toISOString() });
+    let expired = false;
     try {
       if (!(await condition(decided, timing.escalateAfterMs))) {
         await escalate();
-        await condition(decided, Math.max(timing.timeoutMs - timing.escalateAfterMs, 1));
+        expired = !(await condition(decided, Math.max(timing.timeoutMs - timing.escalateAfterMs, 1)));
       }
     } finally {
       this.run.waitingFor = null;
       this.closed = true;
+      this.closedBecause = this.rejection
+        ? `the request was already rejected by ${this.rejection.by}`
+        : this.approved
+          ? 'the request was already approved'
+          : timing.closeWhen?.()
+            ? 'it closed early, with what was decided by then'
+            : expired
+              ? 'its deadline passed'
+              : 'the wait was cancelled';
       if (this.run.approval) this.run.approval.open = false;
     }
     if (this.rejection) return { outcome: 'rejected', ...this.rejection };

@@ -15,7 +15,10 @@ import { worstStatus, type CheckResult } from '../../domain/checks.js';
 import { failure, FailureType, innermostMessage, isFailure, runFailedType } from '../../domain/failures.js';
 import { accountChecklist, describeAccount } from '../../domain/checklists.js';
 import {
+  FIXED_TARGETS,
   SEARCH_ATTRIBUTES,
+  runningSearchAttributes,
+  type FixedTargetKind,
   type ApprovalRecord,
   type DeliveryRecord,
   type Outcome,
@@ -62,11 +65,11 @@ export class MaintenanceRun {
     readonly kind: string,
     readonly target: string,
   ) {
-    upsertSearchAttributes([
-      { key: SEARCH_ATTRIBUTES.kind, value: kind },
-      { key: SEARCH_ATTRIBUTES.target, value: target },
-      { key: SEARCH_ATTRIBUTES.outcome, value: 'running' },
-    ]);
+    const attributes = runningSearchAttributes(kind, target);
+    // A starter that knew them set them at start (the run is findable while still queued); a run
+    // started without them (the plain CLI, runs from before) gets them here, one command more.
+    const atStart = workflowInfo().typedSearchAttributes;
+    if (!attributes.every(({ key, value }) => atStart.get(key) === value)) upsertSearchAttributes(attributes);
     setHandler(statusQuery, (): RunStatus => ({
       kind: this.kind,
       target: this.target,
@@ -232,15 +235,15 @@ export async function runReported(
 /**
  * A routine workflow's opening, declared once per workflow module: each call checks the input
  * against `schema` (bad input fails the run before anything runs), starts the run as `kind` on
- * `target`, then runs `body` and reports it.
+ * its fixed target, then runs `body` and reports it.
  */
-export function reportedWorkflow<S extends z.ZodType>(kind: string, target: string, schema: S) {
+export function reportedWorkflow<S extends z.ZodType>(kind: FixedTargetKind, schema: S) {
   return (
     rawInput: unknown,
     body: (run: MaintenanceRun, input: z.output<S>) => Promise<FinishOptions>,
   ): Promise<RunReport> => {
     const input = parseInput(schema, rawInput, kind);
-    const run = new MaintenanceRun(kind, target);
+    const run = new MaintenanceRun(kind, FIXED_TARGETS[kind]);
     return runReported(run, () => body(run, input));
   };
 }

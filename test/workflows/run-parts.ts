@@ -1,6 +1,7 @@
-// Test-only workflow: MaintenanceRun.step on each way a step can end, the records it leaves.
-import { proxyActivities } from '@temporalio/workflow';
+// Test-only workflows: parts of MaintenanceRun and ApprovalGate in runs of their own.
+import { condition, defineSignal, proxyActivities, setHandler } from '@temporalio/workflow';
 import type { StepRecord } from '../../domain/run.js';
+import { ApprovalGate } from '../../workflows/lib/approval.js';
 import { MaintenanceRun } from '../../workflows/lib/run.js';
 
 const { answer, breakDown } = proxyActivities<{ answer(): Promise<number>; breakDown(): Promise<number> }>({
@@ -8,6 +9,7 @@ const { answer, breakDown } = proxyActivities<{ answer(): Promise<number>; break
   retry: { maximumAttempts: 1 },
 });
 
+/** MaintenanceRun.step on each way a step can end, the records it leaves. */
 export async function stepOutcomes(): Promise<{ steps: StepRecord[]; rethrown: number }> {
   const run = new MaintenanceRun('test', 'steps');
   await run.step('succeeds', () => answer());
@@ -41,4 +43,17 @@ export async function stepOutcomes(): Promise<{ steps: StepRecord[]; rethrown: n
     }
   }
   return { steps: run.steps, rethrown };
+}
+
+export const releaseSignal = defineSignal('release');
+
+/** An approval gate left to lapse; the run stays open (until released) so a late decision can still reach it. */
+export async function lapsedGate(timeoutMs: number): Promise<string> {
+  const run = new MaintenanceRun('test', 'gate');
+  const gate = new ApprovalGate(run, { approvers: ['bob'], required: 1 }, { kind: 'test', actions: ['nothing'] });
+  let released = false;
+  setHandler(releaseSignal, () => void (released = true));
+  const decision = await gate.wait({ escalateAfterMs: timeoutMs / 2, timeoutMs }, async () => {});
+  await condition(() => released);
+  return decision.outcome;
 }
