@@ -70,13 +70,14 @@ describe('run parts', () => {
     }
   });
 
-  // Schedules and `maint emergency start` set the run's attributes at start; the plain CLI may not.
-  it('a run started with its search attributes sends no upsert for them; one started without sends one', async () => {
-    const upserts = async (attributes: boolean) => {
+  // Schedules and `maint emergency start` set the run's attributes at start; the plain CLI may not,
+  // and a hand-made start may set wrong ones: the run's own values win at its first task.
+  it('a run started with its search attributes sends no upsert for them; one started without them, or with a wrong one, sends one', async () => {
+    const upserts = async (name: string, attributes?: ReturnType<typeof runningSearchAttributes>) => {
       const handle = await client.workflow.start('stepOutcomes', {
         taskQueue,
-        workflowId: `${taskQueue}-attributes-${attributes}`,
-        ...(attributes ? { typedSearchAttributes: runningSearchAttributes('test', 'steps') } : {}),
+        workflowId: `${taskQueue}-attributes-${name}`,
+        ...(attributes ? { typedSearchAttributes: attributes } : {}),
       });
       await handle.result();
       const { typedSearchAttributes } = await handle.describe();
@@ -84,12 +85,14 @@ describe('run parts', () => {
         [SEARCH_ATTRIBUTES.kind, SEARCH_ATTRIBUTES.target, SEARCH_ATTRIBUTES.outcome].map((k) =>
           typedSearchAttributes.get(k),
         ),
+        name,
       ).toEqual(['test', 'steps', 'running']);
       const { events } = await handle.fetchHistory();
       return events!.filter((e) => e.upsertWorkflowSearchAttributesEventAttributes).length;
     };
-    expect(await upserts(true)).toBe(0);
-    expect(await upserts(false)).toBe(1);
+    expect(await upserts('set', runningSearchAttributes('test', 'steps'))).toBe(0);
+    expect(await upserts('unset')).toBe(1);
+    expect(await upserts('wrong-target', runningSearchAttributes('test', 'production-db'))).toBe(1);
   });
 
   // A decided gate and a lapsed one both refuse late decisions; the reason must say which happened.
