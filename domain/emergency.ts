@@ -129,7 +129,6 @@ export function describeAction(a: EmergencyAction): string {
   }
 }
 
-/** What an emergency's approvers approve, and its requester signs: the actions with their targets. */
 /** What an emergency works on, as its search attribute shows it: the nodes and deployments named, or the database. */
 export function emergencyTarget(actions: EmergencyAction[]): string {
   return [...new Set(actions.map((a) => ('node' in a ? a.node : 'deployment' in a ? a.deployment : 'database')))].join(
@@ -137,6 +136,7 @@ export function emergencyTarget(actions: EmergencyAction[]): string {
   );
 }
 
+/** What an emergency's approvers approve, and its requester signs: the actions with their targets. */
 export function emergencyPlan(actions: EmergencyAction[]): ApprovalPlan {
   return { kind: 'emergencyMaintenance', actions: actions.map(describeAction) };
 }
